@@ -1,0 +1,137 @@
+package lease
+
+// This file is the contract between the lease database and its users (the
+// DHCP engine in dhcpd/, the replication stream in sync/peer, the failover
+// logic in sync/failover, the importers). Change it only with all of them in
+// mind.
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// State is a binding state of the DHCP failover protocol
+// (draft-ietf-dhc-failover-12 §5.2.1). OFFERED lives in the engine's memory,
+// never here.
+type State uint8
+
+const (
+	StateFree      State = 1 // may be allocated by the box that owns FREE (the primary, or a single server)
+	StateActive    State = 2 // bound to a client until Expiry
+	StateExpired   State = 3 // lease ran out; reclaimable
+	StateReleased  State = 4 // client released it; reclaimable
+	StateAbandoned State = 5 // declined or found in use; not allocatable until its probation ends
+	StateReset     State = 6 // operator reset; reclaimable
+	StateBackup    State = 7 // owned by the secondary for use while the primary is unreachable
+)
+
+// Lease is the full state of one address. It is a value: the database hands
+// out copies and takes new states whole.
+type Lease struct {
+	Addr     netip.Addr
+	HWAddr   net.HardwareAddr // chaddr (up to 16 bytes)
+	ClientID []byte           // option 61 when the client sent one
+	Hostname string
+	State    State
+	Start    time.Time // when the current binding began
+	Expiry   time.Time // what the client was told (ACTIVE); zero when not bound
+
+	// Failover times (draft-ietf-dhc-failover-12 §5.2, §7.2.2).
+	PotentialExpiry time.Time // sent to the partner in the last update
+	AckedExpiry     time.Time // the partner acknowledged this potential expiry
+	PartnerExpiry   time.Time // received from the partner
+	CLTT            time.Time // client last transaction time
+	StateStart      time.Time // when State was entered
+
+	// Seq is the sequence number of the record that last changed this
+	// lease, assigned by the database that wrote it.
+	Seq uint64
+}
+
+// ClientKey is how a client is identified: option 61 when present, else the
+// hardware address (RFC 2132 §9.14, RFC 2131 §4.2). The first byte tells the
+// two kinds apart so an identifier can never collide with a MAC.
+func ClientKey(clientID []byte, hw net.HardwareAddr) string {
+	if len(clientID) > 0 {
+		return "i" + string(clientID)
+	}
+	return "h" + string(hw)
+}
+
+// Key returns the lease's client key, or "" for a lease with no client.
+func (l *Lease) Key() string {
+	if len(l.ClientID) == 0 && len(l.HWAddr) == 0 {
+		return ""
+	}
+	return ClientKey(l.ClientID, l.HWAddr)
+}
+
+// Pool is a contiguous range of addresses the database allocates from.
+// Addresses of a pool that have no lease record are FREE.
+type Pool struct {
+	Name  string // for logs and metrics, e.g. "192.0.2.0/24"
+	First netip.Addr
+	Last  netip.Addr
+}
+
+// PoolStats counts a pool's addresses by state; Free counts addresses with
+// no record too. Held counts addresses taken by Allocate and not yet
+// committed or returned.
+type PoolStats struct {
+	Name                                                     string
+	Total, Free, Backup, Active, Expired, Released, Abandoned, Reset, Held int
+}
+
+// Clock is the time source; tests inject a fake.
+type Clock interface{ Now() time.Time }
+
+// Options configure Open.
+type Options struct {
+	Dir    string       // state directory: journal, snapshot, moved-aside files
+	Clock  Clock        // nil = wall clock
+	Logger *slog.Logger // nil = discard
+	// CompactBytes starts an online compaction when the journal grows past
+	// this size; 0 = a built-in default, <0 = never automatically.
+	CompactBytes int64
+}
+
+// OpenReport says what recovery found, for the caller to log and act on.
+type OpenReport struct {
+	SnapshotLeases int    // leases loaded from the snapshot
+	Records        int    // journal records replayed
+	TruncatedAt    int64  // >=0: a torn tail was cut at this journal offset; -1 = none
+	MovedAside     string // non-empty: a corrupt record and all after it were moved to this file
+	NeedResync     bool   // what was moved aside may have held leases: ask the partner for a full resync
+	LastSeq        uint64 // highest sequence number recovered
+}
+
+// Errors callers branch on.
+var (
+	ErrPoolExhausted = errors.New("lease: no free address in pool")
+	ErrNoPool        = errors.New("lease: address is in no pool")
+	ErrClosed        = errors.New("lease: database closed")
+)
+
+// The DB's methods, implemented in db.go:
+//
+//	func Open(opts Options) (*DB, OpenReport, error)
+//	func (db *DB) Close() error
+//	func (db *DB) SetPools(pools []Pool) error          // replace the pool set (reload); leases outside every pool are kept
+//	func (db *DB) Get(addr netip.Addr) (Lease, bool)    // by address
+//	func (db *DB) ByClient(key string) (Lease, bool)    // by ClientKey; the most recent binding of that client
+//	func (db *DB) Allocate(pool string, hint netip.Addr, from State) (netip.Addr, error)
+//	    // takes a free address of the pool out of the free set (from = StateFree or StateBackup);
+//	    // the hint is returned when it is in the pool and free; O(1)/O(log n); ErrPoolExhausted.
+//	    // The address stays held until Commit for it or Unhold.
+//	func (db *DB) Unhold(addr netip.Addr)                // puts a held address back
+//	func (db *DB) Commit(ls ...Lease) ([]Lease, error)  // durable (fsync'd) before it returns; group commit;
+//	                                                    // assigns Seq; returns the stored states
+//	func (db *DB) Apply(payload []byte) error           // a record from the partner, idempotent, durable
+//	func (db *DB) Range(fn func(Lease) bool)            // every lease with a record
+//	func (db *DB) Expire(now time.Time, max int) ([]Lease, error) // ACTIVE past Expiry -> EXPIRED, committed
+//	func (db *DB) Stats() []PoolStats
+//	func (db *DB) Compact() error                        // online; commits keep flowing
+//	func (db *DB) LastSeq() uint64
