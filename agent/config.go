@@ -1,0 +1,132 @@
+package agent
+
+import (
+	"time"
+)
+
+// Config is the whole configuration file (DESIGN.md "Configuration": the
+// product's contract with its users; keep the key names). The `mapstructure`
+// tags are the YAML keys viper decodes; decoding is strict (unknown keys are
+// errors) and Validate names every bad key by its path.
+//
+// Values stay close to the file's text here (strings for addresses, ranges and
+// prefixes) so that Validate can name the key of a value that does not parse;
+// the parts (dhcpd, vrrp, sync) get typed values built from a validated
+// Config, never strings.
+type Config struct {
+	Node     NodeConfig      `mapstructure:"node"`
+	VRRP     VRRPConfig      `mapstructure:"vrrp"`
+	DHCP     *DHCPConfig     `mapstructure:"dhcp"`     // nil: no DHCP service (a VRRP-only box)
+	Failover *FailoverConfig `mapstructure:"failover"` // nil: a single server
+	Firewall FirewallConfig  `mapstructure:"firewall"`
+}
+
+type NodeConfig struct {
+	Name          string `mapstructure:"name"`
+	StateDir      string `mapstructure:"state_dir"`      // default /var/lib/hadhcpd
+	ControlSocket string `mapstructure:"control_socket"` // default /run/hadhcpd/hadhcpd.sock
+	MetricsListen string `mapstructure:"metrics_listen"` // default 127.0.0.1:9767; "" = off
+	LogFormat     string `mapstructure:"log_format"`     // text | json
+	LogLevel      string `mapstructure:"log_level"`      // debug | info | warn | error (default info)
+}
+
+type VRRPConfig struct {
+	Instances  []VRRPInstance  `mapstructure:"instances"`
+	SyncGroups []VRRPSyncGroup `mapstructure:"sync_groups"`
+}
+
+type VRRPInstance struct {
+	Name            string        `mapstructure:"name"`
+	Interface       string        `mapstructure:"interface"`
+	VRID            int           `mapstructure:"vrid"`     // 1..255
+	Priority        int           `mapstructure:"priority"` // 1..254; 255 = address owner
+	AdvertInterval  time.Duration `mapstructure:"advert_interval"`
+	Preempt         *bool         `mapstructure:"preempt"` // default true
+	PreemptDelay    time.Duration `mapstructure:"preempt_delay"`
+	VirtualIPs      []string      `mapstructure:"virtual_ips"`   // CIDR, e.g. 192.0.2.1/24
+	UnicastPeers    []string      `mapstructure:"unicast_peers"` // empty = multicast 224.0.0.18
+	TrackInterfaces []string      `mapstructure:"track_interfaces"`
+	GARP            GARPConfig    `mapstructure:"garp"`
+	VirtualMAC      bool          `mapstructure:"virtual_mac"` // 00:00:5e:00:01:VRID on a macvlan
+}
+
+type GARPConfig struct {
+	Repeat   int           `mapstructure:"repeat"`   // default 3
+	Interval time.Duration `mapstructure:"interval"` // default 100ms
+	Refresh  time.Duration `mapstructure:"refresh"`  // 0 = no periodic refresh
+}
+
+type VRRPSyncGroup struct {
+	Name      string   `mapstructure:"name"`
+	Instances []string `mapstructure:"instances"`
+}
+
+// DHCPConfig is the `dhcp:` section: the part the primary syncs to the
+// secondary, so it holds nothing node-local except Interfaces.
+type DHCPConfig struct {
+	Interfaces       []string       `mapstructure:"interfaces"`
+	Authoritative    *bool          `mapstructure:"authoritative"` // default true
+	DefaultLeaseTime time.Duration  `mapstructure:"default_lease_time"`
+	MaxLeaseTime     time.Duration  `mapstructure:"max_lease_time"`
+	MinLeaseTime     time.Duration  `mapstructure:"min_lease_time"`
+	DeclineProbation time.Duration  `mapstructure:"decline_probation"` // default 1h: how long a declined address stays ABANDONED
+	OfferHold        time.Duration  `mapstructure:"offer_hold"`        // default 10s: how long an OFFER keeps its address
+	Options          map[string]any `mapstructure:"options"`
+	Subnets          []SubnetConfig `mapstructure:"subnets"`
+}
+
+type SubnetConfig struct {
+	Subnet       string              `mapstructure:"subnet"` // 192.0.2.0/24
+	Pools        []PoolConfig        `mapstructure:"pools"`
+	Options      map[string]any      `mapstructure:"options"`
+	Reservations []ReservationConfig `mapstructure:"reservations"`
+	// Relays whose giaddr is outside Subnet but that serve it (shared
+	// network segments); optional.
+	Relays           []string       `mapstructure:"relays"`
+	DefaultLeaseTime *time.Duration `mapstructure:"default_lease_time"` // per-subnet overrides
+	MaxLeaseTime     *time.Duration `mapstructure:"max_lease_time"`
+	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
+}
+
+type PoolConfig struct {
+	Range string `mapstructure:"range"` // 192.0.2.100-192.0.2.200
+}
+
+type ReservationConfig struct {
+	HWAddress string         `mapstructure:"hw_address"`
+	ClientID  string         `mapstructure:"client_id"` // hex, e.g. 01:00:11:22:33:44:55
+	IP        string         `mapstructure:"ip"`
+	Hostname  string         `mapstructure:"hostname"`
+	Options   map[string]any `mapstructure:"options"`
+}
+
+type FailoverConfig struct {
+	Role                  string         `mapstructure:"role"` // primary | secondary
+	Mode                  string         `mapstructure:"mode"` // hot-standby | load-balance
+	Listen                string         `mapstructure:"listen"`
+	Peer                  string         `mapstructure:"peer"`
+	VRRPInstance          string         `mapstructure:"vrrp_instance"`
+	MCLT                  time.Duration  `mapstructure:"mclt"`
+	MaxResponseDelay      time.Duration  `mapstructure:"max_response_delay"`
+	MaxUnackedUpdates     int            `mapstructure:"max_unacked_updates"`
+	Split                 *int           `mapstructure:"split"`
+	LoadBalanceMaxSeconds int            `mapstructure:"load_balance_max_seconds"`
+	StandbyShare          string         `mapstructure:"standby_share"` // percent, e.g. "10%"
+	AutoPartnerDown       *time.Duration `mapstructure:"auto_partner_down"`
+	Auth                  AuthConfig     `mapstructure:"auth"`
+}
+
+type AuthConfig struct {
+	PSKFile string     `mapstructure:"psk_file"`
+	TLS     *TLSConfig `mapstructure:"tls"`
+}
+
+type TLSConfig struct {
+	Cert string `mapstructure:"cert"`
+	Key  string `mapstructure:"key"`
+	CA   string `mapstructure:"ca"`
+}
+
+type FirewallConfig struct {
+	Manage bool `mapstructure:"manage"`
+}
