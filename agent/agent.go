@@ -1,0 +1,111 @@
+// Package agent loads the configuration, builds and wires hadhcpd's parts
+// (VRRP, the DHCP service, the lease database, replication) and runs them
+// in a safe order until it is told to stop.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Version is stamped at build time (-ldflags -X).
+var Version = "dev"
+
+// NewLogger builds the process logger from node.log_format and node.log_level.
+func NewLogger(w io.Writer, node NodeConfig) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(node.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if node.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(h).With("node", node.Name)
+}
+
+// Run starts every configured part and blocks until ctx ends, then stops
+// them gracefully. The order is the safe one of DESIGN.md: stale VIPs go
+// first (invariant 4), then the parts start.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	vr, err := newVRRP(cfg, log.With("component", "vrrp"), reg)
+	if err != nil {
+		return err
+	}
+	if vr != nil {
+		// Invariant 4: a box that crashed while master must not keep the VIP.
+		if err := vr.Cleanup(); err != nil {
+			return fmt.Errorf("remove stale virtual IPs: %w", err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 4)
+	running := 0
+	start := func(name string, run func(context.Context) error) {
+		running++
+		go func() {
+			err := run(ctx)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
+			errc <- err
+		}()
+	}
+
+	if cfg.Node.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.Node.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("node.metrics_listen: %w", err)
+		}
+		start("metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln, reg) })
+	}
+	if vr != nil {
+		start("vrrp", vr.Run)
+	}
+	if running == 0 {
+		return errors.New("nothing to run: the config has no vrrp instances and no dhcp section")
+	}
+	log.Info("hadhcpd running", "version", Version)
+
+	// The first part to fail stops the others; a clean stop waits for all.
+	var first error
+	for i := 0; i < running; i++ {
+		err := <-errc
+		if err != nil && first == nil {
+			first = err
+			log.Error("stopping", "err", err)
+		}
+		cancel()
+	}
+	return first
+}
+
+func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
