@@ -1,0 +1,529 @@
+package failover
+
+import (
+	"fmt"
+	"time"
+)
+
+// Event is an input of Machine.Handle.
+type Event interface{ event() }
+
+// Start must be the first event: the machine ignores everything before it.
+// LastSeq is the highest sequence number in the local journal
+// (lease.OpenReport.LastSeq); SeqKnown is false when recovery could not
+// vouch for it (OpenReport.NeedResync, or a journal known to be lost), so
+// the machine cannot prove what it gave out.
+type Start struct {
+	LastSeq  uint64
+	SeqKnown bool
+}
+
+// LinkUp: the sync link completed its handshake (sync/peer). Partner and
+// PartnerMaintenance are the partner's failover state as it sent it;
+// PartnerAckedSeq is the highest sequence number of our stream the partner
+// has durably applied; OurLastSeq is our journal's last sequence number now
+// (lease.DB.LastSeq). After LinkUp the peer link resumes (or snapshots) in
+// both directions and reports ResyncDone when we hold everything the
+// partner had.
+type LinkUp struct {
+	Partner            State
+	PartnerMaintenance bool
+	PartnerAckedSeq    uint64
+	OurLastSeq         uint64
+}
+
+// LinkDown: the sync link is gone (closed, or max_response_delay without a
+// frame).
+type LinkDown struct{}
+
+// PartnerState: the partner announced a new failover state over the link.
+type PartnerState struct {
+	State       State
+	Maintenance bool
+}
+
+// ResyncDone: the partner's stream (resume or paged snapshot) has caught
+// up: our database holds every record the partner had when the link came
+// up, and it keeps receiving new ones while the link stays up.
+type ResyncDone struct{}
+
+// VRRPMaster: this node gained (true) or lost (false) mastership of
+// failover.vrrp_instance.
+type VRRPMaster struct{ Master bool }
+
+// VRRPPartner is the VRRP path's evidence about the partner. Heard true: an
+// advertisement from the partner arrived. Heard false: while this node was
+// Backup, no advertisement of any priority arrived for
+// Master_Down_Interval (RFC 5798 §6.4.2) -- the partner stopped
+// advertising. It must NOT be sent because this node became Master by
+// preemption or because a Master hears nothing (backups are silent in
+// VRRP, so a Master learns nothing about its partner from VRRP).
+type VRRPPartner struct{ Heard bool }
+
+// TimerFired: the timer of the last ArmTimer expired.
+type TimerFired struct{}
+
+// OperatorPartnerDown: the operator declares the partner down
+// (hadhcpd partner-down). Refused while the partner is heard on any path.
+type OperatorPartnerDown struct{}
+
+// MaintenanceStart / MaintenanceStop: the operator takes this node out of
+// service (hadhcpd maintenance on|off). In maintenance the node answers no
+// client, is not fit to be master, and tells its partner.
+type MaintenanceStart struct{}
+type MaintenanceStop struct{}
+
+func (Start) event()               {}
+func (LinkUp) event()              {}
+func (LinkDown) event()            {}
+func (PartnerState) event()        {}
+func (ResyncDone) event()          {}
+func (VRRPMaster) event()          {}
+func (VRRPPartner) event()         {}
+func (TimerFired) event()          {}
+func (OperatorPartnerDown) event() {}
+func (MaintenanceStart) event()    {}
+func (MaintenanceStop) event()     {}
+
+// Action is an output of Machine.Handle, executed in order by the caller.
+type Action interface{ action() }
+
+// Transition: the state changed. The caller logs one line with from, to
+// and reason, and persists To.
+type Transition struct {
+	From, To State
+	Reason   string
+}
+
+// SetFit: whether this node is fit to be VRRP master of
+// failover.vrrp_instance; the agent lowers the instance's priority while
+// it is not (DESIGN.md invariant 3).
+type SetFit struct{ Fit bool }
+
+// SendState: tell the partner our state (over the link when it is up; the
+// peer link also sends the current state in its handshake).
+type SendState struct {
+	State       State
+	Maintenance bool
+}
+
+// ArmTimer (re)starts the machine's single timer; StopTimer cancels it.
+type ArmTimer struct{ After time.Duration }
+type StopTimer struct{}
+
+// Refused: an operator command was not applied; Reason says why.
+type Refused struct{ Reason string }
+
+func (Transition) action() {}
+func (SetFit) action()     {}
+func (SendState) action()  {}
+func (ArmTimer) action()   {}
+func (StopTimer) action()  {}
+func (Refused) action()    {}
+
+type vrrpView uint8
+
+const (
+	vrrpUnknown vrrpView = iota // nothing observed: counts as "not silent"
+	vrrpHeard
+	vrrpSilent
+)
+
+// Machine is the failover state machine of one node. It does no I/O, starts
+// no goroutine and reads no clock: every event comes with the local time.
+// It is not safe for concurrent use; readers use Policy snapshots.
+type Machine struct {
+	cfg     Config
+	started bool
+	state   State
+	since   time.Time
+	reason  string
+
+	partner      State // last state heard from the partner
+	partnerMaint bool
+	linkUp       bool
+	master       bool
+	vrrp         vrrpView
+	maint        bool
+
+	// heardAt is the latest local time at which the partner may have
+	// been serving: bumped on every event while it is heard on a path
+	// in a state that may serve, and when a path goes silent. The MCLT
+	// of PARTNER-DOWN counts from it (draft §5.2.1: "the MCLT after the
+	// partner server went down").
+	heardAt time.Time
+
+	seqKnown    bool
+	ourLastSeq  uint64
+	partnerAck  uint64
+	dbCurrent   bool // we hold every record the partner wrote (synced since start)
+	resynced    bool // ResyncDone seen in this link session
+	waitNeeded  bool // RECOVER must pass through RECOVER-WAIT
+	waitUntil   time.Time
+	pdOwnAtOnce bool // in PARTNER-DOWN: own pool usable before the MCLT
+
+	fit      bool
+	sent     SendState
+	deadline time.Time
+}
+
+// New returns a machine in STARTUP, or an error if cfg is invalid.
+func New(cfg Config) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Machine{cfg: cfg, state: Startup}, nil
+}
+
+// State is the current state.
+func (m *Machine) State() State { return m.state }
+
+// Status is a snapshot for logs, metrics and `hadhcpd status`.
+type Status struct {
+	State, Partner     State
+	Since              time.Time
+	Reason             string
+	LinkUp, Master     bool
+	Fit, Maintenance   bool
+	PartnerMaintenance bool
+	DBCurrent          bool
+	PartnerHeardAt     time.Time // local clock
+}
+
+// Status returns the current status.
+func (m *Machine) Status() Status {
+	return Status{State: m.state, Partner: m.partner, Since: m.since, Reason: m.reason,
+		LinkUp: m.linkUp, Master: m.master, Fit: m.fit, Maintenance: m.maint,
+		PartnerMaintenance: m.partnerMaint, DBCurrent: m.dbCurrent, PartnerHeardAt: m.heardAt}
+}
+
+// partnerMayServe: could the partner be answering clients right now, as
+// far as we know? Over the link we know its state; without it we must
+// assume it may.
+func (m *Machine) partnerMayServe() bool {
+	if !m.linkUp {
+		return true
+	}
+	return !m.partnerMaint && (m.partner.responsive() || m.partner == StateUnknown)
+}
+
+// partnerHasAll: the sequence numbers prove the partner holds every record
+// we wrote, so nothing we gave out can be unknown to it.
+func (m *Machine) partnerHasAll() bool {
+	return m.seqKnown && m.partnerAck >= m.ourLastSeq
+}
+
+// Handle feeds one event at local time now and returns the actions to
+// perform, in order.
+func (m *Machine) Handle(now time.Time, ev Event) []Action {
+	if !m.started {
+		s, ok := ev.(Start)
+		if !ok {
+			return nil
+		}
+		m.started = true
+		m.since, m.heardAt = now, now // the partner may have served until now
+		m.seqKnown, m.ourLastSeq = s.SeqKnown, s.LastSeq
+		m.sent = SendState{State: StateUnknown}
+		return m.finish(now, nil)
+	}
+	if (m.linkUp || m.vrrp == vrrpHeard) && m.partnerMayServe() {
+		m.heardAt = now
+	}
+	var acts []Action
+	switch ev := ev.(type) {
+	case Start:
+		return nil
+	case LinkUp:
+		m.linkUp, m.resynced = true, false
+		if m.vrrp == vrrpSilent {
+			// The partner is evidently alive: the silence VRRP saw
+			// earlier is stale (as master we will not see it return).
+			m.vrrp = vrrpUnknown
+		}
+		m.partner, m.partnerMaint = ev.Partner, ev.PartnerMaintenance
+		m.partnerAck, m.ourLastSeq = ev.PartnerAckedSeq, ev.OurLastSeq
+		if !m.seqKnown || m.partnerAck > m.ourLastSeq {
+			// Our journal lost records (or was never trusted): what we
+			// gave out before cannot be proven known to the partner.
+			m.waitNeeded = true
+		}
+		if m.partnerMayServe() {
+			m.heardAt = now
+		}
+		m.sent = SendState{State: StateUnknown} // the new link needs our state
+		acts = m.commOK(now, acts, fmt.Sprintf("sync link up, partner %v", m.partner))
+	case LinkDown:
+		if !m.linkUp {
+			break
+		}
+		m.linkUp, m.resynced = false, false
+		if m.partnerMaint && !m.maint && m.state != PartnerDown && m.state.responsive() {
+			// The partner announced maintenance (it stopped serving) and
+			// is now gone: draft §9.14 (SHUTDOWN) moves to PARTNER-DOWN.
+			acts = m.enterPartnerDown(now, acts, "partner in maintenance left")
+			break
+		}
+		if m.state == Normal {
+			acts = m.to(now, acts, CommInterrupted, "sync link down")
+		}
+	case PartnerState:
+		if !m.linkUp {
+			break // only meaningful over a live link
+		}
+		changed := ev.State != m.partner
+		m.partner, m.partnerMaint = ev.State, ev.Maintenance
+		if changed {
+			// Draft §9.2: take the communications-failed transition,
+			// then the communications-OK one for the new partner state.
+			if m.state == Normal {
+				m.state = CommInterrupted // not logged: folded into the next line
+			}
+			acts = m.commOK(now, acts, fmt.Sprintf("partner is %v", ev.State))
+		}
+	case ResyncDone:
+		if !m.linkUp {
+			break
+		}
+		m.resynced, m.dbCurrent = true, true
+		acts = m.afterResync(now, acts)
+	case VRRPMaster:
+		m.master = ev.Master
+	case VRRPPartner:
+		if ev.Heard {
+			m.vrrp = vrrpHeard
+			if m.partnerMayServe() {
+				m.heardAt = now
+			}
+		} else {
+			// It advertised until about now: count the silence from here.
+			m.vrrp, m.heardAt = vrrpSilent, now
+		}
+	case TimerFired:
+		// Deadlines are checked below for every event.
+	case OperatorPartnerDown:
+		switch {
+		case m.state == PartnerDown:
+			acts = append(acts, Refused{"already in PARTNER-DOWN"})
+		case m.linkUp:
+			acts = append(acts, Refused{"the sync link to the partner is up"})
+		case m.vrrp == vrrpHeard:
+			acts = append(acts, Refused{"the partner's VRRP advertisements are heard"})
+		case m.maint:
+			acts = append(acts, Refused{"this node is in maintenance"})
+		default:
+			acts = m.enterPartnerDown(now, acts, "operator command")
+		}
+	case MaintenanceStart:
+		m.maint = true
+	case MaintenanceStop:
+		if !m.maint {
+			break
+		}
+		m.maint = false
+		if !m.linkUp {
+			// The partner may have taken our pool meanwhile.
+			m.dbCurrent = false
+		}
+		acts = m.to(now, acts, Startup, "maintenance ended")
+		if m.linkUp {
+			acts = m.commOK(now, acts, fmt.Sprintf("sync link up, partner %v", m.partner))
+		}
+	}
+	if m.state == RecoverWait && !now.Before(m.waitUntil) {
+		acts = m.to(now, acts, RecoverDone, "MCLT waited in RECOVER-WAIT")
+		acts = m.recoverDoneCheck(now, acts)
+	}
+	if due, ok := m.autoDue(); ok && !now.Before(due) {
+		acts = m.enterPartnerDown(now, acts,
+			fmt.Sprintf("partner silent on sync link and VRRP for %v", m.cfg.AutoPartnerDown))
+	}
+	return m.finish(now, acts)
+}
+
+// commOK is the "communications OK" transition for the partner's current
+// state (draft §9.2 figure), with the seq-number shortcuts of DESIGN.md.
+func (m *Machine) commOK(now time.Time, acts []Action, why string) []Action {
+	p := m.partner
+	if p == StateUnknown {
+		return acts
+	}
+	switch m.state {
+	case Startup:
+		switch {
+		case p == PotentialConflict:
+			return m.to(now, acts, PotentialConflict, why)
+		case p == PartnerDown && m.seqKnown && m.partnerAck < m.ourLastSeq:
+			// We wrote records the partner never got while it served
+			// alone: both may have allocated (draft §9.3.2 step 5 uses
+			// clocks for this; sequence numbers need none).
+			return m.to(now, acts, PotentialConflict, why+", it lacks some of our records")
+		}
+		return m.enterRecover(now, acts, why)
+	case CommInterrupted:
+		switch p {
+		case Normal, CommInterrupted, RecoverDone:
+			return m.to(now, acts, Normal, why)
+		case Startup, Recover, RecoverWait:
+			return m.enterPartnerDown(now, acts, why+", recovering from us")
+		case PartnerDown:
+			if m.partnerHasAll() {
+				return m.enterRecover(now, acts, why+", it has all our records")
+			}
+			return m.to(now, acts, PotentialConflict, why+", it lacks some of our records")
+		case PotentialConflict:
+			return m.to(now, acts, PotentialConflict, why)
+		}
+	case PartnerDown:
+		switch p {
+		case RecoverDone:
+			return m.to(now, acts, Normal, why)
+		case Normal, CommInterrupted, PartnerDown:
+			if m.partnerHasAll() {
+				if p == PartnerDown {
+					return m.enterRecover(now, acts, why+", it has all our records")
+				}
+				return acts // it will RECOVER from us, or find the conflict itself
+			}
+			return m.to(now, acts, PotentialConflict, why+", it lacks some of our records")
+		case PotentialConflict:
+			return m.to(now, acts, PotentialConflict, why)
+		}
+	case RecoverDone:
+		return m.recoverDoneCheck(now, acts)
+	}
+	return acts
+}
+
+func (m *Machine) enterRecover(now time.Time, acts []Action, why string) []Action {
+	acts = m.to(now, acts, Recover, why)
+	if m.resynced {
+		acts = m.afterResync(now, acts)
+	}
+	return acts
+}
+
+// afterResync: our database now holds everything the partner has.
+func (m *Machine) afterResync(now time.Time, acts []Action) []Action {
+	switch m.state {
+	case Recover:
+		if m.waitNeeded {
+			m.waitUntil = now.Add(m.cfg.MCLT)
+			return m.to(now, acts, RecoverWait, "resync done; our own records cannot be proven known to the partner, waiting MCLT")
+		}
+		acts = m.to(now, acts, RecoverDone, "resync done; sequence numbers prove the partner has all our records")
+		return m.recoverDoneCheck(now, acts)
+	case PotentialConflict:
+		acts = m.to(now, acts, RecoverDone, "resync done; conflicts resolved by the database")
+		return m.recoverDoneCheck(now, acts)
+	}
+	return acts
+}
+
+func (m *Machine) recoverDoneCheck(now time.Time, acts []Action) []Action {
+	if m.state != RecoverDone {
+		return acts
+	}
+	m.waitNeeded = false
+	m.seqKnown = true // our database is complete again
+	if m.linkUp && (m.partner == Normal || m.partner == RecoverDone) {
+		return m.to(now, acts, Normal, fmt.Sprintf("recovered, partner %v", m.partner))
+	}
+	return acts
+}
+
+func (m *Machine) enterPartnerDown(now time.Time, acts []Action, why string) []Action {
+	// Our own pool is usable at once only if our database is complete and
+	// the partner was last seen in a state that never touches our pool
+	// (draft §5.2.1; a partner last seen in PARTNER-DOWN, or never seen,
+	// may have allocated our addresses).
+	switch m.partner {
+	case Normal, CommInterrupted, Startup, Recover, RecoverWait, RecoverDone:
+		m.pdOwnAtOnce = m.dbCurrent
+	default:
+		m.pdOwnAtOnce = false
+	}
+	return m.to(now, acts, PartnerDown, why)
+}
+
+// autoDue: when auto PARTNER-DOWN is due, if it is armed at all.
+func (m *Machine) autoDue() (time.Time, bool) {
+	if m.cfg.AutoPartnerDown <= 0 || m.linkUp || m.vrrp != vrrpSilent || m.maint {
+		return time.Time{}, false
+	}
+	if !m.seqKnown {
+		// Our journal is lost: we no longer know the potential expiries
+		// we acknowledged, so the partner's leases may run past any
+		// wait we could compute. Only the operator may decide.
+		return time.Time{}, false
+	}
+	switch m.state {
+	case Startup, CommInterrupted, Recover, RecoverWait, RecoverDone, PotentialConflict:
+		return m.heardAt.Add(m.cfg.AutoPartnerDown), true
+	}
+	return time.Time{}, false
+}
+
+func (m *Machine) to(now time.Time, acts []Action, s State, why string) []Action {
+	if s == m.state {
+		return acts
+	}
+	from := m.state
+	m.state, m.since, m.reason = s, now, why
+	return append(acts, Transition{From: from, To: s, Reason: why})
+}
+
+// allFrom is when, in PARTNER-DOWN, the partner's addresses (and ours when
+// pdOwnAtOnce is false) become usable: MCLT after the partner was last
+// possibly serving (draft §5.2.1, §9.4: "stos + MCLT").
+func (m *Machine) allFrom() time.Time { return m.heardAt.Add(m.cfg.MCLT) }
+
+func (m *Machine) fitAt(now time.Time) bool {
+	if m.maint {
+		return false
+	}
+	switch m.state {
+	case Normal, CommInterrupted:
+		return m.dbCurrent
+	case PartnerDown:
+		// Known complete: synced before the partner left, or every
+		// lease it could have given out unseen has ended.
+		return m.dbCurrent || !now.Before(m.allFrom())
+	}
+	return false
+}
+
+func (m *Machine) finish(now time.Time, acts []Action) []Action {
+	if fit := m.fitAt(now); fit != m.fit {
+		m.fit = fit
+		acts = append(acts, SetFit{Fit: fit})
+	}
+	if s := (SendState{State: m.state, Maintenance: m.maint}); s != m.sent {
+		m.sent = s
+		acts = append(acts, s)
+	}
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if m.state == RecoverWait {
+		consider(m.waitUntil)
+	}
+	if due, ok := m.autoDue(); ok {
+		consider(due)
+	}
+	if m.state == PartnerDown {
+		consider(m.allFrom()) // fitness and pools change then
+	}
+	if !next.Equal(m.deadline) {
+		m.deadline = next
+		if next.IsZero() {
+			acts = append(acts, StopTimer{})
+		} else {
+			acts = append(acts, ArmTimer{After: next.Sub(now)})
+		}
+	}
+	return acts
+}
