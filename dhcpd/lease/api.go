@@ -49,6 +49,11 @@ type Lease struct {
 	// Seq is the sequence number of the record that last changed this
 	// lease, assigned by the database that wrote it.
 	Seq uint64
+	// Peer says that Seq was assigned by the partner: the state came in
+	// through Apply. Commit always stores Peer = false. The codec carries
+	// it from the writer's point of view, and Apply flips it, so a record
+	// that comes back from the partner (in a resync) is recognised as ours.
+	Peer bool
 }
 
 // ClientKey is how a client is identified: option 61 when present, else the
@@ -81,7 +86,7 @@ type Pool struct {
 // no record too. Held counts addresses taken by Allocate and not yet
 // committed or returned.
 type PoolStats struct {
-	Name                                                     string
+	Name                                                                   string
 	Total, Free, Backup, Active, Expired, Released, Abandoned, Reset, Held int
 }
 
