@@ -51,9 +51,32 @@ test: deps check vet ## everything CI runs: checks, vet, staticcheck, race tests
 	@scripts/fuzz.sh $(FUZZTIME)
 
 .PHONY: bench
-bench: deps ## benchmarks (lease database; perfdhcp vs Kea once the server exists)
+bench: deps ## benchmarks (lease database; perfdhcp against hadhcpd and Kea)
 	@scripts/bench-lease.sh
+	@scripts/bench-dhcp.sh
 
 .PHONY: demo
 demo: ## the two-box lab: leases, a failover, a resync
 	@echo "make demo: the two-box lab arrives with the agent (issue 9); the single pieces run in 'make test'." >&2; exit 1
+
+.PHONY: bench-vrrp
+bench-vrrp: deps ## VRRP takeover vs keepalived (table and ratio) and the no-flap run under CPU load; root
+	@scripts/bench-vrrp.sh
+
+# ---- packaging (packaging/, systemd/, scripts/package-*.sh) ----
+
+.PHONY: deb
+deb: ## build dist/hadhcpd_<version>-1_amd64.deb (nfpm, pinned as a go tool)
+	@VERSION=$(VERSION) scripts/package-build.sh deb
+
+.PHONY: rpm
+rpm: ## build dist/hadhcpd-<version>-1.x86_64.rpm
+	@VERSION=$(VERSION) scripts/package-build.sh rpm
+
+.PHONY: package-test
+package-test: ## packages: static checks, then install/upgrade/remove/purge the .deb in a debootstrapped Debian 12 (root, ~3-5 min)
+	@scripts/package-test.sh
+
+.PHONY: package-test-quick
+package-test-quick: ## packages: static checks only (unit, config, man page, .deb/.rpm contents; < 1 min)
+	@scripts/package-test.sh --quick

@@ -51,6 +51,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 	}
 
+	// Then the lease database and the sockets: the service starts with
+	// every lease it ever ACKed (the database recovers before serving).
+	dh, err := newDHCP(cfg, log.With("component", "dhcp"), reg, nil, vipServerID(vr))
+	if err != nil {
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 4)
@@ -69,12 +76,18 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if cfg.Node.MetricsListen != "" {
 		ln, err := net.Listen("tcp", cfg.Node.MetricsListen)
 		if err != nil {
+			if dh != nil {
+				dh.abort()
+			}
 			return fmt.Errorf("node.metrics_listen: %w", err)
 		}
 		start("metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln, reg) })
 	}
 	if vr != nil {
 		start("vrrp", vr.Run)
+	}
+	if dh != nil {
+		start("dhcp", dh.Run)
 	}
 	if running == 0 {
 		return errors.New("nothing to run: the config has no vrrp instances and no dhcp section")

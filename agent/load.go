@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,12 +52,41 @@ func Load(path string) (*Config, error) {
 		return nil, &ConfigError{Key: path, Reason: "not valid YAML: " + err.Error()}
 	}
 	var cfg Config
-	err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+	hooks := mapstructure.ComposeDecodeHookFunc(
 		mapstructure.StringToTimeDurationHookFunc(),
 		mapstructure.StringToSliceHookFunc(","),
-	)))
+	)
+	err := v.UnmarshalExact(&cfg, viper.DecodeHook(hooks))
 	if err != nil {
-		return nil, decodeError(err)
+		// The decoder fills what it can: validate that too, so one run
+		// shows every problem, but leave out what follows from a value
+		// that did not decode (its key's checks would only repeat it).
+		derr := decodeError(err)
+		var bad []string
+		for _, e := range flatten(derr) {
+			var ce *ConfigError
+			if errors.As(e, &ce) {
+				bad = append(bad, ce.Key)
+			}
+		}
+		// The decoder drops a whole section when one of its values fails:
+		// decode again without the bad keys, so the rest is validated.
+		settings := v.AllSettings()
+		for _, k := range bad {
+			deletePath(settings, k)
+		}
+		var again Config
+		if dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &again, DecodeHook: hooks}); err == nil && dec.Decode(settings) == nil {
+			cfg = again
+		}
+		errs := []error{derr}
+		for _, e := range flatten(cfg.Validate()) {
+			var ce *ConfigError
+			if errors.As(e, &ce) && !underAny(ce.Key, bad) {
+				errs = append(errs, e)
+			}
+		}
+		return nil, errors.Join(errs...)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -108,6 +138,70 @@ func decodeError(err error) error {
 		return &ConfigError{Key: "config", Reason: err.Error()}
 	}
 	return errors.Join(errs...)
+}
+
+// deletePath removes a key path ("dhcp.subnets[0].pools[1].range") from
+// decoded settings.
+func deletePath(m map[string]any, path string) {
+	var cur any = m
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		name, idx := p, []int{}
+		for {
+			open := strings.LastIndex(name, "[")
+			if open < 0 || !strings.HasSuffix(name, "]") {
+				break
+			}
+			n, err := strconv.Atoi(name[open+1 : len(name)-1])
+			if err != nil {
+				return
+			}
+			idx = append([]int{n}, idx...)
+			name = name[:open]
+		}
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return
+		}
+		if i == len(parts)-1 && len(idx) == 0 {
+			delete(mm, name)
+			return
+		}
+		cur = mm[name]
+		for _, n := range idx {
+			l, ok := cur.([]any)
+			if !ok || n >= len(l) {
+				return
+			}
+			cur = l[n]
+		}
+	}
+}
+
+// flatten lists the errors of an errors.Join tree.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// underAny reports whether key is one of keys, or below or above one of
+// them (a zero value in a section that failed to decode).
+func underAny(key string, keys []string) bool {
+	for _, k := range keys {
+		if k == "config" || key == k || strings.HasPrefix(key, k+".") || strings.HasPrefix(key, k+"[") || strings.HasPrefix(k, key+".") || strings.HasPrefix(k, key+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func joinKey(parent, k string) string {

@@ -14,6 +14,11 @@ func (c *Config) Validate() error {
 	var v validator
 	c.validateNode(&v)
 	c.validateVRRP(&v)
+	c.dhcpConfig(&v)
+	c.validateFailover(&v)
+	if c.DHCP == nil && len(c.VRRP.Instances) == 0 {
+		v.add("config", "nothing to run: no vrrp instances and no dhcp section")
+	}
 	return v.err()
 }
 

@@ -1,0 +1,124 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+)
+
+// LeaseInfo is one lease as `hadhcpd leases` shows it.
+type LeaseInfo struct {
+	IP       string    `json:"ip"`
+	State    string    `json:"state"`
+	HWAddr   string    `json:"hw_address,omitempty"`
+	ClientID string    `json:"client_id,omitempty"`
+	Hostname string    `json:"hostname,omitempty"`
+	Start    time.Time `json:"start,omitzero"`
+	Expiry   time.Time `json:"expiry,omitzero"`
+	Seq      uint64    `json:"seq"`
+}
+
+// LeaseFilter selects leases; zero fields match everything.
+type LeaseFilter struct {
+	Addr   netip.Prefix     // an address (/32) or a network
+	HWAddr net.HardwareAddr //
+	State  string           // active, free, expired, released, abandoned, reset, backup
+}
+
+// ParseLeaseState checks a state name for the filter.
+func ParseLeaseState(s string) (string, error) {
+	s = strings.ToLower(s)
+	for st := lease.StateFree; st <= lease.StateBackup; st++ {
+		if strings.ToLower(st.String()) == s {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("unknown lease state %q (active, free, expired, released, abandoned, reset, backup)", s)
+}
+
+// ReadLeases lists the leases stored in stateDir without changing it and
+// without disturbing a running server: the database files are copied to a
+// temporary directory and recovered there (the running server holds the
+// database's lock, and recovery may truncate a torn tail, which must not
+// happen to the live journal).
+func ReadLeases(stateDir string, f LeaseFilter) ([]LeaseInfo, error) {
+	ents, err := os.ReadDir(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("node.state_dir: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "hadhcpd-leases-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	for _, e := range ents {
+		if !e.Type().IsRegular() || e.Name() == "LOCK" {
+			continue
+		}
+		if err := copyFile(filepath.Join(stateDir, e.Name()), filepath.Join(tmp, e.Name())); err != nil {
+			return nil, err
+		}
+	}
+	db, _, err := lease.Open(lease.Options{Dir: tmp, CompactBytes: -1})
+	if err != nil {
+		return nil, fmt.Errorf("read lease database %s: %w", stateDir, err)
+	}
+	var out []LeaseInfo
+	db.Range(func(l lease.Lease) bool {
+		if f.Addr.IsValid() && !f.Addr.Contains(l.Addr) {
+			return true
+		}
+		if f.HWAddr != nil && l.HWAddr.String() != f.HWAddr.String() {
+			return true
+		}
+		st := strings.ToLower(l.State.String())
+		if f.State != "" && st != f.State {
+			return true
+		}
+		li := LeaseInfo{IP: l.Addr.String(), State: st, Hostname: l.Hostname, Start: l.Start, Expiry: l.Expiry, Seq: l.Seq}
+		if len(l.HWAddr) > 0 {
+			li.HWAddr = l.HWAddr.String()
+		}
+		if len(l.ClientID) > 0 {
+			li.ClientID = fmt.Sprintf("% x", l.ClientID)
+			li.ClientID = strings.ReplaceAll(li.ClientID, " ", ":")
+		}
+		out = append(out, li)
+		return true
+	})
+	if err := db.Close(); err != nil && !errors.Is(err, lease.ErrClosed) {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := netip.ParseAddr(out[i].IP)
+		b, _ := netip.ParseAddr(out[j].IP)
+		return a.Less(b)
+	})
+	return out, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

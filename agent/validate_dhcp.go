@@ -1,0 +1,368 @@
+package agent
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd"
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+)
+
+// Defaults of the dhcp section (DESIGN.md "Configuration").
+const (
+	defaultLeaseTime        = 2 * time.Hour
+	defaultMaxLeaseTime     = 4 * time.Hour
+	defaultMinLeaseTime     = 5 * time.Minute
+	defaultDeclineProbation = time.Hour
+	defaultOfferHold        = 10 * time.Second
+)
+
+// dhcpConfig checks the dhcp section and builds the engine's typed config
+// from it. Problems go to v with their key paths; the result is only
+// meaningful when v collected none.
+func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
+	d := c.DHCP
+	if d == nil {
+		return nil
+	}
+	out := &dhcpd.Config{
+		Authoritative:    d.Authoritative == nil || *d.Authoritative,
+		OfferHold:        durationOr(d.OfferHold, defaultOfferHold),
+		DeclineProbation: durationOr(d.DeclineProbation, defaultDeclineProbation),
+	}
+	if len(d.Interfaces) == 0 {
+		v.add("dhcp.interfaces", "needs at least one interface to serve")
+	}
+	seen := map[string]int{}
+	for i, n := range d.Interfaces {
+		k := fmt.Sprintf("dhcp.interfaces[%d]", i)
+		switch {
+		case n == "":
+			v.add(k, "must not be empty")
+		case len(n) > 15 || strings.ContainsAny(n, "/ \t"):
+			v.add(k, "%q is not an interface name", n)
+		}
+		if j, dup := seen[n]; dup {
+			v.add(k, "%q is also dhcp.interfaces[%d]", n, j)
+		}
+		seen[n] = i
+	}
+	if d.OfferHold < 0 || d.OfferHold > 5*time.Minute {
+		v.add("dhcp.offer_hold", "%s is outside 0s..5m", d.OfferHold)
+	}
+	if d.DeclineProbation < 0 {
+		v.add("dhcp.decline_probation", "%s is negative", d.DeclineProbation)
+	}
+	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, dhcpd.LeaseTimes{
+		Default: defaultLeaseTime, Min: defaultMinLeaseTime, Max: defaultMaxLeaseTime,
+	})
+	gopts := parseOptions(v, "dhcp.options", d.Options)
+	if len(d.Subnets) == 0 {
+		v.add("dhcp.subnets", "needs at least one subnet")
+	}
+	type span struct {
+		first, last netip.Addr
+		key         string
+	}
+	var pools []span
+	poolNames := map[string]bool{}
+	for i, sc := range d.Subnets {
+		k := fmt.Sprintf("dhcp.subnets[%d]", i)
+		s := &dhcpd.Subnet{}
+		p, err := netip.ParsePrefix(sc.Subnet)
+		switch {
+		case err != nil || !p.Addr().Is4():
+			v.add(k+".subnet", "%q is not an IPv4 network (192.0.2.0/24)", sc.Subnet)
+		case p.Masked() != p:
+			v.add(k+".subnet", "%s has host bits set (network is %s)", sc.Subnet, p.Masked())
+		case p.Bits() > 30:
+			v.add(k+".subnet", "%s is too small to serve clients (/30 at most)", sc.Subnet)
+		default:
+			s.Prefix = p
+		}
+		for j, other := range out.Subnets {
+			if s.Prefix.IsValid() && other.Prefix.IsValid() && s.Prefix.Overlaps(other.Prefix) {
+				v.add(k+".subnet", "%s overlaps dhcp.subnets[%d].subnet %s", s.Prefix, j, other.Prefix)
+			}
+		}
+		s.Times = leaseTimes(v, k, derefDur(sc.DefaultLeaseTime), derefDur(sc.MinLeaseTime), derefDur(sc.MaxLeaseTime), global)
+		s.Options = gopts.Merge(parseOptions(v, k+".options", sc.Options))
+		inSubnet := func(a netip.Addr) bool {
+			return s.Prefix.IsValid() && s.Prefix.Contains(a) && a != s.Prefix.Addr() && a.As4() != [4]byte(broadcast(s.Prefix))
+		}
+		if len(sc.Pools) == 0 && len(sc.Reservations) == 0 {
+			v.add(k+".pools", "a subnet needs a pool or a reservation")
+		}
+		for j, pc := range sc.Pools {
+			pk := fmt.Sprintf("%s.pools[%d].range", k, j)
+			first, last, err := parseRange(pc.Range)
+			if err != nil {
+				v.add(pk, "%v", err)
+				continue
+			}
+			if s.Prefix.IsValid() && (!inSubnet(first) || !inSubnet(last)) {
+				v.add(pk, "%s is not inside subnet %s (without its network and broadcast addresses)", pc.Range, s.Prefix)
+				continue
+			}
+			bad := false
+			for _, o := range pools {
+				if first.Compare(o.last) <= 0 && o.first.Compare(last) <= 0 {
+					v.add(pk, "%s overlaps %s", pc.Range, o.key)
+					bad = true
+				}
+			}
+			pools = append(pools, span{first, last, pk})
+			name := first.String() + "-" + last.String()
+			if bad || poolNames[name] {
+				continue
+			}
+			poolNames[name] = true
+			s.Pools = append(s.Pools, lease.Pool{Name: name, First: first, Last: last})
+		}
+		for j, r := range sc.Relays {
+			a, err := netip.ParseAddr(r)
+			if err != nil || !a.Is4() {
+				v.add(fmt.Sprintf("%s.relays[%d]", k, j), "%q is not an IPv4 address", r)
+				continue
+			}
+			s.Relays = append(s.Relays, a)
+		}
+		ips, hws, ids := map[netip.Addr]int{}, map[string]int{}, map[string]int{}
+		for j, rc := range sc.Reservations {
+			rk := fmt.Sprintf("%s.reservations[%d]", k, j)
+			var r dhcpd.Reservation
+			if rc.HWAddress == "" && rc.ClientID == "" {
+				v.add(rk, "needs hw_address or client_id")
+			}
+			if rc.HWAddress != "" {
+				hw, err := net.ParseMAC(rc.HWAddress)
+				if err != nil || len(hw) != 6 {
+					v.add(rk+".hw_address", "%q is not an Ethernet address (00:11:22:33:44:55)", rc.HWAddress)
+				} else if o, dup := hws[hw.String()]; dup {
+					v.add(rk+".hw_address", "%s is also reserved by %s.reservations[%d]", hw, k, o)
+				} else {
+					hws[hw.String()] = j
+					r.HWAddr = hw
+				}
+			}
+			if rc.ClientID != "" {
+				id, err := dhcpdParseHex(rc.ClientID)
+				if err != nil || len(id) < 2 {
+					v.add(rk+".client_id", "%q is not a client identifier in hex (01:00:11:22:33:44:55)", rc.ClientID)
+				} else if o, dup := ids[string(id)]; dup {
+					v.add(rk+".client_id", "%s is also reserved by %s.reservations[%d]", rc.ClientID, k, o)
+				} else {
+					ids[string(id)] = j
+					r.ClientID = id
+				}
+			}
+			a, err := netip.ParseAddr(rc.IP)
+			switch {
+			case err != nil || !a.Is4():
+				v.add(rk+".ip", "%q is not an IPv4 address", rc.IP)
+			case s.Prefix.IsValid() && !inSubnet(a):
+				v.add(rk+".ip", "%s is not a host address of subnet %s", a, s.Prefix)
+			default:
+				if o, dup := ips[a]; dup {
+					v.add(rk+".ip", "%s is also reserved by %s.reservations[%d]", a, k, o)
+				}
+				ips[a] = j
+				for _, p := range pools {
+					if p.first.Compare(a) <= 0 && a.Compare(p.last) <= 0 {
+						v.add(rk+".ip", "%s is inside the pool %s: reserved addresses must lie outside the pools", a, p.key)
+					}
+				}
+				r.Addr = a
+			}
+			if rc.Hostname != "" && !validHostname(rc.Hostname) {
+				v.add(rk+".hostname", "%q is not a host name (letters, digits, '-', '.')", rc.Hostname)
+			}
+			r.Hostname = rc.Hostname
+			r.Options = parseOptions(v, rk+".options", rc.Options)
+			s.Reservations = append(s.Reservations, r)
+		}
+		out.Subnets = append(out.Subnets, s)
+	}
+	return out
+}
+
+func derefDur(d *time.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return *d
+}
+
+// leaseTimes applies defaults (zero = inherit) and checks min <= default <= max.
+func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit dhcpd.LeaseTimes) dhcpd.LeaseTimes {
+	t := inherit
+	for _, x := range []struct {
+		key string
+		d   time.Duration
+		to  *time.Duration
+	}{{"default_lease_time", def, &t.Default}, {"min_lease_time", lo, &t.Min}, {"max_lease_time", hi, &t.Max}} {
+		switch {
+		case x.d < 0:
+			v.add(k+"."+x.key, "%s is negative", x.d)
+		case x.d > 0 && x.d < 10*time.Second:
+			v.add(k+"."+x.key, "%s is shorter than 10s", x.d)
+		case x.d > 0 && x.d%time.Second != 0:
+			v.add(k+"."+x.key, "%s is not a whole number of seconds", x.d)
+		case x.d >= 0xffffffff*time.Second:
+			v.add(k+"."+x.key, "%s does not fit the 32-bit seconds of option 51", x.d)
+		case x.d > 0:
+			*x.to = x.d
+		}
+	}
+	// An inherited bound the user's own value crosses moves with it, so
+	// that setting only default_lease_time: 8h is not an error.
+	if def > 0 && hi == 0 && t.Max < t.Default {
+		t.Max = t.Default
+	}
+	if def > 0 && lo == 0 && t.Min > t.Default {
+		t.Min = t.Default
+	}
+	if t.Min > t.Default {
+		v.add(k+".min_lease_time", "%s is longer than the default lease time %s", t.Min, t.Default)
+	}
+	if t.Default > t.Max {
+		v.add(k+".max_lease_time", "%s is shorter than the default lease time %s", t.Max, t.Default)
+	}
+	return t
+}
+
+func parseOptions(v *validator, k string, m map[string]any) dhcpd.Options {
+	opts, errs := dhcpd.ParseOptions(m)
+	for _, e := range errs {
+		v.add(k+"."+e.Key, "%s", e.Reason)
+	}
+	return opts
+}
+
+// parseRange reads "192.0.2.100-192.0.2.200".
+func parseRange(s string) (netip.Addr, netip.Addr, error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return netip.Addr{}, netip.Addr{}, fmt.Errorf("%q is not FIRST-LAST (192.0.2.100-192.0.2.200)", s)
+	}
+	first, err1 := netip.ParseAddr(strings.TrimSpace(a))
+	last, err2 := netip.ParseAddr(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || !first.Is4() || !last.Is4() {
+		return netip.Addr{}, netip.Addr{}, fmt.Errorf("%q is not FIRST-LAST of IPv4 addresses", s)
+	}
+	if last.Less(first) {
+		return netip.Addr{}, netip.Addr{}, fmt.Errorf("%s ends before it starts", s)
+	}
+	return first, last, nil
+}
+
+func broadcast(p netip.Prefix) []byte {
+	a := p.Masked().Addr().As4()
+	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	n |= 1<<(32-p.Bits()) - 1
+	return []byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+}
+
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func dhcpdParseHex(s string) ([]byte, error) {
+	b, errs := dhcpd.ParseOptions(map[string]any{"custom": []any{map[string]any{"code": 224, "type": "hex", "value": s}}})
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return b[224], nil
+}
+
+// validateFailover checks the failover section.
+func (c *Config) validateFailover(v *validator) {
+	f := c.Failover
+	if f == nil {
+		return
+	}
+	const k = "failover"
+	switch f.Role {
+	case "primary", "secondary":
+	default:
+		v.add(k+".role", "%q is not primary or secondary", f.Role)
+	}
+	switch f.Mode {
+	case "", "hot-standby", "load-balance":
+	default:
+		v.add(k+".mode", "%q is not hot-standby or load-balance", f.Mode)
+	}
+	for _, x := range []struct{ key, val string }{{"listen", f.Listen}, {"peer", f.Peer}} {
+		ap, err := netip.ParseAddrPort(x.val)
+		if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
+			v.add(k+"."+x.key, "%q is not IPv4ADDRESS:PORT (198.51.100.1:647)", x.val)
+		}
+	}
+	if f.VRRPInstance == "" {
+		v.add(k+".vrrp_instance", "must name the vrrp instance whose mastership decides who serves")
+	} else {
+		found := false
+		for _, in := range c.VRRP.Instances {
+			found = found || in.Name == f.VRRPInstance
+		}
+		if !found {
+			v.add(k+".vrrp_instance", "%q is not a vrrp instance", f.VRRPInstance)
+		}
+	}
+	if f.MCLT < 0 || (f.MCLT > 0 && f.MCLT < time.Minute) {
+		v.add(k+".mclt", "%s is shorter than 1m", f.MCLT)
+	}
+	if f.MaxResponseDelay < 0 {
+		v.add(k+".max_response_delay", "%s is negative", f.MaxResponseDelay)
+	}
+	if f.MaxUnackedUpdates < 0 {
+		v.add(k+".max_unacked_updates", "%d is negative", f.MaxUnackedUpdates)
+	}
+	if f.Split != nil && (*f.Split < 0 || *f.Split > 256) {
+		v.add(k+".split", "%d is outside 0..256", *f.Split)
+	}
+	if f.LoadBalanceMaxSeconds < 0 || f.LoadBalanceMaxSeconds > 65535 {
+		v.add(k+".load_balance_max_seconds", "%d is outside 0..65535", f.LoadBalanceMaxSeconds)
+	}
+	if f.StandbyShare != "" {
+		n, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(f.StandbyShare), "%"), 64)
+		if err != nil || !strings.HasSuffix(strings.TrimSpace(f.StandbyShare), "%") || n < 0 || n > 100 {
+			v.add(k+".standby_share", "%q is not a percentage 0%%..100%%", f.StandbyShare)
+		}
+	}
+	if f.AutoPartnerDown != nil && *f.AutoPartnerDown < 0 {
+		v.add(k+".auto_partner_down", "%s is negative", *f.AutoPartnerDown)
+	}
+	switch {
+	case f.Auth.PSKFile == "" && f.Auth.TLS == nil:
+		v.add(k+".auth", "needs psk_file or tls: the peer link is always authenticated")
+	case f.Auth.PSKFile != "" && f.Auth.TLS != nil:
+		v.add(k+".auth", "set psk_file or tls, not both")
+	case f.Auth.TLS != nil:
+		for _, x := range []struct{ key, val string }{{"cert", f.Auth.TLS.Cert}, {"key", f.Auth.TLS.Key}, {"ca", f.Auth.TLS.CA}} {
+			if x.val == "" {
+				v.add(k+".auth.tls."+x.key, "must be set")
+			}
+		}
+	}
+	if c.DHCP == nil {
+		v.add(k, "failover needs a dhcp section to replicate")
+	}
+}

@@ -1,0 +1,158 @@
+package agent
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const goodDHCP = `
+node: {name: gw1, state_dir: /var/lib/hadhcpd}
+dhcp:
+  interfaces: [eth0]
+  options: {domain_name_servers: [192.0.2.53], domain_name: example.com}
+  subnets:
+    - subnet: 192.0.2.0/24
+      pools: [{range: 192.0.2.100-192.0.2.200}]
+      options: {routers: [192.0.2.1], custom: [{code: 252, type: string, value: "http://wpad/wpad.dat"}]}
+      reservations:
+        - {hw_address: "00:11:22:33:44:55", ip: 192.0.2.50, hostname: printer}
+`
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "hadhcpd.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadGoodDHCPConfig(t *testing.T) {
+	cfg, err := Load(writeConfig(t, goodDHCP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v validator
+	dc := cfg.dhcpConfig(&v)
+	if v.err() != nil || len(dc.Subnets) != 1 || len(dc.Subnets[0].Pools) != 1 || dc.Subnets[0].Pools[0].Name != "192.0.2.100-192.0.2.200" {
+		t.Fatalf("built %+v, %v", dc, v.err())
+	}
+	s := dc.Subnets[0]
+	if string(s.Options[252]) != "http://wpad/wpad.dat" || len(s.Options[6]) != 4 || s.Times.Default.String() != "2h0m0s" || !dc.Authoritative {
+		t.Fatalf("options/times not built: %+v", s)
+	}
+}
+
+// TestBadConfigs: each bad config is refused with an error naming the key.
+func TestBadConfigs(t *testing.T) {
+	sub := func(extra string) string {
+		return `
+node: {name: gw1, state_dir: /var/lib/hadhcpd}
+dhcp:
+  interfaces: [eth0]
+  subnets:
+    - subnet: 192.0.2.0/24
+      pools: [{range: 192.0.2.100-192.0.2.200}]
+` + extra
+	}
+	fo := func(extra string) string {
+		return `
+node: {name: gw1, state_dir: /var/lib/hadhcpd}
+vrrp:
+  instances: [{name: lan, interface: eth0, vrid: 51, priority: 200, virtual_ips: [192.0.2.1/24]}]
+dhcp:
+  interfaces: [eth0]
+  subnets: [{subnet: 192.0.2.0/24, pools: [{range: 192.0.2.100-192.0.2.200}]}]
+failover:
+  listen: 198.51.100.1:647
+  peer: 198.51.100.2:647
+  vrrp_instance: lan
+  auth: {psk_file: /etc/hadhcpd/peer.key}
+` + extra
+	}
+	cases := []struct {
+		name, cfg, key, reason string
+	}{
+		{"range backwards", strings.Replace(sub(""), "192.0.2.100-192.0.2.200", "192.0.2.250-192.0.2.10", 1), "dhcp.subnets[0].pools[0].range", "ends before it starts"},
+		{"range garbage", strings.Replace(sub(""), "192.0.2.100-192.0.2.200", "lots", 1), "dhcp.subnets[0].pools[0].range", "FIRST-LAST"},
+		{"pool outside subnet", strings.Replace(sub(""), "192.0.2.100-192.0.2.200", "198.51.100.1-198.51.100.9", 1), "dhcp.subnets[0].pools[0].range", "not inside subnet"},
+		{"pool holds broadcast", strings.Replace(sub(""), "192.0.2.100-192.0.2.200", "192.0.2.100-192.0.2.255", 1), "dhcp.subnets[0].pools[0].range", "broadcast"},
+		{"overlapping pools", strings.Replace(sub(""), "[{range: 192.0.2.100-192.0.2.200}]", "[{range: 192.0.2.100-192.0.2.200}, {range: 192.0.2.150-192.0.2.160}]", 1), "dhcp.subnets[0].pools[1].range", "overlaps"},
+		{"subnet host bits", strings.Replace(sub(""), "subnet: 192.0.2.0/24", "subnet: 192.0.2.5/24", 1), "dhcp.subnets[0].subnet", "host bits"},
+		{"subnet not a prefix", strings.Replace(sub(""), "subnet: 192.0.2.0/24", "subnet: lan", 1), "dhcp.subnets[0].subnet", "not an IPv4 network"},
+		{"overlapping subnets", sub("    - {subnet: 192.0.2.128/25, reservations: [{hw_address: '00:11:22:33:44:66', ip: 192.0.2.130}]}\n"), "dhcp.subnets[1].subnet", "overlaps"},
+		{"no interfaces", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: []", 1), "dhcp.interfaces", "at least one"},
+		{"duplicate interface", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0, eth0]", 1), "dhcp.interfaces[1]", "also"},
+		{"reservation outside subnet", sub("      reservations: [{hw_address: '00:11:22:33:44:55', ip: 203.0.113.5}]\n"), "dhcp.subnets[0].reservations[0].ip", "not a host address"},
+		{"reservation inside pool", sub("      reservations: [{hw_address: '00:11:22:33:44:55', ip: 192.0.2.150}]\n"), "dhcp.subnets[0].reservations[0].ip", "inside the pool"},
+		{"reservation duplicate ip", sub("      reservations: [{hw_address: '00:11:22:33:44:55', ip: 192.0.2.5}, {hw_address: '00:11:22:33:44:56', ip: 192.0.2.5}]\n"), "dhcp.subnets[0].reservations[1].ip", "also reserved"},
+		{"reservation duplicate mac", sub("      reservations: [{hw_address: '00:11:22:33:44:55', ip: 192.0.2.5}, {hw_address: '00:11:22:33:44:55', ip: 192.0.2.6}]\n"), "dhcp.subnets[0].reservations[1].hw_address", "also reserved"},
+		{"reservation bad mac", sub("      reservations: [{hw_address: 'zz:11', ip: 192.0.2.5}]\n"), "dhcp.subnets[0].reservations[0].hw_address", "not an Ethernet address"},
+		{"reservation without identity", sub("      reservations: [{ip: 192.0.2.5}]\n"), "dhcp.subnets[0].reservations[0]", "needs hw_address or client_id"},
+		{"unknown option name", sub("      options: {routerz: [192.0.2.1]}\n"), "dhcp.subnets[0].options.routerz", "unknown option"},
+		{"bad option value", sub("      options: {routers: [192.0.2.300]}\n"), "dhcp.subnets[0].options.routers", "not an IPv4 address"},
+		{"bad mtu", sub("      options: {interface_mtu: 70000}\n"), "dhcp.subnets[0].options.interface_mtu", "outside 0..65535"},
+		{"bad static route", sub("      options: {classless_static_routes: ['198.51.100.0/24']}\n"), "dhcp.subnets[0].options.classless_static_routes", "PREFIX ROUTER"},
+		{"custom server-owned code", sub("      options: {custom: [{code: 51, type: uint32, value: 60}]}\n"), "dhcp.subnets[0].options.custom[0].code", "set by the server"},
+		{"custom bad type", sub("      options: {custom: [{code: 252, type: text, value: x}]}\n"), "dhcp.subnets[0].options.custom[0].type", "not one of"},
+		{"custom bad hex", sub("      options: {custom: [{code: 252, type: hex, value: 'xyz'}]}\n"), "dhcp.subnets[0].options.custom[0].value", "hex"},
+		{"min above default", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  min_lease_time: 3h", 1), "dhcp.min_lease_time", "longer than the default"},
+		{"max below default", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: 2h\n  max_lease_time: 1h", 1), "dhcp.max_lease_time", "shorter than the default"},
+		{"subnet lease time", sub("      max_lease_time: 1m\n"), "dhcp.subnets[0].max_lease_time", "shorter than the default"},
+		{"negative probation", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  decline_probation: -1s", 1), "dhcp.decline_probation", "negative"},
+		{"lease time not a duration", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: forever", 1), "dhcp.default_lease_time", ""},
+		{"unknown dhcp key", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  lease_tme: 1h", 1), "dhcp.lease_tme", "unknown key"},
+		{"bad relay", sub("      relays: [relay1]\n"), "dhcp.subnets[0].relays[0]", "not an IPv4 address"},
+		{"failover role", fo("  role: master\n"), "failover.role", "primary or secondary"},
+		{"failover mode", fo("  role: primary\n  mode: active-active\n"), "failover.mode", "hot-standby or load-balance"},
+		{"failover split", fo("  role: primary\n  split: 300\n"), "failover.split", "0..256"},
+		{"failover standby share", fo("  role: primary\n  standby_share: 150%\n"), "failover.standby_share", "percentage"},
+		{"failover standby share no percent", fo("  role: primary\n  standby_share: '10'\n"), "failover.standby_share", "percentage"},
+		{"failover peer", strings.Replace(fo("  role: primary\n"), "peer: 198.51.100.2:647", "peer: partner", 1), "failover.peer", "IPv4ADDRESS:PORT"},
+		{"failover vrrp instance", strings.Replace(fo("  role: primary\n"), "vrrp_instance: lan", "vrrp_instance: wan", 1), "failover.vrrp_instance", "not a vrrp instance"},
+		{"failover auth both", strings.Replace(fo("  role: primary\n"), "auth: {psk_file: /etc/hadhcpd/peer.key}", "auth: {psk_file: /k, tls: {cert: a, key: b, ca: c}}", 1), "failover.auth", "not both"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, c.cfg))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Errorf("error is not ErrConfig: %v", err)
+			}
+			var hit bool
+			for _, e := range flatten(err) {
+				var ce *ConfigError
+				if errors.As(e, &ce) && ce.Key == c.key && strings.Contains(ce.Reason, c.reason) {
+					hit = true
+				}
+			}
+			if !hit {
+				t.Fatalf("no error for %s containing %q; got:\n%v", c.key, c.reason, err)
+			}
+		})
+	}
+}
+
+// Decode errors and validation errors come together in one run.
+func TestLoadReportsDecodeAndValidationTogether(t *testing.T) {
+	_, err := Load(writeConfig(t, `
+node: {name: gw1, state_dir: /var/lib/hadhcpd, log_format: xml}
+dhcp:
+  interfaces: [eth0]
+  default_lease_time: forever
+  subnets:
+    - subnet: 192.0.2.0/24
+      pools: [{range: 192.0.2.250-192.0.2.10}]
+`))
+	msg := err.Error()
+	for _, want := range []string{"dhcp.default_lease_time", "dhcp.subnets[0].pools[0].range: 192.0.2.250-192.0.2.10 ends before it starts", "node.log_format"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+}

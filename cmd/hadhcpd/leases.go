@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/spf13/cobra"
+)
+
+func newLeasesCmd() *cobra.Command {
+	var ip, hw, state string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "leases",
+		Short: "list leases from the lease database (read-only)",
+		Long: "List the leases stored in node.state_dir. The database is read from a copy, so this\n" +
+			"is safe while hadhcpd runs and changes nothing.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := agent.Load(configPath(cmd))
+			if err != nil {
+				return err
+			}
+			var f agent.LeaseFilter
+			if ip != "" {
+				if p, err := netip.ParsePrefix(ip); err == nil {
+					f.Addr = p
+				} else if a, err := netip.ParseAddr(ip); err == nil {
+					f.Addr = netip.PrefixFrom(a, 32)
+				} else {
+					return usageError{fmt.Errorf("--ip %q is not an address or network", ip)}
+				}
+			}
+			if hw != "" {
+				if f.HWAddr, err = net.ParseMAC(hw); err != nil {
+					return usageError{fmt.Errorf("--hw %q is not a hardware address", hw)}
+				}
+			}
+			if state != "" {
+				if f.State, err = agent.ParseLeaseState(state); err != nil {
+					return usageError{err}
+				}
+			}
+			ls, err := agent.ReadLeases(cfg.Node.StateDir, f)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if ls == nil {
+					ls = []agent.LeaseInfo{}
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(ls)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "IP\tSTATE\tHW ADDRESS\tCLIENT ID\tHOSTNAME\tEXPIRY")
+			for _, l := range ls {
+				exp := "-"
+				if !l.Expiry.IsZero() {
+					exp = l.Expiry.Local().Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.IP, l.State, dash(l.HWAddr), dash(l.ClientID), dash(l.Hostname), exp)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&ip, "ip", "", "only this address or network (192.0.2.10, 192.0.2.0/25)")
+	cmd.Flags().StringVar(&hw, "hw", "", "only this hardware address")
+	cmd.Flags().StringVar(&state, "state", "", "only this state (active, expired, released, abandoned, free, reset, backup)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "JSON output")
+	return cmd
+}
+
+func dash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,97 @@
+package dhcpd
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+)
+
+// Config is the typed, validated DHCP configuration the engine serves. The
+// agent builds it from the config file.
+type Config struct {
+	// Authoritative: NAK requests for addresses on the wrong network or
+	// leased to someone else (RFC 2131 §4.3.2); otherwise stay silent.
+	Authoritative bool
+	// OfferHold is how long an OFFERed address stays reserved in memory for
+	// the client's REQUEST.
+	OfferHold time.Duration
+	// DeclineProbation is how long a DECLINEd address stays ABANDONED.
+	DeclineProbation time.Duration
+	Subnets          []*Subnet
+}
+
+// LeaseTimes bound what a client may get (RFC 2131 §4.3.1: the client's
+// request in option 51 is honoured within [Min, Max]).
+type LeaseTimes struct {
+	Default, Min, Max time.Duration
+}
+
+// Subnet is one served network.
+type Subnet struct {
+	Prefix       netip.Prefix
+	Pools        []lease.Pool // Name = the range, "192.0.2.100-192.0.2.200"
+	Reservations []Reservation
+	// Relays are giaddrs outside Prefix whose clients belong here.
+	Relays  []netip.Addr
+	Options Options // global options merged with the subnet's
+	Times   LeaseTimes
+}
+
+// Reservation pins an address (outside every pool) to a client.
+type Reservation struct {
+	HWAddr   net.HardwareAddr
+	ClientID []byte
+	Addr     netip.Addr
+	Hostname string
+	Options  Options // on top of the subnet's
+}
+
+// poolOf returns the pool of s holding a, or nil.
+func (s *Subnet) poolOf(a netip.Addr) *lease.Pool {
+	for i := range s.Pools {
+		p := &s.Pools[i]
+		if p.First.Compare(a) <= 0 && a.Compare(p.Last) <= 0 {
+			return p
+		}
+	}
+	return nil
+}
+
+// reservationFor returns the reservation of the client, or nil. The client
+// identifier wins over the hardware address (RFC 2131 §4.2).
+func (s *Subnet) reservationFor(clientID []byte, hw net.HardwareAddr) *Reservation {
+	for i := range s.Reservations {
+		r := &s.Reservations[i]
+		if len(r.ClientID) > 0 && len(clientID) > 0 && string(r.ClientID) == string(clientID) {
+			return r
+		}
+	}
+	for i := range s.Reservations {
+		r := &s.Reservations[i]
+		if len(r.HWAddr) > 0 && string(r.HWAddr) == string(hw) {
+			return r
+		}
+	}
+	return nil
+}
+
+// reservationOf returns the reservation of address a, or nil.
+func (s *Subnet) reservationOf(a netip.Addr) *Reservation {
+	for i := range s.Reservations {
+		if s.Reservations[i].Addr == a {
+			return &s.Reservations[i]
+		}
+	}
+	return nil
+}
+
+// Pools returns every pool of cfg, for lease.DB.SetPools.
+func (c *Config) Pools() []lease.Pool {
+	var out []lease.Pool
+	for _, s := range c.Subnets {
+		out = append(out, s.Pools...)
+	}
+	return out
+}

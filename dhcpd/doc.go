@@ -1,0 +1,16 @@
+// Package dhcpd is hadhcpd's DHCPv4 service: the request engine (RFC 2131
+// §4.3 server behaviour: DISCOVER, REQUEST in every client state, RELEASE,
+// DECLINE, INFORM), the destination rules of RFC 2131 §4.1, option encoding
+// (RFC 2132, RFC 3442, RFC 3046 echo), and the Linux socket layer that
+// receives on one AF_PACKET socket per served interface and delivers replies.
+//
+// The engine decides and never sees a socket: Engine.Handle takes a decoded
+// request and what the socket layer knows about its arrival (Inbound) and
+// returns a Reply with its Dest. Leases live in dhcpd/lease behind the LeaseDB
+// interface; every lease is committed (durable) before its ACK is returned.
+// The failover layer plugs in through Gate.
+//
+// Concurrency: Engine methods are safe for concurrent use; the server runs a
+// bounded set of workers so that commits from many requests share one fsync
+// (the lease database's group commit).
+package dhcpd

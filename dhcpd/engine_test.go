@@ -1,0 +1,640 @@
+package dhcpd
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+// fakeDB is a tiny in-memory lease database with the contract of
+// dhcpd/lease: holds, FREE/EXPIRED/RELEASED/RESET allocatable, ABANDONED not.
+type fakeDB struct {
+	mu      sync.Mutex
+	leases  map[netip.Addr]lease.Lease
+	held    map[netip.Addr]bool
+	pools   []lease.Pool
+	commits int
+	fail    error
+}
+
+func newFakeDB(pools ...lease.Pool) *fakeDB {
+	return &fakeDB{leases: map[netip.Addr]lease.Lease{}, held: map[netip.Addr]bool{}, pools: pools}
+}
+
+func (f *fakeDB) Get(a netip.Addr) (lease.Lease, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.leases[a]
+	return l, ok
+}
+
+func (f *fakeDB) ByClient(key string) (lease.Lease, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var best lease.Lease
+	found := false
+	for _, l := range f.leases {
+		if l.Key() != key {
+			continue
+		}
+		if !found || l.State == lease.StateActive && best.State != lease.StateActive || l.Start.After(best.Start) {
+			best, found = l, true
+		}
+	}
+	return best, found
+}
+
+func (f *fakeDB) freeLocked(a netip.Addr) bool {
+	if f.held[a] {
+		return false
+	}
+	l, ok := f.leases[a]
+	if !ok {
+		return true
+	}
+	switch l.State {
+	case lease.StateFree, lease.StateExpired, lease.StateReleased, lease.StateReset:
+		return true
+	}
+	return false
+}
+
+func (f *fakeDB) Allocate(pool string, hint netip.Addr, from lease.State) (netip.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range f.pools {
+		if p.Name != pool {
+			continue
+		}
+		if hint.IsValid() && p.First.Compare(hint) <= 0 && hint.Compare(p.Last) <= 0 && f.freeLocked(hint) {
+			f.held[hint] = true
+			return hint, nil
+		}
+		for a := p.First; a.Compare(p.Last) <= 0; a = a.Next() {
+			if f.freeLocked(a) {
+				f.held[a] = true
+				return a, nil
+			}
+		}
+		return netip.Addr{}, lease.ErrPoolExhausted
+	}
+	return netip.Addr{}, lease.ErrNoPool
+}
+
+func (f *fakeDB) Unhold(a netip.Addr) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.held, a)
+}
+
+func (f *fakeDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	for _, l := range ls {
+		f.leases[l.Addr] = l
+		delete(f.held, l.Addr)
+		f.commits++
+	}
+	return ls, nil
+}
+
+func (f *fakeDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []lease.Lease
+	for a, l := range f.leases {
+		if l.State == lease.StateActive && !l.Expiry.After(now) {
+			l.State, l.Expiry = lease.StateExpired, time.Time{}
+			f.leases[a] = l
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeDB) Stats() []lease.PoolStats { return nil }
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.t }
+
+var (
+	t0       = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	srvAddr  = netip.MustParseAddr("192.0.2.1")
+	lanIn    = Inbound{IfIndex: 2, Iface: "eth0", IfAddrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}}
+	macA     = net.HardwareAddr{0x02, 0, 0, 0, 0, 0xa}
+	macB     = net.HardwareAddr{0x02, 0, 0, 0, 0, 0xb}
+	macRes   = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x42}
+	ip       = netip.MustParseAddr
+	lanPool  = lease.Pool{Name: "192.0.2.100-192.0.2.110", First: ip("192.0.2.100"), Last: ip("192.0.2.110")}
+	farPool  = lease.Pool{Name: "198.51.100.10-198.51.100.20", First: ip("198.51.100.10"), Last: ip("198.51.100.20")}
+	optsLAN  = Options{3: []byte{192, 0, 2, 1}, 6: []byte{192, 0, 2, 53}, 15: []byte("example.com"), 42: []byte{192, 0, 2, 123}}
+	defTimes = LeaseTimes{Default: 2 * time.Hour, Min: 5 * time.Minute, Max: 4 * time.Hour}
+)
+
+type rig struct {
+	e   *Engine
+	db  *fakeDB
+	clk *fakeClock
+	cfg *Config
+}
+
+func newRig(t *testing.T, mod ...func(*Config)) *rig {
+	t.Helper()
+	cfg := &Config{
+		Authoritative: true, OfferHold: 10 * time.Second, DeclineProbation: time.Hour,
+		Subnets: []*Subnet{
+			{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Pools: []lease.Pool{lanPool}, Options: optsLAN.Merge(nil), Times: defTimes,
+				Reservations: []Reservation{{HWAddr: macRes, Addr: ip("192.0.2.50"), Hostname: "printer"}}},
+			{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Pools: []lease.Pool{farPool}, Options: Options{3: []byte{198, 51, 100, 1}}, Times: defTimes},
+		},
+	}
+	for _, m := range mod {
+		m(cfg)
+	}
+	db := newFakeDB(cfg.Pools()...)
+	clk := &fakeClock{t0}
+	e, err := NewEngine(EngineOptions{Config: cfg, DB: db, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{e: e, db: db, clk: clk, cfg: cfg}
+}
+
+func msg(t *testing.T, mt dhcpv4.MessageType, hw net.HardwareAddr, mods ...dhcpv4.Modifier) *dhcpv4.DHCPv4 {
+	t.Helper()
+	m, err := dhcpv4.New(append([]dhcpv4.Modifier{dhcpv4.WithMessageType(mt), dhcpv4.WithHwAddr(hw)}, mods...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func (r *rig) handle(t *testing.T, req *dhcpv4.DHCPv4) (Reply, error) {
+	t.Helper()
+	return r.e.Handle(req, lanIn)
+}
+
+// dora runs DISCOVER and REQUEST for hw and returns the ACK.
+func (r *rig) dora(t *testing.T, hw net.HardwareAddr, mods ...dhcpv4.Modifier) *dhcpv4.DHCPv4 {
+	t.Helper()
+	off, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, hw, mods...))
+	if err != nil || off.Resp.MessageType() != dhcpv4.MessageTypeOffer {
+		t.Fatalf("DISCOVER: %v %v", off.Resp, err)
+	}
+	req := msg(t, dhcpv4.MessageTypeRequest, hw, append(mods,
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice()))),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(off.Resp.YourIPAddr)))...)
+	ack, err := r.handle(t, req)
+	if err != nil || ack.Resp.MessageType() != dhcpv4.MessageTypeAck {
+		t.Fatalf("REQUEST: %v %v", ack.Resp, err)
+	}
+	return ack.Resp
+}
+
+func leaseSecs(m *dhcpv4.DHCPv4, code dhcpv4.OptionCode) uint32 {
+	b := m.Options.Get(code)
+	if len(b) != 4 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(b)
+}
+
+func TestDiscoverOffersFreeAddressWithOptions(t *testing.T) {
+	r := newRig(t)
+	rep, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA,
+		dhcpv4.WithRequestedOptions(dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer, dhcpv4.OptionNTPServers)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := rep.Resp
+	if o.MessageType() != dhcpv4.MessageTypeOffer || !o.YourIPAddr.Equal(net.IP{192, 0, 2, 100}) {
+		t.Fatalf("got %s yiaddr %s, want OFFER of 192.0.2.100", o.MessageType(), o.YourIPAddr)
+	}
+	if got := addr4(o.ServerIdentifier()); got != srvAddr {
+		t.Errorf("server id %s, want %s", got, srvAddr)
+	}
+	if lt, t1, t2 := leaseSecs(o, dhcpv4.OptionIPAddressLeaseTime), leaseSecs(o, dhcpv4.OptionRenewTimeValue), leaseSecs(o, dhcpv4.OptionRebindingTimeValue); lt != 7200 || t1 != 3600 || t2 != 6300 {
+		t.Errorf("lease/T1/T2 = %d/%d/%d, want 7200/3600/6300", lt, t1, t2)
+	}
+	if m := o.SubnetMask(); m.String() != "ffffff00" {
+		t.Errorf("subnet mask %s", m)
+	}
+	if o.Options[42] == nil || o.Options[3] == nil {
+		t.Errorf("requested NTP/routers missing: %v", o.Options)
+	}
+	if rep.Dest.Kind != DestL2 || string(rep.Dest.HW) != string(macA) {
+		t.Errorf("dest %+v, want L2 unicast to chaddr", rep.Dest)
+	}
+	if !r.db.held[ip("192.0.2.100")] {
+		t.Error("offered address is not held")
+	}
+	// Not requested and not in the always-sent set: not sent.
+	rep, _ = r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macB, dhcpv4.WithRequestedOptions(dhcpv4.OptionRouter)))
+	if rep.Resp.Options[42] != nil {
+		t.Error("NTP servers sent though not requested")
+	}
+}
+
+func TestRequestSelectingCommitsBeforeAck(t *testing.T) {
+	r := newRig(t)
+	ack := r.dora(t, macA)
+	l, ok := r.db.Get(addr4(ack.YourIPAddr))
+	if !ok || l.State != lease.StateActive || l.Expiry != t0.Add(2*time.Hour) || string(l.HWAddr) != string(macA) {
+		t.Fatalf("committed lease %+v, want ACTIVE for macA until t0+2h", l)
+	}
+	if r.db.commits != 1 {
+		t.Fatalf("%d commits, want 1", r.db.commits)
+	}
+	// A failing commit means no ACK.
+	r.db.fail = errors.New("disk full")
+	off, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macB))
+	_, err := r.handle(t, msg(t, dhcpv4.MessageTypeRequest, macB,
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice()))),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(off.Resp.YourIPAddr))))
+	if Reason(err) != string(ErrCommit) {
+		t.Fatalf("REQUEST with a failing commit: %v, want %s", err, ErrCommit)
+	}
+	if r.db.held[addr4(off.Resp.YourIPAddr)] {
+		t.Error("address still held after a failed commit")
+	}
+}
+
+func TestRequestForOtherServerDropsOffer(t *testing.T) {
+	r := newRig(t)
+	off, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA))
+	a := addr4(off.Resp.YourIPAddr)
+	_, err := r.handle(t, msg(t, dhcpv4.MessageTypeRequest, macA,
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP{192, 0, 2, 9})),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(off.Resp.YourIPAddr))))
+	if !errors.Is(err, ErrOtherServer) {
+		t.Fatalf("got %v, want ErrOtherServer", err)
+	}
+	if r.db.held[a] || r.e.offers[a] != nil {
+		t.Fatal("offer kept after the client chose another server")
+	}
+}
+
+func TestDiscoverOrder(t *testing.T) {
+	t.Run("reservation", func(t *testing.T) {
+		r := newRig(t)
+		rep, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macRes, dhcpv4.WithRequestedOptions(dhcpv4.OptionHostName)))
+		if got := addr4(rep.Resp.YourIPAddr); got != ip("192.0.2.50") || rep.Resp.HostName() != "printer" {
+			t.Fatalf("reserved host offered %s %q, want 192.0.2.50 printer", got, rep.Resp.HostName())
+		}
+	})
+	t.Run("last lease over requested", func(t *testing.T) {
+		r := newRig(t)
+		first := addr4(r.dora(t, macA).YourIPAddr)
+		r.clk.t = r.clk.t.Add(5 * time.Hour) // expired
+		r.e.Tick(r.clk.t)
+		rep, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IP{192, 0, 2, 105}))))
+		if got := addr4(rep.Resp.YourIPAddr); got != first {
+			t.Fatalf("offered %s, want the client's last lease %s", got, first)
+		}
+	})
+	t.Run("requested when free", func(t *testing.T) {
+		r := newRig(t)
+		rep, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IP{192, 0, 2, 105}))))
+		if got := addr4(rep.Resp.YourIPAddr); got != ip("192.0.2.105") {
+			t.Fatalf("offered %s, want the requested 192.0.2.105", got)
+		}
+	})
+	t.Run("requested but taken", func(t *testing.T) {
+		r := newRig(t)
+		taken := r.dora(t, macB).YourIPAddr
+		rep, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(taken))))
+		if rep.Resp.YourIPAddr.Equal(taken) {
+			t.Fatalf("offered %s, which is leased to another client", taken)
+		}
+	})
+	t.Run("client id over chaddr", func(t *testing.T) {
+		r := newRig(t)
+		id := dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte("laptop")))
+		first := r.dora(t, macA, id).YourIPAddr
+		rep, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macB, id))
+		if !rep.Resp.YourIPAddr.Equal(first) {
+			t.Fatalf("same client id, new MAC: offered %s, want %s", rep.Resp.YourIPAddr, first)
+		}
+		if string(rep.Resp.Options.Get(dhcpv4.OptionClientIdentifier)) != "laptop" {
+			t.Error("client identifier not echoed (RFC 6842)")
+		}
+	})
+	t.Run("pool exhausted", func(t *testing.T) {
+		r := newRig(t)
+		for i := 0; i < 11; i++ {
+			r.dora(t, net.HardwareAddr{2, 1, 0, 0, 0, byte(i)})
+		}
+		_, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA))
+		if !errors.Is(err, ErrNoAddress) {
+			t.Fatalf("got %v, want ErrNoAddress", err)
+		}
+	})
+}
+
+func TestOfferHoldLapses(t *testing.T) {
+	r := newRig(t)
+	off, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA))
+	a := addr4(off.Resp.YourIPAddr)
+	r.e.Tick(t0.Add(9 * time.Second))
+	if !r.db.held[a] {
+		t.Fatal("offer released before offer_hold")
+	}
+	r.e.Tick(t0.Add(10 * time.Second))
+	if r.db.held[a] || r.e.offers[a] != nil {
+		t.Fatal("offer still held after offer_hold")
+	}
+	// Another client may now get it.
+	rep, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macB))
+	if addr4(rep.Resp.YourIPAddr) != a {
+		t.Fatalf("offered %s, want the lapsed %s", rep.Resp.YourIPAddr, a)
+	}
+}
+
+func TestRequestStates(t *testing.T) {
+	sid := dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice())))
+	reqIP := func(s string) dhcpv4.Modifier {
+		return dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.ParseIP(s)))
+	}
+	cases := []struct {
+		name    string
+		nonAuth bool
+		setup   func(t *testing.T, r *rig) // leases macB holds 192.0.2.100, macA 192.0.2.101
+		req     func(t *testing.T) *dhcpv4.DHCPv4
+		want    dhcpv4.MessageType // MessageTypeNone: no reply
+		wantErr error
+		dest    DestKind
+	}{
+		{name: "init-reboot own address", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("192.0.2.101"))
+		}, want: dhcpv4.MessageTypeAck, dest: DestL2},
+		{name: "init-reboot wrong network", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("203.0.113.7"))
+		}, want: dhcpv4.MessageTypeNak, dest: DestBroadcast},
+		{name: "init-reboot wrong network, not authoritative", nonAuth: true, req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("203.0.113.7"))
+		}, wantErr: ErrNotAuthoritative},
+		{name: "init-reboot address of another client", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("192.0.2.100"))
+		}, want: dhcpv4.MessageTypeNak},
+		{name: "init-reboot unknown client is silent", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, net.HardwareAddr{2, 9, 9, 9, 9, 9}, reqIP("192.0.2.107"))
+		}, wantErr: ErrNoRecord},
+		{name: "renewing unicast", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithClientIP(net.IP{192, 0, 2, 101}))
+		}, want: dhcpv4.MessageTypeAck, dest: DestUnicast},
+		{name: "rebinding another client's address", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithClientIP(net.IP{192, 0, 2, 100}), dhcpv4.WithBroadcast(true))
+		}, want: dhcpv4.MessageTypeNak, dest: DestBroadcast},
+		{name: "selecting an address taken meanwhile", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, net.HardwareAddr{2, 9, 9, 9, 9, 9}, sid, reqIP("192.0.2.100"))
+		}, want: dhcpv4.MessageTypeNak},
+		{name: "selecting a reserved address of another", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, sid, reqIP("192.0.2.50"))
+		}, want: dhcpv4.MessageTypeNak},
+		{name: "selecting without requested address", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, sid)
+		}, wantErr: ErrMalformed},
+		{name: "relayed init-reboot NAK goes to the relay with broadcast bit", req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("192.0.2.101"), dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}))
+		}, want: dhcpv4.MessageTypeNak, dest: DestRelay},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t, func(cfg *Config) { cfg.Authoritative = !c.nonAuth })
+			r.dora(t, macB) // .100
+			r.dora(t, macA) // .101
+			rep, err := r.handle(t, c.req(t))
+			if c.wantErr != nil {
+				if !errors.Is(err, c.wantErr) || rep.Resp != nil {
+					t.Fatalf("got %v %v, want %v and no reply", rep.Resp, err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.Resp.MessageType(); got != c.want {
+				t.Fatalf("got %s, want %s", got, c.want)
+			}
+			if c.dest != 0 && rep.Dest.Kind != c.dest {
+				t.Errorf("dest %s, want %s", rep.Dest.Kind, c.dest)
+			}
+			if c.want == dhcpv4.MessageTypeNak {
+				if !rep.Resp.YourIPAddr.IsUnspecified() || rep.Resp.Options.Get(dhcpv4.OptionIPAddressLeaseTime) != nil {
+					t.Error("NAK carries an address or lease time")
+				}
+				if c.dest == DestRelay && !rep.Resp.IsBroadcast() {
+					t.Error("relayed NAK without the broadcast bit (RFC 2131 §4.3.2)")
+				}
+			}
+		})
+	}
+}
+
+func TestLeaseTimeClamp(t *testing.T) {
+	for _, c := range []struct {
+		ask  uint32
+		want uint32
+	}{{0, 7200}, {60, 300}, {3600, 3600}, {100 * 3600, 4 * 3600}} {
+		r := newRig(t)
+		var mods []dhcpv4.Modifier
+		if c.ask > 0 {
+			mods = append(mods, dhcpv4.WithLeaseTime(c.ask))
+		}
+		ack := r.dora(t, macA, mods...)
+		if got := leaseSecs(ack, dhcpv4.OptionIPAddressLeaseTime); got != c.want {
+			t.Errorf("asked %d s: granted %d, want %d", c.ask, got, c.want)
+		}
+	}
+}
+
+func TestReleaseDeclineInform(t *testing.T) {
+	r := newRig(t)
+	a := r.dora(t, macA).YourIPAddr
+	sid := dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice())))
+	// Another client's RELEASE of this address changes nothing.
+	if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeRelease, macB, dhcpv4.WithClientIP(a), sid)); !errors.Is(err, ErrNoRecord) {
+		t.Fatalf("foreign RELEASE: %v, want ErrNoRecord", err)
+	}
+	rep, err := r.handle(t, msg(t, dhcpv4.MessageTypeRelease, macA, dhcpv4.WithClientIP(a), sid))
+	if err != nil || rep.Resp != nil {
+		t.Fatalf("RELEASE: %v %v", rep.Resp, err)
+	}
+	if l, _ := r.db.Get(addr4(a)); l.State != lease.StateReleased || string(l.HWAddr) != string(macA) {
+		t.Fatalf("after RELEASE: %+v", l)
+	}
+	// DECLINE: abandoned for the probation period, then free again.
+	b := r.dora(t, macB).YourIPAddr
+	if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeDecline, macB, sid, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(b)))); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := r.db.Get(addr4(b)); l.State != lease.StateAbandoned {
+		t.Fatalf("after DECLINE: %s", l.State)
+	}
+	rep, _ = r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, net.HardwareAddr{2, 7, 7, 7, 7, 7}, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(b))))
+	if rep.Resp.YourIPAddr.Equal(b) {
+		t.Fatal("abandoned address offered during probation")
+	}
+	r.e.Tick(t0.Add(59 * time.Minute))
+	if l, _ := r.db.Get(addr4(b)); l.State != lease.StateAbandoned {
+		t.Fatal("abandoned address returned before probation ended")
+	}
+	r.e.Tick(t0.Add(time.Hour))
+	if l, _ := r.db.Get(addr4(b)); l.State != lease.StateFree {
+		t.Fatalf("after probation: %s, want FREE", l.State)
+	}
+	// INFORM: options, no lease.
+	rep, err = r.handle(t, msg(t, dhcpv4.MessageTypeInform, macA, dhcpv4.WithClientIP(net.IP{192, 0, 2, 7})))
+	if err != nil || rep.Resp.MessageType() != dhcpv4.MessageTypeAck {
+		t.Fatalf("INFORM: %v %v", rep.Resp, err)
+	}
+	if rep.Resp.Options.Get(dhcpv4.OptionIPAddressLeaseTime) != nil || !rep.Resp.YourIPAddr.IsUnspecified() || rep.Dest.Kind != DestUnicast {
+		t.Fatalf("INFORM reply has a lease or wrong dest: %s %+v", rep.Resp.Summary(), rep.Dest)
+	}
+}
+
+func TestRelayedSubnetSelection(t *testing.T) {
+	r := newRig(t)
+	rai := dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(1), []byte("port7")))
+	rep, err := r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}), dhcpv4.WithOption(rai)), lanIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := addr4(rep.Resp.YourIPAddr); !netip.MustParsePrefix("198.51.100.0/24").Contains(got) {
+		t.Fatalf("relayed client got %s, want one of 198.51.100.0/24", got)
+	}
+	if rep.Dest.Kind != DestRelay || rep.Dest.IP != ip("198.51.100.1") || rep.Dest.Port != 67 {
+		t.Fatalf("dest %+v, want the relay's port 67", rep.Dest)
+	}
+	if rep.Resp.Options.Get(dhcpv4.OptionRelayAgentInformation) == nil {
+		t.Fatal("option 82 not echoed to the relay")
+	}
+	// Link selection (RFC 3527) overrides giaddr.
+	ls := dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.LinkSelectionSubOption, []byte{192, 0, 2, 0}))
+	rep, _ = r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macB, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}), dhcpv4.WithOption(ls)), lanIn)
+	if got := addr4(rep.Resp.YourIPAddr); !netip.MustParsePrefix("192.0.2.0/24").Contains(got) {
+		t.Fatalf("link selection 192.0.2.0: got %s", got)
+	}
+	// A relay for no served subnet.
+	_, err = r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macB, dhcpv4.WithGatewayIP(net.IP{203, 0, 113, 1})), lanIn)
+	if !errors.Is(err, ErrNoSubnet) {
+		t.Fatalf("unknown relay: %v, want ErrNoSubnet", err)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	r := newRig(t)
+	bootp := msg(t, dhcpv4.MessageTypeDiscover, macA)
+	bootp.Options.Del(dhcpv4.OptionDHCPMessageType)
+	if _, err := r.handle(t, bootp); !errors.Is(err, ErrBOOTP) {
+		t.Errorf("BOOTP: %v", err)
+	}
+	reply := msg(t, dhcpv4.MessageTypeDiscover, macA)
+	reply.OpCode = dhcpv4.OpcodeBootReply
+	if _, err := r.handle(t, reply); !errors.Is(err, ErrNotRequest) {
+		t.Errorf("BOOTREPLY: %v", err)
+	}
+	if _, err := r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macA), Inbound{Iface: "eth9"}); !errors.Is(err, ErrNoSubnet) {
+		t.Errorf("interface without a served subnet: %v", err)
+	}
+}
+
+type denyGate struct{ SingleServer }
+
+func (denyGate) Serve(Client) bool { return false }
+
+func TestGateAndServerID(t *testing.T) {
+	r := newRig(t)
+	r.e.gate = denyGate{}
+	if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA)); !errors.Is(err, ErrNotServing) {
+		t.Fatalf("gate says no: %v", err)
+	}
+	r.e.gate = SingleServer{}
+	vip := ip("192.0.2.254")
+	r.e.sid = func(iface string) (netip.Addr, bool) { return vip, iface == "eth0" }
+	rep, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA))
+	if got := addr4(rep.Resp.ServerIdentifier()); got != vip {
+		t.Fatalf("server id %s, want the VIP %s", got, vip)
+	}
+}
+
+func TestDestination(t *testing.T) {
+	ack := func(yi net.IP) *dhcpv4.DHCPv4 {
+		m, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeAck), dhcpv4.WithYourIP(yi))
+		return m
+	}
+	nak, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeNak))
+	yi := net.IP{192, 0, 2, 100}
+	for _, c := range []struct {
+		name      string
+		req, resp *dhcpv4.DHCPv4
+		want      DestKind
+		ip        string
+		port      uint16
+	}{
+		{"relay", msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}), dhcpv4.WithClientIP(yi)), ack(yi), DestRelay, "198.51.100.1", 67},
+		{"relay nak", msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1})), nak, DestRelay, "198.51.100.1", 67},
+		{"nak broadcast even with ciaddr", msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithClientIP(yi)), nak, DestBroadcast, "255.255.255.255", 68},
+		{"ciaddr", msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithClientIP(yi), dhcpv4.WithBroadcast(true)), ack(yi), DestUnicast, "192.0.2.100", 68},
+		{"broadcast bit", msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithBroadcast(true)), ack(yi), DestBroadcast, "255.255.255.255", 68},
+		{"l2 unicast", msg(t, dhcpv4.MessageTypeDiscover, macA), ack(yi), DestL2, "192.0.2.100", 68},
+		{"no ethernet chaddr", msg(t, dhcpv4.MessageTypeDiscover, net.HardwareAddr{1, 2, 3}), ack(yi), DestBroadcast, "255.255.255.255", 68},
+	} {
+		d := destination(c.req, c.resp)
+		if d.Kind != c.want || d.IP != ip(c.ip) || d.Port != c.port {
+			t.Errorf("%s: got %s %s:%d, want %s %s:%d", c.name, d.Kind, d.IP, d.Port, c.want, c.ip, c.port)
+		}
+	}
+}
+
+// A race of many clients over a small pool must never give one address to
+// two clients (run with -race).
+func TestConcurrentNoDoubleAllocation(t *testing.T) {
+	r := newRig(t)
+	var wg sync.WaitGroup
+	got := make([]netip.Addr, 40)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hw := net.HardwareAddr{2, 3, 0, 0, 0, byte(i)}
+			off, err := r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, hw), lanIn)
+			if err != nil {
+				return
+			}
+			ack, err := r.e.Handle(msg(t, dhcpv4.MessageTypeRequest, hw,
+				dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice()))),
+				dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(off.Resp.YourIPAddr))), lanIn)
+			if err == nil && ack.Resp.MessageType() == dhcpv4.MessageTypeAck {
+				got[i] = addr4(ack.Resp.YourIPAddr)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[netip.Addr]int{}
+	n := 0
+	for i, a := range got {
+		if !a.IsValid() {
+			continue
+		}
+		n++
+		if j, dup := seen[a]; dup {
+			t.Fatalf("%s ACKed to clients %d and %d", a, j, i)
+		}
+		seen[a] = i
+	}
+	if n != 11 {
+		t.Fatalf("%d clients bound, want the pool's 11", n)
+	}
+}

@@ -1,0 +1,43 @@
+package dhcpd
+
+import (
+	"net"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+)
+
+// Gate is what the failover layer (sync/failover) decides for the engine.
+// The engine asks it on every request; implementations must be fast and safe
+// for concurrent use.
+type Gate interface {
+	// Serve reports whether this server answers the client now (hot
+	// standby: this box is active; load balance: the client's RFC 3074
+	// bucket is ours, or secs is past the configured limit).
+	Serve(c Client) bool
+	// AllocateFrom returns the binding state new addresses may be taken
+	// from (lease.StateFree on a primary or single server, lease.StateBackup
+	// on a secondary serving alone), or false when this server may only
+	// renew existing leases.
+	AllocateFrom() (lease.State, bool)
+	// LeaseTime caps the lease time the engine wants to grant for the
+	// lease l (failover: MCLT rule). It returns want when there is no cap.
+	LeaseTime(l lease.Lease, want time.Duration, now time.Time) time.Duration
+}
+
+// Client is who is asking, for Gate.Serve.
+type Client struct {
+	Key    string // lease.ClientKey
+	HWAddr net.HardwareAddr
+	Secs   uint16
+}
+
+// SingleServer is the Gate of a server without a failover partner: it
+// serves everyone, allocates from FREE, and caps nothing.
+type SingleServer struct{}
+
+func (SingleServer) Serve(Client) bool                 { return true }
+func (SingleServer) AllocateFrom() (lease.State, bool) { return lease.StateFree, true }
+func (SingleServer) LeaseTime(_ lease.Lease, want time.Duration, _ time.Time) time.Duration {
+	return want
+}

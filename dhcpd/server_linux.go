@@ -1,0 +1,318 @@
+//go:build linux
+
+package dhcpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+// Handler decides replies; *Engine is the production one.
+type Handler interface {
+	Handle(req *dhcpv4.DHCPv4, in Inbound) (Reply, error)
+}
+
+// ServerOptions configure NewServer.
+type ServerOptions struct {
+	Interfaces []string
+	Handler    Handler
+	Logger     *slog.Logger
+	Metrics    *Metrics
+	// Workers bounds concurrent requests; many in flight let commits share
+	// an fsync (group commit): a worker waits for the fsync of its lease, so
+	// this bounds requests in flight, not CPU. Default 1024.
+	Workers int
+	// Queue bounds requests waiting for a worker; beyond it requests are
+	// dropped (counted as queue-full). Default 8192.
+	Queue int
+}
+
+// Server is the socket side: one AF_PACKET socket per served interface for
+// receiving, a shared UDP socket for routed replies, and a bounded pool of
+// workers calling the Handler.
+type Server struct {
+	o     ServerOptions
+	log   *slog.Logger
+	m     *Metrics
+	conns []*packetConn
+	udp   *udpConn
+	addrs atomic.Pointer[addrTable]
+	jobs  chan job
+	bufs  sync.Pool
+
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
+}
+
+type job struct {
+	conn   *packetConn
+	buf    *[]byte
+	n      int
+	verify bool
+}
+
+const frameBufSize = 4096
+
+// NewServer opens the sockets (needs CAP_NET_RAW and CAP_NET_BIND_SERVICE).
+func NewServer(o ServerOptions) (*Server, error) {
+	if o.Handler == nil || len(o.Interfaces) == 0 {
+		return nil, errors.New("dhcpd: server needs a handler and at least one interface")
+	}
+	if o.Workers <= 0 {
+		o.Workers = 1024
+	}
+	if o.Queue <= 0 {
+		o.Queue = 8192
+	}
+	s := &Server{o: o, log: o.Logger, m: o.Metrics, jobs: make(chan job, o.Queue)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.m == nil {
+		s.m = NewMetrics(nil)
+	}
+	s.bufs.New = func() any { b := make([]byte, frameBufSize); return &b }
+	for _, name := range o.Interfaces {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			s.closeAll()
+			return nil, fmt.Errorf("dhcpd: interface %s: %w", name, err)
+		}
+		c, err := openPacketConn(*ifi)
+		if err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		s.conns = append(s.conns, c)
+	}
+	u, err := openUDPConn()
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.udp = u
+	if err := s.refreshAddrs(true); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) closeAll() {
+	for _, c := range s.conns {
+		_ = c.close()
+	}
+	if s.udp != nil {
+		_ = s.udp.close()
+	}
+}
+
+// Run serves until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	var readers, workers sync.WaitGroup
+	for _, c := range s.conns {
+		readers.Add(1)
+		go func() { defer readers.Done(); s.readLoop(ctx, c) }()
+	}
+	for i := 0; i < s.o.Workers; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range s.jobs {
+				s.handle(j)
+			}
+		}()
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-t.C:
+			if err := s.refreshAddrs(true); err != nil {
+				s.log.Warn("read interface addresses", "err", err)
+			}
+		}
+	}
+	s.closeAll()
+	readers.Wait()
+	close(s.jobs)
+	workers.Wait()
+	return nil
+}
+
+func (s *Server) readLoop(ctx context.Context, c *packetConn) {
+	for {
+		bp := s.bufs.Get().(*[]byte)
+		n, verify, own, err := c.read(*bp)
+		if err != nil {
+			s.bufs.Put(bp)
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if errors.Is(err, ErrFrameShort) {
+				s.m.Drops.WithLabelValues("frame-too-long").Inc()
+				continue
+			}
+			s.log.Error("receive", "iface", c.ifi.Name, "err", err)
+			time.Sleep(10 * time.Millisecond) // not a tight loop on a persistent error
+			continue
+		}
+		if own {
+			s.bufs.Put(bp)
+			continue
+		}
+		select {
+		case s.jobs <- job{conn: c, buf: bp, n: n, verify: verify}:
+			s.m.Queue.Set(float64(len(s.jobs)))
+		default:
+			s.bufs.Put(bp)
+			s.m.Drops.WithLabelValues("queue-full").Inc()
+		}
+	}
+}
+
+func frameReason(err error) string {
+	r := strings.TrimPrefix(err.Error(), "frame: ")
+	return "frame-" + strings.ReplaceAll(r, " ", "-")
+}
+
+// handle runs one request from frame to reply.
+func (s *Server) handle(j job) {
+	defer s.bufs.Put(j.buf)
+	f, err := ParseFrame((*j.buf)[:j.n], j.verify)
+	if err != nil {
+		s.m.Drops.WithLabelValues(frameReason(err)).Inc()
+		return
+	}
+	if !s.forUs(f.Dst.Addr()) {
+		// Unicast routed through this box to another server.
+		s.m.Drops.WithLabelValues("not-for-us").Inc()
+		return
+	}
+	req, err := dhcpv4.FromBytes(f.Payload)
+	if err != nil {
+		s.m.Drops.WithLabelValues("malformed").Inc()
+		return
+	}
+	mt := strings.ToLower(req.MessageType().String())
+	if req.MessageType() == dhcpv4.MessageTypeNone {
+		mt = "bootp"
+	}
+	in := Inbound{IfIndex: j.conn.ifi.Index, Iface: j.conn.ifi.Name, IfAddrs: s.addrs.Load().byIf[j.conn.ifi.Index]}
+	rep, err := s.o.Handler.Handle(req, in)
+	if err != nil {
+		s.m.Packets.WithLabelValues(mt, "drop").Inc()
+		s.m.Drops.WithLabelValues(Reason(err)).Inc()
+		return
+	}
+	if rep.Resp == nil {
+		s.m.Packets.WithLabelValues(mt, "noreply").Inc()
+		return
+	}
+	if err := s.send(j.conn, rep); err != nil {
+		s.m.Packets.WithLabelValues(mt, "drop").Inc()
+		s.m.Drops.WithLabelValues("send-failed").Inc()
+		s.log.Debug("send reply", "iface", j.conn.ifi.Name, "dest", rep.Dest.Kind, "ip", rep.Dest.IP, "err", err)
+		return
+	}
+	s.m.Packets.WithLabelValues(mt, strings.ToLower(rep.Resp.MessageType().String())).Inc()
+}
+
+var broadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+func (s *Server) send(c *packetConn, rep Reply) error {
+	payload := rep.Resp.ToBytes()
+	src := addr4(rep.Resp.ServerIdentifier())
+	switch rep.Dest.Kind {
+	case DestRelay, DestUnicast:
+		return s.udp.send(payload, src, netip.AddrPortFrom(rep.Dest.IP, rep.Dest.Port))
+	case DestBroadcast, DestL2:
+		dst := broadcastMAC
+		if rep.Dest.Kind == DestL2 {
+			dst = rep.Dest.HW
+		}
+		if len(c.ifi.HardwareAddr) != 6 {
+			return fmt.Errorf("interface %s has no Ethernet address", c.ifi.Name)
+		}
+		if !src.IsValid() {
+			src = netip.IPv4Unspecified()
+		}
+		bp := s.bufs.Get().(*[]byte)
+		defer s.bufs.Put(bp)
+		frame := AppendFrame((*bp)[:0], dst, c.ifi.HardwareAddr,
+			netip.AddrPortFrom(src, dhcpv4.ServerPort), netip.AddrPortFrom(rep.Dest.IP, rep.Dest.Port), payload)
+		return c.writeFrame(frame, dst)
+	}
+	return fmt.Errorf("no destination")
+}
+
+// addrTable is a snapshot of the host's IPv4 addresses.
+type addrTable struct {
+	local map[netip.Addr]bool
+	byIf  map[int][]netip.Prefix
+}
+
+// forUs reports whether a request's destination is this host: the limited
+// broadcast or one of its addresses. A miss re-reads the addresses (at most
+// every 100 ms) so a VIP added a moment ago is seen at once.
+func (s *Server) forUs(dst netip.Addr) bool {
+	if dst == limitedBroadcast {
+		return true
+	}
+	if s.addrs.Load().local[dst] {
+		return true
+	}
+	_ = s.refreshAddrs(false)
+	return s.addrs.Load().local[dst]
+}
+
+func (s *Server) refreshAddrs(force bool) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	if !force && time.Since(s.lastRefresh) < 100*time.Millisecond {
+		return nil
+	}
+	s.lastRefresh = time.Now()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return err
+	}
+	t := &addrTable{local: map[netip.Addr]bool{}, byIf: map[int][]netip.Prefix{}}
+	for _, ifi := range ifs {
+		as, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range as {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if !ok {
+				continue
+			}
+			ip = ip.Unmap()
+			if !ip.Is4() {
+				continue
+			}
+			ones, _ := ipn.Mask.Size()
+			t.local[ip] = true
+			t.byIf[ifi.Index] = append(t.byIf[ifi.Index], netip.PrefixFrom(ip, ones))
+		}
+	}
+	s.addrs.Store(t)
+	return nil
+}

@@ -1,0 +1,17 @@
+// Package migrate turns the configuration and lease files of the stacks
+// hadhcpd replaces (ISC dhcpd with its `failover peer`, Kea with its HA hook,
+// keepalived) into one hadhcpd configuration file and a lease database
+// (DESIGN.md "Configuration", issue 7 "migration in one command").
+//
+// The importers live in sub-packages (migrate/isc, migrate/kea,
+// migrate/keepalived); each returns a Result: an agent.Config, the leases to
+// write, and a Report. This package holds what they share: the Report (every
+// source statement is either mapped to a key, or listed as not carried over
+// with its file:line and why; nothing is dropped silently), the canonical
+// YAML writer, the option name table and the lease database writer.
+//
+// Importers never read host state (no hostname, no interface list): what a
+// node needs that the source does not say (node.name, node.state_dir, a
+// VRRP instance) comes from the caller's Defaults and is listed in the
+// report as invented.
+package migrate

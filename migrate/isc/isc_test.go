@@ -1,0 +1,289 @@
+package isc
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/migrate"
+)
+
+// load writes cfg as YAML and loads it the way hadhcpd does.
+func load(t *testing.T, res *migrate.Result) *agent.Config {
+	t.Helper()
+	y, err := migrate.MarshalConfig(res.Config, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "hadhcpd.yaml")
+	if err := os.WriteFile(p, y, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := agent.Load(p)
+	if err != nil {
+		t.Fatalf("agent.Load of the imported config: %v\n%s", err, y)
+	}
+	return cfg
+}
+
+func importFile(t *testing.T, conf, leases string) *migrate.Result {
+	t.Helper()
+	res, err := Import(Options{Conf: conf, Leases: leases, Defaults: migrate.Defaults{Interfaces: []string{"eth0"}, StateDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestImportFailoverPair(t *testing.T) {
+	p := importFile(t, "testdata/primary.conf", "testdata/dhcpd.leases")
+	s := importFile(t, "testdata/secondary.conf", "")
+	pc, sc := load(t, p), load(t, s)
+
+	pd, _ := migrate.MarshalSection(p.Config, "dhcp")
+	sd, _ := migrate.MarshalSection(s.Config, "dhcp")
+	if !bytes.Equal(pd, sd) {
+		t.Errorf("dhcp sections differ:\nprimary:\n%s\nsecondary:\n%s", pd, sd)
+	}
+	if pc.Failover.Role != "primary" || sc.Failover.Role != "secondary" {
+		t.Errorf("roles %q/%q, want primary/secondary", pc.Failover.Role, sc.Failover.Role)
+	}
+	if pc.Failover.Listen != "198.51.100.1:647" || pc.Failover.Peer != "198.51.100.2:847" ||
+		sc.Failover.Listen != pc.Failover.Peer || sc.Failover.Peer != pc.Failover.Listen {
+		t.Errorf("listen/peer not swapped: primary %s->%s secondary %s->%s", pc.Failover.Listen, pc.Failover.Peer, sc.Failover.Listen, sc.Failover.Peer)
+	}
+	f := pc.Failover
+	if f.MCLT != 30*time.Minute || f.MaxResponseDelay != 30*time.Second || f.MaxUnackedUpdates != 10 ||
+		f.Mode != "load-balance" || f.Split == nil || *f.Split != 128 || f.LoadBalanceMaxSeconds != 3 ||
+		f.AutoPartnerDown == nil || *f.AutoPartnerDown != time.Minute {
+		t.Errorf("primary failover = %+v", f)
+	}
+
+	d := pc.DHCP
+	if d.DefaultLeaseTime != time.Hour || d.MaxLeaseTime != 2*time.Hour || d.MinLeaseTime != 5*time.Minute || d.Authoritative == nil || !*d.Authoritative {
+		t.Errorf("lease times/authoritative = %v %v %v %v", d.DefaultLeaseTime, d.MaxLeaseTime, d.MinLeaseTime, d.Authoritative)
+	}
+	if len(d.Subnets) != 1 || d.Subnets[0].Subnet != "192.0.2.0/24" {
+		t.Fatalf("subnets = %+v", d.Subnets)
+	}
+	sub := d.Subnets[0]
+	var pools []string
+	for _, p := range sub.Pools {
+		pools = append(pools, p.Range)
+	}
+	if got, want := strings.Join(pools, " "), "192.0.2.100-192.0.2.199 192.0.2.250-192.0.2.250"; got != want {
+		t.Errorf("pools %q, want %q", got, want)
+	}
+	if len(sub.Reservations) != 2 || sub.Reservations[0].HWAddress != "00:11:22:33:44:05" || sub.Reservations[0].Hostname != "printer" ||
+		sub.Reservations[1].ClientID != "01:00:11:22:33:44:56" || sub.Reservations[1].IP != "192.0.2.51" {
+		t.Errorf("reservations = %+v", sub.Reservations)
+	}
+	if got := sub.Reservations[1].Options["domain_name"]; got != "lab.example.com" {
+		t.Errorf("group option on host = %v", got)
+	}
+	if got := sub.Options["broadcast_address"]; got != "192.0.2.255" {
+		t.Errorf("shared-network option on subnet = %v", got)
+	}
+	if got := toString(d.Options["custom"]); got != "[say \"hi\"\tthere]" {
+		t.Errorf("custom option = %#v", got)
+	}
+	if got := d.Options["domain_name_servers"]; toString(got) != "[192.0.2.53 192.0.2.54]" {
+		t.Errorf("dns = %v", got)
+	}
+	if err := p.Report.Err(); err != nil {
+		t.Errorf("unexpected unsupported statements: %v", err)
+	}
+
+	// Leases: the later block for .100 wins; .102 is free (no record).
+	byAddr := map[string]migrate.Lease{}
+	for _, l := range p.Leases {
+		byAddr[l.Addr.String()] = l
+	}
+	if len(p.Leases) != 4 {
+		t.Errorf("%d leases, want 4: %+v", len(p.Leases), p.Leases)
+	}
+	a := byAddr["192.0.2.100"]
+	if a.State != migrate.LeaseActive || !a.Expiry.Equal(time.Date(2024, 1, 4, 10, 45, 0, 0, time.UTC)) ||
+		string(a.ClientID) != "\x01RT\x00\x00\x00\x01" || a.Hostname != "alpha" || a.HWAddr.String() != "52:54:00:00:00:01" {
+		t.Errorf(".100 = %+v", a)
+	}
+	b := byAddr["192.0.2.101"]
+	if b.State != migrate.LeaseActive || b.Expiry.Unix() != 1704364200 || string(b.ClientID) != "\x01\x52\x54\x00\x00\x00\x02" {
+		t.Errorf(".101 = %+v", b)
+	}
+	if byAddr["192.0.2.103"].State != migrate.LeaseExpired || byAddr["192.0.2.104"].State != migrate.LeaseAbandoned {
+		t.Errorf("expired/abandoned = %v %v", byAddr["192.0.2.103"].State, byAddr["192.0.2.104"].State)
+	}
+	if _, ok := byAddr["192.0.2.102"]; ok {
+		t.Errorf("free lease imported")
+	}
+	var rep bytes.Buffer
+	if err := p.Report.WriteText(&rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"testdata/common/subnets.conf:8: failover peer \"lab-fo\"",
+		"testdata/primary.conf:7: default-lease-time 3600 -> dhcp.default_lease_time",
+		"testdata/primary.conf:3: ddns-update-style none: hadhcpd does no DNS updates",
+		"6 lease blocks",
+		"node.state_dir",
+		"subnet 198.51.100.0/24: no range and no host",
+		"failover.auth.psk_file",
+	} {
+		if !strings.Contains(rep.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, rep.String())
+		}
+	}
+}
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []any:
+		var s []string
+		for _, e := range x {
+			s = append(s, toString(e))
+		}
+		return "[" + strings.Join(s, " ") + "]"
+	case map[string]any:
+		return toString(x["value"])
+	}
+	return ""
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf, want string
+	}{
+		{"unterminated block", "subnet 192.0.2.0 netmask 255.255.255.0 {\n range 192.0.2.10 192.0.2.20;\n", "x.conf:1: block \"subnet 192.0.2.0 netmask 255.255.255.0 { ... }\" is not closed"},
+		{"unknown statement", "authoritative;\nfrobnicate yes;\n", "x.conf:2: unknown statement \"frobnicate\""},
+		{"bad address", "subnet 192.0.2.0 netmask 255.255.255.0 {\n  range 192.0.2.10 192.0.2.300;\n}\n", "x.conf:2: range: \"192.0.2.300\" is not an IPv4 address"},
+		{"bad subnet", "subnet 192.0.2.1 netmask 255.255.255.0 { }\n", "x.conf:1: 192.0.2.1 is not the network address"},
+		{"missing semicolon", "subnet 192.0.2.0 netmask 255.255.255.0 {\n range 192.0.2.10 192.0.2.20\n}\n", "x.conf:3: missing ';'"},
+		{"unterminated string", "option domain-name \"example.com;\n", "x.conf:1: unterminated quoted string"},
+		{"stray brace", "authoritative;\n}\n", "x.conf:2: '}' without a block"},
+		{"range outside subnet", "subnet 192.0.2.0 netmask 255.255.255.0 {\n range 198.51.100.1 198.51.100.9;\n}\n", "x.conf:2: range 198.51.100.1-198.51.100.9 is not inside subnet"},
+		{"include missing", "include \"nope.conf\";\n", "x.conf:1: include:"},
+		{"lease time", "default-lease-time forever;\n", "x.conf:1: default-lease-time: \"forever\" is not a number"},
+		{"undeclared peer", "subnet 192.0.2.0 netmask 255.255.255.0 {\n pool {\n  failover peer \"x\";\n  range 192.0.2.10 192.0.2.20;\n }\n}\n", "x.conf:3: failover peer \"x\" is not declared"},
+		{"failover no role", "failover peer \"x\" {\n address 198.51.100.1;\n peer address 198.51.100.2;\n}\n", "x.conf:1: failover peer \"x\": neither primary nor secondary"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig("x.conf", []byte(tc.conf), os.ReadFile)
+			var se *migrate.SyntaxError
+			if err == nil || !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want a SyntaxError containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseConfigUnsupported(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf, want string
+	}{
+		{"class", "class \"voip\" { match if substring(option vendor-class-identifier, 0, 4) = \"SIP/\"; }\n", "x.conf:1: class"},
+		{"dynamic bootp range", "subnet 192.0.2.0 netmask 255.255.255.0 {\n range dynamic-bootp 192.0.2.10 192.0.2.20;\n}\n", "x.conf:2: range dynamic-bootp"},
+		{"ddns", "ddns-update-style interim;\n", "dynamic DNS updates are not supported"},
+		{"pool option", "subnet 192.0.2.0 netmask 255.255.255.0 {\n pool {\n  option routers 192.0.2.1;\n  range 192.0.2.10 192.0.2.20;\n }\n}\n", "x.conf:3: option routers"},
+		{"known clients", "subnet 192.0.2.0 netmask 255.255.255.0 {\n pool {\n  deny unknown-clients;\n  range 192.0.2.10 192.0.2.20;\n }\n}\n", "client access control"},
+		{"next-server", "next-server 192.0.2.9;\n", "network boot"},
+		{"unknown option", "option ip-forwarding off;\n", "not one hadhcpd knows by name"},
+		{"host by name", "host a { hardware ethernet 00:11:22:33:44:55; fixed-address printer.example.com; }\n", "no DNS lookups"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := ParseConfig("x.conf", []byte(tc.conf), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = res.Report.Err()
+			if !errors.Is(err, migrate.ErrUnsupported) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("report error %v, want ErrUnsupported mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseLeasesErrors(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"bad address", "lease 192.0.2.300 {\n binding state active;\n}\n", "l:1: want `lease IPV4-ADDRESS"},
+		{"bad time", "lease 192.0.2.3 {\n starts 4 2024/13/04 10:00:00;\n}\n", "l:2: starts:"},
+		{"bad state", "lease 192.0.2.3 {\n binding state dancing;\n}\n", "l:1: lease 192.0.2.3: unknown binding state"},
+		{"unterminated", "lease 192.0.2.3 {\n binding state active;\n", "l:1: block"},
+		{"unknown", "frob;\n", "l:1: unknown statement"},
+		{"include", "include \"x\";\n", "includes are not allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseLeases("l", strings.NewReader(tc.in), &migrate.Report{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLexer(t *testing.T) {
+	in := "a \"b\\\"c\\\\d\\101\\x41\\n\" # comment ; {\n{e};f,=\"multi\nline\" g#c\nh"
+	lx := newLexer("f", strings.NewReader(in))
+	var got []string
+	for {
+		tk, err := lx.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.kind == tEOF {
+			break
+		}
+		got = append(got, tk.text+"@"+string(rune('0'+tk.line)))
+	}
+	want := []string{"a@1", "b\"c\\dAA\n@1", "{@2", "e@2", "}@2", ";@2", "f@2", ",@2", "=@2", "multi\nline@2", "g@3", "h@4"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("tokens\n got %q\nwant %q", got, want)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	for _, p := range []string{"testdata/primary.conf", "testdata/common/subnets.conf"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("subnet 192.0.2.0 netmask 255.255.255.0 { range 192.0.2.1; host h { fixed-address 192.0.2.9; } }"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		inc := func(string) ([]byte, error) { return b, nil } // includes itself: the depth limit must hold
+		res, err := ParseConfig("f.conf", b, inc)
+		if err == nil {
+			migrate.FinishNode(res.Config, migrate.Defaults{}, res.Report)
+			if _, err := migrate.MarshalConfig(res.Config, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func FuzzParseLeases(f *testing.F) {
+	b, err := os.ReadFile("testdata/dhcpd.leases")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ls, err := ParseLeases("f", bytes.NewReader(b), &migrate.Report{})
+		if err == nil {
+			for _, l := range ls {
+				if !l.Addr.Is4() || l.Addr == (netip.Addr{}) {
+					t.Fatalf("lease with address %v", l.Addr)
+				}
+			}
+		}
+	})
+}

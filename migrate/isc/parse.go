@@ -1,0 +1,197 @@
+package isc
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hadhcpd/hadhcpd/migrate"
+)
+
+// Stmt is one statement: words up to `;`, or words followed by a block.
+type Stmt struct {
+	Pos      migrate.Pos
+	Words    []token // commas and `=` are kept as tPunct tokens
+	HasBlock bool
+	Block    []*Stmt
+}
+
+// word returns the i-th token's text, or "".
+func (s *Stmt) word(i int) string {
+	if i < len(s.Words) {
+		return s.Words[i].text
+	}
+	return ""
+}
+
+// String renders the statement's words for the report.
+func (s *Stmt) String() string {
+	var b strings.Builder
+	for i, t := range s.Words {
+		if i > 0 && t.text != "," && t.text != ";" {
+			b.WriteByte(' ')
+		}
+		if t.kind == tString {
+			fmt.Fprintf(&b, "%q", t.text)
+		} else {
+			b.WriteString(t.text)
+		}
+	}
+	if s.HasBlock {
+		b.WriteString(" { ... }")
+	}
+	return b.String()
+}
+
+// Loader reads an included file.
+type Loader func(path string) ([]byte, error)
+
+// maxInclude bounds include nesting (an include loop is an error, not a
+// stack overflow).
+const maxInclude = 16
+
+// maxDepth bounds block nesting for the same reason.
+const maxDepth = 64
+
+// parser turns tokens into statements, following `include "file";` into
+// the named file (a relative path is relative to the including file).
+type parser struct {
+	stack []*lexer
+	load  Loader
+}
+
+func newParser(lx *lexer, load Loader) *parser {
+	return &parser{stack: []*lexer{lx}, load: load}
+}
+
+func (p *parser) top() *lexer { return p.stack[len(p.stack)-1] }
+
+// next returns the next top-level statement, or nil at the end of the
+// main file.
+func (p *parser) next() (*Stmt, error) {
+	for {
+		s, err := p.stmt(1)
+		if s == included {
+			continue
+		}
+		if s != nil && len(s.Words) == 0 && !s.HasBlock {
+			return nil, migrate.Errorf(s.Pos, "'}' without a block to close")
+		}
+		if err != nil || s != nil {
+			return s, err
+		}
+		if len(p.stack) == 1 {
+			return nil, nil
+		}
+		p.stack = p.stack[:len(p.stack)-1]
+	}
+}
+
+// stmt reads one statement from the current file. It returns nil, nil at
+// the file's EOF (the caller pops an included file, or reports an
+// unterminated block when the block was opened in this file); at a `}` it
+// returns a statement with no words and no block.
+func (p *parser) stmt(depth int) (*Stmt, error) {
+	lx := p.top()
+	var s *Stmt
+	for {
+		t, err := lx.next()
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			switch {
+			case t.kind == tEOF:
+				return nil, nil
+			case t.kind == tPunct && t.text == ";":
+				continue // an empty statement
+			case t.kind == tPunct && t.text == "}":
+				return &Stmt{Pos: lx.pos(t.line)}, nil
+			}
+			// Most statements have up to 4 words (a lease file's
+			// `starts 4 2024/01/04 10:00:00`): one allocation each.
+			s = &Stmt{Pos: lx.pos(t.line), Words: make([]token, 0, 4)}
+		}
+		switch {
+		case t.kind == tEOF:
+			return nil, migrate.Errorf(s.Pos, "statement %q has no ';' before the end of the file", s.String())
+		case t.kind == tPunct && t.text == ";":
+			if s.word(0) == "include" {
+				return p.include(s)
+			}
+			return s, nil
+		case t.kind == tPunct && t.text == "}":
+			if len(s.Words) == 0 {
+				return s, nil
+			}
+			return nil, migrate.Errorf(lx.pos(t.line), "missing ';' after %q", s.String())
+		case t.kind == tPunct && t.text == "{":
+			if len(s.Words) == 0 {
+				return nil, migrate.Errorf(lx.pos(t.line), "'{' without a statement")
+			}
+			if depth > maxDepth {
+				return nil, migrate.Errorf(s.Pos, "blocks nested more than %d deep", maxDepth)
+			}
+			s.HasBlock = true
+			return s, p.block(s, depth+1)
+		default:
+			s.Words = append(s.Words, t)
+		}
+	}
+}
+
+// block reads statements up to the `}` that closes s. A file included
+// inside the block returns to the including file at its EOF; EOF of the
+// file the block was opened in is an unterminated block.
+func (p *parser) block(s *Stmt, depth int) error {
+	base := len(p.stack)
+	s.Block = make([]*Stmt, 0, 12)
+	for {
+		c, err := p.stmt(depth)
+		if err != nil {
+			return err
+		}
+		if c == included {
+			continue
+		}
+		if c == nil { // EOF of the current file
+			if len(p.stack) > base {
+				p.stack = p.stack[:len(p.stack)-1]
+				continue
+			}
+			return migrate.Errorf(s.Pos, "block %q is not closed: no '}' before the end of %s", s.String(), p.top().file)
+		}
+		if len(c.Words) == 0 && !c.HasBlock {
+			return nil // the closing brace
+		}
+		s.Block = append(s.Block, c)
+	}
+}
+
+// included is what stmt returns for an include statement: the callers
+// read on, now from the included file.
+var included = &Stmt{}
+
+// include pushes the named file.
+func (p *parser) include(s *Stmt) (*Stmt, error) {
+	if len(s.Words) != 2 || s.Words[1].kind != tString {
+		return nil, migrate.Errorf(s.Pos, "include needs one quoted file name")
+	}
+	if len(p.stack) >= maxInclude {
+		return nil, migrate.Errorf(s.Pos, "includes nested more than %d deep (an include loop?)", maxInclude)
+	}
+	if p.load == nil {
+		return nil, migrate.Errorf(s.Pos, "include %q: includes are not allowed here", s.Words[1].text)
+	}
+	path := s.Words[1].text
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(p.top().file), path)
+	}
+	data, err := p.load(path)
+	if err != nil {
+		return nil, migrate.Errorf(s.Pos, "include: %v", err)
+	}
+	p.stack = append(p.stack, newLexer(path, bytes.NewReader(data)))
+	return included, nil
+}

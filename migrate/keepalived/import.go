@@ -1,0 +1,272 @@
+package keepalived
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/migrate"
+)
+
+// Options say what to import.
+type Options struct {
+	Conf     string
+	Defaults migrate.Defaults
+	Load     Loader // zero = the real file system
+}
+
+// Import reads keepalived.conf and returns a config with node: and vrrp:
+// (no dhcp:, so a VRRP-only box) and the report.
+func Import(o Options) (*migrate.Result, error) {
+	if o.Load.ReadFile == nil {
+		o.Load = Loader{ReadFile: os.ReadFile, Glob: filepath.Glob}
+	}
+	data, err := o.Load.ReadFile(o.Conf)
+	if err != nil {
+		return nil, fmt.Errorf("keepalived: %w", err)
+	}
+	res, err := ParseConfig(o.Conf, data, o.Load)
+	if err != nil {
+		return nil, err
+	}
+	migrate.FinishNode(res.Config, o.Defaults, res.Report)
+	return res, nil
+}
+
+// ParseConfig maps the vrrp_instance and vrrp_sync_group blocks.
+func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error) {
+	stmts, err := Parse(name, data, load)
+	if err != nil {
+		return nil, err
+	}
+	rep := &migrate.Report{}
+	cfg := &agent.Config{}
+	for _, s := range stmts {
+		switch s.word(0) {
+		case "vrrp_instance":
+			in, err := instance(s, rep)
+			if err != nil {
+				return nil, err
+			}
+			cfg.VRRP.Instances = append(cfg.VRRP.Instances, in)
+		case "vrrp_sync_group":
+			g, err := syncGroup(s, rep)
+			if err != nil {
+				return nil, err
+			}
+			cfg.VRRP.SyncGroups = append(cfg.VRRP.SyncGroups, g)
+		case "global_defs":
+			for _, g := range s.Block {
+				if g.word(0) == "vrrp_version" && g.word(1) != "3" {
+					rep.Drop(g.Pos, g.String(), "hadhcpd speaks VRRPv3 (RFC 5798) only; a keepalived partner must use vrrp_version 3")
+				} else {
+					rep.Drop(g.Pos, g.String(), "keepalived's own global setting")
+				}
+			}
+		case "vrrp_script":
+			rep.Unsupported(s.Pos, s.String(), "health-check scripts are not supported: hadhcpd tracks interfaces and its own DHCP readiness")
+		case "virtual_server", "virtual_server_group", "real_server":
+			rep.Unsupported(s.Pos, s.String(), "IPVS load balancing is not part of hadhcpd")
+		case "static_ipaddress", "static_routes", "static_rules":
+			rep.Unsupported(s.Pos, s.String(), "static addresses and routes belong to the system's network config")
+		case "linkbeat_interfaces", "net_namespace", "instance":
+			rep.Drop(s.Pos, s.String(), "keepalived's own process setting")
+		default:
+			return nil, migrate.Errorf(s.Pos, "unknown statement %q", s.word(0))
+		}
+	}
+	names := map[string]bool{}
+	for _, in := range cfg.VRRP.Instances {
+		names[in.Name] = true
+	}
+	for _, g := range cfg.VRRP.SyncGroups {
+		for _, n := range g.Instances {
+			if !names[n] {
+				return nil, fmt.Errorf("keepalived: vrrp_sync_group %s names %q, which is no vrrp_instance", g.Name, n)
+			}
+		}
+	}
+	return &migrate.Result{Config: cfg, Report: rep}, nil
+}
+
+func instance(s *Stmt, rep *migrate.Report) (agent.VRRPInstance, error) {
+	in := agent.VRRPInstance{Name: s.word(1)}
+	if in.Name == "" || !s.HasBlock {
+		return in, migrate.Errorf(s.Pos, "want `vrrp_instance NAME { ... }`")
+	}
+	k := "vrrp.instances[" + in.Name + "]"
+	rep.Map(s.Pos, s.String(), k)
+	num := func(st *Stmt, lo, hi int) (int, error) {
+		n, err := strconv.Atoi(st.word(1))
+		if err != nil || n < lo || n > hi || len(st.Words) != 2 {
+			return 0, migrate.Errorf(st.Pos, "%s: %q is not a number in %d..%d", st.word(0), st.word(1), lo, hi)
+		}
+		return n, nil
+	}
+	secs := func(st *Stmt) (time.Duration, error) {
+		f, err := strconv.ParseFloat(st.word(1), 64)
+		if err != nil || f < 0 || f > 1e6 || len(st.Words) != 2 {
+			return 0, migrate.Errorf(st.Pos, "%s: %q is not a number of seconds", st.word(0), st.word(1))
+		}
+		return time.Duration(f * float64(time.Second)).Round(10 * time.Millisecond), nil
+	}
+	var err error
+	for _, st := range s.Block {
+		switch st.word(0) {
+		case "interface":
+			in.Interface = st.word(1)
+			rep.Map(st.Pos, st.String(), k+".interface")
+		case "virtual_router_id":
+			if in.VRID, err = num(st, 1, 255); err != nil {
+				return in, err
+			}
+			rep.Map(st.Pos, st.String(), k+".vrid")
+		case "priority":
+			if in.Priority, err = num(st, 1, 255); err != nil {
+				return in, err
+			}
+			rep.Map(st.Pos, st.String(), k+".priority")
+		case "advert_int":
+			if in.AdvertInterval, err = secs(st); err != nil {
+				return in, err
+			}
+			rep.Map(st.Pos, st.String(), k+".advert_interval")
+		case "nopreempt":
+			in.Preempt = migrate.Ptr(false)
+			rep.Map(st.Pos, st.String(), k+".preempt")
+		case "preempt":
+			in.Preempt = migrate.Ptr(true)
+			rep.Map(st.Pos, st.String(), k+".preempt")
+		case "preempt_delay":
+			if in.PreemptDelay, err = secs(st); err != nil {
+				return in, err
+			}
+			rep.Map(st.Pos, st.String(), k+".preempt_delay")
+		case "state":
+			rep.Drop(st.Pos, st.String(), "hadhcpd starts every instance as Backup and lets the priority decide (RFC 5798 §6.4.1)")
+		case "virtual_ipaddress":
+			if err := vips(st, &in, k, rep); err != nil {
+				return in, err
+			}
+		case "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules":
+			rep.Unsupported(st.Pos, st.String(), "only virtual_ipaddress is carried in hadhcpd's VRRP instance")
+		case "track_interface":
+			for _, t := range st.Block {
+				in.TrackInterfaces = append(in.TrackInterfaces, t.word(0))
+				if len(t.Words) > 1 {
+					rep.Unsupported(t.Pos, t.String(), "tracking weights are not supported: a down tracked interface puts the instance in Fault")
+				} else {
+					rep.Map(t.Pos, t.String(), k+".track_interfaces")
+				}
+			}
+		case "unicast_src_ip":
+			rep.Drop(st.Pos, st.String(), "hadhcpd sends from the interface's primary address (RFC 5798 §5.1.1.1)")
+		case "unicast_peer":
+			for _, t := range st.Block {
+				a, err := netip.ParseAddr(t.word(0))
+				if err != nil || !a.Is4() {
+					return in, migrate.Errorf(t.Pos, "unicast_peer: %q is not an IPv4 address", t.word(0))
+				}
+				in.UnicastPeers = append(in.UnicastPeers, a.String())
+				rep.Map(t.Pos, t.String(), k+".unicast_peers")
+			}
+		case "authentication":
+			rep.Drop(st.Pos, st.String(), "VRRPv2 authentication: VRRPv3 has none (RFC 5798 §9); hadhcpd's peer link is authenticated instead")
+		case "use_vmac":
+			in.VirtualMAC = true
+			rep.Map(st.Pos, st.String(), k+".virtual_mac")
+		case "garp_master_repeat":
+			if in.GARP.Repeat, err = num(st, 0, 1000); err != nil {
+				return in, err
+			}
+			rep.Map(st.Pos, st.String(), k+".garp.repeat")
+		case "garp_master_refresh":
+			if in.GARP.Refresh, err = secs(st); err != nil {
+				return in, err
+			}
+			rep.Map(st.Pos, st.String(), k+".garp.refresh")
+		case "track_script", "track_file", "track_process", "track_bfd":
+			rep.Unsupported(st.Pos, st.String(), "script/file/process tracking is not supported: hadhcpd tracks interfaces and its own DHCP readiness")
+		case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify_deleted", "notify_master_rx_lower_pri":
+			rep.Drop(st.Pos, st.String(), "notify scripts: hadhcpd starts and stops DHCP service itself when mastership changes")
+		case "smtp_alert", "dont_track_primary", "garp_master_delay", "garp_lower_prio_repeat", "garp_lower_prio_delay", "lvs_sync_daemon_interface", "debug", "version", "accept", "no_accept", "strict_mode", "skip_check_adv_addr", "mcast_src_ip", "native_ipv6", "check_unicast_src":
+			rep.Drop(st.Pos, st.String(), "keepalived-specific setting with no hadhcpd equivalent")
+		default:
+			return in, migrate.Errorf(st.Pos, "unknown statement %q in vrrp_instance %s", st.word(0), in.Name)
+		}
+	}
+	if in.Priority == 0 {
+		in.Priority = 100 // keepalived's default
+		rep.Invent(k+".priority", "100", "keepalived's default priority")
+	}
+	if in.AdvertInterval == 0 {
+		in.AdvertInterval = time.Second
+		rep.Invent(k+".advert_interval", "1s", "keepalived's default advert_int")
+	}
+	return in, nil
+}
+
+// vips reads virtual_ipaddress lines: `ADDR[/LEN] [brd X] [dev IF] [scope S] [label L]`.
+func vips(st *Stmt, in *agent.VRRPInstance, k string, rep *migrate.Report) error {
+	for _, v := range st.Block {
+		a := v.word(0)
+		if !strings.Contains(a, "/") {
+			a += "/32" // keepalived's default prefix length
+		}
+		p, err := netip.ParsePrefix(a)
+		if err != nil || !p.Addr().Is4() {
+			return migrate.Errorf(v.Pos, "virtual_ipaddress: %q is not an IPv4 address", v.word(0))
+		}
+		ok := true
+		for i := 1; i < len(v.Words); i += 2 {
+			arg := v.word(i + 1)
+			switch v.word(i) {
+			case "dev":
+				if in.Interface != "" && arg != in.Interface {
+					rep.Unsupported(v.Pos, v.String(), "a virtual IP on another interface than the instance's: make it its own instance in a sync group")
+					ok = false
+				}
+			case "label":
+				rep.Drop(v.Pos, v.String(), "address labels are cosmetic (ip addr label)")
+			case "brd", "scope":
+			default:
+				rep.Unsupported(v.Pos, v.String(), fmt.Sprintf("virtual_ipaddress option %q is not supported", v.word(i)))
+				ok = false
+			}
+		}
+		if ok {
+			in.VirtualIPs = append(in.VirtualIPs, p.String())
+			rep.Map(v.Pos, v.String(), k+".virtual_ips")
+		}
+	}
+	return nil
+}
+
+func syncGroup(s *Stmt, rep *migrate.Report) (agent.VRRPSyncGroup, error) {
+	g := agent.VRRPSyncGroup{Name: s.word(1)}
+	if g.Name == "" || !s.HasBlock {
+		return g, migrate.Errorf(s.Pos, "want `vrrp_sync_group NAME { group { ... } }`")
+	}
+	rep.Map(s.Pos, s.String(), "vrrp.sync_groups["+g.Name+"]")
+	for _, st := range s.Block {
+		switch {
+		case st.word(0) == "group":
+			for _, m := range st.Block {
+				g.Instances = append(g.Instances, m.Words...)
+				rep.Map(m.Pos, m.String(), "vrrp.sync_groups["+g.Name+"].instances")
+			}
+		case strings.HasPrefix(st.word(0), "notify"):
+			rep.Drop(st.Pos, st.String(), "notify scripts: hadhcpd starts and stops DHCP service itself when mastership changes")
+		case st.word(0) == "track_script" || st.word(0) == "track_interface":
+			rep.Unsupported(st.Pos, st.String(), "tracking is set per instance in hadhcpd")
+		default:
+			rep.Drop(st.Pos, st.String(), "keepalived-specific sync group setting")
+		}
+	}
+	return g, nil
+}

@@ -1,0 +1,279 @@
+package migrate
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// OptType is how an option's value is written.
+type OptType uint8
+
+const (
+	OptIP         OptType = iota + 1 // one IPv4 address
+	OptIPList                        // one or more IPv4 addresses
+	OptString                        // text
+	OptUint8                         // unsigned integers of 1, 2, 4 bytes
+	OptUint16                        //
+	OptUint32                        //
+	OptInt32                         // signed 4 bytes (time-offset)
+	OptBool                          // true/false, on/off
+	OptDomainList                    // domain-search: a list of names (RFC 3397)
+	OptRoutes                        // classless static routes (RFC 3442): "prefix router" pairs
+	OptHex                           // raw bytes as colon hex
+)
+
+// String is the type name hadhcpd's config uses for an option defined by
+// code (`{code: 224, type: string, value: ...}`).
+func (t OptType) String() string {
+	switch t {
+	case OptIP:
+		return "ip"
+	case OptIPList:
+		return "ips"
+	case OptString:
+		return "string"
+	case OptUint8:
+		return "uint8"
+	case OptUint16:
+		return "uint16"
+	case OptUint32:
+		return "uint32"
+	case OptInt32:
+		return "int32"
+	case OptBool:
+		return "bool"
+	case OptDomainList:
+		return "domains"
+	case OptRoutes:
+		return "routes"
+	case OptHex:
+		return "hex"
+	}
+	return "?"
+}
+
+// OptDef is one option hadhcpd knows by name.
+type OptDef struct {
+	Code uint8
+	Key  string // the key under `options:` in hadhcpd.yaml
+	Type OptType
+}
+
+// StandardOptions maps the option names ISC dhcpd and Kea share (both use
+// RFC 2132's names with dashes) to hadhcpd's keys. Options hadhcpd sets
+// itself are in DerivedOptions instead.
+var StandardOptions = map[string]OptDef{
+	"time-offset":                     {2, "time_offset", OptInt32},
+	"routers":                         {3, "routers", OptIPList},
+	"time-servers":                    {4, "time_servers", OptIPList},
+	"domain-name-servers":             {6, "domain_name_servers", OptIPList},
+	"log-servers":                     {7, "log_servers", OptIPList},
+	"host-name":                       {12, "host_name", OptString},
+	"domain-name":                     {15, "domain_name", OptString},
+	"root-path":                       {17, "root_path", OptString},
+	"interface-mtu":                   {26, "interface_mtu", OptUint16},
+	"broadcast-address":               {28, "broadcast_address", OptIP},
+	"static-routes":                   {33, "static_routes", OptIPList},
+	"nis-domain":                      {40, "nis_domain", OptString},
+	"nis-servers":                     {41, "nis_servers", OptIPList},
+	"ntp-servers":                     {42, "ntp_servers", OptIPList},
+	"netbios-name-servers":            {44, "netbios_name_servers", OptIPList},
+	"netbios-node-type":               {46, "netbios_node_type", OptUint8},
+	"netbios-scope":                   {47, "netbios_scope", OptString},
+	"tftp-server-name":                {66, "tftp_server_name", OptString},
+	"bootfile-name":                   {67, "bootfile_name", OptString},
+	"smtp-server":                     {69, "smtp_servers", OptIPList},
+	"pop-server":                      {70, "pop_servers", OptIPList},
+	"www-server":                      {72, "www_servers", OptIPList},
+	"domain-search":                   {119, "domain_search", OptDomainList},
+	"classless-static-routes":         {121, "classless_static_routes", OptRoutes},
+	"rfc3442-classless-static-routes": {121, "classless_static_routes", OptRoutes},
+	"ms-classless-static-routes":      {249, "ms_classless_static_routes", OptRoutes},
+}
+
+// DerivedOptions are options hadhcpd computes itself; an import drops them
+// with this reason (and says so when the source's value differs from what
+// hadhcpd would send).
+var DerivedOptions = map[string]string{
+	"subnet-mask":                 "hadhcpd sends the mask of the subnet's prefix",
+	"dhcp-lease-time":             "hadhcpd sends the granted lease time",
+	"dhcp-renewal-time":           "hadhcpd sends T1 = 0.5 of the lease time",
+	"dhcp-rebinding-time":         "hadhcpd sends T2 = 0.875 of the lease time",
+	"dhcp-server-identifier":      "hadhcpd's server identifier is the VRRP virtual IP (DESIGN.md invariant 5)",
+	"dhcp-message-type":           "protocol field, not configuration",
+	"dhcp-parameter-request-list": "sent by clients, not configured",
+	"dhcp-max-message-size":       "sent by clients, not configured",
+}
+
+// OptionValue turns the textual values of an option (already split at the
+// source's separators, quotes removed) into the value hadhcpd's config
+// holds for type t.
+func OptionValue(t OptType, vals []string) (any, error) {
+	if len(vals) == 0 {
+		return nil, fmt.Errorf("no value")
+	}
+	one := func() (string, error) {
+		if len(vals) != 1 {
+			return "", fmt.Errorf("%d values where one is expected", len(vals))
+		}
+		return vals[0], nil
+	}
+	switch t {
+	case OptIP:
+		s, err := one()
+		if err != nil {
+			return nil, err
+		}
+		return ParseIPv4(s)
+	case OptIPList:
+		out := make([]string, 0, len(vals))
+		for _, s := range vals {
+			a, err := ParseIPv4(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+		return out, nil
+	case OptString:
+		return strings.Join(vals, ","), nil
+	case OptDomainList:
+		return append([]string(nil), vals...), nil
+	case OptUint8, OptUint16, OptUint32, OptInt32:
+		s, err := one()
+		if err != nil {
+			return nil, err
+		}
+		bits := map[OptType]int{OptUint8: 8, OptUint16: 16, OptUint32: 32, OptInt32: 32}[t]
+		if t == OptInt32 {
+			n, err := strconv.ParseInt(s, 10, bits)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a %s", s, t)
+			}
+			return int(n), nil
+		}
+		n, err := strconv.ParseUint(s, 10, bits)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a %s", s, t)
+		}
+		return int(n), nil
+	case OptBool:
+		s, err := one()
+		if err != nil {
+			return nil, err
+		}
+		switch strings.ToLower(s) {
+		case "true", "on", "1":
+			return true, nil
+		case "false", "off", "0":
+			return false, nil
+		}
+		return nil, fmt.Errorf("%q is not a boolean", s)
+	case OptRoutes:
+		// "198.51.100.0/24 192.0.2.1" pairs; the caller joins ISC's
+		// comma-separated byte form beforehand when it can.
+		out := make([]string, 0, len(vals))
+		for _, s := range vals {
+			f := strings.Fields(s)
+			if len(f) != 2 {
+				return nil, fmt.Errorf("%q is not \"prefix router\"", s)
+			}
+			p, err := netip.ParsePrefix(f[0])
+			if err != nil || !p.Addr().Is4() {
+				return nil, fmt.Errorf("%q is not an IPv4 prefix", f[0])
+			}
+			r, err := ParseIPv4(f[1])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked().String()+" "+r)
+		}
+		return out, nil
+	case OptHex:
+		return strings.Join(vals, ":"), nil
+	}
+	return nil, fmt.Errorf("unknown option type")
+}
+
+// ParseIPv4 checks that s is a dotted-quad IPv4 address and returns it in
+// canonical form.
+func ParseIPv4(s string) (string, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return "", fmt.Errorf("%q is not an IPv4 address", s)
+	}
+	return a.String(), nil
+}
+
+// NamedOptions are the option keys hadhcpd's config accepts by name
+// (dhcpd/options.go namedOptions); any other option is written under
+// `custom:` as {code, type, value}.
+var NamedOptions = map[string]bool{
+	"subnet_mask": true, "time_offset": true, "routers": true, "time_servers": true,
+	"domain_name_servers": true, "log_servers": true, "host_name": true, "domain_name": true,
+	"root_path": true, "interface_mtu": true, "broadcast_address": true, "ntp_servers": true,
+	"vendor_specific": true, "netbios_name_servers": true, "netbios_node_type": true,
+	"tftp_server_name": true, "bootfile_name": true, "domain_search": true,
+	"classless_static_routes": true,
+}
+
+// customPrefix marks an option known only by code while an importer
+// collects options; FinishOptions moves them into the `custom:` list.
+const customPrefix = "custom:"
+
+// OptionEntry returns the key and value an option takes in an importer's
+// options map: its name when hadhcpd knows it, else a code entry that
+// FinishOptions turns into `custom: [{code, type, value}]`. The returned
+// key is also what the report names.
+func OptionEntry(code int, key string, t OptType, v any) (string, any) {
+	if NamedOptions[key] {
+		return key, v
+	}
+	return fmt.Sprintf("%s%d", customPrefix, code), map[string]any{"code": code, "type": t.String(), "value": v}
+}
+
+// FinishOptions turns an importer's options map into the config's form
+// (code entries into the `custom:` list, by code), or nil when empty.
+func FinishOptions(m map[string]any) map[string]any {
+	if len(m) == 0 {
+		return nil
+	}
+	out := map[string]any{}
+	var custom []any
+	var codes []int
+	byCode := map[int]any{}
+	for k, v := range m {
+		if c, ok := strings.CutPrefix(k, customPrefix); ok {
+			n, _ := strconv.Atoi(c)
+			codes = append(codes, n)
+			byCode[n] = v
+			continue
+		}
+		out[k] = v
+	}
+	sort.Ints(codes)
+	for _, c := range codes {
+		custom = append(custom, byCode[c])
+	}
+	if len(custom) > 0 {
+		out["custom"] = custom
+	}
+	return out
+}
+
+// OptionKey turns a source option name into a key for hadhcpd's config
+// (dashes and dots become underscores).
+func OptionKey(name string) string {
+	return strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(name))
+}
+
+// ReportKey names an OptionEntry key for the report ("custom[code 224]").
+func ReportKey(key string) string {
+	if c, ok := strings.CutPrefix(key, customPrefix); ok {
+		return "custom[code " + c + "]"
+	}
+	return key
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# DHCP benchmark: perfdhcp (Kea 2.2's, a relay: it binds port 67 on its own
+# address and sets giaddr) against hadhcpd and against kea-dhcp4 (memfile,
+# one thread) on the same two-namespace topology, the same pool and the same
+# procedure, in one run:
+#   1. find the highest offered rate with at most 1 % drops (3 s probes, each
+#      on a fresh server and an empty lease store);
+#   2. a 15 s run at that rate: DORA/s, p50/p99 of DISCOVER-OFFER and
+#      REQUEST-ACK, the server's CPU and RSS;
+#   3. hadhcpd at a 10k pool and at a 130k pool at the same rate, with only
+#      new clients (1 s, fewer clients than the small pool holds).
+# hadhcpd fsyncs every lease before its ACK (group commit); Kea's memfile
+# does not fsync. Needs root, perfdhcp (kea-admin) and kea-dhcp4.
+# Namespaces: hdb-*; addresses: 198.18.0.0/15 only. Bounded: a few minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then echo "bench-dhcp: needs root (network namespaces); skipped" >&2; exit 0; fi
+for c in perfdhcp kea-dhcp4 ip python3; do
+	command -v "$c" >/dev/null || { echo "bench-dhcp: $c not installed (make deps); skipped" >&2; exit 0; }
+done
+
+ID=hdb$$
+SRV=$ID-srv CLI=$ID-cli
+WORK=$(mktemp -d /tmp/hdb-bench.XXXXXX)
+SRV_PID=""
+PROBE_SECS=${PROBE_SECS:-3}
+RUN_SECS=${RUN_SECS:-15}
+
+cleanup() {
+	stop_server
+	for ns in $SRV $CLI; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+go build -trimpath -o "$WORK/hadhcpd" ./cmd/hadhcpd
+
+ip netns add $SRV
+ip netns add $CLI
+ip link add ${ID}a netns $SRV type veth peer name ${ID}b netns $CLI
+ip -n $SRV link set ${ID}a name eth0
+ip -n $CLI link set ${ID}b name eth0
+ip -n $SRV addr add 198.18.0.1/15 dev eth0
+ip -n $CLI addr add 198.18.0.2/15 dev eth0
+for ns in $SRV $CLI; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
+
+# Pools: the 130k one fills the /15 (minus the lab's own addresses); the 10k one.
+POOL_BIG="198.18.1.0-198.19.255.254"
+POOL_SMALL="198.18.1.0-198.18.40.15"
+
+stop_server() {
+	if [ -n "$SRV_PID" ]; then
+		kill "$SRV_PID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$SRV_PID" 2>/dev/null || true
+		wait "$SRV_PID" 2>/dev/null || true
+		SRV_PID=""
+	fi
+}
+
+# start_server hadhcpd|kea POOLRANGE: fresh state, then wait until it listens.
+start_server() {
+	local kind=$1 range=$2 first last
+	first=${range%-*} last=${range#*-}
+	stop_server
+	rm -rf "$WORK/state" "$WORK"/kea.*.pid; mkdir -p "$WORK/state"
+	if [ "$kind" = hadhcpd ]; then
+		cat >"$WORK/hadhcpd.yaml" <<-EOF
+		node: {name: bench, state_dir: $WORK/state, metrics_listen: "", log_level: warn}
+		dhcp:
+		  interfaces: [eth0]
+		  default_lease_time: 1h
+		  subnets:
+		    - subnet: 198.18.0.0/15
+		      pools: [{range: $first-$last}]
+		      options: {routers: [198.18.0.1], domain_name_servers: [198.18.0.1]}
+		EOF
+		ip netns exec $SRV "$WORK/hadhcpd" run -c "$WORK/hadhcpd.yaml" >"$WORK/server.log" 2>&1 &
+	else
+		sed -e "s|@LAN_IF@|eth0|; s|@MY_LAN@|198.18.0.1|; s|@STATE@|$WORK/state|g" \
+			-e "s|@KEA_MT@|false|; s|@KEA_THREADS@|1|; s|@LEASE_TIME@|3600|; s|@RENEW_TIME@|1800|; s|@REBIND_TIME@|3150|" \
+			-e "s|@LAN_NET@|198.18.0.0|; s|@LAN_PFX@|15|; s|@POOL_START@|$first|; s|@POOL_END@|$last|; s|@VIP@|198.18.0.1|g" \
+			-e "s|@HOOKS@||; s|@KEA_LOG_SEVERITY@|WARN|" /work/shared/peers/kea-dhcp4.json.tmpl >"$WORK/kea.json"
+		# Kea keeps its PID and lock files in /run/kea unless told otherwise.
+		ip netns exec $SRV env KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" \
+			kea-dhcp4 -c "$WORK/kea.json" >"$WORK/server.log" 2>&1 &
+	fi
+	SRV_PID=$!
+	for _ in $(seq 100); do
+		if ip netns exec $SRV ss -uln 2>/dev/null | grep -q ':67 ' || ip netns exec $SRV ss -0 -a 2>/dev/null | grep -q .; then break; fi
+		sleep 0.05
+	done
+	sleep 0.5 # a raw socket opens after the UDP one
+	kill -0 "$SRV_PID" 2>/dev/null || { echo "bench-dhcp: $kind did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
+}
+
+# perf RATE SECS [extra]: runs perfdhcp, leaves its output in $WORK/perf.out.
+perf() {
+	ip netns exec $CLI timeout $(($2 + 20)) perfdhcp -4 -r "$1" -p "$2" -R 10000000 -l 198.18.0.2 ${3:-} 198.18.0.1 >"$WORK/perf.out" 2>&1 || true
+}
+
+# stats: "dora_rate drops_pct_max" from perf.out.
+stats() {
+	python3 - "$WORK/perf.out" <<-'EOF'
+	import re, sys
+	t = open(sys.argv[1]).read()
+	rate = re.search(r"Rate: ([0-9.]+) 4-way", t)
+	drops = [float(x) for x in re.findall(r"drops ratio: ([0-9.]+) %", t)]
+	print(rate.group(1) if rate else "0", max(drops) if drops else 100)
+	EOF
+}
+
+# find_rate KIND: the highest rate with <= 1 % drops (each probe on a fresh server).
+find_rate() {
+	local kind=$1 rate=2000 best=0 out d r
+	# Below the start rate when even that drops (a loaded machine).
+	while [ $rate -gt 125 ]; do
+		start_server "$kind" "$POOL_BIG"
+		perf $rate "$PROBE_SECS"
+		read -r r d < <(stats)
+		printf '  %-8s probe %6d/s: %8.0f DORA/s, drops %5.2f %%\n' "$kind" $rate "$r" "$d" >&2
+		if python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"; then best=$rate; rate=$((rate * 3 / 2)); break; fi
+		rate=$((rate / 2))
+	done
+	[ $best -gt 0 ] || { echo 125; return; }
+	while [ $rate -le 40000 ]; do
+		start_server "$kind" "$POOL_BIG"
+		perf $rate "$PROBE_SECS"
+		read -r r d < <(stats)
+		printf '  %-8s probe %6d/s: %8.0f DORA/s, drops %5.2f %%\n' "$kind" $rate "$r" "$d" >&2
+		if python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"; then best=$rate; rate=$((rate * 3 / 2)); else break; fi
+	done
+	if [ $best -gt 0 ] && [ $rate -le 40000 ]; then
+		# one step between the last good and the first bad rate
+		local mid=$(((best + rate) / 2))
+		start_server "$kind" "$POOL_BIG"
+		perf $mid "$PROBE_SECS"
+		read -r r d < <(stats)
+		printf '  %-8s probe %6d/s: %8.0f DORA/s, drops %5.2f %%\n' "$kind" $mid "$r" "$d" >&2
+		if python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"; then best=$mid; fi
+	fi
+	echo $best
+}
+
+cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
+
+# measure KIND RATE: a RUN_SECS run; prints one result line.
+measure() {
+	local kind=$1 rate=$2 t0 t1 rss
+	start_server "$kind" "$POOL_BIG"
+	t0=$(cpu_ticks "$SRV_PID")
+	perf "$rate" "$RUN_SECS" "-x t"
+	t1=$(cpu_ticks "$SRV_PID")
+	rss=$(awk '/VmHWM/ {print $2}' /proc/"$SRV_PID"/status)
+	python3 - "$WORK/perf.out" "$kind" "$rate" "$((t1 - t0))" "$(getconf CLK_TCK)" "$RUN_SECS" "$rss" <<-'EOF'
+	import re, sys
+	path, kind, rate, ticks, hz, secs, rss = sys.argv[1:]
+	t = open(path).read()
+	m = re.search(r"Rate: ([0-9.]+) 4-way", t)
+	dora = float(m.group(1)) if m else 0.0
+	drops = [float(x) for x in re.findall(r"drops ratio: ([0-9.]+) %", t)]
+	# -x t prints "sent / received: S / R" (seconds) per successful exchange.
+	def pct(section):
+	    sec = re.search(r"Timestamps for packets: " + section + r"\*+\n(.*?)(?=\*\*\*|\Z)", t, re.S)
+	    vals = []
+	    if sec:
+	        for a, b in re.findall(r"sent / received: ([0-9.]+) / ([0-9.]+)", sec.group(1)):
+	            vals.append((float(b) - float(a)) * 1000)
+	    if not vals: return (float("nan"),) * 2
+	    vals.sort()
+	    return vals[len(vals)//2], vals[min(len(vals)-1, int(len(vals)*0.99))]
+	do = pct("DISCOVER-OFFER"); ra = pct("REQUEST-ACK")
+	cpu = 100.0 * int(ticks) / int(hz) / float(secs)
+	print(f"{kind:8s} rate {int(rate):6d}/s  DORA/s {dora:8.0f}  drops {max(drops) if drops else 100:5.2f} %  "
+	      f"DO p50/p99 {do[0]:.3f}/{do[1]:.3f} ms  RA p50/p99 {ra[0]:.3f}/{ra[1]:.3f} ms  CPU {cpu:5.1f} %  RSS {int(rss)//1024} MiB")
+	print(f"RESULT {kind} {dora}")
+	EOF
+}
+
+echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
+RATE_H=${RATE_H:-$(find_rate hadhcpd)}  # preset RATE_H/RATE_K to skip the search
+RATE_K=${RATE_K:-$(find_rate kea)}
+echo "== ${RUN_SECS} s at that rate (130k pool; latencies per exchange half)"
+OUT_H=$(measure hadhcpd "$RATE_H"); echo "$OUT_H" | grep -v RESULT
+OUT_K=$(measure kea "$RATE_K"); echo "$OUT_K" | grep -v RESULT
+DH=$(echo "$OUT_H" | awk '/^RESULT/ {print $3}')
+DK=$(echo "$OUT_K" | awk '/^RESULT/ {print $3}')
+python3 -c "print(f'hadhcpd / kea DORA/s: {float($DH)/max(float($DK),1):.2f}x  (target >= 1.25x)')"
+
+echo "== pool size: hadhcpd, new clients only, 1 s at min(rate, 9000)/s"
+R=$((RATE_H < 9000 ? RATE_H : 9000))
+start_server hadhcpd "$POOL_SMALL"; perf $R 1; read -r S _ < <(stats)
+start_server hadhcpd "$POOL_BIG"; perf $R 1; read -r B _ < <(stats)
+python3 -c "print(f'10k pool {float($S):.0f} DORA/s, 130k pool {float($B):.0f} DORA/s: ratio {float($B)/max(float($S),1):.2f} (target >= 0.9)')"
