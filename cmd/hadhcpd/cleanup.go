@@ -1,13 +1,26 @@
 package main
 
-// STUB: owned by the VRRP work (issue 5), which replaces this file.
+import (
+	"os"
 
-import "github.com/spf13/cobra"
+	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/spf13/cobra"
+)
 
+// newCleanupCmd is for systemd's ExecStopPost (and operators after a crash):
+// a box that is not running hadhcpd must not keep answering ARP for a
+// virtual IP (DESIGN.md invariant 4).
 func newCleanupCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "cleanup",
 		Short: "remove configured virtual IPs and hadhcpd's firewall table (for ExecStopPost)",
-		RunE:  func(cmd *cobra.Command, args []string) error { return nil },
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := agent.Load(configPath(cmd))
+			if err != nil {
+				return err
+			}
+			return agent.Cleanup(cfg, agent.NewLogger(os.Stderr, cfg.Node))
+		},
 	}
 }

@@ -1,0 +1,333 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// Config is one virtual router, typed (the agent builds it from the YAML).
+type Config struct {
+	Name           string
+	Interface      string
+	VRID           uint8
+	Priority       uint8 // 1..255; 255 = address owner
+	AdvertInterval time.Duration
+	Preempt        bool
+	PreemptDelay   time.Duration
+	VIPs           []netip.Prefix
+	UnicastPeers   []netip.Addr // empty: multicast to 224.0.0.18
+}
+
+// Validate checks the ranges RFC 5798 sets.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.VRID == 0 {
+		errs = append(errs, errors.New("vrid: 0 is not a valid VRID (1..255)"))
+	}
+	if c.Priority == 0 {
+		errs = append(errs, errors.New("priority: 0 is reserved for a stopping master (1..255)"))
+	}
+	if c.AdvertInterval < MinAdvertInterval || c.AdvertInterval > MaxAdvertInterval || c.AdvertInterval%centisecond != 0 {
+		errs = append(errs, fmt.Errorf("advert_interval: %v is not a multiple of 10ms in %v..%v", c.AdvertInterval, MinAdvertInterval, MaxAdvertInterval))
+	}
+	if len(c.VIPs) == 0 || len(c.VIPs) > 255 {
+		errs = append(errs, fmt.Errorf("virtual_ips: %d addresses, want 1..255", len(c.VIPs)))
+	}
+	for _, p := range c.VIPs {
+		if !p.Addr().Is4() {
+			errs = append(errs, fmt.Errorf("virtual_ips: %v is not IPv4", p))
+		}
+	}
+	for _, p := range c.UnicastPeers {
+		if !p.Is4() {
+			errs = append(errs, fmt.Errorf("unicast_peers: %v is not IPv4", p))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Owner is the kernel side of mastership, implemented by the agent with
+// package netcfg. Take runs on entering Master and must be fast (it is on
+// the takeover path); Release on leaving it. Errors are logged and
+// counted; the protocol goes on (a VIP that cannot be added is an operator
+// problem the election cannot solve).
+type Owner interface {
+	Take() error
+	Release() error
+}
+
+// Status is a published snapshot of an instance.
+type Status struct {
+	Name       string
+	State      State
+	Priority   uint8
+	MasterAddr netip.Addr // last master heard (ourselves when Master)
+	MasterAdv  time.Duration
+	Since      time.Time
+	Cause      Cause
+}
+
+// Deps are an instance's collaborators.
+type Deps struct {
+	Conn    Conn
+	Owner   Owner
+	Clock   Clock        // nil: SystemClock
+	Log     *slog.Logger // nil: discard
+	Metrics *Metrics     // nil: unregistered collectors
+	// Primary is the interface's own IPv4 address: the advert source and
+	// the priority tie-breaker (RFC 5798 §6.4.3).
+	Primary netip.Addr
+	// Own are every address of this box on the interface (Primary
+	// included): adverts from them are our own, looped back.
+	Own []netip.Addr
+}
+
+// Instance runs one virtual router: one goroutine (Run) owns its Machine.
+type Instance struct {
+	cfg     Config
+	deps    Deps
+	m       *Machine
+	val     validator
+	status  atomic.Pointer[Status]
+	kick    chan struct{} // cap 1: "look at track / group inputs again"
+	trackUp atomic.Bool
+	grpFlt  atomic.Bool
+	stepGen atomic.Uint64 // incremented by the sync group to ask for StepDown
+	group   *Group
+	ran     atomic.Bool
+}
+
+// NewInstance checks cfg and deps; it touches nothing.
+func NewInstance(cfg Config, deps Deps) (*Instance, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("vrrp instance %s: %w", cfg.Name, err)
+	}
+	if deps.Conn == nil || deps.Owner == nil {
+		return nil, fmt.Errorf("vrrp instance %s: a Conn and an Owner are required", cfg.Name)
+	}
+	if !deps.Primary.Is4() {
+		return nil, fmt.Errorf("vrrp instance %s: interface %s has no IPv4 address to send adverts from", cfg.Name, cfg.Interface)
+	}
+	if deps.Clock == nil {
+		deps.Clock = SystemClock()
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Metrics == nil {
+		deps.Metrics, _ = NewMetrics(nil)
+	}
+	own := append([]netip.Addr{deps.Primary}, deps.Own...)
+	i := &Instance{
+		cfg:  cfg,
+		deps: deps,
+		m: NewMachine(MachineConfig{
+			VRID: cfg.VRID, Priority: cfg.Priority, AdvertInterval: cfg.AdvertInterval,
+			Preempt: cfg.Preempt, PreemptDelay: cfg.PreemptDelay, Primary: deps.Primary,
+		}),
+		val:  validator{vrid: cfg.VRID, own: own, peers: cfg.UnicastPeers},
+		kick: make(chan struct{}, 1),
+	}
+	i.trackUp.Store(true)
+	i.status.Store(&Status{Name: cfg.Name, State: Initialize, Priority: cfg.Priority})
+	return i, nil
+}
+
+// Name is the instance's name.
+func (i *Instance) Name() string { return i.cfg.Name }
+
+// Config returns the instance's configuration.
+func (i *Instance) Config() Config { return i.cfg }
+
+// Status returns the latest published snapshot; safe from any goroutine.
+func (i *Instance) Status() Status { return *i.status.Load() }
+
+// SetTrack reports the tracked interfaces: up is false while any has no
+// carrier. Safe from any goroutine; the instance loop picks it up.
+func (i *Instance) SetTrack(up bool) {
+	if i.trackUp.Swap(up) != up {
+		if i.group != nil {
+			i.group.trackChanged()
+		}
+		i.poke()
+	}
+}
+
+func (i *Instance) poke() {
+	select {
+	case i.kick <- struct{}{}:
+	default:
+	}
+}
+
+type readResult struct {
+	p   Packet
+	err error
+}
+
+// Run runs the router until ctx ends, then leaves gracefully: a Master sends
+// a priority-0 advert and releases the addresses before Run returns. Run
+// closes the Conn, so it can be called once only.
+func (i *Instance) Run(ctx context.Context) error {
+	if i.ran.Swap(true) {
+		return fmt.Errorf("vrrp instance %s: Run called twice", i.cfg.Name)
+	}
+	clk := i.deps.Clock
+	timer := clk.NewTimer(time.Hour)
+	timer.Stop()
+	in := make(chan readResult, 16)
+	readerDone := make(chan struct{})
+	go i.read(in, readerDone)
+	defer func() {
+		_ = i.deps.Conn.Close()
+		<-readerDone
+	}()
+
+	// What the machine was last told about track and group inputs.
+	var (
+		trackUp   = true
+		groupFlt  = false
+		stepSeen  = i.stepGen.Load()
+		timerLive bool
+	)
+	exec := func(acts []Action) {
+		for _, a := range acts {
+			switch a := a.(type) {
+			case SendAdvert:
+				i.send(a.Priority)
+			case ArmTimer:
+				if timerLive {
+					timer.Stop()
+				}
+				timer.Reset(a.After)
+				timerLive = true
+			case StopTimer:
+				timer.Stop()
+				timerLive = false
+			case Transition:
+				i.transition(clk.Now(), a)
+			}
+		}
+	}
+	feedInputs := func() {
+		if up := i.trackUp.Load(); up != trackUp {
+			trackUp = up
+			exec(i.m.Handle(clk.Now(), TrackChanged{Up: up}))
+		}
+		if f := i.grpFlt.Load(); f != groupFlt {
+			groupFlt = f
+			exec(i.m.Handle(clk.Now(), GroupFault{Fault: f}))
+		}
+		if g := i.stepGen.Load(); g != stepSeen {
+			stepSeen = g
+			exec(i.m.Handle(clk.Now(), StepDown{}))
+		}
+	}
+	feedInputs()
+	exec(i.m.Handle(clk.Now(), Startup{}))
+	for {
+		select {
+		case <-ctx.Done():
+			exec(i.m.Handle(clk.Now(), Shutdown{}))
+			return nil
+		case r := <-in:
+			if r.err != nil {
+				exec(i.m.Handle(clk.Now(), Shutdown{}))
+				return fmt.Errorf("vrrp instance %s: read on %s: %w", i.cfg.Name, i.cfg.Interface, r.err)
+			}
+			a, err := i.val.validate(r.p)
+			if err != nil {
+				i.deps.Metrics.Drops.WithLabelValues(i.cfg.Name, Reason(err)).Inc()
+				continue
+			}
+			i.deps.Metrics.Received.WithLabelValues(i.cfg.Name).Inc()
+			exec(i.m.Handle(clk.Now(), AdvertIn{Src: a.Src, VRID: a.VRID, Priority: a.Priority, Interval: a.Interval}))
+			if st := i.status.Load(); st.MasterAddr != i.m.MasterAddr() || st.MasterAdv != i.m.MasterAdverInterval() {
+				// A new master (or interval) without a state change.
+				n := *st
+				n.MasterAddr, n.MasterAdv = i.m.MasterAddr(), i.m.MasterAdverInterval()
+				i.status.Store(&n)
+			}
+		case <-timer.C():
+			timerLive = false
+			exec(i.m.Handle(clk.Now(), TimerFired{}))
+		case <-i.kick:
+			feedInputs()
+		}
+	}
+}
+
+// read moves packets from the conn to the loop. It ends when the conn is
+// closed (Run's defer) and reports the first error unless Run has stopped.
+func (i *Instance) read(in chan<- readResult, done chan<- struct{}) {
+	defer close(done)
+	buf := make([]byte, 1500)
+	for {
+		p, err := i.deps.Conn.Read(buf)
+		if err != nil {
+			select {
+			case in <- readResult{err: err}:
+			default: // Run is gone or busy stopping
+			}
+			return
+		}
+		p.Payload = append([]byte(nil), p.Payload...)
+		in <- readResult{p: p}
+	}
+}
+
+func (i *Instance) send(prio uint8) {
+	dsts := i.cfg.UnicastPeers
+	if len(dsts) == 0 {
+		dsts = []netip.Addr{MulticastGroup}
+	}
+	addrs := make([]netip.Addr, len(i.cfg.VIPs))
+	for k, p := range i.cfg.VIPs {
+		addrs[k] = p.Addr()
+	}
+	for _, dst := range dsts {
+		a := Advert{VRID: i.cfg.VRID, Priority: prio, Interval: i.cfg.AdvertInterval, Addrs: addrs, Src: i.deps.Primary, Dst: dst}
+		b, err := a.MarshalBinary()
+		if err == nil {
+			err = i.deps.Conn.Write(b, dst)
+		}
+		if err != nil {
+			// Counted, not logged per packet: a dead link would print
+			// ten lines a second at 100ms adverts.
+			i.deps.Metrics.SendErrors.WithLabelValues(i.cfg.Name).Inc()
+			continue
+		}
+		i.deps.Metrics.Sent.WithLabelValues(i.cfg.Name).Inc()
+	}
+}
+
+func (i *Instance) transition(now time.Time, t Transition) {
+	name := i.cfg.Name
+	if t.To == Master {
+		if err := i.deps.Owner.Take(); err != nil {
+			i.deps.Log.Error("take virtual IPs", "op", "take", "iface", i.cfg.Interface, "err", err)
+		}
+	}
+	if t.From == Master {
+		if err := i.deps.Owner.Release(); err != nil {
+			i.deps.Log.Error("release virtual IPs", "op", "release", "iface", i.cfg.Interface, "err", err)
+		}
+	}
+	st := &Status{
+		Name: name, State: t.To, Priority: i.cfg.Priority, MasterAddr: i.m.MasterAddr(),
+		MasterAdv: i.m.MasterAdverInterval(), Since: now, Cause: t.Cause,
+	}
+	i.status.Store(st)
+	i.deps.Metrics.Transitions.WithLabelValues(name, t.To.String()).Inc()
+	i.deps.Metrics.State.WithLabelValues(name).Set(float64(t.To))
+	i.deps.Log.Info("vrrp transition", "vrid", i.cfg.VRID, "iface", i.cfg.Interface,
+		"from", t.From.String(), "to", t.To.String(), "reason", t.Cause.String(), "master", st.MasterAddr)
+	if i.group != nil {
+		i.group.transition(i, t)
+	}
+}

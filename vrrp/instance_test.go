@@ -1,0 +1,271 @@
+package vrrp_test
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/vrrp"
+	"github.com/hadhcpd/hadhcpd/vrrp/vrrptest"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// owner records Take/Release, the kernel side of mastership.
+type owner struct {
+	mu   sync.Mutex
+	held bool
+	log  []string
+}
+
+func (o *owner) Take() error {
+	o.mu.Lock()
+	o.held = true
+	o.log = append(o.log, "take")
+	o.mu.Unlock()
+	return nil
+}
+func (o *owner) Release() error {
+	o.mu.Lock()
+	o.held = false
+	o.log = append(o.log, "release")
+	o.mu.Unlock()
+	return nil
+}
+func (o *owner) Held() bool { o.mu.Lock(); defer o.mu.Unlock(); return o.held }
+
+type box struct {
+	inst   *vrrp.Instance
+	conn   *vrrptest.Conn
+	owner  *owner
+	cancel context.CancelFunc
+	done   chan error
+}
+
+const adv = 100 * time.Millisecond
+
+func newBox(t *testing.T, n *vrrptest.Net, clk *vrrptest.Clock, m *vrrp.Metrics, name, addr string, prio uint8, preempt bool) *box {
+	t.Helper()
+	src := netip.MustParseAddr(addr)
+	b := &box{conn: n.Conn(src), owner: &owner{}, done: make(chan error, 1)}
+	var err error
+	b.inst, err = vrrp.NewInstance(vrrp.Config{
+		Name: name, Interface: "lan0", VRID: 51, Priority: prio, AdvertInterval: adv, Preempt: preempt,
+		VIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")},
+	}, vrrp.Deps{Conn: b.conn, Owner: b.owner, Clock: clk, Primary: src, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *box) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	go func() { b.done <- b.inst.Run(ctx) }()
+}
+
+func (b *box) stop(t *testing.T) {
+	t.Helper()
+	b.cancel()
+	if err := <-b.done; err != nil {
+		t.Fatalf("%s: Run: %v", b.inst.Name(), err)
+	}
+}
+
+// advance moves the fake clock in small steps, letting the loops run
+// between them (synctest.Wait: every goroutine blocked again).
+func advance(clk *vrrptest.Clock, d time.Duration) {
+	const step = time.Millisecond
+	for ; d > 0; d -= step {
+		clk.Advance(min(step, d))
+		synctest.Wait()
+	}
+}
+
+func state(b *box) vrrp.State { return b.inst.Status().State }
+
+func TestInstanceElectionAndHandover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		n := &vrrptest.Net{}
+		m, _ := vrrp.NewMetrics(nil)
+		a := newBox(t, n, clk, m, "a", "192.0.2.11", 200, true)
+		b := newBox(t, n, clk, m, "b", "192.0.2.12", 100, true)
+		a.start()
+		b.start()
+		synctest.Wait()
+		if state(a) != vrrp.Backup || state(b) != vrrp.Backup {
+			t.Fatalf("after start: a %v b %v, want both backup", state(a), state(b))
+		}
+		// a's Master_Down_Interval (3*100ms + 21.875ms) is the shorter.
+		advance(clk, 321*time.Millisecond)
+		if state(a) != vrrp.Backup {
+			t.Fatalf("a became %v before Master_Down_Interval", state(a))
+		}
+		advance(clk, 2*time.Millisecond)
+		if state(a) != vrrp.Master || !a.owner.Held() {
+			t.Fatalf("a is %v (holds VIP %v), want master", state(a), a.owner.Held())
+		}
+		advance(clk, 2*time.Second)
+		if state(b) != vrrp.Backup || b.owner.Held() {
+			t.Fatalf("b is %v while a advertises, want backup", state(b))
+		}
+		if got := b.inst.Status().MasterAddr; got != netip.MustParseAddr("192.0.2.11") {
+			t.Errorf("b's master %v, want 192.0.2.11", got)
+		}
+
+		// Graceful stop: a sends priority 0, b takes over after its
+		// Skew_Time (156*100ms/256 = 60.9ms), not Master_Down_Interval.
+		a.conn.Sent()
+		a.stop(t)
+		if a.owner.Held() {
+			t.Fatal("a still holds the VIP after stopping")
+		}
+		sent := a.conn.Sent()
+		if len(sent) != 1 || sent[0].Payload[2] != 0 {
+			t.Fatalf("a sent %d adverts on stop (%v), want one with priority 0", len(sent), sent)
+		}
+		advance(clk, 60*time.Millisecond)
+		if state(b) != vrrp.Backup {
+			t.Fatalf("b is %v before Skew_Time", state(b))
+		}
+		advance(clk, 2*time.Millisecond)
+		if state(b) != vrrp.Master || !b.owner.Held() {
+			t.Fatalf("b is %v after Skew_Time, want master", state(b))
+		}
+
+		// a comes back with preempt: it discards b's lower adverts and
+		// takes over after its Master_Down_Interval; b steps down.
+		a = newBox(t, n, clk, m, "a", "192.0.2.11", 200, true)
+		a.start()
+		advance(clk, 330*time.Millisecond)
+		if state(a) != vrrp.Master || state(b) != vrrp.Backup || b.owner.Held() {
+			t.Fatalf("after a's return: a %v b %v (b holds %v), want a master", state(a), state(b), b.owner.Held())
+		}
+		a.stop(t)
+		b.stop(t)
+		if got := counter(m.Transitions.WithLabelValues("b", "master")); got != 1 {
+			t.Errorf("b became master %v times, want 1", got)
+		}
+	})
+}
+
+func TestInstanceNoPreempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		n := &vrrptest.Net{}
+		a := newBox(t, n, clk, nil, "a", "192.0.2.11", 200, false)
+		b := newBox(t, n, clk, nil, "b", "192.0.2.12", 100, false)
+		b.start()
+		advance(clk, 400*time.Millisecond)
+		if state(b) != vrrp.Master {
+			t.Fatalf("b alone is %v, want master", state(b))
+		}
+		a.start()
+		advance(clk, 2*time.Second)
+		if state(b) != vrrp.Master || state(a) != vrrp.Backup {
+			t.Fatalf("without preempt: a %v b %v, want b to stay master", state(a), state(b))
+		}
+		a.stop(t)
+		b.stop(t)
+	})
+}
+
+func TestInstanceTrackAndDrops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		n := &vrrptest.Net{}
+		m, _ := vrrp.NewMetrics(nil)
+		a := newBox(t, n, clk, m, "a", "192.0.2.11", 200, true)
+		b := newBox(t, n, clk, m, "b", "192.0.2.12", 100, true)
+		a.start()
+		b.start()
+		advance(clk, 400*time.Millisecond)
+		if state(a) != vrrp.Master {
+			t.Fatalf("a is %v, want master", state(a))
+		}
+		// A routed advert (TTL 254) claiming priority 255 must not win.
+		pkt := vrrp.Advert{VRID: 51, Priority: 255, Interval: adv, Src: netip.MustParseAddr("192.0.2.99"), Dst: vrrp.MulticastGroup}
+		raw, _ := pkt.MarshalBinary()
+		a.conn.Inject(vrrp.Packet{Payload: raw, Src: pkt.Src, Dst: pkt.Dst, TTL: 254})
+		synctest.Wait()
+		if state(a) != vrrp.Master {
+			t.Fatalf("a is %v after a TTL 254 advert, want master", state(a))
+		}
+		if got := counter(m.Drops.WithLabelValues("a", "ttl")); got != 1 {
+			t.Errorf("ttl drops %v, want 1", got)
+		}
+
+		// Carrier lost on a's tracked interface: a gives up at once
+		// (priority 0), b takes over after Skew_Time.
+		a.inst.SetTrack(false)
+		synctest.Wait()
+		if state(a) != vrrp.Fault || a.owner.Held() {
+			t.Fatalf("a is %v (holds %v) with its link down, want fault", state(a), a.owner.Held())
+		}
+		advance(clk, 62*time.Millisecond)
+		if state(b) != vrrp.Master {
+			t.Fatalf("b is %v, want master", state(b))
+		}
+		a.inst.SetTrack(true)
+		advance(clk, 330*time.Millisecond)
+		if state(a) != vrrp.Master || state(b) != vrrp.Backup {
+			t.Fatalf("link back: a %v b %v, want a master (preempt)", state(a), state(b))
+		}
+		a.stop(t)
+		b.stop(t)
+	})
+}
+
+func TestSyncGroupFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		lan, wan := &vrrptest.Net{}, &vrrptest.Net{}
+		la := newBox(t, lan, clk, nil, "lan", "192.0.2.11", 200, true)
+		wa := newBox(t, wan, clk, nil, "wan", "198.51.100.11", 200, true)
+		lb := newBox(t, lan, clk, nil, "lan", "192.0.2.12", 100, true)
+		wb := newBox(t, wan, clk, nil, "wan", "198.51.100.12", 100, true)
+		if _, err := vrrp.NewGroup("gw", la.inst, wa.inst); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := vrrp.NewGroup("gw", lb.inst, wb.inst); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := vrrp.NewGroup("again", la.inst); err == nil {
+			t.Error("an instance joined two groups")
+		}
+		for _, b := range []*box{la, wa, lb, wb} {
+			b.start()
+		}
+		advance(clk, 400*time.Millisecond)
+		if state(la) != vrrp.Master || state(wa) != vrrp.Master {
+			t.Fatalf("box a: lan %v wan %v, want both master", state(la), state(wa))
+		}
+		// a's WAN link fails: its LAN follows into fault, box b takes both.
+		wa.inst.SetTrack(false)
+		advance(clk, 100*time.Millisecond)
+		if state(la) != vrrp.Fault || state(wa) != vrrp.Fault {
+			t.Fatalf("box a: lan %v wan %v, want both fault", state(la), state(wa))
+		}
+		if state(lb) != vrrp.Master || state(wb) != vrrp.Master {
+			t.Fatalf("box b: lan %v wan %v, want both master", state(lb), state(wb))
+		}
+		for _, b := range []*box{la, wa, lb, wb} {
+			b.stop(t)
+		}
+	})
+}
+
+// counter reads a counter (prometheus/testutil would pull in a module the
+// project does not use).
+func counter(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}
