@@ -49,6 +49,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 test: deps check vet ## everything CI runs: checks, vet, staticcheck, race tests (root tests need root), short fuzzing
 	$(GO) test -race -count=1 -timeout 15m ./...
 	@scripts/fuzz.sh $(FUZZTIME)
+	@scripts/package-test.sh --quick
 
 .PHONY: bench
 bench: deps ## benchmarks (lease database; perfdhcp against hadhcpd and Kea)
