@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,6 +94,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return errors.New("nothing to run: the config has no vrrp instances and no dhcp section")
 	}
 	log.Info("hadhcpd running", "version", Version)
+	// systemd (Type=notify): ready once every part has started; the
+	// watchdog pings stop when the agent is stopping.
+	sd := newNotifier(os.Getenv)
+	if err := sd.send("READY=1"); err != nil {
+		log.Warn("sd_notify", "err", err)
+	}
+	go sd.keepalive(ctx, func() bool { return ctx.Err() == nil })
 
 	// The first part to fail stops the others; a clean stop waits for all.
 	var first error
@@ -101,6 +109,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		if err != nil && first == nil {
 			first = err
 			log.Error("stopping", "err", err)
+		}
+		if i == 0 {
+			_ = sd.send("STOPPING=1")
 		}
 		cancel()
 	}
