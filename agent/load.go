@@ -91,6 +91,12 @@ func Load(path string) (*Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Node.Name == "" {
+		// Documented default; reading the host name changes nothing.
+		if h, err := os.Hostname(); err == nil {
+			cfg.Node.Name = h
+		}
+	}
 	return &cfg, nil
 }
 
