@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd"
@@ -87,6 +89,15 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcp
 // is already durable).
 func (p *dhcpPart) Run(ctx context.Context) error {
 	p.eng.LogPools()
+	if f := os.Getenv(cpuProfileEnv); f != "" {
+		stop, err := startCPUProfile(f)
+		if err != nil {
+			p.log.Warn("CPU profile not started", "env", cpuProfileEnv, "err", err)
+		} else {
+			p.log.Warn("writing a CPU profile of the DHCP service until it stops", "file", f)
+			defer stop()
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- p.srv.Run(ctx) }()
 	tick := time.NewTicker(dhcpTick)
@@ -110,6 +121,23 @@ loop:
 		err = errors.Join(err, fmt.Errorf("close lease database: %w", cerr))
 	}
 	return err
+}
+
+// cpuProfileEnv names a file to write a CPU profile of the DHCP service to,
+// from start to a clean stop: how scripts/bench-dhcp.sh's figures are
+// explained (go tool pprof). No config key: it is a developer's tool.
+const cpuProfileEnv = "HADHCPD_CPUPROFILE"
+
+func startCPUProfile(file string) (stop func(), err error) {
+	w, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); w.Close() }, nil
 }
 
 // abort closes what newDHCP opened, for a start that fails later.

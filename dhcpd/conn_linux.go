@@ -28,7 +28,6 @@ type packetConn struct {
 	ifi net.Interface
 	f   *os.File
 	raw syscall.RawConn
-	oob []byte // one reader goroutine per conn owns it
 }
 
 // serverPortFilter keeps IPv4/UDP frames to port 67 that are not fragments
@@ -93,18 +92,38 @@ func openPacketConn(ifi net.Interface) (*packetConn, error) {
 		f.Close()
 		return nil, err
 	}
-	return &packetConn{ifi: ifi, f: f, raw: raw, oob: make([]byte, 128)}, nil
+	return &packetConn{ifi: ifi, f: f, raw: raw}, nil
 }
 
 // read receives one frame into b. verify is false when the kernel says the
 // UDP checksum was not computed (TP_STATUS_CSUMNOTREADY: veth and offload
 // paths between local namespaces or VMs) or already checked
 // (TP_STATUS_CSUM_VALID). own is true for frames this host sent.
+//
+// The recvmsg is a raw system call on the non-blocking socket (it never
+// blocks: EAGAIN parks the goroutine in the netpoller), with the message
+// header on the stack: no allocation, and no entersyscall, which would let
+// the runtime's sysmon hand the P to another thread while the kernel copies
+// one frame, a thread wakeup that costs more than the copy on a VM.
 func (c *packetConn) read(b []byte) (n int, verify, own bool, err error) {
-	var oobn int
-	var from unix.Sockaddr
+	var from unix.RawSockaddrLinklayer
+	var oob [64]byte // PACKET_AUXDATA: one cmsg of 48 bytes
+	iov := unix.Iovec{Base: &b[0]}
+	iov.SetLen(len(b))
+	msg := unix.Msghdr{
+		Name:    (*byte)(unsafe.Pointer(&from)),
+		Namelen: unix.SizeofSockaddrLinklayer,
+		Iov:     &iov,
+		Control: &oob[0],
+	}
+	msg.SetIovlen(1)
+	msg.SetControllen(len(oob))
 	rerr := c.raw.Read(func(fd uintptr) bool {
-		n, oobn, _, from, err = unix.Recvmsg(int(fd), b, c.oob, unix.MSG_TRUNC)
+		r, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_TRUNC)
+		n, err = int(r), nil
+		if e != 0 {
+			n, err = 0, e
+		}
 		return err != unix.EAGAIN
 	})
 	if rerr != nil {
@@ -116,32 +135,51 @@ func (c *packetConn) read(b []byte) (n int, verify, own bool, err error) {
 	if n > len(b) {
 		return 0, false, false, ErrFrameShort // truncated by a small buffer: never a DHCP request
 	}
-	if ll, ok := from.(*unix.SockaddrLinklayer); ok {
-		// PACKET_OUTGOING: our own transmissions looped to the tap;
-		// PACKET_OTHERHOST: seen only in promiscuous mode, not for us.
-		own = ll.Pkttype == unix.PACKET_OUTGOING || ll.Pkttype == unix.PACKET_OTHERHOST
-	}
+	// PACKET_OUTGOING: our own transmissions looped to the tap;
+	// PACKET_OTHERHOST: seen only in promiscuous mode, not for us.
+	own = from.Pkttype == unix.PACKET_OUTGOING || from.Pkttype == unix.PACKET_OTHERHOST
 	verify = true
-	if msgs, perr := unix.ParseSocketControlMessage(c.oob[:oobn]); perr == nil {
-		for _, m := range msgs {
-			if m.Header.Level == unix.SOL_PACKET && m.Header.Type == unix.PACKET_AUXDATA && len(m.Data) >= 4 {
-				st := binary.NativeEndian.Uint32(m.Data[0:4])
-				if st&(unix.TP_STATUS_CSUMNOTREADY|unix.TP_STATUS_CSUM_VALID) != 0 {
-					verify = false
-				}
-			}
-		}
+	if st, ok := auxStatus(oob[:msg.Controllen]); ok && st&(unix.TP_STATUS_CSUMNOTREADY|unix.TP_STATUS_CSUM_VALID) != 0 {
+		verify = false
 	}
 	return n, verify, own, nil
 }
 
-// writeFrame sends a whole Ethernet frame to dst on this link.
+// auxStatus finds the tp_status of a PACKET_AUXDATA control message in oob
+// without allocating (unix.ParseSocketControlMessage would).
+func auxStatus(oob []byte) (uint32, bool) {
+	hl := unix.CmsgLen(0)
+	for len(oob) >= hl {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hl || l > len(oob) {
+			return 0, false
+		}
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && l-hl >= 4 {
+			return binary.NativeEndian.Uint32(oob[hl : hl+4]), true
+		}
+		sp := unix.CmsgSpace(l - hl)
+		if sp > len(oob) {
+			return 0, false
+		}
+		oob = oob[sp:]
+	}
+	return 0, false
+}
+
+// writeFrame sends a whole Ethernet frame to dst on this link (a raw,
+// non-blocking sendto: see read).
 func (c *packetConn) writeFrame(frame []byte, dst net.HardwareAddr) error {
-	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: c.ifi.Index, Halen: 6}
+	sa := unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IP), Ifindex: int32(c.ifi.Index), Halen: 6}
 	copy(sa.Addr[:], dst)
 	var err error
 	werr := c.raw.Write(func(fd uintptr) bool {
-		err = unix.Sendto(int(fd), frame, 0, sa)
+		_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&frame[0])), uintptr(len(frame)), 0,
+			uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrLinklayer)
+		err = nil
+		if e != 0 {
+			err = e
+		}
 		return err != unix.EAGAIN
 	})
 	if werr != nil {
@@ -156,8 +194,8 @@ func (c *packetConn) close() error { return c.f.Close() }
 // and to clients that have an address (ciaddr:68), through the kernel's
 // routing and neighbour tables.
 type udpConn struct {
-	pc *ipv4.PacketConn
-	c  net.PacketConn
+	c   net.PacketConn
+	raw syscall.RawConn
 }
 
 func openUDPConn() (*udpConn, error) {
@@ -178,26 +216,65 @@ func openUDPConn() (*udpConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dhcpd: udp socket on port 67: %w", err)
 	}
-	pc := ipv4.NewPacketConn(c)
-	if err := pc.SetBPF(dropAll); err != nil {
+	if err := ipv4.NewPacketConn(c).SetBPF(dropAll); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("dhcpd: udp socket filter: %w", err)
 	}
-	return &udpConn{pc: pc, c: c}, nil
+	raw, err := c.(*net.UDPConn).SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &udpConn{c: c, raw: raw}, nil
 }
 
 // send writes payload to dst from src (the server identifier, so the client
 // sees the address it will renew with); src is dropped if the kernel refuses
-// it (not a local address any more, e.g. a VIP just removed).
+// it (not a local address any more, e.g. a VIP just removed). It is one raw
+// sendmsg on the non-blocking socket (see packetConn.read) with the source
+// in an IP_PKTINFO control message, built on the stack: nothing is
+// allocated per packet.
 func (u *udpConn) send(payload []byte, src netip.Addr, dst netip.AddrPort) error {
-	to := net.UDPAddrFromAddrPort(dst)
-	var cm *ipv4.ControlMessage
+	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.Addr().As4()}
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p[0], p[1] = byte(dst.Port()>>8), byte(dst.Port()) // network byte order
+	var oob [64]byte
+	ol := 0
 	if src.IsValid() {
-		cm = &ipv4.ControlMessage{Src: net.IP(src.AsSlice())}
+		ol = unix.CmsgSpace(unix.SizeofInet4Pktinfo)
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
+		h.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
+		pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
+		pi.Spec_dst = src.As4()
 	}
-	_, err := u.pc.WriteTo(payload, cm, to)
-	if err != nil && cm != nil && errors.Is(err, unix.EINVAL) {
-		_, err = u.pc.WriteTo(payload, nil, to)
+	err := u.sendmsg(payload, oob[:], ol, &sa)
+	if err != nil && ol > 0 && errors.Is(err, unix.EINVAL) {
+		err = u.sendmsg(payload, oob[:], 0, &sa)
+	}
+	return err
+}
+
+func (u *udpConn) sendmsg(payload, oob []byte, oobLen int, sa *unix.RawSockaddrInet4) error {
+	iov := unix.Iovec{Base: &payload[0]}
+	iov.SetLen(len(payload))
+	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(sa)), Namelen: unix.SizeofSockaddrInet4, Iov: &iov}
+	msg.SetIovlen(1)
+	if oobLen > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(oobLen)
+	}
+	var err error
+	werr := u.raw.Write(func(fd uintptr) bool {
+		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
+		err = nil
+		if e != 0 {
+			err = e
+		}
+		return err != unix.EAGAIN
+	})
+	if werr != nil {
+		return werr
 	}
 	return err
 }

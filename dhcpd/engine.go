@@ -1,17 +1,20 @@
 package dhcpd
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // LeaseDB is what the engine needs from the lease database (*lease.DB
@@ -51,6 +54,18 @@ type Inbound struct {
 type Reply struct {
 	Resp *dhcpv4.DHCPv4
 	Dest Dest
+
+	// commit is set (and Resp nil) by bind: the reply is decided once the
+	// lease is durable; HandleAsync queues it for the committer.
+	commit *pendingCommit
+}
+
+// pendingCommit is a lease waiting for the committer, and what to do once
+// its commit returned: finish builds the reply (ACK) or the error.
+type pendingCommit struct {
+	lease  lease.Lease
+	finish func(err error) (Reply, error)
+	done   func(Reply, error)
 }
 
 // DropReason is why a request got no reply; the server counts drops by it.
@@ -101,6 +116,14 @@ type Engine struct {
 	offerQ   []offerRef            // offers in order of expiry (OfferHold is constant)
 	busy     map[netip.Addr]string // address -> client key, while its commit runs
 	abandonQ []abandoned           // declined addresses in order of probation end
+
+	// The committer (see commitLoop): leases waiting to be committed, and
+	// whether a committer goroutine is running to take them.
+	cmu        sync.Mutex
+	cq         []*pendingCommit
+	committing bool
+
+	eventBind [2]prometheus.Counter // "bind", "renew": pre-curried
 }
 
 type offer struct {
@@ -157,6 +180,8 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if e.m == nil {
 		e.m = NewMetrics(nil)
 	}
+	e.eventBind[0] = e.m.Events.WithLabelValues("bind")
+	e.eventBind[1] = e.m.Events.WithLabelValues("renew")
 	if e.cfg.OfferHold <= 0 {
 		e.cfg.OfferHold = 10 * time.Second
 	}
@@ -190,8 +215,109 @@ type client struct {
 
 // Handle decides the answer to one request. A nil Reply.Resp with a nil
 // error means the request was handled without a reply (RELEASE, DECLINE);
-// an error says why it was dropped (see Reason).
+// an error says why it was dropped (see Reason). It waits for the lease
+// commit of a REQUEST; HandleAsync does not.
 func (e *Engine) Handle(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
+	type result struct {
+		rep Reply
+		err error
+	}
+	ch := make(chan result, 1)
+	e.HandleAsync(req, in, func(rep Reply, err error) { ch <- result{rep, err} })
+	r := <-ch
+	return r.rep, r.err
+}
+
+// HandleAsync is Handle with the decision given to done, which is called
+// exactly once: at once, on the calling goroutine, for everything that does
+// not commit a lease (DISCOVER never touches the disk), or from the
+// engine's committer once the lease of an ACK is durable. Commits of
+// concurrent requests share one db.Commit call (and so one fsync), so a
+// caller needs no more goroutines than CPUs to keep the disk busy.
+func (e *Engine) HandleAsync(req *dhcpv4.DHCPv4, in Inbound, done func(Reply, error)) {
+	rep, err := e.decide(req, in)
+	if p := rep.commit; p != nil && err == nil {
+		p.done = done
+		e.enqueueCommit(p)
+		return
+	}
+	done(rep, err)
+}
+
+// enqueueCommit queues p for the committer, starting one when none runs.
+func (e *Engine) enqueueCommit(p *pendingCommit) {
+	e.cmu.Lock()
+	e.cq = append(e.cq, p)
+	start := !e.committing
+	e.committing = true
+	e.cmu.Unlock()
+	if start {
+		go e.commitLoop()
+	}
+}
+
+// commitLoop commits everything queued in one db.Commit (one fsync for
+// the lot: group commit), then hands the queue that built up meanwhile to a
+// new committer and finishes its own batch (builds the ACKs, calls done).
+// At most one Commit call is in flight from here, so a batch is whatever
+// arrived during the previous fsync: large under load, one lease when idle.
+// No goroutine lives while nothing is queued.
+func (e *Engine) commitLoop() {
+	e.cmu.Lock()
+	batch := e.cq
+	e.cq = nil
+	if len(batch) == 0 {
+		e.committing = false
+		e.cmu.Unlock()
+		return
+	}
+	e.cmu.Unlock()
+	errs := e.commitBatch(batch)
+	e.cmu.Lock()
+	if len(e.cq) > 0 {
+		go e.commitLoop() // committing stays true: ownership passes on
+	} else {
+		e.committing = false
+	}
+	e.cmu.Unlock()
+	for i, p := range batch {
+		rep, err := p.finish(errs[i])
+		p.done(rep, err)
+		if i%8 == 7 {
+			runtime.Gosched() // let the next committer and the flusher run (see Server.readLoop)
+		}
+	}
+}
+
+// commitBatch commits the leases of batch and returns each one's error.
+// A batch that fails is retried lease by lease, so that one lease the
+// database refuses does not fail the others' ACKs.
+func (e *Engine) commitBatch(batch []*pendingCommit) []error {
+	errs := make([]error, len(batch))
+	ls := make([]lease.Lease, len(batch))
+	for i, p := range batch {
+		ls[i] = p.lease
+	}
+	t0 := e.clock.Now()
+	_, err := e.db.Commit(ls...)
+	if err != nil && len(ls) > 1 {
+		for i := range ls {
+			_, errs[i] = e.db.Commit(ls[i])
+		}
+	} else {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	d := e.clock.Now().Sub(t0).Seconds()
+	for range batch {
+		e.m.Commit.Observe(d)
+	}
+	return errs
+}
+
+// decide is Handle up to the lease commit.
+func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if req.OpCode != dhcpv4.OpcodeBootRequest {
 		return Reply{}, ErrNotRequest
 	}
@@ -317,7 +443,9 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.A
 	resp.YourIPAddr = net.IP(addr.AsSlice())
 	setLeaseTime(resp, lt)
 	e.addOptions(resp, req, sub, res)
-	e.log.Debug("offer", "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "lease", lt)
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("offer", "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "lease", lt)
+	}
 	return Reply{Resp: resp, Dest: destination(req, resp)}, nil
 }
 
@@ -584,32 +712,45 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid, addr netip
 		l.Start, l.StateStart = prev.Start, prev.StateStart
 		l.PotentialExpiry, l.AckedExpiry, l.PartnerExpiry = prev.PotentialExpiry, prev.AckedExpiry, prev.PartnerExpiry
 	}
-	t0 := e.clock.Now()
-	_, err := e.db.Commit(l)
-	e.m.Commit.Observe(e.clock.Now().Sub(t0).Seconds())
-	e.mu.Lock()
-	delete(e.busy, addr)
-	if err != nil && held {
-		e.db.Unhold(addr)
+	// The commit runs in the engine's committer (commitLoop), batched with
+	// other requests' leases into one db.Commit: the ACK is built only
+	// after its lease is durable, and no worker waits for the fsync.
+	p := &pendingCommit{lease: l}
+	p.finish = func(err error) (Reply, error) {
+		e.mu.Lock()
+		delete(e.busy, addr)
+		if err != nil && held {
+			e.db.Unhold(addr)
+		}
+		e.mu.Unlock()
+		if err != nil {
+			e.log.Error("commit lease", "ip", addr, "mac", c.hw.String(), "err", err)
+			return Reply{}, fmt.Errorf("%w: %w", ErrCommit, err)
+		}
+		event := "bind"
+		if renew {
+			event = "renew"
+		}
+		resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
+		resp.ClientIPAddr = req.ClientIPAddr
+		resp.YourIPAddr = net.IP(addr.AsSlice())
+		setLeaseTime(resp, lt)
+		e.addOptions(resp, req, sub, res)
+		dest := destination(req, resp)
+		e.eventBind[renewIndex(renew)].Inc()
+		if e.log.Enabled(context.Background(), slog.LevelDebug) {
+			e.log.Debug("lease "+event, "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "expiry", l.Expiry, "selecting", selecting, "dest", dest.Kind.String())
+		}
+		return Reply{Resp: resp, Dest: dest}, nil
 	}
-	e.mu.Unlock()
-	if err != nil {
-		e.log.Error("commit lease", "ip", addr, "mac", c.hw.String(), "err", err)
-		return Reply{}, fmt.Errorf("%w: %w", ErrCommit, err)
-	}
-	event := "bind"
+	return Reply{commit: p}, nil
+}
+
+func renewIndex(renew bool) int {
 	if renew {
-		event = "renew"
+		return 1
 	}
-	resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
-	resp.ClientIPAddr = req.ClientIPAddr
-	resp.YourIPAddr = net.IP(addr.AsSlice())
-	setLeaseTime(resp, lt)
-	e.addOptions(resp, req, sub, res)
-	dest := destination(req, resp)
-	e.m.Events.WithLabelValues(event).Inc()
-	e.log.Debug("lease "+event, "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "expiry", l.Expiry, "selecting", selecting, "dest", dest.Kind.String())
-	return Reply{Resp: resp, Dest: dest}, nil
+	return 0
 }
 
 // nak answers DHCPNAK when authoritative (RFC 2131 §4.3.2), else stays
@@ -624,7 +765,9 @@ func (e *Engine) nak(req *dhcpv4.DHCPv4, sid netip.Addr, why string, addr netip.
 		// §4.3.2: through a relay, the NAK asks it to broadcast.
 		resp.SetBroadcast()
 	}
-	e.log.Debug("nak", "ip", addr, "mac", req.ClientHWAddr.String(), "reason", why)
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("nak", "ip", addr, "mac", req.ClientHWAddr.String(), "reason", why)
+	}
 	return Reply{Resp: resp, Dest: destination(req, resp)}, nil
 }
 

@@ -638,3 +638,94 @@ func TestConcurrentNoDoubleAllocation(t *testing.T) {
 		t.Fatalf("%d clients bound, want the pool's 11", n)
 	}
 }
+
+// gatedDB holds the first Commit until released, so that the requests
+// arriving meanwhile queue up for the engine's committer; it records the
+// size of every Commit call and refuses any batch holding bad.
+type gatedDB struct {
+	*fakeDB
+	entered, release chan struct{}
+	bad              netip.Addr
+	mu               sync.Mutex
+	sizes            []int
+}
+
+func (g *gatedDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
+	g.mu.Lock()
+	first := len(g.sizes) == 0
+	g.sizes = append(g.sizes, len(ls))
+	g.mu.Unlock()
+	if first {
+		close(g.entered)
+		<-g.release
+	}
+	for _, l := range ls {
+		if l.Addr == g.bad {
+			return nil, errors.New("refused")
+		}
+	}
+	return g.fakeDB.Commit(ls...)
+}
+
+// REQUESTs that arrive while a commit runs share the next db.Commit (one
+// fsync), each ACK is built only after that commit, and a lease the
+// database refuses fails only its own ACK, not the batch's others.
+func TestCommitterBatchesAndIsolatesFailures(t *testing.T) {
+	r := newRig(t)
+	g := &gatedDB{fakeDB: r.db, entered: make(chan struct{}), release: make(chan struct{}), bad: ip("192.0.2.102")}
+	r.e.db = g
+	hws := make([]net.HardwareAddr, 5)
+	reqs := make([]*dhcpv4.DHCPv4, len(hws))
+	for i := range hws {
+		hws[i] = net.HardwareAddr{2, 9, 0, 0, 0, byte(i)}
+		off, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, hws[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs[i] = msg(t, dhcpv4.MessageTypeRequest, hws[i],
+			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice()))),
+			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(off.Resp.YourIPAddr)))
+	}
+	type result struct {
+		rep Reply
+		err error
+	}
+	res := make([]chan result, len(reqs))
+	for i, req := range reqs {
+		res[i] = make(chan result, 1)
+		r.e.HandleAsync(req, lanIn, func(rep Reply, err error) { res[i] <- result{rep, err} })
+		if i == 0 {
+			<-g.entered // the first commit is running: the others queue
+		}
+	}
+	for i := 1; i < len(res); i++ {
+		select {
+		case <-res[i]:
+			t.Fatalf("request %d answered before its lease was committed", i)
+		default:
+		}
+	}
+	close(g.release)
+	for i := range res {
+		got := <-res[i]
+		yi := addr4(reqs[i].RequestedIPAddress())
+		if yi == g.bad {
+			if Reason(got.err) != string(ErrCommit) {
+				t.Errorf("refused lease %s: %v, want %s", yi, got.err, ErrCommit)
+			}
+			continue
+		}
+		if got.err != nil || got.rep.Resp.MessageType() != dhcpv4.MessageTypeAck {
+			t.Errorf("request %d (%s): %v %v, want ACK", i, yi, got.rep.Resp, got.err)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// [1] held, then [4] together, refused because of bad, then 1 by 1.
+	if len(g.sizes) < 2 || g.sizes[0] != 1 || g.sizes[1] != 4 {
+		t.Fatalf("Commit call sizes %v, want [1 4 ...]: the queued requests share one commit", g.sizes)
+	}
+	if r.db.commits != 4 {
+		t.Fatalf("%d leases committed, want the 4 not refused", r.db.commits)
+	}
+}

@@ -9,17 +9,26 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Handler decides replies; *Engine is the production one.
 type Handler interface {
 	Handle(req *dhcpv4.DHCPv4, in Inbound) (Reply, error)
+}
+
+// AsyncHandler is a Handler that can answer later (after a lease commit)
+// without holding the calling goroutine; *Engine is one. done is called
+// exactly once.
+type AsyncHandler interface {
+	HandleAsync(req *dhcpv4.DHCPv4, in Inbound, done func(Reply, error))
 }
 
 // ServerOptions configure NewServer.
@@ -28,9 +37,13 @@ type ServerOptions struct {
 	Handler    Handler
 	Logger     *slog.Logger
 	Metrics    *Metrics
-	// Workers bounds concurrent requests; many in flight let commits share
-	// an fsync (group commit): a worker waits for the fsync of its lease, so
-	// this bounds requests in flight, not CPU. Default 1024.
+	// Workers is the number of goroutines decoding and deciding requests
+	// behind the receive queue. 0 with an AsyncHandler (the Engine, whose
+	// committer batches lease commits so that nothing waits for an fsync):
+	// none, each interface's reader handles its requests itself. That saves
+	// a goroutine handoff, and so a thread wakeup and context switch, per
+	// packet, which on a VM costs more than deciding the request. A
+	// blocking Handler needs one worker per request in flight: default 1024.
 	Workers int
 	// Queue bounds requests waiting for a worker; beyond it requests are
 	// dropped (counted as queue-full). Default 8192.
@@ -49,6 +62,12 @@ type Server struct {
 	addrs atomic.Pointer[addrTable]
 	jobs  chan job
 	bufs  sync.Pool
+	async AsyncHandler // o.Handler when it is one
+	// pending counts requests handed to async whose reply is not sent
+	// yet: Run waits for them, so that the lease database is not closed
+	// under a commit about to be ACKed.
+	pending sync.WaitGroup
+	pc      *packetCounters
 
 	refreshMu   sync.Mutex
 	lastRefresh time.Time
@@ -68,19 +87,21 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.Handler == nil || len(o.Interfaces) == 0 {
 		return nil, errors.New("dhcpd: server needs a handler and at least one interface")
 	}
-	if o.Workers <= 0 {
+	if _, ok := o.Handler.(AsyncHandler); o.Workers <= 0 && !ok {
 		o.Workers = 1024
 	}
 	if o.Queue <= 0 {
 		o.Queue = 8192
 	}
 	s := &Server{o: o, log: o.Logger, m: o.Metrics, jobs: make(chan job, o.Queue)}
+	s.async, _ = o.Handler.(AsyncHandler)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.m == nil {
 		s.m = NewMetrics(nil)
 	}
+	s.pc = newPacketCounters(s.m)
 	s.bufs.New = func() any { b := make([]byte, frameBufSize); return &b }
 	for _, name := range o.Interfaces {
 		ifi, err := net.InterfaceByName(name)
@@ -149,10 +170,17 @@ func (s *Server) Run(ctx context.Context) error {
 	readers.Wait()
 	close(s.jobs)
 	workers.Wait()
+	// Commits under way finish (their replies fail to send on the closed
+	// sockets: the clients retry) before the caller closes the database.
+	s.pending.Wait()
 	return nil
 }
 
+// yieldEvery is how many requests a reader handles between yields.
+const yieldEvery = 8
+
 func (s *Server) readLoop(ctx context.Context, c *packetConn) {
+	handled := 0
 	for {
 		bp := s.bufs.Get().(*[]byte)
 		n, verify, own, err := c.read(*bp)
@@ -162,7 +190,7 @@ func (s *Server) readLoop(ctx context.Context, c *packetConn) {
 				return
 			}
 			if errors.Is(err, ErrFrameShort) {
-				s.m.Drops.WithLabelValues("frame-too-long").Inc()
+				s.pc.tooLong.Inc()
 				continue
 			}
 			s.log.Error("receive", "iface", c.ifi.Name, "err", err)
@@ -173,12 +201,25 @@ func (s *Server) readLoop(ctx context.Context, c *packetConn) {
 			s.bufs.Put(bp)
 			continue
 		}
+		if s.o.Workers <= 0 {
+			s.handle(job{conn: c, buf: bp, n: n, verify: verify})
+			if handled++; handled%yieldEvery == 0 {
+				// Under load the socket is never empty, so this
+				// goroutine would keep its P (the raw system calls
+				// never give it up) until sysmon preempts it after
+				// 10 ms; the lease flusher and the committer, whose
+				// fsync ends the wait of every ACK, would wait that
+				// long for a P.
+				runtime.Gosched()
+			}
+			continue
+		}
 		select {
 		case s.jobs <- job{conn: c, buf: bp, n: n, verify: verify}:
-			s.m.Queue.Set(float64(len(s.jobs)))
+			s.pc.queue.Set(float64(len(s.jobs)))
 		default:
 			s.bufs.Put(bp)
-			s.m.Drops.WithLabelValues("queue-full").Inc()
+			s.pc.queueFull.Inc()
 		}
 	}
 }
@@ -188,46 +229,131 @@ func frameReason(err error) string {
 	return "frame-" + strings.ReplaceAll(r, " ", "-")
 }
 
-// handle runs one request from frame to reply.
+// handle runs one request from frame to reply. The frame buffer is given
+// back once the reply is sent: the parsed request may alias it.
 func (s *Server) handle(j job) {
-	defer s.bufs.Put(j.buf)
 	f, err := ParseFrame((*j.buf)[:j.n], j.verify)
 	if err != nil {
+		s.bufs.Put(j.buf)
 		s.m.Drops.WithLabelValues(frameReason(err)).Inc()
 		return
 	}
 	if !s.forUs(f.Dst.Addr()) {
 		// Unicast routed through this box to another server.
-		s.m.Drops.WithLabelValues("not-for-us").Inc()
+		s.bufs.Put(j.buf)
+		s.pc.notForUs.Inc()
 		return
 	}
 	req, err := dhcpv4.FromBytes(f.Payload)
 	if err != nil {
-		s.m.Drops.WithLabelValues("malformed").Inc()
+		s.bufs.Put(j.buf)
+		s.pc.malformed.Inc()
 		return
 	}
-	mt := strings.ToLower(req.MessageType().String())
-	if req.MessageType() == dhcpv4.MessageTypeNone {
-		mt = "bootp"
-	}
 	in := Inbound{IfIndex: j.conn.ifi.Index, Iface: j.conn.ifi.Name, IfAddrs: s.addrs.Load().byIf[j.conn.ifi.Index]}
+	if s.async != nil {
+		s.pending.Add(1)
+		s.async.HandleAsync(req, in, func(rep Reply, err error) {
+			defer s.pending.Done()
+			s.reply(j, req, rep, err)
+		})
+		return
+	}
 	rep, err := s.o.Handler.Handle(req, in)
+	s.reply(j, req, rep, err)
+}
+
+// reply sends the handler's decision and counts the outcome.
+func (s *Server) reply(j job, req *dhcpv4.DHCPv4, rep Reply, err error) {
+	defer s.bufs.Put(j.buf)
+	mt := uint8(req.MessageType())
 	if err != nil {
-		s.m.Packets.WithLabelValues(mt, "drop").Inc()
+		s.pc.packet(mt, outcomeDrop).Inc()
 		s.m.Drops.WithLabelValues(Reason(err)).Inc()
 		return
 	}
 	if rep.Resp == nil {
-		s.m.Packets.WithLabelValues(mt, "noreply").Inc()
+		s.pc.packet(mt, outcomeNoReply).Inc()
 		return
 	}
 	if err := s.send(j.conn, rep); err != nil {
-		s.m.Packets.WithLabelValues(mt, "drop").Inc()
-		s.m.Drops.WithLabelValues("send-failed").Inc()
+		s.pc.packet(mt, outcomeDrop).Inc()
+		s.pc.sendFailed.Inc()
 		s.log.Debug("send reply", "iface", j.conn.ifi.Name, "dest", rep.Dest.Kind, "ip", rep.Dest.IP, "err", err)
 		return
 	}
-	s.m.Packets.WithLabelValues(mt, strings.ToLower(rep.Resp.MessageType().String())).Inc()
+	s.pc.packet(mt, uint8(rep.Resp.MessageType())).Inc()
+}
+
+// Outcomes of packetCounters besides a reply's message type.
+const (
+	outcomeDrop    = 0xfe
+	outcomeNoReply = 0xff
+)
+
+// packetCounters are the per-packet counters with their label values
+// curried once, so the hot path neither formats labels nor hashes them.
+type packetCounters struct {
+	m                                                   *Metrics
+	queue                                               prometheus.Gauge
+	queueFull, tooLong, notForUs, malformed, sendFailed prometheus.Counter
+	mu                                                  sync.Mutex
+	byType                                              atomic.Pointer[map[uint16]prometheus.Counter]
+}
+
+func newPacketCounters(m *Metrics) *packetCounters {
+	pc := &packetCounters{
+		m:          m,
+		queue:      m.Queue,
+		queueFull:  m.Drops.WithLabelValues("queue-full"),
+		tooLong:    m.Drops.WithLabelValues("frame-too-long"),
+		notForUs:   m.Drops.WithLabelValues("not-for-us"),
+		malformed:  m.Drops.WithLabelValues("malformed"),
+		sendFailed: m.Drops.WithLabelValues("send-failed"),
+	}
+	pc.byType.Store(&map[uint16]prometheus.Counter{})
+	return pc
+}
+
+// packet returns the packets_total counter of a request type and outcome
+// (a reply type, outcomeDrop or outcomeNoReply): a copy-on-write map, so a
+// lookup takes no lock.
+func (pc *packetCounters) packet(mt, outcome uint8) prometheus.Counter {
+	k := uint16(mt)<<8 | uint16(outcome)
+	if c, ok := (*pc.byType.Load())[k]; ok {
+		return c
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	old := *pc.byType.Load()
+	if c, ok := old[k]; ok {
+		return c
+	}
+	var out string
+	switch outcome {
+	case outcomeDrop:
+		out = "drop"
+	case outcomeNoReply:
+		out = "noreply"
+	default:
+		out = typeLabel(outcome)
+	}
+	c := pc.m.Packets.WithLabelValues(typeLabel(mt), out)
+	next := make(map[uint16]prometheus.Counter, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[k] = c
+	pc.byType.Store(&next)
+	return c
+}
+
+// typeLabel is the metric label of a DHCP message type ("bootp" without one).
+func typeLabel(mt uint8) string {
+	if dhcpv4.MessageType(mt) == dhcpv4.MessageTypeNone {
+		return "bootp"
+	}
+	return strings.ToLower(dhcpv4.MessageType(mt).String())
 }
 
 var broadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}

@@ -114,7 +114,10 @@ stats() {
 	EOF
 }
 
-# find_rate KIND: the highest rate with <= 1 % drops (each probe on a fresh server).
+# find_rate KIND: sets FOUND to the highest rate with <= 1 % drops (each probe
+# on a fresh server). It runs in this shell, never in $(...): a server started
+# in a subshell would outlive it (SRV_PID is lost with the subshell) and keep
+# answering during the next server's run.
 find_rate() {
 	local kind=$1 rate=2000 best=0 out d r
 	# Below the start rate when even that drops (a loaded machine).
@@ -126,7 +129,7 @@ find_rate() {
 		if python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"; then best=$rate; rate=$((rate * 3 / 2)); break; fi
 		rate=$((rate / 2))
 	done
-	[ $best -gt 0 ] || { echo 125; return; }
+	[ $best -gt 0 ] || { FOUND=125; return; }
 	while [ $rate -le 40000 ]; do
 		start_server "$kind" "$POOL_BIG"
 		perf $rate "$PROBE_SECS"
@@ -143,12 +146,15 @@ find_rate() {
 		printf '  %-8s probe %6d/s: %8.0f DORA/s, drops %5.2f %%\n' "$kind" $mid "$r" "$d" >&2
 		if python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"; then best=$mid; fi
 	fi
-	echo $best
+	stop_server
+	FOUND=$best
 }
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 
-# measure KIND RATE: a RUN_SECS run; prints one result line.
+# measure KIND RATE: a RUN_SECS run; writes its result lines to $WORK/measure.out.
+# The CPU figure is the server process's own (SRV_PID is the server itself:
+# `ip netns exec` and `env` exec, they do not fork), from this shell.
 measure() {
 	local kind=$1 rate=$2 t0 t1 rss
 	start_server "$kind" "$POOL_BIG"
@@ -156,6 +162,7 @@ measure() {
 	perf "$rate" "$RUN_SECS" "-x t"
 	t1=$(cpu_ticks "$SRV_PID")
 	rss=$(awk '/VmHWM/ {print $2}' /proc/"$SRV_PID"/status)
+	stop_server
 	python3 - "$WORK/perf.out" "$kind" "$rate" "$((t1 - t0))" "$(getconf CLK_TCK)" "$RUN_SECS" "$rss" <<-'EOF'
 	import re, sys
 	path, kind, rate, ticks, hz, secs, rss = sys.argv[1:]
@@ -179,14 +186,15 @@ measure() {
 	      f"DO p50/p99 {do[0]:.3f}/{do[1]:.3f} ms  RA p50/p99 {ra[0]:.3f}/{ra[1]:.3f} ms  CPU {cpu:5.1f} %  RSS {int(rss)//1024} MiB")
 	print(f"RESULT {kind} {dora}")
 	EOF
-}
+} >"$WORK/measure.out"
 
 echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
-RATE_H=${RATE_H:-$(find_rate hadhcpd)}  # preset RATE_H/RATE_K to skip the search
-RATE_K=${RATE_K:-$(find_rate kea)}
+# Preset RATE_H/RATE_K to skip the search.
+if [ -z "${RATE_H:-}" ]; then find_rate hadhcpd; RATE_H=$FOUND; fi
+if [ -z "${RATE_K:-}" ]; then find_rate kea; RATE_K=$FOUND; fi
 echo "== ${RUN_SECS} s at that rate (130k pool; latencies per exchange half)"
-OUT_H=$(measure hadhcpd "$RATE_H"); echo "$OUT_H" | grep -v RESULT
-OUT_K=$(measure kea "$RATE_K"); echo "$OUT_K" | grep -v RESULT
+measure hadhcpd "$RATE_H"; OUT_H=$(cat "$WORK/measure.out"); echo "$OUT_H" | grep -v RESULT
+measure kea "$RATE_K"; OUT_K=$(cat "$WORK/measure.out"); echo "$OUT_K" | grep -v RESULT
 DH=$(echo "$OUT_H" | awk '/^RESULT/ {print $3}')
 DK=$(echo "$OUT_K" | awk '/^RESULT/ {print $3}')
 python3 -c "print(f'hadhcpd / kea DORA/s: {float($DH)/max(float($DK),1):.2f}x  (target >= 1.25x)')"
