@@ -35,11 +35,13 @@ func FinishNode(cfg *agent.Config, d Defaults, rep *Report) {
 		name := d.NodeName
 		why := "from --node"
 		if name == "" {
-			name = "gw1"
-			if cfg.Failover != nil && cfg.Failover.Role == "secondary" {
-				name = "gw2"
+			name, why = "gw1", "no --node given"
+			if cfg.Failover != nil {
+				why = "no --node given; named after the failover role"
+				if cfg.Failover.Role == "secondary" {
+					name = "gw2"
+				}
 			}
-			why = "no --node given; named after the failover role"
 		}
 		cfg.Node.Name = name
 		rep.Invent("node.name", name, why)

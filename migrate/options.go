@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd"
 )
 
 // OptType is how an option's value is written.
@@ -208,17 +210,21 @@ func ParseIPv4(s string) (string, error) {
 	return a.String(), nil
 }
 
-// NamedOptions are the option keys hadhcpd's config accepts by name
-// (dhcpd/options.go namedOptions); any other option is written under
-// `custom:` as {code, type, value}.
-var NamedOptions = map[string]bool{
-	"subnet_mask": true, "time_offset": true, "routers": true, "time_servers": true,
-	"domain_name_servers": true, "log_servers": true, "host_name": true, "domain_name": true,
-	"root_path": true, "interface_mtu": true, "broadcast_address": true, "ntp_servers": true,
-	"vendor_specific": true, "netbios_name_servers": true, "netbios_node_type": true,
-	"tftp_server_name": true, "bootfile_name": true, "domain_search": true,
-	"classless_static_routes": true,
-}
+// namedOptions are the option keys hadhcpd's config accepts by name, taken
+// from the DHCP server itself (dhcpd.OptionNames) so an option the server
+// learns to name is imported by name at once, and the two lists cannot
+// drift. Any other option is written under `custom:` as {code, type, value}.
+var namedOptions = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range dhcpd.OptionNames() {
+		m[n] = true
+	}
+	return m
+}()
+
+// IsNamedOption reports whether hadhcpd's config accepts key under
+// `options:` by name.
+func IsNamedOption(key string) bool { return namedOptions[key] }
 
 // customPrefix marks an option known only by code while an importer
 // collects options; FinishOptions moves them into the `custom:` list.
@@ -229,7 +235,7 @@ const customPrefix = "custom:"
 // FinishOptions turns into `custom: [{code, type, value}]`. The returned
 // key is also what the report names.
 func OptionEntry(code int, key string, t OptType, v any) (string, any) {
-	if NamedOptions[key] {
+	if namedOptions[key] {
 		return key, v
 	}
 	return fmt.Sprintf("%s%d", customPrefix, code), map[string]any{"code": code, "type": t.String(), "value": v}

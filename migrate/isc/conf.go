@@ -355,7 +355,7 @@ func (c *conv) permit(s *Stmt, sc *scope) error {
 func wordsText(ts []token) []string {
 	out := make([]string, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, t.text)
+		out = append(out, t.str())
 	}
 	return out
 }
@@ -507,7 +507,7 @@ func optionValues(s *Stmt) ([]string, error) {
 	var out []string
 	cur := []string{}
 	for _, t := range s.Words[2:] {
-		if t.kind == tPunct && t.text == "," {
+		if t.kind == tPunct && t.is(',') {
 			if len(cur) == 0 {
 				return nil, migrate.Errorf(s.Pos, "option %s: empty value before ','", s.word(1))
 			}
@@ -515,7 +515,7 @@ func optionValues(s *Stmt) ([]string, error) {
 			cur = cur[:0]
 			continue
 		}
-		cur = append(cur, t.text)
+		cur = append(cur, t.str())
 	}
 	if len(cur) == 0 {
 		return nil, migrate.Errorf(s.Pos, "option %s has no value", s.word(1))
@@ -733,21 +733,21 @@ func (c *conv) rangeStmt(s *Stmt, sc *scope) error {
 	}
 	w := s.Words[1:]
 	bootp := false
-	if len(w) > 0 && w[0].text == "dynamic-bootp" {
+	if len(w) > 0 && w[0].str() == "dynamic-bootp" {
 		bootp = true
 		w = w[1:]
 	}
 	if len(w) < 1 || len(w) > 2 {
 		return migrate.Errorf(s.Pos, "want `range [dynamic-bootp] LOW [HIGH];`")
 	}
-	lo, err := netip.ParseAddr(w[0].text)
+	lo, err := netip.ParseAddr(w[0].str())
 	if err != nil || !lo.Is4() {
-		return migrate.Errorf(s.Pos, "range: %q is not an IPv4 address", w[0].text)
+		return migrate.Errorf(s.Pos, "range: %q is not an IPv4 address", w[0].str())
 	}
 	hi := lo
 	if len(w) == 2 {
-		if hi, err = netip.ParseAddr(w[1].text); err != nil || !hi.Is4() {
-			return migrate.Errorf(s.Pos, "range: %q is not an IPv4 address", w[1].text)
+		if hi, err = netip.ParseAddr(w[1].str()); err != nil || !hi.Is4() {
+			return migrate.Errorf(s.Pos, "range: %q is not an IPv4 address", w[1].str())
 		}
 	}
 	if hi.Less(lo) {
@@ -802,8 +802,8 @@ func (c *conv) hostStmt(s *Stmt, sc *scope) error {
 	case "fixed-address":
 		var addrs []string
 		for _, t := range s.Words[1:] {
-			if t.text != "," {
-				addrs = append(addrs, t.text)
+			if !t.is(',') {
+				addrs = append(addrs, t.str())
 			}
 		}
 		a, err := netip.ParseAddr(s.word(1))
@@ -856,20 +856,43 @@ func (c *conv) hostStmt(s *Stmt, sc *scope) error {
 }
 
 // parseHex reads colon-separated hex bytes ("0:1:2a" as dhcpd writes them).
-func parseHex(s string) ([]byte, error) {
-	parts := strings.Split(s, ":")
-	out := make([]byte, 0, len(parts))
-	for _, p := range parts {
+// It takes the token's bytes or a string: a lease file has one or two per
+// block, and converting them to strings first cost an allocation each.
+func parseHex[T ~string | ~[]byte](s T) ([]byte, error) {
+	out := make([]byte, 0, (len(s)+1)/3)
+	for start := 0; start <= len(s); {
+		end := start
+		for end < len(s) && s[end] != ':' {
+			end++
+		}
+		p := s[start:end]
 		if len(p) == 0 || len(p) > 2 {
 			return nil, fmt.Errorf("bad hex byte %q", p)
 		}
-		v, err := strconv.ParseUint(p, 16, 8)
-		if err != nil {
-			return nil, fmt.Errorf("bad hex byte %q", p)
+		v := 0
+		for i := 0; i < len(p); i++ {
+			h := hexVal(p[i])
+			if h < 0 {
+				return nil, fmt.Errorf("bad hex byte %q", p)
+			}
+			v = v*16 + h
 		}
 		out = append(out, byte(v))
+		start = end + 1
 	}
 	return out, nil
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }
 
 func hexColon(b []byte) string {

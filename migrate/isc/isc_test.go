@@ -241,7 +241,7 @@ func TestLexer(t *testing.T) {
 		if tk.kind == tEOF {
 			break
 		}
-		got = append(got, tk.text+"@"+string(rune('0'+tk.line)))
+		got = append(got, tk.str()+"@"+string(rune('0'+tk.line)))
 	}
 	want := []string{"a@1", "b\"c\\dAA\n@1", "{@2", "e@2", "}@2", ";@2", "f@2", ",@2", "=@2", "multi\nline@2", "g@3", "h@4"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
@@ -286,4 +286,30 @@ func FuzzParseLeases(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The lease file's hand-written parsers must agree with the standard
+// library they replace (time.Parse, netip.ParseAddr).
+func TestParseDateTimeAndIPv4(t *testing.T) {
+	for _, in := range []string{
+		"2024/01/04 10:00:00", "2024/02/29 23:59:59", "2023/02/29 10:00:00", "2024/04/31 10:00:00",
+		"2024/13/04 10:00:00", "2024/00/04 10:00:00", "2024/01/04 24:00:00", "2024/01/04 10:60:00",
+		"2024/01/04 10:00:60", "2024-01-04 10:00:00", "2024/01/04 10:00", "2024/01/04x 10:00:00", "/01/04 10:00:00",
+	} {
+		d, c, _ := strings.Cut(in, " ")
+		got, ok := parseDateTime([]byte(d), []byte(c))
+		want, err := time.Parse("2006/01/02 15:04:05", in)
+		if ok != (err == nil) || (ok && !got.Equal(want)) {
+			t.Errorf("parseDateTime(%q) = %v, %v; time.Parse: %v, %v", in, got, ok, want, err)
+		}
+	}
+	for _, in := range []string{"192.0.2.1", "0.0.0.0", "255.255.255.255", "256.0.0.1", "192.0.2", "192.0.2.1.5",
+		"192.0.02.1", "192.0.2.", ".192.0.2", "1.2.3.4a", "", "::1", "192.0.2.0/24"} {
+		got, ok := parseIPv4([]byte(in))
+		want, err := netip.ParseAddr(in)
+		wantOK := err == nil && want.Is4()
+		if ok != wantOK || (ok && got != want) {
+			t.Errorf("parseIPv4(%q) = %v, %v; netip: %v, %v", in, got, ok, want, err)
+		}
+	}
 }

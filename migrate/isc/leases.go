@@ -1,6 +1,7 @@
 package isc
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 // leases is summarised in rep.
 func ParseLeases(name string, r io.Reader, rep *migrate.Report) ([]migrate.Lease, error) {
 	p := newParser(newLexer(name, r), nil)
+	p.reuse = true // leaseBlock copies what it keeps
 	var t migrate.LeaseTable
 	skipped := map[string]*tally{}
 	skip := func(pos migrate.Pos, what, why string, kind migrate.Kind) {
@@ -37,7 +39,7 @@ func ParseLeases(name string, r io.Reader, rep *migrate.Report) ([]migrate.Lease
 		if s == nil {
 			break
 		}
-		switch s.word(0) {
+		switch string(s.wordb(0)) {
 		case "lease":
 			if first.Line == 0 {
 				first = s.Pos
@@ -87,28 +89,32 @@ type tally struct {
 	n    int
 }
 
+// leaseBlock reads one `lease ADDR { ... }`. It runs once per block of a
+// file that may hold hundreds of thousands, so it compares the words as
+// bytes (a switch on string(b) does not allocate) and copies only what the
+// lease keeps.
 func leaseBlock(s *Stmt, t *migrate.LeaseTable, skip func(migrate.Pos, string, string, migrate.Kind)) error {
-	a, err := netip.ParseAddr(s.word(1))
-	if err != nil || !a.Is4() || len(s.Words) != 2 || !s.HasBlock {
+	a, ok := parseIPv4(s.wordb(1))
+	if !ok || len(s.Words) != 2 || !s.HasBlock {
 		return migrate.Errorf(s.Pos, "want `lease IPV4-ADDRESS { ... }`, not %q", s.String())
 	}
 	l := migrate.Lease{Addr: a, Pos: s.Pos}
 	state := ""
 	for _, st := range s.Block {
-		switch w := st.word(0); w {
+		switch w := st.wordb(0); string(w) {
 		case "starts", "ends", "tstp", "tsfp", "atsfp", "cltt":
 			tm, never, err := leaseTime(st)
 			if err != nil {
 				return err
 			}
 			if never {
-				if w == "ends" {
+				if string(w) == "ends" {
 					skip(st.Pos, "ends never", "an infinite lease: hadhcpd grants none; the binding is not imported", migrate.Unsupported)
 					state = "never"
 				}
 				continue
 			}
-			switch w {
+			switch string(w) {
 			case "starts":
 				l.Start = tm
 			case "ends":
@@ -123,16 +129,18 @@ func leaseBlock(s *Stmt, t *migrate.LeaseTable, skip func(migrate.Pos, string, s
 				l.CLTT = tm
 			}
 		case "binding":
-			if st.word(1) != "state" || len(st.Words) != 3 {
+			if string(st.wordb(1)) != "state" || len(st.Words) != 3 {
 				return migrate.Errorf(st.Pos, "want `binding state STATE;`")
 			}
 			if state != "never" {
-				state = st.word(2)
+				state = bindingState(st.wordb(2))
 			}
-		case "next", "rewind":
-			skip(st.Pos, w+" binding state", "hadhcpd decides the next state itself (expiry, release, failover)", migrate.Dropped)
+		case "next":
+			skip(st.Pos, "next binding state", "hadhcpd decides the next state itself (expiry, release, failover)", migrate.Dropped)
+		case "rewind":
+			skip(st.Pos, "rewind binding state", "hadhcpd decides the next state itself (expiry, release, failover)", migrate.Dropped)
 		case "hardware":
-			mac, err := parseHex(st.word(2))
+			mac, err := parseHex(st.wordb(2))
 			if err != nil || len(st.Words) != 3 {
 				return migrate.Errorf(st.Pos, "hardware: %q is not a hardware address", st.word(2))
 			}
@@ -142,14 +150,16 @@ func leaseBlock(s *Stmt, t *migrate.LeaseTable, skip func(migrate.Pos, string, s
 				return migrate.Errorf(st.Pos, "want `uid \"...\";` or `uid XX:XX...;`")
 			}
 			if st.Words[1].kind == tString {
-				l.ClientID = []byte(st.Words[1].text)
-			} else if l.ClientID, err = parseHex(st.word(1)); err != nil {
+				l.ClientID = bytes.Clone(st.Words[1].b)
+			} else if id, err := parseHex(st.wordb(1)); err != nil {
 				return migrate.Errorf(st.Pos, "uid %q: %v", st.word(1), err)
+			} else {
+				l.ClientID = id
 			}
 		case "client-hostname":
 			l.Hostname = st.word(1)
 		default:
-			skip(st.Pos, w, "per-lease data hadhcpd does not keep (variables, relay options, DDNS state)", migrate.Dropped)
+			skip(st.Pos, string(w), "per-lease data hadhcpd does not keep (variables, relay options, DDNS state)", migrate.Dropped)
 		}
 	}
 	switch state {
@@ -177,23 +187,108 @@ func leaseBlock(s *Stmt, t *migrate.LeaseTable, skip func(migrate.Pos, string, s
 	return nil
 }
 
+// bindingState returns the known binding state names without allocating
+// (every block has one), anything else as a copy for the error message.
+func bindingState(b []byte) string {
+	for _, s := range [...]string{"active", "free", "expired", "released", "abandoned", "backup", "reset", "bootp"} {
+		if string(b) == s {
+			return s
+		}
+	}
+	return string(b)
+}
+
 // leaseTime reads `starts W YYYY/MM/DD HH:MM:SS;` (UTC), `starts epoch N;`
 // and `ends never;`.
 func leaseTime(s *Stmt) (time.Time, bool, error) {
 	switch {
-	case len(s.Words) == 2 && s.word(1) == "never":
+	case len(s.Words) == 2 && string(s.wordb(1)) == "never":
 		return time.Time{}, true, nil
-	case len(s.Words) == 3 && s.word(1) == "epoch":
+	case len(s.Words) == 3 && string(s.wordb(1)) == "epoch":
 		n, err := strconv.ParseInt(s.word(2), 10, 64)
 		if err != nil || n < 0 || n > 1<<40 {
 			return time.Time{}, false, migrate.Errorf(s.Pos, "%s: %q is not seconds since the epoch", s.word(0), s.word(2))
 		}
 		return time.Unix(n, 0).UTC(), false, nil
 	case len(s.Words) == 4:
-		tm, err := time.Parse("2006/01/02 15:04:05", s.word(2)+" "+s.word(3))
-		if err == nil {
+		if tm, ok := parseDateTime(s.wordb(2), s.wordb(3)); ok {
 			return tm, false, nil
 		}
 	}
 	return time.Time{}, false, migrate.Errorf(s.Pos, "%s: want `W YYYY/MM/DD HH:MM:SS`, `epoch N` or `never`", s.word(0))
+}
+
+// parseDateTime reads dhcpd's `YYYY/MM/DD` and `HH:MM:SS` (UTC,
+// dhcpd.leases(5)) by hand: time.Parse with a layout was a tenth of the
+// import's time. Dates that do not exist (2024/02/30) are refused, as
+// time.Parse refuses them. dhcpd writes two-digit fields; one-digit ones
+// are accepted as time.Parse did not, harmlessly.
+func parseDateTime(date, clock []byte) (time.Time, bool) {
+	var d, c [3]int
+	if !splitNums(date, '/', &d) || !splitNums(clock, ':', &c) {
+		return time.Time{}, false
+	}
+	y, mo, dd, h, mi, sec := d[0], d[1], d[2], c[0], c[1], c[2]
+	if y < 1 || y > 9999 || mo < 1 || mo > 12 || dd < 1 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	tm := time.Date(y, time.Month(mo), dd, h, mi, sec, 0, time.UTC)
+	if tm.Day() != dd { // time.Date normalised a day past the month's end
+		return time.Time{}, false
+	}
+	return tm, true
+}
+
+// splitNums reads three unsigned decimal fields of up to four digits
+// separated by sep.
+func splitNums(b []byte, sep byte, out *[3]int) bool {
+	i := 0
+	for f := 0; f < 3; f++ {
+		if f > 0 {
+			if i >= len(b) || b[i] != sep {
+				return false
+			}
+			i++
+		}
+		n, start := 0, i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			n = n*10 + int(b[i]-'0')
+		}
+		if i == start || i-start > 4 {
+			return false
+		}
+		out[f] = n
+	}
+	return i == len(b)
+}
+
+// parseIPv4 reads a dotted quad without allocating.
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var a [4]byte
+	i := 0
+	for f := 0; f < 4; f++ {
+		if f > 0 {
+			if i >= len(b) || b[i] != '.' {
+				return netip.Addr{}, false
+			}
+			i++
+		}
+		n, start := 0, i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			n = n*10 + int(b[i]-'0')
+			if n > 255 {
+				return netip.Addr{}, false
+			}
+		}
+		// No empty fields and no leading zeros (netip.ParseAddr refuses
+		// "192.0.02.1": octal or decimal would be ambiguous).
+		if i == start || (i-start > 1 && b[start] == '0') {
+			return netip.Addr{}, false
+		}
+		a[f] = byte(n)
+	}
+	if i != len(b) {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(a), true
 }

@@ -26,12 +26,17 @@ const Batch = 1000
 
 // Convert turns an imported lease into the database's form.
 func Convert(l migrate.Lease) lease.Lease {
-	st := map[migrate.LeaseState]lease.State{
-		migrate.LeaseActive:    lease.StateActive,
-		migrate.LeaseExpired:   lease.StateExpired,
-		migrate.LeaseReleased:  lease.StateReleased,
-		migrate.LeaseAbandoned: lease.StateAbandoned,
-	}[l.State]
+	var st lease.State
+	switch l.State {
+	case migrate.LeaseActive:
+		st = lease.StateActive
+	case migrate.LeaseExpired:
+		st = lease.StateExpired
+	case migrate.LeaseReleased:
+		st = lease.StateReleased
+	case migrate.LeaseAbandoned:
+		st = lease.StateAbandoned
+	}
 	stateStart := l.Start
 	if l.State != migrate.LeaseActive && !l.Expiry.IsZero() {
 		stateStart = l.Expiry
