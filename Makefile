@@ -81,3 +81,13 @@ package-test: ## packages: static checks, then install/upgrade/remove/purge the 
 .PHONY: package-test-quick
 package-test-quick: ## packages: static checks only (unit, config, man page, .deb/.rpm contents; < 1 min)
 	@scripts/package-test.sh --quick
+
+# ---- appliance image (packaging/image/, scripts/image-*.sh) ----
+
+.PHONY: image
+image: ## build dist/image/{vmlinuz,initrd.img,lab.cpio.gz}: Debian's kernel + busybox + static hadhcpd (apt-get download only); prints the size
+	@VERSION=$(VERSION) scripts/image-build.sh
+
+.PHONY: image-test
+image-test: ## boot the image as a VRRP pair in two qemu guests: leases, power cut, reboot, ACPI power-off (root, ~75 s with TCG)
+	@VERSION=$(VERSION) scripts/image-test.sh
