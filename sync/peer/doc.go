@@ -1,0 +1,136 @@
+// Package peer is the sync link between the two boxes of a hadhcpd pair:
+// TCP, mutual authentication, framing, the replication stream of lease
+// records (pipelined updates, cumulative acks, resume, paged snapshot) and
+// the config sync transport. It moves frames; the failover decisions are
+// sync/failover's, fed by the events this package emits (Up, Down,
+// PartnerState, ResyncDone), and the lease database is behind Store.
+//
+// # Connections
+//
+// Only the primary dials (failover.peer, from the host address of
+// failover.listen); the secondary accepts on failover.listen. With one
+// dialer two connections never race, so no tie-break is needed; a newer
+// authenticated connection replaces the current one (the dialer
+// reconnects after it declared the link down, perhaps before the acceptor
+// noticed). Two nodes with the same role or name are refused.
+//
+// # Frames
+//
+// Every frame is
+//
+//	type u8 | length u32 BE | payload (length bytes)
+//
+// The reader checks length against MaxFrameLen and against the type's own
+// bound before it allocates. Payload layouts are on the FrameType
+// constants in frame.go; all integers are big-endian, and every payload
+// has exactly one encoding (trailing bytes are an error). Lease records
+// inside FrameUpdate and FrameSnapPage are the lease journal's record
+// payloads (dhcpd/lease doc.go "Record payload", lease.Lease
+// MarshalBinary), so disk and wire cannot drift.
+//
+// # Protocol flow
+//
+//	both:  Hello{version, role, nonce, name}            (nothing else is read before it)
+//	both:  Auth{HMAC-SHA256(psk, label|prover|verifier)} (PSK only; with TLS the
+//	                                                     handshake authenticated both already)
+//	both:  Session{state, maintenance, clock, epoch, lastSeq, heldSeq,
+//	               ackedEpoch, ackedSeq, configHash}
+//	both:  Stream{resume|snapshot, epoch, pos}           how the sender's stream continues
+//	       [primary: Config{hash, dhcp: section}; secondary answers ConfigVerdict]
+//	steady state, each direction independently:
+//	       Update{clock, records…}  → receiver applies durably, then one
+//	       Ack{seq} per read burst (cumulative: every record up to the one with seq)
+//	       Heartbeat{clock} every max_response_delay/3; State{state, maintenance}
+//	snapshot: SnapPage{page, last, clock, records…} → SnapAck{page}; one page in flight
+//	       SyncDone once everything the sender held at session start is before it
+//
+// Authentication comes first: a peer that fails it learns our name, role
+// and a nonce, nothing else. The PSK proof covers the protocol version,
+// role, name and a fresh 256-bit nonce of both ends, prover first: a
+// recorded proof fails against a new nonce (replay), and a proof made by
+// the victim cannot be handed back to it (reflection; an echoed Hello is
+// refused outright). With TLS (1.3, mutual) each end verifies the other's
+// certificate against the configured CA or pinned certificate only.
+// Refusals are counted by reason (refused_peers_total{reason}: malformed,
+// version, role, name, reflection, auth, tls) and logged once per source
+// address and reason per minute.
+//
+// # Liveness
+//
+// Each end sends a Heartbeat every max_response_delay/3 and declares the
+// link down (ErrTimeout) after max_response_delay without any frame, the
+// handshake included. The times come from the injected Clock.
+//
+// # Replication
+//
+// Our stream is the records the DHCP commit path hands to Replicate, in
+// the order the queue holds them (queued records are kept in sequence
+// order, so concurrent callers' records leave as the database numbered
+// them). At most max_unacked_updates are in flight; the rest wait
+// (back-pressure on Replicate). The receiver applies each Update frame with
+// one Store.Apply call (one group commit) and acks once its read buffer is
+// empty. Replicate returns when the partner acked all its records, or at
+// once with ErrPartnerUnreachable while the link is down or after
+// MarkUnreachable; its records stay queued for the partner.
+//
+// # Epochs, resume and snapshot
+//
+// A stream is named by its epoch (random per Link unless Options.Epoch is
+// set) and positions in it by the sequence number of a record. Each end
+// reports in Session the epoch and position of the partner's stream it
+// holds completely. The sender resumes after that position when the epoch
+// is its own and the position is still in memory (the last Retain records
+// are kept); otherwise it sends a snapshot: Stream{snapshot, epoch, mark}
+// (mark = the position before its first unacknowledged record), then the
+// unacknowledged records, then pages of PageSize leases read from the
+// Store just before each page is written, so a page never carries an older
+// state of a lease than an update sent before it. Replicate calls during a
+// snapshot are interleaved with the pages (DHCP never stops for a resync);
+// their records carry positions after mark. The receiver reports the epoch
+// as complete only after SyncDone, so a snapshot cut short is restarted.
+// A record of the receiver's own that comes back in a snapshot is applied
+// only when the receiver holds an older state of it (a lost journal is
+// restored; newer local states are kept).
+//
+// Because the epoch is random per process unless the agent persists one,
+// every restart of either box leads to a snapshot in that direction, which
+// is always correct. PartnerAckedSeq (Up) is the partner's
+// Store.PartnerSeq, the highest of our sequence numbers it holds, for the
+// failover machine's RECOVER-WAIT decision.
+//
+// # Records and clocks (DESIGN.md invariant 6)
+//
+// Record times are absolute in the sender's clock. Every Update and
+// SnapPage carries the sender's clock when it was written; the receiver
+// moves each time by (its clock at receipt − that clock), so every time it
+// stores is in its own clock whatever the skew (transit time, sub-ms on a
+// LAN, is not subtracted; times are whole seconds). The failover expiries
+// change sides: the sender's PotentialExpiry becomes the receiver's
+// PartnerExpiry, and the sender's PartnerExpiry (the receiver's potential
+// as the sender holds it) becomes the receiver's AckedExpiry and, unless
+// the receiver holds a later one, its PotentialExpiry. The skew measured at
+// the handshake and from heartbeats is reported (Up.Skew, the
+// clock_skew_seconds gauge) and never used.
+//
+// # Config sync
+//
+// The primary sends Config{hash, dhcp: section} on every connect and on
+// SendConfig (reload); the secondary hands it to Options.OnConfig and
+// answers ConfigVerdict{accepted, hash, reason}. Both ends emit an event
+// (ConfigReceived, ConfigVerdict).
+//
+// # Concurrency
+//
+// Per session: the reader (HandleConn's goroutine) applies records and
+// handles acks, the writer is the only goroutine that writes, and the
+// watchdog runs the heartbeat and timeout timers. Link.mu guards the
+// stream state; the Store, OnEvent and OnConfig are never called with it
+// held. OnEvent calls are serialised and must not block.
+//
+// BUG(peer): records handed to Replicate out of sequence order across
+// frames (two commits returning together, the later one queued after the
+// earlier one was already sent) leave out of order; the receiver's
+// PartnerSeq is then briefly ahead of what it holds contiguously. A change
+// feed from the lease database (records in sequence order, from one
+// goroutine) would remove this.
+package peer

@@ -1,0 +1,560 @@
+package peer
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ProtocolVersion is the version of the peer protocol carried in Hello.
+// Both ends must speak the same one; a mismatch is refused with
+// ErrVersion (there is no downgrade: the two boxes of a pair run the same
+// release, and a rolling upgrade restarts one box at a time with the
+// other serving alone).
+//
+// History:
+//
+//	1: the first version (hadhcpd issue 8).
+const ProtocolVersion = 1
+
+// FrameType is the first byte of every frame.
+type FrameType uint8
+
+// Frame types and their payload layouts (all integers big-endian; doc.go
+// "Frames" has the protocol flow). A frame is
+//
+//	type u8 | length u32 | payload (length bytes)
+const (
+	// FrameHello opens a connection, from both ends, before anything else.
+	//   version u16 | role u8 | nonce [32] | nameLen u8 | name
+	FrameHello FrameType = 1
+	// FrameAuth is the PSK proof of the sender (absent with TLS).
+	//   mac [32]  HMAC-SHA256(key, authTranscript(sender, receiver))
+	FrameAuth FrameType = 2
+	// FrameSession follows authentication, from both ends.
+	//   flags u8 (bit 0 maintenance) | state u8 | clock i64 (unix ns)
+	//   | epoch u64 | lastSeq u64 | heldSeq u64 | ackedEpoch u64 | ackedSeq u64
+	//   | hashLen u8 | configHash
+	FrameSession FrameType = 3
+	// FrameHeartbeat keeps the link alive.
+	//   clock i64 (sender's unix ns, for the skew display only)
+	FrameHeartbeat FrameType = 4
+	// FrameState announces a new failover state.
+	//   state u8 | flags u8 (bit 0 maintenance)
+	FrameState FrameType = 5
+	// FrameStream says how the sender's stream continues in this session.
+	//   mode u8 (0 resume, 1 snapshot) | epoch u64 | pos u64
+	FrameStream FrameType = 6
+	// FrameUpdate carries lease records of the sender's stream.
+	//   clock i64 | count u16 | count × (len u16 | lease record payload)
+	FrameUpdate FrameType = 7
+	// FrameAck acknowledges, cumulatively, every update of the receiver's
+	// stream up to and including the one with this sequence number.
+	//   seq u64
+	FrameAck FrameType = 8
+	// FrameSnapPage is one page of a snapshot.
+	//   page u32 | flags u8 (bit 0 last) | clock i64 | count u16
+	//   | count × (len u16 | lease record payload)
+	FrameSnapPage FrameType = 9
+	// FrameSnapAck acknowledges a snapshot page once it is applied.
+	//   page u32
+	FrameSnapAck FrameType = 10
+	// FrameSyncDone: every record the sender held when the session began
+	// is now before this frame in the stream.
+	//   (empty)
+	FrameSyncDone FrameType = 11
+	// FrameConfig carries the primary's dhcp: section.
+	//   hashLen u8 | hash | config (the rest)
+	FrameConfig FrameType = 12
+	// FrameConfigVerdict answers FrameConfig.
+	//   accepted u8 | hashLen u8 | hash | reason (the rest, UTF-8)
+	FrameConfigVerdict FrameType = 13
+)
+
+var frameNames = map[FrameType]string{
+	FrameHello: "hello", FrameAuth: "auth", FrameSession: "session", FrameHeartbeat: "heartbeat",
+	FrameState: "state", FrameStream: "stream", FrameUpdate: "update", FrameAck: "ack",
+	FrameSnapPage: "snap-page", FrameSnapAck: "snap-ack", FrameSyncDone: "sync-done",
+	FrameConfig: "config", FrameConfigVerdict: "config-verdict",
+}
+
+func (t FrameType) String() string {
+	if n, ok := frameNames[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("frame(%d)", uint8(t))
+}
+
+const (
+	frameHeaderLen = 5
+	// MaxFrameLen bounds a frame's payload; the reader checks the length
+	// field against it (and against the type's own bound) before it
+	// allocates anything (derp readFrame).
+	MaxFrameLen = 1 << 20
+	// maxConfigLen bounds a config frame (a dhcp: section of thousands of
+	// reservations fits easily).
+	maxConfigLen = MaxFrameLen
+	// maxRecordLen is lease.MaxPayload; a record longer than that cannot
+	// decode.
+	maxRecordLen = 1024
+	// nonceLen and macLen: 256-bit nonces and HMAC-SHA256 outputs.
+	nonceLen = 32
+	macLen   = 32
+	maxHash  = 255
+)
+
+// Errors of the frame codec. Decoding errors wrap ErrBadFrame.
+var (
+	ErrBadFrame  = errors.New("peer: malformed frame")
+	ErrFrameSize = errors.New("peer: frame too large")
+	ErrVersion   = errors.New("peer: protocol version mismatch")
+)
+
+// maxLen is the largest payload a frame of type t may carry.
+func maxLen(t FrameType) uint32 {
+	switch t {
+	case FrameHello:
+		return 2 + 1 + nonceLen + 1 + 255
+	case FrameAuth:
+		return macLen
+	case FrameSession:
+		return 1 + 1 + 8 + 5*8 + 1 + maxHash
+	case FrameHeartbeat:
+		return 8
+	case FrameState:
+		return 2
+	case FrameStream:
+		return 1 + 8 + 8
+	case FrameAck:
+		return 8
+	case FrameSnapAck:
+		return 4
+	case FrameSyncDone:
+		return 0
+	case FrameConfig:
+		return maxConfigLen
+	case FrameConfigVerdict:
+		return 1 + 1 + maxHash + 1024
+	}
+	return MaxFrameLen
+}
+
+// frameReader reads frames with a sticky error: after the first failure
+// every call returns it (insomniacslk's uio buffer, derp's reader).
+type frameReader struct {
+	r   *bufio.Reader
+	err error
+}
+
+func newFrameReader(r io.Reader) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// readFrame returns the next frame. The payload is freshly allocated, after
+// its length was checked.
+func (fr *frameReader) readFrame() (FrameType, []byte, error) {
+	if fr.err != nil {
+		return 0, nil, fr.err
+	}
+	var h [frameHeaderLen]byte
+	if _, err := io.ReadFull(fr.r, h[:]); err != nil {
+		fr.err = err
+		return 0, nil, err
+	}
+	t := FrameType(h[0])
+	n := binary.BigEndian.Uint32(h[1:])
+	if n > MaxFrameLen || n > maxLen(t) {
+		fr.err = fmt.Errorf("%w: %v frame of %d bytes", ErrFrameSize, t, n)
+		return 0, nil, fr.err
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(fr.r, p); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		fr.err = err
+		return 0, nil, err
+	}
+	return t, p, nil
+}
+
+// buffered reports whether more input is already buffered: the receiver
+// acks once per read burst, when this is false.
+func (fr *frameReader) buffered() bool { return fr.r.Buffered() > 0 }
+
+// appendFrame appends a frame header and payload.
+func appendFrame(b []byte, t FrameType, payload []byte) []byte {
+	b = append(b, byte(t))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
+	return append(b, payload...)
+}
+
+// dec is a bounds-checked payload decoder with a sticky error.
+type dec struct {
+	p   []byte
+	err error
+}
+
+func (d *dec) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: short %s", ErrBadFrame, what)
+	}
+	d.p = nil
+}
+
+func (d *dec) bytes(n int, what string) []byte {
+	if d.err != nil || n > len(d.p) {
+		d.fail(what)
+		return nil
+	}
+	b := d.p[:n:n]
+	d.p = d.p[n:]
+	return b
+}
+
+func (d *dec) u8(what string) uint8 {
+	if b := d.bytes(1, what); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (d *dec) u16(what string) uint16 {
+	if b := d.bytes(2, what); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (d *dec) u32(what string) uint32 {
+	if b := d.bytes(4, what); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (d *dec) u64(what string) uint64 {
+	if b := d.bytes(8, what); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+// short8 reads a u8 length and that many bytes.
+func (d *dec) short8(what string) []byte {
+	n := d.u8(what)
+	return d.bytes(int(n), what)
+}
+
+// done fails on trailing bytes: every message has one encoding.
+func (d *dec) done() error {
+	if d.err == nil && len(d.p) != 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", ErrBadFrame, len(d.p))
+	}
+	return d.err
+}
+
+// Role is the configured failover role of a node.
+type Role uint8
+
+const (
+	Primary   Role = 1
+	Secondary Role = 2
+)
+
+func (r Role) String() string {
+	switch r {
+	case Primary:
+		return "primary"
+	case Secondary:
+		return "secondary"
+	}
+	return fmt.Sprintf("role(%d)", uint8(r))
+}
+
+type hello struct {
+	Version uint16
+	Role    Role
+	Nonce   [nonceLen]byte
+	Name    string
+}
+
+func (m *hello) marshal() []byte {
+	b := binary.BigEndian.AppendUint16(nil, m.Version)
+	b = append(b, byte(m.Role))
+	b = append(b, m.Nonce[:]...)
+	b = append(b, byte(len(m.Name)))
+	return append(b, m.Name...)
+}
+
+func (m *hello) unmarshal(p []byte) error {
+	d := dec{p: p}
+	m.Version = d.u16("version")
+	m.Role = Role(d.u8("role"))
+	copy(m.Nonce[:], d.bytes(nonceLen, "nonce"))
+	m.Name = string(d.short8("name"))
+	if err := d.done(); err != nil {
+		return err
+	}
+	if m.Version != ProtocolVersion {
+		// Checked first by the caller too; here so a fuzzed frame with a
+		// wrong version never passes as valid.
+		return fmt.Errorf("%w: peer speaks %d, we speak %d", ErrVersion, m.Version, ProtocolVersion)
+	}
+	if m.Role != Primary && m.Role != Secondary {
+		return fmt.Errorf("%w: role %d", ErrBadFrame, m.Role)
+	}
+	if m.Name == "" {
+		return fmt.Errorf("%w: empty node name", ErrBadFrame)
+	}
+	return nil
+}
+
+// sessionMsg is the post-authentication state exchange (FrameSession).
+type sessionMsg struct {
+	Maintenance bool
+	State       uint8  // failover.State value
+	Clock       int64  // sender's wall clock, unix ns (skew display only)
+	Epoch       uint64 // the sender's stream epoch
+	LastSeq     uint64 // the sender's Store.LastSeq
+	HeldSeq     uint64 // Store.PartnerSeq: the highest of the receiver's sequence numbers the sender holds
+	AckedEpoch  uint64 // the receiver's stream epoch the sender holds completely; 0 = none
+	AckedSeq    uint64 // the position in that stream the sender has applied up to
+	ConfigHash  []byte
+}
+
+func (m *sessionMsg) marshal() []byte {
+	var fl byte
+	if m.Maintenance {
+		fl = 1
+	}
+	b := []byte{fl, m.State}
+	b = binary.BigEndian.AppendUint64(b, uint64(m.Clock))
+	for _, v := range []uint64{m.Epoch, m.LastSeq, m.HeldSeq, m.AckedEpoch, m.AckedSeq} {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	b = append(b, byte(len(m.ConfigHash)))
+	return append(b, m.ConfigHash...)
+}
+
+func (m *sessionMsg) unmarshal(p []byte) error {
+	d := dec{p: p}
+	fl := d.u8("flags")
+	m.Maintenance = fl&1 != 0
+	m.State = d.u8("state")
+	m.Clock = int64(d.u64("clock"))
+	m.Epoch = d.u64("epoch")
+	m.LastSeq = d.u64("lastSeq")
+	m.HeldSeq = d.u64("heldSeq")
+	m.AckedEpoch = d.u64("ackedEpoch")
+	m.AckedSeq = d.u64("ackedSeq")
+	m.ConfigHash = d.short8("config hash")
+	if err := d.done(); err != nil {
+		return err
+	}
+	if fl&^1 != 0 {
+		return fmt.Errorf("%w: unknown session flags %#x", ErrBadFrame, fl)
+	}
+	if m.Epoch == 0 {
+		return fmt.Errorf("%w: stream epoch 0", ErrBadFrame)
+	}
+	return nil
+}
+
+func marshalState(state uint8, maint bool) []byte {
+	var fl byte
+	if maint {
+		fl = 1
+	}
+	return []byte{state, fl}
+}
+
+func unmarshalState(p []byte) (state uint8, maint bool, err error) {
+	d := dec{p: p}
+	state = d.u8("state")
+	fl := d.u8("flags")
+	if err := d.done(); err != nil {
+		return 0, false, err
+	}
+	if fl&^1 != 0 {
+		return 0, false, fmt.Errorf("%w: unknown state flags %#x", ErrBadFrame, fl)
+	}
+	return state, fl&1 != 0, nil
+}
+
+func marshalU64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func unmarshalU64(p []byte, what string) (uint64, error) {
+	d := dec{p: p}
+	v := d.u64(what)
+	return v, d.done()
+}
+
+const (
+	streamResume   = 0
+	streamSnapshot = 1
+)
+
+type stream struct {
+	Mode  uint8
+	Epoch uint64
+	Pos   uint64
+}
+
+func (m *stream) marshal() []byte {
+	b := []byte{m.Mode}
+	b = binary.BigEndian.AppendUint64(b, m.Epoch)
+	return binary.BigEndian.AppendUint64(b, m.Pos)
+}
+
+func (m *stream) unmarshal(p []byte) error {
+	d := dec{p: p}
+	m.Mode = d.u8("mode")
+	m.Epoch = d.u64("epoch")
+	m.Pos = d.u64("pos")
+	if err := d.done(); err != nil {
+		return err
+	}
+	if m.Mode > streamSnapshot {
+		return fmt.Errorf("%w: stream mode %d", ErrBadFrame, m.Mode)
+	}
+	if m.Epoch == 0 {
+		return fmt.Errorf("%w: stream epoch 0", ErrBadFrame)
+	}
+	return nil
+}
+
+// records is the body shared by FrameUpdate and FrameSnapPage.
+type records struct {
+	Clock int64 // the sender's wall clock when it wrote the frame, unix ns
+	Recs  [][]byte
+}
+
+func appendRecords(b []byte, clock int64, recs [][]byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(clock))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(recs)))
+	for _, r := range recs {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(r)))
+		b = append(b, r...)
+	}
+	return b
+}
+
+func (m *records) decode(d *dec) {
+	m.Clock = int64(d.u64("clock"))
+	n := d.u16("count")
+	if d.err != nil {
+		return
+	}
+	// Each record takes at least 2 bytes: cap the allocation by what the
+	// payload can hold, not by the count field.
+	m.Recs = make([][]byte, 0, min(int(n), len(d.p)/2))
+	for range n {
+		l := d.u16("record length")
+		if d.err == nil && (l == 0 || l > maxRecordLen) {
+			d.err = fmt.Errorf("%w: record of %d bytes", ErrBadFrame, l)
+		}
+		r := d.bytes(int(l), "record")
+		if d.err != nil {
+			return
+		}
+		m.Recs = append(m.Recs, r)
+	}
+}
+
+func (m *records) unmarshal(p []byte) error {
+	d := dec{p: p}
+	m.decode(&d)
+	return d.done()
+}
+
+type snapPage struct {
+	Page uint32
+	Last bool
+	records
+}
+
+func appendSnapPage(b []byte, page uint32, last bool, clock int64, recs [][]byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, page)
+	var fl byte
+	if last {
+		fl = 1
+	}
+	b = append(b, fl)
+	return appendRecords(b, clock, recs)
+}
+
+func (m *snapPage) unmarshal(p []byte) error {
+	d := dec{p: p}
+	m.Page = d.u32("page")
+	fl := d.u8("flags")
+	if d.err == nil && fl&^1 != 0 {
+		return fmt.Errorf("%w: unknown page flags %#x", ErrBadFrame, fl)
+	}
+	m.Last = fl&1 != 0
+	m.decode(&d)
+	return d.done()
+}
+
+func unmarshalU32(p []byte, what string) (uint32, error) {
+	d := dec{p: p}
+	v := d.u32(what)
+	return v, d.done()
+}
+
+type configMsg struct {
+	Hash   []byte
+	Config []byte
+}
+
+func (m *configMsg) marshal() []byte {
+	b := append([]byte{byte(len(m.Hash))}, m.Hash...)
+	return append(b, m.Config...)
+}
+
+func (m *configMsg) unmarshal(p []byte) error {
+	d := dec{p: p}
+	m.Hash = d.short8("hash")
+	if d.err != nil {
+		return d.err
+	}
+	m.Config = d.p
+	return nil
+}
+
+type verdict struct {
+	Accepted bool
+	Hash     []byte
+	Reason   string
+}
+
+func (m *verdict) marshal() []byte {
+	var a byte
+	if m.Accepted {
+		a = 1
+	}
+	b := []byte{a, byte(len(m.Hash))}
+	b = append(b, m.Hash...)
+	r := m.Reason
+	if len(r) > 1024 {
+		r = r[:1024]
+	}
+	return append(b, r...)
+}
+
+func (m *verdict) unmarshal(p []byte) error {
+	d := dec{p: p}
+	a := d.u8("accepted")
+	m.Hash = d.short8("hash")
+	if d.err != nil {
+		return d.err
+	}
+	if a > 1 {
+		return fmt.Errorf("%w: accepted %d", ErrBadFrame, a)
+	}
+	m.Accepted = a == 1
+	m.Reason = string(d.p)
+	return nil
+}

@@ -1,0 +1,527 @@
+package peer
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+)
+
+// Store is what the link needs from the lease database (lease.DB with a
+// thin adapter, see Apply).
+type Store interface {
+	// LastSeq is the highest sequence number of our own stream.
+	LastSeq() uint64
+	// PartnerSeq is the highest of the partner's sequence numbers we
+	// hold (reported to the partner as its PartnerAckedSeq).
+	PartnerSeq() uint64
+	// Get returns the lease of an address.
+	Get(addr netip.Addr) (lease.Lease, bool)
+	// Range calls fn for every lease until fn returns false.
+	Range(fn func(lease.Lease) bool)
+	// Apply stores records from the partner (lease record payloads from
+	// the partner's point of view, see lease.DB.Apply) durably and in
+	// order: when it returns nil all are on stable storage; after a
+	// crash, what is stored is a prefix of them.
+	Apply(payloads ...[]byte) error
+}
+
+// Errors callers branch on.
+var (
+	// ErrPartnerUnreachable: the link is down or was marked unreachable;
+	// the caller serves under COMMUNICATIONS-INTERRUPTED rules. The
+	// records stay queued and are sent when the link is back.
+	ErrPartnerUnreachable = errors.New("peer: partner unreachable")
+	// ErrInvalidRecord: a payload given to Replicate does not decode, or
+	// is a partner's record (Peer set).
+	ErrInvalidRecord = errors.New("peer: invalid record")
+	// ErrNotPrimary: only the primary sends its configuration.
+	ErrNotPrimary = errors.New("peer: only the primary sends its configuration")
+	// ErrOptions wraps every New error.
+	ErrOptions = errors.New("peer: invalid options")
+	// ErrProtocol: the partner broke the protocol; the session is closed.
+	ErrProtocol = errors.New("peer: protocol error")
+	// ErrTimeout: nothing heard from the partner for max_response_delay.
+	ErrTimeout = errors.New("peer: no frame from partner within max_response_delay")
+	// ErrReplaced: a newer authenticated session took over.
+	ErrReplaced = errors.New("peer: replaced by a newer session")
+	// ErrClosed: the link was stopped.
+	ErrClosed = errors.New("peer: link closed")
+	errMarked = errors.New("peer: partner marked unreachable")
+)
+
+// Options configure New. The agent fills them from failover: and node:.
+type Options struct {
+	Name string // node.name; must differ from the partner's
+	Role Role
+	// Listen (failover.listen) is where the secondary accepts; the
+	// primary dials from its host address, so the link runs between the
+	// boxes' own addresses.
+	Listen string
+	// Peer (failover.peer) is what the primary dials.
+	Peer string
+	// Exactly one of PSK (LoadPSK) and TLS (LoadTLS).
+	PSK []byte
+	TLS *tls.Config
+
+	MaxResponseDelay time.Duration // failover.max_response_delay
+	MaxUnacked       int           // failover.max_unacked_updates: the window
+	// Retain is how many records of our stream are kept in memory for a
+	// resume (acknowledged ones included); 0 = max(4*MaxUnacked, 4096).
+	Retain int
+	// PageSize is the number of leases per snapshot page; 0 = 500
+	// (about 40 KiB).
+	PageSize int
+	// Epoch identifies our stream; 0 = random. It must change whenever
+	// the numbering of our records may repeat (see doc.go "Epochs").
+	Epoch uint64
+	// ConfigHash is a hash of our dhcp: section, reported in the handshake.
+	ConfigHash []byte
+
+	Store   Store
+	Clock   Clock        // nil = wall clock
+	Logger  *slog.Logger // nil = discard
+	Metrics *Metrics     // nil = unregistered collectors
+	// OnEvent receives link events in order, from the link's goroutines;
+	// it must not block (hand them to a channel) nor call the Link.
+	OnEvent func(Event)
+	// OnConfig (secondary) gets the primary's dhcp: section; its error
+	// is the rejection reason sent back. nil rejects every config.
+	OnConfig func(hash, config []byte) error
+}
+
+// Link is this node's end of the sync link. Its methods are safe for
+// concurrent use.
+type Link struct {
+	opts    Options
+	clock   Clock
+	lg      *slog.Logger
+	m       *Metrics
+	epoch   uint64
+	retain  int
+	refused *refusals
+
+	evMu sync.Mutex // serialises OnEvent; never held with mu
+
+	// mu guards everything below. Do not call the Store, OnEvent or
+	// OnConfig while holding it.
+	mu          sync.Mutex
+	cur         *session // nil while down
+	unreachable bool
+	closed      bool
+	// Our stream. log holds records in send order: [0,acked) are
+	// acknowledged (kept for resume), [acked,sent) are in flight in the
+	// current session, [sent,len) are queued. prevSeq is the sequence of
+	// the last record trimmed from the front (the position before log[0]).
+	log     []*entry
+	acked   int
+	sent    int
+	prevSeq uint64
+	// The partner's stream: its epoch, our position in it, and whether we
+	// hold it completely (a snapshot or resume finished).
+	inEpoch    uint64
+	inPos      uint64
+	inComplete bool
+	// Our announced failover state and our config (primary).
+	state    uint8
+	maint    bool
+	cfgHash  []byte
+	cfgData  []byte
+	cfgIsSet bool
+}
+
+type entry struct {
+	seq     uint64
+	payload []byte
+	c       *call
+}
+
+// call is one Replicate call waiting for its records' acks.
+type call struct {
+	remaining int
+	finished  bool // guarded by Link.mu
+	err       error
+	done      chan struct{}
+}
+
+// finish completes the call once. Link.mu held.
+func (c *call) finish(err error) {
+	if c.finished {
+		return
+	}
+	c.finished = true
+	c.err = err
+	close(c.done)
+}
+
+// New checks the options and returns a link; Run starts it.
+func New(opts Options) (*Link, error) {
+	var errs []error
+	if opts.Name == "" || len(opts.Name) > 255 {
+		errs = append(errs, fmt.Errorf("%w: node name must be 1..255 bytes", ErrOptions))
+	}
+	if opts.Role != Primary && opts.Role != Secondary {
+		errs = append(errs, fmt.Errorf("%w: role %d", ErrOptions, opts.Role))
+	}
+	if (opts.PSK == nil) == (opts.TLS == nil) {
+		errs = append(errs, fmt.Errorf("%w: exactly one of PSK and TLS must be set", ErrOptions))
+	}
+	if opts.PSK != nil && len(opts.PSK) < MinPSKLen {
+		errs = append(errs, fmt.Errorf("%w: PSK of %d bytes, need %d", ErrOptions, len(opts.PSK), MinPSKLen))
+	}
+	if opts.MaxResponseDelay <= 0 {
+		errs = append(errs, fmt.Errorf("%w: max_response_delay must be positive", ErrOptions))
+	}
+	if opts.MaxUnacked <= 0 {
+		errs = append(errs, fmt.Errorf("%w: max_unacked_updates must be positive", ErrOptions))
+	}
+	if opts.Store == nil {
+		errs = append(errs, fmt.Errorf("%w: no store", ErrOptions))
+	}
+	if len(opts.ConfigHash) > maxHash {
+		errs = append(errs, fmt.Errorf("%w: config hash longer than %d bytes", ErrOptions, maxHash))
+	}
+	if opts.PageSize < 0 || opts.Retain < 0 {
+		errs = append(errs, fmt.Errorf("%w: negative page size or retain", ErrOptions))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	l := &Link{opts: opts, clock: opts.Clock, lg: opts.Logger, m: opts.Metrics, epoch: opts.Epoch, retain: opts.Retain}
+	if l.clock == nil {
+		l.clock = wallClock{}
+	}
+	if l.lg == nil {
+		l.lg = slog.New(slog.DiscardHandler)
+	}
+	if l.m == nil {
+		l.m, _ = NewMetrics(nil)
+	}
+	if l.retain == 0 {
+		l.retain = max(4*opts.MaxUnacked, 4096)
+	}
+	if l.opts.PageSize == 0 {
+		l.opts.PageSize = 500
+	}
+	for l.epoch == 0 {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("peer: epoch: %w", err)
+		}
+		l.epoch = binary.BigEndian.Uint64(b[:])
+	}
+	l.refused = newRefusals(l.clock)
+	return l, nil
+}
+
+// Epoch is our stream's epoch.
+func (l *Link) Epoch() uint64 { return l.epoch }
+
+// Replicate queues records of our own stream (lease record payloads as
+// lease.DB.Commit stored them) and returns once the partner has applied
+// every one durably. It returns ErrPartnerUnreachable at once while the
+// link is down or marked unreachable, and when the link goes down or is
+// marked unreachable while it waits; the records stay queued for the
+// partner either way. Concurrent calls share frames.
+func (l *Link) Replicate(ctx context.Context, payloads ...[]byte) error {
+	if len(payloads) == 0 {
+		return nil
+	}
+	es := make([]*entry, len(payloads))
+	for i, p := range payloads {
+		var ls lease.Lease
+		if err := ls.UnmarshalBinary(p); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+		}
+		if ls.Peer {
+			return fmt.Errorf("%w: %v is the partner's record (seq %d)", ErrInvalidRecord, ls.Addr, ls.Seq)
+		}
+		es[i] = &entry{seq: ls.Seq, payload: p}
+	}
+	c := &call{remaining: len(es), done: make(chan struct{})}
+	l.mu.Lock()
+	down := l.cur == nil || l.unreachable || l.closed
+	for _, e := range es {
+		if !down {
+			e.c = c
+		}
+		l.insertLocked(e)
+	}
+	l.trimLocked()
+	cur := l.cur
+	l.m.Unacked.Set(float64(len(l.log) - l.acked))
+	l.mu.Unlock()
+	if down {
+		l.m.ReplicateErr.WithLabelValues("unreachable").Inc()
+		return ErrPartnerUnreachable
+	}
+	cur.wakeWriter()
+	select {
+	case <-c.done:
+		if c.err != nil {
+			l.m.ReplicateErr.WithLabelValues("unreachable").Inc()
+		}
+		return c.err
+	case <-ctx.Done():
+		l.m.ReplicateErr.WithLabelValues("canceled").Inc()
+		return ctx.Err()
+	}
+}
+
+// insertLocked appends e, keeping the queued (unsent) tail in sequence
+// order so that concurrent callers' records leave in the order the
+// database numbered them.
+func (l *Link) insertLocked(e *entry) {
+	i := len(l.log)
+	l.log = append(l.log, e)
+	for i > l.sent && l.log[i-1].seq > e.seq {
+		l.log[i] = l.log[i-1]
+		i--
+	}
+	l.log[i] = e
+}
+
+// trimLocked drops the oldest records beyond Retain: acknowledged ones
+// first; queued ones only while the link is down (their callers have
+// already been told ErrPartnerUnreachable), which forces a snapshot later.
+func (l *Link) trimLocked() {
+	n := len(l.log) - l.retain
+	if n <= 0 {
+		return
+	}
+	if l.cur != nil {
+		n = min(n, l.acked)
+	}
+	if n <= 0 {
+		return
+	}
+	for _, e := range l.log[:n] {
+		if e.c != nil {
+			e.c.finish(ErrPartnerUnreachable)
+		}
+	}
+	l.prevSeq = l.log[n-1].seq
+	l.log = append(l.log[:0:0], l.log[n:]...)
+	l.acked = max(0, l.acked-n)
+	l.sent = max(0, l.sent-n)
+	if l.cur != nil {
+		l.cur.syncTarget = max(0, l.cur.syncTarget-n)
+	}
+}
+
+// MarkUnreachable is called by the agent when VRRP says the partner is
+// gone: every waiting and future Replicate fails with
+// ErrPartnerUnreachable at once, and the current session (if any) is
+// closed, until a new session is established.
+func (l *Link) MarkUnreachable() {
+	l.mu.Lock()
+	l.unreachable = true
+	l.failCallsLocked()
+	cur := l.cur
+	l.mu.Unlock()
+	if cur != nil {
+		cur.close(errMarked)
+	}
+}
+
+func (l *Link) failCallsLocked() {
+	for _, e := range l.log[l.acked:] {
+		if e.c != nil {
+			e.c.finish(ErrPartnerUnreachable)
+			e.c = nil
+		}
+	}
+}
+
+// SetState sets the failover state we announce (a failover.State value)
+// and sends it at once when the link is up.
+func (l *Link) SetState(state uint8, maintenance bool) {
+	l.mu.Lock()
+	l.state, l.maint = state, maintenance
+	cur := l.cur
+	if cur != nil && cur.established {
+		cur.queueLocked(FrameState, marshalState(state, maintenance))
+	}
+	l.mu.Unlock()
+}
+
+// SendConfig (primary) sets the dhcp: section sent to the secondary on
+// every connect, and sends it now when the link is up. The verdict comes
+// back as a ConfigVerdict event.
+func (l *Link) SendConfig(hash, config []byte) error {
+	if l.opts.Role != Primary {
+		return ErrNotPrimary
+	}
+	if len(hash) > maxHash || len(config)+1+len(hash) > maxConfigLen {
+		return fmt.Errorf("%w: config of %d bytes or hash of %d bytes is too large", ErrOptions, len(config), len(hash))
+	}
+	l.mu.Lock()
+	l.cfgHash, l.cfgData, l.cfgIsSet = append([]byte(nil), hash...), append([]byte(nil), config...), true
+	cur := l.cur
+	if cur != nil && cur.established {
+		cur.queueLocked(FrameConfig, (&configMsg{Hash: l.cfgHash, Config: l.cfgData}).marshal())
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// Up reports whether a session is established.
+func (l *Link) Up() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cur != nil && l.cur.established
+}
+
+// Run runs the link until ctx ends: the primary dials Peer (from Listen's
+// host address), the secondary accepts on Listen. Only the primary dials,
+// so two connections never race (doc.go "Connections").
+func (l *Link) Run(ctx context.Context) error {
+	if l.opts.Role == Secondary {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", l.opts.Listen)
+		if err != nil {
+			return fmt.Errorf("peer: listen %s: %w", l.opts.Listen, err)
+		}
+		return l.Serve(ctx, ln)
+	}
+	return l.dialLoop(ctx)
+}
+
+// Serve accepts partner connections on ln until ctx ends, then closes ln
+// and the current session.
+func (l *Link) Serve(ctx context.Context, ln net.Listener) error {
+	var wg sync.WaitGroup
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			ln.Close()
+			wg.Wait()
+			l.shutdown()
+			return fmt.Errorf("peer: accept: %w", err)
+		}
+		wg.Go(func() { _ = l.HandleConn(ctx, c, false) })
+	}
+	l.shutdown()
+	wg.Wait()
+	return nil
+}
+
+func (l *Link) dialLoop(ctx context.Context) error {
+	d := net.Dialer{Timeout: l.opts.MaxResponseDelay}
+	if host, _, err := net.SplitHostPort(l.opts.Listen); err == nil && host != "" {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0))
+		}
+	}
+	pause := max(l.opts.MaxResponseDelay/3, 100*time.Millisecond)
+	logged := false
+	for ctx.Err() == nil {
+		c, err := d.DialContext(ctx, "tcp", l.opts.Peer)
+		if err == nil {
+			logged = false
+			// HandleConn's error is logged and counted inside; the loop
+			// redials either way.
+			_ = l.HandleConn(ctx, c, true)
+		} else if !logged && ctx.Err() == nil {
+			// Once per outage: the partner may be down for hours.
+			l.lg.Warn("peer link: cannot reach partner", "op", "dial", "peer", l.opts.Peer, "err", err)
+			logged = true
+		}
+		t := l.clock.NewTimer(pause)
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	l.shutdown()
+	return nil
+}
+
+func (l *Link) shutdown() {
+	l.mu.Lock()
+	l.closed = true
+	cur := l.cur
+	l.failCallsLocked()
+	l.mu.Unlock()
+	if cur != nil {
+		cur.close(ErrClosed)
+	}
+}
+
+func (l *Link) emit(ev Event) {
+	if l.opts.OnEvent == nil {
+		return
+	}
+	l.evMu.Lock()
+	defer l.evMu.Unlock()
+	l.opts.OnEvent(ev)
+}
+
+// refusals rate-limits the refusal log: one line per source address and
+// reason per refuseLogEvery.
+type refusals struct {
+	clock Clock
+	mu    sync.Mutex
+	last  map[string]time.Time
+}
+
+const refuseLogEvery = time.Minute
+
+func newRefusals(c Clock) *refusals { return &refusals{clock: c, last: make(map[string]time.Time)} }
+
+func (r *refusals) shouldLog(src string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.clock.Now()
+	if t, ok := r.last[src]; ok && now.Sub(t) < refuseLogEvery {
+		return false
+	}
+	if len(r.last) > 1024 { // bound the map under a scan from many sources
+		for k, t := range r.last {
+			if now.Sub(t) >= refuseLogEvery {
+				delete(r.last, k)
+			}
+		}
+	}
+	r.last[src] = now
+	return true
+}
+
+func (l *Link) refuse(remote net.Addr, reason string, err error) {
+	l.m.Refused.WithLabelValues(reason).Inc()
+	src := "unknown"
+	if remote != nil {
+		src = remote.String()
+		if h, _, e := net.SplitHostPort(src); e == nil {
+			src = h
+		}
+	}
+	if l.refused.shouldLog(src + " " + reason) {
+		l.lg.Warn("peer link: refused partner connection", "op", "auth", "ip", src, "reason", reason, "err", err)
+	}
+}
+
+// isEOF tells an orderly close from a failure, for the Down reason.
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}

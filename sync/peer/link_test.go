@@ -1,0 +1,493 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestHandshakeUp(t *testing.T) {
+	clock := newFakeClock()
+	p := newNode(t, "gw1", Primary, clock, nil)
+	s := newNode(t, "gw2", Secondary, clock, func(o *Options) { o.ConfigHash = []byte("h2") })
+	p.l.SetState(2, false)
+	s.l.SetState(1, true)
+	p.store.commit(t, 1, clock.Now())
+	connect(t, p, s)
+	up := waitFor[Up](t, p.events)
+	if up.PartnerName != "gw2" || up.PartnerRole != Secondary || up.PartnerState != 1 || !up.PartnerMaintenance {
+		t.Errorf("primary's Up = %+v", up)
+	}
+	if up.OurLastSeq != 1 || up.ConfigMatch || string(up.PartnerConfigHash) != "h2" || up.Resume {
+		t.Errorf("primary's Up = %+v, want OurLastSeq 1, config mismatch, snapshot", up)
+	}
+	if up := waitFor[Up](t, s.events); up.PartnerName != "gw1" || up.PartnerState != 2 || up.PartnerLastSeq != 1 {
+		t.Errorf("secondary's Up = %+v", up)
+	}
+	if rd := waitFor[ResyncDone](t, s.events); !rd.Snapshot || rd.Records != 1 {
+		t.Errorf("secondary's ResyncDone = %+v, want a snapshot of 1 record", rd)
+	}
+}
+
+func TestAuthRefused(t *testing.T) {
+	otherKey := []byte("ffffffffffffffffffffffffffffffff")
+	tests := []struct {
+		name       string
+		modA, modB func(*Options)
+		reason     string
+	}{
+		{"wrong key", nil, func(o *Options) { o.PSK = otherKey }, "auth"},
+		{"same role", nil, func(o *Options) { o.Role = Primary }, "role"},
+		{"same name", nil, func(o *Options) { o.Name = "gw1" }, "name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			a := newNode(t, "gw1", Primary, clock, tt.modA)
+			b := newNode(t, "gw2", Secondary, clock, tt.modB)
+			ca, cb := net.Pipe()
+			errs := make(chan error, 2)
+			go func() { errs <- a.l.HandleConn(context.Background(), ca, true) }()
+			go func() { errs <- b.l.HandleConn(context.Background(), cb, false) }()
+			for range 2 {
+				if err := recvErr(t, errs); err == nil {
+					t.Error("HandleConn returned nil, want a refusal")
+				}
+			}
+			if a.l.Up() || b.l.Up() {
+				t.Error("link up after a failed authentication")
+			}
+			got := counterValue(t, a.l.m.Refused.WithLabelValues(tt.reason)) + counterValue(t, b.l.m.Refused.WithLabelValues(tt.reason))
+			if got == 0 {
+				t.Errorf("refused_peers_total{reason=%q} not counted", tt.reason)
+			}
+		})
+	}
+}
+
+// scripted plays the partner's side by hand over a pipe.
+type scripted struct {
+	t  *testing.T
+	c  net.Conn
+	fr *frameReader
+}
+
+func (s *scripted) write(ft FrameType, p []byte) {
+	s.t.Helper()
+	if _, err := s.c.Write(appendFrame(nil, ft, p)); err != nil {
+		s.t.Fatalf("write %v: %v", ft, err)
+	}
+}
+
+func (s *scripted) read(want FrameType) []byte {
+	s.t.Helper()
+	ft, p, err := s.fr.readFrame()
+	if err != nil || ft != want {
+		s.t.Fatalf("read: %v %v, want %v", ft, err, want)
+	}
+	return p
+}
+
+func startScripted(t *testing.T, n *node) (*scripted, chan error) {
+	ca, cb := net.Pipe()
+	t.Cleanup(func() { ca.Close(); cb.Close() })
+	errc := make(chan error, 1)
+	go func() { errc <- n.l.HandleConn(context.Background(), cb, false) }()
+	return &scripted{t: t, c: ca, fr: newFrameReader(ca)}, errc
+}
+
+func TestAuthReplayedTranscript(t *testing.T) {
+	// Record a good session's Hello and Auth, then replay them against a
+	// new connection: the victim's fresh nonce makes the old proof fail.
+	clock := newFakeClock()
+	sec := newNode(t, "gw2", Secondary, clock, nil)
+	rec, errc := startScripted(t, sec)
+	their := hello{}
+	if err := their.unmarshal(rec.read(FrameHello)); err != nil {
+		t.Fatal(err)
+	}
+	mine := hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{1, 2, 3}}
+	rec.write(FrameHello, mine.marshal())
+	recorded := authMAC(testKey, &mine, &their) // what the real primary sent
+	rec.write(FrameAuth, recorded)
+	rec.read(FrameAuth)
+	rec.read(FrameSession)
+	rec.c.Close()
+	recvErr(t, errc)
+
+	replay, errc := startScripted(t, sec)
+	replay.read(FrameHello)
+	replay.write(FrameHello, mine.marshal())
+	replay.write(FrameAuth, recorded)
+	if err := recvErr(t, errc); !errors.Is(err, ErrAuth) {
+		t.Fatalf("replayed transcript: %v, want ErrAuth", err)
+	}
+	if got := counterValue(t, sec.l.m.Refused.WithLabelValues("auth")); got != 1 {
+		t.Errorf("refused{auth} = %v, want 1", got)
+	}
+}
+
+func TestAuthReflection(t *testing.T) {
+	clock := newFakeClock()
+	sec := newNode(t, "gw2", Secondary, clock, nil)
+	t.Run("echoed hello", func(t *testing.T) {
+		sc, errc := startScripted(t, sec)
+		h := sc.read(FrameHello)
+		sc.write(FrameHello, h) // the victim's own Hello, reflected
+		if err := recvErr(t, errc); !errors.Is(err, ErrAuth) {
+			t.Fatalf("reflected hello: %v, want ErrAuth", err)
+		}
+	})
+	t.Run("reflected proof", func(t *testing.T) {
+		// The attacker opens a second connection, gets the victim to
+		// prove itself over the attacker's nonce, and hands that proof
+		// back: it is bound to the victim as prover, so it fails.
+		sc, errc := startScripted(t, sec)
+		victim := hello{}
+		if err := victim.unmarshal(sc.read(FrameHello)); err != nil {
+			t.Fatal(err)
+		}
+		me := hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{9}}
+		sc.write(FrameHello, me.marshal())
+		theirProof := sc.read(FrameAuth) // MAC(victim as prover, me)
+		sc.write(FrameAuth, theirProof)
+		if err := recvErr(t, errc); !errors.Is(err, ErrAuth) {
+			t.Fatalf("reflected proof: %v, want ErrAuth", err)
+		}
+	})
+}
+
+func TestReplicateWaitsForPartnerApply(t *testing.T) {
+	p, s, clock, _ := upPair(t, nil)
+	gate := s.store.block(t)
+	pl := p.store.commit(t, 7, clock.Now())
+	done := make(chan error, 1)
+	go func() { done <- p.l.Replicate(context.Background(), pl) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Replicate returned %v before the partner applied", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	gate <- struct{}{}
+	if err := recvErr(t, done); err != nil {
+		t.Fatal(err)
+	}
+	l, ok := s.store.Get(mustAddr(7))
+	if !ok || !l.Peer || l.Seq != 1 {
+		t.Fatalf("secondary holds %+v %v, want the primary's record seq 1", l, ok)
+	}
+	// Expiries change sides: our potential is the partner's PartnerExpiry.
+	src, _ := p.store.Get(mustAddr(7))
+	if !l.PartnerExpiry.Equal(src.PotentialExpiry) || !l.Expiry.Equal(src.Expiry) {
+		t.Errorf("partner expiry %v expiry %v, want %v %v", l.PartnerExpiry, l.Expiry, src.PotentialExpiry, src.Expiry)
+	}
+}
+
+func TestWindowBackPressureAndCumulativeAck(t *testing.T) {
+	const window = 4
+	p, s, clock, _ := upPair(t, func(o *Options) { o.MaxUnacked = window })
+	s.store.block(t)
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		pl := p.store.commit(t, i+1, clock.Now())
+		wg.Go(func() { errs <- p.l.Replicate(context.Background(), pl) })
+	}
+	// Wait until the window is full; nothing beyond it may be in flight.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.l.mu.Lock()
+		inflight, queued := p.l.sent-p.l.acked, len(p.l.log)
+		p.l.mu.Unlock()
+		if inflight > window {
+			t.Fatalf("%d records in flight, window %d", inflight, window)
+		}
+		if inflight == window && queued == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("window never filled: %d in flight, %d queued", inflight, queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Release the partner: acks are cumulative, fewer Apply calls (one per
+	// update frame) than records.
+	s.store.release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.store.PartnerSeq() != n {
+		t.Errorf("partner holds up to %d, want %d", s.store.PartnerSeq(), n)
+	}
+	s.store.mu.Lock()
+	calls := s.store.applyCalls
+	s.store.mu.Unlock()
+	if calls >= n {
+		t.Errorf("%d Apply calls for %d records: records were not batched", calls, n)
+	}
+}
+
+func TestMarkUnreachableFailsWaiting(t *testing.T) {
+	p, s, clock, _ := upPair(t, nil)
+	s.store.block(t) // the partner never applies
+	pl := p.store.commit(t, 1, clock.Now())
+	done := make(chan error, 1)
+	go func() { done <- p.l.Replicate(context.Background(), pl) }()
+	time.Sleep(20 * time.Millisecond) // let it reach the wait
+	p.l.MarkUnreachable()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrPartnerUnreachable) {
+			t.Fatalf("Replicate: %v, want ErrPartnerUnreachable", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Replicate still waiting after MarkUnreachable")
+	}
+	if err := p.l.Replicate(context.Background(), p.store.commit(t, 2, clock.Now())); !errors.Is(err, ErrPartnerUnreachable) {
+		t.Fatalf("later Replicate: %v, want ErrPartnerUnreachable", err)
+	}
+}
+
+func TestHeartbeatTimeout(t *testing.T) {
+	// A partner that completes the handshake and then says nothing: the
+	// link goes down after max_response_delay on the injected clock.
+	clock := newFakeClock()
+	sec := newNode(t, "gw2", Secondary, clock, nil)
+	sc, errc := startScripted(t, sec)
+	their := hello{}
+	if err := their.unmarshal(sc.read(FrameHello)); err != nil {
+		t.Fatal(err)
+	}
+	me := hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{4}}
+	sc.write(FrameHello, me.marshal())
+	sc.write(FrameAuth, authMAC(testKey, &me, &their))
+	sc.read(FrameAuth)
+	sc.read(FrameSession)
+	sc.write(FrameSession, (&sessionMsg{Epoch: 7}).marshal())
+	waitFor[Up](t, sec.events)
+	go func() { // drain what the secondary writes
+		for {
+			if _, _, err := sc.fr.readFrame(); err != nil {
+				return
+			}
+		}
+	}()
+	clock.Advance(2 * time.Second)
+	select {
+	case err := <-errc:
+		t.Fatalf("link down after 2s of 3s: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	clock.Advance(time.Second)
+	if d := waitFor[Down](t, sec.events); !errors.Is(d.Reason, ErrTimeout) {
+		t.Fatalf("Down reason %v, want ErrTimeout", d.Reason)
+	}
+	recvErr(t, errc)
+}
+
+func TestHeartbeatKeepsLinkUp(t *testing.T) {
+	p, s, clock, _ := upPair(t, nil)
+	for range 10 {
+		clock.Advance(time.Second) // heartbeats every 1s keep both ends alive
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !p.l.Up() || !s.l.Up() {
+		t.Fatal("link went down although heartbeats flowed")
+	}
+}
+
+func TestResumeFromLastAcked(t *testing.T) {
+	p, s, clock, cut := upPair(t, nil)
+	for i := range 5 {
+		if err := p.l.Replicate(context.Background(), p.store.commit(t, i+1, clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut()
+	waitFor[Down](t, p.events)
+	// Written while the link is down: queued for the partner.
+	for i := 5; i < 8; i++ {
+		if err := p.l.Replicate(context.Background(), p.store.commit(t, i+1, clock.Now())); !errors.Is(err, ErrPartnerUnreachable) {
+			t.Fatalf("Replicate while down: %v", err)
+		}
+	}
+	connect(t, p, s)
+	if up := waitFor[Up](t, p.events); !up.Resume || up.PartnerAckedSeq != 5 {
+		t.Fatalf("Up = %+v, want a resume with the partner holding 5", up)
+	}
+	rd := waitFor[ResyncDone](t, s.events)
+	if rd.Snapshot || rd.Records != 3 {
+		t.Fatalf("ResyncDone = %+v, want a resume of exactly the 3 missing records", rd)
+	}
+	if s.store.PartnerSeq() != 8 {
+		t.Fatalf("partner holds up to %d, want 8", s.store.PartnerSeq())
+	}
+}
+
+func TestSnapshotWithConcurrentUpdatesConverges(t *testing.T) {
+	clock := newFakeClock()
+	mod := func(o *Options) { o.PageSize = 7; o.MaxUnacked = 16 }
+	p := newNode(t, "gw1", Primary, clock, mod)
+	s := newNode(t, "gw2", Secondary, clock, mod)
+	for i := range 100 {
+		p.store.commit(t, i, clock.Now())
+	}
+	connect(t, p, s)
+	waitFor[Up](t, s.events)
+	// Updates while the snapshot pages flow: new leases and changes of
+	// leases the snapshot also carries.
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				addr := (w*25 + i) * 3 % 150
+				_ = p.l.Replicate(context.Background(), p.store.commit(t, addr, clock.Now().Add(time.Duration(i)*time.Second)))
+			}
+		})
+	}
+	rd := waitFor[ResyncDone](t, s.events)
+	if !rd.Snapshot {
+		t.Fatalf("ResyncDone = %+v, want a snapshot", rd)
+	}
+	wg.Wait()
+	// One more update makes sure everything before it was applied.
+	if err := p.l.Replicate(context.Background(), p.store.commit(t, 200, clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	want, got := p.store.view(), s.store.view()
+	if len(want) != len(got) {
+		t.Fatalf("secondary holds %d leases, primary %d", len(got), len(want))
+	}
+	for a, w := range want {
+		if got[a] != w {
+			t.Errorf("%v: secondary %q, primary %q", a, got[a], w)
+		}
+	}
+	if pages := counterValue(t, s.l.m.SnapPages.WithLabelValues("received")); pages < 100/7 {
+		t.Errorf("%v snapshot pages received, want at least %d", pages, 100/7)
+	}
+}
+
+func TestConfigRoundTrip(t *testing.T) {
+	var got []byte
+	p, s, _, _ := upPair(t, func(o *Options) {
+		o.OnConfig = func(hash, cfg []byte) error {
+			if string(cfg) == "bad" {
+				return errors.New("subnet 192.0.2.0/24: pool outside the subnet")
+			}
+			got = append([]byte(nil), cfg...)
+			return nil
+		}
+	})
+	if err := s.l.SendConfig([]byte("x"), []byte("y")); !errors.Is(err, ErrNotPrimary) {
+		t.Errorf("secondary SendConfig: %v, want ErrNotPrimary", err)
+	}
+	if err := p.l.SendConfig([]byte("hash1"), []byte("dhcp: {}")); err != nil {
+		t.Fatal(err)
+	}
+	if cr := waitFor[ConfigReceived](t, s.events); cr.Err != nil || string(cr.Hash) != "hash1" {
+		t.Fatalf("ConfigReceived = %+v", cr)
+	}
+	if v := waitFor[ConfigVerdict](t, p.events); !v.Accepted || string(v.Hash) != "hash1" {
+		t.Fatalf("verdict = %+v", v)
+	}
+	if string(got) != "dhcp: {}" {
+		t.Fatalf("secondary got config %q", got)
+	}
+	if err := p.l.SendConfig([]byte("hash2"), []byte("bad")); err != nil {
+		t.Fatal(err)
+	}
+	if v := waitFor[ConfigVerdict](t, p.events); v.Accepted || v.Reason == "" {
+		t.Fatalf("verdict for a bad config = %+v, want rejected with a reason", v)
+	}
+}
+
+func TestPartnerStateEvent(t *testing.T) {
+	p, s, _, _ := upPair(t, nil)
+	p.l.SetState(4, true)
+	if ps := waitFor[PartnerState](t, s.events); ps.State != 4 || !ps.Maintenance {
+		t.Fatalf("PartnerState = %+v", ps)
+	}
+}
+
+func TestReplicateRejectsBadRecords(t *testing.T) {
+	p, _, _, _ := upPair(t, nil)
+	if err := p.l.Replicate(context.Background(), []byte{1, 2, 3}); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("garbage: %v, want ErrInvalidRecord", err)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	_, err := New(Options{})
+	if !errors.Is(err, ErrOptions) {
+		t.Fatalf("New(empty): %v, want ErrOptions", err)
+	}
+}
+
+func TestLoopbackTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Real time here: the dial loop and sockets need it; bounded waits.
+	p := newNode(t, "gw1", Primary, nil, func(o *Options) {
+		o.Clock = nil
+		o.Listen = "127.0.0.1:0"
+		o.Peer = ln.Addr().String()
+	})
+	s := newNode(t, "gw2", Secondary, nil, func(o *Options) { o.Clock = nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.l.Serve(ctx, ln) })
+	wg.Go(func() { _ = p.l.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	waitFor[Up](t, p.events)
+	waitFor[ResyncDone](t, s.events)
+	for i := range 50 {
+		if err := p.l.Replicate(context.Background(), p.store.commit(t, i, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.store.PartnerSeq() != 50 {
+		t.Fatalf("partner holds %d", s.store.PartnerSeq())
+	}
+}
+
+// skewClock is a fake clock offset from another: the partner's wall clock
+// an hour ahead.
+type skewClock struct {
+	*fakeClock
+	off time.Duration
+}
+
+func (c skewClock) Now() time.Time { return c.fakeClock.Now().Add(c.off) }
+
+func TestRecordTimesMoveToLocalClock(t *testing.T) {
+	clock := newFakeClock()
+	p := newNode(t, "gw1", Primary, clock, nil)
+	s := newNode(t, "gw2", Secondary, skewClock{clock, time.Hour}, nil)
+	connect(t, p, s)
+	waitFor[ResyncDone](t, s.events)
+	if err := p.l.Replicate(context.Background(), p.store.commit(t, 3, clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := p.store.Get(mustAddr(3))
+	got, _ := s.store.Get(mustAddr(3))
+	if want := src.Expiry.Add(time.Hour); !got.Expiry.Equal(want) {
+		t.Errorf("expiry on the partner %v, want %v (its clock is 1h ahead)", got.Expiry, want)
+	}
+	if want := src.PotentialExpiry.Add(time.Hour); !got.PartnerExpiry.Equal(want) {
+		t.Errorf("partner expiry %v, want %v", got.PartnerExpiry, want)
+	}
+	if up := waitFor[Up](t, p.events); up.Skew != time.Hour {
+		t.Errorf("measured skew %v, want 1h", up.Skew)
+	}
+}

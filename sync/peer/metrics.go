@@ -1,0 +1,62 @@
+package peer
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the peer link's collectors; the agent owns the registry.
+type Metrics struct {
+	Refused      *prometheus.CounterVec // reason: connections refused before or during authentication
+	LinkUp       prometheus.Gauge       // 1 while a session is up
+	Sessions     prometheus.Counter     // sessions established
+	Sent         prometheus.Counter     // update records sent (resends included)
+	Applied      prometheus.Counter     // update and snapshot records applied from the partner
+	Unacked      prometheus.Gauge       // records of our stream the partner has not acknowledged (replication lag)
+	SnapPages    *prometheus.CounterVec // direction (sent|received): snapshot pages
+	Skew         prometheus.Gauge       // partner clock minus ours, seconds (display only, invariant 6)
+	ReplicateErr *prometheus.CounterVec // reason: Replicate calls that failed
+}
+
+// NewMetrics creates the collectors and registers them with reg (nil: not
+// registered, for tests).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hadhcpd_peer_refused_peers_total", Help: "Peer connections refused, by reason.",
+		}, []string{"reason"}),
+		LinkUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hadhcpd_peer_link_up", Help: "1 while the sync link to the partner is up.",
+		}),
+		Sessions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hadhcpd_peer_sessions_total", Help: "Authenticated sync link sessions established.",
+		}),
+		Sent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hadhcpd_peer_updates_sent_total", Help: "Lease update records sent to the partner, resends included.",
+		}),
+		Applied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hadhcpd_peer_records_applied_total", Help: "Lease records from the partner applied durably.",
+		}),
+		Unacked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hadhcpd_peer_unacked_updates", Help: "Lease updates the partner has not acknowledged yet (replication lag).",
+		}),
+		SnapPages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hadhcpd_peer_snapshot_pages_total", Help: "Snapshot pages, by direction.",
+		}, []string{"direction"}),
+		Skew: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hadhcpd_peer_clock_skew_seconds", Help: "Partner's clock minus ours (display only; safety never depends on it).",
+		}),
+		ReplicateErr: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hadhcpd_peer_replicate_errors_total", Help: "Replicate calls that did not get the partner's ack, by reason.",
+		}, []string{"reason"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{m.Refused, m.LinkUp, m.Sessions, m.Sent, m.Applied, m.Unacked, m.SnapPages, m.Skew, m.ReplicateErr} {
+		errs = append(errs, reg.Register(c))
+	}
+	return m, errors.Join(errs...)
+}
