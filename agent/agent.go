@@ -14,6 +14,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/dhcpd"
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -54,14 +56,36 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	// Then the lease database and the sockets: the service starts with
 	// every lease it ever ACKed (the database recovers before serving).
-	dh, err := newDHCP(cfg, log.With("component", "dhcp"), reg, nil, vipServerID(vr))
+	// A pair: the failover part decides who serves (the engine's gate)
+	// and replicates every commit (invariant 2). It lowers the VRRP
+	// priority before VRRP runs: a node starts unfit (invariant 3).
+	fo, err := newFailover(cfg, log.With("component", "failover"), reg, vr, nil)
 	if err != nil {
 		return err
+	}
+	var (
+		gate dhcpd.Gate
+		wrap func(*lease.DB) dhcpd.LeaseDB
+	)
+	if fo != nil {
+		gate, wrap = fo.gateAdapter(), fo.attach
+	}
+	dh, err := newDHCP(cfg, log.With("component", "dhcp"), reg, gate, vipServerID(vr), wrap)
+	if err != nil {
+		return err
+	}
+	if fo != nil {
+		if err := fo.start(dh); err != nil {
+			if dh != nil {
+				dh.abort()
+			}
+			return err
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 6)
 	running := 0
 	start := func(name string, run func(context.Context) error) {
 		running++
@@ -84,11 +108,26 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		start("metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln, reg) })
 	}
+	if cfg.Node.ControlSocket != "" {
+		ln, err := listenControl(cfg.Node.ControlSocket)
+		if err != nil {
+			if dh != nil {
+				dh.abort()
+			}
+			return err
+		}
+		src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo}
+		ctl := newControlServer(log.With("component", "control"), src.status)
+		start("control", func(ctx context.Context) error { return ctl.serve(ctx, ln) })
+	}
 	if vr != nil {
 		start("vrrp", vr.Run)
 	}
 	if dh != nil {
 		start("dhcp", dh.Run)
+	}
+	if fo != nil {
+		start("failover", fo.Run)
 	}
 	if running == 0 {
 		return errors.New("nothing to run: the config has no vrrp instances and no dhcp section")

@@ -20,6 +20,7 @@ import (
 type dhcpPart struct {
 	log *slog.Logger
 	db  *lease.DB
+	rep lease.OpenReport // what recovery found (the failover machine's Start)
 	eng *dhcpd.Engine
 	srv *dhcpd.Server
 }
@@ -32,8 +33,10 @@ const (
 
 // newDHCP opens the lease database and the sockets and builds the engine.
 // serverID gives the VRRP virtual IP of an interface when there is one. It
-// returns nil, nil for a config without a dhcp section.
-func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc) (*dhcpPart, error) {
+// returns nil, nil for a config without a dhcp section. wrap, when set,
+// puts a layer between the engine and the database (the failover part's
+// replicating commit path, DESIGN.md invariant 2).
+func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB) (*dhcpPart, error) {
 	var v validator
 	dc := cfg.dhcpConfig(&v)
 	if err := v.err(); err != nil {
@@ -59,8 +62,12 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcp
 		return nil, fmt.Errorf("dhcp.subnets: pools: %w", err)
 	}
 	m := dhcpd.NewMetrics(reg)
+	var edb dhcpd.LeaseDB = db
+	if wrap != nil {
+		edb = wrap(db)
+	}
 	eng, err := dhcpd.NewEngine(dhcpd.EngineOptions{
-		Config: dc, DB: db, Gate: gate, ServerID: serverID,
+		Config: dc, DB: edb, Gate: gate, ServerID: serverID,
 		Logger: log, Metrics: m,
 	})
 	if err != nil {
@@ -82,7 +89,7 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcp
 		db.Close()
 		return nil, fmt.Errorf("dhcp.interfaces: %w", err)
 	}
-	return &dhcpPart{log: log, db: db, eng: eng, srv: srv}, nil
+	return &dhcpPart{log: log, db: db, rep: rep, eng: eng, srv: srv}, nil
 }
 
 // Run serves until ctx ends, then closes the database (every ACKed lease

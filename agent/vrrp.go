@@ -40,6 +40,44 @@ type vrrpPart struct {
 
 	mu    sync.Mutex
 	insts map[string]*vrrp.Instance // set by Run
+	// Set before Run by the failover part (agent/failover.go): callbacks
+	// for an instance's transitions and adverts, and a priority override
+	// (0 = the configured one) applied before the first election.
+	hooks map[string]instHooks
+	prios map[string]uint8
+}
+
+// instHooks are the observers of one instance (vrrp.Deps.OnTransition and
+// OnAdvert); they run on the instance goroutine and must not block.
+type instHooks struct {
+	onTransition func(vrrp.Transition)
+	onAdvert     func(netip.Addr, uint8)
+}
+
+// Hook registers observers of the named instance; call it before Run.
+func (p *vrrpPart) Hook(instance string, onTransition func(vrrp.Transition), onAdvert func(netip.Addr, uint8)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hooks == nil {
+		p.hooks = map[string]instHooks{}
+	}
+	p.hooks[instance] = instHooks{onTransition, onAdvert}
+}
+
+// SetPriority overrides the named instance's priority (0 restores the
+// configured one): the failover part lowers it while this node is not fit
+// to serve (DESIGN.md invariant 3). Safe before and during Run.
+func (p *vrrpPart) SetPriority(instance string, prio uint8) {
+	p.mu.Lock()
+	if p.prios == nil {
+		p.prios = map[string]uint8{}
+	}
+	p.prios[instance] = prio
+	inst := p.insts[instance]
+	p.mu.Unlock()
+	if inst != nil {
+		inst.SetPriority(prio)
+	}
 }
 
 // instSpec is one instance, typed.
@@ -252,17 +290,26 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 		if err != nil {
 			return fail(err)
 		}
+		p.mu.Lock()
+		h := p.hooks[s.cfg.Name]
+		prio, hasPrio := p.prios[s.cfg.Name]
+		p.mu.Unlock()
 		inst, err := vrrp.NewInstance(s.cfg, vrrp.Deps{
-			Conn:    conn,
-			Owner:   &vipOwner{addrs: addrs, spec: s, garp: gs},
-			Log:     ilog,
-			Metrics: p.metrics,
-			Primary: own[0],
-			Own:     own,
+			Conn:         conn,
+			Owner:        &vipOwner{addrs: addrs, spec: s, garp: gs},
+			Log:          ilog,
+			Metrics:      p.metrics,
+			Primary:      own[0],
+			Own:          own,
+			OnTransition: h.onTransition,
+			OnAdvert:     h.onAdvert,
 		})
 		conns = append(conns, conn)
 		if err != nil {
 			return fail(err)
+		}
+		if hasPrio {
+			inst.SetPriority(prio) // before Run: the first election already uses it
 		}
 		insts[s.cfg.Name] = inst
 		built = append(built, inst)
@@ -278,6 +325,11 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.insts = insts
+	for name, prio := range p.prios {
+		if inst := insts[name]; inst != nil {
+			inst.SetPriority(prio) // a change made while the instances were built
+		}
+	}
 	p.mu.Unlock()
 
 	// Carrier of the tracked interfaces (IFF_LOWER_UP), read once now so

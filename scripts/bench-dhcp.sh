@@ -74,7 +74,7 @@ start_server() {
 	rm -rf "$WORK/state" "$WORK"/kea.*.pid; mkdir -p "$WORK/state"
 	if [ "$kind" = hadhcpd ]; then
 		cat >"$WORK/hadhcpd.yaml" <<-EOF
-		node: {name: bench, state_dir: $WORK/state, metrics_listen: "", log_level: warn}
+		node: {name: bench, state_dir: $WORK/state, control_socket: $WORK/ctl.sock, metrics_listen: "", log_level: warn}
 		dhcp:
 		  interfaces: [eth0]
 		  default_lease_time: 1h

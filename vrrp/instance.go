@@ -85,6 +85,15 @@ type Deps struct {
 	// Own are every address of this box on the interface (Primary
 	// included): adverts from them are our own, looped back.
 	Own []netip.Addr
+	// OnTransition, when set, is told every state change after the
+	// addresses were taken or released (the failover machine's VRRP
+	// events). Called from the instance goroutine: it must not block.
+	OnTransition func(Transition)
+	// OnAdvert, when set, is told the source and priority of every valid
+	// advertisement from another router (the failover machine's "partner
+	// heard on the VRRP path"). Called from the instance goroutine for
+	// every advert: it must be cheap and must not block.
+	OnAdvert func(src netip.Addr, priority uint8)
 }
 
 // Instance runs one virtual router: one goroutine (Run) owns its Machine.
@@ -98,6 +107,7 @@ type Instance struct {
 	trackUp atomic.Bool
 	grpFlt  atomic.Bool
 	stepGen atomic.Uint64 // incremented by the sync group to ask for StepDown
+	prio    atomic.Uint32 // wanted priority (SetPriority); 0 = the configured one
 	group   *Group
 	ran     atomic.Bool
 }
@@ -158,6 +168,17 @@ func (i *Instance) SetTrack(up bool) {
 	}
 }
 
+// SetPriority changes the priority the instance advertises and elects
+// with (the agent lowers it while the node is not fit to serve, DESIGN.md
+// invariant 3); 0 restores the configured priority. Safe from any
+// goroutine; the instance loop applies it (see the machine's SetPriority
+// for the values it refuses).
+func (i *Instance) SetPriority(p uint8) {
+	if i.prio.Swap(uint32(p)) != uint32(p) {
+		i.poke()
+	}
+}
+
 func (i *Instance) poke() {
 	select {
 	case i.kick <- struct{}{}:
@@ -193,6 +214,7 @@ func (i *Instance) Run(ctx context.Context) error {
 		trackUp   = true
 		groupFlt  = false
 		stepSeen  = i.stepGen.Load()
+		prioSeen  = i.cfg.Priority
 		timerLive bool
 	)
 	exec := func(acts []Action) {
@@ -227,6 +249,20 @@ func (i *Instance) Run(ctx context.Context) error {
 			stepSeen = g
 			exec(i.m.Handle(clk.Now(), StepDown{}))
 		}
+		want := uint8(i.prio.Load())
+		if want == 0 {
+			want = i.cfg.Priority
+		}
+		if want != prioSeen {
+			prioSeen = want
+			exec(i.m.Handle(clk.Now(), SetPriority{Priority: want}))
+			if p := i.m.Priority(); p != i.status.Load().Priority {
+				n := *i.status.Load()
+				n.Priority = p
+				i.status.Store(&n)
+				i.deps.Log.Info("vrrp priority", "vrid", i.cfg.VRID, "iface", i.cfg.Interface, "priority", p)
+			}
+		}
 	}
 	feedInputs()
 	exec(i.m.Handle(clk.Now(), Startup{}))
@@ -246,6 +282,9 @@ func (i *Instance) Run(ctx context.Context) error {
 				continue
 			}
 			i.deps.Metrics.Received.WithLabelValues(i.cfg.Name).Inc()
+			if i.deps.OnAdvert != nil && a.VRID == i.cfg.VRID {
+				i.deps.OnAdvert(a.Src, a.Priority)
+			}
 			exec(i.m.Handle(clk.Now(), AdvertIn{Src: a.Src, VRID: a.VRID, Priority: a.Priority, Interval: a.Interval}))
 			if st := i.status.Load(); st.MasterAddr != i.m.MasterAddr() || st.MasterAdv != i.m.MasterAdverInterval() {
 				// A new master (or interval) without a state change.
@@ -319,7 +358,7 @@ func (i *Instance) transition(now time.Time, t Transition) {
 		}
 	}
 	st := &Status{
-		Name: name, State: t.To, Priority: i.cfg.Priority, MasterAddr: i.m.MasterAddr(),
+		Name: name, State: t.To, Priority: i.m.Priority(), MasterAddr: i.m.MasterAddr(),
 		MasterAdv: i.m.MasterAdverInterval(), Since: now, Cause: t.Cause,
 	}
 	i.status.Store(st)
@@ -329,5 +368,8 @@ func (i *Instance) transition(now time.Time, t Transition) {
 		"from", t.From.String(), "to", t.To.String(), "reason", t.Cause.String(), "master", st.MasterAddr)
 	if i.group != nil {
 		i.group.transition(i, t)
+	}
+	if i.deps.OnTransition != nil {
+		i.deps.OnTransition(t)
 	}
 }

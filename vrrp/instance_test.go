@@ -269,3 +269,67 @@ func counter(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestInstanceSetPriorityAndHooks: lowering the master's priority hands
+// the VIP to the preempting backup (the agent's "unfit" signal), restoring
+// it takes the VIP back; OnTransition and OnAdvert report what happened.
+func TestInstanceSetPriorityAndHooks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		n := &vrrptest.Net{}
+		m, _ := vrrp.NewMetrics(nil)
+		a := newBox(t, n, clk, m, "a", "192.0.2.11", 200, true)
+		var (
+			mu      sync.Mutex
+			trans   []vrrp.Transition
+			adverts = map[netip.Addr]uint8{}
+		)
+		src := netip.MustParseAddr("192.0.2.12")
+		b := &box{conn: n.Conn(src), owner: &owner{}, done: make(chan error, 1)}
+		var err error
+		b.inst, err = vrrp.NewInstance(vrrp.Config{
+			Name: "b", Interface: "lan0", VRID: 51, Priority: 100, AdvertInterval: adv, Preempt: true,
+			VIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")},
+		}, vrrp.Deps{Conn: b.conn, Owner: b.owner, Clock: clk, Primary: src, Metrics: m,
+			OnTransition: func(tr vrrp.Transition) { mu.Lock(); trans = append(trans, tr); mu.Unlock() },
+			OnAdvert:     func(s netip.Addr, p uint8) { mu.Lock(); adverts[s] = p; mu.Unlock() },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.start()
+		b.start()
+		advance(clk, time.Second)
+		if state(a) != vrrp.Master || state(b) != vrrp.Backup {
+			t.Fatalf("a %v b %v, want a master", state(a), state(b))
+		}
+		mu.Lock()
+		if p := adverts[netip.MustParseAddr("192.0.2.11")]; p != 200 {
+			t.Errorf("b's OnAdvert saw a's priority %d, want 200", p)
+		}
+		mu.Unlock()
+
+		a.inst.SetPriority(1)
+		advance(clk, time.Second)
+		if state(a) != vrrp.Backup || state(b) != vrrp.Master || !b.owner.Held() || a.owner.Held() {
+			t.Fatalf("after a's priority 1: a %v b %v, want b master", state(a), state(b))
+		}
+		if got := a.inst.Status().Priority; got != 1 {
+			t.Errorf("a's status priority %d, want 1", got)
+		}
+		mu.Lock()
+		want := []vrrp.Transition{{From: vrrp.Initialize, To: vrrp.Backup, Cause: vrrp.CauseStartup}, {From: vrrp.Backup, To: vrrp.Master, Cause: vrrp.CauseMasterDown}}
+		if len(trans) != 2 || trans[0] != want[0] || trans[1] != want[1] {
+			t.Errorf("b's OnTransition saw %v, want %v", trans, want)
+		}
+		mu.Unlock()
+
+		a.inst.SetPriority(0) // back to the configured 200: preempts b
+		advance(clk, time.Second)
+		if state(a) != vrrp.Master || state(b) != vrrp.Backup {
+			t.Fatalf("after restore: a %v b %v, want a master", state(a), state(b))
+		}
+		a.stop(t)
+		b.stop(t)
+	})
+}

@@ -80,6 +80,17 @@ type GroupFault struct{ Fault bool }
 // sync group lost an election (the group moves together).
 type StepDown struct{}
 
+// SetPriority changes the router's priority at run time (the agent lowers
+// it while this node is not fit to serve, DESIGN.md invariant 3, and
+// restores it after). 0 and 255 are refused (ignored): 0 is the stop
+// signal and 255 claims address ownership (RFC 5798 §5.2.4), neither of
+// which a priority change may fake. A Master advertises the new priority
+// at once, so a preempting backup learns of it now rather than one
+// Advertisement_Interval later; a Backup's Master_Down_Interval follows
+// the new priority from the next advert (§6.1: it is computed from
+// Priority, never cached).
+type SetPriority struct{ Priority uint8 }
+
 func (Startup) event()      {}
 func (AdvertIn) event()     {}
 func (TimerFired) event()   {}
@@ -87,6 +98,7 @@ func (Shutdown) event()     {}
 func (TrackChanged) event() {}
 func (GroupFault) event()   {}
 func (StepDown) event()     {}
+func (SetPriority) event()  {}
 
 // Action is an output of Machine.Handle, executed in order by the caller.
 type Action interface{ action() }
@@ -214,9 +226,22 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		acts := []Action{SendAdvert{StopPriority}}
 		acts = append(acts, m.to(Backup, CauseGroup)...)
 		return append(acts, m.arm(now, masterDownInterval(m.cfg.Priority, m.masterAdv)))
+	case SetPriority:
+		if ev.Priority == StopPriority || ev.Priority == OwnerPriority ||
+			m.cfg.Priority == OwnerPriority || ev.Priority == m.cfg.Priority {
+			return nil
+		}
+		m.cfg.Priority = ev.Priority
+		if m.state == Master {
+			return []Action{SendAdvert{m.cfg.Priority}, m.arm(now, m.cfg.AdvertInterval)}
+		}
+		return nil
 	}
 	return nil
 }
+
+// Priority is the router's current priority.
+func (m *Machine) Priority() uint8 { return m.cfg.Priority }
 
 // start is RFC 5798 §6.4.1 (Initialize).
 func (m *Machine) start(now time.Time, c Cause) []Action {

@@ -91,6 +91,7 @@ type lab struct {
 const baseConfig = `node:
   name: it
   state_dir: %[1]s/state
+  control_socket: %[1]s/ctl.sock
   metrics_listen: ""
   log_level: debug
 dhcp:

@@ -678,26 +678,66 @@ func (db *DB) Commit(ls ...Lease) ([]Lease, error) {
 // durably. Its Seq is the partner's; Peer is flipped, because the payload
 // says it from the partner's side. Applying the same payload again is a
 // no-op that still waits for everything queued before it to be durable.
-func (db *DB) Apply(payload []byte) error {
-	var r rec
-	if err := parsePayload(payload, &r); err != nil {
-		return err
+// See ApplyBatch for the one case where a partner record is not stored.
+func (db *DB) Apply(payload []byte) error { return db.ApplyBatch(payload) }
+
+// ApplyBatch is Apply for several payloads, in order, in one group commit:
+// when it returns nil all are on stable storage; after a crash what is
+// stored is a prefix of them. Every payload is decoded before anything is
+// stored, so a bad one (ErrBadPayload) stores none.
+//
+// A partner record does not replace a binding of our own (one we
+// committed) that is ACTIVE and unexpired and ends later than the
+// partner's state, unless it is the same client's later transaction (a
+// newer CLTT, e.g. its RELEASE at the partner). That is the case of a
+// renewal we granted while the link was down, met by the partner's older
+// state of the address (its EXPIRED, or an older binding) after the heal:
+// storing it would make an address free while its client still holds it
+// (DESIGN.md invariant 1; draft-ietf-dhc-failover-12 §7.1.2: a binding
+// update that would shorten a lease we granted is rejected). The partner
+// receives our record in our own stream, so both converge on the longer
+// binding. The partner's sequence number still counts as held
+// (PartnerSeq), so the stream does not stall on it.
+func (db *DB) ApplyBatch(payloads ...[]byte) error {
+	if len(payloads) == 0 {
+		return nil
 	}
-	r.flags ^= flagPeer
+	rs := make([]rec, len(payloads))
+	for i, p := range payloads {
+		if err := parsePayload(p, &rs[i]); err != nil {
+			return err
+		}
+		rs[i].flags ^= flagPeer
+	}
+	now := db.clock.Now().Unix()
 	db.mu.Lock()
 	if err := db.usableLocked(); err != nil {
 		db.mu.Unlock()
 		return err
 	}
 	var b *batch
-	if slot, ok := db.byAddr[r.addr]; ok && db.recs[slot].sameState(&r) {
+	for i := range rs {
+		r := &rs[i]
+		slot, ok := db.byAddr[r.addr]
+		switch {
+		case ok && db.recs[slot].sameState(r):
+			continue
+		case ok && r.flags&flagPeer != 0 && keepOurs(&db.recs[slot], r, now):
+			db.noteSeq(r)
+			continue
+		}
+		if b == nil {
+			b = db.batchLocked()
+		}
+		b.buf = appendFrame(b.buf, r)
+		db.store(*r)
+	}
+	if b == nil {
+		// Nothing new: still wait for what is queued before us, so that
+		// "applied" always means durable.
 		if n := len(db.queue); n > 0 {
 			b = db.queue[n-1]
 		}
-	} else {
-		b = db.batchLocked()
-		b.buf = appendFrame(b.buf, &r)
-		db.store(r)
 	}
 	db.mu.Unlock()
 	if b == nil {
@@ -705,6 +745,23 @@ func (db *DB) Apply(payload []byte) error {
 	}
 	<-b.done
 	return b.err
+}
+
+// keepOurs reports whether our record cur must stay instead of the
+// partner's record in (see ApplyBatch). now is Unix seconds.
+func keepOurs(cur, in *rec, now int64) bool {
+	if cur.flags&flagPeer != 0 || cur.state != StateActive || int64(cur.t[tExpiry]) <= now {
+		return false // the partner's own stream, or nothing live to protect
+	}
+	if in.state == StateActive && in.t[tExpiry] >= cur.t[tExpiry] {
+		return false // the partner's binding ends as late or later
+	}
+	ck, cid := keyOf(cur)
+	ik, iid := keyOf(in)
+	if ck == ik && cid == iid && in.t[tCLTT] > cur.t[tCLTT] {
+		return false // the same client's later transaction with the partner
+	}
+	return true
 }
 
 // Range calls fn for every lease with a record, until fn returns false.

@@ -375,6 +375,14 @@ func (l *Link) SendConfig(hash, config []byte) error {
 	return nil
 }
 
+// Unacked is the replication lag: updates sent or queued that the partner
+// has not acknowledged yet.
+func (l *Link) Unacked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.log) - l.acked
+}
+
 // Up reports whether a session is established.
 func (l *Link) Up() bool {
 	l.mu.Lock()

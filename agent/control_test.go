@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func startControl(t *testing.T, s *controlServer) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "run", "hadhcpd.sock")
+	ln, err := listenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("control server did not stop")
+		}
+	})
+	return path
+}
+
+func sampleStatus() Status {
+	return Status{
+		Schema: StatusSchema, Node: "gw1", Version: "test", Started: time.Unix(1700000000, 0).UTC(),
+		VRRP:     []VRRPStatus{{Instance: "lan", Interface: "eth0", VRID: 51, State: "MASTER", Priority: 200, Master: "192.0.2.2"}},
+		Failover: &FailoverStatus{Role: "primary", Mode: "hot-standby", State: "NORMAL", PartnerState: "NORMAL", LinkUp: true},
+		Pools:    []PoolStatus{{Pool: "192.0.2.0/24", Total: 101, Free: 40, Active: 61}},
+	}
+}
+
+func TestControlStatus(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	path := startControl(t, newControlServer(log, sampleStatus))
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("socket mode %o, want 600", perm)
+	}
+	st, err := QueryStatus(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sampleStatus(); !reflect.DeepEqual(*st, want) {
+		t.Errorf("status = %+v, want %+v", *st, want)
+	}
+}
+
+func TestControlRefusesByCredentials(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := newControlServer(log, sampleStatus)
+	s.allowed = func(uid uint32) bool { return false }
+	path := startControl(t, s)
+	if _, err := QueryStatus(path); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("QueryStatus by a refused uid: err = %v, want permission denied", err)
+	}
+}
+
+// TestControlRefusesNonRoot runs a real client as user nobody: the 0600
+// socket refuses the connect, and with the mode opened up on purpose the
+// SO_PEERCRED check still refuses it.
+func TestControlRefusesNonRoot(t *testing.T) {
+	if os.Getenv("HADHCPD_TEST_CONTROL_CLIENT") != "" {
+		_, err := QueryStatus(os.Getenv("HADHCPD_TEST_CONTROL_CLIENT"))
+		if err != nil {
+			os.Stdout.WriteString("REFUSED: " + err.Error() + "\n")
+			os.Exit(0)
+		}
+		os.Stdout.WriteString("ALLOWED\n")
+		os.Exit(0)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: needs root to run a client as another user")
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	path := startControl(t, newControlServer(log, sampleStatus))
+	// nobody must be able to reach the socket's directory to be refused by
+	// the socket itself rather than by the directory.
+	for d := filepath.Dir(path); d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		_ = os.Chmod(d, 0o755)
+	}
+	// The test binary sits in go's private build directory: give nobody a
+	// copy it can execute.
+	bindir, err := os.MkdirTemp("", "hadhcpd-ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(bindir)
+	bin := filepath.Join(bindir, "agent.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(bindir, 0o755)
+	run := func() string {
+		cmd := exec.Command(bin, "-test.run=^TestControlRefusesNonRoot$")
+		cmd.Env = append(os.Environ(), "HADHCPD_TEST_CONTROL_CLIENT="+path)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("client as nobody: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := run(); !strings.Contains(out, "REFUSED") || !strings.Contains(out, "permission denied") {
+		t.Fatalf("nobody through a 0600 socket: %q, want refused", out)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(); !strings.Contains(out, "REFUSED") || !strings.Contains(out, "root only") {
+		t.Fatalf("nobody through an opened-up socket: %q, want refused by credentials", out)
+	}
+}
+
+// TestStatusJSONSchema pins the field names scripts rely on: renaming or
+// removing one must bump StatusSchema and update this list.
+func TestStatusJSONSchema(t *testing.T) {
+	b, err := json.Marshal(sampleStatus())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	got := keys("", m)
+	want := []string{
+		"failover", "failover.link_up", "failover.mode", "failover.partner_state", "failover.role",
+		"failover.skew_seconds", "failover.state", "failover.unacked_updates",
+		"node",
+		"pools", "pools[].abandoned", "pools[].active", "pools[].backup", "pools[].expired",
+		"pools[].free", "pools[].pool", "pools[].released", "pools[].total",
+		"schema", "started", "version",
+		"vrrp", "vrrp[].instance", "vrrp[].interface", "vrrp[].master", "vrrp[].priority",
+		"vrrp[].since", "vrrp[].state", "vrrp[].vrid",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("status --json keys changed (bump StatusSchema, tell users):\n got %q\nwant %q", got, want)
+	}
+	if StatusSchema != 1 {
+		t.Errorf("StatusSchema = %d: update this test's list with the new layout", StatusSchema)
+	}
+}
+
+func keys(prefix string, v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, sub := range x {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			out = append(out, p)
+			out = append(out, keys(p, sub)...)
+		}
+	case []any:
+		if len(x) > 0 {
+			out = append(out, keys(prefix+"[]", x[0])...)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestWriteStatusTable(t *testing.T) {
+	var b strings.Builder
+	st := sampleStatus()
+	if err := WriteStatus(&b, &st, st.Started.Add(90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"node gw1", "up 1m30s", "lan", "MASTER", "200", "primary", "NORMAL", "192.0.2.0/24", "101", "61"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status table lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,698 @@
+package agent
+
+// The failover part: wires sync/failover (the state machine), sync/peer
+// (the sync link) and the lease database into the DHCP engine and the VRRP
+// instance named by failover.vrrp_instance (DESIGN.md "Failover and
+// replication").
+//
+//   - One goroutine (Run) owns the failover Machine. Its inputs are link
+//     events (peer.Options.OnEvent), the VRRP instance's transitions and
+//     adverts (vrrpPart.Hook) and its own timer; all arrive through one
+//     unbounded queue, so the link's and the instance's goroutines never
+//     block on it. After every Handle it publishes the Policy to a
+//     failover.Gate that the engine reads through fgate (dhcpd.Gate).
+//   - The commit path (replicatingDB, the engine's LeaseDB): a lease is
+//     committed locally (durable, group commit), then handed to
+//     Link.Replicate, which returns once the partner applied it durably:
+//     the ACK leaves only then (invariant 2). While the partner is
+//     unreachable Replicate fails at once and the ACK leaves with the lease
+//     on our disk only, as invariant 2 allows.
+//   - When VRRP makes this box master because the partner's adverts
+//     stopped, the link is marked unreachable at once (Link.MarkUnreachable)
+//     so no ACK of the takeover waits max_response_delay for a dead
+//     partner.
+//   - SetFit lowers the instance's VRRP priority to unfitPriority while the
+//     machine says this node is not fit (invariant 3) and restores it when
+//     it is.
+//   - A balancer goroutine moves addresses between FREE and BACKUP as the
+//     policy asks (Policy.Transfer, draft-ietf-dhc-failover-12 §5.4), so the
+//     secondary has addresses of its own to give new clients after a
+//     takeover.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd"
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/sync/failover"
+	"github.com/hadhcpd/hadhcpd/sync/peer"
+	"github.com/hadhcpd/hadhcpd/vrrp"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults of the failover: section (DESIGN.md "Configuration").
+const (
+	defaultMCLT             = time.Hour
+	defaultMaxResponseDelay = 3 * time.Second
+	defaultMaxUnacked       = 1000
+	defaultSplit            = 128
+	defaultLBMaxSeconds     = 3
+	defaultStandbyShare     = 0.10
+	defaultAutoPartnerDown  = 60 * time.Second
+)
+
+// unfitPriority is the VRRP priority advertised while the node is not fit
+// to serve: the lowest valid one (RFC 5798 §5.2.4), so any fit partner
+// preempts it, while a node alone still becomes master (invariant 3: "except
+// when no other box is there at all").
+const unfitPriority = 1
+
+// balanceEvery is how often the balancer looks at the pools; balanceMax
+// bounds the addresses moved per round so one round is one short commit.
+const (
+	balanceEvery = time.Second
+	balanceMax   = 256
+)
+
+// failoverPart is the failover side of the agent.
+type failoverPart struct {
+	log   *slog.Logger
+	cfg   failover.Config
+	inst  string // failover.vrrp_instance
+	clock peer.Clock
+	vr    *vrrpPart
+	m     *failover.Machine // owned by Run's goroutine
+	gate  failover.Gate
+	opts  peer.Options // the link's options, completed by attach
+	link  *peer.Link   // set by attach
+	db    *lease.DB    // set by attach
+	rep   lease.OpenReport
+	pot   potentials
+	q     evQueue
+	met   *failoverMetrics
+
+	// Published for other goroutines (the control socket): the machine's
+	// status after each step, and the skew measured at the last handshake.
+	status atomic.Pointer[failover.Status]
+	skew   atomic.Int64 // nanoseconds, partner clock minus ours (display only)
+
+	// ctx bounds Replicate calls of the commit path; cancelled when Run
+	// ends.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// The machine's single timer; Run's goroutine only.
+	timer  peer.Timer
+	timerC <-chan time.Time
+
+	// heard: the partner's VRRP adverts are heard (since the last
+	// master-down); lastAdvert: when the last one arrived. Touched only
+	// from the instance goroutine's callbacks.
+	heard      bool
+	lastAdvert time.Time
+	// silence is how long without any advert means the partner stopped
+	// advertising: 3 x the instance's advert interval (RFC 5798 §6.1
+	// Master_Down_Interval without the skew).
+	silence time.Duration
+}
+
+// failoverMetrics are the failover part's own collectors.
+type failoverMetrics struct {
+	state       prometheus.Gauge
+	fit         prometheus.Gauge
+	transitions *prometheus.CounterVec
+	unreachable prometheus.Counter
+	moved       *prometheus.CounterVec
+}
+
+func newFailoverMetrics(reg prometheus.Registerer) (*failoverMetrics, error) {
+	m := &failoverMetrics{
+		state: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hadhcpd_failover_state", Help: "Failover state (1 STARTUP, 2 NORMAL, 3 COMMUNICATIONS-INTERRUPTED, 4 PARTNER-DOWN, 5 RECOVER, 6 RECOVER-WAIT, 7 RECOVER-DONE, 8 POTENTIAL-CONFLICT).",
+		}),
+		fit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hadhcpd_failover_fit", Help: "1 while this node is fit to be VRRP master of failover.vrrp_instance.",
+		}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hadhcpd_failover_transitions_total", Help: "Failover state transitions, by new state.",
+		}, []string{"to"}),
+		unreachable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hadhcpd_failover_acks_without_partner_total", Help: "Commits acknowledged to clients while the partner was unreachable (durable on this box only).",
+		}),
+		moved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hadhcpd_failover_pool_moved_total", Help: "Addresses moved by pool balancing, by new state.",
+		}, []string{"to"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{m.state, m.fit, m.transitions, m.unreachable, m.moved} {
+		errs = append(errs, reg.Register(c))
+	}
+	return m, errors.Join(errs...)
+}
+
+// failoverConfig turns the validated failover: section into the machine's
+// Config, with the defaults of DESIGN.md. load_balance_max_seconds 0 reads
+// as the default 3 (an int key cannot tell unset from 0).
+func failoverConfig(f *FailoverConfig) (failover.Config, error) {
+	c := failover.Config{
+		Role: failover.Primary, Mode: failover.HotStandby,
+		MCLT: f.MCLT, Split: defaultSplit, LoadBalanceMaxSeconds: f.LoadBalanceMaxSeconds,
+		StandbyShare: defaultStandbyShare, AutoPartnerDown: defaultAutoPartnerDown,
+	}
+	if f.Role == "secondary" {
+		c.Role = failover.Secondary
+	}
+	if f.Mode == "load-balance" {
+		c.Mode = failover.LoadBalance
+	}
+	if c.MCLT == 0 {
+		c.MCLT = defaultMCLT
+	}
+	if f.Split != nil {
+		c.Split = *f.Split
+	}
+	if c.LoadBalanceMaxSeconds == 0 {
+		c.LoadBalanceMaxSeconds = defaultLBMaxSeconds
+	}
+	if s := strings.TrimSpace(f.StandbyShare); s != "" {
+		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+		if err != nil || !strings.HasSuffix(s, "%") {
+			return c, &ConfigError{Key: "failover.standby_share", Reason: fmt.Sprintf("%q is not a percentage", f.StandbyShare)}
+		}
+		c.StandbyShare = n / 100
+	}
+	if f.AutoPartnerDown != nil {
+		c.AutoPartnerDown = *f.AutoPartnerDown
+	}
+	if err := c.Validate(); err != nil {
+		return c, &ConfigError{Key: "failover", Reason: err.Error()}
+	}
+	return c, nil
+}
+
+// configHash is the hash of the dhcp: section both ends report (the
+// handshake's ConfigHash): SHA-256 of its JSON form, whose map keys are
+// sorted, so equal sections hash alike on both boxes.
+func configHash(d *DHCPConfig) ([]byte, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: hash the section: %w", err)
+	}
+	h := sha256.Sum256(b)
+	return h[:], nil
+}
+
+// newFailover builds the failover part of cfg (nil, nil without a
+// failover: section): the machine, the gate, and the link's options. The
+// link itself needs the lease database: attach completes it. It lowers the
+// VRRP priority of failover.vrrp_instance before VRRP runs, since a node
+// starts unfit (STARTUP).
+func newFailover(cfg *Config, log *slog.Logger, reg prometheus.Registerer, vr *vrrpPart, clock peer.Clock) (*failoverPart, error) {
+	f := cfg.Failover
+	if f == nil {
+		return nil, nil
+	}
+	if vr == nil {
+		return nil, &ConfigError{Key: "failover.vrrp_instance", Reason: "failover needs the vrrp instance whose mastership decides who serves"}
+	}
+	fc, err := failoverConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	m, err := failover.New(fc)
+	if err != nil {
+		return nil, &ConfigError{Key: "failover", Reason: err.Error()}
+	}
+	if clock == nil {
+		clock = wallClock{}
+	}
+	opts := peer.Options{
+		Name: cfg.Node.Name, Role: peer.Primary, Listen: f.Listen, Peer: f.Peer,
+		MaxResponseDelay: f.MaxResponseDelay, MaxUnacked: f.MaxUnackedUpdates,
+		Clock: clock, Logger: log.With("component", "peer"),
+	}
+	if fc.Role == failover.Secondary {
+		opts.Role = peer.Secondary
+	}
+	if opts.MaxResponseDelay == 0 {
+		opts.MaxResponseDelay = defaultMaxResponseDelay
+	}
+	if opts.MaxUnacked == 0 {
+		opts.MaxUnacked = defaultMaxUnacked
+	}
+	switch {
+	case f.Auth.PSKFile != "":
+		if opts.PSK, err = peer.LoadPSK(f.Auth.PSKFile); err != nil {
+			return nil, &ConfigError{Key: "failover.auth.psk_file", Reason: err.Error()}
+		}
+	case f.Auth.TLS != nil:
+		t := f.Auth.TLS
+		if opts.TLS, err = peer.LoadTLS(peer.TLSFiles{Cert: t.Cert, Key: t.Key, CA: t.CA}); err != nil {
+			return nil, &ConfigError{Key: "failover.auth.tls", Reason: err.Error()}
+		}
+	}
+	if cfg.DHCP != nil {
+		if opts.ConfigHash, err = configHash(cfg.DHCP); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Metrics, err = peer.NewMetrics(reg); err != nil {
+		return nil, fmt.Errorf("peer metrics: %w", err)
+	}
+	met, err := newFailoverMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("failover metrics: %w", err)
+	}
+	p := &failoverPart{
+		log: log, cfg: fc, inst: f.VRRPInstance, clock: clock, vr: vr, m: m,
+		opts: opts, met: met, silence: 3 * defaultAdvertInterval,
+	}
+	for _, s := range vr.specs {
+		if s.cfg.Name == f.VRRPInstance {
+			p.silence = 3 * s.cfg.AdvertInterval
+		}
+	}
+	p.q.init()
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.gate.Store(m.Policy()) // serves nothing until Start
+	vr.SetPriority(p.inst, unfitPriority)
+	vr.Hook(p.inst, p.onVRRPTransition, p.onVRRPAdvert)
+	return p, nil
+}
+
+// attach builds the link over the opened lease database; newDHCP calls it
+// (as its wrap function) and the engine gets the replicating layer.
+func (p *failoverPart) attach(db *lease.DB) dhcpd.LeaseDB {
+	p.db = db
+	return &replicatingDB{DB: db, p: p}
+}
+
+// start finishes what needs the opened database: the link (its Store is
+// the database) and what recovery found.
+func (p *failoverPart) start(dh *dhcpPart) error {
+	if p.db == nil || dh == nil {
+		return errors.New("failover: the lease database is not open")
+	}
+	p.rep = dh.rep
+	p.opts.Store = leaseStore{p.db}
+	p.opts.OnEvent = p.onLinkEvent
+	p.opts.OnConfig = func(hash, _ []byte) error {
+		// BUG(agent): config sync is not wired yet: the secondary reports
+		// the primary's section as refused and keeps its own file.
+		return fmt.Errorf("config sync is not supported by this build (hash %x)", hash[:min(len(hash), 8)])
+	}
+	l, err := peer.New(p.opts)
+	if err != nil {
+		return fmt.Errorf("failover: %w", err)
+	}
+	p.link = l
+	return nil
+}
+
+// gateAdapter is the engine's view of the gate.
+func (p *failoverPart) gateAdapter() dhcpd.Gate {
+	return &fgate{g: &p.gate, clock: p.clock, pot: &p.pot}
+}
+
+// Run runs the link, the balancer and the machine until ctx ends.
+func (p *failoverPart) Run(ctx context.Context) error {
+	defer p.cancel()
+	if p.link == nil {
+		return errors.New("failover: not started (no link)")
+	}
+	var wg sync.WaitGroup
+	linkErr := make(chan error, 1)
+	wg.Go(func() { linkErr <- p.link.Run(ctx) })
+	wg.Go(func() { p.balance(ctx) })
+	defer wg.Wait()
+
+	known := !p.rep.NeedResync
+	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: p.db.LastSeq(), SeqKnown: known}))
+	p.log.Info("failover started", "role", p.cfg.Role, "mode", p.cfg.Mode, "state", p.m.State(),
+		"last_seq", p.db.LastSeq(), "seq_known", known, "vrrp_instance", p.inst)
+	defer p.stopTimer()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-linkErr:
+			if err != nil {
+				return err
+			}
+			linkErr = nil
+		case <-p.timerC:
+			p.timerC = nil
+			p.exec(p.m.Handle(p.clock.Now(), failover.TimerFired{}))
+		case <-p.q.ready:
+			for _, ev := range p.q.drain() {
+				p.exec(p.m.Handle(p.clock.Now(), ev))
+			}
+		}
+	}
+}
+
+// exec performs the machine's actions, in order, then publishes the policy.
+func (p *failoverPart) exec(acts []failover.Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case failover.Transition:
+			// One line per transition (DESIGN.md "Observability").
+			p.log.Info("failover transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason)
+			p.met.state.Set(float64(a.To))
+			p.met.transitions.WithLabelValues(a.To.String()).Inc()
+		case failover.SetFit:
+			prio := uint8(unfitPriority)
+			if a.Fit {
+				prio = 0 // the configured priority
+				p.met.fit.Set(1)
+			} else {
+				p.met.fit.Set(0)
+			}
+			p.log.Info("failover fitness", "fit", a.Fit, "vrrp_instance", p.inst)
+			p.vr.SetPriority(p.inst, prio)
+		case failover.SendState:
+			p.link.SetState(uint8(a.State), a.Maintenance)
+		case failover.ArmTimer:
+			p.stopTimer()
+			p.timer = p.clock.NewTimer(a.After)
+			p.timerC = p.timer.C()
+		case failover.StopTimer:
+			p.stopTimer()
+		case failover.Refused:
+			p.log.Warn("failover command refused", "reason", a.Reason)
+		}
+	}
+	p.gate.Store(p.m.Policy())
+	st := p.m.Status()
+	p.status.Store(&st)
+}
+
+func (p *failoverPart) stopTimer() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.timer, p.timerC = nil, nil
+}
+
+// onLinkEvent turns the link's events into machine events (peer.Options
+// OnEvent: called from the link's goroutines, must not block).
+func (p *failoverPart) onLinkEvent(ev peer.Event) {
+	switch ev := ev.(type) {
+	case peer.Up:
+		p.skew.Store(int64(ev.Skew))
+		p.log.Info("peer link up", "partner", ev.PartnerName, "remote", ev.Remote,
+			"partner_state", failover.State(ev.PartnerState).String(), "partner_acked_seq", ev.PartnerAckedSeq,
+			"our_last_seq", ev.OurLastSeq, "resume", ev.Resume, "config_match", ev.ConfigMatch, "skew", ev.Skew)
+		p.q.push(failover.LinkUp{Partner: failover.State(ev.PartnerState), PartnerMaintenance: ev.PartnerMaintenance,
+			PartnerAckedSeq: ev.PartnerAckedSeq, OurLastSeq: ev.OurLastSeq})
+	case peer.Down:
+		p.log.Info("peer link down", "reason", ev.Reason)
+		p.q.push(failover.LinkDown{})
+	case peer.PartnerState:
+		p.q.push(failover.PartnerState{State: failover.State(ev.State), Maintenance: ev.Maintenance})
+	case peer.ResyncDone:
+		p.log.Info("peer resync done", "snapshot", ev.Snapshot, "records", ev.Records)
+		p.q.push(failover.ResyncDone{})
+	case peer.ConfigReceived:
+		p.log.Info("config from primary", "hash", fmt.Sprintf("%x", ev.Hash), "err", ev.Err)
+	case peer.ConfigVerdict:
+		p.log.Info("config verdict from secondary", "hash", fmt.Sprintf("%x", ev.Hash), "accepted", ev.Accepted, "reason", ev.Reason)
+	}
+}
+
+// onVRRPTransition (instance goroutine): mastership changes, and the
+// "partner silent on the VRRP path" evidence of a master-down takeover
+// (RFC 5798 §6.4.2: no advert of any priority for Master_Down_Interval).
+//
+// A backup with preempt also becomes master through its Master_Down_Timer:
+// it discards a lower-priority master's adverts (§6.4.2) and lets the
+// timer fire. That is no silence (the partner advertised until now), so a
+// master-down with an advert heard within the silence window is taken as
+// the preemption it is and says nothing about the partner.
+func (p *failoverPart) onVRRPTransition(t vrrp.Transition) {
+	silent := p.lastAdvert.IsZero() || p.clock.Now().Sub(p.lastAdvert) >= p.silence
+	if t.To == vrrp.Master && t.Cause == vrrp.CauseMasterDown && silent {
+		if p.heard && p.link != nil {
+			// The partner was advertising and stopped: it is gone, so
+			// no ACK of this takeover may wait max_response_delay for
+			// its acks (issue 8). Only after it was heard: at a cold
+			// start both boxes time out before either advertised.
+			p.link.MarkUnreachable()
+			p.log.Info("partner's VRRP adverts stopped: sync link marked unreachable", "vrrp_instance", p.inst)
+		}
+		p.heard = false
+		p.q.push(failover.VRRPPartner{Heard: false})
+	}
+	switch {
+	case t.To == vrrp.Master:
+		p.q.push(failover.VRRPMaster{Master: true})
+	case t.From == vrrp.Master:
+		p.q.push(failover.VRRPMaster{Master: false})
+	}
+}
+
+// onVRRPAdvert (instance goroutine, every advert): the partner is heard on
+// the VRRP path. Only the change is queued.
+func (p *failoverPart) onVRRPAdvert(_ netip.Addr, _ uint8) {
+	p.lastAdvert = p.clock.Now()
+	if !p.heard {
+		p.heard = true
+		p.q.push(failover.VRRPPartner{Heard: true})
+	}
+}
+
+// balance moves addresses between FREE and BACKUP as the policy asks
+// (draft §5.4; only the owner gives addresses away, Policy.Transfer). The
+// records go through the replicating commit path, so the partner learns
+// of a BACKUP address before this box forgets it owned it.
+func (p *failoverPart) balance(ctx context.Context) {
+	rdb := &replicatingDB{DB: p.db, p: p}
+	for {
+		t := p.clock.NewTimer(balanceEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		pol := p.gate.Load()
+		for _, st := range p.db.Stats() {
+			n, from, to := pol.Transfer(st)
+			if n <= 0 {
+				continue
+			}
+			n = min(n, balanceMax)
+			now := p.clock.Now()
+			var ls []lease.Lease
+			for range n {
+				a, err := p.db.Allocate(st.Name, netip.Addr{}, from)
+				if err != nil {
+					break
+				}
+				ls = append(ls, lease.Lease{Addr: a, State: to, StateStart: now, CLTT: now})
+			}
+			if len(ls) == 0 {
+				continue
+			}
+			if _, err := rdb.Commit(ls...); err != nil {
+				for _, l := range ls {
+					p.db.Unhold(l.Addr)
+				}
+				p.log.Error("pool balance", "pool", st.Name, "err", err)
+				continue
+			}
+			p.met.moved.WithLabelValues(to.String()).Add(float64(len(ls)))
+			p.log.Info("pool balance", "pool", st.Name, "moved", len(ls), "from", from.String(), "to", to.String())
+		}
+	}
+}
+
+// replicatingDB is the engine's lease database in a pair: Commit and
+// Expire are local commits followed by replication to the partner.
+type replicatingDB struct {
+	*lease.DB
+	p *failoverPart
+}
+
+// Commit commits locally (durable, group commit), then waits until the
+// partner applied the records durably: only then may the engine build the
+// ACK (invariant 2). The potential expiry the gate computed for a new
+// binding (failover.Grant) is recorded first, so the partner receives it
+// (draft §5.2.1: "what to tell the failover partner").
+func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
+	ls = append([]lease.Lease(nil), ls...) // the caller's slice stays as it was
+	for i := range ls {
+		if ls[i].State == lease.StateActive {
+			if pe, ok := r.p.pot.take(ls[i].Addr); ok && pe.After(ls[i].PotentialExpiry) {
+				ls[i].PotentialExpiry = pe
+			}
+		}
+	}
+	out, err := r.DB.Commit(ls...)
+	if err != nil {
+		return nil, err
+	}
+	r.p.replicate(out)
+	return out, nil
+}
+
+// Expire's records (ACTIVE -> EXPIRED) go to the partner too.
+func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
+	out, err := r.DB.Expire(now, max)
+	if len(out) > 0 {
+		r.p.replicate(out)
+	}
+	return out, err
+}
+
+// replicate hands committed records to the link and waits for the
+// partner's ack. Every error leaves the records durable here and queued
+// for the partner; the engine proceeds (the partner is unreachable, and
+// the machine goes COMMUNICATIONS-INTERRUPTED on the link's Down).
+func (p *failoverPart) replicate(ls []lease.Lease) {
+	if p.link == nil {
+		return
+	}
+	ps := make([][]byte, 0, len(ls))
+	for i := range ls {
+		b, err := ls[i].MarshalBinary()
+		if err != nil {
+			p.log.Error("replicate: encode lease", "ip", ls[i].Addr, "err", err)
+			continue
+		}
+		ps = append(ps, b)
+	}
+	err := p.link.Replicate(p.ctx, ps...)
+	switch {
+	case err == nil:
+	case errors.Is(err, peer.ErrPartnerUnreachable), errors.Is(err, context.Canceled):
+		p.met.unreachable.Add(float64(len(ps)))
+	default:
+		p.log.Error("replicate", "records", len(ps), "err", err)
+	}
+}
+
+// leaseStore is peer.Store over the lease database: Apply is one group
+// commit of the partner's records, in order (lease.DB.ApplyBatch).
+type leaseStore struct{ *lease.DB }
+
+func (s leaseStore) Apply(payloads ...[]byte) error { return s.DB.ApplyBatch(payloads...) }
+
+// fgate is dhcpd.Gate over the published failover policy.
+type fgate struct {
+	g     *failover.Gate
+	clock peer.Clock
+	pot   *potentials
+}
+
+func (f *fgate) Serve(c dhcpd.Client) bool {
+	r := failover.Request{HWAddr: c.HWAddr, Secs: c.Secs}
+	if strings.HasPrefix(c.Key, "i") { // lease.ClientKey: "i" + option 61
+		r.ClientID = []byte(c.Key[1:])
+	}
+	return f.g.Serve(f.clock.Now(), r)
+}
+
+// AllocateFrom is the first pool the policy allows (its own: primary FREE,
+// secondary BACKUP). BUG(agent): in PARTNER-DOWN after the MCLT the policy
+// also allows the partner's pool; the engine's Gate takes one state, so
+// only the own pool is used until the engine asks for a list.
+func (f *fgate) AllocateFrom() (lease.State, bool) {
+	ps := f.g.Pools(f.clock.Now())
+	if len(ps) == 0 {
+		return 0, false
+	}
+	return ps[0], true
+}
+
+// LeaseTime is the MCLT rule (failover.Grant); the potential expiry to
+// send the partner is kept for the commit of this binding.
+func (f *fgate) LeaseTime(l lease.Lease, want time.Duration, now time.Time) time.Duration {
+	grant, pe := f.g.LeaseTime(now, l, want)
+	f.pot.put(l.Addr, pe)
+	return grant
+}
+
+// potentials carries the potential expiry from the gate's LeaseTime to
+// the commit of the same address (by address; an offer that is never
+// requested leaves an entry the next commit of that address overwrites or
+// takes).
+type potentials struct {
+	mu sync.Mutex
+	m  map[netip.Addr]time.Time
+}
+
+func (p *potentials) put(a netip.Addr, t time.Time) {
+	p.mu.Lock()
+	if p.m == nil {
+		p.m = map[netip.Addr]time.Time{}
+	}
+	p.m[a] = t
+	p.mu.Unlock()
+}
+
+func (p *potentials) take(a netip.Addr) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.m[a]
+	delete(p.m, a)
+	return t, ok
+}
+
+// evQueue is an unbounded FIFO of machine events: the link and the VRRP
+// instance push without blocking; Run drains it when ready fires.
+type evQueue struct {
+	mu    sync.Mutex
+	evs   []failover.Event
+	ready chan struct{} // cap 1
+}
+
+func (q *evQueue) init() { q.ready = make(chan struct{}, 1) }
+
+func (q *evQueue) push(ev failover.Event) {
+	q.mu.Lock()
+	q.evs = append(q.evs, ev)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (q *evQueue) drain() []failover.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	evs := q.evs
+	q.evs = nil
+	return evs
+}
+
+// wallClock is peer.Clock over the time package: the agent's only clock
+// (tests inject a fake).
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                      { return time.Now() }
+func (wallClock) NewTimer(d time.Duration) peer.Timer { return wallTimer{time.NewTimer(d)} }
+
+type wallTimer struct{ t *time.Timer }
+
+func (w wallTimer) C() <-chan time.Time        { return w.t.C }
+func (w wallTimer) Stop() bool                 { return w.t.Stop() }
+func (w wallTimer) Reset(d time.Duration) bool { return w.t.Reset(d) }
+
+// statusView is the failover part of `hadhcpd status`.
+func (p *failoverPart) statusView() *FailoverStatus {
+	fs := &FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN"}
+	if st := p.status.Load(); st != nil {
+		fs.State, fs.PartnerState, fs.LinkUp = st.State.String(), st.Partner.String(), st.LinkUp
+	}
+	if p.link != nil {
+		fs.UnackedUpdates = p.link.Unacked()
+	}
+	fs.SkewSeconds = time.Duration(p.skew.Load()).Seconds()
+	return fs
+}

@@ -1,0 +1,71 @@
+package agent
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/sync/failover"
+	"github.com/hadhcpd/hadhcpd/sync/peer"
+	"github.com/hadhcpd/hadhcpd/vrrp"
+)
+
+func TestFailoverConfigDefaults(t *testing.T) {
+	c, err := failoverConfig(&FailoverConfig{Role: "secondary"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := failover.Config{Role: failover.Secondary, Mode: failover.HotStandby, MCLT: time.Hour, Split: 128,
+		LoadBalanceMaxSeconds: 3, StandbyShare: 0.10, AutoPartnerDown: 60 * time.Second}
+	if c != want {
+		t.Errorf("defaults: got %+v, want %+v", c, want)
+	}
+	zero, split := time.Duration(0), 256
+	c, err = failoverConfig(&FailoverConfig{Role: "primary", Mode: "load-balance", MCLT: 2 * time.Hour,
+		Split: &split, StandbyShare: "25%", AutoPartnerDown: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != failover.LoadBalance || c.MCLT != 2*time.Hour || c.Split != 256 || c.StandbyShare != 0.25 || c.AutoPartnerDown != 0 {
+		t.Errorf("explicit values not kept: %+v", c)
+	}
+	if _, err := failoverConfig(&FailoverConfig{Role: "primary", StandbyShare: "25"}); err == nil {
+		t.Error("standby_share without % accepted")
+	}
+}
+
+// fakeClock is a settable peer.Clock for the VRRP callbacks.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time                    { return c.now }
+func (c *fakeClock) NewTimer(time.Duration) peer.Timer { panic("not used") }
+
+// TestVRRPSilenceVersusPreemption: a master-down right after the partner's
+// adverts is a preemption (no news about the partner); one after silence
+// says the partner stopped advertising (failover.VRRPPartner{Heard: false}).
+func TestVRRPSilenceVersusPreemption(t *testing.T) {
+	clk := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := &failoverPart{clock: clk, silence: 300 * time.Millisecond}
+	p.q.init()
+	down := vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Cause: vrrp.CauseMasterDown}
+
+	p.onVRRPAdvert(netipZero, 100)
+	p.onVRRPAdvert(netipZero, 100) // only the change is queued
+	clk.now = clk.now.Add(100 * time.Millisecond)
+	p.onVRRPTransition(down) // preempting a lower master
+	got := p.q.drain()
+	want := []failover.Event{failover.VRRPPartner{Heard: true}, failover.VRRPMaster{Master: true}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("preemption: events %v, want %v", got, want)
+	}
+	p.onVRRPTransition(vrrp.Transition{From: vrrp.Master, To: vrrp.Backup, Cause: vrrp.CausePreempted})
+	clk.now = clk.now.Add(time.Second) // the partner's adverts stopped
+	p.onVRRPTransition(down)
+	got = p.q.drain()
+	want = []failover.Event{failover.VRRPMaster{Master: false}, failover.VRRPPartner{Heard: false}, failover.VRRPMaster{Master: true}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("silence: events %v, want %v", got, want)
+	}
+}
+
+var netipZero netip.Addr

@@ -1,0 +1,61 @@
+package agent
+
+import (
+	"strings"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+)
+
+// statusSource assembles Status from the running parts; each part hands
+// out published snapshots, never its live fields.
+type statusSource struct {
+	node    string
+	started time.Time
+	vr      *vrrpPart
+	dh      *dhcpPart
+	fo      *failoverPart
+}
+
+func (s *statusSource) status() Status {
+	st := Status{Schema: StatusSchema, Node: s.node, Version: Version, Started: s.started,
+		VRRP: []VRRPStatus{}, Pools: []PoolStatus{}}
+	if s.vr != nil {
+		st.VRRP = s.vr.statusView()
+	}
+	if s.fo != nil {
+		st.Failover = s.fo.statusView()
+	}
+	if s.dh != nil {
+		for _, p := range s.dh.db.Stats() {
+			st.Pools = append(st.Pools, poolStatus(p))
+		}
+	}
+	return st
+}
+
+func poolStatus(p lease.PoolStats) PoolStatus {
+	return PoolStatus{Pool: p.Name, Total: p.Total, Free: p.Free, Backup: p.Backup, Active: p.Active,
+		Expired: p.Expired, Released: p.Released, Abandoned: p.Abandoned}
+}
+
+// statusView lists the instances in configuration order.
+func (p *vrrpPart) statusView() []VRRPStatus {
+	p.mu.Lock()
+	insts := p.insts
+	p.mu.Unlock()
+	out := make([]VRRPStatus, 0, len(p.specs))
+	for _, s := range p.specs {
+		v := VRRPStatus{Instance: s.cfg.Name, Interface: s.cfg.Interface, VRID: int(s.cfg.VRID),
+			State: "INIT", Priority: int(s.cfg.Priority)}
+		if in := insts[s.cfg.Name]; in != nil {
+			is := in.Status()
+			v.State, v.Priority, v.Since = strings.ToUpper(is.State.String()), int(is.Priority), is.Since
+			if is.MasterAddr.IsValid() {
+				v.Master = is.MasterAddr.String()
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}

@@ -1,0 +1,47 @@
+package agent
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteStatus prints st as the table `hadhcpd status` shows: one glance
+// answers "who is master, is the partner there, is anything running out".
+func WriteStatus(w io.Writer, st *Status, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "node %s\thadhcpd %s\tup %s\n", st.Node, st.Version, now.Sub(st.Started).Truncate(time.Second))
+	if len(st.VRRP) > 0 {
+		fmt.Fprintln(tw, "\nVRRP\tINTERFACE\tVRID\tSTATE\tPRIORITY\tMASTER\tSINCE")
+		for _, v := range st.VRRP {
+			since := "-"
+			if !v.Since.IsZero() {
+				since = now.Sub(v.Since).Truncate(time.Second).String() + " ago"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", v.Instance, v.Interface, v.VRID, v.State, v.Priority, orDash(v.Master), since)
+		}
+	}
+	if f := st.Failover; f != nil {
+		link := "down"
+		if f.LinkUp {
+			link = "up"
+		}
+		fmt.Fprintln(tw, "\nFAILOVER\tMODE\tSTATE\tPARTNER\tLINK\tUNACKED\tSKEW")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%+.1fs\n", f.Role, f.Mode, f.State, orDash(f.PartnerState), link, f.UnackedUpdates, f.SkewSeconds)
+	}
+	if len(st.Pools) > 0 {
+		fmt.Fprintln(tw, "\nPOOL\tTOTAL\tFREE\tBACKUP\tACTIVE\tEXPIRED\tRELEASED\tABANDONED")
+		for _, p := range st.Pools {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Pool, p.Total, p.Free, p.Backup, p.Active, p.Expired, p.Released, p.Abandoned)
+		}
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/internal/testnet"
+)
+
+// Root tests of a hot-standby pair: two hadhcpd boxes on one LAN switch
+// (VRRP, DHCP) with the sync link on its own cable, real dhclient clients.
+
+const pairConfig = `node:
+  name: %[1]s
+  state_dir: %[2]s/state
+  control_socket: %[2]s/ctl.sock
+  metrics_listen: "%[8]s"
+  log_level: debug
+vrrp:
+  instances:
+    - name: lan
+      interface: eth0
+      vrid: 51
+      priority: %[3]d
+      advert_interval: 100ms
+      virtual_ips: [192.0.2.1/24]
+dhcp:
+  interfaces: [eth0]
+  default_lease_time: 1h
+  min_lease_time: 10s
+  options: {domain_name_servers: [192.0.2.53]}
+  subnets:
+    - subnet: 192.0.2.0/24
+      pools: [{range: 192.0.2.100-192.0.2.200}]
+      options: {routers: [192.0.2.1]}
+failover:
+  role: %[4]s
+  listen: %[5]s
+  peer: %[6]s
+  vrrp_instance: lan
+  max_response_delay: 3s
+  auth: {psk_file: %[7]s}
+`
+
+// pairBox is one box of the pair.
+type pairBox struct {
+	t    *testing.T
+	name string
+	host *testnet.Host
+	dir  string
+	cfg  string
+	proc *testnet.Proc
+	log  *syncBuf
+}
+
+func (b *pairBox) start() {
+	b.t.Helper()
+	b.log = &syncBuf{}
+	b.proc = b.host.Start(b.log, binary(b.t), "run", "-c", b.cfg)
+}
+
+// waitLog waits for re in the box's log and returns the match.
+func (b *pairBox) waitLog(re string, d time.Duration) string {
+	b.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if m := rx.FindString(b.log.String()); m != "" {
+			return m
+		}
+		if b.proc.Exited() {
+			b.t.Fatalf("%s: hadhcpd exited while waiting for %q", b.name, re)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.t.Fatalf("%s: no %q in the log within %s", b.name, re, d)
+	return ""
+}
+
+// hasVIP reports whether the box holds 192.0.2.1 on eth0.
+func (b *pairBox) hasVIP() bool {
+	out, err := exec.Command("ip", "-n", b.host.Name, "-4", "-o", "addr", "show", "dev", "eth0").Output()
+	return err == nil && strings.Contains(string(out), " 192.0.2.1/")
+}
+
+// leases reads the box's database with `hadhcpd leases --json` (a copy,
+// read-only, while the daemon runs).
+func (b *pairBox) leases() []map[string]any {
+	b.t.Helper()
+	out, err := exec.Command(binary(b.t), "leases", "--json", "-c", b.cfg).Output()
+	if err != nil {
+		b.t.Fatalf("%s: hadhcpd leases: %v", b.name, err)
+	}
+	var ls []map[string]any
+	if err := json.Unmarshal(out, &ls); err != nil {
+		b.t.Fatalf("%s: leases --json: %v\n%s", b.name, err, out)
+	}
+	return ls
+}
+
+// pair builds the lab: a LAN switch, two boxes, the sync cable, a PSK.
+type pair struct {
+	net      *testnet.Lab
+	lan      string
+	pri, sec *pairBox
+}
+
+func newPair(t *testing.T) *pair {
+	t.Helper()
+	testnet.RequireCmd(t, "dhclient")
+	binary(t)
+	n := testnet.New(t, "hdf")
+	p := &pair{net: n, lan: n.Switch("lan")}
+	dir := t.TempDir()
+	psk := make([]byte, 48)
+	if _, err := rand.Read(psk); err != nil {
+		t.Fatal(err)
+	}
+	pskFile := filepath.Join(dir, "peer.key")
+	if err := os.WriteFile(pskFile, psk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name, role, lanAddr, syncAddr, listen, peer string, prio int, metrics string) *pairBox {
+		b := &pairBox{t: t, name: name, host: n.Host(name), dir: filepath.Join(dir, name)}
+		b.host.Connect(p.lan, "eth0", lanAddr)
+		if err := os.MkdirAll(b.dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		b.cfg = filepath.Join(b.dir, "hadhcpd.yaml")
+		c := fmt.Sprintf(pairConfig, name, b.dir, prio, role, listen, peer, pskFile, metrics)
+		if err := os.WriteFile(b.cfg, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(binary(t), "check-config", "-c", b.cfg).CombinedOutput(); err != nil {
+			t.Fatalf("check-config %s: %v\n%s", name, err, out)
+		}
+		return b
+	}
+	p.pri = mk("pri", "primary", "192.0.2.2/24", "198.51.100.1/24", "198.51.100.1:647", "198.51.100.2:647", 200, "")
+	p.sec = mk("sec", "secondary", "192.0.2.3/24", "198.51.100.2/24", "198.51.100.2:647", "198.51.100.1:647", 100, "127.0.0.1:9767")
+	n.Cable(p.pri.host, "sync0", "198.51.100.1/24", p.sec.host, "sync0", "198.51.100.2/24")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("primary log:\n%s", p.pri.log.String())
+			t.Logf("secondary log:\n%s", p.sec.log.String())
+		}
+	})
+	p.sec.start()
+	p.pri.start()
+	return p
+}
+
+// waitReady waits until both boxes are in NORMAL, the primary holds the VIP
+// and the secondary got its BACKUP share.
+func (p *pair) waitReady(t *testing.T) {
+	t.Helper()
+	p.pri.waitLog(`failover transition.*to=NORMAL`, 20*time.Second)
+	p.sec.waitLog(`failover transition.*to=NORMAL`, 20*time.Second)
+	p.pri.waitLog(`pool balance.*to=BACKUP`, 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for !(p.pri.hasVIP() && !p.sec.hasVIP()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("VIP not on the primary alone within 10s (primary %v, secondary %v)", p.pri.hasVIP(), p.sec.hasVIP())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The secondary holds BACKUP addresses (replicated before the
+	// primary's balance commit returned).
+	backup := 0
+	for _, l := range p.sec.leases() {
+		if l["state"] == "backup" {
+			backup++
+		}
+	}
+	if backup == 0 {
+		t.Fatal("the secondary holds no BACKUP address after pool balancing")
+	}
+	// What an operator sees: `hadhcpd status --json` over each box's
+	// control socket agrees with the kernel and the logs.
+	for _, c := range []struct {
+		b         *pairBox
+		vrrp      string
+		minBackup int
+	}{{p.pri, "MASTER", 1}, {p.sec, "BACKUP", 1}} {
+		st := c.b.status()
+		if len(st.VRRP) != 1 || st.VRRP[0].State != c.vrrp {
+			t.Errorf("%s: status vrrp = %+v, want one instance in %s", c.b.name, st.VRRP, c.vrrp)
+		}
+		if st.Failover == nil || st.Failover.State != "NORMAL" || st.Failover.PartnerState != "NORMAL" || !st.Failover.LinkUp {
+			t.Errorf("%s: status failover = %+v, want NORMAL/NORMAL with the link up", c.b.name, st.Failover)
+		}
+		if len(st.Pools) != 1 || st.Pools[0].Total != 101 || st.Pools[0].Backup < c.minBackup {
+			t.Errorf("%s: status pools = %+v, want 192.0.2.100-200 (101) with BACKUP addresses", c.b.name, st.Pools)
+		}
+	}
+}
+
+// status asks the running box with `hadhcpd status --json`.
+func (b *pairBox) status() agent.Status {
+	b.t.Helper()
+	out, err := exec.Command(binary(b.t), "status", "--json", "-c", b.cfg).CombinedOutput()
+	if err != nil {
+		b.t.Fatalf("%s: hadhcpd status: %v\n%s", b.name, err, out)
+	}
+	var st agent.Status
+	if err := json.Unmarshal(out, &st); err != nil {
+		b.t.Fatalf("%s: status --json: %v\n%s", b.name, err, out)
+	}
+	if st.Schema != agent.StatusSchema {
+		b.t.Fatalf("%s: status schema %d, want %d", b.name, st.Schema, agent.StatusSchema)
+	}
+	return st
+}
+
+var ackRx = regexp.MustCompile(`DHCPACK of (192\.0\.2\.\d+) from (\S+)`)
+
+// TestIntegrationFailoverHotStandby: a lease from the primary is in the
+// secondary's database by the time of the ACK; after the primary's box
+// loss the secondary takes the VIP and serves new clients from its BACKUP
+// share at once, and renews the first client's address.
+func TestIntegrationFailoverHotStandby(t *testing.T) {
+	p := newPair(t)
+	p.waitReady(t)
+
+	c1 := newClient(t, p.net.Host("c1"))
+	c1.h.Connect(p.lan, "eth0")
+	out, err := c1.dhclient(t)
+	m := ackRx.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("c1: no lease from the pair: %v\n%s", err, out)
+	}
+	ip1 := m[1]
+	if m[2] != "192.0.2.1" {
+		t.Fatalf("c1's ACK came from %s, want the VIP 192.0.2.1 as server id (invariant 5)", m[2])
+	}
+	// Invariant 2: the ACK left after the secondary applied the lease, so
+	// it is in the secondary's database now, without waiting.
+	if st := leaseState(p.sec.leases(), ip1); st != "active" {
+		t.Fatalf("c1's lease %s on the secondary right after the ACK: state %q, want active", ip1, st)
+	}
+	// Stop c1's background dhclient without a release: it comes back
+	// later with INIT-REBOOT from its lease file.
+	if out, err := c1.dhclient(t, "-x"); err != nil {
+		t.Fatalf("dhclient -x: %v\n%s", err, out)
+	}
+
+	// c2's namespace exists before the failure, so its first DISCOVER
+	// leaves right after it.
+	c2 := newClient(t, p.net.Host("c2"))
+	c2.h.Connect(p.lan, "eth0")
+	p.sec.log.Write([]byte("--- failure ---\n"))
+
+	// Box loss: both cables of the primary go first (no FIN can leave),
+	// then SIGKILL (PEERS.md "kill -9 is not a box failure").
+	failAt := time.Now()
+	p.pri.host.MustIP("link", "set", "eth0", "down")
+	p.pri.host.MustIP("link", "set", "sync0", "down")
+	if err := p.pri.proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	var ip2 string
+	for try := 0; try < 3 && ip2 == ""; try++ {
+		out, _ = c2.dhclient(t)
+		if m := ackRx.FindStringSubmatch(out); m != nil {
+			ip2 = m[1]
+		}
+	}
+	if ip2 == "" {
+		t.Fatalf("c2 got no lease from the secondary after the primary's loss:\n%s", out)
+	}
+	// The server's own log dates the first ACK precisely (dhclient's
+	// retransmission timer would blur it).
+	after := func(re string) time.Time {
+		t.Helper()
+		_, tail, _ := strings.Cut(p.sec.log.String(), "--- failure ---\n")
+		m := regexp.MustCompile(`(?m)^time=(\S+) .*` + re).FindStringSubmatch(tail)
+		if m == nil {
+			t.Fatalf("secondary: no %q after the failure", re)
+		}
+		ts, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	ackAt := after(`msg="lease bind" .*ip=` + regexp.QuoteMeta(ip2) + ` `)
+	vrrpAt := after(`msg="vrrp transition".*to=master`)
+	discAt := after(`msg=offer .*ip=` + regexp.QuoteMeta(ip2) + ` `)
+	t.Logf("takeover: failure -> secondary VRRP master %v; failure -> first ACK from the secondary %v "+
+		"(its OFFER %v; dhclient's retransmission schedule sets the rest)",
+		vrrpAt.Sub(failAt).Round(time.Millisecond), ackAt.Sub(failAt).Round(time.Millisecond), discAt.Sub(failAt).Round(time.Millisecond))
+	// The takeover's ACK must not wait for the dead partner's ack
+	// (max_response_delay, 3s): VRRP marked the link unreachable.
+	if d := ackAt.Sub(discAt); d > time.Second {
+		t.Errorf("OFFER -> ACK took %v on the secondary after the takeover: it waited for the lost partner", d)
+	}
+	if d := ackAt.Sub(failAt); d > 5*time.Second {
+		t.Errorf("first ACK %v after the failure, want well under max_response_delay+adverts", d)
+	}
+	if !p.sec.hasVIP() {
+		t.Error("the secondary serves without holding the VIP")
+	}
+	if ip2 == ip1 {
+		t.Fatalf("c2 got %s, the address c1 holds (invariant 1)", ip2)
+	}
+
+	// c1 comes back (INIT-REBOOT, its lease file): same address.
+	out, err = c1.dhclient(t)
+	m = ackRx.FindStringSubmatch(out)
+	if err != nil || m == nil || m[1] != ip1 {
+		t.Fatalf("c1 after the takeover: want DHCPACK of %s: %v\n%s", ip1, err, out)
+	}
+	_, _ = c1.dhclient(t, "-x")
+	_, _ = c2.dhclient(t, "-x")
+
+	// No address is bound to two clients in the secondary's database, and
+	// each client holds exactly one.
+	seen := map[string]string{}
+	for _, l := range p.sec.leases() {
+		if l["state"] != "active" {
+			continue
+		}
+		hw, _ := l["hw_address"].(string)
+		ip, _ := l["ip"].(string)
+		if prev, dup := seen[hw]; dup {
+			t.Errorf("client %s holds %s and %s", hw, prev, ip)
+		}
+		seen[hw] = ip
+	}
+	if len(seen) != 2 {
+		t.Errorf("secondary has %d active leases, want 2 (c1, c2): %v", len(seen), seen)
+	}
+	_ = p.sec.proc.Signal(syscall.SIGTERM)
+	if exited, _ := p.sec.proc.Wait(10 * time.Second); !exited {
+		t.Error("secondary did not stop within 10s of SIGTERM")
+	}
+}
