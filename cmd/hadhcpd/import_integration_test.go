@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -98,7 +99,7 @@ func startDaemon(t *testing.T, h *testnet.Host, name string, args ...string) *da
 	d.proc = h.Start(d.log, name, args...)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s log:\n%s", filepath.Base(name), d.log.String())
+			t.Logf("%s log:\n%s", d.name, d.log.String())
 		}
 	})
 	return d
@@ -152,7 +153,11 @@ func (m *migLab) importCmd(kind, out string, args ...string) string {
 // runHadhcpd starts `hadhcpd run` with an imported config on box h.
 func runHadhcpd(t *testing.T, h *testnet.Host, cfg string) *daemon {
 	t.Helper()
-	d := startDaemon(t, h, binary(t), "run", "-c", cfg)
+	// The imported config keeps the default control socket under /run:
+	// point it into the test's directory (HADHCPD_ override) so boxes of one
+	// test do not share it and nothing is left on the host.
+	sock := "HADHCPD_NODE_CONTROL_SOCKET=" + filepath.Join(filepath.Dir(cfg), "ctl-"+h.Name+".sock")
+	d := startDaemon(t, h, "env", sock, binary(t), "run", "-c", cfg)
 	d.name = "hadhcpd"
 	d.waitLog(t, "hadhcpd running", 15*time.Second)
 	return d
@@ -364,14 +369,17 @@ const foSeed = `failover peer "mig-fo" state {
 }
 `
 
+// iscBox is one box of the pair: ISC dhcpd, then hadhcpd from its import.
+type iscBox struct {
+	role, addr, peer string
+	h                *testnet.Host
+	d                *daemon
+	cfg              string
+}
+
 func TestIntegrationImportISCFailoverPair(t *testing.T) {
 	m := newMigLab(t, "dhcpd")
-	boxes := []struct {
-		role, addr, peer string
-		h                *testnet.Host
-		d                *daemon
-		cfg              string
-	}{{role: "primary", addr: "192.0.2.11", peer: "192.0.2.12"}, {role: "secondary", addr: "192.0.2.12", peer: "192.0.2.11"}}
+	boxes := []iscBox{{role: "primary", addr: "192.0.2.11", peer: "192.0.2.12"}, {role: "secondary", addr: "192.0.2.12", peer: "192.0.2.11"}}
 	for i := range boxes {
 		b := &boxes[i]
 		b.h = m.server(b.role, b.addr)
@@ -433,8 +441,6 @@ func TestIntegrationImportISCFailoverPair(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	// The replication between two hadhcpd boxes is issue 8: each box runs
-	// alone here, from its own imported lease file.
 	for _, b := range boxes {
 		db := importedLeases(t, b.cfg)
 		for _, c := range clients {
@@ -442,15 +448,121 @@ func TestIntegrationImportISCFailoverPair(t *testing.T) {
 				t.Fatalf("%s: the imported lease database has no active lease for %s (%s); it has %v", b.role, got[c], c.h.Name, db)
 			}
 		}
-		hd := runHadhcpd(t, b.h, b.cfg)
+	}
+	// The one step the report leaves to the operator: ISC's failover link
+	// is not authenticated, hadhcpd's is, so both boxes get the same
+	// 32+ random bytes (mode 0600) where the imported psk_file says.
+	pskFile := filepath.Join(m.dir, "peer.key")
+	key := make([]byte, 48)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pskFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range boxes {
+		usePSK(t, b.cfg, pskFile)
+	}
+	pri, sec := &boxes[0], &boxes[1]
+	// The secondary first, as an operator brings a pair up; each waits
+	// for its partner before serving (issue 8).
+	upAt := time.Now()
+	for _, b := range []*iscBox{sec, pri} {
+		b.d = runHadhcpd(t, b.h, b.cfg)
+		b.d.name = "hadhcpd " + b.role
+	}
+	defer sec.d.stop(t)
+	for _, b := range boxes {
+		b.d.waitLog(t, `failover transition.*to=NORMAL`, 30*time.Second)
+	}
+	// The invented VRRP instance has 1 s adverts: the primary (priority
+	// 200) is master after Master_Down_Interval (RFC 5798 §6.4.2, ~3.2 s).
+	waitOnlyMaster(t, pri.h, sec.h, 15*time.Second, "pair up")
+	t.Logf("start -> both boxes NORMAL, VIP on the primary: %v", time.Since(upAt).Round(time.Millisecond))
+	// Each client comes back with INIT-REBOOT from its dhclient lease file
+	// (RFC 2131 §3.2): the same address, no DISCOVER, no NAK, and the ACK
+	// names the VIP as server (DESIGN.md invariant 5).
+	reboot := func(when string) {
+		t.Helper()
 		for _, c := range clients {
 			ip, out := bind(t, c)
-			if ip != got[c] || strings.Contains(out, "DHCPDISCOVER") {
-				hd.stop(t)
-				t.Fatalf("%s alone: %s had %s from the ISC pair; its INIT-REBOOT gave %s:\n%s", b.role, c.h.Name, got[c], ip, out)
+			if ip != got[c] || strings.Contains(out, "DHCPDISCOVER") || strings.Contains(out, "DHCPNAK") ||
+				!strings.Contains(out, "DHCPACK of "+ip+" from 192.0.2.1") {
+				t.Fatalf("%s: %s had %s from the ISC pair; its INIT-REBOOT gave %s (want the same, ACKed from the VIP 192.0.2.1):\n%s",
+					when, c.h.Name, got[c], ip, out)
 			}
 		}
-		hd.stop(t)
+	}
+	reboot("hadhcpd pair")
+	// What the standby will serve from after the loss: every client's
+	// lease, active, in its own database (a read-only copy while it runs).
+	db := importedLeases(t, sec.cfg)
+	for _, c := range clients {
+		if _, ok := db[got[c]]; !ok {
+			t.Fatalf("before the failover the secondary's database has no active lease for %s (%s); it has %v", got[c], c.h.Name, db)
+		}
+	}
+
+	// Box loss of the active box: its link goes first (no FIN, no VRRP
+	// priority 0 can leave), then SIGKILL (PEERS.md "kill -9 is not a box
+	// failure"). The peer link runs over the same LAN (ISC's address/peer
+	// address), so eth0 down cuts both.
+	failAt := time.Now()
+	pri.h.MustIP("link", "set", "eth0", "down")
+	if err := pri.d.proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if exited, _ := pri.d.proc.Wait(5 * time.Second); !exited {
+		t.Fatal("the primary's hadhcpd did not die within 5s of SIGKILL")
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for !hasVIP(t, sec.h) {
+		if time.Now().After(deadline) {
+			t.Fatal("the secondary did not take the VIP within 10s of the primary's loss")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("box loss -> VIP on the secondary: %v", time.Since(failAt).Round(time.Millisecond))
+	reboot("after the primary's loss")
+	t.Logf("box loss -> every client back on its address: %v", time.Since(failAt).Round(time.Millisecond))
+	if sec.d.proc.Exited() {
+		t.Fatal("the secondary's hadhcpd exited")
+	}
+}
+
+var pskRE = regexp.MustCompile(`(?m)^(\s*psk_file:\s*)\S+\s*$`)
+
+// usePSK points an imported config's failover.auth.psk_file (the importer
+// writes /etc/hadhcpd/peer.key) at the lab's key and checks the result.
+func usePSK(t *testing.T, cfg, pskFile string) {
+	t.Helper()
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pskRE.FindAll(b, -1)); n != 1 {
+		t.Fatalf("%s has %d psk_file lines, want 1:\n%s", cfg, n, b)
+	}
+	b = pskRE.ReplaceAll(b, []byte("${1}"+pskFile))
+	if err := os.WriteFile(cfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, binary(t), "check-config", "-c", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("check-config %s with the PSK: %v\n%s", cfg, err, out)
+	}
+}
+
+// waitOnlyMaster waits up to d until master alone holds the VIP.
+func waitOnlyMaster(t *testing.T, master, other *testnet.Host, d time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !(hasVIP(t, master) && !hasVIP(t, other)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: VIP on %s=%v %s=%v within %s, want only on %s", what, master.Name, hasVIP(t, master), other.Name, hasVIP(t, other), d, master.Name)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
