@@ -12,10 +12,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,10 +39,31 @@ func NewLogger(w io.Writer, node NodeConfig) *slog.Logger {
 	return slog.New(h).With("node", node.Name)
 }
 
+// Reload tells Run how to reload its configuration (SIGHUP): a value on C
+// asks for it, Load reads the file again. The zero Reload never reloads.
+type Reload struct {
+	C    <-chan os.Signal
+	Load func() (*Config, error)
+}
+
 // Run starts every configured part and blocks until ctx ends, then stops
 // them gracefully. The order is the safe one of DESIGN.md: stale VIPs go
 // first (invariant 4), then the parts start.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	return RunReload(ctx, cfg, log, Reload{})
+}
+
+// RunReload is Run with a reload trigger: the dhcp: section is applied
+// without a restart (and sent to the secondary by a primary, DESIGN.md
+// "Config sync"); other changes need a restart and are logged as such.
+func RunReload(ctx context.Context, cfg *Config, log *slog.Logger, rl Reload) error {
+	base := cfg
+	if cfg.Failover != nil && cfg.Failover.Role == "secondary" && cfg.DHCP != nil {
+		// The section last accepted from the primary, until it sends.
+		if c, _ := loadSynced(cfg, log.With("component", "dhcp")); c != nil {
+			cfg = c
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -59,7 +83,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	// A pair: the failover part decides who serves (the engine's gate)
 	// and replicates every commit (invariant 2). It lowers the VRRP
 	// priority before VRRP runs: a node starts unfit (invariant 3).
-	fo, err := newFailover(cfg, log.With("component", "failover"), reg, vr, nil)
+	fo, err := newFailover(base, log.With("component", "failover"), reg, vr, nil)
 	if err != nil {
 		return err
 	}
@@ -118,6 +142,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo}
 		ctl := newControlServer(log.With("component", "control"), src.status)
+		ctl.ops = operatorFor(fo) // maintenance, partner-down (agent/operator.go)
 		start("control", func(ctx context.Context) error { return ctl.serve(ctx, ln) })
 	}
 	if vr != nil {
@@ -143,13 +168,21 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	// The first part to fail stops the others; a clean stop waits for all.
 	var first error
-	for i := 0; i < running; i++ {
-		err := <-errc
+	for i := 0; i < running; {
+		var err error
+		select {
+		case <-rl.C:
+			reload(log, rl.Load, base, dh, fo)
+			continue
+		case err = <-errc:
+		}
+		i++
+		rl.C = nil // stopping: no reload touches a closing part
 		if err != nil && first == nil {
 			first = err
 			log.Error("stopping", "err", err)
 		}
-		if i == 0 {
+		if i == 1 {
 			_ = sd.send("STOPPING=1")
 		}
 		cancel()
@@ -171,4 +204,41 @@ func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry
 		return err
 	}
 	return nil
+}
+
+// reload reads the file again and applies its dhcp: section (a single
+// server or a primary; a secondary's section is the primary's). The
+// running config stays when the file is not valid.
+func reload(log *slog.Logger, load func() (*Config, error), base *Config, dh *dhcpPart, fo *failoverPart) {
+	if load == nil {
+		return
+	}
+	log.Info("reloading the config (SIGHUP)")
+	cfg, err := load()
+	if err != nil {
+		log.Error("reload: config not valid, the running one stays", "err", err)
+		return
+	}
+	switch {
+	case dh == nil || cfg.DHCP == nil:
+		log.Warn("reload: nothing to apply (no dhcp section, or it was added or removed: that needs a restart)")
+		return
+	case fo != nil && fo.cfg.Role == failover.Secondary:
+		log.Info("reload: this node is the secondary: its dhcp section comes from the primary")
+		return
+	}
+	if !reflect.DeepEqual(cfg.DHCP.Interfaces, base.DHCP.Interfaces) {
+		log.Warn("reload: dhcp.interfaces changed: that needs a restart (the sockets are bound at start)")
+	}
+	changed, err := dh.apply(base, cfg.DHCP, "reload")
+	if err != nil {
+		log.Error("reload: dhcp section not applied, the running one stays", "err", err)
+		return
+	}
+	log.Info("reload: dhcp section applied", "changed", strings.Join(changed, ","))
+	if fo != nil {
+		if err := fo.sendConfig(cfg.DHCP); err != nil {
+			log.Error("reload: dhcp section not sent to the secondary", "err", err)
+		}
+	}
 }

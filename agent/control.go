@@ -20,6 +20,8 @@ import (
 //
 //	→ {"cmd":"status"}
 //	← {"ok":true,"status":{…}}        or {"ok":false,"error":"…"}
+//	→ {"cmd":"maintenance","arg":"start"|"stop"}  or {"cmd":"partner-down"}
+//	← {"ok":true,"result":{…}}        or {"ok":false,"error":"…","result":{…}}
 //
 // Only root (or the agent's own user, which systemd runs it as) may talk to
 // it: the socket is mode 0600 and every connection's peer credentials
@@ -62,6 +64,7 @@ type FailoverStatus struct {
 	LinkUp         bool    `json:"link_up"`
 	UnackedUpdates int     `json:"unacked_updates"` // replication lag in records
 	SkewSeconds    float64 `json:"skew_seconds"`    // partner clock − ours, measured; never trusted
+	ConfigHash     string  `json:"config_hash"`     // SHA-256 (hex) of the dhcp: section in force, interfaces excluded
 }
 
 // PoolStatus counts one pool's addresses by binding state.
@@ -78,12 +81,14 @@ type PoolStatus struct {
 
 type controlRequest struct {
 	Cmd string `json:"cmd"`
+	Arg string `json:"arg,omitempty"` // maintenance: start | stop
 }
 
 type controlResponse struct {
-	OK     bool    `json:"ok"`
-	Error  string  `json:"error,omitempty"`
-	Status *Status `json:"status,omitempty"`
+	OK     bool            `json:"ok"`
+	Error  string          `json:"error,omitempty"`
+	Status *Status         `json:"status,omitempty"`
+	Result *OperatorResult `json:"result,omitempty"` // maintenance, partner-down (agent/operator.go)
 }
 
 // ErrNotAllowed is returned to a client whose uid may not use the socket.
@@ -95,6 +100,8 @@ type controlServer struct {
 	status func() Status
 	// allowed decides by the peer's uid; root and our own uid by default.
 	allowed func(uid uint32) bool
+	// ops runs maintenance and partner-down; nil for a single server.
+	ops operator
 }
 
 func newControlServer(log *slog.Logger, status func() Status) *controlServer {
@@ -157,6 +164,9 @@ func (s *controlServer) handle(c *net.UnixConn) {
 	case "status":
 		st := s.status()
 		_ = enc.Encode(controlResponse{OK: true, Status: &st})
+	case "maintenance", "partner-down":
+		// Bounded by the operator's own waits, below the deadline above.
+		_ = enc.Encode(operatorCommand(context.Background(), s.ops, req))
 	default:
 		_ = enc.Encode(controlResponse{Error: fmt.Sprintf("unknown command %q", req.Cmd)})
 	}

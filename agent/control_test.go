@@ -148,7 +148,7 @@ func TestStatusJSONSchema(t *testing.T) {
 	}
 	got := keys("", m)
 	want := []string{
-		"failover", "failover.link_up", "failover.mode", "failover.partner_state", "failover.role",
+		"failover", "failover.config_hash", "failover.link_up", "failover.mode", "failover.partner_state", "failover.role",
 		"failover.skew_seconds", "failover.state", "failover.unacked_updates",
 		"node",
 		"pools", "pools[].abandoned", "pools[].active", "pools[].backup", "pools[].expired",

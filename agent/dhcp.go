@@ -1,13 +1,20 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"reflect"
 	"runtime/pprof"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd"
@@ -23,6 +30,11 @@ type dhcpPart struct {
 	rep lease.OpenReport // what recovery found (the failover machine's Start)
 	eng *dhcpd.Engine
 	srv *dhcpd.Server
+
+	// mu serialises apply; it guards the section in force and its hash.
+	mu      sync.Mutex
+	section *DHCPConfig
+	hash    []byte
 }
 
 // How often the engine's timed work runs and the pool summary is logged.
@@ -89,7 +101,14 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcp
 		db.Close()
 		return nil, fmt.Errorf("dhcp.interfaces: %w", err)
 	}
-	return &dhcpPart{log: log, db: db, rep: rep, eng: eng, srv: srv}, nil
+	b, err := sectionBytes(cfg.DHCP)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	p := &dhcpPart{log: log, db: db, rep: rep, eng: eng, srv: srv}
+	p.setSection(cfg.DHCP, b)
+	return p, nil
 }
 
 // Run serves until ctx ends, then closes the database (every ACKed lease
@@ -162,4 +181,182 @@ func vipServerID(vr *vrrpPart) dhcpd.ServerIDFunc {
 		return nil
 	}
 	return func(iface string) (netip.Addr, bool) { return vr.ServerID(iface) }
+}
+
+// The dhcp: section in force can change without a restart (DESIGN.md
+// "Config sync"): a reload of the file (SIGHUP) on a single server or a
+// primary, or the primary's section received over the sync link on a
+// secondary. dhcp.interfaces stays node-local: every applied section keeps
+// this box's own interfaces (the sockets are bound at start).
+
+// syncedFile is where a secondary keeps the last section it accepted from
+// the primary (JSON, a YAML subset), so a restart serves it before the
+// link is up.
+const syncedFile = "synced-dhcp.json"
+
+// sectionBytes is the wire and file form of a dhcp: section: JSON
+// without the node-local interfaces (encoding/json sorts map keys, so
+// equal sections give equal bytes on both boxes).
+func sectionBytes(d *DHCPConfig) ([]byte, error) {
+	c := *d
+	c.Interfaces = nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: encode the section: %w", err)
+	}
+	return b, nil
+}
+
+// hashBytes is the config hash of a section's bytes, as reported in the
+// handshake, the Config frame, the log and `status`.
+func hashBytes(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// parseSection decodes a section received from the primary or read from
+// syncedFile: unknown keys are errors, as in the file.
+func parseSection(b []byte) (*DHCPConfig, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var d DHCPConfig
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("dhcp section: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("dhcp section: trailing data")
+	}
+	return &d, nil
+}
+
+// withSection returns a copy of base whose dhcp: section is sec with
+// base's own interfaces, and the engine config built from it; the error
+// names every bad key (Validate on the whole config, so a section is
+// checked exactly as the file would be).
+func withSection(base *Config, sec *DHCPConfig) (*Config, *dhcpd.Config, error) {
+	if base.DHCP == nil {
+		return nil, nil, errors.New("this node has no dhcp: section (no DHCP service to configure)")
+	}
+	s := *sec
+	s.Interfaces = base.DHCP.Interfaces
+	c := *base
+	c.DHCP = &s
+	if err := c.Validate(); err != nil {
+		return nil, nil, err
+	}
+	var v validator
+	dc := c.dhcpConfig(&v)
+	if err := v.err(); err != nil {
+		return nil, nil, err
+	}
+	return &c, dc, nil
+}
+
+// loadSynced reads the section a secondary last accepted from the primary
+// (nil when there is none or it is no longer valid with this node's
+// config: the file's own section is used then, until the primary sends).
+func loadSynced(cfg *Config, log *slog.Logger) (*Config, []byte) {
+	file := filepath.Join(cfg.Node.StateDir, syncedFile)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			log.Warn("synced dhcp section not read: using the file's", "file", file, "err", err)
+		}
+		return nil, nil
+	}
+	sec, err := parseSection(b)
+	if err == nil {
+		var c *Config
+		if c, _, err = withSection(cfg, sec); err == nil {
+			log.Info("using the dhcp section last synced from the primary", "file", file, "hash", fmt.Sprintf("%x", hashBytes(b)))
+			return c, b
+		}
+	}
+	log.Warn("synced dhcp section not usable: using the file's", "file", file, "err", err)
+	return nil, nil
+}
+
+// writeSynced keeps b in the state directory, atomically (temp file,
+// fsync, rename, fsync of the directory): a crash leaves the old or the
+// new section, never a torn one.
+func writeSynced(dir string, b []byte) error {
+	f, err := os.CreateTemp(dir, syncedFile+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, syncedFile))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		return err
+	}
+	return nil
+}
+
+// setSection records the section in force at start.
+func (p *dhcpPart) setSection(sec *DHCPConfig, b []byte) {
+	p.mu.Lock()
+	p.section, p.hash = sec, hashBytes(b)
+	p.mu.Unlock()
+}
+
+// configHash is the hash of the section in force (hex).
+func (p *dhcpPart) configHash() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprintf("%x", p.hash)
+}
+
+// apply validates sec against base (this node's config) and, when it is
+// valid, swaps it into the engine (dhcpd.Engine.Reconfigure) and returns
+// the keys that changed. On any error the section in force stays.
+func (p *dhcpPart) apply(base *Config, sec *DHCPConfig, source string) (changed []string, err error) {
+	c, dc, err := withSection(base, sec)
+	if err != nil {
+		return nil, err
+	}
+	b, err := sectionBytes(c.DHCP)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	changed = sectionChanges(p.section, c.DHCP)
+	if err := p.eng.Reconfigure(dc, p.db); err != nil {
+		return nil, err
+	}
+	p.section, p.hash = c.DHCP, hashBytes(b)
+	p.log.Info("dhcp config applied", "source", source, "hash", fmt.Sprintf("%x", p.hash), "changed", strings.Join(changed, ","))
+	return changed, nil
+}
+
+// sectionChanges names the keys of the dhcp: section that differ (for the
+// reload log line).
+func sectionChanges(old, cur *DHCPConfig) []string {
+	if old == nil || cur == nil {
+		return []string{"dhcp"}
+	}
+	var out []string
+	a, b := reflect.ValueOf(*old), reflect.ValueOf(*cur)
+	t := a.Type()
+	for i := range t.NumField() {
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			out = append(out, "dhcp."+t.Field(i).Tag.Get("mapstructure"))
+		}
+	}
+	return out
 }

@@ -30,9 +30,8 @@ package agent
 //     takeover.
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,9 +87,12 @@ type failoverPart struct {
 	link  *peer.Link   // set by attach
 	db    *lease.DB    // set by attach
 	rep   lease.OpenReport
+	base  *Config   // this node's config: a synced section is validated with it
+	dh    *dhcpPart // set by start: where a section is applied
 	pot   potentials
 	q     evQueue
 	met   *failoverMetrics
+	op    opState // operator commands (agent/operator.go)
 
 	// Published for other goroutines (the control socket): the machine's
 	// status after each step, and the skew measured at the last handshake.
@@ -195,15 +197,14 @@ func failoverConfig(f *FailoverConfig) (failover.Config, error) {
 }
 
 // configHash is the hash of the dhcp: section both ends report (the
-// handshake's ConfigHash): SHA-256 of its JSON form, whose map keys are
-// sorted, so equal sections hash alike on both boxes.
+// handshake's ConfigHash): SHA-256 of its JSON form without the node-local
+// interfaces (sectionBytes), so equal sections hash alike on both boxes.
 func configHash(d *DHCPConfig) ([]byte, error) {
-	b, err := json.Marshal(d)
+	b, err := sectionBytes(d)
 	if err != nil {
-		return nil, fmt.Errorf("dhcp: hash the section: %w", err)
+		return nil, err
 	}
-	h := sha256.Sum256(b)
-	return h[:], nil
+	return hashBytes(b), nil
 }
 
 // newFailover builds the failover part of cfg (nil, nil without a
@@ -268,7 +269,7 @@ func newFailover(cfg *Config, log *slog.Logger, reg prometheus.Registerer, vr *v
 		return nil, fmt.Errorf("failover metrics: %w", err)
 	}
 	p := &failoverPart{
-		log: log, cfg: fc, inst: f.VRRPInstance, clock: clock, vr: vr, m: m,
+		log: log, cfg: fc, inst: f.VRRPInstance, clock: clock, vr: vr, m: m, base: cfg,
 		opts: opts, met: met, silence: 3 * defaultAdvertInterval,
 	}
 	for _, s := range vr.specs {
@@ -297,19 +298,57 @@ func (p *failoverPart) start(dh *dhcpPart) error {
 	if p.db == nil || dh == nil {
 		return errors.New("failover: the lease database is not open")
 	}
-	p.rep = dh.rep
+	p.rep, p.dh = dh.rep, dh
 	p.opts.Store = leaseStore{p.db}
 	p.opts.OnEvent = p.onLinkEvent
-	p.opts.OnConfig = func(hash, _ []byte) error {
-		// BUG(agent): config sync is not wired yet: the secondary reports
-		// the primary's section as refused and keeps its own file.
-		return fmt.Errorf("config sync is not supported by this build (hash %x)", hash[:min(len(hash), 8)])
+	if p.cfg.Role == failover.Secondary {
+		p.opts.OnConfig = p.onConfig
 	}
 	l, err := peer.New(p.opts)
 	if err != nil {
 		return fmt.Errorf("failover: %w", err)
 	}
 	p.link = l
+	if p.cfg.Role == failover.Primary && p.base.DHCP != nil {
+		return p.sendConfig(p.base.DHCP)
+	}
+	return nil
+}
+
+// sendConfig (primary) hands the dhcp: section to the link: sent on every
+// connect and now if the link is up (DESIGN.md "Config sync").
+func (p *failoverPart) sendConfig(sec *DHCPConfig) error {
+	b, err := sectionBytes(sec)
+	if err != nil {
+		return err
+	}
+	if err := p.link.SendConfig(hashBytes(b), b); err != nil {
+		return fmt.Errorf("failover: config sync: %w", err)
+	}
+	return nil
+}
+
+// onConfig (secondary, the link's reader goroutine) takes the primary's
+// dhcp: section: checked as this node's own file would be (with its own
+// interfaces and node parts), applied without a restart and kept in
+// node.state_dir. Its error is the rejection reason the primary gets; the
+// section in force stays then.
+func (p *failoverPart) onConfig(hash, data []byte) error {
+	if !bytes.Equal(hashBytes(data), hash) {
+		return errors.New("the config hash does not match its content")
+	}
+	sec, err := parseSection(data)
+	if err != nil {
+		return err
+	}
+	if p.dh.configHash() != fmt.Sprintf("%x", hash) {
+		if _, err := p.dh.apply(p.base, sec, "primary"); err != nil {
+			return err
+		}
+	}
+	if err := writeSynced(p.base.Node.StateDir, data); err != nil {
+		return fmt.Errorf("applied, but not kept in node.state_dir: %w", err)
+	}
 	return nil
 }
 
@@ -333,7 +372,7 @@ func (p *failoverPart) Run(ctx context.Context) error {
 	known := !p.rep.NeedResync
 	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: p.db.LastSeq(), SeqKnown: known}))
 	p.log.Info("failover started", "role", p.cfg.Role, "mode", p.cfg.Mode, "state", p.m.State(),
-		"last_seq", p.db.LastSeq(), "seq_known", known, "vrrp_instance", p.inst)
+		"last_seq", p.db.LastSeq(), "seq_known", known, "vrrp_instance", p.inst, "config_hash", p.dh.configHash())
 	defer p.stopTimer()
 	for {
 		select {
@@ -389,6 +428,7 @@ func (p *failoverPart) exec(acts []failover.Action) {
 	p.gate.Store(p.m.Policy())
 	st := p.m.Status()
 	p.status.Store(&st)
+	p.op.stepped(acts) // after the status: a waiting command reads it
 }
 
 func (p *failoverPart) stopTimer() {
@@ -694,5 +734,8 @@ func (p *failoverPart) statusView() *FailoverStatus {
 		fs.UnackedUpdates = p.link.Unacked()
 	}
 	fs.SkewSeconds = time.Duration(p.skew.Load()).Seconds()
+	if p.dh != nil {
+		fs.ConfigHash = p.dh.configHash()
+	}
 	return fs
 }

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
@@ -101,7 +102,10 @@ func Reason(err error) string {
 
 // Engine answers DHCPv4 requests (RFC 2131 §4.3). Safe for concurrent use.
 type Engine struct {
-	cfg   *Config
+	// cfg is swapped whole by Reconfigure; a request reads it once per
+	// use and a *Subnet it got stays valid (configs are never mutated
+	// after they are published).
+	cfg   atomic.Pointer[Config]
 	db    LeaseDB
 	gate  Gate
 	sid   ServerIDFunc
@@ -113,7 +117,7 @@ type Engine struct {
 	// mu guards the following.
 	offers   map[netip.Addr]*offer // by address
 	byKey    map[string]*offer     // by client key
-	offerQ   []offerRef            // offers in order of expiry (OfferHold is constant)
+	offerQ   []offerRef            // offers in order of expiry (OfferHold changes only on Reconfigure)
 	busy     map[netip.Addr]string // address -> client key, while its commit runs
 	abandonQ []abandoned           // declined addresses in order of probation end
 
@@ -165,7 +169,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		return nil, errors.New("dhcpd: engine needs a config and a lease database")
 	}
 	e := &Engine{
-		cfg: o.Config, db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics,
+		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics,
 		offers: map[netip.Addr]*offer{}, byKey: map[string]*offer{}, busy: map[netip.Addr]string{},
 	}
 	if e.gate == nil {
@@ -182,10 +186,19 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	e.eventBind[0] = e.m.Events.WithLabelValues("bind")
 	e.eventBind[1] = e.m.Events.WithLabelValues("renew")
-	if e.cfg.OfferHold <= 0 {
-		e.cfg.OfferHold = 10 * time.Second
+	prepareConfig(o.Config)
+	e.cfg.Store(o.Config)
+	return e, nil
+}
+
+// prepareConfig fills the defaults NewEngine and Reconfigure apply: the
+// offer hold, and each subnet's subnet mask (option 1) and broadcast
+// address (option 28, RFC 2132 §3.3, §5.3) from its prefix.
+func prepareConfig(c *Config) {
+	if c.OfferHold <= 0 {
+		c.OfferHold = 10 * time.Second
 	}
-	for _, s := range e.cfg.Subnets {
+	for _, s := range c.Subnets {
 		if s.Options == nil {
 			s.Options = Options{}
 		}
@@ -197,7 +210,30 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 			s.Options[28] = broadcastOf(s.Prefix)
 		}
 	}
-	return e, nil
+}
+
+// PoolSetter is the part of the lease database Reconfigure needs.
+type PoolSetter interface {
+	SetPools(pools []lease.Pool) error
+}
+
+// Reconfigure swaps the engine's subnets, pools, options and timers for
+// cfg without a restart (config reload, config sync): the database's pool
+// set is replaced first (leases outside every new pool are kept), then
+// new requests see cfg. Offers made under the old config stay until they
+// lapse. cfg must not be changed by the caller afterwards.
+func (e *Engine) Reconfigure(cfg *Config, db PoolSetter) error {
+	if cfg == nil || db == nil {
+		return errors.New("dhcpd: reconfigure needs a config and a lease database")
+	}
+	prepareConfig(cfg)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := db.SetPools(cfg.Pools()); err != nil {
+		return fmt.Errorf("dhcpd: reconfigure: pools: %w", err)
+	}
+	e.cfg.Store(cfg)
+	return nil
 }
 
 func broadcastOf(p netip.Prefix) []byte {
@@ -393,13 +429,13 @@ func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, in Inbound) *Subnet {
 }
 
 func (e *Engine) subnetContaining(a netip.Addr, relays bool) *Subnet {
-	for _, s := range e.cfg.Subnets {
+	for _, s := range e.cfg.Load().Subnets {
 		if s.Prefix.Contains(a) {
 			return s
 		}
 	}
 	if relays {
-		for _, s := range e.cfg.Subnets {
+		for _, s := range e.cfg.Load().Subnets {
 			for _, r := range s.Relays {
 				if r == a {
 					return s
@@ -550,7 +586,7 @@ func (e *Engine) setOfferLocked(key string, addr netip.Addr, held bool, now time
 	if o := e.byKey[key]; o != nil && o.addr != addr {
 		e.dropOfferLocked(o)
 	}
-	until := now.Add(e.cfg.OfferHold)
+	until := now.Add(e.cfg.Load().OfferHold)
 	o := e.offers[addr]
 	if o == nil {
 		o = &offer{addr: addr, key: key}
@@ -756,7 +792,7 @@ func renewIndex(renew bool) int {
 // nak answers DHCPNAK when authoritative (RFC 2131 §4.3.2), else stays
 // silent so that another server on the link can answer.
 func (e *Engine) nak(req *dhcpv4.DHCPv4, sid netip.Addr, why string, addr netip.Addr) (Reply, error) {
-	if !e.cfg.Authoritative {
+	if !e.cfg.Load().Authoritative {
 		return Reply{}, ErrNotAuthoritative
 	}
 	resp := e.newReply(req, dhcpv4.MessageTypeNak, sid)
@@ -794,7 +830,7 @@ func (e *Engine) decline(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Ad
 	if !addr.IsValid() || !sub.Prefix.Contains(addr) {
 		return ErrMalformed
 	}
-	probation := e.cfg.DeclineProbation
+	probation := e.cfg.Load().DeclineProbation
 	if probation <= 0 {
 		probation = time.Hour
 	}

@@ -31,7 +31,7 @@ func run(args []string) int {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringP("config", "c", agent.DefaultConfigPath, "configuration file")
-	root.AddCommand(newRunCmd(), newCheckConfigCmd(), newCleanupCmd(), newLeasesCmd(), newStatusCmd(), newImportCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newCheckConfigCmd(), newCleanupCmd(), newLeasesCmd(), newStatusCmd(), newImportCmd(), newVersionCmd(), newMaintenanceCmd(), newPartnerDownCmd())
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		// One problem a line, so every bad key of a config is visible.

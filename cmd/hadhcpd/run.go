@@ -13,17 +13,21 @@ import (
 func newRunCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
-		Short: "run the agent in the foreground (systemd starts it this way)",
+		Short: "run the agent in the foreground (systemd starts it this way); SIGHUP reloads the dhcp section",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := agent.Load(configPath(cmd))
+			path := configPath(cmd)
+			cfg, err := agent.Load(path)
 			if err != nil {
 				return err
 			}
 			log := agent.NewLogger(os.Stderr, cfg.Node)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return agent.Run(ctx, cfg, log)
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			return agent.RunReload(ctx, cfg, log, agent.Reload{C: hup, Load: func() (*agent.Config, error) { return agent.Load(path) }})
 		},
 	}
 }

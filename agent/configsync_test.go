@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// syncBase is a node's own config for the config-sync tests; its state
+// directory is a fresh temporary one.
+func syncBase(t *testing.T, ifaces, pool string) *Config {
+	t.Helper()
+	cfg, err := Load(writeConfig(t, fmt.Sprintf(`
+node: {name: gw2, state_dir: %s}
+dhcp:
+  interfaces: [%s]
+  options: {domain_name_servers: [192.0.2.53]}
+  subnets:
+    - subnet: 192.0.2.0/24
+      pools: [{range: %s}]
+      options: {routers: [192.0.2.1]}
+`, t.TempDir(), ifaces, pool)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestConfigHashIgnoresInterfaces: the hash both boxes report covers the
+// synced section only: interfaces are node-local.
+func TestConfigHashIgnoresInterfaces(t *testing.T) {
+	a, _ := configHash(syncBase(t, "eth0", "192.0.2.100-192.0.2.200").DHCP)
+	b, _ := configHash(syncBase(t, "lan1, lan2", "192.0.2.100-192.0.2.200").DHCP)
+	c, _ := configHash(syncBase(t, "eth0", "192.0.2.150-192.0.2.200").DHCP)
+	if string(a) != string(b) {
+		t.Error("sections that differ only in dhcp.interfaces hash differently")
+	}
+	if string(a) == string(c) {
+		t.Error("a pool change does not change the hash")
+	}
+}
+
+// TestOnConfigRejects: a section the secondary cannot use is refused with
+// a reason naming the problem, and nothing is kept in the state directory
+// (the section in force stays).
+func TestOnConfigRejects(t *testing.T) {
+	base := syncBase(t, "eth0", "192.0.2.100-192.0.2.200")
+	p := &failoverPart{base: base, dh: &dhcpPart{log: slog.New(slog.DiscardHandler)}}
+	good, err := sectionBytes(syncBase(t, "x", "192.0.2.150-192.0.2.200").DHCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside, _ := sectionBytes(syncBase(t, "x", "192.0.2.100-192.0.2.200").DHCP)
+	outside = []byte(strings.Replace(string(outside), "192.0.2.100-192.0.2.200", "203.0.113.1-203.0.113.9", 1))
+	unknown := []byte(strings.Replace(string(good), `{`, `{"Leases":1,`, 1))
+	for _, c := range []struct {
+		name       string
+		hash, data []byte
+		want       string
+	}{
+		{"hash mismatch", hashBytes(good[1:]), good, "does not match"},
+		{"not JSON", hashBytes([]byte("{")), []byte("{"), "dhcp section"},
+		{"unknown key", hashBytes(unknown), unknown, "Leases"},
+		{"pool outside its subnet", hashBytes(outside), outside, "dhcp.subnets[0].pools[0]"},
+	} {
+		err := p.onConfig(c.hash, c.data)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: onConfig = %v, want an error with %q", c.name, err, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(base.Node.StateDir, syncedFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a rejected section was kept: %v", err)
+	}
+	if h := p.dh.configHash(); h != "" {
+		t.Errorf("a rejected section changed the hash in force to %s", h)
+	}
+}
+
+// TestSyncedFileRoundTrip: what a secondary keeps is what it uses after a
+// restart, with its own interfaces; a damaged file is ignored.
+func TestSyncedFileRoundTrip(t *testing.T) {
+	base := syncBase(t, "eth0", "192.0.2.100-192.0.2.200")
+	b, err := sectionBytes(syncBase(t, "other", "192.0.2.150-192.0.2.200").DHCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSynced(base.Node.StateDir, b); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	c, got := loadSynced(base, log)
+	if c == nil || string(got) != string(b) {
+		t.Fatalf("loadSynced = %v, %q; want the written section", c, got)
+	}
+	if c.DHCP.Subnets[0].Pools[0].Range != "192.0.2.150-192.0.2.200" || strings.Join(c.DHCP.Interfaces, ",") != "eth0" {
+		t.Errorf("loaded section %+v: want the synced pool with this node's interfaces", c.DHCP)
+	}
+	if base.DHCP.Subnets[0].Pools[0].Range != "192.0.2.100-192.0.2.200" {
+		t.Error("loadSynced changed the node's own config")
+	}
+	if err := os.WriteFile(filepath.Join(base.Node.StateDir, syncedFile), b[:len(b)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := loadSynced(base, log); c != nil {
+		t.Error("a torn synced file was used")
+	}
+}

@@ -1,0 +1,420 @@
+package agent
+
+// Operator commands of a pair (issue 9): `hadhcpd maintenance start|stop`
+// and `hadhcpd partner-down`, over the control socket.
+//
+//   - maintenance start: the machine gets MaintenanceStart (the partner sees
+//     the flag in our state, draft-ietf-dhc-failover-12 §9.14 SHUTDOWN as
+//     sync/failover/doc.go describes). The machine is then not fit
+//     (fitAt is false in maintenance), so exec lowers the VRRP priority to
+//     unfitPriority and the fit partner preempts (RFC 5798 §6.4.3: a Master
+//     advertises its new priority at once; the Backup with preempt takes
+//     over). The command waits, bounded, until this box has lost
+//     mastership, i.e. the partner holds it. The link stays up, so
+//     replication keeps flowing both ways and this box stays in sync.
+//   - maintenance stop: MaintenanceStop; the machine passes STARTUP and,
+//     with the link up, recovers at once and is fit again, so the
+//     configured priority comes back (and a higher-priority box preempts).
+//   - partner-down: OperatorPartnerDown; the machine applies it or answers
+//     Refused with its reason, which goes back to the operator verbatim.
+//
+// The failover part's Run goroutine owns the machine; these methods push
+// the event into its queue and watch the steps it publishes (opState),
+// so they never touch the machine themselves.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/sync/failover"
+)
+
+// Sentinel errors of the operator commands.
+var (
+	// ErrNoFailover: the box runs without a failover: section.
+	ErrNoFailover = errors.New("this box is a single server (no failover: section): there is no partner to hand over to or to declare down")
+	// ErrRefused wraps the failover machine's (or the agent's) reason for
+	// not applying a command.
+	ErrRefused = errors.New("refused")
+	// ErrNoHandover: maintenance is on but the partner did not take VRRP
+	// mastership in time (preempt off on the partner, or it is unfit).
+	ErrNoHandover = errors.New("the partner did not take VRRP mastership")
+	// ErrNotRunning: the failover part did not handle the command in time.
+	ErrNotRunning = errors.New("the failover part did not handle the command (not running yet?)")
+)
+
+// OperatorResult is what an operator command did, for the CLI.
+type OperatorResult struct {
+	Command      string `json:"command"` // "maintenance start" | "maintenance stop" | "partner-down"
+	Applied      bool   `json:"applied"`
+	Refused      string `json:"refused,omitempty"` // the reason when not applied
+	State        string `json:"state"`             // failover state afterwards
+	PartnerState string `json:"partner_state"`
+	Maintenance  bool   `json:"maintenance"`
+	Fit          bool   `json:"fit"`
+	VRRPState    string `json:"vrrp_state,omitempty"`  // failover.vrrp_instance on this box
+	VRRPMaster   string `json:"vrrp_master,omitempty"` // master last heard (the partner after a handover)
+	Message      string `json:"message"`               // one line for humans
+}
+
+// operator is what the control socket needs of the failover part.
+type operator interface {
+	maintenance(ctx context.Context, start bool) (OperatorResult, error)
+	partnerDown(ctx context.Context) (OperatorResult, error)
+}
+
+// operatorFor is fo as the control socket's operator; nil (the interface,
+// not a typed nil) for a single server.
+func operatorFor(fo *failoverPart) operator {
+	if fo == nil {
+		return nil
+	}
+	return fo
+}
+
+// Bounds of the waits. handled: the Run loop takes an event within
+// microseconds; a second is for a box under load. handover: the partner's
+// Master_Down_Interval (3 advert intervals plus skew, RFC 5798 §6.1) after
+// our lowered advert, plus margin, capped below the control socket's 10 s
+// connection deadline.
+const (
+	opHandled     = 3 * time.Second
+	opHandoverMin = 3 * time.Second
+	opHandoverMax = 8 * time.Second
+)
+
+// opState is the operator side of the failover part: Run's exec reports
+// every step (the actions it performed) through stepped; a command waits
+// on those reports.
+type opState struct {
+	cmd sync.Mutex // one operator command at a time
+
+	mu      sync.Mutex
+	watches map[*opWatch]struct{}
+}
+
+// opWatch collects the steps taken since it was registered.
+type opWatch struct {
+	mu    sync.Mutex
+	acts  []failover.Action
+	steps int
+	kick  chan struct{} // cap 1
+}
+
+// stepped is called by exec after every step, with its actions, once the
+// step's status is published. It never blocks.
+func (o *opState) stepped(acts []failover.Action) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for w := range o.watches {
+		w.mu.Lock()
+		w.acts = append(w.acts, acts...)
+		w.steps++
+		w.mu.Unlock()
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (o *opState) watch() *opWatch {
+	w := &opWatch{kick: make(chan struct{}, 1)}
+	o.mu.Lock()
+	if o.watches == nil {
+		o.watches = map[*opWatch]struct{}{}
+	}
+	o.watches[w] = struct{}{}
+	o.mu.Unlock()
+	return w
+}
+
+func (o *opState) unwatch(w *opWatch) {
+	o.mu.Lock()
+	delete(o.watches, w)
+	o.mu.Unlock()
+}
+
+// take returns the actions and the number of steps seen so far.
+func (w *opWatch) take() ([]failover.Action, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a, n := w.acts, w.steps
+	w.acts = nil
+	return a, n
+}
+
+// await pushes ev (nil: none, done is checked at once) and waits until done (checked after every step with the
+// actions performed since the push) says the outcome is known, or until
+// d passes (ErrNotRunning, or what timeout returns). The machine handles
+// events in order, so the first step after the push may be an earlier
+// event's: done must judge by the actions and the published status.
+func (p *failoverPart) await(ctx context.Context, ev failover.Event, d time.Duration,
+	done func(acts []failover.Action) (bool, error), timeout func() error) error {
+	w := p.op.watch()
+	defer p.op.unwatch(w)
+	if ev != nil {
+		p.q.push(ev)
+	} else if ok, err := done(nil); ok {
+		return err
+	}
+	t := p.clock.NewTimer(d)
+	defer t.Stop()
+	var all []failover.Action
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C():
+			return timeout()
+		case <-w.kick:
+		}
+		acts, steps := w.take()
+		all = append(all, acts...)
+		if steps == 0 {
+			continue
+		}
+		if ok, err := done(all); ok {
+			return err
+		}
+	}
+}
+
+// result fills the common part of a result from the published status.
+func (p *failoverPart) result(cmd string) OperatorResult {
+	r := OperatorResult{Command: cmd, State: failover.Startup.String(), PartnerState: failover.StateUnknown.String()}
+	if st := p.status.Load(); st != nil {
+		r.State, r.PartnerState = st.State.String(), st.Partner.String()
+		r.Maintenance, r.Fit = st.Maintenance, st.Fit
+	}
+	if p.vr != nil {
+		for _, v := range p.vr.statusView() {
+			if v.Instance == p.inst {
+				r.VRRPState, r.VRRPMaster = v.State, v.Master
+			}
+		}
+	}
+	return r
+}
+
+func (p *failoverPart) snapshot() failover.Status {
+	if st := p.status.Load(); st != nil {
+		return *st
+	}
+	return failover.Status{State: failover.Startup}
+}
+
+// handoverWait is how long maintenance start waits for the partner to
+// take mastership.
+func (p *failoverPart) handoverWait() time.Duration {
+	return min(max(2*p.silence+time.Second, opHandoverMin), opHandoverMax)
+}
+
+// maintenance starts or stops maintenance (see the file comment).
+func (p *failoverPart) maintenance(ctx context.Context, start bool) (OperatorResult, error) {
+	p.op.cmd.Lock()
+	defer p.op.cmd.Unlock()
+	if !start {
+		return p.maintenanceStop(ctx)
+	}
+	const cmd = "maintenance start"
+	before := p.snapshot()
+	if !before.Maintenance {
+		// Handing over to a partner that cannot serve would stop the
+		// service (in maintenance this box answers nobody). The machine
+		// itself does not refuse: this guard is the agent's.
+		switch {
+		case !before.LinkUp:
+			r := p.result(cmd)
+			r.Refused = "the sync link to the partner is down: it could not take over in sync"
+			return r, fmt.Errorf("%w: %s", ErrRefused, r.Refused)
+		case before.Partner != failover.Normal || before.PartnerMaintenance:
+			r := p.result(cmd)
+			r.Refused = fmt.Sprintf("the partner is %v%s, not NORMAL: it is not ready to take over", before.Partner,
+				map[bool]string{true: " in maintenance", false: ""}[before.PartnerMaintenance])
+			return r, fmt.Errorf("%w: %s", ErrRefused, r.Refused)
+		}
+	}
+	err := p.await(ctx, failover.MaintenanceStart{}, opHandled,
+		func([]failover.Action) (bool, error) { return p.snapshot().Maintenance, nil },
+		func() error { return ErrNotRunning })
+	if err != nil {
+		r := p.result(cmd)
+		return r, err
+	}
+	// The machine is unfit now and exec lowered the priority; wait for
+	// the partner's preemption to reach us (VRRPMaster{false} is a step).
+	d := p.handoverWait()
+	err = p.await(ctx, nil, d,
+		func([]failover.Action) (bool, error) { return !p.snapshot().Master, nil },
+		func() error {
+			return fmt.Errorf("%w within %v: this box still holds it and, in maintenance, answers nobody", ErrNoHandover, d)
+		})
+	r := p.result(cmd)
+	r.Applied = true
+	switch {
+	case err != nil:
+		r.Message = "maintenance on, but " + err.Error()
+	case before.Maintenance:
+		r.Message = "already in maintenance; the partner holds VRRP mastership"
+	default:
+		r.Message = "maintenance on: the partner holds VRRP mastership and serves; replication continues both ways"
+	}
+	return r, err
+}
+
+func (p *failoverPart) maintenanceStop(ctx context.Context) (OperatorResult, error) {
+	const cmd = "maintenance stop"
+	before := p.snapshot()
+	err := p.await(ctx, failover.MaintenanceStop{}, opHandled,
+		func([]failover.Action) (bool, error) { return !p.snapshot().Maintenance, nil },
+		func() error { return ErrNotRunning })
+	if err != nil {
+		return p.result(cmd), err
+	}
+	// With the link up the machine recovers from the partner in the same
+	// step or soon after (the resync of this link session is done):
+	// wait, bounded, until fit, so the configured priority is back.
+	if before.Maintenance {
+		_ = p.await(ctx, nil, opHandled,
+			func([]failover.Action) (bool, error) { return p.snapshot().Fit, nil },
+			func() error { return nil })
+	}
+	r := p.result(cmd)
+	r.Applied = true
+	switch {
+	case !before.Maintenance:
+		r.Message = "not in maintenance"
+	case r.Fit:
+		r.Message = "maintenance off: fit to serve, the configured VRRP priority is restored"
+	default:
+		r.Message = fmt.Sprintf("maintenance off: %s, not yet fit to serve (the VRRP priority stays lowered until it is)", r.State)
+	}
+	return r, nil
+}
+
+// partnerDown is the operator's declaration that the partner is dead.
+func (p *failoverPart) partnerDown(ctx context.Context) (OperatorResult, error) {
+	p.op.cmd.Lock()
+	defer p.op.cmd.Unlock()
+	const cmd = "partner-down"
+	var refused string
+	err := p.await(ctx, failover.OperatorPartnerDown{}, opHandled,
+		func(acts []failover.Action) (bool, error) {
+			// Only OperatorPartnerDown yields Refused, and commands are
+			// serialised: a Refused seen now is ours.
+			for _, a := range acts {
+				switch a := a.(type) {
+				case failover.Refused:
+					refused = a.Reason
+					return true, fmt.Errorf("%w: %s", ErrRefused, a.Reason)
+				case failover.Transition:
+					if a.To == failover.PartnerDown {
+						return true, nil
+					}
+				}
+			}
+			return false, nil
+		},
+		func() error { return ErrNotRunning })
+	r := p.result(cmd)
+	r.Refused = refused
+	switch {
+	case err == nil:
+		r.Applied = true
+		r.Message = "PARTNER-DOWN: this box serves alone; the partner's addresses become usable MCLT after it was last heard"
+	case refused != "":
+		r.Message = "refused: " + refused
+	}
+	return r, err
+}
+
+// --- client side (the CLI) ---
+
+// operatorCall sends one request and decodes the response; a response with
+// ok false carries the error and, for a refusal, the result.
+func operatorCall(path string, req controlRequest) (*OperatorResult, error) {
+	c, err := net.DialTimeout("unix", path, 3*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("connect to hadhcpd at %s (is it running? node.control_socket): %w", path, err)
+	}
+	defer c.Close()
+	// The server's own deadline is 10 s and its waits are shorter.
+	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	_, werr := c.Write(append(b, '\n'))
+	var resp controlResponse
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return nil, fmt.Errorf("read the answer of %s from %s: %w", req.Cmd, path, errors.Join(werr, err))
+	}
+	if !resp.OK {
+		if resp.Error == "" {
+			resp.Error = "the agent answered without a reason"
+		}
+		return resp.Result, errors.New(resp.Error)
+	}
+	if resp.Result == nil {
+		return nil, fmt.Errorf("the agent answered %s without a result (an older hadhcpd?)", req.Cmd)
+	}
+	return resp.Result, nil
+}
+
+// Maintenance asks a running agent to start (true) or stop maintenance.
+// On error the result, when not nil, says what did happen.
+func Maintenance(path string, start bool) (*OperatorResult, error) {
+	arg := "stop"
+	if start {
+		arg = "start"
+	}
+	return operatorCall(path, controlRequest{Cmd: "maintenance", Arg: arg})
+}
+
+// PartnerDown asks a running agent to declare its partner down.
+func PartnerDown(path string) (*OperatorResult, error) {
+	return operatorCall(path, controlRequest{Cmd: "partner-down"})
+}
+
+// --- server side (the control socket's switch) ---
+
+// operatorCommand runs one operator request for the control socket.
+func operatorCommand(ctx context.Context, ops operator, req controlRequest) controlResponse {
+	if ops == nil {
+		return controlResponse{Error: fmt.Sprintf("%s: %v", req.Cmd, ErrNoFailover)}
+	}
+	var (
+		r   OperatorResult
+		err error
+	)
+	switch req.Cmd {
+	case "maintenance":
+		switch req.Arg {
+		case "start", "stop":
+			r, err = ops.maintenance(ctx, req.Arg == "start")
+		default:
+			return controlResponse{Error: fmt.Sprintf("maintenance: argument %q, want start or stop", req.Arg)}
+		}
+	case "partner-down":
+		if req.Arg != "" {
+			return controlResponse{Error: fmt.Sprintf("partner-down takes no argument (got %q)", req.Arg)}
+		}
+		r, err = ops.partnerDown(ctx)
+	default:
+		return controlResponse{Error: fmt.Sprintf("unknown command %q", req.Cmd)}
+	}
+	if err != nil {
+		name := req.Cmd
+		if req.Arg != "" {
+			name += " " + req.Arg
+		}
+		return controlResponse{Error: fmt.Sprintf("%s: %v", name, err), Result: &r}
+	}
+	return controlResponse{OK: true, Result: &r}
+}

@@ -1,0 +1,250 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/sync/failover"
+	"github.com/hadhcpd/hadhcpd/sync/peer"
+)
+
+// fakeOperator records the commands the control socket passes on.
+type fakeOperator struct {
+	calls []string
+	err   error
+}
+
+func (f *fakeOperator) maintenance(_ context.Context, start bool) (OperatorResult, error) {
+	cmd := "maintenance stop"
+	if start {
+		cmd = "maintenance start"
+	}
+	f.calls = append(f.calls, cmd)
+	return OperatorResult{Command: cmd, Applied: f.err == nil, State: "NORMAL", Maintenance: start, Message: "done"}, f.err
+}
+
+func (f *fakeOperator) partnerDown(context.Context) (OperatorResult, error) {
+	f.calls = append(f.calls, "partner-down")
+	if f.err != nil {
+		return OperatorResult{Command: "partner-down", Refused: "the sync link to the partner is up", State: "NORMAL"}, f.err
+	}
+	return OperatorResult{Command: "partner-down", Applied: true, State: "PARTNER-DOWN"}, nil
+}
+
+func TestControlOperatorCommands(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	fake := &fakeOperator{}
+	s := newControlServer(log, sampleStatus)
+	s.ops = fake
+	path := startControl(t, s)
+
+	r, err := Maintenance(path, true)
+	if err != nil || r == nil || !r.Applied || !r.Maintenance || r.Message != "done" {
+		t.Fatalf("maintenance start: %+v, %v", r, err)
+	}
+	if r, err = Maintenance(path, false); err != nil || r.Maintenance {
+		t.Fatalf("maintenance stop: %+v, %v", r, err)
+	}
+	if r, err = PartnerDown(path); err != nil || r.State != "PARTNER-DOWN" {
+		t.Fatalf("partner-down: %+v, %v", r, err)
+	}
+	want := []string{"maintenance start", "maintenance stop", "partner-down"}
+	if strings.Join(fake.calls, ",") != strings.Join(want, ",") {
+		t.Errorf("calls %v, want %v", fake.calls, want)
+	}
+
+	// A refusal comes back as an error with the machine's reason, and
+	// with the result.
+	fake.err = fmt.Errorf("%w: the sync link to the partner is up", ErrRefused)
+	r, err = PartnerDown(path)
+	if err == nil || !strings.Contains(err.Error(), "partner-down: refused: the sync link to the partner is up") {
+		t.Fatalf("refused partner-down: err %v", err)
+	}
+	if r == nil || r.Applied || r.Refused != "the sync link to the partner is up" {
+		t.Errorf("refused partner-down: result %+v", r)
+	}
+
+	// Bad arguments never reach the operator.
+	n := len(fake.calls)
+	for _, req := range []controlRequest{{Cmd: "maintenance"}, {Cmd: "maintenance", Arg: "on"}, {Cmd: "partner-down", Arg: "now"}} {
+		if _, err := operatorCall(path, req); err == nil {
+			t.Errorf("%+v accepted", req)
+		}
+	}
+	if len(fake.calls) != n {
+		t.Errorf("bad requests reached the operator: %v", fake.calls[n:])
+	}
+}
+
+// A single server (no failover: section) answers with a clear error.
+func TestControlOperatorSingleServer(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := newControlServer(log, sampleStatus)
+	s.ops = operatorFor(nil)
+	path := startControl(t, s)
+	for _, call := range []func() (*OperatorResult, error){
+		func() (*OperatorResult, error) { return Maintenance(path, true) },
+		func() (*OperatorResult, error) { return PartnerDown(path) },
+	} {
+		if _, err := call(); err == nil || !strings.Contains(err.Error(), "single server") {
+			t.Errorf("single server: err %v, want the single-server error", err)
+		}
+	}
+}
+
+// testFailover is a failover part over a real machine and a real (not
+// running) link, with a loop that does what Run's loop does: drain the
+// queue, Handle, exec. VRRP is the agent's part without instances, so
+// SetPriority records the override.
+func testFailover(t *testing.T) *failoverPart {
+	t.Helper()
+	m, err := failover.New(failover.Config{Role: failover.Primary, Mode: failover.HotStandby, MCLT: time.Hour, StandbyShare: 0.1, Split: 128, LoadBalanceMaxSeconds: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := peer.New(peer.Options{Name: "gw1", Role: peer.Primary, Listen: "127.0.0.1:0", Peer: "127.0.0.1:1",
+		PSK: []byte(strings.Repeat("k", peer.MinPSKLen)), MaxResponseDelay: time.Second, MaxUnacked: 10,
+		Store: nopStore{}, Clock: wallClock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	met, _ := newFailoverMetrics(nil)
+	p := &failoverPart{log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: wallClock{}, inst: "lan",
+		vr: &vrrpPart{}, m: m, link: link, met: met, silence: 300 * time.Millisecond}
+	p.q.init()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.exec(p.m.Handle(time.Now(), failover.Start{LastSeq: 0, SeqKnown: true}))
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.q.ready:
+				for _, ev := range p.q.drain() {
+					p.exec(p.m.Handle(time.Now(), ev))
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return p
+}
+
+// nopStore satisfies peer.Store for a link that never runs.
+type nopStore struct{ peer.Store }
+
+func (p *failoverPart) prio() uint8 {
+	p.vr.mu.Lock()
+	defer p.vr.mu.Unlock()
+	return p.vr.prios[p.inst]
+}
+
+// TestOperatorMaintenanceHandover drives the real machine: maintenance
+// start is refused without a NORMAL partner, then applied; the box is
+// unfit (VRRP priority lowered) and the command returns once VRRP says
+// the partner took mastership; stop restores fitness and the priority.
+func TestOperatorMaintenanceHandover(t *testing.T) {
+	p := testFailover(t)
+	ctx := context.Background()
+
+	if _, err := p.maintenance(ctx, true); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "sync link") {
+		t.Fatalf("maintenance start with the link down: %v, want refused", err)
+	}
+	// Link up with a NORMAL partner, synced, VRRP master: NORMAL and fit.
+	p.q.push(failover.LinkUp{Partner: failover.Normal, PartnerAckedSeq: 0, OurLastSeq: 0})
+	p.q.push(failover.ResyncDone{})
+	p.q.push(failover.VRRPMaster{Master: true})
+	waitFor(t, func() bool {
+		st := p.status.Load()
+		return st != nil && st.State == failover.Normal && st.Fit && st.Master
+	})
+	if got := p.prio(); got != 0 {
+		t.Fatalf("fit: priority override %d, want 0 (configured)", got)
+	}
+
+	// The partner preempts shortly after our lowered advert.
+	go func() {
+		waitFor(t, func() bool { return p.prio() == unfitPriority })
+		time.Sleep(50 * time.Millisecond)
+		p.q.push(failover.VRRPMaster{Master: false})
+	}()
+	r, err := p.maintenance(ctx, true)
+	if err != nil || !r.Applied || !r.Maintenance || r.Fit || r.State != "NORMAL" {
+		t.Fatalf("maintenance start: %+v, %v", r, err)
+	}
+	if st := p.status.Load(); st.Master {
+		t.Fatal("maintenance start returned while still VRRP master")
+	}
+	if got := p.prio(); got != unfitPriority {
+		t.Errorf("in maintenance: priority override %d, want %d", got, unfitPriority)
+	}
+	// partner-down is refused (link up), with the machine's reason.
+	if r, err := p.partnerDown(ctx); !errors.Is(err, ErrRefused) || r.Refused != "the sync link to the partner is up" {
+		t.Errorf("partner-down with the link up: %+v, %v", r, err)
+	}
+
+	r, err = p.maintenance(ctx, false)
+	if err != nil || r.Maintenance || !r.Fit || r.State != "NORMAL" {
+		t.Fatalf("maintenance stop: %+v, %v", r, err)
+	}
+	if got := p.prio(); got != 0 {
+		t.Errorf("after maintenance: priority override %d, want 0 (configured)", got)
+	}
+}
+
+// TestOperatorMaintenanceNoHandover: when nobody takes mastership the
+// command says so (bounded), with maintenance on.
+func TestOperatorMaintenanceNoHandover(t *testing.T) {
+	p := testFailover(t)
+	p.silence = 0 // the shortest wait (opHandoverMin)
+	p.q.push(failover.LinkUp{Partner: failover.Normal})
+	p.q.push(failover.ResyncDone{})
+	p.q.push(failover.VRRPMaster{Master: true})
+	waitFor(t, func() bool { st := p.status.Load(); return st != nil && st.Fit && st.Master })
+	r, err := p.maintenance(context.Background(), true)
+	if !errors.Is(err, ErrNoHandover) || !r.Applied || !r.Maintenance {
+		t.Fatalf("no handover: %+v, %v", r, err)
+	}
+}
+
+// TestOperatorPartnerDown: after the link is lost and VRRP heard silence,
+// the operator's partner-down is applied.
+func TestOperatorPartnerDown(t *testing.T) {
+	p := testFailover(t)
+	p.q.push(failover.LinkUp{Partner: failover.Normal})
+	p.q.push(failover.ResyncDone{})
+	p.q.push(failover.VRRPPartner{Heard: true})
+	waitFor(t, func() bool { st := p.status.Load(); return st != nil && st.State == failover.Normal })
+	if _, err := p.partnerDown(context.Background()); !errors.Is(err, ErrRefused) {
+		t.Fatalf("partner-down while the partner is heard: %v", err)
+	}
+	p.q.push(failover.LinkDown{})
+	p.q.push(failover.VRRPPartner{Heard: false})
+	r, err := p.partnerDown(context.Background())
+	if err != nil || !r.Applied || r.State != "PARTNER-DOWN" {
+		t.Fatalf("partner-down: %+v, %v", r, err)
+	}
+	if r, err := p.partnerDown(context.Background()); !errors.Is(err, ErrRefused) || r.Refused != "already in PARTNER-DOWN" {
+		t.Errorf("second partner-down: %+v, %v", r, err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Error("condition not met within 5s")
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/internal/testnet"
+)
+
+// Root tests of the pair's sync link guards (issue 8): a peer with the
+// wrong key is refused and counted while the pair keeps serving, and the
+// primary's dhcp: section reaches the secondary on reload (config sync).
+// The lab is the one of failover_integration_test.go, except that the sync
+// link is a switch (a third box can reach it) and both boxes export
+// metrics on 127.0.0.1:9767 in their own namespace.
+
+// gPair is a pair whose sync network is a switch.
+type gPair struct {
+	*pair
+	sync string // the sync switch
+	dir  string
+	psk  string // the pair's key file
+}
+
+// writePSK writes a fresh random 48-byte key.
+func writePSK(t *testing.T, file string) {
+	t.Helper()
+	psk := make([]byte, 48)
+	if _, err := rand.Read(psk); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, psk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// box writes a box's config (pairConfig with auth, a YAML flow map such
+// as "{psk_file: F}") and checks it.
+func (g *gPair) box(t *testing.T, name, lan, role, lanAddr, syncAddr, listen, peer string, prio int, auth string) *pairBox {
+	t.Helper()
+	b := &pairBox{t: t, name: name, host: g.net.Host(name), dir: filepath.Join(g.dir, name)}
+	b.host.Connect(lan, "eth0", lanAddr)
+	b.host.Connect(g.sync, "sync0", syncAddr)
+	if err := os.MkdirAll(b.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b.cfg = filepath.Join(b.dir, "hadhcpd.yaml")
+	c := fmt.Sprintf(pairConfig, name, b.dir, prio, role, listen, peer, "AUTH", "127.0.0.1:9767")
+	c = strings.Replace(c, "{psk_file: AUTH}", auth, 1)
+	if err := os.WriteFile(b.cfg, []byte(c), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(binary(t), "check-config", "-c", b.cfg).CombinedOutput(); err != nil {
+		t.Fatalf("check-config %s: %v\n%s", name, err, out)
+	}
+	return b
+}
+
+// newGPair starts the pair; auth gives each box's failover.auth (nil: a
+// shared random PSK).
+func newGPair(t *testing.T, auth func(box string) string) *gPair {
+	t.Helper()
+	testnet.RequireCmd(t, "dhclient", "curl")
+	binary(t)
+	n := testnet.New(t, "hdg")
+	g := &gPair{pair: &pair{net: n, lan: n.Switch("lan")}, sync: n.Switch("sync"), dir: t.TempDir()}
+	g.psk = filepath.Join(g.dir, "peer.key")
+	writePSK(t, g.psk)
+	if auth == nil {
+		auth = func(string) string { return "{psk_file: " + g.psk + "}" }
+	}
+	g.pri = g.box(t, "pri", g.lan, "primary", "192.0.2.2/24", "198.51.100.1/24", "198.51.100.1:647", "198.51.100.2:647", 200, auth("pri"))
+	g.sec = g.box(t, "sec", g.lan, "secondary", "192.0.2.3/24", "198.51.100.2/24", "198.51.100.2:647", "198.51.100.1:647", 100, auth("sec"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("primary log:\n%s", g.pri.log.String())
+			t.Logf("secondary log:\n%s", g.sec.log.String())
+		}
+	})
+	g.sec.start()
+	g.pri.start()
+	return g
+}
+
+// metric reads one sample of the box's /metrics (0 when absent).
+func (b *pairBox) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := b.host.Output(ctx, "curl", "-sS", "--max-time", "3", "http://127.0.0.1:9767/metrics")
+	if err != nil {
+		t.Fatalf("%s: /metrics: %v\n%s", b.name, err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", b.name, series, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+// stop ends a box with SIGTERM (bounded).
+func (b *pairBox) stop(t *testing.T) {
+	t.Helper()
+	_ = b.proc.Signal(syscall.SIGTERM)
+	if exited, _ := b.proc.Wait(10 * time.Second); !exited {
+		t.Errorf("%s did not stop within 10s of SIGTERM", b.name)
+	}
+}
+
+// TestIntegrationFailoverWrongPSK: a third hadhcpd with the wrong key
+// dials the secondary's sync address (only the secondary accepts, so the
+// acceptor's side is where an intruder is refused): it is refused with
+// reason auth, logged once (rate-limited per source and reason), counted
+// in hadhcpd_peer_refused_peers_total{reason="auth"}, and the pair keeps
+// its link and serves a client with replication.
+func TestIntegrationFailoverWrongPSK(t *testing.T) {
+	g := newGPair(t, nil)
+	g.waitReady(t)
+	bad := filepath.Join(g.dir, "wrong.key")
+	writePSK(t, bad)
+	g.intruder(t, "{psk_file: "+bad+"}", "auth")
+}
+
+// intruder runs a third box with the given failover.auth (a "primary" on
+// its own isolated LAN, dialling the secondary) and checks that the
+// secondary refuses it for reason, logs it once and counts it, while the
+// pair keeps its link and serves a client with replication.
+func (g *gPair) intruder(t *testing.T, auth, reason string) {
+	t.Helper()
+	rogue := g.box(t, "rogue", g.net.Switch("rlan"), "primary", "192.0.2.2/24", "198.51.100.3/24",
+		"198.51.100.3:647", "198.51.100.2:647", 200, auth)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("rogue log:\n%s", rogue.log.String())
+		}
+	})
+	rogue.start()
+	refusal := `msg="peer link: refused partner connection".*ip=198\.51\.100\.3 reason=` + reason
+	g.sec.waitLog(refusal, 15*time.Second)
+	// The rogue redials: wait for a second refused attempt, which must
+	// not log a second line.
+	series := `hadhcpd_peer_refused_peers_total{reason="` + reason + `"}`
+	var v float64
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if v = g.sec.metric(t, series); v >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("secondary: %s = %v 15s after the first refusal, want the rogue's retries counted (>= 2)", series, v)
+		}
+	}
+	if n := len(regexp.MustCompile(refusal).FindAllString(g.sec.log.String(), -1)); n != 1 {
+		t.Errorf("secondary logged the refusal %d times, want once (rate limit per source and reason)", n)
+	}
+	t.Logf("secondary: %v refused attempts (%s), one log line", v, series)
+	if regexp.MustCompile(`peer link up.*partner=rogue`).MatchString(g.sec.log.String()) {
+		t.Error("the secondary accepted the rogue's connection")
+	}
+
+	// The pair is untouched: link up, and a client's lease is replicated
+	// before its ACK.
+	for _, b := range []*pairBox{g.pri, g.sec} {
+		if st := b.status(); st.Failover == nil || !st.Failover.LinkUp || st.Failover.State != "NORMAL" {
+			t.Errorf("%s after the intrusion: failover %+v, want NORMAL with the link up", b.name, st.Failover)
+		}
+	}
+	c := newClient(t, g.net.Host("c1"))
+	c.h.Connect(g.lan, "eth0")
+	out, err := c.dhclient(t)
+	m := ackRx.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("c1: no lease from the pair while the rogue knocks: %v\n%s", err, out)
+	}
+	if st := leaseState(g.sec.leases(), m[1]); st != "active" {
+		t.Errorf("c1's lease %s on the secondary: %q, want active (replication still works)", m[1], st)
+	}
+	_, _ = c.dhclient(t, "-x")
+	rogue.stop(t)
+	g.pri.stop(t)
+	g.sec.stop(t)
+}
+
+// TestIntegrationFailoverConfigSync: the primary's pool shrinks in its
+// file; after SIGHUP it applies the section itself and the secondary
+// serves the new pool within a second, both reporting the same hash; the
+// secondary keeps the section in its state directory.
+func TestIntegrationFailoverConfigSync(t *testing.T) {
+	g := newGPair(t, nil)
+	g.waitReady(t)
+	hp, hs := g.pri.status().Failover.ConfigHash, g.sec.status().Failover.ConfigHash
+	if hp == "" || hp != hs {
+		t.Fatalf("config hashes before the change: primary %q, secondary %q, want equal and set", hp, hs)
+	}
+
+	y, err := os.ReadFile(g.pri.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny := strings.Replace(string(y), "192.0.2.100-192.0.2.200", "192.0.2.150-192.0.2.200", 1)
+	if ny == string(y) {
+		t.Fatal("the pool range is not in the primary's config")
+	}
+	if err := os.WriteFile(g.pri.cfg, []byte(ny), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup := time.Now()
+	if err := g.pri.proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var took time.Duration
+	for {
+		st := g.sec.status()
+		if len(st.Pools) == 1 && st.Pools[0].Total == 51 && st.Failover.ConfigHash != hs {
+			took = time.Since(hup)
+			break
+		}
+		if time.Since(hup) > 5*time.Second {
+			t.Fatalf("secondary still serves %+v (hash %s) 5s after the primary's SIGHUP", st.Pools, st.Failover.ConfigHash)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("SIGHUP on the primary -> new pool in the secondary's status: %v", took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("the secondary served the new pool %v after the SIGHUP, want within 1s", took)
+	}
+	g.pri.waitLog(`reload: dhcp section applied.*changed=dhcp\.subnets`, 2*time.Second)
+	g.pri.waitLog(`config verdict from secondary.*accepted=true`, 2*time.Second)
+	hp, hs = g.pri.status().Failover.ConfigHash, g.sec.status().Failover.ConfigHash
+	if hp != hs {
+		t.Errorf("config hashes after the sync: primary %s, secondary %s", hp, hs)
+	}
+	if st := g.pri.status(); len(st.Pools) != 1 || st.Pools[0].Total != 51 {
+		t.Errorf("primary pools after its reload: %+v, want 192.0.2.150-200 (51)", st.Pools)
+	}
+	g.sec.waitLog(`dhcp config applied.*source=primary hash=`+hs, time.Second)
+	if _, err := os.Stat(filepath.Join(g.sec.dir, "state", "synced-dhcp.json")); err != nil {
+		t.Errorf("the secondary did not keep the synced section: %v", err)
+	}
+
+	// A new client gets an address of the new pool.
+	c := newClient(t, g.net.Host("c1"))
+	c.h.Connect(g.lan, "eth0")
+	out, err := c.dhclient(t)
+	m := ackRx.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("c1: no lease after the reload: %v\n%s", err, out)
+	}
+	if last, _ := strconv.Atoi(m[1][strings.LastIndexByte(m[1], '.')+1:]); last < 150 {
+		t.Errorf("c1 got %s, outside the new pool 192.0.2.150-200", m[1])
+	}
+	_, _ = c.dhclient(t, "-x")
+	g.pri.stop(t)
+	g.sec.stop(t)
+}
+
+// testCA is a throwaway certificate authority for the TLS tests.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	file string // its certificate, PEM
+}
+
+func newTestCA(t *testing.T, dir, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &testCA{cert: cert, key: key, file: filepath.Join(dir, name+"-ca.pem")}
+	writePEM(t, ca.file, "CERTIFICATE", der)
+	return ca
+}
+
+// issue writes a node certificate and key signed by the CA (client and
+// server use: each end of the link is both) and returns the auth value.
+func (ca *testCA) issue(t *testing.T, dir, name, trust string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:    []string{name},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, keyFile := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	writePEM(t, cert, "CERTIFICATE", der)
+	writePEM(t, keyFile, "PRIVATE KEY", kder)
+	return fmt.Sprintf("{tls: {cert: %s, key: %s, ca: %s}}", cert, keyFile, trust)
+}
+
+func writePEM(t *testing.T, file, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationFailoverTLSUntrusted: a pair on mutual TLS; a third box
+// whose certificate is signed by another CA (it trusts the pair's CA, so
+// only the secondary's check stands in its way) is refused with reason
+// tls, logged once and counted, and the pair keeps serving.
+func TestIntegrationFailoverTLSUntrusted(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, dir, "pair")
+	g := newGPair(t, func(box string) string { return ca.issue(t, dir, box, ca.file) })
+	g.waitReady(t)
+	other := newTestCA(t, dir, "other")
+	g.intruder(t, other.issue(t, dir, "rogue", ca.file), "tls")
+}
