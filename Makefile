@@ -9,7 +9,9 @@ BIN       := bin/hadhcpd
 FUZZTIME  ?= 5s
 
 # Debian packages the tests and benchmarks drive as real peers. Installed
-# only when missing (apt-get is slow and needs the network).
+# only when missing (apt-get is slow and needs the network), with a
+# temporary policy-rc.d so Kea, ISC dhcpd and keepalived are not started as
+# services on the machine: the tests run their own copies in namespaces.
 TEST_PKGS := iproute2 iputils-ping nftables isc-dhcp-client isc-dhcp-relay isc-dhcp-server udhcpc busybox keepalived kea-dhcp4-server kea-admin tcpdump arping
 
 .PHONY: help
@@ -21,8 +23,11 @@ deps: ## install what the tests need (Debian packages only when missing, Go modu
 	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then echo "apt-get install$$missing"; \
+			prc=""; if [ ! -e /usr/sbin/policy-rc.d ]; then prc=/usr/sbin/policy-rc.d; \
+				printf '#!/bin/sh\n# hadhcpd make deps: the test peers are installed, never started as services\nexit 101\n' >$$prc; chmod 755 $$prc; fi; \
 			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; rc=$$?; \
+			[ -z "$$prc" ] || rm -f $$prc; [ $$rc = 0 ] || exit $$rc; \
 		else echo "not root: cannot install$$missing (root tests will skip)"; fi; \
 	fi
 	$(GO) mod download
