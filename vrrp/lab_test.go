@@ -5,14 +5,12 @@ package vrrp_test
 // keepalived as the boxes' speakers, and an ARP prober on the observer.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,55 +28,15 @@ const (
 	labObs = "192.0.2.100/24"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// hadhcpd is the binary under test, built once per test binary
+// ($HADHCPD_BIN, when set, names one built beforehand: scripts/bench-vrrp.sh
+// does that).
+var hadhcpd = testnet.Binary{Pkg: "github.com/hadhcpd/hadhcpd/cmd/hadhcpd", Env: "HADHCPD_BIN"}
 
-// hadhcpdBin builds cmd/hadhcpd once per test binary ($HADHCPD_BIN, when
-// set, names a binary built beforehand: scripts/bench-vrrp.sh does that).
-func hadhcpdBin(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if p := os.Getenv("HADHCPD_BIN"); p != "" {
-			binPath = p
-			return
-		}
-		dir, err := os.MkdirTemp("", "hdv-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "hadhcpd")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/hadhcpd/hadhcpd/cmd/hadhcpd").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build hadhcpd: %v", buildErr)
-	}
-	return binPath
-}
+func hadhcpdBin(t testing.TB) string { return hadhcpd.Path(t) }
 
 // syncBuf is a goroutine-safe log sink.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = testnet.Buffer
 
 // gw is one gateway box of the lab.
 type gw struct {
@@ -492,8 +450,6 @@ func drops(metrics string) []string {
 // TestMain removes the hadhcpd binary the root tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" && os.Getenv("HADHCPD_BIN") == "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
-	}
+	hadhcpd.Remove() // only what it built, never $HADHCPD_BIN
 	os.Exit(code)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,60 +19,20 @@ import (
 // Root tests: the real hadhcpd binary serves real Debian clients (dhclient,
 // busybox udhcpc) and a real relay (dhcrelay) in namespaces the test builds.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// hadhcpdBin is the binary under test, built once per test run.
+var hadhcpdBin = testnet.Binary{Pkg: "github.com/hadhcpd/hadhcpd/cmd/hadhcpd"}
 
 // binary builds hadhcpd once per test run into a temporary directory.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hdd-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "hadhcpd")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func binary(t *testing.T) string { return hadhcpdBin.Path(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
+	hadhcpdBin.Remove()
 	os.Exit(code)
 }
 
 // syncBuf collects a process's output for assertions.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = testnet.Buffer
 
 // lab is one server, one switch and its clients.
 type lab struct {
