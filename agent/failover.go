@@ -346,6 +346,10 @@ func (p *failoverPart) onConfig(hash, data []byte) error {
 			return err
 		}
 	}
+	// The next handshake announces the section now in force.
+	if err := p.link.SetConfigHash(hash); err != nil {
+		return err
+	}
 	if err := writeSynced(p.base.Node.StateDir, data); err != nil {
 		return fmt.Errorf("applied, but not kept in node.state_dir: %w", err)
 	}

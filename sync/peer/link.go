@@ -138,6 +138,10 @@ type Link struct {
 	cfgHash  []byte
 	cfgData  []byte
 	cfgIsSet bool
+	// hash is the hash of the dhcp: section in force here, announced in
+	// every handshake (Options.ConfigHash at first; SetConfigHash and
+	// SendConfig keep it current across reloads and applied syncs).
+	hash []byte
 }
 
 type entry struct {
@@ -197,7 +201,8 @@ func New(opts Options) (*Link, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	l := &Link{opts: opts, clock: opts.Clock, lg: opts.Logger, m: opts.Metrics, epoch: opts.Epoch, retain: opts.Retain}
+	l := &Link{opts: opts, clock: opts.Clock, lg: opts.Logger, m: opts.Metrics, epoch: opts.Epoch, retain: opts.Retain,
+		hash: append([]byte(nil), opts.ConfigHash...)}
 	if l.clock == nil {
 		l.clock = wallClock{}
 	}
@@ -367,10 +372,24 @@ func (l *Link) SendConfig(hash, config []byte) error {
 	}
 	l.mu.Lock()
 	l.cfgHash, l.cfgData, l.cfgIsSet = append([]byte(nil), hash...), append([]byte(nil), config...), true
+	l.hash = l.cfgHash
 	cur := l.cur
 	if cur != nil && cur.established {
 		cur.queueLocked(FrameConfig, (&configMsg{Hash: l.cfgHash, Config: l.cfgData}).marshal())
 	}
+	l.mu.Unlock()
+	return nil
+}
+
+// SetConfigHash sets the hash of the dhcp: section now in force, which the
+// next handshake announces (a secondary calls it after applying a section
+// from the primary; SendConfig does it for the primary).
+func (l *Link) SetConfigHash(hash []byte) error {
+	if len(hash) > maxHash {
+		return fmt.Errorf("%w: config hash of %d bytes is too large", ErrOptions, len(hash))
+	}
+	l.mu.Lock()
+	l.hash = append([]byte(nil), hash...)
 	l.mu.Unlock()
 	return nil
 }

@@ -491,3 +491,34 @@ func TestRecordTimesMoveToLocalClock(t *testing.T) {
 		t.Errorf("measured skew %v, want 1h", up.Skew)
 	}
 }
+
+// TestConfigHashFollowsReload: the hash a handshake announces is the one in
+// force at that moment, not the one the link was built with.
+func TestConfigHashFollowsReload(t *testing.T) {
+	l, err := New(Options{Name: "a", Role: Primary, PSK: make([]byte, 32), MaxResponseDelay: time.Second,
+		MaxUnacked: 10, Store: newMemStore(), ConfigHash: []byte("old")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SendConfig([]byte("new"), []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	got := string(l.hash)
+	l.mu.Unlock()
+	if got != "new" {
+		t.Fatalf("announced hash after SendConfig = %q, want new", got)
+	}
+	if err := l.SetConfigHash([]byte("synced")); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	got = string(l.hash)
+	l.mu.Unlock()
+	if got != "synced" {
+		t.Fatalf("announced hash after SetConfigHash = %q, want synced", got)
+	}
+	if err := l.SetConfigHash(make([]byte, 300)); err == nil {
+		t.Fatal("SetConfigHash accepted a 300-byte hash")
+	}
+}

@@ -394,7 +394,7 @@ func (s *session) handshake() error {
 	l.mu.Lock()
 	mine := sessionMsg{
 		Maintenance: l.maint, State: l.state, Clock: l.clock.Now().UnixNano(),
-		Epoch: l.epoch, LastSeq: ourLast, HeldSeq: held, ConfigHash: l.opts.ConfigHash,
+		Epoch: l.epoch, LastSeq: ourLast, HeldSeq: held, ConfigHash: l.hash,
 	}
 	if l.inComplete {
 		mine.AckedEpoch, mine.AckedSeq = l.inEpoch, l.inPos
@@ -467,6 +467,9 @@ func (s *session) establish(ts *sessionMsg, now time.Time, ourLast uint64) error
 		l.emit(Down{Reason: ErrReplaced})
 	}
 	skew := time.Unix(0, ts.Clock).Sub(now)
+	l.mu.Lock()
+	ourHash := l.hash
+	l.mu.Unlock()
 	l.m.Skew.Set(skew.Seconds())
 	l.m.LinkUp.Set(1)
 	l.m.Sessions.Inc()
@@ -476,7 +479,7 @@ func (s *session) establish(ts *sessionMsg, now time.Time, ourLast uint64) error
 		Remote: addrString(s.remote), PartnerName: s.theirs.Name, PartnerRole: s.theirs.Role,
 		PartnerState: ts.State, PartnerMaintenance: ts.Maintenance,
 		PartnerAckedSeq: ts.HeldSeq, OurLastSeq: ourLast, PartnerLastSeq: ts.LastSeq,
-		PartnerConfigHash: ts.ConfigHash, ConfigMatch: string(ts.ConfigHash) == string(l.opts.ConfigHash),
+		PartnerConfigHash: ts.ConfigHash, ConfigMatch: string(ts.ConfigHash) == string(ourHash),
 		Skew: skew, Resume: found,
 	})
 	return nil
