@@ -89,6 +89,11 @@ const (
 	ErrNoServerID       DropReason = "no-server-id"
 	ErrNotAuthoritative DropReason = "not-authoritative" // would NAK, but authoritative is off
 	ErrCommit           DropReason = "commit-failed"
+	// ErrNotOffered: a SELECTING request names our server id for an
+	// address this server did not offer, may not allocate and nobody else
+	// holds; in a pair both boxes carry the VIP as server id, so the offer
+	// was the partner's (both VRRP masters during a partition).
+	ErrNotOffered DropReason = "not-offered"
 )
 
 // Reason returns the metric label for an error from Handle.
@@ -534,6 +539,20 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *Subnet, now time.T
 	return netip.Addr{}, nil, ErrNoAddress
 }
 
+// takenByOtherLocked reports whether addr is offered to, being committed
+// for, or bound to a client other than c: the cases where a NAK tells the
+// client something true.
+func (e *Engine) takenByOtherLocked(c client, addr netip.Addr, now time.Time) bool {
+	if k, busy := e.busy[addr]; busy && k != c.key {
+		return true
+	}
+	if o := e.offers[addr]; o != nil && o.key != c.key {
+		return true
+	}
+	l, known := e.db.Get(addr)
+	return known && l.Key() != c.key && l.State == lease.StateActive && now.Before(l.Expiry)
+}
+
 // claimLocked tries to take addr (in a pool of sub) for client c. It
 // reports whether the address may be used, and whether it is now held
 // (taken with Allocate, to be committed or Unheld).
@@ -720,7 +739,16 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid, addr netip
 		held, ok = e.claimLocked(sub, c, addr, now)
 	}
 	if !ok {
+		taken := e.takenByOtherLocked(c, addr, now)
 		e.mu.Unlock()
+		if selecting && !taken {
+			// RFC 2131 §4.3.2: a server not selected by the REQUEST stays
+			// silent. The shared server id cannot tell which box of a pair
+			// made the offer, so an address that is not ours to give and
+			// that no other client holds is the partner's offer: a NAK here
+			// would make the client throw away the partner's good ACK.
+			return Reply{}, ErrNotOffered
+		}
 		return e.nak(req, sid, "address not available", addr)
 	}
 	// The client's other offer (if it chose a different address) lapses.

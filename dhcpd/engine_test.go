@@ -51,11 +51,16 @@ func (f *fakeDB) ByClient(key string) (lease.Lease, bool) {
 	return best, found
 }
 
-func (f *fakeDB) freeLocked(a netip.Addr) bool {
+// freeLocked mirrors lease.DB's free sets: from=BACKUP takes only BACKUP
+// records; from=FREE takes addresses without a record and reclaimable ones.
+func (f *fakeDB) freeLocked(a netip.Addr, from lease.State) bool {
 	if f.held[a] {
 		return false
 	}
 	l, ok := f.leases[a]
+	if from == lease.StateBackup {
+		return ok && l.State == lease.StateBackup
+	}
 	if !ok {
 		return true
 	}
@@ -73,12 +78,12 @@ func (f *fakeDB) Allocate(pool string, hint netip.Addr, from lease.State) (netip
 		if p.Name != pool {
 			continue
 		}
-		if hint.IsValid() && p.First.Compare(hint) <= 0 && hint.Compare(p.Last) <= 0 && f.freeLocked(hint) {
+		if hint.IsValid() && p.First.Compare(hint) <= 0 && hint.Compare(p.Last) <= 0 && f.freeLocked(hint, from) {
 			f.held[hint] = true
 			return hint, nil
 		}
 		for a := p.First; a.Compare(p.Last) <= 0; a = a.Next() {
-			if f.freeLocked(a) {
+			if f.freeLocked(a, from) {
 				f.held[a] = true
 				return a, nil
 			}
@@ -727,5 +732,38 @@ func TestCommitterBatchesAndIsolatesFailures(t *testing.T) {
 	}
 	if r.db.commits != 4 {
 		t.Fatalf("%d leases committed, want the 4 not refused", r.db.commits)
+	}
+}
+
+// backupGate is a secondary serving alone: it allocates only BACKUP
+// addresses, so FREE ones are the partner's to give.
+type backupGate struct{ SingleServer }
+
+func (backupGate) AllocateFrom() (lease.State, bool) { return lease.StateBackup, true }
+
+// TestSelectingPartnersOfferIsSilent: both boxes of a pair carry the VIP as
+// server id, so a SELECTING REQUEST naming it may answer the partner's
+// offer. For an address this box may not allocate and no other client
+// holds, it stays silent (a NAK would cancel the partner's ACK); for an
+// address bound to another client it still NAKs.
+func TestSelectingPartnersOfferIsSilent(t *testing.T) {
+	r := newRig(t)
+	r.e.gate = backupGate{}
+	partners := lanPool.First // FREE: the partner's to allocate
+	sel := func(hw net.HardwareAddr, a netip.Addr) (Reply, error) {
+		return r.handle(t, msg(t, dhcpv4.MessageTypeRequest, hw,
+			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice()))),
+			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IP(a.AsSlice())))))
+	}
+	rep, err := sel(macA, partners)
+	if !errors.Is(err, ErrNotOffered) || rep.Resp != nil {
+		t.Fatalf("REQUEST for the partner's offer: reply %v, err %v; want silence (ErrNotOffered)", rep.Resp, err)
+	}
+
+	// An address bound to another client: the NAK is true, send it.
+	r.db.leases[partners] = lease.Lease{Addr: partners, HWAddr: macB, State: lease.StateActive, Start: t0, Expiry: t0.Add(time.Hour)}
+	rep, err = sel(macA, partners)
+	if err != nil || rep.Resp == nil || rep.Resp.MessageType() != dhcpv4.MessageTypeNak {
+		t.Fatalf("REQUEST for another client's address: reply %v, err %v; want NAK", rep.Resp, err)
 	}
 }
