@@ -153,10 +153,12 @@ func (p *jparser) include() error {
 	s := p.cur()
 	at := p.pos()
 	rest := string(s.data[s.i:])
-	end := strings.Index(rest, "?>")
+	// The "?>" is searched after the "<?": in "<?>" they overlap.
+	end := strings.Index(rest[2:], "?>")
 	if end < 0 {
 		return migrate.Errorf(at, "unterminated <? directive")
 	}
+	end += 2
 	dir := strings.TrimSpace(rest[2:end])
 	name, ok := strings.CutPrefix(dir, "include")
 	name = strings.TrimSpace(name)
