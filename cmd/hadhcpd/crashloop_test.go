@@ -96,10 +96,14 @@ type crashPair struct {
 }
 
 // newCrashPair is newPair with the "hdc" prefix and crashPairConfig.
-func newCrashPair(t *testing.T) *crashPair {
+func newCrashPair(t *testing.T) *crashPair { return newLoadPair(t, "hdc") }
+
+// newLoadPair builds and starts a crashPairConfig pair in a lab whose
+// namespaces start with prefix (one per test, so tests can run side by side).
+func newLoadPair(t *testing.T, prefix string) *crashPair {
 	t.Helper()
 	binary(t)
-	n := testnet.New(t, "hdc")
+	n := testnet.New(t, prefix)
 	lan := n.Switch("lan")
 	p := &crashPair{net: n, lan: lan}
 	dir := t.TempDir()

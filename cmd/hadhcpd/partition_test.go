@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -42,45 +39,8 @@ const (
 // this test and the crash loop can run side by side.
 func newPartPair(t *testing.T) *crashPair {
 	t.Helper()
-	binary(t)
 	testnet.RequireCmd(t, "nft")
-	n := testnet.New(t, "hdp")
-	lan := n.Switch("lan")
-	p := &crashPair{net: n, lan: lan}
-	dir := t.TempDir()
-	psk := make([]byte, 48)
-	if _, err := rand.Read(psk); err != nil {
-		t.Fatal(err)
-	}
-	pskFile := filepath.Join(dir, "peer.key")
-	if err := os.WriteFile(pskFile, psk, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mk := func(name, role, lanAddr, listen, peer string, prio int) *pairBox {
-		b := &pairBox{t: t, name: name, host: n.Host(name), dir: filepath.Join(dir, name), log: &syncBuf{}}
-		b.host.Connect(lan, "eth0", lanAddr)
-		if err := os.MkdirAll(b.dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		b.cfg = filepath.Join(b.dir, "hadhcpd.yaml")
-		c := fmt.Sprintf(crashPairConfig, name, b.dir, prio, role, listen, peer, pskFile)
-		if err := os.WriteFile(b.cfg, []byte(c), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	p.pri = mk("pri", "primary", "198.18.0.2/16", "198.51.100.1:647", "198.51.100.2:647", 200)
-	p.sec = mk("sec", "secondary", "198.18.0.3/16", "198.51.100.2:647", "198.51.100.1:647", 100)
-	n.Cable(p.pri.host, "sync0", "198.51.100.1/24", p.sec.host, "sync0", "198.51.100.2/24")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("primary log (tail):\n%s", logTail(p.pri.log.String(), 150))
-			t.Logf("secondary log (tail):\n%s", logTail(p.sec.log.String(), 150))
-		}
-	})
-	crashStart(p.sec)
-	crashStart(p.pri)
-	return p
+	return newLoadPair(t, "hdp")
 }
 
 // nft loads a ruleset into the box's namespace (the tables live and die
