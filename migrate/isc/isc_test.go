@@ -5,32 +5,17 @@ import (
 	"errors"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/agent"
 	"github.com/hadhcpd/hadhcpd/migrate"
+	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
 
-// load writes cfg as YAML and loads it the way hadhcpd does.
-func load(t *testing.T, res *migrate.Result) *agent.Config {
-	t.Helper()
-	y, err := migrate.MarshalConfig(res.Config, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "hadhcpd.yaml")
-	if err := os.WriteFile(p, y, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := agent.Load(p)
-	if err != nil {
-		t.Fatalf("agent.Load of the imported config: %v\n%s", err, y)
-	}
-	return cfg
-}
+// load checks that the imported config passes check-config.
+func load(t *testing.T, res *migrate.Result) *agent.Config { return migratetest.Load(t, res) }
 
 func importFile(t *testing.T, conf, leases string) *migrate.Result {
 	t.Helper()

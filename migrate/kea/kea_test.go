@@ -4,31 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/agent"
 	"github.com/hadhcpd/hadhcpd/migrate"
+	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
 
-func load(t *testing.T, res *migrate.Result) *agent.Config {
-	t.Helper()
-	y, err := migrate.MarshalConfig(res.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(p, y, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := agent.Load(p)
-	if err != nil {
-		t.Fatalf("load: %v\n%s", err, y)
-	}
-	return cfg
-}
+// load checks that the imported config passes check-config.
+func load(t *testing.T, res *migrate.Result) *agent.Config { return migratetest.Load(t, res) }
 
 func TestImportPair(t *testing.T) {
 	imp := func(conf, leases string) *migrate.Result {

@@ -3,13 +3,12 @@ package keepalived
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
 	"github.com/hadhcpd/hadhcpd/migrate"
+	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
 
 func TestImport(t *testing.T) {
@@ -17,18 +16,7 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, err := migrate.MarshalConfig(res.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(p, y, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := agent.Load(p)
-	if err != nil {
-		t.Fatalf("load: %v\n%s", err, y)
-	}
+	cfg := migratetest.Load(t, res)
 	if len(cfg.VRRP.Instances) != 2 {
 		t.Fatalf("instances %+v", cfg.VRRP.Instances)
 	}
