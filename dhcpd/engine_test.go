@@ -767,3 +767,41 @@ func TestSelectingPartnersOfferIsSilent(t *testing.T) {
 		t.Fatalf("REQUEST for another client's address: reply %v, err %v; want NAK", rep.Resp, err)
 	}
 }
+
+// stampDB records when each Commit call starts (monotonic time).
+type stampDB struct {
+	*fakeDB
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (s *stampDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
+	s.mu.Lock()
+	s.at = append(s.at, time.Now())
+	s.mu.Unlock()
+	return s.fakeDB.Commit(ls...)
+}
+
+// Group commits under load start at least the commit spacing apart (so
+// each fsync carries more leases); only a lower bound is checked, which a
+// slow machine cannot break.
+func TestCommitSpacing(t *testing.T) {
+	r := newRig(t)
+	const spacing = 40 * time.Millisecond
+	r.e.spacing = spacing
+	s := &stampDB{fakeDB: r.db}
+	r.e.db = s
+	for i := range 3 {
+		r.dora(t, net.HardwareAddr{2, 8, 0, 0, 0, byte(i)})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.at) != 3 {
+		t.Fatalf("%d commits, want 3", len(s.at))
+	}
+	for i := 1; i < len(s.at); i++ {
+		if d := s.at[i].Sub(s.at[i-1]); d < spacing {
+			t.Errorf("commit %d started %v after the previous one, want >= %v", i, d, spacing)
+		}
+	}
+}

@@ -10,6 +10,7 @@ type Metrics struct {
 	Drops   *prometheus.CounterVec // reason
 	Events  *prometheus.CounterVec // lease events: bind, renew, release, decline, expire
 	Commit  prometheus.Histogram   // lease commit latency (durable before ACK)
+	Batch   prometheus.Histogram   // leases per group commit (one fsync)
 	Leases  *prometheus.GaugeVec   // pool, state
 	Queue   prometheus.Gauge       // requests waiting for a worker
 }
@@ -35,6 +36,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to make a lease durable before its ACK.",
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
 		}),
+		Batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hadhcpd", Subsystem: "dhcp", Name: "commit_batch_leases",
+			Help:    "Leases made durable together by one group commit (one fsync).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
 		Leases: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "hadhcpd", Subsystem: "dhcp", Name: "leases",
 			Help: "Addresses per pool by binding state.",
@@ -45,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Packets, m.Drops, m.Events, m.Commit, m.Leases, m.Queue)
+		reg.MustRegister(m.Packets, m.Drops, m.Events, m.Commit, m.Batch, m.Leases, m.Queue)
 	}
 	return m
 }
