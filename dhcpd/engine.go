@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -1072,6 +1073,76 @@ func (e *Engine) addOptions(resp, req *dhcpv4.DHCPv4, sub *Subnet, res *Reservat
 	if res != nil && res.Hostname != "" && (len(prl) == 0 || contains(prl, 12)) {
 		resp.Options[12] = []byte(res.Hostname)
 	}
+	if dropped := fitReply(resp, req, prl); len(dropped) > 0 {
+		e.log.Debug("reply trimmed to the client's maximum message size", "mac", req.ClientHWAddr.String(), "dropped_options", dropped)
+	}
+}
+
+// minMaxMessage is the DHCP message every client must accept (RFC 2131 §2:
+// a 576-octet IP datagram, so an options field of at least 312 octets) and
+// the least value option 57 may carry (RFC 2132 §9.10).
+const minMaxMessage = 576
+
+// keptOptions are never dropped to fit a message: without them the reply
+// is not a usable DHCP answer (type, server id, lease times, mask) or breaks
+// the client's or relay's matching (client id, RFC 6842; option 82,
+// RFC 3046 §2.2).
+var keptOptions = [256]bool{1: true, 51: true, 53: true, 54: true, 58: true, 59: true, 61: true, 82: true}
+
+// fitReply drops options from resp until its IP datagram fits the size the
+// client accepts: its option 57 (RFC 2132 §9.10; counted, as ISC dhcpd and
+// Kea do, with the IP and UDP headers), or 576 without one. Options the
+// client did not ask for go first, then the requested ones from the end of
+// its parameter request list (RFC 2132 §9.8 orders it by preference). It
+// returns the codes dropped.
+func fitReply(resp, req *dhcpv4.DHCPv4, prl []byte) []uint8 {
+	limit := minMaxMessage
+	if b := req.Options.Get(dhcpv4.OptionMaximumDHCPMessageSize); len(b) == 2 {
+		limit = max(int(binary.BigEndian.Uint16(b)), minMaxMessage)
+	}
+	// IP (20) + UDP (8) + BOOTP fixed fields (236) + magic cookie (4) +
+	// the end option (1).
+	size := 20 + 8 + 236 + 4 + 1
+	for _, v := range resp.Options {
+		size += encodedLen(len(v))
+	}
+	if size <= limit {
+		return nil
+	}
+	rank := func(code uint8) int { // higher: dropped first
+		for i, c := range prl {
+			if c == code {
+				return i
+			}
+		}
+		return 1000 + int(code)
+	}
+	var order []uint8
+	for code := range resp.Options {
+		if !keptOptions[code] {
+			order = append(order, code)
+		}
+	}
+	slices.SortFunc(order, func(a, b uint8) int { return rank(b) - rank(a) })
+	var dropped []uint8
+	for _, code := range order {
+		if size <= limit {
+			break
+		}
+		size -= encodedLen(len(resp.Options[code]))
+		delete(resp.Options, code)
+		dropped = append(dropped, code)
+	}
+	return dropped
+}
+
+// encodedLen is the length of an option of n value bytes on the wire: a
+// value longer than 255 bytes is split into several instances (RFC 3396).
+func encodedLen(n int) int {
+	if n == 0 {
+		return 2
+	}
+	return n + 2*((n+254)/255)
 }
 
 func contains(b []byte, c byte) bool {
