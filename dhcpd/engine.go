@@ -557,20 +557,23 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *Subnet, now time.T
 			return ra, nil, nil
 		}
 	}
-	from, ok := e.gate.AllocateFrom()
-	if !ok {
+	var buf [1]lease.State
+	states := e.allocStates(&buf)
+	if len(states) == 0 {
 		return netip.Addr{}, nil, ErrNoAddress
 	}
-	for i := range sub.Pools {
-		a, err := e.db.Allocate(sub.Pools[i].Name, netip.Addr{}, from)
-		if err != nil {
-			if !errors.Is(err, lease.ErrPoolExhausted) {
-				e.log.Error("allocate", "pool", sub.Pools[i].Name, "err", err)
+	for _, from := range states {
+		for i := range sub.Pools {
+			a, err := e.db.Allocate(sub.Pools[i].Name, netip.Addr{}, from)
+			if err != nil {
+				if !errors.Is(err, lease.ErrPoolExhausted) {
+					e.log.Error("allocate", "pool", sub.Pools[i].Name, "err", err)
+				}
+				continue
 			}
-			continue
+			e.setOfferLocked(c.key, a, true, now)
+			return a, nil, nil
 		}
-		e.setOfferLocked(c.key, a, true, now)
-		return a, nil, nil
 	}
 	e.log.Warn("no free address", "subnet", sub.Prefix, "mac", c.hw.String())
 	return netip.Addr{}, nil, ErrNoAddress
@@ -608,7 +611,9 @@ func (e *Engine) claimLocked(sub *Subnet, c client, addr netip.Addr, now time.Ti
 	if known && !mine && l.State == lease.StateActive && now.Before(l.Expiry) {
 		return false, false
 	}
-	if known && (l.State == lease.StateAbandoned || l.State == lease.StateBackup && !mine) {
+	var buf [1]lease.State
+	states := e.allocStates(&buf)
+	if known && (l.State == lease.StateAbandoned || l.State == lease.StateBackup && !mine && !slices.Contains(states, lease.StateBackup)) {
 		return false, false
 	}
 	if mine && l.State == lease.StateActive {
@@ -618,16 +623,17 @@ func (e *Engine) claimLocked(sub *Subnet, c client, addr netip.Addr, now time.Ti
 	if pool == nil {
 		return false, false
 	}
-	from, may := e.gate.AllocateFrom()
-	if !may {
-		return false, false
+	if len(states) == 0 {
+		return false, false // renewals only
 	}
-	got, err := e.db.Allocate(pool.Name, addr, from)
-	if err == nil && got == addr {
-		return true, true
-	}
-	if err == nil {
-		e.db.Unhold(got)
+	for _, from := range states {
+		got, err := e.db.Allocate(pool.Name, addr, from)
+		if err == nil && got == addr {
+			return true, true
+		}
+		if err == nil {
+			e.db.Unhold(got)
+		}
 	}
 	// Not in the free set, and nobody in this engine holds it (offers and
 	// busy were checked under mu): the client's own expired or released
@@ -636,6 +642,19 @@ func (e *Engine) claimLocked(sub *Subnet, c client, addr netip.Addr, now time.Ti
 		return false, true
 	}
 	return false, false
+}
+
+// allocStates is the gate's list of pools to allocate from, in order
+// (MultiPoolGate), else AllocateFrom's one, in buf; empty: renew only.
+func (e *Engine) allocStates(buf *[1]lease.State) []lease.State {
+	if m, ok := e.gate.(MultiPoolGate); ok {
+		return m.AllocateFromAll()
+	}
+	if s, ok := e.gate.AllocateFrom(); ok {
+		buf[0] = s
+		return buf[:]
+	}
+	return nil
 }
 
 func (e *Engine) setOfferLocked(key string, addr netip.Addr, held bool, now time.Time) {

@@ -854,3 +854,37 @@ func TestReplyFitsMaxMessageSize(t *testing.T) {
 		})
 	}
 }
+
+// bothPoolsGate is a server in PARTNER-DOWN past the MCLT: its own FREE
+// addresses first, then the partner's BACKUP ones.
+type bothPoolsGate struct{ SingleServer }
+
+func (bothPoolsGate) AllocateFromAll() []lease.State {
+	return []lease.State{lease.StateFree, lease.StateBackup}
+}
+
+// A MultiPoolGate's pools are tried in order: once FREE is used up, new
+// clients get the partner's BACKUP addresses, and a client asking for a
+// BACKUP address gets it.
+func TestMultiPoolGate(t *testing.T) {
+	r := newRig(t)
+	r.e.gate = bothPoolsGate{}
+	// The whole LAN pool is BACKUP but for its first address.
+	r.db.mu.Lock()
+	first := lanPool.First
+	for a := first.Next(); a.Compare(lanPool.Last) <= 0; a = a.Next() {
+		r.db.leases[a] = lease.Lease{Addr: a, State: lease.StateBackup}
+	}
+	r.db.mu.Unlock()
+	if got := addr4(r.dora(t, net.HardwareAddr{2, 6, 0, 0, 0, 1}).YourIPAddr); got != first {
+		t.Fatalf("first client got %s, want the one FREE address %s", got, first)
+	}
+	if got := addr4(r.dora(t, net.HardwareAddr{2, 6, 0, 0, 0, 2}).YourIPAddr); got != first.Next() {
+		t.Fatalf("second client got %s, want the first BACKUP address %s", got, first.Next())
+	}
+	want := lanPool.Last
+	ack := r.dora(t, net.HardwareAddr{2, 6, 0, 0, 0, 3}, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IP(want.AsSlice()))))
+	if got := addr4(ack.YourIPAddr); got != want {
+		t.Fatalf("client asking for BACKUP %s got %s", want, got)
+	}
+}

@@ -25,6 +25,19 @@ type Gate interface {
 	LeaseTime(l lease.Lease, want time.Duration, now time.Time) time.Duration
 }
 
+// MultiPoolGate is a Gate that may allow more than one pool at once: a
+// failover server in PARTNER-DOWN, once the MCLT has passed, takes
+// addresses from its own pool and from its partner's (draft-ietf-dhc-
+// failover-12 §5.3.1). The engine uses AllocateFromAll instead of
+// AllocateFrom when the Gate has it.
+type MultiPoolGate interface {
+	Gate
+	// AllocateFromAll returns the binding states new addresses may be
+	// taken from, in the order to try them (the own pool first); empty
+	// when this server may only renew existing leases.
+	AllocateFromAll() []lease.State
+}
+
 // Client is who is asking, for Gate.Serve.
 type Client struct {
 	Key    string // lease.ClientKey
