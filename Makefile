@@ -69,6 +69,18 @@ demo: deps build ## the two-box lab in namespaces: leases, a box crash, the take
 bench-vrrp: deps ## VRRP takeover vs keepalived (table and ratio) and the no-flap run under CPU load; root
 	@scripts/bench-vrrp.sh
 
+.PHONY: bench-failover
+bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived): first OFFER/ACK, lost exchanges, missing leases, renewals (root, ~5 min)
+	@scripts/bench-failover.sh
+
+# make chaos N=100 SEED=123: randomized faults under load against a pair;
+# make test runs a short version (4 faults).
+N    ?= 30
+SEED ?=
+.PHONY: chaos
+chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule; prints a summary
+	HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) $(GO) test -count=1 -timeout 120m -run TestIntegrationChaos -v ./cmd/hadhcpd/
+
 # ---- packaging (packaging/, systemd/, scripts/package-*.sh) ----
 
 .PHONY: deb
@@ -94,5 +106,5 @@ image: ## build dist/image/{vmlinuz,initrd.img,lab.cpio.gz}: Debian's kernel + b
 	@VERSION=$(VERSION) scripts/image-build.sh
 
 .PHONY: image-test
-image-test: ## boot the image as a VRRP pair in two qemu guests: leases, power cut, reboot, ACPI power-off (root, ~75 s with TCG)
+image-test: ## boot the image as a failover pair in two qemu guests: leases, power cut, reboot and resync, ACPI power-off (root, ~90 s with TCG)
 	@VERSION=$(VERSION) scripts/image-test.sh
