@@ -394,6 +394,18 @@ func (e *Engine) commitBatch(batch []*pendingCommit) []error {
 	return errs
 }
 
+// isRenewal reports a DHCPREQUEST in RENEWING or REBINDING state (RFC 2131
+// §4.3.2): ciaddr set, neither a server identifier nor a requested address.
+func isRenewal(req *dhcpv4.DHCPv4, mt dhcpv4.MessageType) bool {
+	if mt != dhcpv4.MessageTypeRequest {
+		return false
+	}
+	ci := addr4(req.ClientIPAddr)
+	return ci.IsValid() && !ci.IsUnspecified() &&
+		req.Options.Get(dhcpv4.OptionServerIdentifier) == nil &&
+		req.Options.Get(dhcpv4.OptionRequestedIPAddress) == nil
+}
+
 // decide is Handle up to the lease commit.
 func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if req.OpCode != dhcpv4.OpcodeBootRequest {
@@ -414,7 +426,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if sub == nil {
 		return Reply{}, ErrNoSubnet
 	}
-	if !e.gate.Serve(Client{Key: c.key, HWAddr: c.hw, Secs: req.NumSeconds}) {
+	if !e.gate.Serve(Client{Key: c.key, HWAddr: c.hw, Secs: req.NumSeconds, Renewal: isRenewal(req, mt)}) {
 		return Reply{}, ErrNotServing
 	}
 	sid, ok := e.serverID(in, sub)

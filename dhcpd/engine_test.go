@@ -888,3 +888,42 @@ func TestMultiPoolGate(t *testing.T) {
 		t.Fatalf("client asking for BACKUP %s got %s", want, got)
 	}
 }
+
+// recordGate records what the engine tells Gate.Serve.
+type recordGate struct {
+	SingleServer
+	mu   sync.Mutex
+	seen []Client
+}
+
+func (g *recordGate) Serve(c Client) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.seen = append(g.seen, c)
+	return true
+}
+
+// The gate learns which requests are renewals (RFC 2131 §4.3.2), which a
+// load-balancing pair answers whatever the hash bucket.
+func TestGateSeesRenewals(t *testing.T) {
+	r := newRig(t)
+	g := &recordGate{}
+	r.e.gate = g
+	hw := net.HardwareAddr{2, 5, 0, 0, 0, 1}
+	ack := r.dora(t, hw)
+	renew := msg(t, dhcpv4.MessageTypeRequest, hw, dhcpv4.WithClientIP(ack.YourIPAddr))
+	if rep, err := r.handle(t, renew); err != nil || rep.Resp.MessageType() != dhcpv4.MessageTypeAck {
+		t.Fatalf("RENEWING: %v %v", rep.Resp, err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	want := []bool{false, false, true} // DISCOVER, SELECTING REQUEST, RENEWING REQUEST
+	if len(g.seen) != len(want) {
+		t.Fatalf("gate asked %d times, want %d", len(g.seen), len(want))
+	}
+	for i, c := range g.seen {
+		if c.Renewal != want[i] {
+			t.Errorf("request %d: Renewal %v, want %v", i, c.Renewal, want[i])
+		}
+	}
+}

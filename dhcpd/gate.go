@@ -43,6 +43,11 @@ type Client struct {
 	Key    string // lease.ClientKey
 	HWAddr net.HardwareAddr
 	Secs   uint16
+	// Renewal: a DHCPREQUEST in RENEWING or REBINDING state (RFC 2131
+	// §4.3.2: ciaddr set, no server identifier, no requested address). A
+	// load-balancing pair answers those whatever the client's hash bucket
+	// (draft-ietf-dhc-failover-12 §5.3).
+	Renewal bool
 }
 
 // SingleServer is the Gate of a server without a failover partner: it
