@@ -57,14 +57,25 @@ type VRRPStatus struct {
 
 // FailoverStatus is this box's and its partner's failover view.
 type FailoverStatus struct {
-	Role           string  `json:"role"`
-	Mode           string  `json:"mode"`
-	State          string  `json:"state"`
-	PartnerState   string  `json:"partner_state"`
-	LinkUp         bool    `json:"link_up"`
-	UnackedUpdates int     `json:"unacked_updates"` // replication lag in records
-	SkewSeconds    float64 `json:"skew_seconds"`    // partner clock − ours, measured; never trusted
-	ConfigHash     string  `json:"config_hash"`     // SHA-256 (hex) of the dhcp: section in force, interfaces excluded
+	Role  string `json:"role"`
+	Mode  string `json:"mode"`
+	State string `json:"state"`
+	// PartnerState is the partner's failover state while the link is up,
+	// UNKNOWN while it is down: in COMMUNICATIONS-INTERRUPTED the partner
+	// may have moved on (PartnerLastState is what it said last).
+	PartnerState string `json:"partner_state"`
+	// PartnerName is the partner's node.name from the last handshake
+	// ("" before the link was ever up).
+	PartnerName string `json:"partner_name"`
+	// PartnerLastState is the last failover state the partner announced
+	// (UNKNOWN if the link never came up); PartnerLastSeen is when the
+	// link went down, zero while it is up (the partner is heard now).
+	PartnerLastState string    `json:"partner_last_state"`
+	PartnerLastSeen  time.Time `json:"partner_last_seen"`
+	LinkUp           bool      `json:"link_up"`
+	UnackedUpdates   int       `json:"unacked_updates"` // replication lag in records
+	SkewSeconds      float64   `json:"skew_seconds"`    // partner clock − ours, measured; never trusted
+	ConfigHash       string    `json:"config_hash"`     // SHA-256 (hex) of the dhcp: section in force, interfaces excluded
 }
 
 // PoolStatus counts one pool's addresses by binding state.

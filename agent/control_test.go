@@ -40,9 +40,10 @@ func startControl(t *testing.T, s *controlServer) string {
 func sampleStatus() Status {
 	return Status{
 		Schema: StatusSchema, Node: "gw1", Version: "test", Started: time.Unix(1700000000, 0).UTC(),
-		VRRP:     []VRRPStatus{{Instance: "lan", Interface: "eth0", VRID: 51, State: "MASTER", Priority: 200, Master: "192.0.2.2"}},
-		Failover: &FailoverStatus{Role: "primary", Mode: "hot-standby", State: "NORMAL", PartnerState: "NORMAL", LinkUp: true},
-		Pools:    []PoolStatus{{Pool: "192.0.2.0/24", Total: 101, Free: 40, Active: 61}},
+		VRRP: []VRRPStatus{{Instance: "lan", Interface: "eth0", VRID: 51, State: "MASTER", Priority: 200, Master: "192.0.2.2"}},
+		Failover: &FailoverStatus{Role: "primary", Mode: "hot-standby", State: "NORMAL", PartnerState: "NORMAL",
+			PartnerName: "gw2", PartnerLastState: "NORMAL", LinkUp: true},
+		Pools: []PoolStatus{{Pool: "192.0.2.0/24", Total: 101, Free: 40, Active: 61}},
 	}
 }
 
@@ -148,7 +149,8 @@ func TestStatusJSONSchema(t *testing.T) {
 	}
 	got := keys("", m)
 	want := []string{
-		"failover", "failover.config_hash", "failover.link_up", "failover.mode", "failover.partner_state", "failover.role",
+		"failover", "failover.config_hash", "failover.link_up", "failover.mode",
+		"failover.partner_last_seen", "failover.partner_last_state", "failover.partner_name", "failover.partner_state", "failover.role",
 		"failover.skew_seconds", "failover.state", "failover.unacked_updates",
 		"node",
 		"pools", "pools[].abandoned", "pools[].active", "pools[].backup", "pools[].expired",
@@ -193,7 +195,7 @@ func TestWriteStatusTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"node gw1", "up 1m30s", "lan", "MASTER", "200", "primary", "NORMAL", "192.0.2.0/24", "101", "61"} {
+	for _, want := range []string{"node gw1", "up 1m30s", "lan", "MASTER", "200", "primary", "NORMAL", "gw2", "192.0.2.0/24", "101", "61"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status table lacks %q:\n%s", want, out)
 		}

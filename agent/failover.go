@@ -18,9 +18,10 @@ package agent
 //     unreachable Replicate fails at once and the ACK leaves with the lease
 //     on our disk only, as invariant 2 allows.
 //   - When VRRP makes this box master because the partner's adverts
-//     stopped, the link is marked unreachable at once (Link.MarkUnreachable)
-//     so no ACK of the takeover waits max_response_delay for a dead
-//     partner.
+//     stopped, the link is told (Link.PartnerSilent): if it is quiet too it
+//     releases every commit at once, so no ACK of the takeover waits
+//     max_response_delay for a dead partner; if it is demonstrably alive
+//     (a VRRP-only partition) it stays up and keeps replicating.
 //   - SetFit lowers the instance's VRRP priority to unfitPriority while the
 //     machine says this node is not fit (invariant 3) and restores it when
 //     it is.
@@ -90,6 +91,7 @@ type failoverPart struct {
 	base  *Config   // this node's config: a synced section is validated with it
 	dh    *dhcpPart // set by start: where a section is applied
 	pot   potentials
+	acked ackedPotentials
 	q     evQueue
 	met   *failoverMetrics
 	op    opState // operator commands (agent/operator.go)
@@ -98,6 +100,12 @@ type failoverPart struct {
 	// status after each step, and the skew measured at the last handshake.
 	status atomic.Pointer[failover.Status]
 	skew   atomic.Int64 // nanoseconds, partner clock minus ours (display only)
+	// linkGen counts link Up and Down events: a pool balancing round
+	// commits only within the link session it started in.
+	linkGen atomic.Uint64
+	// partner is what the last handshake said about the partner, and
+	// when the link last went down (zero while up), for the status.
+	partner atomic.Pointer[partnerSeen]
 
 	// ctx bounds Replicate calls of the commit path; cancelled when Run
 	// ends.
@@ -358,7 +366,7 @@ func (p *failoverPart) onConfig(hash, data []byte) error {
 
 // gateAdapter is the engine's view of the gate.
 func (p *failoverPart) gateAdapter() dhcpd.Gate {
-	return &fgate{g: &p.gate, clock: p.clock, pot: &p.pot}
+	return &fgate{g: &p.gate, clock: p.clock, pot: &p.pot, acked: &p.acked}
 }
 
 // Run runs the link, the balancer and the machine until ctx ends.
@@ -447,6 +455,8 @@ func (p *failoverPart) stopTimer() {
 func (p *failoverPart) onLinkEvent(ev peer.Event) {
 	switch ev := ev.(type) {
 	case peer.Up:
+		p.linkGen.Add(1)
+		p.partner.Store(&partnerSeen{name: ev.PartnerName})
 		p.skew.Store(int64(ev.Skew))
 		p.log.Info("peer link up", "partner", ev.PartnerName, "remote", ev.Remote,
 			"partner_state", failover.State(ev.PartnerState).String(), "partner_acked_seq", ev.PartnerAckedSeq,
@@ -454,6 +464,12 @@ func (p *failoverPart) onLinkEvent(ev peer.Event) {
 		p.q.push(failover.LinkUp{Partner: failover.State(ev.PartnerState), PartnerMaintenance: ev.PartnerMaintenance,
 			PartnerAckedSeq: ev.PartnerAckedSeq, OurLastSeq: ev.OurLastSeq})
 	case peer.Down:
+		p.linkGen.Add(1)
+		ps := partnerSeen{lostAt: p.clock.Now()}
+		if old := p.partner.Load(); old != nil {
+			ps.name = old.name
+		}
+		p.partner.Store(&ps)
 		p.log.Info("peer link down", "reason", ev.Reason)
 		p.q.push(failover.LinkDown{})
 	case peer.PartnerState:
@@ -481,12 +497,19 @@ func (p *failoverPart) onVRRPTransition(t vrrp.Transition) {
 	silent := p.lastAdvert.IsZero() || p.clock.Now().Sub(p.lastAdvert) >= p.silence
 	if t.To == vrrp.Master && t.Cause == vrrp.CauseMasterDown && silent {
 		if p.heard && p.link != nil {
-			// The partner was advertising and stopped: it is gone, so
-			// no ACK of this takeover may wait max_response_delay for
-			// its acks (issue 8). Only after it was heard: at a cold
-			// start both boxes time out before either advertised.
-			p.link.MarkUnreachable()
-			p.log.Info("partner's VRRP adverts stopped: sync link marked unreachable", "vrrp_instance", p.inst)
+			// The partner was advertising and stopped. No ACK of this
+			// takeover may wait max_response_delay for its acks (issue
+			// 8): if the sync link is quiet too, the partner is gone and
+			// the link releases every commit at once. If the link is
+			// demonstrably alive (a VRRP-only partition), it stays up
+			// and commits wait only while the partner keeps answering
+			// (peer.Link.PartnerSilent). Only after it was heard: at a
+			// cold start both boxes time out before either advertised.
+			if p.link.PartnerSilent() {
+				p.log.Info("partner's VRRP adverts stopped and the sync link is quiet: partner unreachable", "vrrp_instance", p.inst)
+			} else {
+				p.log.Info("partner's VRRP adverts stopped but the sync link is alive: link kept", "vrrp_instance", p.inst)
+			}
 		}
 		p.heard = false
 		p.q.push(failover.VRRPPartner{Heard: false})
@@ -505,6 +528,9 @@ func (p *failoverPart) onVRRPAdvert(_ netip.Addr, _ uint8) {
 	p.lastAdvert = p.clock.Now()
 	if !p.heard {
 		p.heard = true
+		if p.link != nil {
+			p.link.PartnerHeard()
+		}
 		p.q.push(failover.VRRPPartner{Heard: true})
 	}
 }
@@ -523,36 +549,64 @@ func (p *failoverPart) balance(ctx context.Context) {
 			return
 		case <-t.C():
 		}
-		pol := p.gate.Load()
-		for _, st := range p.db.Stats() {
-			n, from, to := pol.Transfer(st)
-			if n <= 0 {
-				continue
-			}
-			n = min(n, balanceMax)
-			now := p.clock.Now()
-			var ls []lease.Lease
-			for range n {
-				a, err := p.db.Allocate(st.Name, netip.Addr{}, from)
-				if err != nil {
-					break
-				}
-				ls = append(ls, lease.Lease{Addr: a, State: to, StateStart: now, CLTT: now})
-			}
-			if len(ls) == 0 {
-				continue
-			}
-			if _, err := rdb.Commit(ls...); err != nil {
-				for _, l := range ls {
-					p.db.Unhold(l.Addr)
-				}
-				p.log.Error("pool balance", "pool", st.Name, "err", err)
-				continue
-			}
-			p.met.moved.WithLabelValues(to.String()).Add(float64(len(ls)))
-			p.log.Info("pool balance", "pool", st.Name, "moved", len(ls), "from", from.String(), "to", to.String())
-		}
+		p.balanceRound(rdb)
 	}
+}
+
+// balanceRound is one look at the pools. Pool balancing belongs to NORMAL
+// with the link up (draft §5.4, Policy.Transfer): the published policy
+// may still say NORMAL for a moment after the link went down (the machine
+// has not handled LinkDown yet), so the link itself is asked too, before
+// the round and again right before each commit, and a round never spans
+// two link sessions (linkGen). A transfer committed while the partner
+// cannot hear it would only be queued for it, and the pool would be moved
+// on a policy (shares) that no longer holds.
+func (p *failoverPart) balanceRound(rdb *replicatingDB) {
+	gen := p.linkGen.Load()
+	pol := p.gate.Load()
+	if !p.balanceAllowed(pol, gen) {
+		return
+	}
+	for _, st := range p.db.Stats() {
+		n, from, to := pol.Transfer(st)
+		if n <= 0 {
+			continue
+		}
+		n = min(n, balanceMax)
+		now := p.clock.Now()
+		var ls []lease.Lease
+		for range n {
+			a, err := p.db.Allocate(st.Name, netip.Addr{}, from)
+			if err != nil {
+				break
+			}
+			ls = append(ls, lease.Lease{Addr: a, State: to, StateStart: now, CLTT: now})
+		}
+		if len(ls) == 0 {
+			continue
+		}
+		if !p.balanceAllowed(p.gate.Load(), gen) {
+			for _, l := range ls {
+				p.db.Unhold(l.Addr)
+			}
+			return
+		}
+		if _, err := rdb.Commit(ls...); err != nil {
+			for _, l := range ls {
+				p.db.Unhold(l.Addr)
+			}
+			p.log.Error("pool balance", "pool", st.Name, "err", err)
+			continue
+		}
+		p.met.moved.WithLabelValues(to.String()).Add(float64(len(ls)))
+		p.log.Info("pool balance", "pool", st.Name, "moved", len(ls), "from", from.String(), "to", to.String())
+	}
+}
+
+// balanceAllowed: the policy is NORMAL, the link is up now, and it is the
+// same link session as when the round began (gen).
+func (p *failoverPart) balanceAllowed(pol failover.Policy, gen uint64) bool {
+	return pol.State == failover.Normal && p.link != nil && p.link.Up() && p.linkGen.Load() == gen
 }
 
 // replicatingDB is the engine's lease database in a pair: Commit and
@@ -580,7 +634,16 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.p.replicate(out)
+	ok := r.p.replicate(out)
+	for i := range out {
+		// Acked: the partner holds these potential expiries durably, so
+		// a renewal may be granted up to MCLT past them (draft §5.2.1).
+		// Not acked: an older acked one stays true, but a binding that
+		// ended has none.
+		if ok || out[i].State != lease.StateActive {
+			r.p.acked.record(out[i])
+		}
+	}
 	return out, nil
 }
 
@@ -589,17 +652,21 @@ func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 	out, err := r.DB.Expire(now, max)
 	if len(out) > 0 {
 		r.p.replicate(out)
+		for i := range out {
+			r.p.acked.record(out[i]) // the binding ended
+		}
 	}
 	return out, err
 }
 
 // replicate hands committed records to the link and waits for the
-// partner's ack. Every error leaves the records durable here and queued
-// for the partner; the engine proceeds (the partner is unreachable, and
-// the machine goes COMMUNICATIONS-INTERRUPTED on the link's Down).
-func (p *failoverPart) replicate(ls []lease.Lease) {
+// partner's ack; true when the partner applied every one durably. Every
+// error leaves the records durable here and queued for the partner; the
+// engine proceeds (the partner is unreachable, and the machine goes
+// COMMUNICATIONS-INTERRUPTED on the link's Down).
+func (p *failoverPart) replicate(ls []lease.Lease) bool {
 	if p.link == nil {
-		return
+		return false
 	}
 	ps := make([][]byte, 0, len(ls))
 	for i := range ls {
@@ -613,11 +680,13 @@ func (p *failoverPart) replicate(ls []lease.Lease) {
 	err := p.link.Replicate(p.ctx, ps...)
 	switch {
 	case err == nil:
+		return len(ps) == len(ls)
 	case errors.Is(err, peer.ErrPartnerUnreachable), errors.Is(err, context.Canceled):
 		p.met.unreachable.Add(float64(len(ps)))
 	default:
 		p.log.Error("replicate", "records", len(ps), "err", err)
 	}
+	return false
 }
 
 // leaseStore is peer.Store over the lease database: Apply is one group
@@ -626,15 +695,19 @@ type leaseStore struct{ *lease.DB }
 
 func (s leaseStore) Apply(payloads ...[]byte) error { return s.DB.ApplyBatch(payloads...) }
 
+// The engine asks fgate for every pool the policy allows.
+var _ dhcpd.MultiPoolGate = (*fgate)(nil)
+
 // fgate is dhcpd.Gate over the published failover policy.
 type fgate struct {
 	g     *failover.Gate
 	clock peer.Clock
 	pot   *potentials
+	acked *ackedPotentials
 }
 
 func (f *fgate) Serve(c dhcpd.Client) bool {
-	r := failover.Request{HWAddr: c.HWAddr, Secs: c.Secs}
+	r := failover.Request{HWAddr: c.HWAddr, Secs: c.Secs, Renewal: c.Renewal}
 	if strings.HasPrefix(c.Key, "i") { // lease.ClientKey: "i" + option 61
 		r.ClientID = []byte(c.Key[1:])
 	}
@@ -642,9 +715,7 @@ func (f *fgate) Serve(c dhcpd.Client) bool {
 }
 
 // AllocateFrom is the first pool the policy allows (its own: primary FREE,
-// secondary BACKUP). BUG(agent): in PARTNER-DOWN after the MCLT the policy
-// also allows the partner's pool; the engine's Gate takes one state, so
-// only the own pool is used until the engine asks for a list.
+// secondary BACKUP); the engine uses AllocateFromAll.
 func (f *fgate) AllocateFrom() (lease.State, bool) {
 	ps := f.g.Pools(f.clock.Now())
 	if len(ps) == 0 {
@@ -653,9 +724,25 @@ func (f *fgate) AllocateFrom() (lease.State, bool) {
 	return ps[0], true
 }
 
+// AllocateFromAll is every pool the policy allows, its own first: in
+// PARTNER-DOWN once the MCLT has passed, the partner's too
+// (dhcpd.MultiPoolGate).
+func (f *fgate) AllocateFromAll() []lease.State { return f.g.Pools(f.clock.Now()) }
+
 // LeaseTime is the MCLT rule (failover.Grant); the potential expiry to
 // send the partner is kept for the commit of this binding.
+//
+// The partner's ack of our last update for this binding counts as its
+// acknowledged potential expiry (lease.Lease.AckedExpiry is only filled
+// from the partner's own records): the MCLT rule of draft §5.2.1 then lets
+// the renewal at T1 have the full desired lease instead of staying capped
+// at MCLT.
 func (f *fgate) LeaseTime(l lease.Lease, want time.Duration, now time.Time) time.Duration {
+	if f.acked != nil {
+		if t, ok := f.acked.get(l); ok && t.After(l.AckedExpiry) {
+			l.AckedExpiry = t
+		}
+	}
 	grant, pe := f.g.LeaseTime(now, l, want)
 	f.pot.put(l.Addr, pe)
 	return grant
@@ -685,6 +772,47 @@ func (p *potentials) take(a netip.Addr) (time.Time, bool) {
 	t, ok := p.m[a]
 	delete(p.m, a)
 	return t, ok
+}
+
+// ackedPotentials is, per address, the potential expiry the partner
+// acknowledged (its Replicate returned nil) for the binding of one client.
+// In memory only: after a restart renewals are capped at MCLT again until
+// the next ack, which is the safe side. At most one entry per address.
+type ackedPotentials struct {
+	mu sync.Mutex
+	m  map[netip.Addr]ackedPotential
+}
+
+type ackedPotential struct {
+	client string // lease.Lease.Key of the binding
+	at     time.Time
+}
+
+// record notes an acknowledged record: an ACTIVE binding's potential
+// expiry; any other state ends the binding and its entry.
+func (a *ackedPotentials) record(l lease.Lease) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if l.State != lease.StateActive || l.PotentialExpiry.IsZero() {
+		delete(a.m, l.Addr)
+		return
+	}
+	if a.m == nil {
+		a.m = map[netip.Addr]ackedPotential{}
+	}
+	a.m[l.Addr] = ackedPotential{client: l.Key(), at: l.PotentialExpiry}
+}
+
+// get is the acknowledged potential expiry of l's address, if it was for
+// the same client.
+func (a *ackedPotentials) get(l lease.Lease) (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.m[l.Addr]
+	if !ok || e.client != l.Key() {
+		return time.Time{}, false
+	}
+	return e.at, true
 }
 
 // evQueue is an unbounded FIFO of machine events: the link and the VRRP
@@ -728,12 +856,26 @@ func (w wallTimer) C() <-chan time.Time        { return w.t.C }
 func (w wallTimer) Stop() bool                 { return w.t.Stop() }
 func (w wallTimer) Reset(d time.Duration) bool { return w.t.Reset(d) }
 
+// partnerSeen is what the status says about the partner besides its
+// failover state: its node name from the last handshake, and when the
+// link last went down (zero while it is up or before it ever was).
+type partnerSeen struct {
+	name   string
+	lostAt time.Time
+}
+
 // statusView is the failover part of `hadhcpd status`.
 func (p *failoverPart) statusView() *FailoverStatus {
 	fs := &FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN"}
 	if st := p.status.Load(); st != nil {
-		fs.State, fs.PartnerState, fs.LinkUp = st.State.String(), st.Partner.String(), st.LinkUp
+		fs.State, fs.LinkUp = st.State.String(), st.LinkUp
+		fs.PartnerLastState = st.Partner.String()
 	}
+	if ps := p.partner.Load(); ps != nil {
+		fs.PartnerName = ps.name
+		fs.PartnerLastSeen = ps.lostAt
+	}
+	settlePartner(fs)
 	if p.link != nil {
 		fs.UnackedUpdates = p.link.Unacked()
 	}
@@ -742,4 +884,20 @@ func (p *failoverPart) statusView() *FailoverStatus {
 		fs.ConfigHash = p.dh.configHash()
 	}
 	return fs
+}
+
+// settlePartner fills partner_state from what is known: the state the
+// partner announced while the link is up; UNKNOWN while it is down (in
+// COMMUNICATIONS-INTERRUPTED the partner may have moved on since), with
+// partner_last_state and partner_last_seen telling what it was and when.
+func settlePartner(fs *FailoverStatus) {
+	if fs.LinkUp {
+		fs.PartnerState = fs.PartnerLastState
+		fs.PartnerLastSeen = time.Time{}
+		return
+	}
+	fs.PartnerState = "UNKNOWN"
+	if fs.PartnerLastSeen.IsZero() {
+		fs.PartnerLastState = "UNKNOWN" // never linked: nothing was heard
+	}
 }

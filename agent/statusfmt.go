@@ -27,8 +27,9 @@ func WriteStatus(w io.Writer, st *Status, now time.Time) error {
 		if f.LinkUp {
 			link = "up"
 		}
-		fmt.Fprintln(tw, "\nFAILOVER\tMODE\tSTATE\tPARTNER\tLINK\tUNACKED\tSKEW")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%+.1fs\n", f.Role, f.Mode, f.State, orDash(f.PartnerState), link, f.UnackedUpdates, f.SkewSeconds)
+		fmt.Fprintln(tw, "\nFAILOVER\tMODE\tSTATE\tPARTNER\tPARTNER STATE\tLINK\tUNACKED\tSKEW")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%+.1fs\n", f.Role, f.Mode, f.State, orDash(f.PartnerName),
+			partnerStateText(f, now), link, f.UnackedUpdates, f.SkewSeconds)
 	}
 	if len(st.Pools) > 0 {
 		fmt.Fprintln(tw, "\nPOOL\tTOTAL\tFREE\tBACKUP\tACTIVE\tEXPIRED\tRELEASED\tABANDONED")
@@ -37,6 +38,20 @@ func WriteStatus(w io.Writer, st *Status, now time.Time) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// partnerStateText is the partner's state as the table shows it: the
+// state it announced while the link is up; while it is down "unknown"
+// with the last state heard and its age ("unknown (NORMAL 12s ago)"), so
+// nobody reads a state the partner may have left as current.
+func partnerStateText(f *FailoverStatus, now time.Time) string {
+	if f.LinkUp {
+		return orDash(f.PartnerState)
+	}
+	if f.PartnerLastSeen.IsZero() || f.PartnerLastState == "" || f.PartnerLastState == "UNKNOWN" {
+		return "unknown"
+	}
+	return fmt.Sprintf("unknown (%s %s ago)", f.PartnerLastState, now.Sub(f.PartnerLastSeen).Truncate(time.Second))
 }
 
 func orDash(s string) string {

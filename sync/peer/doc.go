@@ -40,7 +40,7 @@
 //	steady state, each direction independently:
 //	       Update{clock, records…}  → receiver applies durably, then one
 //	       Ack{seq} per read burst (cumulative: every record up to the one with seq)
-//	       Heartbeat{clock} every max_response_delay/3; State{state, maintenance}
+//	       Heartbeat{clock} every max_response_delay/24; State{state, maintenance}
 //	snapshot: SnapPage{page, last, clock, records…} → SnapAck{page}; one page in flight
 //	       SyncDone once everything the sender held at session start is before it
 //
@@ -57,9 +57,30 @@
 //
 // # Liveness
 //
-// Each end sends a Heartbeat every max_response_delay/3 and declares the
-// link down (ErrTimeout) after max_response_delay without any frame, the
-// handshake included. The times come from the injected Clock.
+// A watchdog per session ticks every max_response_delay/24 (liveness.go;
+// the times come from the injected Clock) and sends a Heartbeat at every
+// tick, also while the reader is busy applying a large batch, so a live
+// partner is never silent for more than about a tick. The link is down:
+//
+//   - after max_response_delay without any frame, the handshake included
+//     (ErrTimeout), whatever is pending (the DESIGN.md rule);
+//   - when our oldest update or snapshot page has waited
+//     max_response_delay/6 for its ack and no frame at all arrived in that
+//     time while our reader could hear it (ErrAckTimeout): a lost standby
+//     or a silently cut cable stalls commits for about half a second, not
+//     max_response_delay. Waiting Replicate calls then fail with
+//     ErrPartnerUnreachable (COMMUNICATIONS-INTERRUPTED rules, safe
+//     without the partner);
+//   - when the agent reports the partner silent on the VRRP path
+//     (PartnerSilent) and no frame came for two heartbeat intervals
+//     (ErrSilentBoth, at once). If frames did come (a VRRP-only
+//     partition) the session stays up, and the ack rule tightens to two
+//     heartbeat intervals.
+//
+// A partner of an older release heartbeats only every
+// max_response_delay/3: the link stays up with it, but PartnerSilent may
+// then close a live link, and the ack rule fires if its Apply takes longer
+// than max_response_delay/6.
 //
 // # Replication
 //
@@ -71,7 +92,8 @@
 // one Store.Apply call (one group commit) and acks once its read buffer is
 // empty. Replicate returns when the partner acked all its records, or at
 // once with ErrPartnerUnreachable while the link is down or after
-// MarkUnreachable; its records stay queued for the partner.
+// MarkUnreachable (or PartnerSilent on a quiet link); its records stay
+// queued for the partner.
 //
 // # Epochs, resume and snapshot
 //
@@ -123,7 +145,7 @@
 //
 // Per session: the reader (HandleConn's goroutine) applies records and
 // handles acks, the writer is the only goroutine that writes, and the
-// watchdog runs the heartbeat and timeout timers. Link.mu guards the
+// watchdog runs the heartbeat and liveness timer. Link.mu guards the
 // stream state; the Store, OnEvent and OnConfig are never called with it
 // held. OnEvent calls are serialised and must not block.
 //

@@ -320,3 +320,25 @@ func (m *memStore) block(t testing.TB) chan struct{} {
 	t.Cleanup(m.release)
 	return g
 }
+
+// waitNothingPending waits, bounded, until l's session is established and
+// sent everything it owed at its start (snapshot or resume, SyncDone), and
+// no update or snapshot page of l's awaits the partner's ack.
+func waitNothingPending(t testing.TB, l *Link) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l.mu.Lock()
+		s := l.cur
+		idle := s != nil && s.established && !s.syncPending && l.acked == l.sent && l.sent == len(l.log) &&
+			(s.snap == nil || (s.snap.done && !s.snap.inflight))
+		l.mu.Unlock()
+		if idle {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an update or snapshot page still awaits the partner's ack after 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -148,6 +148,7 @@ type entry struct {
 	seq     uint64
 	payload []byte
 	c       *call
+	sentAt  time.Time // when the current session's writer took it (liveness)
 }
 
 // call is one Replicate call waiting for its records' acks.
@@ -337,6 +338,42 @@ func (l *Link) MarkUnreachable() {
 	if cur != nil {
 		cur.close(errMarked)
 	}
+}
+
+// PartnerSilent is called by the agent when the VRRP path says the
+// partner stopped advertising (a master-down takeover). If the sync link
+// is quiet too (no frame for quietBound, two heartbeat intervals), the
+// partner is gone: it acts as MarkUnreachable, so no commit of the
+// takeover waits for it, and returns true. Otherwise the link is
+// demonstrably alive (a VRRP-only partition) and stays up, and it returns
+// false; the session is marked suspect, so from then on commits wait at
+// most quietBound of silence for the partner's ack instead of ackBound.
+func (l *Link) PartnerSilent() bool {
+	now := l.clock.Now()
+	l.mu.Lock()
+	cur := l.cur
+	if cur != nil && cur.established && !cur.livenessLocked().quietNow(now, l.opts.MaxResponseDelay) {
+		cur.suspect = true
+		l.mu.Unlock()
+		return false
+	}
+	l.unreachable = true
+	l.failCallsLocked()
+	l.mu.Unlock()
+	if cur != nil {
+		cur.close(ErrSilentBoth)
+	}
+	return true
+}
+
+// PartnerHeard is called when the VRRP path hears the partner again: the
+// current session is no longer suspect.
+func (l *Link) PartnerHeard() {
+	l.mu.Lock()
+	if l.cur != nil {
+		l.cur.suspect = false
+	}
+	l.mu.Unlock()
 }
 
 func (l *Link) failCallsLocked() {

@@ -273,13 +273,22 @@ func TestHeartbeatTimeout(t *testing.T) {
 	sc.read(FrameSession)
 	sc.write(FrameSession, (&sessionMsg{Epoch: 7}).marshal())
 	waitFor[Up](t, sec.events)
-	go func() { // drain what the secondary writes
+	go func() { // drain what the secondary writes; ack its (empty) snapshot
 		for {
-			if _, _, err := sc.fr.readFrame(); err != nil {
+			ft, p, err := sc.fr.readFrame()
+			if err != nil {
 				return
+			}
+			if ft == FrameSnapPage {
+				if _, err := sc.c.Write(appendFrame(nil, FrameSnapAck, p[:4])); err != nil {
+					return
+				}
 			}
 		}
 	}()
+	// Nothing of the secondary's awaits an ack any more: only the
+	// max_response_delay rule applies (the ack rule has its own tests).
+	waitNothingPending(t, sec.l)
 	clock.Advance(2 * time.Second)
 	select {
 	case err := <-errc:
@@ -295,12 +304,22 @@ func TestHeartbeatTimeout(t *testing.T) {
 
 func TestHeartbeatKeepsLinkUp(t *testing.T) {
 	p, s, clock, _ := upPair(t, nil)
-	for range 10 {
-		clock.Advance(time.Second) // heartbeats every 1s keep both ends alive
-		time.Sleep(5 * time.Millisecond)
+	// 10 s of fake time, a watchdog tick at a time: idle heartbeats keep
+	// both ends alive past max_response_delay (3 s).
+	for range 80 {
+		clock.Advance(tickEvery(3 * time.Second))
+		time.Sleep(3 * time.Millisecond)
 	}
 	if !p.l.Up() || !s.l.Up() {
-		t.Fatal("link went down although heartbeats flowed")
+		var reason error
+		select {
+		case ev := <-p.events:
+			if d, ok := ev.(Down); ok {
+				reason = d.Reason
+			}
+		default:
+		}
+		t.Fatalf("link went down although heartbeats flowed (primary's first event after: %v)", reason)
 	}
 }
 

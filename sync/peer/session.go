@@ -31,6 +31,10 @@ type session struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 	lastHeard  atomic.Int64 // clock.Now().UnixNano() of the last frame read
+	// The reader's side of liveness (liveness.go): busy while it handles
+	// a frame, ready when it last finished one (UnixNano).
+	busy  atomic.Bool
+	ready atomic.Int64
 
 	// Guarded by l.mu.
 	ctrl         []byte // encoded control frames waiting for the writer
@@ -39,6 +43,7 @@ type session struct {
 	syncPending  bool // we still owe FrameSyncDone
 	snap         *snapOut
 	partnerState uint8
+	suspect      bool // the VRRP path says the partner is silent (Link.PartnerSilent)
 
 	// Reader goroutine only.
 	ours, theirs hello
@@ -55,6 +60,7 @@ type session struct {
 type snapOut struct {
 	page     uint32
 	inflight bool
+	sentAt   time.Time // when the page in flight was taken (liveness)
 	done     bool
 	addrs    []netip.Addr
 	listed   bool
@@ -146,33 +152,52 @@ func (s *session) close(err error) {
 
 func (s *session) heard() { s.lastHeard.Store(s.l.clock.Now().UnixNano()) }
 
+// watchdog runs the liveness rules (liveness.go) every tick: a heartbeat
+// (also while our reader is busy applying: the partner's commits may be
+// waiting for our ack) and the link-down verdicts.
 func (s *session) watchdog() {
 	l := s.l
 	mrd := l.opts.MaxResponseDelay
-	hb := l.clock.NewTimer(mrd / 3)
-	down := l.clock.NewTimer(mrd)
-	defer hb.Stop()
-	defer down.Stop()
+	tick := l.clock.NewTimer(tickEvery(mrd))
+	defer tick.Stop()
 	for {
 		select {
 		case <-s.done:
 			return
-		case <-hb.C():
-			l.mu.Lock()
-			if s.established {
-				s.queueLocked(FrameHeartbeat, marshalU64(uint64(l.clock.Now().UnixNano())))
-			}
-			l.mu.Unlock()
-			hb.Reset(mrd / 3)
-		case <-down.C():
-			idle := l.clock.Now().Sub(time.Unix(0, s.lastHeard.Load()))
-			if idle >= mrd {
-				s.close(ErrTimeout)
-				return
-			}
-			down.Reset(mrd - idle)
+		case <-tick.C():
 		}
+		now := l.clock.Now()
+		l.mu.Lock()
+		lv := s.livenessLocked()
+		if s.established {
+			s.queueLocked(FrameHeartbeat, marshalU64(uint64(now.UnixNano())))
+		}
+		l.mu.Unlock()
+		if err := lv.verdict(now, mrd); err != nil {
+			s.close(err)
+			return
+		}
+		tick.Reset(tickEvery(mrd))
 	}
+}
+
+// livenessLocked is what the watchdog knows now. l.mu held.
+func (s *session) livenessLocked() liveness {
+	l := s.l
+	lv := liveness{
+		heard: time.Unix(0, s.lastHeard.Load()), ready: time.Unix(0, s.ready.Load()),
+		busy: s.busy.Load(), suspect: s.suspect,
+	}
+	if l.cur != s || !s.established {
+		return lv
+	}
+	if l.acked < l.sent {
+		lv.pending = l.log[l.acked].sentAt
+	}
+	if sn := s.snap; sn != nil && sn.inflight && (lv.pending.IsZero() || sn.sentAt.Before(lv.pending)) {
+		lv.pending = sn.sentAt
+	}
+	return lv
 }
 
 // writer owns the connection's write side: control frames first, then
@@ -221,6 +246,7 @@ func (s *session) fill() ([]byte, *snapOut) {
 		return out, nil
 	}
 	room := l.opts.MaxUnacked - (l.sent - l.acked)
+	now := l.clock.Now()
 	var recs [][]byte
 	size := 0
 	flush := func() {
@@ -237,12 +263,13 @@ func (s *session) fill() ([]byte, *snapOut) {
 		}
 		recs = append(recs, e.payload)
 		size += 2 + len(e.payload)
+		e.sentAt = now
 		l.sent++
 		room--
 	}
 	flush()
 	if sn := s.snap; sn != nil && !sn.done && !sn.inflight && l.sent >= s.syncTarget {
-		sn.inflight = true
+		sn.inflight, sn.sentAt = true, now
 		return out, sn
 	}
 	if s.syncPending && l.sent >= s.syncTarget && (s.snap == nil || s.snap.done) {
@@ -319,7 +346,11 @@ func (s *session) run() error {
 			return err
 		}
 		s.heard()
-		if err := s.handle(t, p); err != nil {
+		s.busy.Store(true)
+		err = s.handle(t, p)
+		s.ready.Store(s.l.clock.Now().UnixNano())
+		s.busy.Store(false)
+		if err != nil {
 			return err
 		}
 		if s.ackOwed && !s.fr.buffered() {

@@ -1,0 +1,111 @@
+package peer
+
+import (
+	"errors"
+	"time"
+)
+
+// Liveness of a session (doc.go "Liveness"): the pure decisions the
+// watchdog takes at each tick. Everything is a time of the injected Clock.
+
+var (
+	// ErrAckTimeout: updates (or a snapshot page) of ours awaited the
+	// partner's ack for ackBound and nothing at all came from the partner
+	// in that time, although a live partner answers any update within a
+	// watchdog tick (an ack, or a heartbeat while it is still applying).
+	ErrAckTimeout = errors.New("peer: updates unacknowledged and no frame from partner within max_response_delay/6")
+	// ErrSilentBoth: the agent reported the partner silent on the VRRP
+	// path (Link.PartnerSilent) and the sync link was quiet too.
+	ErrSilentBoth = errors.New("peer: partner silent on the VRRP path and on the sync link")
+)
+
+// tickEvery is the watchdog's period and the heartbeat interval:
+// max_response_delay/24 (125 ms at the default 3 s). Heartbeats are
+// small (13 bytes), so a frequent one costs nothing and lets an end tell
+// a quiet link from a live one within a fraction of a second; the
+// DESIGN.md rule (down after max_response_delay without a frame) then
+// tolerates 23 lost heartbeats.
+func tickEvery(mrd time.Duration) time.Duration {
+	return max(mrd/24, time.Millisecond)
+}
+
+// ackBound is how long our oldest update may wait for its ack while the
+// partner says nothing at all before the link is declared down:
+// max_response_delay/6, four heartbeat intervals, so three may be late
+// on a loaded box. A live partner heartbeats every tick even while its
+// reader applies a large batch (the watchdog, not the reader, sends
+// them). With nothing pending the link stays up for max_response_delay
+// without a frame, as DESIGN.md says.
+func ackBound(mrd time.Duration) time.Duration { return mrd / 6 }
+
+// quietBound is how long a link must be silent to count as quiet once the
+// VRRP path says the partner is silent (Link.PartnerSilent): two
+// heartbeat intervals. At a takeover after a box loss the link has been
+// silent since the loss, Master_Down_Interval ago (RFC 5798 §6.4.2), so
+// commits are released at once; in a VRRP-only partition the partner's
+// heartbeats keep the link below it and it stays up.
+func quietBound(mrd time.Duration) time.Duration { return 2 * tickEvery(mrd) }
+
+// liveness is what the watchdog knows at one tick.
+type liveness struct {
+	// heard is when the last frame from the partner was read (the
+	// session's start before the first one).
+	heard time.Time
+	// ready is when our reader last finished handling a frame. While it
+	// handles one (busy) it reads nothing, so frames the partner sent
+	// meanwhile wait in the socket: quiet is counted from the later of
+	// heard and ready, and not at all while busy.
+	ready time.Time
+	busy  bool
+	// pending is when the oldest update (or snapshot page) of ours that
+	// awaits the partner's ack was sent; zero when none does.
+	pending time.Time
+	// suspect: the VRRP path said the partner is silent.
+	suspect bool
+}
+
+// verdict returns why the link is down at now, or nil. The rules, in
+// order:
+//
+//   - nothing heard for max_response_delay: ErrTimeout (DESIGN.md; always,
+//     busy or not);
+//   - our oldest update waited bound (ackBound, quietBound when the VRRP
+//     path says the partner is silent) and the partner said nothing for
+//     bound while our reader could hear it: ErrAckTimeout, or
+//     ErrSilentBoth when suspect. Commits waiting for the partner are then
+//     released as "partner unreachable" (COMMUNICATIONS-INTERRUPTED rules,
+//     safe without the partner) instead of stalling for max_response_delay.
+func (lv liveness) verdict(now time.Time, mrd time.Duration) error {
+	if now.Sub(lv.heard) >= mrd {
+		return ErrTimeout
+	}
+	if lv.pending.IsZero() || lv.busy {
+		return nil
+	}
+	bound, err := ackBound(mrd), ErrAckTimeout
+	if lv.suspect {
+		bound, err = quietBound(mrd), ErrSilentBoth
+	}
+	quiet := lv.heard
+	if lv.ready.After(quiet) {
+		quiet = lv.ready
+	}
+	if now.Sub(lv.pending) >= bound && now.Sub(quiet) >= bound {
+		return err
+	}
+	return nil
+}
+
+// quietNow reports whether the link is quiet, when the VRRP path says
+// the partner is silent: no frame for quietBound while our reader could
+// hear one.
+func (lv liveness) quietNow(now time.Time, mrd time.Duration) bool {
+	if lv.busy {
+		return false
+	}
+	quiet := lv.heard
+	if lv.ready.After(quiet) {
+		quiet = lv.ready
+	}
+	return now.Sub(quiet) >= quietBound(mrd)
+}
