@@ -73,6 +73,10 @@ bench-vrrp: deps ## VRRP takeover vs keepalived (table and ratio) and the no-fla
 bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived): first OFFER/ACK, lost exchanges, missing leases, renewals (root, ~5 min)
 	@scripts/bench-failover.sh
 
+.PHONY: rejoin
+rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns and catches up: catch-up time, DORA/s during it (root, ~2 min)
+	HADHCPD_REJOIN_LEASES=100000 $(GO) test -count=1 -timeout 30m -run TestIntegrationFailoverRejoin -v ./cmd/hadhcpd/
+
 # make chaos N=100 SEED=123: randomized faults under load against a pair;
 # make test runs a short version (4 faults).
 N    ?= 30

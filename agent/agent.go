@@ -19,6 +19,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
+	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -46,17 +47,63 @@ type Reload struct {
 	Load func() (*Config, error)
 }
 
+// Options are what RunWith takes besides the config file.
+type Options struct {
+	Reload Reload
+	// ClockOffset moves this agent's wall time: every time it stamps or
+	// compares (lease start and expiry in the engine and the database,
+	// the failover machine, the clock in the frames to the partner) is
+	// real time + ClockOffset, while timers run at normal speed. It exists
+	// for the end-to-end tests of clock skew between the boxes (DESIGN.md
+	// invariant 6: safety needs no synchronised clocks); Go ignores
+	// libfaketime. Zero in production. At most maxClockOffset either way.
+	ClockOffset time.Duration
+}
+
+// maxClockOffset bounds Options.ClockOffset: DESIGN.md's invariant 1
+// covers a skew of up to an hour between the boxes; a day leaves room for
+// tests beyond it without approaching time arithmetic's limits.
+const maxClockOffset = 24 * time.Hour
+
+// ErrClockOffset is returned for an Options.ClockOffset beyond ±24h.
+var ErrClockOffset = errors.New("clock offset outside ±24h")
+
+// Validate checks the options (RunWith does it first; the command line
+// calls it before anything else to report a bad flag as such).
+func (o Options) Validate() error {
+	if o.ClockOffset < -maxClockOffset || o.ClockOffset > maxClockOffset {
+		return fmt.Errorf("%w: %v", ErrClockOffset, o.ClockOffset)
+	}
+	return nil
+}
+
 // Run starts every configured part and blocks until ctx ends, then stops
 // them gracefully. The order is the safe one of DESIGN.md: stale VIPs go
 // first (invariant 4), then the parts start.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	return RunReload(ctx, cfg, log, Reload{})
+	return RunWith(ctx, cfg, log, Options{})
 }
 
 // RunReload is Run with a reload trigger: the dhcp: section is applied
 // without a restart (and sent to the secondary by a primary, DESIGN.md
 // "Config sync"); other changes need a restart and are logged as such.
 func RunReload(ctx context.Context, cfg *Config, log *slog.Logger, rl Reload) error {
+	return RunWith(ctx, cfg, log, Options{Reload: rl})
+}
+
+// RunWith is Run with every option: the reload trigger and the clock
+// offset of the skew tests.
+func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o Options) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	rl := o.Reload
+	// One clock for every part that stamps or compares lease times, so
+	// the offset moves this box's whole notion of wall time at once.
+	clock := offsetClock{off: o.ClockOffset}
+	if o.ClockOffset != 0 {
+		log.Warn("clock offset in force: this agent's wall time is real time + offset (a test hook, never for production)", "offset", o.ClockOffset)
+	}
 	base := cfg
 	if cfg.Failover != nil && cfg.Failover.Role == "secondary" && cfg.DHCP != nil {
 		// The section last accepted from the primary, until it sends.
@@ -83,7 +130,7 @@ func RunReload(ctx context.Context, cfg *Config, log *slog.Logger, rl Reload) er
 	// A pair: the failover part decides who serves (the engine's gate)
 	// and replicates every commit (invariant 2). It lowers the VRRP
 	// priority before VRRP runs: a node starts unfit (invariant 3).
-	fo, err := newFailover(base, log.With("component", "failover"), reg, vr, nil)
+	fo, err := newFailover(base, log.With("component", "failover"), reg, vr, clock)
 	if err != nil {
 		return err
 	}
@@ -94,7 +141,7 @@ func RunReload(ctx context.Context, cfg *Config, log *slog.Logger, rl Reload) er
 	if fo != nil {
 		gate, wrap = fo.gateAdapter(), fo.attach
 	}
-	dh, err := newDHCP(cfg, log.With("component", "dhcp"), reg, gate, vipServerID(vr), wrap)
+	dh, err := newDHCP(cfg, log.With("component", "dhcp"), reg, clock, gate, vipServerID(vr), wrap)
 	if err != nil {
 		return err
 	}
@@ -140,6 +187,8 @@ func RunReload(ctx context.Context, cfg *Config, log *slog.Logger, rl Reload) er
 			}
 			return err
 		}
+		// Real time, not the offset clock: `status` shows the uptime
+		// against the caller's clock.
 		src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo}
 		ctl := newControlServer(log.With("component", "control"), src.status)
 		ctl.ops = operatorFor(fo) // maintenance, partner-down (agent/operator.go)
@@ -189,6 +238,16 @@ func RunReload(ctx context.Context, cfg *Config, log *slog.Logger, rl Reload) er
 	}
 	return first
 }
+
+// offsetClock is the agent's wall time: real time + off (Options
+// ClockOffset; zero in production). Timers are real ones: an offset moves
+// the wall clock, not the speed of time. It serves as peer.Clock (the
+// failover part and the sync link), dhcpd.Clock and lease.Clock.
+type offsetClock struct{ off time.Duration }
+
+func (c offsetClock) Now() time.Time { return time.Now().Add(c.off) }
+
+func (offsetClock) NewTimer(d time.Duration) peer.Timer { return wallClock{}.NewTimer(d) }
 
 func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry) error {
 	mux := http.NewServeMux()

@@ -25,11 +25,12 @@ import (
 // dhcpPart is the DHCP service: the lease database, the engine and the
 // sockets.
 type dhcpPart struct {
-	log *slog.Logger
-	db  *lease.DB
-	rep lease.OpenReport // what recovery found (the failover machine's Start)
-	eng *dhcpd.Engine
-	srv *dhcpd.Server
+	log   *slog.Logger
+	clock dhcpd.Clock // the agent's wall time (RunWith's offsetClock)
+	db    *lease.DB
+	rep   lease.OpenReport // what recovery found (the failover machine's Start)
+	eng   *dhcpd.Engine
+	srv   *dhcpd.Server
 
 	// mu serialises apply; it guards the section in force and its hash.
 	mu      sync.Mutex
@@ -47,8 +48,10 @@ const (
 // serverID gives the VRRP virtual IP of an interface when there is one. It
 // returns nil, nil for a config without a dhcp section. wrap, when set,
 // puts a layer between the engine and the database (the failover part's
-// replicating commit path, DESIGN.md invariant 2).
-func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB) (*dhcpPart, error) {
+// replicating commit path, DESIGN.md invariant 2). clock is the agent's
+// wall time, given to the engine and the database alike so lease times
+// are stamped and compared on one clock.
+func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB) (*dhcpPart, error) {
 	var v validator
 	dc := cfg.dhcpConfig(&v)
 	if err := v.err(); err != nil {
@@ -57,7 +60,7 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcp
 	if dc == nil {
 		return nil, nil
 	}
-	db, rep, err := lease.Open(lease.Options{Dir: cfg.Node.StateDir, Logger: log.With("component", "lease")})
+	db, rep, err := lease.Open(lease.Options{Dir: cfg.Node.StateDir, Clock: clock, Logger: log.With("component", "lease")})
 	if err != nil {
 		return nil, fmt.Errorf("node.state_dir: open lease database: %w", err)
 	}
@@ -80,7 +83,7 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcp
 	}
 	eng, err := dhcpd.NewEngine(dhcpd.EngineOptions{
 		Config: dc, DB: edb, Gate: gate, ServerID: serverID,
-		Logger: log, Metrics: m,
+		Clock: clock, Logger: log, Metrics: m,
 	})
 	if err != nil {
 		db.Close()
@@ -106,7 +109,7 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, gate dhcp
 		db.Close()
 		return nil, err
 	}
-	p := &dhcpPart{log: log, db: db, rep: rep, eng: eng, srv: srv}
+	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv}
 	p.setSection(cfg.DHCP, b)
 	return p, nil
 }
@@ -134,8 +137,10 @@ func (p *dhcpPart) Run(ctx context.Context) error {
 loop:
 	for {
 		select {
-		case now := <-tick.C:
-			p.eng.Tick(now)
+		case <-tick.C:
+			// The agent's clock, not the ticker's reading: offers and
+			// probation periods were stamped with it.
+			p.eng.Tick(p.clock.Now())
 		case <-summary.C:
 			p.eng.LogPools()
 		case err = <-done:
