@@ -350,11 +350,18 @@ func (l *Link) MarkUnreachable() {
 // most quietBound of silence for the partner's ack instead of ackBound.
 func (l *Link) PartnerSilent() bool {
 	now := l.clock.Now()
+	mrd := l.opts.MaxResponseDelay
 	l.mu.Lock()
 	cur := l.cur
-	if cur != nil && cur.established && !cur.livenessLocked().quietNow(now, l.opts.MaxResponseDelay) {
+	if cur != nil && cur.established && !cur.livenessLocked().quietNow(now, mrd) {
 		cur.suspect = true
+		// Check again the moment the link would have been quiet long
+		// enough, not at the watchdog's next tick: a box lost just after
+		// a heartbeat leaves the link short of quietBound at the takeover,
+		// and every commit of the takeover waits for this verdict.
+		wait := cur.livenessLocked().quietIn(now, mrd)
 		l.mu.Unlock()
+		go cur.recheckSilent(wait)
 		return false
 	}
 	l.unreachable = true

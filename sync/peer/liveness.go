@@ -69,31 +69,52 @@ type liveness struct {
 //
 //   - nothing heard for max_response_delay: ErrTimeout (DESIGN.md; always,
 //     busy or not);
-//   - our oldest update waited bound (ackBound, quietBound when the VRRP
-//     path says the partner is silent) and the partner said nothing for
-//     bound while our reader could hear it: ErrAckTimeout, or
-//     ErrSilentBoth when suspect. Commits waiting for the partner are then
+//   - the VRRP path says the partner is silent (suspect) and the partner
+//     said nothing for quietBound while our reader could hear it:
+//     ErrSilentBoth;
+//   - our oldest update waited ackBound and the partner said nothing for
+//     ackBound while our reader could hear it: ErrAckTimeout. Commits
+//     waiting for the partner are then
 //     released as "partner unreachable" (COMMUNICATIONS-INTERRUPTED rules,
 //     safe without the partner) instead of stalling for max_response_delay.
 func (lv liveness) verdict(now time.Time, mrd time.Duration) error {
 	if now.Sub(lv.heard) >= mrd {
 		return ErrTimeout
 	}
-	if lv.pending.IsZero() || lv.busy {
+	if lv.busy {
 		return nil
-	}
-	bound, err := ackBound(mrd), ErrAckTimeout
-	if lv.suspect {
-		bound, err = quietBound(mrd), ErrSilentBoth
 	}
 	quiet := lv.heard
 	if lv.ready.After(quiet) {
 		quiet = lv.ready
 	}
-	if now.Sub(lv.pending) >= bound && now.Sub(quiet) >= bound {
-		return err
+	// Silent on both paths: down whatever is pending. The age of the
+	// oldest update does not matter here: a takeover's first commit is
+	// new, but the partner has been silent since before the takeover.
+	if lv.suspect && now.Sub(quiet) >= quietBound(mrd) {
+		return ErrSilentBoth
+	}
+	if lv.pending.IsZero() {
+		return nil
+	}
+	if bound := ackBound(mrd); now.Sub(lv.pending) >= bound && now.Sub(quiet) >= bound {
+		return ErrAckTimeout
 	}
 	return nil
+}
+
+// quietIn is how long until quietNow becomes true if nothing is heard
+// meanwhile (0: it is already); while our reader is busy, a full
+// quietBound.
+func (lv liveness) quietIn(now time.Time, mrd time.Duration) time.Duration {
+	if lv.busy {
+		return quietBound(mrd)
+	}
+	quiet := lv.heard
+	if lv.ready.After(quiet) {
+		quiet = lv.ready
+	}
+	return max(quietBound(mrd)-now.Sub(quiet), 0)
 }
 
 // quietNow reports whether the link is quiet, when the VRRP path says

@@ -28,8 +28,11 @@ func TestLivenessVerdict(t *testing.T) {
 		{"pending 400ms, quiet 2s", liveness{heard: t0, pending: at(1600 * ms)}, 2 * time.Second, nil},
 		{"pending 1s, quiet 1s, our reader busy", liveness{heard: t0, pending: t0, busy: true}, time.Second, nil},
 		{"suspect, pending 250ms, quiet 250ms", liveness{heard: t0, pending: t0, suspect: true}, 250 * ms, ErrSilentBoth},
-		{"suspect, pending 249ms", liveness{heard: t0, pending: t0, suspect: true}, 249 * ms, nil},
-		{"suspect, nothing pending, quiet 2s", liveness{heard: t0, suspect: true}, 2 * time.Second, nil},
+		{"suspect, quiet 249ms", liveness{heard: t0, pending: t0, suspect: true}, 249 * ms, nil},
+		// A takeover's first commit is new; the partner went quiet before.
+		{"suspect, pending 1ms, quiet 250ms", liveness{heard: t0, pending: at(249 * ms), suspect: true}, 250 * ms, ErrSilentBoth},
+		{"suspect, nothing pending, quiet 2s", liveness{heard: t0, suspect: true}, 2 * time.Second, ErrSilentBoth},
+		{"suspect, quiet 2s, our reader busy", liveness{heard: t0, suspect: true, busy: true}, 2 * time.Second, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

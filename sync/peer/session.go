@@ -181,6 +181,25 @@ func (s *session) watchdog() {
 	}
 }
 
+// recheckSilent applies the liveness verdict once, after d (the session
+// was marked suspect by Link.PartnerSilent), unless the session ended.
+func (s *session) recheckSilent(d time.Duration) {
+	l := s.l
+	t := l.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return
+	case <-t.C():
+	}
+	l.mu.Lock()
+	lv := s.livenessLocked()
+	l.mu.Unlock()
+	if err := lv.verdict(l.clock.Now(), l.opts.MaxResponseDelay); err != nil {
+		s.close(err)
+	}
+}
+
 // livenessLocked is what the watchdog knows now. l.mu held.
 func (s *session) livenessLocked() liveness {
 	l := s.l
