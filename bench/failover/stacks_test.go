@@ -225,14 +225,14 @@ failover:
   peer: %[6]s:647
   vrrp_instance: lan
   mclt: 5m
-  max_response_delay: 1s
+  max_response_delay: 3s
   standby_share: 50%%
   auth: {psk_file: %[7]s}
 `
 
 func (hadhcpdStack) name() string { return "hadhcpd" }
 func (hadhcpdStack) timers() string {
-	return "hadhcpd VRRPv3 advert 100ms (priorities 200/100: standby Master_Down_Interval 361 ms); failover max_response_delay 1s (as Kea's), mclt 5m, standby_share 50%"
+	return "hadhcpd VRRPv3 advert 100ms (priorities 200/100: standby Master_Down_Interval 361 ms); failover max_response_delay 3s (the default), mclt 5m, standby_share 50%"
 }
 
 func (hadhcpdStack) start(t *testing.T, p *pair) {
