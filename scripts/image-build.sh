@@ -152,8 +152,13 @@ echo "$kver" >"$OUT/KERNEL"
 echo "$VERSION" >"$OUT/VERSION"
 
 # The lab pair's config initrd (the test boots it; operators make their own
-# with scripts/image-config.sh).
-HADHCPD=$root/bin/hadhcpd scripts/image-config.sh "$OUT/lab.cpio.gz" packaging/image/lab/gw1 packaging/image/lab/gw2 >/dev/null
+# with scripts/image-config.sh). The pair's pre-shared key is made here,
+# fresh for every build, so no key is ever committed.
+mkdir -p "$work/lab"
+cp -r packaging/image/lab/gw1 packaging/image/lab/gw2 "$work/lab/"
+head -c 48 /dev/urandom >"$work/lab/gw1/peer.key"
+cp "$work/lab/gw1/peer.key" "$work/lab/gw2/peer.key"
+HADHCPD=$root/bin/hadhcpd scripts/image-config.sh "$OUT/lab.cpio.gz" "$work/lab/gw1" "$work/lab/gw2" >/dev/null
 
 (cd "$OUT" && sha256sum vmlinuz initrd.img lab.cpio.gz >SHA256SUMS)
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }

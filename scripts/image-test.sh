@@ -10,13 +10,15 @@
 #   1. both guests boot (kernel + firmware initrd + lab config initrd,
 #      hadhcpd.node=gw1/gw2); boot time to "serving" is printed per guest;
 #   2. gw1 (priority 200) holds the VIP 192.0.2.1 (ARP from gw1's MAC);
-#   3. a client (udhcpc -s /bin/true) gets a lease from gw1 whose server id
-#      is the VIP (gw2's offers are filtered on the bridge for this one);
+#   3. the failover pair reaches NORMAL over its peer link; a client
+#      (udhcpc -s /bin/true) gets a lease from gw1 whose server id is the VIP;
 #   4. gw1's power is cut (qemu monitor `quit`: no priority-0 advert, a box
-#      failure); the VIP moves to gw2 (takeover time printed) and a new
-#      client gets a lease from gw2's pool;
+#      failure); the VIP moves to gw2 (takeover time printed), client 1 gets
+#      its same address back from gw2 (the lease was replicated before its
+#      ACK) and a new client gets another one;
 #   5. gw1 boots again: its lease journal survived on its state disk (an
-#      ext4 file system labelled HADHCPD-STATE), it takes the VIP back;
+#      ext4 file system labelled HADHCPD-STATE), it resynchronises from gw2
+#      and only then takes the VIP back;
 #   6. gw1 is powered off gracefully (ACPI power button, `system_powerdown`):
 #      init stops hadhcpd, whose priority-0 advert hands the VIP to gw2 at
 #      once, and the guest powers off; a third client gets a lease from gw2.
@@ -157,11 +159,13 @@ vip_mac() {
 		sed -n 's/.*reply from .*\[\([0-9a-fA-F:]*\)\].*/\1/p' | head -n1 | tr 'A-F' 'a-f'
 }
 
-# lease mac: one DORA from the client namespace; prints "ADDRESS SERVERID".
+# lease mac [address]: one DORA from the client namespace (asking for
+# address when given); prints "ADDRESS SERVERID".
 lease() {
-	local out
+	local out req=()
+	[[ -n ${2:-} ]] && req=(-r "$2")
 	ip -n "$CL" link set hdicl0 address "$1"
-	out=$(ip netns exec "$CL" timeout 40 udhcpc -f -q -n -i hdicl0 -s /bin/true -t 8 -T 3 2>&1) ||
+	out=$(ip netns exec "$CL" timeout 40 udhcpc -f -q -n -i hdicl0 -s /bin/true -t 8 -T 3 "${req[@]}" 2>&1) ||
 		{ echo "$out" >&2; die "client $1 got no lease"; }
 	echo "$out" >"$LOGS/udhcpc-$1.log"
 	sed -n 's/.*lease of \([0-9.]*\) obtained from \([0-9.]*\).*/\1 \2/p' <<<"$out" | head -n1
@@ -202,24 +206,17 @@ sec() { awk -v m="$1" 'BEGIN { printf "%.1f", m / 1000 }'; }
 say "boot to serving: gw1 $(sec "${t_state[gw1]}") s (agent running $(sec "${t_run[gw1]}") s, VRRP master $(sec "${t_state[gw1]}") s, VIP answering ARP checked at $(sec "$t_vip") s)"
 say "boot to serving: gw2 $(sec "${t_run[gw2]}") s (agent running, serving its pool; VRRP backup $(sec "${t_state[gw2]}") s)"
 
-# ---- a lease through the VIP ----
-# Both boxes answer DISCOVERs and the client takes the first offer. Client 1
-# must be gw1's (its lease is what the state disk has to keep over the power
-# cut), so gw2's DHCP replies are dropped on the bridge (nftables, in the
-# hub namespace) for this one exchange.
-ip netns exec "$HUB" nft -f - <<EOF
-table bridge hdi {
-	chain forward {
-		type filter hook forward priority 0;
-		ether saddr ${mac[gw2]} udp sport 67 drop
-	}
-}
-EOF
+# ---- the failover pair: NORMAL on both boxes, then a lease through the VIP ----
+# Only the VRRP master (gw1) serves in hot-standby; the lease is on gw2 too
+# before the ACK leaves.
+t_norm=$(date +%s%N)
+wait_log gw1 'msg="failover transition".* to=NORMAL' 60
+wait_log gw2 'msg="failover transition".* to=NORMAL' 60
+say "failover pair NORMAL ($(sec "$(ms_since "$t_norm")") s after gw1 was master)"
 read -r a1 sid1 <<<"$(lease 02:00:00:00:02:a1)"
-ip netns exec "$HUB" nft delete table bridge hdi
 [[ $sid1 == "$VIP" ]] || die "client 1: server id '$sid1', want the VIP $VIP"
-in_range "$a1" 100 149 || die "client 1: address '$a1' is not from gw1's pool .100-.149"
-say "client 1 (02:00:00:00:02:a1): lease $a1 from server id $sid1 (gw1's pool)"
+in_range "$a1" 100 199 || die "client 1: address '$a1' is not from the pool .100-.199"
+say "client 1 (02:00:00:00:02:a1): lease $a1 from server id $sid1 (gw1 serving)"
 
 # ---- cut gw1's power: the VIP must move to gw2 ----
 t_cut=$(date +%s%N)
@@ -243,11 +240,15 @@ done
 [[ $m == "${mac[gw2]}" ]] || die "after the power cut the VIP answers ARP from '${m:-nobody}', want gw2 ${mac[gw2]}"
 say "gw1 power cut: gw2 master after $t_take ms (RFC 5798 Master_Down_Interval: 3x100ms + 61ms skew = 361ms after the last advert); VIP answers ARP from gw2"
 
+# Client 1 again (same MAC, asking for its address): gw2 knows its lease.
+read -r a1b sid1b <<<"$(lease 02:00:00:00:02:a1 "$a1")"
+[[ $a1b == "$a1" && $sid1b == "$VIP" ]] || die "client 1 at gw2: lease '$a1b' from '$sid1b', want its own $a1 from the VIP"
+say "client 1 at gw2: same address $a1b (replicated before gw1's ACK)"
 read -r a2 sid2 <<<"$(lease 02:00:00:00:02:a2)"
 [[ $sid2 == "$VIP" ]] || die "client 2: server id '$sid2', want the VIP $VIP"
-in_range "$a2" 150 199 || die "client 2: address '$a2' is not from gw2's pool .150-.199"
+in_range "$a2" 100 199 || die "client 2: address '$a2' is not from the pool .100-.199"
 [[ $a2 != "$a1" ]] || die "client 2 got client 1's address $a1"
-say "client 2 (02:00:00:00:02:a2): lease $a2 from server id $sid2 (gw2's pool)"
+say "client 2 (02:00:00:00:02:a2): lease $a2 from server id $sid2 (gw2's share of the pool)"
 
 # ---- gw1 comes back: its journal survived on the state disk, it takes the
 # VIP back (priority 200, preempt) ----
@@ -266,7 +267,11 @@ for i in $(seq 1 20); do
 	sleep 0.25
 done
 [[ $m == "${mac[gw1]}" ]] || die "gw1 is back but the VIP answers ARP from '${m:-nobody}'"
-say "gw1 rebooted: $(sec "$(ms_since "${tboot[gw1]}")") s to master again (preempt), lease journal kept on its state disk ($records records)"
+# Invariant 3: the VIP only after the resync (client 2's lease, given by
+# gw2 while gw1 was off, must reach gw1 first).
+order=$(tr -d '\r' <"$LOGS/gw1.log" | grep -oE 'msg="peer resync done"|to=master' | head -n2 | tr '\n' ' ')
+[[ $order == 'msg="peer resync done" to=master ' ]] || die "gw1 took the VIP before its resync from gw2 (log order: $order)"
+say "gw1 rebooted: $(sec "$(ms_since "${tboot[gw1]}")") s to master again (resync from gw2 first, then preempt), lease journal kept on its state disk ($records records)"
 
 # ---- graceful power-off of the master (ACPI button -> acpid -> init ->
 # SIGTERM -> priority-0 advert, RFC 5798 §6.4.3): gw2 takes over after
@@ -288,8 +293,9 @@ tr -d '\r' <"$LOGS/gw1.log" | grep -q 'hadhcpd stopped; poweroff' || die "gw1 po
 say "gw1 ACPI power-off: gw2 master after $t_take2 ms (from the button press: acpid, init, priority-0 advert), guest off after $(ms_since "$t_off") ms"
 
 read -r a3 sid3 <<<"$(lease 02:00:00:00:02:a3)"
-[[ $sid3 == "$VIP" ]] && in_range "$a3" 150 199 || die "client 3: lease '$a3' from '$sid3', want gw2's pool from the VIP"
-say "client 3 (02:00:00:00:02:a3): lease $a3 from server id $sid3 (gw2's pool)"
+[[ $sid3 == "$VIP" ]] && in_range "$a3" 100 199 || die "client 3: lease '$a3' from '$sid3', want the pool from the VIP"
+[[ $a3 != "$a1" && $a3 != "$a2" ]] || die "client 3 got an address already leased: $a3"
+say "client 3 (02:00:00:00:02:a3): lease $a3 from server id $sid3 (gw2)"
 
 if cat "$LOGS"/gw*.log | tr -d '\r' | grep -E 'level=ERROR|panic:|Kernel panic' >"$LOGS/errors.txt"; then
 	cat "$LOGS/errors.txt" >&2
