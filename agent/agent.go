@@ -208,12 +208,21 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o Options) erro
 	}
 	log.Info("hadhcpd running", "version", Version)
 	// systemd (Type=notify): ready once every part has started; the
-	// watchdog pings stop when the agent is stopping.
+	// watchdog pings stop when the agent is stopping, and when a part's
+	// loop stops going round or the lease database failed (liveness).
 	sd := newNotifier(os.Getenv)
 	if err := sd.send("READY=1"); err != nil {
 		log.Warn("sd_notify", "err", err)
 	}
-	go sd.keepalive(ctx, func() bool { return ctx.Err() == nil })
+	lv := &liveness{log: log.With("component", "watchdog")}
+	lv.probes = append(lv.probes, vr.probes()...)
+	lv.probes = append(lv.probes, fo.probes()...)
+	var commitWait time.Duration
+	if fo != nil {
+		commitWait = fo.opts.MaxResponseDelay
+	}
+	lv.probes = append(lv.probes, dh.probes(commitWait)...)
+	go sd.keepalive(ctx, func() bool { return ctx.Err() == nil && lv.alive(clock.Now()) })
 
 	// The first part to fail stops the others; a clean stop waits for all.
 	var first error

@@ -32,6 +32,12 @@ type dhcpPart struct {
 	eng   *dhcpd.Engine
 	srv   *dhcpd.Server
 
+	// Liveness (agent/notify.go): the Run loop answers live at every
+	// iteration (its tick makes one a second, through the engine's lock
+	// and the expiry commit); commits watches the engine's commit path.
+	live    progress
+	commits *commitWatch
+
 	// mu serialises apply; it guards the section in force and its hash.
 	mu      sync.Mutex
 	section *DHCPConfig
@@ -81,6 +87,8 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, clock dhc
 	if wrap != nil {
 		edb = wrap(db)
 	}
+	cw := &commitWatch{clock: clock}
+	edb = &watchedDB{LeaseDB: edb, w: cw}
 	eng, err := dhcpd.NewEngine(dhcpd.EngineOptions{
 		Config: dc, DB: edb, Gate: gate, ServerID: serverID,
 		Clock: clock, Logger: log, Metrics: m,
@@ -109,7 +117,7 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, clock dhc
 		db.Close()
 		return nil, err
 	}
-	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv}
+	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv, commits: cw}
 	p.setSection(cfg.DHCP, b)
 	return p, nil
 }
@@ -136,6 +144,7 @@ func (p *dhcpPart) Run(ctx context.Context) error {
 	var err error
 loop:
 	for {
+		p.live.answer()
 		select {
 		case <-tick.C:
 			// The agent's clock, not the ticker's reading: offers and
@@ -152,6 +161,112 @@ loop:
 		err = errors.Join(err, fmt.Errorf("close lease database: %w", cerr))
 	}
 	return err
+}
+
+// probes are the DHCP part's liveness checks. wait is how long a commit
+// may legitimately wait beyond probeBound: the partner's ack, up to
+// failover.max_response_delay (0 for a single server).
+func (p *dhcpPart) probes(wait time.Duration) []*probe {
+	if p == nil {
+		return nil
+	}
+	bound := probeBound + wait
+	return []*probe{
+		{name: "dhcp service loop", bound: bound, ping: p.live.ping, pong: p.live.pong},
+		{name: "dhcp commit path", fail: func(now time.Time) error { return p.commits.check(now, bound) }},
+	}
+}
+
+// watchedDB is the engine's lease database with its commits watched
+// (commitWatch): Commit and Expire are the engine's writes.
+type watchedDB struct {
+	dhcpd.LeaseDB
+	w *commitWatch
+}
+
+func (d *watchedDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
+	d.w.begin()
+	out, err := d.LeaseDB.Commit(ls...)
+	d.w.end(err)
+	return out, err
+}
+
+func (d *watchedDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
+	d.w.begin()
+	out, err := d.LeaseDB.Expire(now, max)
+	d.w.end(err)
+	return out, err
+}
+
+// commitWatch follows the commit path for the watchdog: commits that wait
+// while none completes for longer than a bound mean the journal writer
+// (or the partner's acks, beyond max_response_delay) is stuck; an error
+// that is not the caller's (a bad lease) nor the shutdown's is the lease
+// database's sticky write failure (dhcpd/lease: after a failed write or
+// fdatasync it refuses every change until reopened), which no restart of
+// a part but the whole agent's repairs.
+//
+// BUG(agent): a failure of a write that is not the engine's (the
+// partner's records applied by the sync link, the pool balancer's moves)
+// shows only at the engine's next commit; lease.DB does not expose its
+// sticky error.
+type commitWatch struct {
+	clock dhcpd.Clock
+
+	mu       sync.Mutex
+	inflight int
+	since    time.Time // the last completion, or when the oldest waiter began
+	failed   error
+}
+
+func (w *commitWatch) begin() {
+	now := w.clock.Now()
+	w.mu.Lock()
+	if w.inflight == 0 {
+		w.since = now
+	}
+	w.inflight++
+	w.mu.Unlock()
+}
+
+func (w *commitWatch) end(err error) {
+	now := w.clock.Now()
+	w.mu.Lock()
+	w.inflight--
+	w.since = now
+	if w.failed == nil && dbFailure(err) {
+		w.failed = err
+	}
+	w.mu.Unlock()
+}
+
+// check is nil while the commit path is healthy at now.
+func (w *commitWatch) check(now time.Time, bound time.Duration) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failed != nil {
+		return fmt.Errorf("%w: %w", ErrLeaseDB, w.failed)
+	}
+	if w.inflight > 0 {
+		if waited := now.Sub(w.since); waited > bound {
+			return fmt.Errorf("%w: %d commits waiting, none completed for %v (bound %v)", ErrStuck, w.inflight, waited.Round(time.Millisecond), bound)
+		}
+	}
+	return nil
+}
+
+// dbFailure tells the database's own failure from errors about the
+// request (an invalid lease, no pool) and from the shutdown.
+func dbFailure(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, benign := range []error{lease.ErrClosed, lease.ErrInvalid, lease.ErrNoPool, lease.ErrPoolExhausted} {
+		if errors.Is(err, benign) {
+			return false
+		}
+	}
+	return true
 }
 
 // cpuProfileEnv names a file to write a CPU profile of the DHCP service to,

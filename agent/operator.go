@@ -7,14 +7,20 @@ package agent
 //     the flag in our state, draft-ietf-dhc-failover-12 §9.14 SHUTDOWN as
 //     sync/failover/doc.go describes). The machine is then not fit
 //     (fitAt is false in maintenance), so exec lowers the VRRP priority to
-//     unfitPriority and the fit partner preempts (RFC 5798 §6.4.3: a Master
-//     advertises its new priority at once; the Backup with preempt takes
-//     over). The command waits, bounded, until this box has lost
-//     mastership, i.e. the partner holds it. The link stays up, so
-//     replication keeps flowing both ways and this box stays in sync.
+//     unfitPriority. A lowered priority alone hands over only to a
+//     partner that preempts; so the instance then resigns
+//     (vrrp.Instance.Resign): one advert with priority 0 and Backup, and
+//     the partner takes over after its Skew_Time whatever its preempt
+//     setting (RFC 5798 §6.4.2, §6.4.3). The lowered priority keeps this
+//     box Backup afterwards. The command waits, bounded, until this box
+//     has lost mastership, i.e. the partner holds it. The link stays up,
+//     so replication keeps flowing both ways and this box stays in sync.
 //   - maintenance stop: MaintenanceStop; the machine passes STARTUP and,
 //     with the link up, recovers at once and is fit again, so the
-//     configured priority comes back (and a higher-priority box preempts).
+//     configured priority comes back. Whether this box then takes the VIP
+//     back is its own preempt setting's decision (RFC 5798 §6.4.2: a
+//     Backup with Preempt_Mode preempts a lower-priority master; without
+//     it, it waits for the master to fail or resign).
 //   - partner-down: OperatorPartnerDown; the machine applies it or answers
 //     Refused with its reason, which goes back to the operator verbatim.
 //
@@ -29,6 +35,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/sync/failover"
@@ -42,7 +49,8 @@ var (
 	// not applying a command.
 	ErrRefused = errors.New("refused")
 	// ErrNoHandover: maintenance is on but the partner did not take VRRP
-	// mastership in time (preempt off on the partner, or it is unfit).
+	// mastership in time (it stopped advertising, or its VRRP instance
+	// is in fault).
 	ErrNoHandover = errors.New("the partner did not take VRRP mastership")
 	// ErrNotRunning: the failover part did not handle the command in time.
 	ErrNotRunning = errors.New("the failover part did not handle the command (not running yet?)")
@@ -50,16 +58,22 @@ var (
 
 // OperatorResult is what an operator command did, for the CLI.
 type OperatorResult struct {
-	Command      string `json:"command"` // "maintenance start" | "maintenance stop" | "partner-down"
-	Applied      bool   `json:"applied"`
-	Refused      string `json:"refused,omitempty"` // the reason when not applied
-	State        string `json:"state"`             // failover state afterwards
-	PartnerState string `json:"partner_state"`
-	Maintenance  bool   `json:"maintenance"`
-	Fit          bool   `json:"fit"`
-	VRRPState    string `json:"vrrp_state,omitempty"`  // failover.vrrp_instance on this box
-	VRRPMaster   string `json:"vrrp_master,omitempty"` // master last heard (the partner after a handover)
-	Message      string `json:"message"`               // one line for humans
+	Command string `json:"command"` // "maintenance start" | "maintenance stop" | "partner-down"
+	Applied bool   `json:"applied"`
+	Refused string `json:"refused,omitempty"` // the reason when not applied
+	State   string `json:"state"`             // failover state afterwards
+	// The partner as `hadhcpd status` shows it (FailoverStatus): its
+	// state while the sync link is up, UNKNOWN while it is down (in
+	// COMMUNICATIONS-INTERRUPTED it may have moved on), with the state it
+	// announced last and when the link went down (zero while it is up).
+	PartnerState     string    `json:"partner_state"`
+	PartnerLastState string    `json:"partner_last_state"`
+	PartnerLastSeen  time.Time `json:"partner_last_seen"`
+	Maintenance      bool      `json:"maintenance"`
+	Fit              bool      `json:"fit"`
+	VRRPState        string    `json:"vrrp_state,omitempty"`  // failover.vrrp_instance on this box
+	VRRPMaster       string    `json:"vrrp_master,omitempty"` // master last heard (the partner after a handover)
+	Message          string    `json:"message"`               // one line for humans
 }
 
 // operator is what the control socket needs of the failover part.
@@ -82,7 +96,10 @@ func operatorFor(fo *failoverPart) operator {
 // Master_Down_Interval (3 advert intervals plus skew, RFC 5798 §6.1) after
 // our lowered advert, plus margin, capped below the control socket's 10 s
 // connection deadline.
+// opPoll: how often maintenance start looks at the VRRP instance while it
+// waits for the partner's first advert (a Skew_Time, tens of ms).
 const (
+	opPoll        = 10 * time.Millisecond
 	opHandled     = 3 * time.Second
 	opHandoverMin = 3 * time.Second
 	opHandoverMax = 8 * time.Second
@@ -93,6 +110,10 @@ const (
 // on those reports.
 type opState struct {
 	cmd sync.Mutex // one operator command at a time
+
+	// steps counts the failover loop's steps (every exec): the watchdog's
+	// proof that the loop goes round (failoverPart.probes).
+	steps atomic.Uint64
 
 	mu      sync.Mutex
 	watches map[*opWatch]struct{}
@@ -109,6 +130,7 @@ type opWatch struct {
 // stepped is called by exec after every step, with its actions, once the
 // step's status is published. It never blocks.
 func (o *opState) stepped(acts []failover.Action) {
+	o.steps.Add(1)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for w := range o.watches {
@@ -186,10 +208,14 @@ func (p *failoverPart) await(ctx context.Context, ev failover.Event, d time.Dura
 }
 
 // result fills the common part of a result from the published status.
+// The partner's state comes from statusView, so an operator command and
+// `hadhcpd status` never disagree about it (UNKNOWN while the link is
+// down, not the last state heard).
 func (p *failoverPart) result(cmd string) OperatorResult {
-	r := OperatorResult{Command: cmd, State: failover.Startup.String(), PartnerState: failover.StateUnknown.String()}
+	fs := p.statusView()
+	r := OperatorResult{Command: cmd, State: fs.State, PartnerState: fs.PartnerState,
+		PartnerLastState: fs.PartnerLastState, PartnerLastSeen: fs.PartnerLastSeen}
 	if st := p.status.Load(); st != nil {
-		r.State, r.PartnerState = st.State.String(), st.Partner.String()
 		r.Maintenance, r.Fit = st.Maintenance, st.Fit
 	}
 	if p.vr != nil {
@@ -240,21 +266,31 @@ func (p *failoverPart) maintenance(ctx context.Context, start bool) (OperatorRes
 			return r, fmt.Errorf("%w: %s", ErrRefused, r.Refused)
 		}
 	}
+	// Unfit in the published status means exec has already lowered the
+	// VRRP priority (it performs SetFit before it publishes).
 	err := p.await(ctx, failover.MaintenanceStart{}, opHandled,
-		func([]failover.Action) (bool, error) { return p.snapshot().Maintenance, nil },
+		func([]failover.Action) (bool, error) { st := p.snapshot(); return st.Maintenance && !st.Fit, nil },
 		func() error { return ErrNotRunning })
 	if err != nil {
 		r := p.result(cmd)
 		return r, err
 	}
-	// The machine is unfit now and exec lowered the priority; wait for
-	// the partner's preemption to reach us (VRRPMaster{false} is a step).
+	// Hand over whatever the partner's preempt setting (see the file
+	// comment); the instance applies the lowered priority first. Then
+	// wait for our loss of mastership to reach the machine
+	// (VRRPMaster{false} is a step).
+	p.vr.Resign(p.inst)
 	d := p.handoverWait()
+	deadline := p.clock.Now().Add(d)
+	noHandover := func() error {
+		return fmt.Errorf("%w within %v: this box still holds it and, in maintenance, answers nobody", ErrNoHandover, d)
+	}
 	err = p.await(ctx, nil, d,
 		func([]failover.Action) (bool, error) { return !p.snapshot().Master, nil },
-		func() error {
-			return fmt.Errorf("%w within %v: this box still holds it and, in maintenance, answers nobody", ErrNoHandover, d)
-		})
+		noHandover)
+	if err == nil {
+		err = p.awaitPartnerMaster(ctx, deadline, noHandover)
+	}
 	r := p.result(cmd)
 	r.Applied = true
 	switch {
@@ -266,6 +302,32 @@ func (p *failoverPart) maintenance(ctx context.Context, start bool) (OperatorRes
 		r.Message = "maintenance on: the partner holds VRRP mastership and serves; replication continues both ways"
 	}
 	return r, err
+}
+
+// awaitPartnerMaster waits, until deadline, for the partner's first
+// advert as master: having resigned, this box is Backup at once, but the
+// partner holds the addresses only a Skew_Time later (RFC 5798 §6.4.2).
+// No event reports an advert that changes nothing, so it polls the
+// instance's published status (opPoll). Without a running instance the
+// machine's view (not master) is all there is.
+func (p *failoverPart) awaitPartnerMaster(ctx context.Context, deadline time.Time, timeout func() error) error {
+	for {
+		elsewhere, known := p.vr.masterElsewhere(p.inst)
+		if elsewhere || !known {
+			return nil
+		}
+		left := deadline.Sub(p.clock.Now())
+		if left <= 0 {
+			return timeout()
+		}
+		t := p.clock.NewTimer(min(opPoll, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C():
+		}
+	}
 }
 
 func (p *failoverPart) maintenanceStop(ctx context.Context) (OperatorResult, error) {
@@ -332,6 +394,29 @@ func (p *failoverPart) partnerDown(ctx context.Context) (OperatorResult, error) 
 		r.Message = "refused: " + refused
 	}
 	return r, err
+}
+
+// probes is the failover loop's liveness check (agent/notify.go). A ping
+// is a no-op event through the machine's queue: a second Start, which the
+// machine ignores once started (sync/failover Machine.Handle); the loop
+// answers it with a step like any event. One tiny queue append per
+// keepalive tick.
+//
+// BUG(agent): the no-op leans on Start being ignored; a dedicated
+// failover.Probe event (or a probe channel in Run's loop) would say so.
+func (p *failoverPart) probes() []*probe {
+	if p == nil {
+		return nil
+	}
+	return []*probe{{
+		name: "failover machine loop", bound: probeBound,
+		ping: func() uint64 {
+			t := p.op.steps.Load() + 1
+			p.q.push(failover.Start{})
+			return t
+		},
+		pong: p.op.steps.Load,
+	}}
 }
 
 // --- client side (the CLI) ---

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
+	"github.com/hadhcpd/hadhcpd/vrrp"
+	"github.com/hadhcpd/hadhcpd/vrrp/vrrptest"
 )
 
 // fakeOperator records the commands the control socket passes on.
@@ -246,5 +250,115 @@ func waitFor(t *testing.T, cond func() bool) {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestOperatorPartnerStateAsStatus: an operator command's result says
+// what `status` says about the partner: its state while the link is up,
+// UNKNOWN with the last state and when the link went down while it is
+// down (the partner may have moved on since).
+func TestOperatorPartnerStateAsStatus(t *testing.T) {
+	p := testFailover(t)
+	p.onLinkEvent(peer.Up{PartnerName: "gw2", PartnerState: uint8(failover.Normal)})
+	p.q.push(failover.ResyncDone{})
+	waitFor(t, func() bool { st := p.status.Load(); return st != nil && st.State == failover.Normal && st.LinkUp })
+	r, err := p.partnerDown(context.Background())
+	if !errors.Is(err, ErrRefused) || r.PartnerState != "NORMAL" || r.PartnerLastState != "NORMAL" || !r.PartnerLastSeen.IsZero() {
+		t.Errorf("link up: %+v, %v; want partner NORMAL, no last seen", r, err)
+	}
+
+	p.onLinkEvent(peer.Down{Reason: errors.New("test")})
+	waitFor(t, func() bool { st := p.status.Load(); return st != nil && !st.LinkUp })
+	r = p.result("partner-down")
+	fs := p.statusView()
+	if r.PartnerState != "UNKNOWN" || r.PartnerLastState != "NORMAL" || r.PartnerLastSeen.IsZero() {
+		t.Errorf("link down: partner %q, last %q at %v; want UNKNOWN, last NORMAL with a time", r.PartnerState, r.PartnerLastState, r.PartnerLastSeen)
+	}
+	if r.State != fs.State || r.PartnerState != fs.PartnerState || r.PartnerLastState != fs.PartnerLastState || !r.PartnerLastSeen.Equal(fs.PartnerLastSeen) {
+		t.Errorf("result %+v disagrees with status %+v", r, fs)
+	}
+	// The refusal of maintenance start carries the same view.
+	r, err = p.maintenance(context.Background(), true)
+	if !errors.Is(err, ErrRefused) || r.PartnerState != "UNKNOWN" || r.PartnerLastState != "NORMAL" {
+		t.Errorf("maintenance start, link down: %+v, %v", r, err)
+	}
+}
+
+// nopOwner is a vrrp.Owner that holds nothing.
+type nopOwner struct{}
+
+func (nopOwner) Take() error    { return nil }
+func (nopOwner) Release() error { return nil }
+
+// TestOperatorMaintenanceResigns: maintenance start hands mastership to a
+// partner that does not preempt (RFC 5798 §6.4.3: the resigning master's
+// priority-0 advert makes it take over after Skew_Time); a lowered
+// priority alone would leave this box master, in maintenance, serving
+// nobody. Real vrrp instances on an in-memory segment, real time.
+func TestOperatorMaintenanceResigns(t *testing.T) {
+	p := testFailover(t)
+	seg := &vrrptest.Net{}
+	const adv = 50 * time.Millisecond
+	newInst := func(name, addr string, prio uint8, onT func(vrrp.Transition)) *vrrp.Instance {
+		src := netip.MustParseAddr(addr)
+		in, err := vrrp.NewInstance(vrrp.Config{Name: name, Interface: "lan0", VRID: 51, Priority: prio, AdvertInterval: adv,
+			Preempt: false, VIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}},
+			vrrp.Deps{Conn: seg.Conn(src), Owner: nopOwner{}, Primary: src, OnTransition: onT})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	ours := newInst("lan", "192.0.2.11", 200, func(tr vrrp.Transition) {
+		switch {
+		case tr.To == vrrp.Master:
+			p.q.push(failover.VRRPMaster{Master: true})
+		case tr.From == vrrp.Master:
+			p.q.push(failover.VRRPMaster{Master: false})
+		}
+	})
+	partner := newInst("partner", "192.0.2.12", 100, nil)
+	p.vr.insts = map[string]*vrrp.Instance{"lan": ours}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, in := range []*vrrp.Instance{ours, partner} {
+		wg.Go(func() { _ = in.Run(ctx) })
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	p.q.push(failover.LinkUp{Partner: failover.Normal})
+	p.q.push(failover.ResyncDone{})
+	waitFor(t, func() bool { st := p.status.Load(); return st != nil && st.Fit && st.Master })
+	if partner.Status().State != vrrp.Backup {
+		t.Fatalf("partner %v, want backup", partner.Status().State)
+	}
+	begin := time.Now()
+	r, err := p.maintenance(ctx, true)
+	took := time.Since(begin)
+	if err != nil || !r.Applied || !r.Maintenance {
+		t.Fatalf("maintenance start: %+v, %v", r, err)
+	}
+	if st := ours.Status(); st.State != vrrp.Backup || st.Priority != unfitPriority || st.Cause != vrrp.CauseResign {
+		t.Errorf("our instance %+v, want backup at priority %d after resigning", st, unfitPriority)
+	}
+	if partner.Status().State != vrrp.Master {
+		t.Errorf("partner %v, want master", partner.Status().State)
+	}
+	// Skew_Time of the partner, not the 3 s handover bound.
+	if took > time.Second {
+		t.Errorf("maintenance start took %v, want the partner's Skew_Time (~30ms) plus scheduling", took)
+	}
+	t.Logf("maintenance start returned after %v", took.Round(time.Millisecond))
+
+	// Stop: the configured priority is back; neither side preempts, so
+	// the partner keeps the VIP.
+	if _, err := p.maintenance(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return ours.Status().Priority == 200 })
+	time.Sleep(5 * adv)
+	if ours.Status().State != vrrp.Backup || partner.Status().State != vrrp.Master {
+		t.Errorf("after maintenance stop without preempt: ours %v partner %v, want the partner to keep mastership",
+			ours.Status().State, partner.Status().State)
 	}
 }

@@ -80,6 +80,79 @@ func (p *vrrpPart) SetPriority(instance string, prio uint8) {
 	}
 }
 
+// Resign hands the named instance's mastership over (vrrp.Instance.Resign:
+// a priority-0 advert, then Backup), so the partner takes over after its
+// Skew_Time even with preempt off (RFC 5798 §6.4.2). Lower the priority
+// first (SetPriority) to stay Backup. A no-op before Run built the
+// instance or when it is not Master. Other members of the instance's sync
+// group stay where they are, as only failover.vrrp_instance has its
+// priority lowered while unfit.
+func (p *vrrpPart) Resign(instance string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	inst := p.insts[instance]
+	p.mu.Unlock()
+	if inst != nil {
+		inst.Resign()
+	}
+}
+
+// masterElsewhere reports whether the named instance is Backup to a master
+// whose advert it accepted since it last was master itself (after Resign
+// the instance knows no master until the new one advertises). known is
+// false when the instance is not running.
+func (p *vrrpPart) masterElsewhere(instance string) (elsewhere, known bool) {
+	if p == nil {
+		return false, false
+	}
+	p.mu.Lock()
+	inst := p.insts[instance]
+	p.mu.Unlock()
+	if inst == nil {
+		return false, false
+	}
+	st := inst.Status()
+	return st.State == vrrp.Backup && st.MasterAddr.IsValid(), true
+}
+
+// probes are the liveness checks of the instance loops (agent/notify.go),
+// one per configured instance: a ping is a poke the loop answers at its
+// next iteration (vrrp.Instance.Ping). Before Run built an instance there
+// is nothing to ask, and its probe passes.
+func (p *vrrpPart) probes() []*probe {
+	if p == nil {
+		return nil
+	}
+	var out []*probe
+	for _, s := range p.specs {
+		name := s.cfg.Name
+		out = append(out, &probe{
+			name: "vrrp instance " + name, bound: probeBound,
+			ping: func() uint64 {
+				if inst := p.instance(name); inst != nil {
+					return inst.Ping()
+				}
+				return 0
+			},
+			pong: func() uint64 {
+				if inst := p.instance(name); inst != nil {
+					return inst.Pong()
+				}
+				return 0
+			},
+		})
+	}
+	return out
+}
+
+func (p *vrrpPart) instance(name string) *vrrp.Instance {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.insts[name]
+}
+
 // instSpec is one instance, typed.
 type instSpec struct {
 	cfg   vrrp.Config
@@ -374,14 +447,20 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 		}
 	}()
 
+	// One instance that fails (its socket's read error) stops the others
+	// gracefully and the part returns the error: the agent stops and
+	// systemd restarts it, rather than serving on with a dead speaker.
+	ictx, icancel := context.WithCancel(ctx)
+	defer icancel()
 	errc := make(chan error, len(built))
 	for _, inst := range built {
-		go func() { errc <- inst.Run(ctx) }()
+		go func() { errc <- inst.Run(ictx) }()
 	}
 	var first error
 	for range built {
 		if err := <-errc; err != nil && first == nil {
 			first = err
+			icancel()
 		}
 	}
 	return first

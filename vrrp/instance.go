@@ -108,8 +108,13 @@ type Instance struct {
 	grpFlt  atomic.Bool
 	stepGen atomic.Uint64 // incremented by the sync group to ask for StepDown
 	prio    atomic.Uint32 // wanted priority (SetPriority); 0 = the configured one
-	group   *Group
-	ran     atomic.Bool
+	resign  atomic.Uint64 // incremented by Resign
+	// Liveness probe of the loop (Ping, Pong): asked is the last ticket
+	// handed out, answered the last one the loop saw at an iteration.
+	asked    atomic.Uint64
+	answered atomic.Uint64
+	group    *Group
+	ran      atomic.Bool
 }
 
 // NewInstance checks cfg and deps; it touches nothing.
@@ -179,6 +184,30 @@ func (i *Instance) SetPriority(p uint8) {
 	}
 }
 
+// Resign hands mastership over (the machine's Resign event): a Master
+// sends one priority-0 advert and becomes Backup, so a backup takes over
+// after its Skew_Time even without preempt (RFC 5798 §6.4.2). Lower the
+// priority first (SetPriority) to stay Backup afterwards. Safe from any
+// goroutine; a no-op unless the instance is Master when its loop gets it.
+func (i *Instance) Resign() {
+	i.resign.Add(1)
+	i.poke()
+}
+
+// Ping asks the instance loop for proof that it runs: it returns a ticket
+// that Pong reaches once the loop has gone round after the call (within
+// microseconds when it is healthy, whether or not packets arrive). No
+// allocation: two atomics and a non-blocking send. Safe from any
+// goroutine; for the agent's watchdog.
+func (i *Instance) Ping() uint64 {
+	n := i.asked.Add(1)
+	i.poke()
+	return n
+}
+
+// Pong is the last ticket the loop answered (see Ping).
+func (i *Instance) Pong() uint64 { return i.answered.Load() }
+
 func (i *Instance) poke() {
 	select {
 	case i.kick <- struct{}{}:
@@ -211,11 +240,12 @@ func (i *Instance) Run(ctx context.Context) error {
 
 	// What the machine was last told about track and group inputs.
 	var (
-		trackUp   = true
-		groupFlt  = false
-		stepSeen  = i.stepGen.Load()
-		prioSeen  = i.cfg.Priority
-		timerLive bool
+		trackUp    = true
+		groupFlt   = false
+		stepSeen   = i.stepGen.Load()
+		resignSeen = i.resign.Load()
+		prioSeen   = i.cfg.Priority
+		timerLive  bool
 	)
 	exec := func(acts []Action) {
 		for _, a := range acts {
@@ -263,10 +293,19 @@ func (i *Instance) Run(ctx context.Context) error {
 				i.deps.Log.Info("vrrp priority", "vrid", i.cfg.VRID, "iface", i.cfg.Interface, "priority", p)
 			}
 		}
+		// After the priority: a caller that lowered it and then resigned
+		// stays Backup at the lowered one.
+		if r := i.resign.Load(); r != resignSeen {
+			resignSeen = r
+			exec(i.m.Handle(clk.Now(), Resign{}))
+		}
 	}
 	feedInputs()
 	exec(i.m.Handle(clk.Now(), Startup{}))
 	for {
+		// Every wakeup (a packet, the timer, a poke) answers the pings
+		// made before it.
+		i.answered.Store(i.asked.Load())
 		select {
 		case <-ctx.Done():
 			exec(i.m.Handle(clk.Now(), Shutdown{}))

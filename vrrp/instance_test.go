@@ -2,6 +2,7 @@ package vrrp_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -331,5 +332,107 @@ func TestInstanceSetPriorityAndHooks(t *testing.T) {
 		}
 		a.stop(t)
 		b.stop(t)
+	})
+}
+
+// TestInstanceResignWithoutPartnerPreempt: the master of a pair whose
+// backup does not preempt hands over with Resign (the agent's
+// maintenance start): its lowered priority alone would keep it master
+// forever; the priority-0 advert makes the backup master after its
+// Skew_Time (RFC 5798 §6.4.2). The resigned router stays Backup; with
+// its priority restored it preempts back only if it preempts itself.
+func TestInstanceResignWithoutPartnerPreempt(t *testing.T) {
+	for _, ownPreempt := range []bool{true, false} {
+		t.Run(fmt.Sprintf("own preempt %v", ownPreempt), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+				n := &vrrptest.Net{}
+				a := newBox(t, n, clk, nil, "a", "192.0.2.11", 200, ownPreempt)
+				b := newBox(t, n, clk, nil, "b", "192.0.2.12", 100, false)
+				a.start()
+				b.start()
+				advance(clk, time.Second)
+				if state(a) != vrrp.Master || state(b) != vrrp.Backup {
+					t.Fatalf("a %v b %v, want a master", state(a), state(b))
+				}
+				// The lowered priority alone: b does not preempt.
+				a.inst.SetPriority(1)
+				advance(clk, time.Second)
+				if state(a) != vrrp.Master || state(b) != vrrp.Backup {
+					t.Fatalf("a at priority 1 without resign: a %v b %v, want a still master (b does not preempt)", state(a), state(b))
+				}
+				a.inst.Resign()
+				synctest.Wait()
+				if state(a) != vrrp.Backup || a.owner.Held() {
+					t.Fatalf("after resign: a %v (holds VIP %v), want backup without the VIP", state(a), a.owner.Held())
+				}
+				if st := a.inst.Status(); st.Cause != vrrp.CauseResign || st.Priority != 1 {
+					t.Errorf("a's status %+v, want cause resign at priority 1", st)
+				}
+				// b's Skew_Time at priority 100: 60.9375ms.
+				advance(clk, 60*time.Millisecond)
+				if state(b) != vrrp.Backup {
+					t.Fatalf("b became %v before its Skew_Time", state(b))
+				}
+				advance(clk, 2*time.Millisecond)
+				if state(b) != vrrp.Master || !b.owner.Held() {
+					t.Fatalf("b %v (holds VIP %v) after Skew_Time, want master", state(b), b.owner.Held())
+				}
+				advance(clk, 2*time.Second)
+				if state(a) != vrrp.Backup || state(b) != vrrp.Master {
+					t.Fatalf("later: a %v b %v, want a to stay backup", state(a), state(b))
+				}
+				if got := a.inst.Status().MasterAddr; got != netip.MustParseAddr("192.0.2.12") {
+					t.Errorf("a's master %v, want b", got)
+				}
+				// A second resign as Backup does nothing.
+				a.inst.Resign()
+				advance(clk, time.Second)
+				if state(a) != vrrp.Backup || state(b) != vrrp.Master {
+					t.Fatalf("resign as backup: a %v b %v", state(a), state(b))
+				}
+
+				a.inst.SetPriority(0) // maintenance stop: the configured 200
+				advance(clk, time.Second)
+				want := vrrp.Backup
+				if ownPreempt {
+					want = vrrp.Master
+				}
+				if state(a) != want {
+					t.Fatalf("priority restored, own preempt %v: a %v, want %v", ownPreempt, state(a), want)
+				}
+				a.stop(t)
+				b.stop(t)
+			})
+		})
+	}
+}
+
+// TestInstancePing: the loop answers a ping while idle (no packet, no
+// timer: a Fault), and stops answering once Run has returned.
+func TestInstancePing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		n := &vrrptest.Net{}
+		a := newBox(t, n, clk, nil, "a", "192.0.2.11", 200, true)
+		a.inst.SetTrack(false) // Fault: nothing wakes the loop but a poke
+		a.start()
+		synctest.Wait()
+		if state(a) != vrrp.Fault {
+			t.Errorf("a %v, want fault", state(a))
+		}
+		for range 3 {
+			tk := a.inst.Ping()
+			synctest.Wait()
+			if got := a.inst.Pong(); got < tk {
+				t.Errorf("ping %d unanswered by an idle loop (pong %d)", tk, got)
+			}
+		}
+		a.stop(t)
+		tk := a.inst.Ping()
+		synctest.Wait()
+		if got := a.inst.Pong(); got >= tk {
+			t.Fatalf("ping %d answered after Run returned (pong %d)", tk, got)
+		}
 	})
 }

@@ -80,6 +80,18 @@ type GroupFault struct{ Fault bool }
 // sync group lost an election (the group moves together).
 type StepDown struct{}
 
+// Resign asks a Master to give up mastership deliberately (the agent's
+// `hadhcpd maintenance start`): it sends one advert with priority 0 and
+// becomes Backup, so the backups take over after their Skew_Time
+// whatever their Preempt_Mode (RFC 5798 §6.4.2: a priority-0 advert sets
+// Master_Down_Timer to Skew_Time). It then stays Backup as any Backup
+// does: it accepts the new master's adverts while its own priority is
+// lower (the caller lowers it first, SetPriority) or while it does not
+// preempt. If no other router takes over, its Master_Down_Timer fires and
+// it becomes Master again: a router alone keeps the addresses served. A
+// router that is not Master ignores it.
+type Resign struct{}
+
 // SetPriority changes the router's priority at run time (the agent lowers
 // it while this node is not fit to serve, DESIGN.md invariant 3, and
 // restores it after). 0 and 255 are refused (ignored): 0 is the stop
@@ -99,6 +111,7 @@ func (TrackChanged) event() {}
 func (GroupFault) event()   {}
 func (StepDown) event()     {}
 func (SetPriority) event()  {}
+func (Resign) event()       {}
 
 // Action is an output of Machine.Handle, executed in order by the caller.
 type Action interface{ action() }
@@ -124,11 +137,16 @@ const (
 	CauseFault                   // tracked interface or sync group in fault
 	CauseRecovered               // fault cleared
 	CauseGroup                   // sync group StepDown
+	CauseResign                  // Resign: this router handed mastership over
 )
 
 func (c Cause) String() string {
-	return [...]string{"startup", "master down timer expired", "higher priority advert",
-		"shutdown", "fault", "fault cleared", "sync group"}[c]
+	names := [...]string{"startup", "master down timer expired", "higher priority advert",
+		"shutdown", "fault", "fault cleared", "sync group", "resigned"}
+	if int(c) < len(names) {
+		return names[c]
+	}
+	return fmt.Sprintf("cause(%d)", uint8(c))
 }
 
 // Transition reports a state change. Leaving Master means: remove the
@@ -225,6 +243,17 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		// Master_Down_Interval (§6.4.3, the same as a shutdown).
 		acts := []Action{SendAdvert{StopPriority}}
 		acts = append(acts, m.to(Backup, CauseGroup)...)
+		return append(acts, m.arm(now, masterDownInterval(m.cfg.Priority, m.masterAdv)))
+	case Resign:
+		if m.state != Master {
+			return nil
+		}
+		// The same priority-0 advert as a shutdown (§6.4.3), but this
+		// router stays in the election as a Backup. Until the new
+		// master's first advert it knows no master.
+		acts := []Action{SendAdvert{StopPriority}}
+		acts = append(acts, m.to(Backup, CauseResign)...)
+		m.masterAddr = netip.Addr{}
 		return append(acts, m.arm(now, masterDownInterval(m.cfg.Priority, m.masterAdv)))
 	case SetPriority:
 		if ev.Priority == StopPriority || ev.Priority == OwnerPriority ||

@@ -153,6 +153,22 @@ func TestMachine(t *testing.T) {
 		{"sync group step down as master",
 			cfg(100, true, 0), master, mAt, StepDown{},
 			[]Action{SendAdvert{0}, Transition{Master, Backup, CauseGroup}, ArmTimer{down100}}, Backup},
+		{"§6.4.3 resign as master: priority 0 advert, backup, Master_Down_Timer",
+			cfg(100, true, 0), master, mAt, Resign{},
+			[]Action{SendAdvert{0}, Transition{Master, Backup, CauseResign}, ArmTimer{down100}}, Backup},
+		{"resign at the lowered priority: Master_Down_Interval follows it",
+			cfg(100, true, 0), append(append([]step{}, master...), step{mAt, SetPriority{Priority: 1}}), mAt, Resign{},
+			[]Action{SendAdvert{0}, Transition{Master, Backup, CauseResign}, ArmTimer{masterDownInterval(1, adv)}}, Backup},
+		{"resign ignored as backup",
+			cfg(100, true, 0), backup, time.Second, Resign{},
+			nil, Backup},
+		{"resign ignored in fault",
+			cfg(100, true, 0), []step{{0, TrackChanged{Up: false}}, {0, Startup{}}}, time.Second, Resign{},
+			nil, Fault},
+		{"after resigning at a lowered priority, the new master is accepted despite preempt",
+			cfg(100, true, 0), append(append([]step{}, master...), step{mAt, SetPriority{Priority: 1}}, step{mAt, Resign{}}), mAt + 100*time.Millisecond,
+			AdvertIn{Src: upperIP, VRID: 51, Priority: 50, Interval: adv},
+			[]Action{ArmTimer{masterDownInterval(1, adv)}}, Backup},
 		{"sync group step down ignored as backup",
 			cfg(100, true, 0), backup, time.Second, StepDown{},
 			nil, Backup},
@@ -192,6 +208,31 @@ func TestMachineSkewTakeover(t *testing.T) {
 	}
 	if m.Handle(at.Add(skew), TimerFired{}); m.State() != Master {
 		t.Fatalf("state %v after Skew_Time, want master", m.State())
+	}
+}
+
+// TestMachineResignAlone: a router that resigned while nobody else is
+// there becomes master again after its Master_Down_Interval (a router
+// alone keeps the addresses served).
+func TestMachineResignAlone(t *testing.T) {
+	const adv = 100 * time.Millisecond
+	m := NewMachine(MachineConfig{VRID: 1, Priority: 100, AdvertInterval: adv, Preempt: true, Primary: primary})
+	m.Handle(t0, Startup{})
+	at := t0.Add(masterDownInterval(100, adv))
+	if m.Handle(at, TimerFired{}); m.State() != Master {
+		t.Fatalf("state %v, want master", m.State())
+	}
+	m.Handle(at, SetPriority{Priority: 1})
+	m.Handle(at, Resign{})
+	if m.State() != Backup || m.MasterAddr().IsValid() {
+		t.Fatalf("after resign: state %v master %v, want backup with no master known", m.State(), m.MasterAddr())
+	}
+	down := masterDownInterval(1, adv)
+	if got := m.Handle(at.Add(down-time.Microsecond), TimerFired{}); got != nil {
+		t.Fatalf("fired early: %s", fmtActions(got))
+	}
+	if m.Handle(at.Add(down), TimerFired{}); m.State() != Master || m.Priority() != 1 {
+		t.Fatalf("alone after Master_Down_Interval: %v at priority %d, want master at 1", m.State(), m.Priority())
 	}
 }
 
