@@ -173,7 +173,12 @@ func (p *dhcpPart) probes(wait time.Duration) []*probe {
 	bound := probeBound + wait
 	return []*probe{
 		{name: "dhcp service loop", bound: bound, ping: p.live.ping, pong: p.live.pong},
-		{name: "dhcp commit path", fail: func(now time.Time) error { return p.commits.check(now, bound) }},
+		{name: "dhcp commit path", fail: func(now time.Time) error {
+			if err := p.db.Err(); err != nil {
+				return fmt.Errorf("%w: %w", ErrLeaseDB, err)
+			}
+			return p.commits.check(now, bound)
+		}},
 	}
 }
 
@@ -205,11 +210,8 @@ func (d *watchedDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 // database's sticky write failure (dhcpd/lease: after a failed write or
 // fdatasync it refuses every change until reopened), which no restart of
 // a part but the whole agent's repairs.
-//
-// BUG(agent): a failure of a write that is not the engine's (the
-// partner's records applied by the sync link, the pool balancer's moves)
-// shows only at the engine's next commit; lease.DB does not expose its
-// sticky error.
+// A failure of a write that is not the engine's (the partner's records,
+// pool moves) is seen through lease.DB.Err (dhcpPart.probes).
 type commitWatch struct {
 	clock dhcpd.Clock
 

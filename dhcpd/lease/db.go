@@ -859,6 +859,17 @@ func (db *DB) PartnerSeq() uint64 {
 	return db.partnerSeq
 }
 
+// Err is the database's sticky write failure, nil while it is healthy:
+// after a failed journal write or fdatasync every change is refused until
+// the database is reopened (a restart), whoever's write failed (the
+// engine's commits, the partner's records, pool moves). For liveness
+// checks (the agent's systemd watchdog).
+func (db *DB) Err() error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.failed
+}
+
 // Fsyncs is the number of journal fdatasyncs so far; Commits per Fsync
 // shows the group commit at work.
 func (db *DB) Fsyncs() uint64 { return db.fsyncs.Load() }

@@ -506,3 +506,23 @@ func TestSecondOpenRefused(t *testing.T) {
 		t.Fatalf("second Open: %v", err)
 	}
 }
+
+// A failed journal write is sticky and visible through Err (the agent's
+// watchdog reads it), whoever's write failed.
+func TestErrAfterWriteFailure(t *testing.T) {
+	db, _ := openT(t, t.TempDir(), nil)
+	if err := db.Err(); err != nil {
+		t.Fatalf("Err on a fresh database: %v", err)
+	}
+	mustCommit(t, db, active(ip("192.0.2.10"), 1, t0, time.Hour))
+	db.jf.Close() // the disk goes away under the writer
+	if _, err := db.Commit(active(ip("192.0.2.11"), 2, t0, time.Hour)); err == nil {
+		t.Fatal("Commit succeeded on a closed journal")
+	}
+	if err := db.Err(); err == nil {
+		t.Fatal("Err is nil after a failed journal write")
+	}
+	if _, err := db.Commit(active(ip("192.0.2.12"), 3, t0, time.Hour)); err == nil {
+		t.Fatal("a later Commit succeeded: the failure must be sticky")
+	}
+}
