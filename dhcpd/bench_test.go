@@ -1,0 +1,50 @@
+package dhcpd
+
+import (
+	"net"
+	"testing"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+// BenchmarkEngineDORA is the user-space cost of one new client's
+// DISCOVER-OFFER-REQUEST-ACK: decode both requests, decide, encode both
+// replies, against an in-memory database (no fsync, no sockets). It is the
+// part of scripts/bench-dhcp.sh's CPU per DORA that this code controls.
+func BenchmarkEngineDORA(b *testing.B) {
+	r := newRig(&testing.T{})
+	r.e.spacing = -1
+	prl := dhcpv4.WithOption(dhcpv4.OptParameterRequestList(
+		dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer, dhcpv4.OptionDomainName))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		hw := net.HardwareAddr{2, 4, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+		disc, _ := dhcpv4.NewDiscovery(hw, prl)
+		in, err := dhcpv4.FromBytes(disc.ToBytes())
+		if err != nil {
+			b.Fatal(err)
+		}
+		off, err := r.e.Handle(in, lanIn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ob := off.Resp.ToBytes()
+		o, _ := dhcpv4.FromBytes(ob)
+		req, _ := dhcpv4.NewRequestFromOffer(o, prl)
+		in2, err := dhcpv4.FromBytes(req.ToBytes())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ack, err := r.e.Handle(in2, lanIn)
+		if err != nil || ack.Resp.MessageType() != dhcpv4.MessageTypeAck {
+			b.Fatal(err)
+		}
+		_ = ack.Resp.ToBytes()
+		// Release, so the small test pool never runs dry.
+		rel := msg(&testing.T{}, dhcpv4.MessageTypeRelease, hw, dhcpv4.WithClientIP(ack.Resp.YourIPAddr),
+			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice()))))
+		if _, err := r.e.Handle(rel, lanIn); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
