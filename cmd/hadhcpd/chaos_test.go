@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,14 +155,8 @@ func (v chaosViolations) converging() bool { return len(v.dups) == 0 && len(v.vi
 func checkChaos(acks []crashAck, pri, sec map[netip.Addr]agent.LeaseInfo, pv, sv bool, now time.Time) chaosViolations {
 	var v chaosViolations
 	// Lost on either box, and duplicates (checkCrash's rules).
-	vp, vs := checkCrash(acks, pri, now), checkCrash(acks, sec, now)
-	for _, l := range vp.lost {
-		v.lost = append(v.lost, "primary: "+l)
-	}
-	for _, l := range vs.lost {
-		v.lost = append(v.lost, "secondary: "+l)
-	}
-	v.dups = vp.dups
+	vc := crashCheck(acks)(pri, sec, now)
+	v.lost, v.dups = vc.lost, vc.dups
 	// Early end: the last ACK of each (address, client) is what the client
 	// holds now (a renewal may shorten a lease, RFC 2131 §4.3.2).
 	type key struct {
@@ -215,7 +208,7 @@ func checkChaos(acks []crashAck, pri, sec map[netip.Addr]agent.LeaseInfo, pv, sv
 
 // chaosPair is the lab plus what the faults need.
 type chaosPair struct {
-	*crashPair
+	*pair
 }
 
 func (p *chaosPair) box(i int) (b, other *pairBox) {
@@ -342,11 +335,7 @@ func (l *chaosLoad) renew(fault int, hw net.HardwareAddr, ip netip.Addr) {
 		l.c.mu.Lock()
 		delete(l.c.waiters, xid)
 		if ok && rp.m.MessageType() == dhcpv4.MessageTypeAck {
-			a := crashAck{round: fault, hw: hw.String(), at: time.Now(), from: rp.from}
-			a.ip, _ = netip.AddrFromSlice(rp.m.YourIPAddr.To4())
-			a.serverID, _ = netip.AddrFromSlice(rp.m.ServerIdentifier().To4())
-			a.expiry = a.at.Add(rp.m.IPAddressLeaseTime(0))
-			l.c.acks = append(l.c.acks, a)
+			l.c.acks = append(l.c.acks, ackOf(fault, hw, rp, time.Now()))
 		}
 		l.c.mu.Unlock()
 		switch {
@@ -418,59 +407,6 @@ type chaosResult struct {
 	lost, dups     int
 }
 
-// normalState is what waitChaosNormal saw last, for the failure message.
-type normalState struct {
-	normal, ready bool
-	exited        bool // a box's hadhcpd ended: no point waiting
-	why           string
-}
-
-// pollNormal reads both boxes once: NORMAL on both with the link up, the
-// same dhcp: hash on both, the primary MASTER holding the VIP alone
-// (normal), and the standby owning chaosMinBackup BACKUP addresses (ready).
-func (p *chaosPair) pollNormal() normalState {
-	for _, b := range []*pairBox{p.pri, p.sec} {
-		if b.proc.Exited() {
-			return normalState{exited: true, why: b.name + ": hadhcpd exited"}
-		}
-	}
-	sp, errp := tryStatus(p.pri)
-	ss, errs := tryStatus(p.sec)
-	switch {
-	case errp != nil || errs != nil:
-		return normalState{why: fmt.Sprintf("status: %v / %v", errp, errs)}
-	case sp.Failover == nil || ss.Failover == nil || sp.Failover.State != "NORMAL" || ss.Failover.State != "NORMAL" ||
-		!sp.Failover.LinkUp || !ss.Failover.LinkUp:
-		return normalState{why: fmt.Sprintf("primary %s, secondary %s", statusLine(sp), statusLine(ss))}
-	case sp.Failover.ConfigHash != ss.Failover.ConfigHash:
-		return normalState{why: fmt.Sprintf("dhcp: hash primary %.12s, secondary %.12s", sp.Failover.ConfigHash, ss.Failover.ConfigHash)}
-	}
-	pv, sv := crashHasVIP(p.pri), crashHasVIP(p.sec)
-	if !pv || sv || len(sp.VRRP) != 1 || sp.VRRP[0].State != "MASTER" {
-		return normalState{why: fmt.Sprintf("VIP on primary %v, secondary %v; vrrp %+v / %+v", pv, sv, sp.VRRP, ss.VRRP)}
-	}
-	if len(ss.Pools) != 1 || ss.Pools[0].Backup < chaosMinBackup {
-		return normalState{normal: true, why: fmt.Sprintf("standby pools %+v, want ≥ %d BACKUP", ss.Pools, chaosMinBackup)}
-	}
-	return normalState{normal: true, ready: true}
-}
-
-// waitChaosNormal polls until the pair is normal (returning when it first
-// was) and ready, bounded by d.
-func (p *chaosPair) waitChaosNormal(d time.Duration) (normalAt time.Time, st normalState) {
-	deadline := time.Now().Add(d)
-	for {
-		st = p.pollNormal()
-		if st.normal && normalAt.IsZero() {
-			normalAt = time.Now()
-		}
-		if st.ready || st.exited || time.Now().After(deadline) {
-			return normalAt, st
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // reloadLeaseTimes are the primary's dhcp.default_lease_time values a
 // reload alternates between, both far longer than any run and neither
 // above the MCLT (1 h by default), so every ACK in NORMAL carries exactly
@@ -498,30 +434,19 @@ func rewriteForReload(cfg string) (string, time.Duration, error) {
 func (p *chaosPair) inject(t *testing.T, f chaosFault) (time.Time, time.Duration) {
 	t.Helper()
 	b, other := p.box(f.target)
-	kill := func(sig syscall.Signal) {
-		t.Helper()
-		if err := b.proc.Signal(sig); err != nil {
-			t.Fatalf("%s: signal %v: %v", b.name, sig, err)
-		}
-		if exited, _ := b.proc.Wait(chaosExitWait); !exited {
-			t.Fatalf("%s did not exit within %v of %v", b.name, chaosExitWait, sig)
-		}
-	}
 	switch f.kind {
 	case chaosKill9:
-		kill(syscall.SIGKILL)
+		b.kill(syscall.SIGKILL, chaosExitWait)
 		time.Sleep(f.hold)
-		crashStart(b)
+		b.start()
 	case chaosBoxLoss:
 		// Cables first, so no FIN leaves (PEERS.md "kill -9 is not a box
 		// failure").
-		b.host.MustIP("link", "set", "eth0", "down")
-		b.host.MustIP("link", "set", "sync0", "down")
-		kill(syscall.SIGKILL)
+		b.links("down")
+		b.kill(syscall.SIGKILL, chaosExitWait)
 		time.Sleep(f.hold)
-		b.host.MustIP("link", "set", "eth0", "up")
-		b.host.MustIP("link", "set", "sync0", "up")
-		crashStart(b)
+		b.links("up")
+		b.start()
 	case chaosLinkLAN, chaosLinkSync:
 		dev := "eth0"
 		if f.kind == chaosLinkSync {
@@ -531,24 +456,17 @@ func (p *chaosPair) inject(t *testing.T, f chaosFault) (time.Time, time.Duration
 		time.Sleep(f.hold)
 		b.host.MustIP("link", "set", dev, "up")
 	case chaosRestart:
-		kill(syscall.SIGTERM)
-		crashStart(b)
+		b.kill(syscall.SIGTERM, chaosExitWait)
+		b.start()
 	case chaosMaint:
-		if out, err := chaosCmd(b, "maintenance", "start"); err != nil {
+		if out, err := b.hadhcpd("maintenance", "start"); err != nil {
 			t.Fatalf("%s: maintenance start: %v\n%s", b.name, err, out)
 		}
 		// The handover must happen: the partner alone holds the VIP
 		// (bounded; the command may return a moment before).
-		deadline := time.Now().Add(10 * time.Second)
-		for !crashHasVIP(other) || crashHasVIP(b) {
-			if time.Now().After(deadline) {
-				t.Fatalf("maintenance start on %s: the VIP not on %s alone within 10s (%s %v, %s %v)",
-					b.name, other.name, b.name, crashHasVIP(b), other.name, crashHasVIP(other))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitVIP(t, other, b, 10*time.Second)
 		time.Sleep(f.hold)
-		if out, err := chaosCmd(b, "maintenance", "stop"); err != nil {
+		if out, err := b.hadhcpd("maintenance", "stop"); err != nil {
 			t.Fatalf("%s: maintenance stop: %v\n%s", b.name, err, out)
 		}
 	case chaosReload:
@@ -572,7 +490,7 @@ func (p *chaosPair) inject(t *testing.T, f chaosFault) (time.Time, time.Duration
 		if err := os.Rename(tmp, b.cfg); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := chaosCmd(b, "check-config"); err != nil {
+		if out, err := b.hadhcpd("check-config"); err != nil {
 			t.Fatalf("check-config after the edit: %v\n%s", err, out)
 		}
 		if err := b.proc.Signal(syscall.SIGHUP); err != nil {
@@ -599,14 +517,6 @@ func (p *chaosPair) inject(t *testing.T, f chaosFault) (time.Time, time.Duration
 	return time.Now(), 0
 }
 
-// chaosCmd runs `hadhcpd ARGS -c CFG` against a box, bounded.
-func chaosCmd(b *pairBox, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, binary(b.t), append(args, "-c", b.cfg)...).CombinedOutput()
-	return string(out), err
-}
-
 // check re-reads both databases until they satisfy
 // every invariant or chaosConvergeWait passes, and returns the last
 // violations (duplicates and VIP holders end the wait at once: time does
@@ -618,7 +528,7 @@ func (p *chaosPair) check(t *testing.T, acks []crashAck) (chaosViolations, time.
 	for {
 		now := time.Now()
 		pl, sl := activeLeases(t, p.pri), activeLeases(t, p.sec)
-		v := checkChaos(acks, pl, sl, crashHasVIP(p.pri), crashHasVIP(p.sec), now)
+		v := checkChaos(acks, pl, sl, p.pri.hasVIP(), p.sec.hasVIP(), now)
 		if v.count() == 0 || !v.converging() || now.After(deadline) {
 			return v, time.Since(start)
 		}
@@ -634,7 +544,7 @@ func TestIntegrationChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 	sched := chaosSchedule(seed, n)
-	p := &chaosPair{newLoadPair(t, chaosPrefix)}
+	p := &chaosPair{newLoadPair(t, chaosPrefix, crashSpec)}
 	t.Logf("chaos seed %d, %d faults (replay the schedule: HADHCPD_CHAOS_SEED=%d HADHCPD_CHAOS_N=%d)", seed, n, seed, n)
 	cl := p.net.Host("cl")
 	cl.Connect(p.lan, "eth0")
@@ -642,8 +552,8 @@ func TestIntegrationChaos(t *testing.T) {
 	// chaddr has two bytes for the client number within a fault.
 	budget := min(int(chaosPoolShare*crashPool/float64(n)), 1<<16)
 
-	if _, st := p.waitChaosNormal(chaosNormalWait); !st.ready {
-		t.Fatalf("pair not in NORMAL with a ready standby within %v of the start: %s", chaosNormalWait, st.why)
+	if _, _, err := p.waitNormal(chaosNormalWait, chaosMinBackup); err != nil {
+		t.Fatalf("at the start: %v", err)
 	}
 	var results []chaosResult
 	defer func() { chaosSummary(t, seed, n, results, load) }()
@@ -678,13 +588,10 @@ func TestIntegrationChaos(t *testing.T) {
 		_, _ = fmt.Fprint(p.sec.log, marker)
 		faultAt := time.Now()
 		repairAt, leaseTime := p.inject(t, f)
-		normalAt, st := p.waitChaosNormal(chaosNormalWait)
-		if !st.ready {
+		normalAt, _, err := p.waitNormal(chaosNormalWait, chaosMinBackup)
+		if err != nil {
 			stopLoad()
-			if normalAt.IsZero() {
-				t.Fatalf("%s: not back in NORMAL with one VIP holder within %v of the repair: %s (seed %d)", what, chaosNormalWait, st.why, seed)
-			}
-			t.Fatalf("%s: NORMAL, but the standby not ready within %v: %s (seed %d)", what, chaosNormalWait, st.why, seed)
+			t.Fatalf("%s, after the repair: %v (seed %d)", what, err, seed)
 		}
 		time.Sleep(chaosTail)
 		ls := stopLoad()
@@ -719,24 +626,11 @@ func TestIntegrationChaos(t *testing.T) {
 				t.Errorf("%s: ACKs after the reload carry lease times %v, want all %v", what, got, leaseTime)
 			}
 		}
-		for _, set := range []struct {
-			name  string
-			lines []string
-		}{
-			{"lost (invariant 2)", v.lost},
-			{"ends early (invariant 2)", v.early},
-			{"duplicate (invariant 1)", v.dups},
-			{"active sets differ", v.diff},
-			{"VIP", v.vip},
-		} {
-			for j, l := range set.lines {
-				if j == 20 {
-					t.Errorf("%s: … %d more", set.name, len(set.lines)-j)
-					break
-				}
-				t.Errorf("%s: %s: %s", what, set.name, l)
-			}
-		}
+		reportLines(t, what+": lost (invariant 2)", v.lost)
+		reportLines(t, what+": ends early (invariant 2)", v.early)
+		reportLines(t, what+": duplicate (invariant 1)", v.dups)
+		reportLines(t, what+": active sets differ", v.diff)
+		reportLines(t, what+": VIP", v.vip)
 		if t.Failed() {
 			t.FailNow()
 		}
@@ -842,13 +736,13 @@ func TestChaosCheckerDetects(t *testing.T) {
 		{
 			name: "missing on the secondary only",
 			sec:  func(m map[netip.Addr]agent.LeaseInfo) { delete(m, ip("198.18.1.2")) },
-			pv:   true, want: func(v chaosViolations) []string { return v.lost }, contains: "secondary: round 0: 198.18.1.2",
+			pv:   true, want: func(v chaosViolations) []string { return v.lost }, contains: "198.18.1.2 ACKed to 02:c4:00:00:00:02 by invalid IP at 11:59:00.000 (expiry 12:59:00): not active in secondary's database",
 			total: 2, // lost on the secondary, and the active sets differ
 		},
 		{
 			name: "missing on the primary only",
 			pri:  func(m map[netip.Addr]agent.LeaseInfo) { delete(m, ip("198.18.1.2")) },
-			pv:   true, want: func(v chaosViolations) []string { return v.lost }, contains: "primary: round 0: 198.18.1.2",
+			pv:   true, want: func(v chaosViolations) []string { return v.lost }, contains: "198.18.1.2 ACKed to 02:c4:00:00:00:02 by invalid IP at 11:59:00.000 (expiry 12:59:00): not active in primary's database",
 			total: 2,
 		},
 		{
@@ -1001,7 +895,7 @@ func TestChaosEnv(t *testing.T) {
 // TestRewriteForReload: the reload's edit flips the lease time both ways
 // and refuses a file it cannot edit unambiguously.
 func TestRewriteForReload(t *testing.T) {
-	cfg := fmt.Sprintf(crashPairConfig, "pri", "/d", 200, "primary", "198.51.100.1:647", "198.51.100.2:647", "/k")
+	cfg := crashSpec.config(pairRoles[0], "/d", "/k")
 	once, d, err := rewriteForReload(cfg)
 	if err != nil || d != 50*time.Minute || !strings.Contains(once, "default_lease_time: 50m\n") || strings.Contains(once, "default_lease_time: 1h\n") {
 		t.Fatalf("first flip: %v, err %v\n%s", d, err, once)

@@ -20,12 +20,12 @@ import (
 // boxes hold every ACKed lease (invariant 2) with no address given twice
 // (invariant 1).
 func TestIntegrationFailoverDiskLoss(t *testing.T) {
-	p := newLoadPair(t, "hdd")
+	p := newLoadPair(t, "hdz", crashSpec)
 	cl := p.net.Host("cl")
 	cl.Connect(p.lan, "eth0")
 	load := newLoadClient(t, cl)
 
-	p.waitNormal(t, 90*time.Second)
+	p.mustNormal(t, crashNormalWait)
 	runLoad := func(round int, d time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
@@ -33,12 +33,7 @@ func TestIntegrationFailoverDiskLoss(t *testing.T) {
 	}
 	runLoad(0, 2*time.Second)
 
-	if err := p.pri.proc.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if exited, _ := p.pri.proc.Wait(10 * time.Second); !exited {
-		t.Fatal("primary did not die of SIGKILL within 10s")
-	}
+	p.pri.kill(syscall.SIGKILL, 10*time.Second)
 	runLoad(1, 3*time.Second) // the secondary alone, from its BACKUP share
 
 	// The disk is gone: an empty state directory, the config and key kept.
@@ -70,13 +65,15 @@ func TestIntegrationFailoverDiskLoss(t *testing.T) {
 	}
 	_, _ = fmt.Fprintf(p.pri.log, "--- disk lost: %d leases ACKed so far ---\n", len(before))
 	restart := time.Now()
-	crashStart(p.pri)
-	since := func() string { l := p.pri.log.String(); return l[strings.LastIndex(l, "--- disk lost"):] }
+	marker := p.pri.start()
 	// SIGKILL left the VIP on the primary's interface (kill -9 is not a
 	// box failure: the kernel keeps the address); the agent removes it
 	// before anything else. Watch the VIP only after the resync.
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(since(), `to=RECOVER-WAIT`) {
+	for {
+		if _, pos := logEvent(p.pri.log.String(), marker, toRecWaitRx); pos >= 0 {
+			break
+		}
 		if time.Now().After(deadline) || p.pri.proc.Exited() {
 			t.Fatalf("the primary did not resync and enter RECOVER-WAIT within 60s of its start on an empty disk")
 		}
@@ -87,7 +84,7 @@ func TestIntegrationFailoverDiskLoss(t *testing.T) {
 	held := make(chan bool, 1)
 	go func() {
 		for ctx.Err() == nil {
-			if crashHasVIP(p.pri) {
+			if p.pri.hasVIP() {
 				held <- true
 				return
 			}
@@ -111,7 +108,7 @@ func TestIntegrationFailoverDiskLoss(t *testing.T) {
 	load.mu.Unlock()
 
 	deadline = time.Now().Add(2 * time.Minute)
-	for !crashHasVIP(p.pri) {
+	for !p.pri.hasVIP() {
 		if time.Now().After(deadline) {
 			t.Fatal("the primary did not take the VIP back within MCLT + 1m of its restart")
 		}
@@ -121,14 +118,13 @@ func TestIntegrationFailoverDiskLoss(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	tookVIP := time.Now()
-	v := checkCrash(before, activeLeases(t, p.pri), tookVIP)
-	for _, l := range v.lost {
-		t.Errorf("the primary took the VIP without this lease (invariant 3): %s", l)
-	}
+	v := checkCrash(before, activeLeases(t, p.pri), p.pri.name, tookVIP)
+	reportLines(t, "the primary took the VIP without this lease (invariant 3)", v.lost)
 	// And in the primary's own words: the resync ended before it became
 	// VRRP master.
-	log := since()
-	resync, master := strings.Index(log, `msg="peer resync done"`), strings.Index(log, "to=master")
+	log := p.pri.log.String()
+	_, resync := logEvent(log, marker, resyncRx)
+	_, master := logEvent(log, marker, toMasterRx)
 	if resync < 0 || master < resync {
 		t.Errorf("the primary became VRRP master before its resync (log offsets: resync %d, master %d)", resync, master)
 	}
@@ -136,22 +132,14 @@ func TestIntegrationFailoverDiskLoss(t *testing.T) {
 		t.FailNow()
 	}
 
-	p.waitNormal(t, 90*time.Second)
+	p.mustNormal(t, crashNormalWait)
 	runLoad(3, 2*time.Second)
 	load.mu.Lock()
 	all := append([]crashAck(nil), load.acks...)
 	failed := load.failed
 	load.mu.Unlock()
 	now := time.Now()
-	for _, b := range []*pairBox{p.pri, p.sec} {
-		v := checkCrash(all, activeLeases(t, b), now)
-		for _, l := range v.lost {
-			t.Errorf("%s lost (invariant 2): %s", b.name, l)
-		}
-		for _, d := range v.dups {
-			t.Errorf("duplicate (invariant 1): %s", d)
-		}
-	}
+	reportViolations(t, "lost (invariant 2)", crashCheck(all)(activeLeases(t, p.pri), activeLeases(t, p.sec), now))
 	t.Logf("disk loss: %d leases ACKed before the primary took the VIP back (%d while it waited in RECOVER-WAIT), %d in all, %d exchanges unanswered; VIP back %v after the restart, with every lease",
 		len(before), during, len(all), failed, tookVIP.Sub(restart).Round(time.Millisecond))
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -38,37 +37,16 @@ type gPair struct {
 	psk  string // the pair's key file
 }
 
-// writePSK writes a fresh random 48-byte key.
-func writePSK(t *testing.T, file string) {
-	t.Helper()
-	psk := make([]byte, 48)
-	if _, err := rand.Read(psk); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, psk, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // box writes a box's config (pairConfig with auth, a YAML flow map such
 // as "{psk_file: F}") and checks it.
 func (g *gPair) box(t *testing.T, name, lan, role, lanAddr, syncAddr, listen, peer string, prio int, auth string) *pairBox {
 	t.Helper()
-	b := &pairBox{t: t, name: name, host: g.net.Host(name), dir: filepath.Join(g.dir, name)}
+	b := newPairBox(t, g.net, g.dir, name, "192.0.2.1", func(dir string) string {
+		c := fmt.Sprintf(pairConfig, name, dir, prio, role, listen, peer, "AUTH", "127.0.0.1:9767")
+		return strings.Replace(c, "{psk_file: AUTH}", auth, 1)
+	})
 	b.host.Connect(lan, "eth0", lanAddr)
 	b.host.Connect(g.sync, "sync0", syncAddr)
-	if err := os.MkdirAll(b.dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	b.cfg = filepath.Join(b.dir, "hadhcpd.yaml")
-	c := fmt.Sprintf(pairConfig, name, b.dir, prio, role, listen, peer, "AUTH", "127.0.0.1:9767")
-	c = strings.Replace(c, "{psk_file: AUTH}", auth, 1)
-	if err := os.WriteFile(b.cfg, []byte(c), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(binary(t), "check-config", "-c", b.cfg).CombinedOutput(); err != nil {
-		t.Fatalf("check-config %s: %v\n%s", name, err, out)
-	}
 	return b
 }
 
@@ -117,15 +95,6 @@ func (b *pairBox) metric(t *testing.T, series string) float64 {
 		}
 	}
 	return 0
-}
-
-// stop ends a box with SIGTERM (bounded).
-func (b *pairBox) stop(t *testing.T) {
-	t.Helper()
-	_ = b.proc.Signal(syscall.SIGTERM)
-	if exited, _ := b.proc.Wait(10 * time.Second); !exited {
-		t.Errorf("%s did not stop within 10s of SIGTERM", b.name)
-	}
 }
 
 // TestIntegrationFailoverWrongPSK: a third hadhcpd with the wrong key

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"net/netip"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -52,112 +46,18 @@ failover:
   auth: {psk_file: %[7]s}
 `
 
-// pairBox is one box of the pair.
-type pairBox struct {
-	t    *testing.T
-	name string
-	host *testnet.Host
-	dir  string
-	cfg  string
-	proc *testnet.Proc
-	log  *syncBuf
-}
-
-func (b *pairBox) start() {
-	b.t.Helper()
-	b.log = &syncBuf{}
-	b.proc = b.host.Start(b.log, binary(b.t), "run", "-c", b.cfg)
-}
-
-// waitLog waits for re in the box's log and returns the match.
-func (b *pairBox) waitLog(re string, d time.Duration) string {
-	b.t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if m := rx.FindString(b.log.String()); m != "" {
-			return m
-		}
-		if b.proc.Exited() {
-			b.t.Fatalf("%s: hadhcpd exited while waiting for %q", b.name, re)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b.t.Fatalf("%s: no %q in the log within %s", b.name, re, d)
-	return ""
-}
-
-// hasVIP reports whether the box holds 192.0.2.1 on eth0.
-func (b *pairBox) hasVIP() bool {
-	out, err := exec.Command("ip", "-n", b.host.Name, "-4", "-o", "addr", "show", "dev", "eth0").Output()
-	return err == nil && strings.Contains(string(out), " 192.0.2.1/")
-}
-
-// leases reads the box's database with `hadhcpd leases --json` (a copy,
-// read-only, while the daemon runs).
-func (b *pairBox) leases() []map[string]any {
-	b.t.Helper()
-	out, err := exec.Command(binary(b.t), "leases", "--json", "-c", b.cfg).Output()
-	if err != nil {
-		b.t.Fatalf("%s: hadhcpd leases: %v", b.name, err)
-	}
-	var ls []map[string]any
-	if err := json.Unmarshal(out, &ls); err != nil {
-		b.t.Fatalf("%s: leases --json: %v\n%s", b.name, err, out)
-	}
-	return ls
-}
-
-// pair builds the lab: a LAN switch, two boxes, the sync cable, a PSK.
-type pair struct {
-	net      *testnet.Lab
-	lan      string
-	pri, sec *pairBox
-}
-
+// newPair is the pair of pairConfig (prefix "hdf"): the LAN
+// 192.0.2.0/24, metrics on the secondary only.
 func newPair(t *testing.T) *pair {
 	t.Helper()
 	testnet.RequireCmd(t, "dhclient")
-	binary(t)
-	n := testnet.New(t, "hdf")
-	p := &pair{net: n, lan: n.Switch("lan")}
-	dir := t.TempDir()
-	psk := make([]byte, 48)
-	if _, err := rand.Read(psk); err != nil {
-		t.Fatal(err)
-	}
-	pskFile := filepath.Join(dir, "peer.key")
-	if err := os.WriteFile(pskFile, psk, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mk := func(name, role, lanAddr, syncAddr, listen, peer string, prio int, metrics string) *pairBox {
-		b := &pairBox{t: t, name: name, host: n.Host(name), dir: filepath.Join(dir, name)}
-		b.host.Connect(p.lan, "eth0", lanAddr)
-		if err := os.MkdirAll(b.dir, 0o700); err != nil {
-			t.Fatal(err)
+	return newPairLab(t, "hdf", netip.MustParsePrefix("192.0.2.0/24"), 0, func(r boxRole, dir, psk string) string {
+		metrics := ""
+		if r.name == "sec" {
+			metrics = "127.0.0.1:9767"
 		}
-		b.cfg = filepath.Join(b.dir, "hadhcpd.yaml")
-		c := fmt.Sprintf(pairConfig, name, b.dir, prio, role, listen, peer, pskFile, metrics)
-		if err := os.WriteFile(b.cfg, []byte(c), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command(binary(t), "check-config", "-c", b.cfg).CombinedOutput(); err != nil {
-			t.Fatalf("check-config %s: %v\n%s", name, err, out)
-		}
-		return b
-	}
-	p.pri = mk("pri", "primary", "192.0.2.2/24", "198.51.100.1/24", "198.51.100.1:647", "198.51.100.2:647", 200, "")
-	p.sec = mk("sec", "secondary", "192.0.2.3/24", "198.51.100.2/24", "198.51.100.2:647", "198.51.100.1:647", 100, "127.0.0.1:9767")
-	n.Cable(p.pri.host, "sync0", "198.51.100.1/24", p.sec.host, "sync0", "198.51.100.2/24")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("primary log:\n%s", p.pri.log.String())
-			t.Logf("secondary log:\n%s", p.sec.log.String())
-		}
+		return fmt.Sprintf(pairConfig, r.name, dir, r.prio, r.role, r.listen, r.peer, psk, metrics)
 	})
-	p.sec.start()
-	p.pri.start()
-	return p
 }
 
 // waitReady waits until both boxes are in NORMAL, the primary holds the VIP
@@ -205,23 +105,6 @@ func (p *pair) waitReady(t *testing.T) {
 	}
 }
 
-// status asks the running box with `hadhcpd status --json`.
-func (b *pairBox) status() agent.Status {
-	b.t.Helper()
-	out, err := exec.Command(binary(b.t), "status", "--json", "-c", b.cfg).CombinedOutput()
-	if err != nil {
-		b.t.Fatalf("%s: hadhcpd status: %v\n%s", b.name, err, out)
-	}
-	var st agent.Status
-	if err := json.Unmarshal(out, &st); err != nil {
-		b.t.Fatalf("%s: status --json: %v\n%s", b.name, err, out)
-	}
-	if st.Schema != agent.StatusSchema {
-		b.t.Fatalf("%s: status schema %d, want %d", b.name, st.Schema, agent.StatusSchema)
-	}
-	return st
-}
-
 var ackRx = regexp.MustCompile(`DHCPACK of (192\.0\.2\.\d+) from (\S+)`)
 
 // TestIntegrationFailoverHotStandby: a lease from the primary is in the
@@ -263,8 +146,7 @@ func TestIntegrationFailoverHotStandby(t *testing.T) {
 	// Box loss: both cables of the primary go first (no FIN can leave),
 	// then SIGKILL (PEERS.md "kill -9 is not a box failure").
 	failAt := time.Now()
-	p.pri.host.MustIP("link", "set", "eth0", "down")
-	p.pri.host.MustIP("link", "set", "sync0", "down")
+	p.pri.links("down")
 	if err := p.pri.proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -283,14 +165,9 @@ func TestIntegrationFailoverHotStandby(t *testing.T) {
 	// retransmission timer would blur it).
 	after := func(re string) time.Time {
 		t.Helper()
-		_, tail, _ := strings.Cut(p.sec.log.String(), "--- failure ---\n")
-		m := regexp.MustCompile(`(?m)^time=(\S+) .*` + re).FindStringSubmatch(tail)
-		if m == nil {
-			t.Fatalf("secondary: no %q after the failure", re)
-		}
-		ts, err := time.Parse(time.RFC3339Nano, m[1])
-		if err != nil {
-			t.Fatal(err)
+		ts, _ := logEvent(p.sec.log.String(), "--- failure ---\n", regexp.MustCompile(re))
+		if ts.IsZero() {
+			t.Fatalf("secondary: no dated %q after the failure", re)
 		}
 		return ts
 	}

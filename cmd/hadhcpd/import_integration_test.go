@@ -108,18 +108,7 @@ func startDaemon(t *testing.T, h *testnet.Host, name string, args ...string) *da
 // waitLog waits for re in the daemon's output.
 func (d *daemon) waitLog(t *testing.T, re string, timeout time.Duration) {
 	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if rx.MatchString(d.log.String()) {
-			return
-		}
-		if d.proc.Exited() {
-			t.Fatalf("%s exited while waiting for %q:\n%s", d.name, re, d.log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no %q from %s within %s:\n%s", re, d.name, timeout, d.log.String())
+	waitOutput(t, d.name, d.log, d.proc, re, timeout)
 }
 
 // stop ends the daemon with SIGTERM (bounded) and SIGKILL after that.

@@ -111,19 +111,7 @@ func (l *lab) stop() {
 
 func (l *lab) waitLog(re string, d time.Duration) string {
 	l.t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if m := rx.FindString(l.log.String()); m != "" {
-			return m
-		}
-		if l.proc.Exited() {
-			l.t.Fatalf("hadhcpd exited while waiting for %q", re)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	l.t.Fatalf("no %q in hadhcpd's log within %s", re, d)
-	return ""
+	return waitOutput(l.t, "hadhcpd", l.log, l.proc, re, d)
 }
 
 // client adds a client namespace on the LAN with the given MAC.

@@ -1,30 +1,11 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// waitVIP waits until the VIP is on b alone (other without it).
-func waitVIP(t *testing.T, b, other *pairBox, d time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !(b.hasVIP() && !other.hasVIP()) {
-		if time.Since(start) > d {
-			t.Fatalf("VIP not on %s alone within %v (%s %v, %s %v)", b.name, d, b.name, b.hasVIP(), other.name, other.hasVIP())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
-func (b *pairBox) hadhcpd(args ...string) (string, error) {
-	out, err := exec.Command(binary(b.t), append(args, "-c", b.cfg)...).CombinedOutput()
-	return string(out), err
-}
 
 // TestIntegrationMaintenance: maintenance start on the primary hands the
 // VIP to the secondary, which serves a new client while replication keeps
@@ -128,8 +109,7 @@ func TestIntegrationPartnerDown(t *testing.T) {
 	}
 
 	// Box loss (PEERS.md: cables first, then SIGKILL).
-	p.pri.host.MustIP("link", "set", "eth0", "down")
-	p.pri.host.MustIP("link", "set", "sync0", "down")
+	p.pri.links("down")
 	if err := p.pri.proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

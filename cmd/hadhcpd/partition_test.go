@@ -24,7 +24,7 @@ import (
 
 // Knobs of one partition.
 const (
-	// partHold exceeds crashPairConfig's max_response_delay (3 s), so a
+	// partHold exceeds loadPairConfig's max_response_delay (3 s), so a
 	// silent sync partition is noticed by the heartbeat timeout while it
 	// lasts and the pair serves some time under COMMUNICATIONS-INTERRUPTED
 	// rules, not only with ACKs stalled waiting for the partner.
@@ -35,12 +35,12 @@ const (
 	partConverge = 30 * time.Second
 )
 
-// newPartPair is newCrashPair with its own namespace prefix ("hdp"), so
-// this test and the crash loop can run side by side.
-func newPartPair(t *testing.T) *crashPair {
+// newPartPair is the crash loop's pair with its own namespace prefix
+// ("hdp"), so this test and the crash loop can run side by side.
+func newPartPair(t *testing.T) *pair {
 	t.Helper()
 	testnet.RequireCmd(t, "nft")
-	return newLoadPair(t, "hdp")
+	return newLoadPair(t, "hdp", crashSpec)
 }
 
 // nft loads a ruleset into the box's namespace (the tables live and die
@@ -136,7 +136,7 @@ func partition(t *testing.T, round int, cutS, cutV bool) {
 	cl := p.net.Host("cl")
 	cl.Connect(p.lan, "eth0")
 	load := newLoadClient(t, cl)
-	p.waitNormal(t, 60*time.Second)
+	p.mustNormal(t, 60*time.Second)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -158,7 +158,7 @@ func partition(t *testing.T, round int, cutS, cutV bool) {
 	// Sample who holds the VIP while the partition lasts.
 	var priVIP, secVIP, bothVIP int
 	for time.Since(cutAt) < partHold {
-		pv, sv := crashHasVIP(p.pri), crashHasVIP(p.sec)
+		pv, sv := p.pri.hasVIP(), p.sec.hasVIP()
 		if pv {
 			priVIP++
 		}
@@ -223,104 +223,26 @@ func partition(t *testing.T, round int, cutS, cutV bool) {
 		t.Error("no ACK during the partition: the pair stopped serving")
 	}
 
-	// Converged: both NORMAL, one VIP holder, every unexpired ACK active
-	// for its client in both databases, the same active pairs in both.
-	// The databases are re-read until then (bounded): NORMAL is reported
-	// by each box on its own and reading a copy takes a moment.
-	var (
-		normalAt, convAt time.Time
-		last             string
-		v                crashViolation
-		diff             []string
-	)
+	// Converged: both NORMAL with the VIP on the primary alone, every
+	// unexpired ACK active for its client in both databases, the same
+	// active pairs in both, and still NORMAL then.
 	deadline := healAt.Add(partConverge)
-	for time.Now().Before(deadline) {
-		for _, b := range []*pairBox{p.pri, p.sec} {
-			if b.proc.Exited() {
-				t.Fatalf("%s: hadhcpd exited after the heal", b.name)
-			}
-		}
-		sp, errp := tryStatus(p.pri)
-		ss, errs := tryStatus(p.sec)
-		pv, sv := crashHasVIP(p.pri), crashHasVIP(p.sec)
-		switch {
-		case errp != nil || errs != nil:
-			last = fmt.Sprintf("status: %v / %v", errp, errs)
-		case sp.Failover == nil || ss.Failover == nil || sp.Failover.State != "NORMAL" || ss.Failover.State != "NORMAL":
-			last = fmt.Sprintf("primary %s, secondary %s", statusLine(sp), statusLine(ss))
-		case pv == sv:
-			last = fmt.Sprintf("VIP on primary %v, secondary %v", pv, sv)
-		default:
-			if normalAt.IsZero() {
-				normalAt = time.Now()
-			}
-			now := time.Now()
-			pl, sl := activeLeases(t, p.pri), activeLeases(t, p.sec)
-			vp, vs := checkCrash(acks, pl, now), checkCrash(acks, sl, now)
-			v = crashViolation{dups: vp.dups}
-			for _, l := range vp.lost {
-				v.lost = append(v.lost, "primary: "+l)
-			}
-			for _, l := range vs.lost {
-				v.lost = append(v.lost, "secondary: "+l)
-			}
-			diff = pairsDiff(activePairs(pl), activePairs(sl))
-			if len(v.lost) == 0 && len(diff) == 0 {
-				convAt = now
-			} else {
-				last = fmt.Sprintf("NORMAL with one VIP, but %d ACKs not active in both databases, %d pairs differ", len(v.lost), len(diff))
-			}
-		}
-		if !convAt.IsZero() {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	normalAt, _, err := p.waitNormal(time.Until(deadline), 0)
+	if err != nil {
+		t.Fatalf("after the heal: %v", err)
 	}
-	if normalAt.IsZero() {
-		t.Fatalf("not back in NORMAL with one VIP holder within %v of the heal: %s", partConverge, last)
+	c := p.converge(t, time.Until(deadline), crashCheck(acks))
+	if st := p.poll(0); !st.normal {
+		t.Errorf("the pair left NORMAL while its databases converged: %s", st.why)
 	}
-	// Duplicates do not heal with time: checked on the last read either way.
 	t.Logf("%d clients started, no ACK %d; ACKs before the partition %d, during %d (%v), after the heal %d; lost %d, duplicates %d; heal → NORMAL with one VIP %v, → databases converged %v",
-		started, failed, before, during, partHold, after, len(v.lost), len(v.dups),
-		normalAt.Sub(healAt).Round(time.Millisecond), since(healAt, convAt))
-	for _, d := range v.dups {
-		t.Errorf("duplicate (invariant 1): %s", d)
+		started, failed, before, during, partHold, after, len(c.v.lost), len(c.v.dups),
+		normalAt.Sub(healAt).Round(time.Millisecond), since(healAt, c.at))
+	// Duplicates do not heal with time: checked on the last read either way.
+	reportLines(t, "duplicate (invariant 1)", c.v.dups)
+	if c.at.IsZero() {
+		t.Errorf("databases not converged within %v of the heal", partConverge)
+		reportLines(t, "not active in both", c.v.lost)
+		reportLines(t, "active pairs differ", c.diff)
 	}
-	if convAt.IsZero() {
-		t.Errorf("databases not converged within %v of the heal: %s", partConverge, last)
-		for i, l := range v.lost {
-			if i == 20 {
-				t.Errorf("… %d more", len(v.lost)-i)
-				break
-			}
-			t.Errorf("not active in both: %s", l)
-		}
-		for i, l := range diff {
-			if i == 20 {
-				t.Errorf("… %d more", len(diff)-i)
-				break
-			}
-			t.Errorf("active pairs differ: %s", l)
-		}
-	}
-}
-
-// since is convAt − healAt, or "never".
-func since(from, to time.Time) string {
-	if to.IsZero() {
-		return "never"
-	}
-	return to.Sub(from).Round(time.Millisecond).String()
-}
-
-// statusLine is a box's failover and VRRP state in one line.
-func statusLine(st agent.Status) string {
-	s := "failover ?"
-	if st.Failover != nil {
-		s = fmt.Sprintf("failover %s (partner %s, link up %v)", st.Failover.State, st.Failover.PartnerState, st.Failover.LinkUp)
-	}
-	for _, v := range st.VRRP {
-		s += ", vrrp " + v.State
-	}
-	return s
 }

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	mrand "math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,47 +36,25 @@ import (
 // conversion over the sync link (sync/peer doc.go "Records and clocks").
 const skewTolerance = 5 * time.Second
 
-// skewRounds is HADHCPD_SKEW_ROUNDS: kills per skew direction (default 2,
-// so `make test` stays quick; a kill9 and a box loss).
-func skewRounds(t *testing.T) int {
-	s := os.Getenv("HADHCPD_SKEW_ROUNDS")
-	if s == "" {
-		return 2
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 100 {
-		t.Fatalf("HADHCPD_SKEW_ROUNDS=%q: want a number of rounds 1–100", s)
-	}
-	return n
-}
-
-// skewStart (re)starts a box with its wall clock moved by off, appending
-// to its log (crashStart with the hidden test flag).
-func skewStart(b *pairBox, off time.Duration) {
-	b.t.Helper()
-	_, _ = fmt.Fprintf(b.log, "--- start %s, clock offset %v ---\n", time.Now().Format(time.RFC3339Nano), off)
-	b.proc = b.host.Start(b.log, binary(b.t), "run", "-c", b.cfg, "--"+clockOffsetFlag, off.String())
-}
-
 // checkSkew is checkCrash against a box whose clock is off ahead of the
 // client's, plus the lease end: every unexpired ACK's lease must be kept by
 // the box until the end the client was told (a box that took a partner's
 // or a skewed time for its own would end it an hour early or late).
-func checkSkew(acks []crashAck, box map[netip.Addr]agent.LeaseInfo, off time.Duration, now time.Time) crashViolation {
-	v := checkCrash(acks, box, now)
+func checkSkew(acks []crashAck, db map[netip.Addr]agent.LeaseInfo, box string, off time.Duration, now time.Time) crashViolation {
+	v := checkCrash(acks, db, box, now)
 	for _, a := range acks {
 		if !a.expiry.After(now) {
 			continue
 		}
-		l, ok := box[a.ip]
+		l, ok := db[a.ip]
 		if !ok || !strings.EqualFold(l.HWAddr, a.hw) {
 			continue // lost: checkCrash said so
 		}
 		kept := l.Expiry.Add(-off) // the box's lease end on the client's clock
 		if d := kept.Sub(a.expiry); d < -skewTolerance || d > skewTolerance {
-			v.lost = append(v.lost, fmt.Sprintf("round %d: %s ACKed to %s at %s until %s: the box keeps it until %s (its clock, offset %v): %v from what the client was told",
+			v.lost = append(v.lost, fmt.Sprintf("round %d: %s ACKed to %s at %s until %s: %s keeps it until %s (its clock, offset %v): %v from what the client was told",
 				a.round, a.ip, a.hw, a.at.Format("15:04:05.000"), a.expiry.Format("15:04:05"),
-				l.Expiry.Format("15:04:05"), off, d.Round(time.Millisecond)))
+				box, l.Expiry.Format("15:04:05"), off, d.Round(time.Millisecond)))
 		}
 	}
 	return v
@@ -116,7 +91,7 @@ func TestSkewCheckerDetects(t *testing.T) {
 		{"an hour short", box(0, acks[0].expiry.Add(-time.Hour), acks[1].expiry), 0, 1},
 		{"an hour long on a -1h box", box(-time.Hour, acks[0].expiry, acks[1].expiry.Add(time.Hour)), -time.Hour, 1},
 	} {
-		v := checkSkew(acks, tc.box, tc.off, now)
+		v := checkSkew(acks, tc.box, "sec", tc.off, now)
 		if len(v.lost) != tc.wantLost || len(v.dups) != 0 {
 			t.Errorf("%s: lost %q, dups %q; want %d lost", tc.name, v.lost, v.dups, tc.wantLost)
 		}
@@ -169,148 +144,63 @@ func TestIntegrationFailoverSkew(t *testing.T) {
 }
 
 func skewLoop(t *testing.T, skewSec bool, off time.Duration) {
-	rounds := skewRounds(t)
-	p := newLoadPair(t, "hds")
+	// HADHCPD_SKEW_ROUNDS: kills per skew direction (default 2, so `make
+	// test` stays quick; a kill9 and a box loss).
+	rounds := envCount(t, "HADHCPD_SKEW_ROUNDS", 2, 1, 100, "rounds")
+	p := newLoadPair(t, "hds", crashSpec)
 	skewed := p.pri
 	if skewSec {
 		skewed = p.sec
 	}
 	offsets := map[*pairBox]time.Duration{skewed: off}
 	// Restart the box with its clock moved, on an empty state dir: a box
-	// whose clock always was off, not one whose clock jumped.
-	if err := skewed.proc.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if exited, _ := skewed.proc.Wait(10 * time.Second); !exited {
-		t.Fatalf("%s did not stop within 10s of SIGTERM", skewed.name)
-	}
+	// whose clock always was off, not one whose clock jumped. Its later
+	// restarts keep the flag.
+	skewed.kill(syscall.SIGTERM, 10*time.Second)
 	if err := os.RemoveAll(filepath.Join(skewed.dir, "state")); err != nil {
 		t.Fatal(err)
 	}
-	skewStart(skewed, off)
+	skewed.args = []string{"--" + clockOffsetFlag, off.String()}
+	skewed.start()
 
 	cl := p.net.Host("cl")
 	cl.Connect(p.lan, "eth0")
 	load := newLoadClient(t, cl)
 
 	for r := range rounds {
-		kind := "kill9"
-		if r%2 == 1 {
-			kind = "crash"
-		}
-		active, standby := p.waitNormal(t, 90*time.Second)
+		p.mustNormal(t, crashNormalWait)
 		if r == 0 {
 			skewInForce(t, p, skewed, off)
 		}
-
-		load.mu.Lock()
-		start := len(load.acks)
-		load.mu.Unlock()
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan int, 1)
-		go func() { done <- load.run(ctx, r) }()
-
-		time.Sleep(time.Second + mrand.N(2*time.Second))
-		marker := fmt.Sprintf("--- round %d: %s of %s ---\n", r, kind, active.name)
-		_, _ = fmt.Fprint(standby.log, marker)
-		killAt := time.Now()
-		if kind == "crash" {
-			// Box loss: cables first, so no FIN leaves (PEERS.md).
-			active.host.MustIP("link", "set", "eth0", "down")
-			active.host.MustIP("link", "set", "sync0", "down")
-		}
-		if err := active.proc.Signal(syscall.SIGKILL); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		time.Sleep(crashAfterKill)
-		cancel()
-		var started int
-		select {
-		case started = <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("load client did not stop within 10s")
-		}
-		if exited, _ := active.proc.Wait(10 * time.Second); !exited {
-			t.Fatalf("%s did not die of SIGKILL within 10s", active.name)
-		}
-
-		load.mu.Lock()
-		all := append([]crashAck(nil), load.acks...)
-		failed := load.failed
-		load.failed = 0
-		load.mu.Unlock()
-		var before, after int
-		for _, a := range all[start:] {
-			if a.at.Before(killAt) {
-				before++
-			} else {
-				after++
-			}
-		}
-		firstAck := firstBindAfter(standby.log.String(), marker, killAt)
-		v := checkSkew(all, activeLeases(t, standby), offsets[standby], time.Now())
+		c := p.killRound(t, load, r)
+		v := checkSkew(c.acks, activeLeases(t, c.standby), c.standby.name, offsets[c.standby], time.Now())
 		t.Logf("round %d (%s of %s, standby %s at offset %v): %d clients started, ACKs before the kill %d, after %d, no ACK %d; lost %d, duplicates %d; kill → standby's first ACK %v",
-			r, kind, active.name, standby.name, offsets[standby], started, before, after, failed, len(v.lost), len(v.dups), firstAck.Round(time.Millisecond))
-		reportViolations(t, v)
-		if before == 0 {
-			t.Errorf("round %d: no ACK before the kill: the load client did not work", r)
-		}
-		if after == 0 || firstAck < 0 {
-			t.Errorf("round %d: the standby %s ACKed no new client within %v of the kill", r, standby.name, crashAfterKill)
-		}
+			r, c.kind, c.active.name, c.standby.name, offsets[c.standby], c.started, c.before, c.after, c.failed, len(v.lost), len(v.dups), c.firstAck.Round(time.Millisecond))
+		reportViolations(t, skewLost, v)
 		if t.Failed() {
 			t.FailNow()
 		}
-
-		if kind == "crash" {
-			active.host.MustIP("link", "set", "eth0", "up")
-			active.host.MustIP("link", "set", "sync0", "up")
-		}
-		skewStart(active, offsets[active])
+		c.restart()
 	}
 
 	// Whole again: both databases hold every unexpired ACK until the end
 	// its client was told, each in its own clock, and the same active
-	// pairs (re-read until then, bounded: NORMAL is reported by each box
-	// on its own and a copy takes a moment to read).
-	p.waitNormal(t, 90*time.Second)
+	// pairs.
+	p.mustNormal(t, crashNormalWait)
 	load.mu.Lock()
 	acks := append([]crashAck(nil), load.acks...)
 	load.mu.Unlock()
-	var (
-		v    crashViolation
-		diff []string
-	)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		now := time.Now()
-		pl, sl := activeLeases(t, p.pri), activeLeases(t, p.sec)
-		vp, vs := checkSkew(acks, pl, offsets[p.pri], now), checkSkew(acks, sl, offsets[p.sec], now)
-		v = crashViolation{dups: vp.dups}
-		for _, l := range vp.lost {
-			v.lost = append(v.lost, "primary: "+l)
-		}
-		for _, l := range vs.lost {
-			v.lost = append(v.lost, "secondary: "+l)
-		}
-		diff = pairsDiff(activePairs(pl), activePairs(sl))
-		if len(v.lost) == 0 && len(diff) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	c := p.converge(t, 30*time.Second, func(pl, sl map[netip.Addr]agent.LeaseInfo, now time.Time) crashViolation {
+		return bothDBs(checkSkew(acks, pl, "primary", offsets[p.pri], now), checkSkew(acks, sl, "secondary", offsets[p.sec], now))
+	})
 	t.Logf("after %d rounds, %s at offset %v: %d ACKs checked against both databases: lost or kept for the wrong time %d, duplicates %d, active pairs differing %d",
-		rounds, skewed.name, off, len(acks), len(v.lost), len(v.dups), len(diff))
-	reportViolations(t, v)
-	for i, d := range diff {
-		if i == 20 {
-			t.Errorf("… %d more", len(diff)-i)
-			break
-		}
-		t.Errorf("active pairs differ: %s", d)
-	}
+		rounds, skewed.name, off, len(acks), len(c.v.lost), len(c.v.dups), len(c.diff))
+	reportViolations(t, skewLost, c.v)
+	reportLines(t, "active pairs differ", c.diff)
 }
+
+// skewLost names what checkSkew's lost lines are.
+const skewLost = "lost or kept for the wrong time (invariants 2, 6)"
 
 // skewInForce fails the test unless the offset is really in force on the
 // sync link: the partner measures the skew at the handshake (display only,
@@ -318,7 +208,7 @@ func skewLoop(t *testing.T, skewSec bool, off time.Duration) {
 // plain crash round. (That the skewed box's engine and database use the
 // offset too is shown by checkSkew: it takes the offset off the lease ends
 // that box keeps, which would then be an hour wrong.)
-func skewInForce(t *testing.T, p *crashPair, skewed *pairBox, off time.Duration) {
+func skewInForce(t *testing.T, p *pair, skewed *pairBox, off time.Duration) {
 	t.Helper()
 	other := p.pri
 	if skewed == p.pri {
@@ -332,24 +222,4 @@ func skewInForce(t *testing.T, p *crashPair, skewed *pairBox, off time.Duration)
 		t.Fatalf("%s measures the partner's clock %.0fs ahead; want ≈ %v: the offset is not in force", other.name, st.Failover.SkewSeconds, off)
 	}
 	t.Logf("%s measures the partner's clock %.0fs ahead (offset %v in force)", other.name, st.Failover.SkewSeconds, off)
-}
-
-// reportViolations fails the test with each broken invariant, at most 20
-// lines of each kind.
-func reportViolations(t *testing.T, v crashViolation) {
-	t.Helper()
-	for i, l := range v.lost {
-		if i == 20 {
-			t.Errorf("… %d more", len(v.lost)-i)
-			break
-		}
-		t.Errorf("lost or kept for the wrong time (invariants 2, 6): %s", l)
-	}
-	for i, d := range v.dups {
-		if i == 20 {
-			t.Errorf("… %d more", len(v.dups)-i)
-			break
-		}
-		t.Errorf("duplicate (invariant 1): %s", d)
-	}
 }
