@@ -69,6 +69,10 @@ demo: deps build ## the two-box lab in namespaces: leases, a box crash, the take
 bench-vrrp: deps ## VRRP takeover vs keepalived (table and ratio) and the no-flap run under CPU load; root
 	@scripts/bench-vrrp.sh
 
+.PHONY: bench-ha
+bench-ha: deps build ## HA throughput: hadhcpd pair vs Kea 2.2 HA hot-standby vs one hadhcpd box (perfdhcp; root; ~5 min)
+	@scripts/bench-ha.sh
+
 .PHONY: bench-failover
 bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived): first OFFER/ACK, lost exchanges, missing leases, renewals (root, ~5 min)
 	@scripts/bench-failover.sh

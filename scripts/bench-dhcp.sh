@@ -102,98 +102,10 @@ start_server() {
 	kill -0 "$SRV_PID" 2>/dev/null || { echo "bench-dhcp: $kind did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
 }
 
-# perf RATE SECS [extra]: runs perfdhcp, leaves its output in $WORK/perf.out.
-perf() {
-	ip netns exec $CLI timeout $(($2 + 20)) perfdhcp -4 -r "$1" -p "$2" -R 10000000 -l 198.18.0.2 ${3:-} 198.18.0.1 >"$WORK/perf.out" 2>&1 || true
-}
-
-# stats: "dora_rate drops_pct_max" from perf.out.
-stats() {
-	python3 - "$WORK/perf.out" <<-'EOF'
-	import re, sys
-	t = open(sys.argv[1]).read()
-	rate = re.search(r"Rate: ([0-9.]+) 4-way", t)
-	drops = [float(x) for x in re.findall(r"drops ratio: ([0-9.]+) %", t)]
-	print(rate.group(1) if rate else "0", max(drops) if drops else 100)
-	EOF
-}
-
-# find_rate KIND: sets FOUND to the highest rate with <= 1 % drops (each probe
-# on a fresh server). It runs in this shell, never in $(...): a server started
-# in a subshell would outlive it (SRV_PID is lost with the subshell) and keep
-# answering during the next server's run.
-find_rate() {
-	local kind=$1 rate=2000 best=0 out d r
-	# Below the start rate when even that drops (a loaded machine).
-	while [ $rate -gt 125 ]; do
-		start_server "$kind" "$POOL_BIG"
-		perf $rate "$PROBE_SECS"
-		read -r r d < <(stats)
-		printf '  %-8s probe %6d/s: %8.0f DORA/s, drops %5.2f %%\n' "$kind" $rate "$r" "$d" >&2
-		if python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"; then best=$rate; rate=$((rate * 3 / 2)); break; fi
-		rate=$((rate / 2))
-	done
-	[ $best -gt 0 ] || { FOUND=125; return; }
-	while [ $rate -le 40000 ]; do
-		start_server "$kind" "$POOL_BIG"
-		perf $rate "$PROBE_SECS"
-		read -r r d < <(stats)
-		printf '  %-8s probe %6d/s: %8.0f DORA/s, drops %5.2f %%\n' "$kind" $rate "$r" "$d" >&2
-		if python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"; then best=$rate; rate=$((rate * 3 / 2)); else break; fi
-	done
-	if [ $best -gt 0 ] && [ $rate -le 40000 ]; then
-		# one step between the last good and the first bad rate
-		local mid=$(((best + rate) / 2))
-		start_server "$kind" "$POOL_BIG"
-		perf $mid "$PROBE_SECS"
-		read -r r d < <(stats)
-		printf '  %-8s probe %6d/s: %8.0f DORA/s, drops %5.2f %%\n' "$kind" $mid "$r" "$d" >&2
-		if python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"; then best=$mid; fi
-	fi
-	stop_server
-	FOUND=$best
-}
-
-cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
-
-# measure KIND RATE SECS [perfdhcp flags]: writes its result lines to $WORK/measure.out.
-# The CPU figure is the server process's own (SRV_PID is the server itself:
-# `ip netns exec` and `env` exec, they do not fork), from this shell.
-measure() {
-	local kind=$1 rate=$2 secs=$3 t0 t1 rss
-	start_server "$kind" "$POOL_BIG"
-	t0=$(cpu_ticks "$SRV_PID")
-	perf "$rate" "$secs" "${4:-}"
-	t1=$(cpu_ticks "$SRV_PID")
-	rss=$(awk '/VmHWM/ {print $2}' /proc/"$SRV_PID"/status)
-	stop_server
-	python3 - "$WORK/perf.out" "$kind" "$rate" "$((t1 - t0))" "$(getconf CLK_TCK)" "$secs" "$rss" <<-'EOF'
-	import re, sys
-	path, kind, rate, ticks, hz, secs, rss = sys.argv[1:]
-	t = open(path).read()
-	m = re.search(r"Rate: ([0-9.]+) 4-way", t)
-	dora = float(m.group(1)) if m else 0.0
-	drops = [float(x) for x in re.findall(r"drops ratio: ([0-9.]+) %", t)]
-	# -x t prints "sent / received: S / R" (seconds) per successful exchange.
-	def pct(section):
-	    sec = re.search(r"Timestamps for packets: " + section + r"\*+\n(.*?)(?=\*\*\*|\Z)", t, re.S)
-	    vals = []
-	    if sec:
-	        for a, b in re.findall(r"sent / received: ([0-9.]+) / ([0-9.]+)", sec.group(1)):
-	            vals.append((float(b) - float(a)) * 1000)
-	    if not vals: return (float("nan"),) * 2
-	    vals.sort()
-	    return vals[len(vals)//2], vals[min(len(vals)-1, int(len(vals)*0.99))]
-	do = pct("DISCOVER-OFFER"); ra = pct("REQUEST-ACK")
-	cpu = 100.0 * int(ticks) / int(hz) / float(secs)
-	if do[0] == do[0]:  # latency run (-x t): not NaN
-	    print(f"{kind:8s} rate {int(rate):6d}/s  DISCOVER-OFFER p50/p99 {do[0]:.3f}/{do[1]:.3f} ms  REQUEST-ACK p50/p99 {ra[0]:.3f}/{ra[1]:.3f} ms")
-	else:
-	    print(f"{kind:8s} rate {int(rate):6d}/s  DORA/s {dora:8.0f}  drops {max(drops) if drops else 100:5.2f} %  "
-	          f"CPU {cpu:5.1f} %  RSS {int(rss)//1024} MiB")
-	print(f"RESULT {kind} {dora}")
-	EOF
-} >"$WORK/measure.out"
+PERF_NS=$CLI PERF_LOCAL=198.18.0.2 PERF_TARGET=198.18.0.1
+server_pids() { echo "$SRV_PID"; }
+# perf, stats, find_rate, measure: the procedure bench-ha.sh shares.
+. scripts/bench-lib.sh
 
 echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
 # Preset RATE_H/RATE_K to skip the search.

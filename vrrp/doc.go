@@ -11,7 +11,9 @@
 //     (Machine.Handle): no sockets, no goroutines, no clock reads.
 //   - instance.go: one goroutine per virtual router that feeds the machine
 //     with received adverts, timer expiries and admin events, executes its
-//     actions and publishes a Status snapshot.
+//     actions and publishes a Status snapshot. Resign is the deliberate
+//     handover of a Master (priority-0 advert, then Backup, §6.4.3); Ping
+//     and Pong let the agent's watchdog see that the loop goes round.
 //   - group.go: sync groups (instances that move together).
 //   - conn_linux.go: the IP protocol 112 raw socket behind the Conn interface.
 //

@@ -1,0 +1,428 @@
+#!/usr/bin/env bash
+# HA benchmark (make bench-ha): new-client DORA/s of
+#   pair     two hadhcpd boxes in hot-standby (failover: section, VRRP VIP, the
+#            sync link): every lease is fsync'd on both boxes before its ACK;
+#   kea-ha   two kea-dhcp4 2.2 with libdhcp_ha.so in hot-standby, Kea's
+#            defaults (the standby's ack of the lease update before the
+#            client's ACK) but a 1 s heartbeat (a quick start), multi-threaded
+#            with the dedicated HTTP listener (no kea-ctrl-agent), memfile
+#            (no fsync);
+#   single   one hadhcpd box, no failover (fsync before the ACK);
+# on one topology, in one run, with bench-dhcp.sh's procedure (bench-lib.sh):
+#   1. the highest offered rate with at most 1 % drops (PROBE_SECS probes,
+#      each on fresh servers with empty lease stores);
+#   2. a RUN_SECS run at that rate: DORA/s and CPU (a pair: both boxes, summed),
+#      shorter when it would hand out more than 80 % of the pool;
+#   3. p50/p99 REQUEST-ACK from a LAT_SECS (5 s) perfdhcp -x t run of each at one lower
+#      rate (the lowest found): -x t keeps every timestamp and starves
+#      perfdhcp of CPU at high rates on a 2-core machine.
+# Then the ratios against the targets: pair >= 3x kea-ha, pair >= 0.8x single.
+#
+# Lab (namespaces hbh<pid>-*, addresses from 198.18.0.0/15 and 198.51.100.0/24):
+#   pri eth0 198.18.0.2/15 ─┐                 VIP 198.18.0.1 (hadhcpd pair)
+#   sec eth0 198.18.0.3/15 ─┼── hub bridge ── cli eth0 198.18.0.4/15 (perfdhcp)
+#   pri sync0 198.51.100.1/24 ── cable ── sec sync0 198.51.100.2/24
+# perfdhcp is a relay (giaddr = its address, replies to its port 67): it sends
+# to the VIP for the hadhcpd pair, to the primary's address for Kea HA and
+# the single box (which runs in pri). Every server is stopped by PID before
+# the next one starts; a trap removes everything. Needs root, perfdhcp
+# (kea-admin), kea-dhcp4 and Kea's HA hooks. Takes 3-6 minutes (each pair
+# start waits for its serving state, READY_SECS at most). Preset RATE_PAIR,
+# RATE_KEA_HA, RATE_SINGLE to skip the search.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "bench-ha: $*" >&2; }
+if [ "$(id -u)" != 0 ]; then say "needs root (network namespaces); skipped"; exit 0; fi
+for c in perfdhcp kea-dhcp4 ip ss python3; do
+	command -v "$c" >/dev/null || { say "$c not installed (make deps); skipped"; exit 0; }
+done
+KEA_HOOKS=${KEA_HOOKS:-/usr/lib/x86_64-linux-gnu/kea/hooks}
+for h in libdhcp_ha.so libdhcp_lease_cmds.so; do
+	[ -e "$KEA_HOOKS/$h" ] || { say "$KEA_HOOKS/$h missing (kea-dhcp4-server; or set KEA_HOOKS); skipped"; exit 0; }
+done
+PEERS=${PEERS:-/work/shared/peers}
+for f in kea-dhcp4.json.tmpl kea-ha-hooks.json.tmpl; do
+	[ -r "$PEERS/$f" ] || { say "$PEERS/$f missing (set PEERS to the peer templates' folder)"; exit 1; }
+done
+
+ID=hbh$$
+HUB=$ID-hub PRI=$ID-pri SEC=$ID-sec CLI=$ID-cli
+WORK=$(mktemp -d /tmp/hbh-bench.XXXXXX)
+SRV_PIDS=()
+declare -A LOG_MARK # hadhcpd log lines before the current run, by box
+PROBE_SECS=${PROBE_SECS:-3}
+RUN_SECS=${RUN_SECS:-15}
+LAT_SECS=${LAT_SECS:-5}
+# DHCP, HTTP listener and HTTP client threads of each Kea HA box; 0 is
+# Kea's default, "auto": one per CPU core.
+KEA_THREADS=${KEA_THREADS:-0}
+READY_SECS=${READY_SECS:-60}  # bound on a pair reaching its serving state
+VIP=198.18.0.1
+KIND_W=6
+
+stop_server() {
+	local p
+	for p in "${SRV_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${SRV_PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	SRV_PIDS=()
+	# A hadhcpd stopped gracefully removes its VIP; one that had to be
+	# killed leaves it, and the next server must not find it there.
+	for ns in $PRI $SEC; do ip -n "$ns" addr del $VIP/15 dev eth0 2>/dev/null || true; done
+}
+server_pids() { echo "${SRV_PIDS[@]}"; }
+
+cleanup() {
+	stop_server
+	for ns in $CLI $PRI $SEC $HUB; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+go build -trimpath -o "$WORK/hadhcpd" ./cmd/hadhcpd
+
+ip netns add $HUB
+ip -n $HUB link set lo up
+ip -n $HUB link add br0 type bridge forward_delay 0 stp_state 0
+ip -n $HUB link set br0 up
+n=0
+for spec in $PRI:198.18.0.2 $SEC:198.18.0.3 $CLI:198.18.0.4; do
+	ns=${spec%:*} n=$((n + 1))
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip link add ${ID}l$n netns "$ns" type veth peer name ${ID}h$n netns $HUB
+	ip -n "$ns" link set ${ID}l$n name eth0
+	ip -n "$ns" addr add "${spec#*:}/15" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n $HUB link set ${ID}h$n master br0 up
+done
+ip link add ${ID}s1 netns $PRI type veth peer name ${ID}s2 netns $SEC
+ip -n $PRI link set ${ID}s1 name sync0
+ip -n $SEC link set ${ID}s2 name sync0
+ip -n $PRI addr add 198.51.100.1/24 dev sync0
+ip -n $SEC addr add 198.51.100.2/24 dev sync0
+ip -n $PRI link set sync0 up
+ip -n $SEC link set sync0 up
+
+# The 130k pool of bench-dhcp.sh: the /15 minus the lab's own addresses.
+POOL_BIG="198.18.1.0-198.19.255.254"
+PERF_NS=$CLI PERF_LOCAL=198.18.0.4
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+
+head -c 48 /dev/urandom >"$WORK/peer.key"
+chmod 600 "$WORK/peer.key"
+
+# hadhcpd_config NAME POOLRANGE [ROLE PRIORITY LISTEN PEER]: NAME's config
+# (a single box without ROLE); the pair's is cmd/hadhcpd's crashPairConfig
+# with the bench's subnet, pool and log level.
+hadhcpd_config() {
+	local d=$WORK/$1 first=${2%-*} last=${2#*-}
+	mkdir -p "$d/state"
+	{
+		echo "node: {name: $1, state_dir: $d/state, control_socket: $d/ctl.sock, metrics_listen: \"\", log_level: warn}"
+		if [ -n "${3:-}" ]; then
+			cat <<-EOF
+			vrrp:
+			  instances:
+			    - {name: lan, interface: eth0, vrid: 52, priority: $4, advert_interval: 100ms, virtual_ips: [$VIP/15]}
+			EOF
+		fi
+		cat <<-EOF
+		dhcp:
+		  interfaces: [eth0]
+		  default_lease_time: 1h
+		  subnets:
+		    - subnet: 198.18.0.0/15
+		      pools: [{range: $first-$last}]
+		      options: {routers: [$VIP], domain_name_servers: [$VIP]}
+		EOF
+		if [ -n "${3:-}" ]; then
+			cat <<-EOF
+			failover:
+			  role: $3
+			  listen: $5
+			  peer: $6
+			  vrrp_instance: lan
+			  max_response_delay: 3s
+			  auth: {psk_file: $WORK/peer.key}
+			EOF
+		fi
+	} >"$d/hadhcpd.yaml"
+	"$WORK/hadhcpd" check-config -c "$d/hadhcpd.yaml" >/dev/null
+}
+
+# start_hadhcpd NS NAME: runs NAME's config in NS, its log in $WORK/NAME/log.
+start_hadhcpd() {
+	ip netns exec "$1" "$WORK/hadhcpd" run -c "$WORK/$2/hadhcpd.yaml" >"$WORK/$2/log" 2>&1 &
+	SRV_PIDS+=($!)
+}
+
+# hadhcpd_status NAME: the fields pair_ready needs, from `status --json`:
+# "failover-state vrrp-state backup-addresses".
+hadhcpd_status() {
+	timeout 5 "$WORK/hadhcpd" status --json -c "$WORK/$1/hadhcpd.yaml" 2>/dev/null | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+fo = (s.get("failover") or {}).get("state", "-")
+vr = s["vrrp"][0]["state"] if s.get("vrrp") else "-"
+print(fo, vr, sum(p.get("backup", 0) for p in s.get("pools") or []))' 2>/dev/null || echo "- - 0"
+}
+
+# pair_ready: both boxes in NORMAL, the primary VRRP master holding the VIP,
+# and the secondary owning BACKUP addresses (the primary hands the
+# standby_share over in batches, 256 a second: the pair replicates every
+# lease from here on, and the balancer keeps moving the rest of the share
+# during the run, as it does on a pair that has just started).
+pair_ready() {
+	local p s pf pv sf sb
+	p=$(hadhcpd_status pri) s=$(hadhcpd_status sec)
+	LAST="primary: $p; secondary: $s"
+	read -r pf pv _ <<<"$p"
+	read -r sf _ sb <<<"$s"
+	[ "$pf" = NORMAL ] && [ "$sf" = NORMAL ] && [ "$pv" = MASTER ] && [ "$sb" -gt 0 ] &&
+		ip -n $PRI -4 -o addr show dev eth0 | grep -q " $VIP/"
+}
+
+# kea_config NAME NS-ADDR THIS: a Kea HA box (THIS s1 = primary, s2 = standby).
+kea_config() {
+	local d=$WORK/$1 first=${POOL_BIG%-*} last=${POOL_BIG#*-}
+	mkdir -p "$d/state"
+	python3 - "$PEERS" "$d" "$2" "$3" "$first" "$last" "$KEA_THREADS" "$KEA_HOOKS" <<-'EOF'
+	import re, sys
+	peers, d, addr, this, first, last, threads, hooks = sys.argv[1:]
+	def render(name, vals):
+	    t = open(f"{peers}/{name}").read()
+	    for k, v in vals.items():
+	        t = t.replace(f"@{k}@", v)
+	    left = sorted(set(re.findall(r"@([A-Z0-9_]+)@", t)))
+	    if left:
+	        raise SystemExit(f"bench-ha: {name}: placeholders left: {left}")
+	    return t
+	# Kea HA's defaults (max-response-delay 60 s, max-ack-delay 10 s, 10
+	# unacked clients; lease updates sent and acknowledged before the
+	# client's ACK), except the heartbeat: at its default 10 s a pair
+	# started together takes ~35 s to leave the waiting state, at 1 s a few
+	# seconds. Heartbeats are not on the lease path: this run measures
+	# serving, not failing over.
+	hooks_json = render("kea-ha-hooks.json.tmpl", {
+	    "KEA_HOOKS": hooks, "THIS": this, "HA_HEARTBEAT_DELAY": "1000",
+	    "HA_MAX_RESPONSE_DELAY": "60000", "HA_MAX_ACK_DELAY": "10000",
+	    "HA_MAX_UNACKED_CLIENTS": "10", "KEA_THREADS": threads,
+	    "S1_SYNC": "198.51.100.1", "S2_SYNC": "198.51.100.2"})
+	cfg = render("kea-dhcp4.json.tmpl", {
+	    "LAN_IF": "eth0", "MY_LAN": addr, "STATE": f"{d}/state", "KEA_MT": "true",
+	    "KEA_THREADS": threads, "LEASE_TIME": "3600", "RENEW_TIME": "1800",
+	    "REBIND_TIME": "3150", "LAN_NET": "198.18.0.0", "LAN_PFX": "15",
+	    "POOL_START": first, "POOL_END": last, "VIP": "198.18.0.1",
+	    "HOOKS": hooks_json, "KEA_LOG_SEVERITY": "WARN"})
+	open(f"{d}/kea.json", "w").write(cfg)
+	EOF
+}
+
+# start_kea NS NAME: Kea keeps PID and lock files in /run/kea unless told.
+start_kea() {
+	ip netns exec "$1" env KEA_PIDFILE_DIR="$WORK/$2" KEA_LOCKFILE_DIR="$WORK/$2" \
+		kea-dhcp4 -c "$WORK/$2/kea.json" >"$WORK/$2/log" 2>&1 &
+	SRV_PIDS+=($!)
+}
+
+# kea_ha_state NAME: the HA state from ha-heartbeat on its control socket.
+kea_ha_state() {
+	python3 - "$WORK/$1/state/kea4.sock" <<-'EOF' 2>/dev/null || echo "-"
+	import json, socket, sys
+	s = socket.socket(socket.AF_UNIX)
+	s.settimeout(2)
+	s.connect(sys.argv[1])
+	s.sendall(b'{"command": "ha-heartbeat"}')
+	buf = b""
+	while True:
+	    b = s.recv(65536)
+	    if not b: break
+	    buf += b
+	    try: r = json.loads(buf); break
+	    except ValueError: pass
+	print(r.get("arguments", {}).get("state", "-"))
+	EOF
+}
+
+kea_ready() {
+	local p s
+	p=$(kea_ha_state kpri) s=$(kea_ha_state ksec)
+	LAST="primary: $p; standby: $s"
+	[ "$p" = hot-standby ] && [ "$s" = hot-standby ]
+}
+
+# wait_ready WHAT TEST: polls TEST (bounded by READY_SECS) while every
+# server process lives.
+wait_ready() {
+	local until=$(($(date +%s) + READY_SECS)) p
+	LAST=""
+	until $2; do
+		for p in "${SRV_PIDS[@]}"; do
+			kill -0 "$p" 2>/dev/null || { say "$1: a server exited during startup"; dump_logs; exit 1; }
+		done
+		[ "$(date +%s)" -lt $until ] || { say "$1 not ready within ${READY_SECS}s ($LAST)"; dump_logs; exit 1; }
+		sleep 0.1
+	done
+}
+
+dump_logs() {
+	local f
+	for f in "$WORK"/*/log "$WORK"/*/state/kea-dhcp4.log; do
+		[ -s "$f" ] || continue
+		echo "--- ${f#"$WORK"/} (tail)" >&2
+		tail -n 20 "$f" >&2
+	done
+}
+
+# start_server KIND POOLRANGE: KIND fresh (empty lease stores), serving on
+# return. Kea HA always uses POOL_BIG (its config is rendered once).
+start_server() {
+	local kind=$1 range=$2 d
+	stop_server
+	for d in pri sec single kpri ksec; do
+		[ -d "$WORK/$d" ] || continue
+		rm -rf "$WORK/$d/state" "$WORK/$d"/kea.*.pid
+		mkdir -p "$WORK/$d/state"
+	done
+	case $kind in
+	pair)
+		PERF_TARGET=$VIP
+		[ "$range" = "$POOL_BIG" ] || { say "pair: only POOL_BIG is configured"; exit 1; }
+		start_hadhcpd $SEC sec
+		start_hadhcpd $PRI pri
+		SRV_PIDS=("${SRV_PIDS[1]}" "${SRV_PIDS[0]}") # primary first in "CPU per box"
+		wait_ready "hadhcpd pair" pair_ready
+		;;
+	kea-ha)
+		PERF_TARGET=198.18.0.2
+		start_kea $SEC ksec
+		start_kea $PRI kpri
+		SRV_PIDS=("${SRV_PIDS[1]}" "${SRV_PIDS[0]}")
+		wait_ready "Kea HA" kea_ready
+		;;
+	single)
+		PERF_TARGET=198.18.0.2
+		hadhcpd_config single "$range"
+		start_hadhcpd $PRI single
+		# Serving once its raw socket is open (it opens after the UDP one).
+		for _ in $(seq 100); do
+			if ip netns exec $PRI ss -0 -a 2>/dev/null | grep -q .; then break; fi
+			sleep 0.05
+		done
+		sleep 0.5
+		kill -0 "${SRV_PIDS[0]}" 2>/dev/null || { say "single hadhcpd did not start"; dump_logs; exit 1; }
+		;;
+	*) say "unknown server kind $kind"; exit 1 ;;
+	esac
+	for d in pri sec single; do
+		LOG_MARK[$d]=0
+		[ ! -f "$WORK/$d/log" ] || LOG_MARK[$d]=$(wc -l <"$WORK/$d/log")
+	done
+}
+
+# after_measure KIND FLAGS (bench-lib's hook, before the servers stop): after
+# a hadhcpd throughput run, what hadhcpd logged; after a pair's (hadhcpd or
+# Kea), whether the standby holds a lease for every ACK perfdhcp received
+# (hadhcpd: both boxes durable before each ACK, DESIGN.md invariant 2; Kea:
+# the partner's update acknowledged before the ACK, so the comparison is
+# fair). Printed, not fatal: the figures stand, the lines say what to look at.
+after_measure() {
+	[ -z "$2" ] || return 0
+	local acks p s f n boxes=""
+	case $1 in pair) boxes="pri sec" ;; single) boxes=single ;; esac
+	# hadhcpd runs at log_level warn: any line logged since it was ready
+	# (start_server's mark; a partner not yet listening at start is normal)
+	# is worth a look.
+	for f in $boxes; do
+		n=$(($(wc -l <"$WORK/$f/log") - ${LOG_MARK[$f]:-0}))
+		[ "$n" -le 0 ] || {
+			echo "       hadhcpd $f logged $n lines (warn level) during the run, the first ones:"
+			tail -n +$((${LOG_MARK[$f]:-0} + 1)) "$WORK/$f/log" | head -n 5 | cut -c1-300 | sed 's/^/         /'
+		}
+	done
+	acks=$(sed -n '/Statistics for: REQUEST-ACK/,/received packets/s/received packets: //p' "$WORK/perf.out")
+	case $1 in
+	pair) p=$(active_leases pri) s=$(active_leases sec) ;;
+	kea-ha) # memfile appends every lease it stores (the standby: each update) to its CSV
+		p=$(kea_leases kpri) s=$(kea_leases ksec) ;;
+	*) return 0 ;;
+	esac
+	if [ "${s:-0}" -ge "${acks:-0}" ] 2>/dev/null; then
+		echo "       perfdhcp got ${acks:-?} ACKs; leases held: primary $p, standby $s"
+	else
+		echo "       WARNING: perfdhcp got ${acks:-?} ACKs but the standby holds only $s leases (primary $p)"
+	fi
+}
+
+# kea_leases NAME: how many addresses NAME's memfile CSV holds a lease for.
+kea_leases() {
+	tail -n +2 "$WORK/$1/state/kea-leases4.csv" 2>/dev/null | cut -d, -f1 | sort -u | wc -l
+}
+
+# active_leases NAME: how many ACTIVE leases NAME's database holds ("?" on error).
+active_leases() {
+	timeout 60 "$WORK/hadhcpd" leases --json --state active -c "$WORK/$1/hadhcpd.yaml" 2>/dev/null |
+		python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo "?"
+}
+
+# Configs that do not change between runs, checked once (kea-dhcp4 -t in the
+# namespace: it checks that the interface exists).
+hadhcpd_config pri "$POOL_BIG" primary 200 198.51.100.1:647 198.51.100.2:647
+hadhcpd_config sec "$POOL_BIG" secondary 100 198.51.100.2:647 198.51.100.1:647
+kea_config kpri 198.18.0.2 s1
+kea_config ksec 198.18.0.3 s2
+ip netns exec $PRI kea-dhcp4 -t "$WORK/kpri/kea.json" >"$WORK/kpri/check" 2>&1 || { say "kea-dhcp4 -t:"; cat "$WORK/kpri/check" >&2; exit 1; }
+ip netns exec $SEC kea-dhcp4 -t "$WORK/ksec/kea.json" >"$WORK/ksec/check" 2>&1 || { say "kea-dhcp4 -t:"; cat "$WORK/ksec/check" >&2; exit 1; }
+
+KINDS=(pair kea-ha single)
+declare -A RATE DORA CPU P50 P99
+echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
+# Preset RATE_PAIR, RATE_KEA_HA, RATE_SINGLE to skip the search.
+for k in "${KINDS[@]}"; do
+	v=RATE_$(echo "$k" | tr 'a-z-' 'A-Z_')
+	if [ -n "${!v:-}" ]; then RATE[$k]=${!v}; else find_rate "$k"; RATE[$k]=$FOUND; fi
+done
+echo "== ${RUN_SECS} s at that rate (130k pool; CPU of a pair: the sum, per box primary + secondary)"
+# A run must not empty the pool (exhaustion would show as drops): at most
+# 80 % of it, leaving the standby share (10 %) out of the pair's reach. The
+# same cap for every kind; on a quiet machine it shortens runs above ~7000/s.
+POOL_SIZE=$(python3 -c "import ipaddress as i, sys; a, b = sys.argv[1].split('-'); print(int(i.ip_address(b)) - int(i.ip_address(a)) + 1)" "$POOL_BIG")
+for k in "${KINDS[@]}"; do
+	secs=$((POOL_SIZE * 8 / 10 / ${RATE[$k]}))
+	secs=$((secs < RUN_SECS ? secs : RUN_SECS))
+	[ "$secs" = "$RUN_SECS" ] || echo "   ($k: ${secs} s, not ${RUN_SECS} s: ${RATE[$k]}/s for longer would use more than 80 % of the ${POOL_SIZE}-address pool)"
+	measure "$k" "${RATE[$k]}" "$secs"
+	grep -v '^RESULT' "$WORK/measure.out"
+	read -r _ _ DORA[$k] CPU[$k] _ < <(grep '^RESULT' "$WORK/measure.out")
+done
+LAT=$(printf '%s\n' "${RATE[@]}" | sort -n | head -n 1)
+echo "== latency per exchange half, ${LAT_SECS} s of each at ${LAT}/s (perfdhcp -x t)"
+for k in "${KINDS[@]}"; do
+	measure "$k" "$LAT" "$LAT_SECS" "-x t"
+	grep -v '^RESULT' "$WORK/measure.out"
+	read -r _ _ _ _ P50[$k] P99[$k] < <(grep '^RESULT' "$WORK/measure.out")
+done
+
+echo "== summary (DORA/s and CPU at each one's rate; REQUEST-ACK at ${LAT}/s)"
+python3 - "${DORA[pair]}" "${DORA[kea-ha]}" "${DORA[single]}" "${CPU[pair]}" "${CPU[kea-ha]}" "${CPU[single]}" \
+	"${P50[pair]}" "${P50[kea-ha]}" "${P50[single]}" "${P99[pair]}" "${P99[kea-ha]}" "${P99[single]}" <<-'EOF'
+import sys
+v = [float(x) for x in sys.argv[1:]]
+names = ["hadhcpd pair", "Kea HA", "hadhcpd single"]
+print(f"{'':16s} {'DORA/s':>8s} {'REQUEST-ACK p50/p99 ms':>24s} {'CPU %':>7s}")
+for i, n in enumerate(names):
+    print(f"{n:16s} {v[i]:8.0f} {v[6+i]:11.3f}/{v[9+i]:<12.3f} {v[3+i]:7.1f}")
+pair, kea, single = v[0], v[1], v[2]
+print(f"hadhcpd pair / Kea HA DORA/s:         {pair/max(kea,1):.2f}x  (target >= 3x)")
+print(f"hadhcpd pair / hadhcpd single DORA/s: {pair/max(single,1):.2f}x  (target >= 0.8x)")
+EOF

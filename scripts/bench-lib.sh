@@ -1,0 +1,133 @@
+# shellcheck shell=bash
+# Common parts of the perfdhcp benchmarks (bench-dhcp.sh, bench-ha.sh); sourced,
+# never run. One procedure for every server so that figures from one run can
+# be compared:
+#   find_rate KIND      the highest offered rate with <= 1 % drops (PROBE_SECS
+#                       probes, each on a fresh server with an empty lease store)
+#   measure KIND R S    S seconds at R: DORA/s, drops, CPU and RSS of the server
+#                       (summed over its processes: both boxes of a pair), or,
+#                       with "-x t", p50/p99 DISCOVER-OFFER and REQUEST-ACK
+#
+# The sourcing script sets WORK (a scratch directory), PROBE_SECS, POOL_BIG,
+# PERF_NS, PERF_LOCAL (perfdhcp's own address: it is a relay, it binds port 67
+# there and sets giaddr to it) and PERF_TARGET (where it sends), and defines:
+#   start_server KIND POOLRANGE   KIND fresh (empty lease store), serving on return
+#   stop_server                   stop every process start_server started, by PID
+#   server_pids                   the PIDs whose CPU and RSS count for KIND
+
+# Debian's python3, not a user's pyenv shim (a shell script that costs a
+# few hundred ms of CPU per call, next to the servers being measured).
+if [ -x /usr/bin/python3 ]; then python3() { /usr/bin/python3 "$@"; }; fi
+
+# perf RATE SECS [extra flags]: runs perfdhcp, leaves its output in $WORK/perf.out.
+# -r with -p, never -n alone (it ignores -r and floods); perfdhcp killed by a
+# signal often dies without its report, hence the generous timeout.
+perf() {
+	ip netns exec "$PERF_NS" timeout $(($2 + 20)) perfdhcp -4 -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} "$PERF_TARGET" >"$WORK/perf.out" 2>&1 || true
+}
+
+# stats: "dora_rate drops_pct_max" from perf.out.
+stats() {
+	python3 - "$WORK/perf.out" <<-'EOF'
+	import re, sys
+	t = open(sys.argv[1]).read()
+	rate = re.search(r"Rate: ([0-9.]+) 4-way", t)
+	drops = [float(x) for x in re.findall(r"drops ratio: ([0-9.]+) %", t)]
+	print(rate.group(1) if rate else "0", max(drops) if drops else 100)
+	EOF
+}
+
+# probe KIND RATE: one PROBE_SECS run on a fresh server; succeeds when drops <= 1 %.
+probe() {
+	local r d
+	start_server "$1" "$POOL_BIG"
+	perf "$2" "$PROBE_SECS"
+	read -r r d < <(stats)
+	printf "  %-${KIND_W:-8}s probe %6d/s: %8.0f DORA/s, drops %5.2f %%\n" "$1" "$2" "$r" "$d" >&2
+	python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"
+}
+
+# find_rate KIND: sets FOUND to the highest rate with <= 1 % drops (each probe
+# on a fresh server). It runs in the calling shell, never in $(...): a server
+# started in a subshell would outlive it (its PIDs are lost with the
+# subshell) and keep answering during the next server's run.
+find_rate() {
+	local kind=$1 rate=2000 best=0
+	# Below the start rate when even that drops (a loaded machine).
+	while [ $rate -gt 125 ]; do
+		if probe "$kind" $rate; then best=$rate; rate=$((rate * 3 / 2)); break; fi
+		rate=$((rate / 2))
+	done
+	if [ $best -eq 0 ]; then stop_server; FOUND=125; return; fi
+	while [ $rate -le 40000 ]; do
+		if probe "$kind" $rate; then best=$rate; rate=$((rate * 3 / 2)); else break; fi
+	done
+	# Bisect between the last good and the first bad rate down to ~5 % of
+	# the good one (three probes after a x1.5 step), so that two servers
+	# close to each other are not rounded to the same rung.
+	local bad=$rate
+	while [ $bad -le 40000 ] && [ $((bad - best)) -gt $((best / 20)) ]; do
+		local mid=$(((best + bad) / 2))
+		if probe "$kind" $mid; then best=$mid; else bad=$mid; fi
+	done
+	stop_server
+	FOUND=$best
+}
+
+cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
+
+# measure KIND RATE SECS [perfdhcp flags]: writes its result lines to
+# $WORK/measure.out: the human line, then a "RESULT KIND ..." line. CPU and RSS
+# are those of server_pids (`ip netns exec` and `env` exec, they do not fork,
+# so these are the servers themselves), read from /proc by this shell; for
+# more than one process the line gives their sum and each one's CPU.
+# KIND_W is the width of the KIND column (8 unless set).
+measure() {
+	local kind=$1 rate=$2 secs=$3 pids p t0="" t1="" rss=""
+	start_server "$kind" "$POOL_BIG"
+	pids=$(server_pids)
+	for p in $pids; do t0="$t0 $(cpu_ticks "$p")"; done
+	perf "$rate" "$secs" "${4:-}"
+	for p in $pids; do
+		t1="$t1 $(cpu_ticks "$p")"
+		rss="$rss $(awk '/VmHWM/ {print $2}' /proc/"$p"/status)"
+	done
+	# after_measure KIND [perfdhcp flags], when the sourcing script defines
+	# it, checks the servers' state before they stop; its lines follow the
+	# result line.
+	local extra=""
+	if declare -F after_measure >/dev/null; then extra=$(after_measure "$kind" "${4:-}"); fi
+	stop_server
+	KIND_W=${KIND_W:-8} python3 - "$WORK/perf.out" "$kind" "$rate" "$(getconf CLK_TCK)" "$secs" "$t0" "$t1" "$rss" <<-'EOF'
+	import os, re, sys
+	path, kind, rate, hz, secs, t0, t1, rss = sys.argv[1:]
+	t = open(path).read()
+	m = re.search(r"Rate: ([0-9.]+) 4-way", t)
+	dora = float(m.group(1)) if m else 0.0
+	drops = [float(x) for x in re.findall(r"drops ratio: ([0-9.]+) %", t)]
+	# -x t prints "sent / received: S / R" (seconds) per successful exchange.
+	def pct(section):
+	    sec = re.search(r"Timestamps for packets: " + section + r"\*+\n(.*?)(?=\*\*\*|\Z)", t, re.S)
+	    vals = []
+	    if sec:
+	        for a, b in re.findall(r"sent / received: ([0-9.]+) / ([0-9.]+)", sec.group(1)):
+	            vals.append((float(b) - float(a)) * 1000)
+	    if not vals: return (float("nan"),) * 2
+	    vals.sort()
+	    return vals[len(vals)//2], vals[min(len(vals)-1, int(len(vals)*0.99))]
+	do = pct("DISCOVER-OFFER"); ra = pct("REQUEST-ACK")
+	cpus = [100.0 * (int(b) - int(a)) / int(hz) / float(secs) for a, b in zip(t0.split(), t1.split())]
+	cpu = sum(cpus)
+	rss = sum(int(x) for x in rss.split())
+	k = kind.ljust(int(os.environ["KIND_W"]))
+	if do[0] == do[0]:  # latency run (-x t): not NaN
+	    print(f"{k} rate {int(rate):6d}/s  DISCOVER-OFFER p50/p99 {do[0]:.3f}/{do[1]:.3f} ms  REQUEST-ACK p50/p99 {ra[0]:.3f}/{ra[1]:.3f} ms")
+	else:
+	    each = "" if len(cpus) < 2 else "  (CPU per box " + " + ".join(f"{c:.1f}" for c in cpus) + " %)"
+	    print(f"{k} rate {int(rate):6d}/s  DORA/s {dora:8.0f}  drops {max(drops) if drops else 100:5.2f} %  "
+	          f"CPU {cpu:5.1f} %  RSS {rss//1024} MiB{each}")
+	# RESULT KIND DORA/s CPU% REQUEST-ACK-p50 p99 (ms; nan without -x t)
+	print(f"RESULT {kind} {dora} {cpu:.1f} {ra[0]:.3f} {ra[1]:.3f}")
+	EOF
+	[ -z "$extra" ] || echo "$extra"
+} >"$WORK/measure.out"
