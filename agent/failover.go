@@ -86,7 +86,10 @@ type failoverPart struct {
 	gate  failover.Gate
 	opts  peer.Options // the link's options, completed by attach
 	link  *peer.Link   // set by attach
-	db    *lease.DB    // set by attach
+	// order is held from a local commit until its records are queued on
+	// the link, so the stream carries them in sequence order.
+	order sync.Mutex
+	db    *lease.DB // set by attach
 	rep   lease.OpenReport
 	base  *Config   // this node's config: a synced section is validated with it
 	dh    *dhcpPart // set by start: where a section is applied
@@ -630,11 +633,19 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 			}
 		}
 	}
+	// Number and queue under one lock, so records enter the stream in the
+	// order the database numbered them; wait for the partner outside it,
+	// so the next group commit (the engine keeps several in flight) is
+	// made durable here while this one travels (DESIGN.md data path, 4-5).
+	r.p.order.Lock()
 	out, err := r.DB.Commit(ls...)
 	if err != nil {
+		r.p.order.Unlock()
 		return nil, err
 	}
-	ok := r.p.replicate(out)
+	wait := r.p.send(out)
+	r.p.order.Unlock()
+	ok := wait()
 	for i := range out {
 		// Acked: the partner holds these potential expiries durably, so
 		// a renewal may be granted up to MCLT past them (draft §5.2.1).
@@ -649,9 +660,12 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 
 // Expire's records (ACTIVE -> EXPIRED) go to the partner too.
 func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
+	r.p.order.Lock()
 	out, err := r.DB.Expire(now, max)
+	wait := r.p.send(out)
+	r.p.order.Unlock()
 	if len(out) > 0 {
-		r.p.replicate(out)
+		wait()
 		for i := range out {
 			r.p.acked.record(out[i]) // the binding ended
 		}
@@ -659,14 +673,15 @@ func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 	return out, err
 }
 
-// replicate hands committed records to the link and waits for the
-// partner's ack; true when the partner applied every one durably. Every
-// error leaves the records durable here and queued for the partner; the
-// engine proceeds (the partner is unreachable, and the machine goes
-// COMMUNICATIONS-INTERRUPTED on the link's Down).
-func (p *failoverPart) replicate(ls []lease.Lease) bool {
-	if p.link == nil {
-		return false
+// send queues committed records on the link at once and returns the wait
+// for the partner's ack (see peer.Link.Send): true when the partner
+// applied every one durably. Every error leaves the records durable here
+// and queued for the partner; the engine proceeds (the partner is
+// unreachable, and the machine goes COMMUNICATIONS-INTERRUPTED on the
+// link's Down).
+func (p *failoverPart) send(ls []lease.Lease) (wait func() bool) {
+	if p.link == nil || len(ls) == 0 {
+		return func() bool { return false }
 	}
 	ps := make([][]byte, 0, len(ls))
 	for i := range ls {
@@ -677,16 +692,19 @@ func (p *failoverPart) replicate(ls []lease.Lease) bool {
 		}
 		ps = append(ps, b)
 	}
-	err := p.link.Replicate(p.ctx, ps...)
-	switch {
-	case err == nil:
-		return len(ps) == len(ls)
-	case errors.Is(err, peer.ErrPartnerUnreachable), errors.Is(err, context.Canceled):
-		p.met.unreachable.Add(float64(len(ps)))
-	default:
-		p.log.Error("replicate", "records", len(ps), "err", err)
+	w := p.link.Send(ps...)
+	return func() bool {
+		err := w(p.ctx)
+		switch {
+		case err == nil:
+			return len(ps) == len(ls)
+		case errors.Is(err, peer.ErrPartnerUnreachable), errors.Is(err, context.Canceled):
+			p.met.unreachable.Add(float64(len(ps)))
+		default:
+			p.log.Error("replicate", "records", len(ps), "err", err)
+		}
+		return false
 	}
-	return false
 }
 
 // leaseStore is peer.Store over the lease database: Apply is one group

@@ -131,7 +131,9 @@ type Engine struct {
 	// whether a committer goroutine is running to take them.
 	cmu        sync.Mutex
 	cq         []*pendingCommit
-	committing bool
+	taking     bool          // a committer is waiting to take the queue
+	inflight   int           // db.Commit calls under way
+	maxFlight  int           // see EngineOptions.CommitsInFlight
 	lastCommit time.Time     // start of the last group commit (monotonic)
 	spacing    time.Duration // see DefaultCommitSpacing
 
@@ -167,6 +169,12 @@ type EngineOptions struct {
 	// CommitSpacing is the least time from the start of one group commit
 	// to the start of the next: 0 is DefaultCommitSpacing, negative none.
 	CommitSpacing time.Duration
+	// CommitsInFlight bounds the db.Commit calls under way at once
+	// (default 4). More than one pays off when a commit waits for more
+	// than the local fsync: a failover pair's commit returns only once the
+	// partner applied it (DESIGN.md invariant 2), so with one in flight
+	// the pair's throughput would be a batch per round trip.
+	CommitsInFlight int
 }
 
 // DefaultCommitSpacing paces group commits to at most 200 fsyncs a second.
@@ -206,6 +214,10 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	if e.m == nil {
 		e.m = NewMetrics(nil)
+	}
+	e.maxFlight = o.CommitsInFlight
+	if e.maxFlight <= 0 {
+		e.maxFlight = 4
 	}
 	switch {
 	case o.CommitSpacing == 0:
@@ -309,24 +321,34 @@ func (e *Engine) HandleAsync(req *dhcpv4.DHCPv4, in Inbound, done func(Reply, er
 	done(rep, err)
 }
 
-// enqueueCommit queues p for the committer, starting one when none runs.
+// enqueueCommit queues p for the committer, starting one when none is
+// waiting to take the queue and fewer than maxFlight commits are under way.
 func (e *Engine) enqueueCommit(p *pendingCommit) {
 	e.cmu.Lock()
 	e.cq = append(e.cq, p)
-	start := !e.committing
-	e.committing = true
+	start := e.startTakerLocked()
 	e.cmu.Unlock()
 	if start {
 		go e.commitLoop()
 	}
 }
 
-// commitLoop commits everything queued in one db.Commit (one fsync for
-// the lot: group commit), then hands the queue that built up meanwhile to a
-// new committer and finishes its own batch (builds the ACKs, calls done).
-// At most one Commit call is in flight from here, so a batch is whatever
-// arrived during the previous fsync: large under load, one lease when idle.
-// No goroutine lives while nothing is queued.
+// startTakerLocked reports whether the caller must start a committer (and
+// marks one as taking). e.cmu held.
+func (e *Engine) startTakerLocked() bool {
+	if len(e.cq) == 0 || e.taking || e.inflight >= e.maxFlight {
+		return false
+	}
+	e.taking = true
+	return true
+}
+
+// commitLoop takes everything queued (after the commit spacing) and
+// commits it in one db.Commit (one fsync for the lot: group commit), then
+// finishes its batch (builds the ACKs, calls done). One committer at a
+// time waits to take the queue; up to maxFlight batches are committed at
+// once, so a batch is whatever arrived during the spacing: large under
+// load, one lease when idle. No goroutine lives while nothing is queued.
 func (e *Engine) commitLoop() {
 	e.cmu.Lock()
 	// Pacing is plumbing, not protocol: monotonic time, not e.clock (a
@@ -339,20 +361,21 @@ func (e *Engine) commitLoop() {
 	e.lastCommit = time.Now()
 	batch := e.cq
 	e.cq = nil
+	e.taking = false
 	if len(batch) == 0 {
-		e.committing = false
 		e.cmu.Unlock()
 		return
 	}
+	e.inflight++
 	e.cmu.Unlock()
 	errs := e.commitBatch(batch)
 	e.cmu.Lock()
-	if len(e.cq) > 0 {
-		go e.commitLoop() // committing stays true: ownership passes on
-	} else {
-		e.committing = false
-	}
+	e.inflight--
+	next := e.startTakerLocked()
 	e.cmu.Unlock()
+	if next {
+		go e.commitLoop()
+	}
 	for i, p := range batch {
 		rep, err := p.finish(errs[i])
 		p.done(rep, err)

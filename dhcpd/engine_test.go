@@ -3,6 +3,7 @@ package dhcpd
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -677,6 +678,7 @@ func (g *gatedDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 // database refuses fails only its own ACK, not the batch's others.
 func TestCommitterBatchesAndIsolatesFailures(t *testing.T) {
 	r := newRig(t)
+	r.e.maxFlight = 1 // batching while a commit runs, not pipelining
 	g := &gatedDB{fakeDB: r.db, entered: make(chan struct{}), release: make(chan struct{}), bad: ip("192.0.2.102")}
 	r.e.db = g
 	hws := make([]net.HardwareAddr, 5)
@@ -925,5 +927,49 @@ func TestGateSeesRenewals(t *testing.T) {
 		if c.Renewal != want[i] {
 			t.Errorf("request %d: Renewal %v, want %v", i, c.Renewal, want[i])
 		}
+	}
+}
+
+// With more than one commit in flight (a pair, where a commit waits for
+// the partner's ack), requests arriving while a commit is held are
+// committed and ACKed without waiting for it; with one, they wait.
+func TestCommitsInFlight(t *testing.T) {
+	for _, flight := range []int{1, 2} {
+		t.Run(fmt.Sprint(flight), func(t *testing.T) {
+			r := newRig(t)
+			r.e.maxFlight = flight
+			r.e.spacing = -1
+			g := &gatedDB{fakeDB: r.db, entered: make(chan struct{}), release: make(chan struct{})}
+			r.e.db = g
+			offerReq := func(hw net.HardwareAddr) *dhcpv4.DHCPv4 {
+				off, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, hw))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return msg(t, dhcpv4.MessageTypeRequest, hw,
+					dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice()))),
+					dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(off.Resp.YourIPAddr)))
+			}
+			first, second := offerReq(net.HardwareAddr{2, 3, 0, 0, 0, 1}), offerReq(net.HardwareAddr{2, 3, 0, 0, 0, 2})
+			held := make(chan error, 1)
+			r.e.HandleAsync(first, lanIn, func(_ Reply, err error) { held <- err })
+			<-g.entered
+			done := make(chan error, 1)
+			r.e.HandleAsync(second, lanIn, func(_ Reply, err error) { done <- err })
+			select {
+			case err := <-done:
+				if flight == 1 {
+					t.Fatalf("second request answered (%v) while the first commit was held, with one commit in flight", err)
+				}
+			case <-time.After(200 * time.Millisecond):
+				if flight > 1 {
+					t.Fatal("second request waited for the held commit although two may be in flight")
+				}
+			}
+			close(g.release)
+			if err := <-held; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

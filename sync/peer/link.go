@@ -240,17 +240,30 @@ func (l *Link) Epoch() uint64 { return l.epoch }
 // marked unreachable while it waits; the records stay queued for the
 // partner either way. Concurrent calls share frames.
 func (l *Link) Replicate(ctx context.Context, payloads ...[]byte) error {
+	return l.Send(payloads...)(ctx)
+}
+
+// Send is the first half of Replicate: it queues the records and returns
+// at once with the wait for the partner's durable apply (the second half,
+// to call exactly once). A caller that numbers records under a lock of
+// its own (the agent: lease.DB.Commit, then Send) holds that lock across
+// both, so records enter the stream in sequence order, and waits after
+// releasing it: the next group commit then runs while this one's records
+// are on their way (pipelining; the window is max_unacked_updates).
+func (l *Link) Send(payloads ...[]byte) (wait func(context.Context) error) {
 	if len(payloads) == 0 {
-		return nil
+		return func(context.Context) error { return nil }
 	}
 	es := make([]*entry, len(payloads))
 	for i, p := range payloads {
 		var ls lease.Lease
 		if err := ls.UnmarshalBinary(p); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+			err = fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+			return func(context.Context) error { return err }
 		}
 		if ls.Peer {
-			return fmt.Errorf("%w: %v is the partner's record (seq %d)", ErrInvalidRecord, ls.Addr, ls.Seq)
+			err := fmt.Errorf("%w: %v is the partner's record (seq %d)", ErrInvalidRecord, ls.Addr, ls.Seq)
+			return func(context.Context) error { return err }
 		}
 		es[i] = &entry{seq: ls.Seq, payload: p}
 	}
@@ -269,18 +282,20 @@ func (l *Link) Replicate(ctx context.Context, payloads ...[]byte) error {
 	l.mu.Unlock()
 	if down {
 		l.m.ReplicateErr.WithLabelValues("unreachable").Inc()
-		return ErrPartnerUnreachable
+		return func(context.Context) error { return ErrPartnerUnreachable }
 	}
 	cur.wakeWriter()
-	select {
-	case <-c.done:
-		if c.err != nil {
-			l.m.ReplicateErr.WithLabelValues("unreachable").Inc()
+	return func(ctx context.Context) error {
+		select {
+		case <-c.done:
+			if c.err != nil {
+				l.m.ReplicateErr.WithLabelValues("unreachable").Inc()
+			}
+			return c.err
+		case <-ctx.Done():
+			l.m.ReplicateErr.WithLabelValues("canceled").Inc()
+			return ctx.Err()
 		}
-		return c.err
-	case <-ctx.Done():
-		l.m.ReplicateErr.WithLabelValues("canceled").Inc()
-		return ctx.Err()
 	}
 }
 
