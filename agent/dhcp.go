@@ -32,6 +32,8 @@ type dhcpPart struct {
 	eng   *dhcpd.Engine
 	srv   *dhcpd.Server
 
+	stateDir string // node.state_dir (a relative HADHCPD_CPUPROFILE goes there)
+
 	// Liveness (agent/notify.go): the Run loop answers live at every
 	// iteration (its tick makes one a second, through the engine's lock
 	// and the expiry commit); commits watches the engine's commit path.
@@ -117,7 +119,7 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, clock dhc
 		db.Close()
 		return nil, err
 	}
-	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv, commits: cw}
+	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv, commits: cw, stateDir: cfg.Node.StateDir}
 	p.setSection(cfg.DHCP, b)
 	return p, nil
 }
@@ -127,6 +129,9 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, clock dhc
 func (p *dhcpPart) Run(ctx context.Context) error {
 	p.eng.LogPools()
 	if f := os.Getenv(cpuProfileEnv); f != "" {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(p.stateDir, f) // one per box of a lab pair
+		}
 		stop, err := startCPUProfile(f)
 		if err != nil {
 			p.log.Warn("CPU profile not started", "env", cpuProfileEnv, "err", err)
@@ -271,7 +276,8 @@ func dbFailure(err error) bool {
 	return true
 }
 
-// cpuProfileEnv names a file to write a CPU profile of the DHCP service to,
+// cpuProfileEnv names a file (relative: in node.state_dir) to write a CPU
+// profile of the DHCP service to,
 // from start to a clean stop: how scripts/bench-dhcp.sh's figures are
 // explained (go tool pprof). No config key: it is a developer's tool.
 const cpuProfileEnv = "HADHCPD_CPUPROFILE"

@@ -63,7 +63,11 @@ func mustAssemble(p []bpf.Instruction) []bpf.RawInstruction {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-func openPacketConn(ifi net.Interface) (*packetConn, error) {
+// openPacketConn opens the link's packet socket. fanout >= 0 joins it to
+// that PACKET_FANOUT group of the link (packet(7)): the kernel hands each
+// frame to exactly one socket of the group, round robin, so several
+// readers share the link's requests and none is seen twice.
+func openPacketConn(ifi net.Interface, fanout int) (*packetConn, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
 	if err != nil {
 		return nil, fmt.Errorf("dhcpd %s: packet socket: %w", ifi.Name, err)
@@ -85,6 +89,11 @@ func openPacketConn(ifi net.Interface) (*packetConn, error) {
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifi.Index}); err != nil {
 		return fail("bind", err)
+	}
+	if fanout >= 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, fanout&0xffff|unix.PACKET_FANOUT_LB<<16); err != nil {
+			return fail("PACKET_FANOUT", err)
+		}
 	}
 	f := os.NewFile(uintptr(fd), "packet:"+ifi.Name)
 	raw, err := f.SyscallConn()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -48,6 +49,12 @@ type ServerOptions struct {
 	// Queue bounds requests waiting for a worker; beyond it requests are
 	// dropped (counted as queue-full). Default 8192.
 	Queue int
+	// Readers is the number of packet sockets (and reader goroutines) per
+	// interface, sharing its requests through one PACKET_FANOUT group:
+	// with the Engine each reader decodes, decides and answers a request
+	// itself, so one reader is one core's worth of DISCOVERs. Default:
+	// GOMAXPROCS, at most 4.
+	Readers int
 }
 
 // Server is the socket side: one AF_PACKET socket per served interface for
@@ -93,6 +100,9 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.Queue <= 0 {
 		o.Queue = 8192
 	}
+	if o.Readers <= 0 {
+		o.Readers = min(runtime.GOMAXPROCS(0), 4)
+	}
 	s := &Server{o: o, log: o.Logger, m: o.Metrics, jobs: make(chan job, o.Queue)}
 	s.async, _ = o.Handler.(AsyncHandler)
 	if s.log == nil {
@@ -109,12 +119,22 @@ func NewServer(o ServerOptions) (*Server, error) {
 			s.closeAll()
 			return nil, fmt.Errorf("dhcpd: interface %s: %w", name, err)
 		}
-		c, err := openPacketConn(*ifi)
-		if err != nil {
-			s.closeAll()
-			return nil, err
+		fanout := -1
+		if o.Readers > 1 {
+			// A group id of this process and link (16 bits, per network
+			// namespace): another process's group is never joined by
+			// accident unless ids collide, and then the join fails
+			// unless both asked for the same mode.
+			fanout = (os.Getpid()*131 + ifi.Index) & 0xffff
 		}
-		s.conns = append(s.conns, c)
+		for range max(o.Readers, 1) {
+			c, err := openPacketConn(*ifi, fanout)
+			if err != nil {
+				s.closeAll()
+				return nil, err
+			}
+			s.conns = append(s.conns, c)
+		}
 	}
 	u, err := openUDPConn()
 	if err != nil {

@@ -19,11 +19,19 @@
 # few hundred ms of CPU per call, next to the servers being measured).
 if [ -x /usr/bin/python3 ]; then python3() { /usr/bin/python3 "$@"; }; fi
 
+# PIN=1: the server on CPU 1, perfdhcp on CPU 0 (taskset; a Go server then
+# runs with GOMAXPROCS=1). On a 2-core machine the load generator and the
+# server otherwise compete for the same cores, and the highest rate found
+# is the machine's more than the server's; pinned, each server gets one
+# core of its own, the same for every server.
+SRV_PIN="" PERF_PIN=""
+if [ "${PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ]; then SRV_PIN="taskset -c 1" PERF_PIN="taskset -c 0"; fi
+
 # perf RATE SECS [extra flags]: runs perfdhcp, leaves its output in $WORK/perf.out.
 # -r with -p, never -n alone (it ignores -r and floods); perfdhcp killed by a
 # signal often dies without its report, hence the generous timeout.
 perf() {
-	ip netns exec "$PERF_NS" timeout $(($2 + 20)) perfdhcp -4 -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} "$PERF_TARGET" >"$WORK/perf.out" 2>&1 || true
+	ip netns exec "$PERF_NS" $PERF_PIN timeout $(($2 + 20)) perfdhcp -4 -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} "$PERF_TARGET" >"$WORK/perf.out" 2>&1 || true
 }
 
 # stats: "dora_rate drops_pct_max" from perf.out.
