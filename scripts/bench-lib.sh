@@ -45,14 +45,22 @@ stats() {
 	EOF
 }
 
-# probe KIND RATE: one PROBE_SECS run on a fresh server; succeeds when drops <= 1 %.
+# probe KIND RATE: a PROBE_SECS run on a fresh server; succeeds when drops
+# <= 1 %. A failed probe is run once more (a fresh server again) and the
+# rate passes if the second one does: on a 2-core machine one 3 s probe in
+# several misses by a fraction of a percent for reasons outside the server,
+# and one unlucky probe would stop the search low (the same rule for every
+# server).
 probe() {
-	local r d
-	start_server "$1" "$POOL_BIG"
-	perf "$2" "$PROBE_SECS"
-	read -r r d < <(stats)
-	printf "  %-${KIND_W:-8}s probe %6d/s: %8.0f DORA/s, drops %5.2f %%\n" "$1" "$2" "$r" "$d" >&2
-	python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)"
+	local r d try
+	for try in 1 2; do
+		start_server "$1" "$POOL_BIG"
+		perf "$2" "$PROBE_SECS"
+		read -r r d < <(stats)
+		printf "  %-${KIND_W:-8}s probe %6d/s: %8.0f DORA/s, drops %5.2f %%%s\n" "$1" "$2" "$r" "$d" "$([ $try = 2 ] && echo ' (again)')" >&2
+		python3 -c "import sys; sys.exit(0 if $d <= 1.0 else 1)" && return 0
+	done
+	return 1
 }
 
 # find_rate KIND: sets FOUND to the highest rate with <= 1 % drops (each probe
