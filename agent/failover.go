@@ -617,6 +617,10 @@ func (p *failoverPart) balanceAllowed(pol failover.Policy, gen uint64) bool {
 type replicatingDB struct {
 	*lease.DB
 	p *failoverPart
+	// committed, when set (tests), runs between a local commit and the
+	// queueing of its records: a goroutine slowed there must not let a
+	// later batch into the stream first.
+	committed func()
 }
 
 // Commit commits locally (durable, group commit), then waits until the
@@ -642,6 +646,9 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	if err != nil {
 		r.p.order.Unlock()
 		return nil, err
+	}
+	if r.committed != nil {
+		r.committed()
 	}
 	wait := r.p.send(out)
 	r.p.order.Unlock()

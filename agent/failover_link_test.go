@@ -35,23 +35,24 @@ func openPoolDB(t *testing.T) *lease.DB {
 }
 
 // linkedPair runs a primary and a secondary link over loopback TCP (wall
-// clock) and returns them once the primary is up.
-func linkedPair(t *testing.T, priDB, secDB *lease.DB) (pri, sec *peer.Link) {
+// clock), the secondary applying into secStore, and returns them once both
+// are up.
+func linkedPair(t *testing.T, priDB *lease.DB, secStore peer.Store) (pri, sec *peer.Link) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	psk := []byte("0123456789abcdef0123456789abcdef")
-	mk := func(name string, role peer.Role, db *lease.DB) *peer.Link {
+	mk := func(name string, role peer.Role, store peer.Store) *peer.Link {
 		l, err := peer.New(peer.Options{Name: name, Role: role, Listen: "127.0.0.1:0", Peer: ln.Addr().String(),
-			PSK: psk, MaxResponseDelay: 3 * time.Second, MaxUnacked: 100, Store: leaseStore{db}, Logger: discardLog})
+			PSK: psk, MaxResponseDelay: 3 * time.Second, MaxUnacked: 100, Store: store, Logger: discardLog})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return l
 	}
-	sec, pri = mk("gw2", peer.Secondary, secDB), mk("gw1", peer.Primary, priDB)
+	sec, pri = mk("gw2", peer.Secondary, secStore), mk("gw1", peer.Primary, leaseStore{priDB})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = sec.Serve(ctx, ln) })
@@ -122,7 +123,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 
 	// Positive control: the same policy with the link up moves some.
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
-	pri, _ := linkedPair(t, priDB, secDB)
+	pri, _ := linkedPair(t, priDB, leaseStore{secDB})
 	p = &failoverPart{log: discardLog, clock: wallClock{}, db: priDB, link: pri, met: met, ctx: context.Background()}
 	p.gate.Store(pol)
 	p.balanceRound(&replicatingDB{DB: priDB, p: p})
@@ -139,7 +140,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 // partition) must not tear the link down; replication goes on.
 func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
-	_, sec := linkedPair(t, priDB, secDB)
+	_, sec := linkedPair(t, priDB, leaseStore{secDB})
 	clk := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	p := &failoverPart{log: discardLog, clock: clk, link: sec, silence: 300 * time.Millisecond}
 	p.q.init()
@@ -194,7 +195,7 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
-	pri, _ := linkedPair(t, priDB, secDB)
+	pri, _ := linkedPair(t, priDB, leaseStore{secDB})
 	p := &failoverPart{log: discardLog, clock: wallClock{}, db: priDB, link: pri, met: met, ctx: context.Background()}
 	p.gate.Store(normalPolicy(t)) // MCLT 1h
 	g, rdb := p.gateAdapter(), &replicatingDB{DB: priDB, p: p}

@@ -2,11 +2,10 @@ package agent
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,54 +39,11 @@ func (s *gatedStore) Apply(payloads ...[]byte) error {
 // before the lease is on both boxes. An asynchronous replication would let
 // Commit return while the partner still holds Apply.
 func TestCommitWaitsForPartnerApply(t *testing.T) {
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	open := func() *lease.DB {
-		db, _, err := lease.Open(lease.Options{Dir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.SetPools([]lease.Pool{{Name: "p", First: netip.MustParseAddr("192.0.2.100"), Last: netip.MustParseAddr("192.0.2.200")}}); err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}
-	priDB, secDB := open(), open()
+	priDB, secDB := openPoolDB(t), openPoolDB(t)
 	sec := &gatedStore{leaseStore: leaseStore{secDB}, release: make(chan struct{}), entered: make(chan struct{})}
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	psk := []byte("0123456789abcdef0123456789abcdef")
-	mk := func(name string, role peer.Role, store peer.Store) *peer.Link {
-		l, err := peer.New(peer.Options{Name: name, Role: role, Listen: "127.0.0.1:0", Peer: ln.Addr().String(),
-			PSK: psk, MaxResponseDelay: 3 * time.Second, MaxUnacked: 100, Store: store, Logger: discard})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
-	secLink := mk("sec", peer.Secondary, sec)
-	priLink := mk("pri", peer.Primary, leaseStore{priDB})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = secLink.Serve(ctx, ln) })
-	wg.Go(func() { _ = priLink.Run(ctx) })
-	defer func() { sec.open(); cancel(); wg.Wait() }()
-	for deadline := time.Now().Add(5 * time.Second); !priLink.Up(); {
-		if time.Now().After(deadline) {
-			t.Fatal("the link did not come up within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-
-	met, err := newFailoverMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &failoverPart{log: discard, link: priLink, ctx: ctx, met: met}
-	rdb := &replicatingDB{DB: priDB, p: p}
+	pri, _ := linkedPair(t, priDB, sec)
+	t.Cleanup(sec.open) // runs before linkedPair's cleanup stops the links
+	rdb := replicating(t, priDB, pri)
 	addr := netip.MustParseAddr("192.0.2.150")
 	now := time.Now()
 	done := make(chan error, 1)
@@ -117,5 +73,86 @@ func TestCommitWaitsForPartnerApply(t *testing.T) {
 	}
 	if l, ok := secDB.Get(addr); !ok || l.State != lease.StateActive {
 		t.Fatalf("partner's database: %+v, %v; want the ACTIVE lease", l, ok)
+	}
+}
+
+// replicating is the primary's replicating database over its link pri.
+func replicating(t *testing.T, priDB *lease.DB, pri *peer.Link) *replicatingDB {
+	t.Helper()
+	met, err := newFailoverMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return &replicatingDB{DB: priDB, p: &failoverPart{log: discardLog, link: pri, ctx: ctx, met: met}}
+}
+
+// seqStore records the sequence numbers of the records the partner
+// applies, in the order it applies them.
+type seqStore struct {
+	leaseStore
+	mu   sync.Mutex
+	seqs []uint64
+}
+
+func (s *seqStore) Apply(payloads ...[]byte) error {
+	s.mu.Lock()
+	for _, p := range payloads {
+		var l lease.Lease
+		if err := l.UnmarshalBinary(p); err == nil {
+			s.seqs = append(s.seqs, l.Seq)
+		}
+	}
+	s.mu.Unlock()
+	return s.leaseStore.Apply(payloads...)
+}
+
+// Concurrent commits (the engine keeps several in flight, and the pool
+// balancer and expiry commit too) reach the partner in the order the
+// database numbered them: the replicating database numbers and queues
+// under one lock, and only waits for the ack outside it.
+func TestReplicationKeepsSequenceOrder(t *testing.T) {
+	priDB := openPoolDB(t)
+	sec := &seqStore{leaseStore: leaseStore{openPoolDB(t)}}
+	pri, _ := linkedPair(t, priDB, sec)
+	rdb := replicating(t, priDB, pri)
+	var calls atomic.Int64
+	rdb.committed = func() {
+		if calls.Add(1)%7 == 1 {
+			time.Sleep(20 * time.Millisecond) // a slow goroutine between commit and queue
+		}
+	}
+	const workers, each = 5, 20 // within openPoolDB's 101 addresses
+	now := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				n := w*each + i
+				a := netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + n)})
+				_, err := rdb.Commit(lease.Lease{Addr: a, HWAddr: net.HardwareAddr{2, 0, 0, 0, byte(w), byte(i)}, State: lease.StateActive,
+					Start: now, Expiry: now.Add(time.Hour), CLTT: now, StateStart: now})
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	sec.mu.Lock()
+	defer sec.mu.Unlock()
+	if len(sec.seqs) != workers*each {
+		t.Fatalf("partner applied %d records, want %d", len(sec.seqs), workers*each)
+	}
+	for i := 1; i < len(sec.seqs); i++ {
+		if sec.seqs[i] <= sec.seqs[i-1] {
+			t.Fatalf("partner applied seq %d after %d (position %d): the stream is out of the database's order", sec.seqs[i], sec.seqs[i-1], i)
+		}
 	}
 }
