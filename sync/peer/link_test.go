@@ -99,6 +99,41 @@ func startScripted(t *testing.T, n *node) (*scripted, chan error) {
 	return &scripted{t: t, c: ca, fr: newFrameReader(ca)}, errc
 }
 
+// silentPartner plays n's partner by hand (role, name; nonce and session
+// epoch to tell runs apart): it completes the handshake, acknowledges any
+// snapshot n sends, and otherwise reads everything and answers nothing. It
+// returns once n's link is up with nothing awaiting the partner's ack.
+func silentPartner(t *testing.T, n *node, role Role, name string, nonce byte, epoch uint64) chan error {
+	t.Helper()
+	sc, errc := startScripted(t, n)
+	their := hello{}
+	if err := their.unmarshal(sc.read(FrameHello)); err != nil {
+		t.Fatal(err)
+	}
+	me := hello{Version: ProtocolVersion, Role: role, Name: name, Nonce: [32]byte{nonce}}
+	sc.write(FrameHello, me.marshal())
+	sc.write(FrameAuth, authMAC(testKey, &me, &their))
+	sc.read(FrameAuth)
+	sc.read(FrameSession)
+	sc.write(FrameSession, (&sessionMsg{Epoch: epoch}).marshal())
+	waitFor[Up](t, n.events)
+	go func() {
+		for {
+			ft, p, err := sc.fr.readFrame()
+			if err != nil {
+				return
+			}
+			if ft == FrameSnapPage {
+				if _, err := sc.c.Write(appendFrame(nil, FrameSnapAck, p[:4])); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	waitNothingPending(t, n.l)
+	return errc
+}
+
 func TestAuthReplayedTranscript(t *testing.T) {
 	// Record a good session's Hello and Auth, then replay them against a
 	// new connection: the victim's fresh nonce makes the old proof fail.
@@ -261,34 +296,9 @@ func TestHeartbeatTimeout(t *testing.T) {
 	// link goes down after max_response_delay on the injected clock.
 	clock := newFakeClock()
 	sec := newNode(t, "gw2", Secondary, clock, nil)
-	sc, errc := startScripted(t, sec)
-	their := hello{}
-	if err := their.unmarshal(sc.read(FrameHello)); err != nil {
-		t.Fatal(err)
-	}
-	me := hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{4}}
-	sc.write(FrameHello, me.marshal())
-	sc.write(FrameAuth, authMAC(testKey, &me, &their))
-	sc.read(FrameAuth)
-	sc.read(FrameSession)
-	sc.write(FrameSession, (&sessionMsg{Epoch: 7}).marshal())
-	waitFor[Up](t, sec.events)
-	go func() { // drain what the secondary writes; ack its (empty) snapshot
-		for {
-			ft, p, err := sc.fr.readFrame()
-			if err != nil {
-				return
-			}
-			if ft == FrameSnapPage {
-				if _, err := sc.c.Write(appendFrame(nil, FrameSnapAck, p[:4])); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	errc := silentPartner(t, sec, Primary, "gw1", 4, 7)
 	// Nothing of the secondary's awaits an ack any more: only the
 	// max_response_delay rule applies (the ack rule has its own tests).
-	waitNothingPending(t, sec.l)
 	clock.Advance(2 * time.Second)
 	select {
 	case err := <-errc:

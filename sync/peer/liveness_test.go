@@ -73,33 +73,7 @@ func TestLivenessQuietNow(t *testing.T) {
 // open on our side (no FIN; PEERS.md "kill -9 is not a box failure").
 func silentSecondary(t *testing.T, pri *node) chan error {
 	t.Helper()
-	sc, errc := startScripted(t, pri)
-	their := hello{}
-	if err := their.unmarshal(sc.read(FrameHello)); err != nil {
-		t.Fatal(err)
-	}
-	me := hello{Version: ProtocolVersion, Role: Secondary, Name: "gw2", Nonce: [32]byte{5}}
-	sc.write(FrameHello, me.marshal())
-	sc.write(FrameAuth, authMAC(testKey, &me, &their))
-	sc.read(FrameAuth)
-	sc.read(FrameSession)
-	sc.write(FrameSession, (&sessionMsg{Epoch: 9}).marshal())
-	waitFor[Up](t, pri.events)
-	go func() {
-		for {
-			ft, p, err := sc.fr.readFrame()
-			if err != nil {
-				return
-			}
-			if ft == FrameSnapPage {
-				if _, err := sc.c.Write(appendFrame(nil, FrameSnapAck, p[:4])); err != nil {
-					return
-				}
-			}
-		}
-	}()
-	waitNothingPending(t, pri.l)
-	return errc
+	return silentPartner(t, pri, Secondary, "gw2", 5, 9)
 }
 
 // replicateAsync starts a Replicate of one new record and waits until it
