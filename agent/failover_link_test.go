@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
@@ -223,5 +224,45 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 	other := lease.Lease{Addr: addr, HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
 	if got := g.LeaseTime(other, desired, t1); got != time.Hour {
 		t.Errorf("another client at the same address: %v, want MCLT (1h)", got)
+	}
+}
+
+// fgate hands the engine's renewal flag to the policy: in load-balance
+// mode a client of the partner's hash bucket is answered only when it
+// renews (draft-12 §5.3), so dropping the flag would leave the partner's
+// clients unable to renew here.
+func TestGateLoadBalanceRenewal(t *testing.T) {
+	cfg, err := failoverConfig(&FailoverConfig{Role: "primary", Mode: "load-balance", LoadBalanceMaxSeconds: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := failover.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	m.Handle(now, failover.Start{SeqKnown: true})
+	m.Handle(now, failover.LinkUp{Partner: failover.Normal})
+	m.Handle(now, failover.ResyncDone{})
+	var g failover.Gate
+	g.Store(m.Policy())
+	fg := &fgate{g: &g, clock: wallClock{}, pot: &potentials{}}
+	// A client whose RFC 3074 bucket is the secondary's.
+	var hw net.HardwareAddr
+	for i := range 256 {
+		c := net.HardwareAddr{2, 0, 0, 0, 0, byte(i)}
+		if !failover.PrimaryBucket(failover.LoadBalanceHash(failover.LoadBalanceKey(nil, c)), cfg.Split) {
+			hw = c
+			break
+		}
+	}
+	if hw == nil {
+		t.Fatal("no client of the secondary's bucket among 256")
+	}
+	if fg.Serve(dhcpd.Client{Key: "h" + hw.String(), HWAddr: hw}) {
+		t.Fatal("primary answers a new client of the secondary's bucket")
+	}
+	if !fg.Serve(dhcpd.Client{Key: "h" + hw.String(), HWAddr: hw, Renewal: true}) {
+		t.Fatal("primary ignores a renewal from a client of the secondary's bucket")
 	}
 }
