@@ -3,18 +3,16 @@
 package dhcpd
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"syscall"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/net/bpf"
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,10 +22,18 @@ import (
 // whatever addresses come and go, and sends frames the kernel cannot route
 // yet (to a client without an address) or must not (limited broadcast on
 // this link).
+//
+// Its socket, like the UDP one, is a plain blocking-free descriptor kept out
+// of Go's netpoller (see rawFD): a descriptor in the runtime's epoll set
+// wakes a sleeping thread of the runtime for every frame sent through it
+// (the socket's write-space callback fires as veth or the driver frees the
+// frame), and one idle thread more per packet cost a fifth of the server's
+// CPU under perfdhcp.
 type packetConn struct {
 	ifi net.Interface
-	f   *os.File
-	raw syscall.RawConn
+	rawFD
+	// wake is an eventfd that ends a read blocked in poll (shutdown).
+	wake int
 }
 
 // serverPortFilter keeps IPv4/UDP frames to port 67 that are not fragments
@@ -68,7 +74,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // frame to exactly one socket of the group, round robin, so several
 // readers share the link's requests and none is seen twice.
 func openPacketConn(ifi net.Interface, fanout int) (*packetConn, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
 	if err != nil {
 		return nil, fmt.Errorf("dhcpd %s: packet socket: %w", ifi.Name, err)
 	}
@@ -95,13 +101,11 @@ func openPacketConn(ifi net.Interface, fanout int) (*packetConn, error) {
 			return fail("PACKET_FANOUT", err)
 		}
 	}
-	f := os.NewFile(uintptr(fd), "packet:"+ifi.Name)
-	raw, err := f.SyscallConn()
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		f.Close()
-		return nil, err
+		return fail("eventfd", err)
 	}
-	return &packetConn{ifi: ifi, f: f, raw: raw}, nil
+	return &packetConn{ifi: ifi, rawFD: rawFD{fd: fd}, wake: wake}, nil
 }
 
 // read receives one frame into b. verify is false when the kernel says the
@@ -109,11 +113,13 @@ func openPacketConn(ifi net.Interface, fanout int) (*packetConn, error) {
 // paths between local namespaces or VMs) or already checked
 // (TP_STATUS_CSUM_VALID). own is true for frames this host sent.
 //
-// The recvmsg is a raw system call on the non-blocking socket (it never
-// blocks: EAGAIN parks the goroutine in the netpoller), with the message
-// header on the stack: no allocation, and no entersyscall, which would let
-// the runtime's sysmon hand the P to another thread while the kernel copies
-// one frame, a thread wakeup that costs more than the copy on a VM.
+// The recvmsg is a raw system call with MSG_DONTWAIT and the message header
+// on the stack: no allocation, and no entersyscall, which would let the
+// runtime's sysmon hand the P to another thread while the kernel copies one
+// frame. Only when the socket is empty does the reader block, in poll(2) on
+// the socket and the wake eventfd, like a C server's select loop: the kernel
+// wakes this thread and no other (see packetConn). It returns net.ErrClosed
+// once shutdown was called.
 func (c *packetConn) read(b []byte) (n int, verify, own bool, err error) {
 	var from unix.RawSockaddrLinklayer
 	var oob [64]byte // PACKET_AUXDATA: one cmsg of 48 bytes
@@ -126,17 +132,28 @@ func (c *packetConn) read(b []byte) (n int, verify, own bool, err error) {
 		Control: &oob[0],
 	}
 	msg.SetIovlen(1)
-	msg.SetControllen(len(oob))
-	rerr := c.raw.Read(func(fd uintptr) bool {
-		r, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_TRUNC)
+	for {
+		msg.Namelen = unix.SizeofSockaddrLinklayer
+		msg.SetControllen(len(oob))
+		if c.closed.Load() {
+			return 0, false, false, net.ErrClosed
+		}
+		r, _, e := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_TRUNC|unix.MSG_DONTWAIT)
+		if e == unix.EAGAIN {
+			fds := [2]unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}, {Fd: int32(c.wake), Events: unix.POLLIN}}
+			if _, err := unix.Poll(fds[:], -1); err != nil && err != unix.EINTR {
+				return 0, false, false, err
+			}
+			continue
+		}
+		if e == unix.EINTR {
+			continue
+		}
 		n, err = int(r), nil
 		if e != 0 {
 			n, err = 0, e
 		}
-		return err != unix.EAGAIN
-	})
-	if rerr != nil {
-		return 0, false, false, rerr
+		break
 	}
 	if err != nil {
 		return 0, false, false, err
@@ -176,71 +193,120 @@ func auxStatus(oob []byte) (uint32, bool) {
 	return 0, false
 }
 
-// writeFrame sends a whole Ethernet frame to dst on this link (a raw,
-// non-blocking sendto: see read).
+// writeFrame sends a whole Ethernet frame to dst on this link (a raw
+// sendto: see rawFD).
 func (c *packetConn) writeFrame(frame []byte, dst net.HardwareAddr) error {
 	sa := unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IP), Ifindex: int32(c.ifi.Index), Halen: 6}
 	copy(sa.Addr[:], dst)
-	var err error
-	werr := c.raw.Write(func(fd uintptr) bool {
-		_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&frame[0])), uintptr(len(frame)), 0,
+	return c.do(func(fd uintptr) unix.Errno {
+		_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&frame[0])), uintptr(len(frame)), unix.MSG_DONTWAIT,
 			uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrLinklayer)
-		err = nil
-		if e != 0 {
-			err = e
-		}
-		return err != unix.EAGAIN
+		return e
 	})
-	if werr != nil {
-		return werr
+}
+
+// shutdown makes a blocked or later read return net.ErrClosed and later
+// sends fail; the descriptors stay open until release, so that a reader
+// still inside read never uses a number the kernel has handed out again.
+func (c *packetConn) shutdown() {
+	if !c.closed.Swap(true) {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(c.wake, one[:])
+	}
+}
+
+// release closes the descriptors; the reader must have returned.
+func (c *packetConn) release() error {
+	c.shutdown()
+	err := c.rawFD.release()
+	if c.wake >= 0 {
+		_ = unix.Close(c.wake)
+		c.wake = -1
 	}
 	return err
 }
 
-func (c *packetConn) close() error { return c.f.Close() }
+// rawFD is a socket the Go runtime does not know about: no netpoller
+// registration (see packetConn), every call a raw system call. Sends never
+// block (MSG_DONTWAIT): a full send buffer is a dropped reply, which the
+// client retransmits, and cannot happen below the rates a link carries.
+type rawFD struct {
+	fd     int
+	closed atomic.Bool
+	// mu is held (shared) around each send and (exclusive) by release,
+	// so that a reply sent as the server stops fails with net.ErrClosed
+	// instead of writing to a reused descriptor number.
+	mu sync.RWMutex
+}
+
+// do runs one raw send system call on the descriptor; EINTR is retried.
+func (r *rawFD) do(call func(fd uintptr) unix.Errno) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.fd < 0 || r.closed.Load() {
+		return net.ErrClosed
+	}
+	for {
+		e := call(uintptr(r.fd))
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		return nil
+	}
+}
+
+func (r *rawFD) release() error {
+	r.closed.Store(true)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fd < 0 {
+		return nil
+	}
+	err := unix.Close(r.fd)
+	r.fd = -1
+	return err
+}
 
 // udpConn is the one UDP socket on :67 used to send to relays (giaddr:67)
 // and to clients that have an address (ciaddr:68), through the kernel's
-// routing and neighbour tables.
+// routing and neighbour tables. Like packetConn it stays out of the
+// netpoller.
 type udpConn struct {
-	c   net.PacketConn
-	raw syscall.RawConn
+	rawFD
 }
 
 func openUDPConn() (*udpConn, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
-				return
-			}
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
-		})
-		if err != nil {
-			return err
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return nil, fmt.Errorf("dhcpd: udp socket: %w", err)
+	}
+	fail := func(op string, err error) (*udpConn, error) {
+		unix.Close(fd)
+		return nil, fmt.Errorf("dhcpd: udp socket on port 67: %s: %w", op, err)
+	}
+	for _, o := range []int{unix.SO_REUSEADDR, unix.SO_BROADCAST} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o, 1); err != nil {
+			return fail("setsockopt", err)
 		}
-		return serr
-	}}
-	c, err := lc.ListenPacket(context.Background(), "udp4", "0.0.0.0:67")
-	if err != nil {
-		return nil, fmt.Errorf("dhcpd: udp socket on port 67: %w", err)
 	}
-	if err := ipv4.NewPacketConn(c).SetBPF(dropAll); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("dhcpd: udp socket filter: %w", err)
+	prog := unix.SockFprog{Len: uint16(len(dropAll)), Filter: (*unix.SockFilter)(unsafe.Pointer(&dropAll[0]))}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
+		return fail("attach filter", err)
 	}
-	raw, err := c.(*net.UDPConn).SyscallConn()
-	if err != nil {
-		c.Close()
-		return nil, err
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 67}); err != nil {
+		return fail("bind", err)
 	}
-	return &udpConn{c: c, raw: raw}, nil
+	return &udpConn{rawFD{fd: fd}}, nil
 }
 
 // send writes payload to dst from src (the server identifier, so the client
 // sees the address it will renew with); src is dropped if the kernel refuses
 // it (not a local address any more, e.g. a VIP just removed). It is one raw
-// sendmsg on the non-blocking socket (see packetConn.read) with the source
+// sendmsg (see rawFD) with the source
 // in an IP_PKTINFO control message, built on the stack: nothing is
 // allocated per packet.
 func (u *udpConn) send(payload []byte, src netip.Addr, dst netip.AddrPort) error {
@@ -273,19 +339,10 @@ func (u *udpConn) sendmsg(payload, oob []byte, oobLen int, sa *unix.RawSockaddrI
 		msg.Control = &oob[0]
 		msg.SetControllen(oobLen)
 	}
-	var err error
-	werr := u.raw.Write(func(fd uintptr) bool {
-		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
-		err = nil
-		if e != 0 {
-			err = e
-		}
-		return err != unix.EAGAIN
+	return u.do(func(fd uintptr) unix.Errno {
+		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
+		return e
 	})
-	if werr != nil {
-		return werr
-	}
-	return err
 }
 
-func (u *udpConn) close() error { return u.c.Close() }
+func (u *udpConn) close() error { return u.release() }

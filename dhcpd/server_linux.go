@@ -53,7 +53,10 @@ type ServerOptions struct {
 	// interface, sharing its requests through one PACKET_FANOUT group:
 	// with the Engine each reader decodes, decides and answers a request
 	// itself, so one reader is one core's worth of DISCOVERs. Default:
-	// GOMAXPROCS, at most 4.
+	// half of GOMAXPROCS (at least 1, at most 4). A reader waiting for a
+	// frame sits in poll(2) holding its P (packetConn.read); with every P
+	// so held, the lease committer and flusher would wait for sysmon to
+	// take one back, so the default leaves half of them free.
 	Readers int
 }
 
@@ -101,7 +104,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 		o.Queue = 8192
 	}
 	if o.Readers <= 0 {
-		o.Readers = min(runtime.GOMAXPROCS(0), 4)
+		o.Readers = min(max(runtime.GOMAXPROCS(0)/2, 1), 4)
 	}
 	s := &Server{o: o, log: o.Logger, m: o.Metrics, jobs: make(chan job, o.Queue)}
 	s.async, _ = o.Handler.(AsyncHandler)
@@ -149,9 +152,11 @@ func NewServer(o ServerOptions) (*Server, error) {
 	return s, nil
 }
 
+// closeAll closes every socket; the readers must not be running (Run
+// shuts the packet sockets down and waits for its readers first).
 func (s *Server) closeAll() {
 	for _, c := range s.conns {
-		_ = c.close()
+		_ = c.release()
 	}
 	if s.udp != nil {
 		_ = s.udp.close()
@@ -186,8 +191,11 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}
 	}
-	s.closeAll()
+	for _, c := range s.conns {
+		c.shutdown()
+	}
 	readers.Wait()
+	s.closeAll()
 	close(s.jobs)
 	workers.Wait()
 	// Commits under way finish (their replies fail to send on the closed

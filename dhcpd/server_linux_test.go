@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"syscall"
 	"testing"
@@ -117,5 +118,51 @@ func TestIntegrationReadersShareLink(t *testing.T) {
 	distinct, dups := h.counts()
 	if distinct != n || dups != 0 {
 		t.Fatalf("handled %d distinct requests with %d duplicates, want %d and 0", distinct, dups, n)
+	}
+}
+
+// TestIntegrationServerStopsIdle: readers blocked in poll(2) on an idle
+// link end as soon as Run's context does (the wake eventfd), and a reply
+// that a late commit sends afterwards fails with net.ErrClosed instead of
+// writing to a closed, perhaps reused, descriptor.
+func TestIntegrationServerStopsIdle(t *testing.T) {
+	lab := testnet.New(t, "hdf1")
+	sw := lab.Switch("lan")
+	srv := lab.Host("srv")
+	srv.Connect(sw, "eth0", "198.18.0.1/24")
+
+	var s *Server
+	if err := srv.Do(func() error {
+		var err error
+		s, err = NewServer(ServerOptions{Interfaces: []string{"eth0"}, Handler: &countHandler{seen: map[dhcpv4.TransactionID]int{}}, Readers: 2})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	time.Sleep(100 * time.Millisecond) // both readers in poll
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not return within 2 s of its context's end (readers still blocked)")
+	}
+	t.Logf("stopped in %v", time.Since(start))
+	if err := s.udp.send([]byte{1}, netip.Addr{}, netip.MustParseAddrPort("198.18.0.2:68")); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("udp send after stop: %v, want net.ErrClosed", err)
+	}
+	if err := s.conns[0].writeFrame(make([]byte, 64), net.HardwareAddr{2, 0, 0, 0, 0, 1}); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("frame send after stop: %v, want net.ErrClosed", err)
+	}
+	for i, c := range s.conns {
+		if c.fd >= 0 || c.wake >= 0 {
+			t.Errorf("packet socket %d still open after stop (fd %d, wake %d)", i, c.fd, c.wake)
+		}
 	}
 }
