@@ -53,7 +53,16 @@ type session struct {
 	lastPage     bool
 	inRecords    int
 	ackOwed      bool
+	// Updates read but not applied yet: the reader applies every update
+	// frame already in its buffer in one Store.Apply (one fsync) before
+	// it acks, instead of one fsync per frame while the later ones wait.
+	pend      [][]byte
+	pendLast  uint64
+	pendAddrs map[netip.Addr]struct{}
 }
+
+// maxPendingApply bounds the records one Store.Apply takes.
+const maxPendingApply = 2 * maxRecsPerFrame
 
 // snapOut is the snapshot we send. inflight and done are guarded by l.mu;
 // addrs and next belong to the writer.
@@ -366,7 +375,17 @@ func (s *session) run() error {
 		}
 		s.heard()
 		s.busy.Store(true)
-		err = s.handle(t, p)
+		if t != FrameUpdate {
+			// Everything else (a snapshot page, the end of a sync)
+			// comes after the updates before it.
+			err = s.applyPending()
+		}
+		if err == nil {
+			err = s.handle(t, p)
+		}
+		if err == nil && len(s.pend) > 0 && (!s.fr.buffered() || len(s.pend) >= maxPendingApply) {
+			err = s.applyPending()
+		}
 		s.ready.Store(s.l.clock.Now().UnixNano())
 		s.busy.Store(false)
 		if err != nil {
@@ -602,23 +621,28 @@ func (s *session) handle(t FrameType, p []byte) error {
 		if len(rs.Recs) == 0 {
 			return nil
 		}
-		conv, last, err := s.convert(&rs, false)
+		conv, last, addrs, err := s.convert(&rs, false)
 		if err != nil {
 			return err
 		}
-		if err := l.opts.Store.Apply(conv...); err != nil {
-			return fmt.Errorf("peer: apply: %w", err)
+		if s.pendingHasAny(addrs) {
+			// convert read the store for an address with an update
+			// pending: apply that first and convert again.
+			if err := s.applyPending(); err != nil {
+				return err
+			}
+			if conv, last, addrs, err = s.convert(&rs, false); err != nil {
+				return err
+			}
 		}
-		l.m.Applied.Add(float64(len(conv)))
-		l.mu.Lock()
-		if l.cur != s {
-			l.mu.Unlock()
-			return ErrReplaced
+		if s.pendAddrs == nil {
+			s.pendAddrs = make(map[netip.Addr]struct{})
 		}
-		l.inPos = last
-		l.mu.Unlock()
-		s.inRecords += len(conv)
-		s.ackOwed = true
+		for _, a := range addrs {
+			s.pendAddrs[a] = struct{}{}
+		}
+		s.pend = append(s.pend, conv...)
+		s.pendLast = last
 	case FrameAck:
 		seq, err := unmarshalU64(p, "seq")
 		if err != nil {
@@ -636,7 +660,7 @@ func (s *session) handle(t FrameType, p []byte) error {
 		if sp.Page != s.nextPage {
 			return fmt.Errorf("%w: snapshot page %d, want %d", ErrProtocol, sp.Page, s.nextPage)
 		}
-		conv, _, err := s.convert(&sp.records, true)
+		conv, _, _, err := s.convert(&sp.records, true)
 		if err != nil {
 			return err
 		}
@@ -746,7 +770,7 @@ func (s *session) acked(seq uint64) error {
 // clock at receipt and its clock in the frame, and the failover expiries
 // change sides. It returns the payloads to apply and the stream position
 // of the last record.
-func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, error) {
+func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, []netip.Addr, error) {
 	l := s.l
 	off := l.clock.Now().Sub(time.Unix(0, rs.Clock))
 	shift := func(t time.Time) time.Time {
@@ -756,15 +780,17 @@ func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, error) 
 		return t.Add(off)
 	}
 	out := make([][]byte, 0, len(rs.Recs))
+	addrs := make([]netip.Addr, 0, len(rs.Recs))
 	var last uint64
 	for _, p := range rs.Recs {
 		var in lease.Lease
 		if err := in.UnmarshalBinary(p); err != nil {
-			return nil, 0, fmt.Errorf("%w: %w", ErrProtocol, err)
+			return nil, 0, nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
 		last = in.Seq
+		addrs = append(addrs, in.Addr)
 		if in.Peer && !snapshot {
-			return nil, 0, fmt.Errorf("%w: %v seq %d: the stream carries only the sender's own records", ErrProtocol, in.Addr, in.Seq)
+			return nil, 0, nil, fmt.Errorf("%w: %v seq %d: the stream carries only the sender's own records", ErrProtocol, in.Addr, in.Seq)
 		}
 		local, have := l.opts.Store.Get(in.Addr)
 		if snapshot && in.Peer && have && !local.Peer && local.Seq >= in.Seq {
@@ -786,9 +812,48 @@ func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, error) 
 		}
 		b, err := r.MarshalBinary()
 		if err != nil {
-			return nil, 0, fmt.Errorf("%w: %v: %w", ErrProtocol, in.Addr, err)
+			return nil, 0, nil, fmt.Errorf("%w: %v: %w", ErrProtocol, in.Addr, err)
 		}
 		out = append(out, b)
 	}
-	return out, last, nil
+	return out, last, addrs, nil
+}
+
+// pendingHasAny reports whether an update for one of addrs is pending.
+func (s *session) pendingHasAny(addrs []netip.Addr) bool {
+	if len(s.pend) == 0 {
+		return false
+	}
+	for _, a := range addrs {
+		if _, ok := s.pendAddrs[a]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// applyPending applies the pending updates in one Store.Apply and owes
+// the partner an ack up to the last of them.
+func (s *session) applyPending() error {
+	if len(s.pend) == 0 {
+		return nil
+	}
+	l := s.l
+	n := len(s.pend)
+	if err := l.opts.Store.Apply(s.pend...); err != nil {
+		return fmt.Errorf("peer: apply: %w", err)
+	}
+	l.m.Applied.Add(float64(n))
+	l.mu.Lock()
+	if l.cur != s {
+		l.mu.Unlock()
+		return ErrReplaced
+	}
+	l.inPos = s.pendLast
+	l.mu.Unlock()
+	s.pend = s.pend[:0]
+	clear(s.pendAddrs)
+	s.inRecords += n
+	s.ackOwed = true
+	return nil
 }
