@@ -27,11 +27,22 @@ if [ -x /usr/bin/python3 ]; then python3() { /usr/bin/python3 "$@"; }; fi
 SRV_PIN="" PERF_PIN=""
 if [ "${PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ]; then SRV_PIN="taskset -c 1" PERF_PIN="taskset -c 0"; fi
 
+# PERF_THREADS: perfdhcp's -g (single by default, for every server). In its
+# multi-thread mode (its default on a multi-core machine) a receiver thread
+# hands each reply to the sending thread, and perf(1) shows the two fighting
+# over glibc's malloc arena lock: perfdhcp then costs 60-95 % of a core at
+# 6000 exchanges/s, and how much depends on when the server's replies come
+# (in bursts after a group commit: more), so the run measures perfdhcp as
+# much as the server. Single-thread mode, which perfdhcp's manual advises
+# when CPUs are scarce, costs it ~50 % of a core at that rate whichever
+# server answers. PERF_THREADS=multi gives perfdhcp's default.
+PERF_THREADS=${PERF_THREADS:-single}
+
 # perf RATE SECS [extra flags]: runs perfdhcp, leaves its output in $WORK/perf.out.
 # -r with -p, never -n alone (it ignores -r and floods); perfdhcp killed by a
 # signal often dies without its report, hence the generous timeout.
 perf() {
-	ip netns exec "$PERF_NS" $PERF_PIN timeout $(($2 + 20)) perfdhcp -4 -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} "$PERF_TARGET" >"$WORK/perf.out" 2>&1 || true
+	ip netns exec "$PERF_NS" $PERF_PIN timeout $(($2 + 20)) perfdhcp -4 -g "$PERF_THREADS" -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} "$PERF_TARGET" >"$WORK/perf.out" 2>&1 || true
 }
 
 # stats: "dora_rate drops_pct_max" from perf.out.
