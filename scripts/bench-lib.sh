@@ -114,6 +114,12 @@ find_rate() {
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 
+# rcvbuf_errors: UDP datagrams the kernel dropped in perfdhcp's namespace
+# because a socket's receive buffer was full: replies that reached perfdhcp's
+# host but not perfdhcp (it fell behind; a burst of ACKs after a group
+# commit fills its 208 KiB buffer sooner than replies spread out do).
+rcvbuf_errors() { ip netns exec "$PERF_NS" awk '/^Udp:/ {if (++n == 2) print $6}' /proc/net/snmp; }
+
 # measure KIND RATE SECS [perfdhcp flags]: writes its result lines to
 # $WORK/measure.out: the human line, then a "RESULT KIND ..." line. CPU and RSS
 # are those of server_pids (`ip netns exec` and `env` exec, they do not fork,
@@ -125,7 +131,10 @@ measure() {
 	start_server "$kind" "$POOL_BIG"
 	pids=$(server_pids)
 	for p in $pids; do t0="$t0 $(cpu_ticks "$p")"; done
+	local rb0 rb1
+	rb0=$(rcvbuf_errors)
 	perf "$rate" "$secs" "${4:-}"
+	rb1=$(rcvbuf_errors)
 	for p in $pids; do
 		t1="$t1 $(cpu_ticks "$p")"
 		rss="$rss $(awk '/VmHWM/ {print $2}' /proc/"$p"/status)"
@@ -136,9 +145,9 @@ measure() {
 	local extra=""
 	if declare -F after_measure >/dev/null; then extra=$(after_measure "$kind" "${4:-}"); fi
 	stop_server
-	KIND_W=${KIND_W:-8} python3 - "$WORK/perf.out" "$kind" "$rate" "$(getconf CLK_TCK)" "$secs" "$t0" "$t1" "$rss" <<-'EOF'
+	KIND_W=${KIND_W:-8} python3 - "$WORK/perf.out" "$kind" "$rate" "$(getconf CLK_TCK)" "$secs" "$t0" "$t1" "$rss" "$((rb1 - rb0))" <<-'EOF'
 	import os, re, sys
-	path, kind, rate, hz, secs, t0, t1, rss = sys.argv[1:]
+	path, kind, rate, hz, secs, t0, t1, rss, rcvbuf = sys.argv[1:]
 	t = open(path).read()
 	rcvd = re.findall(r"received packets: ([0-9]+)", t)
 	dora = int(rcvd[1]) / float(secs) if len(rcvd) > 1 else 0.0  # see perf
@@ -163,7 +172,7 @@ measure() {
 	else:
 	    each = "" if len(cpus) < 2 else "  (CPU per box " + " + ".join(f"{c:.1f}" for c in cpus) + " %)"
 	    print(f"{k} rate {int(rate):6d}/s  DORA/s {dora:8.0f}  drops {max(drops) if drops else 100:5.2f} %  "
-	          f"CPU {cpu:5.1f} %  RSS {rss//1024} MiB{each}")
+	          f"CPU {cpu:5.1f} %  RSS {rss//1024} MiB{each}  replies lost at perfdhcp's full socket {rcvbuf}")
 	# RESULT KIND DORA/s CPU% REQUEST-ACK-p50 p99 (ms; nan without -x t)
 	print(f"RESULT {kind} {dora} {cpu:.1f} {ra[0]:.3f} {ra[1]:.3f}")
 	EOF
