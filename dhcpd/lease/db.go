@@ -477,15 +477,22 @@ func (db *DB) flusher() {
 		db.mu.Unlock()
 
 		err := db.write(q)
+		if err != nil {
+			// Sticky before any waiter hears of the failure: a caller
+			// retrying at once must be refused, never written after
+			// the hole the failed batch left in the journal.
+			db.mu.Lock()
+			if db.failed == nil {
+				db.failed = fmt.Errorf("lease: journal write failed, the database must be reopened: %w", err)
+				db.log.Error("lease: journal write failed; refusing further commits", "file", db.jf.Name(), "err", err)
+			}
+			db.mu.Unlock()
+		}
 		for _, b := range q {
 			b.err = err
 			close(b.done)
 		}
 		db.mu.Lock()
-		if err != nil && db.failed == nil {
-			db.failed = fmt.Errorf("lease: journal write failed, the database must be reopened: %w", err)
-			db.log.Error("lease: journal write failed; refusing further commits", "file", db.jf.Name(), "err", err)
-		}
 		if db.compactBytes > 0 && db.jsize > db.compactBytes && !db.compacting && !db.closed && db.failed == nil {
 			db.compacting = true
 			db.bg.Add(1)
