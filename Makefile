@@ -57,9 +57,10 @@ test: deps check vet ## everything CI runs: checks, vet, staticcheck, race tests
 	@scripts/package-test.sh --quick
 
 .PHONY: bench
-bench: deps ## benchmarks (lease database; perfdhcp against hadhcpd and Kea)
+bench: deps ## benchmarks (lease database; perfdhcp against hadhcpd and Kea: unpinned, then one core each)
 	@scripts/bench-lease.sh
 	@scripts/bench-dhcp.sh
+	@PIN=1 scripts/bench-dhcp.sh
 
 .PHONY: demo
 demo: deps build ## the two-box lab in namespaces: leases, a box crash, the takeover, the return (root, < 60 s)

@@ -107,6 +107,11 @@ server_pids() { echo "$SRV_PID"; }
 # perf, stats, find_rate, measure: the procedure bench-ha.sh shares.
 . scripts/bench-lib.sh
 
+if [ -n "$SRV_PIN" ]; then
+	echo "== PIN=1: each server on CPU 1 (a Go server then runs with GOMAXPROCS=1, Kea's one thread has the core to itself), perfdhcp on CPU 0"
+else
+	echo "== unpinned: the server and perfdhcp share all $(nproc) cores (PIN=1: a core each)"
+fi
 echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
 # Preset RATE_H/RATE_K to skip the search.
 if [ -z "${RATE_H:-}" ]; then find_rate hadhcpd; RATE_H=$FOUND; fi

@@ -160,9 +160,19 @@ hadhcpd_config() {
 	"$WORK/hadhcpd" check-config -c "$d/hadhcpd.yaml" >/dev/null
 }
 
+# box_pin NS: with PIN=1 (bench-lib), the box in the primary's namespace
+# (the pair's active box, or the single box) runs on CPU 1 alone and the
+# standby shares CPU 0 with perfdhcp: the same rule for hadhcpd and Kea HA.
+# The active box's core is then its own, as on two real boxes, where the
+# standby's work is on another machine.
+box_pin() {
+	[ -n "$SRV_PIN" ] || return 0
+	if [ "$1" = "$PRI" ]; then echo "$SRV_PIN"; else echo "$PERF_PIN"; fi
+}
+
 # start_hadhcpd NS NAME: runs NAME's config in NS, its log in $WORK/NAME/log.
 start_hadhcpd() {
-	ip netns exec "$1" "$WORK/hadhcpd" run -c "$WORK/$2/hadhcpd.yaml" >"$WORK/$2/log" 2>&1 &
+	ip netns exec "$1" $(box_pin "$1") "$WORK/hadhcpd" run -c "$WORK/$2/hadhcpd.yaml" >"$WORK/$2/log" 2>&1 &
 	SRV_PIDS+=($!)
 }
 
@@ -230,7 +240,7 @@ kea_config() {
 
 # start_kea NS NAME: Kea keeps PID and lock files in /run/kea unless told.
 start_kea() {
-	ip netns exec "$1" env KEA_PIDFILE_DIR="$WORK/$2" KEA_LOCKFILE_DIR="$WORK/$2" \
+	ip netns exec "$1" $(box_pin "$1") env KEA_PIDFILE_DIR="$WORK/$2" KEA_LOCKFILE_DIR="$WORK/$2" \
 		kea-dhcp4 -c "$WORK/$2/kea.json" >"$WORK/$2/log" 2>&1 &
 	SRV_PIDS+=($!)
 }
@@ -384,6 +394,9 @@ kea_config ksec 198.18.0.3 s2
 ip netns exec $PRI kea-dhcp4 -t "$WORK/kpri/kea.json" >"$WORK/kpri/check" 2>&1 || { say "kea-dhcp4 -t:"; cat "$WORK/kpri/check" >&2; exit 1; }
 ip netns exec $SEC kea-dhcp4 -t "$WORK/ksec/kea.json" >"$WORK/ksec/check" 2>&1 || { say "kea-dhcp4 -t:"; cat "$WORK/ksec/check" >&2; exit 1; }
 
+if [ -n "$SRV_PIN" ]; then
+	say "PIN=1: the primary's box (the pair's active box, Kea HA's primary, the single box) on CPU 1 alone; the standby and perfdhcp on CPU 0"
+fi
 KINDS=(pair kea-ha single)
 declare -A RATE DORA CPU P50 P99
 echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
