@@ -768,8 +768,8 @@ func (s *session) acked(seq uint64) error {
 // convert turns the partner's records into ours (doc.go "Records and
 // clocks"): its times move to our clock by the difference between our
 // clock at receipt and its clock in the frame, and the failover expiries
-// change sides. It returns the payloads to apply and the stream position
-// of the last record.
+// change sides. It returns the payloads to apply, the stream position of
+// the last record and the records' addresses.
 func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, []netip.Addr, error) {
 	l := s.l
 	off := l.clock.Now().Sub(time.Unix(0, rs.Clock))
