@@ -71,8 +71,9 @@ bench-vrrp: deps ## VRRP takeover vs keepalived (table and ratio) and the no-fla
 	@scripts/bench-vrrp.sh
 
 .PHONY: bench-ha
-bench-ha: deps build ## HA throughput: hadhcpd pair vs Kea 2.2 HA hot-standby vs one hadhcpd box (perfdhcp; root; ~5 min)
+bench-ha: deps build ## HA throughput: hadhcpd pair vs Kea 2.2 HA hot-standby vs one hadhcpd box (perfdhcp; unpinned, then the servers on one core and perfdhcp on the other; root; ~15 min)
 	@scripts/bench-ha.sh
+	@PIN=1 scripts/bench-ha.sh
 
 .PHONY: bench-failover
 bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived): first OFFER/ACK, lost exchanges, missing leases, renewals (root, ~5 min)

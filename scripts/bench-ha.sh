@@ -160,15 +160,11 @@ hadhcpd_config() {
 	"$WORK/hadhcpd" check-config -c "$d/hadhcpd.yaml" >/dev/null
 }
 
-# box_pin NS: with PIN=1 (bench-lib), the box in the primary's namespace
-# (the pair's active box, or the single box) runs on CPU 1 alone and the
-# standby shares CPU 0 with perfdhcp: the same rule for hadhcpd and Kea HA.
-# The active box's core is then its own, as on two real boxes, where the
-# standby's work is on another machine.
-box_pin() {
-	[ -n "$SRV_PIN" ] || return 0
-	if [ "$1" = "$PRI" ]; then echo "$SRV_PIN"; else echo "$PERF_PIN"; fi
-}
+# box_pin NS: with PIN=1 (bench-lib), bench-dhcp's rule for every server:
+# the whole service on CPU 1, perfdhcp alone on CPU 0. A pair's two boxes
+# then share the one core a single box has to itself (stricter for a pair
+# than two real boxes), and perfdhcp never waits for a server's CPU.
+box_pin() { echo "$SRV_PIN"; }
 
 # start_hadhcpd NS NAME: runs NAME's config in NS, its log in $WORK/NAME/log.
 start_hadhcpd() {
@@ -395,7 +391,7 @@ ip netns exec $PRI kea-dhcp4 -t "$WORK/kpri/kea.json" >"$WORK/kpri/check" 2>&1 |
 ip netns exec $SEC kea-dhcp4 -t "$WORK/ksec/kea.json" >"$WORK/ksec/check" 2>&1 || { say "kea-dhcp4 -t:"; cat "$WORK/ksec/check" >&2; exit 1; }
 
 if [ -n "$SRV_PIN" ]; then
-	say "PIN=1: the primary's box (the pair's active box, Kea HA's primary, the single box) on CPU 1 alone; the standby and perfdhcp on CPU 0"
+	say "PIN=1: every server process (both boxes of a pair) on CPU 1, perfdhcp alone on CPU 0"
 fi
 KINDS=(pair kea-ha single)
 declare -A RATE DORA CPU P50 P99
