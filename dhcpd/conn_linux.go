@@ -69,6 +69,12 @@ func mustAssemble(p []bpf.Instruction) []bpf.RawInstruction {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
+// attachFilter attaches a classic BPF program to socket fd.
+func attachFilter(fd int, prog []bpf.RawInstruction) error {
+	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0]))}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp)
+}
+
 // openPacketConn opens the link's packet socket. fanout >= 0 joins it to
 // that PACKET_FANOUT group of the link (packet(7)): the kernel hands each
 // frame to exactly one socket of the group, round robin, so several
@@ -82,8 +88,7 @@ func openPacketConn(ifi net.Interface, fanout int) (*packetConn, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("dhcpd %s: %s: %w", ifi.Name, op, err)
 	}
-	prog := unix.SockFprog{Len: uint16(len(serverPortFilter)), Filter: (*unix.SockFilter)(unsafe.Pointer(&serverPortFilter[0]))}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
+	if err := attachFilter(fd, serverPortFilter); err != nil {
 		return fail("attach filter", err)
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
@@ -293,8 +298,7 @@ func openUDPConn() (*udpConn, error) {
 			return fail("setsockopt", err)
 		}
 	}
-	prog := unix.SockFprog{Len: uint16(len(dropAll)), Filter: (*unix.SockFilter)(unsafe.Pointer(&dropAll[0]))}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
+	if err := attachFilter(fd, dropAll); err != nil {
 		return fail("attach filter", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 67}); err != nil {
@@ -344,5 +348,3 @@ func (u *udpConn) sendmsg(payload, oob []byte, oobLen int, sa *unix.RawSockaddrI
 		return e
 	})
 }
-
-func (u *udpConn) close() error { return u.release() }

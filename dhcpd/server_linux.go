@@ -159,7 +159,7 @@ func (s *Server) closeAll() {
 		_ = c.release()
 	}
 	if s.udp != nil {
-		_ = s.udp.close()
+		_ = s.udp.release()
 	}
 }
 
