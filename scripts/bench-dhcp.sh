@@ -73,16 +73,10 @@ start_server() {
 	stop_server
 	rm -rf "$WORK/state" "$WORK"/kea.*.pid; mkdir -p "$WORK/state"
 	if [ "$kind" = hadhcpd ]; then
-		cat >"$WORK/hadhcpd.yaml" <<-EOF
-		node: {name: bench, state_dir: $WORK/state, control_socket: $WORK/ctl.sock, metrics_listen: "", log_level: warn}
-		dhcp:
-		  interfaces: [eth0]
-		  default_lease_time: 1h
-		  subnets:
-		    - subnet: 198.18.0.0/15
-		      pools: [{range: $first-$last}]
-		      options: {routers: [198.18.0.1], domain_name_servers: [198.18.0.1]}
-		EOF
+		{
+			echo "node: {name: bench, state_dir: $WORK/state, control_socket: $WORK/ctl.sock, metrics_listen: \"\", log_level: warn}"
+			dhcp_section "$first" "$last" 198.18.0.1
+		} >"$WORK/hadhcpd.yaml"
 		ip netns exec $SRV $SRV_PIN "$WORK/hadhcpd" run -c "$WORK/hadhcpd.yaml" >"$WORK/server.log" 2>&1 &
 	else
 		sed -e "s|@LAN_IF@|eth0|; s|@MY_LAN@|198.18.0.1|; s|@STATE@|$WORK/state|g" \

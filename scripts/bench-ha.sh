@@ -136,15 +136,7 @@ hadhcpd_config() {
 			    - {name: lan, interface: eth0, vrid: 52, priority: $4, advert_interval: 100ms, virtual_ips: [$VIP/15]}
 			EOF
 		fi
-		cat <<-EOF
-		dhcp:
-		  interfaces: [eth0]
-		  default_lease_time: 1h
-		  subnets:
-		    - subnet: 198.18.0.0/15
-		      pools: [{range: $first-$last}]
-		      options: {routers: [$VIP], domain_name_servers: [$VIP]}
-		EOF
+		dhcp_section "$first" "$last" $VIP
 		if [ -n "${3:-}" ]; then
 			cat <<-EOF
 			failover:

@@ -112,6 +112,21 @@ find_rate() {
 	FOUND=$best
 }
 
+# dhcp_section FIRST LAST ROUTER: the dhcp: section of every hadhcpd the
+# benches run (one box or a pair), so that a single box is configured the
+# same in bench-dhcp and bench-ha.
+dhcp_section() {
+	cat <<-EOF
+	dhcp:
+	  interfaces: [eth0]
+	  default_lease_time: 1h
+	  subnets:
+	    - subnet: 198.18.0.0/15
+	      pools: [{range: $1-$2}]
+	      options: {routers: [$3], domain_name_servers: [$3]}
+	EOF
+}
+
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 
 # rcvbuf_errors: UDP datagrams the kernel dropped in perfdhcp's namespace
