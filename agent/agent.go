@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"time"
 
@@ -206,7 +207,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o Options) erro
 	if running == 0 {
 		return errors.New("nothing to run: the config has no vrrp instances and no dhcp section")
 	}
-	log.Info("hadhcpd running", "version", Version)
+	log.Info("hadhcpd running", "version", Version, "gomaxprocs", runtime.GOMAXPROCS(0))
 	// systemd (Type=notify): ready once every part has started; the
 	// watchdog pings stop when the agent is stopping, and when a part's
 	// loop stops going round or the lease database failed (liveness).
