@@ -57,16 +57,16 @@ func newRunCmd() *cobra.Command {
 // (runtime, the cgroup quota or the CPU affinity mask), at least one,
 // unless the environment sets GOMAXPROCS (then Go's reading of it stays).
 //
-// The agent shares a gateway with packet forwarding, which runs in the
-// kernel's softirq on whatever core a packet arrives. One goroutine-running
-// thread per core let a burst of ACKs occupy both cores of a two-core box at
-// once: under perfdhcp on two cores (scripts/bench-ha.sh, unpinned) the
-// load generator, starved, lost 1,700-7,000 replies at its full socket per
-// run (1-7 % drops), and the agent used ~10 % more CPU per DORA in the
-// runtime's cross-core wakeups. With one, the same runs lost 0-145 and a
-// single box still gave 22,780 DORA/s, twice Kea's one thread, so the
-// throughput a core gives is far beyond any real segment's need. ISC dhcpd,
-// Kea (by default) and keepalived each take one core, too.
+// The agent runs at nice -10 while it speaks VRRP (vrrpNice), and it
+// shares a gateway with packet forwarding and the rest of the appliance.
+// With a goroutine-running thread per core, a burst of DHCP work took both
+// cores of a two-core box at that priority: under perfdhcp on two cores
+// (scripts/bench-ha.sh, unpinned) the load generator, starved, lost
+// 1,700-7,000 replies per run at its full socket (1-7 % drops), and the
+// agent paid ~10 % more CPU per DORA in cross-core wakeups. With one, the
+// same runs lost 0-145; one core gives over 20,000 DORA/s, far beyond a
+// real segment's need. ISC dhcpd, Kea (by default) and keepalived each
+// take one core, too.
 func agentProcs(env string, current int) int {
 	if env != "" {
 		return current
