@@ -152,11 +152,12 @@ hadhcpd_config() {
 	"$WORK/hadhcpd" check-config -c "$d/hadhcpd.yaml" >/dev/null
 }
 
-# box_pin NS: with PIN=1 (bench-lib), bench-dhcp's rule for every server:
-# the whole service on CPU 1, perfdhcp alone on CPU 0. A pair's two boxes
+# box_pin NS: what a server is started under, bench-lib's SRV_RUN for every
+# server: BENCH_NICE, and with PIN=1 bench-dhcp's rule: the whole service
+# on CPU 1, perfdhcp alone on CPU 0. A pair's two boxes
 # then share the one core a single box has to itself (stricter for a pair
 # than two real boxes), and perfdhcp never waits for a server's CPU.
-box_pin() { echo "$SRV_PIN"; }
+box_pin() { echo "$SRV_RUN"; }
 
 # start_hadhcpd NS NAME: runs NAME's config in NS, its log in $WORK/NAME/log.
 start_hadhcpd() {

@@ -38,14 +38,16 @@ if [ "${PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ]; then SRV_PIN="taskset -c 1" PERF
 # server answers. PERF_THREADS=multi gives perfdhcp's default.
 PERF_THREADS=${PERF_THREADS:-single}
 
-# PERF_NICE: perfdhcp's nice value (-10 by default, for every server). It
-# stands for clients on other machines and must never wait for a server's
-# CPU; hadhcpd runs at nice -10 while it speaks VRRP (the pair; not the
-# single box of bench-ha, which has no VRRP), and on two shared cores a pair
-# at -10 starved a perfdhcp at 0: replies lost at its full socket were most
-# of the pair's drops at its limit (1,600-7,000 per run, none for the
-# single box at nice 0). At -10 no server outranks it.
-PERF_NICE=${PERF_NICE:--10}
+# BENCH_NICE: the nice value of every process of a run, servers and
+# perfdhcp alike (-10: what hadhcpd's systemd unit gives it, and what it
+# takes itself while it speaks VRRP). Left alone, a pair (VRRP: -10)
+# outranked a perfdhcp at 0 on two shared cores and starved it (replies lost
+# at its full socket were most of the pair's drops at its limit: 1,600-7,000
+# per run), while the single box and Kea (no VRRP: 0) did not; the same
+# value for everyone keeps the priority out of the comparison. The
+# sourcing scripts start servers with $SRV_RUN.
+BENCH_NICE=${BENCH_NICE:--10}
+SRV_RUN="nice -n $BENCH_NICE${SRV_PIN:+ $SRV_PIN}"
 
 # perf RATE SECS [extra flags]: runs perfdhcp, leaves its output in $WORK/perf.out.
 # -r with -p, never -n alone (it ignores -r and floods); perfdhcp killed by a
@@ -61,7 +63,7 @@ PERF_NICE=${PERF_NICE:--10}
 # received / SECS.
 perf() {
 	PERF_SECS=$2
-	ip netns exec "$PERF_NS" $PERF_PIN nice -n "$PERF_NICE" timeout $(($2 + 20)) perfdhcp -4 -g "$PERF_THREADS" -W 1000000 -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} "$PERF_TARGET" >"$WORK/perf.out" 2>&1 || true
+	ip netns exec "$PERF_NS" $PERF_PIN nice -n "$BENCH_NICE" timeout $(($2 + 20)) perfdhcp -4 -g "$PERF_THREADS" -W 1000000 -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} "$PERF_TARGET" >"$WORK/perf.out" 2>&1 || true
 }
 
 # stats: "dora_rate drops_pct_max" from perf.out.
