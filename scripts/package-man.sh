@@ -125,6 +125,13 @@ overrides the scalar configuration key
 .IR section.key ,
 for example
 .B HADHCPD_NODE_NAME=gw2 .
+.TP
+.B GOMAXPROCS
+how many threads of
+.B hadhcpd run
+execute Go code at once. Unset, the agent uses half of the CPUs it may
+use (its affinity mask or cgroup quota), at least one, leaving the rest
+of a gateway to forwarding; the start line logs the value in force.
 .SH EXIT STATUS
 .TP
 .B 0
