@@ -152,16 +152,15 @@ hadhcpd_config() {
 	"$WORK/hadhcpd" check-config -c "$d/hadhcpd.yaml" >/dev/null
 }
 
-# box_pin NS: what a server is started under, bench-lib's SRV_RUN for every
-# server: BENCH_NICE, and with PIN=1 bench-dhcp's rule: the whole service
-# on CPU 1, perfdhcp alone on CPU 0. A pair's two boxes
-# then share the one core a single box has to itself (stricter for a pair
-# than two real boxes), and perfdhcp never waits for a server's CPU.
-box_pin() { echo "$SRV_RUN"; }
+# Every server starts under bench-lib's SRV_RUN: BENCH_NICE and, with PIN=1,
+# bench-dhcp's rule: the whole service on CPU 1, perfdhcp alone on CPU 0. A
+# pair's two boxes then share the one core a single box has to itself
+# (stricter for a pair than two real boxes), and perfdhcp never waits for a
+# server's CPU.
 
 # start_hadhcpd NS NAME: runs NAME's config in NS, its log in $WORK/NAME/log.
 start_hadhcpd() {
-	ip netns exec "$1" $(box_pin "$1") "$WORK/hadhcpd" run -c "$WORK/$2/hadhcpd.yaml" >"$WORK/$2/log" 2>&1 &
+	ip netns exec "$1" $SRV_RUN "$WORK/hadhcpd" run -c "$WORK/$2/hadhcpd.yaml" >"$WORK/$2/log" 2>&1 &
 	SRV_PIDS+=($!)
 }
 
@@ -229,7 +228,7 @@ kea_config() {
 
 # start_kea NS NAME: Kea keeps PID and lock files in /run/kea unless told.
 start_kea() {
-	ip netns exec "$1" $(box_pin "$1") env KEA_PIDFILE_DIR="$WORK/$2" KEA_LOCKFILE_DIR="$WORK/$2" \
+	ip netns exec "$1" $SRV_RUN env KEA_PIDFILE_DIR="$WORK/$2" KEA_LOCKFILE_DIR="$WORK/$2" \
 		kea-dhcp4 -c "$WORK/$2/kea.json" >"$WORK/$2/log" 2>&1 &
 	SRV_PIDS+=($!)
 }
