@@ -19,6 +19,10 @@ func checkOnlyMaster(t *testing.T, l *vrrpLab, master, other *gw, what string) {
 			master.name, master.hasVIP(t), other.name, other.hasVIP(t), master.name,
 			master.name, master.log, other.name, other.log)
 	}
+	// The probe stamps a reply when it reads it: one the other box's
+	// kernel sent just before its address went can be read a moment after
+	// the check above. Count from a probe interval or two later.
+	time.Sleep(25 * time.Millisecond)
 	from := time.Now()
 	time.Sleep(250 * time.Millisecond)
 	macs := l.probe.macsBetween(from, time.Now())
