@@ -22,7 +22,7 @@ import (
 var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // openPoolDB opens a lease database with one pool of 101 addresses.
-func openPoolDB(t *testing.T) *lease.DB {
+func openPoolDB(t testing.TB) *lease.DB {
 	t.Helper()
 	db, _, err := lease.Open(lease.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -38,7 +38,7 @@ func openPoolDB(t *testing.T) *lease.DB {
 // linkedPair runs a primary and a secondary link over loopback TCP (wall
 // clock), the secondary applying into secStore, and returns them once both
 // are up.
-func linkedPair(t *testing.T, priDB *lease.DB, secStore peer.Store) (pri, sec *peer.Link) {
+func linkedPair(t testing.TB, priDB *lease.DB, secStore peer.Store) (pri, sec *peer.Link) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

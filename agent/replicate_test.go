@@ -77,7 +77,7 @@ func TestCommitWaitsForPartnerApply(t *testing.T) {
 }
 
 // replicating is the primary's replicating database over its link pri.
-func replicating(t *testing.T, priDB *lease.DB, pri *peer.Link) *replicatingDB {
+func replicating(t testing.TB, priDB *lease.DB, pri *peer.Link) *replicatingDB {
 	t.Helper()
 	met, err := newFailoverMetrics(prometheus.NewRegistry())
 	if err != nil {

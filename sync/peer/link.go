@@ -110,6 +110,9 @@ type Link struct {
 	epoch   uint64
 	retain  int
 	refused *refusals
+	// nudge is the session reader's deadline while an ack is owed
+	// (nudge.go); 0 leaves it to the runtime's poller (benchmarks).
+	nudge time.Duration
 
 	evMu sync.Mutex // serialises OnEvent; never held with mu
 
@@ -203,7 +206,7 @@ func New(opts Options) (*Link, error) {
 		return nil, err
 	}
 	l := &Link{opts: opts, clock: opts.Clock, lg: opts.Logger, m: opts.Metrics, epoch: opts.Epoch, retain: opts.Retain,
-		hash: append([]byte(nil), opts.ConfigHash...)}
+		hash: append([]byte(nil), opts.ConfigHash...), nudge: nudgeEvery}
 	if l.clock == nil {
 		l.clock = wallClock{}
 	}

@@ -24,6 +24,7 @@ type session struct {
 	l      *Link
 	c      net.Conn
 	fr     *frameReader
+	nudge  *nudgeReader // fr's input
 	remote net.Addr
 
 	wake       chan struct{} // cap 1
@@ -104,7 +105,8 @@ func (l *Link) HandleConn(ctx context.Context, c net.Conn, dialed bool) error {
 		}
 		s.c = tc
 	}
-	s.fr = newFrameReader(s.c)
+	s.nudge = &nudgeReader{c: s.c, owed: s.partnerOwesAck, every: l.nudge, now: time.Now}
+	s.fr = newFrameReader(s.nudge)
 	go s.writer()
 	err := s.run()
 	s.close(err)
@@ -250,6 +252,9 @@ func (s *session) writer() {
 			if _, err := s.c.Write(buf); err != nil {
 				s.close(err)
 				return
+			}
+			if s.partnerOwesAck() {
+				s.nudge.arm()
 			}
 		}
 	}
