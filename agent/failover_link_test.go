@@ -22,14 +22,17 @@ import (
 var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // openPoolDB opens a lease database with one pool of 101 addresses.
-func openPoolDB(t testing.TB) *lease.DB {
+func openPoolDB(t testing.TB) *lease.DB { return openRangeDB(t, "192.0.2.100", "192.0.2.200") }
+
+// openRangeDB is a lease database in a test directory with one pool.
+func openRangeDB(t testing.TB, first, last string) *lease.DB {
 	t.Helper()
 	db, _, err := lease.Open(lease.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.SetPools([]lease.Pool{{Name: "p", First: netip.MustParseAddr("192.0.2.100"), Last: netip.MustParseAddr("192.0.2.200")}}); err != nil {
+	if err := db.SetPools([]lease.Pool{{Name: "p", First: netip.MustParseAddr(first), Last: netip.MustParseAddr(last)}}); err != nil {
 		t.Fatal(err)
 	}
 	return db

@@ -75,14 +75,4 @@ func BenchmarkReplicateCPU(b *testing.B) {
 
 // openBenchDB is a lease database with a /16 pool (BenchmarkReplicateCPU
 // numbers addresses over 65,536).
-func openBenchDB(b *testing.B) *lease.DB {
-	db, _, err := lease.Open(lease.Options{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := db.SetPools([]lease.Pool{{Name: "p", First: netip.MustParseAddr("198.18.0.0"), Last: netip.MustParseAddr("198.18.255.255")}}); err != nil {
-		b.Fatal(err)
-	}
-	return db
-}
+func openBenchDB(b *testing.B) *lease.DB { return openRangeDB(b, "198.18.0.0", "198.18.255.255") }
