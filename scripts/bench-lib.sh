@@ -61,9 +61,21 @@ SRV_RUN="nice -n $BENCH_NICE${SRV_PIN:+ $SRV_PIN}"
 # this is the same rule at the end as during the run. perfdhcp's "Rate"
 # then includes the wait, so DORA/s is counted here: REQUEST-ACK replies
 # received / SECS.
+# PERF_CPU is perfdhcp's share of one core over its run (user + system, from
+# the shell's children times: perfdhcp is the only child that ends during
+# it). Near 100 % the generator, not the server, sets the pace: replies
+# then wait in perfdhcp's 208 KiB socket and a burst of them overflows it.
 perf() {
 	PERF_SECS=$2
+	local w0=$EPOCHREALTIME w1
+	times >"$WORK/times0"
 	ip netns exec "$PERF_NS" $PERF_PIN nice -n "$BENCH_NICE" timeout $(($2 + 20)) perfdhcp -4 -g "$PERF_THREADS" -W 1000000 -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} "$PERF_TARGET" >"$WORK/perf.out" 2>&1 || true
+	times >"$WORK/times1"
+	w1=$EPOCHREALTIME
+	PERF_CPU=$(awk -v w="$w0 $w1" '
+		function s(t) { split(t, a, "m"); return a[1] * 60 + a[2] }  # "1m2.345s"
+		FNR == 2 { c[FILENAME] = s($1) + s($2) }
+		END { split(w, x, " "); printf "%.0f", 100 * (c[ARGV[2]] - c[ARGV[1]]) / (x[2] - x[1]) }' "$WORK/times0" "$WORK/times1")
 }
 
 # stats: "dora_rate drops_pct_max" from perf.out.
@@ -171,9 +183,9 @@ measure() {
 	local extra=""
 	if declare -F after_measure >/dev/null; then extra=$(after_measure "$kind" "${4:-}"); fi
 	stop_server
-	KIND_W=${KIND_W:-8} python3 - "$WORK/perf.out" "$kind" "$rate" "$(getconf CLK_TCK)" "$secs" "$t0" "$t1" "$rss" "$((rb1 - rb0))" <<-'EOF'
+	KIND_W=${KIND_W:-8} python3 - "$WORK/perf.out" "$kind" "$rate" "$(getconf CLK_TCK)" "$secs" "$t0" "$t1" "$rss" "$((rb1 - rb0))" "$PERF_CPU" <<-'EOF'
 	import os, re, sys
-	path, kind, rate, hz, secs, t0, t1, rss, rcvbuf = sys.argv[1:]
+	path, kind, rate, hz, secs, t0, t1, rss, rcvbuf, perfcpu = sys.argv[1:]
 	t = open(path).read()
 	rcvd = re.findall(r"received packets: ([0-9]+)", t)
 	dora = int(rcvd[1]) / float(secs) if len(rcvd) > 1 else 0.0  # see perf
@@ -198,7 +210,7 @@ measure() {
 	else:
 	    each = "" if len(cpus) < 2 else "  (CPU per box " + " + ".join(f"{c:.1f}" for c in cpus) + " %)"
 	    print(f"{k} rate {int(rate):6d}/s  DORA/s {dora:8.0f}  drops {max(drops) if drops else 100:5.2f} %  "
-	          f"CPU {cpu:5.1f} %  RSS {rss//1024} MiB{each}  replies lost at perfdhcp's full socket {rcvbuf}")
+	          f"CPU {cpu:5.1f} %  RSS {rss//1024} MiB{each}  replies lost at perfdhcp's full socket {rcvbuf} (perfdhcp CPU {perfcpu} %)")
 	# RESULT KIND DORA/s CPU% REQUEST-ACK-p50 p99 (ms; nan without -x t)
 	print(f"RESULT {kind} {dora} {cpu:.1f} {ra[0]:.3f} {ra[1]:.3f}")
 	EOF

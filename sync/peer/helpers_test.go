@@ -296,6 +296,16 @@ func counterValue(t testing.TB, c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
+// histogram returns h's observation count and sum.
+func histogram(t testing.TB, h prometheus.Histogram) (uint64, float64) {
+	t.Helper()
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+}
+
 // recvErr waits, bounded, for a HandleConn result.
 func recvErr(t testing.TB, ch <-chan error) error {
 	t.Helper()

@@ -271,6 +271,7 @@ func (l *Link) Send(payloads ...[]byte) (wait func(context.Context) error) {
 		es[i] = &entry{seq: ls.Seq, payload: p}
 	}
 	c := &call{remaining: len(es), done: make(chan struct{})}
+	t0 := time.Now() // a metric's duration: monotonic, not the link's clock
 	l.mu.Lock()
 	down := l.cur == nil || l.unreachable || l.closed
 	for _, e := range es {
@@ -293,6 +294,8 @@ func (l *Link) Send(payloads ...[]byte) (wait func(context.Context) error) {
 		case <-c.done:
 			if c.err != nil {
 				l.m.ReplicateErr.WithLabelValues("unreachable").Inc()
+			} else {
+				l.m.AckSeconds.Observe(time.Since(t0).Seconds())
 			}
 			return c.err
 		case <-ctx.Done():

@@ -17,6 +17,12 @@ type Metrics struct {
 	SnapPages    *prometheus.CounterVec // direction (sent|received): snapshot pages
 	Skew         prometheus.Gauge       // partner clock minus ours, seconds (display only, invariant 6)
 	ReplicateErr *prometheus.CounterVec // reason: Replicate calls that failed
+	// AckSeconds is Send to the partner's ack (its durable apply included):
+	// what replication adds to every ACK (DESIGN.md data path, 4-5).
+	AckSeconds prometheus.Histogram
+	// ApplySeconds is one durable apply of the partner's records here
+	// (records merged from the frames read meanwhile), fsync included.
+	ApplySeconds prometheus.Histogram
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -50,12 +56,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		ReplicateErr: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hadhcpd_peer_replicate_errors_total", Help: "Replicate calls that did not get the partner's ack, by reason.",
 		}, []string{"reason"}),
+		AckSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hadhcpd_peer_ack_seconds", Help: "Time from queueing lease updates to the partner's ack of all of them (its durable apply included).",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16), // as the engine's commit histogram
+		}),
+		ApplySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hadhcpd_peer_apply_seconds", Help: "Time of one durable apply of the partner's lease updates (fsync included).",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16), // as the engine's commit histogram
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.Refused, m.LinkUp, m.Sessions, m.Sent, m.Applied, m.Unacked, m.SnapPages, m.Skew, m.ReplicateErr} {
+	for _, c := range []prometheus.Collector{m.Refused, m.LinkUp, m.Sessions, m.Sent, m.Applied, m.Unacked, m.SnapPages, m.Skew, m.ReplicateErr, m.AckSeconds, m.ApplySeconds} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)

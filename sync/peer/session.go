@@ -845,9 +845,11 @@ func (s *session) applyPending() error {
 	}
 	l := s.l
 	n := len(s.pend)
+	t0 := time.Now() // a metric's duration: monotonic, not the link's clock
 	if err := l.opts.Store.Apply(s.pend...); err != nil {
 		return fmt.Errorf("peer: apply: %w", err)
 	}
+	l.m.ApplySeconds.Observe(time.Since(t0).Seconds())
 	l.m.Applied.Add(float64(n))
 	l.mu.Lock()
 	if l.cur != s {
