@@ -32,6 +32,7 @@ const snapshotSyncEvery = 256 << 10
 const (
 	snapshotName  = "snapshot.hdl"
 	snapshotTmp   = "snapshot.hdl.tmp"
+	snapshotOld   = "snapshot.hdl.old" // the replaced snapshot while dropFile frees it
 	lockName      = "LOCK"
 	journalPrefix = "journal-"
 	journalSuffix = ".hdl"
@@ -174,6 +175,12 @@ func (db *DB) recover(rep *OpenReport) error {
 			// An interrupted compaction: the journals it would have
 			// replaced are all still there.
 			db.log.Info("lease: removing unfinished snapshot", "file", filepath.Join(db.dir, name))
+			if err := os.Remove(filepath.Join(db.dir, name)); err != nil {
+				return fmt.Errorf("lease: %w", err)
+			}
+		case name == snapshotOld:
+			// A compaction ended before it had freed the snapshot it
+			// replaced: garbage.
 			if err := os.Remove(filepath.Join(db.dir, name)); err != nil {
 				return fmt.Errorf("lease: %w", err)
 			}
@@ -991,11 +998,19 @@ func (db *DB) writeSnapshot(hdr fileHeader) (n int, size int64, err error) {
 		i = j
 		// Flush to the disk in slices: one fsync of the whole snapshot at
 		// the end would queue tens of MB ahead of the journal's
-		// fdatasyncs and stall every commit behind it.
+		// fdatasyncs and stall every commit behind it. Each slice is
+		// paced (idle twice as long as it took): written flat out, the
+		// slices kept the disk so busy that the journal's fdatasyncs took
+		// 4-20 ms, and the p99 commit latency during a compaction was ~20
+		// times the p99 without one. The snapshot now takes ~3 times
+		// longer; it is background work.
 		if unsynced += len(buf); unsynced >= snapshotSyncEvery {
-			if err = bw.Flush(); err == nil {
-				err = f.Sync()
-			}
+			err = paced(func() error {
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+				return f.Sync()
+			})
 			if err != nil {
 				return 0, 0, err
 			}
@@ -1014,10 +1029,58 @@ func (db *DB) writeSnapshot(hdr fileHeader) (n int, size int64, err error) {
 	if err = f.Close(); err != nil {
 		return 0, 0, err
 	}
-	if err = os.Rename(tmp, filepath.Join(db.dir, snapshotName)); err != nil {
+	// The snapshot being replaced keeps a second name through the rename,
+	// so that the rename frees nothing; dropFile frees it afterwards.
+	final, old := filepath.Join(db.dir, snapshotName), filepath.Join(db.dir, snapshotOld)
+	if err = os.Remove(old); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, 0, err
 	}
-	return n, size, syncDir(db.dir)
+	kept := os.Link(final, old) == nil // none before the first compaction
+	if err = os.Rename(tmp, final); err != nil {
+		return 0, 0, err
+	}
+	if err = syncDir(db.dir); err != nil {
+		return 0, 0, err
+	}
+	if kept {
+		if err := dropFile(old); err != nil {
+			db.log.Warn("lease: compaction: removing the replaced snapshot", "file", old, "err", err)
+		}
+	}
+	return n, size, nil
+}
+
+// dropStep is how much of a file dropFile frees per file-system commit.
+const dropStep = 1 << 20
+
+// dropFile removes a large file a slice at a time. Freeing tens of MB at
+// once (an unlink, or a rename over the file) made the file system's next
+// commit, which every journal fdatasync of the committers waits for, take
+// 12-16 ms here (ext4 mounted with discard trims the freed blocks in it).
+// Truncated and synced a slice at a time (paced, as writeSnapshot's
+// slices), each commit frees only dropStep.
+func dropFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	for size := int64(0); err == nil && size < fi.Size(); {
+		size = min(size+dropStep, fi.Size())
+		err = paced(func() error {
+			if err := f.Truncate(fi.Size() - size); err != nil {
+				return err
+			}
+			return f.Sync()
+		})
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Remove(path)
 }
 
 func (db *DB) removeJournalsBefore(gen uint64) {
@@ -1028,7 +1091,7 @@ func (db *DB) removeJournalsBefore(gen uint64) {
 	}
 	for _, e := range ents {
 		if g, ok := parseJournalName(e.Name()); ok && g < gen {
-			if err := os.Remove(filepath.Join(db.dir, e.Name())); err != nil {
+			if err := dropFile(filepath.Join(db.dir, e.Name())); err != nil {
 				db.log.Warn("lease: compaction: removing old journal", "file", e.Name(), "err", err)
 			}
 		}

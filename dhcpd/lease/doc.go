@@ -12,6 +12,7 @@
 //	snapshot.hdl                          every lease at a compaction boundary (absent until the first compaction)
 //	journal-<gen, 16 hex digits>.hdl      records after the boundary; the highest gen is appended to
 //	snapshot.hdl.tmp                      a compaction in progress (removed at Open)
+//	snapshot.hdl.old                      the snapshot a compaction replaced, while it is freed a slice at a time (removed at Open)
 //	<file>.corrupt-at-<offset>-<time>     bytes moved aside by recovery (never read again; for people)
 //
 // All integers are big-endian.
@@ -88,17 +89,22 @@
 //     batch before it go to the old journal and every later record to the
 //     new one; note lastSeq and partnerSeq.
 //  3. Copy the leases a chunk at a time under the read lock and write them
-//     as records to snapshot.hdl.tmp (fsync every 256 KiB), fsync, rename
-//     to snapshot.hdl, fsync the directory. Commits keep flowing: every
+//     as records to snapshot.hdl.tmp (fsync every 256 KiB, then idle twice
+//     that fsync's time), fsync; link the old snapshot.hdl to
+//     snapshot.hdl.old, rename the new one to snapshot.hdl, fsync the
+//     directory, and free snapshot.hdl.old 1 MiB per fsync before deleting
+//     it (freeing tens of MB at once stalls the journal's fdatasyncs for
+//     the file system's commit). Commits keep flowing: every
 //     copied lease is in a state at or after the boundary, and every change
 //     after the boundary is in the new journal, so snapshot plus replay of
 //     the new journal gives the current state (a lease copied in a newer
 //     state is simply set again by replay).
-//  4. Once the sealed batch is durable, delete journals older than gen+1.
+//  4. Once the sealed batch is durable, delete journals older than gen+1
+//     (freed 1 MiB per fsync, as snapshot.hdl.old).
 //
 // A crash at any step leaves a recoverable directory: before the rename the
 // old snapshot and all journals still cover everything; after it the older
-// journals are ignored and deleted at Open.
+// journals are ignored and deleted at Open, as is a snapshot.hdl.old.
 //
 // # Recovery
 //
