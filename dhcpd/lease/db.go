@@ -1065,10 +1065,10 @@ func dropFile(path string) error {
 		return err
 	}
 	fi, err := f.Stat()
-	for size := int64(0); err == nil && size < fi.Size(); {
-		size = min(size+dropStep, fi.Size())
+	for freed := int64(0); err == nil && freed < fi.Size(); {
+		freed = min(freed+dropStep, fi.Size())
 		err = paced(func() error {
-			if err := f.Truncate(fi.Size() - size); err != nil {
+			if err := f.Truncate(fi.Size() - freed); err != nil {
 				return err
 			}
 			return f.Sync()
