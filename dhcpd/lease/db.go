@@ -952,7 +952,7 @@ func (db *DB) compact() error {
 	if sealed.err != nil {
 		return sealed.err
 	}
-	db.removeJournalsBefore(gen)
+	db.dropReplaced(gen)
 	db.log.Info("lease: compaction done", "leases", n, "snapshot_bytes", size, "journal", jpath,
 		"took", db.clock.Now().Sub(start).Round(time.Millisecond))
 	return nil
@@ -1030,24 +1030,17 @@ func (db *DB) writeSnapshot(hdr fileHeader) (n int, size int64, err error) {
 		return 0, 0, err
 	}
 	// The snapshot being replaced keeps a second name through the rename,
-	// so that the rename frees nothing; dropFile frees it afterwards.
+	// so that the rename frees nothing; dropReplaced frees it. There is
+	// none before the first compaction (Link fails; nothing to keep).
 	final, old := filepath.Join(db.dir, snapshotName), filepath.Join(db.dir, snapshotOld)
 	if err = os.Remove(old); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, 0, err
 	}
-	kept := os.Link(final, old) == nil // none before the first compaction
+	_ = os.Link(final, old)
 	if err = os.Rename(tmp, final); err != nil {
 		return 0, 0, err
 	}
-	if err = syncDir(db.dir); err != nil {
-		return 0, 0, err
-	}
-	if kept {
-		if err := dropFile(old); err != nil {
-			db.log.Warn("lease: compaction: removing the replaced snapshot", "file", old, "err", err)
-		}
-	}
-	return n, size, nil
+	return n, size, syncDir(db.dir)
 }
 
 // dropStep is how much of a file dropFile frees per file-system commit.
@@ -1083,16 +1076,18 @@ func dropFile(path string) error {
 	return os.Remove(path)
 }
 
-func (db *DB) removeJournalsBefore(gen uint64) {
+// dropReplaced frees what the snapshot of generation gen replaced: the
+// previous snapshot (snapshot.hdl.old) and the journals before gen.
+func (db *DB) dropReplaced(gen uint64) {
 	ents, err := os.ReadDir(db.dir)
 	if err != nil {
-		db.log.Warn("lease: compaction: listing old journals", "err", err)
+		db.log.Warn("lease: compaction: listing replaced files", "err", err)
 		return
 	}
 	for _, e := range ents {
-		if g, ok := parseJournalName(e.Name()); ok && g < gen {
+		if g, ok := parseJournalName(e.Name()); (ok && g < gen) || e.Name() == snapshotOld {
 			if err := dropFile(filepath.Join(db.dir, e.Name())); err != nil {
-				db.log.Warn("lease: compaction: removing old journal", "file", e.Name(), "err", err)
+				db.log.Warn("lease: compaction: removing a replaced file", "file", e.Name(), "err", err)
 			}
 		}
 	}

@@ -91,16 +91,16 @@
 //  3. Copy the leases a chunk at a time under the read lock and write them
 //     as records to snapshot.hdl.tmp (fsync every 256 KiB, then idle twice
 //     that fsync's time), fsync; link the old snapshot.hdl to
-//     snapshot.hdl.old, rename the new one to snapshot.hdl, fsync the
-//     directory, and free snapshot.hdl.old 1 MiB per fsync before deleting
-//     it (freeing tens of MB at once stalls the journal's fdatasyncs for
-//     the file system's commit). Commits keep flowing: every
+//     snapshot.hdl.old (so the rename frees nothing), rename the new one
+//     to snapshot.hdl, fsync the directory. Commits keep flowing: every
 //     copied lease is in a state at or after the boundary, and every change
 //     after the boundary is in the new journal, so snapshot plus replay of
 //     the new journal gives the current state (a lease copied in a newer
 //     state is simply set again by replay).
-//  4. Once the sealed batch is durable, delete journals older than gen+1
-//     (freed 1 MiB per fsync, as snapshot.hdl.old).
+//  4. Once the sealed batch is durable, delete snapshot.hdl.old and the
+//     journals older than gen+1, each freed 1 MiB per fsync (freeing tens
+//     of MB at once stalls the journal's fdatasyncs behind the file
+//     system's commit).
 //
 // A crash at any step leaves a recoverable directory: before the rename the
 // old snapshot and all journals still cover everything; after it the older
