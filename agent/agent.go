@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
@@ -30,7 +31,7 @@ import (
 var Version = "dev"
 
 // NewLogger builds the process logger from node.log_format and node.log_level.
-func NewLogger(w io.Writer, node NodeConfig) *slog.Logger {
+func NewLogger(w io.Writer, node config.NodeConfig) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(node.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
@@ -45,7 +46,7 @@ func NewLogger(w io.Writer, node NodeConfig) *slog.Logger {
 // asks for it, Load reads the file again. The zero Reload never reloads.
 type Reload struct {
 	C    <-chan os.Signal
-	Load func() (*Config, error)
+	Load func() (*config.Config, error)
 }
 
 // Options are what RunWith takes besides the config file.
@@ -81,20 +82,20 @@ func (o Options) Validate() error {
 // Run starts every configured part and blocks until ctx ends, then stops
 // them gracefully. The order is the safe one of DESIGN.md: stale VIPs go
 // first (invariant 4), then the parts start.
-func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return RunWith(ctx, cfg, log, Options{})
 }
 
 // RunReload is Run with a reload trigger: the dhcp: section is applied
 // without a restart (and sent to the secondary by a primary, DESIGN.md
 // "Config sync"); other changes need a restart and are logged as such.
-func RunReload(ctx context.Context, cfg *Config, log *slog.Logger, rl Reload) error {
+func RunReload(ctx context.Context, cfg *config.Config, log *slog.Logger, rl Reload) error {
 	return RunWith(ctx, cfg, log, Options{Reload: rl})
 }
 
 // RunWith is Run with every option: the reload trigger and the clock
 // offset of the skew tests.
-func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o Options) error {
+func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
@@ -105,17 +106,21 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o Options) erro
 	if o.ClockOffset != 0 {
 		log.Warn("clock offset in force: this agent's wall time is real time + offset (a test hook, never for production)", "offset", o.ClockOffset)
 	}
-	base := cfg
-	if cfg.Failover != nil && cfg.Failover.Role == "secondary" && cfg.DHCP != nil {
+	built, err := config.Build(cfg)
+	if err != nil {
+		return err
+	}
+	base := built
+	if built.Failover != nil && built.Failover.Machine.Role == failover.Secondary && built.DHCP != nil {
 		// The section last accepted from the primary, until it sends.
-		if c, _ := loadSynced(cfg, log.With("component", "dhcp")); c != nil {
-			cfg = c
+		if b, _ := loadSynced(cfg, log.With("component", "dhcp")); b != nil {
+			built = b
 		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	vr, err := newVRRP(cfg, log.With("component", "vrrp"), reg)
+	vr, err := newVRRP(built, log.With("component", "vrrp"), reg)
 	if err != nil {
 		return err
 	}
@@ -142,7 +147,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o Options) erro
 	if fo != nil {
 		gate, wrap = fo.gateAdapter(), fo.attach
 	}
-	dh, err := newDHCP(cfg, log.With("component", "dhcp"), reg, clock, gate, vipServerID(vr), wrap)
+	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clock, gate, vipServerID(vr), wrap)
 	if err != nil {
 		return err
 	}
@@ -231,7 +236,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o Options) erro
 		var err error
 		select {
 		case <-rl.C:
-			reload(log, rl.Load, base, dh, fo)
+			reload(log, rl.Load, base.File, dh, fo)
 			continue
 		case err = <-errc:
 		}
@@ -278,7 +283,7 @@ func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry
 // reload reads the file again and applies its dhcp: section (a single
 // server or a primary; a secondary's section is the primary's). The
 // running config stays when the file is not valid.
-func reload(log *slog.Logger, load func() (*Config, error), base *Config, dh *dhcpPart, fo *failoverPart) {
+func reload(log *slog.Logger, load func() (*config.Config, error), base *config.Config, dh *dhcpPart, fo *failoverPart) {
 	if load == nil {
 		return
 	}

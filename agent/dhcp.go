@@ -1,22 +1,19 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +39,7 @@ type dhcpPart struct {
 
 	// mu serialises apply; it guards the section in force and its hash.
 	mu      sync.Mutex
-	section *DHCPConfig
+	section *config.DHCPConfig
 	hash    []byte
 }
 
@@ -59,12 +56,8 @@ const (
 // replicating commit path, DESIGN.md invariant 2). clock is the agent's
 // wall time, given to the engine and the database alike so lease times
 // are stamped and compared on one clock.
-func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB) (*dhcpPart, error) {
-	var v validator
-	dc := cfg.dhcpConfig(&v)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
+func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB) (*dhcpPart, error) {
+	dc, cfg := b.DHCP, b.File
 	if dc == nil {
 		return nil, nil
 	}
@@ -114,13 +107,13 @@ func newDHCP(cfg *Config, log *slog.Logger, reg prometheus.Registerer, clock dhc
 		db.Close()
 		return nil, fmt.Errorf("dhcp.interfaces: %w", err)
 	}
-	b, err := sectionBytes(cfg.DHCP)
+	sec, err := config.SectionBytes(cfg.DHCP)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv, commits: cw, stateDir: cfg.Node.StateDir}
-	p.setSection(cfg.DHCP, b)
+	p.setSection(cfg.DHCP, sec)
 	return p, nil
 }
 
@@ -322,68 +315,10 @@ func vipServerID(vr *vrrpPart) dhcpd.ServerIDFunc {
 // link is up.
 const syncedFile = "synced-dhcp.json"
 
-// sectionBytes is the wire and file form of a dhcp: section: JSON
-// without the node-local interfaces (encoding/json sorts map keys, so
-// equal sections give equal bytes on both boxes).
-func sectionBytes(d *DHCPConfig) ([]byte, error) {
-	c := *d
-	c.Interfaces = nil
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return nil, fmt.Errorf("dhcp: encode the section: %w", err)
-	}
-	return b, nil
-}
-
-// hashBytes is the config hash of a section's bytes, as reported in the
-// handshake, the Config frame, the log and `status`.
-func hashBytes(b []byte) []byte {
-	h := sha256.Sum256(b)
-	return h[:]
-}
-
-// parseSection decodes a section received from the primary or read from
-// syncedFile: unknown keys are errors, as in the file.
-func parseSection(b []byte) (*DHCPConfig, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var d DHCPConfig
-	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("dhcp section: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("dhcp section: trailing data")
-	}
-	return &d, nil
-}
-
-// withSection returns a copy of base whose dhcp: section is sec with
-// base's own interfaces, and the engine config built from it; the error
-// names every bad key (Validate on the whole config, so a section is
-// checked exactly as the file would be).
-func withSection(base *Config, sec *DHCPConfig) (*Config, *dhcpd.Config, error) {
-	if base.DHCP == nil {
-		return nil, nil, errors.New("this node has no dhcp: section (no DHCP service to configure)")
-	}
-	s := *sec
-	s.Interfaces = base.DHCP.Interfaces
-	c := *base
-	c.DHCP = &s
-	if err := c.Validate(); err != nil {
-		return nil, nil, err
-	}
-	var v validator
-	dc := c.dhcpConfig(&v)
-	if err := v.err(); err != nil {
-		return nil, nil, err
-	}
-	return &c, dc, nil
-}
-
 // loadSynced reads the section a secondary last accepted from the primary
 // (nil when there is none or it is no longer valid with this node's
 // config: the file's own section is used then, until the primary sends).
-func loadSynced(cfg *Config, log *slog.Logger) (*Config, []byte) {
+func loadSynced(cfg *config.Config, log *slog.Logger) (*config.Built, []byte) {
 	file := filepath.Join(cfg.Node.StateDir, syncedFile)
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -392,12 +327,12 @@ func loadSynced(cfg *Config, log *slog.Logger) (*Config, []byte) {
 		}
 		return nil, nil
 	}
-	sec, err := parseSection(b)
+	sec, err := config.ParseSection(b)
 	if err == nil {
-		var c *Config
-		if c, _, err = withSection(cfg, sec); err == nil {
-			log.Info("using the dhcp section last synced from the primary", "file", file, "hash", fmt.Sprintf("%x", hashBytes(b)))
-			return c, b
+		var built *config.Built
+		if built, err = cfg.WithSection(sec); err == nil {
+			log.Info("using the dhcp section last synced from the primary", "file", file, "hash", fmt.Sprintf("%x", config.SectionHash(b)))
+			return built, b
 		}
 	}
 	log.Warn("synced dhcp section not usable: using the file's", "file", file, "err", err)
@@ -436,9 +371,9 @@ func writeSynced(dir string, b []byte) error {
 }
 
 // setSection records the section in force at start.
-func (p *dhcpPart) setSection(sec *DHCPConfig, b []byte) {
+func (p *dhcpPart) setSection(sec *config.DHCPConfig, b []byte) {
 	p.mu.Lock()
-	p.section, p.hash = sec, hashBytes(b)
+	p.section, p.hash = sec, config.SectionHash(b)
 	p.mu.Unlock()
 }
 
@@ -452,39 +387,23 @@ func (p *dhcpPart) configHash() string {
 // apply validates sec against base (this node's config) and, when it is
 // valid, swaps it into the engine (dhcpd.Engine.Reconfigure) and returns
 // the keys that changed. On any error the section in force stays.
-func (p *dhcpPart) apply(base *Config, sec *DHCPConfig, source string) (changed []string, err error) {
-	c, dc, err := withSection(base, sec)
+func (p *dhcpPart) apply(base *config.Config, sec *config.DHCPConfig, source string) (changed []string, err error) {
+	built, err := base.WithSection(sec)
 	if err != nil {
 		return nil, err
 	}
-	b, err := sectionBytes(c.DHCP)
+	c, dc := built.File, built.DHCP
+	b, err := config.SectionBytes(c.DHCP)
 	if err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	changed = sectionChanges(p.section, c.DHCP)
+	changed = config.SectionChanges(p.section, c.DHCP)
 	if err := p.eng.Reconfigure(dc, p.db); err != nil {
 		return nil, err
 	}
-	p.section, p.hash = c.DHCP, hashBytes(b)
+	p.section, p.hash = c.DHCP, config.SectionHash(b)
 	p.log.Info("dhcp config applied", "source", source, "hash", fmt.Sprintf("%x", p.hash), "changed", strings.Join(changed, ","))
 	return changed, nil
-}
-
-// sectionChanges names the keys of the dhcp: section that differ (for the
-// reload log line).
-func sectionChanges(old, cur *DHCPConfig) []string {
-	if old == nil || cur == nil {
-		return []string{"dhcp"}
-	}
-	var out []string
-	a, b := reflect.ValueOf(*old), reflect.ValueOf(*cur)
-	t := a.Type()
-	for i := range t.NumField() {
-		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
-			out = append(out, "dhcp."+t.Field(i).Tag.Get("mapstructure"))
-		}
-	}
-	return out
 }

@@ -43,23 +43,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/control"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/hadhcpd/hadhcpd/vrrp"
 	"github.com/prometheus/client_golang/prometheus"
-)
-
-// Defaults of the failover: section (DESIGN.md "Configuration").
-const (
-	defaultMCLT             = time.Hour
-	defaultMaxResponseDelay = 3 * time.Second
-	defaultMaxUnacked       = 1000
-	defaultSplit            = 128
-	defaultLBMaxSeconds     = 3
-	defaultStandbyShare     = 0.10
-	defaultAutoPartnerDown  = 60 * time.Second
 )
 
 // unfitPriority is the VRRP priority advertised while the node is not fit
@@ -91,8 +82,8 @@ type failoverPart struct {
 	order sync.Mutex
 	db    *lease.DB // set by attach
 	rep   lease.OpenReport
-	base  *Config   // this node's config: a synced section is validated with it
-	dh    *dhcpPart // set by start: where a section is applied
+	base  *config.Config // this node's config: a synced section is validated with it
+	dh    *dhcpPart      // set by start: where a section is applied
 	pot   potentials
 	acked ackedPotentials
 	q     evQueue
@@ -167,110 +158,52 @@ func newFailoverMetrics(reg prometheus.Registerer) (*failoverMetrics, error) {
 	return m, errors.Join(errs...)
 }
 
-// failoverConfig turns the validated failover: section into the machine's
-// Config, with the defaults of DESIGN.md. load_balance_max_seconds 0 reads
-// as the default 3 (an int key cannot tell unset from 0).
-func failoverConfig(f *FailoverConfig) (failover.Config, error) {
-	c := failover.Config{
-		Role: failover.Primary, Mode: failover.HotStandby,
-		MCLT: f.MCLT, Split: defaultSplit, LoadBalanceMaxSeconds: f.LoadBalanceMaxSeconds,
-		StandbyShare: defaultStandbyShare, AutoPartnerDown: defaultAutoPartnerDown,
-	}
-	if f.Role == "secondary" {
-		c.Role = failover.Secondary
-	}
-	if f.Mode == "load-balance" {
-		c.Mode = failover.LoadBalance
-	}
-	if c.MCLT == 0 {
-		c.MCLT = defaultMCLT
-	}
-	if f.Split != nil {
-		c.Split = *f.Split
-	}
-	if c.LoadBalanceMaxSeconds == 0 {
-		c.LoadBalanceMaxSeconds = defaultLBMaxSeconds
-	}
-	if s := strings.TrimSpace(f.StandbyShare); s != "" {
-		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-		if err != nil || !strings.HasSuffix(s, "%") {
-			return c, &ConfigError{Key: "failover.standby_share", Reason: fmt.Sprintf("%q is not a percentage", f.StandbyShare)}
-		}
-		c.StandbyShare = n / 100
-	}
-	if f.AutoPartnerDown != nil {
-		c.AutoPartnerDown = *f.AutoPartnerDown
-	}
-	if err := c.Validate(); err != nil {
-		return c, &ConfigError{Key: "failover", Reason: err.Error()}
-	}
-	return c, nil
-}
-
-// configHash is the hash of the dhcp: section both ends report (the
-// handshake's ConfigHash): SHA-256 of its JSON form without the node-local
-// interfaces (sectionBytes), so equal sections hash alike on both boxes.
-func configHash(d *DHCPConfig) ([]byte, error) {
-	b, err := sectionBytes(d)
-	if err != nil {
-		return nil, err
-	}
-	return hashBytes(b), nil
-}
-
 // newFailover builds the failover part of cfg (nil, nil without a
 // failover: section): the machine, the gate, and the link's options. The
 // link itself needs the lease database: attach completes it. It lowers the
 // VRRP priority of failover.vrrp_instance before VRRP runs, since a node
 // starts unfit (STARTUP).
-func newFailover(cfg *Config, log *slog.Logger, reg prometheus.Registerer, vr *vrrpPart, clock peer.Clock) (*failoverPart, error) {
-	f := cfg.Failover
+func newFailover(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr *vrrpPart, clock peer.Clock) (*failoverPart, error) {
+	f := b.Failover
 	if f == nil {
 		return nil, nil
 	}
 	if vr == nil {
-		return nil, &ConfigError{Key: "failover.vrrp_instance", Reason: "failover needs the vrrp instance whose mastership decides who serves"}
+		return nil, &config.ConfigError{Key: "failover.vrrp_instance", Reason: "failover needs the vrrp instance whose mastership decides who serves"}
 	}
-	fc, err := failoverConfig(f)
-	if err != nil {
-		return nil, err
-	}
+	fc := f.Machine
 	m, err := failover.New(fc)
 	if err != nil {
-		return nil, &ConfigError{Key: "failover", Reason: err.Error()}
+		return nil, &config.ConfigError{Key: "failover", Reason: err.Error()}
 	}
 	if clock == nil {
 		clock = wallClock{}
 	}
 	opts := peer.Options{
-		Name: cfg.Node.Name, Role: peer.Primary, Listen: f.Listen, Peer: f.Peer,
-		MaxResponseDelay: f.MaxResponseDelay, MaxUnacked: f.MaxUnackedUpdates,
+		Name: b.File.Node.Name, Role: peer.Primary, Listen: f.Listen.String(), Peer: f.Peer.String(),
+		MaxResponseDelay: f.MaxResponseDelay, MaxUnacked: f.MaxUnacked,
 		Clock: clock, Logger: log.With("component", "peer"),
 	}
 	if fc.Role == failover.Secondary {
 		opts.Role = peer.Secondary
 	}
-	if opts.MaxResponseDelay == 0 {
-		opts.MaxResponseDelay = defaultMaxResponseDelay
-	}
-	if opts.MaxUnacked == 0 {
-		opts.MaxUnacked = defaultMaxUnacked
-	}
 	switch {
 	case f.Auth.PSKFile != "":
 		if opts.PSK, err = peer.LoadPSK(f.Auth.PSKFile); err != nil {
-			return nil, &ConfigError{Key: "failover.auth.psk_file", Reason: err.Error()}
+			return nil, &config.ConfigError{Key: "failover.auth.psk_file", Reason: err.Error()}
 		}
 	case f.Auth.TLS != nil:
 		t := f.Auth.TLS
 		if opts.TLS, err = peer.LoadTLS(peer.TLSFiles{Cert: t.Cert, Key: t.Key, CA: t.CA}); err != nil {
-			return nil, &ConfigError{Key: "failover.auth.tls", Reason: err.Error()}
+			return nil, &config.ConfigError{Key: "failover.auth.tls", Reason: err.Error()}
 		}
 	}
-	if cfg.DHCP != nil {
-		if opts.ConfigHash, err = configHash(cfg.DHCP); err != nil {
+	if b.File.DHCP != nil {
+		sec, err := config.SectionBytes(b.File.DHCP)
+		if err != nil {
 			return nil, err
 		}
+		opts.ConfigHash = config.SectionHash(sec)
 	}
 	if opts.Metrics, err = peer.NewMetrics(reg); err != nil {
 		return nil, fmt.Errorf("peer metrics: %w", err)
@@ -280,13 +213,8 @@ func newFailover(cfg *Config, log *slog.Logger, reg prometheus.Registerer, vr *v
 		return nil, fmt.Errorf("failover metrics: %w", err)
 	}
 	p := &failoverPart{
-		log: log, cfg: fc, inst: f.VRRPInstance, clock: clock, vr: vr, m: m, base: cfg,
-		opts: opts, met: met, silence: 3 * defaultAdvertInterval,
-	}
-	for _, s := range vr.specs {
-		if s.cfg.Name == f.VRRPInstance {
-			p.silence = 3 * s.cfg.AdvertInterval
-		}
+		log: log, cfg: fc, inst: f.VRRPInstance, clock: clock, vr: vr, m: m, base: b.File,
+		opts: opts, met: met, silence: f.SilenceAfter,
 	}
 	p.q.init()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -328,12 +256,12 @@ func (p *failoverPart) start(dh *dhcpPart) error {
 
 // sendConfig (primary) hands the dhcp: section to the link: sent on every
 // connect and now if the link is up (DESIGN.md "Config sync").
-func (p *failoverPart) sendConfig(sec *DHCPConfig) error {
-	b, err := sectionBytes(sec)
+func (p *failoverPart) sendConfig(sec *config.DHCPConfig) error {
+	b, err := config.SectionBytes(sec)
 	if err != nil {
 		return err
 	}
-	if err := p.link.SendConfig(hashBytes(b), b); err != nil {
+	if err := p.link.SendConfig(config.SectionHash(b), b); err != nil {
 		return fmt.Errorf("failover: config sync: %w", err)
 	}
 	return nil
@@ -345,10 +273,10 @@ func (p *failoverPart) sendConfig(sec *DHCPConfig) error {
 // node.state_dir. Its error is the rejection reason the primary gets; the
 // section in force stays then.
 func (p *failoverPart) onConfig(hash, data []byte) error {
-	if !bytes.Equal(hashBytes(data), hash) {
+	if !bytes.Equal(config.SectionHash(data), hash) {
 		return errors.New("the config hash does not match its content")
 	}
-	sec, err := parseSection(data)
+	sec, err := config.ParseSection(data)
 	if err != nil {
 		return err
 	}
@@ -890,8 +818,8 @@ type partnerSeen struct {
 }
 
 // statusView is the failover part of `hadhcpd status`.
-func (p *failoverPart) statusView() *FailoverStatus {
-	fs := &FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN"}
+func (p *failoverPart) statusView() *control.FailoverStatus {
+	fs := &control.FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN"}
 	if st := p.status.Load(); st != nil {
 		fs.State, fs.LinkUp = st.State.String(), st.LinkUp
 		fs.PartnerLastState = st.Partner.String()
@@ -915,7 +843,7 @@ func (p *failoverPart) statusView() *FailoverStatus {
 // partner announced while the link is up; UNKNOWN while it is down (in
 // COMMUNICATIONS-INTERRUPTED the partner may have moved on since), with
 // partner_last_state and partner_last_seen telling what it was and when.
-func settlePartner(fs *FailoverStatus) {
+func settlePartner(fs *control.FailoverStatus) {
 	if fs.LinkUp {
 		fs.PartnerState = fs.PartnerLastState
 		fs.PartnerLastSeen = time.Time{}

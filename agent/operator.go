@@ -38,6 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 )
 
@@ -56,30 +57,10 @@ var (
 	ErrNotRunning = errors.New("the failover part did not handle the command (not running yet?)")
 )
 
-// OperatorResult is what an operator command did, for the CLI.
-type OperatorResult struct {
-	Command string `json:"command"` // "maintenance start" | "maintenance stop" | "partner-down"
-	Applied bool   `json:"applied"`
-	Refused string `json:"refused,omitempty"` // the reason when not applied
-	State   string `json:"state"`             // failover state afterwards
-	// The partner as `hadhcpd status` shows it (FailoverStatus): its
-	// state while the sync link is up, UNKNOWN while it is down (in
-	// COMMUNICATIONS-INTERRUPTED it may have moved on), with the state it
-	// announced last and when the link went down (zero while it is up).
-	PartnerState     string    `json:"partner_state"`
-	PartnerLastState string    `json:"partner_last_state"`
-	PartnerLastSeen  time.Time `json:"partner_last_seen"`
-	Maintenance      bool      `json:"maintenance"`
-	Fit              bool      `json:"fit"`
-	VRRPState        string    `json:"vrrp_state,omitempty"`  // failover.vrrp_instance on this box
-	VRRPMaster       string    `json:"vrrp_master,omitempty"` // master last heard (the partner after a handover)
-	Message          string    `json:"message"`               // one line for humans
-}
-
 // operator is what the control socket needs of the failover part.
 type operator interface {
-	maintenance(ctx context.Context, start bool) (OperatorResult, error)
-	partnerDown(ctx context.Context) (OperatorResult, error)
+	maintenance(ctx context.Context, start bool) (control.OperatorResult, error)
+	partnerDown(ctx context.Context) (control.OperatorResult, error)
 }
 
 // operatorFor is fo as the control socket's operator; nil (the interface,
@@ -211,9 +192,9 @@ func (p *failoverPart) await(ctx context.Context, ev failover.Event, d time.Dura
 // The partner's state comes from statusView, so an operator command and
 // `hadhcpd status` never disagree about it (UNKNOWN while the link is
 // down, not the last state heard).
-func (p *failoverPart) result(cmd string) OperatorResult {
+func (p *failoverPart) result(cmd string) control.OperatorResult {
 	fs := p.statusView()
-	r := OperatorResult{Command: cmd, State: fs.State, PartnerState: fs.PartnerState,
+	r := control.OperatorResult{Command: cmd, State: fs.State, PartnerState: fs.PartnerState,
 		PartnerLastState: fs.PartnerLastState, PartnerLastSeen: fs.PartnerLastSeen}
 	if st := p.status.Load(); st != nil {
 		r.Maintenance, r.Fit = st.Maintenance, st.Fit
@@ -242,7 +223,7 @@ func (p *failoverPart) handoverWait() time.Duration {
 }
 
 // maintenance starts or stops maintenance (see the file comment).
-func (p *failoverPart) maintenance(ctx context.Context, start bool) (OperatorResult, error) {
+func (p *failoverPart) maintenance(ctx context.Context, start bool) (control.OperatorResult, error) {
 	p.op.cmd.Lock()
 	defer p.op.cmd.Unlock()
 	if !start {
@@ -330,7 +311,7 @@ func (p *failoverPart) awaitPartnerMaster(ctx context.Context, deadline time.Tim
 	}
 }
 
-func (p *failoverPart) maintenanceStop(ctx context.Context) (OperatorResult, error) {
+func (p *failoverPart) maintenanceStop(ctx context.Context) (control.OperatorResult, error) {
 	const cmd = "maintenance stop"
 	before := p.snapshot()
 	err := p.await(ctx, failover.MaintenanceStop{}, opHandled,
@@ -361,7 +342,7 @@ func (p *failoverPart) maintenanceStop(ctx context.Context) (OperatorResult, err
 }
 
 // partnerDown is the operator's declaration that the partner is dead.
-func (p *failoverPart) partnerDown(ctx context.Context) (OperatorResult, error) {
+func (p *failoverPart) partnerDown(ctx context.Context) (control.OperatorResult, error) {
 	p.op.cmd.Lock()
 	defer p.op.cmd.Unlock()
 	const cmd = "partner-down"
@@ -419,63 +400,15 @@ func (p *failoverPart) probes() []*probe {
 	}}
 }
 
-// --- client side (the CLI) ---
-
-// operatorCall sends one request and decodes the response; a response with
-// ok false carries the error and, for a refusal, the result.
-func operatorCall(path string, req controlRequest) (*OperatorResult, error) {
-	c, err := net.DialTimeout("unix", path, 3*time.Second)
-	if err != nil {
-		return nil, fmt.Errorf("connect to hadhcpd at %s (is it running? node.control_socket): %w", path, err)
-	}
-	defer c.Close()
-	// The server's own deadline is 10 s and its waits are shorter.
-	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-	b, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	_, werr := c.Write(append(b, '\n'))
-	var resp controlResponse
-	if err := json.NewDecoder(c).Decode(&resp); err != nil {
-		return nil, fmt.Errorf("read the answer of %s from %s: %w", req.Cmd, path, errors.Join(werr, err))
-	}
-	if !resp.OK {
-		if resp.Error == "" {
-			resp.Error = "the agent answered without a reason"
-		}
-		return resp.Result, errors.New(resp.Error)
-	}
-	if resp.Result == nil {
-		return nil, fmt.Errorf("the agent answered %s without a result (an older hadhcpd?)", req.Cmd)
-	}
-	return resp.Result, nil
-}
-
-// Maintenance asks a running agent to start (true) or stop maintenance.
-// On error the result, when not nil, says what did happen.
-func Maintenance(path string, start bool) (*OperatorResult, error) {
-	arg := "stop"
-	if start {
-		arg = "start"
-	}
-	return operatorCall(path, controlRequest{Cmd: "maintenance", Arg: arg})
-}
-
-// PartnerDown asks a running agent to declare its partner down.
-func PartnerDown(path string) (*OperatorResult, error) {
-	return operatorCall(path, controlRequest{Cmd: "partner-down"})
-}
-
 // --- server side (the control socket's switch) ---
 
 // operatorCommand runs one operator request for the control socket.
-func operatorCommand(ctx context.Context, ops operator, req controlRequest) controlResponse {
+func operatorCommand(ctx context.Context, ops operator, req control.Request) control.Response {
 	if ops == nil {
-		return controlResponse{Error: fmt.Sprintf("%s: %v", req.Cmd, ErrNoFailover)}
+		return control.Response{Error: fmt.Sprintf("%s: %v", req.Cmd, ErrNoFailover)}
 	}
 	var (
-		r   OperatorResult
+		r   control.OperatorResult
 		err error
 	)
 	switch req.Cmd {
@@ -484,22 +417,22 @@ func operatorCommand(ctx context.Context, ops operator, req controlRequest) cont
 		case "start", "stop":
 			r, err = ops.maintenance(ctx, req.Arg == "start")
 		default:
-			return controlResponse{Error: fmt.Sprintf("maintenance: argument %q, want start or stop", req.Arg)}
+			return control.Response{Error: fmt.Sprintf("maintenance: argument %q, want start or stop", req.Arg)}
 		}
 	case "partner-down":
 		if req.Arg != "" {
-			return controlResponse{Error: fmt.Sprintf("partner-down takes no argument (got %q)", req.Arg)}
+			return control.Response{Error: fmt.Sprintf("partner-down takes no argument (got %q)", req.Arg)}
 		}
 		r, err = ops.partnerDown(ctx)
 	default:
-		return controlResponse{Error: fmt.Sprintf("unknown command %q", req.Cmd)}
+		return control.Response{Error: fmt.Sprintf("unknown command %q", req.Cmd)}
 	}
 	if err != nil {
 		name := req.Cmd
 		if req.Arg != "" {
 			name += " " + req.Arg
 		}
-		return controlResponse{Error: fmt.Sprintf("%s: %v", name, err), Result: &r}
+		return control.Response{Error: fmt.Sprintf("%s: %v", name, err), Result: &r}
 	}
-	return controlResponse{OK: true, Result: &r}
+	return control.Response{OK: true, Result: &r}
 }

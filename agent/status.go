@@ -4,10 +4,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 )
 
-// statusSource assembles Status from the running parts; each part hands
+// statusSource assembles the control.Status from the running parts; each part hands
 // out published snapshots, never its live fields.
 type statusSource struct {
 	node    string
@@ -17,9 +18,9 @@ type statusSource struct {
 	fo      *failoverPart
 }
 
-func (s *statusSource) status() Status {
-	st := Status{Schema: StatusSchema, Node: s.node, Version: Version, Started: s.started,
-		VRRP: []VRRPStatus{}, Pools: []PoolStatus{}}
+func (s *statusSource) status() control.Status {
+	st := control.Status{Schema: control.StatusSchema, Node: s.node, Version: Version, Started: s.started,
+		VRRP: []control.VRRPStatus{}, Pools: []control.PoolStatus{}}
 	if s.vr != nil {
 		st.VRRP = s.vr.statusView()
 	}
@@ -34,19 +35,19 @@ func (s *statusSource) status() Status {
 	return st
 }
 
-func poolStatus(p lease.PoolStats) PoolStatus {
-	return PoolStatus{Pool: p.Name, Total: p.Total, Free: p.Free, Backup: p.Backup, Active: p.Active,
+func poolStatus(p lease.PoolStats) control.PoolStatus {
+	return control.PoolStatus{Pool: p.Name, Total: p.Total, Free: p.Free, Backup: p.Backup, Active: p.Active,
 		Expired: p.Expired, Released: p.Released, Abandoned: p.Abandoned}
 }
 
 // statusView lists the instances in configuration order.
-func (p *vrrpPart) statusView() []VRRPStatus {
+func (p *vrrpPart) statusView() []control.VRRPStatus {
 	p.mu.Lock()
 	insts := p.insts
 	p.mu.Unlock()
-	out := make([]VRRPStatus, 0, len(p.specs))
+	out := make([]control.VRRPStatus, 0, len(p.specs))
 	for _, s := range p.specs {
-		v := VRRPStatus{Instance: s.cfg.Name, Interface: s.cfg.Interface, VRID: int(s.cfg.VRID),
+		v := control.VRRPStatus{Instance: s.cfg.Name, Interface: s.cfg.Interface, VRID: int(s.cfg.VRID),
 			State: "INIT", Priority: int(s.cfg.Priority)}
 		if in := insts[s.cfg.Name]; in != nil {
 			is := in.Status()

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -16,17 +15,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/netcfg"
 	"github.com/hadhcpd/hadhcpd/vrrp"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
-)
-
-// Defaults of the vrrp: section (DESIGN.md "Configuration").
-const (
-	defaultAdvertInterval = time.Second
-	defaultGARPRepeat     = 3
-	defaultGARPInterval   = 100 * time.Millisecond
 )
 
 // vrrpPart runs the configured VRRP instances and owns their virtual IPs.
@@ -160,13 +153,13 @@ type instSpec struct {
 	track []string // the instance's own interface first
 }
 
-// newVRRP builds the VRRP instances of cfg; it returns nil, nil when cfg has
+// newVRRP builds the VRRP instances of b; it returns nil, nil when b has
 // none (a DHCP-only box). It touches nothing on the host.
-func newVRRP(cfg *Config, log *slog.Logger, reg prometheus.Registerer) (*vrrpPart, error) {
-	if len(cfg.VRRP.Instances) == 0 {
+func newVRRP(b *config.Built, log *slog.Logger, reg prometheus.Registerer) (*vrrpPart, error) {
+	if len(b.VRRP) == 0 {
 		return nil, nil
 	}
-	specs, err := vrrpSpecs(cfg)
+	specs, err := vrrpSpecs(b.VRRP)
 	if err != nil {
 		return nil, err
 	}
@@ -175,79 +168,38 @@ func newVRRP(cfg *Config, log *slog.Logger, reg prometheus.Registerer) (*vrrpPar
 		return nil, fmt.Errorf("vrrp metrics: %w", err)
 	}
 	return &vrrpPart{
-		log: log, metrics: m, specs: specs, groups: cfg.VRRP.SyncGroups,
-		firewall: cfg.Firewall.Manage, rules: firewallRules(cfg),
+		log: log, metrics: m, specs: specs, groups: b.File.VRRP.SyncGroups,
+		firewall: b.File.Firewall.Manage, rules: firewallRules(b),
 	}, nil
 }
 
-// vrrpSpecs turns the validated config into typed instance configs.
-func vrrpSpecs(cfg *Config) ([]instSpec, error) {
+// vrrpSpecs copies the built instances into the protocol's and the
+// kernel side's types; vrrp.Config.Validate is the package's own guard of
+// what config.Build already checked.
+func vrrpSpecs(in []config.VRRPSpec) ([]instSpec, error) {
 	var (
 		specs []instSpec
 		errs  []error
 	)
-	for i, in := range cfg.VRRP.Instances {
-		k := fmt.Sprintf("vrrp.instances[%d]", i)
-		bad := func(key, format string, a ...any) {
-			errs = append(errs, &ConfigError{Key: k + "." + key, Reason: fmt.Sprintf(format, a...)})
-		}
+	for i, s := range in {
 		c := vrrp.Config{
-			Name: in.Name, Interface: in.Interface, AdvertInterval: in.AdvertInterval,
-			Preempt: in.Preempt == nil || *in.Preempt, PreemptDelay: in.PreemptDelay,
+			Name: s.Name, Interface: s.Interface, VRID: s.VRID, Priority: s.Priority,
+			AdvertInterval: s.AdvertInterval, Preempt: s.Preempt, PreemptDelay: s.PreemptDelay,
+			VIPs: s.VIPs, UnicastPeers: s.UnicastPeers,
 		}
-		if in.VRID < 1 || in.VRID > 255 {
-			bad("vrid", "%d is outside 1..255", in.VRID)
+		if err := c.Validate(); err != nil {
+			errs = append(errs, &config.ConfigError{Key: fmt.Sprintf("vrrp.instances[%d]", i), Reason: err.Error()})
 		}
-		if in.Priority < 1 || in.Priority > 255 {
-			bad("priority", "%d is outside 1..255", in.Priority)
-		}
-		c.VRID, c.Priority = uint8(in.VRID), uint8(in.Priority)
-		if c.AdvertInterval == 0 {
-			c.AdvertInterval = defaultAdvertInterval
-		}
-		for j, s := range in.VirtualIPs {
-			p, err := netip.ParsePrefix(s)
-			if err != nil || !p.Addr().Is4() {
-				bad(fmt.Sprintf("virtual_ips[%d]", j), "%q is not an IPv4 CIDR such as 192.0.2.1/24", s)
-				continue
-			}
-			c.VIPs = append(c.VIPs, p)
-		}
-		for j, s := range in.UnicastPeers {
-			a, err := netip.ParseAddr(s)
-			if err != nil || !a.Is4() {
-				bad(fmt.Sprintf("unicast_peers[%d]", j), "%q is not an IPv4 address", s)
-				continue
-			}
-			c.UnicastPeers = append(c.UnicastPeers, a)
-		}
-		if in.VirtualMAC {
-			bad("virtual_mac", "not supported yet")
-		}
-		if err := c.Validate(); err != nil && len(errs) == 0 {
-			errs = append(errs, &ConfigError{Key: k, Reason: err.Error()})
-		}
-		g := netcfg.Schedule{Repeat: in.GARP.Repeat, Interval: in.GARP.Interval, Refresh: in.GARP.Refresh}
-		if g.Repeat == 0 {
-			g.Repeat = defaultGARPRepeat
-		}
-		if g.Interval == 0 {
-			g.Interval = defaultGARPInterval
-		}
-		track := append([]string{in.Interface}, in.TrackInterfaces...)
-		specs = append(specs, instSpec{cfg: c, garp: g, track: slices.Compact(track)})
+		g := netcfg.Schedule{Repeat: s.GARP.Repeat, Interval: s.GARP.Interval, Refresh: s.GARP.Refresh}
+		specs = append(specs, instSpec{cfg: c, garp: g, track: s.Track})
 	}
 	return specs, errors.Join(errs...)
 }
 
-func firewallRules(cfg *Config) netcfg.FirewallRules {
-	r := netcfg.FirewallRules{VRRP: true, DHCP: cfg.DHCP != nil}
-	if cfg.Failover != nil {
-		if _, port, err := net.SplitHostPort(cfg.Failover.Listen); err == nil {
-			if n, err := strconv.ParseUint(port, 10, 16); err == nil {
-				r.PeerPort = uint16(n)
-			}
-		}
+func firewallRules(b *config.Built) netcfg.FirewallRules {
+	r := netcfg.FirewallRules{VRRP: true, DHCP: b.DHCP != nil}
+	if b.Failover != nil {
+		r.PeerPort = b.Failover.Listen.Port()
 	}
 	return r
 }
@@ -276,10 +228,14 @@ func (p *vrrpPart) Cleanup() error {
 // Cleanup is `hadhcpd cleanup`: it removes the configured virtual IPs and
 // hadhcpd's nftables table, for systemd's ExecStopPost after any stop,
 // including a crash.
-func Cleanup(cfg *Config, log *slog.Logger) error {
+func Cleanup(cfg *config.Config, log *slog.Logger) error {
+	b, err := config.Build(cfg)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	if len(cfg.VRRP.Instances) > 0 {
-		specs, err := vrrpSpecs(cfg)
+	if len(b.VRRP) > 0 {
+		specs, err := vrrpSpecs(b.VRRP)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/spf13/cobra"
 )
 
@@ -13,7 +13,7 @@ func newCheckConfigCmd() *cobra.Command {
 		Short: "validate the configuration file without touching the system",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := agent.Load(configPath(cmd)); err != nil {
+			if _, err := config.Load(configPath(cmd)); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", configPath(cmd))

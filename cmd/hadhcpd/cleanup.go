@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/spf13/cobra"
 )
 
@@ -16,7 +17,7 @@ func newCleanupCmd() *cobra.Command {
 		Short: "remove configured virtual IPs and hadhcpd's firewall table (for ExecStopPost)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := agent.Load(configPath(cmd))
+			cfg, err := config.Load(configPath(cmd))
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +24,7 @@ func newLeasesCmd() *cobra.Command {
 			"is safe while hadhcpd runs and changes nothing.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := agent.Load(configPath(cmd))
+			cfg, err := config.Load(configPath(cmd))
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/spf13/cobra"
 )
 
@@ -45,7 +46,7 @@ func run(args []string) int {
 
 // exitCode maps an error of the command line to the process's exit code.
 func exitCode(err error) int {
-	if errors.Is(err, agent.ErrConfig) || isUsage(err) {
+	if errors.Is(err, config.ErrConfig) || isUsage(err) {
 		return exitConfig
 	}
 	return exitFailure
@@ -77,7 +78,7 @@ func newRootCmd() (*cobra.Command, error) {
 			return usageError{errors.New(msg)}
 		},
 	}
-	root.PersistentFlags().StringP("config", "c", agent.DefaultConfigPath, "configuration file")
+	root.PersistentFlags().StringP("config", "c", config.DefaultConfigPath, "configuration file")
 	root.AddCommand(newRunCmd(), newCheckConfigCmd(), newCleanupCmd(), newLeasesCmd(), newStatusCmd(), newImportCmd(), newVersionCmd(), newMaintenanceCmd(), newPartnerDownCmd())
 	// Inherited by every subcommand: a value the flag's type cannot parse
 	// (--clock-offset soon) or a flag that does not exist.

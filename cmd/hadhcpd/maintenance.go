@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/spf13/cobra"
 )
 
@@ -14,7 +15,7 @@ func controlSocket(cmd *cobra.Command, socket string) (string, error) {
 	if socket != "" {
 		return socket, nil
 	}
-	cfg, err := agent.Load(configPath(cmd))
+	cfg, err := config.Load(configPath(cmd))
 	if err != nil {
 		return "", err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -32,7 +33,7 @@ VRRP, and asks you to type the partner's address (failover.peer) to confirm.
 --yes skips the question, for scripts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := agent.Load(configPath(cmd))
+			cfg, err := config.Load(configPath(cmd))
 			if err != nil && socket == "" {
 				return err
 			}

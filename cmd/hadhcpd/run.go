@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/spf13/cobra"
 )
 
@@ -30,7 +31,7 @@ func newRunCmd() *cobra.Command {
 				return usageError{fmt.Errorf("--%s: %w", clockOffsetFlag, err)}
 			}
 			path := configPath(cmd)
-			cfg, err := agent.Load(path)
+			cfg, err := config.Load(path)
 			if err != nil {
 				return err
 			}
@@ -41,7 +42,7 @@ func newRunCmd() *cobra.Command {
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			opts.Reload = agent.Reload{C: hup, Load: func() (*agent.Config, error) { return agent.Load(path) }}
+			opts.Reload = agent.Reload{C: hup, Load: func() (*config.Config, error) { return config.Load(path) }}
 			return agent.RunWith(ctx, cfg, log, opts)
 		},
 	}

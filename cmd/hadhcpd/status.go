@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/spf13/cobra"
 )
 
@@ -17,7 +18,7 @@ func newStatusCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if socket == "" {
-				cfg, err := agent.Load(configPath(cmd))
+				cfg, err := config.Load(configPath(cmd))
 				if err != nil {
 					return err
 				}

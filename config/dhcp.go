@@ -1,4 +1,4 @@
-package agent
+package config
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 )
 
 // Defaults of the dhcp section (DESIGN.md "Configuration").
@@ -24,12 +24,12 @@ const (
 // dhcpConfig checks the dhcp section and builds the engine's typed config
 // from it. Problems go to v with their key paths; the result is only
 // meaningful when v collected none.
-func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
+func (c *Config) dhcpConfig(v *validator) *scope.Config {
 	d := c.DHCP
 	if d == nil {
 		return nil
 	}
-	out := &dhcpd.Config{
+	out := &scope.Config{
 		Authoritative:    d.Authoritative == nil || *d.Authoritative,
 		OfferHold:        durationOr(d.OfferHold, defaultOfferHold),
 		DeclineProbation: durationOr(d.DeclineProbation, defaultDeclineProbation),
@@ -57,7 +57,7 @@ func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
 	if d.DeclineProbation < 0 {
 		v.add("dhcp.decline_probation", "%s is negative", d.DeclineProbation)
 	}
-	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, dhcpd.LeaseTimes{
+	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, scope.LeaseTimes{
 		Default: defaultLeaseTime, Min: defaultMinLeaseTime, Max: defaultMaxLeaseTime,
 	})
 	gopts := parseOptions(v, "dhcp.options", d.Options)
@@ -72,7 +72,7 @@ func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
 	poolNames := map[string]bool{}
 	for i, sc := range d.Subnets {
 		k := fmt.Sprintf("dhcp.subnets[%d]", i)
-		s := &dhcpd.Subnet{}
+		s := &scope.Subnet{}
 		p, err := netip.ParsePrefix(sc.Subnet)
 		switch {
 		case err != nil || !p.Addr().Is4():
@@ -92,7 +92,7 @@ func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
 		s.Times = leaseTimes(v, k, derefDur(sc.DefaultLeaseTime), derefDur(sc.MinLeaseTime), derefDur(sc.MaxLeaseTime), global)
 		s.Options = gopts.Merge(parseOptions(v, k+".options", sc.Options))
 		inSubnet := func(a netip.Addr) bool {
-			return s.Prefix.IsValid() && s.Prefix.Contains(a) && a != s.Prefix.Addr() && a.As4() != [4]byte(broadcast(s.Prefix))
+			return s.Prefix.IsValid() && s.Prefix.Contains(a) && a != s.Prefix.Addr() && a != scope.Broadcast(s.Prefix)
 		}
 		if len(sc.Pools) == 0 && len(sc.Reservations) == 0 {
 			v.add(k+".pools", "a subnet needs a pool or a reservation")
@@ -134,7 +134,7 @@ func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
 		ips, hws, ids := map[netip.Addr]int{}, map[string]int{}, map[string]int{}
 		for j, rc := range sc.Reservations {
 			rk := fmt.Sprintf("%s.reservations[%d]", k, j)
-			var r dhcpd.Reservation
+			var r scope.Reservation
 			if rc.HWAddress == "" && rc.ClientID == "" {
 				v.add(rk, "needs hw_address or client_id")
 			}
@@ -150,7 +150,7 @@ func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
 				}
 			}
 			if rc.ClientID != "" {
-				id, err := dhcpdParseHex(rc.ClientID)
+				id, err := scope.ParseHex(rc.ClientID)
 				if err != nil || len(id) < 2 {
 					v.add(rk+".client_id", "%q is not a client identifier in hex (01:00:11:22:33:44:55)", rc.ClientID)
 				} else if o, dup := ids[string(id)]; dup {
@@ -198,7 +198,7 @@ func derefDur(d *time.Duration) time.Duration {
 }
 
 // leaseTimes applies defaults (zero = inherit) and checks min <= default <= max.
-func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit dhcpd.LeaseTimes) dhcpd.LeaseTimes {
+func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit scope.LeaseTimes) scope.LeaseTimes {
 	t := inherit
 	for _, x := range []struct {
 		key string
@@ -235,8 +235,8 @@ func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit dhcpd
 	return t
 }
 
-func parseOptions(v *validator, k string, m map[string]any) dhcpd.Options {
-	opts, errs := dhcpd.ParseOptions(m)
+func parseOptions(v *validator, k string, m map[string]any) scope.Options {
+	opts, errs := scope.ParseOptions(m)
 	for _, e := range errs {
 		v.add(k+"."+e.Key, "%s", e.Reason)
 	}
@@ -260,13 +260,6 @@ func parseRange(s string) (netip.Addr, netip.Addr, error) {
 	return first, last, nil
 }
 
-func broadcast(p netip.Prefix) []byte {
-	a := p.Masked().Addr().As4()
-	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	n |= 1<<(32-p.Bits()) - 1
-	return []byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
-}
-
 func validHostname(h string) bool {
 	if len(h) > 253 {
 		return false
@@ -282,87 +275,4 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
-}
-
-func dhcpdParseHex(s string) ([]byte, error) {
-	b, errs := dhcpd.ParseOptions(map[string]any{"custom": []any{map[string]any{"code": 224, "type": "hex", "value": s}}})
-	if len(errs) > 0 {
-		return nil, errs[0]
-	}
-	return b[224], nil
-}
-
-// validateFailover checks the failover section.
-func (c *Config) validateFailover(v *validator) {
-	f := c.Failover
-	if f == nil {
-		return
-	}
-	const k = "failover"
-	switch f.Role {
-	case "primary", "secondary":
-	default:
-		v.add(k+".role", "%q is not primary or secondary", f.Role)
-	}
-	switch f.Mode {
-	case "", "hot-standby", "load-balance":
-	default:
-		v.add(k+".mode", "%q is not hot-standby or load-balance", f.Mode)
-	}
-	for _, x := range []struct{ key, val string }{{"listen", f.Listen}, {"peer", f.Peer}} {
-		ap, err := netip.ParseAddrPort(x.val)
-		if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
-			v.add(k+"."+x.key, "%q is not IPv4ADDRESS:PORT (198.51.100.1:647)", x.val)
-		}
-	}
-	if f.VRRPInstance == "" {
-		v.add(k+".vrrp_instance", "must name the vrrp instance whose mastership decides who serves")
-	} else {
-		found := false
-		for _, in := range c.VRRP.Instances {
-			found = found || in.Name == f.VRRPInstance
-		}
-		if !found {
-			v.add(k+".vrrp_instance", "%q is not a vrrp instance", f.VRRPInstance)
-		}
-	}
-	if f.MCLT < 0 || (f.MCLT > 0 && f.MCLT < time.Minute) {
-		v.add(k+".mclt", "%s is shorter than 1m", f.MCLT)
-	}
-	if f.MaxResponseDelay < 0 {
-		v.add(k+".max_response_delay", "%s is negative", f.MaxResponseDelay)
-	}
-	if f.MaxUnackedUpdates < 0 {
-		v.add(k+".max_unacked_updates", "%d is negative", f.MaxUnackedUpdates)
-	}
-	if f.Split != nil && (*f.Split < 0 || *f.Split > 256) {
-		v.add(k+".split", "%d is outside 0..256", *f.Split)
-	}
-	if f.LoadBalanceMaxSeconds < 0 || f.LoadBalanceMaxSeconds > 65535 {
-		v.add(k+".load_balance_max_seconds", "%d is outside 0..65535", f.LoadBalanceMaxSeconds)
-	}
-	if f.StandbyShare != "" {
-		n, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(f.StandbyShare), "%"), 64)
-		if err != nil || !strings.HasSuffix(strings.TrimSpace(f.StandbyShare), "%") || n < 0 || n > 100 {
-			v.add(k+".standby_share", "%q is not a percentage 0%%..100%%", f.StandbyShare)
-		}
-	}
-	if f.AutoPartnerDown != nil && *f.AutoPartnerDown < 0 {
-		v.add(k+".auto_partner_down", "%s is negative", *f.AutoPartnerDown)
-	}
-	switch {
-	case f.Auth.PSKFile == "" && f.Auth.TLS == nil:
-		v.add(k+".auth", "needs psk_file or tls: the peer link is always authenticated")
-	case f.Auth.PSKFile != "" && f.Auth.TLS != nil:
-		v.add(k+".auth", "set psk_file or tls, not both")
-	case f.Auth.TLS != nil:
-		for _, x := range []struct{ key, val string }{{"cert", f.Auth.TLS.Cert}, {"key", f.Auth.TLS.Key}, {"ca", f.Auth.TLS.CA}} {
-			if x.val == "" {
-				v.add(k+".auth.tls."+x.key, "must be set")
-			}
-		}
-	}
-	if c.DHCP == nil {
-		v.add(k, "failover needs a dhcp section to replicate")
-	}
 }

@@ -1,0 +1,123 @@
+// Package control is the protocol of hadhcpd's control socket (the
+// request and response types, the status and operator result layouts) and
+// its client, with the read-only views the command line shows (the status
+// table, the lease listing). The agent serves the socket; this package
+// imports none of the parts, so the command line's read paths stay small.
+package control
+
+import (
+	"errors"
+	"time"
+)
+
+// The control API: newline-delimited JSON over the unix socket
+// node.control_socket. One request, one response, then the server closes:
+//
+//	→ {"cmd":"status"}
+//	← {"ok":true,"status":{…}}        or {"ok":false,"error":"…"}
+//	→ {"cmd":"maintenance","arg":"start"|"stop"}  or {"cmd":"partner-down"}
+//	← {"ok":true,"result":{…}}        or {"ok":false,"error":"…","result":{…}}
+//
+// Only root (or the agent's own user, which systemd runs it as) may talk to
+// it: the socket is mode 0600 and every connection's peer credentials
+// (SO_PEERCRED) are checked, so a permissive umask or a copied socket does
+// not open it up.
+
+// StatusSchema is the version of the `status --json` layout. Scripts can
+// rely on every field documented in Status while it stays the same; a field
+// is only ever added, and removing or changing one bumps it.
+const StatusSchema = 1
+
+// Status is what `hadhcpd status` shows.
+type Status struct {
+	Schema   int             `json:"schema"`
+	Node     string          `json:"node"`
+	Version  string          `json:"version"`
+	Started  time.Time       `json:"started"`
+	VRRP     []VRRPStatus    `json:"vrrp"`
+	Failover *FailoverStatus `json:"failover"` // null for a single server
+	Pools    []PoolStatus    `json:"pools"`
+}
+
+// VRRPStatus is one instance.
+type VRRPStatus struct {
+	Instance  string    `json:"instance"`
+	Interface string    `json:"interface"`
+	VRID      int       `json:"vrid"`
+	State     string    `json:"state"` // INIT | BACKUP | MASTER | FAULT
+	Priority  int       `json:"priority"`
+	Master    string    `json:"master"` // address of the master last heard
+	Since     time.Time `json:"since"`
+}
+
+// FailoverStatus is this box's and its partner's failover view.
+type FailoverStatus struct {
+	Role  string `json:"role"`
+	Mode  string `json:"mode"`
+	State string `json:"state"`
+	// PartnerState is the partner's failover state while the link is up,
+	// UNKNOWN while it is down: in COMMUNICATIONS-INTERRUPTED the partner
+	// may have moved on (PartnerLastState is what it said last).
+	PartnerState string `json:"partner_state"`
+	// PartnerName is the partner's node.name from the last handshake
+	// ("" before the link was ever up).
+	PartnerName string `json:"partner_name"`
+	// PartnerLastState is the last failover state the partner announced
+	// (UNKNOWN if the link never came up); PartnerLastSeen is when the
+	// link went down, zero while it is up (the partner is heard now).
+	PartnerLastState string    `json:"partner_last_state"`
+	PartnerLastSeen  time.Time `json:"partner_last_seen"`
+	LinkUp           bool      `json:"link_up"`
+	UnackedUpdates   int       `json:"unacked_updates"` // replication lag in records
+	SkewSeconds      float64   `json:"skew_seconds"`    // partner clock − ours, measured; never trusted
+	ConfigHash       string    `json:"config_hash"`     // SHA-256 (hex) of the dhcp: section in force, interfaces excluded
+}
+
+// PoolStatus counts one pool's addresses by binding state.
+type PoolStatus struct {
+	Pool      string `json:"pool"`
+	Total     int    `json:"total"`
+	Free      int    `json:"free"`
+	Backup    int    `json:"backup"`
+	Active    int    `json:"active"`
+	Expired   int    `json:"expired"`
+	Released  int    `json:"released"`
+	Abandoned int    `json:"abandoned"`
+}
+
+// Request is one control request.
+type Request struct {
+	Cmd string `json:"cmd"`
+	Arg string `json:"arg,omitempty"` // maintenance: start | stop
+}
+
+// Response is the answer to one Request.
+type Response struct {
+	OK     bool            `json:"ok"`
+	Error  string          `json:"error,omitempty"`
+	Status *Status         `json:"status,omitempty"`
+	Result *OperatorResult `json:"result,omitempty"` // maintenance, partner-down
+}
+
+// ErrNotAllowed is returned to a client whose uid may not use the socket.
+var ErrNotAllowed = errors.New("control socket: permission denied (root only)")
+
+// OperatorResult is what an operator command did, for the CLI.
+type OperatorResult struct {
+	Command string `json:"command"` // "maintenance start" | "maintenance stop" | "partner-down"
+	Applied bool   `json:"applied"`
+	Refused string `json:"refused,omitempty"` // the reason when not applied
+	State   string `json:"state"`             // failover state afterwards
+	// The partner as `hadhcpd status` shows it (FailoverStatus): its
+	// state while the sync link is up, UNKNOWN while it is down (in
+	// COMMUNICATIONS-INTERRUPTED it may have moved on), with the state it
+	// announced last and when the link went down (zero while it is up).
+	PartnerState     string    `json:"partner_state"`
+	PartnerLastState string    `json:"partner_last_state"`
+	PartnerLastSeen  time.Time `json:"partner_last_seen"`
+	Maintenance      bool      `json:"maintenance"`
+	Fit              bool      `json:"fit"`
+	VRRPState        string    `json:"vrrp_state,omitempty"`  // failover.vrrp_instance on this box
+	VRRPMaster       string    `json:"vrrp_master,omitempty"` // master last heard (the partner after a handover)
+	Message          string    `json:"message"`               // one line for humans
+}
