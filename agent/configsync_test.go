@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hadhcpd/hadhcpd/config"
 )
 
 // syncBase is a node's own config for the config-sync tests; its state
 // directory is a fresh temporary one.
-func syncBase(t *testing.T, ifaces, pool string) *Config {
+func syncBase(t *testing.T, ifaces, pool string) *config.Config {
 	t.Helper()
-	cfg, err := Load(writeConfig(t, fmt.Sprintf(`
+	cfg, err := config.Load(writeConfig(t, fmt.Sprintf(`
 node: {name: gw2, state_dir: %s}
 dhcp:
   interfaces: [%s]
@@ -33,9 +35,9 @@ dhcp:
 // TestConfigHashIgnoresInterfaces: the hash both boxes report covers the
 // synced section only: interfaces are node-local.
 func TestConfigHashIgnoresInterfaces(t *testing.T) {
-	a, _ := configHash(syncBase(t, "eth0", "192.0.2.100-192.0.2.200").DHCP)
-	b, _ := configHash(syncBase(t, "lan1, lan2", "192.0.2.100-192.0.2.200").DHCP)
-	c, _ := configHash(syncBase(t, "eth0", "192.0.2.150-192.0.2.200").DHCP)
+	a, _ := sectionHash(syncBase(t, "eth0", "192.0.2.100-192.0.2.200").DHCP)
+	b, _ := sectionHash(syncBase(t, "lan1, lan2", "192.0.2.100-192.0.2.200").DHCP)
+	c, _ := sectionHash(syncBase(t, "eth0", "192.0.2.150-192.0.2.200").DHCP)
 	if string(a) != string(b) {
 		t.Error("sections that differ only in dhcp.interfaces hash differently")
 	}
@@ -50,11 +52,11 @@ func TestConfigHashIgnoresInterfaces(t *testing.T) {
 func TestOnConfigRejects(t *testing.T) {
 	base := syncBase(t, "eth0", "192.0.2.100-192.0.2.200")
 	p := &failoverPart{base: base, dh: &dhcpPart{log: slog.New(slog.DiscardHandler)}}
-	good, err := sectionBytes(syncBase(t, "x", "192.0.2.150-192.0.2.200").DHCP)
+	good, err := config.SectionBytes(syncBase(t, "x", "192.0.2.150-192.0.2.200").DHCP)
 	if err != nil {
 		t.Fatal(err)
 	}
-	outside, _ := sectionBytes(syncBase(t, "x", "192.0.2.100-192.0.2.200").DHCP)
+	outside, _ := config.SectionBytes(syncBase(t, "x", "192.0.2.100-192.0.2.200").DHCP)
 	outside = []byte(strings.Replace(string(outside), "192.0.2.100-192.0.2.200", "203.0.113.1-203.0.113.9", 1))
 	unknown := []byte(strings.Replace(string(good), `{`, `{"Leases":1,`, 1))
 	for _, c := range []struct {
@@ -62,10 +64,10 @@ func TestOnConfigRejects(t *testing.T) {
 		hash, data []byte
 		want       string
 	}{
-		{"hash mismatch", hashBytes(good[1:]), good, "does not match"},
-		{"not JSON", hashBytes([]byte("{")), []byte("{"), "dhcp section"},
-		{"unknown key", hashBytes(unknown), unknown, "Leases"},
-		{"pool outside its subnet", hashBytes(outside), outside, "dhcp.subnets[0].pools[0]"},
+		{"hash mismatch", config.SectionHash(good[1:]), good, "does not match"},
+		{"not JSON", config.SectionHash([]byte("{")), []byte("{"), "dhcp section"},
+		{"unknown key", config.SectionHash(unknown), unknown, "Leases"},
+		{"pool outside its subnet", config.SectionHash(outside), outside, "dhcp.subnets[0].pools[0]"},
 	} {
 		err := p.onConfig(c.hash, c.data)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -84,7 +86,7 @@ func TestOnConfigRejects(t *testing.T) {
 // restart, with its own interfaces; a damaged file is ignored.
 func TestSyncedFileRoundTrip(t *testing.T) {
 	base := syncBase(t, "eth0", "192.0.2.100-192.0.2.200")
-	b, err := sectionBytes(syncBase(t, "other", "192.0.2.150-192.0.2.200").DHCP)
+	b, err := config.SectionBytes(syncBase(t, "other", "192.0.2.150-192.0.2.200").DHCP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +98,8 @@ func TestSyncedFileRoundTrip(t *testing.T) {
 	if c == nil || string(got) != string(b) {
 		t.Fatalf("loadSynced = %v, %q; want the written section", c, got)
 	}
-	if c.DHCP.Subnets[0].Pools[0].Range != "192.0.2.150-192.0.2.200" || strings.Join(c.DHCP.Interfaces, ",") != "eth0" {
-		t.Errorf("loaded section %+v: want the synced pool with this node's interfaces", c.DHCP)
+	if c.File.DHCP.Subnets[0].Pools[0].Range != "192.0.2.150-192.0.2.200" || strings.Join(c.File.DHCP.Interfaces, ",") != "eth0" {
+		t.Errorf("loaded section %+v: want the synced pool with this node's interfaces", c.File.DHCP)
 	}
 	if base.DHCP.Subnets[0].Pools[0].Range != "192.0.2.100-192.0.2.200" {
 		t.Error("loadSynced changed the node's own config")
@@ -108,4 +110,22 @@ func TestSyncedFileRoundTrip(t *testing.T) {
 	if c, _ := loadSynced(base, log); c != nil {
 		t.Error("a torn synced file was used")
 	}
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "hadhcpd.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sectionHash is the hash both ends report for a section.
+func sectionHash(d *config.DHCPConfig) ([]byte, error) {
+	b, err := config.SectionBytes(d)
+	if err != nil {
+		return nil, err
+	}
+	return config.SectionHash(b), nil
 }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/control"
 )
 
 func startControl(t *testing.T, s *controlServer) string {
@@ -37,13 +39,13 @@ func startControl(t *testing.T, s *controlServer) string {
 	return path
 }
 
-func sampleStatus() Status {
-	return Status{
-		Schema: StatusSchema, Node: "gw1", Version: "test", Started: time.Unix(1700000000, 0).UTC(),
-		VRRP: []VRRPStatus{{Instance: "lan", Interface: "eth0", VRID: 51, State: "MASTER", Priority: 200, Master: "192.0.2.2"}},
-		Failover: &FailoverStatus{Role: "primary", Mode: "hot-standby", State: "NORMAL", PartnerState: "NORMAL",
+func sampleStatus() control.Status {
+	return control.Status{
+		Schema: control.StatusSchema, Node: "gw1", Version: "test", Started: time.Unix(1700000000, 0).UTC(),
+		VRRP: []control.VRRPStatus{{Instance: "lan", Interface: "eth0", VRID: 51, State: "MASTER", Priority: 200, Master: "192.0.2.2"}},
+		Failover: &control.FailoverStatus{Role: "primary", Mode: "hot-standby", State: "NORMAL", PartnerState: "NORMAL",
 			PartnerName: "gw2", PartnerLastState: "NORMAL", LinkUp: true},
-		Pools: []PoolStatus{{Pool: "192.0.2.0/24", Total: 101, Free: 40, Active: 61}},
+		Pools: []control.PoolStatus{{Pool: "192.0.2.0/24", Total: 101, Free: 40, Active: 61}},
 	}
 }
 
@@ -57,7 +59,7 @@ func TestControlStatus(t *testing.T) {
 	if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Errorf("socket mode %o, want 600", perm)
 	}
-	st, err := QueryStatus(path)
+	st, err := control.QueryStatus(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +73,8 @@ func TestControlRefusesByCredentials(t *testing.T) {
 	s := newControlServer(log, sampleStatus)
 	s.allowed = func(uid uint32) bool { return false }
 	path := startControl(t, s)
-	if _, err := QueryStatus(path); err == nil || !strings.Contains(err.Error(), "permission denied") {
-		t.Fatalf("QueryStatus by a refused uid: err = %v, want permission denied", err)
+	if _, err := control.QueryStatus(path); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("control.QueryStatus by a refused uid: err = %v, want permission denied", err)
 	}
 }
 
@@ -81,7 +83,7 @@ func TestControlRefusesByCredentials(t *testing.T) {
 // SO_PEERCRED check still refuses it.
 func TestControlRefusesNonRoot(t *testing.T) {
 	if os.Getenv("HADHCPD_TEST_CONTROL_CLIENT") != "" {
-		_, err := QueryStatus(os.Getenv("HADHCPD_TEST_CONTROL_CLIENT"))
+		_, err := control.QueryStatus(os.Getenv("HADHCPD_TEST_CONTROL_CLIENT"))
 		if err != nil {
 			os.Stdout.WriteString("REFUSED: " + err.Error() + "\n")
 			os.Exit(0)
@@ -137,7 +139,7 @@ func TestControlRefusesNonRoot(t *testing.T) {
 }
 
 // TestStatusJSONSchema pins the field names scripts rely on: renaming or
-// removing one must bump StatusSchema and update this list.
+// removing one must bump control.StatusSchema and update this list.
 func TestStatusJSONSchema(t *testing.T) {
 	b, err := json.Marshal(sampleStatus())
 	if err != nil {
@@ -160,10 +162,10 @@ func TestStatusJSONSchema(t *testing.T) {
 		"vrrp[].since", "vrrp[].state", "vrrp[].vrid",
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("status --json keys changed (bump StatusSchema, tell users):\n got %q\nwant %q", got, want)
+		t.Errorf("status --json keys changed (bump control.StatusSchema, tell users):\n got %q\nwant %q", got, want)
 	}
-	if StatusSchema != 1 {
-		t.Errorf("StatusSchema = %d: update this test's list with the new layout", StatusSchema)
+	if control.StatusSchema != 1 {
+		t.Errorf("control.StatusSchema = %d: update this test's list with the new layout", control.StatusSchema)
 	}
 }
 
@@ -191,7 +193,7 @@ func keys(prefix string, v any) []string {
 func TestWriteStatusTable(t *testing.T) {
 	var b strings.Builder
 	st := sampleStatus()
-	if err := WriteStatus(&b, &st, st.Started.Add(90*time.Second)); err != nil {
+	if err := control.WriteStatus(&b, &st, st.Started.Add(90*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

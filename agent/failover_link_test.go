@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
@@ -75,7 +77,7 @@ func linkedPair(t testing.TB, priDB *lease.DB, secStore peer.Store) (pri, sec *p
 // balancing allowed (failover.Policy.Transfer).
 func normalPolicy(t *testing.T) failover.Policy {
 	t.Helper()
-	cfg, err := failoverConfig(&FailoverConfig{Role: "primary"})
+	cfg, err := config.FailoverMachine(&config.FailoverConfig{Role: "primary"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +182,8 @@ func TestFailoverStatusPartner(t *testing.T) {
 			fs.PartnerName, fs.PartnerState, fs.PartnerLastState, fs.PartnerLastSeen, lost)
 	}
 	var b strings.Builder
-	st := Status{Node: "gw1", Started: lost, Failover: fs}
-	if err := WriteStatus(&b, &st, lost.Add(12*time.Second)); err != nil {
+	st := control.Status{Node: "gw1", Started: lost, Failover: fs}
+	if err := control.WriteStatus(&b, &st, lost.Add(12*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "unknown (NORMAL 12s ago)") || !strings.Contains(b.String(), "gw2") {
@@ -235,7 +237,7 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 // renews (draft-12 §5.3), so dropping the flag would leave the partner's
 // clients unable to renew here.
 func TestGateLoadBalanceRenewal(t *testing.T) {
-	cfg, err := failoverConfig(&FailoverConfig{Role: "primary", Mode: "load-balance", LoadBalanceMaxSeconds: 3})
+	cfg, err := config.FailoverMachine(&config.FailoverConfig{Role: "primary", Mode: "load-balance", LoadBalanceMaxSeconds: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,30 +10,6 @@ import (
 	"github.com/hadhcpd/hadhcpd/vrrp"
 )
 
-func TestFailoverConfigDefaults(t *testing.T) {
-	c, err := failoverConfig(&FailoverConfig{Role: "secondary"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := failover.Config{Role: failover.Secondary, Mode: failover.HotStandby, MCLT: time.Hour, Split: 128,
-		LoadBalanceMaxSeconds: 3, StandbyShare: 0.10, AutoPartnerDown: 60 * time.Second}
-	if c != want {
-		t.Errorf("defaults: got %+v, want %+v", c, want)
-	}
-	zero, split := time.Duration(0), 256
-	c, err = failoverConfig(&FailoverConfig{Role: "primary", Mode: "load-balance", MCLT: 2 * time.Hour,
-		Split: &split, StandbyShare: "25%", AutoPartnerDown: &zero})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Mode != failover.LoadBalance || c.MCLT != 2*time.Hour || c.Split != 256 || c.StandbyShare != 0.25 || c.AutoPartnerDown != 0 {
-		t.Errorf("explicit values not kept: %+v", c)
-	}
-	if _, err := failoverConfig(&FailoverConfig{Role: "primary", StandbyShare: "25"}); err == nil {
-		t.Error("standby_share without % accepted")
-	}
-}
-
 // fakeClock is a settable peer.Clock for the VRRP callbacks.
 type fakeClock struct{ now time.Time }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/hadhcpd/hadhcpd/vrrp"
@@ -24,21 +25,21 @@ type fakeOperator struct {
 	err   error
 }
 
-func (f *fakeOperator) maintenance(_ context.Context, start bool) (OperatorResult, error) {
+func (f *fakeOperator) maintenance(_ context.Context, start bool) (control.OperatorResult, error) {
 	cmd := "maintenance stop"
 	if start {
 		cmd = "maintenance start"
 	}
 	f.calls = append(f.calls, cmd)
-	return OperatorResult{Command: cmd, Applied: f.err == nil, State: "NORMAL", Maintenance: start, Message: "done"}, f.err
+	return control.OperatorResult{Command: cmd, Applied: f.err == nil, State: "NORMAL", Maintenance: start, Message: "done"}, f.err
 }
 
-func (f *fakeOperator) partnerDown(context.Context) (OperatorResult, error) {
+func (f *fakeOperator) partnerDown(context.Context) (control.OperatorResult, error) {
 	f.calls = append(f.calls, "partner-down")
 	if f.err != nil {
-		return OperatorResult{Command: "partner-down", Refused: "the sync link to the partner is up", State: "NORMAL"}, f.err
+		return control.OperatorResult{Command: "partner-down", Refused: "the sync link to the partner is up", State: "NORMAL"}, f.err
 	}
-	return OperatorResult{Command: "partner-down", Applied: true, State: "PARTNER-DOWN"}, nil
+	return control.OperatorResult{Command: "partner-down", Applied: true, State: "PARTNER-DOWN"}, nil
 }
 
 func TestControlOperatorCommands(t *testing.T) {
@@ -48,14 +49,14 @@ func TestControlOperatorCommands(t *testing.T) {
 	s.ops = fake
 	path := startControl(t, s)
 
-	r, err := Maintenance(path, true)
+	r, err := control.Maintenance(path, true)
 	if err != nil || r == nil || !r.Applied || !r.Maintenance || r.Message != "done" {
 		t.Fatalf("maintenance start: %+v, %v", r, err)
 	}
-	if r, err = Maintenance(path, false); err != nil || r.Maintenance {
+	if r, err = control.Maintenance(path, false); err != nil || r.Maintenance {
 		t.Fatalf("maintenance stop: %+v, %v", r, err)
 	}
-	if r, err = PartnerDown(path); err != nil || r.State != "PARTNER-DOWN" {
+	if r, err = control.PartnerDown(path); err != nil || r.State != "PARTNER-DOWN" {
 		t.Fatalf("partner-down: %+v, %v", r, err)
 	}
 	want := []string{"maintenance start", "maintenance stop", "partner-down"}
@@ -66,7 +67,7 @@ func TestControlOperatorCommands(t *testing.T) {
 	// A refusal comes back as an error with the machine's reason, and
 	// with the result.
 	fake.err = fmt.Errorf("%w: the sync link to the partner is up", ErrRefused)
-	r, err = PartnerDown(path)
+	r, err = control.PartnerDown(path)
 	if err == nil || !strings.Contains(err.Error(), "partner-down: refused: the sync link to the partner is up") {
 		t.Fatalf("refused partner-down: err %v", err)
 	}
@@ -76,8 +77,8 @@ func TestControlOperatorCommands(t *testing.T) {
 
 	// Bad arguments never reach the operator.
 	n := len(fake.calls)
-	for _, req := range []controlRequest{{Cmd: "maintenance"}, {Cmd: "maintenance", Arg: "on"}, {Cmd: "partner-down", Arg: "now"}} {
-		if _, err := operatorCall(path, req); err == nil {
+	for _, req := range []control.Request{{Cmd: "maintenance"}, {Cmd: "maintenance", Arg: "on"}, {Cmd: "partner-down", Arg: "now"}} {
+		if _, err := control.Operate(path, req); err == nil {
 			t.Errorf("%+v accepted", req)
 		}
 	}
@@ -92,9 +93,9 @@ func TestControlOperatorSingleServer(t *testing.T) {
 	s := newControlServer(log, sampleStatus)
 	s.ops = operatorFor(nil)
 	path := startControl(t, s)
-	for _, call := range []func() (*OperatorResult, error){
-		func() (*OperatorResult, error) { return Maintenance(path, true) },
-		func() (*OperatorResult, error) { return PartnerDown(path) },
+	for _, call := range []func() (*control.OperatorResult, error){
+		func() (*control.OperatorResult, error) { return control.Maintenance(path, true) },
+		func() (*control.OperatorResult, error) { return control.PartnerDown(path) },
 	} {
 		if _, err := call(); err == nil || !strings.Contains(err.Error(), "single server") {
 			t.Errorf("single server: err %v, want the single-server error", err)

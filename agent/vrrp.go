@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/netcfg"
@@ -27,7 +26,7 @@ type vrrpPart struct {
 	log      *slog.Logger
 	metrics  *vrrp.Metrics
 	specs    []instSpec
-	groups   []VRRPSyncGroup
+	groups   []config.VRRPSyncGroup
 	firewall bool
 	rules    netcfg.FirewallRules
 

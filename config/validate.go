@@ -188,8 +188,6 @@ func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
 
 // failoverSpec checks the failover: section and builds the machine's
 // config and the link's settings, with the defaults of DESIGN.md.
-// load_balance_max_seconds 0 reads as the default 3 (an int key cannot
-// tell unset from 0).
 func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 	f := c.Failover
 	if f == nil {
@@ -197,30 +195,12 @@ func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 	}
 	const k = "failover"
 	s := &FailoverSpec{
-		Machine: failover.Config{
-			Role: failover.Primary, Mode: failover.HotStandby,
-			MCLT: f.MCLT, Split: defaultSplit, LoadBalanceMaxSeconds: f.LoadBalanceMaxSeconds,
-			StandbyShare: defaultStandbyShare, AutoPartnerDown: defaultAutoPartnerDown,
-		},
+		Machine:          machineConfig(v, f),
 		VRRPInstance:     f.VRRPInstance,
 		MaxResponseDelay: f.MaxResponseDelay,
 		MaxUnacked:       f.MaxUnackedUpdates,
 		Auth:             f.Auth,
 		SilenceAfter:     3 * defaultAdvertInterval,
-	}
-	switch f.Role {
-	case "primary":
-	case "secondary":
-		s.Machine.Role = failover.Secondary
-	default:
-		v.add(k+".role", "%q is not primary or secondary", f.Role)
-	}
-	switch f.Mode {
-	case "", "hot-standby":
-	case "load-balance":
-		s.Machine.Mode = failover.LoadBalance
-	default:
-		v.add(k+".mode", "%q is not hot-standby or load-balance", f.Mode)
 	}
 	for _, x := range []struct {
 		key, val string
@@ -249,12 +229,6 @@ func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 			v.add(k+".vrrp_instance", "%q is not a vrrp instance", f.VRRPInstance)
 		}
 	}
-	if f.MCLT < 0 || (f.MCLT > 0 && f.MCLT < time.Minute) {
-		v.add(k+".mclt", "%s is shorter than 1m", f.MCLT)
-	}
-	if s.Machine.MCLT == 0 {
-		s.Machine.MCLT = defaultMCLT
-	}
 	if f.MaxResponseDelay < 0 {
 		v.add(k+".max_response_delay", "%s is negative", f.MaxResponseDelay)
 	}
@@ -266,32 +240,6 @@ func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 	}
 	if s.MaxUnacked == 0 {
 		s.MaxUnacked = defaultMaxUnacked
-	}
-	if f.Split != nil {
-		if *f.Split < 0 || *f.Split > 256 {
-			v.add(k+".split", "%d is outside 0..256", *f.Split)
-		}
-		s.Machine.Split = *f.Split
-	}
-	if f.LoadBalanceMaxSeconds < 0 || f.LoadBalanceMaxSeconds > 65535 {
-		v.add(k+".load_balance_max_seconds", "%d is outside 0..65535", f.LoadBalanceMaxSeconds)
-	}
-	if s.Machine.LoadBalanceMaxSeconds == 0 {
-		s.Machine.LoadBalanceMaxSeconds = defaultLBMaxSeconds
-	}
-	if share := strings.TrimSpace(f.StandbyShare); share != "" {
-		n, err := strconv.ParseFloat(strings.TrimSuffix(share, "%"), 64)
-		if err != nil || !strings.HasSuffix(share, "%") || n < 0 || n > 100 {
-			v.add(k+".standby_share", "%q is not a percentage 0%%..100%%", f.StandbyShare)
-		} else {
-			s.Machine.StandbyShare = n / 100
-		}
-	}
-	if f.AutoPartnerDown != nil {
-		if *f.AutoPartnerDown < 0 {
-			v.add(k+".auto_partner_down", "%s is negative", *f.AutoPartnerDown)
-		}
-		s.Machine.AutoPartnerDown = *f.AutoPartnerDown
 	}
 	switch {
 	case f.Auth.PSKFile == "" && f.Auth.TLS == nil:
@@ -308,11 +256,78 @@ func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 	if c.DHCP == nil {
 		v.add(k, "failover needs a dhcp section to replicate")
 	}
+	return s
+}
+
+// FailoverMachine is the failover state machine's config of the failover:
+// section alone, with the defaults of DESIGN.md (for tests of the parts
+// that take one; Build reads the same keys through the same code).
+func FailoverMachine(f *FailoverConfig) (failover.Config, error) {
+	var v validator
+	c := machineConfig(&v, f)
+	return c, v.err()
+}
+
+// machineConfig reads the keys of the failover machine. load_balance_max_seconds
+// 0 reads as the default 3 (an int key cannot tell unset from 0).
+func machineConfig(v *validator, f *FailoverConfig) failover.Config {
+	const k = "failover"
+	c := failover.Config{
+		Role: failover.Primary, Mode: failover.HotStandby,
+		MCLT: f.MCLT, Split: defaultSplit, LoadBalanceMaxSeconds: f.LoadBalanceMaxSeconds,
+		StandbyShare: defaultStandbyShare, AutoPartnerDown: defaultAutoPartnerDown,
+	}
+	switch f.Role {
+	case "primary":
+	case "secondary":
+		c.Role = failover.Secondary
+	default:
+		v.add(k+".role", "%q is not primary or secondary", f.Role)
+	}
+	switch f.Mode {
+	case "", "hot-standby":
+	case "load-balance":
+		c.Mode = failover.LoadBalance
+	default:
+		v.add(k+".mode", "%q is not hot-standby or load-balance", f.Mode)
+	}
+	if f.MCLT < 0 || (f.MCLT > 0 && f.MCLT < time.Minute) {
+		v.add(k+".mclt", "%s is shorter than 1m", f.MCLT)
+	}
+	if c.MCLT == 0 {
+		c.MCLT = defaultMCLT
+	}
+	if f.Split != nil {
+		if *f.Split < 0 || *f.Split > 256 {
+			v.add(k+".split", "%d is outside 0..256", *f.Split)
+		}
+		c.Split = *f.Split
+	}
+	if f.LoadBalanceMaxSeconds < 0 || f.LoadBalanceMaxSeconds > 65535 {
+		v.add(k+".load_balance_max_seconds", "%d is outside 0..65535", f.LoadBalanceMaxSeconds)
+	}
+	if c.LoadBalanceMaxSeconds == 0 {
+		c.LoadBalanceMaxSeconds = defaultLBMaxSeconds
+	}
+	if share := strings.TrimSpace(f.StandbyShare); share != "" {
+		n, err := strconv.ParseFloat(strings.TrimSuffix(share, "%"), 64)
+		if err != nil || !strings.HasSuffix(share, "%") || n < 0 || n > 100 {
+			v.add(k+".standby_share", "%q is not a percentage 0%%..100%%", f.StandbyShare)
+		} else {
+			c.StandbyShare = n / 100
+		}
+	}
+	if f.AutoPartnerDown != nil {
+		if *f.AutoPartnerDown < 0 {
+			v.add(k+".auto_partner_down", "%s is negative", *f.AutoPartnerDown)
+		}
+		c.AutoPartnerDown = *f.AutoPartnerDown
+	}
 	if len(v.errs) == 0 {
 		// The machine's own guard; the keys above should have caught it.
-		if err := s.Machine.Validate(); err != nil {
+		if err := c.Validate(); err != nil {
 			v.add(k, "%v", err)
 		}
 	}
-	return s
+	return c
 }

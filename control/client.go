@@ -27,17 +27,17 @@ func Maintenance(path string, start bool) (*OperatorResult, error) {
 	if start {
 		arg = "start"
 	}
-	return operatorCall(path, Request{Cmd: "maintenance", Arg: arg})
+	return Operate(path, Request{Cmd: "maintenance", Arg: arg})
 }
 
 // PartnerDown asks a running agent to declare its partner down.
 func PartnerDown(path string) (*OperatorResult, error) {
-	return operatorCall(path, Request{Cmd: "partner-down"})
+	return Operate(path, Request{Cmd: "partner-down"})
 }
 
-// operatorCall sends one operator request; a response with ok false
+// Operate sends one operator request; a response with ok false
 // carries the error and, for a refusal, the result.
-func operatorCall(path string, req Request) (*OperatorResult, error) {
+func Operate(path string, req Request) (*OperatorResult, error) {
 	// The server's own deadline is 10 s and its waits are shorter.
 	resp, err := call(path, req, 15*time.Second)
 	if err != nil {

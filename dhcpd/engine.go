@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -109,9 +110,9 @@ func Reason(err error) string {
 // Engine answers DHCPv4 requests (RFC 2131 §4.3). Safe for concurrent use.
 type Engine struct {
 	// cfg is swapped whole by Reconfigure; a request reads it once per
-	// use and a *Subnet it got stays valid (configs are never mutated
+	// use and a *scope.Subnet it got stays valid (configs are never mutated
 	// after they are published).
-	cfg   atomic.Pointer[Config]
+	cfg   atomic.Pointer[scope.Config]
 	db    LeaseDB
 	gate  Gate
 	sid   ServerIDFunc
@@ -159,7 +160,7 @@ type abandoned struct {
 
 // EngineOptions are the engine's collaborators. DB and Config are required.
 type EngineOptions struct {
-	Config   *Config
+	Config   *scope.Config
 	DB       LeaseDB
 	Gate     Gate         // nil: SingleServer
 	ServerID ServerIDFunc // nil: the receiving interface's address
@@ -235,20 +236,21 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 // prepareConfig fills the defaults NewEngine and Reconfigure apply: the
 // offer hold, and each subnet's subnet mask (option 1) and broadcast
 // address (option 28, RFC 2132 §3.3, §5.3) from its prefix.
-func prepareConfig(c *Config) {
+func prepareConfig(c *scope.Config) {
 	if c.OfferHold <= 0 {
 		c.OfferHold = 10 * time.Second
 	}
 	for _, s := range c.Subnets {
 		if s.Options == nil {
-			s.Options = Options{}
+			s.Options = scope.Options{}
 		}
 		if _, ok := s.Options[1]; !ok {
 			m := net.CIDRMask(s.Prefix.Bits(), 32)
 			s.Options[1] = []byte(m)
 		}
 		if _, ok := s.Options[28]; !ok {
-			s.Options[28] = broadcastOf(s.Prefix)
+			b := scope.Broadcast(s.Prefix).As4()
+			s.Options[28] = b[:]
 		}
 	}
 }
@@ -263,7 +265,7 @@ type PoolSetter interface {
 // set is replaced first (leases outside every new pool are kept), then
 // new requests see cfg. Offers made under the old config stay until they
 // lapse. cfg must not be changed by the caller afterwards.
-func (e *Engine) Reconfigure(cfg *Config, db PoolSetter) error {
+func (e *Engine) Reconfigure(cfg *scope.Config, db PoolSetter) error {
 	if cfg == nil || db == nil {
 		return errors.New("dhcpd: reconfigure needs a config and a lease database")
 	}
@@ -275,12 +277,6 @@ func (e *Engine) Reconfigure(cfg *Config, db PoolSetter) error {
 	}
 	e.cfg.Store(cfg)
 	return nil
-}
-
-func broadcastOf(p netip.Prefix) []byte {
-	a := p.Masked().Addr().As4()
-	v := binary.BigEndian.Uint32(a[:]) | (1<<(32-p.Bits()) - 1)
-	return binary.BigEndian.AppendUint32(nil, v)
 }
 
 // client is the requester's identity.
@@ -476,7 +472,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 // selection sub-option (RFC 3527) or the subnet selection option (RFC 3011)
 // when present, then giaddr (RFC 2131 §4.3.1), then ciaddr of a client that
 // has an address, then the receiving interface's addresses.
-func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, in Inbound) *Subnet {
+func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, in Inbound) *scope.Subnet {
 	gi := addr4(req.GatewayIPAddr)
 	relayed := gi.IsValid() && !gi.IsUnspecified()
 	if relayed {
@@ -505,7 +501,7 @@ func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, in Inbound) *Subnet {
 	return nil
 }
 
-func (e *Engine) subnetContaining(a netip.Addr, relays bool) *Subnet {
+func (e *Engine) subnetContaining(a netip.Addr, relays bool) *scope.Subnet {
 	for _, s := range e.cfg.Load().Subnets {
 		if s.Prefix.Contains(a) {
 			return s
@@ -526,7 +522,7 @@ func (e *Engine) subnetContaining(a netip.Addr, relays bool) *Subnet {
 // serverID is the address clients send unicasts to (option 54): the VIP
 // when the agent has one for the interface (invariant 5), else the
 // interface's address in the client's subnet, else its first address.
-func (e *Engine) serverID(in Inbound, sub *Subnet) (netip.Addr, bool) {
+func (e *Engine) serverID(in Inbound, sub *scope.Subnet) (netip.Addr, bool) {
 	if e.sid != nil {
 		if a, ok := e.sid(in.Iface); ok {
 			return a, true
@@ -546,7 +542,7 @@ func (e *Engine) serverID(in Inbound, sub *Subnet) (netip.Addr, bool) {
 // discover chooses an address for an OFFER (RFC 2131 §4.3.1): the client's
 // reservation, its current or last lease, the address it asked for, any
 // free address.
-func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Addr, now time.Time) (Reply, error) {
+func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr, now time.Time) (Reply, error) {
 	addr, res, err := e.offerAddr(req, c, sub, now)
 	if err != nil {
 		return Reply{}, err
@@ -562,10 +558,10 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.A
 	return Reply{Resp: resp, Dest: destination(req, resp)}, nil
 }
 
-func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *Subnet, now time.Time) (netip.Addr, *Reservation, error) {
+func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now time.Time) (netip.Addr, *scope.Reservation, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if r := sub.reservationFor(c.id, c.hw); r != nil {
+	if r := sub.ReservationFor(c.id, c.hw); r != nil {
 		if l, ok := e.db.Get(r.Addr); ok && l.State == lease.StateActive && now.Before(l.Expiry) && l.Key() != c.key {
 			e.log.Warn("reserved address is leased to another client", "ip", r.Addr, "mac", c.hw.String(), "holder", l.HWAddr.String())
 			return netip.Addr{}, nil, ErrNoAddress
@@ -574,19 +570,19 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *Subnet, now time.T
 		return r.Addr, r, nil
 	}
 	if o := e.byKey[c.key]; o != nil {
-		if sub.poolOf(o.addr) != nil {
+		if sub.PoolOf(o.addr) != nil {
 			e.setOfferLocked(c.key, o.addr, o.held, now)
 			return o.addr, nil, nil
 		}
 		e.dropOfferLocked(o)
 	}
-	if l, ok := e.db.ByClient(c.key); ok && sub.poolOf(l.Addr) != nil && sub.reservationOf(l.Addr) == nil {
+	if l, ok := e.db.ByClient(c.key); ok && sub.PoolOf(l.Addr) != nil && sub.ReservationOf(l.Addr) == nil {
 		if held, ok := e.claimLocked(sub, c, l.Addr, now); ok {
 			e.setOfferLocked(c.key, l.Addr, held, now)
 			return l.Addr, nil, nil
 		}
 	}
-	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && sub.poolOf(ra) != nil && sub.reservationOf(ra) == nil {
+	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && sub.PoolOf(ra) != nil && sub.ReservationOf(ra) == nil {
 		if held, ok := e.claimLocked(sub, c, ra, now); ok {
 			e.setOfferLocked(c.key, ra, held, now)
 			return ra, nil, nil
@@ -631,7 +627,7 @@ func (e *Engine) takenByOtherLocked(c client, addr netip.Addr, now time.Time) bo
 // claimLocked tries to take addr (in a pool of sub) for client c. It
 // reports whether the address may be used, and whether it is now held
 // (taken with Allocate, to be committed or Unheld).
-func (e *Engine) claimLocked(sub *Subnet, c client, addr netip.Addr, now time.Time) (held, ok bool) {
+func (e *Engine) claimLocked(sub *scope.Subnet, c client, addr netip.Addr, now time.Time) (held, ok bool) {
 	if k, busy := e.busy[addr]; busy && k != c.key {
 		return false, false
 	}
@@ -654,7 +650,7 @@ func (e *Engine) claimLocked(sub *Subnet, c client, addr netip.Addr, now time.Ti
 	if mine && l.State == lease.StateActive {
 		return false, true // already bound to this client: nothing to take
 	}
-	pool := sub.poolOf(addr)
+	pool := sub.PoolOf(addr)
 	if pool == nil {
 		return false, false
 	}
@@ -734,7 +730,7 @@ func (e *Engine) takeOfferLocked(addr netip.Addr) bool {
 }
 
 // request handles DHCPREQUEST in its four client states (RFC 2131 §4.3.2).
-func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Addr, now time.Time) (Reply, error) {
+func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr, now time.Time) (Reply, error) {
 	reqIP := addr4(req.RequestedIPAddress())
 	ciaddr := addr4(req.ClientIPAddr)
 	if s := addr4(req.ServerIdentifier()); s.IsValid() {
@@ -760,10 +756,10 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Ad
 		if !sub.Prefix.Contains(reqIP) {
 			return e.nak(req, sid, "wrong network", reqIP)
 		}
-		if r := sub.reservationFor(c.id, c.hw); r != nil && r.Addr != reqIP {
+		if r := sub.ReservationFor(c.id, c.hw); r != nil && r.Addr != reqIP {
 			return e.nak(req, sid, "client has another reserved address", reqIP)
 		}
-		if r := sub.reservationOf(reqIP); r != nil && sub.reservationFor(c.id, c.hw) != r {
+		if r := sub.ReservationOf(reqIP); r != nil && sub.ReservationFor(c.id, c.hw) != r {
 			return e.nak(req, sid, "reserved for another client", reqIP)
 		}
 		l, known := e.db.Get(reqIP)
@@ -773,7 +769,7 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Ad
 		if mine, ok := e.db.ByClient(c.key); ok && mine.Addr != reqIP && mine.State == lease.StateActive && now.Before(mine.Expiry) {
 			return e.nak(req, sid, "client holds another address", reqIP)
 		}
-		if !(known && l.Key() == c.key) && sub.reservationOf(reqIP) == nil {
+		if !(known && l.Key() == c.key) && sub.ReservationOf(reqIP) == nil {
 			return Reply{}, ErrNoRecord
 		}
 		return e.bind(req, c, sub, sid, reqIP, now, false)
@@ -788,7 +784,7 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Ad
 		if known && l.Key() != c.key && l.State == lease.StateActive && now.Before(l.Expiry) {
 			return e.nak(req, sid, "leased to another client", ciaddr)
 		}
-		if !(known && l.Key() == c.key) && sub.reservationOf(ciaddr) == nil {
+		if !(known && l.Key() == c.key) && sub.ReservationOf(ciaddr) == nil {
 			return Reply{}, ErrNoRecord
 		}
 		return e.bind(req, c, sub, sid, ciaddr, now, false)
@@ -798,15 +794,15 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Ad
 
 // bind commits addr to the client and returns the ACK, or a NAK when the
 // address cannot be the client's.
-func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid, addr netip.Addr, now time.Time, selecting bool) (Reply, error) {
+func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr netip.Addr, now time.Time, selecting bool) (Reply, error) {
 	if !sub.Prefix.Contains(addr) {
 		return e.nak(req, sid, "wrong network", addr)
 	}
-	res := sub.reservationOf(addr)
-	if res != nil && sub.reservationFor(c.id, c.hw) != res {
+	res := sub.ReservationOf(addr)
+	if res != nil && sub.ReservationFor(c.id, c.hw) != res {
 		return e.nak(req, sid, "reserved for another client", addr)
 	}
-	if mine := sub.reservationFor(c.id, c.hw); mine != nil && mine.Addr != addr {
+	if mine := sub.ReservationFor(c.id, c.hw); mine != nil && mine.Addr != addr {
 		return e.nak(req, sid, "client has another reserved address", addr)
 	}
 	e.mu.Lock()
@@ -941,7 +937,7 @@ func (e *Engine) release(req *dhcpv4.DHCPv4, c client, sid netip.Addr, now time.
 
 // decline marks an address the client found in use as ABANDONED for the
 // probation period (RFC 2131 §4.3.3).
-func (e *Engine) decline(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Addr, now time.Time) error {
+func (e *Engine) decline(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr, now time.Time) error {
 	if s := addr4(req.ServerIdentifier()); s.IsValid() && s != sid {
 		return ErrOtherServer
 	}
@@ -1006,12 +1002,12 @@ func (e *Engine) endBinding(c client, addr netip.Addr, now time.Time, active boo
 
 // inform answers DHCPINFORM with options only: no lease time, no yiaddr
 // (RFC 2131 §4.3.5).
-func (e *Engine) inform(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Addr) (Reply, error) {
+func (e *Engine) inform(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr) (Reply, error) {
 	resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
 	resp.ClientIPAddr = req.ClientIPAddr
-	var res *Reservation
+	var res *scope.Reservation
 	if ci := addr4(req.ClientIPAddr); ci.IsValid() {
-		if r := sub.reservationOf(ci); r != nil && r == sub.reservationFor(c.id, c.hw) {
+		if r := sub.ReservationOf(ci); r != nil && r == sub.ReservationFor(c.id, c.hw) {
 			res = r
 		}
 	}
@@ -1022,7 +1018,7 @@ func (e *Engine) inform(req *dhcpv4.DHCPv4, c client, sub *Subnet, sid netip.Add
 // grant is the lease time for addr: the client's request (option 51)
 // clamped to [min, max], else the default (RFC 2131 §4.3.1), then capped by
 // the gate (failover MCLT).
-func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *Subnet, addr netip.Addr, now time.Time) time.Duration {
+func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr netip.Addr, now time.Time) time.Duration {
 	t := sub.Times
 	lt := t.Default
 	if b := req.Options.Get(dhcpv4.OptionIPAddressLeaseTime); len(b) == 4 {
@@ -1090,7 +1086,7 @@ var alwaysSent = []uint8{1, 3, 6, 15, 28}
 
 // addOptions adds the configured options the client asked for (option 55,
 // RFC 2132 §9.8), plus alwaysSent; a client without a list gets them all.
-func (e *Engine) addOptions(resp, req *dhcpv4.DHCPv4, sub *Subnet, res *Reservation) {
+func (e *Engine) addOptions(resp, req *dhcpv4.DHCPv4, sub *scope.Subnet, res *scope.Reservation) {
 	get := func(code uint8) []byte {
 		if res != nil {
 			if v, ok := res.Options[code]; ok {
@@ -1208,7 +1204,7 @@ func contains(b []byte, c byte) bool {
 	return false
 }
 
-func hostname(req *dhcpv4.DHCPv4, res *Reservation) string {
+func hostname(req *dhcpv4.DHCPv4, res *scope.Reservation) string {
 	if res != nil && res.Hostname != "" {
 		return res.Hostname
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -144,25 +145,25 @@ var (
 	ip       = netip.MustParseAddr
 	lanPool  = lease.Pool{Name: "192.0.2.100-192.0.2.110", First: ip("192.0.2.100"), Last: ip("192.0.2.110")}
 	farPool  = lease.Pool{Name: "198.51.100.10-198.51.100.20", First: ip("198.51.100.10"), Last: ip("198.51.100.20")}
-	optsLAN  = Options{3: []byte{192, 0, 2, 1}, 6: []byte{192, 0, 2, 53}, 15: []byte("example.com"), 42: []byte{192, 0, 2, 123}}
-	defTimes = LeaseTimes{Default: 2 * time.Hour, Min: 5 * time.Minute, Max: 4 * time.Hour}
+	optsLAN  = scope.Options{3: []byte{192, 0, 2, 1}, 6: []byte{192, 0, 2, 53}, 15: []byte("example.com"), 42: []byte{192, 0, 2, 123}}
+	defTimes = scope.LeaseTimes{Default: 2 * time.Hour, Min: 5 * time.Minute, Max: 4 * time.Hour}
 )
 
 type rig struct {
 	e   *Engine
 	db  *fakeDB
 	clk *fakeClock
-	cfg *Config
+	cfg *scope.Config
 }
 
-func newRig(t *testing.T, mod ...func(*Config)) *rig {
+func newRig(t *testing.T, mod ...func(*scope.Config)) *rig {
 	t.Helper()
-	cfg := &Config{
+	cfg := &scope.Config{
 		Authoritative: true, OfferHold: 10 * time.Second, DeclineProbation: time.Hour,
-		Subnets: []*Subnet{
+		Subnets: []*scope.Subnet{
 			{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Pools: []lease.Pool{lanPool}, Options: optsLAN.Merge(nil), Times: defTimes,
-				Reservations: []Reservation{{HWAddr: macRes, Addr: ip("192.0.2.50"), Hostname: "printer"}}},
-			{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Pools: []lease.Pool{farPool}, Options: Options{3: []byte{198, 51, 100, 1}}, Times: defTimes},
+				Reservations: []scope.Reservation{{HWAddr: macRes, Addr: ip("192.0.2.50"), Hostname: "printer"}}},
+			{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Pools: []lease.Pool{farPool}, Options: scope.Options{3: []byte{198, 51, 100, 1}}, Times: defTimes},
 		},
 	}
 	for _, m := range mod {
@@ -417,7 +418,7 @@ func TestRequestStates(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := newRig(t, func(cfg *Config) { cfg.Authoritative = !c.nonAuth })
+			r := newRig(t, func(cfg *scope.Config) { cfg.Authoritative = !c.nonAuth })
 			r.dora(t, macB) // .100
 			r.dora(t, macA) // .101
 			rep, err := r.handle(t, c.req(t))
@@ -816,7 +817,7 @@ func TestCommitSpacing(t *testing.T) {
 // IP datagram) loses configured options, the least wanted first, but never
 // the ones a DHCP answer needs (RFC 2131 §2, RFC 2132 §9.10).
 func TestReplyFitsMaxMessageSize(t *testing.T) {
-	big := func(c *Config) {
+	big := func(c *scope.Config) {
 		o := c.Subnets[0].Options
 		o[43] = make([]byte, 100)  // vendor-specific, not requested
 		o[121] = make([]byte, 180) // classless routes, requested last

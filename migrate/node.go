@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 )
 
 // Defaults are the node-local values the caller supplies because DHCP
@@ -22,7 +22,7 @@ const DefaultStateDir = "/var/lib/hadhcpd"
 
 // Result is what an importer produces.
 type Result struct {
-	Config *agent.Config
+	Config *config.Config
 	Leases []Lease // nil when no lease file was given
 	Report *Report
 }
@@ -30,7 +30,7 @@ type Result struct {
 // FinishNode fills the node-local values of cfg that the source does not
 // hold, and reports each as invented. It runs after the importer mapped
 // everything it could.
-func FinishNode(cfg *agent.Config, d Defaults, rep *Report) {
+func FinishNode(cfg *config.Config, d Defaults, rep *Report) {
 	if cfg.Node.Name == "" {
 		name := d.NodeName
 		why := "from --node"
@@ -77,7 +77,7 @@ func FinishNode(cfg *agent.Config, d Defaults, rep *Report) {
 // router option and an interface there is nothing sound to invent, and the
 // report says to write the section (or import keepalived.conf with
 // --vrrp-from).
-func inventVRRP(cfg *agent.Config, d Defaults, rep *Report) {
+func inventVRRP(cfg *config.Config, d Defaults, rep *Report) {
 	var vip string
 	for _, s := range cfg.DHCP.Subnets {
 		p, err := netip.ParsePrefix(s.Subnet)
@@ -107,7 +107,7 @@ func inventVRRP(cfg *agent.Config, d Defaults, rep *Report) {
 	if cfg.Failover != nil && cfg.Failover.Role == "primary" {
 		prio = 200
 	}
-	cfg.VRRP.Instances = []agent.VRRPInstance{{
+	cfg.VRRP.Instances = []config.VRRPInstance{{
 		Name:           "lan",
 		Interface:      cfg.DHCP.Interfaces[0],
 		VRID:           vrid,

@@ -8,21 +8,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"go.yaml.in/yaml/v3"
 )
 
-// MarshalConfig writes cfg as the YAML file agent.Load reads, in canonical
-// form: keys in the order of agent.Config's fields (their `mapstructure`
+// MarshalConfig writes cfg as the YAML file config.Load reads, in canonical
+// form: keys in the order of config.Config's fields (their `mapstructure`
 // tags), map keys sorted, zero values left out (so the loader's defaults
-// apply), durations as Go durations ("2h", "100ms"). Walking agent.Config by
+// apply), durations as Go durations ("2h", "100ms"). Walking config.Config by
 // reflection instead of keeping a second set of structs means a key added to
 // the contract is written as soon as an importer fills it.
 //
 // Two configs with equal `dhcp:` sections give byte-identical `dhcp:` text,
 // which is what a failover pair needs (the primary syncs that section and
 // both sides compare its hash).
-func MarshalConfig(cfg *agent.Config, header string) ([]byte, error) {
+func MarshalConfig(cfg *config.Config, header string) ([]byte, error) {
 	n, err := toNode(reflect.ValueOf(cfg).Elem())
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func MarshalConfig(cfg *agent.Config, header string) ([]byte, error) {
 
 // MarshalSection writes one top-level section of cfg ("dhcp", "failover",
 // ...) in the same canonical form, or nil when it is absent.
-func MarshalSection(cfg *agent.Config, key string) ([]byte, error) {
+func MarshalSection(cfg *config.Config, key string) ([]byte, error) {
 	v := reflect.ValueOf(cfg).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		if tag(v.Type().Field(i)) != key {
@@ -186,5 +186,5 @@ func FormatDuration(d time.Duration) string {
 // Seconds converts a count of seconds (ISC, keepalived) to a Duration.
 func Seconds(n int64) time.Duration { return time.Duration(n) * time.Second }
 
-// Ptr returns a pointer to v (for the optional keys of agent.Config).
+// Ptr returns a pointer to v (for the optional keys of config.Config).
 func Ptr[T any](v T) *T { return &v }

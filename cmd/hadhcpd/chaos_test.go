@@ -18,7 +18,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/control"
 )
 
 // Chaos (issue 9, point 2; `make chaos`): a hot-standby pair under a steady
@@ -152,7 +152,7 @@ func (v chaosViolations) converging() bool { return len(v.dups) == 0 && len(v.vi
 
 // checkChaos checks every ACK so far against both boxes' ACTIVE leases and
 // against each other, and the VIP holders (pv, sv: primary, secondary).
-func checkChaos(acks []crashAck, pri, sec map[netip.Addr]agent.LeaseInfo, pv, sv bool, now time.Time) chaosViolations {
+func checkChaos(acks []crashAck, pri, sec map[netip.Addr]control.LeaseInfo, pv, sv bool, now time.Time) chaosViolations {
 	var v chaosViolations
 	// Lost on either box, and duplicates (checkCrash's rules).
 	vc := crashCheck(acks)(pri, sec, now)
@@ -182,7 +182,7 @@ func checkChaos(acks []crashAck, pri, sec map[netip.Addr]agent.LeaseInfo, pv, sv
 		}
 		for _, db := range []struct {
 			name string
-			ls   map[netip.Addr]agent.LeaseInfo
+			ls   map[netip.Addr]control.LeaseInfo
 		}{{"primary", pri}, {"secondary", sec}} {
 			l, ok := db.ls[k.ip]
 			if !ok || strings.ToLower(l.HWAddr) != k.hw {
@@ -701,16 +701,16 @@ func TestChaosCheckerDetects(t *testing.T) {
 	ack := func(hw, a string, at time.Time) crashAck {
 		return crashAck{hw: hw, ip: ip(a), at: at, expiry: at.Add(time.Hour)}
 	}
-	lease := func(a, hw string, expiry time.Time) agent.LeaseInfo {
-		return agent.LeaseInfo{IP: a, State: "active", HWAddr: hw, Expiry: expiry}
+	lease := func(a, hw string, expiry time.Time) control.LeaseInfo {
+		return control.LeaseInfo{IP: a, State: "active", HWAddr: hw, Expiry: expiry}
 	}
 	t0 := now.Add(-time.Minute)
 	acks := []crashAck{
 		ack("02:c4:00:00:00:01", "198.18.1.1", t0),
 		ack("02:c4:00:00:00:02", "198.18.1.2", t0),
 	}
-	db := func() map[netip.Addr]agent.LeaseInfo {
-		return map[netip.Addr]agent.LeaseInfo{
+	db := func() map[netip.Addr]control.LeaseInfo {
+		return map[netip.Addr]control.LeaseInfo{
 			ip("198.18.1.1"): lease("198.18.1.1", "02:c4:00:00:00:01", t0.Add(time.Hour)),
 			ip("198.18.1.2"): lease("198.18.1.2", "02:C4:00:00:00:02", t0.Add(time.Hour)), // case does not matter
 		}
@@ -727,7 +727,7 @@ func TestChaosCheckerDetects(t *testing.T) {
 	tests := []struct {
 		name     string
 		acks     []crashAck
-		pri, sec func(map[netip.Addr]agent.LeaseInfo)
+		pri, sec func(map[netip.Addr]control.LeaseInfo)
 		pv, sv   bool
 		want     func(chaosViolations) []string // the list that must name 198.18.1.2 (or the VIP)
 		contains string
@@ -735,22 +735,22 @@ func TestChaosCheckerDetects(t *testing.T) {
 	}{
 		{
 			name: "missing on the secondary only",
-			sec:  func(m map[netip.Addr]agent.LeaseInfo) { delete(m, ip("198.18.1.2")) },
+			sec:  func(m map[netip.Addr]control.LeaseInfo) { delete(m, ip("198.18.1.2")) },
 			pv:   true, want: func(v chaosViolations) []string { return v.lost }, contains: "198.18.1.2 ACKed to 02:c4:00:00:00:02 by invalid IP at 11:59:00.000 (expiry 12:59:00): not active in secondary's database",
 			total: 2, // lost on the secondary, and the active sets differ
 		},
 		{
 			name: "missing on the primary only",
-			pri:  func(m map[netip.Addr]agent.LeaseInfo) { delete(m, ip("198.18.1.2")) },
+			pri:  func(m map[netip.Addr]control.LeaseInfo) { delete(m, ip("198.18.1.2")) },
 			pv:   true, want: func(v chaosViolations) []string { return v.lost }, contains: "198.18.1.2 ACKed to 02:c4:00:00:00:02 by invalid IP at 11:59:00.000 (expiry 12:59:00): not active in primary's database",
 			total: 2,
 		},
 		{
 			name: "active for another client on both",
-			pri: func(m map[netip.Addr]agent.LeaseInfo) {
+			pri: func(m map[netip.Addr]control.LeaseInfo) {
 				m[ip("198.18.1.2")] = lease("198.18.1.2", "02:c4:00:00:00:07", t0.Add(time.Hour))
 			},
-			sec: func(m map[netip.Addr]agent.LeaseInfo) {
+			sec: func(m map[netip.Addr]control.LeaseInfo) {
 				m[ip("198.18.1.2")] = lease("198.18.1.2", "02:c4:00:00:00:07", t0.Add(time.Hour))
 			},
 			pv: true, want: func(v chaosViolations) []string { return v.lost }, contains: "active for 02:c4:00:00:00:07",
@@ -764,7 +764,7 @@ func TestChaosCheckerDetects(t *testing.T) {
 		},
 		{
 			name: "lease sets differ (an extra lease nobody was ACKed)",
-			sec: func(m map[netip.Addr]agent.LeaseInfo) {
+			sec: func(m map[netip.Addr]control.LeaseInfo) {
 				m[ip("198.18.1.5")] = lease("198.18.1.5", "02:c4:00:00:00:05", now)
 			},
 			pv:    true,
@@ -773,7 +773,7 @@ func TestChaosCheckerDetects(t *testing.T) {
 		},
 		{
 			name: "ends early on the primary",
-			pri: func(m map[netip.Addr]agent.LeaseInfo) {
+			pri: func(m map[netip.Addr]control.LeaseInfo) {
 				m[ip("198.18.1.2")] = lease("198.18.1.2", "02:c4:00:00:00:02", now)
 			},
 			pv:    true,

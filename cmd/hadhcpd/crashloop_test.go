@@ -18,7 +18,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"golang.org/x/sys/unix"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -329,7 +329,7 @@ type crashViolation struct {
 // database, db (invariant 2: every unexpired ACKed lease is ACTIVE for its
 // client), and against each other (invariant 1: no address ACKed to two
 // clients with overlapping lease intervals); box names it in the lines.
-func checkCrash(acks []crashAck, db map[netip.Addr]agent.LeaseInfo, box string, now time.Time) crashViolation {
+func checkCrash(acks []crashAck, db map[netip.Addr]control.LeaseInfo, box string, now time.Time) crashViolation {
 	var v crashViolation
 	for _, a := range acks {
 		if !a.expiry.After(now) {
@@ -384,7 +384,7 @@ func TestCrashCheckerDetects(t *testing.T) {
 		ack("02:cc:00:00:00:07", "198.18.1.6", now.Add(-time.Minute), time.Hour),    // dup, and active
 		ack("02:cc:00:00:00:01", "198.18.1.1", now.Add(-30*time.Second), time.Hour), // renewal, same client
 	}
-	survivor := map[netip.Addr]agent.LeaseInfo{
+	survivor := map[netip.Addr]control.LeaseInfo{
 		ip("198.18.1.1"): {IP: "198.18.1.1", HWAddr: "02:cc:00:00:00:01"},
 		ip("198.18.1.3"): {IP: "198.18.1.3", HWAddr: "02:cc:00:00:00:09"},
 		ip("198.18.1.4"): {IP: "198.18.1.4", HWAddr: "02:cc:00:00:00:05"},

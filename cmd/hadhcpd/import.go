@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 	"github.com/hadhcpd/hadhcpd/migrate/isc"
 	"github.com/hadhcpd/hadhcpd/migrate/kea"
@@ -130,7 +130,7 @@ func runImport(kind string, f importFlags, stdout, stderr io.Writer) error {
 }
 
 // vrrpConfig is the vrrp section --vrrp-from imported, or nil.
-func vrrpConfig(r *migrate.Result) *agent.VRRPConfig {
+func vrrpConfig(r *migrate.Result) *config.VRRPConfig {
 	if r == nil {
 		return nil
 	}

@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -407,13 +407,13 @@ func TestIntegrationImportISCFailoverPair(t *testing.T) {
 	for _, b := range boxes {
 		b.d.stop(t)
 	}
-	var cfgs []*agent.Config
+	var cfgs []*config.Config
 	for i := range boxes {
 		b := &boxes[i]
 		dir := filepath.Join(m.dir, b.role)
 		b.cfg = m.importCmd("isc", filepath.Join(dir, "hadhcpd.yaml"), "--conf", filepath.Join(dir, "dhcpd.conf"),
 			"--leases", filepath.Join(dir, "dhcpd.leases"), "--state-dir", filepath.Join(dir, "state"), "--interface", "eth0")
-		c, err := agent.Load(b.cfg)
+		c, err := config.Load(b.cfg)
 		if err != nil {
 			t.Fatalf("load the imported %s: %v", b.cfg, err)
 		}

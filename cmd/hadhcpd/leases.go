@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
 	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/spf13/cobra"
 )
 
@@ -28,7 +28,7 @@ func newLeasesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var f agent.LeaseFilter
+			var f control.LeaseFilter
 			if ip != "" {
 				if p, err := netip.ParsePrefix(ip); err == nil {
 					f.Addr = p
@@ -44,18 +44,18 @@ func newLeasesCmd() *cobra.Command {
 				}
 			}
 			if state != "" {
-				if f.State, err = agent.ParseLeaseState(state); err != nil {
+				if f.State, err = control.ParseLeaseState(state); err != nil {
 					return usageError{err}
 				}
 			}
-			ls, err := agent.ReadLeases(cfg.Node.StateDir, f)
+			ls, err := control.ReadLeases(cfg.Node.StateDir, f)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if ls == nil {
-					ls = []agent.LeaseInfo{}
+					ls = []control.LeaseInfo{}
 				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")

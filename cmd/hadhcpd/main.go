@@ -1,5 +1,5 @@
 // Command hadhcpd is the HA DHCPv4 appliance agent. It only parses the
-// command line; everything else lives in package agent.
+// command line; the work is in packages agent, config, control and migrate.
 package main
 
 import (
@@ -10,8 +10,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hadhcpd/hadhcpd/agent"
 	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/spf13/cobra"
 )
 
@@ -116,7 +116,7 @@ var flagChecks = []struct {
 	cmd, flag string
 	check     func(string) error
 }{
-	{"leases", "state", func(s string) error { _, err := agent.ParseLeaseState(s); return err }},
+	{"leases", "state", func(s string) error { _, err := control.ParseLeaseState(s); return err }},
 	{"leases", "ip", func(s string) error {
 		if _, err := netip.ParsePrefix(s); err == nil {
 			return nil

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hadhcpd/hadhcpd/agent"
 	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +24,7 @@ func controlSocket(cmd *cobra.Command, socket string) (string, error) {
 
 // printResult shows an operator command's result (JSON for scripts); err
 // is the command's own error, returned after the result is shown.
-func printResult(w io.Writer, r *agent.OperatorResult, asJSON bool, err error) error {
+func printResult(w io.Writer, r *control.OperatorResult, asJSON bool, err error) error {
 	if r == nil {
 		return err
 	}
@@ -77,7 +77,7 @@ VRRP priority takes the VIP back.`,
 			if err != nil {
 				return err
 			}
-			r, err := agent.Maintenance(path, start)
+			r, err := control.Maintenance(path, start)
 			return printResult(cmd.OutOrStdout(), r, asJSON, err)
 		},
 	}

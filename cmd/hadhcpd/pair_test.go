@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -160,21 +160,21 @@ func (b *pairBox) hadhcpdJSON(d time.Duration, v any, args ...string) error {
 
 // tryStatus is `hadhcpd status --json` without t.Fatal: a box starting up
 // has no control socket yet.
-func tryStatus(b *pairBox) (agent.Status, error) {
-	var st agent.Status
+func tryStatus(b *pairBox) (control.Status, error) {
+	var st control.Status
 	err := b.hadhcpdJSON(statusTimeout, &st, "status", "--json")
 	return st, err
 }
 
 // status asks the running box with `hadhcpd status --json`.
-func (b *pairBox) status() agent.Status {
+func (b *pairBox) status() control.Status {
 	b.t.Helper()
 	st, err := tryStatus(b)
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	if st.Schema != agent.StatusSchema {
-		b.t.Fatalf("%s: status schema %d, want %d", b.name, st.Schema, agent.StatusSchema)
+	if st.Schema != control.StatusSchema {
+		b.t.Fatalf("%s: status schema %d, want %d", b.name, st.Schema, control.StatusSchema)
 	}
 	return st
 }
@@ -191,13 +191,13 @@ func (b *pairBox) leases() []map[string]any {
 }
 
 // activeLeases reads the ACTIVE leases of a box's database: address → lease.
-func activeLeases(t *testing.T, b *pairBox) map[netip.Addr]agent.LeaseInfo {
+func activeLeases(t *testing.T, b *pairBox) map[netip.Addr]control.LeaseInfo {
 	t.Helper()
-	var ls []agent.LeaseInfo
+	var ls []control.LeaseInfo
 	if err := b.hadhcpdJSON(cmdTimeout, &ls, "leases", "--json", "--state", "active"); err != nil {
 		t.Fatal(err)
 	}
-	m := make(map[netip.Addr]agent.LeaseInfo, len(ls))
+	m := make(map[netip.Addr]control.LeaseInfo, len(ls))
 	for _, l := range ls {
 		a, err := netip.ParseAddr(l.IP)
 		if err != nil {
@@ -416,7 +416,7 @@ func (p *pair) waitNormal(d time.Duration, minBackup int) (normalAt time.Time, b
 }
 
 // statusLine is a box's failover and VRRP state in one line.
-func statusLine(st agent.Status) string {
+func statusLine(st control.Status) string {
 	s := "failover ?"
 	if st.Failover != nil {
 		s = fmt.Sprintf("failover %s (partner %s, link up %v)", st.Failover.State, st.Failover.PartnerState, st.Failover.LinkUp)
@@ -511,8 +511,8 @@ func bothDBs(vp, vs crashViolation) crashViolation {
 }
 
 // crashCheck is checkCrash of acks against both databases.
-func crashCheck(acks []crashAck) func(pri, sec map[netip.Addr]agent.LeaseInfo, now time.Time) crashViolation {
-	return func(pri, sec map[netip.Addr]agent.LeaseInfo, now time.Time) crashViolation {
+func crashCheck(acks []crashAck) func(pri, sec map[netip.Addr]control.LeaseInfo, now time.Time) crashViolation {
+	return func(pri, sec map[netip.Addr]control.LeaseInfo, now time.Time) crashViolation {
 		return bothDBs(checkCrash(acks, pri, "primary", now), checkCrash(acks, sec, "secondary", now))
 	}
 }
@@ -521,7 +521,7 @@ func crashCheck(acks []crashAck) func(pri, sec map[netip.Addr]agent.LeaseInfo, n
 type convergence struct {
 	v        crashViolation
 	diff     []string // pairsDiff of the two databases
-	pri, sec map[netip.Addr]agent.LeaseInfo
+	pri, sec map[netip.Addr]control.LeaseInfo
 	at       time.Time // the reading without findings; zero: none within the bound
 }
 
@@ -531,7 +531,7 @@ type convergence struct {
 // read, so the last replicated records may still be on their way.
 // Duplicates do not heal with time: the caller reports those of the last
 // reading either way.
-func (p *pair) converge(t *testing.T, d time.Duration, check func(pri, sec map[netip.Addr]agent.LeaseInfo, now time.Time) crashViolation) convergence {
+func (p *pair) converge(t *testing.T, d time.Duration, check func(pri, sec map[netip.Addr]control.LeaseInfo, now time.Time) crashViolation) convergence {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {

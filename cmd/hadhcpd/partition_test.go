@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -68,7 +68,7 @@ const (
 )
 
 // activePairs is address → chaddr (lower case) of a box's ACTIVE leases.
-func activePairs(ls map[netip.Addr]agent.LeaseInfo) map[netip.Addr]string {
+func activePairs(ls map[netip.Addr]control.LeaseInfo) map[netip.Addr]string {
 	m := make(map[netip.Addr]string, len(ls))
 	for a, l := range ls {
 		m[a] = strings.ToLower(l.HWAddr)

@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hadhcpd/hadhcpd/agent"
 	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -49,7 +49,7 @@ VRRP, and asks you to type the partner's address (failover.peer) to confirm.
 					return err
 				}
 			}
-			r, err := agent.PartnerDown(path)
+			r, err := control.PartnerDown(path)
 			return printResult(cmd.OutOrStdout(), r, asJSON, err)
 		},
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/control"
 )
 
 // Rejoin after many leases (issue 8, point 3): the primary of a ready pair
@@ -142,7 +142,7 @@ func activeCount(t *testing.T, b *pairBox) int {
 
 // missingIn lists the (address, client) pairs active in from that are not
 // active for the same client in to.
-func missingIn(from, to map[netip.Addr]agent.LeaseInfo) []string {
+func missingIn(from, to map[netip.Addr]control.LeaseInfo) []string {
 	var out []string
 	for a, l := range from {
 		if m, ok := to[a]; !ok || !strings.EqualFold(m.HWAddr, l.HWAddr) {

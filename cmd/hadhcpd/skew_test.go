@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/control"
 )
 
 // Clock skew end to end (issue 8, point 5): the crash loop of
@@ -40,7 +40,7 @@ const skewTolerance = 5 * time.Second
 // client's, plus the lease end: every unexpired ACK's lease must be kept by
 // the box until the end the client was told (a box that took a partner's
 // or a skewed time for its own would end it an hour early or late).
-func checkSkew(acks []crashAck, db map[netip.Addr]agent.LeaseInfo, box string, off time.Duration, now time.Time) crashViolation {
+func checkSkew(acks []crashAck, db map[netip.Addr]control.LeaseInfo, box string, off time.Duration, now time.Time) crashViolation {
 	v := checkCrash(acks, db, box, now)
 	for _, a := range acks {
 		if !a.expiry.After(now) {
@@ -71,16 +71,16 @@ func TestSkewCheckerDetects(t *testing.T) {
 		{hw: "02:cc:00:00:00:01", ip: ip("198.18.1.1"), at: at, expiry: at.Add(time.Hour)},
 		{hw: "02:cc:00:00:00:02", ip: ip("198.18.1.2"), at: at, expiry: at.Add(time.Hour)},
 	}
-	box := func(off time.Duration, ends ...time.Time) map[netip.Addr]agent.LeaseInfo {
-		m := map[netip.Addr]agent.LeaseInfo{}
+	box := func(off time.Duration, ends ...time.Time) map[netip.Addr]control.LeaseInfo {
+		m := map[netip.Addr]control.LeaseInfo{}
 		for i, a := range acks {
-			m[a.ip] = agent.LeaseInfo{IP: a.ip.String(), HWAddr: a.hw, Expiry: ends[i].Add(off)}
+			m[a.ip] = control.LeaseInfo{IP: a.ip.String(), HWAddr: a.hw, Expiry: ends[i].Add(off)}
 		}
 		return m
 	}
 	for _, tc := range []struct {
 		name     string
-		box      map[netip.Addr]agent.LeaseInfo
+		box      map[netip.Addr]control.LeaseInfo
 		off      time.Duration
 		wantLost int
 	}{
@@ -190,7 +190,7 @@ func skewLoop(t *testing.T, skewSec bool, off time.Duration) {
 	load.mu.Lock()
 	acks := append([]crashAck(nil), load.acks...)
 	load.mu.Unlock()
-	c := p.converge(t, 30*time.Second, func(pl, sl map[netip.Addr]agent.LeaseInfo, now time.Time) crashViolation {
+	c := p.converge(t, 30*time.Second, func(pl, sl map[netip.Addr]control.LeaseInfo, now time.Time) crashViolation {
 		return bothDBs(checkSkew(acks, pl, "primary", offsets[p.pri], now), checkSkew(acks, sl, "secondary", offsets[p.sec], now))
 	})
 	t.Logf("after %d rounds, %s at offset %v: %d ACKs checked against both databases: lost or kept for the wrong time %d, duplicates %d, active pairs differing %d",

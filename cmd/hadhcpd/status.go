@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
 	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +24,7 @@ func newStatusCmd() *cobra.Command {
 				}
 				socket = cfg.Node.ControlSocket
 			}
-			st, err := agent.QueryStatus(socket)
+			st, err := control.QueryStatus(socket)
 			if err != nil {
 				return err
 			}
@@ -33,7 +33,7 @@ func newStatusCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
-			return agent.WriteStatus(cmd.OutOrStdout(), st, time.Now())
+			return control.WriteStatus(cmd.OutOrStdout(), st, time.Now())
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (layout versioned by its \"schema\" field)")

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -21,7 +21,7 @@ type Options struct {
 	Defaults migrate.Defaults
 	// VRRP, when set, is the vrrp section to use (from keepalived.conf)
 	// instead of one invented from the first subnet's router.
-	VRRP *agent.VRRPConfig
+	VRRP *config.VRRPConfig
 	// ReadFile reads the config and its includes; nil = os.ReadFile.
 	ReadFile func(string) ([]byte, error)
 }
@@ -75,7 +75,7 @@ const (
 func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error) {
 	c := &conv{
 		rep:  &migrate.Report{},
-		cfg:  &agent.Config{DHCP: &agent.DHCPConfig{Options: map[string]any{}}},
+		cfg:  &config.Config{DHCP: &config.DHCPConfig{Options: map[string]any{}}},
 		defs: map[string]optDef{},
 	}
 	p := newParser(newLexer(name, bytes.NewReader(data)), load)
@@ -107,12 +107,12 @@ type optDef struct {
 
 type conv struct {
 	rep      *migrate.Report
-	cfg      *agent.Config
+	cfg      *config.Config
 	defs     map[string]optDef
 	subnets  []*subnet
 	hosts    []*host
 	ranges   []*prange
-	fo       *agent.FailoverConfig
+	fo       *config.FailoverConfig
 	foName   string
 	foPos    migrate.Pos
 	poolPeer []*Stmt // `failover peer "x";` in pools, checked at the end
@@ -125,7 +125,7 @@ type conv struct {
 }
 
 type subnet struct {
-	cfg    agent.SubnetConfig
+	cfg    config.SubnetConfig
 	prefix netip.Prefix
 	pos    migrate.Pos
 	set    map[string]bool // options the subnet sets itself
@@ -134,7 +134,7 @@ type subnet struct {
 type host struct {
 	pos     migrate.Pos
 	name    string
-	res     agent.ReservationConfig
+	res     config.ReservationConfig
 	fixed   netip.Addr
 	options map[string]any
 }
@@ -643,7 +643,7 @@ func (c *conv) subnet(s *Stmt, sc *scope) error {
 	if p.Masked().Addr() != a {
 		return migrate.Errorf(s.Pos, "%s is not the network address of a /%d (that is %s)", a, bits, p.Masked().Addr())
 	}
-	sub := &subnet{cfg: agent.SubnetConfig{Subnet: p.String(), Options: map[string]any{}}, prefix: p, pos: s.Pos, set: map[string]bool{}}
+	sub := &subnet{cfg: config.SubnetConfig{Subnet: p.String(), Options: map[string]any{}}, prefix: p, pos: s.Pos, set: map[string]bool{}}
 	for _, o := range c.subnets {
 		if o.prefix.Overlaps(p) {
 			return migrate.Errorf(s.Pos, "subnet %s overlaps subnet %s", p, o.prefix)
@@ -921,7 +921,7 @@ func (c *conv) finish() error {
 				return migrate.Errorf(r.pos, "range %s-%s is inside no declared subnet", r.lo, r.hi)
 			}
 		}
-		sub.cfg.Pools = append(sub.cfg.Pools, agent.PoolConfig{Range: r.lo.String() + "-" + r.hi.String()})
+		sub.cfg.Pools = append(sub.cfg.Pools, config.PoolConfig{Range: r.lo.String() + "-" + r.hi.String()})
 		c.rep.Map(r.pos, r.src, fmt.Sprintf("dhcp.subnets[%s].pools[%d]", sub.prefix, len(sub.cfg.Pools)-1))
 	}
 	for _, h := range c.hosts {

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -23,7 +23,7 @@ func (c *conv) failover(s *Stmt, sc *scope) error {
 		c.rep.Unsupported(s.Pos, s.String(), fmt.Sprintf("a second failover peer (the first is %q at %s): hadhcpd has one partner", c.foName, c.foPos))
 		return nil
 	}
-	c.fo, c.foName, c.foPos = &agent.FailoverConfig{}, s.word(2), s.Pos
+	c.fo, c.foName, c.foPos = &config.FailoverConfig{}, s.word(2), s.Pos
 	c.rep.Map(s.Pos, s.String(), "failover")
 	return c.block(s.Block, &scope{kind: "failover", parent: sc})
 }

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
 
 // load checks that the imported config passes check-config.
-func load(t *testing.T, res *migrate.Result) *agent.Config { return migratetest.Load(t, res) }
+func load(t *testing.T, res *migrate.Result) *config.Config { return migratetest.Load(t, res) }
 
 func importFile(t *testing.T, conf, leases string) *migrate.Result {
 	t.Helper()

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -41,7 +41,7 @@ func (c *conv) ha(h *Value) error {
 		c.rep.Unsupported(list.Arr[1].Pos, "high-availability[1]", "more than one HA relationship: hadhcpd has one partner")
 	}
 	ha := list.Arr[0]
-	f := &agent.FailoverConfig{}
+	f := &config.FailoverConfig{}
 	this := str(ha.Get("this-server-name"))
 	var me, peer *Value
 	for _, p := range ha.Get("peers").Arr {
@@ -115,7 +115,7 @@ func (c *conv) ha(h *Value) error {
 	return nil
 }
 
-func (c *conv) peer(p *Value, me bool, f *agent.FailoverConfig) error {
+func (c *conv) peer(p *Value, me bool, f *config.FailoverConfig) error {
 	u, err := url.Parse(str(p.Get("url")))
 	var a netip.Addr
 	if err == nil {

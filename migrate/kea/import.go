@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -18,7 +18,7 @@ type Options struct {
 	Conf     string // kea-dhcp4.conf
 	Leases   string // kea-leases4.csv; "" = none
 	Defaults migrate.Defaults
-	VRRP     *agent.VRRPConfig // the vrrp section to use, or nil to invent one
+	VRRP     *config.VRRPConfig // the vrrp section to use, or nil to invent one
 	ReadFile func(string) ([]byte, error)
 }
 
@@ -59,7 +59,7 @@ const peerPort = 647
 
 type conv struct {
 	rep  *migrate.Report
-	cfg  *agent.Config
+	cfg  *config.Config
 	defs map[string]optDef
 }
 
@@ -78,7 +78,7 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 	if d4 == nil || d4.Kind != Obj {
 		return nil, migrate.Errorf(root.Pos, "no \"Dhcp4\" object")
 	}
-	c := &conv{rep: &migrate.Report{}, cfg: &agent.Config{DHCP: &agent.DHCPConfig{}}, defs: map[string]optDef{}}
+	c := &conv{rep: &migrate.Report{}, cfg: &config.Config{DHCP: &config.DHCPConfig{}}, defs: map[string]optDef{}}
 	for _, m := range root.Obj {
 		if m.Key != "Dhcp4" {
 			c.rep.Drop(m.Pos, m.Key, "another Kea server's section")
@@ -377,7 +377,7 @@ func (c *conv) subnets(v *Value, inherit map[string]any, shared string) error {
 		if err != nil || !p.Addr().Is4() || p.Masked() != p {
 			return migrate.Errorf(e.Pos, "subnet %q is not an IPv4 network (192.0.2.0/24)", str(e.Get("subnet")))
 		}
-		sc := agent.SubnetConfig{Subnet: p.String()}
+		sc := config.SubnetConfig{Subnet: p.String()}
 		k := "dhcp.subnets[" + p.String() + "]"
 		c.rep.Map(e.Pos, "subnet "+p.String(), k)
 		opts := map[string]any{}
@@ -395,7 +395,7 @@ func (c *conv) subnets(v *Value, inherit map[string]any, shared string) error {
 					if err != nil {
 						return migrate.Errorf(pe.Pos, "pool %q: %v", str(pe.Get("pool")), err)
 					}
-					sc.Pools = append(sc.Pools, agent.PoolConfig{Range: r})
+					sc.Pools = append(sc.Pools, config.PoolConfig{Range: r})
 					c.rep.Map(pe.Pos, "pool "+str(pe.Get("pool")), fmt.Sprintf("%s.pools[%d]", k, len(sc.Pools)-1))
 					for _, pm := range pe.Obj {
 						if pm.Key != "pool" {
@@ -491,8 +491,8 @@ func poolRange(s string, sub netip.Prefix) (string, error) {
 	return lo.String() + "-" + hi.String(), nil
 }
 
-func (c *conv) reservation(v *Value, k string, sub netip.Prefix) (agent.ReservationConfig, bool, error) {
-	var r agent.ReservationConfig
+func (c *conv) reservation(v *Value, k string, sub netip.Prefix) (config.ReservationConfig, bool, error) {
+	var r config.ReservationConfig
 	for _, m := range v.Obj {
 		switch m.Key {
 		case "hw-address":

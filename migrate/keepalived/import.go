@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -45,7 +45,7 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 		return nil, err
 	}
 	rep := &migrate.Report{}
-	cfg := &agent.Config{}
+	cfg := &config.Config{}
 	for _, s := range stmts {
 		switch s.word(0) {
 		case "vrrp_instance":
@@ -94,8 +94,8 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 	return &migrate.Result{Config: cfg, Report: rep}, nil
 }
 
-func instance(s *Stmt, rep *migrate.Report) (agent.VRRPInstance, error) {
-	in := agent.VRRPInstance{Name: s.word(1)}
+func instance(s *Stmt, rep *migrate.Report) (config.VRRPInstance, error) {
+	in := config.VRRPInstance{Name: s.word(1)}
 	if in.Name == "" || !s.HasBlock {
 		return in, migrate.Errorf(s.Pos, "want `vrrp_instance NAME { ... }`")
 	}
@@ -212,7 +212,7 @@ func instance(s *Stmt, rep *migrate.Report) (agent.VRRPInstance, error) {
 }
 
 // vips reads virtual_ipaddress lines: `ADDR[/LEN] [brd X] [dev IF] [scope S] [label L]`.
-func vips(st *Stmt, in *agent.VRRPInstance, k string, rep *migrate.Report) error {
+func vips(st *Stmt, in *config.VRRPInstance, k string, rep *migrate.Report) error {
 	for _, v := range st.Block {
 		a := v.word(0)
 		if !strings.Contains(a, "/") {
@@ -247,8 +247,8 @@ func vips(st *Stmt, in *agent.VRRPInstance, k string, rep *migrate.Report) error
 	return nil
 }
 
-func syncGroup(s *Stmt, rep *migrate.Report) (agent.VRRPSyncGroup, error) {
-	g := agent.VRRPSyncGroup{Name: s.word(1)}
+func syncGroup(s *Stmt, rep *migrate.Report) (config.VRRPSyncGroup, error) {
+	g := config.VRRPSyncGroup{Name: s.word(1)}
 	if g.Name == "" || !s.HasBlock {
 		return g, migrate.Errorf(s.Pos, "want `vrrp_sync_group NAME { group { ... } }`")
 	}

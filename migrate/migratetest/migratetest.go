@@ -6,14 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hadhcpd/hadhcpd/agent"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
 // Load writes an importer's config as YAML and loads it the way `hadhcpd
 // run` does (strict keys, Validate), failing the test with the YAML when it
 // does not pass: every importer's output must pass check-config.
-func Load(t testing.TB, res *migrate.Result) *agent.Config {
+func Load(t testing.TB, res *migrate.Result) *config.Config {
 	t.Helper()
 	y, err := migrate.MarshalConfig(res.Config, "test")
 	if err != nil {
@@ -23,9 +23,9 @@ func Load(t testing.TB, res *migrate.Result) *agent.Config {
 	if err := os.WriteFile(p, y, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := agent.Load(p)
+	cfg, err := config.Load(p)
 	if err != nil {
-		t.Fatalf("agent.Load of the imported config: %v\n%s", err, y)
+		t.Fatalf("config.Load of the imported config: %v\n%s", err, y)
 	}
 	return cfg
 }
