@@ -210,9 +210,10 @@ func (db *DB) Get(addr netip.Addr) (Lease, bool) {
 	return db.recs[slot].lease(), true
 }
 
-// ByClient returns the client's most recent binding: an ACTIVE one over
-// any other, then the latest Start. If that address is later given to
-// another client, the older bindings of the first are not searched.
+// ByClient returns the most recent binding of the client whose ClientKey
+// is key: an ACTIVE one over any other, then the latest Start. If that
+// address is later given to another client, the older bindings of the
+// first are not searched.
 func (db *DB) ByClient(key string) (Lease, bool) {
 	if len(key) < 2 || (key[0] != 'i' && key[0] != 'h') {
 		return Lease{}, false
@@ -231,6 +232,7 @@ func (db *DB) ByClient(key string) (Lease, bool) {
 // EXPIRED, RELEASED, RESET records, longest free first) or StateBackup
 // (BACKUP records). The hint is returned when it is in the pool and free
 // for from. The address stays held until a Commit for it or Unhold.
+// Errors: ErrNoPool (no pool of that name), ErrPoolExhausted.
 func (db *DB) Allocate(pool string, hint netip.Addr, from State) (netip.Addr, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
