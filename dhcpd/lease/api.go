@@ -4,6 +4,11 @@ package lease
 // DHCP engine in dhcpd/, the replication stream in sync/peer, the failover
 // logic in sync/failover, the importers). Change it only with all of them in
 // mind.
+//
+// The contract of each method is its doc comment on *DB (db.go). Each user
+// declares the methods it calls as an interface of its own, which the
+// compiler checks against *DB where the user is wired; a list of the
+// methods kept here as well would only fall behind.
 
 import (
 	"errors"
@@ -119,24 +124,3 @@ var (
 	ErrNoPool        = errors.New("lease: address is in no pool")
 	ErrClosed        = errors.New("lease: database closed")
 )
-
-// The DB's methods, implemented in db.go:
-//
-//	func Open(opts Options) (*DB, OpenReport, error)
-//	func (db *DB) Close() error
-//	func (db *DB) SetPools(pools []Pool) error          // replace the pool set (reload); leases outside every pool are kept
-//	func (db *DB) Get(addr netip.Addr) (Lease, bool)    // by address
-//	func (db *DB) ByClient(key string) (Lease, bool)    // by ClientKey; the most recent binding of that client
-//	func (db *DB) Allocate(pool string, hint netip.Addr, from State) (netip.Addr, error)
-//	    // takes a free address of the pool out of the free set (from = StateFree or StateBackup);
-//	    // the hint is returned when it is in the pool and free; O(1)/O(log n); ErrPoolExhausted.
-//	    // The address stays held until Commit for it or Unhold.
-//	func (db *DB) Unhold(addr netip.Addr)                // puts a held address back
-//	func (db *DB) Commit(ls ...Lease) ([]Lease, error)  // durable (fsync'd) before it returns; group commit;
-//	                                                    // assigns Seq; returns the stored states
-//	func (db *DB) Apply(payload []byte) error           // a record from the partner, idempotent, durable
-//	func (db *DB) Range(fn func(Lease) bool)            // every lease with a record
-//	func (db *DB) Expire(now time.Time, max int) ([]Lease, error) // ACTIVE past Expiry -> EXPIRED, committed
-//	func (db *DB) Stats() []PoolStats
-//	func (db *DB) Compact() error                        // online; commits keep flowing
-//	func (db *DB) LastSeq() uint64

@@ -10,7 +10,36 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
+
+// File names in the state directory (doc.go "Files").
+const (
+	snapshotName  = "snapshot.hdl"
+	snapshotTmp   = "snapshot.hdl.tmp"
+	snapshotOld   = "snapshot.hdl.old" // the replaced snapshot while dropFile frees it
+	lockName      = "LOCK"
+	journalPrefix = "journal-"
+	journalSuffix = ".hdl"
+)
+
+func journalName(gen uint64) string {
+	return fmt.Sprintf("%s%016x%s", journalPrefix, gen, journalSuffix)
+}
+
+// parseJournalName returns the generation of a journal file name.
+func parseJournalName(name string) (uint64, bool) {
+	if !strings.HasPrefix(name, journalPrefix) || !strings.HasSuffix(name, journalSuffix) {
+		return 0, false
+	}
+	hex := name[len(journalPrefix) : len(name)-len(journalSuffix)]
+	if len(hex) != 16 {
+		return 0, false
+	}
+	g, err := strconv.ParseUint(hex, 16, 64)
+	return g, err == nil
+}
 
 // File header (doc.go "File header").
 const (

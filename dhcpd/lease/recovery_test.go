@@ -279,6 +279,59 @@ func TestRecoveryEmptyNewestJournal(t *testing.T) {
 	}
 }
 
+// TestRecoverySeqFromSnapshotHeader: after a compaction, the highest
+// sequence numbers may be carried by no record at all (the record that
+// had one was replaced by the other side's), only by the snapshot's
+// header. Recovery must take them from there: a LastSeq that went back
+// would hand out a sequence number the partner already holds, and a
+// PartnerSeq that went back would replay the partner's stream from the
+// wrong place.
+func TestRecoverySeqFromSnapshotHeader(t *testing.T) {
+	a := ip("192.0.2.7")
+	released := active(a, 1, t0, time.Hour)
+	released.State, released.Expiry = StateReleased, time.Time{}
+	for _, c := range []struct {
+		name               string
+		fill               func(t *testing.T, db *DB)
+		wantLast, wantPeer uint64
+	}{
+		{"our last record replaced by the partner's", func(t *testing.T, db *DB) {
+			mustCommit(t, db, released) // seq 1, then nothing of ours is left
+			if err := db.Apply(partner(t, active(a, 2, t0, time.Hour), 40)); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, 40},
+		{"the partner's last record replaced by ours", func(t *testing.T, db *DB) {
+			if err := db.Apply(partner(t, active(a, 2, t0, time.Hour), 40)); err != nil {
+				t.Fatal(err)
+			}
+			mustCommit(t, db, released) // seq 1 replaces partner seq 40
+		}, 1, 40},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db, _ := openT(t, dir, nil)
+			c.fill(t, db)
+			if err := db.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			db2, rep := openT(t, dir, nil)
+			if rep.SnapshotLeases != 1 || rep.Records != 0 || rep.NeedResync {
+				t.Fatalf("report = %+v, want one snapshot lease and no journal records", rep)
+			}
+			if rep.LastSeq != c.wantLast || db2.LastSeq() != c.wantLast || db2.PartnerSeq() != c.wantPeer {
+				t.Fatalf("after reopen: report LastSeq %d, LastSeq %d, PartnerSeq %d; want %d, %d",
+					rep.LastSeq, db2.LastSeq(), db2.PartnerSeq(), c.wantLast, c.wantPeer)
+			}
+			out := mustCommit(t, db2, active(ip("192.0.2.8"), 3, t0, time.Hour))
+			if out[0].Seq != c.wantLast+1 {
+				t.Fatalf("first commit after reopen got seq %d, want %d", out[0].Seq, c.wantLast+1)
+			}
+		})
+	}
+}
+
 // testdata/v1 was written by format version 1 (a snapshot and the journal
 // after it). It must keep loading, whatever the format becomes.
 func TestTestdataV1Loads(t *testing.T) {
