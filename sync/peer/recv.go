@@ -243,20 +243,13 @@ func (s *session) acked(seq uint64) error {
 	return nil
 }
 
-// convert turns the partner's records into ours (doc.go "Records and
-// clocks"): its times move to our clock by the difference between our
-// clock at receipt and its clock in the frame, and the failover expiries
-// change sides. It returns the payloads to apply, the stream position of
-// the last record and the records' addresses.
+// convert turns the partner's records into ours with Options.FromPartner
+// (doc.go "Records and clocks"), our clock read once per frame. It
+// returns the payloads to apply, the stream position of the last record
+// and the records' addresses.
 func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, []netip.Addr, error) {
 	l := s.l
-	off := l.clock.Now().Sub(time.Unix(0, rs.Clock))
-	shift := func(t time.Time) time.Time {
-		if t.IsZero() {
-			return t
-		}
-		return t.Add(off)
-	}
+	sent, received := time.Unix(0, rs.Clock), l.clock.Now()
 	out := make([][]byte, 0, len(rs.Recs))
 	addrs := make([]netip.Addr, 0, len(rs.Recs))
 	var last uint64
@@ -276,18 +269,11 @@ func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, []netip
 			// state than the partner's copy: keep ours.
 			continue
 		}
-		r := in
-		r.Start, r.Expiry, r.CLTT, r.StateStart = shift(in.Start), shift(in.Expiry), shift(in.CLTT), shift(in.StateStart)
-		// The sender's own potential expiry is what it may give the
-		// client: our PartnerExpiry. The one it holds from us is ours,
-		// acknowledged.
-		r.PartnerExpiry = shift(in.PotentialExpiry)
-		r.AckedExpiry = shift(in.PartnerExpiry)
-		r.PotentialExpiry = r.AckedExpiry
-		if have && local.PotentialExpiry.After(r.PotentialExpiry) {
-			// We may have sent a later one it has not applied yet.
-			r.PotentialExpiry = local.PotentialExpiry
+		var held lease.Lease
+		if have {
+			held = local
 		}
+		r := l.opts.FromPartner(in, held, sent, received)
 		b, err := r.MarshalBinary()
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("%w: %v: %w", ErrProtocol, in.Addr, err)
@@ -295,6 +281,33 @@ func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, []netip
 		out = append(out, b)
 	}
 	return out, last, addrs, nil
+}
+
+// fromPartner is the default Options.FromPartner and the same rule as
+// failover.FromPartner (which this package may not import): every
+// non-zero time moves by received − sent, so it is stored in our clock
+// whatever the skew (DESIGN.md invariant 6), and the failover expiries
+// change sides: the partner's potential expiry (what it may give the
+// client) is our PartnerExpiry, and the one it holds from us is our
+// AckedExpiry and PotentialExpiry, unless we hold a later potential it
+// has not applied yet (draft-ietf-dhc-failover-12 §5.2.1).
+func fromPartner(in, held lease.Lease, sent, received time.Time) lease.Lease {
+	off := received.Sub(sent)
+	shift := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return t
+		}
+		return t.Add(off)
+	}
+	r := in
+	r.Start, r.Expiry, r.CLTT, r.StateStart = shift(in.Start), shift(in.Expiry), shift(in.CLTT), shift(in.StateStart)
+	r.PartnerExpiry = shift(in.PotentialExpiry)
+	r.AckedExpiry = shift(in.PartnerExpiry)
+	r.PotentialExpiry = r.AckedExpiry
+	if held.PotentialExpiry.After(r.PotentialExpiry) {
+		r.PotentialExpiry = held.PotentialExpiry
+	}
+	return r
 }
 
 // pendingHasAny reports whether an update for one of addrs is pending.
