@@ -98,6 +98,14 @@ type Options struct {
 	// OnConfig (secondary) gets the primary's dhcp: section; its error
 	// is the rejection reason sent back. nil rejects every config.
 	OnConfig func(hash, config []byte) error
+	// FromPartner turns each record the partner sends into our view
+	// before it is stored (doc.go "Records and clocks"): in is the
+	// record as the partner wrote it, held our lease for the address (the
+	// zero Lease when we hold none), sent the partner's clock in the
+	// frame and received ours when the frame arrived. The agent passes
+	// failover.FromPartner, which owns that arithmetic; nil = the same
+	// rule built in (fromPartner), so a Link works alone.
+	FromPartner func(in, held lease.Lease, sent, received time.Time) lease.Lease
 }
 
 // Link is this node's end of the sync link. Its methods are safe for
@@ -221,6 +229,9 @@ func New(opts Options) (*Link, error) {
 	}
 	if l.opts.PageSize == 0 {
 		l.opts.PageSize = 500
+	}
+	if l.opts.FromPartner == nil {
+		l.opts.FromPartner = fromPartner
 	}
 	for l.epoch == 0 {
 		var b [8]byte

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 )
 
 func TestHandshakeUp(t *testing.T) {
@@ -526,6 +528,46 @@ func TestRecordTimesMoveToLocalClock(t *testing.T) {
 	}
 	if up := waitFor[Up](t, p.events); up.Skew != time.Hour {
 		t.Errorf("measured skew %v, want 1h", up.Skew)
+	}
+}
+
+// TestFromPartnerInjected: the link converts received records with
+// Options.FromPartner, handing it the frame's clock, ours at receipt and
+// the lease we hold.
+func TestFromPartnerInjected(t *testing.T) {
+	clock := newFakeClock()
+	type call struct {
+		held           lease.Lease
+		sent, received time.Time
+	}
+	calls := make(chan call, 16)
+	p := newNode(t, "gw1", Primary, clock, nil)
+	s := newNode(t, "gw2", Secondary, skewClock{clock, time.Hour}, func(o *Options) {
+		o.FromPartner = func(in, held lease.Lease, sent, received time.Time) lease.Lease {
+			calls <- call{held, sent, received}
+			in.Hostname = "converted"
+			return in
+		}
+	})
+	connect(t, p, s)
+	waitFor[ResyncDone](t, s.events)
+	if err := p.l.Replicate(context.Background(), p.store.commit(t, 3, clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.store.Get(mustAddr(3))
+	if got.Hostname != "converted" {
+		t.Errorf("stored %+v, not the injected conversion's result", got)
+	}
+	select {
+	case c := <-calls:
+		if want := clock.Now(); !c.sent.Equal(want) || !c.received.Equal(want.Add(time.Hour)) {
+			t.Errorf("sent, received = %v, %v; want %v and an hour later", c.sent, c.received, want)
+		}
+		if c.held.Addr.IsValid() {
+			t.Errorf("held %+v for an address the partner did not hold", c.held)
+		}
+	default:
+		t.Fatal("FromPartner not called")
 	}
 }
 

@@ -1,0 +1,195 @@
+package peer
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// refusal is an error that refuses the partner before a session exists.
+type refusal struct {
+	reason string
+	err    error
+}
+
+func (r *refusal) Error() string { return fmt.Sprintf("refused (%s): %v", r.reason, r.err) }
+func (r *refusal) Unwrap() error { return r.err }
+
+// expect reads the next frame and checks its type.
+func (s *session) expect(want FrameType) ([]byte, error) {
+	t, p, err := s.fr.readFrame()
+	if err != nil {
+		return nil, err
+	}
+	s.heard()
+	if t != want {
+		return nil, fmt.Errorf("%w: got %v frame, want %v", ErrProtocol, t, want)
+	}
+	return p, nil
+}
+
+func (s *session) handshake() error {
+	l := s.l
+	s.ours = hello{Version: ProtocolVersion, Role: l.opts.Role, Name: l.opts.Name}
+	if _, err := rand.Read(s.ours.Nonce[:]); err != nil {
+		return err
+	}
+	s.queue(FrameHello, s.ours.marshal())
+	p, err := s.expect(FrameHello)
+	if err != nil {
+		if errors.Is(err, ErrProtocol) || errors.Is(err, ErrFrameSize) {
+			return &refusal{"malformed", err}
+		}
+		return err
+	}
+	th := &s.theirs
+	if err := th.unmarshal(p); err != nil {
+		if errors.Is(err, ErrVersion) {
+			return &refusal{"version", err}
+		}
+		return &refusal{"malformed", err}
+	}
+	switch {
+	case th.Nonce == s.ours.Nonce:
+		return &refusal{"reflection", fmt.Errorf("%w: partner echoed our nonce", ErrAuth)}
+	case th.Role == l.opts.Role:
+		return &refusal{"role", fmt.Errorf("%w: partner %q is also %v", ErrAuth, th.Name, th.Role)}
+	case th.Name == l.opts.Name:
+		return &refusal{"name", fmt.Errorf("%w: partner uses our node name %q", ErrAuth, th.Name)}
+	}
+	if l.opts.PSK != nil {
+		s.queue(FrameAuth, authMAC(l.opts.PSK, &s.ours, th))
+		p, err := s.expect(FrameAuth)
+		if err != nil {
+			if errors.Is(err, ErrProtocol) || errors.Is(err, ErrFrameSize) {
+				return &refusal{"auth", err}
+			}
+			return err
+		}
+		if !hmac.Equal(p, authMAC(l.opts.PSK, th, &s.ours)) {
+			return &refusal{"auth", fmt.Errorf("%w: wrong pre-shared key proof from %q", ErrAuth, th.Name)}
+		}
+	}
+	// Authenticated: nothing above this line told the partner anything
+	// but our name, role and nonce.
+	ourLast, held := l.opts.Store.LastSeq(), l.opts.Store.PartnerSeq()
+	l.mu.Lock()
+	mine := sessionMsg{
+		Maintenance: l.maint, State: l.state, Clock: l.clock.Now().UnixNano(),
+		Epoch: l.epoch, LastSeq: ourLast, HeldSeq: held, ConfigHash: l.hash,
+	}
+	if l.inComplete {
+		mine.AckedEpoch, mine.AckedSeq = l.inEpoch, l.inPos
+	}
+	s.queueLocked(FrameSession, mine.marshal())
+	l.mu.Unlock()
+	if p, err = s.expect(FrameSession); err != nil {
+		return err
+	}
+	now := l.clock.Now()
+	var ts sessionMsg
+	if err := ts.unmarshal(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return s.establish(&ts, now, ourLast)
+}
+
+// establish makes s the link's session and decides how our stream
+// continues: resume after the partner's position when the partner holds
+// our epoch and that position is still in memory, else a snapshot.
+func (s *session) establish(ts *sessionMsg, now time.Time, ourLast uint64) error {
+	l := s.l
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	old := l.cur
+	oldUp := old != nil && old.established
+	l.cur = s
+	s.established = true
+	s.partnerState = ts.State
+	l.unreachable = false
+	idx, found := -1, false
+	if ts.AckedEpoch == l.epoch {
+		idx, found = l.positionLocked(ts.AckedSeq)
+	}
+	var st stream
+	if found {
+		for _, e := range l.log[l.acked:max(idx, l.acked)] {
+			if e.c != nil {
+				if e.c.remaining--; e.c.remaining == 0 {
+					e.c.finish(nil)
+				}
+				e.c = nil
+			}
+		}
+		l.acked, l.sent = idx, idx
+		st = stream{Mode: streamResume, Epoch: l.epoch, Pos: ts.AckedSeq}
+	} else {
+		l.sent = l.acked
+		mark := l.prevSeq
+		if l.acked > 0 {
+			mark = l.log[l.acked-1].seq
+		}
+		s.snap = &snapOut{}
+		st = stream{Mode: streamSnapshot, Epoch: l.epoch, Pos: mark}
+	}
+	s.syncTarget = len(l.log)
+	s.syncPending = true
+	s.queueLocked(FrameStream, st.marshal())
+	if l.opts.Role == Primary && l.cfgIsSet {
+		s.queueLocked(FrameConfig, (&configMsg{Hash: l.cfgHash, Config: l.cfgData}).marshal())
+	}
+	l.mu.Unlock()
+	if old != nil {
+		old.close(ErrReplaced) // not current any more: no Down from it
+	}
+	if oldUp {
+		l.emit(Down{Reason: ErrReplaced})
+	}
+	skew := time.Unix(0, ts.Clock).Sub(now)
+	l.mu.Lock()
+	ourHash := l.hash
+	l.mu.Unlock()
+	l.m.Skew.Set(skew.Seconds())
+	l.m.LinkUp.Set(1)
+	l.m.Sessions.Inc()
+	l.lg.Info("peer link up", "op", "link", "peer", s.theirs.Name, "role", s.theirs.Role,
+		"ip", s.remote, "skew", skew, "resume", found, "partner_acked_seq", ts.HeldSeq, "our_last_seq", ourLast)
+	l.emit(Up{
+		Remote: addrString(s.remote), PartnerName: s.theirs.Name, PartnerRole: s.theirs.Role,
+		PartnerState: ts.State, PartnerMaintenance: ts.Maintenance,
+		PartnerAckedSeq: ts.HeldSeq, OurLastSeq: ourLast, PartnerLastSeq: ts.LastSeq,
+		PartnerConfigHash: ts.ConfigHash, ConfigMatch: string(ts.ConfigHash) == string(ourHash),
+		Skew: skew, Resume: found,
+	})
+	return nil
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// positionLocked finds the log index just after the partner's position
+// pos: 0 when pos is the position before the log (nothing trimmed and pos
+// 0, or pos is the last trimmed record), else after the first record with
+// that sequence (the first: with a repeated sequence, resending more is
+// safe, less is not).
+func (l *Link) positionLocked(pos uint64) (int, bool) {
+	if pos == l.prevSeq {
+		return 0, true
+	}
+	for i, e := range l.log {
+		if e.seq == pos {
+			return i + 1, true
+		}
+	}
+	return 0, false
+}

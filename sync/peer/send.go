@@ -1,0 +1,173 @@
+package peer
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+)
+
+// snapOut is the snapshot we send. inflight and done are guarded by l.mu;
+// addrs and next belong to the writer.
+type snapOut struct {
+	page     uint32
+	inflight bool
+	sentAt   time.Time // when the page in flight was taken (liveness)
+	done     bool
+	addrs    []netip.Addr
+	listed   bool
+	next     int
+}
+
+// watchdog runs the liveness rules (liveness.go) every tick: a heartbeat
+// (also while our reader is busy applying: the partner's commits may be
+// waiting for our ack) and the link-down verdicts.
+func (s *session) watchdog() {
+	l := s.l
+	mrd := l.opts.MaxResponseDelay
+	tick := l.clock.NewTimer(tickEvery(mrd))
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-tick.C():
+		}
+		now := l.clock.Now()
+		l.mu.Lock()
+		lv := s.livenessLocked()
+		if s.established {
+			s.queueLocked(FrameHeartbeat, marshalU64(uint64(now.UnixNano())))
+		}
+		l.mu.Unlock()
+		if err := lv.verdict(now, mrd); err != nil {
+			s.close(err)
+			return
+		}
+		tick.Reset(tickEvery(mrd))
+	}
+}
+
+// writer owns the connection's write side: control frames first, then
+// records of our stream within the window, then a snapshot page, then
+// SyncDone; everything gathered at one wake-up leaves in one write.
+func (s *session) writer() {
+	defer close(s.writerDone)
+	for {
+		select {
+		case <-s.wake:
+		case <-s.done:
+			return
+		}
+		for {
+			buf, page := s.fill()
+			if page != nil {
+				buf = s.appendPage(buf, page)
+			}
+			if len(buf) == 0 {
+				break
+			}
+			if _, err := s.c.Write(buf); err != nil {
+				s.close(err)
+				return
+			}
+			if s.partnerOwesAck() {
+				s.nudge.arm()
+			}
+		}
+	}
+}
+
+const (
+	maxRecsPerFrame  = 4096
+	maxBytesPerFrame = MaxFrameLen / 2
+)
+
+// fill takes what the writer may send now. It returns the snapshot to page
+// from when a page is due: the page is read from the store after the
+// records before it were taken, so a page never holds an older state than
+// an update sent before it.
+func (s *session) fill() ([]byte, *snapOut) {
+	l := s.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := s.ctrl
+	s.ctrl = nil
+	if !s.established || l.cur != s {
+		return out, nil
+	}
+	room := l.opts.MaxUnacked - (l.sent - l.acked)
+	now := l.clock.Now()
+	var recs [][]byte
+	size := 0
+	flush := func() {
+		if len(recs) > 0 {
+			out = appendFrame(out, FrameUpdate, appendRecords(nil, l.clock.Now().UnixNano(), recs))
+			l.m.Sent.Add(float64(len(recs)))
+			recs, size = recs[:0], 0
+		}
+	}
+	for room > 0 && l.sent < len(l.log) {
+		e := l.log[l.sent]
+		if len(recs) == maxRecsPerFrame || size+2+len(e.payload) > maxBytesPerFrame {
+			flush()
+		}
+		recs = append(recs, e.payload)
+		size += 2 + len(e.payload)
+		e.sentAt = now
+		l.sent++
+		room--
+	}
+	flush()
+	if sn := s.snap; sn != nil && !sn.done && !sn.inflight && l.sent >= s.syncTarget {
+		sn.inflight, sn.sentAt = true, now
+		return out, sn
+	}
+	if s.syncPending && l.sent >= s.syncTarget && (s.snap == nil || s.snap.done) {
+		s.syncPending = false
+		out = appendFrame(out, FrameSyncDone, nil)
+	}
+	return out, nil
+}
+
+// appendPage reads the next page from the store (writer goroutine, no
+// lock held) and appends it.
+func (s *session) appendPage(buf []byte, sn *snapOut) []byte {
+	l := s.l
+	if !sn.listed {
+		l.opts.Store.Range(func(ls lease.Lease) bool {
+			sn.addrs = append(sn.addrs, ls.Addr)
+			return true
+		})
+		sn.listed = true
+	}
+	var recs [][]byte
+	for len(recs) < l.opts.PageSize && sn.next < len(sn.addrs) {
+		ls, ok := l.opts.Store.Get(sn.addrs[sn.next])
+		sn.next++
+		if !ok {
+			continue
+		}
+		p, err := ls.MarshalBinary()
+		if err != nil {
+			// The store handed out a lease its own codec refuses: skip
+			// it rather than stall the snapshot; the log says which.
+			l.lg.Error("peer link: snapshot: lease does not encode", "op", "snapshot", "ip", ls.Addr, "err", err)
+			continue
+		}
+		recs = append(recs, p)
+	}
+	last := sn.next >= len(sn.addrs)
+	l.mu.Lock()
+	page := sn.page
+	sn.page++
+	sn.done = last
+	l.mu.Unlock()
+	l.m.SnapPages.WithLabelValues("sent").Inc()
+	if last {
+		l.lg.Info("peer link: snapshot sent", "op", "snapshot", "pages", page+1, "leases", len(sn.addrs))
+		sn.addrs = nil
+		s.wakeWriter() // SyncDone follows
+	}
+	return appendFrame(buf, FrameSnapPage, appendSnapPage(nil, page, last, l.clock.Now().UnixNano(), recs))
+}
