@@ -181,7 +181,7 @@ func newFailover(b *config.Built, log *slog.Logger, reg prometheus.Registerer, v
 	opts := peer.Options{
 		Name: b.File.Node.Name, Role: peer.Primary, Listen: f.Listen.String(), Peer: f.Peer.String(),
 		MaxResponseDelay: f.MaxResponseDelay, MaxUnacked: f.MaxUnacked,
-		Clock: clock, Logger: log.With("component", "peer"),
+		Clock: clock, Logger: log.With("component", "peer"), FromPartner: failover.FromPartner,
 	}
 	if fc.Role == failover.Secondary {
 		opts.Role = peer.Secondary

@@ -51,7 +51,7 @@ func linkedPair(t testing.TB, priDB *lease.DB, secStore peer.Store) (pri, sec *p
 	}
 	psk := []byte("0123456789abcdef0123456789abcdef")
 	mk := func(name string, role peer.Role, store peer.Store) *peer.Link {
-		l, err := peer.New(peer.Options{Name: name, Role: role, Listen: "127.0.0.1:0", Peer: ln.Addr().String(),
+		l, err := peer.New(peer.Options{FromPartner: failover.FromPartner, Name: name, Role: role, Listen: "127.0.0.1:0", Peer: ln.Addr().String(),
 			PSK: psk, MaxResponseDelay: 3 * time.Second, MaxUnacked: 100, Store: store, Logger: discardLog})
 		if err != nil {
 			t.Fatal(err)
@@ -115,7 +115,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 
 	// The link just went down: a link that is not up, a NORMAL policy.
 	db := openPoolDB(t)
-	down, err := peer.New(peer.Options{Name: "gw1", Role: peer.Primary, PSK: make([]byte, peer.MinPSKLen),
+	down, err := peer.New(peer.Options{FromPartner: failover.FromPartner, Name: "gw1", Role: peer.Primary, PSK: make([]byte, peer.MinPSKLen),
 		MaxResponseDelay: 3 * time.Second, MaxUnacked: 10, Store: leaseStore{db}, Logger: discardLog})
 	if err != nil {
 		t.Fatal(err)

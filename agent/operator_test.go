@@ -113,7 +113,7 @@ func testFailover(t *testing.T) *failoverPart {
 	if err != nil {
 		t.Fatal(err)
 	}
-	link, err := peer.New(peer.Options{Name: "gw1", Role: peer.Primary, Listen: "127.0.0.1:0", Peer: "127.0.0.1:1",
+	link, err := peer.New(peer.Options{FromPartner: failover.FromPartner, Name: "gw1", Role: peer.Primary, Listen: "127.0.0.1:0", Peer: "127.0.0.1:1",
 		PSK: []byte(strings.Repeat("k", peer.MinPSKLen)), MaxResponseDelay: time.Second, MaxUnacked: 10,
 		Store: nopStore{}, Clock: wallClock{}})
 	if err != nil {

@@ -131,8 +131,8 @@
 // PartnerExpiry, and the sender's PartnerExpiry (the receiver's potential
 // as the sender holds it) becomes the receiver's AckedExpiry and, unless
 // the receiver holds a later one, its PotentialExpiry. That conversion is
-// Options.FromPartner (the agent passes sync/failover's; the built-in
-// default is the same rule). The skew measured at
+// Options.FromPartner: the agent passes sync/failover's, the one place of
+// that rule. The skew measured at
 // the handshake and from heartbeats is reported (Up.Skew, the
 // clock_skew_seconds gauge) and never used.
 //

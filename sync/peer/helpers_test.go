@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -196,7 +197,7 @@ func newNode(t testing.TB, name string, role Role, clock Clock, mod func(*Option
 	n := &node{store: newMemStore(), events: make(chan Event, 1024)}
 	o := Options{
 		Name: name, Role: role, PSK: testKey, MaxResponseDelay: 3 * time.Second, MaxUnacked: 64,
-		Store: n.store, Clock: clock, ConfigHash: []byte("h1"),
+		Store: n.store, Clock: clock, ConfigHash: []byte("h1"), FromPartner: failover.FromPartner,
 		OnEvent: func(ev Event) { n.events <- ev },
 	}
 	if mod != nil {

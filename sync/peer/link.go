@@ -103,8 +103,8 @@ type Options struct {
 	// record as the partner wrote it, held our lease for the address (the
 	// zero Lease when we hold none), sent the partner's clock in the
 	// frame and received ours when the frame arrived. The agent passes
-	// failover.FromPartner, which owns that arithmetic; nil = the same
-	// rule built in (fromPartner), so a Link works alone.
+	// failover.FromPartner, which owns that arithmetic (this package
+	// does not import sync/failover: the agent connects them). Required.
 	FromPartner func(in, held lease.Lease, sent, received time.Time) lease.Lease
 }
 
@@ -192,6 +192,9 @@ func New(opts Options) (*Link, error) {
 	if (opts.PSK == nil) == (opts.TLS == nil) {
 		errs = append(errs, fmt.Errorf("%w: exactly one of PSK and TLS must be set", ErrOptions))
 	}
+	if opts.FromPartner == nil {
+		errs = append(errs, fmt.Errorf("%w: FromPartner must be set (failover.FromPartner)", ErrOptions))
+	}
 	if opts.PSK != nil && len(opts.PSK) < MinPSKLen {
 		errs = append(errs, fmt.Errorf("%w: PSK of %d bytes, need %d", ErrOptions, len(opts.PSK), MinPSKLen))
 	}
@@ -229,9 +232,6 @@ func New(opts Options) (*Link, error) {
 	}
 	if l.opts.PageSize == 0 {
 		l.opts.PageSize = 500
-	}
-	if l.opts.FromPartner == nil {
-		l.opts.FromPartner = fromPartner
 	}
 	for l.epoch == 0 {
 		var b [8]byte

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/sync/failover"
 )
 
 func TestHandshakeUp(t *testing.T) {
@@ -575,7 +576,7 @@ func TestFromPartnerInjected(t *testing.T) {
 // force at that moment, not the one the link was built with.
 func TestConfigHashFollowsReload(t *testing.T) {
 	l, err := New(Options{Name: "a", Role: Primary, PSK: make([]byte, 32), MaxResponseDelay: time.Second,
-		MaxUnacked: 10, Store: newMemStore(), ConfigHash: []byte("old")})
+		MaxUnacked: 10, Store: newMemStore(), ConfigHash: []byte("old"), FromPartner: failover.FromPartner})
 	if err != nil {
 		t.Fatal(err)
 	}

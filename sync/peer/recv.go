@@ -283,33 +283,6 @@ func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, []netip
 	return out, last, addrs, nil
 }
 
-// fromPartner is the default Options.FromPartner and the same rule as
-// failover.FromPartner (which this package may not import): every
-// non-zero time moves by received − sent, so it is stored in our clock
-// whatever the skew (DESIGN.md invariant 6), and the failover expiries
-// change sides: the partner's potential expiry (what it may give the
-// client) is our PartnerExpiry, and the one it holds from us is our
-// AckedExpiry and PotentialExpiry, unless we hold a later potential it
-// has not applied yet (draft-ietf-dhc-failover-12 §5.2.1).
-func fromPartner(in, held lease.Lease, sent, received time.Time) lease.Lease {
-	off := received.Sub(sent)
-	shift := func(t time.Time) time.Time {
-		if t.IsZero() {
-			return t
-		}
-		return t.Add(off)
-	}
-	r := in
-	r.Start, r.Expiry, r.CLTT, r.StateStart = shift(in.Start), shift(in.Expiry), shift(in.CLTT), shift(in.StateStart)
-	r.PartnerExpiry = shift(in.PotentialExpiry)
-	r.AckedExpiry = shift(in.PartnerExpiry)
-	r.PotentialExpiry = r.AckedExpiry
-	if held.PotentialExpiry.After(r.PotentialExpiry) {
-		r.PotentialExpiry = held.PotentialExpiry
-	}
-	return r
-}
-
 // pendingHasAny reports whether an update for one of addrs is pending.
 func (s *session) pendingHasAny(addrs []netip.Addr) bool {
 	if len(s.pend) == 0 {
