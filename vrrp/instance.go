@@ -231,9 +231,13 @@ func (i *Instance) Run(ctx context.Context) error {
 	timer := clk.NewTimer(time.Hour)
 	timer.Stop()
 	in := make(chan readResult, 16)
+	// stop releases a reader blocked on a full in once the loop no longer
+	// receives; closing the Conn only wakes one blocked in Read.
+	stop := make(chan struct{})
 	readerDone := make(chan struct{})
-	go i.read(in, readerDone)
+	go i.read(in, stop, readerDone)
 	defer func() {
+		close(stop)
 		_ = i.deps.Conn.Close()
 		<-readerDone
 	}()
@@ -341,8 +345,9 @@ func (i *Instance) Run(ctx context.Context) error {
 }
 
 // read moves packets from the conn to the loop. It ends when the conn is
-// closed (Run's defer) and reports the first error unless Run has stopped.
-func (i *Instance) read(in chan<- readResult, done chan<- struct{}) {
+// closed or stop is (both in Run's defer) and reports the first error
+// unless Run has stopped.
+func (i *Instance) read(in chan<- readResult, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	buf := make([]byte, 1500)
 	for {
@@ -355,7 +360,11 @@ func (i *Instance) read(in chan<- readResult, done chan<- struct{}) {
 			return
 		}
 		p.Payload = append([]byte(nil), p.Payload...)
-		in <- readResult{p: p}
+		select {
+		case in <- readResult{p: p}:
+		case <-stop:
+			return
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -435,4 +436,75 @@ func TestInstancePing(t *testing.T) {
 			t.Fatalf("ping %d answered after Run returned (pong %d)", tk, got)
 		}
 	})
+}
+
+// floodConn delivers the same valid advert on every Read and keeps doing so
+// after Close, like a socket whose receive queue never drains: the reader
+// goroutine cannot count on Read failing to notice that Run has stopped.
+type floodConn struct {
+	pkt    vrrp.Packet
+	reads  atomic.Int64
+	first  chan struct{} // closed by the first Read
+	once   sync.Once
+	closed atomic.Bool
+}
+
+func (c *floodConn) Read(b []byte) (vrrp.Packet, error) {
+	c.reads.Add(1)
+	c.once.Do(func() { close(c.first) })
+	p := c.pkt
+	p.Payload = b[:copy(b, p.Payload)]
+	return p, nil
+}
+
+func (c *floodConn) Write([]byte, netip.Addr) error { return nil }
+func (c *floodConn) Close() error                   { c.closed.Store(true); return nil }
+
+// TestInstanceStopsWhileFlooded: Run returns (so its reader goroutine has
+// exited: Run waits for it) although adverts keep arriving while it stops.
+// Once the loop has returned nobody empties the reader's channel, so a
+// reader that only knows how to send would block there for ever.
+func TestInstanceStopsWhileFlooded(t *testing.T) {
+	src, dst := netip.MustParseAddr("192.0.2.12"), vrrp.MulticastGroup
+	a := vrrp.Advert{VRID: 51, Priority: 100, Interval: adv, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, Src: src, Dst: dst}
+	b, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &floodConn{pkt: vrrp.Packet{Payload: b, Src: src, Dst: dst, TTL: vrrp.TTL}, first: make(chan struct{})}
+	var heard atomic.Int64
+	inst, err := vrrp.NewInstance(vrrp.Config{
+		Name: "a", Interface: "lan0", VRID: 51, Priority: 200, AdvertInterval: adv, Preempt: true,
+		VIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")},
+	}, vrrp.Deps{
+		Conn: conn, Owner: &owner{}, Primary: netip.MustParseAddr("192.0.2.11"),
+		Clock:    vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
+		OnAdvert: func(netip.Addr, uint8) { heard.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- inst.Run(ctx) }()
+
+	deadline := time.After(10 * time.Second)
+	select {
+	case <-conn.first:
+	case <-deadline:
+		t.Fatal("the reader never called Read")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-deadline:
+		t.Fatalf("Run has not returned 10s after cancel (%d reads, %d adverts handled): the reader is stuck sending to a loop that has gone",
+			conn.reads.Load(), heard.Load())
+	}
+	if !conn.closed.Load() {
+		t.Error("Run returned without closing the Conn")
+	}
 }
