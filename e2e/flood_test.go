@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // at a running hadhcpd, then checks that it still runs and that a real
 // client still gets a lease.
 func TestIntegrationGarbageThenLease(t *testing.T) {
-	l := newLab(t, "1h")
+	l := newSoloLab(t, "1h")
 	h := l.client("c1", "")
 	h.MustIP("addr", "add", "192.0.2.9/24", "dev", "eth0") // for the unicast share of the garbage
 	rng := rand.New(rand.NewPCG(1, 2))
