@@ -22,12 +22,6 @@ import (
 // pair to be NORMAL, read their logs, compare their databases. One helper
 // per job; the tests keep only what is their own.
 
-// cmdTimeout and statusTimeout bound one hadhcpd command against a box.
-const (
-	cmdTimeout    = lab.CmdTimeout
-	statusTimeout = lab.StatusTimeout
-)
-
 // pairBox is one box of a pair: hadhcpd in its namespace (lab.Box) and
 // the pair's VIP.
 type pairBox struct {
