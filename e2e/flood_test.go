@@ -115,7 +115,7 @@ func TestIntegrationGarbageThenLease(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sending garbage: %v", err)
 	}
-	if l.proc.Exited() {
+	if l.box.Proc.Exited() {
 		t.Fatal("hadhcpd died under garbage input")
 	}
 	h.MustIP("addr", "flush", "dev", "eth0")
@@ -127,7 +127,7 @@ func TestIntegrationGarbageThenLease(t *testing.T) {
 		t.Fatalf("a real client after the garbage: %v\n%s", err, out)
 	}
 	c.waitEvent(t, `bound (192\.0\.2\.\d+)`, 2*time.Second)
-	if l.proc.Exited() {
+	if l.box.Proc.Exited() {
 		t.Fatal("hadhcpd exited")
 	}
 }

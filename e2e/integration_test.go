@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -34,14 +32,11 @@ type syncBuf = testnet.Buffer
 
 // soloLab is one server, one switch and its clients.
 type soloLab struct {
-	t    *testing.T
-	net  *testnet.Lab
-	lan  string
-	srv  *testnet.Host
-	dir  string
-	cfg  string
-	proc *testnet.Proc
-	log  *syncBuf
+	t   *testing.T
+	net *testnet.Lab
+	lan string
+	srv *testnet.Host
+	box *lab.Box // hadhcpd on srv
 }
 
 const baseConfig = `node:
@@ -69,47 +64,40 @@ dhcp:
 func newSoloLab(t *testing.T, leaseTime string) *soloLab {
 	t.Helper()
 	testnet.RequireCmd(t, "dhclient", "busybox")
-	bin := binary(t)
+	lab.Bin.Path(t)
 	n := testnet.New(t, "hdd")
-	l := &soloLab{t: t, net: n, lan: n.Switch("lan"), dir: t.TempDir()}
+	l := &soloLab{t: t, net: n, lan: n.Switch("lan")}
 	l.srv = n.Host("srv")
 	l.srv.Connect(l.lan, "eth0", "192.0.2.1/24")
-	l.cfg = filepath.Join(l.dir, "hadhcpd.yaml")
-	if err := os.WriteFile(l.cfg, []byte(fmt.Sprintf(baseConfig, l.dir, leaseTime)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "check-config", "-c", l.cfg).CombinedOutput(); err != nil {
-		t.Fatalf("check-config: %v\n%s", err, out)
-	}
+	dir := t.TempDir()
+	l.box = lab.NewBox(t, l.srv, "srv", dir, fmt.Sprintf(baseConfig, dir, leaseTime))
 	l.start()
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("hadhcpd log:\n%s", l.log.String())
+			t.Logf("hadhcpd log:\n%s", l.box.Log.String())
 		}
 	})
 	return l
 }
 
-// start runs hadhcpd in the server namespace and waits for it to serve.
+// start runs hadhcpd in the server namespace, with a fresh log, and waits
+// for it to serve.
 func (l *soloLab) start() {
 	l.t.Helper()
-	l.log = &syncBuf{}
-	l.proc = l.srv.Start(l.log, binary(l.t), "run", "-c", l.cfg)
+	l.box.Log = &syncBuf{}
+	l.box.Start()
 	l.waitLog("hadhcpd running", 10*time.Second)
 }
 
-// stop ends hadhcpd gracefully (SIGTERM) and waits for it.
+// stop ends hadhcpd gracefully (SIGTERM) and waits for it (10 s).
 func (l *soloLab) stop() {
 	l.t.Helper()
-	_ = l.proc.Signal(syscall.SIGTERM)
-	if exited, _ := l.proc.Wait(10 * time.Second); !exited {
-		l.t.Fatal("hadhcpd did not stop within 10s of SIGTERM")
-	}
+	l.box.Kill(syscall.SIGTERM, 10*time.Second)
 }
 
 func (l *soloLab) waitLog(re string, d time.Duration) string {
 	l.t.Helper()
-	return waitOutput(l.t, "hadhcpd", l.log, l.proc, re, d)
+	return l.box.WaitLog(re, d)
 }
 
 // client adds a client namespace on the LAN with the given MAC.
@@ -128,13 +116,9 @@ func (l *soloLab) client(name, mac string) *testnet.Host {
 // leases runs `hadhcpd leases --json` with args.
 func (l *soloLab) leases(args ...string) []map[string]any {
 	l.t.Helper()
-	out, err := exec.Command(binary(l.t), append([]string{"leases", "--json", "-c", l.cfg}, args...)...).Output()
-	if err != nil {
-		l.t.Fatalf("hadhcpd leases: %v", err)
-	}
 	var ls []map[string]any
-	if err := json.Unmarshal(out, &ls); err != nil {
-		l.t.Fatalf("leases --json: %v\n%s", err, out)
+	if err := l.box.Leases(&ls, args...); err != nil {
+		l.t.Fatal(err)
 	}
 	return ls
 }
