@@ -81,7 +81,7 @@ bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived):
 
 .PHONY: rejoin
 rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns and catches up: catch-up time, DORA/s during it (root, ~2 min)
-	HADHCPD_REJOIN_LEASES=100000 $(GO) test -count=1 -timeout 30m -run TestIntegrationFailoverRejoin -v ./cmd/hadhcpd/
+	HADHCPD_REJOIN_LEASES=100000 $(GO) test -count=1 -timeout 30m -run TestIntegrationFailoverRejoin -v ./e2e/
 
 # make chaos N=100 SEED=123: randomized faults under load against a pair;
 # make test runs a short version (4 faults).
@@ -89,7 +89,7 @@ N    ?= 30
 SEED ?=
 .PHONY: chaos
 chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule; prints a summary
-	HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) $(GO) test -count=1 -timeout 120m -run TestIntegrationChaos -v ./cmd/hadhcpd/
+	HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) $(GO) test -count=1 -timeout 120m -run TestIntegrationChaos -v ./e2e/
 
 # ---- packaging (packaging/, systemd/, scripts/package-*.sh) ----
 

@@ -16,6 +16,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/hadhcpd/hadhcpd/internal/dhcpload"
+	"github.com/hadhcpd/hadhcpd/internal/lab"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -33,6 +34,13 @@ const (
 	// with 100 ms adverts: 3 × 10 cs + (256 − 100) × 10 / 256 cs.
 	masterDown = 300*time.Millisecond + (256-100)*100*time.Millisecond/256
 )
+
+// TestMain removes the hadhcpd binary the run built (lab.Bin).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	lab.Bin.Remove()
+	os.Exit(code)
+}
 
 // clientDeadline is how long a client may take to get its ACK before it
 // counts as lost: HADHCPD_BENCH_CLIENT_DEADLINE, default 5s.
@@ -214,7 +222,7 @@ func runOnce(t *testing.T, st stack, failure string, deadline time.Duration, rep
 
 	// The active box answers (bounded): probes are numbered above the load.
 	probe := 1 << 23
-	waitFor(t, 30*time.Second, "a first lease from the active box", func() (bool, string) {
+	lab.WaitFor(t, 30*time.Second, "a first lease from the active box", func() (bool, string) {
 		probe++
 		r := pop.DORA(context.Background(), probe)
 		return r.OK() && r.AckFrom.MAC.String() == p.a.mac, fmt.Sprintf("probe: %v, ACK from %v", r.Err, r.AckFrom)
@@ -234,7 +242,7 @@ func runOnce(t *testing.T, st stack, failure string, deadline time.Duration, rep
 			t.Fatal(err)
 		}
 	case "boxloss":
-		killBox(t, p.a)
+		lab.KillBox(t, p.a.host, "eth0", "sync0")
 	default:
 		t.Fatalf("unknown failure %q", failure)
 	}

@@ -3,18 +3,15 @@ package failover
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/internal/lab"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -38,8 +35,9 @@ type box struct {
 	dhcp   *testnet.Proc // the DHCP server (hadhcpd itself for hadhcpd)
 	vrrp   *testnet.Proc // keepalived; nil for hadhcpd
 	log    *testnet.Buffer
-	cfg    string // hadhcpd config / dhcpd.conf / kea json
-	leases string // dhcpd.leases / kea csv
+	hd     *lab.Box // hadhcpd's box; nil for the others
+	cfg    string   // hadhcpd config / dhcpd.conf / kea json
+	leases string   // dhcpd.leases / kea csv
 }
 
 // pair is one run's lab.
@@ -61,110 +59,41 @@ type stack interface {
 	leases(t *testing.T, b *box) (leaseStore, error)
 }
 
-var hadhcpdBin = testnet.Binary{Pkg: "github.com/hadhcpd/hadhcpd/cmd/hadhcpd", Env: "HADHCPD_BIN"}
-
 func newPair(t *testing.T) *pair {
 	t.Helper()
-	lab := testnet.New(t, "hbf")
-	p := &pair{lab: lab, lan: lab.Switch("lan")}
+	n := testnet.New(t, "hbf")
+	p := &pair{lab: n, lan: n.Switch("lan")}
 	root, err := os.MkdirTemp("", "hbf-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
 	mk := func(name, lanIP, syncIP string) *box {
-		b := &box{name: name, host: lab.Host(name), dir: filepath.Join(root, name), lanIP: lanIP, syncIP: syncIP, log: &testnet.Buffer{}}
+		b := &box{name: name, host: n.Host(name), dir: filepath.Join(root, name), lanIP: lanIP, syncIP: syncIP, log: &testnet.Buffer{}}
 		if err := os.MkdirAll(b.dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
 		b.host.Connect(p.lan, "eth0", lanIP+"/"+lanPrefix)
-		b.mac = ifMAC(t, b.host, "eth0")
+		b.mac = lab.IfMAC(t, b.host, "eth0")
 		return b
 	}
 	p.a = mk("a", "198.18.0.2", "198.51.100.1")
 	p.b = mk("b", "198.18.0.3", "198.51.100.2")
-	lab.Cable(p.a.host, "sync0", p.a.syncIP+"/24", p.b.host, "sync0", p.b.syncIP+"/24")
-	p.clients = lab.Host("cl")
+	n.Cable(p.a.host, "sync0", p.a.syncIP+"/24", p.b.host, "sync0", p.b.syncIP+"/24")
+	p.clients = n.Host("cl")
 	p.clients.Connect(p.lan, "eth0")
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, b := range []*box{p.a, p.b} {
-				t.Logf("box %s log (tail):\n%s", b.name, tail(b.log.String(), 60))
+				t.Logf("box %s log (tail):\n%s", b.name, lab.Tail(b.log.String(), 60))
 			}
 		}
 	})
 	return p
 }
 
-func ifMAC(t *testing.T, h *testnet.Host, name string) string {
-	t.Helper()
-	var mac string
-	if err := h.Do(func() error {
-		ifi, err := net.InterfaceByName(name)
-		if err == nil {
-			mac = ifi.HardwareAddr.String()
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return mac
-}
-
-func tail(s string, n int) string {
-	l := strings.Split(s, "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
-}
-
-func hasVIP(b *box) bool {
-	out, err := exec.Command("ip", "-n", b.host.Name, "-4", "-o", "addr", "show", "dev", "eth0").Output()
-	return err == nil && strings.Contains(string(out), " "+vip+"/")
-}
-
-// waitFor polls cond every 100 ms until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, s := cond()
-		if ok {
-			return
-		}
-		last = s
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %s", what, d, last)
-}
-
-func write(t *testing.T, path, s string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// killBox is a box loss: links down first so nothing leaves (no FIN, no
-// priority-0 advert), then SIGKILL of every process in the box's namespace.
-func killBox(t *testing.T, b *box) {
-	t.Helper()
-	for _, ifn := range []string{"eth0", "sync0"} {
-		b.host.MustIP("link", "set", ifn, "down")
-	}
-	out, err := exec.Command("ip", "netns", "pids", b.host.Name).Output()
-	if err != nil {
-		t.Fatalf("ip netns pids %s: %v", b.host.Name, err)
-	}
-	for _, f := range strings.Fields(string(out)) {
-		var pid int
-		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
+// hasVIP reports whether b holds the VIP on eth0.
+func hasVIP(b *box) bool { return lab.HasAddr(b.host, "eth0", vip) }
 
 // ---- keepalived (VRRP for Kea and ISC) ----
 
@@ -189,7 +118,7 @@ const keepalivedTimers = "keepalived VRRPv3 advert_int 0.1 (priorities 200/100, 
 func startKeepalived(t *testing.T, b *box, prio int) {
 	t.Helper()
 	conf := filepath.Join(b.dir, "keepalived.conf")
-	write(t, conf, fmt.Sprintf(keepalivedConf, b.name, prio, vip, lanPrefix))
+	lab.WriteFile(t, conf, fmt.Sprintf(keepalivedConf, b.name, prio, vip, lanPrefix))
 	b.vrrp = b.host.Start(b.log, "keepalived", "-n", "-l", "-D", "--vrrp", "-f", conf,
 		"-p", filepath.Join(b.dir, "keepalived.pid"), "-r", filepath.Join(b.dir, "vrrp.pid"))
 }
@@ -237,64 +166,34 @@ func (hadhcpdStack) timers() string {
 
 func (hadhcpdStack) start(t *testing.T, p *pair) {
 	t.Helper()
-	bin := hadhcpdBin.Path(t)
-	psk := make([]byte, 48)
-	if _, err := rand.Read(psk); err != nil {
-		t.Fatal(err)
-	}
 	pskFile := filepath.Join(filepath.Dir(p.a.dir), "peer.key")
-	if err := os.WriteFile(pskFile, psk, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	lab.WritePSK(t, pskFile)
 	for _, c := range []struct {
 		b         *box
 		role      string
 		prio      int
 		peerShare *box
 	}{{p.a, "primary", 200, p.b}, {p.b, "secondary", 100, p.a}} {
-		c.b.cfg = filepath.Join(c.b.dir, "hadhcpd.yaml")
-		write(t, c.b.cfg, fmt.Sprintf(hadhcpdConf, c.b.name, c.b.dir, c.prio, c.role, c.b.syncIP, c.peerShare.syncIP, pskFile, vip, poolStart, poolEnd))
-		if out, err := exec.Command(bin, "check-config", "-c", c.b.cfg).CombinedOutput(); err != nil {
-			t.Fatalf("hadhcpd check-config %s: %v\n%s", c.b.name, err, out)
-		}
+		c.b.hd = lab.NewBox(t, c.b.host, c.b.name, c.b.dir, fmt.Sprintf(hadhcpdConf, c.b.name, c.b.dir, c.prio, c.role, c.b.syncIP, c.peerShare.syncIP, pskFile, vip, poolStart, poolEnd))
+		c.b.hd.Log = c.b.log
+		c.b.cfg = c.b.hd.Cfg
 	}
-	p.b.dhcp = p.b.host.Start(p.b.log, bin, "run", "-c", p.b.cfg)
-	p.a.dhcp = p.a.host.Start(p.a.log, bin, "run", "-c", p.a.cfg)
-}
-
-type hadhcpdStatus struct {
-	VRRP []struct {
-		State string `json:"state"`
-	} `json:"vrrp"`
-	Failover *struct {
-		State string `json:"state"`
-	} `json:"failover"`
-	Pools []struct {
-		Backup int `json:"backup"`
-	} `json:"pools"`
-}
-
-func hadhcpdStatusOf(t *testing.T, b *box) (hadhcpdStatus, error) {
-	var st hadhcpdStatus
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, hadhcpdBin.Path(t), "status", "--json", "-c", b.cfg).Output()
-	if err != nil {
-		return st, err
+	for _, b := range []*box{p.b, p.a} {
+		b.hd.Start()
+		b.dhcp = b.hd.Proc
 	}
-	return st, json.Unmarshal(out, &st)
 }
 
 func (hadhcpdStack) ready(t *testing.T, p *pair) {
 	t.Helper()
-	waitFor(t, 90*time.Second, "hadhcpd pair in NORMAL, VIP on a, standby owning BACKUP addresses", func() (bool, string) {
+	lab.WaitFor(t, 90*time.Second, "hadhcpd pair in NORMAL, VIP on a, standby owning BACKUP addresses", func() (bool, string) {
 		for _, b := range []*box{p.a, p.b} {
 			if b.dhcp.Exited() {
 				t.Fatalf("hadhcpd on %s exited", b.name)
 			}
 		}
-		sa, erra := hadhcpdStatusOf(t, p.a)
-		sb, errb := hadhcpdStatusOf(t, p.b)
+		sa, erra := p.a.hd.TryStatus()
+		sb, errb := p.b.hd.TryStatus()
 		switch {
 		case erra != nil || errb != nil:
 			return false, fmt.Sprintf("status: %v / %v", erra, errb)
@@ -309,15 +208,10 @@ func (hadhcpdStack) ready(t *testing.T, p *pair) {
 	})
 }
 
-func (hadhcpdStack) leases(t *testing.T, b *box) (leaseStore, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, hadhcpdBin.Path(t), "leases", "--json", "-c", b.cfg)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+func (hadhcpdStack) leases(_ *testing.T, b *box) (leaseStore, error) {
+	out, err := b.hd.Output(30*time.Second, "leases", "--json")
 	if err != nil {
-		return nil, fmt.Errorf("hadhcpd leases on %s: %v: %s", b.name, err, stderr.String())
+		return nil, err
 	}
 	return parseHadhcpdJSON(out)
 }
@@ -404,7 +298,7 @@ func (keaStack) start(t *testing.T, p *pair) {
 	for _, b := range []*box{p.a, p.b} {
 		b.cfg = filepath.Join(b.dir, "kea-dhcp4.json")
 		b.leases = filepath.Join(b.dir, "kea-leases4.csv")
-		write(t, b.cfg, fmt.Sprintf(keaConf, b.dir, b.lanIP, b.name, p.a.syncIP, hooks, leaseSecs, leaseSecs/2, leaseSecs*7/8, vip, poolStart, poolEnd,
+		lab.WriteFile(t, b.cfg, fmt.Sprintf(keaConf, b.dir, b.lanIP, b.name, p.a.syncIP, hooks, leaseSecs, leaseSecs/2, leaseSecs*7/8, vip, poolStart, poolEnd,
 			keaHeartbeat, keaMaxResponse, keaMaxAck, p.b.syncIP))
 		env := []string{"KEA_PIDFILE_DIR=" + b.dir, "KEA_LOCKFILE_DIR=" + b.dir}
 		// -t inside the namespace: it checks the pinned interface exists.
@@ -455,7 +349,7 @@ func keaHAState(b *box) string {
 
 func (keaStack) ready(t *testing.T, p *pair) {
 	t.Helper()
-	waitFor(t, 90*time.Second, "Kea HA pair in hot-standby, VIP on a", func() (bool, string) {
+	lab.WaitFor(t, 90*time.Second, "Kea HA pair in hot-standby, VIP on a", func() (bool, string) {
 		for _, b := range []*box{p.a, p.b} {
 			if b.dhcp.Exited() || b.vrrp.Exited() {
 				t.Fatalf("kea-dhcp4 or keepalived on %s exited", b.name)
@@ -541,8 +435,8 @@ func (iscStack) start(t *testing.T, p *pair) {
 		b := c.b
 		b.cfg = filepath.Join(b.dir, "dhcpd.conf")
 		b.leases = filepath.Join(b.dir, "dhcpd.leases")
-		write(t, b.cfg, fmt.Sprintf(iscConf, leaseSecs, b.lanIP, c.role, b.syncIP, c.peer.syncIP, iscMaxResponseDelay, iscLBMaxSeconds, c.extra, vip, poolStart, poolEnd))
-		write(t, b.leases, iscSeed)
+		lab.WriteFile(t, b.cfg, fmt.Sprintf(iscConf, leaseSecs, b.lanIP, c.role, b.syncIP, c.peer.syncIP, iscMaxResponseDelay, iscLBMaxSeconds, c.extra, vip, poolStart, poolEnd))
+		lab.WriteFile(t, b.leases, iscSeed)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		out, err := b.host.Output(ctx, "dhcpd", "-t", "-4", "-cf", b.cfg)
 		cancel()
@@ -561,7 +455,7 @@ func (iscStack) ready(t *testing.T, p *pair) {
 	t.Helper()
 	// The primary hands the secondary its share of the free leases (pool
 	// balancing) before the secondary can serve new clients alone.
-	waitFor(t, 120*time.Second, "ISC pair balanced (secondary owns BACKUP leases), VIP on a", func() (bool, string) {
+	lab.WaitFor(t, 120*time.Second, "ISC pair balanced (secondary owns BACKUP leases), VIP on a", func() (bool, string) {
 		for _, b := range []*box{p.a, p.b} {
 			if b.dhcp.Exited() || b.vrrp.Exited() {
 				t.Fatalf("dhcpd or keepalived on %s exited", b.name)

@@ -1,12 +1,6 @@
 package main
 
-import (
-	"os"
-	"runtime"
-	"strconv"
-	"testing"
-	"time"
-)
+import "testing"
 
 func TestAgentProcs(t *testing.T) {
 	for _, c := range []struct {
@@ -24,15 +18,4 @@ func TestAgentProcs(t *testing.T) {
 			t.Errorf("agentProcs(%q, %d) = %d, want %d", c.env, c.current, got, c.want)
 		}
 	}
-}
-
-// TestIntegrationAgentProcs: `hadhcpd run` applies agentProcs and says so
-// in its start line.
-func TestIntegrationAgentProcs(t *testing.T) {
-	if os.Getenv("GOMAXPROCS") != "" {
-		t.Skip("GOMAXPROCS is set in the test's environment; the agent keeps it")
-	}
-	l := newLab(t, "1h")
-	want := agentProcs("", runtime.GOMAXPROCS(0))
-	l.waitLog(`msg="hadhcpd running" .*gomaxprocs=`+strconv.Itoa(want)+`\b`, 5*time.Second)
 }

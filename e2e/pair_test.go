@@ -1,24 +1,19 @@
-package main
+package e2e
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/control"
+	"github.com/hadhcpd/hadhcpd/internal/lab"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -27,26 +22,11 @@ import (
 // pair to be NORMAL, read their logs, compare their databases. One helper
 // per job; the tests keep only what is their own.
 
-// cmdTimeout bounds each hadhcpd command a test runs against a box
-// (check-config, leases, maintenance…): a command that hangs fails the test
-// instead of hanging it.
-const cmdTimeout = 30 * time.Second
-
-// statusTimeout bounds one `hadhcpd status` (tens of ms normally); the
-// polling loops retry after it.
-const statusTimeout = 5 * time.Second
-
-// pairBox is one box of a pair.
+// pairBox is one box of a pair: hadhcpd in its namespace (lab.Box) and
+// the pair's VIP.
 type pairBox struct {
-	t    *testing.T
-	name string
-	host *testnet.Host
-	dir  string
-	cfg  string
-	vip  string   // the pair's VIP (address only)
-	args []string // extra `hadhcpd run` flags (the skew test's clock offset)
-	proc *testnet.Proc
-	log  *syncBuf // one log across restarts
+	*lab.Box
+	vip string // the pair's VIP (address only)
 }
 
 // newPairBox makes box name in lab n with its own directory under root and
@@ -54,138 +34,26 @@ type pairBox struct {
 // The caller connects its links; the box is not started.
 func newPairBox(t *testing.T, n *testnet.Lab, root, name, vip string, cfg func(dir string) string) *pairBox {
 	t.Helper()
-	b := &pairBox{t: t, name: name, host: n.Host(name), dir: filepath.Join(root, name), vip: vip, log: &syncBuf{}}
-	if err := os.MkdirAll(b.dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	b.cfg = filepath.Join(b.dir, "hadhcpd.yaml")
-	if err := os.WriteFile(b.cfg, []byte(cfg(b.dir)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := b.hadhcpd("check-config"); err != nil {
-		t.Fatalf("check-config %s: %v\n%s", name, err, out)
-	}
-	return b
-}
-
-// writePSK writes a fresh random 48-byte key.
-func writePSK(t *testing.T, file string) {
-	t.Helper()
-	psk := make([]byte, 48)
-	if _, err := rand.Read(psk); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, psk, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// start (re)starts the box on its state dir with its extra flags,
-// appending to its one log after a line "--- start TIME … ---", which it
-// returns (a marker for logEvent).
-func (b *pairBox) start() string {
-	b.t.Helper()
-	marker := fmt.Sprintf("--- start %s ---", time.Now().Format(time.RFC3339Nano))
-	if len(b.args) > 0 {
-		marker = fmt.Sprintf("--- start %s, run %s ---", time.Now().Format(time.RFC3339Nano), strings.Join(b.args, " "))
-	}
-	_, _ = fmt.Fprintln(b.log, marker)
-	b.proc = b.host.Start(b.log, binary(b.t), append([]string{"run", "-c", b.cfg}, b.args...)...)
-	return marker
-}
-
-// kill sends sig to the box's hadhcpd and waits, bounded by d, for it to
-// exit.
-func (b *pairBox) kill(sig syscall.Signal, d time.Duration) {
-	b.t.Helper()
-	if err := b.proc.Signal(sig); err != nil {
-		b.t.Fatalf("%s: signal %v: %v", b.name, sig, err)
-	}
-	if exited, _ := b.proc.Wait(d); !exited {
-		b.t.Fatalf("%s did not exit within %v of %v", b.name, d, sig)
-	}
-}
-
-// stop ends a box with SIGTERM (bounded), failing the test but going on
-// when it does not exit: for the end of a test.
-func (b *pairBox) stop(t *testing.T) {
-	t.Helper()
-	_ = b.proc.Signal(syscall.SIGTERM)
-	if exited, _ := b.proc.Wait(10 * time.Second); !exited {
-		t.Errorf("%s did not stop within 10s of SIGTERM", b.name)
-	}
+	dir := filepath.Join(root, name)
+	return &pairBox{Box: lab.NewBox(t, n.Host(name), name, dir, cfg(dir)), vip: vip}
 }
 
 // links sets both of the box's links (eth0, sync0) down or up. Box loss is
 // links down, then SIGKILL: the other order lets the FIN out (PEERS.md
 // "kill -9 is not a box failure").
 func (b *pairBox) links(state string) {
-	b.t.Helper()
-	b.host.MustIP("link", "set", "eth0", state)
-	b.host.MustIP("link", "set", "sync0", state)
-}
-
-// command is `hadhcpd ARGS -c CFG` for the box.
-func (b *pairBox) command(ctx context.Context, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, binary(b.t), append(args, "-c", b.cfg)...)
-}
-
-// hadhcpd runs `hadhcpd ARGS -c CFG` against the box, bounded by
-// cmdTimeout, and returns what it printed (stdout and stderr).
-func (b *pairBox) hadhcpd(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	out, err := b.command(ctx, args...).CombinedOutput()
-	return string(out), err
-}
-
-// hadhcpdJSON runs `hadhcpd ARGS -c CFG`, bounded by d, and decodes its
-// standard output into v; the error names the box and the command and
-// carries stderr.
-func (b *pairBox) hadhcpdJSON(d time.Duration, v any, args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	cmd := b.command(ctx, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("%s: hadhcpd %s: %w\n%s", b.name, strings.Join(args, " "), err, stderr.Bytes())
-	}
-	if err := json.Unmarshal(out, v); err != nil {
-		return fmt.Errorf("%s: hadhcpd %s: %w\n%s", b.name, strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-// tryStatus is `hadhcpd status --json` without t.Fatal: a box starting up
-// has no control socket yet.
-func tryStatus(b *pairBox) (control.Status, error) {
-	var st control.Status
-	err := b.hadhcpdJSON(statusTimeout, &st, "status", "--json")
-	return st, err
-}
-
-// status asks the running box with `hadhcpd status --json`.
-func (b *pairBox) status() control.Status {
-	b.t.Helper()
-	st, err := tryStatus(b)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if st.Schema != control.StatusSchema {
-		b.t.Fatalf("%s: status schema %d, want %d", b.name, st.Schema, control.StatusSchema)
-	}
-	return st
+	b.T.Helper()
+	b.Host.MustIP("link", "set", "eth0", state)
+	b.Host.MustIP("link", "set", "sync0", state)
 }
 
 // leases reads the box's database with `hadhcpd leases --json` (a copy,
 // read-only, while the daemon runs).
 func (b *pairBox) leases() []map[string]any {
-	b.t.Helper()
+	b.T.Helper()
 	var ls []map[string]any
-	if err := b.hadhcpdJSON(cmdTimeout, &ls, "leases", "--json"); err != nil {
-		b.t.Fatal(err)
+	if err := b.Leases(&ls); err != nil {
+		b.T.Fatal(err)
 	}
 	return ls
 }
@@ -194,44 +62,24 @@ func (b *pairBox) leases() []map[string]any {
 func activeLeases(t *testing.T, b *pairBox) map[netip.Addr]control.LeaseInfo {
 	t.Helper()
 	var ls []control.LeaseInfo
-	if err := b.hadhcpdJSON(cmdTimeout, &ls, "leases", "--json", "--state", "active"); err != nil {
+	if err := b.Leases(&ls, "--state", "active"); err != nil {
 		t.Fatal(err)
 	}
 	m := make(map[netip.Addr]control.LeaseInfo, len(ls))
 	for _, l := range ls {
 		a, err := netip.ParseAddr(l.IP)
 		if err != nil {
-			t.Fatalf("%s: leases --json: bad ip %q", b.name, l.IP)
+			t.Fatalf("%s: leases --json: bad ip %q", b.Name, l.IP)
 		}
 		m[a] = l
 	}
 	return m
 }
 
-// waitLog waits for re in the box's log and returns the match.
-func (b *pairBox) waitLog(re string, d time.Duration) string {
-	b.t.Helper()
-	return waitOutput(b.t, b.name+": hadhcpd", b.log, b.proc, re, d)
-}
-
-// waitOutput waits, bounded by d, for re in a process's output and
-// returns the match; it fails the test when d passes or the process exits
-// first. name says whose output it is.
+// waitOutput is lab.WaitOutput: re in a process's output within d.
 func waitOutput(t *testing.T, name string, out *syncBuf, proc *testnet.Proc, re string, d time.Duration) string {
 	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if m := rx.FindString(out.String()); m != "" {
-			return m
-		}
-		if proc.Exited() {
-			t.Fatalf("%s exited while waiting for %q", name, re)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: no %q in its output within %s", name, re, d)
-	return ""
+	return lab.WaitOutput(t, name, out, proc, re, d)
 }
 
 // envCount reads a count knob from the environment: def when name is
@@ -251,12 +99,7 @@ func envCount(t *testing.T, name string, def, lo, hi int, what string) int {
 }
 
 // hasVIP reports whether the box holds the pair's VIP on eth0.
-func (b *pairBox) hasVIP() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", "-n", b.host.Name, "-4", "-o", "addr", "show", "dev", "eth0").Output()
-	return err == nil && strings.Contains(string(out), " "+b.vip+"/")
-}
+func (b *pairBox) hasVIP() bool { return lab.HasAddr(b.Host, "eth0", b.vip) }
 
 // waitVIP waits until the VIP is on b alone (other without it) and returns
 // how long that took.
@@ -265,7 +108,7 @@ func waitVIP(t *testing.T, b, other *pairBox, d time.Duration) time.Duration {
 	start := time.Now()
 	for !(b.hasVIP() && !other.hasVIP()) {
 		if time.Since(start) > d {
-			t.Fatalf("VIP not on %s alone within %v (%s %v, %s %v)", b.name, d, b.name, b.hasVIP(), other.name, other.hasVIP())
+			t.Fatalf("VIP not on %s alone within %v (%s %v, %s %v)", b.Name, d, b.Name, b.hasVIP(), other.Name, other.hasVIP())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -300,12 +143,12 @@ var pairRoles = [2]boxRole{
 // secondary starts first.
 func newPairLab(t *testing.T, prefix string, lanNet netip.Prefix, tail int, cfg func(r boxRole, dir, psk string) string) *pair {
 	t.Helper()
-	binary(t)
+	lab.Bin.Path(t)
 	n := testnet.New(t, prefix)
 	p := &pair{net: n, lan: n.Switch("lan")}
 	dir := t.TempDir()
 	psk := filepath.Join(dir, "peer.key")
-	writePSK(t, psk)
+	lab.WritePSK(t, psk)
 	vip := lanNet.Addr().Next()
 	boxes := [2]*pairBox{}
 	for i, r := range pairRoles {
@@ -314,28 +157,19 @@ func newPairLab(t *testing.T, prefix string, lanNet netip.Prefix, tail int, cfg 
 		if i == 1 {
 			addr = addr.Next()
 		}
-		boxes[i].host.Connect(p.lan, "eth0", netip.PrefixFrom(addr, lanNet.Bits()).String())
+		boxes[i].Host.Connect(p.lan, "eth0", netip.PrefixFrom(addr, lanNet.Bits()).String())
 	}
 	p.pri, p.sec = boxes[0], boxes[1]
-	n.Cable(p.pri.host, "sync0", "198.51.100.1/24", p.sec.host, "sync0", "198.51.100.2/24")
+	n.Cable(p.pri.Host, "sync0", "198.51.100.1/24", p.sec.Host, "sync0", "198.51.100.2/24")
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("primary log:\n%s", logTail(p.pri.log.String(), tail))
-			t.Logf("secondary log:\n%s", logTail(p.sec.log.String(), tail))
+			t.Logf("primary log:\n%s", lab.Tail(p.pri.Log.String(), tail))
+			t.Logf("secondary log:\n%s", lab.Tail(p.sec.Log.String(), tail))
 		}
 	})
-	p.sec.start()
-	p.pri.start()
+	p.sec.Start()
+	p.pri.Start()
 	return p
-}
-
-// logTail is the last n lines of s (n ≤ 0: all of it).
-func logTail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if n > 0 && len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // pairState is one reading of a pair (poll).
@@ -359,12 +193,12 @@ type pairState struct {
 // would hit the box that is about to become the standby.
 func (p *pair) poll(minBackup int) pairState {
 	for _, b := range []*pairBox{p.pri, p.sec} {
-		if b.proc.Exited() {
-			return pairState{exited: true, why: b.name + ": hadhcpd exited"}
+		if b.Proc.Exited() {
+			return pairState{exited: true, why: b.Name + ": hadhcpd exited"}
 		}
 	}
-	sp, errp := tryStatus(p.pri)
-	ss, errs := tryStatus(p.sec)
+	sp, errp := p.pri.TryStatus()
+	ss, errs := p.sec.TryStatus()
 	switch {
 	case errp != nil || errs != nil:
 		return pairState{why: fmt.Sprintf("status: %v / %v", errp, errs)}

@@ -1,11 +1,9 @@
-package main
+package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,37 +11,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/internal/lab"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
 // Root tests: the real hadhcpd binary serves real Debian clients (dhclient,
 // busybox udhcpc) and a real relay (dhcrelay) in namespaces the test builds.
 
-// hadhcpdBin is the binary under test, built once per test run.
-var hadhcpdBin = testnet.Binary{Pkg: "github.com/hadhcpd/hadhcpd/cmd/hadhcpd"}
-
-// binary builds hadhcpd once per test run into a temporary directory.
-func binary(t *testing.T) string { return hadhcpdBin.Path(t) }
+// binary is the hadhcpd under test, built once per test run (lab.Bin).
+func binary(t *testing.T) string { return lab.Bin.Path(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	hadhcpdBin.Remove()
+	lab.Bin.Remove()
 	os.Exit(code)
 }
 
 // syncBuf collects a process's output for assertions.
 type syncBuf = testnet.Buffer
 
-// lab is one server, one switch and its clients.
-type lab struct {
-	t    *testing.T
-	net  *testnet.Lab
-	lan  string
-	srv  *testnet.Host
-	dir  string
-	cfg  string
-	proc *testnet.Proc
-	log  *syncBuf
+// soloLab is one server, one switch and its clients.
+type soloLab struct {
+	t   *testing.T
+	net *testnet.Lab
+	lan string
+	srv *testnet.Host
+	box *lab.Box // hadhcpd on srv
 }
 
 const baseConfig = `node:
@@ -68,54 +61,47 @@ dhcp:
       options: {routers: [198.51.100.1]}
 `
 
-func newLab(t *testing.T, leaseTime string) *lab {
+func newSoloLab(t *testing.T, leaseTime string) *soloLab {
 	t.Helper()
 	testnet.RequireCmd(t, "dhclient", "busybox")
-	bin := binary(t)
+	lab.Bin.Path(t)
 	n := testnet.New(t, "hdd")
-	l := &lab{t: t, net: n, lan: n.Switch("lan"), dir: t.TempDir()}
+	l := &soloLab{t: t, net: n, lan: n.Switch("lan")}
 	l.srv = n.Host("srv")
 	l.srv.Connect(l.lan, "eth0", "192.0.2.1/24")
-	l.cfg = filepath.Join(l.dir, "hadhcpd.yaml")
-	if err := os.WriteFile(l.cfg, []byte(fmt.Sprintf(baseConfig, l.dir, leaseTime)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "check-config", "-c", l.cfg).CombinedOutput(); err != nil {
-		t.Fatalf("check-config: %v\n%s", err, out)
-	}
+	dir := t.TempDir()
+	l.box = lab.NewBox(t, l.srv, "srv", dir, fmt.Sprintf(baseConfig, dir, leaseTime))
 	l.start()
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("hadhcpd log:\n%s", l.log.String())
+			t.Logf("hadhcpd log:\n%s", l.box.Log.String())
 		}
 	})
 	return l
 }
 
-// start runs hadhcpd in the server namespace and waits for it to serve.
-func (l *lab) start() {
+// start runs hadhcpd in the server namespace, with a fresh log, and waits
+// for it to serve.
+func (l *soloLab) start() {
 	l.t.Helper()
-	l.log = &syncBuf{}
-	l.proc = l.srv.Start(l.log, binary(l.t), "run", "-c", l.cfg)
+	l.box.Log = &syncBuf{}
+	l.box.Start()
 	l.waitLog("hadhcpd running", 10*time.Second)
 }
 
-// stop ends hadhcpd gracefully (SIGTERM) and waits for it.
-func (l *lab) stop() {
+// stop ends hadhcpd gracefully (SIGTERM) and waits for it (10 s).
+func (l *soloLab) stop() {
 	l.t.Helper()
-	_ = l.proc.Signal(syscall.SIGTERM)
-	if exited, _ := l.proc.Wait(10 * time.Second); !exited {
-		l.t.Fatal("hadhcpd did not stop within 10s of SIGTERM")
-	}
+	l.box.Kill(syscall.SIGTERM, 10*time.Second)
 }
 
-func (l *lab) waitLog(re string, d time.Duration) string {
+func (l *soloLab) waitLog(re string, d time.Duration) string {
 	l.t.Helper()
-	return waitOutput(l.t, "hadhcpd", l.log, l.proc, re, d)
+	return l.box.WaitLog(re, d)
 }
 
 // client adds a client namespace on the LAN with the given MAC.
-func (l *lab) client(name, mac string) *testnet.Host {
+func (l *soloLab) client(name, mac string) *testnet.Host {
 	l.t.Helper()
 	h := l.net.Host(name)
 	h.Connect(l.lan, "eth0")
@@ -128,15 +114,11 @@ func (l *lab) client(name, mac string) *testnet.Host {
 }
 
 // leases runs `hadhcpd leases --json` with args.
-func (l *lab) leases(args ...string) []map[string]any {
+func (l *soloLab) leases(args ...string) []map[string]any {
 	l.t.Helper()
-	out, err := exec.Command(binary(l.t), append([]string{"leases", "--json", "-c", l.cfg}, args...)...).Output()
-	if err != nil {
-		l.t.Fatalf("hadhcpd leases: %v", err)
-	}
 	var ls []map[string]any
-	if err := json.Unmarshal(out, &ls); err != nil {
-		l.t.Fatalf("leases --json: %v\n%s", err, out)
+	if err := l.box.Leases(&ls, args...); err != nil {
+		l.t.Fatal(err)
 	}
 	return ls
 }
@@ -223,7 +205,7 @@ func leaseState(ls []map[string]any, ip string) string {
 }
 
 func TestIntegrationDhclientLeaseRenewRelease(t *testing.T) {
-	l := newLab(t, "10s") // T1 = 5 s: a renewal within the test
+	l := newSoloLab(t, "10s") // T1 = 5 s: a renewal within the test
 	c := newClient(t, l.client("c1", ""))
 	out, err := c.dhclient(t)
 	if err != nil || !strings.Contains(out, "DHCPACK of 192.0.2.") {
@@ -243,7 +225,7 @@ func TestIntegrationDhclientLeaseRenewRelease(t *testing.T) {
 }
 
 func TestIntegrationUdhcpcLeaseRenewRelease(t *testing.T) {
-	l := newLab(t, "1h")
+	l := newSoloLab(t, "1h")
 	c := newClient(t, l.client("c1", ""))
 	// -R: release on exit; -f: foreground so the test owns the process.
 	p := c.h.Start(nil, "busybox", "udhcpc", "-f", "-R", "-i", "eth0", "-s", c.script, "-t", "5", "-T", "1")
@@ -264,7 +246,7 @@ func TestIntegrationUdhcpcLeaseRenewRelease(t *testing.T) {
 
 func TestIntegrationRelay(t *testing.T) {
 	testnet.RequireCmd(t, "dhcrelay")
-	l := newLab(t, "1h")
+	l := newSoloLab(t, "1h")
 	far := l.net.Switch("far")
 	relay := l.net.Host("rly")
 	relay.Connect(l.lan, "eth0", "192.0.2.2/24")
@@ -288,7 +270,7 @@ func TestIntegrationRelay(t *testing.T) {
 }
 
 func TestIntegrationRestartInitReboot(t *testing.T) {
-	l := newLab(t, "1h")
+	l := newSoloLab(t, "1h")
 	c := newClient(t, l.client("c1", ""))
 	out, err := c.dhclient(t)
 	if err != nil {
@@ -312,7 +294,7 @@ func TestIntegrationRestartInitReboot(t *testing.T) {
 }
 
 func TestIntegrationWrongNetworkNAK(t *testing.T) {
-	l := newLab(t, "1h")
+	l := newSoloLab(t, "1h")
 	c := newClient(t, l.client("c1", ""))
 	// A lease from another network: dhclient starts in INIT-REBOOT with it.
 	stale := `lease {
@@ -340,7 +322,7 @@ func TestIntegrationWrongNetworkNAK(t *testing.T) {
 }
 
 func TestIntegrationReservation(t *testing.T) {
-	l := newLab(t, "1h")
+	l := newSoloLab(t, "1h")
 	c := newClient(t, l.client("c1", "02:00:00:00:00:42"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -354,7 +336,7 @@ func TestIntegrationReservation(t *testing.T) {
 }
 
 func TestIntegrationClientIDChangingMAC(t *testing.T) {
-	l := newLab(t, "1h")
+	l := newSoloLab(t, "1h")
 	h := l.client("c1", "02:00:00:00:10:01")
 	c := newClient(t, h)
 	c.conf(t, `send dhcp-client-identifier "hdd-laptop";`)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -129,9 +129,9 @@ func acksSince(c *loadClient, from, to time.Time) int {
 // `hadhcpd status` (its pools' counters: no database copy to read).
 func activeCount(t *testing.T, b *pairBox) int {
 	t.Helper()
-	st, err := tryStatus(b)
+	st, err := b.TryStatus()
 	if err != nil {
-		t.Fatalf("%s: status: %v", b.name, err)
+		t.Fatalf("%s: status: %v", b.Name, err)
 	}
 	n := 0
 	for _, pl := range st.Pools {
@@ -190,7 +190,7 @@ func TestIntegrationFailoverRejoin(t *testing.T) {
 	// Box loss of the primary: cables first, so no FIN leaves (PEERS.md).
 	killAt := time.Now()
 	p.pri.links("down")
-	p.pri.kill(syscall.SIGKILL, 10*time.Second)
+	p.pri.Kill(syscall.SIGKILL, 10*time.Second)
 	for !p.sec.hasVIP() {
 		if time.Since(killAt) > 10*time.Second {
 			t.Fatal("the secondary did not take the VIP within 10s of the primary's loss")
@@ -223,7 +223,7 @@ func TestIntegrationFailoverRejoin(t *testing.T) {
 	// as systemd's ExecStopPost (`hadhcpd cleanup`) does after a crash,
 	// so a VIP seen on it later is one it took.
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	out, err := p.pri.host.Output(ctx, binary(t), "cleanup", "-c", p.pri.cfg)
+	out, err := p.pri.Host.Output(ctx, binary(t), "cleanup", "-c", p.pri.Cfg)
 	cancel()
 	if err != nil {
 		t.Fatalf("hadhcpd cleanup on the primary: %v\n%s", err, out)
@@ -234,7 +234,7 @@ func TestIntegrationFailoverRejoin(t *testing.T) {
 	p.pri.links("up")
 	phase.Store(2)
 	restartAt := time.Now()
-	marker := p.pri.start()
+	marker := p.pri.Start()
 	alone := acksSince(load, aloneAt, restartAt)
 
 	// Sample the VIP until the primary takes it back.
@@ -245,7 +245,7 @@ func TestIntegrationFailoverRejoin(t *testing.T) {
 		case p.pri.hasVIP():
 			vipAt = time.Now()
 			continue
-		case p.pri.proc.Exited():
+		case p.pri.Proc.Exited():
 			t.Fatal("the primary exited during its catch-up")
 		case time.Now().After(vipDeadline):
 			t.Fatalf("the primary did not take the VIP back within %v of its start", vipDeadline.Sub(restartAt))
@@ -274,7 +274,7 @@ func TestIntegrationFailoverRejoin(t *testing.T) {
 	failed := load.failed
 	load.mu.Unlock()
 
-	priLog := p.pri.log.String()
+	priLog := p.pri.Log.String()
 	normalAt, _ := logEvent(priLog, marker, toNormalRx)
 	resyncAt, resyncPos := logEvent(priLog, marker, resyncRx)
 	masterAt, masterPos := logEvent(priLog, marker, toMasterRx)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -145,15 +145,15 @@ func partition(t *testing.T, round int, cutS, cutV bool) {
 	time.Sleep(partLead)
 
 	marker := fmt.Sprintf("--- partition: sync %v, vrrp %v ---\n", cutS, cutV)
-	_, _ = fmt.Fprint(p.pri.log, marker)
-	_, _ = fmt.Fprint(p.sec.log, marker)
+	_, _ = fmt.Fprint(p.pri.Log, marker)
+	_, _ = fmt.Fprint(p.sec.Log, marker)
 	cutAt := time.Now()
 	if cutS {
-		nft(t, p.pri.host, cutSync)
+		nft(t, p.pri.Host, cutSync)
 	}
 	if cutV {
-		nft(t, p.pri.host, cutVRRP)
-		nft(t, p.sec.host, cutVRRP)
+		nft(t, p.pri.Host, cutVRRP)
+		nft(t, p.sec.Host, cutVRRP)
 	}
 	// Sample who holds the VIP while the partition lasts.
 	var priVIP, secVIP, bothVIP int
@@ -170,20 +170,20 @@ func partition(t *testing.T, round int, cutS, cutV bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	sp, errp := tryStatus(p.pri)
-	ss, errs := tryStatus(p.sec)
+	sp, errp := p.pri.TryStatus()
+	ss, errs := p.sec.TryStatus()
 	t.Logf("end of the partition: primary %s (%v), secondary %s (%v); VIP samples: primary %d, secondary %d, both %d",
 		statusLine(sp), errp, statusLine(ss), errs, priVIP, secVIP, bothVIP)
 	healAt := time.Now()
 	if cutS {
-		nft(t, p.pri.host, healSync)
+		nft(t, p.pri.Host, healSync)
 	}
 	if cutV {
-		nft(t, p.pri.host, healVRRP)
-		nft(t, p.sec.host, healVRRP)
+		nft(t, p.pri.Host, healVRRP)
+		nft(t, p.sec.Host, healVRRP)
 	}
-	_, _ = fmt.Fprintf(p.pri.log, "--- healed ---\n")
-	_, _ = fmt.Fprintf(p.sec.log, "--- healed ---\n")
+	_, _ = fmt.Fprintf(p.pri.Log, "--- healed ---\n")
+	_, _ = fmt.Fprintf(p.sec.Log, "--- healed ---\n")
 	time.Sleep(partLead)
 	cancel()
 	var started int

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -33,11 +33,11 @@ func TestIntegrationFailoverDiskLoss(t *testing.T) {
 	}
 	runLoad(0, 2*time.Second)
 
-	p.pri.kill(syscall.SIGKILL, 10*time.Second)
+	p.pri.Kill(syscall.SIGKILL, 10*time.Second)
 	runLoad(1, 3*time.Second) // the secondary alone, from its BACKUP share
 
 	// The disk is gone: an empty state directory, the config and key kept.
-	state := filepath.Join(p.pri.dir, "state")
+	state := filepath.Join(p.pri.Dir, "state")
 	if err := os.RemoveAll(state); err != nil {
 		t.Fatal(err)
 	}
@@ -55,26 +55,26 @@ func TestIntegrationFailoverDiskLoss(t *testing.T) {
 	// it now has), so after the resync it waits one MCLT in RECOVER-WAIT
 	// (draft-ietf-dhc-failover-12 §8.2.3) before it may serve or take the
 	// VIP. The shortest MCLT the config allows keeps the test short.
-	cfg, err := os.ReadFile(p.pri.cfg)
+	cfg, err := os.ReadFile(p.pri.Cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg = []byte(strings.Replace(string(cfg), "  max_response_delay: 3s", "  mclt: 1m\n  max_response_delay: 3s", 1))
-	if err := os.WriteFile(p.pri.cfg, cfg, 0o600); err != nil {
+	if err := os.WriteFile(p.pri.Cfg, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = fmt.Fprintf(p.pri.log, "--- disk lost: %d leases ACKed so far ---\n", len(before))
+	_, _ = fmt.Fprintf(p.pri.Log, "--- disk lost: %d leases ACKed so far ---\n", len(before))
 	restart := time.Now()
-	marker := p.pri.start()
+	marker := p.pri.Start()
 	// SIGKILL left the VIP on the primary's interface (kill -9 is not a
 	// box failure: the kernel keeps the address); the agent removes it
 	// before anything else. Watch the VIP only after the resync.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if _, pos := logEvent(p.pri.log.String(), marker, toRecWaitRx); pos >= 0 {
+		if _, pos := logEvent(p.pri.Log.String(), marker, toRecWaitRx); pos >= 0 {
 			break
 		}
-		if time.Now().After(deadline) || p.pri.proc.Exited() {
+		if time.Now().After(deadline) || p.pri.Proc.Exited() {
 			t.Fatalf("the primary did not resync and enter RECOVER-WAIT within 60s of its start on an empty disk")
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -112,17 +112,17 @@ func TestIntegrationFailoverDiskLoss(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the primary did not take the VIP back within MCLT + 1m of its restart")
 		}
-		if p.pri.proc.Exited() {
+		if p.pri.Proc.Exited() {
 			t.Fatal("the primary exited after its restart on an empty disk")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	tookVIP := time.Now()
-	v := checkCrash(before, activeLeases(t, p.pri), p.pri.name, tookVIP)
+	v := checkCrash(before, activeLeases(t, p.pri), p.pri.Name, tookVIP)
 	reportLines(t, "the primary took the VIP without this lease (invariant 3)", v.lost)
 	// And in the primary's own words: the resync ended before it became
 	// VRRP master.
-	log := p.pri.log.String()
+	log := p.pri.Log.String()
 	_, resync := logEvent(log, marker, resyncRx)
 	_, master := logEvent(log, marker, toMasterRx)
 	if resync < 0 || master < resync {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -64,9 +64,9 @@ func newPair(t *testing.T) *pair {
 // and the secondary got its BACKUP share.
 func (p *pair) waitReady(t *testing.T) {
 	t.Helper()
-	p.pri.waitLog(`failover transition.*to=NORMAL`, 20*time.Second)
-	p.sec.waitLog(`failover transition.*to=NORMAL`, 20*time.Second)
-	p.pri.waitLog(`pool balance.*to=BACKUP`, 10*time.Second)
+	p.pri.WaitLog(`failover transition.*to=NORMAL`, 20*time.Second)
+	p.sec.WaitLog(`failover transition.*to=NORMAL`, 20*time.Second)
+	p.pri.WaitLog(`pool balance.*to=BACKUP`, 10*time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	for !(p.pri.hasVIP() && !p.sec.hasVIP()) {
 		if time.Now().After(deadline) {
@@ -92,15 +92,15 @@ func (p *pair) waitReady(t *testing.T) {
 		vrrp      string
 		minBackup int
 	}{{p.pri, "MASTER", 1}, {p.sec, "BACKUP", 1}} {
-		st := c.b.status()
+		st := c.b.Status()
 		if len(st.VRRP) != 1 || st.VRRP[0].State != c.vrrp {
-			t.Errorf("%s: status vrrp = %+v, want one instance in %s", c.b.name, st.VRRP, c.vrrp)
+			t.Errorf("%s: status vrrp = %+v, want one instance in %s", c.b.Name, st.VRRP, c.vrrp)
 		}
 		if st.Failover == nil || st.Failover.State != "NORMAL" || st.Failover.PartnerState != "NORMAL" || !st.Failover.LinkUp {
-			t.Errorf("%s: status failover = %+v, want NORMAL/NORMAL with the link up", c.b.name, st.Failover)
+			t.Errorf("%s: status failover = %+v, want NORMAL/NORMAL with the link up", c.b.Name, st.Failover)
 		}
 		if len(st.Pools) != 1 || st.Pools[0].Total != 101 || st.Pools[0].Backup < c.minBackup {
-			t.Errorf("%s: status pools = %+v, want 192.0.2.100-200 (101) with BACKUP addresses", c.b.name, st.Pools)
+			t.Errorf("%s: status pools = %+v, want 192.0.2.100-200 (101) with BACKUP addresses", c.b.Name, st.Pools)
 		}
 	}
 }
@@ -141,13 +141,13 @@ func TestIntegrationFailoverHotStandby(t *testing.T) {
 	// leaves right after it.
 	c2 := newClient(t, p.net.Host("c2"))
 	c2.h.Connect(p.lan, "eth0")
-	p.sec.log.Write([]byte("--- failure ---\n"))
+	p.sec.Log.Write([]byte("--- failure ---\n"))
 
 	// Box loss: both cables of the primary go first (no FIN can leave),
 	// then SIGKILL (PEERS.md "kill -9 is not a box failure").
 	failAt := time.Now()
 	p.pri.links("down")
-	if err := p.pri.proc.Signal(syscall.SIGKILL); err != nil {
+	if err := p.pri.Proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 
@@ -165,7 +165,7 @@ func TestIntegrationFailoverHotStandby(t *testing.T) {
 	// retransmission timer would blur it).
 	after := func(re string) time.Time {
 		t.Helper()
-		ts, _ := logEvent(p.sec.log.String(), "--- failure ---\n", regexp.MustCompile(re))
+		ts, _ := logEvent(p.sec.Log.String(), "--- failure ---\n", regexp.MustCompile(re))
 		if ts.IsZero() {
 			t.Fatalf("secondary: no dated %q after the failure", re)
 		}
@@ -218,8 +218,8 @@ func TestIntegrationFailoverHotStandby(t *testing.T) {
 	if len(seen) != 2 {
 		t.Errorf("secondary has %d active leases, want 2 (c1, c2): %v", len(seen), seen)
 	}
-	_ = p.sec.proc.Signal(syscall.SIGTERM)
-	if exited, _ := p.sec.proc.Wait(10 * time.Second); !exited {
+	_ = p.sec.Proc.Signal(syscall.SIGTERM)
+	if exited, _ := p.sec.Proc.Wait(10 * time.Second); !exited {
 		t.Error("secondary did not stop within 10s of SIGTERM")
 	}
 }

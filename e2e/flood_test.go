@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // at a running hadhcpd, then checks that it still runs and that a real
 // client still gets a lease.
 func TestIntegrationGarbageThenLease(t *testing.T) {
-	l := newLab(t, "1h")
+	l := newSoloLab(t, "1h")
 	h := l.client("c1", "")
 	h.MustIP("addr", "add", "192.0.2.9/24", "dev", "eth0") // for the unicast share of the garbage
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -115,7 +115,7 @@ func TestIntegrationGarbageThenLease(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sending garbage: %v", err)
 	}
-	if l.proc.Exited() {
+	if l.box.Proc.Exited() {
 		t.Fatal("hadhcpd died under garbage input")
 	}
 	h.MustIP("addr", "flush", "dev", "eth0")
@@ -127,7 +127,7 @@ func TestIntegrationGarbageThenLease(t *testing.T) {
 		t.Fatalf("a real client after the garbage: %v\n%s", err, out)
 	}
 	c.waitEvent(t, `bound (192\.0\.2\.\d+)`, 2*time.Second)
-	if l.proc.Exited() {
+	if l.box.Proc.Exited() {
 		t.Fatal("hadhcpd exited")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func TestIntegrationMaintenanceNoPreempt(t *testing.T) {
 	p.waitReady(t)
 
 	begin := time.Now()
-	out, err := p.pri.hadhcpd("maintenance", "start")
+	out, err := p.pri.Run("maintenance", "start")
 	cmdTook := time.Since(begin)
 	if err != nil || !strings.Contains(out, "maintenance on: the partner holds VRRP mastership") {
 		t.Fatalf("maintenance start: %v\n%s", err, out)
@@ -37,7 +37,7 @@ func TestIntegrationMaintenanceNoPreempt(t *testing.T) {
 	took := waitVIP(t, p.sec, p.pri, 3*time.Second)
 	t.Logf("maintenance start: returned after %v, VIP on the secondary alone %v later\n%s",
 		cmdTook.Round(time.Millisecond), took.Round(time.Millisecond), out)
-	if st := p.pri.status(); len(st.VRRP) != 1 || st.VRRP[0].State != "BACKUP" || st.VRRP[0].Priority != 1 {
+	if st := p.pri.Status(); len(st.VRRP) != 1 || st.VRRP[0].State != "BACKUP" || st.VRRP[0].Priority != 1 {
 		t.Errorf("primary in maintenance: %+v, want BACKUP at priority 1", st.VRRP)
 	}
 	// It stays there: nobody preempts the secondary.
@@ -46,7 +46,7 @@ func TestIntegrationMaintenanceNoPreempt(t *testing.T) {
 		t.Fatalf("VIP moved during maintenance: secondary %v primary %v", p.sec.hasVIP(), p.pri.hasVIP())
 	}
 
-	if out, err := p.pri.hadhcpd("maintenance", "stop"); err != nil {
+	if out, err := p.pri.Run("maintenance", "stop"); err != nil {
 		t.Fatalf("maintenance stop: %v\n%s", err, out)
 	}
 	took = waitVIP(t, p.pri, p.sec, 3*time.Second)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -436,64 +436,64 @@ func (p *chaosPair) inject(t *testing.T, f chaosFault) (time.Time, time.Duration
 	b, other := p.box(f.target)
 	switch f.kind {
 	case chaosKill9:
-		b.kill(syscall.SIGKILL, chaosExitWait)
+		b.Kill(syscall.SIGKILL, chaosExitWait)
 		time.Sleep(f.hold)
-		b.start()
+		b.Start()
 	case chaosBoxLoss:
 		// Cables first, so no FIN leaves (PEERS.md "kill -9 is not a box
 		// failure").
 		b.links("down")
-		b.kill(syscall.SIGKILL, chaosExitWait)
+		b.Kill(syscall.SIGKILL, chaosExitWait)
 		time.Sleep(f.hold)
 		b.links("up")
-		b.start()
+		b.Start()
 	case chaosLinkLAN, chaosLinkSync:
 		dev := "eth0"
 		if f.kind == chaosLinkSync {
 			dev = "sync0"
 		}
-		b.host.MustIP("link", "set", dev, "down")
+		b.Host.MustIP("link", "set", dev, "down")
 		time.Sleep(f.hold)
-		b.host.MustIP("link", "set", dev, "up")
+		b.Host.MustIP("link", "set", dev, "up")
 	case chaosRestart:
-		b.kill(syscall.SIGTERM, chaosExitWait)
-		b.start()
+		b.Kill(syscall.SIGTERM, chaosExitWait)
+		b.Start()
 	case chaosMaint:
-		if out, err := b.hadhcpd("maintenance", "start"); err != nil {
-			t.Fatalf("%s: maintenance start: %v\n%s", b.name, err, out)
+		if out, err := b.Run("maintenance", "start"); err != nil {
+			t.Fatalf("%s: maintenance start: %v\n%s", b.Name, err, out)
 		}
 		// The handover must happen: the partner alone holds the VIP
 		// (bounded; the command may return a moment before).
 		waitVIP(t, other, b, 10*time.Second)
 		time.Sleep(f.hold)
-		if out, err := b.hadhcpd("maintenance", "stop"); err != nil {
-			t.Fatalf("%s: maintenance stop: %v\n%s", b.name, err, out)
+		if out, err := b.Run("maintenance", "stop"); err != nil {
+			t.Fatalf("%s: maintenance stop: %v\n%s", b.Name, err, out)
 		}
 	case chaosReload:
-		before, err := tryStatus(b)
+		before, err := b.TryStatus()
 		if err != nil || before.Failover == nil {
-			t.Fatalf("%s: status before the reload: %v", b.name, err)
+			t.Fatalf("%s: status before the reload: %v", b.Name, err)
 		}
-		old, err := os.ReadFile(b.cfg)
+		old, err := os.ReadFile(b.Cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg, leaseTime, err := rewriteForReload(string(old))
 		if err != nil {
-			t.Fatalf("%s: %v", b.name, err)
+			t.Fatalf("%s: %v", b.Name, err)
 		}
 		// Write and rename: the daemon never reads half a file.
-		tmp := b.cfg + ".new"
+		tmp := b.Cfg + ".new"
 		if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Rename(tmp, b.cfg); err != nil {
+		if err := os.Rename(tmp, b.Cfg); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := b.hadhcpd("check-config"); err != nil {
+		if out, err := b.Run("check-config"); err != nil {
 			t.Fatalf("check-config after the edit: %v\n%s", err, out)
 		}
-		if err := b.proc.Signal(syscall.SIGHUP); err != nil {
+		if err := b.Proc.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		repairAt := time.Now()
@@ -501,12 +501,12 @@ func (p *chaosPair) inject(t *testing.T, f chaosFault) (time.Time, time.Duration
 		// also needs the secondary to run the same section).
 		deadline := time.Now().Add(chaosNormalWait)
 		for {
-			st, err := tryStatus(b)
+			st, err := b.TryStatus()
 			if err == nil && st.Failover != nil && st.Failover.ConfigHash != before.Failover.ConfigHash {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: dhcp: hash still %.12s %v after SIGHUP", b.name, before.Failover.ConfigHash, chaosNormalWait)
+				t.Fatalf("%s: dhcp: hash still %.12s %v after SIGHUP", b.Name, before.Failover.ConfigHash, chaosNormalWait)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -564,9 +564,9 @@ func TestIntegrationChaos(t *testing.T) {
 
 	for i, f := range sched {
 		b, _ := p.box(f.target)
-		what := fmt.Sprintf("fault %d/%d: %s of %s (lead %v, hold %v)", i+1, n, f.kind, b.name, f.lead, f.hold)
+		what := fmt.Sprintf("fault %d/%d: %s of %s (lead %v, hold %v)", i+1, n, f.kind, b.Name, f.lead, f.hold)
 		if f.kind == chaosRestart || f.kind == chaosReload {
-			what = fmt.Sprintf("fault %d/%d: %s of %s (lead %v)", i+1, n, f.kind, b.name, f.lead)
+			what = fmt.Sprintf("fault %d/%d: %s of %s (lead %v)", i+1, n, f.kind, b.Name, f.lead)
 		}
 		ctx, cancel := context.WithCancel(runCtx)
 		done := make(chan chaosLoadStats, 1)
@@ -584,8 +584,8 @@ func TestIntegrationChaos(t *testing.T) {
 
 		time.Sleep(f.lead)
 		marker := "--- chaos " + what + " ---\n"
-		_, _ = fmt.Fprint(p.pri.log, marker)
-		_, _ = fmt.Fprint(p.sec.log, marker)
+		_, _ = fmt.Fprint(p.pri.Log, marker)
+		_, _ = fmt.Fprint(p.sec.Log, marker)
 		faultAt := time.Now()
 		repairAt, leaseTime := p.inject(t, f)
 		normalAt, _, err := p.waitNormal(chaosNormalWait, chaosMinBackup)

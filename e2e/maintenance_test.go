@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"strings"
@@ -26,7 +26,7 @@ func TestIntegrationMaintenance(t *testing.T) {
 
 	// (Refusal while the partner is not NORMAL: agent/operator_test.go.)
 	begin := time.Now()
-	out, err = p.pri.hadhcpd("maintenance", "start")
+	out, err = p.pri.Run("maintenance", "start")
 	if err != nil {
 		t.Fatalf("maintenance start: %v\n%s", err, out)
 	}
@@ -40,7 +40,7 @@ func TestIntegrationMaintenance(t *testing.T) {
 	if d := cmdTook + took; d > 2*time.Second {
 		t.Errorf("handover took %v, want about 1s (100ms adverts)", d)
 	}
-	if st := p.pri.status(); st.Failover == nil || !st.Failover.LinkUp || len(st.VRRP) != 1 || st.VRRP[0].State != "BACKUP" || st.VRRP[0].Priority != 1 {
+	if st := p.pri.Status(); st.Failover == nil || !st.Failover.LinkUp || len(st.VRRP) != 1 || st.VRRP[0].State != "BACKUP" || st.VRRP[0].Priority != 1 {
 		t.Errorf("primary in maintenance: status %+v %+v, want BACKUP at priority 1 with the link up", st.VRRP, st.Failover)
 	}
 
@@ -67,17 +67,17 @@ func TestIntegrationMaintenance(t *testing.T) {
 		t.Fatalf("c1 during maintenance: want DHCPACK of %s: %v\n%s", ip1, err, out)
 	}
 	_, _ = c1.dhclient(t, "-x")
-	if !strings.Contains(p.sec.log.String(), "ip="+ip1) {
+	if !strings.Contains(p.sec.Log.String(), "ip="+ip1) {
 		t.Errorf("the secondary's log does not show c1's renewal of %s", ip1)
 	}
 
-	out, err = p.pri.hadhcpd("maintenance", "stop")
+	out, err = p.pri.Run("maintenance", "stop")
 	if err != nil {
 		t.Fatalf("maintenance stop: %v\n%s", err, out)
 	}
 	took = waitVIP(t, p.pri, p.sec, 5*time.Second)
 	t.Logf("maintenance stop: VIP back on the primary %v after the command returned\n%s", took.Round(time.Millisecond), out)
-	if st := p.pri.status(); st.Failover == nil || st.Failover.State != "NORMAL" {
+	if st := p.pri.Status(); st.Failover == nil || st.Failover.State != "NORMAL" {
 		t.Errorf("primary after maintenance stop: %+v, want NORMAL", st.Failover)
 	}
 	// A lease given now by the primary is on the secondary too.
@@ -98,25 +98,25 @@ func TestIntegrationPartnerDown(t *testing.T) {
 	p := newPair(t)
 	p.waitReady(t)
 
-	out, err := p.sec.hadhcpd("partner-down", "--yes")
+	out, err := p.sec.Run("partner-down", "--yes")
 	if err == nil || !strings.Contains(out, "refused") || !strings.Contains(out, "sync link") {
 		t.Fatalf("partner-down with the partner alive: err %v, want refused (sync link up)\n%s", err, out)
 	}
 	// Without --yes and without a terminal: nothing is sent.
-	out, err = p.sec.hadhcpd("partner-down")
+	out, err = p.sec.Run("partner-down")
 	if err == nil || !strings.Contains(out, "not a terminal") {
 		t.Fatalf("partner-down without --yes from a pipe: err %v\n%s", err, out)
 	}
 
 	// Box loss (PEERS.md: cables first, then SIGKILL).
 	p.pri.links("down")
-	if err := p.pri.proc.Signal(syscall.SIGKILL); err != nil {
+	if err := p.pri.Proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	p.sec.waitLog(`failover transition.*to=COMMUNICATIONS-INTERRUPTED`, 10*time.Second)
+	p.sec.WaitLog(`failover transition.*to=COMMUNICATIONS-INTERRUPTED`, 10*time.Second)
 	waitVIP(t, p.sec, p.pri, 5*time.Second)
 
-	out, err = p.sec.hadhcpd("partner-down", "--yes")
+	out, err = p.sec.Run("partner-down", "--yes")
 	if err != nil {
 		// The secondary may have reached PARTNER-DOWN by itself
 		// (auto_partner_down 60s is far off, so it should not).
@@ -125,11 +125,11 @@ func TestIntegrationPartnerDown(t *testing.T) {
 	if !strings.Contains(out, "PARTNER-DOWN") {
 		t.Errorf("partner-down output: %q", out)
 	}
-	if st := p.sec.status(); st.Failover == nil || st.Failover.State != "PARTNER-DOWN" {
+	if st := p.sec.Status(); st.Failover == nil || st.Failover.State != "PARTNER-DOWN" {
 		t.Errorf("secondary status after partner-down: %+v, want PARTNER-DOWN", st.Failover)
 	}
-	p.sec.waitLog(`failover transition.*to=PARTNER-DOWN.*operator command`, time.Second)
-	out, err = p.sec.hadhcpd("partner-down", "--yes")
+	p.sec.WaitLog(`failover transition.*to=PARTNER-DOWN.*operator command`, time.Second)
+	out, err = p.sec.Run("partner-down", "--yes")
 	if err == nil || !strings.Contains(out, "already in PARTNER-DOWN") {
 		t.Errorf("second partner-down: err %v, want refused (already)\n%s", err, out)
 	}

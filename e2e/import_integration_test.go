@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Root tests of issue 7 ("migration in one command"): real ISC dhcpd 4.4,
 // Kea 2.2 and keepalived 2.2 serve real clients in namespaces; their files

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -440,13 +440,13 @@ func (p *pair) killRound(t *testing.T, load *loadClient, r int) crashRound {
 	go func() { done <- load.run(ctx, r) }()
 
 	time.Sleep(time.Second + mrand.N(2*time.Second))
-	marker := fmt.Sprintf("--- round %d: %s of %s ---\n", r, c.kind, c.active.name)
-	_, _ = fmt.Fprint(c.standby.log, marker)
+	marker := fmt.Sprintf("--- round %d: %s of %s ---\n", r, c.kind, c.active.Name)
+	_, _ = fmt.Fprint(c.standby.Log, marker)
 	c.killAt = time.Now()
 	if c.kind == "crash" {
 		c.active.links("down")
 	}
-	if err := c.active.proc.Signal(syscall.SIGKILL); err != nil {
+	if err := c.active.Proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(crashAfterKill)
@@ -456,8 +456,8 @@ func (p *pair) killRound(t *testing.T, load *loadClient, r int) crashRound {
 	case <-time.After(10 * time.Second):
 		t.Fatal("load client did not stop within 10s")
 	}
-	if exited, _ := c.active.proc.Wait(10 * time.Second); !exited {
-		t.Fatalf("%s did not die of SIGKILL within 10s", c.active.name)
+	if exited, _ := c.active.Proc.Wait(10 * time.Second); !exited {
+		t.Fatalf("%s did not die of SIGKILL within 10s", c.active.Name)
 	}
 
 	load.mu.Lock()
@@ -475,14 +475,14 @@ func (p *pair) killRound(t *testing.T, load *loadClient, r int) crashRound {
 	}
 	// The standby's own log dates its first commit after the kill (an
 	// ACK's IP source does not tell the boxes apart: see froms).
-	if at, _ := logEvent(c.standby.log.String(), marker, bindRx); !at.IsZero() {
+	if at, _ := logEvent(c.standby.Log.String(), marker, bindRx); !at.IsZero() {
 		c.firstAck = at.Sub(c.killAt)
 	}
 	if c.before == 0 {
 		t.Errorf("round %d: no ACK before the kill: the load client did not work", r)
 	}
 	if c.after == 0 || c.firstAck < 0 {
-		t.Errorf("round %d: the standby %s ACKed no new client within %v of the kill", r, c.standby.name, crashAfterKill)
+		t.Errorf("round %d: the standby %s ACKed no new client within %v of the kill", r, c.standby.Name, crashAfterKill)
 	}
 	return c
 }
@@ -492,7 +492,7 @@ func (c crashRound) restart() {
 	if c.kind == "crash" {
 		c.active.links("up")
 	}
-	c.active.start()
+	c.active.Start()
 }
 
 // TestIntegrationFailoverCrashLoop: rounds of load, loss of the active box
@@ -513,9 +513,9 @@ func TestIntegrationFailoverCrashLoop(t *testing.T) {
 	for r := range rounds {
 		p.mustNormal(t, crashNormalWait)
 		c := p.killRound(t, load, r)
-		v := checkCrash(c.acks, activeLeases(t, c.standby), c.standby.name, time.Now())
+		v := checkCrash(c.acks, activeLeases(t, c.standby), c.standby.Name, time.Now())
 		t.Logf("round %d (%s of %s): %d clients started, ACKs before the kill %d, after %d, no ACK %d; lost %d, duplicates %d; kill → standby's first ACK %v (ACK sources %v)",
-			r, c.kind, c.active.name, c.started, c.before, c.after, c.failed, len(v.lost), len(v.dups), c.firstAck.Round(time.Millisecond), c.froms)
+			r, c.kind, c.active.Name, c.started, c.before, c.after, c.failed, len(v.lost), len(v.dups), c.firstAck.Round(time.Millisecond), c.froms)
 		reportViolations(t, "lost (invariant 2)", v)
 		if t.Failed() {
 			t.FailNow()

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/internal/lab"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -45,8 +46,8 @@ func (g *gPair) box(t *testing.T, name, lan, role, lanAddr, syncAddr, listen, pe
 		c := fmt.Sprintf(pairConfig, name, dir, prio, role, listen, peer, "AUTH", "127.0.0.1:9767")
 		return strings.Replace(c, "{psk_file: AUTH}", auth, 1)
 	})
-	b.host.Connect(lan, "eth0", lanAddr)
-	b.host.Connect(g.sync, "sync0", syncAddr)
+	b.Host.Connect(lan, "eth0", lanAddr)
+	b.Host.Connect(g.sync, "sync0", syncAddr)
 	return b
 }
 
@@ -59,7 +60,7 @@ func newGPair(t *testing.T, auth func(box string) string) *gPair {
 	n := testnet.New(t, "hdg")
 	g := &gPair{pair: &pair{net: n, lan: n.Switch("lan")}, sync: n.Switch("sync"), dir: t.TempDir()}
 	g.psk = filepath.Join(g.dir, "peer.key")
-	writePSK(t, g.psk)
+	lab.WritePSK(t, g.psk)
 	if auth == nil {
 		auth = func(string) string { return "{psk_file: " + g.psk + "}" }
 	}
@@ -67,12 +68,12 @@ func newGPair(t *testing.T, auth func(box string) string) *gPair {
 	g.sec = g.box(t, "sec", g.lan, "secondary", "192.0.2.3/24", "198.51.100.2/24", "198.51.100.2:647", "198.51.100.1:647", 100, auth("sec"))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("primary log:\n%s", g.pri.log.String())
-			t.Logf("secondary log:\n%s", g.sec.log.String())
+			t.Logf("primary log:\n%s", g.pri.Log.String())
+			t.Logf("secondary log:\n%s", g.sec.Log.String())
 		}
 	})
-	g.sec.start()
-	g.pri.start()
+	g.sec.Start()
+	g.pri.Start()
 	return g
 }
 
@@ -81,15 +82,15 @@ func (b *pairBox) metric(t *testing.T, series string) float64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := b.host.Output(ctx, "curl", "-sS", "--max-time", "3", "http://127.0.0.1:9767/metrics")
+	out, err := b.Host.Output(ctx, "curl", "-sS", "--max-time", "3", "http://127.0.0.1:9767/metrics")
 	if err != nil {
-		t.Fatalf("%s: /metrics: %v\n%s", b.name, err, out)
+		t.Fatalf("%s: /metrics: %v\n%s", b.Name, err, out)
 	}
 	for _, line := range strings.Split(out, "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {
-				t.Fatalf("%s: %s: %v", b.name, series, err)
+				t.Fatalf("%s: %s: %v", b.Name, series, err)
 			}
 			return f
 		}
@@ -107,7 +108,7 @@ func TestIntegrationFailoverWrongPSK(t *testing.T) {
 	g := newGPair(t, nil)
 	g.waitReady(t)
 	bad := filepath.Join(g.dir, "wrong.key")
-	writePSK(t, bad)
+	lab.WritePSK(t, bad)
 	g.intruder(t, "{psk_file: "+bad+"}", "auth")
 }
 
@@ -121,12 +122,12 @@ func (g *gPair) intruder(t *testing.T, auth, reason string) {
 		"198.51.100.3:647", "198.51.100.2:647", 200, auth)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("rogue log:\n%s", rogue.log.String())
+			t.Logf("rogue log:\n%s", rogue.Log.String())
 		}
 	})
-	rogue.start()
+	rogue.Start()
 	refusal := `msg="peer link: refused partner connection".*ip=198\.51\.100\.3 reason=` + reason
-	g.sec.waitLog(refusal, 15*time.Second)
+	g.sec.WaitLog(refusal, 15*time.Second)
 	// The rogue redials: wait for a second refused attempt, which must
 	// not log a second line.
 	series := `hadhcpd_peer_refused_peers_total{reason="` + reason + `"}`
@@ -139,19 +140,19 @@ func (g *gPair) intruder(t *testing.T, auth, reason string) {
 			t.Fatalf("secondary: %s = %v 15s after the first refusal, want the rogue's retries counted (>= 2)", series, v)
 		}
 	}
-	if n := len(regexp.MustCompile(refusal).FindAllString(g.sec.log.String(), -1)); n != 1 {
+	if n := len(regexp.MustCompile(refusal).FindAllString(g.sec.Log.String(), -1)); n != 1 {
 		t.Errorf("secondary logged the refusal %d times, want once (rate limit per source and reason)", n)
 	}
 	t.Logf("secondary: %v refused attempts (%s), one log line", v, series)
-	if regexp.MustCompile(`peer link up.*partner=rogue`).MatchString(g.sec.log.String()) {
+	if regexp.MustCompile(`peer link up.*partner=rogue`).MatchString(g.sec.Log.String()) {
 		t.Error("the secondary accepted the rogue's connection")
 	}
 
 	// The pair is untouched: link up, and a client's lease is replicated
 	// before its ACK.
 	for _, b := range []*pairBox{g.pri, g.sec} {
-		if st := b.status(); st.Failover == nil || !st.Failover.LinkUp || st.Failover.State != "NORMAL" {
-			t.Errorf("%s after the intrusion: failover %+v, want NORMAL with the link up", b.name, st.Failover)
+		if st := b.Status(); st.Failover == nil || !st.Failover.LinkUp || st.Failover.State != "NORMAL" {
+			t.Errorf("%s after the intrusion: failover %+v, want NORMAL with the link up", b.Name, st.Failover)
 		}
 	}
 	c := newClient(t, g.net.Host("c1"))
@@ -165,9 +166,9 @@ func (g *gPair) intruder(t *testing.T, auth, reason string) {
 		t.Errorf("c1's lease %s on the secondary: %q, want active (replication still works)", m[1], st)
 	}
 	_, _ = c.dhclient(t, "-x")
-	rogue.stop(t)
-	g.pri.stop(t)
-	g.sec.stop(t)
+	rogue.Stop(t)
+	g.pri.Stop(t)
+	g.sec.Stop(t)
 }
 
 // TestIntegrationFailoverConfigSync: the primary's pool shrinks in its
@@ -177,12 +178,12 @@ func (g *gPair) intruder(t *testing.T, auth, reason string) {
 func TestIntegrationFailoverConfigSync(t *testing.T) {
 	g := newGPair(t, nil)
 	g.waitReady(t)
-	hp, hs := g.pri.status().Failover.ConfigHash, g.sec.status().Failover.ConfigHash
+	hp, hs := g.pri.Status().Failover.ConfigHash, g.sec.Status().Failover.ConfigHash
 	if hp == "" || hp != hs {
 		t.Fatalf("config hashes before the change: primary %q, secondary %q, want equal and set", hp, hs)
 	}
 
-	y, err := os.ReadFile(g.pri.cfg)
+	y, err := os.ReadFile(g.pri.Cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,16 +191,16 @@ func TestIntegrationFailoverConfigSync(t *testing.T) {
 	if ny == string(y) {
 		t.Fatal("the pool range is not in the primary's config")
 	}
-	if err := os.WriteFile(g.pri.cfg, []byte(ny), 0o600); err != nil {
+	if err := os.WriteFile(g.pri.Cfg, []byte(ny), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	hup := time.Now()
-	if err := g.pri.proc.Signal(syscall.SIGHUP); err != nil {
+	if err := g.pri.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	var took time.Duration
 	for {
-		st := g.sec.status()
+		st := g.sec.Status()
 		if len(st.Pools) == 1 && st.Pools[0].Total == 51 && st.Failover.ConfigHash != hs {
 			took = time.Since(hup)
 			break
@@ -213,17 +214,17 @@ func TestIntegrationFailoverConfigSync(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("the secondary served the new pool %v after the SIGHUP, want within 1s", took)
 	}
-	g.pri.waitLog(`reload: dhcp section applied.*changed=dhcp\.subnets`, 2*time.Second)
-	g.pri.waitLog(`config verdict from secondary.*accepted=true`, 2*time.Second)
-	hp, hs = g.pri.status().Failover.ConfigHash, g.sec.status().Failover.ConfigHash
+	g.pri.WaitLog(`reload: dhcp section applied.*changed=dhcp\.subnets`, 2*time.Second)
+	g.pri.WaitLog(`config verdict from secondary.*accepted=true`, 2*time.Second)
+	hp, hs = g.pri.Status().Failover.ConfigHash, g.sec.Status().Failover.ConfigHash
 	if hp != hs {
 		t.Errorf("config hashes after the sync: primary %s, secondary %s", hp, hs)
 	}
-	if st := g.pri.status(); len(st.Pools) != 1 || st.Pools[0].Total != 51 {
+	if st := g.pri.Status(); len(st.Pools) != 1 || st.Pools[0].Total != 51 {
 		t.Errorf("primary pools after its reload: %+v, want 192.0.2.150-200 (51)", st.Pools)
 	}
-	g.sec.waitLog(`dhcp config applied.*source=primary hash=`+hs, time.Second)
-	if _, err := os.Stat(filepath.Join(g.sec.dir, "state", "synced-dhcp.json")); err != nil {
+	g.sec.WaitLog(`dhcp config applied.*source=primary hash=`+hs, time.Second)
+	if _, err := os.Stat(filepath.Join(g.sec.Dir, "state", "synced-dhcp.json")); err != nil {
 		t.Errorf("the secondary did not keep the synced section: %v", err)
 	}
 
@@ -239,8 +240,8 @@ func TestIntegrationFailoverConfigSync(t *testing.T) {
 		t.Errorf("c1 got %s, outside the new pool 192.0.2.150-200", m[1])
 	}
 	_, _ = c.dhclient(t, "-x")
-	g.pri.stop(t)
-	g.sec.stop(t)
+	g.pri.Stop(t)
+	g.sec.Stop(t)
 }
 
 // testCA is a throwaway certificate authority for the TLS tests.
