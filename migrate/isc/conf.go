@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,51 +12,16 @@ import (
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
-// Options say what to import.
-type Options struct {
-	Conf     string // dhcpd.conf
-	Leases   string // dhcpd.leases; "" = none
-	Defaults migrate.Defaults
-	// VRRP, when set, is the vrrp section to use (from keepalived.conf)
-	// instead of one invented from the first subnet's router.
-	VRRP *agent.VRRPConfig
-	// ReadFile reads the config and its includes; nil = os.ReadFile.
-	ReadFile func(string) ([]byte, error)
-}
-
-// Import reads an ISC dhcpd 3.x/4.x configuration (and lease file) and
-// returns the hadhcpd config, the leases and the report. A *SyntaxError
-// names the file and line of input it cannot read; statements hadhcpd
-// cannot express are in the report (Report.Err).
-func Import(o Options) (*migrate.Result, error) {
-	read := o.ReadFile
-	if read == nil {
-		read = os.ReadFile
+// Format reads ISC dhcpd 3.x/4.x's dhcpd.conf (with its includes) and
+// dhcpd.leases, for migrate.Convert and migrate.Job.
+func Format() migrate.Format {
+	return migrate.Format{
+		Name: "isc",
+		ParseConfig: func(name string, data []byte, fs migrate.FS) (*migrate.Result, error) {
+			return ParseConfig(name, data, fs.ReadFile)
+		},
+		ParseLeases: ParseLeases,
 	}
-	data, err := read(o.Conf)
-	if err != nil {
-		return nil, fmt.Errorf("isc: %w", err)
-	}
-	res, err := ParseConfig(o.Conf, data, read)
-	if err != nil {
-		return nil, err
-	}
-	if o.Leases != "" {
-		f, err := os.Open(o.Leases)
-		if err != nil {
-			return nil, fmt.Errorf("isc: %w", err)
-		}
-		defer f.Close()
-		res.Leases, err = ParseLeases(o.Leases, f, res.Report)
-		if err != nil {
-			return nil, err
-		}
-	}
-	if o.VRRP != nil {
-		res.Config.VRRP = *o.VRRP
-	}
-	migrate.FinishNode(res.Config, o.Defaults, res.Report)
-	return res, nil
 }
 
 // ISC dhcpd's defaults (dhcpd.conf(5)), written out explicitly because
