@@ -2,12 +2,8 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
-	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 	"github.com/hadhcpd/hadhcpd/migrate/isc"
 	"github.com/hadhcpd/hadhcpd/migrate/kea"
@@ -35,21 +31,21 @@ source holds something hadhcpd cannot express it exits non-zero and writes
 nothing, unless --force.`,
 	}
 	cmd.AddCommand(
-		importSub("isc", "ISC dhcpd 3.x/4.x: dhcpd.conf and dhcpd.leases", true),
-		importSub("kea", "Kea DHCPv4: kea-dhcp4.conf (with the HA hook) and the memfile CSV", true),
-		importSub("keepalived", "keepalived.conf: vrrp_instance and vrrp_sync_group", false),
+		importSub(isc.Format(), "ISC dhcpd 3.x/4.x: dhcpd.conf and dhcpd.leases", true),
+		importSub(kea.Format(), "Kea DHCPv4: kea-dhcp4.conf (with the HA hook) and the memfile CSV", true),
+		importSub(keepalived.Format(), "keepalived.conf: vrrp_instance and vrrp_sync_group", false),
 	)
 	return cmd
 }
 
-func importSub(kind, short string, dhcp bool) *cobra.Command {
+func importSub(format migrate.Format, short string, dhcp bool) *cobra.Command {
 	var f importFlags
 	c := &cobra.Command{
-		Use:   kind,
+		Use:   format.Name,
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runImport(kind, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runImport(format, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	fl := c.Flags()
@@ -68,109 +64,25 @@ func importSub(kind, short string, dhcp bool) *cobra.Command {
 	return c
 }
 
-func runImport(kind string, f importFlags, stdout, stderr io.Writer) error {
+func runImport(format migrate.Format, f importFlags, stdout, stderr io.Writer) error {
 	d := migrate.Defaults{NodeName: f.node, StateDir: f.stateDir, Interfaces: f.ifaces}
-	var vrrpRes *migrate.Result
+	job := migrate.Job{
+		Input:       migrate.Input{Format: format, Conf: f.conf, Leases: f.leases, Defaults: d},
+		Output:      f.out,
+		ReportFile:  f.report,
+		Force:       f.force,
+		WriteLeases: leasedb.WriteDir,
+		Stdout:      stdout,
+		Stderr:      stderr,
+	}
 	if f.vrrpFrom != "" {
-		var err error
-		if vrrpRes, err = keepalived.Import(keepalived.Options{Conf: f.vrrpFrom, Defaults: d}); err != nil {
+		job.VRRPFrom = &migrate.Input{Format: keepalived.Format(), Conf: f.vrrpFrom, Defaults: d}
+	}
+	if err := job.Run(); err != nil {
+		if errors.Is(err, migrate.ErrInput) {
 			return usageError{err}
 		}
-	}
-	var res *migrate.Result
-	var err error
-	switch kind {
-	case "isc":
-		res, err = isc.Import(isc.Options{Conf: f.conf, Leases: f.leases, Defaults: d, VRRP: vrrpConfig(vrrpRes)})
-	case "kea":
-		res, err = kea.Import(kea.Options{Conf: f.conf, Leases: f.leases, Defaults: d, VRRP: vrrpConfig(vrrpRes)})
-	case "keepalived":
-		res, err = keepalived.Import(keepalived.Options{Conf: f.conf, Defaults: d})
-	}
-	if err != nil {
-		return usageError{err}
-	}
-	if vrrpRes != nil {
-		res.Report.Merge(vrrpRes.Report)
-	}
-	if err := res.Report.WriteText(stderr); err != nil {
 		return err
-	}
-	if f.report != "" {
-		if err := writeReport(f.report, res.Report); err != nil {
-			return err
-		}
-	}
-	if err := res.Report.Err(); err != nil && !f.force {
-		return usageError{err}
-	}
-	y, err := migrate.MarshalConfig(res.Config, fmt.Sprintf("written by `hadhcpd import %s --conf %s`; see the import report", kind, f.conf))
-	if err != nil {
-		return err
-	}
-	if res.Leases != nil {
-		n, err := leasedb.WriteDir(res.Config.Node.StateDir, res.Leases, f.force)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "\nwrote %d leases to the lease database in %s\n", n, res.Config.Node.StateDir)
-	}
-	if f.out == "-" {
-		_, err = stdout.Write(y)
-		return err
-	}
-	if _, err := os.Stat(f.out); err == nil && !f.force {
-		return usageError{fmt.Errorf("%s exists (--force overwrites it)", f.out)}
-	}
-	if err := writeFileAtomic(f.out, y); err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "wrote %s (check it with: hadhcpd check-config -c %s)\n", f.out, f.out)
-	return nil
-}
-
-// vrrpConfig is the vrrp section --vrrp-from imported, or nil.
-func vrrpConfig(r *migrate.Result) *config.VRRPConfig {
-	if r == nil {
-		return nil
-	}
-	return &r.Config.VRRP
-}
-
-func writeReport(path string, r *migrate.Report) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := r.WriteText(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// writeFileAtomic writes a config so a crash never leaves half a file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".hadhcpd-import-*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o640)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return errors.Join(fmt.Errorf("write %s", path), werr)
 	}
 	return nil
 }

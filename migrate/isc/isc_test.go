@@ -19,7 +19,7 @@ func load(t *testing.T, res *migrate.Result) *config.Config { return migratetest
 
 func importFile(t *testing.T, conf, leases string) *migrate.Result {
 	t.Helper()
-	res, err := Import(Options{Conf: conf, Leases: leases, Defaults: migrate.Defaults{Interfaces: []string{"eth0"}, StateDir: t.TempDir()}})
+	res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: conf, Leases: leases, Defaults: migrate.Defaults{Interfaces: []string{"eth0"}, StateDir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}

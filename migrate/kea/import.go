@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,44 +12,16 @@ import (
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
-// Options say what to import.
-type Options struct {
-	Conf     string // kea-dhcp4.conf
-	Leases   string // kea-leases4.csv; "" = none
-	Defaults migrate.Defaults
-	VRRP     *config.VRRPConfig // the vrrp section to use, or nil to invent one
-	ReadFile func(string) ([]byte, error)
-}
-
-// Import reads a Kea DHCPv4 config (and memfile lease CSV).
-func Import(o Options) (*migrate.Result, error) {
-	read := o.ReadFile
-	if read == nil {
-		read = os.ReadFile
+// Format reads a Kea DHCPv4 config (kea-dhcp4.conf with its <?include?>s)
+// and memfile lease CSV, for migrate.Convert and migrate.Job.
+func Format() migrate.Format {
+	return migrate.Format{
+		Name: "kea",
+		ParseConfig: func(name string, data []byte, fs migrate.FS) (*migrate.Result, error) {
+			return ParseConfig(name, data, fs.ReadFile)
+		},
+		ParseLeases: ParseLeases,
 	}
-	data, err := read(o.Conf)
-	if err != nil {
-		return nil, fmt.Errorf("kea: %w", err)
-	}
-	res, err := ParseConfig(o.Conf, data, read)
-	if err != nil {
-		return nil, err
-	}
-	if o.Leases != "" {
-		f, err := os.Open(o.Leases)
-		if err != nil {
-			return nil, fmt.Errorf("kea: %w", err)
-		}
-		defer f.Close()
-		if res.Leases, err = ParseLeases(o.Leases, f, res.Report); err != nil {
-			return nil, err
-		}
-	}
-	if o.VRRP != nil {
-		res.Config.VRRP = *o.VRRP
-	}
-	migrate.FinishNode(res.Config, o.Defaults, res.Report)
-	return res, nil
 }
 
 // peerPort is where hadhcpd's peer link listens when the Kea HA URL's

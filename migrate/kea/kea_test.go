@@ -18,7 +18,7 @@ func load(t *testing.T, res *migrate.Result) *config.Config { return migratetest
 
 func TestImportPair(t *testing.T) {
 	imp := func(conf, leases string) *migrate.Result {
-		res, err := Import(Options{Conf: conf, Leases: leases, Defaults: migrate.Defaults{StateDir: t.TempDir()}})
+		res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: conf, Leases: leases, Defaults: migrate.Defaults{StateDir: t.TempDir()}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,8 +3,6 @@ package keepalived
 import (
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -13,29 +11,16 @@ import (
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
-// Options say what to import.
-type Options struct {
-	Conf     string
-	Defaults migrate.Defaults
-	Load     Loader // zero = the real file system
-}
-
-// Import reads keepalived.conf and returns a config with node: and vrrp:
-// (no dhcp:, so a VRRP-only box) and the report.
-func Import(o Options) (*migrate.Result, error) {
-	if o.Load.ReadFile == nil {
-		o.Load = Loader{ReadFile: os.ReadFile, Glob: filepath.Glob}
+// Format reads keepalived.conf (with its includes) into a config with
+// node: and vrrp: and no dhcp: (a VRRP-only box), for migrate.Convert and
+// migrate.Job. keepalived has no lease file.
+func Format() migrate.Format {
+	return migrate.Format{
+		Name: "keepalived",
+		ParseConfig: func(name string, data []byte, fs migrate.FS) (*migrate.Result, error) {
+			return ParseConfig(name, data, Loader{ReadFile: fs.ReadFile, Glob: fs.Glob})
+		},
 	}
-	data, err := o.Load.ReadFile(o.Conf)
-	if err != nil {
-		return nil, fmt.Errorf("keepalived: %w", err)
-	}
-	res, err := ParseConfig(o.Conf, data, o.Load)
-	if err != nil {
-		return nil, err
-	}
-	migrate.FinishNode(res.Config, o.Defaults, res.Report)
-	return res, nil
 }
 
 // ParseConfig maps the vrrp_instance and vrrp_sync_group blocks.

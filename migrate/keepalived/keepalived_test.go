@@ -12,7 +12,7 @@ import (
 )
 
 func TestImport(t *testing.T) {
-	res, err := Import(Options{Conf: "testdata/keepalived.conf", Defaults: migrate.Defaults{NodeName: "gw1", StateDir: t.TempDir()}})
+	res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: "testdata/keepalived.conf", Defaults: migrate.Defaults{NodeName: "gw1", StateDir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,217 @@
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hadhcpd/hadhcpd/config"
+)
+
+// Format is what one kind of source (ISC dhcpd, Kea, keepalived) brings to
+// an import: how its files are read and mapped. Reading the files,
+// the leases, the --vrrp-from section, the node-local values and all the
+// writing are the same for every kind and live in Convert and Job.
+type Format struct {
+	// Name names the kind in errors ("isc: open x: ...") and in the
+	// written config's header; it is the import subcommand's name.
+	Name string
+	// ParseConfig maps the main configuration file onto a Result without
+	// the node-local values (FinishNode adds those); fs reads included
+	// files. A *SyntaxError names the file and line it cannot read;
+	// statements hadhcpd cannot express go to the Result's Report.
+	ParseConfig func(name string, data []byte, fs FS) (*Result, error)
+	// ParseLeases reads a lease file, summarising into rep what it does
+	// not carry; nil when the kind has no lease file.
+	ParseLeases func(name string, r io.Reader, rep *Report) ([]Lease, error)
+}
+
+// FS reads a source's configuration file and its includes. The zero value
+// reads the real file system.
+type FS struct {
+	ReadFile func(path string) ([]byte, error)
+	Glob     func(pattern string) ([]string, error) // nil: include patterns are taken literally
+}
+
+// Input is one source to import.
+type Input struct {
+	Format   Format
+	Conf     string // the main configuration file
+	Leases   string // the lease file; "" = none
+	Defaults Defaults
+	// VRRP, when set, is the vrrp section to use (from keepalived.conf)
+	// instead of one invented from the first subnet's router.
+	VRRP *config.VRRPConfig
+	FS   FS
+}
+
+// Convert reads in's files and returns the hadhcpd config, the leases (nil
+// without a lease file) and the report, with the node-local values filled
+// in from in.Defaults. Errors are the source's: a file that cannot be
+// read, or a *SyntaxError; what hadhcpd cannot express is in the report
+// (Report.Err).
+func Convert(in Input) (*Result, error) {
+	fs := in.FS
+	if fs.ReadFile == nil {
+		fs = FS{ReadFile: os.ReadFile, Glob: filepath.Glob}
+	}
+	data, err := fs.ReadFile(in.Conf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in.Format.Name, err)
+	}
+	res, err := in.Format.ParseConfig(in.Conf, data, fs)
+	if err != nil {
+		return nil, err
+	}
+	if in.Leases != "" {
+		if in.Format.ParseLeases == nil {
+			return nil, fmt.Errorf("%s: the source has no lease file", in.Format.Name)
+		}
+		// Opened, not read whole: a lease file may hold millions of blocks.
+		f, err := os.Open(in.Leases)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", in.Format.Name, err)
+		}
+		defer f.Close()
+		if res.Leases, err = in.Format.ParseLeases(in.Leases, f, res.Report); err != nil {
+			return nil, err
+		}
+	}
+	if in.VRRP != nil {
+		res.Config.VRRP = *in.VRRP
+	}
+	FinishNode(res.Config, in.Defaults, res.Report)
+	return res, nil
+}
+
+// ErrInput marks an import refused because of what it was given: a source
+// that cannot be read or mapped, statements hadhcpd cannot express, an
+// output file that exists (the last two unless Force). Running it again
+// unchanged cannot succeed, so the command line exits as for a bad flag.
+var ErrInput = errors.New("import refused for its input")
+
+type inputError struct{ error }
+
+func (e inputError) Unwrap() error        { return e.error }
+func (e inputError) Is(target error) bool { return target == ErrInput }
+
+// Job is one run of `hadhcpd import`.
+type Job struct {
+	Input Input
+	// VRRPFrom, when set, is imported first; its vrrp section replaces the
+	// one Input would invent, and its report is appended to Input's.
+	VRRPFrom *Input
+	// Output is where the config goes; "-" = Stdout.
+	Output string
+	// ReportFile also gets the report; "" = only Stderr.
+	ReportFile string
+	// Force writes although the report lists unsupported statements,
+	// merges into a non-empty lease database and overwrites Output.
+	Force bool
+	// WriteLeases commits leases to the lease database in dir, refusing a
+	// non-empty one unless merge, and returns how many it wrote
+	// (leasedb.WriteDir). It is passed in so that this package, and the
+	// importers with it, build and test without the lease database.
+	WriteLeases func(dir string, ls []Lease, merge bool) (int, error)
+	// Stdout gets the config when Output is "-"; Stderr the report and
+	// what was written where.
+	Stdout, Stderr io.Writer
+}
+
+// Run converts the input, prints the report, and unless the report
+// refuses the import writes the lease database and then the config.
+// Errors the person running it must fix in the input or the flags match
+// ErrInput.
+func (j *Job) Run() error {
+	in := j.Input
+	var vrrpRep *Report
+	if j.VRRPFrom != nil {
+		vr, err := Convert(*j.VRRPFrom)
+		if err != nil {
+			return inputError{err}
+		}
+		in.VRRP, vrrpRep = &vr.Config.VRRP, vr.Report
+	}
+	res, err := Convert(in)
+	if err != nil {
+		return inputError{err}
+	}
+	res.Report.Merge(vrrpRep)
+	if err := res.Report.WriteText(j.Stderr); err != nil {
+		return err
+	}
+	if j.ReportFile != "" {
+		if err := writeReport(j.ReportFile, res.Report); err != nil {
+			return err
+		}
+	}
+	if err := res.Report.Err(); err != nil && !j.Force {
+		return inputError{err}
+	}
+	y, err := MarshalConfig(res.Config, fmt.Sprintf("written by `hadhcpd import %s --conf %s`; see the import report", in.Format.Name, in.Conf))
+	if err != nil {
+		return err
+	}
+	if res.Leases != nil {
+		if j.WriteLeases == nil {
+			return errors.New("migrate: no lease database writer")
+		}
+		n, err := j.WriteLeases(res.Config.Node.StateDir, res.Leases, j.Force)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(j.Stderr, "\nwrote %d leases to the lease database in %s\n", n, res.Config.Node.StateDir)
+	}
+	if j.Output == "-" {
+		_, err = j.Stdout.Write(y)
+		return err
+	}
+	if _, err := os.Stat(j.Output); err == nil && !j.Force {
+		return inputError{fmt.Errorf("%s exists (--force overwrites it)", j.Output)}
+	}
+	if err := writeFileAtomic(j.Output, y); err != nil {
+		return err
+	}
+	fmt.Fprintf(j.Stderr, "wrote %s (check it with: hadhcpd check-config -c %s)\n", j.Output, j.Output)
+	return nil
+}
+
+func writeReport(path string, r *Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := r.WriteText(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeFileAtomic writes a config so a crash never leaves half a file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".hadhcpd-import-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	if werr == nil {
+		werr = tmp.Sync()
+	}
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o640)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
+		return errors.Join(fmt.Errorf("write %s", path), werr)
+	}
+	return nil
+}
