@@ -2,7 +2,6 @@ package scope
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -370,13 +369,67 @@ func encodeDomain(s string) ([]byte, error) {
 	return append(out, 0), nil
 }
 
-// ParseHex reads hex bytes written plain ("01001122334455") or with
-// colons, dashes or spaces between them ("01:00:11:22:33:44:55"), the forms
-// people copy from ISC, Kea and ip(8) output. An empty string gives no
-// bytes and no error: how many bytes are valid is the caller's to check.
-func ParseHex(s string) ([]byte, error) {
-	s = strings.NewReplacer(":", "", "-", "", " ", "").Replace(s)
-	return hex.DecodeString(s)
+// ParseHex is the tree's one hex reader. It reads bytes written plain
+// ("01001122334455") or in groups of one or two digits between colons,
+// dashes or spaces ("01:00:11:22:33:44:55", and "1:0:2a" as ISC dhcpd
+// writes its lease files): the forms people copy from ISC, Kea and ip(8)
+// output. An empty string gives no bytes and no error: how many bytes are
+// valid is the caller's to check. It takes a string or the bytes of a
+// token, so a lease-file reader need not convert each one.
+func ParseHex[T ~string | ~[]byte](s T) ([]byte, error) {
+	sep := func(c byte) bool { return c == ':' || c == '-' || c == ' ' }
+	grouped := false
+	for i := 0; i < len(s); i++ {
+		grouped = grouped || sep(s[i])
+	}
+	if !grouped {
+		if len(s)%2 != 0 {
+			return nil, fmt.Errorf("%q: odd number of hex digits", s)
+		}
+		out := make([]byte, len(s)/2)
+		for i := range out {
+			hi, lo := hexDigit(s[2*i]), hexDigit(s[2*i+1])
+			if hi < 0 || lo < 0 {
+				return nil, fmt.Errorf("%q: not hex", s)
+			}
+			out[i] = byte(hi<<4 | lo)
+		}
+		return out, nil
+	}
+	out := make([]byte, 0, (len(s)+1)/3)
+	for start := 0; start <= len(s); {
+		end := start
+		for end < len(s) && !sep(s[end]) {
+			end++
+		}
+		p := s[start:end]
+		if len(p) == 0 || len(p) > 2 {
+			return nil, fmt.Errorf("%q: bad hex byte %q", s, p)
+		}
+		v := 0
+		for i := 0; i < len(p); i++ {
+			d := hexDigit(p[i])
+			if d < 0 {
+				return nil, fmt.Errorf("%q: bad hex byte %q", s, p)
+			}
+			v = v<<4 | d
+		}
+		out = append(out, byte(v))
+		start = end + 1
+	}
+	return out, nil
+}
+
+func hexDigit(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }
 
 func toList(v any) []any {

@@ -41,7 +41,10 @@ func TestParseHex(t *testing.T) {
 		{"01-0a-FF", []byte{1, 0x0a, 0xff}, true},
 		{"01 0a ff", []byte{1, 0x0a, 0xff}, true},
 		{"", []byte{}, true},
-		{"1:2:3", nil, false}, // separators do not delimit bytes: "123" is odd
+		{"1:2:3a", []byte{1, 2, 0x3a}, true}, // ISC dhcpd's lease files drop leading zeros
+		{"123", nil, false},                  // plain hex is whole bytes
+		{"01::02", nil, false},
+		{"012:03", nil, false},
 		{"zz", nil, false},
 	} {
 		got, err := ParseHex(tc.in)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hadhcpd/hadhcpd/config"
+	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -105,7 +106,7 @@ func (c *conv) failoverStmt(s *Stmt) error {
 	case s.word(0) == "hba":
 		// A 32-byte bitmap of hash buckets the primary serves
 		// (draft-ietf-dhc-failover-12 §5.3); all ones is split 256.
-		b, err := parseHex(s.word(1))
+		b, err := dhcpscope.ParseHex(s.word(1))
 		if err != nil || len(b) != 32 {
 			return migrate.Errorf(s.Pos, "hba: want 32 colon-separated hex bytes")
 		}

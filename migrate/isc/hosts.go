@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/hadhcpd/hadhcpd/config"
+	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -43,7 +44,7 @@ func (c *conv) hostStmt(s *Stmt, sc *scope) error {
 		if len(s.Words) != 3 {
 			return migrate.Errorf(s.Pos, "want `hardware ethernet MAC;`")
 		}
-		mac, err := parseHex(s.word(2))
+		mac, err := dhcpscope.ParseHex(s.word(2))
 		if err != nil || (s.word(1) == "ethernet" && len(mac) != 6) {
 			return migrate.Errorf(s.Pos, "hardware: %q is not a MAC address", s.word(2))
 		}
@@ -78,7 +79,7 @@ func (c *conv) hostStmt(s *Stmt, sc *scope) error {
 			}
 			id := []byte(s.word(2))
 			if s.Words[2].kind != tString {
-				b, err := parseHex(s.word(2))
+				b, err := dhcpscope.ParseHex(s.word(2))
 				if err != nil {
 					return migrate.Errorf(s.Pos, "dhcp-client-identifier %q is neither a quoted string nor colon hex", s.word(2))
 				}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -140,7 +141,7 @@ func leaseBlock(s *Stmt, t *migrate.LeaseTable, skip func(migrate.Pos, string, s
 		case "rewind":
 			skip(st.Pos, "rewind binding state", "hadhcpd decides the next state itself (expiry, release, failover)", migrate.Dropped)
 		case "hardware":
-			mac, err := parseHex(st.wordb(2))
+			mac, err := dhcpscope.ParseHex(st.wordb(2))
 			if err != nil || len(st.Words) != 3 {
 				return migrate.Errorf(st.Pos, "hardware: %q is not a hardware address", st.word(2))
 			}
@@ -151,7 +152,7 @@ func leaseBlock(s *Stmt, t *migrate.LeaseTable, skip func(migrate.Pos, string, s
 			}
 			if st.Words[1].kind == tString {
 				l.ClientID = bytes.Clone(st.Words[1].b)
-			} else if id, err := parseHex(st.wordb(1)); err != nil {
+			} else if id, err := dhcpscope.ParseHex(st.wordb(1)); err != nil {
 				return migrate.Errorf(st.Pos, "uid %q: %v", st.word(1), err)
 			} else {
 				l.ClientID = id

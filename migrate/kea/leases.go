@@ -2,7 +2,6 @@ package kea
 
 import (
 	"bufio"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -110,9 +110,10 @@ func ParseLeases(name string, r io.Reader, rep *migrate.Report) ([]migrate.Lease
 	return ls, nil
 }
 
-// parseHex reads Kea's colon hex ("01:52:54:00:00:00:01").
+// parseHex reads Kea's colon hex ("01:52:54:00:00:00:01"); empty is an
+// error here (a column that is present must hold an address or an id).
 func parseHex(s string) (net.HardwareAddr, error) {
-	b, err := hex.DecodeString(strings.ReplaceAll(s, ":", ""))
+	b, err := scope.ParseHex(s)
 	if err != nil || len(b) == 0 {
 		return nil, fmt.Errorf("not colon-separated hex")
 	}
