@@ -2,14 +2,12 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,71 +133,5 @@ func TestControlRefusesNonRoot(t *testing.T) {
 	}
 	if out := run(); !strings.Contains(out, "REFUSED") || !strings.Contains(out, "root only") {
 		t.Fatalf("nobody through an opened-up socket: %q, want refused by credentials", out)
-	}
-}
-
-// TestStatusJSONSchema pins the field names scripts rely on: renaming or
-// removing one must bump control.StatusSchema and update this list.
-func TestStatusJSONSchema(t *testing.T) {
-	b, err := json.Marshal(sampleStatus())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	got := keys("", m)
-	want := []string{
-		"failover", "failover.config_hash", "failover.link_up", "failover.mode",
-		"failover.partner_last_seen", "failover.partner_last_state", "failover.partner_name", "failover.partner_state", "failover.role",
-		"failover.skew_seconds", "failover.state", "failover.unacked_updates",
-		"node",
-		"pools", "pools[].abandoned", "pools[].active", "pools[].backup", "pools[].expired",
-		"pools[].free", "pools[].pool", "pools[].released", "pools[].total",
-		"schema", "started", "version",
-		"vrrp", "vrrp[].instance", "vrrp[].interface", "vrrp[].master", "vrrp[].priority",
-		"vrrp[].since", "vrrp[].state", "vrrp[].vrid",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("status --json keys changed (bump control.StatusSchema, tell users):\n got %q\nwant %q", got, want)
-	}
-	if control.StatusSchema != 1 {
-		t.Errorf("control.StatusSchema = %d: update this test's list with the new layout", control.StatusSchema)
-	}
-}
-
-func keys(prefix string, v any) []string {
-	var out []string
-	switch x := v.(type) {
-	case map[string]any:
-		for k, sub := range x {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			out = append(out, p)
-			out = append(out, keys(p, sub)...)
-		}
-	case []any:
-		if len(x) > 0 {
-			out = append(out, keys(prefix+"[]", x[0])...)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func TestWriteStatusTable(t *testing.T) {
-	var b strings.Builder
-	st := sampleStatus()
-	if err := control.WriteStatus(&b, &st, st.Started.Add(90*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{"node gw1", "up 1m30s", "lan", "MASTER", "200", "primary", "NORMAL", "gw2", "192.0.2.0/24", "101", "61"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("status table lacks %q:\n%s", want, out)
-		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/control"
 )
 
-// Chaos (issue 9, point 2; `make chaos`): a hot-standby pair under a steady
+// Chaos (`make chaos`): a hot-standby pair under a steady
 // mix of new clients and INIT-REBOOT renewals takes one randomly chosen
 // fault after another — SIGKILL of either box, its LAN link (eth0) or the
 // sync cable (sync0) down and up, box loss (both links down, then SIGKILL:

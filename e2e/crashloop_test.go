@@ -22,7 +22,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
-// Crash loop (issue 8, point 1): a hot-standby pair under a steady stream
+// Crash loop: a hot-standby pair under a steady stream
 // of new clients loses its active box again and again — SIGKILL alone
 // ("kill9": the kernel closes the sync TCP connection, the partner sees the
 // FIN at once) or box loss ("crash": both cables down first, then SIGKILL,
@@ -501,7 +501,7 @@ func (c crashRound) restart() {
 // box on its state dir, back to NORMAL.
 func TestIntegrationFailoverCrashLoop(t *testing.T) {
 	// HADHCPD_CRASH_ROUNDS: 3 by default, so `make test` stays quick
-	// (issue 8 asks for 20 runs); chaddr has one byte for the round.
+	// (HADHCPD_CRASH_ROUNDS=20 for a long run); chaddr has one byte for the round.
 	rounds := envCount(t, "HADHCPD_CRASH_ROUNDS", 3, 1, 200, "rounds")
 	p := newLoadPair(t, "hdc", crashSpec)
 	cl := p.net.Host("cl")

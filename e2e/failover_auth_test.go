@@ -23,7 +23,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
-// Root tests of the pair's sync link guards (issue 8): a peer with the
+// Root tests of the pair's sync link guards (invariant 8): a peer with the
 // wrong key is refused and counted while the pair keeps serving, and the
 // primary's dhcp: section reaches the secondary on reload (config sync).
 // The lab is the one of failover_integration_test.go, except that the sync

@@ -1,6 +1,6 @@
 package e2e
 
-// Root tests of issue 7 ("migration in one command"): real ISC dhcpd 4.4,
+// Root tests of `hadhcpd import` (migration in one command): real ISC dhcpd 4.4,
 // Kea 2.2 and keepalived 2.2 serve real clients in namespaces; their files
 // are imported with `hadhcpd import` and hadhcpd, started on the same
 // interface, must keep every client on its address.
@@ -454,7 +454,7 @@ func TestIntegrationImportISCFailoverPair(t *testing.T) {
 	}
 	pri, sec := &boxes[0], &boxes[1]
 	// The secondary first, as an operator brings a pair up; each waits
-	// for its partner before serving (issue 8).
+	// for its partner before serving (invariant 3).
 	upAt := time.Now()
 	for _, b := range []*iscBox{sec, pri} {
 		b.d = runHadhcpd(t, b.h, b.cfg)

@@ -14,7 +14,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
-// Partitions (issue 8, point 2): a ready hot-standby pair under the crash
+// Partitions: a ready hot-standby pair under the crash
 // loop's load client loses one path between the boxes, or both, for
 // partHold, and gets it back. DESIGN.md: a partition of one path alone
 // never leads to PARTNER-DOWN, and invariant 1 holds under a partition of

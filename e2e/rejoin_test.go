@@ -15,7 +15,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/control"
 )
 
-// Rejoin after many leases (issue 8, point 3): the primary of a ready pair
+// Rejoin after many leases (`make rejoin`): the primary of a ready pair
 // is lost (box loss: cables down, then SIGKILL), the secondary takes the
 // VIP and gives out N leases alone under a new-client load as fast as it
 // takes them, then the primary comes back on its own state dir while the

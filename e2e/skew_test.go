@@ -13,7 +13,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/control"
 )
 
-// Clock skew end to end (issue 8, point 5): the crash loop of
+// Clock skew end to end (invariant 6): the crash loop of
 // TestIntegrationFailoverCrashLoop with one box's clock an hour ahead or an
 // hour behind (`hadhcpd run --clock-offset`, the agent's own wall time:
 // Go ignores libfaketime). DESIGN.md invariant 6: safety needs no

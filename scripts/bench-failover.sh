@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Failover benchmark (issue 9, point 1): the hadhcpd pair against Kea 2.2 HA
+# Failover benchmark (make bench-failover): the hadhcpd pair against Kea 2.2 HA
 # hot-standby + keepalived and ISC dhcpd 4.4 failover + keepalived, same lab,
 # same load (50 new clients/s), each losing its active server 3 s in by
 # SIGKILL of the DHCP process and by box loss. Prints one table (medians)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lease database benchmarks (issue 3): runs the Go benchmarks of dhcpd/lease
+# Lease database benchmarks (make bench): runs the Go benchmarks of dhcpd/lease
 # and prints the figures with their targets. The disk is whatever holds
 # ${TMPDIR:-/tmp}; run on an idle machine for numbers worth quoting.
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# VRRP takeover benchmark (issue 5): hadhcpd against keepalived 2.2 in the
+# VRRP takeover benchmark (make bench-vrrp): hadhcpd against keepalived 2.2 in the
 # same run, same lab (two boxes and an observer in network namespaces), same
 # priorities (200/100) and advert intervals (1s, 100ms). Prints a table with
 # the time from the failure to the observer's first ARP reply for the VIP

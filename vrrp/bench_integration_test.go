@@ -1,6 +1,6 @@
 package vrrp_test
 
-// The takeover benchmark of issue 5 (make bench-vrrp): hadhcpd against
+// The takeover benchmark (make bench-vrrp): hadhcpd against
 // keepalived in the same run, same lab, same priorities and intervals. It
 // is a test gated by HADHCPD_BENCH=1 (it needs root, real processes and
 // minutes), not part of make test; it prints a table and reports targets

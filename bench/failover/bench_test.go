@@ -20,7 +20,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
-// Load and timing of one run (issue 9: 50 new clients/s, failure 3 s in).
+// Load and timing of one run (50 new clients/s, failure 3 s in).
 const (
 	loadRate      = 50
 	failAfter     = 3 * time.Second

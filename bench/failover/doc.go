@@ -1,4 +1,4 @@
-// Package failover holds the failover benchmark (issue 9, point 1), run by
+// Package failover holds the failover benchmark, run by
 // `make bench-failover` (scripts/bench-failover.sh): in one run, on one
 // topology and one load, the hadhcpd pair against the stacks operators
 // build today from Debian's packages — Kea 2.2 HA hot-standby plus

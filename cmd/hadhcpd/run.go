@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// clockOffsetFlag is the hidden flag of the clock skew tests (issue 8):
+// clockOffsetFlag is the hidden flag of the clock skew tests (e2e/skew_test.go):
 // Go reads the time with vDSO calls libfaketime cannot intercept, so a
 // skewed box is made by the agent itself (agent.Options.ClockOffset).
 const clockOffsetFlag = "clock-offset"

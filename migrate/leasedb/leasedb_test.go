@@ -79,7 +79,7 @@ func genLeases(path string, n, blocks int) error {
 	return f.Close()
 }
 
-// BenchmarkImportISC250k is issue 7's import speed figure: a dhcpd.leases
+// BenchmarkImportISC250k is the import speed figure: a dhcpd.leases
 // with 100,000 leases in 250,000 blocks, parsed and committed to a fresh
 // lease database (target: under 5 s per op).
 //
