@@ -122,7 +122,7 @@ head -c 48 /dev/urandom >"$WORK/peer.key"
 chmod 600 "$WORK/peer.key"
 
 # hadhcpd_config NAME POOLRANGE [ROLE PRIORITY LISTEN PEER]: NAME's config
-# (a single box without ROLE); the pair's is cmd/hadhcpd's crashPairConfig
+# (a single box without ROLE); the pair's is e2e's loadPairConfig
 # with the bench's subnet, pool and log level.
 hadhcpd_config() {
 	local d=$WORK/$1 first=${2%-*} last=${2#*-}
