@@ -9,16 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/netcfg"
 	"github.com/hadhcpd/hadhcpd/vrrp"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sys/unix"
 )
 
 // vrrpPart runs the configured VRRP instances and owns their virtual IPs.
@@ -252,7 +249,7 @@ func Cleanup(cfg *config.Config, log *slog.Logger) error {
 // Run runs the instances until ctx ends, then leaves gracefully (priority 0
 // advert, VIPs removed).
 func (p *vrrpPart) Run(ctx context.Context) error {
-	if err := raisePriority(vrrpNice); err != nil {
+	if err := netcfg.RaisePriority(vrrpNice); err != nil {
 		p.log.Warn("cannot raise scheduling priority; adverts may be late under CPU load", "op", "nice", "err", err)
 	}
 	addrs, err := netcfg.NewAddrs()
@@ -277,7 +274,7 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 	var helpers sync.WaitGroup
 	defer func() { hcancel(); helpers.Wait() }()
 
-	garps := map[string]*garpSet{}
+	garps := map[string]*netcfg.GARPShare{}
 	insts := map[string]*vrrp.Instance{}
 	var built []*vrrp.Instance
 	var conns []vrrp.Conn
@@ -309,7 +306,7 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 			if err != nil {
 				return fail(err)
 			}
-			gs = &garpSet{g: g, ips: map[string][]netip.Addr{}}
+			gs = netcfg.NewGARPShare(g)
 			garps[s.cfg.Interface] = gs
 			helpers.Add(1)
 			go func() { defer helpers.Done(); _ = g.Run(hctx) }()
@@ -323,8 +320,11 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 		prio, hasPrio := p.prios[s.cfg.Name]
 		p.mu.Unlock()
 		inst, err := vrrp.NewInstance(s.cfg, vrrp.Deps{
-			Conn:         conn,
-			Owner:        &vipOwner{addrs: addrs, spec: s, garp: gs},
+			Conn: conn,
+			Owner: &netcfg.VIPs{
+				Addrs: addrs, Instance: s.cfg.Name, Interface: s.cfg.Interface, Prefixes: s.cfg.VIPs,
+				Owned: s.cfg.Priority == vrrp.OwnerPriority, GARP: gs, Sched: s.garp,
+			},
 			Log:          ilog,
 			Metrics:      p.metrics,
 			Primary:      own[0],
@@ -421,62 +421,6 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 	return first
 }
 
-// garpSet shares one interface's sender between the instances on it: it
-// announces the union of their addresses.
-type garpSet struct {
-	g   *netcfg.GARP
-	mu  sync.Mutex
-	ips map[string][]netip.Addr // by instance
-}
-
-func (s *garpSet) set(inst string, ips []netip.Addr, sched netcfg.Schedule) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ips == nil {
-		delete(s.ips, inst)
-	} else {
-		s.ips[inst] = ips
-	}
-	var all []netip.Addr
-	for _, v := range s.ips {
-		all = append(all, v...)
-	}
-	if len(all) == 0 {
-		s.g.Stop()
-		return
-	}
-	s.g.Announce(all, sched)
-}
-
-// vipOwner is vrrp.Owner over netcfg.
-type vipOwner struct {
-	addrs *netcfg.Addrs
-	spec  instSpec
-	garp  *garpSet
-}
-
-// Take adds the addresses (one netlink request each, no listing first: this
-// is the takeover path) and starts the gratuitous ARP burst.
-func (o *vipOwner) Take() error {
-	err := o.addrs.Add(o.spec.cfg.Interface, o.spec.cfg.VIPs)
-	ips := make([]netip.Addr, len(o.spec.cfg.VIPs))
-	for i, p := range o.spec.cfg.VIPs {
-		ips[i] = p.Addr()
-	}
-	o.garp.set(o.spec.cfg.Name, ips, o.spec.garp)
-	return err
-}
-
-// Release stops announcing and removes the addresses, except an owner's
-// (priority 255), which are the box's own.
-func (o *vipOwner) Release() error {
-	o.garp.set(o.spec.cfg.Name, nil, o.spec.garp)
-	if o.spec.cfg.Priority == vrrp.OwnerPriority {
-		return nil
-	}
-	return o.addrs.Set(o.spec.cfg.Interface, o.spec.cfg.VIPs, nil)
-}
-
 // ServerID returns the virtual IP to use as DHCP server identifier on iface
 // (invariant 5), or false when no instance covers that interface.
 func (p *vrrpPart) ServerID(iface string) (netip.Addr, bool) {
@@ -508,24 +452,3 @@ func (p *vrrpPart) Master(instance string) bool {
 // and a load average of 10) a nice-0 speaker was starved long enough to
 // flap. At -10 the kernel's wakeup preemption runs it at once.
 const vrrpNice = -10
-
-// raisePriority sets nice on every thread of the process: on Linux
-// setpriority(PRIO_PROCESS, tid) is per thread, and threads the Go runtime
-// starts later inherit the value of the thread that creates them.
-func raisePriority(nice int) error {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
