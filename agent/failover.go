@@ -17,11 +17,14 @@ package agent
 //     the ACK leaves only then (invariant 2). While the partner is
 //     unreachable Replicate fails at once and the ACK leaves with the lease
 //     on our disk only, as invariant 2 allows.
-//   - When VRRP makes this box master because the partner's adverts
-//     stopped, the link is told (Link.PartnerSilent): if it is quiet too it
-//     releases every commit at once, so no ACK of the takeover waits
-//     max_response_delay for a dead partner; if it is demonstrably alive
-//     (a VRRP-only partition) it stays up and keeps replicating.
+//   - The VRRP instance's adverts and master-down takeovers go to the
+//     machine as they are; failover.Presence decides what they say about
+//     the partner. When the machine concludes that the partner's adverts
+//     stopped (AdvertsStopped), the link is told (Link.PartnerSilent): if
+//     it is quiet too it releases every commit at once, so no ACK of the
+//     takeover waits max_response_delay for a dead partner; if it is
+//     demonstrably alive (a VRRP-only partition) it stays up and keeps
+//     replicating.
 //   - SetFit lowers the instance's VRRP priority to unfitPriority while the
 //     machine says this node is not fit (invariant 3) and restores it when
 //     it is.
@@ -106,9 +109,9 @@ type failoverPart struct {
 	// linkGen counts link Up and Down events: a pool balancing round
 	// commits only within the link session it started in.
 	linkGen atomic.Uint64
-	// partner is what the last handshake said about the partner, and
-	// when the link last went down (zero while up), for the status.
-	partner atomic.Pointer[partnerSeen]
+	// partnerName is the partner's node name from the last handshake,
+	// for the status.
+	partnerName atomic.Pointer[string]
 
 	// ctx bounds Replicate calls of the commit path; cancelled when Run
 	// ends.
@@ -119,14 +122,10 @@ type failoverPart struct {
 	timer  peer.Timer
 	timerC <-chan time.Time
 
-	// heard: the partner's VRRP adverts are heard (since the last
-	// master-down); lastAdvert: when the last one arrived. Touched only
-	// from the instance goroutine's callbacks.
-	heard      bool
-	lastAdvert time.Time
 	// silence is how long without any advert means the partner stopped
 	// advertising: 3 x the instance's advert interval (RFC 5798 §6.1
-	// Master_Down_Interval without the skew).
+	// Master_Down_Interval without the skew), failover.VRRPMasterDown's
+	// Window.
 	silence time.Duration
 }
 
@@ -438,6 +437,12 @@ func (p *failoverPart) exec(acts []failover.Action) {
 			p.stopTimer()
 		case failover.Refused:
 			p.log.Warn("failover command refused", "reason", a.Reason)
+		case failover.AdvertsStopped:
+			p.advertsStopped()
+		case failover.AdvertsResumed:
+			if p.link != nil {
+				p.link.PartnerHeard()
+			}
 		}
 	}
 	p.gate.Store(p.m.Policy())
@@ -459,7 +464,7 @@ func (p *failoverPart) onLinkEvent(ev peer.Event) {
 	switch ev := ev.(type) {
 	case peer.Up:
 		p.linkGen.Add(1)
-		p.partner.Store(&partnerSeen{name: ev.PartnerName})
+		p.partnerName.Store(&ev.PartnerName)
 		p.skew.Store(int64(ev.Skew))
 		p.log.Info("peer link up", "partner", ev.PartnerName, "remote", ev.Remote,
 			"partner_state", failover.State(ev.PartnerState).String(), "partner_acked_seq", ev.PartnerAckedSeq,
@@ -468,11 +473,6 @@ func (p *failoverPart) onLinkEvent(ev peer.Event) {
 			PartnerAckedSeq: ev.PartnerAckedSeq, OurLastSeq: ev.OurLastSeq})
 	case peer.Down:
 		p.linkGen.Add(1)
-		ps := partnerSeen{lostAt: p.clock.Now()}
-		if old := p.partner.Load(); old != nil {
-			ps.name = old.name
-		}
-		p.partner.Store(&ps)
 		p.log.Info("peer link down", "reason", ev.Reason)
 		p.q.push(failover.LinkDown{})
 	case peer.PartnerState:
@@ -488,34 +488,11 @@ func (p *failoverPart) onLinkEvent(ev peer.Event) {
 }
 
 // onVRRPTransition (instance goroutine): mastership changes, and the
-// "partner silent on the VRRP path" evidence of a master-down takeover
-// (RFC 5798 §6.4.2: no advert of any priority for Master_Down_Interval).
-//
-// A backup with preempt also becomes master through its Master_Down_Timer:
-// it discards a lower-priority master's adverts (§6.4.2) and lets the
-// timer fire. That is no silence (the partner advertised until now), so a
-// master-down with an advert heard within the silence window is taken as
-// the preemption it is and says nothing about the partner.
+// master-down takeovers the machine weighs as VRRP-path evidence
+// (failover.Presence.MasterDown tells silence from preemption).
 func (p *failoverPart) onVRRPTransition(t vrrp.Transition) {
-	silent := p.lastAdvert.IsZero() || p.clock.Now().Sub(p.lastAdvert) >= p.silence
-	if t.To == vrrp.Master && t.Cause == vrrp.CauseMasterDown && silent {
-		if p.heard && p.link != nil {
-			// The partner was advertising and stopped. No ACK of this
-			// takeover may wait max_response_delay for its acks (issue
-			// 8): if the sync link is quiet too, the partner is gone and
-			// the link releases every commit at once. If the link is
-			// demonstrably alive (a VRRP-only partition), it stays up
-			// and commits wait only while the partner keeps answering
-			// (peer.Link.PartnerSilent). Only after it was heard: at a
-			// cold start both boxes time out before either advertised.
-			if p.link.PartnerSilent() {
-				p.log.Info("partner's VRRP adverts stopped and the sync link is quiet: partner unreachable", "vrrp_instance", p.inst)
-			} else {
-				p.log.Info("partner's VRRP adverts stopped but the sync link is alive: link kept", "vrrp_instance", p.inst)
-			}
-		}
-		p.heard = false
-		p.q.push(failover.VRRPPartner{Heard: false})
+	if t.To == vrrp.Master && t.Cause == vrrp.CauseMasterDown {
+		p.q.push(failover.VRRPMasterDown{At: p.clock.Now(), Window: p.silence})
 	}
 	switch {
 	case t.To == vrrp.Master:
@@ -526,15 +503,26 @@ func (p *failoverPart) onVRRPTransition(t vrrp.Transition) {
 }
 
 // onVRRPAdvert (instance goroutine, every advert): the partner is heard on
-// the VRRP path. Only the change is queued.
+// the VRRP path. The queue folds a run of adverts into the latest.
 func (p *failoverPart) onVRRPAdvert(_ netip.Addr, _ uint8) {
-	p.lastAdvert = p.clock.Now()
-	if !p.heard {
-		p.heard = true
-		if p.link != nil {
-			p.link.PartnerHeard()
-		}
-		p.q.push(failover.VRRPPartner{Heard: true})
+	p.q.push(failover.VRRPAdvert{At: p.clock.Now()})
+}
+
+// advertsStopped (Run's goroutine) tells the link that the partner's
+// adverts, heard before, stopped. No ACK of this takeover may wait
+// max_response_delay for its acks: if the sync link is quiet too, the
+// partner is gone and the link releases every commit at once. If the link
+// is demonstrably alive (a VRRP-only partition), it stays up and commits
+// wait only while the partner keeps answering. Only the link sees its own
+// frames, so it judges its own quietness (peer.Link.PartnerSilent).
+func (p *failoverPart) advertsStopped() {
+	if p.link == nil {
+		return
+	}
+	if p.link.PartnerSilent() {
+		p.log.Info("partner's VRRP adverts stopped and the sync link is quiet: partner unreachable", "vrrp_instance", p.inst)
+	} else {
+		p.log.Info("partner's VRRP adverts stopped but the sync link is alive: link kept", "vrrp_instance", p.inst)
 	}
 }
 
@@ -852,6 +840,14 @@ func (q *evQueue) init() { q.ready = make(chan struct{}, 1) }
 
 func (q *evQueue) push(ev failover.Event) {
 	q.mu.Lock()
+	if _, adv := ev.(failover.VRRPAdvert); adv && len(q.evs) > 0 {
+		if _, last := q.evs[len(q.evs)-1].(failover.VRRPAdvert); last {
+			// Only the latest of consecutive adverts matters (its time).
+			q.evs[len(q.evs)-1] = ev
+			q.mu.Unlock()
+			return
+		}
+	}
 	q.evs = append(q.evs, ev)
 	q.mu.Unlock()
 	select {
@@ -881,24 +877,16 @@ func (w wallTimer) C() <-chan time.Time        { return w.t.C }
 func (w wallTimer) Stop() bool                 { return w.t.Stop() }
 func (w wallTimer) Reset(d time.Duration) bool { return w.t.Reset(d) }
 
-// partnerSeen is what the status says about the partner besides its
-// failover state: its node name from the last handshake, and when the
-// link last went down (zero while it is up or before it ever was).
-type partnerSeen struct {
-	name   string
-	lostAt time.Time
-}
-
 // statusView is the failover part of `hadhcpd status`.
 func (p *failoverPart) statusView() *FailoverStatus {
 	fs := &FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN"}
 	if st := p.status.Load(); st != nil {
 		fs.State, fs.LinkUp = st.State.String(), st.LinkUp
 		fs.PartnerLastState = st.Partner.String()
+		fs.PartnerLastSeen = st.LinkDownSince
 	}
-	if ps := p.partner.Load(); ps != nil {
-		fs.PartnerName = ps.name
-		fs.PartnerLastSeen = ps.lostAt
+	if n := p.partnerName.Load(); n != nil {
+		fs.PartnerName = *n
 	}
 	settlePartner(fs)
 	if p.link != nil {

@@ -139,18 +139,43 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 	}
 }
 
-// TestVRRPSilenceKeepsLiveSyncLink (issue 8, point 2): a master-down
-// takeover while the sync link is demonstrably alive (a VRRP-only
-// partition) must not tear the link down; replication goes on.
+// TestVRRPSilenceKeepsLiveSyncLink: a master-down takeover while the
+// sync link is demonstrably alive (a VRRP-only partition) must not tear
+// the link down; replication goes on. The machine concludes the silence
+// (failover.AdvertsStopped) and the agent tells the link.
 func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
 	_, sec := linkedPair(t, priDB, leaseStore{secDB})
 	clk := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	p := &failoverPart{log: discardLog, clock: clk, link: sec, silence: 300 * time.Millisecond}
+	m, err := failover.New(failover.Config{Role: failover.Secondary, MCLT: time.Hour, Split: 128, AutoPartnerDown: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	met, _ := newFailoverMetrics(nil)
+	p := &failoverPart{log: discardLog, clock: clk, link: sec, m: m, met: met, vr: &vrrpPart{}, silence: 300 * time.Millisecond}
 	p.q.init()
+	var stopped bool
+	step := func() {
+		for _, ev := range p.q.drain() {
+			acts := p.m.Handle(clk.now, ev)
+			for _, a := range acts {
+				if _, ok := a.(failover.AdvertsStopped); ok {
+					stopped = true
+				}
+			}
+			p.exec(acts)
+		}
+	}
+	p.exec(p.m.Handle(clk.now, failover.Start{SeqKnown: true}))
+	p.q.push(failover.LinkUp{Partner: failover.Normal})
 	p.onVRRPAdvert(netipZero, 100)
+	step()
 	clk.now = clk.now.Add(time.Second) // the adverts stopped (VRRP path cut)
 	p.onVRRPTransition(vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Cause: vrrp.CauseMasterDown})
+	step()
+	if !stopped {
+		t.Fatal("the machine did not conclude that the adverts stopped")
+	}
 	// Give a wrongly closed session time to show.
 	time.Sleep(50 * time.Millisecond)
 	if !sec.Up() {
@@ -173,7 +198,7 @@ func TestFailoverStatusPartner(t *testing.T) {
 	}
 	lost := clk.now
 	p.onLinkEvent(peer.Down{})
-	p.status.Store(&failover.Status{State: failover.CommInterrupted, Partner: failover.Normal, LinkUp: false})
+	p.status.Store(&failover.Status{State: failover.CommInterrupted, Partner: failover.Normal, LinkUp: false, LinkDownSince: lost})
 	fs = p.statusView()
 	if fs.PartnerName != "gw2" || fs.PartnerState != "UNKNOWN" || fs.PartnerLastState != "NORMAL" || !fs.PartnerLastSeen.Equal(lost) {
 		t.Errorf("link down: name %q state %q last %q seen %v, want gw2 UNKNOWN NORMAL %v",

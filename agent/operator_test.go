@@ -225,13 +225,13 @@ func TestOperatorPartnerDown(t *testing.T) {
 	p := testFailover(t)
 	p.q.push(failover.LinkUp{Partner: failover.Normal})
 	p.q.push(failover.ResyncDone{})
-	p.q.push(failover.VRRPPartner{Heard: true})
+	p.q.push(failover.VRRPAdvert{})
 	waitFor(t, func() bool { st := p.status.Load(); return st != nil && st.State == failover.Normal })
 	if _, err := p.partnerDown(context.Background()); !errors.Is(err, ErrRefused) {
 		t.Fatalf("partner-down while the partner is heard: %v", err)
 	}
 	p.q.push(failover.LinkDown{})
-	p.q.push(failover.VRRPPartner{Heard: false})
+	p.q.push(failover.VRRPMasterDown{})
 	r, err := p.partnerDown(context.Background())
 	if err != nil || !r.Applied || r.State != "PARTNER-DOWN" {
 		t.Fatalf("partner-down: %+v, %v", r, err)
