@@ -29,7 +29,7 @@ package agent
 //     machine says this node is not fit (invariant 3) and restores it when
 //     it is.
 //   - A balancer goroutine moves addresses between FREE and BACKUP as the
-//     policy asks (Policy.Transfer, draft-ietf-dhc-failover-12 §5.4), so the
+//     policy decides (Policy.Balance, draft-ietf-dhc-failover-12 §5.4), so the
 //     secondary has addresses of its own to give new clients after a
 //     takeover.
 
@@ -71,12 +71,8 @@ const (
 // when no other box is there at all").
 const unfitPriority = 1
 
-// balanceEvery is how often the balancer looks at the pools; balanceMax
-// bounds the addresses moved per round so one round is one short commit.
-const (
-	balanceEvery = time.Second
-	balanceMax   = 256
-)
+// balanceEvery is how often the balancer looks at the pools.
+const balanceEvery = time.Second
 
 // failoverPart is the failover side of the agent.
 type failoverPart struct {
@@ -544,34 +540,30 @@ func (p *failoverPart) balance(ctx context.Context) {
 	}
 }
 
-// balanceRound is one look at the pools. Pool balancing belongs to NORMAL
-// with the link up (draft §5.4, Policy.Transfer): the published policy
-// may still say NORMAL for a moment after the link went down (the machine
-// has not handled LinkDown yet), so the link itself is asked too, before
-// the round and again right before each commit, and a round never spans
-// two link sessions (linkGen). A transfer committed while the partner
-// cannot hear it would only be queued for it, and the pool would be moved
-// on a policy (shares) that no longer holds.
+// balanceRound commits one round of the policy's pool balancing
+// (failover.Policy.Balance decides which pools move how many addresses).
+// Pool balancing belongs to NORMAL with the link up (draft §5.4): the
+// published policy may still say NORMAL for a moment after the link went
+// down (the machine has not handled LinkDown yet), so the link itself is
+// asked too, before the round and again right before each commit, and a
+// round never spans two link sessions (linkGen). A transfer committed
+// while the partner cannot hear it would only be queued for it, and the
+// pool would be moved on a policy (shares) that no longer holds.
 func (p *failoverPart) balanceRound(rdb *replicatingDB) {
 	gen := p.linkGen.Load()
 	pol := p.gate.Load()
 	if !p.balanceAllowed(pol, gen) {
 		return
 	}
-	for _, st := range p.db.Stats() {
-		n, from, to := pol.Transfer(st)
-		if n <= 0 {
-			continue
-		}
-		n = min(n, balanceMax)
+	for _, mv := range pol.Balance(p.db.Stats()) {
 		now := p.clock.Now()
 		var ls []lease.Lease
-		for range n {
-			a, err := p.db.Allocate(st.Name, netip.Addr{}, from)
+		for range mv.N {
+			a, err := p.db.Allocate(mv.Pool, netip.Addr{}, mv.From)
 			if err != nil {
 				break
 			}
-			ls = append(ls, lease.Lease{Addr: a, State: to, StateStart: now, CLTT: now})
+			ls = append(ls, mv.Lease(a, now))
 		}
 		if len(ls) == 0 {
 			continue
@@ -586,11 +578,11 @@ func (p *failoverPart) balanceRound(rdb *replicatingDB) {
 			for _, l := range ls {
 				p.db.Unhold(l.Addr)
 			}
-			p.log.Error("pool balance", "pool", st.Name, "err", err)
+			p.log.Error("pool balance", "pool", mv.Pool, "err", err)
 			continue
 		}
-		p.met.moved.WithLabelValues(to.String()).Add(float64(len(ls)))
-		p.log.Info("pool balance", "pool", st.Name, "moved", len(ls), "from", from.String(), "to", to.String())
+		p.met.moved.WithLabelValues(mv.To.String()).Add(float64(len(ls)))
+		p.log.Info("pool balance", "pool", mv.Pool, "moved", len(ls), "from", mv.From.String(), "to", mv.To.String())
 	}
 }
 
