@@ -7,10 +7,12 @@ package agent
 //
 //   - One goroutine (Run) owns the failover Machine. Its inputs are link
 //     events (peer.Options.OnEvent), the VRRP instance's transitions and
-//     adverts (vrrpPart.Hook) and its own timer; all arrive through one
+//     adverts (vrrpPart.Hook) and its own timer, which arrive through one
 //     unbounded queue, so the link's and the instance's goroutines never
-//     block on it. After every Handle it publishes the Policy to a
-//     failover.Gate that the engine reads through fgate (dhcpd.Gate).
+//     block on it; and operator commands (agent/operator.go), which arrive
+//     on a channel the loop owns and get the actions of their own step
+//     back. After every Handle it publishes the Policy to a failover.Gate
+//     that the engine reads through fgate (dhcpd.Gate).
 //   - The commit path (replicatingDB, the engine's LeaseDB): a lease is
 //     committed locally (durable, group commit), then handed to
 //     Link.Replicate, which returns once the partner applied it durably:
@@ -95,6 +97,7 @@ type failoverPart struct {
 	pot   potentials
 	acked ackedPotentials
 	q     evQueue
+	cmds  chan opCmd // operator commands, received only by Run's loop
 	met   *failoverMetrics
 	op    opState // operator commands (agent/operator.go)
 
@@ -284,6 +287,7 @@ func newFailover(cfg *Config, log *slog.Logger, reg prometheus.Registerer, vr *v
 		}
 	}
 	p.q.init()
+	p.cmds = make(chan opCmd)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.gate.Store(m.Policy()) // serves nothing until Start
 	vr.SetPriority(p.inst, unfitPriority)
@@ -383,6 +387,12 @@ func (p *failoverPart) Run(ctx context.Context) error {
 	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: p.db.LastSeq(), SeqKnown: known}))
 	p.log.Info("failover started", "role", p.cfg.Role, "mode", p.cfg.Mode, "state", p.m.State(),
 		"last_seq", p.db.LastSeq(), "seq_known", known, "vrrp_instance", p.inst, "config_hash", p.dh.configHash())
+	return p.loop(ctx, linkErr)
+}
+
+// loop is Run's loop: the only goroutine that touches the machine, until
+// ctx ends or the link fails (an error on linkErr; nil: none).
+func (p *failoverPart) loop(ctx context.Context, linkErr <-chan error) error {
 	defer p.stopTimer()
 	for {
 		select {
@@ -397,10 +407,22 @@ func (p *failoverPart) Run(ctx context.Context) error {
 			p.timerC = nil
 			p.exec(p.m.Handle(p.clock.Now(), failover.TimerFired{}))
 		case <-p.q.ready:
-			for _, ev := range p.q.drain() {
-				p.exec(p.m.Handle(p.clock.Now(), ev))
-			}
+			p.handleQueued()
+		case c := <-p.cmds:
+			// Events queued before the command are handled first, as
+			// when commands went through the queue: an operator who
+			// saw the link go down has that seen by the machine.
+			p.handleQueued()
+			acts := p.m.Handle(p.clock.Now(), c.ev)
+			p.exec(acts)
+			c.done <- acts
 		}
+	}
+}
+
+func (p *failoverPart) handleQueued() {
+	for _, ev := range p.q.drain() {
+		p.exec(p.m.Handle(p.clock.Now(), ev))
 	}
 }
 
@@ -444,7 +466,7 @@ func (p *failoverPart) exec(acts []failover.Action) {
 	p.gate.Store(p.m.Policy())
 	st := p.m.Status()
 	p.status.Store(&st)
-	p.op.stepped(acts) // after the status: a waiting command reads it
+	p.op.stepped() // after the status: a waiting command reads it
 }
 
 func (p *failoverPart) stopTimer() {
