@@ -445,7 +445,11 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if sub == nil {
 		return Reply{}, ErrNoSubnet
 	}
-	if !e.gate.Serve(Client{Key: c.key, HWAddr: c.hw, Secs: req.NumSeconds, Renewal: isRenewal(req, mt)}) {
+	gc := Client{Key: c.key, HWAddr: c.hw, Secs: req.NumSeconds, Renewal: isRenewal(req, mt)}
+	if len(c.id) > 0 {
+		gc.ClientID = c.id
+	}
+	if !e.gate.Serve(gc) {
 		return Reply{}, ErrNotServing
 	}
 	sid, ok := e.serverID(in, sub)

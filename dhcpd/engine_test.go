@@ -1,6 +1,7 @@
 package dhcpd
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -976,5 +977,37 @@ func TestCommitsInFlight(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// The gate gets the client identifier itself (option 61), nil without
+// one, so it never takes the lease key apart.
+func TestGateSeesClientID(t *testing.T) {
+	r := newRig(t)
+	g := &recordGate{}
+	r.e.gate = g
+	hw := net.HardwareAddr{2, 5, 0, 0, 0, 2}
+	id := []byte{1, 2, 5, 0, 0, 0, 2}
+	for _, req := range []*dhcpv4.DHCPv4{
+		msg(t, dhcpv4.MessageTypeDiscover, hw, dhcpv4.WithOption(dhcpv4.OptClientIdentifier(id))),
+		msg(t, dhcpv4.MessageTypeDiscover, hw),
+		msg(t, dhcpv4.MessageTypeDiscover, hw, dhcpv4.WithOption(dhcpv4.OptClientIdentifier(nil))),
+	} {
+		if _, err := r.handle(t, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.seen) != 3 {
+		t.Fatalf("gate asked %d times, want 3", len(g.seen))
+	}
+	if c := g.seen[0]; !bytes.Equal(c.ClientID, id) || c.Key != lease.ClientKey(id, hw) {
+		t.Errorf("with option 61: ClientID %x key %q, want %x", c.ClientID, c.Key, id)
+	}
+	for i, c := range g.seen[1:] {
+		if c.ClientID != nil || c.Key != lease.ClientKey(nil, hw) {
+			t.Errorf("request %d without a usable option 61: ClientID %x key %q, want nil and the hardware key", i+2, c.ClientID, c.Key)
+		}
 	}
 }
