@@ -19,6 +19,7 @@ import (
 
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -361,7 +362,7 @@ func parseSection(b []byte) (*DHCPConfig, error) {
 // base's own interfaces, and the engine config built from it; the error
 // names every bad key (Validate on the whole config, so a section is
 // checked exactly as the file would be).
-func withSection(base *Config, sec *DHCPConfig) (*Config, *dhcpd.Config, error) {
+func withSection(base *Config, sec *DHCPConfig) (*Config, *scope.Config, error) {
 	if base.DHCP == nil {
 		return nil, nil, errors.New("this node has no dhcp: section (no DHCP service to configure)")
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 )
 
 // Defaults of the dhcp section (DESIGN.md "Configuration").
@@ -24,12 +24,12 @@ const (
 // dhcpConfig checks the dhcp section and builds the engine's typed config
 // from it. Problems go to v with their key paths; the result is only
 // meaningful when v collected none.
-func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
+func (c *Config) dhcpConfig(v *validator) *scope.Config {
 	d := c.DHCP
 	if d == nil {
 		return nil
 	}
-	out := &dhcpd.Config{
+	out := &scope.Config{
 		Authoritative:    d.Authoritative == nil || *d.Authoritative,
 		OfferHold:        durationOr(d.OfferHold, defaultOfferHold),
 		DeclineProbation: durationOr(d.DeclineProbation, defaultDeclineProbation),
@@ -57,7 +57,7 @@ func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
 	if d.DeclineProbation < 0 {
 		v.add("dhcp.decline_probation", "%s is negative", d.DeclineProbation)
 	}
-	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, dhcpd.LeaseTimes{
+	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, scope.LeaseTimes{
 		Default: defaultLeaseTime, Min: defaultMinLeaseTime, Max: defaultMaxLeaseTime,
 	})
 	gopts := parseOptions(v, "dhcp.options", d.Options)
@@ -72,7 +72,7 @@ func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
 	poolNames := map[string]bool{}
 	for i, sc := range d.Subnets {
 		k := fmt.Sprintf("dhcp.subnets[%d]", i)
-		s := &dhcpd.Subnet{}
+		s := &scope.Subnet{}
 		p, err := netip.ParsePrefix(sc.Subnet)
 		switch {
 		case err != nil || !p.Addr().Is4():
@@ -134,7 +134,7 @@ func (c *Config) dhcpConfig(v *validator) *dhcpd.Config {
 		ips, hws, ids := map[netip.Addr]int{}, map[string]int{}, map[string]int{}
 		for j, rc := range sc.Reservations {
 			rk := fmt.Sprintf("%s.reservations[%d]", k, j)
-			var r dhcpd.Reservation
+			var r scope.Reservation
 			if rc.HWAddress == "" && rc.ClientID == "" {
 				v.add(rk, "needs hw_address or client_id")
 			}
@@ -198,7 +198,7 @@ func derefDur(d *time.Duration) time.Duration {
 }
 
 // leaseTimes applies defaults (zero = inherit) and checks min <= default <= max.
-func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit dhcpd.LeaseTimes) dhcpd.LeaseTimes {
+func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit scope.LeaseTimes) scope.LeaseTimes {
 	t := inherit
 	for _, x := range []struct {
 		key string
@@ -235,8 +235,8 @@ func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit dhcpd
 	return t
 }
 
-func parseOptions(v *validator, k string, m map[string]any) dhcpd.Options {
-	opts, errs := dhcpd.ParseOptions(m)
+func parseOptions(v *validator, k string, m map[string]any) scope.Options {
+	opts, errs := scope.ParseOptions(m)
 	for _, e := range errs {
 		v.add(k+"."+e.Key, "%s", e.Reason)
 	}
@@ -285,7 +285,7 @@ func validHostname(h string) bool {
 }
 
 func dhcpdParseHex(s string) ([]byte, error) {
-	b, errs := dhcpd.ParseOptions(map[string]any{"custom": []any{map[string]any{"code": 224, "type": "hex", "value": s}}})
+	b, errs := scope.ParseOptions(map[string]any{"custom": []any{map[string]any{"code": 224, "type": "hex", "value": s}}})
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}

@@ -1,8 +1,10 @@
 // Package dhcpd is hadhcpd's DHCPv4 service: the request engine (RFC 2131
 // §4.3 server behaviour: DISCOVER, REQUEST in every client state, RELEASE,
-// DECLINE, INFORM), the destination rules of RFC 2131 §4.1, option encoding
-// (RFC 2132, RFC 3442, RFC 3046 echo), and the Linux socket layer that
-// receives on one AF_PACKET socket per served interface and delivers replies.
+// DECLINE, INFORM), the destination rules of RFC 2131 §4.1, the options of
+// a reply (parameter request list, RFC 3046 echo, maximum message size),
+// and the Linux socket layer that receives on one AF_PACKET socket per
+// served interface and delivers replies. The configuration it serves
+// (subnets, pools, reservations, encoded options) is dhcpd/scope's.
 //
 // The engine decides and never sees a socket: Engine.Handle takes a decoded
 // request and what the socket layer knows about its arrival (Inbound) and

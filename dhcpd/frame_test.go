@@ -72,27 +72,3 @@ func FuzzParseFrame(f *testing.F) {
 		}
 	})
 }
-
-func TestParseOptions(t *testing.T) {
-	o, errs := ParseOptions(map[string]any{
-		"routers":                 []any{"192.0.2.1"},
-		"domain_search":           []any{"example.com"},
-		"classless_static_routes": []any{"198.51.100.0/24 192.0.2.254", "0.0.0.0/0 via 192.0.2.1"},
-		"custom":                  []any{map[string]any{"code": 252, "type": "string", "value": "x"}, map[string]any{"code": 150, "type": "ips", "value": []any{"192.0.2.5", "192.0.2.6"}}},
-	})
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	want := map[uint8][]byte{
-		3:   {192, 0, 2, 1},
-		119: append([]byte{7}, append([]byte("example"), append([]byte{3}, append([]byte("com"), 0)...)...)...),
-		121: {24, 198, 51, 100, 192, 0, 2, 254, 0, 192, 0, 2, 1}, // RFC 3442 §3
-		252: []byte("x"),
-		150: {192, 0, 2, 5, 192, 0, 2, 6},
-	}
-	for c, w := range want {
-		if !bytes.Equal(o[c], w) {
-			t.Errorf("option %d = %v, want %v", c, o[c], w)
-		}
-	}
-}

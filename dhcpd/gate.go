@@ -40,9 +40,15 @@ type MultiPoolGate interface {
 
 // Client is who is asking, for Gate.Serve.
 type Client struct {
-	Key    string // lease.ClientKey
-	HWAddr net.HardwareAddr
-	Secs   uint16
+	Key string // lease.ClientKey
+	// ClientID is the client identifier (option 61, RFC 2132 §9.14), nil
+	// when the request has none or an empty one; when set it is what Key
+	// was made from (RFC 2131 §4.2 prefers it to chaddr), so a gate that
+	// hashes it (the RFC 3074 load-balancing input) need not take Key
+	// apart. Read-only.
+	ClientID []byte
+	HWAddr   net.HardwareAddr
+	Secs     uint16
 	// Renewal: a DHCPREQUEST in RENEWING or REBINDING state (RFC 2131
 	// §4.3.2: ciaddr set, no server identifier, no requested address). A
 	// load-balancing pair answers those whatever the client's hash bucket

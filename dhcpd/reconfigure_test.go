@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -20,10 +21,10 @@ func (f setPools) SetPools(p []lease.Pool) error { return f(p) }
 func TestReconfigureSwapsPoolsAndOptions(t *testing.T) {
 	r := newRig(t)
 	newPool := lease.Pool{Name: "192.0.2.150-192.0.2.160", First: ip("192.0.2.150"), Last: ip("192.0.2.160")}
-	cfg := &Config{
+	cfg := &scope.Config{
 		Authoritative: true, DeclineProbation: r.cfg.DeclineProbation,
-		Subnets: []*Subnet{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Pools: []lease.Pool{newPool},
-			Options: Options{3: []byte{192, 0, 2, 254}}, Times: defTimes}},
+		Subnets: []*scope.Subnet{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Pools: []lease.Pool{newPool},
+			Options: scope.Options{3: []byte{192, 0, 2, 254}}, Times: defTimes}},
 	}
 	swap := setPools(func(p []lease.Pool) error {
 		r.db.mu.Lock()

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hadhcpd/hadhcpd/dhcpd"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 )
 
 // OptType is how an option's value is written.
@@ -211,12 +211,12 @@ func ParseIPv4(s string) (string, error) {
 }
 
 // namedOptions are the option keys hadhcpd's config accepts by name, taken
-// from the DHCP server itself (dhcpd.OptionNames) so an option the server
+// from the DHCP server itself (scope.OptionNames) so an option the server
 // learns to name is imported by name at once, and the two lists cannot
 // drift. Any other option is written under `custom:` as {code, type, value}.
 var namedOptions = func() map[string]bool {
 	m := map[string]bool{}
-	for _, n := range dhcpd.OptionNames() {
+	for _, n := range scope.OptionNames() {
 		m[n] = true
 	}
 	return m

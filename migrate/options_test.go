@@ -3,7 +3,7 @@ package migrate
 import (
 	"testing"
 
-	"github.com/hadhcpd/hadhcpd/dhcpd"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 )
 
 // sample is a value of type t as an importer produces it.
@@ -39,7 +39,7 @@ func TestStandardOptionsAgreeWithServer(t *testing.T) {
 		} else if _, ok := m["custom"]; !ok {
 			t.Errorf("%s: %q is not a server option name, but was not put under custom: %v", name, d.Key, m)
 		}
-		opts, errs := dhcpd.ParseOptions(m)
+		opts, errs := scope.ParseOptions(m)
 		if len(errs) > 0 {
 			t.Errorf("%s: the server refuses the imported %v: %v", name, m, errs)
 			continue
@@ -49,14 +49,14 @@ func TestStandardOptionsAgreeWithServer(t *testing.T) {
 		}
 	}
 	if named < 15 {
-		t.Errorf("only %d of the importers' options are server option names: is dhcpd.OptionNames empty?", named)
+		t.Errorf("only %d of the importers' options are server option names: is scope.OptionNames empty?", named)
 	}
 }
 
 // TestNamedOptionsFromServer: the set of names comes from dhcpd, so a
 // name the server accepts is never written under custom.
 func TestNamedOptionsFromServer(t *testing.T) {
-	for _, n := range dhcpd.OptionNames() {
+	for _, n := range scope.OptionNames() {
 		if !IsNamedOption(n) {
 			t.Errorf("%s: a server option name the importers do not know", n)
 		}
@@ -66,7 +66,7 @@ func TestNamedOptionsFromServer(t *testing.T) {
 	}
 }
 
-func keys(o dhcpd.Options) []uint8 {
+func keys(o scope.Options) []uint8 {
 	var out []uint8
 	for c := range o {
 		out = append(out, c)

@@ -1,6 +1,7 @@
-package dhcpd
+package scope
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"time"
@@ -48,8 +49,8 @@ type Reservation struct {
 	Options  Options // on top of the subnet's
 }
 
-// poolOf returns the pool of s holding a, or nil.
-func (s *Subnet) poolOf(a netip.Addr) *lease.Pool {
+// PoolOf returns the pool of s holding a, or nil.
+func (s *Subnet) PoolOf(a netip.Addr) *lease.Pool {
 	for i := range s.Pools {
 		p := &s.Pools[i]
 		if p.First.Compare(a) <= 0 && a.Compare(p.Last) <= 0 {
@@ -59,9 +60,9 @@ func (s *Subnet) poolOf(a netip.Addr) *lease.Pool {
 	return nil
 }
 
-// reservationFor returns the reservation of the client, or nil. The client
+// ReservationFor returns the reservation of the client, or nil. The client
 // identifier wins over the hardware address (RFC 2131 §4.2).
-func (s *Subnet) reservationFor(clientID []byte, hw net.HardwareAddr) *Reservation {
+func (s *Subnet) ReservationFor(clientID []byte, hw net.HardwareAddr) *Reservation {
 	for i := range s.Reservations {
 		r := &s.Reservations[i]
 		if len(r.ClientID) > 0 && len(clientID) > 0 && string(r.ClientID) == string(clientID) {
@@ -77,8 +78,8 @@ func (s *Subnet) reservationFor(clientID []byte, hw net.HardwareAddr) *Reservati
 	return nil
 }
 
-// reservationOf returns the reservation of address a, or nil.
-func (s *Subnet) reservationOf(a netip.Addr) *Reservation {
+// ReservationOf returns the reservation of address a, or nil.
+func (s *Subnet) ReservationOf(a netip.Addr) *Reservation {
 	for i := range s.Reservations {
 		if s.Reservations[i].Addr == a {
 			return &s.Reservations[i]
@@ -94,4 +95,13 @@ func (c *Config) Pools() []lease.Pool {
 		out = append(out, s.Pools...)
 	}
 	return out
+}
+
+// Broadcast returns the directed broadcast address of the IPv4 prefix p:
+// its host bits all ones (RFC 1122 §3.2.1.3), the default of option 28
+// (RFC 2132 §5.3).
+func Broadcast(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	binary.BigEndian.PutUint32(a[:], binary.BigEndian.Uint32(a[:])|(1<<(32-p.Bits())-1))
+	return netip.AddrFrom4(a)
 }

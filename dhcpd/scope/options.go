@@ -1,4 +1,4 @@
-package dhcpd
+package scope
 
 import (
 	"encoding/binary"
@@ -282,7 +282,7 @@ func encodeOption(typ optType, v any) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("%v is not a hex string", v)
 		}
-		b, err := parseHex(s)
+		b, err := ParseHex(s)
 		if err != nil || len(b) == 0 || len(b) > 255 {
 			return nil, fmt.Errorf("%q is not 1..255 hex bytes (01:02:ff or 0102ff)", s)
 		}
@@ -370,8 +370,11 @@ func encodeDomain(s string) ([]byte, error) {
 	return append(out, 0), nil
 }
 
-// ParseHex reads "01:00:11:22:33:44:55" or "01001122334455".
-func parseHex(s string) ([]byte, error) {
+// ParseHex reads hex bytes written plain ("01001122334455") or with
+// colons, dashes or spaces between them ("01:00:11:22:33:44:55"), the forms
+// people copy from ISC, Kea and ip(8) output. An empty string gives no
+// bytes and no error: how many bytes are valid is the caller's to check.
+func ParseHex(s string) ([]byte, error) {
 	s = strings.NewReplacer(":", "", "-", "", " ", "").Replace(s)
 	return hex.DecodeString(s)
 }
