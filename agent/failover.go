@@ -94,12 +94,15 @@ type failoverPart struct {
 	rep   lease.OpenReport
 	base  *Config   // this node's config: a synced section is validated with it
 	dh    *dhcpPart // set by start: where a section is applied
-	pot   potentials
-	acked ackedPotentials
-	q     evQueue
-	cmds  chan opCmd // operator commands, received only by Run's loop
-	met   *failoverMetrics
-	op    opState // operator commands (agent/operator.go)
+	// ackedSeq is the highest sequence number of our stream the partner
+	// has acknowledged since this process started (its acks are
+	// cumulative): in memory only, so after a restart renewals are
+	// capped at MCLT again until the next ack, which is the safe side.
+	ackedSeq atomic.Uint64
+	q        evQueue
+	cmds     chan opCmd // operator commands, received only by Run's loop
+	met      *failoverMetrics
+	op       opState // operator commands (agent/operator.go)
 
 	// Published for other goroutines (the control socket): the machine's
 	// status after each step, and the skew measured at the last handshake.
@@ -368,7 +371,7 @@ func (p *failoverPart) onConfig(hash, data []byte) error {
 
 // gateAdapter is the engine's view of the gate.
 func (p *failoverPart) gateAdapter() dhcpd.Gate {
-	return &fgate{g: &p.gate, clock: p.clock, pot: &p.pot, acked: &p.acked}
+	return &fgate{g: &p.gate, clock: p.clock, ackedSeq: &p.ackedSeq}
 }
 
 // Run runs the link, the balancer and the machine until ctx ends.
@@ -627,15 +630,22 @@ type replicatingDB struct {
 
 // Commit commits locally (durable, group commit), then waits until the
 // partner applied the records durably: only then may the engine build the
-// ACK (invariant 2). The potential expiry the gate computed for a new
-// binding (failover.Grant) is recorded first, so the partner receives it
-// (draft §5.2.1: "what to tell the failover partner").
+// ACK (invariant 2). A binding's potential expiry is on its lease (the
+// engine put the gate's there), so the partner receives it with the
+// record (draft §5.2.1: "what to tell the failover partner"). The record
+// also carries, as AckedExpiry, the potential expiry the partner
+// acknowledged for the binding's previous record, so a renewal granted
+// while the partner is unreachable still counts from it.
 func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	ls = append([]lease.Lease(nil), ls...) // the caller's slice stays as it was
+	acked := r.p.ackedSeq.Load()
 	for i := range ls {
-		if ls[i].State == lease.StateActive {
-			if pe, ok := r.p.pot.take(ls[i].Addr); ok && pe.After(ls[i].PotentialExpiry) {
-				ls[i].PotentialExpiry = pe
+		if ls[i].State != lease.StateActive {
+			continue
+		}
+		if prev, ok := r.DB.Get(ls[i].Addr); ok && prev.Key() == ls[i].Key() {
+			if a := failover.AckedThrough(prev, acked).AckedExpiry; a.After(ls[i].AckedExpiry) {
+				ls[i].AckedExpiry = a
 			}
 		}
 	}
@@ -654,15 +664,8 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	}
 	wait := r.p.send(out)
 	r.p.order.Unlock()
-	ok := wait()
-	for i := range out {
-		// Acked: the partner holds these potential expiries durably, so
-		// a renewal may be granted up to MCLT past them (draft §5.2.1).
-		// Not acked: an older acked one stays true, but a binding that
-		// ended has none.
-		if ok || out[i].State != lease.StateActive {
-			r.p.acked.record(out[i])
-		}
+	if wait() {
+		r.p.acked(out)
 	}
 	return out, nil
 }
@@ -673,13 +676,27 @@ func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 	out, err := r.DB.Expire(now, max)
 	wait := r.p.send(out)
 	r.p.order.Unlock()
-	if len(out) > 0 {
-		wait()
-		for i := range out {
-			r.p.acked.record(out[i]) // the binding ended
-		}
+	if len(out) > 0 && wait() {
+		r.p.acked(out)
 	}
 	return out, err
+}
+
+// acked notes that the partner applied every record of ls durably.
+// Every record goes to the stream in sequence order (send encodes each or
+// the database's own codec had refused it first), so the partner's ack is
+// cumulative up to the highest.
+func (p *failoverPart) acked(ls []lease.Lease) {
+	var top uint64
+	for i := range ls {
+		top = max(top, ls[i].Seq)
+	}
+	for {
+		cur := p.ackedSeq.Load()
+		if top <= cur || p.ackedSeq.CompareAndSwap(cur, top) {
+			return
+		}
+	}
 }
 
 // send queues committed records on the link at once and returns the wait
@@ -727,17 +744,13 @@ var _ dhcpd.MultiPoolGate = (*fgate)(nil)
 
 // fgate is dhcpd.Gate over the published failover policy.
 type fgate struct {
-	g     *failover.Gate
-	clock peer.Clock
-	pot   *potentials
-	acked *ackedPotentials
+	g        *failover.Gate
+	clock    peer.Clock
+	ackedSeq *atomic.Uint64 // failoverPart.ackedSeq
 }
 
 func (f *fgate) Serve(c dhcpd.Client) bool {
-	r := failover.Request{HWAddr: c.HWAddr, Secs: c.Secs, Renewal: c.Renewal}
-	if strings.HasPrefix(c.Key, "i") { // lease.ClientKey: "i" + option 61
-		r.ClientID = []byte(c.Key[1:])
-	}
+	r := failover.Request{ClientID: c.ClientID, HWAddr: c.HWAddr, Secs: c.Secs, Renewal: c.Renewal}
 	return f.g.Serve(f.clock.Now(), r)
 }
 
@@ -756,90 +769,17 @@ func (f *fgate) AllocateFrom() (lease.State, bool) {
 // (dhcpd.MultiPoolGate).
 func (f *fgate) AllocateFromAll() []lease.State { return f.g.Pools(f.clock.Now()) }
 
-// LeaseTime is the MCLT rule (failover.Grant); the potential expiry to
-// send the partner is kept for the commit of this binding.
-//
-// The partner's ack of our last update for this binding counts as its
-// acknowledged potential expiry (lease.Lease.AckedExpiry is only filled
-// from the partner's own records): the MCLT rule of draft §5.2.1 then lets
-// the renewal at T1 have the full desired lease instead of staying capped
-// at MCLT.
-func (f *fgate) LeaseTime(l lease.Lease, want time.Duration, now time.Time) time.Duration {
-	if f.acked != nil {
-		if t, ok := f.acked.get(l); ok && t.After(l.AckedExpiry) {
-			l.AckedExpiry = t
-		}
+// LeaseTime is the MCLT rule (failover.Grant) and the potential expiry
+// the engine records on the lease it commits. The partner's ack of our
+// record of this binding counts as its acknowledged potential expiry
+// (failover.AckedThrough): the MCLT rule of draft §5.2.1 then lets the
+// renewal at T1 have the full desired lease instead of staying capped at
+// MCLT.
+func (f *fgate) LeaseTime(l lease.Lease, want time.Duration, now time.Time) (time.Duration, time.Time) {
+	if f.ackedSeq != nil {
+		l = failover.AckedThrough(l, f.ackedSeq.Load())
 	}
-	grant, pe := f.g.LeaseTime(now, l, want)
-	f.pot.put(l.Addr, pe)
-	return grant
-}
-
-// potentials carries the potential expiry from the gate's LeaseTime to
-// the commit of the same address (by address; an offer that is never
-// requested leaves an entry the next commit of that address overwrites or
-// takes).
-type potentials struct {
-	mu sync.Mutex
-	m  map[netip.Addr]time.Time
-}
-
-func (p *potentials) put(a netip.Addr, t time.Time) {
-	p.mu.Lock()
-	if p.m == nil {
-		p.m = map[netip.Addr]time.Time{}
-	}
-	p.m[a] = t
-	p.mu.Unlock()
-}
-
-func (p *potentials) take(a netip.Addr) (time.Time, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.m[a]
-	delete(p.m, a)
-	return t, ok
-}
-
-// ackedPotentials is, per address, the potential expiry the partner
-// acknowledged (its Replicate returned nil) for the binding of one client.
-// In memory only: after a restart renewals are capped at MCLT again until
-// the next ack, which is the safe side. At most one entry per address.
-type ackedPotentials struct {
-	mu sync.Mutex
-	m  map[netip.Addr]ackedPotential
-}
-
-type ackedPotential struct {
-	client string // lease.Lease.Key of the binding
-	at     time.Time
-}
-
-// record notes an acknowledged record: an ACTIVE binding's potential
-// expiry; any other state ends the binding and its entry.
-func (a *ackedPotentials) record(l lease.Lease) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if l.State != lease.StateActive || l.PotentialExpiry.IsZero() {
-		delete(a.m, l.Addr)
-		return
-	}
-	if a.m == nil {
-		a.m = map[netip.Addr]ackedPotential{}
-	}
-	a.m[l.Addr] = ackedPotential{client: l.Key(), at: l.PotentialExpiry}
-}
-
-// get is the acknowledged potential expiry of l's address, if it was for
-// the same client.
-func (a *ackedPotentials) get(l lease.Lease) (time.Time, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e, ok := a.m[l.Addr]
-	if !ok || e.client != l.Key() {
-		return time.Time{}, false
-	}
-	return e.at, true
+	return f.g.LeaseTime(now, l, want)
 }
 
 // evQueue is an unbounded FIFO of machine events: the link and the VRRP

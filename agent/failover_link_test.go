@@ -233,12 +233,13 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 	hw := net.HardwareAddr{2, 0, 0, 0, 0, 1}
 	t0 := time.Now().Truncate(time.Second)
 
-	first := g.LeaseTime(lease.Lease{Addr: addr, HWAddr: hw}, desired, t0)
-	if first != time.Hour {
-		t.Fatalf("first lease %v, want MCLT (1h)", first)
+	first, potential := g.LeaseTime(lease.Lease{Addr: addr, HWAddr: hw}, desired, t0)
+	if first != time.Hour || !potential.Equal(t0.Add(first/2+desired)) {
+		t.Fatalf("first lease %v, potential %v; want MCLT (1h), now+30m+%v", first, potential, desired)
 	}
+	// The engine puts the potential expiry on the lease it commits.
 	if _, err := rdb.Commit(lease.Lease{Addr: addr, HWAddr: hw, State: lease.StateActive, Start: t0,
-		Expiry: t0.Add(first), CLTT: t0, StateStart: t0}); err != nil {
+		Expiry: t0.Add(first), PotentialExpiry: potential, CLTT: t0, StateStart: t0}); err != nil {
 		t.Fatal(err)
 	}
 	t1 := t0.Add(first / 2)
@@ -246,11 +247,11 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 	if !ok {
 		t.Fatal("the binding is not in the database")
 	}
-	if got := g.LeaseTime(cur, desired, t1); got != desired {
+	if got, _ := g.LeaseTime(cur, desired, t1); got != desired {
 		t.Errorf("renewal at T1 after the partner's ack: %v, want the full %v", got, desired)
 	}
 	other := lease.Lease{Addr: addr, HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
-	if got := g.LeaseTime(other, desired, t1); got != time.Hour {
+	if got, _ := g.LeaseTime(other, desired, t1); got != time.Hour {
 		t.Errorf("another client at the same address: %v, want MCLT (1h)", got)
 	}
 }
@@ -274,7 +275,7 @@ func TestGateLoadBalanceRenewal(t *testing.T) {
 	m.Handle(now, failover.ResyncDone{})
 	var g failover.Gate
 	g.Store(m.Policy())
-	fg := &fgate{g: &g, clock: wallClock{}, pot: &potentials{}}
+	fg := &fgate{g: &g, clock: wallClock{}}
 	// A client whose RFC 3074 bucket is the secondary's.
 	var hw net.HardwareAddr
 	for i := range 256 {

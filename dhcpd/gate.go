@@ -21,8 +21,11 @@ type Gate interface {
 	// renew existing leases.
 	AllocateFrom() (lease.State, bool)
 	// LeaseTime caps the lease time the engine wants to grant for the
-	// lease l (failover: MCLT rule). It returns want when there is no cap.
-	LeaseTime(l lease.Lease, want time.Duration, now time.Time) time.Duration
+	// lease l (failover: MCLT rule), and returns the potential expiry to
+	// record on the lease the engine commits, for the partner
+	// (draft-ietf-dhc-failover-12 §5.2.1); want and the zero time when
+	// there is no cap.
+	LeaseTime(l lease.Lease, want time.Duration, now time.Time) (grant time.Duration, potential time.Time)
 }
 
 // MultiPoolGate is a Gate that may allow more than one pool at once: a
@@ -62,6 +65,6 @@ type SingleServer struct{}
 
 func (SingleServer) Serve(Client) bool                 { return true }
 func (SingleServer) AllocateFrom() (lease.State, bool) { return lease.StateFree, true }
-func (SingleServer) LeaseTime(_ lease.Lease, want time.Duration, _ time.Time) time.Duration {
-	return want
+func (SingleServer) LeaseTime(_ lease.Lease, want time.Duration, _ time.Time) (time.Duration, time.Time) {
+	return want, time.Time{}
 }

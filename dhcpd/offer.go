@@ -34,7 +34,7 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 	if err != nil {
 		return Reply{}, err
 	}
-	lt := e.grant(req, c, sub, addr, now)
+	lt, _ := e.grant(req, c, sub, addr, now) // an offer commits nothing
 	resp := e.newReply(req, dhcpv4.MessageTypeOffer, sid)
 	resp.YourIPAddr = net.IP(addr.AsSlice())
 	setLeaseTime(resp, lt)

@@ -14,8 +14,9 @@ import (
 
 // grant is the lease time for addr: the client's request (option 51)
 // clamped to [min, max], else the default (RFC 2131 §4.3.1), then capped by
-// the gate (failover MCLT).
-func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr netip.Addr, now time.Time) time.Duration {
+// the gate (failover MCLT); and the gate's potential expiry for the lease
+// to commit (zero without failover).
+func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr netip.Addr, now time.Time) (time.Duration, time.Time) {
 	t := sub.Times
 	lt := t.Default
 	if b := req.Options.Get(dhcpv4.OptionIPAddressLeaseTime); len(b) == 4 {
@@ -31,13 +32,14 @@ func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr net
 	if l.Key() != c.key {
 		l = lease.Lease{Addr: addr, HWAddr: c.hw, ClientID: c.id}
 	}
-	if capped := e.gate.LeaseTime(l, lt, now); capped < lt {
+	capped, potential := e.gate.LeaseTime(l, lt, now)
+	if capped < lt {
 		lt = capped
 	}
 	if lt < time.Second {
 		lt = time.Second
 	}
-	return lt.Truncate(time.Second)
+	return lt.Truncate(time.Second), potential
 }
 
 func setLeaseTime(resp *dhcpv4.DHCPv4, lt time.Duration) {
