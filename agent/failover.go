@@ -7,26 +7,31 @@ package agent
 //
 //   - One goroutine (Run) owns the failover Machine. Its inputs are link
 //     events (peer.Options.OnEvent), the VRRP instance's transitions and
-//     adverts (vrrpPart.Hook) and its own timer; all arrive through one
+//     adverts (vrrpPart.Hook) and its own timer, which arrive through one
 //     unbounded queue, so the link's and the instance's goroutines never
-//     block on it. After every Handle it publishes the Policy to a
-//     failover.Gate that the engine reads through fgate (dhcpd.Gate).
+//     block on it; and operator commands (agent/operator.go), which arrive
+//     on a channel the loop owns and get the actions of their own step
+//     back. After every Handle it publishes the Policy to a failover.Gate
+//     that the engine reads through fgate (dhcpd.Gate).
 //   - The commit path (replicatingDB, the engine's LeaseDB): a lease is
 //     committed locally (durable, group commit), then handed to
 //     Link.Replicate, which returns once the partner applied it durably:
 //     the ACK leaves only then (invariant 2). While the partner is
 //     unreachable Replicate fails at once and the ACK leaves with the lease
 //     on our disk only, as invariant 2 allows.
-//   - When VRRP makes this box master because the partner's adverts
-//     stopped, the link is told (Link.PartnerSilent): if it is quiet too it
-//     releases every commit at once, so no ACK of the takeover waits
-//     max_response_delay for a dead partner; if it is demonstrably alive
-//     (a VRRP-only partition) it stays up and keeps replicating.
+//   - The VRRP instance's adverts and master-down takeovers go to the
+//     machine as they are; failover.Presence decides what they say about
+//     the partner. When the machine concludes that the partner's adverts
+//     stopped (AdvertsStopped), the link is told (Link.PartnerSilent): if
+//     it is quiet too it releases every commit at once, so no ACK of the
+//     takeover waits max_response_delay for a dead partner; if it is
+//     demonstrably alive (a VRRP-only partition) it stays up and keeps
+//     replicating.
 //   - SetFit lowers the instance's VRRP priority to unfitPriority while the
 //     machine says this node is not fit (invariant 3) and restores it when
 //     it is.
 //   - A balancer goroutine moves addresses between FREE and BACKUP as the
-//     policy asks (Policy.Transfer, draft-ietf-dhc-failover-12 §5.4), so the
+//     policy decides (Policy.Balance, draft-ietf-dhc-failover-12 §5.4), so the
 //     secondary has addresses of its own to give new clients after a
 //     takeover.
 
@@ -37,7 +42,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,12 +62,8 @@ import (
 // when no other box is there at all").
 const unfitPriority = 1
 
-// balanceEvery is how often the balancer looks at the pools; balanceMax
-// bounds the addresses moved per round so one round is one short commit.
-const (
-	balanceEvery = time.Second
-	balanceMax   = 256
-)
+// balanceEvery is how often the balancer looks at the pools.
+const balanceEvery = time.Second
 
 // failoverPart is the failover side of the agent.
 type failoverPart struct {
@@ -83,11 +83,15 @@ type failoverPart struct {
 	rep   lease.OpenReport
 	base  *config.Config // this node's config: a synced section is validated with it
 	dh    *dhcpPart      // set by start: where a section is applied
-	pot   potentials
-	acked ackedPotentials
-	q     evQueue
-	met   *failoverMetrics
-	op    opState // operator commands (agent/operator.go)
+	// ackedSeq is the highest sequence number of our stream the partner
+	// has acknowledged since this process started (its acks are
+	// cumulative): in memory only, so after a restart renewals are
+	// capped at MCLT again until the next ack, which is the safe side.
+	ackedSeq atomic.Uint64
+	q        evQueue
+	cmds     chan opCmd // operator commands, received only by Run's loop
+	met      *failoverMetrics
+	op       opState // operator commands (agent/operator.go)
 
 	// Published for other goroutines (the control socket): the machine's
 	// status after each step, and the skew measured at the last handshake.
@@ -96,9 +100,9 @@ type failoverPart struct {
 	// linkGen counts link Up and Down events: a pool balancing round
 	// commits only within the link session it started in.
 	linkGen atomic.Uint64
-	// partner is what the last handshake said about the partner, and
-	// when the link last went down (zero while up), for the status.
-	partner atomic.Pointer[partnerSeen]
+	// partnerName is the partner's node name from the last handshake,
+	// for the status.
+	partnerName atomic.Pointer[string]
 
 	// ctx bounds Replicate calls of the commit path; cancelled when Run
 	// ends.
@@ -109,14 +113,10 @@ type failoverPart struct {
 	timer  peer.Timer
 	timerC <-chan time.Time
 
-	// heard: the partner's VRRP adverts are heard (since the last
-	// master-down); lastAdvert: when the last one arrived. Touched only
-	// from the instance goroutine's callbacks.
-	heard      bool
-	lastAdvert time.Time
 	// silence is how long without any advert means the partner stopped
 	// advertising: 3 x the instance's advert interval (RFC 5798 §6.1
-	// Master_Down_Interval without the skew).
+	// Master_Down_Interval without the skew), failover.VRRPMasterDown's
+	// Window.
 	silence time.Duration
 }
 
@@ -216,6 +216,7 @@ func newFailover(b *config.Built, log *slog.Logger, reg prometheus.Registerer, v
 		opts: opts, met: met, silence: f.SilenceAfter,
 	}
 	p.q.init()
+	p.cmds = make(chan opCmd)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.gate.Store(m.Policy()) // serves nothing until Start
 	vr.SetPriority(p.inst, unfitPriority)
@@ -296,7 +297,7 @@ func (p *failoverPart) onConfig(hash, data []byte) error {
 
 // gateAdapter is the engine's view of the gate.
 func (p *failoverPart) gateAdapter() dhcpd.Gate {
-	return &fgate{g: &p.gate, clock: p.clock, pot: &p.pot, acked: &p.acked}
+	return &fgate{g: &p.gate, clock: p.clock, ackedSeq: &p.ackedSeq}
 }
 
 // Run runs the link, the balancer and the machine until ctx ends.
@@ -315,6 +316,12 @@ func (p *failoverPart) Run(ctx context.Context) error {
 	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: p.db.LastSeq(), SeqKnown: known}))
 	p.log.Info("failover started", "role", p.cfg.Role, "mode", p.cfg.Mode, "state", p.m.State(),
 		"last_seq", p.db.LastSeq(), "seq_known", known, "vrrp_instance", p.inst, "config_hash", p.dh.configHash())
+	return p.loop(ctx, linkErr)
+}
+
+// loop is Run's loop: the only goroutine that touches the machine, until
+// ctx ends or the link fails (an error on linkErr; nil: none).
+func (p *failoverPart) loop(ctx context.Context, linkErr <-chan error) error {
 	defer p.stopTimer()
 	for {
 		select {
@@ -329,10 +336,22 @@ func (p *failoverPart) Run(ctx context.Context) error {
 			p.timerC = nil
 			p.exec(p.m.Handle(p.clock.Now(), failover.TimerFired{}))
 		case <-p.q.ready:
-			for _, ev := range p.q.drain() {
-				p.exec(p.m.Handle(p.clock.Now(), ev))
-			}
+			p.handleQueued()
+		case c := <-p.cmds:
+			// Events queued before the command are handled first, as
+			// when commands went through the queue: an operator who
+			// saw the link go down has that seen by the machine.
+			p.handleQueued()
+			acts := p.m.Handle(p.clock.Now(), c.ev)
+			p.exec(acts)
+			c.done <- acts
 		}
+	}
+}
+
+func (p *failoverPart) handleQueued() {
+	for _, ev := range p.q.drain() {
+		p.exec(p.m.Handle(p.clock.Now(), ev))
 	}
 }
 
@@ -365,12 +384,18 @@ func (p *failoverPart) exec(acts []failover.Action) {
 			p.stopTimer()
 		case failover.Refused:
 			p.log.Warn("failover command refused", "reason", a.Reason)
+		case failover.AdvertsStopped:
+			p.advertsStopped()
+		case failover.AdvertsResumed:
+			if p.link != nil {
+				p.link.PartnerHeard()
+			}
 		}
 	}
 	p.gate.Store(p.m.Policy())
 	st := p.m.Status()
 	p.status.Store(&st)
-	p.op.stepped(acts) // after the status: a waiting command reads it
+	p.op.stepped() // after the status: a waiting command reads it
 }
 
 func (p *failoverPart) stopTimer() {
@@ -386,7 +411,7 @@ func (p *failoverPart) onLinkEvent(ev peer.Event) {
 	switch ev := ev.(type) {
 	case peer.Up:
 		p.linkGen.Add(1)
-		p.partner.Store(&partnerSeen{name: ev.PartnerName})
+		p.partnerName.Store(&ev.PartnerName)
 		p.skew.Store(int64(ev.Skew))
 		p.log.Info("peer link up", "partner", ev.PartnerName, "remote", ev.Remote,
 			"partner_state", failover.State(ev.PartnerState).String(), "partner_acked_seq", ev.PartnerAckedSeq,
@@ -395,11 +420,6 @@ func (p *failoverPart) onLinkEvent(ev peer.Event) {
 			PartnerAckedSeq: ev.PartnerAckedSeq, OurLastSeq: ev.OurLastSeq})
 	case peer.Down:
 		p.linkGen.Add(1)
-		ps := partnerSeen{lostAt: p.clock.Now()}
-		if old := p.partner.Load(); old != nil {
-			ps.name = old.name
-		}
-		p.partner.Store(&ps)
 		p.log.Info("peer link down", "reason", ev.Reason)
 		p.q.push(failover.LinkDown{})
 	case peer.PartnerState:
@@ -415,34 +435,11 @@ func (p *failoverPart) onLinkEvent(ev peer.Event) {
 }
 
 // onVRRPTransition (instance goroutine): mastership changes, and the
-// "partner silent on the VRRP path" evidence of a master-down takeover
-// (RFC 5798 §6.4.2: no advert of any priority for Master_Down_Interval).
-//
-// A backup with preempt also becomes master through its Master_Down_Timer:
-// it discards a lower-priority master's adverts (§6.4.2) and lets the
-// timer fire. That is no silence (the partner advertised until now), so a
-// master-down with an advert heard within the silence window is taken as
-// the preemption it is and says nothing about the partner.
+// master-down takeovers the machine weighs as VRRP-path evidence
+// (failover.Presence.MasterDown tells silence from preemption).
 func (p *failoverPart) onVRRPTransition(t vrrp.Transition) {
-	silent := p.lastAdvert.IsZero() || p.clock.Now().Sub(p.lastAdvert) >= p.silence
-	if t.To == vrrp.Master && t.Cause == vrrp.CauseMasterDown && silent {
-		if p.heard && p.link != nil {
-			// The partner was advertising and stopped. No ACK of this
-			// takeover may wait max_response_delay for its acks (issue
-			// 8): if the sync link is quiet too, the partner is gone and
-			// the link releases every commit at once. If the link is
-			// demonstrably alive (a VRRP-only partition), it stays up
-			// and commits wait only while the partner keeps answering
-			// (peer.Link.PartnerSilent). Only after it was heard: at a
-			// cold start both boxes time out before either advertised.
-			if p.link.PartnerSilent() {
-				p.log.Info("partner's VRRP adverts stopped and the sync link is quiet: partner unreachable", "vrrp_instance", p.inst)
-			} else {
-				p.log.Info("partner's VRRP adverts stopped but the sync link is alive: link kept", "vrrp_instance", p.inst)
-			}
-		}
-		p.heard = false
-		p.q.push(failover.VRRPPartner{Heard: false})
+	if t.To == vrrp.Master && t.Cause == vrrp.CauseMasterDown {
+		p.q.push(failover.VRRPMasterDown{At: p.clock.Now(), Window: p.silence})
 	}
 	switch {
 	case t.To == vrrp.Master:
@@ -453,15 +450,26 @@ func (p *failoverPart) onVRRPTransition(t vrrp.Transition) {
 }
 
 // onVRRPAdvert (instance goroutine, every advert): the partner is heard on
-// the VRRP path. Only the change is queued.
+// the VRRP path. The queue folds a run of adverts into the latest.
 func (p *failoverPart) onVRRPAdvert(_ netip.Addr, _ uint8) {
-	p.lastAdvert = p.clock.Now()
-	if !p.heard {
-		p.heard = true
-		if p.link != nil {
-			p.link.PartnerHeard()
-		}
-		p.q.push(failover.VRRPPartner{Heard: true})
+	p.q.push(failover.VRRPAdvert{At: p.clock.Now()})
+}
+
+// advertsStopped (Run's goroutine) tells the link that the partner's
+// adverts, heard before, stopped. No ACK of this takeover may wait
+// max_response_delay for its acks: if the sync link is quiet too, the
+// partner is gone and the link releases every commit at once. If the link
+// is demonstrably alive (a VRRP-only partition), it stays up and commits
+// wait only while the partner keeps answering. Only the link sees its own
+// frames, so it judges its own quietness (peer.Link.PartnerSilent).
+func (p *failoverPart) advertsStopped() {
+	if p.link == nil {
+		return
+	}
+	if p.link.PartnerSilent() {
+		p.log.Info("partner's VRRP adverts stopped and the sync link is quiet: partner unreachable", "vrrp_instance", p.inst)
+	} else {
+		p.log.Info("partner's VRRP adverts stopped but the sync link is alive: link kept", "vrrp_instance", p.inst)
 	}
 }
 
@@ -483,34 +491,30 @@ func (p *failoverPart) balance(ctx context.Context) {
 	}
 }
 
-// balanceRound is one look at the pools. Pool balancing belongs to NORMAL
-// with the link up (draft §5.4, Policy.Transfer): the published policy
-// may still say NORMAL for a moment after the link went down (the machine
-// has not handled LinkDown yet), so the link itself is asked too, before
-// the round and again right before each commit, and a round never spans
-// two link sessions (linkGen). A transfer committed while the partner
-// cannot hear it would only be queued for it, and the pool would be moved
-// on a policy (shares) that no longer holds.
+// balanceRound commits one round of the policy's pool balancing
+// (failover.Policy.Balance decides which pools move how many addresses).
+// Pool balancing belongs to NORMAL with the link up (draft §5.4): the
+// published policy may still say NORMAL for a moment after the link went
+// down (the machine has not handled LinkDown yet), so the link itself is
+// asked too, before the round and again right before each commit, and a
+// round never spans two link sessions (linkGen). A transfer committed
+// while the partner cannot hear it would only be queued for it, and the
+// pool would be moved on a policy (shares) that no longer holds.
 func (p *failoverPart) balanceRound(rdb *replicatingDB) {
 	gen := p.linkGen.Load()
 	pol := p.gate.Load()
 	if !p.balanceAllowed(pol, gen) {
 		return
 	}
-	for _, st := range p.db.Stats() {
-		n, from, to := pol.Transfer(st)
-		if n <= 0 {
-			continue
-		}
-		n = min(n, balanceMax)
+	for _, mv := range pol.Balance(p.db.Stats()) {
 		now := p.clock.Now()
 		var ls []lease.Lease
-		for range n {
-			a, err := p.db.Allocate(st.Name, netip.Addr{}, from)
+		for range mv.N {
+			a, err := p.db.Allocate(mv.Pool, netip.Addr{}, mv.From)
 			if err != nil {
 				break
 			}
-			ls = append(ls, lease.Lease{Addr: a, State: to, StateStart: now, CLTT: now})
+			ls = append(ls, mv.Lease(a, now))
 		}
 		if len(ls) == 0 {
 			continue
@@ -525,11 +529,11 @@ func (p *failoverPart) balanceRound(rdb *replicatingDB) {
 			for _, l := range ls {
 				p.db.Unhold(l.Addr)
 			}
-			p.log.Error("pool balance", "pool", st.Name, "err", err)
+			p.log.Error("pool balance", "pool", mv.Pool, "err", err)
 			continue
 		}
-		p.met.moved.WithLabelValues(to.String()).Add(float64(len(ls)))
-		p.log.Info("pool balance", "pool", st.Name, "moved", len(ls), "from", from.String(), "to", to.String())
+		p.met.moved.WithLabelValues(mv.To.String()).Add(float64(len(ls)))
+		p.log.Info("pool balance", "pool", mv.Pool, "moved", len(ls), "from", mv.From.String(), "to", mv.To.String())
 	}
 }
 
@@ -552,15 +556,22 @@ type replicatingDB struct {
 
 // Commit commits locally (durable, group commit), then waits until the
 // partner applied the records durably: only then may the engine build the
-// ACK (invariant 2). The potential expiry the gate computed for a new
-// binding (failover.Grant) is recorded first, so the partner receives it
-// (draft §5.2.1: "what to tell the failover partner").
+// ACK (invariant 2). A binding's potential expiry is on its lease (the
+// engine put the gate's there), so the partner receives it with the
+// record (draft §5.2.1: "what to tell the failover partner"). The record
+// also carries, as AckedExpiry, the potential expiry the partner
+// acknowledged for the binding's previous record, so a renewal granted
+// while the partner is unreachable still counts from it.
 func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	ls = append([]lease.Lease(nil), ls...) // the caller's slice stays as it was
+	acked := r.p.ackedSeq.Load()
 	for i := range ls {
-		if ls[i].State == lease.StateActive {
-			if pe, ok := r.p.pot.take(ls[i].Addr); ok && pe.After(ls[i].PotentialExpiry) {
-				ls[i].PotentialExpiry = pe
+		if ls[i].State != lease.StateActive {
+			continue
+		}
+		if prev, ok := r.DB.Get(ls[i].Addr); ok && prev.Key() == ls[i].Key() {
+			if a := failover.AckedThrough(prev, acked).AckedExpiry; a.After(ls[i].AckedExpiry) {
+				ls[i].AckedExpiry = a
 			}
 		}
 	}
@@ -579,15 +590,8 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	}
 	wait := r.p.send(out)
 	r.p.order.Unlock()
-	ok := wait()
-	for i := range out {
-		// Acked: the partner holds these potential expiries durably, so
-		// a renewal may be granted up to MCLT past them (draft §5.2.1).
-		// Not acked: an older acked one stays true, but a binding that
-		// ended has none.
-		if ok || out[i].State != lease.StateActive {
-			r.p.acked.record(out[i])
-		}
+	if wait() {
+		r.p.acked(out)
 	}
 	return out, nil
 }
@@ -598,13 +602,27 @@ func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 	out, err := r.DB.Expire(now, max)
 	wait := r.p.send(out)
 	r.p.order.Unlock()
-	if len(out) > 0 {
-		wait()
-		for i := range out {
-			r.p.acked.record(out[i]) // the binding ended
-		}
+	if len(out) > 0 && wait() {
+		r.p.acked(out)
 	}
 	return out, err
+}
+
+// acked notes that the partner applied every record of ls durably.
+// Every record goes to the stream in sequence order (send encodes each or
+// the database's own codec had refused it first), so the partner's ack is
+// cumulative up to the highest.
+func (p *failoverPart) acked(ls []lease.Lease) {
+	var top uint64
+	for i := range ls {
+		top = max(top, ls[i].Seq)
+	}
+	for {
+		cur := p.ackedSeq.Load()
+		if top <= cur || p.ackedSeq.CompareAndSwap(cur, top) {
+			return
+		}
+	}
 }
 
 // send queues committed records on the link at once and returns the wait
@@ -652,17 +670,13 @@ var _ dhcpd.MultiPoolGate = (*fgate)(nil)
 
 // fgate is dhcpd.Gate over the published failover policy.
 type fgate struct {
-	g     *failover.Gate
-	clock peer.Clock
-	pot   *potentials
-	acked *ackedPotentials
+	g        *failover.Gate
+	clock    peer.Clock
+	ackedSeq *atomic.Uint64 // failoverPart.ackedSeq
 }
 
 func (f *fgate) Serve(c dhcpd.Client) bool {
-	r := failover.Request{HWAddr: c.HWAddr, Secs: c.Secs, Renewal: c.Renewal}
-	if strings.HasPrefix(c.Key, "i") { // lease.ClientKey: "i" + option 61
-		r.ClientID = []byte(c.Key[1:])
-	}
+	r := failover.Request{ClientID: c.ClientID, HWAddr: c.HWAddr, Secs: c.Secs, Renewal: c.Renewal}
 	return f.g.Serve(f.clock.Now(), r)
 }
 
@@ -681,90 +695,17 @@ func (f *fgate) AllocateFrom() (lease.State, bool) {
 // (dhcpd.MultiPoolGate).
 func (f *fgate) AllocateFromAll() []lease.State { return f.g.Pools(f.clock.Now()) }
 
-// LeaseTime is the MCLT rule (failover.Grant); the potential expiry to
-// send the partner is kept for the commit of this binding.
-//
-// The partner's ack of our last update for this binding counts as its
-// acknowledged potential expiry (lease.Lease.AckedExpiry is only filled
-// from the partner's own records): the MCLT rule of draft §5.2.1 then lets
-// the renewal at T1 have the full desired lease instead of staying capped
-// at MCLT.
-func (f *fgate) LeaseTime(l lease.Lease, want time.Duration, now time.Time) time.Duration {
-	if f.acked != nil {
-		if t, ok := f.acked.get(l); ok && t.After(l.AckedExpiry) {
-			l.AckedExpiry = t
-		}
+// LeaseTime is the MCLT rule (failover.Grant) and the potential expiry
+// the engine records on the lease it commits. The partner's ack of our
+// record of this binding counts as its acknowledged potential expiry
+// (failover.AckedThrough): the MCLT rule of draft §5.2.1 then lets the
+// renewal at T1 have the full desired lease instead of staying capped at
+// MCLT.
+func (f *fgate) LeaseTime(l lease.Lease, want time.Duration, now time.Time) (time.Duration, time.Time) {
+	if f.ackedSeq != nil {
+		l = failover.AckedThrough(l, f.ackedSeq.Load())
 	}
-	grant, pe := f.g.LeaseTime(now, l, want)
-	f.pot.put(l.Addr, pe)
-	return grant
-}
-
-// potentials carries the potential expiry from the gate's LeaseTime to
-// the commit of the same address (by address; an offer that is never
-// requested leaves an entry the next commit of that address overwrites or
-// takes).
-type potentials struct {
-	mu sync.Mutex
-	m  map[netip.Addr]time.Time
-}
-
-func (p *potentials) put(a netip.Addr, t time.Time) {
-	p.mu.Lock()
-	if p.m == nil {
-		p.m = map[netip.Addr]time.Time{}
-	}
-	p.m[a] = t
-	p.mu.Unlock()
-}
-
-func (p *potentials) take(a netip.Addr) (time.Time, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.m[a]
-	delete(p.m, a)
-	return t, ok
-}
-
-// ackedPotentials is, per address, the potential expiry the partner
-// acknowledged (its Replicate returned nil) for the binding of one client.
-// In memory only: after a restart renewals are capped at MCLT again until
-// the next ack, which is the safe side. At most one entry per address.
-type ackedPotentials struct {
-	mu sync.Mutex
-	m  map[netip.Addr]ackedPotential
-}
-
-type ackedPotential struct {
-	client string // lease.Lease.Key of the binding
-	at     time.Time
-}
-
-// record notes an acknowledged record: an ACTIVE binding's potential
-// expiry; any other state ends the binding and its entry.
-func (a *ackedPotentials) record(l lease.Lease) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if l.State != lease.StateActive || l.PotentialExpiry.IsZero() {
-		delete(a.m, l.Addr)
-		return
-	}
-	if a.m == nil {
-		a.m = map[netip.Addr]ackedPotential{}
-	}
-	a.m[l.Addr] = ackedPotential{client: l.Key(), at: l.PotentialExpiry}
-}
-
-// get is the acknowledged potential expiry of l's address, if it was for
-// the same client.
-func (a *ackedPotentials) get(l lease.Lease) (time.Time, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e, ok := a.m[l.Addr]
-	if !ok || e.client != l.Key() {
-		return time.Time{}, false
-	}
-	return e.at, true
+	return f.g.LeaseTime(now, l, want)
 }
 
 // evQueue is an unbounded FIFO of machine events: the link and the VRRP
@@ -779,6 +720,14 @@ func (q *evQueue) init() { q.ready = make(chan struct{}, 1) }
 
 func (q *evQueue) push(ev failover.Event) {
 	q.mu.Lock()
+	if _, adv := ev.(failover.VRRPAdvert); adv && len(q.evs) > 0 {
+		if _, last := q.evs[len(q.evs)-1].(failover.VRRPAdvert); last {
+			// Only the latest of consecutive adverts matters (its time).
+			q.evs[len(q.evs)-1] = ev
+			q.mu.Unlock()
+			return
+		}
+	}
 	q.evs = append(q.evs, ev)
 	q.mu.Unlock()
 	select {
@@ -808,24 +757,16 @@ func (w wallTimer) C() <-chan time.Time        { return w.t.C }
 func (w wallTimer) Stop() bool                 { return w.t.Stop() }
 func (w wallTimer) Reset(d time.Duration) bool { return w.t.Reset(d) }
 
-// partnerSeen is what the status says about the partner besides its
-// failover state: its node name from the last handshake, and when the
-// link last went down (zero while it is up or before it ever was).
-type partnerSeen struct {
-	name   string
-	lostAt time.Time
-}
-
 // statusView is the failover part of `hadhcpd status`.
 func (p *failoverPart) statusView() *control.FailoverStatus {
 	fs := &control.FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN"}
 	if st := p.status.Load(); st != nil {
 		fs.State, fs.LinkUp = st.State.String(), st.LinkUp
 		fs.PartnerLastState = st.Partner.String()
+		fs.PartnerLastSeen = st.LinkDownSince
 	}
-	if ps := p.partner.Load(); ps != nil {
-		fs.PartnerName = ps.name
-		fs.PartnerLastSeen = ps.lostAt
+	if n := p.partnerName.Load(); n != nil {
+		fs.PartnerName = *n
 	}
 	settlePartner(fs)
 	if p.link != nil {

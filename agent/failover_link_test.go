@@ -141,18 +141,43 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 	}
 }
 
-// TestVRRPSilenceKeepsLiveSyncLink (issue 8, point 2): a master-down
-// takeover while the sync link is demonstrably alive (a VRRP-only
-// partition) must not tear the link down; replication goes on.
+// TestVRRPSilenceKeepsLiveSyncLink: a master-down takeover while the
+// sync link is demonstrably alive (a VRRP-only partition) must not tear
+// the link down; replication goes on. The machine concludes the silence
+// (failover.AdvertsStopped) and the agent tells the link.
 func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
 	_, sec := linkedPair(t, priDB, leaseStore{secDB})
 	clk := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	p := &failoverPart{log: discardLog, clock: clk, link: sec, silence: 300 * time.Millisecond}
+	m, err := failover.New(failover.Config{Role: failover.Secondary, MCLT: time.Hour, Split: 128, AutoPartnerDown: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	met, _ := newFailoverMetrics(nil)
+	p := &failoverPart{log: discardLog, clock: clk, link: sec, m: m, met: met, vr: &vrrpPart{}, silence: 300 * time.Millisecond}
 	p.q.init()
+	var stopped bool
+	step := func() {
+		for _, ev := range p.q.drain() {
+			acts := p.m.Handle(clk.now, ev)
+			for _, a := range acts {
+				if _, ok := a.(failover.AdvertsStopped); ok {
+					stopped = true
+				}
+			}
+			p.exec(acts)
+		}
+	}
+	p.exec(p.m.Handle(clk.now, failover.Start{SeqKnown: true}))
+	p.q.push(failover.LinkUp{Partner: failover.Normal})
 	p.onVRRPAdvert(netipZero, 100)
+	step()
 	clk.now = clk.now.Add(time.Second) // the adverts stopped (VRRP path cut)
 	p.onVRRPTransition(vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Cause: vrrp.CauseMasterDown})
+	step()
+	if !stopped {
+		t.Fatal("the machine did not conclude that the adverts stopped")
+	}
 	// Give a wrongly closed session time to show.
 	time.Sleep(50 * time.Millisecond)
 	if !sec.Up() {
@@ -175,7 +200,7 @@ func TestFailoverStatusPartner(t *testing.T) {
 	}
 	lost := clk.now
 	p.onLinkEvent(peer.Down{})
-	p.status.Store(&failover.Status{State: failover.CommInterrupted, Partner: failover.Normal, LinkUp: false})
+	p.status.Store(&failover.Status{State: failover.CommInterrupted, Partner: failover.Normal, LinkUp: false, LinkDownSince: lost})
 	fs = p.statusView()
 	if fs.PartnerName != "gw2" || fs.PartnerState != "UNKNOWN" || fs.PartnerLastState != "NORMAL" || !fs.PartnerLastSeen.Equal(lost) {
 		t.Errorf("link down: name %q state %q last %q seen %v, want gw2 UNKNOWN NORMAL %v",
@@ -210,12 +235,13 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 	hw := net.HardwareAddr{2, 0, 0, 0, 0, 1}
 	t0 := time.Now().Truncate(time.Second)
 
-	first := g.LeaseTime(lease.Lease{Addr: addr, HWAddr: hw}, desired, t0)
-	if first != time.Hour {
-		t.Fatalf("first lease %v, want MCLT (1h)", first)
+	first, potential := g.LeaseTime(lease.Lease{Addr: addr, HWAddr: hw}, desired, t0)
+	if first != time.Hour || !potential.Equal(t0.Add(first/2+desired)) {
+		t.Fatalf("first lease %v, potential %v; want MCLT (1h), now+30m+%v", first, potential, desired)
 	}
+	// The engine puts the potential expiry on the lease it commits.
 	if _, err := rdb.Commit(lease.Lease{Addr: addr, HWAddr: hw, State: lease.StateActive, Start: t0,
-		Expiry: t0.Add(first), CLTT: t0, StateStart: t0}); err != nil {
+		Expiry: t0.Add(first), PotentialExpiry: potential, CLTT: t0, StateStart: t0}); err != nil {
 		t.Fatal(err)
 	}
 	t1 := t0.Add(first / 2)
@@ -223,11 +249,11 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 	if !ok {
 		t.Fatal("the binding is not in the database")
 	}
-	if got := g.LeaseTime(cur, desired, t1); got != desired {
+	if got, _ := g.LeaseTime(cur, desired, t1); got != desired {
 		t.Errorf("renewal at T1 after the partner's ack: %v, want the full %v", got, desired)
 	}
 	other := lease.Lease{Addr: addr, HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
-	if got := g.LeaseTime(other, desired, t1); got != time.Hour {
+	if got, _ := g.LeaseTime(other, desired, t1); got != time.Hour {
 		t.Errorf("another client at the same address: %v, want MCLT (1h)", got)
 	}
 }
@@ -251,7 +277,7 @@ func TestGateLoadBalanceRenewal(t *testing.T) {
 	m.Handle(now, failover.ResyncDone{})
 	var g failover.Gate
 	g.Store(m.Policy())
-	fg := &fgate{g: &g, clock: wallClock{}, pot: &potentials{}}
+	fg := &fgate{g: &g, clock: wallClock{}}
 	// A client whose RFC 3074 bucket is the secondary's.
 	var hw net.HardwareAddr
 	for i := range 256 {

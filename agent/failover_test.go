@@ -16,31 +16,36 @@ type fakeClock struct{ now time.Time }
 func (c *fakeClock) Now() time.Time                    { return c.now }
 func (c *fakeClock) NewTimer(time.Duration) peer.Timer { panic("not used") }
 
-// TestVRRPSilenceVersusPreemption: a master-down right after the partner's
-// adverts is a preemption (no news about the partner); one after silence
-// says the partner stopped advertising (failover.VRRPPartner{Heard: false}).
-func TestVRRPSilenceVersusPreemption(t *testing.T) {
+// TestVRRPEventsToMachine: the VRRP callbacks hand the machine what the
+// instance saw, with its time; a run of adverts is folded into the latest
+// (failover.Presence decides what they mean: TestPresence).
+func TestVRRPEventsToMachine(t *testing.T) {
 	clk := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	p := &failoverPart{clock: clk, silence: 300 * time.Millisecond}
 	p.q.init()
 	down := vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Cause: vrrp.CauseMasterDown}
 
 	p.onVRRPAdvert(netipZero, 100)
-	p.onVRRPAdvert(netipZero, 100) // only the change is queued
+	first := clk.now
 	clk.now = clk.now.Add(100 * time.Millisecond)
-	p.onVRRPTransition(down) // preempting a lower master
-	got := p.q.drain()
-	want := []failover.Event{failover.VRRPPartner{Heard: true}, failover.VRRPMaster{Master: true}}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
-		t.Fatalf("preemption: events %v, want %v", got, want)
-	}
-	p.onVRRPTransition(vrrp.Transition{From: vrrp.Master, To: vrrp.Backup, Cause: vrrp.CausePreempted})
-	clk.now = clk.now.Add(time.Second) // the partner's adverts stopped
+	p.onVRRPAdvert(netipZero, 100)
+	last := clk.now
+	clk.now = clk.now.Add(time.Second)
 	p.onVRRPTransition(down)
-	got = p.q.drain()
-	want = []failover.Event{failover.VRRPMaster{Master: false}, failover.VRRPPartner{Heard: false}, failover.VRRPMaster{Master: true}}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
-		t.Fatalf("silence: events %v, want %v", got, want)
+	p.onVRRPTransition(vrrp.Transition{From: vrrp.Master, To: vrrp.Backup, Cause: vrrp.CausePreempted})
+	p.onVRRPAdvert(netipZero, 100)
+	p.onVRRPTransition(vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Cause: vrrp.CausePreempted})
+	got := p.q.drain()
+	want := []failover.Event{failover.VRRPAdvert{At: last},
+		failover.VRRPMasterDown{At: clk.now, Window: 300 * time.Millisecond}, failover.VRRPMaster{Master: true},
+		failover.VRRPMaster{Master: false}, failover.VRRPAdvert{At: clk.now}, failover.VRRPMaster{Master: true}}
+	if len(got) != len(want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d: %v, want %v (first advert at %v)", i, got[i], want[i], first)
+		}
 	}
 }
 

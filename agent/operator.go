@@ -1,6 +1,6 @@
 package agent
 
-// Operator commands of a pair (issue 9): `hadhcpd maintenance start|stop`
+// Operator commands of a pair: `hadhcpd maintenance start|stop`
 // and `hadhcpd partner-down`, over the control socket.
 //
 //   - maintenance start: the machine gets MaintenanceStart (the partner sees
@@ -24,9 +24,11 @@ package agent
 //   - partner-down: OperatorPartnerDown; the machine applies it or answers
 //     Refused with its reason, which goes back to the operator verbatim.
 //
-// The failover part's Run goroutine owns the machine; these methods push
-// the event into its queue and watch the steps it publishes (opState),
-// so they never touch the machine themselves.
+// The failover part's Run goroutine owns the machine; these methods hand
+// their event to its loop over the channel it owns (command) and get the
+// actions of that step back, then watch the steps it publishes (opState)
+// for what follows (the partner taking mastership), so they never touch
+// the machine or its queue themselves.
 
 import (
 	"context"
@@ -84,9 +86,41 @@ const (
 	opHandoverMax = 8 * time.Second
 )
 
+// opCmd is one operator command for the failover loop: ev is handled as
+// one step (after the events queued before it) and that step's actions
+// come back on done.
+type opCmd struct {
+	ev   failover.Event
+	done chan []failover.Action // cap 1: the loop never blocks on it
+}
+
+// command hands ev to the failover loop and returns the actions of its
+// step, once the step's status is published; ErrNotRunning when the loop
+// does not take it within opHandled.
+func (p *failoverPart) command(ctx context.Context, ev failover.Event) ([]failover.Action, error) {
+	c := opCmd{ev: ev, done: make(chan []failover.Action, 1)}
+	t := p.clock.NewTimer(opHandled)
+	defer t.Stop()
+	select {
+	case p.cmds <- c:
+	case <-t.C():
+		return nil, ErrNotRunning
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case acts := <-c.done:
+		return acts, nil
+	case <-t.C():
+		return nil, ErrNotRunning
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // opState is the operator side of the failover part: Run's exec reports
-// every step (the actions it performed) through stepped; a command waits
-// on those reports.
+// every step through stepped; a command waiting for what follows its own
+// step (a handover, fitness) watches those reports.
 type opState struct {
 	cmd sync.Mutex // one operator command at a time
 
@@ -98,25 +132,18 @@ type opState struct {
 	watches map[*opWatch]struct{}
 }
 
-// opWatch collects the steps taken since it was registered.
+// opWatch is kicked after every step taken since it was registered.
 type opWatch struct {
-	mu    sync.Mutex
-	acts  []failover.Action
-	steps int
-	kick  chan struct{} // cap 1
+	kick chan struct{} // cap 1
 }
 
-// stepped is called by exec after every step, with its actions, once the
-// step's status is published. It never blocks.
-func (o *opState) stepped(acts []failover.Action) {
+// stepped is called by exec after every step, once the step's status is
+// published. It never blocks.
+func (o *opState) stepped() {
 	o.steps.Add(1)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for w := range o.watches {
-		w.mu.Lock()
-		w.acts = append(w.acts, acts...)
-		w.steps++
-		w.mu.Unlock()
 		select {
 		case w.kick <- struct{}{}:
 		default:
@@ -141,32 +168,16 @@ func (o *opState) unwatch(w *opWatch) {
 	o.mu.Unlock()
 }
 
-// take returns the actions and the number of steps seen so far.
-func (w *opWatch) take() ([]failover.Action, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	a, n := w.acts, w.steps
-	w.acts = nil
-	return a, n
-}
-
-// await pushes ev (nil: none, done is checked at once) and waits until done (checked after every step with the
-// actions performed since the push) says the outcome is known, or until
-// d passes (ErrNotRunning, or what timeout returns). The machine handles
-// events in order, so the first step after the push may be an earlier
-// event's: done must judge by the actions and the published status.
-func (p *failoverPart) await(ctx context.Context, ev failover.Event, d time.Duration,
-	done func(acts []failover.Action) (bool, error), timeout func() error) error {
+// await waits until done (checked at once, then after every step of the
+// failover loop) is true, or until d passes (then what timeout returns).
+func (p *failoverPart) await(ctx context.Context, d time.Duration, done func() bool, timeout func() error) error {
 	w := p.op.watch()
 	defer p.op.unwatch(w)
-	if ev != nil {
-		p.q.push(ev)
-	} else if ok, err := done(nil); ok {
-		return err
+	if done() {
+		return nil
 	}
 	t := p.clock.NewTimer(d)
 	defer t.Stop()
-	var all []failover.Action
 	for {
 		select {
 		case <-ctx.Done():
@@ -175,13 +186,8 @@ func (p *failoverPart) await(ctx context.Context, ev failover.Event, d time.Dura
 			return timeout()
 		case <-w.kick:
 		}
-		acts, steps := w.take()
-		all = append(all, acts...)
-		if steps == 0 {
-			continue
-		}
-		if ok, err := done(all); ok {
-			return err
+		if done() {
+			return nil
 		}
 	}
 }
@@ -245,14 +251,10 @@ func (p *failoverPart) maintenance(ctx context.Context, start bool) (control.Ope
 			return r, fmt.Errorf("%w: %s", ErrRefused, r.Refused)
 		}
 	}
-	// Unfit in the published status means exec has already lowered the
-	// VRRP priority (it performs SetFit before it publishes).
-	err := p.await(ctx, failover.MaintenanceStart{}, opHandled,
-		func([]failover.Action) (bool, error) { st := p.snapshot(); return st.Maintenance && !st.Fit, nil },
-		func() error { return ErrNotRunning })
-	if err != nil {
-		r := p.result(cmd)
-		return r, err
+	// In maintenance the machine is unfit, so the step has lowered the
+	// VRRP priority (exec performs SetFit before it publishes).
+	if _, err := p.command(ctx, failover.MaintenanceStart{}); err != nil {
+		return p.result(cmd), err
 	}
 	// Hand over whatever the partner's preempt setting (see the file
 	// comment); the instance applies the lowered priority first. Then
@@ -264,9 +266,7 @@ func (p *failoverPart) maintenance(ctx context.Context, start bool) (control.Ope
 	noHandover := func() error {
 		return fmt.Errorf("%w within %v: this box still holds it and, in maintenance, answers nobody", ErrNoHandover, d)
 	}
-	err = p.await(ctx, nil, d,
-		func([]failover.Action) (bool, error) { return !p.snapshot().Master, nil },
-		noHandover)
+	err := p.await(ctx, d, func() bool { return !p.snapshot().Master }, noHandover)
 	if err == nil {
 		err = p.awaitPartnerMaster(ctx, deadline, noHandover)
 	}
@@ -312,19 +312,14 @@ func (p *failoverPart) awaitPartnerMaster(ctx context.Context, deadline time.Tim
 func (p *failoverPart) maintenanceStop(ctx context.Context) (control.OperatorResult, error) {
 	const cmd = "maintenance stop"
 	before := p.snapshot()
-	err := p.await(ctx, failover.MaintenanceStop{}, opHandled,
-		func([]failover.Action) (bool, error) { return !p.snapshot().Maintenance, nil },
-		func() error { return ErrNotRunning })
-	if err != nil {
+	if _, err := p.command(ctx, failover.MaintenanceStop{}); err != nil {
 		return p.result(cmd), err
 	}
 	// With the link up the machine recovers from the partner in the same
 	// step or soon after (the resync of this link session is done):
 	// wait, bounded, until fit, so the configured priority is back.
 	if before.Maintenance {
-		_ = p.await(ctx, nil, opHandled,
-			func([]failover.Action) (bool, error) { return p.snapshot().Fit, nil },
-			func() error { return nil })
+		_ = p.await(ctx, opHandled, func() bool { return p.snapshot().Fit }, func() error { return nil })
 	}
 	r := p.result(cmd)
 	r.Applied = true
@@ -345,24 +340,14 @@ func (p *failoverPart) partnerDown(ctx context.Context) (control.OperatorResult,
 	defer p.op.cmd.Unlock()
 	const cmd = "partner-down"
 	var refused string
-	err := p.await(ctx, failover.OperatorPartnerDown{}, opHandled,
-		func(acts []failover.Action) (bool, error) {
-			// Only OperatorPartnerDown yields Refused, and commands are
-			// serialised: a Refused seen now is ours.
-			for _, a := range acts {
-				switch a := a.(type) {
-				case failover.Refused:
-					refused = a.Reason
-					return true, fmt.Errorf("%w: %s", ErrRefused, a.Reason)
-				case failover.Transition:
-					if a.To == failover.PartnerDown {
-						return true, nil
-					}
-				}
-			}
-			return false, nil
-		},
-		func() error { return ErrNotRunning })
+	acts, err := p.command(ctx, failover.OperatorPartnerDown{})
+	for _, a := range acts {
+		// The step is this command's alone: a Refused in it is ours.
+		if a, ok := a.(failover.Refused); ok {
+			refused = a.Reason
+			err = fmt.Errorf("%w: %s", ErrRefused, a.Reason)
+		}
+	}
 	r := p.result(cmd)
 	r.Refused = refused
 	switch {

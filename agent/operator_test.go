@@ -104,10 +104,17 @@ func TestControlOperatorSingleServer(t *testing.T) {
 }
 
 // testFailover is a failover part over a real machine and a real (not
-// running) link, with a loop that does what Run's loop does: drain the
-// queue, Handle, exec. VRRP is the agent's part without instances, so
+// running) link, running Run's loop (without the link and the balancer). VRRP is the agent's part without instances, so
 // SetPriority records the override.
 func testFailover(t *testing.T) *failoverPart {
+	t.Helper()
+	p := newTestFailover(t)
+	runLoop(t, p)
+	return p
+}
+
+// newTestFailover is testFailover's part, its loop not started.
+func newTestFailover(t *testing.T) *failoverPart {
 	t.Helper()
 	m, err := failover.New(failover.Config{Role: failover.Primary, Mode: failover.HotStandby, MCLT: time.Hour, StandbyShare: 0.1, Split: 128, LoadBalanceMaxSeconds: 3})
 	if err != nil {
@@ -123,24 +130,20 @@ func testFailover(t *testing.T) *failoverPart {
 	p := &failoverPart{log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: wallClock{}, inst: "lan",
 		vr: &vrrpPart{}, m: m, link: link, met: met, silence: 300 * time.Millisecond}
 	p.q.init()
+	p.cmds = make(chan opCmd)
+	return p
+}
+
+// runLoop starts p and runs its loop until the test ends.
+func runLoop(t *testing.T, p *failoverPart) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		p.exec(p.m.Handle(time.Now(), failover.Start{LastSeq: 0, SeqKnown: true}))
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-p.q.ready:
-				for _, ev := range p.q.drain() {
-					p.exec(p.m.Handle(time.Now(), ev))
-				}
-			}
-		}
+		_ = p.loop(ctx, nil)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return p
 }
 
 // nopStore satisfies peer.Store for a link that never runs.
@@ -226,19 +229,36 @@ func TestOperatorPartnerDown(t *testing.T) {
 	p := testFailover(t)
 	p.q.push(failover.LinkUp{Partner: failover.Normal})
 	p.q.push(failover.ResyncDone{})
-	p.q.push(failover.VRRPPartner{Heard: true})
+	p.q.push(failover.VRRPAdvert{})
 	waitFor(t, func() bool { st := p.status.Load(); return st != nil && st.State == failover.Normal })
 	if _, err := p.partnerDown(context.Background()); !errors.Is(err, ErrRefused) {
 		t.Fatalf("partner-down while the partner is heard: %v", err)
 	}
 	p.q.push(failover.LinkDown{})
-	p.q.push(failover.VRRPPartner{Heard: false})
+	p.q.push(failover.VRRPMasterDown{})
 	r, err := p.partnerDown(context.Background())
 	if err != nil || !r.Applied || r.State != "PARTNER-DOWN" {
 		t.Fatalf("partner-down: %+v, %v", r, err)
 	}
 	if r, err := p.partnerDown(context.Background()); !errors.Is(err, ErrRefused) || r.Refused != "already in PARTNER-DOWN" {
 		t.Errorf("second partner-down: %+v, %v", r, err)
+	}
+}
+
+// TestOperatorCommandAfterQueuedEvents: a command is handled after the
+// events queued before it, even when the loop finds both ready at once
+// (its select would otherwise pick either).
+func TestOperatorCommandAfterQueuedEvents(t *testing.T) {
+	for range 8 {
+		p := newTestFailover(t)
+		p.q.push(failover.LinkUp{Partner: failover.Normal})
+		res := make(chan error, 1)
+		go func() { _, err := p.partnerDown(context.Background()); res <- err }()
+		time.Sleep(10 * time.Millisecond) // the command waits on the loop's channel
+		runLoop(t, p)
+		if err := <-res; !errors.Is(err, ErrRefused) {
+			t.Fatalf("partner-down after the link came up: %v, want refused", err)
+		}
 	}
 }
 

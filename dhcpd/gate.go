@@ -21,8 +21,11 @@ type Gate interface {
 	// renew existing leases.
 	AllocateFrom() (lease.State, bool)
 	// LeaseTime caps the lease time the engine wants to grant for the
-	// lease l (failover: MCLT rule). It returns want when there is no cap.
-	LeaseTime(l lease.Lease, want time.Duration, now time.Time) time.Duration
+	// lease l (failover: MCLT rule), and returns the potential expiry to
+	// record on the lease the engine commits, for the partner
+	// (draft-ietf-dhc-failover-12 §5.2.1); want and the zero time when
+	// there is no cap.
+	LeaseTime(l lease.Lease, want time.Duration, now time.Time) (grant time.Duration, potential time.Time)
 }
 
 // MultiPoolGate is a Gate that may allow more than one pool at once: a
@@ -40,9 +43,15 @@ type MultiPoolGate interface {
 
 // Client is who is asking, for Gate.Serve.
 type Client struct {
-	Key    string // lease.ClientKey
-	HWAddr net.HardwareAddr
-	Secs   uint16
+	Key string // lease.ClientKey
+	// ClientID is the client identifier (option 61, RFC 2132 §9.14), nil
+	// when the request has none or an empty one; when set it is what Key
+	// was made from (RFC 2131 §4.2 prefers it to chaddr), so a gate that
+	// hashes it (the RFC 3074 load-balancing input) need not take Key
+	// apart. Read-only.
+	ClientID []byte
+	HWAddr   net.HardwareAddr
+	Secs     uint16
 	// Renewal: a DHCPREQUEST in RENEWING or REBINDING state (RFC 2131
 	// §4.3.2: ciaddr set, no server identifier, no requested address). A
 	// load-balancing pair answers those whatever the client's hash bucket
@@ -56,6 +65,6 @@ type SingleServer struct{}
 
 func (SingleServer) Serve(Client) bool                 { return true }
 func (SingleServer) AllocateFrom() (lease.State, bool) { return lease.StateFree, true }
-func (SingleServer) LeaseTime(_ lease.Lease, want time.Duration, _ time.Time) time.Duration {
-	return want
+func (SingleServer) LeaseTime(_ lease.Lease, want time.Duration, _ time.Time) (time.Duration, time.Time) {
+	return want, time.Time{}
 }

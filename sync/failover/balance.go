@@ -2,6 +2,8 @@ package failover
 
 import (
 	"math"
+	"net/netip"
+	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 )
@@ -45,4 +47,41 @@ func Rebalance(st lease.PoolStats, share float64, threshold int) (toBackup, toFr
 // of the available addresses, at least one.
 func DefaultThreshold(st lease.PoolStats) int {
 	return max(1, (st.Free+st.Backup)/50)
+}
+
+// BalanceMax bounds the addresses one pool moves per balancing round, so
+// a round is one short group commit and the engine's commits are not
+// held up behind a large transfer.
+const BalanceMax = 256
+
+// Move is one pool balancing decision: N of this node's own available
+// addresses of pool Pool go from binding state From to To (draft §5.4).
+// Which addresses is the lease database's choice (its free structures);
+// the records go to the partner over the sync link like any other.
+type Move struct {
+	Pool     string
+	N        int
+	From, To lease.State
+}
+
+// Balance is one round of pool balancing over the pools' stats
+// (Transfer per pool, at most BalanceMax addresses each): nothing outside
+// NORMAL with the link up, and only what this node owns.
+func (p Policy) Balance(stats []lease.PoolStats) []Move {
+	var mv []Move
+	for _, st := range stats {
+		n, from, to := p.Transfer(st)
+		if n <= 0 {
+			continue
+		}
+		mv = append(mv, Move{Pool: st.Name, N: min(n, BalanceMax), From: from, To: to})
+	}
+	return mv
+}
+
+// Lease is the record that moves addr: the new binding state, starting
+// now. The partner learns of it before this node forgets it owned it,
+// since the record travels the replicating commit path.
+func (m Move) Lease(addr netip.Addr, now time.Time) lease.Lease {
+	return lease.Lease{Addr: addr, State: m.To, StateStart: now, CLTT: now}
 }

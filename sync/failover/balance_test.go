@@ -1,7 +1,9 @@
 package failover
 
 import (
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 )
@@ -39,5 +41,73 @@ func TestRebalance(t *testing.T) {
 	}
 	if got := DefaultThreshold(lease.PoolStats{Free: 3}); got != 1 {
 		t.Errorf("DefaultThreshold(3) = %d", got)
+	}
+}
+
+// normalPolicy is role's policy in NORMAL with the link up (hot-standby,
+// standby_share 10%), VRRP master as given.
+func normalPolicy(t *testing.T, role Role, master bool) Policy {
+	t.Helper()
+	cfg := testCfg
+	cfg.Role = role
+	steps := normalPair()
+	if master {
+		steps = with(steps, step{3 * time.Second, VRRPMaster{true}})
+	}
+	m, _ := runSteps(t, cfg, steps)
+	if m.State() != Normal {
+		t.Fatalf("state %v, want NORMAL", m.State())
+	}
+	return m.Policy()
+}
+
+func TestPolicyBalance(t *testing.T) {
+	big := lease.PoolStats{Name: "big", Total: 10000, Free: 10000}
+	fresh := lease.PoolStats{Name: "fresh", Total: 101, Free: 101}
+	even := lease.PoolStats{Name: "even", Total: 100, Free: 90, Backup: 10}
+	heavy := lease.PoolStats{Name: "heavy", Total: 100, Free: 50, Backup: 50}
+	down, _ := runSteps(t, testCfg, with(normalPair(), step{5 * time.Second, LinkDown{}}))
+	tests := []struct {
+		name  string
+		pol   Policy
+		stats []lease.PoolStats
+		want  []Move
+	}{
+		{"primary hands FREE to BACKUP, capped per round", normalPolicy(t, Primary, true),
+			[]lease.PoolStats{fresh, even, big, heavy},
+			[]Move{{"fresh", 10, lease.StateFree, lease.StateBackup}, {"big", BalanceMax, lease.StateFree, lease.StateBackup}}},
+		{"secondary gives surplus BACKUP back as FREE", normalPolicy(t, Secondary, false),
+			[]lease.PoolStats{fresh, even, heavy},
+			[]Move{{"heavy", 40, lease.StateBackup, lease.StateFree}}},
+		{"secondary master holds the large share: primary hands over more", func() Policy {
+			p := normalPolicy(t, Primary, false)
+			m, _ := runSteps(t, testCfg, with(normalPair(), step{3 * time.Second, VRRPAdvert{}}))
+			if m.Policy().BackupShare() != 0.9 || p.BackupShare() != 0.1 {
+				t.Fatalf("shares %v, %v", m.Policy().BackupShare(), p.BackupShare())
+			}
+			return m.Policy()
+		}(), []lease.PoolStats{even}, []Move{{"even", 80, lease.StateFree, lease.StateBackup}}},
+		{"nothing while the link is down", down.Policy(), []lease.PoolStats{fresh, big}, nil},
+		{"nothing before NORMAL", func() Policy { m, _ := runSteps(t, testCfg, []step{start}); return m.Policy() }(),
+			[]lease.PoolStats{fresh}, nil},
+		{"no pools", normalPolicy(t, Primary, true), nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.pol.Balance(tc.stats)
+			if len(got) != len(tc.want) {
+				t.Fatalf("Balance = %+v, want %+v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("move %d: %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+	a := netip.MustParseAddr("192.0.2.100")
+	l := Move{To: lease.StateBackup}.Lease(a, t0)
+	if l.Addr != a || l.State != lease.StateBackup || !l.StateStart.Equal(t0) || !l.CLTT.Equal(t0) || !l.Expiry.IsZero() {
+		t.Errorf("Move.Lease = %+v", l)
 	}
 }

@@ -70,7 +70,7 @@
 //     silent), so a Master that loses the link stays in
 //     COMMUNICATIONS-INTERRUPTED until the operator declares the partner
 //     down. A partition of one path alone therefore never leads to
-//     PARTNER-DOWN.
+//     PARTNER-DOWN. Presence alone decides this; the machine asks it.
 //   - No RESOLUTION-INTERRUPTED, CONFLICT-DONE, PAUSED or SHUTDOWN states:
 //     POTENTIAL-CONFLICT keeps its state when the link drops (the operator
 //     may declare partner-down), the database resolves conflicts when it

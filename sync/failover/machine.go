@@ -51,14 +51,20 @@ type ResyncDone struct{}
 // failover.vrrp_instance.
 type VRRPMaster struct{ Master bool }
 
-// VRRPPartner is the VRRP path's evidence about the partner. Heard true: an
-// advertisement from the partner arrived. Heard false: while this node was
-// Backup, no advertisement of any priority arrived for
-// Master_Down_Interval (RFC 5798 §6.4.2) -- the partner stopped
-// advertising. It must NOT be sent because this node became Master by
-// preemption or because a Master hears nothing (backups are silent in
-// VRRP, so a Master learns nothing about its partner from VRRP).
-type VRRPPartner struct{ Heard bool }
+// VRRPAdvert: an advertisement from the partner arrived on the VRRP path
+// at At (local clock; zero: the time of Handle). The caller may fold a run
+// of adverts into the latest one.
+type VRRPAdvert struct{ At time.Time }
+
+// VRRPMasterDown: this node became VRRP Master at At (zero: the time of
+// Handle) because its Master_Down_Timer fired (RFC 5798 §6.4.2). Window is
+// how long without an advert makes that the partner's silence rather than
+// a preemption: 3 x Advertisement_Interval (§6.1 Master_Down_Interval
+// without Skew_Time). Presence.MasterDown decides.
+type VRRPMasterDown struct {
+	At     time.Time
+	Window time.Duration
+}
 
 // TimerFired: the timer of the last ArmTimer expired.
 type TimerFired struct{}
@@ -79,7 +85,8 @@ func (LinkDown) event()            {}
 func (PartnerState) event()        {}
 func (ResyncDone) event()          {}
 func (VRRPMaster) event()          {}
-func (VRRPPartner) event()         {}
+func (VRRPAdvert) event()          {}
+func (VRRPMasterDown) event()      {}
 func (TimerFired) event()          {}
 func (OperatorPartnerDown) event() {}
 func (MaintenanceStart) event()    {}
@@ -114,20 +121,24 @@ type StopTimer struct{}
 // Refused: an operator command was not applied; Reason says why.
 type Refused struct{ Reason string }
 
-func (Transition) action() {}
-func (SetFit) action()     {}
-func (SendState) action()  {}
-func (ArmTimer) action()   {}
-func (StopTimer) action()  {}
-func (Refused) action()    {}
+// AdvertsStopped: the partner's adverts, heard before, stopped (a
+// master-down takeover after silence). The agent tells the sync link
+// (peer.Link.PartnerSilent), which drops itself at once if it is quiet
+// too, so no commit of the takeover waits for a dead partner's ack.
+type AdvertsStopped struct{}
 
-type vrrpView uint8
+// AdvertsResumed: the partner is heard on the VRRP path again
+// (peer.Link.PartnerHeard).
+type AdvertsResumed struct{}
 
-const (
-	vrrpUnknown vrrpView = iota // nothing observed: counts as "not silent"
-	vrrpHeard
-	vrrpSilent
-)
+func (Transition) action()     {}
+func (SetFit) action()         {}
+func (SendState) action()      {}
+func (ArmTimer) action()       {}
+func (StopTimer) action()      {}
+func (Refused) action()        {}
+func (AdvertsStopped) action() {}
+func (AdvertsResumed) action() {}
 
 // Machine is the failover state machine of one node. It does no I/O, starts
 // no goroutine and reads no clock: every event comes with the local time.
@@ -141,10 +152,11 @@ type Machine struct {
 
 	partner      State // last state heard from the partner
 	partnerMaint bool
-	linkUp       bool
 	master       bool
-	vrrp         vrrpView
 	maint        bool
+	// pres is the evidence on both paths; it alone decides whether the
+	// partner is gone (auto_partner_down).
+	pres Presence
 
 	// heardAt is the latest local time at which the partner may have
 	// been serving: bumped on every event while it is heard on a path
@@ -188,20 +200,24 @@ type Status struct {
 	PartnerMaintenance bool
 	DBCurrent          bool
 	PartnerHeardAt     time.Time // local clock
+	// LinkDownSince is when the sync link went down (local clock); zero
+	// while it is up or if it never was.
+	LinkDownSince time.Time
 }
 
 // Status returns the current status.
 func (m *Machine) Status() Status {
 	return Status{State: m.state, Partner: m.partner, Since: m.since, Reason: m.reason,
-		LinkUp: m.linkUp, Master: m.master, Fit: m.fit, Maintenance: m.maint,
-		PartnerMaintenance: m.partnerMaint, DBCurrent: m.dbCurrent, PartnerHeardAt: m.heardAt}
+		LinkUp: m.pres.LinkIsUp(), Master: m.master, Fit: m.fit, Maintenance: m.maint,
+		PartnerMaintenance: m.partnerMaint, DBCurrent: m.dbCurrent, PartnerHeardAt: m.heardAt,
+		LinkDownSince: m.pres.LinkDownSince()}
 }
 
 // partnerMayServe: could the partner be answering clients right now, as
 // far as we know? Over the link we know its state; without it we must
 // assume it may.
 func (m *Machine) partnerMayServe() bool {
-	if !m.linkUp {
+	if !m.pres.LinkIsUp() {
 		return true
 	}
 	return !m.partnerMaint && (m.partner.responsive() || m.partner == StateUnknown)
@@ -227,7 +243,13 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		m.sent = SendState{State: StateUnknown}
 		return m.finish(now, nil)
 	}
-	if (m.linkUp || m.vrrp == vrrpHeard) && m.partnerMayServe() {
+	if adv, ok := ev.(VRRPAdvert); ok && m.pres.AdvertsHeard() {
+		// One more advert changes nothing but its time: no step, so a
+		// stream of adverts costs no timer churn.
+		m.pres.Advert(at(adv.At, now))
+		return nil
+	}
+	if (m.pres.LinkIsUp() || m.pres.AdvertsHeard()) && m.partnerMayServe() {
 		m.heardAt = now
 	}
 	var acts []Action
@@ -235,12 +257,8 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 	case Start:
 		return nil
 	case LinkUp:
-		m.linkUp, m.resynced = true, false
-		if m.vrrp == vrrpSilent {
-			// The partner is evidently alive: the silence VRRP saw
-			// earlier is stale (as master we will not see it return).
-			m.vrrp = vrrpUnknown
-		}
+		m.pres.LinkUp(now)
+		m.resynced = false
 		m.partner, m.partnerMaint = ev.Partner, ev.PartnerMaintenance
 		m.partnerAck, m.ourLastSeq = ev.PartnerAckedSeq, ev.OurLastSeq
 		if !m.seqKnown || m.partnerAck > m.ourLastSeq {
@@ -254,10 +272,11 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		m.sent = SendState{State: StateUnknown} // the new link needs our state
 		acts = m.commOK(now, acts, fmt.Sprintf("sync link up, partner %v", m.partner))
 	case LinkDown:
-		if !m.linkUp {
+		if !m.pres.LinkIsUp() {
 			break
 		}
-		m.linkUp, m.resynced = false, false
+		m.pres.LinkDown(now)
+		m.resynced = false
 		if m.partnerMaint && !m.maint && m.state != PartnerDown && m.state.responsive() {
 			// The partner announced maintenance (it stopped serving) and
 			// is now gone: draft §9.14 (SHUTDOWN) moves to PARTNER-DOWN.
@@ -268,7 +287,7 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 			acts = m.to(now, acts, CommInterrupted, "sync link down")
 		}
 	case PartnerState:
-		if !m.linkUp {
+		if !m.pres.LinkIsUp() {
 			break // only meaningful over a live link
 		}
 		changed := ev.State != m.partner
@@ -282,22 +301,27 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 			acts = m.commOK(now, acts, fmt.Sprintf("partner is %v", ev.State))
 		}
 	case ResyncDone:
-		if !m.linkUp {
+		if !m.pres.LinkIsUp() {
 			break
 		}
 		m.resynced, m.dbCurrent = true, true
 		acts = m.afterResync(now, acts)
 	case VRRPMaster:
 		m.master = ev.Master
-	case VRRPPartner:
-		if ev.Heard {
-			m.vrrp = vrrpHeard
-			if m.partnerMayServe() {
-				m.heardAt = now
-			}
-		} else {
+	case VRRPAdvert:
+		if m.pres.Advert(at(ev.At, now)) {
+			acts = append(acts, AdvertsResumed{})
+		}
+		if m.partnerMayServe() {
+			m.heardAt = now
+		}
+	case VRRPMasterDown:
+		if silent, wasHeard := m.pres.MasterDown(at(ev.At, now), ev.Window); silent {
 			// It advertised until about now: count the silence from here.
-			m.vrrp, m.heardAt = vrrpSilent, now
+			m.heardAt = now
+			if wasHeard {
+				acts = append(acts, AdvertsStopped{})
+			}
 		}
 	case TimerFired:
 		// Deadlines are checked below for every event.
@@ -305,9 +329,9 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		switch {
 		case m.state == PartnerDown:
 			acts = append(acts, Refused{"already in PARTNER-DOWN"})
-		case m.linkUp:
+		case m.pres.LinkIsUp():
 			acts = append(acts, Refused{"the sync link to the partner is up"})
-		case m.vrrp == vrrpHeard:
+		case m.pres.AdvertsHeard():
 			acts = append(acts, Refused{"the partner's VRRP advertisements are heard"})
 		case m.maint:
 			acts = append(acts, Refused{"this node is in maintenance"})
@@ -321,12 +345,12 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 			break
 		}
 		m.maint = false
-		if !m.linkUp {
+		if !m.pres.LinkIsUp() {
 			// The partner may have taken our pool meanwhile.
 			m.dbCurrent = false
 		}
 		acts = m.to(now, acts, Startup, "maintenance ended")
-		if m.linkUp {
+		if m.pres.LinkIsUp() {
 			acts = m.commOK(now, acts, fmt.Sprintf("sync link up, partner %v", m.partner))
 		}
 	}
@@ -426,7 +450,7 @@ func (m *Machine) recoverDoneCheck(now time.Time, acts []Action) []Action {
 	}
 	m.waitNeeded = false
 	m.seqKnown = true // our database is complete again
-	if m.linkUp && (m.partner == Normal || m.partner == RecoverDone) {
+	if m.pres.LinkIsUp() && (m.partner == Normal || m.partner == RecoverDone) {
 		return m.to(now, acts, Normal, fmt.Sprintf("recovered, partner %v", m.partner))
 	}
 	return acts
@@ -446,9 +470,11 @@ func (m *Machine) enterPartnerDown(now time.Time, acts []Action, why string) []A
 	return m.to(now, acts, PartnerDown, why)
 }
 
-// autoDue: when auto PARTNER-DOWN is due, if it is armed at all.
+// autoDue: when auto PARTNER-DOWN is due, if it is armed at all: the
+// partner silent on both paths for auto_partner_down (Presence.GoneAt).
 func (m *Machine) autoDue() (time.Time, bool) {
-	if m.cfg.AutoPartnerDown <= 0 || m.linkUp || m.vrrp != vrrpSilent || m.maint {
+	due, ok := m.pres.GoneAt(m.cfg.AutoPartnerDown)
+	if !ok || m.maint {
 		return time.Time{}, false
 	}
 	if !m.seqKnown {
@@ -459,9 +485,17 @@ func (m *Machine) autoDue() (time.Time, bool) {
 	}
 	switch m.state {
 	case Startup, CommInterrupted, Recover, RecoverWait, RecoverDone, PotentialConflict:
-		return m.heardAt.Add(m.cfg.AutoPartnerDown), true
+		return due, true
 	}
 	return time.Time{}, false
+}
+
+// at is an event's own time, or now when it has none.
+func at(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t
 }
 
 func (m *Machine) to(now time.Time, acts []Action, s State, why string) []Action {

@@ -73,3 +73,17 @@ func LatestEnd(l lease.Lease, mclt time.Duration) time.Time {
 	}
 	return t
 }
+
+// AckedThrough is l as known once the partner has acknowledged every
+// record of our stream up to sequence number seq (its acks are
+// cumulative and in sequence order, sync/peer): the potential expiry of an
+// ACTIVE binding whose record we wrote at or below seq is then one the
+// partner holds durably, i.e. acknowledged (draft §5.2.1), so the renewal
+// at T1 may be granted up to MCLT past it. A record the partner wrote
+// (Peer), or one we wrote that it has not acknowledged, is unchanged.
+func AckedThrough(l lease.Lease, seq uint64) lease.Lease {
+	if l.State == lease.StateActive && !l.Peer && l.Seq != 0 && l.Seq <= seq && l.PotentialExpiry.After(l.AckedExpiry) {
+		l.AckedExpiry = l.PotentialExpiry
+	}
+	return l
+}

@@ -82,3 +82,27 @@ func TestPartnerKnowsAndLatestEnd(t *testing.T) {
 		t.Errorf("LatestEnd without partner times = %v, want expiry", got)
 	}
 }
+
+func TestAckedThrough(t *testing.T) {
+	pe := t0.Add(72 * time.Hour)
+	ours := lease.Lease{State: lease.StateActive, Seq: 7, PotentialExpiry: pe}
+	tests := []struct {
+		name string
+		l    lease.Lease
+		seq  uint64
+		want time.Time
+	}{
+		{"acked record", ours, 7, pe},
+		{"acked by a later ack", ours, 9, pe},
+		{"not yet acked", ours, 6, time.Time{}},
+		{"never written (a new binding)", lease.Lease{State: lease.StateActive, PotentialExpiry: pe}, 9, time.Time{}},
+		{"the partner's record keeps its own", lease.Lease{State: lease.StateActive, Seq: 3, Peer: true, PotentialExpiry: pe}, 9, time.Time{}},
+		{"ended binding", lease.Lease{State: lease.StateExpired, Seq: 3, PotentialExpiry: pe}, 9, time.Time{}},
+		{"an acked later one stays", lease.Lease{State: lease.StateActive, Seq: 3, PotentialExpiry: pe, AckedExpiry: pe.Add(time.Hour)}, 9, pe.Add(time.Hour)},
+	}
+	for _, tc := range tests {
+		if got := AckedThrough(tc.l, tc.seq).AckedExpiry; !got.Equal(tc.want) {
+			t.Errorf("%s: AckedExpiry %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

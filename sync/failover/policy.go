@@ -69,7 +69,7 @@ func (m *Machine) Policy() Policy {
 			p.serveFrom = p.allFrom
 		}
 	}
-	p.transfers = m.state == Normal && m.linkUp && !m.maint
+	p.transfers = m.state == Normal && m.pres.LinkIsUp() && !m.maint
 	// Effective BACKUP share: in load-balance it follows the split; in
 	// hot-standby the box that serves holds the large share, so a
 	// secondary that stays master (preempt off) is not starved.
@@ -77,7 +77,7 @@ func (m *Machine) Policy() Policy {
 	case m.cfg.Mode == LoadBalance:
 		p.share = float64(256-m.cfg.Split) / 256
 	case m.cfg.Role == Secondary && m.master,
-		m.cfg.Role == Primary && !m.master && m.vrrp == vrrpHeard:
+		m.cfg.Role == Primary && !m.master && m.pres.AdvertsHeard():
 		p.share = 1 - m.cfg.StandbyShare
 	default:
 		p.share = m.cfg.StandbyShare

@@ -13,7 +13,7 @@ func TestGateDecisions(t *testing.T) {
 	sec2 := testCfg
 	sec2.Role = Secondary
 	pdSteps := with(normalPair(), step{4 * sec, VRRPMaster{true}}, step{5 * sec, LinkDown{}},
-		step{6 * sec, VRRPPartner{false}}, step{6*sec + time.Minute, TimerFired{}}) // heardAt = t0+6s
+		step{6 * sec, VRRPMasterDown{}}, step{6*sec + time.Minute, TimerFired{}}) // heardAt = t0+6s
 	renew, discover := Request{HWAddr: []byte{1, 2, 3, 4, 5, 6}, Renewal: true}, Request{HWAddr: []byte{1, 2, 3, 4, 5, 6}}
 	free, backup := lease.StateFree, lease.StateBackup
 	tests := []struct {
@@ -35,9 +35,9 @@ func TestGateDecisions(t *testing.T) {
 		{"partner-down after MCLT: both", testCfg, pdSteps, 6*sec + time.Hour, true, []lease.State{free, backup}, false},
 		{"secondary partner-down after MCLT: both", sec2, pdSteps, 6*sec + time.Hour, true, []lease.State{backup, free}, false},
 		{"lone cold start PD before MCLT: nothing", testCfg,
-			[]step{start, {sec, VRRPMaster{true}}, {3 * sec, VRRPPartner{false}}, {3*sec + time.Minute, TimerFired{}}}, 30 * time.Minute, false, nil, false},
+			[]step{start, {sec, VRRPMaster{true}}, {3 * sec, VRRPMasterDown{}}, {3*sec + time.Minute, TimerFired{}}}, 30 * time.Minute, false, nil, false},
 		{"lone cold start PD after MCLT: all", testCfg,
-			[]step{start, {sec, VRRPMaster{true}}, {3 * sec, VRRPPartner{false}}, {3*sec + time.Minute, TimerFired{}}}, 3*sec + time.Hour, true, []lease.State{free, backup}, false},
+			[]step{start, {sec, VRRPMaster{true}}, {3 * sec, VRRPMasterDown{}}, {3*sec + time.Minute, TimerFired{}}}, 3*sec + time.Hour, true, []lease.State{free, backup}, false},
 		{"maintenance: nothing", testCfg, with(normalPair(), step{4 * sec, VRRPMaster{true}}, step{5 * sec, MaintenanceStart{}}), 6 * sec, false, nil, false},
 	}
 	for _, tc := range tests {
@@ -105,7 +105,7 @@ func TestLoadBalanceServe(t *testing.T) {
 func TestReclaimable(t *testing.T) {
 	normal, _ := runSteps(t, testCfg, normalPair())
 	pd, _ := runSteps(t, testCfg, with(normalPair(), step{5 * time.Second, LinkDown{}},
-		step{6 * time.Second, VRRPPartner{false}}, step{6*time.Second + time.Minute, TimerFired{}}))
+		step{6 * time.Second, VRRPMasterDown{}}, step{6*time.Second + time.Minute, TimerFired{}}))
 	exp := lease.Lease{State: lease.StateExpired, Expiry: t0.Add(10 * time.Minute), AckedExpiry: t0.Add(2 * time.Hour)}
 	np, pp := normal.Policy(), pd.Policy()
 	now := t0.Add(time.Hour)
@@ -139,7 +139,7 @@ func TestReclaimable(t *testing.T) {
 // (shifting every local time by ±1 h shifts every output by the same).
 func TestSkewIndependence(t *testing.T) {
 	hist := with(normalPair(), step{4 * time.Second, VRRPMaster{true}}, step{5 * time.Second, LinkDown{}},
-		step{6 * time.Second, VRRPPartner{false}}, step{6*time.Second + time.Minute, TimerFired{}})
+		step{6 * time.Second, VRRPMasterDown{}}, step{6*time.Second + time.Minute, TimerFired{}})
 	type decision struct {
 		state          State
 		serve          bool

@@ -155,7 +155,7 @@ func (w *pWorld) vrrp() {
 	for i := 0; i < 2; i++ {
 		if b := w.b[i]; b.alive && w.vrrpOK && alive(1-i) && w.b[1-i].master && b.heard != vrrpHeard {
 			b.heard = vrrpHeard
-			w.feed(i, VRRPPartner{true})
+			w.feed(i, VRRPAdvert{})
 		}
 	}
 	for i := 0; i < 2; i++ {
@@ -191,10 +191,10 @@ func (w *pWorld) vrrp() {
 		switch {
 		case hears && b.heard != vrrpHeard:
 			b.heard = vrrpHeard
-			w.feed(i, VRRPPartner{true})
+			w.feed(i, VRRPAdvert{})
 		case !hears && (!alive(1-i) || !w.vrrpOK) && b.heard != vrrpSilent:
 			b.heard = vrrpSilent
-			w.feed(i, VRRPPartner{false})
+			w.feed(i, VRRPMasterDown{})
 		case !hears && b.heard == vrrpSilent && alive(1-i) && w.vrrpOK:
 			b.heard = vrrpUnknown // partner back as a silent backup: no event
 		}

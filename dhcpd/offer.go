@@ -1,0 +1,217 @@
+package dhcpd
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+type offer struct {
+	addr  netip.Addr
+	key   string
+	until time.Time
+	held  bool // taken with Allocate: Unhold when the offer lapses
+}
+
+type offerRef struct {
+	addr  netip.Addr
+	until time.Time
+}
+
+// discover chooses an address for an OFFER (RFC 2131 §4.3.1): the client's
+// reservation, its current or last lease, the address it asked for, any
+// free address.
+func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr, now time.Time) (Reply, error) {
+	addr, res, err := e.offerAddr(req, c, sub, now)
+	if err != nil {
+		return Reply{}, err
+	}
+	lt, _ := e.grant(req, c, sub, addr, now) // an offer commits nothing
+	resp := e.newReply(req, dhcpv4.MessageTypeOffer, sid)
+	resp.YourIPAddr = net.IP(addr.AsSlice())
+	setLeaseTime(resp, lt)
+	e.addOptions(resp, req, sub, res)
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("offer", "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "lease", lt)
+	}
+	return Reply{Resp: resp, Dest: destination(req, resp)}, nil
+}
+
+func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now time.Time) (netip.Addr, *scope.Reservation, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := sub.ReservationFor(c.id, c.hw); r != nil {
+		if l, ok := e.db.Get(r.Addr); ok && l.State == lease.StateActive && now.Before(l.Expiry) && l.Key() != c.key {
+			e.log.Warn("reserved address is leased to another client", "ip", r.Addr, "mac", c.hw.String(), "holder", l.HWAddr.String())
+			return netip.Addr{}, nil, ErrNoAddress
+		}
+		e.setOfferLocked(c.key, r.Addr, false, now)
+		return r.Addr, r, nil
+	}
+	if o := e.byKey[c.key]; o != nil {
+		if sub.PoolOf(o.addr) != nil {
+			e.setOfferLocked(c.key, o.addr, o.held, now)
+			return o.addr, nil, nil
+		}
+		e.dropOfferLocked(o)
+	}
+	if l, ok := e.db.ByClient(c.key); ok && sub.PoolOf(l.Addr) != nil && sub.ReservationOf(l.Addr) == nil {
+		if held, ok := e.claimLocked(sub, c, l.Addr, now); ok {
+			e.setOfferLocked(c.key, l.Addr, held, now)
+			return l.Addr, nil, nil
+		}
+	}
+	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && sub.PoolOf(ra) != nil && sub.ReservationOf(ra) == nil {
+		if held, ok := e.claimLocked(sub, c, ra, now); ok {
+			e.setOfferLocked(c.key, ra, held, now)
+			return ra, nil, nil
+		}
+	}
+	var buf [1]lease.State
+	states := e.allocStates(&buf)
+	if len(states) == 0 {
+		return netip.Addr{}, nil, ErrNoAddress
+	}
+	for _, from := range states {
+		for i := range sub.Pools {
+			a, err := e.db.Allocate(sub.Pools[i].Name, netip.Addr{}, from)
+			if err != nil {
+				if !errors.Is(err, lease.ErrPoolExhausted) {
+					e.log.Error("allocate", "pool", sub.Pools[i].Name, "err", err)
+				}
+				continue
+			}
+			e.setOfferLocked(c.key, a, true, now)
+			return a, nil, nil
+		}
+	}
+	e.log.Warn("no free address", "subnet", sub.Prefix, "mac", c.hw.String())
+	return netip.Addr{}, nil, ErrNoAddress
+}
+
+// takenByOtherLocked reports whether addr is offered to, being committed
+// for, or bound to a client other than c: the cases where a NAK tells the
+// client something true.
+func (e *Engine) takenByOtherLocked(c client, addr netip.Addr, now time.Time) bool {
+	if k, busy := e.busy[addr]; busy && k != c.key {
+		return true
+	}
+	if o := e.offers[addr]; o != nil && o.key != c.key {
+		return true
+	}
+	l, known := e.db.Get(addr)
+	return known && l.Key() != c.key && l.State == lease.StateActive && now.Before(l.Expiry)
+}
+
+// claimLocked tries to take addr (in a pool of sub) for client c. It
+// reports whether the address may be used, and whether it is now held
+// (taken with Allocate, to be committed or Unheld).
+func (e *Engine) claimLocked(sub *scope.Subnet, c client, addr netip.Addr, now time.Time) (held, ok bool) {
+	if k, busy := e.busy[addr]; busy && k != c.key {
+		return false, false
+	}
+	if o := e.offers[addr]; o != nil {
+		if o.key != c.key {
+			return false, false
+		}
+		return o.held, true
+	}
+	l, known := e.db.Get(addr)
+	mine := known && l.Key() == c.key
+	if known && !mine && l.State == lease.StateActive && now.Before(l.Expiry) {
+		return false, false
+	}
+	var buf [1]lease.State
+	states := e.allocStates(&buf)
+	if known && (l.State == lease.StateAbandoned || l.State == lease.StateBackup && !mine && !slices.Contains(states, lease.StateBackup)) {
+		return false, false
+	}
+	if mine && l.State == lease.StateActive {
+		return false, true // already bound to this client: nothing to take
+	}
+	pool := sub.PoolOf(addr)
+	if pool == nil {
+		return false, false
+	}
+	if len(states) == 0 {
+		return false, false // renewals only
+	}
+	for _, from := range states {
+		got, err := e.db.Allocate(pool.Name, addr, from)
+		if err == nil && got == addr {
+			return true, true
+		}
+		if err == nil {
+			e.db.Unhold(got)
+		}
+	}
+	// Not in the free set, and nobody in this engine holds it (offers and
+	// busy were checked under mu): the client's own expired or released
+	// binding that the database keeps out of the free set is safe to reuse.
+	if mine {
+		return false, true
+	}
+	return false, false
+}
+
+// allocStates is the gate's list of pools to allocate from, in order
+// (MultiPoolGate), else AllocateFrom's one, in buf; empty: renew only.
+func (e *Engine) allocStates(buf *[1]lease.State) []lease.State {
+	if m, ok := e.gate.(MultiPoolGate); ok {
+		return m.AllocateFromAll()
+	}
+	if s, ok := e.gate.AllocateFrom(); ok {
+		buf[0] = s
+		return buf[:]
+	}
+	return nil
+}
+
+func (e *Engine) setOfferLocked(key string, addr netip.Addr, held bool, now time.Time) {
+	if o := e.byKey[key]; o != nil && o.addr != addr {
+		e.dropOfferLocked(o)
+	}
+	until := now.Add(e.cfg.Load().OfferHold)
+	o := e.offers[addr]
+	if o == nil {
+		o = &offer{addr: addr, key: key}
+		e.offers[addr] = o
+		e.byKey[key] = o
+	}
+	o.held = o.held || held
+	o.until = until
+	e.offerQ = append(e.offerQ, offerRef{addr, until})
+}
+
+// dropOfferLocked forgets an offer and gives back its address.
+func (e *Engine) dropOfferLocked(o *offer) {
+	delete(e.offers, o.addr)
+	if e.byKey[o.key] == o {
+		delete(e.byKey, o.key)
+	}
+	if o.held {
+		e.db.Unhold(o.addr)
+	}
+}
+
+// takeOfferLocked removes an offer without giving back its address (it is
+// about to be committed) and reports whether it was held.
+func (e *Engine) takeOfferLocked(addr netip.Addr) bool {
+	o := e.offers[addr]
+	if o == nil {
+		return false
+	}
+	delete(e.offers, addr)
+	if e.byKey[o.key] == o {
+		delete(e.byKey, o.key)
+	}
+	return o.held
+}

@@ -1,0 +1,127 @@
+package failover
+
+import "time"
+
+// vrrpView is what the VRRP path says about the partner.
+type vrrpView uint8
+
+const (
+	vrrpUnknown vrrpView = iota // nothing observed: counts as "not silent"
+	vrrpHeard
+	vrrpSilent
+)
+
+// Presence is the one place that decides whether the partner is gone on
+// both paths (DESIGN.md "Takeover"): no VRRP advertisements and no sync
+// link. It is fed what each path observed, with the local time it
+// happened, and asked at now. A partition of one path alone never makes it
+// report the partner gone: the other path keeps it present.
+//
+// The VRRP path is one-sided: a Backup hears the Master's adverts, a
+// Master hears nothing (backups are silent, RFC 5798 §6.4.3). So VRRP
+// silence is only ever concluded when this node, as Backup, became Master
+// through its Master_Down_Timer without any advert for the silence window
+// (MasterDown); a Master that loses the sync link learns nothing from VRRP
+// and the partner is never gone for it.
+//
+// The zero Presence knows nothing: link down, VRRP unknown. It is not safe
+// for concurrent use; the machine owns it.
+type Presence struct {
+	vrrp       vrrpView
+	lastAdvert time.Time // the partner's latest advert
+	silentAt   time.Time // when VRRP went silent (vrrp == vrrpSilent)
+	linkUp     bool
+	linkDownAt time.Time // when the link last went down; zero while up or never up
+}
+
+// Advert records an advertisement from the partner at at. It reports
+// whether the partner was not heard on the VRRP path before (its adverts
+// are back, or the first one arrived).
+func (p *Presence) Advert(at time.Time) (resumed bool) {
+	if at.After(p.lastAdvert) {
+		p.lastAdvert = at
+	}
+	resumed = p.vrrp != vrrpHeard
+	p.vrrp = vrrpHeard
+	return resumed
+}
+
+// MasterDown records that this node became VRRP Master at at because its
+// Master_Down_Timer fired (RFC 5798 §6.4.2). That is the partner's
+// silence only if no advert arrived within window before at (3 x
+// Advertisement_Interval, Master_Down_Interval without Skew_Time): a
+// Backup with preempt also gets there by discarding a lower-priority
+// Master's adverts and letting the timer fire (§6.4.2), which says
+// nothing about the partner. silent reports the conclusion; wasHeard
+// whether the partner's adverts had been heard before they stopped (at a
+// cold start both boxes time out before either advertised).
+func (p *Presence) MasterDown(at time.Time, window time.Duration) (silent, wasHeard bool) {
+	if !p.lastAdvert.IsZero() && at.Sub(p.lastAdvert) < window {
+		return false, false
+	}
+	wasHeard = p.vrrp == vrrpHeard
+	p.vrrp, p.silentAt = vrrpSilent, at
+	return true, wasHeard
+}
+
+// LinkUp records that the sync link came up at at. The partner is then
+// evidently alive, so an earlier VRRP silence is stale: as Master this
+// node would not see its adverts return.
+func (p *Presence) LinkUp(time.Time) {
+	p.linkUp, p.linkDownAt = true, time.Time{}
+	if p.vrrp == vrrpSilent {
+		p.vrrp = vrrpUnknown
+	}
+}
+
+// LinkDown records that the sync link went down at at.
+func (p *Presence) LinkDown(at time.Time) {
+	if !p.linkUp {
+		return
+	}
+	p.linkUp, p.linkDownAt = false, at
+}
+
+// LinkIsUp reports whether the sync link is up.
+func (p *Presence) LinkIsUp() bool { return p.linkUp }
+
+// AdvertsHeard reports whether the partner's adverts are heard (since the
+// last silence).
+func (p *Presence) AdvertsHeard() bool { return p.vrrp == vrrpHeard }
+
+// LinkDownSince is when the sync link went down; zero while it is up or
+// if it never was.
+func (p *Presence) LinkDownSince() time.Time { return p.linkDownAt }
+
+// SilentSince reports whether the partner is silent on both paths and
+// since when: the later of the moment its adverts were found stopped and
+// the moment the link went down (a link never up counts as silent from
+// the start).
+func (p *Presence) SilentSince() (time.Time, bool) {
+	if p.linkUp || p.vrrp != vrrpSilent {
+		return time.Time{}, false
+	}
+	since := p.silentAt
+	if p.linkDownAt.After(since) {
+		since = p.linkDownAt
+	}
+	return since, true
+}
+
+// Gone reports whether the partner has been silent on both paths for
+// after at now (auto_partner_down). after <= 0 never: only the operator
+// declares the partner down then.
+func (p *Presence) Gone(now time.Time, after time.Duration) bool {
+	due, ok := p.GoneAt(after)
+	return ok && !now.Before(due)
+}
+
+// GoneAt is when the partner will count as gone if neither path hears it
+// meanwhile; false when that is not armed (a path hears it, or after <= 0).
+func (p *Presence) GoneAt(after time.Duration) (time.Time, bool) {
+	since, ok := p.SilentSince()
+	if !ok || after <= 0 {
+		return time.Time{}, false
+	}
+	return since.Add(after), true
+}
