@@ -2,9 +2,11 @@
 // §4.3 server behaviour: DISCOVER, REQUEST in every client state, RELEASE,
 // DECLINE, INFORM), the destination rules of RFC 2131 §4.1, the options of
 // a reply (parameter request list, RFC 3046 echo, maximum message size),
-// and the Linux socket layer that receives on one AF_PACKET socket per
-// served interface and delivers replies. The configuration it serves
-// (subnets, pools, reservations, encoded options) is dhcpd/scope's.
+// and the socket layer (Server) that receives requests and delivers replies
+// through a PacketConn per served link: on Linux an AF_PACKET socket per
+// reader and interface plus one UDP socket, in tests an in-memory one. The
+// configuration it serves (subnets, pools, reservations, encoded options)
+// is dhcpd/scope's.
 //
 // The engine decides and never sees a socket: Engine.Handle takes a decoded
 // request and what the socket layer knows about its arrival (Inbound) and

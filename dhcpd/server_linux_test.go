@@ -154,14 +154,14 @@ func TestIntegrationServerStopsIdle(t *testing.T) {
 		t.Fatal("Run did not return within 2 s of its context's end (readers still blocked)")
 	}
 	t.Logf("stopped in %v", time.Since(start))
-	if err := s.udp.send([]byte{1}, netip.Addr{}, netip.MustParseAddrPort("198.18.0.2:68")); !errors.Is(err, net.ErrClosed) {
+	if err := s.conns[0].WriteUDP([]byte{1}, netip.Addr{}, netip.MustParseAddrPort("198.18.0.2:68")); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("udp send after stop: %v, want net.ErrClosed", err)
 	}
-	if err := s.conns[0].writeFrame(make([]byte, 64), net.HardwareAddr{2, 0, 0, 0, 0, 1}); !errors.Is(err, net.ErrClosed) {
+	if err := s.conns[0].WriteFrame(make([]byte, 64), net.HardwareAddr{2, 0, 0, 0, 0, 1}); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("frame send after stop: %v, want net.ErrClosed", err)
 	}
-	for i, c := range s.conns {
-		if c.fd >= 0 || c.wake >= 0 {
+	for i, lc := range s.conns {
+		if c := lc.(*linkConn).pc; c.fd >= 0 || c.wake >= 0 {
 			t.Errorf("packet socket %d still open after stop (fd %d, wake %d)", i, c.fd, c.wake)
 		}
 	}
