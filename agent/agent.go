@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
@@ -186,7 +187,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		start("metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln, reg) })
 	}
 	if cfg.Node.ControlSocket != "" {
-		ln, err := listenControl(cfg.Node.ControlSocket)
+		ln, err := control.Listen(cfg.Node.ControlSocket)
 		if err != nil {
 			if dh != nil {
 				dh.abort()
@@ -196,9 +197,8 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		// Real time, not the offset clock: `status` shows the uptime
 		// against the caller's clock.
 		src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo}
-		ctl := newControlServer(log.With("component", "control"), src.status)
-		ctl.ops = operatorFor(fo) // maintenance, partner-down (agent/operator.go)
-		start("control", func(ctx context.Context) error { return ctl.serve(ctx, ln) })
+		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: operatorFor(fo)}
+		start("control", func(ctx context.Context) error { return ctl.Serve(ctx, ln) })
 	}
 	if vr != nil {
 		start("vrrp", vr.Run)

@@ -44,8 +44,6 @@ import (
 
 // Sentinel errors of the operator commands.
 var (
-	// ErrNoFailover: the box runs without a failover: section.
-	ErrNoFailover = errors.New("this box is a single server (no failover: section): there is no partner to hand over to or to declare down")
 	// ErrRefused wraps the failover machine's (or the agent's) reason for
 	// not applying a command.
 	ErrRefused = errors.New("refused")
@@ -57,15 +55,9 @@ var (
 	ErrNotRunning = errors.New("the failover part did not handle the command (not running yet?)")
 )
 
-// operator is what the control socket needs of the failover part.
-type operator interface {
-	maintenance(ctx context.Context, start bool) (control.OperatorResult, error)
-	partnerDown(ctx context.Context) (control.OperatorResult, error)
-}
-
 // operatorFor is fo as the control socket's operator; nil (the interface,
 // not a typed nil) for a single server.
-func operatorFor(fo *failoverPart) operator {
+func operatorFor(fo *failoverPart) control.Operator {
 	if fo == nil {
 		return nil
 	}
@@ -227,7 +219,7 @@ func (p *failoverPart) handoverWait() time.Duration {
 }
 
 // maintenance starts or stops maintenance (see the file comment).
-func (p *failoverPart) maintenance(ctx context.Context, start bool) (control.OperatorResult, error) {
+func (p *failoverPart) Maintenance(ctx context.Context, start bool) (control.OperatorResult, error) {
 	p.op.cmd.Lock()
 	defer p.op.cmd.Unlock()
 	if !start {
@@ -335,7 +327,7 @@ func (p *failoverPart) maintenanceStop(ctx context.Context) (control.OperatorRes
 }
 
 // partnerDown is the operator's declaration that the partner is dead.
-func (p *failoverPart) partnerDown(ctx context.Context) (control.OperatorResult, error) {
+func (p *failoverPart) PartnerDown(ctx context.Context) (control.OperatorResult, error) {
 	p.op.cmd.Lock()
 	defer p.op.cmd.Unlock()
 	const cmd = "partner-down"
@@ -381,41 +373,4 @@ func (p *failoverPart) probes() []*probe {
 		},
 		pong: p.op.steps.Load,
 	}}
-}
-
-// --- server side (the control socket's switch) ---
-
-// operatorCommand runs one operator request for the control socket.
-func operatorCommand(ctx context.Context, ops operator, req control.Request) control.Response {
-	if ops == nil {
-		return control.Response{Error: fmt.Sprintf("%s: %v", req.Cmd, ErrNoFailover)}
-	}
-	var (
-		r   control.OperatorResult
-		err error
-	)
-	switch req.Cmd {
-	case "maintenance":
-		switch req.Arg {
-		case "start", "stop":
-			r, err = ops.maintenance(ctx, req.Arg == "start")
-		default:
-			return control.Response{Error: fmt.Sprintf("maintenance: argument %q, want start or stop", req.Arg)}
-		}
-	case "partner-down":
-		if req.Arg != "" {
-			return control.Response{Error: fmt.Sprintf("partner-down takes no argument (got %q)", req.Arg)}
-		}
-		r, err = ops.partnerDown(ctx)
-	default:
-		return control.Response{Error: fmt.Sprintf("unknown command %q", req.Cmd)}
-	}
-	if err != nil {
-		name := req.Cmd
-		if req.Arg != "" {
-			name += " " + req.Arg
-		}
-		return control.Response{Error: fmt.Sprintf("%s: %v", name, err), Result: &r}
-	}
-	return control.Response{OK: true, Result: &r}
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -12,96 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/hadhcpd/hadhcpd/vrrp"
 	"github.com/hadhcpd/hadhcpd/vrrp/vrrptest"
 )
-
-// fakeOperator records the commands the control socket passes on.
-type fakeOperator struct {
-	calls []string
-	err   error
-}
-
-func (f *fakeOperator) maintenance(_ context.Context, start bool) (control.OperatorResult, error) {
-	cmd := "maintenance stop"
-	if start {
-		cmd = "maintenance start"
-	}
-	f.calls = append(f.calls, cmd)
-	return control.OperatorResult{Command: cmd, Applied: f.err == nil, State: "NORMAL", Maintenance: start, Message: "done"}, f.err
-}
-
-func (f *fakeOperator) partnerDown(context.Context) (control.OperatorResult, error) {
-	f.calls = append(f.calls, "partner-down")
-	if f.err != nil {
-		return control.OperatorResult{Command: "partner-down", Refused: "the sync link to the partner is up", State: "NORMAL"}, f.err
-	}
-	return control.OperatorResult{Command: "partner-down", Applied: true, State: "PARTNER-DOWN"}, nil
-}
-
-func TestControlOperatorCommands(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	fake := &fakeOperator{}
-	s := newControlServer(log, sampleStatus)
-	s.ops = fake
-	path := startControl(t, s)
-
-	r, err := control.Maintenance(path, true)
-	if err != nil || r == nil || !r.Applied || !r.Maintenance || r.Message != "done" {
-		t.Fatalf("maintenance start: %+v, %v", r, err)
-	}
-	if r, err = control.Maintenance(path, false); err != nil || r.Maintenance {
-		t.Fatalf("maintenance stop: %+v, %v", r, err)
-	}
-	if r, err = control.PartnerDown(path); err != nil || r.State != "PARTNER-DOWN" {
-		t.Fatalf("partner-down: %+v, %v", r, err)
-	}
-	want := []string{"maintenance start", "maintenance stop", "partner-down"}
-	if strings.Join(fake.calls, ",") != strings.Join(want, ",") {
-		t.Errorf("calls %v, want %v", fake.calls, want)
-	}
-
-	// A refusal comes back as an error with the machine's reason, and
-	// with the result.
-	fake.err = fmt.Errorf("%w: the sync link to the partner is up", ErrRefused)
-	r, err = control.PartnerDown(path)
-	if err == nil || !strings.Contains(err.Error(), "partner-down: refused: the sync link to the partner is up") {
-		t.Fatalf("refused partner-down: err %v", err)
-	}
-	if r == nil || r.Applied || r.Refused != "the sync link to the partner is up" {
-		t.Errorf("refused partner-down: result %+v", r)
-	}
-
-	// Bad arguments never reach the operator.
-	n := len(fake.calls)
-	for _, req := range []control.Request{{Cmd: "maintenance"}, {Cmd: "maintenance", Arg: "on"}, {Cmd: "partner-down", Arg: "now"}} {
-		if _, err := control.Operate(path, req); err == nil {
-			t.Errorf("%+v accepted", req)
-		}
-	}
-	if len(fake.calls) != n {
-		t.Errorf("bad requests reached the operator: %v", fake.calls[n:])
-	}
-}
-
-// A single server (no failover: section) answers with a clear error.
-func TestControlOperatorSingleServer(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := newControlServer(log, sampleStatus)
-	s.ops = operatorFor(nil)
-	path := startControl(t, s)
-	for _, call := range []func() (*control.OperatorResult, error){
-		func() (*control.OperatorResult, error) { return control.Maintenance(path, true) },
-		func() (*control.OperatorResult, error) { return control.PartnerDown(path) },
-	} {
-		if _, err := call(); err == nil || !strings.Contains(err.Error(), "single server") {
-			t.Errorf("single server: err %v, want the single-server error", err)
-		}
-	}
-}
 
 // testFailover is a failover part over a real machine and a real (not
 // running) link, running Run's loop (without the link and the balancer). VRRP is the agent's part without instances, so
@@ -163,7 +77,7 @@ func TestOperatorMaintenanceHandover(t *testing.T) {
 	p := testFailover(t)
 	ctx := context.Background()
 
-	if _, err := p.maintenance(ctx, true); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "sync link") {
+	if _, err := p.Maintenance(ctx, true); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "sync link") {
 		t.Fatalf("maintenance start with the link down: %v, want refused", err)
 	}
 	// Link up with a NORMAL partner, synced, VRRP master: NORMAL and fit.
@@ -184,7 +98,7 @@ func TestOperatorMaintenanceHandover(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		p.q.push(failover.VRRPMaster{Master: false})
 	}()
-	r, err := p.maintenance(ctx, true)
+	r, err := p.Maintenance(ctx, true)
 	if err != nil || !r.Applied || !r.Maintenance || r.Fit || r.State != "NORMAL" {
 		t.Fatalf("maintenance start: %+v, %v", r, err)
 	}
@@ -195,11 +109,11 @@ func TestOperatorMaintenanceHandover(t *testing.T) {
 		t.Errorf("in maintenance: priority override %d, want %d", got, unfitPriority)
 	}
 	// partner-down is refused (link up), with the machine's reason.
-	if r, err := p.partnerDown(ctx); !errors.Is(err, ErrRefused) || r.Refused != "the sync link to the partner is up" {
+	if r, err := p.PartnerDown(ctx); !errors.Is(err, ErrRefused) || r.Refused != "the sync link to the partner is up" {
 		t.Errorf("partner-down with the link up: %+v, %v", r, err)
 	}
 
-	r, err = p.maintenance(ctx, false)
+	r, err = p.Maintenance(ctx, false)
 	if err != nil || r.Maintenance || !r.Fit || r.State != "NORMAL" {
 		t.Fatalf("maintenance stop: %+v, %v", r, err)
 	}
@@ -217,7 +131,7 @@ func TestOperatorMaintenanceNoHandover(t *testing.T) {
 	p.q.push(failover.ResyncDone{})
 	p.q.push(failover.VRRPMaster{Master: true})
 	waitFor(t, func() bool { st := p.status.Load(); return st != nil && st.Fit && st.Master })
-	r, err := p.maintenance(context.Background(), true)
+	r, err := p.Maintenance(context.Background(), true)
 	if !errors.Is(err, ErrNoHandover) || !r.Applied || !r.Maintenance {
 		t.Fatalf("no handover: %+v, %v", r, err)
 	}
@@ -231,16 +145,16 @@ func TestOperatorPartnerDown(t *testing.T) {
 	p.q.push(failover.ResyncDone{})
 	p.q.push(failover.VRRPAdvert{})
 	waitFor(t, func() bool { st := p.status.Load(); return st != nil && st.State == failover.Normal })
-	if _, err := p.partnerDown(context.Background()); !errors.Is(err, ErrRefused) {
+	if _, err := p.PartnerDown(context.Background()); !errors.Is(err, ErrRefused) {
 		t.Fatalf("partner-down while the partner is heard: %v", err)
 	}
 	p.q.push(failover.LinkDown{})
 	p.q.push(failover.VRRPMasterDown{})
-	r, err := p.partnerDown(context.Background())
+	r, err := p.PartnerDown(context.Background())
 	if err != nil || !r.Applied || r.State != "PARTNER-DOWN" {
 		t.Fatalf("partner-down: %+v, %v", r, err)
 	}
-	if r, err := p.partnerDown(context.Background()); !errors.Is(err, ErrRefused) || r.Refused != "already in PARTNER-DOWN" {
+	if r, err := p.PartnerDown(context.Background()); !errors.Is(err, ErrRefused) || r.Refused != "already in PARTNER-DOWN" {
 		t.Errorf("second partner-down: %+v, %v", r, err)
 	}
 }
@@ -253,7 +167,7 @@ func TestOperatorCommandAfterQueuedEvents(t *testing.T) {
 		p := newTestFailover(t)
 		p.q.push(failover.LinkUp{Partner: failover.Normal})
 		res := make(chan error, 1)
-		go func() { _, err := p.partnerDown(context.Background()); res <- err }()
+		go func() { _, err := p.PartnerDown(context.Background()); res <- err }()
 		time.Sleep(10 * time.Millisecond) // the command waits on the loop's channel
 		runLoop(t, p)
 		if err := <-res; !errors.Is(err, ErrRefused) {
@@ -283,7 +197,7 @@ func TestOperatorPartnerStateAsStatus(t *testing.T) {
 	p.onLinkEvent(peer.Up{PartnerName: "gw2", PartnerState: uint8(failover.Normal)})
 	p.q.push(failover.ResyncDone{})
 	waitFor(t, func() bool { st := p.status.Load(); return st != nil && st.State == failover.Normal && st.LinkUp })
-	r, err := p.partnerDown(context.Background())
+	r, err := p.PartnerDown(context.Background())
 	if !errors.Is(err, ErrRefused) || r.PartnerState != "NORMAL" || r.PartnerLastState != "NORMAL" || !r.PartnerLastSeen.IsZero() {
 		t.Errorf("link up: %+v, %v; want partner NORMAL, no last seen", r, err)
 	}
@@ -299,7 +213,7 @@ func TestOperatorPartnerStateAsStatus(t *testing.T) {
 		t.Errorf("result %+v disagrees with status %+v", r, fs)
 	}
 	// The refusal of maintenance start carries the same view.
-	r, err = p.maintenance(context.Background(), true)
+	r, err = p.Maintenance(context.Background(), true)
 	if !errors.Is(err, ErrRefused) || r.PartnerState != "UNKNOWN" || r.PartnerLastState != "NORMAL" {
 		t.Errorf("maintenance start, link down: %+v, %v", r, err)
 	}
@@ -354,7 +268,7 @@ func TestOperatorMaintenanceResigns(t *testing.T) {
 		t.Fatalf("partner %v, want backup", partner.Status().State)
 	}
 	begin := time.Now()
-	r, err := p.maintenance(ctx, true)
+	r, err := p.Maintenance(ctx, true)
 	took := time.Since(begin)
 	if err != nil || !r.Applied || !r.Maintenance {
 		t.Fatalf("maintenance start: %+v, %v", r, err)
@@ -373,7 +287,7 @@ func TestOperatorMaintenanceResigns(t *testing.T) {
 
 	// Stop: the configured priority is back; neither side preempts, so
 	// the partner keeps the VIP.
-	if _, err := p.maintenance(ctx, false); err != nil {
+	if _, err := p.Maintenance(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return ours.Status().Priority == 200 })
