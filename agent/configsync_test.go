@@ -74,7 +74,7 @@ func TestOnConfigRejects(t *testing.T) {
 			t.Errorf("%s: onConfig = %v, want an error with %q", c.name, err, c.want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(base.Node.StateDir, syncedFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(base.Node.StateDir, config.SyncedFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a rejected section was kept: %v", err)
 	}
 	if h := p.dh.configHash(); h != "" {
@@ -90,7 +90,7 @@ func TestSyncedFileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeSynced(base.Node.StateDir, b); err != nil {
+	if err := config.WriteSynced(base.Node.StateDir, b); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
@@ -104,7 +104,7 @@ func TestSyncedFileRoundTrip(t *testing.T) {
 	if base.DHCP.Subnets[0].Pools[0].Range != "192.0.2.100-192.0.2.200" {
 		t.Error("loadSynced changed the node's own config")
 	}
-	if err := os.WriteFile(filepath.Join(base.Node.StateDir, syncedFile), b[:len(b)/2], 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(base.Node.StateDir, config.SyncedFile), b[:len(b)/2], 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := loadSynced(base, log); c != nil {

@@ -77,7 +77,11 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 		db.Close()
 		return nil, fmt.Errorf("dhcp.subnets: pools: %w", err)
 	}
-	m := dhcpd.NewMetrics(reg)
+	m, err := dhcpd.NewMetrics(reg)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("dhcp metrics: %w", err)
+	}
 	var edb dhcpd.LeaseDB = db
 	if wrap != nil {
 		edb = wrap(db)
@@ -310,16 +314,11 @@ func vipServerID(vr *vrrpPart) dhcpd.ServerIDFunc {
 // secondary. dhcp.interfaces stays node-local: every applied section keeps
 // this box's own interfaces (the sockets are bound at start).
 
-// syncedFile is where a secondary keeps the last section it accepted from
-// the primary (JSON, a YAML subset), so a restart serves it before the
-// link is up.
-const syncedFile = "synced-dhcp.json"
-
 // loadSynced reads the section a secondary last accepted from the primary
 // (nil when there is none or it is no longer valid with this node's
 // config: the file's own section is used then, until the primary sends).
 func loadSynced(cfg *config.Config, log *slog.Logger) (*config.Built, []byte) {
-	file := filepath.Join(cfg.Node.StateDir, syncedFile)
+	file := filepath.Join(cfg.Node.StateDir, config.SyncedFile)
 	b, err := os.ReadFile(file)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -337,37 +336,6 @@ func loadSynced(cfg *config.Config, log *slog.Logger) (*config.Built, []byte) {
 	}
 	log.Warn("synced dhcp section not usable: using the file's", "file", file, "err", err)
 	return nil, nil
-}
-
-// writeSynced keeps b in the state directory, atomically (temp file,
-// fsync, rename, fsync of the directory): a crash leaves the old or the
-// new section, never a torn one.
-func writeSynced(dir string, b []byte) error {
-	f, err := os.CreateTemp(dir, syncedFile+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, syncedFile))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		return err
-	}
-	return nil
 }
 
 // setSection records the section in force at start.

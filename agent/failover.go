@@ -50,6 +50,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/metrics"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/hadhcpd/hadhcpd/vrrp"
@@ -130,31 +131,17 @@ type failoverMetrics struct {
 }
 
 func newFailoverMetrics(reg prometheus.Registerer) (*failoverMetrics, error) {
+	s := metrics.New(reg)
 	m := &failoverMetrics{
-		state: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hadhcpd_failover_state", Help: "Failover state (1 STARTUP, 2 NORMAL, 3 COMMUNICATIONS-INTERRUPTED, 4 PARTNER-DOWN, 5 RECOVER, 6 RECOVER-WAIT, 7 RECOVER-DONE, 8 POTENTIAL-CONFLICT).",
-		}),
-		fit: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hadhcpd_failover_fit", Help: "1 while this node is fit to be VRRP master of failover.vrrp_instance.",
-		}),
-		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hadhcpd_failover_transitions_total", Help: "Failover state transitions, by new state.",
-		}, []string{"to"}),
-		unreachable: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hadhcpd_failover_acks_without_partner_total", Help: "Commits acknowledged to clients while the partner was unreachable (durable on this box only).",
-		}),
-		moved: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hadhcpd_failover_pool_moved_total", Help: "Addresses moved by pool balancing, by new state.",
-		}, []string{"to"}),
+		state: s.Gauge("hadhcpd_failover_state",
+			"Failover state (1 STARTUP, 2 NORMAL, 3 COMMUNICATIONS-INTERRUPTED, 4 PARTNER-DOWN, 5 RECOVER, 6 RECOVER-WAIT, 7 RECOVER-DONE, 8 POTENTIAL-CONFLICT)."),
+		fit:         s.Gauge("hadhcpd_failover_fit", "1 while this node is fit to be VRRP master of failover.vrrp_instance."),
+		transitions: s.CounterVec("hadhcpd_failover_transitions_total", "Failover state transitions, by new state.", "to"),
+		unreachable: s.Counter("hadhcpd_failover_acks_without_partner_total",
+			"Commits acknowledged to clients while the partner was unreachable (durable on this box only)."),
+		moved: s.CounterVec("hadhcpd_failover_pool_moved_total", "Addresses moved by pool balancing, by new state.", "to"),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.state, m.fit, m.transitions, m.unreachable, m.moved} {
-		errs = append(errs, reg.Register(c))
-	}
-	return m, errors.Join(errs...)
+	return m, s.Err()
 }
 
 // newFailover builds the failover part of cfg (nil, nil without a
@@ -289,7 +276,7 @@ func (p *failoverPart) onConfig(hash, data []byte) error {
 	if err := p.link.SetConfigHash(hash); err != nil {
 		return err
 	}
-	if err := writeSynced(p.base.Node.StateDir, data); err != nil {
+	if err := config.WriteSynced(p.base.Node.StateDir, data); err != nil {
 		return fmt.Errorf("applied, but not kept in node.state_dir: %w", err)
 	}
 	return nil

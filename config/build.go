@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"time"
 
@@ -135,4 +137,40 @@ func SectionChanges(old, cur *DHCPConfig) []string {
 		}
 	}
 	return out
+}
+
+// SyncedFile is where a secondary keeps the last section it accepted from
+// the primary (JSON, a YAML subset), so a restart serves it before the
+// link is up.
+const SyncedFile = "synced-dhcp.json"
+
+// WriteSynced keeps b in the state directory, atomically (temp file,
+// fsync, rename, fsync of the directory): a crash leaves the old or the
+// new section, never a torn one.
+func WriteSynced(dir string, b []byte) error {
+	f, err := os.CreateTemp(dir, SyncedFile+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, SyncedFile))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		return err
+	}
+	return nil
 }

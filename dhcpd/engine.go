@@ -173,7 +173,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if e.m == nil {
-		e.m = NewMetrics(nil)
+		e.m, _ = NewMetrics(nil)
 	}
 	e.maxFlight = o.CommitsInFlight
 	if e.maxFlight <= 0 {

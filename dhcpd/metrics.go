@@ -1,6 +1,7 @@
 package dhcpd
 
 import (
+	"github.com/hadhcpd/hadhcpd/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,41 +18,17 @@ type Metrics struct {
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
 // registered, for tests).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	s := metrics.New(reg)
 	m := &Metrics{
-		Packets: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "hadhcpd", Subsystem: "dhcp", Name: "packets_total",
-			Help: "DHCP requests handled, by message type and outcome.",
-		}, []string{"type", "outcome"}),
-		Drops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "hadhcpd", Subsystem: "dhcp", Name: "drops_total",
-			Help: "Packets dropped without a reply, by reason.",
-		}, []string{"reason"}),
-		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "hadhcpd", Subsystem: "dhcp", Name: "lease_events_total",
-			Help: "Lease events: bind, renew, release, decline, expire, reclaim.",
-		}, []string{"event"}),
-		Commit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "hadhcpd", Subsystem: "dhcp", Name: "commit_seconds",
-			Help:    "Time to make a lease durable before its ACK.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
-		}),
-		Batch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "hadhcpd", Subsystem: "dhcp", Name: "commit_batch_leases",
-			Help:    "Leases made durable together by one group commit (one fsync).",
-			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
-		}),
-		Leases: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "hadhcpd", Subsystem: "dhcp", Name: "leases",
-			Help: "Addresses per pool by binding state.",
-		}, []string{"pool", "state"}),
-		Queue: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "hadhcpd", Subsystem: "dhcp", Name: "queue_length",
-			Help: "Requests received and waiting for a worker.",
-		}),
+		Packets: s.CounterVec("hadhcpd_dhcp_packets_total", "DHCP requests handled, by message type and outcome.", "type", "outcome"),
+		Drops:   s.CounterVec("hadhcpd_dhcp_drops_total", "Packets dropped without a reply, by reason.", "reason"),
+		Events:  s.CounterVec("hadhcpd_dhcp_lease_events_total", "Lease events: bind, renew, release, decline, expire, reclaim.", "event"),
+		Commit:  s.Histogram("hadhcpd_dhcp_commit_seconds", "Time to make a lease durable before its ACK.", metrics.LatencyBuckets()),
+		Batch: s.Histogram("hadhcpd_dhcp_commit_batch_leases", "Leases made durable together by one group commit (one fsync).",
+			prometheus.ExponentialBuckets(1, 2, 10)),
+		Leases: s.GaugeVec("hadhcpd_dhcp_leases", "Addresses per pool by binding state.", "pool", "state"),
+		Queue:  s.Gauge("hadhcpd_dhcp_queue_length", "Requests received and waiting for a worker."),
 	}
-	if reg != nil {
-		reg.MustRegister(m.Packets, m.Drops, m.Events, m.Commit, m.Batch, m.Leases, m.Queue)
-	}
-	return m
+	return m, s.Err()
 }

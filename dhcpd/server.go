@@ -153,7 +153,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.m == nil {
-		s.m = NewMetrics(nil)
+		s.m, _ = NewMetrics(nil)
 	}
 	s.pc = newPacketCounters(s.m)
 	s.bufs.New = func() any { b := make([]byte, frameBufSize); return &b }

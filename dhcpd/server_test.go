@@ -157,7 +157,7 @@ func testServerDORA(t *testing.T, workers int) {
 	srvMAC := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
 	relayMAC := net.HardwareAddr{0x02, 0, 0, 0, 0, 0xee}
 	conn := newMemConn(net.Interface{Index: lanIn.IfIndex, Name: lanIn.Iface, HardwareAddr: srvMAC, MTU: 1500})
-	m := NewMetrics(nil)
+	m, _ := NewMetrics(nil)
 	s, err := NewServer(ServerOptions{
 		Handler: r.e, Metrics: m, Workers: workers, Conns: []PacketConn{conn},
 		InterfaceAddrs: func() (map[int][]netip.Prefix, error) {

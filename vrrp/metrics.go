@@ -1,8 +1,7 @@
 package vrrp
 
 import (
-	"errors"
-
+	"github.com/hadhcpd/hadhcpd/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,32 +18,14 @@ type Metrics struct {
 // NewMetrics creates the collectors and registers them with reg (nil: not
 // registered, for tests).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	s := metrics.New(reg)
 	m := &Metrics{
-		Drops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hadhcpd_vrrp_adverts_dropped_total", Help: "Received VRRP adverts dropped, by reason.",
-		}, []string{"instance", "reason"}),
-		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hadhcpd_vrrp_adverts_received_total", Help: "Received VRRP adverts that passed validation.",
-		}, []string{"instance"}),
-		Sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hadhcpd_vrrp_adverts_sent_total", Help: "VRRP adverts sent.",
-		}, []string{"instance"}),
-		SendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hadhcpd_vrrp_advert_send_errors_total", Help: "VRRP adverts that could not be sent.",
-		}, []string{"instance"}),
-		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hadhcpd_vrrp_transitions_total", Help: "VRRP state changes, by new state.",
-		}, []string{"instance", "to"}),
-		State: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "hadhcpd_vrrp_state", Help: "VRRP state: 0 initialize, 1 backup, 2 master, 3 fault.",
-		}, []string{"instance"}),
+		Drops:       s.CounterVec("hadhcpd_vrrp_adverts_dropped_total", "Received VRRP adverts dropped, by reason.", "instance", "reason"),
+		Received:    s.CounterVec("hadhcpd_vrrp_adverts_received_total", "Received VRRP adverts that passed validation.", "instance"),
+		Sent:        s.CounterVec("hadhcpd_vrrp_adverts_sent_total", "VRRP adverts sent.", "instance"),
+		SendErrors:  s.CounterVec("hadhcpd_vrrp_advert_send_errors_total", "VRRP adverts that could not be sent.", "instance"),
+		Transitions: s.CounterVec("hadhcpd_vrrp_transitions_total", "VRRP state changes, by new state.", "instance", "to"),
+		State:       s.GaugeVec("hadhcpd_vrrp_state", "VRRP state: 0 initialize, 1 backup, 2 master, 3 fault.", "instance"),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.Drops, m.Received, m.Sent, m.SendErrors, m.Transitions, m.State} {
-		errs = append(errs, reg.Register(c))
-	}
-	return m, errors.Join(errs...)
+	return m, s.Err()
 }
