@@ -642,10 +642,18 @@ func (p *failoverPart) send(ls []lease.Lease) (wait func() bool) {
 }
 
 // leaseStore is peer.Store over the lease database: Apply is one group
-// commit of the partner's records, in order (lease.DB.ApplyBatch).
+// commit of the partner's records, in order (lease.DB.Apply).
 type leaseStore struct{ *lease.DB }
 
-func (s leaseStore) Apply(payloads ...[]byte) error { return s.DB.ApplyBatch(payloads...) }
+func (s leaseStore) Apply(payloads ...[]byte) error {
+	ls := make([]lease.Lease, len(payloads))
+	for i, p := range payloads {
+		if err := ls[i].UnmarshalBinary(p); err != nil {
+			return err
+		}
+	}
+	return s.DB.Apply(ls...)
+}
 
 // The engine asks fgate for every pool the policy allows.
 var _ dhcpd.MultiPoolGate = (*fgate)(nil)
