@@ -569,7 +569,7 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	// so the next group commit (the engine keeps several in flight) is
 	// made durable here while this one travels (DESIGN.md data path, 4-5).
 	r.p.order.Lock()
-	out, err := r.DB.Commit(ls...)
+	recs, err := r.DB.CommitRecords(ls...)
 	if err != nil {
 		r.p.order.Unlock()
 		return nil, err
@@ -577,9 +577,10 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	if r.committed != nil {
 		r.committed()
 	}
-	wait := r.p.send(out)
+	wait := r.p.send(recs)
 	r.p.order.Unlock()
 	ok := wait()
+	out := lease.Leases(recs)
 	for i := range out {
 		// Acked: the partner holds these potential expiries durably, so
 		// a renewal may be granted up to MCLT past them (draft §5.2.1).
@@ -595,9 +596,10 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 // Expire's records (ACTIVE -> EXPIRED) go to the partner too.
 func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 	r.p.order.Lock()
-	out, err := r.DB.Expire(now, max)
-	wait := r.p.send(out)
+	recs, err := r.DB.ExpireRecords(now, max)
+	wait := r.p.send(recs)
 	r.p.order.Unlock()
+	out := lease.Leases(recs)
 	if len(out) > 0 {
 		wait()
 		for i := range out {
@@ -609,51 +611,33 @@ func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 
 // send queues committed records on the link at once and returns the wait
 // for the partner's ack (see peer.Link.Send): true when the partner
-// applied every one durably. Every error leaves the records durable here
-// and queued for the partner; the engine proceeds (the partner is
+// applied every one durably. The records carry the payloads the journal
+// got, so nothing is encoded again. Every error leaves the records durable
+// here and queued for the partner; the engine proceeds (the partner is
 // unreachable, and the machine goes COMMUNICATIONS-INTERRUPTED on the
 // link's Down).
-func (p *failoverPart) send(ls []lease.Lease) (wait func() bool) {
-	if p.link == nil || len(ls) == 0 {
+func (p *failoverPart) send(rs []lease.Record) (wait func() bool) {
+	if p.link == nil || len(rs) == 0 {
 		return func() bool { return false }
 	}
-	ps := make([][]byte, 0, len(ls))
-	for i := range ls {
-		b, err := ls[i].MarshalBinary()
-		if err != nil {
-			p.log.Error("replicate: encode lease", "ip", ls[i].Addr, "err", err)
-			continue
-		}
-		ps = append(ps, b)
-	}
-	w := p.link.Send(ps...)
+	w := p.link.Send(rs...)
 	return func() bool {
 		err := w(p.ctx)
 		switch {
 		case err == nil:
-			return len(ps) == len(ls)
+			return true
 		case errors.Is(err, peer.ErrPartnerUnreachable), errors.Is(err, context.Canceled):
-			p.met.unreachable.Add(float64(len(ps)))
+			p.met.unreachable.Add(float64(len(rs)))
 		default:
-			p.log.Error("replicate", "records", len(ps), "err", err)
+			p.log.Error("replicate", "records", len(rs), "err", err)
 		}
 		return false
 	}
 }
 
-// leaseStore is peer.Store over the lease database: Apply is one group
+// leaseStore is peer.Store over the lease database: its Apply is one group
 // commit of the partner's records, in order (lease.DB.Apply).
 type leaseStore struct{ *lease.DB }
-
-func (s leaseStore) Apply(payloads ...[]byte) error {
-	ls := make([]lease.Lease, len(payloads))
-	for i, p := range payloads {
-		if err := ls[i].UnmarshalBinary(p); err != nil {
-			return err
-		}
-	}
-	return s.DB.Apply(ls...)
-}
 
 // The engine asks fgate for every pool the policy allows.
 var _ dhcpd.MultiPoolGate = (*fgate)(nil)

@@ -73,11 +73,24 @@ type Record struct {
 }
 
 // Lease is the state the record holds.
-func (r *Record) Lease() Lease { return r.lease }
+func (r Record) Lease() Lease { return r.lease }
 
 // Payload is the encoded record, Lease().MarshalBinary()'s bytes; nil for
 // the zero Record. The caller must not modify it.
-func (r *Record) Payload() []byte { return r.payload }
+func (r Record) Payload() []byte { return r.payload }
+
+// Leases is the states of rs (nil for none), as Commit and Expire return
+// them.
+func Leases(rs []Record) []Lease {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]Lease, len(rs))
+	for i := range rs {
+		out[i] = rs[i].lease
+	}
+	return out
+}
 
 // ClientKey is how a client is identified: option 61 when present, else the
 // hardware address (RFC 2132 §9.14, RFC 2131 §4.2). The first byte tells the

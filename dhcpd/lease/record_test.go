@@ -109,7 +109,7 @@ func TestNewRecordAndValidate(t *testing.T) {
 	if !equalLease(back, r.Lease()) || !r.Lease().Start.Equal(t0) {
 		t.Errorf("NewRecord: lease %+v, payload decodes to %+v", r.Lease(), back)
 	}
-	if (&Record{}).Payload() != nil {
+	if (Record{}).Payload() != nil {
 		t.Error("the zero Record has a payload")
 	}
 	if err := l.Validate(); err != nil {
