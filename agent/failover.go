@@ -567,7 +567,7 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	// so the next group commit (the engine keeps several in flight) is
 	// made durable here while this one travels (DESIGN.md data path, 4-5).
 	r.p.order.Lock()
-	out, err := r.DB.Commit(ls...)
+	recs, err := r.DB.CommitRecords(ls...)
 	if err != nil {
 		r.p.order.Unlock()
 		return nil, err
@@ -575,8 +575,9 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	if r.committed != nil {
 		r.committed()
 	}
-	wait := r.p.send(out)
+	wait := r.p.send(recs)
 	r.p.order.Unlock()
+	out := lease.Leases(recs)
 	if wait() {
 		r.p.acked(out)
 	}
@@ -586,9 +587,10 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 // Expire's records (ACTIVE -> EXPIRED) go to the partner too.
 func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 	r.p.order.Lock()
-	out, err := r.DB.Expire(now, max)
-	wait := r.p.send(out)
+	recs, err := r.DB.ExpireRecords(now, max)
+	wait := r.p.send(recs)
 	r.p.order.Unlock()
+	out := lease.Leases(recs)
 	if len(out) > 0 && wait() {
 		r.p.acked(out)
 	}
@@ -596,9 +598,8 @@ func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 }
 
 // acked notes that the partner applied every record of ls durably.
-// Every record goes to the stream in sequence order (send encodes each or
-// the database's own codec had refused it first), so the partner's ack is
-// cumulative up to the highest.
+// Every record goes to the stream in sequence order, so the partner's ack
+// is cumulative up to the highest.
 func (p *failoverPart) acked(ls []lease.Lease) {
 	var top uint64
 	for i := range ls {
@@ -614,43 +615,33 @@ func (p *failoverPart) acked(ls []lease.Lease) {
 
 // send queues committed records on the link at once and returns the wait
 // for the partner's ack (see peer.Link.Send): true when the partner
-// applied every one durably. Every error leaves the records durable here
-// and queued for the partner; the engine proceeds (the partner is
+// applied every one durably. The records carry the payloads the journal
+// got, so nothing is encoded again. Every error leaves the records durable
+// here and queued for the partner; the engine proceeds (the partner is
 // unreachable, and the machine goes COMMUNICATIONS-INTERRUPTED on the
 // link's Down).
-func (p *failoverPart) send(ls []lease.Lease) (wait func() bool) {
-	if p.link == nil || len(ls) == 0 {
+func (p *failoverPart) send(rs []lease.Record) (wait func() bool) {
+	if p.link == nil || len(rs) == 0 {
 		return func() bool { return false }
 	}
-	ps := make([][]byte, 0, len(ls))
-	for i := range ls {
-		b, err := ls[i].MarshalBinary()
-		if err != nil {
-			p.log.Error("replicate: encode lease", "ip", ls[i].Addr, "err", err)
-			continue
-		}
-		ps = append(ps, b)
-	}
-	w := p.link.Send(ps...)
+	w := p.link.Send(rs...)
 	return func() bool {
 		err := w(p.ctx)
 		switch {
 		case err == nil:
-			return len(ps) == len(ls)
+			return true
 		case errors.Is(err, peer.ErrPartnerUnreachable), errors.Is(err, context.Canceled):
-			p.met.unreachable.Add(float64(len(ps)))
+			p.met.unreachable.Add(float64(len(rs)))
 		default:
-			p.log.Error("replicate", "records", len(ps), "err", err)
+			p.log.Error("replicate", "records", len(rs), "err", err)
 		}
 		return false
 	}
 }
 
-// leaseStore is peer.Store over the lease database: Apply is one group
-// commit of the partner's records, in order (lease.DB.ApplyBatch).
+// leaseStore is peer.Store over the lease database: its Apply is one group
+// commit of the partner's records, in order (lease.DB.Apply).
 type leaseStore struct{ *lease.DB }
-
-func (s leaseStore) Apply(payloads ...[]byte) error { return s.DB.ApplyBatch(payloads...) }
 
 // The engine asks fgate for every pool the policy allows.
 var _ dhcpd.MultiPoolGate = (*fgate)(nil)

@@ -27,10 +27,10 @@ type gatedStore struct {
 // open lets Apply proceed (idempotent).
 func (s *gatedStore) open() { s.opened.Do(func() { close(s.release) }) }
 
-func (s *gatedStore) Apply(payloads ...[]byte) error {
+func (s *gatedStore) Apply(ls ...lease.Lease) error {
 	s.once.Do(func() { close(s.entered) })
 	<-s.release
-	return s.leaseStore.Apply(payloads...)
+	return s.leaseStore.Apply(ls...)
 }
 
 // TestCommitWaitsForPartnerApply is invariant 2 on the commit path: the
@@ -96,16 +96,13 @@ type seqStore struct {
 	seqs []uint64
 }
 
-func (s *seqStore) Apply(payloads ...[]byte) error {
+func (s *seqStore) Apply(ls ...lease.Lease) error {
 	s.mu.Lock()
-	for _, p := range payloads {
-		var l lease.Lease
-		if err := l.UnmarshalBinary(p); err == nil {
-			s.seqs = append(s.seqs, l.Seq)
-		}
+	for _, l := range ls {
+		s.seqs = append(s.seqs, l.Seq)
 	}
 	s.mu.Unlock()
-	return s.leaseStore.Apply(payloads...)
+	return s.leaseStore.Apply(ls...)
 }
 
 // Concurrent commits (the engine keeps several in flight, and the pool

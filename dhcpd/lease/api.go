@@ -61,6 +61,37 @@ type Lease struct {
 	Peer bool
 }
 
+// Record is one lease state together with its record payload (doc.go
+// "Record payload"): the bytes the journal holds for it and the
+// replication stream carries. The payload is made once, when the state is
+// committed, so the path to the partner encodes nothing again; the fields
+// are unexported so that the two cannot disagree (only CommitRecords,
+// ExpireRecords and NewRecord make one). The zero Record has no payload.
+type Record struct {
+	lease   Lease
+	payload []byte
+}
+
+// Lease is the state the record holds.
+func (r Record) Lease() Lease { return r.lease }
+
+// Payload is the encoded record, Lease().MarshalBinary()'s bytes; nil for
+// the zero Record. The caller must not modify it.
+func (r Record) Payload() []byte { return r.payload }
+
+// Leases is the states of rs (nil for none), as Commit and Expire return
+// them.
+func Leases(rs []Record) []Lease {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]Lease, len(rs))
+	for i := range rs {
+		out[i] = rs[i].lease
+	}
+	return out
+}
+
 // ClientKey is how a client is identified: option 61 when present, else the
 // hardware address (RFC 2132 §9.14, RFC 2131 §4.2). The first byte tells the
 // two kinds apart so an identifier can never collide with a MAC.

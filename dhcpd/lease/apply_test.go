@@ -6,18 +6,13 @@ import (
 	"time"
 )
 
-// partner marshals l as the partner's record with the partner's seq.
-func partner(t *testing.T, l Lease, seq uint64) []byte {
-	t.Helper()
+// partner is l as the partner's record with the partner's seq.
+func partner(l Lease, seq uint64) Lease {
 	l.Seq, l.Peer = seq, false // from the partner's point of view it is its own
-	p, err := l.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return l
 }
 
-func TestApplyBatchOrderAndReopen(t *testing.T) {
+func TestApplyOrderAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	db, _ := openT(t, dir, nil)
 	a := ip("192.0.2.7")
@@ -27,11 +22,11 @@ func TestApplyBatchOrderAndReopen(t *testing.T) {
 	second.CLTT, second.StateStart = t0.Add(time.Minute), t0.Add(time.Minute)
 	other := active(ip("192.0.2.8"), 2, t0, time.Hour)
 	fsyncs := db.Fsyncs()
-	if err := db.ApplyBatch(partner(t, first, 10), partner(t, other, 11), partner(t, second, 12)); err != nil {
+	if err := db.Apply(partner(first, 10), partner(other, 11), partner(second, 12)); err != nil {
 		t.Fatal(err)
 	}
 	if n := db.Fsyncs() - fsyncs; n != 1 {
-		t.Errorf("ApplyBatch of 3 records took %d fsyncs, want 1 (one group commit)", n)
+		t.Errorf("Apply of 3 records took %d fsyncs, want 1 (one group commit)", n)
 	}
 	if got, _ := db.Get(a); got.State != StateReleased || got.Seq != 12 || !got.Peer {
 		t.Fatalf("after batch: %v seq %d peer %v, want the last record (RELEASED, 12, peer)", got.State, got.Seq, got.Peer)
@@ -39,13 +34,15 @@ func TestApplyBatchOrderAndReopen(t *testing.T) {
 	if db.PartnerSeq() != 12 {
 		t.Errorf("PartnerSeq %d, want 12", db.PartnerSeq())
 	}
-	// A bad payload anywhere stores nothing of the batch.
-	bad := partner(t, active(ip("192.0.2.9"), 3, t0, time.Hour), 13)
-	if err := db.ApplyBatch(bad, bad[:5]); !errors.Is(err, ErrBadPayload) {
-		t.Fatalf("bad payload: %v", err)
+	// An invalid lease anywhere stores nothing of the batch.
+	good := partner(active(ip("192.0.2.9"), 3, t0, time.Hour), 13)
+	bad := partner(active(ip("192.0.2.10"), 4, t0, time.Hour), 14)
+	bad.Expiry = time.Unix(1<<33, 0) // past 2106
+	if err := db.Apply(good, bad); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("invalid lease: %v, want ErrInvalid", err)
 	}
 	if _, ok := db.Get(ip("192.0.2.9")); ok {
-		t.Fatal("a batch with a bad payload stored its good records")
+		t.Fatal("a batch with an invalid lease stored its good records")
 	}
 	db.Close()
 	db2, _ := openT(t, dir, nil)
@@ -91,13 +88,13 @@ func TestApplyKeepsOurLongerBinding(t *testing.T) {
 			db, _ := openT(t, t.TempDir(), nil)
 			defer db.Close()
 			if tc.fromPeer {
-				if err := db.Apply(partner(t, tc.local, 5)); err != nil {
+				if err := db.Apply(partner(tc.local, 5)); err != nil {
 					t.Fatal(err)
 				}
 			} else {
 				mustCommit(t, db, tc.local)
 			}
-			if err := db.Apply(partner(t, tc.in, 9)); err != nil {
+			if err := db.Apply(partner(tc.in, 9)); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := db.Get(tc.local.Addr)

@@ -141,29 +141,50 @@ func u32Time(v uint32) time.Time {
 	return time.Unix(int64(v), 0).UTC()
 }
 
-// toRec validates a lease and converts it to its stored form.
-func toRec(l *Lease) (rec, error) {
-	var r rec
+// Validate reports whether the database can store l, with the error
+// Commit and Apply would return (ErrInvalid): an address that is not
+// IPv4, a bad state, a field too long, a time outside 1970..2106. It lets
+// a caller that builds a lease from someone else's input (the peer link
+// converting a partner's record) refuse it where the fault is known.
+func (l *Lease) Validate() error {
+	_, err := checkLease(l)
+	return err
+}
+
+// checkLease validates l and returns its times in the stored form.
+func checkLease(l *Lease) ([nTimes]uint32, error) {
+	var ts [nTimes]uint32
 	if !l.Addr.Is4() {
-		return r, fmt.Errorf("%w: address %v is not IPv4", ErrInvalid, l.Addr)
+		return ts, fmt.Errorf("%w: address %v is not IPv4", ErrInvalid, l.Addr)
 	}
 	if !validState(l.State) {
-		return r, fmt.Errorf("%w: %v: state %d", ErrInvalid, l.Addr, uint8(l.State))
+		return ts, fmt.Errorf("%w: %v: state %d", ErrInvalid, l.Addr, uint8(l.State))
 	}
 	if len(l.HWAddr) > maxHWLen {
-		return r, fmt.Errorf("%w: %v: hardware address of %d bytes (max %d)", ErrInvalid, l.Addr, len(l.HWAddr), maxHWLen)
+		return ts, fmt.Errorf("%w: %v: hardware address of %d bytes (max %d)", ErrInvalid, l.Addr, len(l.HWAddr), maxHWLen)
 	}
 	if len(l.ClientID) > maxVarLen || len(l.Hostname) > maxVarLen {
-		return r, fmt.Errorf("%w: %v: client id or hostname longer than %d bytes", ErrInvalid, l.Addr, maxVarLen)
+		return ts, fmt.Errorf("%w: %v: client id or hostname longer than %d bytes", ErrInvalid, l.Addr, maxVarLen)
 	}
 	times := [nTimes]time.Time{l.Start, l.Expiry, l.PotentialExpiry, l.AckedExpiry, l.PartnerExpiry, l.CLTT, l.StateStart}
 	for i, t := range times {
 		v, err := timeU32(t)
 		if err != nil {
-			return r, fmt.Errorf("%v: %w", l.Addr, err)
+			return ts, fmt.Errorf("%v: %w", l.Addr, err)
 		}
-		r.t[i] = v
+		ts[i] = v
 	}
+	return ts, nil
+}
+
+// toRec validates a lease and converts it to its stored form.
+func toRec(l *Lease) (rec, error) {
+	var r rec
+	ts, err := checkLease(l)
+	if err != nil {
+		return r, err
+	}
+	r.t = ts
 	r.addr = addrU32(l.Addr)
 	r.state = l.State
 	r.seq = l.Seq
@@ -201,6 +222,9 @@ func (r *rec) lease() Lease {
 	}
 	return l
 }
+
+// payloadLen is the length of r's payload.
+func payloadLen(r *rec) int { return payloadFixed + 3 + len(r.vars) }
 
 // appendPayload appends r's payload (doc.go "Record payload").
 func appendPayload(b []byte, r *rec) []byte {
@@ -275,7 +299,17 @@ func (l Lease) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendPayload(make([]byte, 0, payloadFixed+3+len(r.vars)), &r), nil
+	return appendPayload(make([]byte, 0, payloadLen(&r)), &r), nil
+}
+
+// NewRecord encodes l as a Record, for a state that did not come from
+// CommitRecords or ExpireRecords (tests, tools).
+func NewRecord(l Lease) (Record, error) {
+	r, err := toRec(&l)
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{lease: r.lease(), payload: appendPayload(make([]byte, 0, payloadLen(&r)), &r)}, nil
 }
 
 // UnmarshalBinary decodes a record payload. Times come back in UTC at
@@ -293,7 +327,19 @@ func (l *Lease) UnmarshalBinary(p []byte) error {
 func appendFrame(b []byte, r *rec) []byte {
 	at := len(b)
 	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
-	b = appendPayload(b, r)
+	return sealFrame(appendPayload(b, r), at)
+}
+
+// appendPayloadFrame appends length | CRC32C | p for a payload already
+// encoded (a record that also goes to the partner).
+func appendPayloadFrame(b, p []byte) []byte {
+	at := len(b)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
+	return sealFrame(append(b, p...), at)
+}
+
+// sealFrame fills in the header of the frame that starts at b[at:].
+func sealFrame(b []byte, at int) []byte {
 	n := len(b) - at - frameHeader
 	binary.BigEndian.PutUint32(b[at:], uint32(n))
 	binary.BigEndian.PutUint32(b[at+4:], frameCRC(b[at:at+4], b[at+frameHeader:]))

@@ -257,34 +257,9 @@ func (db *DB) Unhold(addr netip.Addr) {
 // (and clears Peer) and returns the stored states, with times at
 // one-second resolution in UTC.
 func (db *DB) Commit(ls ...Lease) ([]Lease, error) {
-	if len(ls) == 0 {
-		return nil, nil
-	}
-	rs := make([]rec, len(ls))
-	for i := range ls {
-		r, err := toRec(&ls[i])
-		if err != nil {
-			return nil, err
-		}
-		rs[i] = r
-	}
-	db.mu.Lock()
-	if err := db.usableLocked(); err != nil {
-		db.mu.Unlock()
+	rs, _, err := db.commit(ls, false)
+	if err != nil || len(rs) == 0 {
 		return nil, err
-	}
-	b := db.batchLocked()
-	for i := range rs {
-		db.lastSeq++
-		rs[i].seq = db.lastSeq
-		rs[i].flags = 0
-		b.buf = appendFrame(b.buf, &rs[i])
-		db.store(rs[i])
-	}
-	db.mu.Unlock()
-	<-b.done
-	if b.err != nil {
-		return nil, b.err
 	}
 	out := make([]Lease, len(rs))
 	for i := range rs {
@@ -293,17 +268,88 @@ func (db *DB) Commit(ls ...Lease) ([]Lease, error) {
 	return out, nil
 }
 
-// Apply stores a record payload from the partner (MarshalBinary's form),
-// durably. Its Seq is the partner's; Peer is flipped, because the payload
-// says it from the partner's side. Applying the same payload again is a
-// no-op that still waits for everything queued before it to be durable.
-// See ApplyBatch for the one case where a partner record is not stored.
-func (db *DB) Apply(payload []byte) error { return db.ApplyBatch(payload) }
+// CommitRecords is Commit returning each stored state with its record
+// payload, for a caller that replicates them: the payload is the one the
+// journal got, encoded once.
+func (db *DB) CommitRecords(ls ...Lease) ([]Record, error) {
+	rs, ps, err := db.commit(ls, true)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return records(rs, ps), nil
+}
 
-// ApplyBatch is Apply for several payloads, in order, in one group commit:
-// when it returns nil all are on stable storage; after a crash what is
-// stored is a prefix of them. Every payload is decoded before anything is
-// stored, so a bad one (ErrBadPayload) stores none.
+// commit is Commit; with keep it also returns each record's payload.
+func (db *DB) commit(ls []Lease, keep bool) ([]rec, [][]byte, error) {
+	if len(ls) == 0 {
+		return nil, nil, nil
+	}
+	rs := make([]rec, len(ls))
+	n := 0
+	for i := range ls {
+		r, err := toRec(&ls[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		rs[i] = r
+		n += payloadLen(&r)
+	}
+	var ps [][]byte
+	var pbuf []byte
+	if keep {
+		// Allocated here so that nothing is allocated under the lock.
+		ps, pbuf = make([][]byte, len(rs)), make([]byte, 0, n)
+	}
+	db.mu.Lock()
+	if err := db.usableLocked(); err != nil {
+		db.mu.Unlock()
+		return nil, nil, err
+	}
+	b := db.batchLocked()
+	for i := range rs {
+		db.lastSeq++
+		rs[i].seq = db.lastSeq
+		rs[i].flags = 0
+		if keep {
+			pbuf, ps[i] = cutPayload(pbuf, &rs[i])
+			b.buf = appendPayloadFrame(b.buf, ps[i])
+		} else {
+			b.buf = appendFrame(b.buf, &rs[i])
+		}
+		db.store(rs[i])
+	}
+	db.mu.Unlock()
+	<-b.done
+	if b.err != nil {
+		return nil, nil, b.err
+	}
+	return rs, ps, nil
+}
+
+// cutPayload appends r's payload to buf and returns buf and the payload,
+// capped so that later appends to buf never reach it.
+func cutPayload(buf []byte, r *rec) ([]byte, []byte) {
+	at := len(buf)
+	buf = appendPayload(buf, r)
+	return buf, buf[at:len(buf):len(buf)]
+}
+
+func records(rs []rec, ps [][]byte) []Record {
+	out := make([]Record, len(rs))
+	for i := range rs {
+		out[i] = Record{lease: rs[i].lease(), payload: ps[i]}
+	}
+	return out
+}
+
+// Apply stores the partner's lease states durably, in order, in one group
+// commit: when it returns nil all are on stable storage; after a crash
+// what is stored is a prefix of them. Each lease is as the partner wrote
+// it, after the clock conversion (peer.Options.FromPartner): its Seq is
+// the partner's, and Peer says it from the partner's side, so Apply flips
+// it. Every lease is validated before anything is stored, so an invalid
+// one (ErrInvalid) stores none. Applying the same state again is a no-op
+// that still waits for everything queued before it to be durable.
 //
 // A partner record does not replace a binding of our own (one we
 // committed) that is ACTIVE and unexpired and ends later than the
@@ -317,16 +363,18 @@ func (db *DB) Apply(payload []byte) error { return db.ApplyBatch(payload) }
 // receives our record in our own stream, so both converge on the longer
 // binding. The partner's sequence number still counts as held
 // (PartnerSeq), so the stream does not stall on it.
-func (db *DB) ApplyBatch(payloads ...[]byte) error {
-	if len(payloads) == 0 {
+func (db *DB) Apply(ls ...Lease) error {
+	if len(ls) == 0 {
 		return nil
 	}
-	rs := make([]rec, len(payloads))
-	for i, p := range payloads {
-		if err := parsePayload(p, &rs[i]); err != nil {
+	rs := make([]rec, len(ls))
+	for i := range ls {
+		r, err := toRec(&ls[i])
+		if err != nil {
 			return err
 		}
-		rs[i].flags ^= flagPeer
+		r.flags ^= flagPeer
+		rs[i] = r
 	}
 	now := db.clock.Now().Unix()
 	db.mu.Lock()
@@ -367,7 +415,7 @@ func (db *DB) ApplyBatch(payloads ...[]byte) error {
 }
 
 // keepOurs reports whether our record cur must stay instead of the
-// partner's record in (see ApplyBatch). now is Unix seconds.
+// partner's record in (see Apply). now is Unix seconds.
 func keepOurs(cur, in *rec, now int64) bool {
 	if cur.flags&flagPeer != 0 || cur.state != StateActive || int64(cur.t[tExpiry]) <= now {
 		return false // the partner's own stream, or nothing live to protect
@@ -412,16 +460,41 @@ func (db *DB) Range(fn func(Lease) bool) {
 // not after now to EXPIRED (Expiry cleared, StateStart = now), commits them
 // in one group and returns the new states, oldest expiry first.
 func (db *DB) Expire(now time.Time, max int) ([]Lease, error) {
+	rs, _, err := db.expire(now, max, false)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	ls := make([]Lease, len(rs))
+	for i := range rs {
+		ls[i] = rs[i].lease()
+	}
+	return ls, nil
+}
+
+// ExpireRecords is Expire returning each new state with its record
+// payload, as CommitRecords does.
+func (db *DB) ExpireRecords(now time.Time, max int) ([]Record, error) {
+	rs, ps, err := db.expire(now, max, true)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return records(rs, ps), nil
+}
+
+// expire is Expire; with keep it also returns each record's payload.
+func (db *DB) expire(now time.Time, max int, keep bool) ([]rec, [][]byte, error) {
 	nowU, err := timeU32(now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	db.mu.Lock()
 	if err := db.usableLocked(); err != nil {
 		db.mu.Unlock()
-		return nil, err
+		return nil, nil, err
 	}
 	var out []rec
+	var ps [][]byte
+	var pbuf []byte
 	var b *batch
 	for len(db.expq) > 0 && (max <= 0 || len(out) < max) {
 		r := db.recs[db.expq[0]]
@@ -437,23 +510,26 @@ func (db *DB) Expire(now time.Time, max int) ([]Lease, error) {
 		if b == nil {
 			b = db.batchLocked()
 		}
-		b.buf = appendFrame(b.buf, &r)
+		if keep {
+			var p []byte
+			pbuf, p = cutPayload(pbuf, &r)
+			ps = append(ps, p)
+			b.buf = appendPayloadFrame(b.buf, p)
+		} else {
+			b.buf = appendFrame(b.buf, &r)
+		}
 		db.store(r)
 		out = append(out, r)
 	}
 	db.mu.Unlock()
 	if b == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	<-b.done
 	if b.err != nil {
-		return nil, b.err
+		return nil, nil, b.err
 	}
-	ls := make([]Lease, len(out))
-	for i := range out {
-		ls[i] = out[i].lease()
-	}
-	return ls, nil
+	return out, ps, nil
 }
 
 // Stats counts each pool's addresses by state.

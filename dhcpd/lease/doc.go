@@ -43,7 +43,9 @@
 //
 // The full new state of one lease plus the writer's sequence number. The
 // same bytes are Lease.MarshalBinary's output and travel unchanged on the
-// replication stream (sync/peer), so disk and wire cannot drift.
+// replication stream (sync/peer), so disk and wire cannot drift:
+// CommitRecords encodes each record once and hands the journal's bytes
+// (Record.Payload) to the stream.
 //
 //	off len field
 //	0   1   payload version, 1

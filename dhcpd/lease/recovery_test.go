@@ -297,12 +297,12 @@ func TestRecoverySeqFromSnapshotHeader(t *testing.T) {
 	}{
 		{"our last record replaced by the partner's", func(t *testing.T, db *DB) {
 			mustCommit(t, db, released) // seq 1, then nothing of ours is left
-			if err := db.Apply(partner(t, active(a, 2, t0, time.Hour), 40)); err != nil {
+			if err := db.Apply(partner(active(a, 2, t0, time.Hour), 40)); err != nil {
 				t.Fatal(err)
 			}
 		}, 1, 40},
 		{"the partner's last record replaced by ours", func(t *testing.T, db *DB) {
-			if err := db.Apply(partner(t, active(a, 2, t0, time.Hour), 40)); err != nil {
+			if err := db.Apply(partner(active(a, 2, t0, time.Hour), 40)); err != nil {
 				t.Fatal(err)
 			}
 			mustCommit(t, db, released) // seq 1 replaces partner seq 40

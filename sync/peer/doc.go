@@ -26,7 +26,11 @@
 // has exactly one encoding (trailing bytes are an error). Lease records
 // inside FrameUpdate and FrameSnapPage are the lease journal's record
 // payloads (dhcpd/lease doc.go "Record payload", lease.Lease
-// MarshalBinary), so disk and wire cannot drift.
+// MarshalBinary), so disk and wire cannot drift. Our records come to Send
+// as lease.Record, the payload the journal got, and go out as they are;
+// the receiver decodes each record once, converts it (Options.FromPartner)
+// and hands the Store leases, which the database encodes once for its own
+// journal.
 //
 // # Protocol flow
 //

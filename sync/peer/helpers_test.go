@@ -123,7 +123,7 @@ func (m *memStore) Range(fn func(lease.Lease) bool) {
 	}
 }
 
-func (m *memStore) Apply(ps ...[]byte) error {
+func (m *memStore) Apply(ls ...lease.Lease) error {
 	m.mu.Lock()
 	gate := m.gate
 	m.mu.Unlock()
@@ -133,10 +133,15 @@ func (m *memStore) Apply(ps ...[]byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.applyCalls++
-	for _, p := range ps {
-		var l lease.Lease
-		if err := l.UnmarshalBinary(p); err != nil {
+	for _, l := range ls {
+		if err := l.Validate(); err != nil {
 			return err
+		}
+		// What lease.DB stores: whole seconds, UTC.
+		for _, t := range []*time.Time{&l.Start, &l.Expiry, &l.PotentialExpiry, &l.AckedExpiry, &l.PartnerExpiry, &l.CLTT, &l.StateStart} {
+			if !t.IsZero() {
+				*t = t.Truncate(time.Second).UTC()
+			}
 		}
 		l.Peer = !l.Peer
 		m.leases[l.Addr] = l
@@ -150,8 +155,8 @@ func (m *memStore) Apply(ps ...[]byte) error {
 }
 
 // commit stores a new ACTIVE lease for addr (host part i of 192.0.2.0/24
-// and beyond) and returns its payload, as lease.DB.Commit would.
-func (m *memStore) commit(t testing.TB, i int, now time.Time) []byte {
+// and beyond) and returns its record, as lease.DB.CommitRecords would.
+func (m *memStore) commit(t testing.TB, i int, now time.Time) lease.Record {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -162,14 +167,12 @@ func (m *memStore) commit(t testing.TB, i int, now time.Time) []byte {
 		State: lease.StateActive, Start: now.Truncate(time.Second), Expiry: now.Add(time.Hour).Truncate(time.Second),
 		PotentialExpiry: now.Add(90 * time.Minute).Truncate(time.Second), Seq: m.last,
 	}
-	p, err := l.MarshalBinary()
+	r, err := lease.NewRecord(l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back lease.Lease
-	_ = back.UnmarshalBinary(p)
-	m.leases[a] = back
-	return p
+	m.leases[a] = r.Lease()
+	return r
 }
 
 // snapshotView is a store's lease set as comparable strings (address,

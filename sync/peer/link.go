@@ -29,11 +29,12 @@ type Store interface {
 	Get(addr netip.Addr) (lease.Lease, bool)
 	// Range calls fn for every lease until fn returns false.
 	Range(fn func(lease.Lease) bool)
-	// Apply stores records from the partner (lease record payloads from
-	// the partner's point of view, see lease.DB.Apply) durably and in
-	// order: when it returns nil all are on stable storage; after a
-	// crash, what is stored is a prefix of them.
-	Apply(payloads ...[]byte) error
+	// Apply stores the partner's records, converted by
+	// Options.FromPartner, durably and in order: when it returns nil all
+	// are on stable storage; after a crash, what is stored is a prefix of
+	// them. Seq and Peer are as the partner wrote them (see
+	// lease.DB.Apply, which flips Peer).
+	Apply(ls ...lease.Lease) error
 }
 
 // Errors callers branch on.
@@ -42,8 +43,8 @@ var (
 	// the caller serves under COMMUNICATIONS-INTERRUPTED rules. The
 	// records stay queued and are sent when the link is back.
 	ErrPartnerUnreachable = errors.New("peer: partner unreachable")
-	// ErrInvalidRecord: a payload given to Replicate does not decode, or
-	// is a partner's record (Peer set).
+	// ErrInvalidRecord: a record given to Replicate is the zero Record
+	// or a partner's record (Peer set).
 	ErrInvalidRecord = errors.New("peer: invalid record")
 	// ErrNotPrimary: only the primary sends its configuration.
 	ErrNotPrimary = errors.New("peer: only the primary sends its configuration")
@@ -247,32 +248,34 @@ func New(opts Options) (*Link, error) {
 // Epoch is our stream's epoch.
 func (l *Link) Epoch() uint64 { return l.epoch }
 
-// Replicate queues records of our own stream (lease record payloads as
-// lease.DB.Commit stored them) and returns once the partner has applied
-// every one durably. It returns ErrPartnerUnreachable at once while the
-// link is down or marked unreachable, and when the link goes down or is
-// marked unreachable while it waits; the records stay queued for the
-// partner either way. Concurrent calls share frames.
-func (l *Link) Replicate(ctx context.Context, payloads ...[]byte) error {
-	return l.Send(payloads...)(ctx)
+// Replicate queues records of our own stream (as lease.DB.CommitRecords
+// returned them) and returns once the partner has applied every one
+// durably. It returns ErrPartnerUnreachable at once while the link is down
+// or marked unreachable, and when the link goes down or is marked
+// unreachable while it waits; the records stay queued for the partner
+// either way. Concurrent calls share frames.
+func (l *Link) Replicate(ctx context.Context, rs ...lease.Record) error {
+	return l.Send(rs...)(ctx)
 }
 
 // Send is the first half of Replicate: it queues the records and returns
 // at once with the wait for the partner's durable apply (the second half,
 // to call exactly once). A caller that numbers records under a lock of
-// its own (the agent: lease.DB.Commit, then Send) holds that lock across
-// both, so records enter the stream in sequence order, and waits after
-// releasing it: the next group commit then runs while this one's records
-// are on their way (pipelining; the window is max_unacked_updates).
-func (l *Link) Send(payloads ...[]byte) (wait func(context.Context) error) {
-	if len(payloads) == 0 {
+// its own (the agent: lease.DB.CommitRecords, then Send) holds that lock
+// across both, so records enter the stream in sequence order, and waits
+// after releasing it: the next group commit then runs while this one's
+// records are on their way (pipelining; the window is
+// max_unacked_updates). Each record's payload goes on the wire as it is:
+// the lease package made it, so it is not decoded again here.
+func (l *Link) Send(rs ...lease.Record) (wait func(context.Context) error) {
+	if len(rs) == 0 {
 		return func(context.Context) error { return nil }
 	}
-	es := make([]*entry, len(payloads))
-	for i, p := range payloads {
-		var ls lease.Lease
-		if err := ls.UnmarshalBinary(p); err != nil {
-			err = fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	es := make([]*entry, len(rs))
+	for i := range rs {
+		p, ls := rs[i].Payload(), rs[i].Lease()
+		if p == nil {
+			err := fmt.Errorf("%w: record %d has no payload", ErrInvalidRecord, i)
 			return func(context.Context) error { return err }
 		}
 		if ls.Peer {

@@ -460,8 +460,17 @@ func TestPartnerStateEvent(t *testing.T) {
 
 func TestReplicateRejectsBadRecords(t *testing.T) {
 	p, _, _, _ := upPair(t, nil)
-	if err := p.l.Replicate(context.Background(), []byte{1, 2, 3}); !errors.Is(err, ErrInvalidRecord) {
-		t.Fatalf("garbage: %v, want ErrInvalidRecord", err)
+	if err := p.l.Replicate(context.Background(), lease.Record{}); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("zero record: %v, want ErrInvalidRecord", err)
+	}
+	l := p.store.commit(t, 1, time.Now()).Lease()
+	l.Peer = true
+	theirs, err := lease.NewRecord(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.l.Replicate(context.Background(), theirs); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("partner's record: %v, want ErrInvalidRecord", err)
 	}
 }
 
@@ -651,5 +660,32 @@ func TestApplyMergesBufferedUpdates(t *testing.T) {
 		if l, ok := s.store.Get(mustAddr(i)); !ok || l.Seq != uint64(i) {
 			t.Errorf("partner holds %+v %v for record %d", l, ok, i)
 		}
+	}
+}
+
+// TestUnstorableRecordIsProtocolError: a record whose conversion the
+// database could not store (here an absurd partner clock moves a time past
+// 2106) ends the session as the partner's protocol error before anything
+// of it is applied, and the record is never acknowledged.
+func TestUnstorableRecordIsProtocolError(t *testing.T) {
+	clock := newFakeClock()
+	p := newNode(t, "gw1", Primary, clock, nil)
+	s := newNode(t, "gw2", Secondary, clock, func(o *Options) {
+		o.FromPartner = func(in, held lease.Lease, sent, received time.Time) lease.Lease {
+			in.Expiry = time.Unix(1<<33, 0)
+			return in
+		}
+	})
+	connect(t, p, s)
+	waitFor[ResyncDone](t, s.events)
+	err := p.l.Replicate(context.Background(), p.store.commit(t, 3, clock.Now()))
+	if !errors.Is(err, ErrPartnerUnreachable) {
+		t.Fatalf("Replicate = %v, want ErrPartnerUnreachable (the partner refused the record)", err)
+	}
+	if d := waitFor[Down](t, s.events); !errors.Is(d.Reason, ErrProtocol) || !errors.Is(d.Reason, lease.ErrInvalid) {
+		t.Errorf("partner's session ended with %v, want ErrProtocol wrapping lease.ErrInvalid", d.Reason)
+	}
+	if _, ok := s.store.Get(mustAddr(3)); ok {
+		t.Error("the unstorable record was applied")
 	}
 }

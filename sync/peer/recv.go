@@ -244,13 +244,13 @@ func (s *session) acked(seq uint64) error {
 }
 
 // convert turns the partner's records into ours with Options.FromPartner
-// (doc.go "Records and clocks"), our clock read once per frame. It
-// returns the payloads to apply, the stream position of the last record
-// and the records' addresses.
-func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, []netip.Addr, error) {
+// (doc.go "Records and clocks"), our clock read once per frame, decoding
+// each once. It returns the leases to apply, the stream position of the
+// last record and the records' addresses.
+func (s *session) convert(rs *records, snapshot bool) ([]lease.Lease, uint64, []netip.Addr, error) {
 	l := s.l
 	sent, received := time.Unix(0, rs.Clock), l.clock.Now()
-	out := make([][]byte, 0, len(rs.Recs))
+	out := make([]lease.Lease, 0, len(rs.Recs))
 	addrs := make([]netip.Addr, 0, len(rs.Recs))
 	var last uint64
 	for _, p := range rs.Recs {
@@ -274,11 +274,12 @@ func (s *session) convert(rs *records, snapshot bool) ([][]byte, uint64, []netip
 			held = local
 		}
 		r := l.opts.FromPartner(in, held, sent, received)
-		b, err := r.MarshalBinary()
-		if err != nil {
+		// The partner's fault, not our store's: an absurd clock moves a
+		// time past what the database can hold.
+		if err := r.Validate(); err != nil {
 			return nil, 0, nil, fmt.Errorf("%w: %v: %w", ErrProtocol, in.Addr, err)
 		}
-		out = append(out, b)
+		out = append(out, r)
 	}
 	return out, last, addrs, nil
 }

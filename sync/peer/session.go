@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 )
 
 // session is one connection to the partner: the handshake, then a reader
@@ -52,7 +54,7 @@ type session struct {
 	// Updates read but not applied yet: the reader applies every update
 	// frame already in its buffer in one Store.Apply (one fsync) before
 	// it acks, instead of one fsync per frame while the later ones wait.
-	pend      [][]byte
+	pend      []lease.Lease
 	pendLast  uint64
 	pendAddrs map[netip.Addr]struct{}
 }
