@@ -19,6 +19,6 @@
 //
 // The kernel side (virtual IPs, gratuitous ARP) is reached through the Owner
 // interface, which the agent implements with package netcfg; vrrp imports
-// neither netcfg nor the agent. Time is read only through the Clock interface
-// (vrrptest.Clock is the fake used by the tests).
+// neither netcfg nor the agent. Time is read only through a clock.Clock
+// (clocktest.Fake in the tests; TestNoWallClock catches a stray time.Now).
 package vrrp

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/clock"
 )
 
 // Config is one virtual router, typed (the agent builds it from the YAML).
@@ -76,7 +78,7 @@ type Status struct {
 type Deps struct {
 	Conn    Conn
 	Owner   Owner
-	Clock   Clock        // nil: SystemClock
+	Clock   clock.Clock  // nil: clock.Wall()
 	Log     *slog.Logger // nil: discard
 	Metrics *Metrics     // nil: unregistered collectors
 	// Primary is the interface's own IPv4 address: the advert source and
@@ -129,7 +131,7 @@ func NewInstance(cfg Config, deps Deps) (*Instance, error) {
 		return nil, fmt.Errorf("vrrp instance %s: interface %s has no IPv4 address to send adverts from", cfg.Name, cfg.Interface)
 	}
 	if deps.Clock == nil {
-		deps.Clock = SystemClock()
+		deps.Clock = clock.Wall()
 	}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock/clocktest"
 	"github.com/hadhcpd/hadhcpd/vrrp"
 	"github.com/hadhcpd/hadhcpd/vrrp/vrrptest"
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,7 +50,7 @@ type box struct {
 
 const adv = 100 * time.Millisecond
 
-func newBox(t *testing.T, n *vrrptest.Net, clk *vrrptest.Clock, m *vrrp.Metrics, name, addr string, prio uint8, preempt bool) *box {
+func newBox(t *testing.T, n *vrrptest.Net, clk *clocktest.Fake, m *vrrp.Metrics, name, addr string, prio uint8, preempt bool) *box {
 	t.Helper()
 	src := netip.MustParseAddr(addr)
 	b := &box{conn: n.Conn(src), owner: &owner{}, done: make(chan error, 1)}
@@ -80,7 +81,7 @@ func (b *box) stop(t *testing.T) {
 
 // advance moves the fake clock in small steps, letting the loops run
 // between them (synctest.Wait: every goroutine blocked again).
-func advance(clk *vrrptest.Clock, d time.Duration) {
+func advance(clk *clocktest.Fake, d time.Duration) {
 	const step = time.Millisecond
 	for ; d > 0; d -= step {
 		clk.Advance(min(step, d))
@@ -92,7 +93,7 @@ func state(b *box) vrrp.State { return b.inst.Status().State }
 
 func TestInstanceElectionAndHandover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 		n := &vrrptest.Net{}
 		m, _ := vrrp.NewMetrics(nil)
 		a := newBox(t, n, clk, m, "a", "192.0.2.11", 200, true)
@@ -158,7 +159,7 @@ func TestInstanceElectionAndHandover(t *testing.T) {
 
 func TestInstanceNoPreempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 		n := &vrrptest.Net{}
 		a := newBox(t, n, clk, nil, "a", "192.0.2.11", 200, false)
 		b := newBox(t, n, clk, nil, "b", "192.0.2.12", 100, false)
@@ -179,7 +180,7 @@ func TestInstanceNoPreempt(t *testing.T) {
 
 func TestInstanceTrackAndDrops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 		n := &vrrptest.Net{}
 		m, _ := vrrp.NewMetrics(nil)
 		a := newBox(t, n, clk, m, "a", "192.0.2.11", 200, true)
@@ -225,7 +226,7 @@ func TestInstanceTrackAndDrops(t *testing.T) {
 
 func TestSyncGroupFault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 		lan, wan := &vrrptest.Net{}, &vrrptest.Net{}
 		la := newBox(t, lan, clk, nil, "lan", "192.0.2.11", 200, true)
 		wa := newBox(t, wan, clk, nil, "wan", "198.51.100.11", 200, true)
@@ -277,7 +278,7 @@ func counter(c prometheus.Counter) float64 {
 // it takes the VIP back; OnTransition and OnAdvert report what happened.
 func TestInstanceSetPriorityAndHooks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 		n := &vrrptest.Net{}
 		m, _ := vrrp.NewMetrics(nil)
 		a := newBox(t, n, clk, m, "a", "192.0.2.11", 200, true)
@@ -346,7 +347,7 @@ func TestInstanceResignWithoutPartnerPreempt(t *testing.T) {
 	for _, ownPreempt := range []bool{true, false} {
 		t.Run(fmt.Sprintf("own preempt %v", ownPreempt), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+				clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 				n := &vrrptest.Net{}
 				a := newBox(t, n, clk, nil, "a", "192.0.2.11", 200, ownPreempt)
 				b := newBox(t, n, clk, nil, "b", "192.0.2.12", 100, false)
@@ -413,7 +414,7 @@ func TestInstanceResignWithoutPartnerPreempt(t *testing.T) {
 // timer: a Fault), and stops answering once Run has returned.
 func TestInstancePing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clk := vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 		n := &vrrptest.Net{}
 		a := newBox(t, n, clk, nil, "a", "192.0.2.11", 200, true)
 		a.inst.SetTrack(false) // Fault: nothing wakes the loop but a poke
@@ -478,7 +479,7 @@ func TestInstanceStopsWhileFlooded(t *testing.T) {
 		VIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")},
 	}, vrrp.Deps{
 		Conn: conn, Owner: &owner{}, Primary: netip.MustParseAddr("192.0.2.11"),
-		Clock:    vrrptest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
+		Clock:    clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
 		OnAdvert: func(netip.Addr, uint8) { heard.Add(1) },
 	})
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package vrrptest holds fakes for testing code that runs vrrp instances
-// without sockets or real time: a manual Clock and an in-memory Conn.
+// without sockets: an in-memory Conn. Their fake clock is clock/clocktest.
 package vrrptest
 
 import (
@@ -7,113 +7,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"time"
 
 	"github.com/hadhcpd/hadhcpd/vrrp"
 )
-
-// Clock is a manual clock: time moves only with Advance, which fires every
-// timer that falls due, in deadline order.
-type Clock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*timer
-}
-
-// NewClock returns a clock at start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
-
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// NewTimer implements vrrp.Clock.
-func (c *Clock) NewTimer(d time.Duration) vrrp.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &timer{c: c, ch: make(chan time.Time, 1), at: c.now.Add(d), live: true}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-// Advance moves the clock by d, firing due timers at their own deadlines.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	end := c.now.Add(d)
-	for {
-		var next *timer
-		for _, t := range c.timers {
-			if t.live && !t.at.After(end) && (next == nil || t.at.Before(next.at)) {
-				next = t
-			}
-		}
-		if next == nil {
-			break
-		}
-		if next.at.After(c.now) {
-			c.now = next.at
-		}
-		next.live = false
-		select {
-		case next.ch <- c.now:
-		default:
-		}
-	}
-	c.now = end
-	c.mu.Unlock()
-}
-
-// Pending reports the time left until the earliest live timer, false when
-// none is armed.
-func (c *Clock) Pending() (time.Duration, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var best time.Duration
-	ok := false
-	for _, t := range c.timers {
-		if t.live && (!ok || t.at.Sub(c.now) < best) {
-			best, ok = t.at.Sub(c.now), true
-		}
-	}
-	return best, ok
-}
-
-type timer struct {
-	c    *Clock
-	ch   chan time.Time
-	at   time.Time
-	live bool
-}
-
-func (t *timer) C() <-chan time.Time { return t.ch }
-
-// Stop and Reset drain a fired but unread value, as *time.Timer does
-// since Go 1.23, so a stale expiry is never delivered.
-func (t *timer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.live
-	t.live = false
-	select {
-	case <-t.ch:
-	default:
-	}
-	return was
-}
-
-func (t *timer) Reset(d time.Duration) bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.live
-	select {
-	case <-t.ch:
-	default:
-	}
-	t.at, t.live = t.c.now.Add(d), true
-	return was
-}
 
 // Net is an in-memory multicast segment: every Conn on it receives what the
 // others write (never its own writes: multicast loopback is off), with TTL

@@ -1,0 +1,5 @@
+package stray
+
+import "time"
+
+func helper() time.Time { return time.Now() }
