@@ -8,74 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock"
+	"github.com/hadhcpd/hadhcpd/clock/clocktest"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
-// fakeClock is a manual clock: timers fire only on Advance.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, ch: make(chan time.Time, 1), when: c.now.Add(d), active: true}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	for _, t := range c.timers {
-		if t.active && !t.when.After(now) {
-			t.active = false
-			select {
-			case t.ch <- now:
-			default:
-			}
-		}
-	}
-	c.mu.Unlock()
-}
-
-type fakeTimer struct {
-	c      *fakeClock
-	ch     chan time.Time
-	when   time.Time
-	active bool
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.ch }
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.active
-	t.active = false
-	return was
-}
-func (t *fakeTimer) Reset(d time.Duration) bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.active
-	t.active, t.when = true, t.c.now.Add(d)
-	return was
+// newFakeClock is the fake clock of the tests, at a fixed start.
+func newFakeClock() *clocktest.Fake {
+	return clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // memStore is an in-memory Store with lease.DB's sequence semantics.
@@ -195,12 +138,12 @@ type node struct {
 	events chan Event
 }
 
-func newNode(t testing.TB, name string, role Role, clock Clock, mod func(*Options)) *node {
+func newNode(t testing.TB, name string, role Role, clk clock.Clock, mod func(*Options)) *node {
 	t.Helper()
 	n := &node{store: newMemStore(), events: make(chan Event, 1024)}
 	o := Options{
 		Name: name, Role: role, PSK: testKey, MaxResponseDelay: 3 * time.Second, MaxUnacked: 64,
-		Store: n.store, Clock: clock, ConfigHash: []byte("h1"), FromPartner: failover.FromPartner,
+		Store: n.store, Clock: clk, ConfigHash: []byte("h1"), FromPartner: failover.FromPartner,
 		OnEvent: func(ev Event) { n.events <- ev },
 	}
 	if mod != nil {
@@ -275,7 +218,7 @@ func waitFor[T Event](t testing.TB, ch <-chan Event) T {
 
 // upPair returns two linked nodes with a shared fake clock, both Up and
 // both resynchronised.
-func upPair(t testing.TB, mod func(*Options)) (p, s *node, clock *fakeClock, cut func()) {
+func upPair(t testing.TB, mod func(*Options)) (p, s *node, clock *clocktest.Fake, cut func()) {
 	t.Helper()
 	clock = newFakeClock()
 	p = newNode(t, "gw1", Primary, clock, mod)

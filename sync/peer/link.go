@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 )
 
@@ -90,7 +91,7 @@ type Options struct {
 	ConfigHash []byte
 
 	Store   Store
-	Clock   Clock        // nil = wall clock
+	Clock   clock.Clock  // nil = clock.Wall()
 	Logger  *slog.Logger // nil = discard
 	Metrics *Metrics     // nil = unregistered collectors
 	// OnEvent receives link events in order, from the link's goroutines;
@@ -113,7 +114,7 @@ type Options struct {
 // concurrent use.
 type Link struct {
 	opts    Options
-	clock   Clock
+	clock   clock.Clock
 	lg      *slog.Logger
 	m       *Metrics
 	epoch   uint64
@@ -220,7 +221,7 @@ func New(opts Options) (*Link, error) {
 	l := &Link{opts: opts, clock: opts.Clock, lg: opts.Logger, m: opts.Metrics, epoch: opts.Epoch, retain: opts.Retain,
 		hash: append([]byte(nil), opts.ConfigHash...), nudge: nudgeEvery}
 	if l.clock == nil {
-		l.clock = wallClock{}
+		l.clock = clock.Wall()
 	}
 	if l.lg == nil {
 		l.lg = slog.New(slog.DiscardHandler)
@@ -586,14 +587,16 @@ func (l *Link) emit(ev Event) {
 // refusals rate-limits the refusal log: one line per source address and
 // reason per refuseLogEvery.
 type refusals struct {
-	clock Clock
+	clock clock.Clock
 	mu    sync.Mutex
 	last  map[string]time.Time
 }
 
 const refuseLogEvery = time.Minute
 
-func newRefusals(c Clock) *refusals { return &refusals{clock: c, last: make(map[string]time.Time)} }
+func newRefusals(c clock.Clock) *refusals {
+	return &refusals{clock: c, last: make(map[string]time.Time)}
+}
 
 func (r *refusals) shouldLog(src string) bool {
 	r.mu.Lock()

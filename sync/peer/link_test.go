@@ -510,19 +510,11 @@ func TestLoopbackTCP(t *testing.T) {
 	}
 }
 
-// skewClock is a fake clock offset from another: the partner's wall clock
-// an hour ahead.
-type skewClock struct {
-	*fakeClock
-	off time.Duration
-}
-
-func (c skewClock) Now() time.Time { return c.fakeClock.Now().Add(c.off) }
-
 func TestRecordTimesMoveToLocalClock(t *testing.T) {
 	clock := newFakeClock()
 	p := newNode(t, "gw1", Primary, clock, nil)
-	s := newNode(t, "gw2", Secondary, skewClock{clock, time.Hour}, nil)
+	// The partner's wall clock runs an hour ahead, on the same timers.
+	s := newNode(t, "gw2", Secondary, clock.Offset(time.Hour), nil)
 	connect(t, p, s)
 	waitFor[ResyncDone](t, s.events)
 	if err := p.l.Replicate(context.Background(), p.store.commit(t, 3, clock.Now())); err != nil {
@@ -552,7 +544,7 @@ func TestFromPartnerInjected(t *testing.T) {
 	}
 	calls := make(chan call, 16)
 	p := newNode(t, "gw1", Primary, clock, nil)
-	s := newNode(t, "gw2", Secondary, skewClock{clock, time.Hour}, func(o *Options) {
+	s := newNode(t, "gw2", Secondary, clock.Offset(time.Hour), func(o *Options) { // an hour ahead
 		o.FromPartner = func(in, held lease.Lease, sent, received time.Time) lease.Lease {
 			calls <- call{held, sent, received}
 			in.Hostname = "converted"

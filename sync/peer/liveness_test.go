@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/clock/clocktest"
 )
 
 func TestLivenessVerdict(t *testing.T) {
@@ -78,7 +80,7 @@ func silentSecondary(t *testing.T, pri *node) chan error {
 
 // replicateAsync starts a Replicate of one new record and waits until it
 // is in flight.
-func replicateAsync(t *testing.T, n *node, clock *fakeClock, i int) chan error {
+func replicateAsync(t *testing.T, n *node, clock *clocktest.Fake, i int) chan error {
 	t.Helper()
 	done := make(chan error, 1)
 	pl := n.store.commit(t, i, clock.Now())
@@ -102,7 +104,7 @@ func replicateAsync(t *testing.T, n *node, clock *fakeClock, i int) chan error {
 // link's goroutines a moment of real time after each) until done yields,
 // or limit of fake time has passed. It returns the fake time elapsed and
 // the result (ok false: still waiting at limit).
-func stepUntil(clock *fakeClock, tick, limit time.Duration, done <-chan error) (time.Duration, error, bool) {
+func stepUntil(clock *clocktest.Fake, tick, limit time.Duration, done <-chan error) (time.Duration, error, bool) {
 	var elapsed time.Duration
 	for elapsed < limit {
 		clock.Advance(tick)
