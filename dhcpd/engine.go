@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -31,7 +32,7 @@ type LeaseDB interface {
 	Stats() []lease.PoolStats
 }
 
-// Clock is the engine's time source.
+// Clock is the engine's time source (a clock.Clock serves).
 type Clock interface{ Now() time.Time }
 
 // ServerIDFunc returns the server identifier for an interface (the VRRP
@@ -135,7 +136,7 @@ type EngineOptions struct {
 	DB       LeaseDB
 	Gate     Gate         // nil: SingleServer
 	ServerID ServerIDFunc // nil: the receiving interface's address
-	Clock    Clock        // nil: wall clock
+	Clock    Clock        // nil: clock.Wall()
 	Logger   *slog.Logger // nil: discard
 	Metrics  *Metrics     // nil: unregistered collectors
 	// CommitSpacing is the least time from the start of one group commit
@@ -148,10 +149,6 @@ type EngineOptions struct {
 	// the pair's throughput would be a batch per round trip.
 	CommitsInFlight int
 }
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
 
 // NewEngine builds an engine. It fills each subnet's subnet mask and
 // broadcast options from its prefix unless the config sets them.
@@ -167,7 +164,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		e.gate = SingleServer{}
 	}
 	if e.clock == nil {
-		e.clock = wallClock{}
+		e.clock = clock.Wall()
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)

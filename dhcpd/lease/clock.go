@@ -2,12 +2,9 @@ package lease
 
 import "time"
 
-// wallClock is the default Clock. This file is the only place the package
-// reads the system time (TestNoStrayTimeNow checks it): for lease times
-// through Clock, and for pacing background disk work in paced.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
+// This file is the only place the package reads the system time
+// (TestNoStrayTimeNow checks it): lease times come from Options.Clock
+// (clock.Wall() by default), and paced times background disk work.
 
 // paced runs fn, then idles twice as long as fn took, so that compaction's
 // disk work (snapshot slices, freeing replaced files) leaves the disk to

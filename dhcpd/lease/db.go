@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/clock"
 )
 
 // DB is the lease database. All methods are safe for concurrent use.
@@ -76,7 +78,7 @@ func Open(opts Options) (*DB, OpenReport, error) {
 	}
 	db.cond = sync.NewCond(&db.mu)
 	if db.clock == nil {
-		db.clock = wallClock{}
+		db.clock = clock.Wall()
 	}
 	if db.log == nil {
 		db.log = slog.New(slog.DiscardHandler)
