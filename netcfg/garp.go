@@ -8,32 +8,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 )
-
-// Clock is the time source of the GARP schedule (tests run it under
-// testing/synctest; vrrp.SystemClock and vrrptest.Clock have this shape).
-type Clock interface {
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is the part of *time.Timer the schedule uses.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-	Reset(d time.Duration) bool
-}
-
-type sysClock struct{}
-
-func (sysClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
-
-type sysTimer struct{ t *time.Timer }
-
-func (t sysTimer) C() <-chan time.Time        { return t.t.C }
-func (t sysTimer) Stop() bool                 { return t.t.Stop() }
-func (t sysTimer) Reset(d time.Duration) bool { return t.t.Reset(d) }
 
 // Schedule is the garp: section of an instance.
 type Schedule struct {
@@ -53,7 +31,7 @@ type Schedule struct {
 // ignore one kind update on the other.
 type GARP struct {
 	c     *arp.Client
-	clock Clock
+	clock clock.Clock // the schedule's timers; tests run the wall clock under testing/synctest
 	log   *slog.Logger
 	plans chan plan // cap 1; the newest plan replaces an unread one
 }
@@ -79,26 +57,26 @@ func NewGARP(ifname string, log *slog.Logger) (*GARP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netcfg: gratuitous ARP on %s: %w", ifname, err)
 	}
-	return newGARP(c, sysClock{}, log), nil
+	return newGARP(c, clock.Wall(), log), nil
 }
 
 // NewGARPConn builds a sender over any PacketConn (tests capture frames).
-func NewGARPConn(ifi *net.Interface, pc net.PacketConn, clock Clock, log *slog.Logger) (*GARP, error) {
+func NewGARPConn(ifi *net.Interface, pc net.PacketConn, clk clock.Clock, log *slog.Logger) (*GARP, error) {
 	c, err := arp.New(ifi, pc)
 	if err != nil {
 		return nil, fmt.Errorf("netcfg: gratuitous ARP on %s: %w", ifi.Name, err)
 	}
-	if clock == nil {
-		clock = sysClock{}
+	if clk == nil {
+		clk = clock.Wall()
 	}
-	return newGARP(c, clock, log), nil
+	return newGARP(c, clk, log), nil
 }
 
-func newGARP(c *arp.Client, clock Clock, log *slog.Logger) *GARP {
+func newGARP(c *arp.Client, clk clock.Clock, log *slog.Logger) *GARP {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &GARP{c: c, clock: clock, log: log, plans: make(chan plan, 1)}
+	return &GARP{c: c, clock: clk, log: log, plans: make(chan plan, 1)}
 }
 
 // Announce replaces the schedule: the first round for ips goes out at
