@@ -17,12 +17,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
-	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -103,7 +103,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	rl := o.Reload
 	// One clock for every part that stamps or compares lease times, so
 	// the offset moves this box's whole notion of wall time at once.
-	clock := offsetClock{off: o.ClockOffset}
+	clk := clock.Offset(o.ClockOffset)
 	if o.ClockOffset != 0 {
 		log.Warn("clock offset in force: this agent's wall time is real time + offset (a test hook, never for production)", "offset", o.ClockOffset)
 	}
@@ -137,7 +137,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	// A pair: the failover part decides who serves (the engine's gate)
 	// and replicates every commit (invariant 2). It lowers the VRRP
 	// priority before VRRP runs: a node starts unfit (invariant 3).
-	fo, err := newFailover(base, log.With("component", "failover"), reg, vr, clock)
+	fo, err := newFailover(base, log.With("component", "failover"), reg, vr, clk)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if fo != nil {
 		gate, wrap = fo.gateAdapter(), fo.attach
 	}
-	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clock, gate, vipServerID(vr), wrap)
+	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		commitWait = fo.opts.MaxResponseDelay
 	}
 	lv.probes = append(lv.probes, dh.probes(commitWait)...)
-	go sd.keepalive(ctx, func() bool { return ctx.Err() == nil && lv.alive(clock.Now()) })
+	go sd.keepalive(ctx, func() bool { return ctx.Err() == nil && lv.alive(clk.Now()) })
 
 	// The first part to fail stops the others; a clean stop waits for all.
 	var first error
@@ -253,16 +253,6 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	return first
 }
-
-// offsetClock is the agent's wall time: real time + off (Options
-// ClockOffset; zero in production). Timers are real ones: an offset moves
-// the wall clock, not the speed of time. It serves as peer.Clock (the
-// failover part and the sync link), dhcpd.Clock and lease.Clock.
-type offsetClock struct{ off time.Duration }
-
-func (c offsetClock) Now() time.Time { return time.Now().Add(c.off) }
-
-func (offsetClock) NewTimer(d time.Duration) peer.Timer { return wallClock{}.NewTimer(d) }
 
 func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry) error {
 	mux := http.NewServeMux()

@@ -46,6 +46,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
@@ -71,7 +72,7 @@ type failoverPart struct {
 	log   *slog.Logger
 	cfg   failover.Config
 	inst  string // failover.vrrp_instance
-	clock peer.Clock
+	clock clock.Clock
 	vr    *vrrpPart
 	m     *failover.Machine // owned by Run's goroutine
 	gate  failover.Gate
@@ -111,7 +112,7 @@ type failoverPart struct {
 	cancel context.CancelFunc
 
 	// The machine's single timer; Run's goroutine only.
-	timer  peer.Timer
+	timer  clock.Timer
 	timerC <-chan time.Time
 
 	// silence is how long without any advert means the partner stopped
@@ -149,7 +150,7 @@ func newFailoverMetrics(reg prometheus.Registerer) (*failoverMetrics, error) {
 // link itself needs the lease database: attach completes it. It lowers the
 // VRRP priority of failover.vrrp_instance before VRRP runs, since a node
 // starts unfit (STARTUP).
-func newFailover(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr *vrrpPart, clock peer.Clock) (*failoverPart, error) {
+func newFailover(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr *vrrpPart, clk clock.Clock) (*failoverPart, error) {
 	f := b.Failover
 	if f == nil {
 		return nil, nil
@@ -162,13 +163,13 @@ func newFailover(b *config.Built, log *slog.Logger, reg prometheus.Registerer, v
 	if err != nil {
 		return nil, &config.ConfigError{Key: "failover", Reason: err.Error()}
 	}
-	if clock == nil {
-		clock = wallClock{}
+	if clk == nil {
+		clk = clock.Wall()
 	}
 	opts := peer.Options{
 		Name: b.File.Node.Name, Role: peer.Primary, Listen: f.Listen.String(), Peer: f.Peer.String(),
 		MaxResponseDelay: f.MaxResponseDelay, MaxUnacked: f.MaxUnacked,
-		Clock: clock, Logger: log.With("component", "peer"), FromPartner: failover.FromPartner,
+		Clock: clk, Logger: log.With("component", "peer"), FromPartner: failover.FromPartner,
 	}
 	if fc.Role == failover.Secondary {
 		opts.Role = peer.Secondary
@@ -199,7 +200,7 @@ func newFailover(b *config.Built, log *slog.Logger, reg prometheus.Registerer, v
 		return nil, fmt.Errorf("failover metrics: %w", err)
 	}
 	p := &failoverPart{
-		log: log, cfg: fc, inst: f.VRRPInstance, clock: clock, vr: vr, m: m, base: b.File,
+		log: log, cfg: fc, inst: f.VRRPInstance, clock: clk, vr: vr, m: m, base: b.File,
 		opts: opts, met: met, silence: f.SilenceAfter,
 	}
 	p.q.init()
@@ -649,7 +650,7 @@ var _ dhcpd.MultiPoolGate = (*fgate)(nil)
 // fgate is dhcpd.Gate over the published failover policy.
 type fgate struct {
 	g        *failover.Gate
-	clock    peer.Clock
+	clock    clock.Clock
 	ackedSeq *atomic.Uint64 // failoverPart.ackedSeq
 }
 
@@ -721,19 +722,6 @@ func (q *evQueue) drain() []failover.Event {
 	q.evs = nil
 	return evs
 }
-
-// wallClock is peer.Clock over the time package: the agent's only clock
-// (tests inject a fake).
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                      { return time.Now() }
-func (wallClock) NewTimer(d time.Duration) peer.Timer { return wallTimer{time.NewTimer(d)} }
-
-type wallTimer struct{ t *time.Timer }
-
-func (w wallTimer) C() <-chan time.Time        { return w.t.C }
-func (w wallTimer) Stop() bool                 { return w.t.Stop() }
-func (w wallTimer) Reset(d time.Duration) bool { return w.t.Reset(d) }
 
 // statusView is the failover part of `hadhcpd status`.
 func (p *failoverPart) statusView() *control.FailoverStatus {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock"
+	"github.com/hadhcpd/hadhcpd/clock/clocktest"
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
@@ -120,7 +122,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &failoverPart{log: discardLog, clock: wallClock{}, db: db, link: down, met: met, ctx: context.Background()}
+	p := &failoverPart{log: discardLog, clock: clock.Wall(), db: db, link: down, met: met, ctx: context.Background()}
 	p.gate.Store(pol)
 	p.balanceRound(&replicatingDB{DB: db, p: p})
 	if n := backupCount(db); n != 0 {
@@ -130,7 +132,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 	// Positive control: the same policy with the link up moves some.
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
 	pri, _ := linkedPair(t, priDB, leaseStore{secDB})
-	p = &failoverPart{log: discardLog, clock: wallClock{}, db: priDB, link: pri, met: met, ctx: context.Background()}
+	p = &failoverPart{log: discardLog, clock: clock.Wall(), db: priDB, link: pri, met: met, ctx: context.Background()}
 	p.gate.Store(pol)
 	p.balanceRound(&replicatingDB{DB: priDB, p: p})
 	if n := backupCount(priDB); n == 0 {
@@ -148,7 +150,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
 	_, sec := linkedPair(t, priDB, leaseStore{secDB})
-	clk := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	m, err := failover.New(failover.Config{Role: failover.Secondary, MCLT: time.Hour, Split: 128, AutoPartnerDown: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +161,7 @@ func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 	var stopped bool
 	step := func() {
 		for _, ev := range p.q.drain() {
-			acts := p.m.Handle(clk.now, ev)
+			acts := p.m.Handle(clk.Now(), ev)
 			for _, a := range acts {
 				if _, ok := a.(failover.AdvertsStopped); ok {
 					stopped = true
@@ -168,11 +170,11 @@ func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 			p.exec(acts)
 		}
 	}
-	p.exec(p.m.Handle(clk.now, failover.Start{SeqKnown: true}))
+	p.exec(p.m.Handle(clk.Now(), failover.Start{SeqKnown: true}))
 	p.q.push(failover.LinkUp{Partner: failover.Normal})
 	p.onVRRPAdvert(netipZero, 100)
 	step()
-	clk.now = clk.now.Add(time.Second) // the adverts stopped (VRRP path cut)
+	clk.Advance(time.Second) // the adverts stopped (VRRP path cut)
 	p.onVRRPTransition(vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Cause: vrrp.CauseMasterDown})
 	step()
 	if !stopped {
@@ -189,7 +191,7 @@ func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 // link is down shows its state as unknown with the last state heard and
 // its age.
 func TestFailoverStatusPartner(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	p := &failoverPart{log: discardLog, clock: clk}
 	p.q.init()
 	p.onLinkEvent(peer.Up{PartnerName: "gw2", PartnerState: uint8(failover.Normal)})
@@ -198,7 +200,7 @@ func TestFailoverStatusPartner(t *testing.T) {
 	if fs.PartnerName != "gw2" || fs.PartnerState != "NORMAL" || !fs.PartnerLastSeen.IsZero() {
 		t.Errorf("link up: name %q state %q last seen %v, want gw2 NORMAL zero", fs.PartnerName, fs.PartnerState, fs.PartnerLastSeen)
 	}
-	lost := clk.now
+	lost := clk.Now()
 	p.onLinkEvent(peer.Down{})
 	p.status.Store(&failover.Status{State: failover.CommInterrupted, Partner: failover.Normal, LinkUp: false, LinkDownSince: lost})
 	fs = p.statusView()
@@ -227,7 +229,7 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 	}
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
 	pri, _ := linkedPair(t, priDB, leaseStore{secDB})
-	p := &failoverPart{log: discardLog, clock: wallClock{}, db: priDB, link: pri, met: met, ctx: context.Background()}
+	p := &failoverPart{log: discardLog, clock: clock.Wall(), db: priDB, link: pri, met: met, ctx: context.Background()}
 	p.gate.Store(normalPolicy(t)) // MCLT 1h
 	g, rdb := p.gateAdapter(), &replicatingDB{DB: priDB, p: p}
 	const desired = 72 * time.Hour
@@ -277,7 +279,7 @@ func TestGateLoadBalanceRenewal(t *testing.T) {
 	m.Handle(now, failover.ResyncDone{})
 	var g failover.Gate
 	g.Store(m.Policy())
-	fg := &fgate{g: &g, clock: wallClock{}}
+	fg := &fgate{g: &g, clock: clock.Wall()}
 	// A client whose RFC 3074 bucket is the secondary's.
 	var hw net.HardwareAddr
 	for i := range 256 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/hadhcpd/hadhcpd/vrrp"
@@ -36,12 +37,12 @@ func newTestFailover(t *testing.T) *failoverPart {
 	}
 	link, err := peer.New(peer.Options{FromPartner: failover.FromPartner, Name: "gw1", Role: peer.Primary, Listen: "127.0.0.1:0", Peer: "127.0.0.1:1",
 		PSK: []byte(strings.Repeat("k", peer.MinPSKLen)), MaxResponseDelay: time.Second, MaxUnacked: 10,
-		Store: nopStore{}, Clock: wallClock{}})
+		Store: nopStore{}, Clock: clock.Wall()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	met, _ := newFailoverMetrics(nil)
-	p := &failoverPart{log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: wallClock{}, inst: "lan",
+	p := &failoverPart{log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: clock.Wall(), inst: "lan",
 		vr: &vrrpPart{}, m: m, link: link, met: met, silence: 300 * time.Millisecond}
 	p.q.init()
 	p.cmds = make(chan opCmd)
