@@ -25,7 +25,7 @@ func TestWall(t *testing.T) {
 
 func TestOffset(t *testing.T) {
 	c := Offset(time.Hour)
-	got := c.Now().Sub(time.Now())
+	got := time.Until(c.Now())
 	if got < 59*time.Minute || got > 61*time.Minute {
 		t.Fatalf("Offset(1h).Now() is %v ahead of real time", got)
 	}
