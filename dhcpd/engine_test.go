@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock/clocktest"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -131,10 +132,6 @@ func (f *fakeDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 
 func (f *fakeDB) Stats() []lease.PoolStats { return nil }
 
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time { return c.t }
-
 var (
 	t0       = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	srvAddr  = netip.MustParseAddr("192.0.2.1")
@@ -152,7 +149,7 @@ var (
 type rig struct {
 	e   *Engine
 	db  *fakeDB
-	clk *fakeClock
+	clk *clocktest.Fake
 	cfg *scope.Config
 }
 
@@ -170,7 +167,7 @@ func newRig(t *testing.T, mod ...func(*scope.Config)) *rig {
 		m(cfg)
 	}
 	db := newFakeDB(cfg.Pools()...)
-	clk := &fakeClock{t0}
+	clk := clocktest.NewFake(t0)
 	e, err := NewEngine(EngineOptions{Config: cfg, DB: db, Clock: clk})
 	if err != nil {
 		t.Fatal(err)

@@ -56,8 +56,8 @@ func TestDiscoverOrder(t *testing.T) {
 	t.Run("last lease over requested", func(t *testing.T) {
 		r := newRig(t)
 		first := addr4(r.dora(t, macA).YourIPAddr)
-		r.clk.t = r.clk.t.Add(5 * time.Hour) // expired
-		r.e.Tick(r.clk.t)
+		r.clk.Advance(5 * time.Hour) // expired
+		r.e.Tick(r.clk.Now())
 		rep, _ := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IP{192, 0, 2, 105}))))
 		if got := addr4(rep.Resp.YourIPAddr); got != first {
 			t.Fatalf("offered %s, want the client's last lease %s", got, first)
