@@ -23,7 +23,7 @@ import (
 // sockets.
 type dhcpPart struct {
 	log   *slog.Logger
-	clock dhcpd.Clock // the agent's wall time (RunWith's offsetClock)
+	clock dhcpd.Clock // the agent's wall time (clock.Offset)
 	db    *lease.DB
 	rep   lease.OpenReport // what recovery found (the failover machine's Start)
 	eng   *dhcpd.Engine
