@@ -73,8 +73,8 @@ func (b *Built) Spec(name string) (VRRPSpec, bool) {
 	return VRRPSpec{}, false
 }
 
-// SectionBytes is the wire and file form of a dhcp: section (config sync,
-// DESIGN.md): JSON without the node-local interfaces. encoding/json sorts
+// SectionBytes is the wire and file form of a dhcp: section (config sync:
+// the primary sends it, the secondary stores it): JSON without the node-local interfaces. encoding/json sorts
 // map keys, so equal sections give equal bytes on both boxes.
 func SectionBytes(d *DHCPConfig) ([]byte, error) {
 	c := *d

@@ -11,7 +11,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 )
 
-// Defaults of the dhcp section (DESIGN.md "Configuration").
+// Defaults of the dhcp section, as the README's configuration reference gives them.
 const (
 	defaultLeaseTime        = 2 * time.Hour
 	defaultMaxLeaseTime     = 4 * time.Hour

@@ -4,8 +4,8 @@ import (
 	"time"
 )
 
-// Config is the whole configuration file (DESIGN.md "Configuration": the
-// product's contract with its users; keep the key names). The `mapstructure`
+// Config is the whole configuration file (the README's configuration
+// reference: the product's contract with its users; keep the key names). The `mapstructure`
 // tags are the YAML keys viper decodes; decoding is strict (unknown keys are
 // errors) and Validate names every bad key by its path.
 //

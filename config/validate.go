@@ -12,7 +12,8 @@ import (
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 )
 
-// Defaults of the vrrp: and failover: sections (DESIGN.md "Configuration").
+// Defaults of the vrrp: and failover: sections, as the README's
+// configuration reference gives them.
 const (
 	defaultAdvertInterval = time.Second
 	defaultGARPRepeat     = 3
@@ -187,7 +188,7 @@ func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
 }
 
 // failoverSpec checks the failover: section and builds the machine's
-// config and the link's settings, with the defaults of DESIGN.md.
+// config and the link's settings, with their defaults.
 func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 	f := c.Failover
 	if f == nil {
@@ -260,7 +261,7 @@ func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 }
 
 // FailoverMachine is the failover state machine's config of the failover:
-// section alone, with the defaults of DESIGN.md (for tests of the parts
+// section alone, with its defaults (for tests of the parts
 // that take one; Build reads the same keys through the same code).
 func FailoverMachine(f *FailoverConfig) (failover.Config, error) {
 	var v validator

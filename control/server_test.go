@@ -40,7 +40,6 @@ func startControl(t *testing.T, s *Server) string {
 	return path
 }
 
-
 func TestControlStatus(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	path := startControl(t, &Server{Log: log, Status: sampleStatus})

@@ -145,7 +145,7 @@ type EngineOptions struct {
 	// CommitsInFlight bounds the db.Commit calls under way at once
 	// (default 4). More than one pays off when a commit waits for more
 	// than the local fsync: a failover pair's commit returns only once the
-	// partner applied it (DESIGN.md invariant 2), so with one in flight
+	// partner applied it (a lease is durable on both boxes before its ACK), so with one in flight
 	// the pair's throughput would be a batch per round trip.
 	CommitsInFlight int
 }

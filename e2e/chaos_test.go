@@ -28,7 +28,7 @@ import (
 // PEERS.md), a graceful restart (SIGTERM, start again), a maintenance
 // handover (`maintenance start`, `stop`), a reload of the primary's dhcp:
 // section (SIGHUP). After each fault and its repair the pair must be back
-// in NORMAL, and then DESIGN.md's invariants are checked against what every
+// in NORMAL, and then the pair's invariants are checked against what every
 // client was told and against both lease databases:
 //
 //   - invariant 1: no address ACKed to two clients with overlapping lease

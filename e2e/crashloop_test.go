@@ -26,7 +26,7 @@ import (
 // of new clients loses its active box again and again — SIGKILL alone
 // ("kill9": the kernel closes the sync TCP connection, the partner sees the
 // FIN at once) or box loss ("crash": both cables down first, then SIGKILL,
-// so nothing leaves) — and after each loss DESIGN.md's invariants are
+// so nothing leaves) — and after each loss the pair's invariants are
 // checked against what the clients were told:
 //
 //  1. no address ACKed to two clients with overlapping lease intervals,

@@ -470,7 +470,7 @@ func TestIntegrationImportISCFailoverPair(t *testing.T) {
 	t.Logf("start -> both boxes NORMAL, VIP on the primary: %v", time.Since(upAt).Round(time.Millisecond))
 	// Each client comes back with INIT-REBOOT from its dhclient lease file
 	// (RFC 2131 §3.2): the same address, no DISCOVER, no NAK, and the ACK
-	// names the VIP as server (DESIGN.md invariant 5).
+	// names the VIP as server, so renewals follow the active box.
 	reboot := func(when string) {
 		t.Helper()
 		for _, c := range clients {

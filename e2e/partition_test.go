@@ -16,7 +16,7 @@ import (
 
 // Partitions: a ready hot-standby pair under the crash
 // loop's load client loses one path between the boxes, or both, for
-// partHold, and gets it back. DESIGN.md: a partition of one path alone
+// partHold, and gets it back. A partition of one path alone
 // never leads to PARTNER-DOWN, and invariant 1 holds under a partition of
 // either path. After the heal the pair must be back in NORMAL with one VIP
 // holder, and the two lease databases must agree with each other and with

@@ -28,7 +28,7 @@ import (
 //   - no RECOVER-WAIT: every record the primary wrote was acknowledged by
 //     the secondary before its ACK left (invariant 2), so the sequence
 //     numbers prove the secondary has them and the MCLT wait is skipped
-//     (DESIGN.md "Recovery");
+//     (no RECOVER-WAIT when sequence numbers prove nothing is missing);
 //   - the VIP moves back only once the primary is in sync (invariant 3): the
 //     VIP is sampled every rejoinSample; at the first sample on the primary
 //     the secondary's database is read, then the primary's, and every

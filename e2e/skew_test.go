@@ -16,7 +16,7 @@ import (
 // Clock skew end to end (invariant 6): the crash loop of
 // TestIntegrationFailoverCrashLoop with one box's clock an hour ahead or an
 // hour behind (`hadhcpd run --clock-offset`, the agent's own wall time:
-// Go ignores libfaketime). DESIGN.md invariant 6: safety needs no
+// Go ignores libfaketime). Safety needs no
 // synchronised clocks, the peer protocol carries both clocks and each box
 // keeps every lease time in its own.
 //

@@ -1,7 +1,7 @@
 // Package migrate turns the configuration and lease files of the stacks
 // hadhcpd replaces (ISC dhcpd with its `failover peer`, Kea with its HA hook,
 // keepalived) into one hadhcpd configuration file and a lease database
-// (DESIGN.md "Configuration"): an operator moves in one command.
+// (the README's configuration reference): an operator moves in one command.
 //
 // The importers live in sub-packages (migrate/isc, migrate/kea,
 // migrate/keepalived); each supplies only a Format: how its files are read

@@ -72,7 +72,7 @@ func FinishNode(cfg *config.Config, d Defaults, rep *Report) {
 }
 
 // inventVRRP adds the VRRP instance a gateway pair needs: the default router
-// the clients are told is the virtual IP both boxes share (DESIGN.md: the
+// the clients are told is the virtual IP both boxes share (the
 // VIP is the LAN's default gateway and the server identifier). Without a
 // router option and an interface there is nothing sound to invent, and the
 // report says to write the section (or import keepalived.conf with

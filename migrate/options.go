@@ -104,7 +104,7 @@ var DerivedOptions = map[string]string{
 	"dhcp-lease-time":             "hadhcpd sends the granted lease time",
 	"dhcp-renewal-time":           "hadhcpd sends T1 = 0.5 of the lease time",
 	"dhcp-rebinding-time":         "hadhcpd sends T2 = 0.875 of the lease time",
-	"dhcp-server-identifier":      "hadhcpd's server identifier is the VRRP virtual IP (DESIGN.md invariant 5)",
+	"dhcp-server-identifier":      "hadhcpd's server identifier is the VRRP virtual IP so renewals follow the active box",
 	"dhcp-message-type":           "protocol field, not configuration",
 	"dhcp-parameter-request-list": "sent by clients, not configured",
 	"dhcp-max-message-size":       "sent by clients, not configured",

@@ -331,7 +331,7 @@ start_server() {
 # after_measure KIND FLAGS (bench-lib's hook, before the servers stop): after
 # a hadhcpd throughput run, what hadhcpd logged; after a pair's (hadhcpd or
 # Kea), whether the standby holds a lease for every ACK perfdhcp received
-# (hadhcpd: both boxes durable before each ACK, DESIGN.md invariant 2; Kea:
+# (hadhcpd: both boxes durable before each ACK; Kea:
 # the partner's update acknowledged before the ACK, so the comparison is
 # fair). Printed, not fatal: the figures stand, the lines say what to look at.
 after_measure() {

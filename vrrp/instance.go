@@ -176,8 +176,8 @@ func (i *Instance) SetTrack(up bool) {
 }
 
 // SetPriority changes the priority the instance advertises and elects
-// with (the agent lowers it while the node is not fit to serve, DESIGN.md
-// invariant 3); 0 restores the configured priority. Safe from any
+// with (the agent lowers it while the node is not fit to serve, so the
+// VIP never moves to a box that cannot serve); 0 restores the configured priority. Safe from any
 // goroutine; the instance loop applies it (see the machine's SetPriority
 // for the values it refuses).
 func (i *Instance) SetPriority(p uint8) {

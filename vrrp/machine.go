@@ -93,8 +93,8 @@ type StepDown struct{}
 type Resign struct{}
 
 // SetPriority changes the router's priority at run time (the agent lowers
-// it while this node is not fit to serve, DESIGN.md invariant 3, and
-// restores it after). 0 and 255 are refused (ignored): 0 is the stop
+// it while this node is not fit to serve, so the VIP never moves to it,
+// and restores it after). 0 and 255 are refused (ignored): 0 is the stop
 // signal and 255 claims address ownership (RFC 5798 §5.2.4), neither of
 // which a priority change may fake. A Master advertises the new priority
 // at once, so a preempting backup learns of it now rather than one

@@ -183,7 +183,7 @@ func TestBenchFailover(t *testing.T) {
 	if hadRuns > 0 {
 		fmt.Fprintf(&out, "target hadhcpd leases missing on the standby = 0 (all %d runs): %d — %s\n", hadRuns, missTotal, verdict(missTotal == 0))
 		fmt.Fprintf(&out, "target hadhcpd clients keep their address at the standby: %d/%d — %s\n", keptTotal, tried, verdict(keptTotal == tried))
-		// Correctness, not speed: invariant 2 of DESIGN.md.
+		// Correctness, not speed: no ACKed lease may be lost to one box's failure.
 		if missTotal != 0 {
 			t.Errorf("hadhcpd lost %d ACKed leases to a failure", missTotal)
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
-// Addresses of the lab (DESIGN.md test ranges only).
+// Addresses of the lab (documentation ranges only: RFC 5737, RFC 2544).
 const (
 	vip       = "198.18.0.1"
 	lanPrefix = "16"

@@ -10,7 +10,7 @@ import (
 
 // newCleanupCmd is for systemd's ExecStopPost (and operators after a crash):
 // a box that is not running hadhcpd must not keep answering ARP for a
-// virtual IP (DESIGN.md invariant 4).
+// virtual IP it no longer owns.
 func newCleanupCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "cleanup",

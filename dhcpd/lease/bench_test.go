@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// The figures of issue 3; scripts/bench-lease.sh runs these and prints a
+// The lease database figures; scripts/bench-lease.sh runs these and prints a
 // table. They are benchmarks, not timed tests: targets are checked by the
 // script and by the reader, never by `go test`.
 

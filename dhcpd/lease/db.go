@@ -360,7 +360,7 @@ func records(rs []rec, ps [][]byte) []Record {
 // renewal we granted while the link was down, met by the partner's older
 // state of the address (its EXPIRED, or an older binding) after the heal:
 // storing it would make an address free while its client still holds it
-// (DESIGN.md invariant 1; draft-ietf-dhc-failover-12 §7.1.2: a binding
+// (no address is given to two clients at once; draft-ietf-dhc-failover-12 §7.1.2: a binding
 // update that would shorten a lease we granted is rejected). The partner
 // receives our record in our own stream, so both converge on the longer
 // binding. The partner's sequence number still counts as held

@@ -206,7 +206,7 @@ var dropped = map[string]string{
 	"server-duid":               "DHCPv6 only",
 	"dhcp-cache-threshold":      "an ISC lease-write optimisation",
 	"lease-id-format":           "only affects dhcpd's lease file",
-	"server-identifier":         "hadhcpd's server identifier is the VRRP virtual IP (DESIGN.md invariant 5)",
+	"server-identifier":         "hadhcpd's server identifier is the VRRP virtual IP so renewals follow the active box",
 	"server-name":               "the BOOTP sname field; hadhcpd leaves it empty",
 	"authoring-byte-order":      "only affects dhcpd's lease file",
 	"abandon-lease-time":        "hadhcpd keeps a declined address for dhcp.decline_probation",

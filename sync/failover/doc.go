@@ -48,7 +48,7 @@
 // # Simplifications of draft-ietf-dhc-failover-12, and why they are safe
 //
 //   - No lazy update: every ACK waits for the partner's ack while the link
-//     is up (DESIGN.md invariant 2), so the partner always knows what we
+//     is up (a lease is durable on both boxes before its ACK), so the partner always knows what we
 //     gave out, and sequence numbers (the partner's acked sequence of our
 //     stream vs our last written one) replace the draft's comparison of
 //     start-time-of-state with our last operation time (§9.3.2 step 5),
@@ -85,7 +85,7 @@
 //     FREE) only after the latest end any server may have given the client
 //     (LatestEnd), which also covers a renewal lost with a journal.
 //
-// # Clocks (DESIGN.md invariant 6)
+// # Clocks (safety needs no synchronised clocks)
 //
 // Every time the machine and the policy compare is a local time. The peer
 // link must convert the partner's times (potential expiries, lease

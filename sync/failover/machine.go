@@ -104,7 +104,7 @@ type Transition struct {
 
 // SetFit: whether this node is fit to be VRRP master of
 // failover.vrrp_instance; the agent lowers the instance's priority while
-// it is not (DESIGN.md invariant 3).
+// it is not, so the VIP never moves to a box that cannot serve.
 type SetFit struct{ Fit bool }
 
 // SendState: tell the partner our state (over the link when it is up; the
@@ -366,7 +366,7 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 }
 
 // commOK is the "communications OK" transition for the partner's current
-// state (draft §9.2 figure), with the seq-number shortcuts of DESIGN.md.
+// state (draft §9.2 figure), with the sequence-number shortcuts of doc.go ("Recovery").
 func (m *Machine) commOK(now time.Time, acts []Action, why string) []Action {
 	p := m.partner
 	if p == StateUnknown {

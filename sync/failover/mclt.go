@@ -21,7 +21,7 @@ import (
 // partnerKnows at now (never negative) -- the "what to tell the client" rule
 // of the §5.2.1 example. potential is what to send the partner in the update
 // (the "what to tell the failover partner" rule): now + T1 + desired with
-// T1 = grant/2 (DESIGN.md: T1 = 0.5 of the granted time), so that a renewal
+// T1 = grant/2 (RFC 2131 §4.4.5: T1 defaults to 0.5 of the lease), so that a renewal
 // at T1 finds desired time left on the acknowledged potential and gets the
 // full desired lease. With MCLT 1 h and desired 3 days: the first lease is
 // 1 h, potential now+3d+30m; the renewal 30 min later gets 3 days.

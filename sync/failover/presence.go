@@ -12,7 +12,7 @@ const (
 )
 
 // Presence is the one place that decides whether the partner is gone on
-// both paths (DESIGN.md "Takeover"): no VRRP advertisements and no sync
+// both paths: no VRRP advertisements and no sync
 // link. It is fed what each path observed, with the local time it
 // happened, and asked at now. A partition of one path alone never makes it
 // report the partner gone: the other path keeps it present.

@@ -12,7 +12,7 @@ import (
 // The property test drives two machines through random histories --
 // crashes, restarts, journal loss, partitions of one path at a time,
 // clock offsets of up to ±1 h -- with a tiny model of two lease databases
-// replicated over the link, and checks DESIGN.md invariant 1: no address
+// replicated over the link, and checks that no address
 // is held by two clients at overlapping (true) times.
 
 const (
@@ -113,7 +113,7 @@ func (w *pWorld) commit(i, addr int, r pRec) {
 	msg := pMsg{addr, r, b.seq}
 	if w.linkUp {
 		w.apply(1-i, msg)
-		b.db[addr].acked = r.potential // synchronous ack (DESIGN.md data path 5)
+		b.db[addr].acked = r.potential // synchronous ack: the partner applied it before the ACK
 		b.partnerAck = b.seq
 	} else {
 		b.pending = append(b.pending, msg)

@@ -67,7 +67,7 @@
 // partner is never silent for more than about a tick. The link is down:
 //
 //   - after max_response_delay without any frame, the handshake included
-//     (ErrTimeout), whatever is pending (the DESIGN.md rule);
+//     (ErrTimeout), whatever is pending;
 //   - when our oldest update or snapshot page has waited
 //     max_response_delay/6 for its ack and no frame at all arrived in that
 //     time while our reader could hear it (ErrAckTimeout): a lost standby
@@ -124,7 +124,7 @@
 // Store.PartnerSeq, the highest of our sequence numbers it holds, for the
 // failover machine's RECOVER-WAIT decision.
 //
-// # Records and clocks (DESIGN.md invariant 6)
+// # Records and clocks (safety needs no synchronised clocks)
 //
 // Record times are absolute in the sender's clock. Every Update and
 // SnapPage carries the sender's clock when it was written; the receiver

@@ -16,7 +16,7 @@ import (
 //
 // History:
 //
-//	1: the first version (hadhcpd issue 8).
+//	1: the first version.
 const ProtocolVersion = 1
 
 // FrameType is the first byte of every frame.

@@ -23,7 +23,7 @@ var (
 // max_response_delay/24 (125 ms at the default 3 s). Heartbeats are
 // small (13 bytes), so a frequent one costs nothing and lets an end tell
 // a quiet link from a live one within a fraction of a second; the
-// DESIGN.md rule (down after max_response_delay without a frame) then
+// rule (down after max_response_delay without a frame) then
 // tolerates 23 lost heartbeats.
 func tickEvery(mrd time.Duration) time.Duration {
 	return max(mrd/24, time.Millisecond)
@@ -35,7 +35,7 @@ func tickEvery(mrd time.Duration) time.Duration {
 // on a loaded box. A live partner heartbeats every tick even while its
 // reader applies a large batch (the watchdog, not the reader, sends
 // them). With nothing pending the link stays up for max_response_delay
-// without a frame, as DESIGN.md says.
+// without a frame.
 func ackBound(mrd time.Duration) time.Duration { return mrd / 6 }
 
 // quietBound is how long a link must be silent to count as quiet once the
@@ -67,7 +67,7 @@ type liveness struct {
 // verdict returns why the link is down at now, or nil. The rules, in
 // order:
 //
-//   - nothing heard for max_response_delay: ErrTimeout (DESIGN.md; always,
+//   - nothing heard for max_response_delay: ErrTimeout (always,
 //     busy or not);
 //   - the VRRP path says the partner is silent (suspect) and the partner
 //     said nothing for quietBound while our reader could hear it:

@@ -122,7 +122,7 @@ func stepUntil(clock *clocktest.Fake, tick, limit time.Duration, done <-chan err
 // waits for its ack. The link must go down (and the commit be released as
 // "partner unreachable") after ackBound of silence, long before
 // max_response_delay: this is the ACK pause of a sync-link cut or a lost
-// standby (issue 8).
+// standby.
 func TestAckTimeoutReleasesCommits(t *testing.T) {
 	clock := newFakeClock()
 	const mrd = 3 * time.Second
@@ -149,7 +149,7 @@ func TestAckTimeoutReleasesCommits(t *testing.T) {
 // every tick while its reader is busy in Apply, so the ack rule does not
 // fire: the
 // link stays up until max_response_delay, when the partner's own reader,
-// stuck that long, declares it down (the DESIGN.md rule).
+// stuck that long, declares it down (down after max_response_delay without a frame).
 func TestSlowApplyKeepsLinkUp(t *testing.T) {
 	const mrd = 3 * time.Second
 	p, s, clock, _ := upPair(t, nil)

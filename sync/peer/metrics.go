@@ -17,7 +17,7 @@ type Metrics struct {
 	Skew         prometheus.Gauge       // partner clock minus ours, seconds (display only, invariant 6)
 	ReplicateErr *prometheus.CounterVec // reason: Replicate calls that failed
 	// AckSeconds is Send to the partner's ack (its durable apply included):
-	// what replication adds to every ACK (DESIGN.md data path, 4-5).
+	// what replication adds to every ACK (the partner applies durably first).
 	AckSeconds prometheus.Histogram
 	// ApplySeconds is one durable apply of the partner's records here
 	// (records merged from the frames read meanwhile), fsync included.
