@@ -294,7 +294,7 @@ func reload(log *slog.Logger, load func() (*config.Config, error), base *config.
 	if !reflect.DeepEqual(cfg.DHCP.Interfaces, base.DHCP.Interfaces) {
 		log.Warn("reload: dhcp.interfaces changed: that needs a restart (the sockets are bound at start)")
 	}
-	changed, err := dh.apply(base, cfg.DHCP, "reload")
+	changed, err := dh.Apply(base, cfg.DHCP, "reload")
 	if err != nil {
 		log.Error("reload: dhcp section not applied, the running one stays", "err", err)
 		return

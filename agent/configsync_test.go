@@ -77,7 +77,7 @@ func TestOnConfigRejects(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(base.Node.StateDir, config.SyncedFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a rejected section was kept: %v", err)
 	}
-	if h := p.dh.configHash(); h != "" {
+	if h := p.dh.ConfigHash(); h != "" {
 		t.Errorf("a rejected section changed the hash in force to %s", h)
 	}
 }

@@ -268,8 +268,8 @@ func (p *failoverPart) onConfig(hash, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if p.dh.configHash() != fmt.Sprintf("%x", hash) {
-		if _, err := p.dh.apply(p.base, sec, "primary"); err != nil {
+	if p.dh.ConfigHash() != fmt.Sprintf("%x", hash) {
+		if _, err := p.dh.Apply(p.base, sec, "primary"); err != nil {
 			return err
 		}
 	}
@@ -303,7 +303,7 @@ func (p *failoverPart) Run(ctx context.Context) error {
 	known := !p.rep.NeedResync
 	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: p.db.LastSeq(), SeqKnown: known}))
 	p.log.Info("failover started", "role", p.cfg.Role, "mode", p.cfg.Mode, "state", p.m.State(),
-		"last_seq", p.db.LastSeq(), "seq_known", known, "vrrp_instance", p.inst, "config_hash", p.dh.configHash())
+		"last_seq", p.db.LastSeq(), "seq_known", known, "vrrp_instance", p.inst, "config_hash", p.dh.ConfigHash())
 	return p.loop(ctx, linkErr)
 }
 
@@ -740,7 +740,7 @@ func (p *failoverPart) statusView() *control.FailoverStatus {
 	}
 	fs.SkewSeconds = time.Duration(p.skew.Load()).Seconds()
 	if p.dh != nil {
-		fs.ConfigHash = p.dh.configHash()
+		fs.ConfigHash = p.dh.ConfigHash()
 	}
 	return fs
 }

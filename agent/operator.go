@@ -196,10 +196,8 @@ func (p *failoverPart) result(cmd string) control.OperatorResult {
 		r.Maintenance, r.Fit = st.Maintenance, st.Fit
 	}
 	if p.vr != nil {
-		for _, v := range p.vr.statusView() {
-			if v.Instance == p.inst {
-				r.VRRPState, r.VRRPMaster = v.State, v.Master
-			}
+		if v, ok := p.vr.InstanceStatus(p.inst); ok {
+			r.VRRPState, r.VRRPMaster = v.State, v.Master
 		}
 	}
 	return r
@@ -283,7 +281,7 @@ func (p *failoverPart) Maintenance(ctx context.Context, start bool) (control.Ope
 // machine's view (not master) is all there is.
 func (p *failoverPart) awaitPartnerMaster(ctx context.Context, deadline time.Time, timeout func() error) error {
 	for {
-		elsewhere, known := p.vr.masterElsewhere(p.inst)
+		elsewhere, known := p.vr.MasterElsewhere(p.inst)
 		if elsewhere || !known {
 			return nil
 		}

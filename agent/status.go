@@ -60,3 +60,17 @@ func (p *vrrpPart) statusView() []control.VRRPStatus {
 	}
 	return out
 }
+
+// InstanceStatus is the named instance's line of the status, for a pair's
+// operator results (false for an instance that is not configured).
+func (p *vrrpPart) InstanceStatus(instance string) (control.VRRPStatus, bool) {
+	if p == nil {
+		return control.VRRPStatus{}, false
+	}
+	for _, v := range p.statusView() {
+		if v.Instance == instance {
+			return v, true
+		}
+	}
+	return control.VRRPStatus{}, false
+}

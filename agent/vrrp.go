@@ -88,11 +88,11 @@ func (p *vrrpPart) Resign(instance string) {
 	}
 }
 
-// masterElsewhere reports whether the named instance is Backup to a master
+// MasterElsewhere reports whether the named instance is Backup to a master
 // whose advert it accepted since it last was master itself (after Resign
 // the instance knows no master until the new one advertises). known is
 // false when the instance is not running.
-func (p *vrrpPart) masterElsewhere(instance string) (elsewhere, known bool) {
+func (p *vrrpPart) MasterElsewhere(instance string) (elsewhere, known bool) {
 	if p == nil {
 		return false, false
 	}
