@@ -52,7 +52,7 @@ const (
 // newDHCP opens the lease database and the sockets and builds the engine.
 // serverID gives the VRRP virtual IP of an interface when there is one. It
 // returns nil, nil for a config without a dhcp section. wrap, when set,
-// puts a layer between the engine and the database (the failover part's
+// puts a layer between the engine and the database (agent/pair's
 // replicating commit path, DESIGN.md invariant 2). clock is the agent's
 // wall time, given to the engine and the database alike so lease times
 // are stamped and compared on one clock.
