@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/agent/pair"
 	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/control"
@@ -134,10 +135,14 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 
 	// Then the lease database and the sockets: the service starts with
 	// every lease it ever ACKed (the database recovers before serving).
-	// A pair: the failover part decides who serves (the engine's gate)
+	// A pair (agent/pair) decides who serves (the engine's gate)
 	// and replicates every commit (invariant 2). It lowers the VRRP
 	// priority before VRRP runs: a node starts unfit (invariant 3).
-	fo, err := newFailover(base, log.With("component", "failover"), reg, vr, clk)
+	var pv pair.VRRP // nil, not a typed nil, without instances
+	if vr != nil {
+		pv = vr
+	}
+	fo, err := pair.New(base, log.With("component", "failover"), reg, pv, clk)
 	if err != nil {
 		return err
 	}
@@ -146,14 +151,21 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		wrap func(*lease.DB) dhcpd.LeaseDB
 	)
 	if fo != nil {
-		gate, wrap = fo.gateAdapter(), fo.attach
+		gate, wrap = fo.Gate(), fo.Attach
 	}
 	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap)
 	if err != nil {
 		return err
 	}
 	if fo != nil {
-		if err := fo.start(dh); err != nil {
+		var (
+			sec pair.Section
+			rep lease.OpenReport
+		)
+		if dh != nil {
+			sec, rep = dh, dh.rep
+		}
+		if err := fo.Start(sec, rep); err != nil {
 			if dh != nil {
 				dh.abort()
 			}
@@ -222,10 +234,10 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	lv := &liveness{log: log.With("component", "watchdog")}
 	lv.probes = append(lv.probes, vr.probes()...)
-	lv.probes = append(lv.probes, fo.probes()...)
+	lv.probes = append(lv.probes, pairProbes(fo)...)
 	var commitWait time.Duration
 	if fo != nil {
-		commitWait = fo.opts.MaxResponseDelay
+		commitWait = fo.MaxResponseDelay()
 	}
 	lv.probes = append(lv.probes, dh.probes(commitWait)...)
 	go sd.keepalive(ctx, func() bool { return ctx.Err() == nil && lv.alive(clk.Now()) })
@@ -254,6 +266,15 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	return first
 }
 
+// operatorFor is fo as the control socket's operator; nil (the interface,
+// not a typed nil) for a single server.
+func operatorFor(fo *pair.Pair) control.Operator {
+	if fo == nil {
+		return nil
+	}
+	return fo
+}
+
 func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -273,7 +294,7 @@ func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry
 // reload reads the file again and applies its dhcp: section (a single
 // server or a primary; a secondary's section is the primary's). The
 // running config stays when the file is not valid.
-func reload(log *slog.Logger, load func() (*config.Config, error), base *config.Config, dh *dhcpPart, fo *failoverPart) {
+func reload(log *slog.Logger, load func() (*config.Config, error), base *config.Config, dh *dhcpPart, fo *pair.Pair) {
 	if load == nil {
 		return
 	}
@@ -287,22 +308,28 @@ func reload(log *slog.Logger, load func() (*config.Config, error), base *config.
 	case dh == nil || cfg.DHCP == nil:
 		log.Warn("reload: nothing to apply (no dhcp section, or it was added or removed: that needs a restart)")
 		return
-	case fo != nil && fo.cfg.Role == failover.Secondary:
+	case fo != nil && fo.Role() == failover.Secondary:
 		log.Info("reload: this node is the secondary: its dhcp section comes from the primary")
 		return
 	}
 	if !reflect.DeepEqual(cfg.DHCP.Interfaces, base.DHCP.Interfaces) {
 		log.Warn("reload: dhcp.interfaces changed: that needs a restart (the sockets are bound at start)")
 	}
-	changed, err := dh.apply(base, cfg.DHCP, "reload")
+	changed, err := dh.Apply(base, cfg.DHCP, "reload")
 	if err != nil {
 		log.Error("reload: dhcp section not applied, the running one stays", "err", err)
 		return
 	}
 	log.Info("reload: dhcp section applied", "changed", strings.Join(changed, ","))
 	if fo != nil {
-		if err := fo.sendConfig(cfg.DHCP); err != nil {
+		if err := fo.SendConfig(cfg.DHCP); err != nil {
 			log.Error("reload: dhcp section not sent to the secondary", "err", err)
 		}
 	}
 }
+
+// The parts a pair uses, as it sees them.
+var (
+	_ pair.VRRP    = (*vrrpPart)(nil)
+	_ pair.Section = (*dhcpPart)(nil)
+)

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -46,38 +45,19 @@ func TestConfigHashIgnoresInterfaces(t *testing.T) {
 	}
 }
 
-// TestOnConfigRejects: a section the secondary cannot use is refused with
-// a reason naming the problem, and nothing is kept in the state directory
-// (the section in force stays).
-func TestOnConfigRejects(t *testing.T) {
+// TestApplyRejects: a section that is not valid with this node's config
+// (a pool outside its subnet) is refused with the key that is wrong, and
+// the section in force stays (its hash unchanged). A secondary's config
+// sync (agent/pair) relies on it to refuse what its primary sends.
+func TestApplyRejects(t *testing.T) {
 	base := syncBase(t, "eth0", "192.0.2.100-192.0.2.200")
-	p := &failoverPart{base: base, dh: &dhcpPart{log: slog.New(slog.DiscardHandler)}}
-	good, err := config.SectionBytes(syncBase(t, "x", "192.0.2.150-192.0.2.200").DHCP)
-	if err != nil {
-		t.Fatal(err)
+	dh := &dhcpPart{log: slog.New(slog.DiscardHandler)}
+	outside := syncBase(t, "x", "192.0.2.100-192.0.2.200").DHCP
+	outside.Subnets[0].Pools[0].Range = "203.0.113.1-203.0.113.9"
+	if _, err := dh.Apply(base, outside, "primary"); err == nil || !strings.Contains(err.Error(), "dhcp.subnets[0].pools[0]") {
+		t.Errorf("Apply = %v, want an error naming dhcp.subnets[0].pools[0]", err)
 	}
-	outside, _ := config.SectionBytes(syncBase(t, "x", "192.0.2.100-192.0.2.200").DHCP)
-	outside = []byte(strings.Replace(string(outside), "192.0.2.100-192.0.2.200", "203.0.113.1-203.0.113.9", 1))
-	unknown := []byte(strings.Replace(string(good), `{`, `{"Leases":1,`, 1))
-	for _, c := range []struct {
-		name       string
-		hash, data []byte
-		want       string
-	}{
-		{"hash mismatch", config.SectionHash(good[1:]), good, "does not match"},
-		{"not JSON", config.SectionHash([]byte("{")), []byte("{"), "dhcp section"},
-		{"unknown key", config.SectionHash(unknown), unknown, "Leases"},
-		{"pool outside its subnet", config.SectionHash(outside), outside, "dhcp.subnets[0].pools[0]"},
-	} {
-		err := p.onConfig(c.hash, c.data)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: onConfig = %v, want an error with %q", c.name, err, c.want)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(base.Node.StateDir, config.SyncedFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a rejected section was kept: %v", err)
-	}
-	if h := p.dh.configHash(); h != "" {
+	if h := dh.ConfigHash(); h != "" {
 		t.Errorf("a rejected section changed the hash in force to %s", h)
 	}
 }

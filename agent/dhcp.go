@@ -52,7 +52,7 @@ const (
 // newDHCP opens the lease database and the sockets and builds the engine.
 // serverID gives the VRRP virtual IP of an interface when there is one. It
 // returns nil, nil for a config without a dhcp section. wrap, when set,
-// puts a layer between the engine and the database (the failover part's
+// puts a layer between the engine and the database (agent/pair's
 // replicating commit path, DESIGN.md invariant 2). clock is the agent's
 // wall time, given to the engine and the database alike so lease times
 // are stamped and compared on one clock.
@@ -345,17 +345,17 @@ func (p *dhcpPart) setSection(sec *config.DHCPConfig, b []byte) {
 	p.mu.Unlock()
 }
 
-// configHash is the hash of the section in force (hex).
-func (p *dhcpPart) configHash() string {
+// ConfigHash is the hash of the section in force (hex).
+func (p *dhcpPart) ConfigHash() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return fmt.Sprintf("%x", p.hash)
 }
 
-// apply validates sec against base (this node's config) and, when it is
+// Apply validates sec against base (this node's config) and, when it is
 // valid, swaps it into the engine (dhcpd.Engine.Reconfigure) and returns
 // the keys that changed. On any error the section in force stays.
-func (p *dhcpPart) apply(base *config.Config, sec *config.DHCPConfig, source string) (changed []string, err error) {
+func (p *dhcpPart) Apply(base *config.Config, sec *config.DHCPConfig, source string) (changed []string, err error) {
 	built, err := base.WithSection(sec)
 	if err != nil {
 		return nil, err

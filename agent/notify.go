@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/agent/pair"
 )
 
 // notifier speaks systemd's sd_notify protocol: datagrams on the unix socket
@@ -158,6 +160,15 @@ func (l *liveness) alive(now time.Time) bool {
 		l.why = ""
 	}
 	return err == nil
+}
+
+// pairProbes is the failover loop's liveness check: the pair answers a
+// ping with the next step of its loop (pair.Pair.Ping).
+func pairProbes(fo *pair.Pair) []*probe {
+	if fo == nil {
+		return nil
+	}
+	return []*probe{{name: "failover machine loop", bound: probeBound, ping: fo.Ping, pong: fo.Pong}}
 }
 
 // progress is the ping/pong pair of a loop that wakes by itself (the DHCP

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -14,9 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/agent/pair"
+	"github.com/hadhcpd/hadhcpd/clock"
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/vrrp"
 	"github.com/hadhcpd/hadhcpd/vrrp/vrrptest"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestNotifierReadyAndWatchdog(t *testing.T) {
@@ -196,11 +201,65 @@ type fakeNow struct{ t time.Time }
 
 func (f *fakeNow) Now() time.Time { return f.t }
 
+// testPair is the pair of a primary's config, built and started as the
+// agent does (over a real lease database; its partner never answers),
+// and run until the test ends when run is set.
+func testPair(t *testing.T, run bool) *pair.Pair {
+	t.Helper()
+	dir := t.TempDir()
+	psk := filepath.Join(dir, "peer.key")
+	if err := os.WriteFile(psk, []byte(strings.Repeat("k", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(writeConfig(t, fmt.Sprintf(`
+node: {name: gw1, state_dir: %s}
+vrrp:
+  instances: [{name: lan, interface: lan0, vrid: 51, priority: 200, virtual_ips: [192.0.2.1/24]}]
+dhcp:
+  interfaces: [lan0]
+  subnets: [{subnet: 192.0.2.0/24, pools: [{range: 192.0.2.100-192.0.2.200}]}]
+failover:
+  role: primary
+  listen: 127.0.0.1:647 # a primary only dials, from this host address
+  peer: 127.0.0.1:1
+  vrrp_instance: lan
+  auth: {psk_file: %s}
+`, dir, psk)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := config.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo, err := pair.New(b, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), &vrrpPart{}, clock.Wall())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, rep, err := lease.Open(lease.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fo.Attach(db)
+	dh := &dhcpPart{log: slog.New(slog.DiscardHandler)}
+	if err := fo.Start(dh, rep); err != nil {
+		t.Fatal(err)
+	}
+	if run {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = fo.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	return fo
+}
+
 // TestLivenessProbesOfParts: the probes of the real parts. A running VRRP
 // instance and failover loop answer; an instance whose loop has ended,
-// and a failover part whose loop does not run, are reported stuck.
+// and a pair whose loop does not run, are reported stuck.
 func TestLivenessProbesOfParts(t *testing.T) {
-	fo := testFailover(t) // its loop runs
+	fo := testPair(t, true) // its loop runs
 	seg := &vrrptest.Net{}
 	newInst := func(name, addr string) *vrrp.Instance {
 		src := netip.MustParseAddr(addr)
@@ -222,7 +281,7 @@ func TestLivenessProbesOfParts(t *testing.T) {
 	go func() { defer close(wanDone); _ = wan.Run(wanCtx) }()
 	t.Cleanup(func() { cancel(); <-lanDone; <-wanDone })
 
-	l := &liveness{probes: append(vr.probes(), fo.probes()...), log: slog.New(slog.DiscardHandler)}
+	l := &liveness{probes: append(vr.probes(), pairProbes(fo)...), log: slog.New(slog.DiscardHandler)}
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	answered := func() bool {
 		for _, p := range l.probes {
@@ -252,15 +311,31 @@ func TestLivenessProbesOfParts(t *testing.T) {
 		t.Fatalf("ended instance: %v, want ErrStuck for vrrp instance wan", err)
 	}
 
-	// A failover part whose loop does not run.
-	stale := &failoverPart{}
-	stale.q.init()
-	l = &liveness{probes: stale.probes(), log: slog.New(slog.DiscardHandler)}
+	// A pair whose loop does not run.
+	l = &liveness{probes: pairProbes(testPair(t, false)), log: slog.New(slog.DiscardHandler)}
 	if err := l.check(t0); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.check(t0.Add(probeBound + time.Second)); !errors.Is(err, ErrStuck) || !strings.Contains(err.Error(), "failover machine loop") {
 		t.Fatalf("failover loop not running: %v", err)
+	}
+}
+
+// nopOwner is a vrrp.Owner that holds nothing.
+type nopOwner struct{}
+
+func (nopOwner) Take() error    { return nil }
+func (nopOwner) Release() error { return nil }
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Error("condition not met within 5s")
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/agent/pair"
 	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 )
@@ -15,7 +16,7 @@ type statusSource struct {
 	started time.Time
 	vr      *vrrpPart
 	dh      *dhcpPart
-	fo      *failoverPart
+	fo      *pair.Pair
 }
 
 func (s *statusSource) status() control.Status {
@@ -25,7 +26,7 @@ func (s *statusSource) status() control.Status {
 		st.VRRP = s.vr.statusView()
 	}
 	if s.fo != nil {
-		st.Failover = s.fo.statusView()
+		st.Failover = s.fo.Status()
 	}
 	if s.dh != nil {
 		for _, p := range s.dh.db.Stats() {
@@ -59,4 +60,18 @@ func (p *vrrpPart) statusView() []control.VRRPStatus {
 		out = append(out, v)
 	}
 	return out
+}
+
+// InstanceStatus is the named instance's line of the status, for a pair's
+// operator results (false for an instance that is not configured).
+func (p *vrrpPart) InstanceStatus(instance string) (control.VRRPStatus, bool) {
+	if p == nil {
+		return control.VRRPStatus{}, false
+	}
+	for _, v := range p.statusView() {
+		if v.Instance == instance {
+			return v, true
+		}
+	}
+	return control.VRRPStatus{}, false
 }

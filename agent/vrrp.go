@@ -29,7 +29,7 @@ type vrrpPart struct {
 
 	mu    sync.Mutex
 	insts map[string]*vrrp.Instance // set by Run
-	// Set before Run by the failover part (agent/failover.go): callbacks
+	// Set before Run by the failover relationship (agent/pair): callbacks
 	// for an instance's transitions and adverts, and a priority override
 	// (0 = the configured one) applied before the first election.
 	hooks map[string]instHooks
@@ -54,7 +54,7 @@ func (p *vrrpPart) Hook(instance string, onTransition func(vrrp.Transition), onA
 }
 
 // SetPriority overrides the named instance's priority (0 restores the
-// configured one): the failover part lowers it while this node is not fit
+// configured one): the pair lowers it while this node is not fit
 // to serve (DESIGN.md invariant 3). Safe before and during Run.
 func (p *vrrpPart) SetPriority(instance string, prio uint8) {
 	p.mu.Lock()
@@ -88,11 +88,11 @@ func (p *vrrpPart) Resign(instance string) {
 	}
 }
 
-// masterElsewhere reports whether the named instance is Backup to a master
+// MasterElsewhere reports whether the named instance is Backup to a master
 // whose advert it accepted since it last was master itself (after Resign
 // the instance knows no master until the new one advertises). known is
 // false when the instance is not running.
-func (p *vrrpPart) masterElsewhere(instance string) (elsewhere, known bool) {
+func (p *vrrpPart) MasterElsewhere(instance string) (elsewhere, known bool) {
 	if p == nil {
 		return false, false
 	}

@@ -24,7 +24,7 @@ func TestIntegrationMaintenance(t *testing.T) {
 	ip1 := m[1]
 	_, _ = c1.dhclient(t, "-x")
 
-	// (Refusal while the partner is not NORMAL: agent/operator_test.go.)
+	// (Refusal while the partner is not NORMAL: agent/pair/operator_test.go.)
 	begin := time.Now()
 	out, err = p.pri.Run("maintenance", "start")
 	if err != nil {

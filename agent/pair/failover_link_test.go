@@ -1,4 +1,4 @@
-package agent
+package pair
 
 import (
 	"context"
@@ -122,7 +122,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &failoverPart{log: discardLog, clock: clock.Wall(), db: db, link: down, met: met, ctx: context.Background()}
+	p := &Pair{log: discardLog, clock: clock.Wall(), db: db, link: down, met: met, ctx: context.Background()}
 	p.gate.Store(pol)
 	p.balanceRound(&replicatingDB{DB: db, p: p})
 	if n := backupCount(db); n != 0 {
@@ -132,7 +132,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 	// Positive control: the same policy with the link up moves some.
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
 	pri, _ := linkedPair(t, priDB, leaseStore{secDB})
-	p = &failoverPart{log: discardLog, clock: clock.Wall(), db: priDB, link: pri, met: met, ctx: context.Background()}
+	p = &Pair{log: discardLog, clock: clock.Wall(), db: priDB, link: pri, met: met, ctx: context.Background()}
 	p.gate.Store(pol)
 	p.balanceRound(&replicatingDB{DB: priDB, p: p})
 	if n := backupCount(priDB); n == 0 {
@@ -156,7 +156,7 @@ func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	met, _ := newFailoverMetrics(nil)
-	p := &failoverPart{log: discardLog, clock: clk, link: sec, m: m, met: met, vr: &vrrpPart{}, silence: 300 * time.Millisecond}
+	p := &Pair{log: discardLog, clock: clk, link: sec, m: m, met: met, vr: &fakeVRRP{}, silence: 300 * time.Millisecond}
 	p.q.init()
 	var stopped bool
 	step := func() {
@@ -192,18 +192,18 @@ func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 // its age.
 func TestFailoverStatusPartner(t *testing.T) {
 	clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	p := &failoverPart{log: discardLog, clock: clk}
+	p := &Pair{log: discardLog, clock: clk}
 	p.q.init()
 	p.onLinkEvent(peer.Up{PartnerName: "gw2", PartnerState: uint8(failover.Normal)})
 	p.status.Store(&failover.Status{State: failover.Normal, Partner: failover.Normal, LinkUp: true})
-	fs := p.statusView()
+	fs := p.Status()
 	if fs.PartnerName != "gw2" || fs.PartnerState != "NORMAL" || !fs.PartnerLastSeen.IsZero() {
 		t.Errorf("link up: name %q state %q last seen %v, want gw2 NORMAL zero", fs.PartnerName, fs.PartnerState, fs.PartnerLastSeen)
 	}
 	lost := clk.Now()
 	p.onLinkEvent(peer.Down{})
 	p.status.Store(&failover.Status{State: failover.CommInterrupted, Partner: failover.Normal, LinkUp: false, LinkDownSince: lost})
-	fs = p.statusView()
+	fs = p.Status()
 	if fs.PartnerName != "gw2" || fs.PartnerState != "UNKNOWN" || fs.PartnerLastState != "NORMAL" || !fs.PartnerLastSeen.Equal(lost) {
 		t.Errorf("link down: name %q state %q last %q seen %v, want gw2 UNKNOWN NORMAL %v",
 			fs.PartnerName, fs.PartnerState, fs.PartnerLastState, fs.PartnerLastSeen, lost)
@@ -229,9 +229,9 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 	}
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
 	pri, _ := linkedPair(t, priDB, leaseStore{secDB})
-	p := &failoverPart{log: discardLog, clock: clock.Wall(), db: priDB, link: pri, met: met, ctx: context.Background()}
+	p := &Pair{log: discardLog, clock: clock.Wall(), db: priDB, link: pri, met: met, ctx: context.Background()}
 	p.gate.Store(normalPolicy(t)) // MCLT 1h
-	g, rdb := p.gateAdapter(), &replicatingDB{DB: priDB, p: p}
+	g, rdb := p.Gate(), &replicatingDB{DB: priDB, p: p}
 	const desired = 72 * time.Hour
 	addr := netip.MustParseAddr("192.0.2.150")
 	hw := net.HardwareAddr{2, 0, 0, 0, 0, 1}

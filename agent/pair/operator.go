@@ -1,4 +1,4 @@
-package agent
+package pair
 
 // Operator commands of a pair: `hadhcpd maintenance start|stop`
 // and `hadhcpd partner-down`, over the control socket.
@@ -24,7 +24,7 @@ package agent
 //   - partner-down: OperatorPartnerDown; the machine applies it or answers
 //     Refused with its reason, which goes back to the operator verbatim.
 //
-// The failover part's Run goroutine owns the machine; these methods hand
+// The pair's Run goroutine owns the machine; these methods hand
 // their event to its loop over the channel it owns (command) and get the
 // actions of that step back, then watch the steps it publishes (opState)
 // for what follows (the partner taking mastership), so they never touch
@@ -44,25 +44,16 @@ import (
 
 // Sentinel errors of the operator commands.
 var (
-	// ErrRefused wraps the failover machine's (or the agent's) reason for
+	// ErrRefused wraps the failover machine's (or the pair's own) reason for
 	// not applying a command.
 	ErrRefused = errors.New("refused")
 	// ErrNoHandover: maintenance is on but the partner did not take VRRP
 	// mastership in time (it stopped advertising, or its VRRP instance
 	// is in fault).
 	ErrNoHandover = errors.New("the partner did not take VRRP mastership")
-	// ErrNotRunning: the failover part did not handle the command in time.
+	// ErrNotRunning: the pair's loop did not handle the command in time.
 	ErrNotRunning = errors.New("the failover part did not handle the command (not running yet?)")
 )
-
-// operatorFor is fo as the control socket's operator; nil (the interface,
-// not a typed nil) for a single server.
-func operatorFor(fo *failoverPart) control.Operator {
-	if fo == nil {
-		return nil
-	}
-	return fo
-}
 
 // Bounds of the waits. handled: the Run loop takes an event within
 // microseconds; a second is for a box under load. handover: the partner's
@@ -89,7 +80,7 @@ type opCmd struct {
 // command hands ev to the failover loop and returns the actions of its
 // step, once the step's status is published; ErrNotRunning when the loop
 // does not take it within opHandled.
-func (p *failoverPart) command(ctx context.Context, ev failover.Event) ([]failover.Action, error) {
+func (p *Pair) command(ctx context.Context, ev failover.Event) ([]failover.Action, error) {
 	c := opCmd{ev: ev, done: make(chan []failover.Action, 1)}
 	t := p.clock.NewTimer(opHandled)
 	defer t.Stop()
@@ -110,14 +101,14 @@ func (p *failoverPart) command(ctx context.Context, ev failover.Event) ([]failov
 	}
 }
 
-// opState is the operator side of the failover part: Run's exec reports
+// opState is the operator side of the pair: Run's exec reports
 // every step through stepped; a command waiting for what follows its own
 // step (a handover, fitness) watches those reports.
 type opState struct {
 	cmd sync.Mutex // one operator command at a time
 
 	// steps counts the failover loop's steps (every exec): the watchdog's
-	// proof that the loop goes round (failoverPart.probes).
+	// proof that the loop goes round (Pair.Ping, Pair.Pong).
 	steps atomic.Uint64
 
 	mu      sync.Mutex
@@ -162,7 +153,7 @@ func (o *opState) unwatch(w *opWatch) {
 
 // await waits until done (checked at once, then after every step of the
 // failover loop) is true, or until d passes (then what timeout returns).
-func (p *failoverPart) await(ctx context.Context, d time.Duration, done func() bool, timeout func() error) error {
+func (p *Pair) await(ctx context.Context, d time.Duration, done func() bool, timeout func() error) error {
 	w := p.op.watch()
 	defer p.op.unwatch(w)
 	if done() {
@@ -185,27 +176,25 @@ func (p *failoverPart) await(ctx context.Context, d time.Duration, done func() b
 }
 
 // result fills the common part of a result from the published status.
-// The partner's state comes from statusView, so an operator command and
+// The partner's state comes from Status, so an operator command and
 // `hadhcpd status` never disagree about it (UNKNOWN while the link is
 // down, not the last state heard).
-func (p *failoverPart) result(cmd string) control.OperatorResult {
-	fs := p.statusView()
+func (p *Pair) result(cmd string) control.OperatorResult {
+	fs := p.Status()
 	r := control.OperatorResult{Command: cmd, State: fs.State, PartnerState: fs.PartnerState,
 		PartnerLastState: fs.PartnerLastState, PartnerLastSeen: fs.PartnerLastSeen}
 	if st := p.status.Load(); st != nil {
 		r.Maintenance, r.Fit = st.Maintenance, st.Fit
 	}
 	if p.vr != nil {
-		for _, v := range p.vr.statusView() {
-			if v.Instance == p.inst {
-				r.VRRPState, r.VRRPMaster = v.State, v.Master
-			}
+		if v, ok := p.vr.InstanceStatus(p.inst); ok {
+			r.VRRPState, r.VRRPMaster = v.State, v.Master
 		}
 	}
 	return r
 }
 
-func (p *failoverPart) snapshot() failover.Status {
+func (p *Pair) snapshot() failover.Status {
 	if st := p.status.Load(); st != nil {
 		return *st
 	}
@@ -214,12 +203,13 @@ func (p *failoverPart) snapshot() failover.Status {
 
 // handoverWait is how long maintenance start waits for the partner to
 // take mastership.
-func (p *failoverPart) handoverWait() time.Duration {
+func (p *Pair) handoverWait() time.Duration {
 	return min(max(2*p.silence+time.Second, opHandoverMin), opHandoverMax)
 }
 
-// maintenance starts or stops maintenance (see the file comment).
-func (p *failoverPart) Maintenance(ctx context.Context, start bool) (control.OperatorResult, error) {
+// Maintenance starts or stops maintenance (see the file comment); it
+// implements control.Operator.
+func (p *Pair) Maintenance(ctx context.Context, start bool) (control.OperatorResult, error) {
 	p.op.cmd.Lock()
 	defer p.op.cmd.Unlock()
 	if !start {
@@ -230,7 +220,7 @@ func (p *failoverPart) Maintenance(ctx context.Context, start bool) (control.Ope
 	if !before.Maintenance {
 		// Handing over to a partner that cannot serve would stop the
 		// service (in maintenance this box answers nobody). The machine
-		// itself does not refuse: this guard is the agent's.
+		// itself does not refuse: this guard is the pair's.
 		switch {
 		case !before.LinkUp:
 			r := p.result(cmd)
@@ -281,9 +271,9 @@ func (p *failoverPart) Maintenance(ctx context.Context, start bool) (control.Ope
 // No event reports an advert that changes nothing, so it polls the
 // instance's published status (opPoll). Without a running instance the
 // machine's view (not master) is all there is.
-func (p *failoverPart) awaitPartnerMaster(ctx context.Context, deadline time.Time, timeout func() error) error {
+func (p *Pair) awaitPartnerMaster(ctx context.Context, deadline time.Time, timeout func() error) error {
 	for {
-		elsewhere, known := p.vr.masterElsewhere(p.inst)
+		elsewhere, known := p.vr.MasterElsewhere(p.inst)
 		if elsewhere || !known {
 			return nil
 		}
@@ -301,7 +291,7 @@ func (p *failoverPart) awaitPartnerMaster(ctx context.Context, deadline time.Tim
 	}
 }
 
-func (p *failoverPart) maintenanceStop(ctx context.Context) (control.OperatorResult, error) {
+func (p *Pair) maintenanceStop(ctx context.Context) (control.OperatorResult, error) {
 	const cmd = "maintenance stop"
 	before := p.snapshot()
 	if _, err := p.command(ctx, failover.MaintenanceStop{}); err != nil {
@@ -326,8 +316,9 @@ func (p *failoverPart) maintenanceStop(ctx context.Context) (control.OperatorRes
 	return r, nil
 }
 
-// partnerDown is the operator's declaration that the partner is dead.
-func (p *failoverPart) PartnerDown(ctx context.Context) (control.OperatorResult, error) {
+// PartnerDown is the operator's declaration that the partner is dead
+// (control.Operator).
+func (p *Pair) PartnerDown(ctx context.Context) (control.OperatorResult, error) {
 	p.op.cmd.Lock()
 	defer p.op.cmd.Unlock()
 	const cmd = "partner-down"
@@ -352,25 +343,23 @@ func (p *failoverPart) PartnerDown(ctx context.Context) (control.OperatorResult,
 	return r, err
 }
 
-// probes is the failover loop's liveness check (agent/notify.go). A ping
-// is a no-op event through the machine's queue: a second Start, which the
-// machine ignores once started (sync/failover Machine.Handle); the loop
-// answers it with a step like any event. One tiny queue append per
-// keepalive tick.
+// Ping asks the failover loop for proof that it goes round, for the
+// agent's watchdog, and returns a ticket: Pong reaches it once the loop
+// has taken a step after the ping. A ping is a no-op event through the
+// machine's queue: a second Start, which the machine ignores once
+// started (sync/failover Machine.Handle); the loop answers it with a step
+// like any event. One tiny queue append per keepalive tick; never blocks.
 //
-// BUG(agent): the no-op leans on Start being ignored; a dedicated
+// BUG(pair): the no-op leans on Start being ignored; a dedicated
 // failover.Probe event (or a probe channel in Run's loop) would say so.
-func (p *failoverPart) probes() []*probe {
-	if p == nil {
-		return nil
-	}
-	return []*probe{{
-		name: "failover machine loop", bound: probeBound,
-		ping: func() uint64 {
-			t := p.op.steps.Load() + 1
-			p.q.push(failover.Start{})
-			return t
-		},
-		pong: p.op.steps.Load,
-	}}
+func (p *Pair) Ping() uint64 {
+	t := p.op.steps.Load() + 1
+	p.q.push(failover.Start{})
+	return t
 }
+
+// Pong is the last ticket the loop answered (the steps it took).
+func (p *Pair) Pong() uint64 { return p.op.steps.Load() }
+
+// The control socket's operator commands go to the pair.
+var _ control.Operator = (*Pair)(nil)

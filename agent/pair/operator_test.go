@@ -1,4 +1,4 @@
-package agent
+package pair
 
 import (
 	"context"
@@ -12,16 +12,17 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/clock"
+	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/hadhcpd/hadhcpd/vrrp"
 	"github.com/hadhcpd/hadhcpd/vrrp/vrrptest"
 )
 
-// testFailover is a failover part over a real machine and a real (not
-// running) link, running Run's loop (without the link and the balancer). VRRP is the agent's part without instances, so
-// SetPriority records the override.
-func testFailover(t *testing.T) *failoverPart {
+// testFailover is a pair over a real machine and a real (not running)
+// link, running Run's loop (without the link and the balancer). VRRP is a
+// fakeVRRP without instances, so SetPriority records the override.
+func testFailover(t *testing.T) *Pair {
 	t.Helper()
 	p := newTestFailover(t)
 	runLoop(t, p)
@@ -29,7 +30,7 @@ func testFailover(t *testing.T) *failoverPart {
 }
 
 // newTestFailover is testFailover's part, its loop not started.
-func newTestFailover(t *testing.T) *failoverPart {
+func newTestFailover(t *testing.T) *Pair {
 	t.Helper()
 	m, err := failover.New(failover.Config{Role: failover.Primary, Mode: failover.HotStandby, MCLT: time.Hour, StandbyShare: 0.1, Split: 128, LoadBalanceMaxSeconds: 3})
 	if err != nil {
@@ -42,15 +43,15 @@ func newTestFailover(t *testing.T) *failoverPart {
 		t.Fatal(err)
 	}
 	met, _ := newFailoverMetrics(nil)
-	p := &failoverPart{log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: clock.Wall(), inst: "lan",
-		vr: &vrrpPart{}, m: m, link: link, met: met, silence: 300 * time.Millisecond}
+	p := &Pair{log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: clock.Wall(), inst: "lan",
+		vr: &fakeVRRP{}, m: m, link: link, met: met, silence: 300 * time.Millisecond}
 	p.q.init()
 	p.cmds = make(chan opCmd)
 	return p
 }
 
 // runLoop starts p and runs its loop until the test ends.
-func runLoop(t *testing.T, p *failoverPart) {
+func runLoop(t *testing.T, p *Pair) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -64,10 +65,67 @@ func runLoop(t *testing.T, p *failoverPart) {
 // nopStore satisfies peer.Store for a link that never runs.
 type nopStore struct{ peer.Store }
 
-func (p *failoverPart) prio() uint8 {
-	p.vr.mu.Lock()
-	defer p.vr.mu.Unlock()
-	return p.vr.prios[p.inst]
+func (p *Pair) prio() uint8 {
+	f := p.vr.(*fakeVRRP)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.prios[p.inst]
+}
+
+// fakeVRRP is the agent's VRRP part as a pair uses it (VRRP): it records
+// the priority override and drives the instances it is given, as the
+// agent's part does; without instances Resign is a no-op and nothing is
+// known of mastership.
+type fakeVRRP struct {
+	mu    sync.Mutex
+	prios map[string]uint8
+	insts map[string]*vrrp.Instance
+}
+
+func (f *fakeVRRP) Hook(string, func(vrrp.Transition), func(netip.Addr, uint8)) {}
+
+func (f *fakeVRRP) SetPriority(instance string, prio uint8) {
+	f.mu.Lock()
+	if f.prios == nil {
+		f.prios = map[string]uint8{}
+	}
+	f.prios[instance] = prio
+	in := f.insts[instance]
+	f.mu.Unlock()
+	if in != nil {
+		in.SetPriority(prio)
+	}
+}
+
+func (f *fakeVRRP) instance(name string) *vrrp.Instance {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.insts[name]
+}
+
+func (f *fakeVRRP) setInstances(insts map[string]*vrrp.Instance) {
+	f.mu.Lock()
+	f.insts = insts
+	f.mu.Unlock()
+}
+
+func (f *fakeVRRP) Resign(instance string) {
+	if in := f.instance(instance); in != nil {
+		in.Resign()
+	}
+}
+
+func (f *fakeVRRP) MasterElsewhere(instance string) (elsewhere, known bool) {
+	in := f.instance(instance)
+	if in == nil {
+		return false, false
+	}
+	st := in.Status()
+	return st.State == vrrp.Backup && st.MasterAddr.IsValid(), true
+}
+
+func (f *fakeVRRP) InstanceStatus(string) (control.VRRPStatus, bool) {
+	return control.VRRPStatus{}, false
 }
 
 // TestOperatorMaintenanceHandover drives the real machine: maintenance
@@ -206,7 +264,7 @@ func TestOperatorPartnerStateAsStatus(t *testing.T) {
 	p.onLinkEvent(peer.Down{Reason: errors.New("test")})
 	waitFor(t, func() bool { st := p.status.Load(); return st != nil && !st.LinkUp })
 	r = p.result("partner-down")
-	fs := p.statusView()
+	fs := p.Status()
 	if r.PartnerState != "UNKNOWN" || r.PartnerLastState != "NORMAL" || r.PartnerLastSeen.IsZero() {
 		t.Errorf("link down: partner %q, last %q at %v; want UNKNOWN, last NORMAL with a time", r.PartnerState, r.PartnerLastState, r.PartnerLastSeen)
 	}
@@ -254,7 +312,7 @@ func TestOperatorMaintenanceResigns(t *testing.T) {
 		}
 	})
 	partner := newInst("partner", "192.0.2.12", 100, nil)
-	p.vr.insts = map[string]*vrrp.Instance{"lan": ours}
+	p.vr.(*fakeVRRP).setInstances(map[string]*vrrp.Instance{"lan": ours})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, in := range []*vrrp.Instance{ours, partner} {

@@ -1,4 +1,4 @@
-package agent
+package pair
 
 import (
 	"context"
@@ -85,7 +85,7 @@ func replicating(t testing.TB, priDB *lease.DB, pri *peer.Link) *replicatingDB {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return &replicatingDB{DB: priDB, p: &failoverPart{log: discardLog, link: pri, ctx: ctx, met: met}}
+	return &replicatingDB{DB: priDB, p: &Pair{log: discardLog, link: pri, ctx: ctx, met: met}}
 }
 
 // seqStore records the sequence numbers of the records the partner

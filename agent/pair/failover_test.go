@@ -1,4 +1,4 @@
-package agent
+package pair
 
 import (
 	"net/netip"
@@ -15,7 +15,7 @@ import (
 // (failover.Presence decides what they mean: TestPresence).
 func TestVRRPEventsToMachine(t *testing.T) {
 	clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	p := &failoverPart{clock: clk, silence: 300 * time.Millisecond}
+	p := &Pair{clock: clk, silence: 300 * time.Millisecond}
 	p.q.init()
 	down := vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Cause: vrrp.CauseMasterDown}
 

@@ -1,0 +1,124 @@
+package pair
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/sync/failover"
+	"github.com/hadhcpd/hadhcpd/sync/peer"
+)
+
+// replicatingDB is the engine's lease database in a pair: Commit and
+// Expire are local commits followed by replication to the partner.
+type replicatingDB struct {
+	*lease.DB
+	p *Pair
+	// committed, when set (tests), runs between a local commit and the
+	// queueing of its records: a goroutine slowed there must not let a
+	// later batch into the stream first.
+	committed func()
+}
+
+// Commit commits locally (durable, group commit), then waits until the
+// partner applied the records durably: only then may the engine build the
+// ACK (invariant 2). A binding's potential expiry is on its lease (the
+// engine put the gate's there), so the partner receives it with the
+// record (draft §5.2.1: "what to tell the failover partner"). The record
+// also carries, as AckedExpiry, the potential expiry the partner
+// acknowledged for the binding's previous record, so a renewal granted
+// while the partner is unreachable still counts from it.
+func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
+	ls = append([]lease.Lease(nil), ls...) // the caller's slice stays as it was
+	acked := r.p.ackedSeq.Load()
+	for i := range ls {
+		if ls[i].State != lease.StateActive {
+			continue
+		}
+		if prev, ok := r.DB.Get(ls[i].Addr); ok && prev.Key() == ls[i].Key() {
+			if a := failover.AckedThrough(prev, acked).AckedExpiry; a.After(ls[i].AckedExpiry) {
+				ls[i].AckedExpiry = a
+			}
+		}
+	}
+	// Number and queue under one lock, so records enter the stream in the
+	// order the database numbered them; wait for the partner outside it,
+	// so the next group commit (the engine keeps several in flight) is
+	// made durable here while this one travels (DESIGN.md data path, 4-5).
+	r.p.order.Lock()
+	recs, err := r.DB.CommitRecords(ls...)
+	if err != nil {
+		r.p.order.Unlock()
+		return nil, err
+	}
+	if r.committed != nil {
+		r.committed()
+	}
+	wait := r.p.send(recs)
+	r.p.order.Unlock()
+	out := lease.Leases(recs)
+	if wait() {
+		r.p.acked(out)
+	}
+	return out, nil
+}
+
+// Expire's records (ACTIVE -> EXPIRED) go to the partner too.
+func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
+	r.p.order.Lock()
+	recs, err := r.DB.ExpireRecords(now, max)
+	wait := r.p.send(recs)
+	r.p.order.Unlock()
+	out := lease.Leases(recs)
+	if len(out) > 0 && wait() {
+		r.p.acked(out)
+	}
+	return out, err
+}
+
+// acked notes that the partner applied every record of ls durably.
+// Every record goes to the stream in sequence order, so the partner's ack
+// is cumulative up to the highest.
+func (p *Pair) acked(ls []lease.Lease) {
+	var top uint64
+	for i := range ls {
+		top = max(top, ls[i].Seq)
+	}
+	for {
+		cur := p.ackedSeq.Load()
+		if top <= cur || p.ackedSeq.CompareAndSwap(cur, top) {
+			return
+		}
+	}
+}
+
+// send queues committed records on the link at once and returns the wait
+// for the partner's ack (see peer.Link.Send): true when the partner
+// applied every one durably. The records carry the payloads the journal
+// got, so nothing is encoded again. Every error leaves the records durable
+// here and queued for the partner; the engine proceeds (the partner is
+// unreachable, and the machine goes COMMUNICATIONS-INTERRUPTED on the
+// link's Down).
+func (p *Pair) send(rs []lease.Record) (wait func() bool) {
+	if p.link == nil || len(rs) == 0 {
+		return func() bool { return false }
+	}
+	w := p.link.Send(rs...)
+	return func() bool {
+		err := w(p.ctx)
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, peer.ErrPartnerUnreachable), errors.Is(err, context.Canceled):
+			p.met.unreachable.Add(float64(len(rs)))
+		default:
+			p.log.Error("replicate", "records", len(rs), "err", err)
+		}
+		return false
+	}
+}
+
+// leaseStore is peer.Store over the lease database: its Apply is one group
+// commit of the partner's records, in order (lease.DB.Apply).
+type leaseStore struct{ *lease.DB }
