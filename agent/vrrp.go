@@ -435,17 +435,6 @@ func (p *vrrpPart) ServerID(iface string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// Master reports whether the named instance is master now.
-func (p *vrrpPart) Master(instance string) bool {
-	if p == nil {
-		return false
-	}
-	p.mu.Lock()
-	inst := p.insts[instance]
-	p.mu.Unlock()
-	return inst != nil && inst.Status().State == vrrp.Master
-}
-
 // vrrpNice is the nice value the process runs at while it speaks VRRP.
 // With 100ms adverts a backup takes over after ~360ms without adverts; on
 // a box whose CPUs are saturated (measured: two busy loops on two cores
