@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -9,34 +8,15 @@ import (
 	"testing"
 
 	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/config/configtest"
 )
-
-// syncBase is a node's own config for the config-sync tests; its state
-// directory is a fresh temporary one.
-func syncBase(t *testing.T, ifaces, pool string) *config.Config {
-	t.Helper()
-	cfg, err := config.Load(writeConfig(t, fmt.Sprintf(`
-node: {name: gw2, state_dir: %s}
-dhcp:
-  interfaces: [%s]
-  options: {domain_name_servers: [192.0.2.53]}
-  subnets:
-    - subnet: 192.0.2.0/24
-      pools: [{range: %s}]
-      options: {routers: [192.0.2.1]}
-`, t.TempDir(), ifaces, pool)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
 
 // TestConfigHashIgnoresInterfaces: the hash both boxes report covers the
 // synced section only: interfaces are node-local.
 func TestConfigHashIgnoresInterfaces(t *testing.T) {
-	a, _ := sectionHash(syncBase(t, "eth0", "192.0.2.100-192.0.2.200").DHCP)
-	b, _ := sectionHash(syncBase(t, "lan1, lan2", "192.0.2.100-192.0.2.200").DHCP)
-	c, _ := sectionHash(syncBase(t, "eth0", "192.0.2.150-192.0.2.200").DHCP)
+	a, _ := sectionHash(configtest.DHCPNode(t, "eth0", "192.0.2.100-192.0.2.200").DHCP)
+	b, _ := sectionHash(configtest.DHCPNode(t, "lan1, lan2", "192.0.2.100-192.0.2.200").DHCP)
+	c, _ := sectionHash(configtest.DHCPNode(t, "eth0", "192.0.2.150-192.0.2.200").DHCP)
 	if string(a) != string(b) {
 		t.Error("sections that differ only in dhcp.interfaces hash differently")
 	}
@@ -50,9 +30,9 @@ func TestConfigHashIgnoresInterfaces(t *testing.T) {
 // the section in force stays (its hash unchanged). A secondary's config
 // sync (agent/pair) relies on it to refuse what its primary sends.
 func TestApplyRejects(t *testing.T) {
-	base := syncBase(t, "eth0", "192.0.2.100-192.0.2.200")
+	base := configtest.DHCPNode(t, "eth0", "192.0.2.100-192.0.2.200")
 	dh := &dhcpPart{log: slog.New(slog.DiscardHandler)}
-	outside := syncBase(t, "x", "192.0.2.100-192.0.2.200").DHCP
+	outside := configtest.DHCPNode(t, "x", "192.0.2.100-192.0.2.200").DHCP
 	outside.Subnets[0].Pools[0].Range = "203.0.113.1-203.0.113.9"
 	if _, err := dh.Apply(base, outside, "primary"); err == nil || !strings.Contains(err.Error(), "dhcp.subnets[0].pools[0]") {
 		t.Errorf("Apply = %v, want an error naming dhcp.subnets[0].pools[0]", err)
@@ -65,8 +45,8 @@ func TestApplyRejects(t *testing.T) {
 // TestSyncedFileRoundTrip: what a secondary keeps is what it uses after a
 // restart, with its own interfaces; a damaged file is ignored.
 func TestSyncedFileRoundTrip(t *testing.T) {
-	base := syncBase(t, "eth0", "192.0.2.100-192.0.2.200")
-	b, err := config.SectionBytes(syncBase(t, "other", "192.0.2.150-192.0.2.200").DHCP)
+	base := configtest.DHCPNode(t, "eth0", "192.0.2.100-192.0.2.200")
+	b, err := config.SectionBytes(configtest.DHCPNode(t, "other", "192.0.2.150-192.0.2.200").DHCP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,15 +70,6 @@ func TestSyncedFileRoundTrip(t *testing.T) {
 	if c, _ := loadSynced(base, log); c != nil {
 		t.Error("a torn synced file was used")
 	}
-}
-
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "hadhcpd.yaml")
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // sectionHash is the hash both ends report for a section.

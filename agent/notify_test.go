@@ -18,6 +18,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/agent/pair"
 	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/config/configtest"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/vrrp"
 	"github.com/hadhcpd/hadhcpd/vrrp/vrrptest"
@@ -211,7 +212,7 @@ func testPair(t *testing.T, run bool) *pair.Pair {
 	if err := os.WriteFile(psk, []byte(strings.Repeat("k", 32)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(writeConfig(t, fmt.Sprintf(`
+	cfg, err := config.Load(configtest.File(t, fmt.Sprintf(`
 node: {name: gw1, state_dir: %s}
 vrrp:
   instances: [{name: lan, interface: lan0, vrid: 51, priority: 200, virtual_ips: [192.0.2.1/24]}]

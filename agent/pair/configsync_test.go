@@ -9,36 +9,8 @@ import (
 	"testing"
 
 	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/config/configtest"
 )
-
-// syncBase is a node's own config for the config-sync tests; its state
-// directory is a fresh temporary one.
-func syncBase(t *testing.T, ifaces, pool string) *config.Config {
-	t.Helper()
-	cfg, err := config.Load(writeConfig(t, fmt.Sprintf(`
-node: {name: gw2, state_dir: %s}
-dhcp:
-  interfaces: [%s]
-  options: {domain_name_servers: [192.0.2.53]}
-  subnets:
-    - subnet: 192.0.2.0/24
-      pools: [{range: %s}]
-      options: {routers: [192.0.2.1]}
-`, t.TempDir(), ifaces, pool)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "hadhcpd.yaml")
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // fakeSection is the agent's DHCP part as config sync uses it (Section):
 // Apply validates the section against the node's config as the agent's
@@ -65,13 +37,13 @@ func (s *fakeSection) Apply(base *config.Config, sec *config.DHCPConfig, _ strin
 // a reason naming the problem, and nothing is kept in the state directory
 // (the section in force stays).
 func TestOnConfigRejects(t *testing.T) {
-	base := syncBase(t, "eth0", "192.0.2.100-192.0.2.200")
+	base := configtest.DHCPNode(t, "eth0", "192.0.2.100-192.0.2.200")
 	p := &Pair{base: base, sec: &fakeSection{}}
-	good, err := config.SectionBytes(syncBase(t, "x", "192.0.2.150-192.0.2.200").DHCP)
+	good, err := config.SectionBytes(configtest.DHCPNode(t, "x", "192.0.2.150-192.0.2.200").DHCP)
 	if err != nil {
 		t.Fatal(err)
 	}
-	outside, _ := config.SectionBytes(syncBase(t, "x", "192.0.2.100-192.0.2.200").DHCP)
+	outside, _ := config.SectionBytes(configtest.DHCPNode(t, "x", "192.0.2.100-192.0.2.200").DHCP)
 	outside = []byte(strings.Replace(string(outside), "192.0.2.100-192.0.2.200", "203.0.113.1-203.0.113.9", 1))
 	unknown := []byte(strings.Replace(string(good), `{`, `{"Leases":1,`, 1))
 	for _, c := range []struct {
