@@ -58,13 +58,13 @@ type Options struct {
 	// compares (lease start and expiry in the engine and the database,
 	// the failover machine, the clock in the frames to the partner) is
 	// real time + ClockOffset, while timers run at normal speed. It exists
-	// for the end-to-end tests of clock skew between the boxes (DESIGN.md
-	// invariant 6: safety needs no synchronised clocks); Go ignores
+	// for the end-to-end tests of clock skew between the boxes (invariant
+	// 6: safety needs no synchronised clocks); Go ignores
 	// libfaketime. Zero in production. At most maxClockOffset either way.
 	ClockOffset time.Duration
 }
 
-// maxClockOffset bounds Options.ClockOffset: DESIGN.md's invariant 1
+// maxClockOffset bounds Options.ClockOffset: invariant 1
 // covers a skew of up to an hour between the boxes; a day leaves room for
 // tests beyond it without approaching time arithmetic's limits.
 const maxClockOffset = 24 * time.Hour
@@ -82,15 +82,15 @@ func (o Options) Validate() error {
 }
 
 // Run starts every configured part and blocks until ctx ends, then stops
-// them gracefully. The order is the safe one of DESIGN.md: stale VIPs go
+// them gracefully. The order is the safe one: stale VIPs go
 // first (invariant 4), then the parts start.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return RunWith(ctx, cfg, log, Options{})
 }
 
 // RunReload is Run with a reload trigger: the dhcp: section is applied
-// without a restart (and sent to the secondary by a primary, DESIGN.md
-// "Config sync"); other changes need a restart and are logged as such.
+// without a restart (and sent to the secondary by a primary: config
+// sync); other changes need a restart and are logged as such.
 func RunReload(ctx context.Context, cfg *config.Config, log *slog.Logger, rl Reload) error {
 	return RunWith(ctx, cfg, log, Options{Reload: rl})
 }

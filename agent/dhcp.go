@@ -53,7 +53,7 @@ const (
 // serverID gives the VRRP virtual IP of an interface when there is one. It
 // returns nil, nil for a config without a dhcp section. wrap, when set,
 // puts a layer between the engine and the database (agent/pair's
-// replicating commit path, DESIGN.md invariant 2). clock is the agent's
+// replicating commit path, invariant 2). clock is the agent's
 // wall time, given to the engine and the database alike so lease times
 // are stamped and compared on one clock.
 func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB) (*dhcpPart, error) {
@@ -308,8 +308,8 @@ func vipServerID(vr *vrrpPart) dhcpd.ServerIDFunc {
 	return func(iface string) (netip.Addr, bool) { return vr.ServerID(iface) }
 }
 
-// The dhcp: section in force can change without a restart (DESIGN.md
-// "Config sync"): a reload of the file (SIGHUP) on a single server or a
+// The dhcp: section in force can change without a restart (config
+// sync): a reload of the file (SIGHUP) on a single server or a
 // primary, or the primary's section received over the sync link on a
 // secondary. dhcp.interfaces stays node-local: every applied section keeps
 // this box's own interfaces (the sockets are bound at start).

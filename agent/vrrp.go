@@ -55,7 +55,7 @@ func (p *vrrpPart) Hook(instance string, onTransition func(vrrp.Transition), onA
 
 // SetPriority overrides the named instance's priority (0 restores the
 // configured one): the pair lowers it while this node is not fit
-// to serve (DESIGN.md invariant 3). Safe before and during Run.
+// to serve (invariant 3). Safe before and during Run.
 func (p *vrrpPart) SetPriority(instance string, prio uint8) {
 	p.mu.Lock()
 	if p.prios == nil {

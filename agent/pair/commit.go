@@ -45,7 +45,7 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	// Number and queue under one lock, so records enter the stream in the
 	// order the database numbered them; wait for the partner outside it,
 	// so the next group commit (the engine keeps several in flight) is
-	// made durable here while this one travels (DESIGN.md data path, 4-5).
+	// made durable here while this one travels (pipelining).
 	r.p.order.Lock()
 	recs, err := r.DB.CommitRecords(ls...)
 	if err != nil {

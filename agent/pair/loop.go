@@ -68,7 +68,7 @@ func (p *Pair) exec(acts []failover.Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case failover.Transition:
-			// One line per transition (DESIGN.md "Observability").
+			// One line per transition, for the operator's grep.
 			p.log.Info("failover transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason)
 			p.met.state.Set(float64(a.To))
 			p.met.transitions.WithLabelValues(a.To.String()).Inc()

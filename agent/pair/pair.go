@@ -2,8 +2,7 @@
 // loop, the sync link, the replicated commit path, pool balancing and the
 // operator's commands. It wires sync/failover (the state machine),
 // sync/peer (the sync link) and the lease database into the DHCP engine
-// and the VRRP instance named by failover.vrrp_instance (DESIGN.md
-// "Failover and replication"). What it needs of the agent's other parts
+// and the VRRP instance named by failover.vrrp_instance. What it needs of the agent's other parts
 // is two small interfaces: VRRP (the instances) and Section (the dhcp:
 // section in force, for config sync).
 //
@@ -250,7 +249,7 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 }
 
 // Attach takes the opened lease database and returns the engine's view of
-// it: the replicating commit path (DESIGN.md invariant 2). The agent's
+// it: the replicating commit path (invariant 2). The agent's
 // newDHCP calls it (as its wrap function) between opening the database
 // and building the engine.
 func (p *Pair) Attach(db *lease.DB) dhcpd.LeaseDB {
@@ -284,7 +283,7 @@ func (p *Pair) Start(sec Section, rep lease.OpenReport) error {
 }
 
 // SendConfig (primary) hands the dhcp: section to the link: sent on every
-// connect and now if the link is up (DESIGN.md "Config sync").
+// connect and now if the link is up.
 func (p *Pair) SendConfig(sec *config.DHCPConfig) error {
 	b, err := config.SectionBytes(sec)
 	if err != nil {
