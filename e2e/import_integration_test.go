@@ -556,7 +556,7 @@ func waitOnlyMaster(t *testing.T, master, other *testnet.Host, d time.Duration, 
 }
 
 // kaConf is a keepalived 2.2 VRRPv3 instance on eth0 (as in
-// /work/shared/peers/keepalived.conf.tmpl), 100ms adverts.
+// the keepalived template of the peers guide), 100ms adverts.
 func kaConf(name string, prio int) string {
 	return fmt.Sprintf(`global_defs {
     router_id %s

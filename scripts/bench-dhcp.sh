@@ -82,7 +82,7 @@ start_server() {
 		sed -e "s|@LAN_IF@|eth0|; s|@MY_LAN@|198.18.0.1|; s|@STATE@|$WORK/state|g" \
 			-e "s|@KEA_MT@|false|; s|@KEA_THREADS@|1|; s|@LEASE_TIME@|3600|; s|@RENEW_TIME@|1800|; s|@REBIND_TIME@|3150|" \
 			-e "s|@LAN_NET@|198.18.0.0|; s|@LAN_PFX@|15|; s|@POOL_START@|$first|; s|@POOL_END@|$last|; s|@VIP@|198.18.0.1|g" \
-			-e "s|@HOOKS@||; s|@KEA_LOG_SEVERITY@|WARN|" /work/shared/peers/kea-dhcp4.json.tmpl >"$WORK/kea.json"
+			-e "s|@HOOKS@||; s|@KEA_LOG_SEVERITY@|WARN|" bench/peers/kea-dhcp4.json.tmpl >"$WORK/kea.json"
 		# Kea keeps its PID and lock files in /run/kea unless told otherwise.
 		ip netns exec $SRV $SRV_RUN env KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" \
 			kea-dhcp4 -c "$WORK/kea.json" >"$WORK/server.log" 2>&1 &
