@@ -41,7 +41,7 @@ KEA_HOOKS=${KEA_HOOKS:-/usr/lib/x86_64-linux-gnu/kea/hooks}
 for h in libdhcp_ha.so libdhcp_lease_cmds.so; do
 	[ -e "$KEA_HOOKS/$h" ] || { say "$KEA_HOOKS/$h missing (kea-dhcp4-server; or set KEA_HOOKS); skipped"; exit 0; }
 done
-PEERS=${PEERS:-$(cd "$(dirname "$0")/../bench/peers" && pwd)}
+PEERS=${PEERS:-$PWD/bench/peers} # the Kea templates, kept in the repository
 for f in kea-dhcp4.json.tmpl kea-ha-hooks.json.tmpl; do
 	[ -r "$PEERS/$f" ] || { say "$PEERS/$f missing (set PEERS to the peer templates' folder)"; exit 1; }
 done
