@@ -11,7 +11,9 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
+	"github.com/hadhcpd/hadhcpd/agent/hooks"
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/netcfg"
 	"github.com/hadhcpd/hadhcpd/vrrp"
@@ -22,6 +24,7 @@ import (
 type vrrpPart struct {
 	log      *slog.Logger
 	metrics  *vrrp.Metrics
+	notifyM  *hooks.Metrics
 	specs    []instSpec
 	groups   []config.VRRPSyncGroup
 	firewall bool
@@ -144,9 +147,10 @@ func (p *vrrpPart) instance(name string) *vrrp.Instance {
 
 // instSpec is one instance, typed.
 type instSpec struct {
-	cfg   vrrp.Config
-	garp  netcfg.Schedule
-	track []string // the instance's own interface first
+	cfg    vrrp.Config
+	garp   netcfg.Schedule
+	track  []string // the instance's own interface first
+	notify hooks.Scripts
 }
 
 // newVRRP builds the VRRP instances of b; it returns nil, nil when b has
@@ -163,8 +167,12 @@ func newVRRP(b *config.Built, log *slog.Logger, reg prometheus.Registerer) (*vrr
 	if err != nil {
 		return nil, fmt.Errorf("vrrp metrics: %w", err)
 	}
+	hm, err := hooks.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("notify metrics: %w", err)
+	}
 	return &vrrpPart{
-		log: log, metrics: m, specs: specs, groups: b.File.VRRP.SyncGroups,
+		log: log, metrics: m, notifyM: hm, specs: specs, groups: b.File.VRRP.SyncGroups,
 		firewall: b.File.Firewall.Manage, rules: firewallRules(b),
 	}, nil
 }
@@ -187,7 +195,8 @@ func vrrpSpecs(in []config.VRRPSpec) ([]instSpec, error) {
 			errs = append(errs, &config.ConfigError{Key: fmt.Sprintf("vrrp.instances[%d]", i), Reason: err.Error()})
 		}
 		g := netcfg.Schedule{Repeat: s.GARP.Repeat, Interval: s.GARP.Interval, Refresh: s.GARP.Refresh}
-		specs = append(specs, instSpec{cfg: c, garp: g, track: s.Track})
+		n := hooks.Scripts{Master: s.Notify.Master, Backup: s.Notify.Backup, Fault: s.Notify.Fault, Notify: s.Notify.Any, Timeout: s.Notify.Timeout}
+		specs = append(specs, instSpec{cfg: c, garp: g, track: s.Track, notify: n})
 	}
 	return specs, errors.Join(errs...)
 }
@@ -274,6 +283,11 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 	var helpers sync.WaitGroup
 	defer func() { hcancel(); helpers.Wait() }()
 
+	// The instances' notify scripts; closed after the instances stopped,
+	// so the STOP of their graceful leave still runs.
+	var runners []*hooks.Runner
+	defer func() { closeRunners(runners, notifyStopGrace) }()
+
 	garps := map[string]*netcfg.GARPShare{}
 	insts := map[string]*vrrp.Instance{}
 	var built []*vrrp.Instance
@@ -319,7 +333,15 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 		h := p.hooks[s.cfg.Name]
 		prio, hasPrio := p.prios[s.cfg.Name]
 		p.mu.Unlock()
-		inst, err := vrrp.NewInstance(s.cfg, vrrp.Deps{
+		var inst *vrrp.Instance
+		onTransition := h.onTransition
+		if !s.notify.Empty() {
+			r := hooks.New(s.cfg.Name, s.notify, hooks.Deps{Log: ilog, Metrics: p.notifyM})
+			runners = append(runners, r)
+			// inst is set before its Run, the only caller.
+			onTransition = notifyTransitions(r, func() vrrp.Status { return inst.Status() }, h.onTransition)
+		}
+		inst, err = vrrp.NewInstance(s.cfg, vrrp.Deps{
 			Conn: conn,
 			Owner: &netcfg.VIPs{
 				Addrs: addrs, Instance: s.cfg.Name, Interface: s.cfg.Interface, Prefixes: s.cfg.VIPs,
@@ -329,7 +351,7 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 			Metrics:      p.metrics,
 			Primary:      own[0],
 			Own:          own,
-			OnTransition: h.onTransition,
+			OnTransition: onTransition,
 			OnAdvert:     h.onAdvert,
 		})
 		conns = append(conns, conn)
@@ -441,3 +463,46 @@ func (p *vrrpPart) ServerID(iface string) (netip.Addr, bool) {
 // and a load average of 10) a nice-0 speaker was starved long enough to
 // flap. At -10 the kernel's wakeup preemption runs it at once.
 const vrrpNice = -10
+
+// notifyStopGrace is how long a stopping agent waits for the instances'
+// last notify scripts (the STOP of their graceful leave) before killing
+// them: well inside the unit's TimeoutStopSec=15s, which also covers the
+// leave itself and ExecStopPost.
+const notifyStopGrace = 5 * time.Second
+
+// notifyTransitions returns an instance's OnTransition: it queues the
+// notify scripts of the new state (hooks.Runner.Notify never blocks) and
+// then calls next, when set. status is the instance's, already updated
+// for the transition: it gives the effective priority keepalived passes.
+func notifyTransitions(r *hooks.Runner, status func() vrrp.Status, next func(vrrp.Transition)) func(vrrp.Transition) {
+	return func(t vrrp.Transition) {
+		if next != nil {
+			next(t)
+		}
+		var st hooks.State
+		switch t.To {
+		case vrrp.Master:
+			st = hooks.Master
+		case vrrp.Backup:
+			st = hooks.Backup
+		case vrrp.Fault:
+			st = hooks.Fault
+		case vrrp.Initialize:
+			st = hooks.Stop // only a stopping instance goes back to Initialize
+		default:
+			return
+		}
+		r.Notify(st, status().Priority)
+	}
+}
+
+// closeRunners closes the runners side by side, so the stop waits one
+// grace at most, not one per instance.
+func closeRunners(rs []*hooks.Runner, grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Close(grace) }()
+	}
+	wg.Wait()
+}

@@ -40,6 +40,7 @@ type VRRPSpec struct {
 	UnicastPeers   []netip.Addr // empty: multicast 224.0.0.18
 	GARP           GARPSpec
 	Track          []string // the instance's own interface first
+	Notify         NotifySpec
 }
 
 // GARPSpec is when gratuitous ARP is sent after becoming master.

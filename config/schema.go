@@ -48,6 +48,12 @@ type VRRPInstance struct {
 	TrackInterfaces []string      `mapstructure:"track_interfaces"`
 	GARP            GARPConfig    `mapstructure:"garp"`
 	VirtualMAC      bool          `mapstructure:"virtual_mac"` // 00:00:5e:00:01:VRID on a macvlan
+	// Scripts run on transitions, as keepalived's notify_* (config/notify.go).
+	NotifyMaster  string        `mapstructure:"notify_master"`
+	NotifyBackup  string        `mapstructure:"notify_backup"`
+	NotifyFault   string        `mapstructure:"notify_fault"`
+	Notify        string        `mapstructure:"notify"`
+	NotifyTimeout time.Duration `mapstructure:"notify_timeout"` // default 10s
 }
 
 type GARPConfig struct {

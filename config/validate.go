@@ -160,6 +160,7 @@ func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
 		}
 		// The instance's own interface is tracked first.
 		s.Track = slices.Compact(append([]string{in.Interface}, in.TrackInterfaces...))
+		s.Notify = in.notifySpec(v, k)
 		specs = append(specs, s)
 	}
 	vrids := map[string]int{}
