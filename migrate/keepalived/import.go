@@ -3,6 +3,7 @@ package keepalived
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -177,8 +178,12 @@ func instance(s *Stmt, rep *migrate.Report) (config.VRRPInstance, error) {
 			rep.Map(st.Pos, st.String(), k+".garp.refresh")
 		case "track_script", "track_file", "track_process", "track_bfd":
 			rep.Unsupported(st.Pos, st.String(), "script/file/process tracking is not supported: hadhcpd tracks interfaces and its own DHCP readiness")
-		case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify_deleted", "notify_master_rx_lower_pri":
-			rep.Drop(st.Pos, st.String(), "notify scripts: hadhcpd starts and stops DHCP service itself when mastership changes")
+		case "notify", "notify_master", "notify_backup", "notify_fault":
+			if err := notifyScript(st, &in, k, rep); err != nil {
+				return in, err
+			}
+		case "notify_stop", "notify_deleted", "notify_master_rx_lower_pri":
+			rep.Unsupported(st.Pos, st.String(), "hadhcpd runs notify_master, notify_backup, notify_fault and notify (which gets STOP when the agent stops)")
 		case "smtp_alert", "dont_track_primary", "garp_master_delay", "garp_lower_prio_repeat", "garp_lower_prio_delay", "lvs_sync_daemon_interface", "debug", "version", "accept", "no_accept", "strict_mode", "skip_check_adv_addr", "mcast_src_ip", "native_ipv6", "check_unicast_src":
 			rep.Drop(st.Pos, st.String(), "keepalived-specific setting with no hadhcpd equivalent")
 		default:
@@ -194,6 +199,39 @@ func instance(s *Stmt, rep *migrate.Report) (config.VRRPInstance, error) {
 		rep.Invent(k+".advert_interval", "1s", "keepalived's default advert_int")
 	}
 	return in, nil
+}
+
+// notifyScript maps `notify_master CMD [username [groupname]]` and its
+// siblings to the instance's key of the same name. CMD keeps keepalived's
+// quoting inside it (config.SplitCommand splits it the same way); a
+// script found by a PATH search in keepalived needs its full path here.
+func notifyScript(st *Stmt, in *config.VRRPInstance, k string, rep *migrate.Report) error {
+	cmd := st.word(1)
+	argv, err := config.SplitCommand(cmd)
+	if err != nil {
+		return migrate.Errorf(st.Pos, "%s: %q: %v", st.word(0), cmd, err)
+	}
+	if !filepath.IsAbs(argv[0]) {
+		rep.Unsupported(st.Pos, st.String(), fmt.Sprintf("%q is not an absolute path: hadhcpd runs scripts without a PATH search", argv[0]))
+		return nil
+	}
+	key := k + "." + st.word(0)
+	switch st.word(0) {
+	case "notify_master":
+		in.NotifyMaster = cmd
+	case "notify_backup":
+		in.NotifyBackup = cmd
+	case "notify_fault":
+		in.NotifyFault = cmd
+	case "notify":
+		in.Notify = cmd
+	}
+	if len(st.Words) > 2 {
+		rep.MapNote(st.Pos, st.String(), key, fmt.Sprintf("runs as hadhcpd's own user, not as %s", strings.Join(st.Words[2:], ":")))
+	} else {
+		rep.Map(st.Pos, st.String(), key)
+	}
+	return nil
 }
 
 // vips reads virtual_ipaddress lines: `ADDR[/LEN] [brd X] [dev IF] [scope S] [label L]`.
@@ -246,7 +284,7 @@ func syncGroup(s *Stmt, rep *migrate.Report) (config.VRRPSyncGroup, error) {
 				rep.Map(m.Pos, m.String(), "vrrp.sync_groups["+g.Name+"].instances")
 			}
 		case strings.HasPrefix(st.word(0), "notify"):
-			rep.Drop(st.Pos, st.String(), "notify scripts: hadhcpd starts and stops DHCP service itself when mastership changes")
+			rep.Unsupported(st.Pos, st.String(), "sync group notify scripts are not supported: hadhcpd runs notify scripts per instance (notify_master, notify_backup, notify_fault, notify)")
 		case st.word(0) == "track_script" || st.word(0) == "track_interface":
 			rep.Unsupported(st.Pos, st.String(), "tracking is set per instance in hadhcpd")
 		default:

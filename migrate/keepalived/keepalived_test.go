@@ -3,10 +3,12 @@ package keepalived
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
@@ -27,6 +29,22 @@ func TestImport(t *testing.T) {
 		strings.Join(lan.UnicastPeers, ",") != "198.51.100.2" {
 		t.Errorf("lan = %+v", lan)
 	}
+	// The scripts, as the agent will run them: the words keepalived
+	// would pass to execve (its quoting kept through the import).
+	built, err := config.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := built.VRRP[0].Notify
+	if !slices.Equal(n.Master, []string{"/etc/keepalived/dhcp-ha.sh", "master", "LAN 192.0.2.1"}) ||
+		!slices.Equal(n.Backup, []string{"/etc/keepalived/dhcp-ha.sh"}) ||
+		!slices.Equal(n.Fault, []string{"/etc/keepalived/dhcp-ha.sh", "fault"}) ||
+		!slices.Equal(n.Any, []string{"/usr/local/bin/keepalived-notify.sh"}) {
+		t.Errorf("lan notify = %+v", n)
+	}
+	if wan.Notify != "" || wan.NotifyMaster != "" {
+		t.Errorf("wan got scripts: %+v", wan)
+	}
 	if wan.Name != "wan" || wan.VRID != 52 || wan.AdvertInterval != time.Second || wan.VirtualIPs[0] != "203.0.113.1/24" {
 		t.Errorf("wan = %+v", wan)
 	}
@@ -39,10 +57,12 @@ func TestImport(t *testing.T) {
 	var b strings.Builder
 	_ = res.Report.WriteText(&b)
 	for _, want := range []string{
-		"testdata/keepalived.conf:34: authentication { ... }: VRRPv2 authentication",
+		"testdata/keepalived.conf:35: authentication { ... }: VRRPv2 authentication",
 		"testdata/conf.d/wan.conf:4: priority 200 -> vrrp.instances[wan].priority",
-		"testdata/keepalived.conf:12: notify_master",
-		"testdata/keepalived.conf:30: unicast_src_ip",
+		"testdata/keepalived.conf:31: unicast_src_ip",
+		"testdata/keepalived.conf:39: notify_master /etc/keepalived/dhcp-ha.sh master 'LAN 192.0.2.1' -> vrrp.instances[lan].notify_master\n",
+		"testdata/keepalived.conf:41: notify_fault /etc/keepalived/dhcp-ha.sh fault root -> vrrp.instances[lan].notify_fault (runs as hadhcpd's own user, not as root)",
+		"testdata/keepalived.conf:42: notify /usr/local/bin/keepalived-notify.sh -> vrrp.instances[lan].notify\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
@@ -77,6 +97,49 @@ func TestUnsupported(t *testing.T) {
 	}
 	if err := res.Report.Err(); !errors.Is(err, migrate.ErrUnsupported) || !strings.Contains(err.Error(), "k.conf:2: virtual_server") {
 		t.Fatalf("report error %v", err)
+	}
+}
+
+// TestNotifyUnsupported: notify scripts hadhcpd would not run are
+// reported, never silently lost.
+func TestNotifyUnsupported(t *testing.T) {
+	conf := `vrrp_sync_group gw {
+    group {
+        lan
+    }
+    notify_master "/usr/local/bin/start-dhcpd"
+}
+vrrp_instance lan {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        192.0.2.1/24
+    }
+    notify_master master.sh
+    notify_stop /etc/keepalived/stop.sh
+    notify /etc/keepalived/notify.sh
+}
+`
+	res, err := ParseConfig("k.conf", []byte(conf), Loader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = res.Report.Err()
+	for _, want := range []string{
+		"k.conf:5: notify_master /usr/local/bin/start-dhcpd: sync group notify scripts are not supported",
+		`k.conf:13: notify_master master.sh: "master.sh" is not an absolute path`,
+		"k.conf:14: notify_stop /etc/keepalived/stop.sh: hadhcpd runs",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("report error %v lacks %q", err, want)
+		}
+	}
+	if in := res.Config.VRRP.Instances[0]; in.NotifyMaster != "" || in.Notify != "/etc/keepalived/notify.sh" {
+		t.Errorf("instance %+v", in)
+	}
+	if _, err := ParseConfig("k.conf", []byte("vrrp_instance a {\n notify_backup \"/bin/b 'x\"\n}\n"), Loader{}); err == nil ||
+		!strings.Contains(err.Error(), "k.conf:2: notify_backup") {
+		t.Errorf("unterminated quote in a script: %v", err)
 	}
 }
 
