@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,7 +23,7 @@ const killGrace = 2 * time.Second
 
 // Command is the real Exec: argv[0] is executed directly, without a
 // shell and without a PATH search (config refuses a relative path), with
-// the agent's environment and /dev/null as input, in a process group of
+// the agent's environment (scriptEnv) and /dev/null as input, in a process group of
 // its own so that on a timeout the script and everything it started are
 // signalled. Output goes to an anonymous memory file rather than a pipe:
 // a script that leaves a daemon behind holding its stdout must not keep
@@ -33,6 +35,7 @@ func Command(ctx context.Context, argv []string) ([]byte, error) {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	}
 	cmd.WaitDelay = killGrace
+	cmd.Env = scriptEnv(os.Environ())
 	out := outputFile()
 	if out != nil {
 		defer out.Close()
@@ -75,4 +78,14 @@ func readTail(f *os.File) []byte {
 	b := make([]byte, end-off)
 	n, _ := f.ReadAt(b, off)
 	return b[:n]
+}
+
+// scriptEnv is the agent's environment without systemd's notify and
+// watchdog variables: they address the agent, and a script that speaks
+// sd_notify (systemd-notify, a daemon it restarts) must not act as it.
+func scriptEnv(env []string) []string {
+	return slices.DeleteFunc(env, func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return k == "NOTIFY_SOCKET" || k == "WATCHDOG_PID" || k == "WATCHDOG_USEC"
+	})
 }

@@ -24,12 +24,14 @@ func script(t *testing.T, dir, name, body string) string {
 }
 
 // TestCommandNoShell: arguments reach the script as they are, one word
-// each; nothing is expanded or interpreted by a shell on the way.
+// each; nothing is expanded or interpreted by a shell on the way. The
+// environment is the agent's without systemd's notify socket.
 func TestCommandNoShell(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "argv")
-	p := script(t, dir, "args.sh", `for a in "$@"; do printf '[%s]\n' "$a"; done > "$OUT"`+"\n")
+	p := script(t, dir, "args.sh", `for a in "$@"; do printf '[%s]\n' "$a"; done > "$OUT"; echo "${NOTIFY_SOCKET-unset}" >> "$OUT"`+"\n")
 	t.Setenv("OUT", out)
+	t.Setenv("NOTIFY_SOCKET", "@agent")
 	if _, err := Command(context.Background(), []string{p, "two words", "$HOME", "; touch " + filepath.Join(dir, "pwned"), "*"}); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,8 @@ func TestCommandNoShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "[two words]\n[$HOME]\n[; touch " + filepath.Join(dir, "pwned") + "]\n[*]\n"; string(b) != want {
+	// The agent's environment, less systemd's notify socket.
+	if want := "[two words]\n[$HOME]\n[; touch " + filepath.Join(dir, "pwned") + "]\n[*]\nunset\n"; string(b) != want {
 		t.Errorf("argv\n%s\nwant\n%s", b, want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
