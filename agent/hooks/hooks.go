@@ -251,7 +251,7 @@ func (r *Runner) run(j job) {
 	switch {
 	case err == nil:
 		r.count(j, resultOK)
-		log.Debug("notify script done")
+		log.Info("notify script done")
 	case r.base.Err() != nil:
 		r.count(j, resultTimeout)
 		log.Warn("notify script killed: agent stopping", "err", err)
