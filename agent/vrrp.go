@@ -501,8 +501,7 @@ func notifyTransitions(r *hooks.Runner, status func() vrrp.Status, next func(vrr
 func closeRunners(rs []*hooks.Runner, grace time.Duration) {
 	var wg sync.WaitGroup
 	for _, r := range rs {
-		wg.Add(1)
-		go func() { defer wg.Done(); r.Close(grace) }()
+		wg.Go(func() { r.Close(grace) })
 	}
 	wg.Wait()
 }
