@@ -2,8 +2,9 @@ package config
 
 import (
 	"errors"
-	"fmt"
+	"io/fs"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -45,9 +46,11 @@ func Load(path string) (*Config, error) {
 	v.AutomaticEnv()
 	setDefaults(v)
 	if err := v.ReadInConfig(); err != nil {
-		var nf viper.ConfigFileNotFoundError
-		if errors.As(err, &nf) || errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("config %s: %w", path, err)
+		// A file that is missing or unreadable is a configuration error
+		// too (exit 2): restarting will not make it appear.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, &ConfigError{Key: path, Reason: "cannot read the configuration file: " + pe.Err.Error()}
 		}
 		return nil, &ConfigError{Key: path, Reason: "not valid YAML: " + err.Error()}
 	}
@@ -115,6 +118,9 @@ func setDefaults(v *viper.Viper) {
 
 // decodeError turns mapstructure's messages into key-named config errors.
 func decodeError(err error) error {
+	// mapstructure names the top level of the file by its Go type
+	// ("config.Config"), having no key for it.
+	root := reflect.TypeFor[Config]().String()
 	var errs []error
 	for _, line := range strings.Split(err.Error(), "\n") {
 		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
@@ -123,11 +129,14 @@ func decodeError(err error) error {
 		}
 		key, reason := "config", line
 		// mapstructure: `'vrrp.instances[0].priority' expected type 'int', got ...`
-		// or `'' has invalid keys: foo` / `'node' has invalid keys: bar`.
+		// or `'config.Config' has invalid keys: foo` / `'node' has invalid keys: bar`.
 		if strings.HasPrefix(line, "'") {
 			if i := strings.Index(line[1:], "'"); i >= 0 {
 				key, reason = line[1:1+i], strings.TrimSpace(line[2+i:])
 			}
+		}
+		if key == root {
+			key = ""
 		}
 		if rest, ok := strings.CutPrefix(reason, "has invalid keys: "); ok {
 			for _, k := range strings.Split(rest, ", ") {
