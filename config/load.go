@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"reflect"
@@ -56,7 +57,7 @@ func Load(path string) (*Config, error) {
 	}
 	var cfg Config
 	hooks := mapstructure.ComposeDecodeHookFunc(
-		mapstructure.StringToTimeDurationHookFunc(),
+		durationHook,
 		mapstructure.StringToSliceHookFunc(","),
 	)
 	err := v.UnmarshalExact(&cfg, viper.DecodeHook(hooks))
@@ -114,6 +115,48 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("node.log_level", "info")
 	v.SetDefault("node.name", "")
 	v.SetDefault("firewall.manage", false)
+}
+
+// durationHook decodes the duration keys from Go duration strings
+// ("90s", "1h30m"). YAML reads a bare 3600 as a number, which would
+// decode as 3600 nanoseconds: every number but 0 is refused with the
+// spelling that was probably meant. (viper decodes weakly, so without
+// this a bool would also become a duration.)
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() {
+		return data, nil
+	}
+	val := reflect.ValueOf(data)
+	switch from.Kind() {
+	case reflect.String:
+		s := strings.TrimSpace(val.String())
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return numberDuration(f, s)
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration (90s, 10m, 1h30m)", s)
+		}
+		return d, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return numberDuration(float64(val.Int()), strconv.FormatInt(val.Int(), 10))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return numberDuration(float64(val.Uint()), strconv.FormatUint(val.Uint(), 10))
+	case reflect.Float32, reflect.Float64:
+		return numberDuration(val.Float(), strconv.FormatFloat(val.Float(), 'f', -1, 64))
+	case reflect.Bool:
+		return nil, fmt.Errorf("%v is not a duration (90s, 10m, 1h30m)", data)
+	}
+	return data, nil
+}
+
+// numberDuration is the duration of a number written without a unit
+// (text is how it reads): 0, or an error suggesting seconds.
+func numberDuration(n float64, text string) (any, error) {
+	if n == 0 {
+		return time.Duration(0), nil
+	}
+	return nil, fmt.Errorf("%s has no unit: write %q for seconds (or use ms, m, h)", text, text+"s")
 }
 
 // decodeError turns mapstructure's messages into key-named config errors.
