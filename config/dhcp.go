@@ -41,8 +41,10 @@ const (
 
 // dhcpConfig checks the dhcp section and builds the engine's typed config
 // from it. Problems go to v with their key paths; the result is only
-// meaningful when v collected none.
-func (c *Config) dhcpConfig(v *validator) *scope.Config {
+// meaningful when v collected none. vips (every virtual IP with its key)
+// must be neither in a pool nor reserved: the box would lease its own
+// address to a client.
+func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 	d := c.DHCP
 	if d == nil {
 		return nil
@@ -130,6 +132,11 @@ func (c *Config) dhcpConfig(v *validator) *scope.Config {
 				}
 			}
 			pools = append(pools, span{first, last, pk})
+			for _, vip := range vips {
+				if first.Compare(vip.addr) <= 0 && vip.addr.Compare(last) <= 0 {
+					v.add(vip.key, "%s is inside the pool %s (%s): the box would lease its own virtual IP to a client", vip.addr, pk, pc.Range)
+				}
+			}
 			name := first.String() + "-" + last.String()
 			if bad || poolNames[name] {
 				continue
@@ -188,6 +195,11 @@ func (c *Config) dhcpConfig(v *validator) *scope.Config {
 				for _, p := range pools {
 					if p.first.Compare(a) <= 0 && a.Compare(p.last) <= 0 {
 						v.add(rk+".ip", "%s is inside the pool %s: reserved addresses must lie outside the pools", a, p.key)
+					}
+				}
+				for _, vip := range vips {
+					if vip.addr == a {
+						v.add(vip.key, "%s is reserved for a client by %s.ip: the box would lease its own virtual IP to it", a, rk)
 					}
 				}
 				r.Addr = a

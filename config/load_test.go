@@ -39,7 +39,7 @@ func TestLoadGoodDHCPConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v validator
-	dc := cfg.dhcpConfig(&v)
+	dc := cfg.dhcpConfig(&v, nil)
 	if v.err() != nil || len(dc.Subnets) != 1 || len(dc.Subnets[0].Pools) != 1 || dc.Subnets[0].Pools[0].Name != "192.0.2.100-192.0.2.200" {
 		t.Fatalf("built %+v, %v", dc, v.err())
 	}

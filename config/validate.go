@@ -105,8 +105,9 @@ func Build(c *Config) (*Built, error) {
 	var v validator
 	b := &Built{File: c}
 	c.validateNode(&v)
-	b.VRRP = c.vrrpSpecs(&v)
-	b.DHCP = c.dhcpConfig(&v)
+	var vips []keyedAddr
+	b.VRRP, vips = c.vrrpSpecs(&v)
+	b.DHCP = c.dhcpConfig(&v, vips)
 	b.Failover = c.failoverSpec(&v)
 	if c.DHCP == nil && len(c.VRRP.Instances) == 0 {
 		v.add("config", "nothing to run: no vrrp instances and no dhcp section")
@@ -141,9 +142,16 @@ func (c *Config) validateNode(v *validator) {
 	}
 }
 
-// vrrpSpecs checks the vrrp: section and builds the typed instances.
-func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
-	var specs []VRRPSpec
+// keyedAddr is an address with the key it came from, for checks that
+// cross sections.
+type keyedAddr struct {
+	key  string
+	addr netip.Addr
+}
+
+// vrrpSpecs checks the vrrp: section and builds the typed instances; vips
+// are every virtual IP with its key.
+func (c *Config) vrrpSpecs(v *validator) (specs []VRRPSpec, vips []keyedAddr) {
 	names := map[string]bool{}
 	for i, in := range c.VRRP.Instances {
 		k := fmt.Sprintf("vrrp.instances[%d]", i)
@@ -183,12 +191,14 @@ func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
 			v.add(k+".virtual_ips", "%d addresses, want 1..255", len(in.VirtualIPs))
 		}
 		for j, a := range in.VirtualIPs {
+			vk := fmt.Sprintf("%s.virtual_ips[%d]", k, j)
 			p, err := netip.ParsePrefix(a)
 			if err != nil || !p.Addr().Is4() {
-				v.add(fmt.Sprintf("%s.virtual_ips[%d]", k, j), "%q is not an IPv4 address with prefix length (192.0.2.1/24)", a)
+				v.add(vk, "%q is not an IPv4 address with prefix length (192.0.2.1/24)", a)
 				continue
 			}
 			s.VIPs = append(s.VIPs, p)
+			vips = append(vips, keyedAddr{vk, p.Addr()})
 		}
 		for j, a := range in.UnicastPeers {
 			ip, err := netip.ParseAddr(a)
@@ -240,7 +250,7 @@ func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
 			}
 		}
 	}
-	return specs
+	return specs, vips
 }
 
 // failoverSpec checks the failover: section and builds the machine's
