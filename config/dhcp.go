@@ -20,10 +20,31 @@ const (
 	defaultOfferHold        = 10 * time.Second
 )
 
+// Bounds of the dhcp section's durations.
+const (
+	// Lease times: under 10s a client does little but renew. The upper
+	// bound is what the lease database can store: it keeps absolute
+	// times as 32-bit seconds (until 2106, as the failover protocol
+	// carries them) and the potential expiry sent to the partner runs to
+	// 1.5 leases ahead, plus up to an hour of clock skew. A year keeps
+	// that inside the range until 2104, and a client renews at T1 anyway,
+	// so a longer lease only keeps a departed client's address longer.
+	minLeaseTime = 10 * time.Second
+	maxLeaseTime = 365 * 24 * time.Hour
+	// A declined address is stored ABANDONED until its probation ends:
+	// bounded like a lease.
+	maxDeclineProbation = maxLeaseTime
+	// An offer holds its address in memory only; a client that has not
+	// requested it within minutes has gone elsewhere.
+	maxOfferHold = 5 * time.Minute
+)
+
 // dhcpConfig checks the dhcp section and builds the engine's typed config
 // from it. Problems go to v with their key paths; the result is only
-// meaningful when v collected none.
-func (c *Config) dhcpConfig(v *validator) *scope.Config {
+// meaningful when v collected none. vips (every virtual IP with its key)
+// must be neither in a pool nor reserved: the box would lease its own
+// address to a client.
+func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 	d := c.DHCP
 	if d == nil {
 		return nil
@@ -50,12 +71,8 @@ func (c *Config) dhcpConfig(v *validator) *scope.Config {
 		}
 		seen[n] = i
 	}
-	if d.OfferHold < 0 || d.OfferHold > 5*time.Minute {
-		v.add("dhcp.offer_hold", "%s is outside 0s..5m", d.OfferHold)
-	}
-	if d.DeclineProbation < 0 {
-		v.add("dhcp.decline_probation", "%s is negative", d.DeclineProbation)
-	}
+	bound(v, "dhcp.offer_hold", d.OfferHold, 0, maxOfferHold, "")
+	bound(v, "dhcp.decline_probation", d.DeclineProbation, 0, maxDeclineProbation, "")
 	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, scope.LeaseTimes{
 		Default: defaultLeaseTime, Min: defaultMinLeaseTime, Max: defaultMaxLeaseTime,
 	})
@@ -115,6 +132,11 @@ func (c *Config) dhcpConfig(v *validator) *scope.Config {
 				}
 			}
 			pools = append(pools, span{first, last, pk})
+			for _, vip := range vips {
+				if first.Compare(vip.addr) <= 0 && vip.addr.Compare(last) <= 0 {
+					v.add(vip.key, "%s is inside the pool %s (%s): the box would lease its own virtual IP to a client", vip.addr, pk, pc.Range)
+				}
+			}
 			name := first.String() + "-" + last.String()
 			if bad || poolNames[name] {
 				continue
@@ -175,6 +197,11 @@ func (c *Config) dhcpConfig(v *validator) *scope.Config {
 						v.add(rk+".ip", "%s is inside the pool %s: reserved addresses must lie outside the pools", a, p.key)
 					}
 				}
+				for _, vip := range vips {
+					if vip.addr == a {
+						v.add(vip.key, "%s is reserved for a client by %s.ip: the box would lease its own virtual IP to it", a, rk)
+					}
+				}
 				r.Addr = a
 			}
 			if rc.Hostname != "" && !validHostname(rc.Hostname) {
@@ -207,12 +234,10 @@ func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit scope
 		switch {
 		case x.d < 0:
 			v.add(k+"."+x.key, "%s is negative", x.d)
-		case x.d > 0 && x.d < 10*time.Second:
-			v.add(k+"."+x.key, "%s is shorter than 10s", x.d)
+		case x.d > 0 && outside(x.d, minLeaseTime, maxLeaseTime):
+			v.add(k+"."+x.key, "%s is outside %s..%s", short(x.d), short(minLeaseTime), short(maxLeaseTime))
 		case x.d > 0 && x.d%time.Second != 0:
 			v.add(k+"."+x.key, "%s is not a whole number of seconds", x.d)
-		case x.d >= 0xffffffff*time.Second:
-			v.add(k+"."+x.key, "%s does not fit the 32-bit seconds of option 51", x.d)
 		case x.d > 0:
 			*x.to = x.d
 		}

@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -45,15 +47,17 @@ func Load(path string) (*Config, error) {
 	v.AutomaticEnv()
 	setDefaults(v)
 	if err := v.ReadInConfig(); err != nil {
-		var nf viper.ConfigFileNotFoundError
-		if errors.As(err, &nf) || errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("config %s: %w", path, err)
+		// A file that is missing or unreadable is a configuration error
+		// too (exit 2): restarting will not make it appear.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, &ConfigError{Key: path, Reason: "cannot read the configuration file: " + pe.Err.Error()}
 		}
 		return nil, &ConfigError{Key: path, Reason: "not valid YAML: " + err.Error()}
 	}
 	var cfg Config
 	hooks := mapstructure.ComposeDecodeHookFunc(
-		mapstructure.StringToTimeDurationHookFunc(),
+		durationHook,
 		mapstructure.StringToSliceHookFunc(","),
 	)
 	err := v.UnmarshalExact(&cfg, viper.DecodeHook(hooks))
@@ -113,8 +117,53 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("firewall.manage", false)
 }
 
+// durationHook decodes the duration keys from Go duration strings
+// ("90s", "1h30m"). YAML reads a bare 3600 as a number, which would
+// decode as 3600 nanoseconds: every number but 0 is refused with the
+// spelling that was probably meant. (viper decodes weakly, so without
+// this a bool would also become a duration.)
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() {
+		return data, nil
+	}
+	val := reflect.ValueOf(data)
+	switch from.Kind() {
+	case reflect.String:
+		s := strings.TrimSpace(val.String())
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return numberDuration(f, s)
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration (90s, 10m, 1h30m)", s)
+		}
+		return d, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return numberDuration(float64(val.Int()), strconv.FormatInt(val.Int(), 10))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return numberDuration(float64(val.Uint()), strconv.FormatUint(val.Uint(), 10))
+	case reflect.Float32, reflect.Float64:
+		return numberDuration(val.Float(), strconv.FormatFloat(val.Float(), 'f', -1, 64))
+	case reflect.Bool:
+		return nil, fmt.Errorf("%v is not a duration (90s, 10m, 1h30m)", data)
+	}
+	return data, nil
+}
+
+// numberDuration is the duration of a number written without a unit
+// (text is how it reads): 0, or an error suggesting seconds.
+func numberDuration(n float64, text string) (any, error) {
+	if n == 0 {
+		return time.Duration(0), nil
+	}
+	return nil, fmt.Errorf("%s has no unit: write %q for seconds (or use ms, m, h)", text, text+"s")
+}
+
 // decodeError turns mapstructure's messages into key-named config errors.
 func decodeError(err error) error {
+	// mapstructure names the top level of the file by its Go type
+	// ("config.Config"), having no key for it.
+	root := reflect.TypeFor[Config]().String()
 	var errs []error
 	for _, line := range strings.Split(err.Error(), "\n") {
 		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
@@ -123,11 +172,14 @@ func decodeError(err error) error {
 		}
 		key, reason := "config", line
 		// mapstructure: `'vrrp.instances[0].priority' expected type 'int', got ...`
-		// or `'' has invalid keys: foo` / `'node' has invalid keys: bar`.
+		// or `'config.Config' has invalid keys: foo` / `'node' has invalid keys: bar`.
 		if strings.HasPrefix(line, "'") {
 			if i := strings.Index(line[1:], "'"); i >= 0 {
 				key, reason = line[1:1+i], strings.TrimSpace(line[2+i:])
 			}
+		}
+		if key == root {
+			key = ""
 		}
 		if rest, ok := strings.CutPrefix(reason, "has invalid keys: "); ok {
 			for _, k := range strings.Split(rest, ", ") {

@@ -39,7 +39,7 @@ func TestLoadGoodDHCPConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v validator
-	dc := cfg.dhcpConfig(&v)
+	dc := cfg.dhcpConfig(&v, nil)
 	if v.err() != nil || len(dc.Subnets) != 1 || len(dc.Subnets[0].Pools) != 1 || dc.Subnets[0].Pools[0].Name != "192.0.2.100-192.0.2.200" {
 		t.Fatalf("built %+v, %v", dc, v.err())
 	}
@@ -49,10 +49,10 @@ func TestLoadGoodDHCPConfig(t *testing.T) {
 	}
 }
 
-// TestBadConfigs: each bad config is refused with an error naming the key.
-func TestBadConfigs(t *testing.T) {
-	sub := func(extra string) string {
-		return `
+// subnetConfig is a DHCP-only config serving one pool; extra is appended
+// (indented as a subnet's keys or, unindented, as a new section).
+func subnetConfig(extra string) string {
+	return `
 node: {name: gw1, state_dir: /var/lib/hadhcpd}
 dhcp:
   interfaces: [eth0]
@@ -60,9 +60,12 @@ dhcp:
     - subnet: 192.0.2.0/24
       pools: [{range: 192.0.2.100-192.0.2.200}]
 ` + extra
-	}
-	fo := func(extra string) string {
-		return `
+}
+
+// failoverConfig is a failover box (its vrrp instance lan has the VIP
+// 192.0.2.1/24); extra is appended to the failover section.
+func failoverConfig(extra string) string {
+	return `
 node: {name: gw1, state_dir: /var/lib/hadhcpd}
 vrrp:
   instances: [{name: lan, interface: eth0, vrid: 51, priority: 200, virtual_ips: [192.0.2.1/24]}]
@@ -75,10 +78,43 @@ failover:
   vrrp_instance: lan
   auth: {psk_file: /etc/hadhcpd/peer.key}
 ` + extra
+}
+
+// badConfig is a config Load must refuse with an error for key whose
+// reason contains reason.
+type badConfig struct {
+	name, cfg, key, reason string
+}
+
+func refused(t *testing.T, cases []badConfig) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, c.cfg))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Errorf("error is not ErrConfig: %v", err)
+			}
+			var hit bool
+			for _, e := range flatten(err) {
+				var ce *ConfigError
+				if errors.As(e, &ce) && ce.Key == c.key && strings.Contains(ce.Reason, c.reason) {
+					hit = true
+				}
+			}
+			if !hit {
+				t.Fatalf("no error for %s containing %q; got:\n%v", c.key, c.reason, err)
+			}
+		})
 	}
-	cases := []struct {
-		name, cfg, key, reason string
-	}{
+}
+
+// TestBadConfigs: each bad config is refused with an error naming the key.
+func TestBadConfigs(t *testing.T) {
+	sub, fo := subnetConfig, failoverConfig
+	refused(t, []badConfig{
 		{"range backwards", strings.Replace(sub(""), "192.0.2.100-192.0.2.200", "192.0.2.250-192.0.2.10", 1), "dhcp.subnets[0].pools[0].range", "ends before it starts"},
 		{"range garbage", strings.Replace(sub(""), "192.0.2.100-192.0.2.200", "lots", 1), "dhcp.subnets[0].pools[0].range", "FIRST-LAST"},
 		{"pool outside subnet", strings.Replace(sub(""), "192.0.2.100-192.0.2.200", "198.51.100.1-198.51.100.9", 1), "dhcp.subnets[0].pools[0].range", "not inside subnet"},
@@ -117,28 +153,7 @@ failover:
 		{"failover peer", strings.Replace(fo("  role: primary\n"), "peer: 198.51.100.2:647", "peer: partner", 1), "failover.peer", "IPv4ADDRESS:PORT"},
 		{"failover vrrp instance", strings.Replace(fo("  role: primary\n"), "vrrp_instance: lan", "vrrp_instance: wan", 1), "failover.vrrp_instance", "not a vrrp instance"},
 		{"failover auth both", strings.Replace(fo("  role: primary\n"), "auth: {psk_file: /etc/hadhcpd/peer.key}", "auth: {psk_file: /k, tls: {cert: a, key: b, ca: c}}", 1), "failover.auth", "not both"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Load(writeConfig(t, c.cfg))
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !errors.Is(err, ErrConfig) {
-				t.Errorf("error is not ErrConfig: %v", err)
-			}
-			var hit bool
-			for _, e := range flatten(err) {
-				var ce *ConfigError
-				if errors.As(e, &ce) && ce.Key == c.key && strings.Contains(ce.Reason, c.reason) {
-					hit = true
-				}
-			}
-			if !hit {
-				t.Fatalf("no error for %s containing %q; got:\n%v", c.key, c.reason, err)
-			}
-		})
-	}
+	})
 }
 
 // Decode errors and validation errors come together in one run.
@@ -157,6 +172,37 @@ dhcp:
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)
 		}
+	}
+}
+
+// TestLoadMissingFile: a missing file is a configuration error (exit 2),
+// named by its path.
+func TestLoadMissingFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "absent.yaml")
+	_, err := Load(p)
+	var ce *ConfigError
+	if !errors.Is(err, ErrConfig) || !errors.As(err, &ce) || ce.Key != p || !strings.Contains(ce.Reason, "no such file") {
+		t.Fatalf("Load of a missing file: %v, want a ConfigError for %s", err, p)
+	}
+}
+
+// TestUnknownKeys: an unknown key is named by its path, at every level.
+func TestUnknownKeys(t *testing.T) {
+	sub, fo := subnetConfig, failoverConfig
+	refused(t, []badConfig{
+		{"unknown top-level key", sub("lease_time: 1h\n"), "lease_time", "unknown key"},
+		{"unknown section", sub("failvoer: {role: primary}\n"), "failvoer", "unknown key"},
+		{"unknown failover key", fo("  role: primary\n  mcl: 1h\n"), "failover.mcl", "unknown key"},
+		{"unknown subnet key", sub("      pool: []\n"), "dhcp.subnets[0].pool", "unknown key"},
+	})
+}
+
+// TestUnknownTopLevelKeyMessage: the line check-config prints names the
+// key alone, not the decoder's Go type for the file's top level.
+func TestUnknownTopLevelKeyMessage(t *testing.T) {
+	_, err := Load(writeConfig(t, goodDHCP+"lease_time: 1h\n"))
+	if err == nil || err.Error() != "lease_time: unknown key" {
+		t.Fatalf("got %v, want exactly %q", err, "lease_time: unknown key")
 	}
 }
 

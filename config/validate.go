@@ -28,6 +28,66 @@ const (
 	defaultAutoPartnerDown  = 60 * time.Second
 )
 
+// Bounds of the duration keys of the vrrp: and failover: sections (the
+// dhcp: section's are in dhcp.go). Nothing here is stored, so the bounds
+// keep each value where it still means what its key says; beyond them a
+// value is far more likely a wrong unit than a wish.
+const (
+	// Longer than an hour is preempt: false in effect (keepalived allows
+	// at most 1000s).
+	maxPreemptDelay = time.Hour
+	// The burst after a takeover tells switches and hosts the new master
+	// at once; rounds a minute apart are no burst.
+	maxGARPInterval = time.Minute
+	// A refresh under a second floods the link with ARP; one a day apart
+	// refreshes nothing a cache still holds.
+	minGARPRefresh = time.Second
+	maxGARPRefresh = 24 * time.Hour
+
+	// A box in PARTNER-DOWN waits MCLT before it uses the partner's free
+	// addresses, and new leases start at MCLT: past a day that is an
+	// outage of the pool, not a safety margin (the default is 1h).
+	minMCLT = time.Minute
+	maxMCLT = 24 * time.Hour
+	// Heartbeats go every 1/24 of it and commits wait a sixth of it for a
+	// silent partner's ack: under a second one slow fsync takes the link
+	// down; over two minutes a REQUEST may wait past 20s for a dead
+	// partner, beyond a client's first retransmissions (ISC and Kea
+	// default to 60s).
+	minMaxResponseDelay = time.Second
+	maxMaxResponseDelay = 2 * time.Minute
+	// Both paths silent for over a day is the operator's call
+	// (hadhcpd partner-down); 0s turns the automatic one off.
+	maxAutoPartnerDown = 24 * time.Hour
+)
+
+// outside reports whether d is outside lo..hi.
+func outside(d, lo, hi time.Duration) bool { return d < lo || d > hi }
+
+// bound adds an error for key when d is outside lo..hi; note says what
+// a special value means.
+func bound(v *validator, key string, d, lo, hi time.Duration, note string) {
+	switch {
+	case !outside(d, lo, hi):
+	case d < 0:
+		v.add(key, "%s is negative", d)
+	default:
+		v.add(key, "%s is outside %s..%s%s", short(d), short(lo), short(hi), note)
+	}
+}
+
+// short writes d as the file would ("24h", "1m30s", not "24h0m0s").
+func short(d time.Duration) string {
+	s := d.String()
+	if t, ok := strings.CutSuffix(s, "m0s"); ok && t != "" {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
+}
+
 // Validate checks the whole configuration without touching the host and
 // returns every problem at once (errors.Join of *ConfigError), each naming
 // its key path. It is Build without the result: one code path reads every
@@ -45,8 +105,9 @@ func Build(c *Config) (*Built, error) {
 	var v validator
 	b := &Built{File: c}
 	c.validateNode(&v)
-	b.VRRP = c.vrrpSpecs(&v)
-	b.DHCP = c.dhcpConfig(&v)
+	var vips []keyedAddr
+	b.VRRP, vips = c.vrrpSpecs(&v)
+	b.DHCP = c.dhcpConfig(&v, vips)
 	b.Failover = c.failoverSpec(&v)
 	if c.DHCP == nil && len(c.VRRP.Instances) == 0 {
 		v.add("config", "nothing to run: no vrrp instances and no dhcp section")
@@ -81,9 +142,16 @@ func (c *Config) validateNode(v *validator) {
 	}
 }
 
-// vrrpSpecs checks the vrrp: section and builds the typed instances.
-func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
-	var specs []VRRPSpec
+// keyedAddr is an address with the key it came from, for checks that
+// cross sections.
+type keyedAddr struct {
+	key  string
+	addr netip.Addr
+}
+
+// vrrpSpecs checks the vrrp: section and builds the typed instances; vips
+// are every virtual IP with its key.
+func (c *Config) vrrpSpecs(v *validator) (specs []VRRPSpec, vips []keyedAddr) {
 	names := map[string]bool{}
 	for i, in := range c.VRRP.Instances {
 		k := fmt.Sprintf("vrrp.instances[%d]", i)
@@ -117,20 +185,20 @@ func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
 		if s.AdvertInterval == 0 {
 			s.AdvertInterval = defaultAdvertInterval
 		}
-		if in.PreemptDelay < 0 {
-			v.add(k+".preempt_delay", "%s is negative", in.PreemptDelay)
-		}
+		bound(v, k+".preempt_delay", in.PreemptDelay, 0, maxPreemptDelay, "")
 		// RFC 5798 §5.2.6: the count of addresses is one octet.
 		if len(in.VirtualIPs) == 0 || len(in.VirtualIPs) > 255 {
 			v.add(k+".virtual_ips", "%d addresses, want 1..255", len(in.VirtualIPs))
 		}
 		for j, a := range in.VirtualIPs {
+			vk := fmt.Sprintf("%s.virtual_ips[%d]", k, j)
 			p, err := netip.ParsePrefix(a)
 			if err != nil || !p.Addr().Is4() {
-				v.add(fmt.Sprintf("%s.virtual_ips[%d]", k, j), "%q is not an IPv4 address with prefix length (192.0.2.1/24)", a)
+				v.add(vk, "%q is not an IPv4 address with prefix length (192.0.2.1/24)", a)
 				continue
 			}
 			s.VIPs = append(s.VIPs, p)
+			vips = append(vips, keyedAddr{vk, p.Addr()})
 		}
 		for j, a := range in.UnicastPeers {
 			ip, err := netip.ParseAddr(a)
@@ -146,11 +214,9 @@ func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
 		if in.GARP.Repeat < 0 {
 			v.add(k+".garp.repeat", "%d is negative", in.GARP.Repeat)
 		}
-		if in.GARP.Interval < 0 {
-			v.add(k+".garp.interval", "%s is negative", in.GARP.Interval)
-		}
-		if in.GARP.Refresh < 0 {
-			v.add(k+".garp.refresh", "%s is negative", in.GARP.Refresh)
+		bound(v, k+".garp.interval", in.GARP.Interval, 0, maxGARPInterval, "")
+		if in.GARP.Refresh != 0 {
+			bound(v, k+".garp.refresh", in.GARP.Refresh, minGARPRefresh, maxGARPRefresh, " (0s = off)")
 		}
 		if s.GARP.Repeat == 0 {
 			s.GARP.Repeat = defaultGARPRepeat
@@ -185,7 +251,7 @@ func (c *Config) vrrpSpecs(v *validator) []VRRPSpec {
 			}
 		}
 	}
-	return specs
+	return specs, vips
 }
 
 // failoverSpec checks the failover: section and builds the machine's
@@ -231,8 +297,8 @@ func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 			v.add(k+".vrrp_instance", "%q is not a vrrp instance", f.VRRPInstance)
 		}
 	}
-	if f.MaxResponseDelay < 0 {
-		v.add(k+".max_response_delay", "%s is negative", f.MaxResponseDelay)
+	if f.MaxResponseDelay != 0 {
+		bound(v, k+".max_response_delay", f.MaxResponseDelay, minMaxResponseDelay, maxMaxResponseDelay, "")
 	}
 	if s.MaxResponseDelay == 0 {
 		s.MaxResponseDelay = defaultMaxResponseDelay
@@ -293,8 +359,8 @@ func machineConfig(v *validator, f *FailoverConfig) failover.Config {
 	default:
 		v.add(k+".mode", "%q is not hot-standby or load-balance", f.Mode)
 	}
-	if f.MCLT < 0 || (f.MCLT > 0 && f.MCLT < time.Minute) {
-		v.add(k+".mclt", "%s is shorter than 1m", f.MCLT)
+	if f.MCLT != 0 {
+		bound(v, k+".mclt", f.MCLT, minMCLT, maxMCLT, "")
 	}
 	if c.MCLT == 0 {
 		c.MCLT = defaultMCLT
@@ -320,9 +386,7 @@ func machineConfig(v *validator, f *FailoverConfig) failover.Config {
 		}
 	}
 	if f.AutoPartnerDown != nil {
-		if *f.AutoPartnerDown < 0 {
-			v.add(k+".auto_partner_down", "%s is negative", *f.AutoPartnerDown)
-		}
+		bound(v, k+".auto_partner_down", *f.AutoPartnerDown, 0, maxAutoPartnerDown, " (0s = only by operator)")
 		c.AutoPartnerDown = *f.AutoPartnerDown
 	}
 	if len(v.errs) == 0 {

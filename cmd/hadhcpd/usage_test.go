@@ -12,7 +12,8 @@ import (
 // 2, like a bad config: systemd's RestartPreventExitStatus=2 does not
 // retry it) with a message naming what is wrong, and it is found before
 // the config is read (the config here does not exist: reading it would
-// fail with exit 1). Valid values still get through to the command.
+// name absent.yaml instead). Valid values still get through to the
+// command, which then refuses the missing config.
 func TestUsageExitCodes(t *testing.T) {
 	absent := filepath.Join(t.TempDir(), "absent.yaml")
 	for _, tc := range []struct {
@@ -32,10 +33,10 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"maintenance"}, exitConfig, "accepts 1 arg(s), received 0"},
 		{[]string{"maintenance", "on"}, exitConfig, `"on", want start or stop`},
 		{[]string{"check-config", "a", "b"}, exitConfig, "unknown command"},
-		// Valid flags: the command runs and fails on the missing config.
-		{[]string{"leases", "--state", "active", "--ip", "192.0.2.0/25", "--hw", "00:11:22:33:44:55"}, exitFailure, "absent.yaml"},
-		{[]string{"leases", "--state", "BACKUP", "--ip", "192.0.2.7"}, exitFailure, "absent.yaml"},
-		{[]string{"run", "--clock-offset", "-1h"}, exitFailure, "absent.yaml"},
+		// Valid flags: the command runs and refuses the missing config.
+		{[]string{"leases", "--state", "active", "--ip", "192.0.2.0/25", "--hw", "00:11:22:33:44:55"}, exitConfig, "absent.yaml"},
+		{[]string{"leases", "--state", "BACKUP", "--ip", "192.0.2.7"}, exitConfig, "absent.yaml"},
+		{[]string{"run", "--clock-offset", "-1h"}, exitConfig, "absent.yaml"},
 		{[]string{"version"}, 0, ""},
 		{[]string{}, 0, ""}, // the help
 	} {
@@ -56,6 +57,9 @@ func TestUsageExitCodes(t *testing.T) {
 		}
 		if code != tc.code || (tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want))) {
 			t.Errorf("hadhcpd %s: exit %d (%v), want %d with %q", strings.Join(tc.args, " "), code, err, tc.code, tc.want)
+		}
+		if tc.want != "absent.yaml" && err != nil && strings.Contains(err.Error(), "absent.yaml") {
+			t.Errorf("hadhcpd %s: %v: the config was read before the command line was checked", strings.Join(tc.args, " "), err)
 		}
 	}
 }
