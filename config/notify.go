@@ -16,6 +16,9 @@ import (
 // message, call an API) and stays under the unit's TimeoutStopSec.
 const DefaultNotifyTimeout = 10 * time.Second
 
+// maxNotifyTimeout bounds notify_timeout.
+const maxNotifyTimeout = time.Hour
+
 // NotifySpec are one instance's transition scripts, each split into its
 // argument vector (nil: none configured).
 type NotifySpec struct {
@@ -53,6 +56,10 @@ func (in *VRRPInstance) notifySpec(v *validator, k string) NotifySpec {
 	}
 	if in.NotifyTimeout < 0 {
 		v.add(k+".notify_timeout", "%s is negative", in.NotifyTimeout)
+	} else if in.NotifyTimeout > maxNotifyTimeout {
+		// A script still running longer holds every later transition's
+		// scripts of the instance back: an hour is already a hung one.
+		v.add(k+".notify_timeout", "%s is longer than %s", in.NotifyTimeout, maxNotifyTimeout)
 	}
 	if s.Timeout <= 0 {
 		s.Timeout = DefaultNotifyTimeout

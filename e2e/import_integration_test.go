@@ -133,7 +133,7 @@ func (m *migLab) importCmd(kind, out string, args ...string) string {
 		m.t.Fatalf("hadhcpd %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
 	m.t.Logf("hadhcpd %s:\n%s", strings.Join(args, " "), b)
-	if b, err := exec.CommandContext(ctx, binary(m.t), "check-config", "-c", out).CombinedOutput(); err != nil {
+	if b, err := exec.CommandContext(ctx, binary(m.t), "check-config", "--no-files", "-c", out).CombinedOutput(); err != nil {
 		m.t.Fatalf("check-config of the imported %s: %v\n%s", out, err, b)
 	}
 	return out

@@ -2,7 +2,7 @@
 # Packs node configs into a config initrd for the hadhcpd appliance image:
 #   scripts/image-config.sh OUT.cpio.gz NODEDIR...
 # Each NODEDIR is named after its node (gw1, gw2...) and holds
-#   hadhcpd.yaml   the agent's config (checked here with check-config)
+#   hadhcpd.yaml   the agent's config (checked here with check-config --no-files: the key files exist only on the booted box)
 #   network        the box's own addresses: "IFACE ADDRESS/PREFIX" lines,
 #                  "route DEST via GW" lines, # comments (optional)
 #   any other file (peer.key...): copied, mode 0600
@@ -38,7 +38,7 @@ for dir in "$@"; do
 	[[ -z ${names[$name]:-} ]] || die "$dir: node $name given twice"
 	names[$name]=1
 	[[ -f $dir/hadhcpd.yaml ]] || die "$dir: no hadhcpd.yaml"
-	if ! msg=$("$hadhcpd" check-config -c "$dir/hadhcpd.yaml" 2>&1); then
+	if ! msg=$("$hadhcpd" check-config --no-files -c "$dir/hadhcpd.yaml" 2>&1); then
 		echo "$msg" >&2
 		die "$dir/hadhcpd.yaml fails check-config"
 	fi
