@@ -8,17 +8,24 @@ import (
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 )
 
-// Run runs the link, the balancer and the machine until ctx ends.
+// Run runs the link, the balancer and the machine until ctx ends or the
+// link fails (its listener cannot work: a wrong failover.listen, a broken
+// socket); then it returns the link's error at once, so the agent stops
+// rather than leave the pair without a link for good.
 func (p *Pair) Run(ctx context.Context) error {
 	defer p.cancel()
 	if p.link == nil {
 		return errors.New("failover: not started (no link)")
 	}
+	ctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	linkErr := make(chan error, 1)
 	wg.Go(func() { linkErr <- p.link.Run(ctx) })
 	wg.Go(func() { p.balance(ctx) })
+	// Deferred in this order, the balancer is stopped before it is waited
+	// for: it runs until its context ends, also after the link failed.
 	defer wg.Wait()
+	defer stop()
 
 	known := !p.rep.NeedResync
 	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: p.db.LastSeq(), SeqKnown: known}))

@@ -15,6 +15,6 @@ func TestNoWallClock(t *testing.T) {
 	clocktest.NoWallClock(t, ".", map[string]string{
 		"link.go:Link.Send":            "AckSeconds: the ack round trip",
 		"recv.go:session.applyPending": "ApplySeconds: the Store's apply",
-		"session.go:Link.HandleConn":   "the nudge reader's net.Conn read deadlines",
+		"session.go:Link.handleConn":   "the nudge reader's net.Conn read deadlines",
 	})
 }

@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/clock"
@@ -18,45 +20,125 @@ import (
 
 // Run runs the link until ctx ends: the primary dials Peer (from Listen's
 // host address), the secondary accepts on Listen. Only the primary dials,
-// so two connections never race (doc.go "Connections").
+// so two connections never race (doc.go "Connections"). It returns early,
+// with an error naming failover.listen, only when the link can never work
+// as configured (the address is not this box's, the listener broke); the
+// agent then stops.
 func (l *Link) Run(ctx context.Context) error {
 	if l.opts.Role == Secondary {
 		var lc net.ListenConfig
 		ln, err := lc.Listen(ctx, "tcp", l.opts.Listen)
 		if err != nil {
-			return fmt.Errorf("peer: listen %s: %w", l.opts.Listen, err)
+			l.shutdown()
+			return fmt.Errorf("peer: failover.listen %s: %w", l.opts.Listen, err)
 		}
 		return l.Serve(ctx, ln)
 	}
 	return l.dialLoop(ctx)
 }
 
+// Accept errors are retried after a pause that doubles from
+// acceptPauseMin up to acceptPauseMax: short enough to take the partner's
+// connection soon after descriptors are free again, long enough not to
+// spin while the process is out of them.
+const (
+	acceptPauseMin = 5 * time.Millisecond
+	acceptPauseMax = time.Second
+)
+
 // Serve accepts partner connections on ln until ctx ends, then closes ln
-// and the current session.
+// and the current session. Connections beyond the unauthenticated limits
+// (admit.go) are closed at once. A transient accept error (out of
+// descriptors or memory, a connection aborted in the queue) is retried
+// with backoff; any other ends Serve at once, its sessions with it.
 func (l *Link) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	var (
+		err    error
+		streak int // accept errors in a row
+		pause  time.Duration
+	)
 	for {
-		c, err := ln.Accept()
-		if err != nil {
+		c, aerr := ln.Accept()
+		if aerr != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if !transientAccept(aerr) {
+				err = fmt.Errorf("peer: failover.listen %s: accept: %w", ln.Addr(), aerr)
+				break
 			}
-			ln.Close()
-			wg.Wait()
-			l.shutdown()
-			return fmt.Errorf("peer: accept: %w", err)
+			l.m.AcceptErrors.Inc()
+			if streak == 0 {
+				// Once per streak: under a descriptor limit this
+				// repeats every second until the limit is lifted.
+				l.lg.Warn("peer link: cannot accept connections; retrying", "op", "accept",
+					"listen", ln.Addr().String(), "err", aerr)
+			}
+			streak++
+			pause = min(max(2*pause, acceptPauseMin), acceptPauseMax)
+			t := l.clock.NewTimer(pause)
+			select {
+			case <-t.C():
+			case <-ctx.Done():
+				t.Stop()
+			}
+			continue
 		}
-		wg.Go(func() { _ = l.HandleConn(ctx, c, false) })
+		if streak > 0 {
+			l.lg.Info("peer link: accepting connections again", "op", "accept", "listen", ln.Addr().String(), "failed", streak)
+			streak, pause = 0, 0
+		}
+		remote := c.RemoteAddr()
+		release, reason, rerr := l.admit.admit(addrIP(remote))
+		if reason != "" {
+			c.Close()
+			l.refuse(remote, reason, rerr)
+			continue
+		}
+		wg.Go(func() { _ = l.handleConn(ctx, c, false, release) })
 	}
+	// Also on a permanent error: end the handshakes and the session now,
+	// so the caller learns of it at once, not when ctx ends.
+	cancel()
+	ln.Close()
 	l.shutdown()
 	wg.Wait()
-	return nil
+	return err
+}
+
+// transientAccept reports whether an accept error may go away by itself:
+// a timeout, a lack of descriptors, buffers or memory, or an error of the
+// connection being accepted (accept(2) says to retry those).
+func transientAccept(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.EINTR, syscall.EAGAIN,
+		syscall.EPROTO, syscall.EPERM, syscall.ENETDOWN, syscall.ENETUNREACH,
+		syscall.EHOSTDOWN, syscall.EHOSTUNREACH, syscall.ENOPROTOOPT, syscall.EOPNOTSUPP:
+		return true
+	}
+	return false
+}
+
+// badSource reports whether a dial failed because the source address
+// (the host of failover.listen) is not one of this box's, which no retry
+// mends.
+func badSource(err error) bool {
+	var se *os.SyscallError
+	return errors.As(err, &se) && se.Syscall == "bind" && errors.Is(se.Err, syscall.EADDRNOTAVAIL)
 }
 
 func (l *Link) dialLoop(ctx context.Context) error {
@@ -70,6 +152,10 @@ func (l *Link) dialLoop(ctx context.Context) error {
 	logged := false
 	for ctx.Err() == nil {
 		c, err := d.DialContext(ctx, "tcp", l.opts.Peer)
+		if err != nil && badSource(err) {
+			l.shutdown()
+			return fmt.Errorf("peer: failover.listen %s: not an address of this box: %w", l.opts.Listen, err)
+		}
 		if err == nil {
 			logged = false
 			// HandleConn's error is logged and counted inside; the loop
@@ -119,7 +205,10 @@ type refusals struct {
 	last  map[string]time.Time
 }
 
-const refuseLogEvery = time.Minute
+const (
+	refuseLogEvery   = time.Minute
+	refuseLogSources = 1024
+)
 
 func newRefusals(c clock.Clock) *refusals {
 	return &refusals{clock: c, last: make(map[string]time.Time)}
@@ -132,11 +221,16 @@ func (r *refusals) shouldLog(src string) bool {
 	if t, ok := r.last[src]; ok && now.Sub(t) < refuseLogEvery {
 		return false
 	}
-	if len(r.last) > 1024 { // bound the map under a scan from many sources
+	if len(r.last) >= refuseLogSources { // bound the map under a scan from many sources
 		for k, t := range r.last {
 			if now.Sub(t) >= refuseLogEvery {
 				delete(r.last, k)
 			}
+		}
+		if len(r.last) >= refuseLogSources {
+			// Every entry is recent: the counter still counts, the
+			// log waits until entries age out.
+			return false
 		}
 	}
 	r.last[src] = now

@@ -14,6 +14,16 @@
 // reconnects after it declared the link down, perhaps before the acceptor
 // noticed). Two nodes with the same role or name are refused.
 //
+// Until a connection's partner has proved its key it holds one of a few
+// admission slots (admit.go: 4 per source address, 64 in total, the
+// partner's own address outside the total); a connection beyond them is
+// closed at once. The whole unauthenticated part must finish within
+// max_response_delay. A transient accept error (out of descriptors or
+// memory) is retried with a capped backoff, logged once per streak and
+// counted (accept_errors_total); any other, or a failover.listen address
+// this box does not have, ends Run with an error naming failover.listen,
+// and the agent stops.
+//
 // # Frames
 //
 // Every frame is
@@ -21,8 +31,12 @@
 //	type u8 | length u32 BE | payload (length bytes)
 //
 // The reader checks length against MaxFrameLen and against the type's own
-// bound before it allocates. Payload layouts are on the FrameType
-// constants in frame.go; all integers are big-endian, and every payload
+// bound before it allocates; a type it does not know may carry nothing.
+// Before authentication it reads only the handshake frame that is due
+// (Hello, then Auth): another type, or a length over that frame's bound,
+// is refused on the header, and it reads without a buffer, so an
+// unauthenticated peer costs at most one handshake frame. Payload layouts
+// are on the FrameType constants in frame.go; all integers are big-endian, and every payload
 // has exactly one encoding (trailing bytes are an error). Lease records
 // inside FrameUpdate and FrameSnapPage are the lease journal's record
 // payloads (dhcpd/lease doc.go "Record payload", lease.Lease
@@ -56,8 +70,10 @@
 // refused outright). With TLS (1.3, mutual) each end verifies the other's
 // certificate against the configured CA or pinned certificate only.
 // Refusals are counted by reason (refused_peers_total{reason}: malformed,
-// version, role, name, reflection, auth, tls) and logged once per source
-// address and reason per minute.
+// oversize, version, role, name, reflection, auth, tls; timeout: no proof
+// within max_response_delay; closed: the peer hung up before its proof;
+// source_limit, total_limit: no admission slot) and logged once per
+// source address and reason per minute.
 //
 // # Liveness
 //

@@ -112,7 +112,8 @@ var (
 	ErrVersion   = errors.New("peer: protocol version mismatch")
 )
 
-// maxLen is the largest payload a frame of type t may carry.
+// maxLen is the largest payload a frame of type t may carry; 0 for a type
+// this version does not know (refused on its header, see readFrame).
 func maxLen(t FrameType) uint32 {
 	switch t {
 	case FrameHello:
@@ -127,6 +128,8 @@ func maxLen(t FrameType) uint32 {
 		return 2
 	case FrameStream:
 		return 1 + 8 + 8
+	case FrameUpdate, FrameSnapPage:
+		return MaxFrameLen
 	case FrameAck:
 		return 8
 	case FrameSnapAck:
@@ -138,39 +141,89 @@ func maxLen(t FrameType) uint32 {
 	case FrameConfigVerdict:
 		return 1 + 1 + maxHash + 1024
 	}
-	return MaxFrameLen
+	return 0
 }
 
 // frameReader reads frames with a sticky error: after the first failure
 // every call returns it (insomniacslk's uio buffer, derp's reader).
+//
+// Until open is called it reads straight from the connection, without a
+// buffer: before the partner has proved its key, a connection may cost
+// no more than the handshake frame it is expected to send (invariant 8),
+// and unbuffered reads take nothing beyond that frame, so the buffered
+// reader that open puts in place loses nothing.
 type frameReader struct {
-	r   *bufio.Reader
+	src io.Reader
+	r   *bufio.Reader // nil until open
 	err error
+	h   [frameHeaderLen]byte
 }
 
+// newFrameReader returns an open reader (the tests' scripted partners).
 func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10)}
+	fr := newHandshakeReader(r)
+	fr.open()
+	return fr
+}
+
+// newHandshakeReader returns a reader for a connection whose partner has
+// not proved its key yet; open it once it has.
+func newHandshakeReader(r io.Reader) *frameReader { return &frameReader{src: r} }
+
+// open puts the read buffer in place: the partner is authenticated, and
+// the replication stream wants few large reads.
+func (fr *frameReader) open() {
+	if fr.r == nil {
+		fr.r = bufio.NewReaderSize(fr.src, 64<<10)
+	}
+}
+
+func (fr *frameReader) in() io.Reader {
+	if fr.r != nil {
+		return fr.r
+	}
+	return fr.src
 }
 
 // readFrame returns the next frame. The payload is freshly allocated, after
-// its length was checked.
-func (fr *frameReader) readFrame() (FrameType, []byte, error) {
+// its length was checked against the type's bound.
+func (fr *frameReader) readFrame() (FrameType, []byte, error) { return fr.next(0) }
+
+// readExpected returns the payload of the next frame, which must be of
+// type want: a length over want's bound (ErrFrameSize), or any other type
+// (ErrProtocol), is refused on the header, before anything is allocated
+// for the payload. The handshake reads with it, so an unauthenticated
+// peer cannot make us allocate more than the frame we expect from it.
+func (fr *frameReader) readExpected(want FrameType) ([]byte, error) {
+	_, p, err := fr.next(want)
+	return p, err
+}
+
+// next reads one frame; want 0 takes any type.
+func (fr *frameReader) next(want FrameType) (FrameType, []byte, error) {
 	if fr.err != nil {
 		return 0, nil, fr.err
 	}
-	var h [frameHeaderLen]byte
-	if _, err := io.ReadFull(fr.r, h[:]); err != nil {
+	h := fr.h[:]
+	if _, err := io.ReadFull(fr.in(), h); err != nil {
 		fr.err = err
 		return 0, nil, err
 	}
 	t := FrameType(h[0])
 	n := binary.BigEndian.Uint32(h[1:])
-	if n > MaxFrameLen || n > maxLen(t) {
+	switch {
+	case want != 0 && n > maxLen(want):
+		fr.err = fmt.Errorf("%w: %v frame of %d bytes where a %v frame of at most %d is due", ErrFrameSize, t, n, want, maxLen(want))
+		return 0, nil, fr.err
+	case want != 0 && t != want:
+		fr.err = fmt.Errorf("%w: got %v frame, want %v", ErrProtocol, t, want)
+		return 0, nil, fr.err
+	case n > MaxFrameLen || n > maxLen(t):
 		fr.err = fmt.Errorf("%w: %v frame of %d bytes", ErrFrameSize, t, n)
 		return 0, nil, fr.err
 	}
 	p := make([]byte, n)
-	if _, err := io.ReadFull(fr.r, p); err != nil {
+	if _, err := io.ReadFull(fr.in(), p); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -182,7 +235,7 @@ func (fr *frameReader) readFrame() (FrameType, []byte, error) {
 
 // buffered reports whether more input is already buffered: the receiver
 // acks once per read burst, when this is false.
-func (fr *frameReader) buffered() bool { return fr.r.Buffered() > 0 }
+func (fr *frameReader) buffered() bool { return fr.r != nil && fr.r.Buffered() > 0 }
 
 // appendFrame appends a frame header and payload.
 func appendFrame(b []byte, t FrameType, payload []byte) []byte {

@@ -18,17 +18,43 @@ type refusal struct {
 func (r *refusal) Error() string { return fmt.Sprintf("refused (%s): %v", r.reason, r.err) }
 func (r *refusal) Unwrap() error { return r.err }
 
-// expect reads the next frame and checks its type.
+// expect reads the next frame of the handshake, which must be of type
+// want (checked on the header, before the payload is allocated). Before
+// the partner is authenticated a frame does not restart the silence
+// timer: the whole unauthenticated part must fit in max_response_delay.
 func (s *session) expect(want FrameType) ([]byte, error) {
-	t, p, err := s.fr.readFrame()
+	p, err := s.fr.readExpected(want)
 	if err != nil {
 		return nil, err
 	}
-	s.heard()
-	if t != want {
-		return nil, fmt.Errorf("%w: got %v frame, want %v", ErrProtocol, t, want)
+	if s.authed {
+		s.heard()
 	}
 	return p, nil
+}
+
+// preAuthRefusal classifies a failed read of an unauthenticated frame:
+// an oversize announcement, a frame of another type (refused for reason),
+// or, returned as it is, a failure of the connection itself
+// (session.handshakeFailed counts those).
+func preAuthRefusal(err error, reason string) error {
+	switch {
+	case errors.Is(err, ErrFrameSize):
+		return &refusal{"oversize", err}
+	case errors.Is(err, ErrProtocol):
+		return &refusal{reason, err}
+	}
+	return err
+}
+
+// authenticated is called once the partner has proved its key: its
+// admission slot is freed, the reader gets its buffer, and the silence
+// timer restarts.
+func (s *session) authenticated() {
+	s.authed = true
+	s.releaseSlot()
+	s.fr.open()
+	s.heard()
 }
 
 func (s *session) handshake() error {
@@ -40,10 +66,7 @@ func (s *session) handshake() error {
 	s.queue(FrameHello, s.ours.marshal())
 	p, err := s.expect(FrameHello)
 	if err != nil {
-		if errors.Is(err, ErrProtocol) || errors.Is(err, ErrFrameSize) {
-			return &refusal{"malformed", err}
-		}
-		return err
+		return preAuthRefusal(err, "malformed")
 	}
 	th := &s.theirs
 	if err := th.unmarshal(p); err != nil {
@@ -64,10 +87,7 @@ func (s *session) handshake() error {
 		s.queue(FrameAuth, authMAC(l.opts.PSK, &s.ours, th))
 		p, err := s.expect(FrameAuth)
 		if err != nil {
-			if errors.Is(err, ErrProtocol) || errors.Is(err, ErrFrameSize) {
-				return &refusal{"auth", err}
-			}
-			return err
+			return preAuthRefusal(err, "auth")
 		}
 		if !hmac.Equal(p, authMAC(l.opts.PSK, th, &s.ours)) {
 			return &refusal{"auth", fmt.Errorf("%w: wrong pre-shared key proof from %q", ErrAuth, th.Name)}
@@ -75,6 +95,7 @@ func (s *session) handshake() error {
 	}
 	// Authenticated: nothing above this line told the partner anything
 	// but our name, role and nonce.
+	s.authenticated()
 	ourLast, held := l.opts.Store.LastSeq(), l.opts.Store.PartnerSeq()
 	l.mu.Lock()
 	mine := sessionMsg{

@@ -13,14 +13,8 @@ import (
 const maxPendingApply = 2 * maxRecsPerFrame
 
 func (s *session) run() error {
-	err := s.handshake()
-	var rf *refusal
-	if errors.As(err, &rf) {
-		s.l.refuse(s.remote, rf.reason, rf.err)
-		return rf.err
-	}
-	if err != nil {
-		return err
+	if err := s.handshake(); err != nil {
+		return s.handshakeFailed(err)
 	}
 	for {
 		t, p, err := s.fr.readFrame()
@@ -54,6 +48,32 @@ func (s *session) run() error {
 			l.mu.Unlock()
 		}
 	}
+}
+
+// handshakeFailed counts and logs why a handshake failed, when the
+// partner is to blame: a refusal, no proof of its key within
+// max_response_delay (the watchdog closed the connection), or a
+// connection lost before it proved its key. Our own stop is not counted.
+func (s *session) handshakeFailed(err error) error {
+	var rf *refusal
+	if errors.As(err, &rf) {
+		s.l.refuse(s.remote, rf.reason, rf.err)
+		return rf.err
+	}
+	if s.authed {
+		return err
+	}
+	switch why := s.closedBy(); {
+	case errors.Is(why, ErrTimeout):
+		err = fmt.Errorf("%w: handshake unfinished", ErrTimeout)
+		s.l.refuse(s.remote, "timeout", err)
+	case errors.Is(why, ErrClosed): // we are stopping
+	default:
+		// The read or the write of a handshake frame failed: the peer
+		// hung up or reset the connection.
+		s.l.refuse(s.remote, "closed", fmt.Errorf("connection lost during the handshake: %w", err))
+	}
+	return err
 }
 
 func (s *session) handle(t FrameType, p []byte) error {

@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -28,7 +29,13 @@ type session struct {
 	done       chan struct{} // closed by close
 	writerDone chan struct{}
 	closeOnce  sync.Once
-	lastHeard  atomic.Int64 // clock.Now().UnixNano() of the last frame read
+	why        error // close's reason: set before done is closed, read after
+	// release frees the connection's admission slot (Serve's admission);
+	// nil for a dialed connection. Called once, at authentication or at
+	// the end, whichever comes first.
+	release     func()
+	releaseOnce sync.Once
+	lastHeard   atomic.Int64 // clock.Now().UnixNano() of the last frame read
 	// The reader's side of liveness (liveness.go): busy while it handles
 	// a frame, ready when it last finished one (UnixNano).
 	busy  atomic.Bool
@@ -44,6 +51,7 @@ type session struct {
 	suspect      bool // the VRRP path says the partner is silent (Link.PartnerSilent)
 
 	// Reader goroutine only.
+	authed       bool // the partner proved its key
 	ours, theirs hello
 	streamSet    bool // the partner's FrameStream arrived
 	inSnapshot   bool
@@ -63,13 +71,20 @@ type session struct {
 // and Serve call it for every connection; tests call it with net.Pipe.
 // dialed says this end opened the connection (the TLS client).
 func (l *Link) HandleConn(ctx context.Context, c net.Conn, dialed bool) error {
+	return l.handleConn(ctx, c, dialed, nil)
+}
+
+// handleConn is HandleConn with the admission slot the connection holds
+// until its partner is authenticated (nil: none).
+func (l *Link) handleConn(ctx context.Context, c net.Conn, dialed bool, release func()) error {
 	s := &session{
-		l: l, c: c, remote: c.RemoteAddr(),
+		l: l, c: c, remote: c.RemoteAddr(), release: release,
 		wake: make(chan struct{}, 1), done: make(chan struct{}), writerDone: make(chan struct{}),
 	}
+	defer s.releaseSlot()
 	s.lastHeard.Store(l.clock.Now().UnixNano())
-	// The watchdog bounds the handshake too: a silent connection is
-	// closed after max_response_delay.
+	// The watchdog bounds the handshake too: a connection that has not
+	// authenticated within max_response_delay is closed.
 	go s.watchdog()
 	stop := context.AfterFunc(ctx, func() { s.close(ErrClosed) })
 	defer stop()
@@ -81,19 +96,43 @@ func (l *Link) HandleConn(ctx context.Context, c net.Conn, dialed bool) error {
 			tc = tls.Server(c, l.opts.TLS)
 		}
 		if err := tc.HandshakeContext(ctx); err != nil {
-			l.refuse(s.remote, "tls", err)
 			s.close(err)
+			if errors.Is(s.closedBy(), ErrTimeout) {
+				l.refuse(s.remote, "timeout", fmt.Errorf("%w: TLS handshake unfinished", ErrTimeout))
+				return fmt.Errorf("%w: tls: %w", ErrTimeout, err)
+			}
+			if ctx.Err() == nil {
+				l.refuse(s.remote, "tls", err)
+			}
 			return fmt.Errorf("%w: tls: %w", ErrAuth, err)
 		}
 		s.c = tc
 	}
 	s.nudge = &nudgeReader{c: s.c, owed: s.partnerOwesAck, every: l.nudge, now: time.Now}
-	s.fr = newFrameReader(s.nudge)
+	s.fr = newHandshakeReader(s.nudge)
 	go s.writer()
 	err := s.run()
 	s.close(err)
 	<-s.writerDone
 	return err
+}
+
+// releaseSlot frees the admission slot, once.
+func (s *session) releaseSlot() {
+	if s.release != nil {
+		s.releaseOnce.Do(s.release)
+	}
+}
+
+// closedBy is the reason close was called with, or nil while the session
+// is open.
+func (s *session) closedBy() error {
+	select {
+	case <-s.done:
+		return s.why
+	default:
+		return nil
+	}
 }
 
 func (s *session) wakeWriter() {
@@ -119,6 +158,7 @@ func (s *session) queue(t FrameType, p []byte) {
 // link goes down: waiting Replicate calls fail, and Down is emitted.
 func (s *session) close(err error) {
 	s.closeOnce.Do(func() {
+		s.why = err
 		close(s.done)
 		s.c.Close()
 		l := s.l
