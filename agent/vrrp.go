@@ -234,16 +234,28 @@ func (p *vrrpPart) Cleanup() error {
 // hadhcpd's nftables table, for systemd's ExecStopPost after any stop,
 // including a crash.
 func Cleanup(cfg *config.Config, log *slog.Logger) error {
-	b, err := config.Build(cfg)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	if len(b.VRRP) > 0 {
-		specs, err := vrrpSpecs(b.VRRP)
-		if err != nil {
+	var specs []instSpec
+	if b, err := config.Build(cfg); err == nil {
+		if specs, err = vrrpSpecs(b.VRRP); err != nil {
 			return err
 		}
+	} else {
+		// A file that does not validate (config.Read): remove every
+		// virtual IP that parses, so none outlives the agent.
+		for _, in := range cfg.VRRP.Instances {
+			c := vrrp.Config{Name: in.Name, Interface: in.Interface, Priority: uint8(min(max(in.Priority, 0), 255))}
+			for _, a := range in.VirtualIPs {
+				if p, err := netip.ParsePrefix(a); err == nil && p.Addr().Is4() {
+					c.VIPs = append(c.VIPs, p)
+				}
+			}
+			if c.Interface != "" && len(c.VIPs) > 0 {
+				specs = append(specs, instSpec{cfg: c})
+			}
+		}
+	}
+	var errs []error
+	if len(specs) > 0 {
 		p := &vrrpPart{log: log, specs: specs}
 		errs = append(errs, p.Cleanup())
 	}

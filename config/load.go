@@ -276,3 +276,35 @@ func durationOr(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// Read decodes the file as Load does but checks nothing beyond what
+// decoding needs (unknown keys and bad values are skipped, not refused).
+// It is for `hadhcpd cleanup` alone: ExecStopPost must remove the virtual
+// IPs a box holds even when an upgrade made its file invalid, since the
+// agent then refuses to start and a VIP left behind answers ARP for a box
+// that does not serve (invariant 4).
+func Read(path string) (*Config, error) {
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	v.SetEnvPrefix("HADHCPD")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	setDefaults(v)
+	if err := v.ReadInConfig(); err != nil {
+		return nil, &ConfigError{Key: path, Reason: err.Error()}
+	}
+	var cfg Config
+	dc, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           &cfg,
+		WeaklyTypedInput: true,
+		DecodeHook:       mapstructure.ComposeDecodeHookFunc(durationHook, mapstructure.StringToSliceHookFunc(",")),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A value that does not decode leaves its field zero; what did
+	// decode is what cleanup can act on.
+	_ = dc.Decode(v.AllSettings())
+	return &cfg, nil
+}

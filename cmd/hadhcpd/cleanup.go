@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/hadhcpd/hadhcpd/agent"
@@ -18,10 +19,18 @@ func newCleanupCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(configPath(cmd))
-			if err != nil {
+			if err == nil {
+				return agent.Cleanup(cfg, agent.NewLogger(os.Stderr, cfg.Node))
+			}
+			// An invalid file still names the virtual IPs this box may
+			// hold: remove them, then report the file (exit 2).
+			raw, rerr := config.Read(configPath(cmd))
+			if rerr != nil {
 				return err
 			}
-			return agent.Cleanup(cfg, agent.NewLogger(os.Stderr, cfg.Node))
+			log := agent.NewLogger(os.Stderr, raw.Node)
+			log.Warn("cleanup: the config file is not valid; removing the virtual IPs it names anyway", "err", err)
+			return errors.Join(agent.Cleanup(raw, log), err)
 		},
 	}
 }
