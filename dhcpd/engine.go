@@ -47,6 +47,16 @@ type Inbound struct {
 	// IfAddrs are the receiving interface's IPv4 addresses: they choose the
 	// subnet of a directly attached client and the fallback server id.
 	IfAddrs []netip.Prefix
+	// Src is the request's IP source address and UDP port. A relay agent
+	// sends from an address of its own and the server port 67 (RFC 8357
+	// §1); a client from port 68, and from 0.0.0.0 until it has an address
+	// (RFC 2131 §4.1). The zero value is a client's.
+	Src netip.AddrPort
+	// Unicast: the request was sent to one of this host's addresses, not
+	// broadcast on the link. Only a unicast can come from a client on
+	// another link (RENEWING, INFORM: RFC 2131 §4.3.2, §4.3.5), so only
+	// then does ciaddr choose the subnet.
+	Unicast bool
 }
 
 // Reply is the engine's decision: a message and where it goes. Resp is nil
@@ -85,6 +95,12 @@ const (
 	// holds; in a pair both boxes carry the VIP as server id, so the offer
 	// was the partner's (both VRRP masters during a partition).
 	ErrNotOffered DropReason = "not-offered"
+
+	// ErrClientGiaddr: giaddr set in a request that did not come from a
+	// relay agent. Only a relay sets giaddr (RFC 2131 §4.1, §4.4.1 Table
+	// 5: a client sends 0); answering would send the reply to an address
+	// the sender chose and serve it from the relayed subnet it named.
+	ErrClientGiaddr DropReason = "giaddr-from-client"
 )
 
 // Reason returns the metric label for an error from Handle.
@@ -128,6 +144,7 @@ type Engine struct {
 	spacing    time.Duration // see DefaultCommitSpacing
 
 	eventBind [2]prometheus.Counter // "bind", "renew": pre-curried
+	ignored   ignoredCounters
 }
 
 // EngineOptions are the engine's collaborators. DB and Config are required.
@@ -184,6 +201,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	e.eventBind[0] = e.m.Events.WithLabelValues("bind")
 	e.eventBind[1] = e.m.Events.WithLabelValues("renew")
+	e.ignored = newIgnoredCounters(e.m)
 	prepareConfig(o.Config)
 	e.cfg.Store(o.Config)
 	return e, nil
@@ -301,7 +319,16 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrMalformed
 	}
 	c.key = lease.ClientKey(c.id, c.hw)
-	sub := e.subnetFor(req, in)
+	relayed, err := fromRelay(req, in)
+	if err != nil {
+		return Reply{}, err
+	}
+	var rai *dhcpv4.RelayOptions
+	if relayed {
+		rai = req.RelayAgentInfo()
+	}
+	now := e.clock.Now()
+	sub := e.subnetFor(req, mt, in, relayed, rai)
 	if sub == nil {
 		return Reply{}, ErrNoSubnet
 	}
@@ -316,7 +343,6 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if !ok {
 		return Reply{}, ErrNoServerID
 	}
-	now := e.clock.Now()
 	switch mt {
 	case dhcpv4.MessageTypeDiscover:
 		return e.discover(req, c, sub, sid, now)
@@ -330,57 +356,6 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return e.inform(req, c, sub, sid)
 	}
 	return Reply{}, ErrUnknownType
-}
-
-// subnetFor picks the subnet a request belongs to: the relay's link
-// selection sub-option (RFC 3527) or the subnet selection option (RFC 3011)
-// when present, then giaddr (RFC 2131 §4.3.1), then ciaddr of a client that
-// has an address, then the receiving interface's addresses.
-func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, in Inbound) *scope.Subnet {
-	gi := addr4(req.GatewayIPAddr)
-	relayed := gi.IsValid() && !gi.IsUnspecified()
-	if relayed {
-		if rai := req.RelayAgentInfo(); rai != nil {
-			if b := rai.Get(dhcpv4.LinkSelectionSubOption); len(b) == 4 {
-				return e.subnetContaining(netip.AddrFrom4([4]byte(b)), false)
-			}
-		}
-	}
-	if b := req.Options.Get(dhcpv4.OptionSubnetSelection); len(b) == 4 {
-		return e.subnetContaining(netip.AddrFrom4([4]byte(b)), false)
-	}
-	if relayed {
-		return e.subnetContaining(gi, true)
-	}
-	if ci := addr4(req.ClientIPAddr); ci.IsValid() && !ci.IsUnspecified() {
-		if s := e.subnetContaining(ci, false); s != nil {
-			return s
-		}
-	}
-	for _, p := range in.IfAddrs {
-		if s := e.subnetContaining(p.Addr(), false); s != nil {
-			return s
-		}
-	}
-	return nil
-}
-
-func (e *Engine) subnetContaining(a netip.Addr, relays bool) *scope.Subnet {
-	for _, s := range e.cfg.Load().Subnets {
-		if s.Prefix.Contains(a) {
-			return s
-		}
-	}
-	if relays {
-		for _, s := range e.cfg.Load().Subnets {
-			for _, r := range s.Relays {
-				if r == a {
-					return s
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // serverID is the address clients send unicasts to (option 54): the VIP
