@@ -101,7 +101,21 @@ const (
 	// 5: a client sends 0); answering would send the reply to an address
 	// the sender chose and serve it from the relayed subnet it named.
 	ErrClientGiaddr DropReason = "giaddr-from-client"
+	// ErrClientIDLong: a client identifier longer than the lease database
+	// stores (see maxClientID); such a lease could be offered but never
+	// committed.
+	ErrClientIDLong DropReason = "client-id-too-long"
 )
+
+// maxClientID is the longest client identifier the lease database stores:
+// its record gives the field one length byte (dhcpd/lease/doc.go, "Record
+// payload"). Option 61 itself may be longer, split over several instances
+// (RFC 3396), which the decoder joins.
+const maxClientID = 255
+
+// maxHWAddr is the longest chaddr the lease database stores: the 16 bytes
+// of the field (RFC 2131 §2).
+const maxHWAddr = 16
 
 // Reason returns the metric label for an error from Handle.
 func Reason(err error) string {
@@ -315,8 +329,11 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrBOOTP
 	}
 	c := client{id: req.Options.Get(dhcpv4.OptionClientIdentifier), hw: req.ClientHWAddr}
-	if len(c.hw) == 0 && len(c.id) == 0 {
+	if len(c.hw) == 0 && len(c.id) == 0 || len(c.hw) > maxHWAddr {
 		return Reply{}, ErrMalformed
+	}
+	if len(c.id) > maxClientID {
+		return Reply{}, ErrClientIDLong
 	}
 	c.key = lease.ClientKey(c.id, c.hw)
 	relayed, err := fromRelay(req, in)
