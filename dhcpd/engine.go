@@ -159,6 +159,8 @@ type Engine struct {
 
 	eventBind [2]prometheus.Counter // "bind", "renew": pre-curried
 	ignored   ignoredCounters
+
+	gauges poolGauges
 }
 
 // EngineOptions are the engine's collaborators. DB and Config are required.
@@ -218,6 +220,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	e.ignored = newIgnoredCounters(e.m)
 	prepareConfig(o.Config)
 	e.cfg.Store(o.Config)
+	e.refreshPools()
 	return e, nil
 }
 
