@@ -105,6 +105,13 @@ const (
 	// stores (see maxClientID); such a lease could be offered but never
 	// committed.
 	ErrClientIDLong DropReason = "client-id-too-long"
+
+	// Per-source rates and offer bounds (Limits).
+	ErrClientRate    DropReason = "rate-client"
+	ErrCircuitRate   DropReason = "rate-circuit"
+	ErrHWOffers      DropReason = "offers-chaddr"
+	ErrCircuitOffers DropReason = "offers-circuit"
+	ErrPoolOffers    DropReason = "offers-pool"
 )
 
 // maxClientID is the longest client identifier the lease database stores:
@@ -146,6 +153,7 @@ type Engine struct {
 	offerQ   []offerRef            // offers in order of expiry (OfferHold changes only on Reconfigure)
 	busy     map[netip.Addr]string // address -> client key, while its commit runs
 	abandonQ []abandoned           // declined addresses in order of probation end
+	lim      *limiter              // rate tables are lock-free; the counts are under mu
 
 	// The committer (see commitLoop): leases waiting to be committed, and
 	// whether a committer goroutine is running to take them.
@@ -181,6 +189,9 @@ type EngineOptions struct {
 	// partner applied it (a lease is durable on both boxes before its ACK), so with one in flight
 	// the pair's throughput would be a batch per round trip.
 	CommitsInFlight int
+	// Limits bound per-source request rates and the offers new clients
+	// may hold; the zero value is DefaultLimits.
+	Limits Limits
 }
 
 // NewEngine builds an engine. It fills each subnet's subnet mask and
@@ -192,6 +203,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	e := &Engine{
 		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics,
 		offers: map[netip.Addr]*offer{}, byKey: map[string]*offer{}, busy: map[netip.Addr]string{},
+		lim: newLimiter(o.Limits),
 	}
 	if e.gate == nil {
 		e.gate = SingleServer{}
@@ -267,6 +279,7 @@ func (e *Engine) Reconfigure(cfg *scope.Config, db PoolSetter) error {
 		return fmt.Errorf("dhcpd: reconfigure: pools: %w", err)
 	}
 	e.cfg.Store(cfg)
+	e.poolLimitsLocked(e.db.Stats())
 	return nil
 }
 
@@ -275,6 +288,7 @@ type client struct {
 	key string
 	id  []byte
 	hw  net.HardwareAddr
+	src source // for the offer bounds (Limits)
 }
 
 // Handle decides the answer to one request. A nil Reply.Resp with a nil
@@ -348,6 +362,9 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		rai = req.RelayAgentInfo()
 	}
 	now := e.clock.Now()
+	if c.src, err = e.admit(c, addr4(req.GatewayIPAddr), rai, now); err != nil {
+		return Reply{}, err
+	}
 	sub := e.subnetFor(req, mt, in, relayed, rai)
 	if sub == nil {
 		return Reply{}, ErrNoSubnet

@@ -17,8 +17,8 @@ type abandoned struct {
 
 // Tick does the engine's timed work: offers past OfferHold give their
 // address back, declined addresses past probation return to their pool,
-// ACTIVE leases past their expiry become EXPIRED, and the lease gauges
-// follow the database's counts. The caller runs it
+// ACTIVE leases past their expiry become EXPIRED, and the lease gauges and
+// the pools' offer bounds follow the database's counts. The caller runs it
 // about once a second.
 func (e *Engine) Tick(now time.Time) {
 	e.mu.Lock()
@@ -98,12 +98,16 @@ func (e *Engine) LogPools() {
 	e.gauges.set(e.m, stats)
 }
 
-// refreshPools brings the lease gauges up to the database's counts. Stats is a few counters per pool (the database
+// refreshPools brings the lease gauges and the pools' offer bounds up to
+// the database's counts. Stats is a few counters per pool (the database
 // keeps them on every change), so Tick runs this each time: exhaustion
 // shows within a tick, not at the next summary line.
 func (e *Engine) refreshPools() {
 	stats := e.db.Stats()
 	e.gauges.set(e.m, stats)
+	e.mu.Lock()
+	e.poolLimitsLocked(stats)
+	e.mu.Unlock()
 }
 
 // stateLabels are the state label values of hadhcpd_dhcp_leases.
