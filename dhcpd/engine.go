@@ -203,7 +203,6 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	e := &Engine{
 		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics,
 		offers: map[netip.Addr]*offer{}, byKey: map[string]*offer{}, busy: map[netip.Addr]string{},
-		lim: newLimiter(o.Limits),
 	}
 	if e.gate == nil {
 		e.gate = SingleServer{}
@@ -211,6 +210,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if e.clock == nil {
 		e.clock = clock.Wall()
 	}
+	e.lim = newLimiter(o.Limits, e.clock.Now())
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

@@ -350,7 +350,7 @@ func TestDestination(t *testing.T) {
 func TestConcurrentNoDoubleAllocation(t *testing.T) {
 	r := newRig(t)
 	// All 40 may ask at once: no share of the pool kept back.
-	r.e.lim = newLimiter(Limits{PoolShare: -1})
+	r.e.lim = newLimiter(Limits{PoolShare: -1}, r.clk.Now())
 	var wg sync.WaitGroup
 	got := make([]netip.Addr, 40)
 	for i := range got {

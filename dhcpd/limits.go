@@ -102,7 +102,7 @@ const (
 // ITU-T I.371) per slot: a slot stores the theoretical arrival time of the
 // next request; one word and one compare-and-swap per request, no lock.
 type rateTable struct {
-	tat      []atomic.Int64 // Unix nanoseconds
+	tat      []atomic.Int64 // nanoseconds since limiter.epoch
 	interval int64          // nanoseconds per request at the sustained rate
 	slack    int64          // how far ahead of now a slot may run: (burst-1) intervals
 }
@@ -126,7 +126,14 @@ func (r *rateTable) allow(h uint64, now int64) bool {
 	s := &r.tat[h&uint64(len(r.tat)-1)]
 	for {
 		old := s.Load()
-		t := max(old, now)
+		t := old
+		if t < now || t > now+r.slack+r.interval {
+			// Behind now: the slot has refilled. Further ahead than
+			// any request can put it: the clock went back (a stepped
+			// clock without a monotonic reading); start afresh rather
+			// than refuse the slot for the size of the step.
+			t = now
+		}
 		if t-now > r.slack {
 			return false
 		}
@@ -151,7 +158,13 @@ type poolOffers struct {
 
 // limiter is the engine's state for Limits.
 type limiter struct {
-	lim         Limits
+	lim Limits
+	// epoch is what the rate tables measure time from: the engine's
+	// clock at start. now.Sub(epoch) uses the monotonic reading that
+	// time.Now (and so clock.Wall) carries, which a step of the wall
+	// clock (NTP at boot) does not move; rateTable.allow copes with the
+	// clocks that do move back.
+	epoch       time.Time
 	seed        maphash.Seed
 	client      *rateTable
 	circuit     *rateTable
@@ -160,10 +173,11 @@ type limiter struct {
 	pools       map[string]*poolOffers // Engine.mu: by pool name
 }
 
-func newLimiter(l Limits) *limiter {
+func newLimiter(l Limits, epoch time.Time) *limiter {
 	l = l.withDefaults()
 	return &limiter{
 		lim:         l,
+		epoch:       epoch,
 		seed:        maphash.MakeSeed(),
 		client:      newRateTable(clientSlots, l.ClientRate, l.ClientBurst),
 		circuit:     newRateTable(circuitSlots, l.CircuitRate, l.CircuitBurst),
@@ -181,7 +195,7 @@ func newLimiter(l Limits) *limiter {
 func (e *Engine) admit(c client, gi netip.Addr, rai *dhcpv4.RelayOptions, now time.Time) (source, error) {
 	l := e.lim
 	src := source{hw: -1, circuit: -1}
-	t := now.UnixNano()
+	t := int64(now.Sub(l.epoch))
 	if rai != nil {
 		if cid := rai.Get(dhcpv4.AgentCircuitIDSubOption); len(cid) > 0 {
 			sum := l.circuitHash(gi, cid)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,5 +198,31 @@ func TestSourceOfferBounds(t *testing.T) {
 	}
 	if got = circuit(other, 3); got["offer"] != 3 {
 		t.Errorf("another circuit of the same relay: %v, want 3 offers", got)
+	}
+}
+
+// stepClock is a clock the test moves back, as clock.Offset's skew or a
+// fake clock may (Add moves the monotonic reading with the wall time).
+type stepClock struct{ step atomic.Int64 }
+
+func (c *stepClock) Now() time.Time { return time.Now().Add(time.Duration(c.step.Load())) }
+
+// A step of the clock back does not hold the rate slots of every client
+// seen before it for the size of the step.
+func TestClientRateSurvivesClockStep(t *testing.T) {
+	clk := &stepClock{}
+	r := newRig(t)
+	e, err := NewEngine(EngineOptions{Config: r.cfg, DB: r.db, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if _, err := e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macA), lanIn); err != nil {
+			t.Fatalf("DISCOVER %d: %v", i, err)
+		}
+	}
+	clk.step.Store(int64(-time.Hour))
+	if _, err := e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macA), lanIn); err != nil {
+		t.Fatalf("DISCOVER after the wall clock stepped back an hour: %v", err)
 	}
 }
