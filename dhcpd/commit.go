@@ -96,22 +96,30 @@ func (e *Engine) commitLoop() {
 const maxBatch = 256
 
 // commitBatch commits the leases of batch and returns each one's error.
-// A batch that fails is retried lease by lease, so that one lease the
-// database refuses does not fail the others' ACKs.
+// A lease the database cannot store (lease.Lease.Validate) fails alone
+// before the group commit. A batch that fails is retried lease by lease,
+// so that one lease the database refuses does not fail the others' ACKs.
 func (e *Engine) commitBatch(batch []*pendingCommit) []error {
 	errs := make([]error, len(batch))
-	ls := make([]lease.Lease, len(batch))
+	ls := make([]lease.Lease, 0, len(batch))
 	for i, p := range batch {
-		ls[i] = p.lease
+		if err := p.lease.Validate(); err != nil {
+			errs[i] = err
+			continue
+		}
+		ls = append(ls, p.lease)
 	}
 	t0 := e.clock.Now()
-	_, err := e.db.Commit(ls...)
-	if err != nil && len(ls) > 1 {
-		for i := range ls {
-			_, errs[i] = e.db.Commit(ls[i])
-		}
-	} else {
-		for i := range errs {
+	var err error
+	if len(ls) > 0 {
+		_, err = e.db.Commit(ls...)
+	}
+	for i, p := range batch {
+		switch {
+		case errs[i] != nil:
+		case err != nil && len(ls) > 1:
+			_, errs[i] = e.db.Commit(p.lease)
+		default:
 			errs[i] = err
 		}
 	}

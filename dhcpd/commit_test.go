@@ -190,3 +190,50 @@ func TestCommitsInFlight(t *testing.T) {
 		})
 	}
 }
+
+// sizesDB records the size of each Commit call.
+type sizesDB struct {
+	*fakeDB
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (s *sizesDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
+	s.mu.Lock()
+	s.sizes = append(s.sizes, len(ls))
+	s.mu.Unlock()
+	for _, l := range ls {
+		if err := l.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return s.fakeDB.Commit(ls...)
+}
+
+// A lease the database cannot store fails alone, before the group commit:
+// the rest of its batch is committed in one call, not retried one by one.
+func TestCommitBatchRefusesUnstorableAlone(t *testing.T) {
+	r := newRig(t)
+	db := &sizesDB{fakeDB: r.db}
+	r.e.db = db
+	batch := make([]*pendingCommit, 4)
+	for i := range batch {
+		l := lease.Lease{Addr: lanPool.First.Next(), HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, byte(i)}, State: lease.StateActive, Start: t0, Expiry: t0.Add(time.Hour)}
+		for range i {
+			l.Addr = l.Addr.Next()
+		}
+		if i == 2 {
+			l.ClientID = make([]byte, maxClientID+1)
+		}
+		batch[i] = &pendingCommit{lease: l}
+	}
+	errs := r.e.commitBatch(batch)
+	for i, err := range errs {
+		if (err != nil) != (i == 2) {
+			t.Errorf("lease %d: %v", i, err)
+		}
+	}
+	if len(db.sizes) != 1 || db.sizes[0] != 3 {
+		t.Fatalf("Commit call sizes %v, want one call with the 3 storable leases", db.sizes)
+	}
+}

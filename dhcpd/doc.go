@@ -14,6 +14,16 @@
 // interface; every lease is committed (durable) before its ACK is returned.
 // The failover layer plugs in through Gate.
 //
+// What a request may choose is limited by where it came from (subnet.go):
+// giaddr, the relay agent's link selection (RFC 3527) and the subnet
+// selection option (RFC 3011) only through a relay agent, ciaddr only in a
+// unicast from a client that has an address; a client on a served link
+// gets its link's subnet. Limits (limits.go) bound each source's request
+// rate (per client, per relay circuit) and what clients without a binding
+// may hold in offers (per chaddr, per circuit, a share of each pool), so a
+// DISCOVER storm cannot hold a pool and clients with a binding stay served.
+// Every request refused is counted by reason (DropReason).
+//
 // Concurrency: Engine methods are safe for concurrent use; the server runs a
 // bounded set of workers so that commits from many requests share one fsync
 // (the lease database's group commit).

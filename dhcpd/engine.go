@@ -47,6 +47,16 @@ type Inbound struct {
 	// IfAddrs are the receiving interface's IPv4 addresses: they choose the
 	// subnet of a directly attached client and the fallback server id.
 	IfAddrs []netip.Prefix
+	// Src is the request's IP source address and UDP port. A relay agent
+	// sends from an address of its own and the server port 67 (RFC 8357
+	// §1); a client from port 68, and from 0.0.0.0 until it has an address
+	// (RFC 2131 §4.1). The zero value is a client's.
+	Src netip.AddrPort
+	// Unicast: the request was sent to one of this host's addresses, not
+	// broadcast on the link. Only a unicast can come from a client on
+	// another link (RENEWING, INFORM: RFC 2131 §4.3.2, §4.3.5), so only
+	// then does ciaddr choose the subnet.
+	Unicast bool
 }
 
 // Reply is the engine's decision: a message and where it goes. Resp is nil
@@ -85,7 +95,34 @@ const (
 	// holds; in a pair both boxes carry the VIP as server id, so the offer
 	// was the partner's (both VRRP masters during a partition).
 	ErrNotOffered DropReason = "not-offered"
+
+	// ErrClientGiaddr: giaddr set in a request that did not come from a
+	// relay agent. Only a relay sets giaddr (RFC 2131 §4.1, §4.4.1 Table
+	// 5: a client sends 0); answering would send the reply to an address
+	// the sender chose and serve it from the relayed subnet it named.
+	ErrClientGiaddr DropReason = "giaddr-from-client"
+	// ErrClientIDLong: a client identifier longer than the lease database
+	// stores (see maxClientID); such a lease could be offered but never
+	// committed.
+	ErrClientIDLong DropReason = "client-id-too-long"
+
+	// Per-source rates and offer bounds (Limits).
+	ErrClientRate    DropReason = "rate-client"
+	ErrCircuitRate   DropReason = "rate-circuit"
+	ErrHWOffers      DropReason = "offers-chaddr"
+	ErrCircuitOffers DropReason = "offers-circuit"
+	ErrPoolOffers    DropReason = "offers-pool"
 )
+
+// maxClientID is the longest client identifier the lease database stores:
+// its record gives the field one length byte (dhcpd/lease/doc.go, "Record
+// payload"). Option 61 itself may be longer, split over several instances
+// (RFC 3396), which the decoder joins.
+const maxClientID = 255
+
+// maxHWAddr is the longest chaddr the lease database stores: the 16 bytes
+// of the field (RFC 2131 §2).
+const maxHWAddr = 16
 
 // Reason returns the metric label for an error from Handle.
 func Reason(err error) string {
@@ -116,6 +153,7 @@ type Engine struct {
 	offerQ   []offerRef            // offers in order of expiry (OfferHold changes only on Reconfigure)
 	busy     map[netip.Addr]string // address -> client key, while its commit runs
 	abandonQ []abandoned           // declined addresses in order of probation end
+	lim      *limiter              // rate tables are lock-free; the counts are under mu
 
 	// The committer (see commitLoop): leases waiting to be committed, and
 	// whether a committer goroutine is running to take them.
@@ -128,6 +166,9 @@ type Engine struct {
 	spacing    time.Duration // see DefaultCommitSpacing
 
 	eventBind [2]prometheus.Counter // "bind", "renew": pre-curried
+	ignored   ignoredCounters
+
+	gauges poolGauges
 }
 
 // EngineOptions are the engine's collaborators. DB and Config are required.
@@ -148,6 +189,9 @@ type EngineOptions struct {
 	// partner applied it (a lease is durable on both boxes before its ACK), so with one in flight
 	// the pair's throughput would be a batch per round trip.
 	CommitsInFlight int
+	// Limits bound per-source request rates and the offers new clients
+	// may hold; the zero value is DefaultLimits.
+	Limits Limits
 }
 
 // NewEngine builds an engine. It fills each subnet's subnet mask and
@@ -166,6 +210,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if e.clock == nil {
 		e.clock = clock.Wall()
 	}
+	e.lim = newLimiter(o.Limits, e.clock.Now())
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -184,8 +229,10 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	e.eventBind[0] = e.m.Events.WithLabelValues("bind")
 	e.eventBind[1] = e.m.Events.WithLabelValues("renew")
+	e.ignored = newIgnoredCounters(e.m)
 	prepareConfig(o.Config)
 	e.cfg.Store(o.Config)
+	e.refreshPools()
 	return e, nil
 }
 
@@ -232,6 +279,7 @@ func (e *Engine) Reconfigure(cfg *scope.Config, db PoolSetter) error {
 		return fmt.Errorf("dhcpd: reconfigure: pools: %w", err)
 	}
 	e.cfg.Store(cfg)
+	e.poolLimitsLocked(e.db.Stats())
 	return nil
 }
 
@@ -240,6 +288,7 @@ type client struct {
 	key string
 	id  []byte
 	hw  net.HardwareAddr
+	src source // for the offer bounds (Limits)
 }
 
 // Handle decides the answer to one request. A nil Reply.Resp with a nil
@@ -297,11 +346,26 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrBOOTP
 	}
 	c := client{id: req.Options.Get(dhcpv4.OptionClientIdentifier), hw: req.ClientHWAddr}
-	if len(c.hw) == 0 && len(c.id) == 0 {
+	if len(c.hw) == 0 && len(c.id) == 0 || len(c.hw) > maxHWAddr {
 		return Reply{}, ErrMalformed
 	}
+	if len(c.id) > maxClientID {
+		return Reply{}, ErrClientIDLong
+	}
 	c.key = lease.ClientKey(c.id, c.hw)
-	sub := e.subnetFor(req, in)
+	relayed, err := fromRelay(req, in)
+	if err != nil {
+		return Reply{}, err
+	}
+	var rai *dhcpv4.RelayOptions
+	if relayed {
+		rai = req.RelayAgentInfo()
+	}
+	now := e.clock.Now()
+	if c.src, err = e.admit(c, addr4(req.GatewayIPAddr), rai, now); err != nil {
+		return Reply{}, err
+	}
+	sub := e.subnetFor(req, mt, in, relayed, rai)
 	if sub == nil {
 		return Reply{}, ErrNoSubnet
 	}
@@ -316,7 +380,6 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if !ok {
 		return Reply{}, ErrNoServerID
 	}
-	now := e.clock.Now()
 	switch mt {
 	case dhcpv4.MessageTypeDiscover:
 		return e.discover(req, c, sub, sid, now)
@@ -330,57 +393,6 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return e.inform(req, c, sub, sid)
 	}
 	return Reply{}, ErrUnknownType
-}
-
-// subnetFor picks the subnet a request belongs to: the relay's link
-// selection sub-option (RFC 3527) or the subnet selection option (RFC 3011)
-// when present, then giaddr (RFC 2131 §4.3.1), then ciaddr of a client that
-// has an address, then the receiving interface's addresses.
-func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, in Inbound) *scope.Subnet {
-	gi := addr4(req.GatewayIPAddr)
-	relayed := gi.IsValid() && !gi.IsUnspecified()
-	if relayed {
-		if rai := req.RelayAgentInfo(); rai != nil {
-			if b := rai.Get(dhcpv4.LinkSelectionSubOption); len(b) == 4 {
-				return e.subnetContaining(netip.AddrFrom4([4]byte(b)), false)
-			}
-		}
-	}
-	if b := req.Options.Get(dhcpv4.OptionSubnetSelection); len(b) == 4 {
-		return e.subnetContaining(netip.AddrFrom4([4]byte(b)), false)
-	}
-	if relayed {
-		return e.subnetContaining(gi, true)
-	}
-	if ci := addr4(req.ClientIPAddr); ci.IsValid() && !ci.IsUnspecified() {
-		if s := e.subnetContaining(ci, false); s != nil {
-			return s
-		}
-	}
-	for _, p := range in.IfAddrs {
-		if s := e.subnetContaining(p.Addr(), false); s != nil {
-			return s
-		}
-	}
-	return nil
-}
-
-func (e *Engine) subnetContaining(a netip.Addr, relays bool) *scope.Subnet {
-	for _, s := range e.cfg.Load().Subnets {
-		if s.Prefix.Contains(a) {
-			return s
-		}
-	}
-	if relays {
-		for _, s := range e.cfg.Load().Subnets {
-			for _, r := range s.Relays {
-				if r == a {
-					return s
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // serverID is the address clients send unicasts to (option 54): the VIP

@@ -85,10 +85,14 @@ func (f *fakeDB) Allocate(pool string, hint netip.Addr, from lease.State) (netip
 			f.held[hint] = true
 			return hint, nil
 		}
-		for a := p.First; a.Compare(p.Last) <= 0; a = a.Next() {
-			if f.freeLocked(a, from) {
-				f.held[a] = true
-				return a, nil
+		// Never-used addresses first, as lease.DB does, so that a
+		// client's last address stays untouched as long as possible.
+		for _, recorded := range []bool{false, true} {
+			for a := p.First; a.Compare(p.Last) <= 0; a = a.Next() {
+				if _, ok := f.leases[a]; ok == recorded && f.freeLocked(a, from) {
+					f.held[a] = true
+					return a, nil
+				}
 			}
 		}
 		return netip.Addr{}, lease.ErrPoolExhausted
@@ -130,12 +134,45 @@ func (f *fakeDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 	return out, nil
 }
 
-func (f *fakeDB) Stats() []lease.PoolStats { return nil }
+func (f *fakeDB) Stats() []lease.PoolStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []lease.PoolStats
+	for _, p := range f.pools {
+		s := lease.PoolStats{Name: p.Name}
+		for a := p.First; a.Compare(p.Last) <= 0; a = a.Next() {
+			s.Total++
+			l, ok := f.leases[a]
+			switch {
+			case f.held[a]:
+				s.Held++
+			case !ok, l.State == lease.StateFree:
+				s.Free++
+			case l.State == lease.StateActive:
+				s.Active++
+			case l.State == lease.StateExpired:
+				s.Expired++
+			case l.State == lease.StateReleased:
+				s.Released++
+			case l.State == lease.StateAbandoned:
+				s.Abandoned++
+			case l.State == lease.StateReset:
+				s.Reset++
+			case l.State == lease.StateBackup:
+				s.Backup++
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
 
 var (
-	t0       = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	srvAddr  = netip.MustParseAddr("192.0.2.1")
-	lanIn    = Inbound{IfIndex: 2, Iface: "eth0", IfAddrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}}
+	t0      = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	srvAddr = netip.MustParseAddr("192.0.2.1")
+	lanIn   = Inbound{IfIndex: 2, Iface: "eth0", IfAddrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}, Src: netip.MustParseAddrPort("0.0.0.0:68")}
+	// relayIn is a request relayed by a router on the served link.
+	relayIn  = Inbound{IfIndex: 2, Iface: "eth0", IfAddrs: lanIn.IfAddrs, Src: netip.MustParseAddrPort("192.0.2.254:67"), Unicast: true}
 	macA     = net.HardwareAddr{0x02, 0, 0, 0, 0, 0xa}
 	macB     = net.HardwareAddr{0x02, 0, 0, 0, 0, 0xb}
 	macRes   = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x42}
@@ -153,7 +190,7 @@ type rig struct {
 	cfg *scope.Config
 }
 
-func newRig(t *testing.T, mod ...func(*scope.Config)) *rig {
+func newRig(t testing.TB, mod ...func(*scope.Config)) *rig {
 	t.Helper()
 	cfg := &scope.Config{
 		Authoritative: true, OfferHold: 10 * time.Second, DeclineProbation: time.Hour,
@@ -217,7 +254,7 @@ func leaseSecs(m *dhcpv4.DHCPv4, code dhcpv4.OptionCode) uint32 {
 func TestRelayedSubnetSelection(t *testing.T) {
 	r := newRig(t)
 	rai := dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(1), []byte("port7")))
-	rep, err := r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}), dhcpv4.WithOption(rai)), lanIn)
+	rep, err := r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}), dhcpv4.WithOption(rai)), relayIn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,12 +269,12 @@ func TestRelayedSubnetSelection(t *testing.T) {
 	}
 	// Link selection (RFC 3527) overrides giaddr.
 	ls := dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.LinkSelectionSubOption, []byte{192, 0, 2, 0}))
-	rep, _ = r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macB, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}), dhcpv4.WithOption(ls)), lanIn)
+	rep, _ = r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macB, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}), dhcpv4.WithOption(ls)), relayIn)
 	if got := addr4(rep.Resp.YourIPAddr); !netip.MustParsePrefix("192.0.2.0/24").Contains(got) {
 		t.Fatalf("link selection 192.0.2.0: got %s", got)
 	}
 	// A relay for no served subnet.
-	_, err = r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macB, dhcpv4.WithGatewayIP(net.IP{203, 0, 113, 1})), lanIn)
+	_, err = r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macB, dhcpv4.WithGatewayIP(net.IP{203, 0, 113, 1})), relayIn)
 	if !errors.Is(err, ErrNoSubnet) {
 		t.Fatalf("unknown relay: %v, want ErrNoSubnet", err)
 	}
@@ -312,6 +349,8 @@ func TestDestination(t *testing.T) {
 // two clients (run with -race).
 func TestConcurrentNoDoubleAllocation(t *testing.T) {
 	r := newRig(t)
+	// All 40 may ask at once: no share of the pool kept back.
+	r.e.lim = newLimiter(Limits{PoolShare: -1}, r.clk.Now())
 	var wg sync.WaitGroup
 	got := make([]netip.Addr, 40)
 	for i := range got {

@@ -14,6 +14,7 @@ type Metrics struct {
 	Batch   prometheus.Histogram   // leases per group commit (one fsync)
 	Leases  *prometheus.GaugeVec   // pool, state
 	Queue   prometheus.Gauge       // requests waiting for a worker
+	Ignored *prometheus.CounterVec // reason: a field or option of an answered request not believed where it came from
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -29,6 +30,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			prometheus.ExponentialBuckets(1, 2, 10)),
 		Leases: s.GaugeVec("hadhcpd_dhcp_leases", "Addresses per pool by binding state.", "pool", "state"),
 		Queue:  s.Gauge("hadhcpd_dhcp_queue_length", "Requests received and waiting for a worker."),
+		Ignored: s.CounterVec("hadhcpd_dhcp_ignored_total",
+			"Requests answered with a field or option ignored because it cannot be true where the request came from, by reason.", "reason"),
 	}
 	return m, s.Err()
 }

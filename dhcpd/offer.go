@@ -19,6 +19,12 @@ type offer struct {
 	key   string
 	until time.Time
 	held  bool // taken with Allocate: Unhold when the offer lapses
+
+	// charged: an offer to a client without a binding, counted against
+	// its source and pool (limits.go) until it goes.
+	charged bool
+	pool    *poolOffers
+	src     source
 }
 
 type offerRef struct {
@@ -69,10 +75,21 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 			return l.Addr, nil, nil
 		}
 	}
-	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && sub.PoolOf(ra) != nil && sub.ReservationOf(ra) == nil {
-		if held, ok := e.claimLocked(sub, c, ra, now); ok {
-			e.setOfferLocked(c.key, ra, held, now)
-			return ra, nil, nil
+	// From here on the client has no binding here: what it gets comes
+	// from the free set and counts against its share (Limits).
+	var limited error
+	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && sub.ReservationOf(ra) == nil {
+		if p := sub.PoolOf(ra); p != nil {
+			po, err := e.newcomerLocked(c, p.Name)
+			if err != nil {
+				limited = err
+			} else if held, ok := e.claimLocked(sub, c, ra, now); ok {
+				o := e.setOfferLocked(c.key, ra, held, now)
+				if held {
+					e.chargeLocked(o, po, c.src)
+				}
+				return ra, nil, nil
+			}
 		}
 	}
 	var buf [1]lease.State
@@ -82,6 +99,11 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 	}
 	for _, from := range states {
 		for i := range sub.Pools {
+			po, err := e.newcomerLocked(c, sub.Pools[i].Name)
+			if err != nil {
+				limited = err
+				continue
+			}
 			a, err := e.db.Allocate(sub.Pools[i].Name, netip.Addr{}, from)
 			if err != nil {
 				if !errors.Is(err, lease.ErrPoolExhausted) {
@@ -89,9 +111,12 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 				}
 				continue
 			}
-			e.setOfferLocked(c.key, a, true, now)
+			e.chargeLocked(e.setOfferLocked(c.key, a, true, now), po, c.src)
 			return a, nil, nil
 		}
+	}
+	if limited != nil {
+		return netip.Addr{}, nil, limited
 	}
 	e.log.Warn("no free address", "subnet", sub.Prefix, "mac", c.hw.String())
 	return netip.Addr{}, nil, ErrNoAddress
@@ -175,7 +200,7 @@ func (e *Engine) allocStates(buf *[1]lease.State) []lease.State {
 	return nil
 }
 
-func (e *Engine) setOfferLocked(key string, addr netip.Addr, held bool, now time.Time) {
+func (e *Engine) setOfferLocked(key string, addr netip.Addr, held bool, now time.Time) *offer {
 	if o := e.byKey[key]; o != nil && o.addr != addr {
 		e.dropOfferLocked(o)
 	}
@@ -189,10 +214,12 @@ func (e *Engine) setOfferLocked(key string, addr netip.Addr, held bool, now time
 	o.held = o.held || held
 	o.until = until
 	e.offerQ = append(e.offerQ, offerRef{addr, until})
+	return o
 }
 
 // dropOfferLocked forgets an offer and gives back its address.
 func (e *Engine) dropOfferLocked(o *offer) {
+	e.unchargeLocked(o)
 	delete(e.offers, o.addr)
 	if e.byKey[o.key] == o {
 		delete(e.byKey, o.key)
@@ -209,6 +236,7 @@ func (e *Engine) takeOfferLocked(addr netip.Addr) bool {
 	if o == nil {
 		return false
 	}
+	e.unchargeLocked(o)
 	delete(e.offers, addr)
 	if e.byKey[o.key] == o {
 		delete(e.byKey, o.key)

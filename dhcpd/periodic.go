@@ -3,9 +3,11 @@ package dhcpd
 import (
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 type abandoned struct {
@@ -14,9 +16,10 @@ type abandoned struct {
 }
 
 // Tick does the engine's timed work: offers past OfferHold give their
-// address back, declined addresses past probation return to their pool, and
-// ACTIVE leases past their expiry become EXPIRED. The caller runs it about
-// once a second.
+// address back, declined addresses past probation return to their pool,
+// ACTIVE leases past their expiry become EXPIRED, and the lease gauges and
+// the pools' offer bounds follow the database's counts. The caller runs it
+// about once a second.
 func (e *Engine) Tick(now time.Time) {
 	e.mu.Lock()
 	n := 0
@@ -62,6 +65,7 @@ func (e *Engine) Tick(now time.Time) {
 		e.m.Events.WithLabelValues("expire").Inc()
 		e.log.Debug("lease expire", "ip", l.Addr, "mac", l.HWAddr.String())
 	}
+	e.refreshPools()
 }
 
 // RecoverAbandoned schedules the return of ABANDONED leases found in the
@@ -86,14 +90,63 @@ func (e *Engine) RecoverAbandoned(ls []lease.Lease) {
 // LogPools logs one summary line per pool at info and updates the lease
 // gauges.
 func (e *Engine) LogPools() {
-	for _, s := range e.db.Stats() {
+	stats := e.db.Stats()
+	for _, s := range stats {
 		e.log.Info(fmt.Sprintf("pool %s total %d free %d backup %d active %d", s.Name, s.Total, s.Free, s.Backup, s.Active),
 			"expired", s.Expired, "released", s.Released, "abandoned", s.Abandoned, "held", s.Held)
-		for state, v := range map[string]int{
-			"free": s.Free, "backup": s.Backup, "active": s.Active, "expired": s.Expired,
-			"released": s.Released, "abandoned": s.Abandoned, "reset": s.Reset, "held": s.Held,
-		} {
-			e.m.Leases.WithLabelValues(s.Name, state).Set(float64(v))
+	}
+	e.gauges.set(e.m, stats)
+}
+
+// refreshPools brings the lease gauges and the pools' offer bounds up to
+// the database's counts. Stats is a few counters per pool (the database
+// keeps them on every change), so Tick runs this each time: exhaustion
+// shows within a tick, not at the next summary line.
+func (e *Engine) refreshPools() {
+	stats := e.db.Stats()
+	e.gauges.set(e.m, stats)
+	e.mu.Lock()
+	e.poolLimitsLocked(stats)
+	e.mu.Unlock()
+}
+
+// stateLabels are the state label values of hadhcpd_dhcp_leases.
+var stateLabels = [...]string{"free", "backup", "active", "expired", "released", "abandoned", "reset", "held"}
+
+// poolGauges are the hadhcpd_dhcp_leases gauges of each pool, curried once.
+type poolGauges struct {
+	mu sync.Mutex
+	by map[string]*[len(stateLabels)]prometheus.Gauge
+}
+
+func (g *poolGauges) set(m *Metrics, stats []lease.PoolStats) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.by == nil {
+		g.by = map[string]*[len(stateLabels)]prometheus.Gauge{}
+	}
+	seen := make(map[string]bool, len(stats))
+	for _, s := range stats {
+		seen[s.Name] = true
+		gs := g.by[s.Name]
+		if gs == nil {
+			gs = new([len(stateLabels)]prometheus.Gauge)
+			for i, st := range stateLabels {
+				gs[i] = m.Leases.WithLabelValues(s.Name, st)
+			}
+			g.by[s.Name] = gs
+		}
+		for i, v := range [len(stateLabels)]int{s.Free, s.Backup, s.Active, s.Expired, s.Released, s.Abandoned, s.Reset, s.Held} {
+			gs[i].Set(float64(v))
+		}
+	}
+	for name := range g.by {
+		if !seen[name] {
+			// A pool that left the config (reload) is no longer reported.
+			for _, st := range stateLabels {
+				m.Leases.DeleteLabelValues(name, st)
+			}
+			delete(g.by, name)
 		}
 	}
 }

@@ -64,6 +64,7 @@ func TestRequestStates(t *testing.T) {
 		want    dhcpv4.MessageType // MessageTypeNone: no reply
 		wantErr error
 		dest    DestKind
+		relayed bool // arrives from relayIn, not lanIn
 	}{
 		{name: "init-reboot own address", req: func(t *testing.T) *dhcpv4.DHCPv4 {
 			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("192.0.2.101"))
@@ -97,14 +98,18 @@ func TestRequestStates(t *testing.T) {
 		}, wantErr: ErrMalformed},
 		{name: "relayed init-reboot NAK goes to the relay with broadcast bit", req: func(t *testing.T) *dhcpv4.DHCPv4 {
 			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("192.0.2.101"), dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}))
-		}, want: dhcpv4.MessageTypeNak, dest: DestRelay},
+		}, want: dhcpv4.MessageTypeNak, dest: DestRelay, relayed: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t, func(cfg *scope.Config) { cfg.Authoritative = !c.nonAuth })
 			r.dora(t, macB) // .100
 			r.dora(t, macA) // .101
-			rep, err := r.handle(t, c.req(t))
+			in := lanIn
+			if c.relayed {
+				in = relayIn
+			}
+			rep, err := r.e.Handle(c.req(t), in)
 			if c.wantErr != nil {
 				if !errors.Is(err, c.wantErr) || rep.Resp != nil {
 					t.Fatalf("got %v %v, want %v and no reply", rep.Resp, err, c.wantErr)

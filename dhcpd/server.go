@@ -301,7 +301,8 @@ func (s *Server) handle(j job) {
 		return
 	}
 	ifi := j.conn.Link()
-	in := Inbound{IfIndex: ifi.Index, Iface: ifi.Name, IfAddrs: s.addrs.Load().byIf[ifi.Index]}
+	in := Inbound{IfIndex: ifi.Index, Iface: ifi.Name, IfAddrs: s.addrs.Load().byIf[ifi.Index],
+		Src: f.Src, Unicast: f.Dst.Addr() != limitedBroadcast}
 	if s.async != nil {
 		s.pending.Add(1)
 		s.async.HandleAsync(req, in, func(rep Reply, err error) {
