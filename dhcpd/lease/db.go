@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -53,6 +54,8 @@ type DB struct {
 	flushDone chan struct{}
 	jf        *os.File // flusher: the journal being appended
 	jsize     int64    // flusher: its size
+	jgen      uint64   // flusher: its generation
+	jmark     int64    // flusher: the durable length its header holds
 }
 
 // Open opens (creating if needed) the database in opts.Dir and recovers it:
@@ -98,7 +101,8 @@ func Open(opts Options) (*DB, OpenReport, error) {
 		return nil, rep, fmt.Errorf("lease: %s is in use by another process: %w", opts.Dir, err)
 	}
 	db.lockFile = lf
-	if err := db.recover(&rep); err != nil {
+	repair, err := db.recover(&rep)
+	if err != nil {
 		if db.jf != nil {
 			db.jf.Close()
 		}
@@ -107,6 +111,27 @@ func Open(opts Options) (*DB, OpenReport, error) {
 	}
 	rep.LastSeq = db.lastSeq
 	go db.flusher()
+	if repair {
+		// Damage inside a file stays there (its bytes were copied aside):
+		// a compaction, online like any other, writes what survived to a
+		// fresh snapshot and journal and drops the damaged files, so that
+		// the next Open does not find it, report it and ask for a resync
+		// again. If it fails, the damage is found again next time;
+		// nothing is lost.
+		db.mu.Lock()
+		db.compacting = true
+		db.bg.Add(1)
+		db.mu.Unlock()
+		go func() {
+			defer db.bg.Done()
+			if err := db.compact(true); err != nil && !errors.Is(err, ErrClosed) {
+				db.log.Warn("lease: compaction after recovering from damage failed; the damage will be reported again at the next open", "err", err)
+			}
+			db.mu.Lock()
+			db.compacting = false
+			db.mu.Unlock()
+		}()
+	}
 	return db, rep, nil
 }
 
@@ -589,5 +614,5 @@ func (db *DB) Compact() error {
 	db.bg.Add(1)
 	db.mu.Unlock()
 	defer db.bg.Done()
-	return db.compact()
+	return db.compact(false)
 }

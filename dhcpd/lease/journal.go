@@ -13,10 +13,11 @@ import (
 // batch is a group of records written with one fsync. switchTo seals it:
 // after it the flusher continues in a new journal file.
 type batch struct {
-	buf      []byte
-	switchTo *os.File
-	done     chan struct{} // closed when buf is on stable storage (or err is set)
-	err      error
+	buf       []byte
+	switchTo  *os.File
+	switchGen uint64        // switchTo's generation
+	done      chan struct{} // closed when buf is on stable storage (or err is set)
+	err       error
 }
 
 // batchLocked returns the batch new records go into.
@@ -70,7 +71,7 @@ func (db *DB) flusher() {
 			db.bg.Add(1)
 			go func() {
 				defer db.bg.Done()
-				if err := db.compact(); err != nil && !errors.Is(err, ErrClosed) {
+				if err := db.compact(false); err != nil && !errors.Is(err, ErrClosed) {
 					db.log.Error("lease: automatic compaction failed", "err", err)
 				}
 				db.mu.Lock()
@@ -84,16 +85,31 @@ func (db *DB) flusher() {
 
 // write appends the batches to the journal (switching files where a batch
 // says so) and syncs. An error is sticky: nothing is written after it.
+//
+// Before the first bytes go into a file, its header's durable length is
+// brought up to the size the last completed fdatasync made durable (the
+// size when write began, or the header alone in a new file). It rides in
+// the same fdatasync as the records; whether or not it lands, the header
+// never claims more than is on stable storage, which is what recovery
+// needs to tell a torn tail from damage (tornTail).
 func (db *DB) write(q []*batch) error {
 	db.mu.RLock()
 	err := db.failed
 	db.mu.RUnlock()
 	dirty := false
+	synced := db.jsize
 	for _, b := range q {
 		if err == nil && len(b.buf) > 0 {
-			_, err = db.jf.Write(b.buf)
-			db.jsize += int64(len(b.buf))
-			dirty = true
+			if db.jmark != synced {
+				h := journalHeaderAt(db.jgen, synced)
+				_, err = db.jf.WriteAt(h.marshal(), 0)
+				db.jmark = synced
+			}
+			if err == nil {
+				_, err = db.jf.Write(b.buf)
+				db.jsize += int64(len(b.buf))
+				dirty = true
+			}
 		}
 		if b.switchTo != nil {
 			if err == nil && dirty {
@@ -106,7 +122,8 @@ func (db *DB) write(q []*batch) error {
 				continue
 			}
 			db.jf.Close()
-			db.jf, db.jsize = b.switchTo, headerSize
+			db.jf, db.jsize, db.jgen, db.jmark = b.switchTo, headerSize, b.switchGen, headerSize
+			synced = headerSize
 		}
 	}
 	if err == nil && dirty {
