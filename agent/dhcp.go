@@ -70,8 +70,15 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 	if rep.TruncatedAt >= 0 {
 		log.Warn("lease journal had a torn tail: truncated", "offset", rep.TruncatedAt)
 	}
-	if rep.MovedAside != "" {
-		log.Error("lease journal had a corrupt record: it and everything after it were moved aside", "file", rep.MovedAside, "need_resync", rep.NeedResync)
+	if len(rep.Damage) > 0 {
+		// The lease package logged each damaged part with its file and
+		// offset; this is the summary the operator acts on.
+		lost := 0
+		for _, d := range rep.Damage {
+			lost += d.Records
+		}
+		log.Error("lease database was damaged: only the unreadable records were skipped, the rest recovered",
+			"damaged_parts", len(rep.Damage), "records_lost_known", lost, "copied_to", rep.MovedAside, "need_resync", rep.NeedResync)
 	}
 	if err := db.SetPools(dc.Pools()); err != nil {
 		db.Close()
