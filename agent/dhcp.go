@@ -216,9 +216,11 @@ func (d *watchedDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 // while none completes for longer than a bound mean the journal writer
 // (or the partner's acks, beyond max_response_delay) is stuck; an error
 // that is not the caller's (a bad lease) nor the shutdown's is the lease
-// database's sticky write failure (dhcpd/lease: after a failed write or
-// fdatasync it refuses every change until reopened), which no restart of
-// a part but the whole agent's repairs.
+// database's write failure (dhcpd/lease: after a failed write or
+// fdatasync it refuses every change until a retry after a backoff
+// succeeds): the probe fails from then until a commit succeeds again, so
+// a disk that stays full ends in the watchdog's restart (and the partner
+// serving), one freed in time in none.
 // A failure of a write that is not the engine's (the partner's records,
 // pool moves) is seen through lease.DB.Err (dhcpPart.probes).
 type commitWatch struct {
@@ -245,7 +247,10 @@ func (w *commitWatch) end(err error) {
 	w.mu.Lock()
 	w.inflight--
 	w.since = now
-	if w.failed == nil && dbFailure(err) {
+	switch {
+	case err == nil:
+		w.failed = nil // the database wrote again (lease.DB.Err clears too)
+	case w.failed == nil && dbFailure(err):
 		w.failed = err
 	}
 	w.mu.Unlock()

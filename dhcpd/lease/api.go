@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 )
 
@@ -138,6 +139,8 @@ type Options struct {
 	// CompactBytes starts an online compaction when the journal grows past
 	// this size; 0 = a built-in default, <0 = never automatically.
 	CompactBytes int64
+
+	journalFile func(*os.File) journalFile // tests: wraps each journal file the writer appends to
 }
 
 // OpenReport says what recovery found, for the caller to log and act on.

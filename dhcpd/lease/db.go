@@ -35,7 +35,11 @@ type DB struct {
 	closed         bool       // no new operations
 	closing        bool       // the flusher drains and exits
 	compacting     bool       // an automatic compaction is running
-	failed         error      // a write or fsync failed: the journal no longer matches memory
+	failed         error      // a write or fsync failed: changes are refused until a retry succeeds
+	failedAt       time.Time  // when failed was set
+	retryAt        time.Time  // the first change attempted from then on starts a retry
+	backoff        time.Duration
+	retrying       bool // a retry is asked of the flusher
 	recs           []rec
 	byAddr         map[uint32]uint32
 	byClient       map[uint32]uint32
@@ -50,12 +54,17 @@ type DB struct {
 	queue          []*batch
 	gen            uint64 // journal generation new batches go to
 
-	fsyncs    atomic.Uint64 // journal fdatasyncs done, for metrics and benchmarks
-	flushDone chan struct{}
-	jf        *os.File // flusher: the journal being appended
-	jsize     int64    // flusher: its size
-	jgen      uint64   // flusher: its generation
-	jmark     int64    // flusher: the durable length its header holds
+	fsyncs          atomic.Uint64 // journal fdatasyncs done, for metrics and benchmarks
+	writeFailures   atomic.Uint64 // healthy → failed transitions
+	writeRecoveries atomic.Uint64 // failed → healthy transitions
+	flushDone       chan struct{}
+	newJournalFile  func(*os.File) journalFile
+	jf              journalFile // flusher: the journal being appended
+	jsize           int64       // flusher: its size
+	jsynced         int64       // flusher: its size after the last completed fdatasync
+	jgen            uint64      // flusher: its generation
+	jmark           int64       // flusher: the durable length its header holds
+	retryQ          []*batch    // flusher: batches a failed write left to write again
 }
 
 // Open opens (creating if needed) the database in opts.Dir and recovers it:
@@ -78,6 +87,10 @@ func Open(opts Options) (*DB, OpenReport, error) {
 		poolByName:     map[string]*poolState{},
 		held:           map[uint32]hold{},
 		flushDone:      make(chan struct{}),
+		newJournalFile: opts.journalFile,
+	}
+	if db.newJournalFile == nil {
+		db.newJournalFile = func(f *os.File) journalFile { return osJournal{f} }
 	}
 	db.cond = sync.NewCond(&db.mu)
 	if db.clock == nil {
@@ -174,9 +187,18 @@ func (db *DB) store(r rec) {
 	db.noteSeq(&r)
 }
 
+// usableLocked is nil when a change may be made. After a failed write,
+// the first caller once the backoff has passed is let through and asks
+// the flusher to retry; its change is written after what failed. db.mu
+// held for writing.
 func (db *DB) usableLocked() error {
 	if db.closed {
 		return ErrClosed
+	}
+	if db.failed != nil && !db.retrying && !db.clock.Now().Before(db.retryAt) {
+		db.retrying = true
+		db.cond.Signal()
+		return nil
 	}
 	return db.failed
 }
@@ -581,16 +603,25 @@ func (db *DB) PartnerSeq() uint64 {
 	return db.partnerSeq
 }
 
-// Err is the database's sticky write failure, nil while it is healthy:
-// after a failed journal write or fdatasync every change is refused until
-// the database is reopened (a restart), whoever's write failed (the
-// engine's commits, the partner's records, pool moves). For liveness
-// checks (the agent's systemd watchdog).
+// Err is the database's write failure, nil while it is healthy: after a
+// failed journal write or fdatasync every change is refused (the engine's
+// commits, the partner's records, pool moves), until a retry succeeds.
+// The first change attempted after a backoff (1 s, doubling up to a
+// minute) starts the retry: what failed is written again, then that
+// change. For liveness checks (the agent's systemd watchdog).
 func (db *DB) Err() error {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	return db.failed
 }
+
+// WriteFailures is how many times the journal went from healthy to
+// failing (Err set).
+func (db *DB) WriteFailures() uint64 { return db.writeFailures.Load() }
+
+// WriteRecoveries is how many times a retry wrote the journal again after
+// a failure (Err cleared).
+func (db *DB) WriteRecoveries() uint64 { return db.writeRecoveries.Load() }
 
 // Fsyncs is the number of journal fdatasyncs so far; Commits per Fsync
 // shows the group commit at work.

@@ -88,10 +88,16 @@
 // batch queued while the previous fdatasync ran and syncs once, so
 // throughput follows concurrency, not the disk's fsync rate. A state is
 // visible to Get from the moment it is queued; Commit returns only once it
-// is on stable storage. A failed write or fdatasync is sticky: the
-// database refuses every later change (memory may hold states the disk
-// lacks; after fsyncgate, retrying a failed fsync proves nothing) and must
-// be reopened.
+// is on stable storage. After a failed write or fdatasync (a full disk)
+// the database refuses every change (memory may hold states the disk
+// lacks) until a retry succeeds: the first change attempted after a
+// backoff (1 s, doubling up to a minute) starts it. The retry cuts the
+// journal back to its size after the last completed fdatasync (after a
+// failed fdatasync the kernel may have dropped the dirty pages, so
+// syncing again proves nothing), writes every batch that was not durable
+// again, then the new ones, and syncs. Their waiters were told of the
+// failure; writing their records late is harmless (each record is the
+// full state memory already holds) and makes disk and memory agree again.
 //
 // # Compaction
 //

@@ -313,7 +313,8 @@ func journalHeaderAt(gen uint64, durable int64) fileHeader {
 
 // openedJournal makes f, of generation gen, the journal appended to.
 func (db *DB) openedJournal(f *os.File, gen uint64, size, durable int64) {
-	db.jf, db.jsize, db.gen, db.jgen, db.jmark = f, size, gen, gen, durable
+	db.jf = db.newJournalFile(f)
+	db.jsize, db.jsynced, db.gen, db.jgen, db.jmark = size, size, gen, gen, durable
 }
 
 func fileSize(f *os.File) (int64, error) {
