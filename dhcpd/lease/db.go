@@ -450,9 +450,13 @@ func (db *DB) Apply(ls ...Lease) error {
 	}
 	if b == nil {
 		// Nothing new: still wait for what is queued before us, so that
-		// "applied" always means durable.
+		// "applied" always means durable. After a failed write the
+		// states in memory may be the ones that failed: wait for the
+		// retry this call started (usableLocked) to write them.
 		if n := len(db.queue); n > 0 {
 			b = db.queue[n-1]
+		} else if db.failed != nil {
+			b = db.batchLocked()
 		}
 	}
 	db.mu.Unlock()

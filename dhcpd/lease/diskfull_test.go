@@ -112,3 +112,40 @@ func TestWriteFailureRecovers(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyAfterWriteFailure: the partner resends a record whose write
+// failed; memory already holds its state, but Apply must not report it
+// applied (durable) before a retry has written it.
+func TestApplyAfterWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: t0}
+	d := &diskFault{}
+	db, _, err := Open(Options{Dir: dir, Clock: clk, journalFile: d.wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	rec := partner(active(corruptAddr(1), 1, t0, time.Hour), 7)
+	d.write.Store(true)
+	if err := db.Apply(rec); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Apply on a full disk: %v", err)
+	}
+	clk.mu.Lock()
+	clk.t = clk.t.Add(retryFirst)
+	clk.mu.Unlock()
+	if err := db.Apply(rec); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Apply again, the disk still full: %v, want the retry's failure", err)
+	}
+	d.write.Store(false)
+	clk.mu.Lock()
+	clk.t = clk.t.Add(retryMax)
+	clk.mu.Unlock()
+	if err := db.Apply(rec); err != nil {
+		t.Fatalf("Apply once the disk takes writes: %v", err)
+	}
+	db.Close()
+	db2, _ := openT(t, dir, nil)
+	if _, ok := db2.Get(corruptAddr(1)); !ok {
+		t.Fatal("the applied record is not on disk")
+	}
+}
