@@ -284,3 +284,40 @@ func TestRecoveryCutLowersDurableLength(t *testing.T) {
 		t.Fatalf("second report = %+v, want a tear at %d", rep, offs[30])
 	}
 }
+
+// TestRecoveryManyDamagedRecords: every tenth record of a journal damaged,
+// alternately in its payload and in its length field: each costs itself.
+func TestRecoveryManyDamagedRecords(t *testing.T) {
+	dir := t.TempDir()
+	db, _ := openT(t, dir, nil)
+	const n = 1000
+	for i := 0; i < n; i += 100 {
+		var ls []Lease
+		for j := i; j < i+100; j++ {
+			ls = append(ls, active(u32Addr(0xc6120000+uint32(j)), j, t0, time.Hour))
+		}
+		mustCommit(t, db, ls...)
+	}
+	db.Close()
+	path := filepath.Join(dir, journalName(1))
+	offs := frameOffsets(t, path)
+	editFile(t, path, func(b []byte) []byte {
+		for i := 5; i < n; i += 10 {
+			if i%20 == 5 {
+				b[offs[i]+frameHeader+9] ^= 0x20
+			} else {
+				b[offs[i]+2] ^= 0x01 // the length, now past the record
+			}
+		}
+		return b
+	})
+	db, rep := openT(t, dir, nil)
+	if len(rep.Damage) != n/10 || db.Len() != n-n/10 || !rep.NeedResync {
+		t.Fatalf("%d damaged parts, Len %d; want %d and %d", len(rep.Damage), db.Len(), n/10, n-n/10)
+	}
+	for k, d := range rep.Damage {
+		if i := 5 + 10*k; d.Offset != offs[i] || d.Records != 1 || d.Bytes != offs[i+1]-offs[i] {
+			t.Fatalf("damage %d = %+v, want record %d at %d", k, d, i, offs[i])
+		}
+	}
+}

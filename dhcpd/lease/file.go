@@ -250,14 +250,13 @@ func scanRecords(f *os.File, size int64, fn func(p []byte) error) (records int, 
 // offset after off is tried.
 func resync(f *os.File, off int64, n uint32, size int64) (int64, error) {
 	const step = 1 << 20
-	w := make([]byte, 0, step+2*maxFrame)
 	if n >= 1 && n <= MaxPayload {
 		at := off + frameHeader + int64(n)
 		if at == size {
 			return size, nil
 		}
 		if at < size {
-			w = w[:min(int64(2*maxFrame), size-at)]
+			w := make([]byte, min(int64(2*maxFrame), size-at))
 			if _, err := f.ReadAt(w, at); err != nil {
 				return 0, err
 			}
@@ -266,6 +265,7 @@ func resync(f *os.File, off int64, n uint32, size int64) (int64, error) {
 			}
 		}
 	}
+	w := make([]byte, 0, min(step+2*maxFrame, size-off))
 	for start := off + 1; start < size; start += step {
 		w = w[:min(int64(cap(w)), size-start)]
 		if _, err := f.ReadAt(w, start); err != nil {
