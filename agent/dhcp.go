@@ -70,8 +70,15 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 	if rep.TruncatedAt >= 0 {
 		log.Warn("lease journal had a torn tail: truncated", "offset", rep.TruncatedAt)
 	}
-	if rep.MovedAside != "" {
-		log.Error("lease journal had a corrupt record: it and everything after it were moved aside", "file", rep.MovedAside, "need_resync", rep.NeedResync)
+	if len(rep.Damage) > 0 {
+		// The lease package logged each damaged part with its file and
+		// offset; this is the summary the operator acts on.
+		lost := 0
+		for _, d := range rep.Damage {
+			lost += d.Records
+		}
+		log.Error("lease database was damaged: only the unreadable records were skipped, the rest recovered",
+			"damaged_parts", len(rep.Damage), "records_lost_known", lost, "copied_to", rep.MovedAside, "need_resync", rep.NeedResync)
 	}
 	if err := db.SetPools(dc.Pools()); err != nil {
 		db.Close()
@@ -209,9 +216,11 @@ func (d *watchedDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 // while none completes for longer than a bound mean the journal writer
 // (or the partner's acks, beyond max_response_delay) is stuck; an error
 // that is not the caller's (a bad lease) nor the shutdown's is the lease
-// database's sticky write failure (dhcpd/lease: after a failed write or
-// fdatasync it refuses every change until reopened), which no restart of
-// a part but the whole agent's repairs.
+// database's write failure (dhcpd/lease: after a failed write or
+// fdatasync it refuses every change until a retry after a backoff
+// succeeds): the probe fails from then until a commit succeeds again, so
+// a disk that stays full ends in the watchdog's restart (and the partner
+// serving), one freed in time in none.
 // A failure of a write that is not the engine's (the partner's records,
 // pool moves) is seen through lease.DB.Err (dhcpPart.probes).
 type commitWatch struct {
@@ -238,7 +247,10 @@ func (w *commitWatch) end(err error) {
 	w.mu.Lock()
 	w.inflight--
 	w.since = now
-	if w.failed == nil && dbFailure(err) {
+	switch {
+	case err == nil:
+		w.failed = nil // the database wrote again (lease.DB.Err clears too)
+	case w.failed == nil && dbFailure(err):
 		w.failed = err
 	}
 	w.mu.Unlock()

@@ -161,8 +161,8 @@ func TestLivenessFailure(t *testing.T) {
 
 // TestCommitWatch: commits that wait while none completes for longer
 // than the bound are a stuck path; completions are progress; a database
-// failure is sticky; errors about the request or the shutdown are not
-// failures.
+// failure lasts until a commit succeeds again; errors about the request or
+// the shutdown are not failures.
 func TestCommitWatch(t *testing.T) {
 	clk := &fakeNow{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	w := &commitWatch{clock: clk}
@@ -192,9 +192,14 @@ func TestCommitWatch(t *testing.T) {
 	w.begin()
 	w.end(fmt.Errorf("write journal: %w", syscall.EIO))
 	w.begin()
-	w.end(nil)
+	w.end(lease.ErrPoolExhausted) // not a success: the failure stands
 	if err := w.check(clk.t, bound); !errors.Is(err, ErrLeaseDB) || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("after a write failure: %v, want ErrLeaseDB with the cause", err)
+	}
+	w.begin()
+	w.end(nil) // the database retried and wrote again
+	if err := w.check(clk.t, bound); err != nil {
+		t.Fatalf("after a commit succeeded again: %v", err)
 	}
 }
 

@@ -12,9 +12,11 @@ package lease
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 )
 
@@ -137,16 +139,46 @@ type Options struct {
 	// CompactBytes starts an online compaction when the journal grows past
 	// this size; 0 = a built-in default, <0 = never automatically.
 	CompactBytes int64
+
+	journalFile func(*os.File) journalFile // tests: wraps each journal file the writer appends to
 }
 
 // OpenReport says what recovery found, for the caller to log and act on.
 type OpenReport struct {
-	SnapshotLeases int    // leases loaded from the snapshot
-	Records        int    // journal records replayed
-	TruncatedAt    int64  // >=0: a torn tail was cut at this journal offset; -1 = none
-	MovedAside     string // non-empty: a corrupt record and all after it were moved to this file
-	NeedResync     bool   // what was moved aside may have held leases: ask the partner for a full resync
-	LastSeq        uint64 // highest sequence number recovered
+	SnapshotLeases int      // leases loaded from the snapshot
+	Records        int      // journal records replayed
+	TruncatedAt    int64    // >=0: a torn tail was cut at this journal offset; -1 = none
+	Damage         []Damage // what could not be read, in the order found; each was also logged
+	MovedAside     string   // the files the damaged bytes were copied to, "; "-separated
+	NeedResync     bool     // what was damaged may have held leases: ask the partner for a full resync
+	LastSeq        uint64   // highest sequence number recovered
+}
+
+// Damage is one part of the state directory recovery could not read: a
+// run of bytes in a file that holds no valid record, or a file that must
+// exist and does not (Offset -1). Recovery resumes at the next valid
+// record, so only the records inside the run are lost.
+type Damage struct {
+	File   string // path
+	Offset int64  // first bad byte; -1: the file is missing
+	Bytes  int64  // length of the bad run
+	// Records is how many records the run held when their framing tells
+	// (flipped bits in payloads, a damaged length field); 0 when it cannot
+	// (a zeroed or overwritten run, a missing file).
+	Records int
+	Reason  string
+	MovedTo string // where the run's bytes were copied ("" for a missing file)
+}
+
+func (d Damage) String() string {
+	if d.Offset < 0 {
+		return fmt.Sprintf("%s: %s", d.File, d.Reason)
+	}
+	recs := "an unknown number of records"
+	if d.Records > 0 {
+		recs = fmt.Sprintf("%d record(s)", d.Records)
+	}
+	return fmt.Sprintf("%s at offset %d: %s: %d bytes, %s lost", d.File, d.Offset, d.Reason, d.Bytes, recs)
 }
 
 // Errors callers branch on.

@@ -21,7 +21,10 @@ const DefaultCompactBytes = 64 << 20
 // fsyncs (see writeSnapshot).
 const snapshotSyncEvery = 256 << 10
 
-func (db *DB) compact() error {
+// compact is Compact. A repair (after recovery found damage inside a
+// file, see Open) runs to its end even when Close begins meanwhile, so
+// that a short-lived open (a listing) still leaves the damage repaired.
+func (db *DB) compact(repair bool) error {
 	db.compactMu.Lock()
 	defer db.compactMu.Unlock()
 	start := db.clock.Now()
@@ -31,21 +34,25 @@ func (db *DB) compact() error {
 
 	// 1. The next journal, durable and empty, before the boundary.
 	jpath := filepath.Join(db.dir, journalName(gen))
-	nf, err := createFile(jpath, fileHeader{magic: magicJournal, version: formatVersion, gen: gen})
+	nf, err := createFile(jpath, journalHeader(gen))
 	if err != nil {
 		return fmt.Errorf("lease: compaction: %w", err)
 	}
 	// 2. The boundary: records queued so far go to the old journal, all
 	// later ones to the new one.
 	db.mu.Lock()
-	if err := db.usableLocked(); err != nil {
+	err = db.usableLocked()
+	if repair && errors.Is(err, ErrClosed) {
+		err = db.failed // Close waits for it (db.bg); the flusher still runs
+	}
+	if err != nil {
 		db.mu.Unlock()
 		nf.Close()
 		os.Remove(jpath)
 		return err
 	}
 	sealed := db.batchLocked()
-	sealed.switchTo = nf
+	sealed.switchTo, sealed.switchGen = nf, gen
 	db.gen = gen
 	hdr := fileHeader{magic: magicSnapshot, version: formatVersion, gen: gen, lastSeq: db.lastSeq, partnerSeq: db.partnerSeq}
 	db.cond.Signal()

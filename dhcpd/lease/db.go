@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -34,7 +35,11 @@ type DB struct {
 	closed         bool       // no new operations
 	closing        bool       // the flusher drains and exits
 	compacting     bool       // an automatic compaction is running
-	failed         error      // a write or fsync failed: the journal no longer matches memory
+	failed         error      // a write or fsync failed: changes are refused until a retry succeeds
+	failedAt       time.Time  // when failed was set
+	retryAt        time.Time  // the first change attempted from then on starts a retry
+	backoff        time.Duration
+	retrying       bool // a retry is asked of the flusher
 	recs           []rec
 	byAddr         map[uint32]uint32
 	byClient       map[uint32]uint32
@@ -49,10 +54,17 @@ type DB struct {
 	queue          []*batch
 	gen            uint64 // journal generation new batches go to
 
-	fsyncs    atomic.Uint64 // journal fdatasyncs done, for metrics and benchmarks
-	flushDone chan struct{}
-	jf        *os.File // flusher: the journal being appended
-	jsize     int64    // flusher: its size
+	fsyncs          atomic.Uint64 // journal fdatasyncs done, for metrics and benchmarks
+	writeFailures   atomic.Uint64 // healthy → failed transitions
+	writeRecoveries atomic.Uint64 // failed → healthy transitions
+	flushDone       chan struct{}
+	newJournalFile  func(*os.File) journalFile
+	jf              journalFile // flusher: the journal being appended
+	jsize           int64       // flusher: its size
+	jsynced         int64       // flusher: its size after the last completed fdatasync
+	jgen            uint64      // flusher: its generation
+	jmark           int64       // flusher: the durable length its header holds
+	retryQ          []*batch    // flusher: batches a failed write left to write again
 }
 
 // Open opens (creating if needed) the database in opts.Dir and recovers it:
@@ -75,6 +87,10 @@ func Open(opts Options) (*DB, OpenReport, error) {
 		poolByName:     map[string]*poolState{},
 		held:           map[uint32]hold{},
 		flushDone:      make(chan struct{}),
+		newJournalFile: opts.journalFile,
+	}
+	if db.newJournalFile == nil {
+		db.newJournalFile = func(f *os.File) journalFile { return osJournal{f} }
 	}
 	db.cond = sync.NewCond(&db.mu)
 	if db.clock == nil {
@@ -98,7 +114,8 @@ func Open(opts Options) (*DB, OpenReport, error) {
 		return nil, rep, fmt.Errorf("lease: %s is in use by another process: %w", opts.Dir, err)
 	}
 	db.lockFile = lf
-	if err := db.recover(&rep); err != nil {
+	repair, err := db.recover(&rep)
+	if err != nil {
 		if db.jf != nil {
 			db.jf.Close()
 		}
@@ -107,6 +124,27 @@ func Open(opts Options) (*DB, OpenReport, error) {
 	}
 	rep.LastSeq = db.lastSeq
 	go db.flusher()
+	if repair {
+		// Damage inside a file stays there (its bytes were copied aside):
+		// a compaction, online like any other, writes what survived to a
+		// fresh snapshot and journal and drops the damaged files, so that
+		// the next Open does not find it, report it and ask for a resync
+		// again. If it fails, the damage is found again next time;
+		// nothing is lost.
+		db.mu.Lock()
+		db.compacting = true
+		db.bg.Add(1)
+		db.mu.Unlock()
+		go func() {
+			defer db.bg.Done()
+			if err := db.compact(true); err != nil && !errors.Is(err, ErrClosed) {
+				db.log.Warn("lease: compaction after recovering from damage failed; the damage will be reported again at the next open", "err", err)
+			}
+			db.mu.Lock()
+			db.compacting = false
+			db.mu.Unlock()
+		}()
+	}
 	return db, rep, nil
 }
 
@@ -149,9 +187,18 @@ func (db *DB) store(r rec) {
 	db.noteSeq(&r)
 }
 
+// usableLocked is nil when a change may be made. After a failed write,
+// the first caller once the backoff has passed is let through and asks
+// the flusher to retry; its change is written after what failed. db.mu
+// held for writing.
 func (db *DB) usableLocked() error {
 	if db.closed {
 		return ErrClosed
+	}
+	if db.failed != nil && !db.retrying && !db.clock.Now().Before(db.retryAt) {
+		db.retrying = true
+		db.cond.Signal()
+		return nil
 	}
 	return db.failed
 }
@@ -403,9 +450,13 @@ func (db *DB) Apply(ls ...Lease) error {
 	}
 	if b == nil {
 		// Nothing new: still wait for what is queued before us, so that
-		// "applied" always means durable.
+		// "applied" always means durable. After a failed write the
+		// states in memory may be the ones that failed: wait for the
+		// retry this call started (usableLocked) to write them.
 		if n := len(db.queue); n > 0 {
 			b = db.queue[n-1]
+		} else if db.failed != nil {
+			b = db.batchLocked()
 		}
 	}
 	db.mu.Unlock()
@@ -556,16 +607,25 @@ func (db *DB) PartnerSeq() uint64 {
 	return db.partnerSeq
 }
 
-// Err is the database's sticky write failure, nil while it is healthy:
-// after a failed journal write or fdatasync every change is refused until
-// the database is reopened (a restart), whoever's write failed (the
-// engine's commits, the partner's records, pool moves). For liveness
-// checks (the agent's systemd watchdog).
+// Err is the database's write failure, nil while it is healthy: after a
+// failed journal write or fdatasync every change is refused (the engine's
+// commits, the partner's records, pool moves), until a retry succeeds.
+// The first change attempted after a backoff (1 s, doubling up to a
+// minute) starts the retry: what failed is written again, then that
+// change. For liveness checks (the agent's systemd watchdog).
 func (db *DB) Err() error {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	return db.failed
 }
+
+// WriteFailures is how many times the journal went from healthy to
+// failing (Err set).
+func (db *DB) WriteFailures() uint64 { return db.writeFailures.Load() }
+
+// WriteRecoveries is how many times a retry wrote the journal again after
+// a failure (Err cleared).
+func (db *DB) WriteRecoveries() uint64 { return db.writeRecoveries.Load() }
 
 // Fsyncs is the number of journal fdatasyncs so far; Commits per Fsync
 // shows the group commit at work.
@@ -589,5 +649,5 @@ func (db *DB) Compact() error {
 	db.bg.Add(1)
 	db.mu.Unlock()
 	defer db.bg.Done()
-	return db.compact()
+	return db.compact(false)
 }

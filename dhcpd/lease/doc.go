@@ -26,9 +26,18 @@
 //	8   4   version     format version, 1
 //	12  8   gen         journal: its generation (equals the name);
 //	                    snapshot: the first journal generation it does not cover
-//	20  8   lastSeq     snapshot: highest local sequence at the boundary (journal: 0)
+//	20  8   lastSeq     snapshot: highest local sequence at the boundary
+//	        durable     journal: its durable length, see below
 //	28  8   partnerSeq  snapshot: highest partner sequence at the boundary (journal: 0)
 //	36  4   CRC32C      (Castagnoli) of bytes 0..35
+//
+// A journal's durable length is a size of the file that an fdatasync had
+// made durable when the header was written: the writer rewrites the
+// header with it before it appends a group commit's records (so it lags
+// the file by at most two group commits and never runs ahead of stable
+// storage). 0 means not kept: journals written before it was (hadhcpd
+// ignored this field in journals, so older and newer builds read each
+// other's files).
 //
 // # Records
 //
@@ -79,10 +88,16 @@
 // batch queued while the previous fdatasync ran and syncs once, so
 // throughput follows concurrency, not the disk's fsync rate. A state is
 // visible to Get from the moment it is queued; Commit returns only once it
-// is on stable storage. A failed write or fdatasync is sticky: the
-// database refuses every later change (memory may hold states the disk
-// lacks; after fsyncgate, retrying a failed fsync proves nothing) and must
-// be reopened.
+// is on stable storage. After a failed write or fdatasync (a full disk)
+// the database refuses every change (memory may hold states the disk
+// lacks) until a retry succeeds: the first change attempted after a
+// backoff (1 s, doubling up to a minute) starts it. The retry cuts the
+// journal back to its size after the last completed fdatasync (after a
+// failed fdatasync the kernel may have dropped the dirty pages, so
+// syncing again proves nothing), writes every batch that was not durable
+// again, then the new ones, and syncs. Their waiters were told of the
+// failure; writing their records late is harmless (each record is the
+// full state memory already holds) and makes disk and memory agree again.
 //
 // # Compaction
 //
@@ -113,22 +128,36 @@
 // Open loads snapshot.hdl, then replays every journal with gen >= the
 // snapshot's gen in order. A bad record is one whose length is 0 or above
 // MaxPayload, that runs past the end of the file, whose CRC32C does not
-// match, or whose payload does not decode. Outcomes:
+// match, or whose payload does not decode. Recovery resynchronises from
+// the framing: it goes on at the next offset where a valid frame starts
+// and is followed by another valid frame (or the end of the file, or a
+// torn tail), trying first where the bad record's own length points. A
+// damaged record thus costs that record, whether its payload or its
+// length field was hit. Outcomes:
 //
-//   - Torn tail (in the newest journal): the bad record and everything after
-//     it could be an interrupted write — nothing after it is a valid record
-//     and the rest is short or all zero (ext4 leaves zero-filled blocks after
-//     a power loss). It is truncated; a warning names the file, offset and
-//     reason; OpenReport.TruncatedAt says where. Such a record was never
-//     acknowledged, because Commit waits for its fdatasync.
-//   - Corruption (a valid record follows, the payload of a record with a good
-//     CRC does not decode, any bad record in an older journal or in the
-//     snapshot, which are complete before anything newer exists): the bad
-//     record and everything after it in that file are moved aside to
-//     <file>.corrupt-at-<offset>-<time>, the file is truncated there, an
-//     ERROR log names file, offset and reason, and Open succeeds with what
-//     was good, with OpenReport.MovedAside and NeedResync set: the partner's
-//     resync restores what was lost. Later journals are still replayed.
+//   - Torn tail (in the newest journal): the last bad run reaches the end
+//     of the file and starts at or after the header's durable length:
+//     only what was written after the last completed fdatasync can be
+//     torn, and such a record was never acknowledged, because Commit
+//     waits for its fdatasync. It is truncated; a warning names the file,
+//     offset and reason; OpenReport.TruncatedAt says where. (In a journal
+//     without a durable length, the tail must instead be shorter than one
+//     maximal frame or all zero after the bad frame.)
+//   - Damage (anything else: a bad run followed by valid records, one
+//     before the durable length, even if it is zeros to the end, any bad
+//     run in an older journal or in the snapshot, which are complete
+//     before anything newer exists): the run's bytes are copied to
+//     <file>.corrupt-at-<offset>-<time>, an ERROR log names file, offset,
+//     length and reason, and Open succeeds with everything else, with an
+//     OpenReport.Damage entry each and NeedResync set: the partner's
+//     resync restores what was lost. A run at the end of a file is cut
+//     off. A run inside a file stays; Open then compacts, so the damaged
+//     files are replaced by a snapshot of what survived and the damage is
+//     not found again.
+//   - Missing files are damage too (Offset -1): snapshot.hdl when the
+//     oldest journal's gen is above 1 (only a compaction deletes journals,
+//     after writing a snapshot), and a journal between the snapshot's gen
+//     and the newest one.
 //   - Header problems refuse to open, with a *FileError naming the file:
 //     ErrBadMagic (not this kind of file), ErrFutureVersion (written by a
 //     newer hadhcpd: opening it could lose its records; upgrade, or move the

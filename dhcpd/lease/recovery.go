@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,11 +12,13 @@ import (
 // Recovery at Open: the snapshot, then every journal after it, with torn
 // tails truncated and damage moved aside (doc.go "Recovery").
 
-// recover loads the snapshot and replays the journals after it.
-func (db *DB) recover(rep *OpenReport) error {
+// recover loads the snapshot and replays the journals after it. repair
+// says that damage was left inside a file (records after it were good), to
+// be compacted away once the database runs.
+func (db *DB) recover(rep *OpenReport) (repair bool, err error) {
 	ents, err := os.ReadDir(db.dir)
 	if err != nil {
-		return fmt.Errorf("lease: state directory: %w", err)
+		return false, fmt.Errorf("lease: state directory: %w", err)
 	}
 	var gens []uint64
 	haveSnap := false
@@ -28,13 +31,13 @@ func (db *DB) recover(rep *OpenReport) error {
 			// replaced are all still there.
 			db.log.Info("lease: removing unfinished snapshot", "file", filepath.Join(db.dir, name))
 			if err := os.Remove(filepath.Join(db.dir, name)); err != nil {
-				return fmt.Errorf("lease: %w", err)
+				return false, fmt.Errorf("lease: %w", err)
 			}
 		case name == snapshotOld:
 			// A compaction ended before it had freed the snapshot it
 			// replaced: garbage.
 			if err := os.Remove(filepath.Join(db.dir, name)); err != nil {
-				return fmt.Errorf("lease: %w", err)
+				return false, fmt.Errorf("lease: %w", err)
 			}
 		default:
 			if g, ok := parseJournalName(name); ok {
@@ -56,30 +59,30 @@ func (db *DB) recover(rep *OpenReport) error {
 		path := filepath.Join(db.dir, snapshotName)
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
-			return fmt.Errorf("lease: %w", err)
+			return false, fmt.Errorf("lease: %w", err)
 		}
 		h, err := readHeader(f, path, magicSnapshot)
 		if err != nil {
 			f.Close()
-			return err
+			return false, err
 		}
 		snapGen, db.lastSeq, db.partnerSeq = h.gen, h.lastSeq, h.partnerSeq
 		size, err := fileSize(f)
 		if err == nil {
 			db.grow(size)
-			var bad *badRecord
+			var bad []span
 			rep.SnapshotLeases, bad, err = scanRecords(f, size, replay)
-			if err == nil && bad != nil {
+			if err == nil {
 				// A snapshot is complete before it is renamed into place:
 				// any bad record is damage, never a torn write.
-				err = db.moveAside(rep, path, f, size, bad)
+				repair, err = db.damaged(rep, path, f, size, bad)
 			}
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return fmt.Errorf("lease: %s: %w", path, err)
+			return false, fmt.Errorf("lease: %s: %w", path, err)
 		}
 	}
 	var live []uint64
@@ -90,46 +93,87 @@ func (db *DB) recover(rep *OpenReport) error {
 			path := filepath.Join(db.dir, journalName(g))
 			db.log.Info("lease: removing journal covered by the snapshot", "file", path)
 			if err := os.Remove(path); err != nil {
-				return fmt.Errorf("lease: %w", err)
+				return false, fmt.Errorf("lease: %w", err)
 			}
 			continue
 		}
 		live = append(live, g)
 	}
+	if db.missing(rep, haveSnap, snapGen, live) {
+		repair = true
+	}
 	for i, g := range live {
-		if err := db.replayJournal(rep, g, i == len(live)-1, replay); err != nil {
-			return err
+		r, err := db.replayJournal(rep, g, i == len(live)-1, replay)
+		if err != nil {
+			return false, err
 		}
+		repair = repair || r
 	}
 	if db.jf == nil {
 		g := max(snapGen, 1)
 		if len(gens) > 0 {
 			g = max(g, gens[len(gens)-1]+1)
 		}
-		f, err := createFile(filepath.Join(db.dir, journalName(g)), fileHeader{magic: magicJournal, version: formatVersion, gen: g})
+		f, err := createFile(filepath.Join(db.dir, journalName(g)), journalHeader(g))
 		if err != nil {
-			return fmt.Errorf("lease: create journal: %w", err)
+			return false, fmt.Errorf("lease: create journal: %w", err)
 		}
-		db.jf, db.jsize, db.gen = f, headerSize, g
+		db.openedJournal(f, g, headerSize, headerSize)
 	}
 	db.heapInit()
 	for i := range db.recs {
 		db.clientAdd(uint32(i))
 	}
-	return nil
+	return repair, nil
 }
 
-// replayJournal replays one journal; the last one stays open for appending.
-func (db *DB) replayJournal(rep *OpenReport, g uint64, last bool, replay func([]byte) error) error {
+// missing reports, as damage, files that must exist and do not: the
+// snapshot, when the oldest journal's generation is above 1 (only a
+// compaction, after writing a snapshot, deletes journals), and any
+// journal between the snapshot's generation and the newest (a
+// compaction creates the next journal before anything can refer to it,
+// and deletes only journals older than the snapshot). Nothing says how
+// many leases they held; the partner's resync restores them.
+func (db *DB) missing(rep *OpenReport, haveSnap bool, snapGen uint64, live []uint64) bool {
+	var found []Damage
+	if !haveSnap && len(live) > 0 && live[0] > 1 {
+		found = append(found, Damage{File: filepath.Join(db.dir, snapshotName), Offset: -1,
+			Reason: fmt.Sprintf("missing: the oldest journal, %s, is generation %d, so a compaction wrote a snapshot holding every lease before it", journalName(live[0]), live[0])})
+	}
+	want := snapGen
+	if !haveSnap && len(live) > 0 {
+		want = live[0]
+	}
+	if haveSnap && len(live) == 0 {
+		live = []uint64{snapGen + 1} // one past the end: reports snapGen itself
+	}
+	for _, g := range live {
+		for ; want < g; want++ {
+			found = append(found, Damage{File: filepath.Join(db.dir, journalName(want)), Offset: -1,
+				Reason: fmt.Sprintf("missing: journal generation %d lies between the snapshot (generation %d) and the newest journal", want, snapGen)})
+		}
+		want = g + 1
+	}
+	for _, d := range found {
+		db.log.Error("lease: MISSING FILE; its leases are lost, a resync from the partner is needed", "file", d.File, "reason", d.Reason)
+		rep.Damage = append(rep.Damage, d)
+		rep.NeedResync = true
+	}
+	return len(found) > 0
+}
+
+// replayJournal replays one journal; the last one stays open for
+// appending. repair: damage was left inside it.
+func (db *DB) replayJournal(rep *OpenReport, g uint64, last bool, replay func([]byte) error) (repair bool, err error) {
 	path := filepath.Join(db.dir, journalName(g))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return fmt.Errorf("lease: %w", err)
+		return false, fmt.Errorf("lease: %w", err)
 	}
 	size, err := fileSize(f)
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("lease: %s: %w", path, err)
+		return false, fmt.Errorf("lease: %s: %w", path, err)
 	}
 	h, err := readHeader(f, path, magicJournal)
 	if err == nil && h.gen != g {
@@ -142,84 +186,135 @@ func (db *DB) replayJournal(rep *OpenReport, g uint64, last bool, replay func([]
 		// was being created at a crash and held nothing.
 		if last && size < headerSize && allZeroFile(path, size) {
 			db.log.Warn("lease: recreating empty journal whose creation was interrupted", "file", path, "size", size)
-			f, err = createFile(path, fileHeader{magic: magicJournal, version: formatVersion, gen: g})
+			f, err = createFile(path, journalHeader(g))
 			if err != nil {
-				return fmt.Errorf("lease: %s: %w", path, err)
+				return false, fmt.Errorf("lease: %s: %w", path, err)
 			}
-			db.jf, db.jsize, db.gen = f, headerSize, g
-			return nil
+			db.openedJournal(f, g, headerSize, headerSize)
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	db.grow(size)
 	n, bad, err := scanRecords(f, size, replay)
 	rep.Records += n
-	if err == nil && bad != nil {
-		if bad.torn && last {
-			db.log.Warn("lease: journal ends in a torn record; truncating it",
-				"file", path, "offset", bad.off, "reason", bad.reason, "bytes", size-bad.off)
-			if err = f.Truncate(bad.off); err == nil {
+	durable := int64(h.durable)
+	if err == nil && len(bad) > 0 {
+		if s := bad[len(bad)-1]; last && s.end == size && tornTail(f, s, durable, size) {
+			db.log.Warn("lease: journal ends in a torn record (written after the last completed fdatasync, never acknowledged); truncating it",
+				"file", path, "offset", s.off, "reason", s.reason, "bytes", size-s.off, "durable_length", durable)
+			if err = f.Truncate(s.off); err == nil {
 				err = f.Sync()
 			}
-			rep.TruncatedAt = bad.off
-			size = bad.off
-		} else {
-			// A torn tail in an older journal is damage too: it was
-			// fsync'd before the next journal got its first record.
-			err = db.moveAside(rep, path, f, size, bad)
-			size = bad.off
+			rep.TruncatedAt = s.off
+			size = s.off
+			bad = bad[:len(bad)-1]
+		}
+		// Anything else is damage, also a torn tail in an older journal:
+		// it was fsync'd before the next journal got its first record.
+		if err == nil {
+			repair, err = db.damaged(rep, path, f, size, bad)
+		}
+		if n := len(bad); n > 0 && bad[n-1].end == size {
+			size = bad[n-1].off
+		}
+	}
+	if err == nil && last && durable > size {
+		// Cut below its durable length: appends start below it, and one
+		// torn there must not pass for damage.
+		durable = size
+		h := journalHeaderAt(g, size)
+		if _, err = f.WriteAt(h.marshal(), 0); err == nil {
+			err = f.Sync()
 		}
 	}
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("lease: %s: %w", path, err)
+		return false, fmt.Errorf("lease: %s: %w", path, err)
 	}
 	if !last {
-		return f.Close()
+		return repair, f.Close()
 	}
 	if _, err := f.Seek(size, io.SeekStart); err != nil {
 		f.Close()
-		return fmt.Errorf("lease: %s: %w", path, err)
+		return false, fmt.Errorf("lease: %s: %w", path, err)
 	}
-	db.jf, db.jsize, db.gen = f, size, g
-	return nil
+	db.openedJournal(f, g, size, durable)
+	return repair, nil
 }
 
-// moveAside moves the bad record and everything after it to a file of its
-// own, so nothing is destroyed, and truncates f there.
-func (db *DB) moveAside(rep *OpenReport, path string, f *os.File, size int64, bad *badRecord) error {
-	aside := fmt.Sprintf("%s.corrupt-at-%d-%s", path, bad.off, db.clock.Now().UTC().Format("20060102T150405Z"))
-	db.log.Error("lease: CORRUPT RECORD; moving it and everything after it aside, a resync from the partner is needed",
-		"file", path, "offset", bad.off, "reason", bad.reason, "bytes", size-bad.off, "moved_to", aside)
-	af, err := os.OpenFile(aside, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
+// damaged handles the bad spans of one file (not a torn tail): each is
+// copied aside, logged, reported and skipped; one that reaches the end of
+// the file is cut off, so that appends continue after good records.
+// repair: a span was left inside the file.
+func (db *DB) damaged(rep *OpenReport, path string, f *os.File, size int64, bad []span) (repair bool, err error) {
+	if len(bad) == 0 {
+		return false, nil
 	}
-	_, err = io.Copy(af, io.NewSectionReader(f, bad.off, size-bad.off))
+	for _, s := range bad {
+		aside, err := db.copyAside(path, f, s)
+		if err != nil {
+			return false, err
+		}
+		d := Damage{File: path, Offset: s.off, Bytes: s.end - s.off, Records: s.records, Reason: s.reason, MovedTo: aside}
+		db.log.Error("lease: CORRUPT RECORDS skipped; recovery resumed at the next valid record, a resync from the partner is needed",
+			"file", path, "offset", s.off, "bytes", d.Bytes, "records", s.records, "reason", s.reason, "copied_to", aside)
+		rep.Damage = append(rep.Damage, d)
+		if rep.MovedAside != "" {
+			rep.MovedAside += "; "
+		}
+		rep.MovedAside += aside
+		rep.NeedResync = true
+		repair = repair || s.end < size
+	}
+	if s := bad[len(bad)-1]; s.end == size {
+		if err := f.Truncate(s.off); err != nil {
+			return false, err
+		}
+		if err := f.Sync(); err != nil {
+			return false, err
+		}
+	}
+	return repair, syncDir(db.dir)
+}
+
+// copyAside copies a bad span to a file of its own, so nothing is
+// destroyed: <file>.corrupt-at-<offset>-<time>.
+func (db *DB) copyAside(path string, f *os.File, s span) (string, error) {
+	base := fmt.Sprintf("%s.corrupt-at-%d-%s", path, s.off, db.clock.Now().UTC().Format("20060102T150405Z"))
+	aside := base
+	af, err := os.OpenFile(aside, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	for i := 1; errors.Is(err, os.ErrExist) && i < 100; i++ {
+		// The same damage found again within a second (a repair that
+		// did not happen, a copy read by `hadhcpd leases`).
+		aside = fmt.Sprintf("%s.%d", base, i)
+		af, err = os.OpenFile(aside, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	}
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(af, io.NewSectionReader(f, s.off, s.end-s.off))
 	if err == nil {
 		err = af.Sync()
 	}
 	if cerr := af.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = f.Truncate(bad.off)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = syncDir(db.dir)
-	}
-	if err != nil {
-		return err
-	}
-	if rep.MovedAside != "" {
-		rep.MovedAside += "; "
-	}
-	rep.MovedAside += aside
-	rep.NeedResync = true
-	return nil
+	return aside, err
+}
+
+// journalHeader is a new journal's header: empty, so its durable length
+// is the header's own.
+func journalHeader(gen uint64) fileHeader { return journalHeaderAt(gen, headerSize) }
+
+func journalHeaderAt(gen uint64, durable int64) fileHeader {
+	return fileHeader{magic: magicJournal, version: formatVersion, gen: gen, durable: uint64(durable)}
+}
+
+// openedJournal makes f, of generation gen, the journal appended to.
+func (db *DB) openedJournal(f *os.File, gen uint64, size, durable int64) {
+	db.jf = db.newJournalFile(f)
+	db.jsize, db.jsynced, db.gen, db.jgen, db.jmark = size, size, gen, gen, durable
 }
 
 func fileSize(f *os.File) (int64, error) {

@@ -116,29 +116,32 @@ func TestRecoveryFlippedBit(t *testing.T) {
 	}
 	var logs logBuf
 	db, rep := openT(t, dir, &logs)
-	if !rep.NeedResync || rep.MovedAside == "" || rep.Records != 7 || rep.TruncatedAt != -1 {
-		t.Fatalf("report = %+v, want 7 records, moved aside, resync", rep)
+	if !rep.NeedResync || rep.MovedAside == "" || rep.Records != 19 || rep.TruncatedAt != -1 {
+		t.Fatalf("report = %+v, want 19 records, one moved aside, resync", rep)
 	}
 	if !strings.Contains(rep.MovedAside, fmt.Sprintf("corrupt-at-%d", bad)) {
 		t.Fatalf("aside file %q does not name offset %d", rep.MovedAside, bad)
 	}
 	aside, err := os.ReadFile(rep.MovedAside)
-	if err != nil || string(aside) != string(b[bad:]) {
-		t.Fatalf("aside file holds %d bytes (err %v), want the %d from the bad record on", len(aside), err, len(b)-int(bad))
+	if err != nil || string(aside) != string(b[bad:offs[8]]) {
+		t.Fatalf("aside file holds %d bytes (err %v), want the bad record's %d", len(aside), err, offs[8]-bad)
 	}
 	l := logs.String()
 	if !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "CORRUPT") || !strings.Contains(l, path) || !strings.Contains(l, fmt.Sprintf("offset=%d", bad)) {
 		t.Fatalf("log does not name file and offset loudly:\n%s", l)
 	}
-	if db.Len() != 7 {
-		t.Fatalf("Len = %d, want 7", db.Len())
+	if db.Len() != 19 {
+		t.Fatalf("Len = %d, want 19", db.Len())
 	}
-	// The journal keeps working after the cut.
+	if _, ok := db.Get(u32Addr(0xc0000200 + 7)); ok {
+		t.Fatal("the damaged record's lease was recovered")
+	}
+	// The database keeps working; the damage was compacted away.
 	mustCommit(t, db, active(ip("198.51.100.1"), 99, t0, time.Hour))
 	db.Close()
-	_, rep = openT(t, dir, nil)
-	if rep.NeedResync || rep.Records != 8 {
-		t.Fatalf("second open = %+v", rep)
+	db2, rep := openT(t, dir, nil)
+	if rep.NeedResync || len(rep.Damage) != 0 || db2.Len() != 20 {
+		t.Fatalf("second open = %+v, Len %d", rep, db2.Len())
 	}
 }
 
@@ -149,7 +152,7 @@ func TestRecoveryBadLengthInMiddle(t *testing.T) {
 	binary.BigEndian.PutUint32(b[offs[3]:], 1<<30) // a length no allocation should follow
 	os.WriteFile(path, b, 0o600)
 	_, rep := openT(t, dir, nil)
-	if !rep.NeedResync || rep.Records != 3 {
+	if !rep.NeedResync || rep.Records != 19 || len(rep.Damage) != 1 || rep.Damage[0].Records != 1 || rep.Damage[0].Offset != offs[3] {
 		t.Fatalf("report = %+v", rep)
 	}
 }
@@ -163,12 +166,12 @@ func TestRecoveryCorruptOlderJournalKeepsNewer(t *testing.T) {
 	// A compaction that never finished: the boundary moved to journal 2
 	// but the snapshot was not written.
 	db.mu.Lock()
-	nf, err := createFile(filepath.Join(dir, journalName(2)), fileHeader{magic: magicJournal, version: formatVersion, gen: 2})
+	nf, err := createFile(filepath.Join(dir, journalName(2)), journalHeader(2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sealed := db.batchLocked()
-	sealed.switchTo = nf
+	sealed.switchTo, sealed.switchGen = nf, 2
 	db.gen = 2
 	db.mu.Unlock()
 	<-sealed.done
