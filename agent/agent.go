@@ -269,10 +269,10 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		var err error
 		select {
 		case <-rl.C:
-			_ = reload(log, rl.Load, base.File, dh, fo)
+			_ = reload(log.With("by", "SIGHUP"), rl.Load, base.File, dh, fo)
 			continue
 		case done := <-apiReload:
-			done <- reload(log, rl.Load, base.File, dh, fo)
+			done <- reload(log.With("by", "api"), rl.Load, base.File, dh, fo)
 			continue
 		case err = <-errc:
 		}
@@ -323,7 +323,7 @@ func reload(log *slog.Logger, load func() (*config.Config, error), base *config.
 	if load == nil {
 		return errors.New("no config file to read again")
 	}
-	log.Info("reloading the config (SIGHUP)")
+	log.Info("reloading the config")
 	cfg, err := load()
 	if err != nil {
 		log.Error("reload: config not valid, the running one stays", "err", err)
