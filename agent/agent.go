@@ -175,7 +175,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 6)
+	errc := make(chan error, 8)
 	running := 0
 	start := func(name string, run func(context.Context) error) {
 		running++
@@ -198,6 +198,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		}
 		start("metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln, reg) })
 	}
+	// Real time, not the offset clock: `status` shows the uptime
+	// against the caller's clock.
+	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo}
 	if cfg.Node.ControlSocket != "" {
 		ln, err := control.Listen(cfg.Node.ControlSocket)
 		if err != nil {
@@ -206,11 +209,29 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			}
 			return err
 		}
-		// Real time, not the offset clock: `status` shows the uptime
-		// against the caller's clock.
-		src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo}
 		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: operatorFor(fo)}
 		start("control", func(ctx context.Context) error { return ctl.Serve(ctx, ln) })
+	}
+	// The API's reloads run in the loop below, where SIGHUP's do: one
+	// path, never two reloads at once.
+	apiReload := make(chan chan error)
+	if base.API != nil {
+		api, err := newAPI(base, log.With("component", "api"), src, fo, rl.Load != nil, apiReload)
+		var ln net.Listener
+		if err == nil {
+			ln, err = net.Listen("tcp", base.API.Listen)
+			if err != nil {
+				err = fmt.Errorf("node.api_listen: %w", err)
+			}
+		}
+		if err != nil {
+			if dh != nil {
+				dh.abort()
+			}
+			return err
+		}
+		log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", api.Token != nil)
+		start("api", func(ctx context.Context) error { return api.Serve(ctx, ln) })
 	}
 	if vr != nil {
 		start("vrrp", vr.Run)
@@ -248,12 +269,15 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		var err error
 		select {
 		case <-rl.C:
-			reload(log, rl.Load, base.File, dh, fo)
+			_ = reload(log.With("by", "SIGHUP"), rl.Load, base.File, dh, fo)
+			continue
+		case done := <-apiReload:
+			done <- reload(log.With("by", "api"), rl.Load, base.File, dh, fo)
 			continue
 		case err = <-errc:
 		}
 		i++
-		rl.C = nil // stopping: no reload touches a closing part
+		rl.C, apiReload = nil, nil // stopping: no reload touches a closing part
 		if err != nil && first == nil {
 			first = err
 			log.Error("stopping", "err", err)
@@ -293,24 +317,25 @@ func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry
 
 // reload reads the file again and applies its dhcp: section (a single
 // server or a primary; a secondary's section is the primary's). The
-// running config stays when the file is not valid.
-func reload(log *slog.Logger, load func() (*config.Config, error), base *config.Config, dh *dhcpPart, fo *pair.Pair) {
+// running config stays when the file is not valid. The error says why
+// nothing was applied, for the API's caller; the log has it either way.
+func reload(log *slog.Logger, load func() (*config.Config, error), base *config.Config, dh *dhcpPart, fo *pair.Pair) error {
 	if load == nil {
-		return
+		return errors.New("no config file to read again")
 	}
-	log.Info("reloading the config (SIGHUP)")
+	log.Info("reloading the config")
 	cfg, err := load()
 	if err != nil {
 		log.Error("reload: config not valid, the running one stays", "err", err)
-		return
+		return fmt.Errorf("config not valid, the running one stays: %w", err)
 	}
 	switch {
 	case dh == nil || cfg.DHCP == nil:
 		log.Warn("reload: nothing to apply (no dhcp section, or it was added or removed: that needs a restart)")
-		return
+		return errors.New("nothing to apply (no dhcp section, or it was added or removed: that needs a restart)")
 	case fo != nil && fo.Role() == failover.Secondary:
 		log.Info("reload: this node is the secondary: its dhcp section comes from the primary")
-		return
+		return errors.New("this node is the secondary: its dhcp section comes from the primary")
 	}
 	if !reflect.DeepEqual(cfg.DHCP.Interfaces, base.DHCP.Interfaces) {
 		log.Warn("reload: dhcp.interfaces changed: that needs a restart (the sockets are bound at start)")
@@ -318,18 +343,60 @@ func reload(log *slog.Logger, load func() (*config.Config, error), base *config.
 	changed, err := dh.Apply(base, cfg.DHCP, "reload")
 	if err != nil {
 		log.Error("reload: dhcp section not applied, the running one stays", "err", err)
-		return
+		return fmt.Errorf("dhcp section not applied, the running one stays: %w", err)
 	}
 	log.Info("reload: dhcp section applied", "changed", strings.Join(changed, ","))
 	if fo != nil {
 		if err := fo.SendConfig(cfg.DHCP); err != nil {
 			log.Error("reload: dhcp section not sent to the secondary", "err", err)
+			return fmt.Errorf("dhcp section applied here but not sent to the secondary: %w", err)
 		}
 	}
+	return nil
 }
 
-// The parts a pair uses, as it sees them.
+// newAPI builds the HTTP API over the running parts: the status and the
+// operator the control socket uses, the live lease database.
+func newAPI(b *config.Built, log *slog.Logger, src *statusSource, fo *pair.Pair, canReload bool, reloads chan<- chan error) (*control.API, error) {
+	api := &control.API{Log: log, Status: src.status, Ops: operatorFor(fo)}
+	if b.API.TokenFile != "" {
+		tok, err := control.ReadToken(b.API.TokenFile)
+		if err != nil {
+			return nil, err
+		}
+		api.Token = tok
+	}
+	if f := b.File.Failover; f != nil {
+		api.PartnerAddr = f.Peer
+		if h, _, err := net.SplitHostPort(f.Peer); err == nil {
+			api.PartnerAddr = h
+		}
+	}
+	if src.dh != nil {
+		api.Leases, api.Subnets, api.Pools = src.dh.db, src.subnets, src.pools
+	}
+	if canReload {
+		api.Reload = func(ctx context.Context) error {
+			done := make(chan error, 1)
+			select {
+			case reloads <- done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case err := <-done:
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return api, nil
+}
+
+// The parts a pair and the API use, as they see them.
 var (
-	_ pair.VRRP    = (*vrrpPart)(nil)
-	_ pair.Section = (*dhcpPart)(nil)
+	_ pair.VRRP           = (*vrrpPart)(nil)
+	_ pair.Section        = (*dhcpPart)(nil)
+	_ control.LeaseSource = (*lease.DB)(nil)
 )

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"net/netip"
 	"strings"
 	"time"
 
@@ -29,11 +30,35 @@ func (s *statusSource) status() control.Status {
 		st.Failover = s.fo.Status()
 	}
 	if s.dh != nil {
-		for _, p := range s.dh.db.Stats() {
-			st.Pools = append(st.Pools, poolStatus(p))
-		}
+		st.Pools = s.pools()
 	}
 	return st
+}
+
+func (s *statusSource) pools() []control.PoolStatus {
+	out := []control.PoolStatus{}
+	for _, p := range s.dh.db.Stats() {
+		out = append(out, poolStatus(p))
+	}
+	return out
+}
+
+// subnets are the served subnets of the dhcp: section in force.
+func (s *statusSource) subnets() []netip.Prefix {
+	s.dh.mu.Lock()
+	sec := s.dh.section
+	s.dh.mu.Unlock()
+	var out []netip.Prefix
+	if sec == nil {
+		return out
+	}
+	for _, sn := range sec.Subnets {
+		// Validated when the section was applied.
+		if p, err := netip.ParsePrefix(sn.Subnet); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 func poolStatus(p lease.PoolStats) control.PoolStatus {

@@ -23,6 +23,7 @@ type Built struct {
 	DHCP     *scope.Config // nil: no dhcp section
 	VRRP     []VRRPSpec    // in the file's order
 	Failover *FailoverSpec // nil: a single server
+	API      *APISpec      // nil: no HTTP API
 }
 
 // VRRPSpec is one vrrp instance, typed, with defaults applied. The agent

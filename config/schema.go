@@ -28,6 +28,8 @@ type NodeConfig struct {
 	MetricsListen string `mapstructure:"metrics_listen"` // default 127.0.0.1:9767; "" = off
 	LogFormat     string `mapstructure:"log_format"`     // text | json
 	LogLevel      string `mapstructure:"log_level"`      // debug | info | warn | error (default info)
+	APIListen     string `mapstructure:"api_listen"`     // HTTP API; "" = off; no host = loopback
+	APITokenFile  string `mapstructure:"api_token_file"` // bearer token, mode 0600; required beyond loopback
 }
 
 type VRRPConfig struct {

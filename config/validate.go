@@ -109,6 +109,7 @@ func Build(c *Config) (*Built, error) {
 	b.VRRP, vips = c.vrrpSpecs(&v)
 	b.DHCP = c.dhcpConfig(&v, vips)
 	b.Failover = c.failoverSpec(&v)
+	b.API = c.apiSpec(&v)
 	if c.DHCP == nil && len(c.VRRP.Instances) == 0 {
 		v.add("config", "nothing to run: no vrrp instances and no dhcp section")
 	}
