@@ -45,7 +45,9 @@ type Limits struct {
 	// PoolShare is the share of a pool's available addresses (free, or
 	// held in offers to new clients) that offers to new clients may hold
 	// at once; the rest stays free for clients returning to their
-	// expired or released address and for the time after a storm.
+	// expired or released address. At the bound the oldest unrequested
+	// offer gives way (evictAge), so a storm's offers churn rather than
+	// lock new clients out until they lapse.
 	PoolShare float64
 }
 
@@ -154,7 +156,19 @@ type source struct {
 type poolOffers struct {
 	offers int
 	limit  int // <0: no limit (PoolShare off, or the pool's size not known yet)
+	// q holds the pool's charged offers, oldest first (entries whose
+	// offer has gone are skipped and trimmed): at the bound, the oldest
+	// offer a new client left unrequested gives way to the next one.
+	q []*offer
 }
+
+// evictAge is how old an unrequested offer must be before a new client's
+// DISCOVER may take its place at the pool's bound: a client completing
+// its DORA sends REQUEST within milliseconds of the OFFER (RFC 2131
+// §4.4.1: it waits for offers, then requests one), so it keeps its offer,
+// while a storm's offers, never requested, churn instead of holding the
+// pool for offer_hold and locking out new clients after the storm.
+const evictAge = time.Second
 
 // limiter is the engine's state for Limits.
 type limiter struct {
@@ -239,7 +253,7 @@ func hasHW(hw net.HardwareAddr) bool {
 
 // newcomerLocked reports whether a client without a binding may take a
 // new address of pool now, and the pool's count to charge. Engine.mu held.
-func (e *Engine) newcomerLocked(c client, pool string) (*poolOffers, error) {
+func (e *Engine) newcomerLocked(c client, pool string, now time.Time) (*poolOffers, error) {
 	l := e.lim
 	if n := l.lim.HWOffers; n > 0 && c.src.hw >= 0 && int(l.hwHeld[c.src.hw]) >= n {
 		return nil, ErrHWOffers
@@ -248,10 +262,30 @@ func (e *Engine) newcomerLocked(c client, pool string) (*poolOffers, error) {
 		return nil, ErrCircuitOffers
 	}
 	po := l.pools[pool]
-	if po != nil && po.limit >= 0 && po.offers >= po.limit {
+	if po != nil && po.limit >= 0 && po.offers >= po.limit && !e.evictLocked(po, now) {
 		return nil, ErrPoolOffers
 	}
 	return po, nil
+}
+
+// evictLocked drops the pool's oldest charged offer if it has waited
+// evictAge unrequested, and reports whether one went. Engine.mu held.
+func (e *Engine) evictLocked(po *poolOffers, now time.Time) bool {
+	for len(po.q) > 0 {
+		o := po.q[0]
+		if !o.charged || o.pool != po || e.offers[o.addr] != o {
+			po.q = po.q[1:] // gone already
+			continue
+		}
+		if now.Sub(o.until.Add(-e.cfg.Load().OfferHold)) < evictAge {
+			return false
+		}
+		po.q = po.q[1:]
+		e.dropOfferLocked(o)
+		e.m.Events.WithLabelValues("offer-evict").Inc()
+		return true
+	}
+	return false
 }
 
 // chargeLocked counts a new offer to a client without a binding against
@@ -269,6 +303,18 @@ func (e *Engine) chargeLocked(o *offer, po *poolOffers, src source) {
 	}
 	if po != nil {
 		po.offers++
+		if len(po.q) > 2*po.offers+64 {
+			// Offers taken or lapsed leave their entries behind.
+			live := po.q[:0]
+			for _, q := range po.q {
+				if q.charged && q.pool == po {
+					live = append(live, q)
+				}
+			}
+			clear(po.q[len(live):])
+			po.q = live
+		}
+		po.q = append(po.q, o)
 	}
 }
 

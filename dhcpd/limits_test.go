@@ -79,7 +79,7 @@ func TestStormKeepsKnownClientsServed(t *testing.T) {
 	const storm = 2000
 	rng := rand.New(rand.NewPCG(1, 2))
 	drops := map[string]int{}
-	offered := 0
+	offered, most := 0, 0
 	for i := range storm {
 		hw := net.HardwareAddr{0x02, 0x5a, byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}
 		if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, hw)); err != nil {
@@ -87,6 +87,9 @@ func TestStormKeepsKnownClientsServed(t *testing.T) {
 		} else {
 			offered++
 		}
+		r.e.mu.Lock()
+		most = max(most, r.e.lim.pools[pool.Name].offers)
+		r.e.mu.Unlock()
 		r.clk.Advance(5 * time.Millisecond)
 		if i%200 == 199 {
 			r.e.Tick(r.clk.Now())
@@ -95,9 +98,21 @@ func TestStormKeepsKnownClientsServed(t *testing.T) {
 			knownTurn(t, (i/50)%known)
 		}
 	}
-	t.Logf("storm: %d offered, drops %v", offered, drops)
-	if offered > share {
-		t.Errorf("the storm got %d offers, want at most the new clients' share %d", offered, share)
+	t.Logf("storm: %d offered (at most %d held at once), drops %v", offered, most, drops)
+	if most > share {
+		t.Errorf("the storm held %d offers at once, want at most the new clients' share %d", most, share)
+	}
+	// At the bound an offer gives way only after evictAge unrequested:
+	// the storm churns at most a share per evictAge.
+	if perAge := share * int(time.Duration(storm)*5*time.Millisecond/evictAge+1); offered > perAge {
+		t.Errorf("the storm got %d offers, want at most %d (a share per %s)", offered, perAge, evictAge)
+	}
+
+	// A new client right after the storm is not locked out while the
+	// storm's offers wait out offer_hold: the oldest gives way.
+	late := net.HardwareAddr{0x02, 0x1a, 0x7e, 0, 0, 1}
+	if off, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, late)); err != nil || off.Resp == nil {
+		t.Fatalf("a new client right after the storm: %v %v, want an OFFER", off.Resp, err)
 	}
 	if drops[string(ErrPoolOffers)] == 0 || offered+drops[string(ErrPoolOffers)] != storm {
 		t.Errorf("drops %v with %d offered, want the rest of the %d counted as %s", drops, offered, storm, ErrPoolOffers)

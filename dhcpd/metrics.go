@@ -24,7 +24,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Packets: s.CounterVec("hadhcpd_dhcp_packets_total", "DHCP requests handled, by message type and outcome.", "type", "outcome"),
 		Drops:   s.CounterVec("hadhcpd_dhcp_drops_total", "Packets dropped without a reply, by reason.", "reason"),
-		Events:  s.CounterVec("hadhcpd_dhcp_lease_events_total", "Lease events: bind, renew, release, decline, expire, reclaim.", "event"),
+		Events:  s.CounterVec("hadhcpd_dhcp_lease_events_total", "Lease events: bind, renew, release, decline, expire, reclaim, offer-evict (an unrequested offer gave way at its pool's bound).", "event"),
 		Commit:  s.Histogram("hadhcpd_dhcp_commit_seconds", "Time to make a lease durable before its ACK.", metrics.LatencyBuckets()),
 		Batch: s.Histogram("hadhcpd_dhcp_commit_batch_leases", "Leases made durable together by one group commit (one fsync).",
 			prometheus.ExponentialBuckets(1, 2, 10)),

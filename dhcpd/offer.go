@@ -80,7 +80,7 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 	var limited error
 	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && sub.ReservationOf(ra) == nil {
 		if p := sub.PoolOf(ra); p != nil {
-			po, err := e.newcomerLocked(c, p.Name)
+			po, err := e.newcomerLocked(c, p.Name, now)
 			if err != nil {
 				limited = err
 			} else if held, ok := e.claimLocked(sub, c, ra, now); ok {
@@ -99,7 +99,7 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 	}
 	for _, from := range states {
 		for i := range sub.Pools {
-			po, err := e.newcomerLocked(c, sub.Pools[i].Name)
+			po, err := e.newcomerLocked(c, sub.Pools[i].Name, now)
 			if err != nil {
 				limited = err
 				continue
