@@ -142,7 +142,7 @@ check "shipped config passes check-config" "$bin" check-config -c packaging/hadh
 # The commented sections are documentation; uncommented they must be a
 # valid config too, or the example has rotted.
 sed -E 's/^# ?//' packaging/hadhcpd.yaml | awk '/^node:/ { p = 1 } p' >"$tmp/uncommented.yaml"
-check "shipped config with every section uncommented passes check-config" "$bin" check-config -c "$tmp/uncommented.yaml"
+check "shipped config with every section uncommented passes check-config" "$bin" check-config --no-files -c "$tmp/uncommented.yaml"
 # Harmless: the agent must refuse to serve until the interface is edited.
 check "shipped config serves on the placeholder interface CHANGE-ME only" \
 	bash -c "grep -q '^  interfaces: \[CHANGE-ME\]' packaging/hadhcpd.yaml && ! ip link show CHANGE-ME"
