@@ -83,6 +83,9 @@ const (
 	// by the heartbeat timeout; shorter ones only stall replication.
 	chaosLeadMin, chaosLeadMax = 500 * time.Millisecond, 2 * time.Second
 	chaosHoldMin, chaosHoldMax = 500 * time.Millisecond, 5 * time.Second
+	// chaosRenewEvery is the least time between two reboots of one
+	// client (a real client's INIT-REBOOT comes with its reboot).
+	chaosRenewEvery = time.Second
 	// chaosTail is load kept on the healed pair before the check.
 	chaosTail = time.Second
 	// Bounds: generous for a loaded 2-core machine, never open-ended.
@@ -255,6 +258,7 @@ func (l *chaosLoad) run(ctx context.Context, fault, budget int, seed uint64) cha
 	sem := make(chan struct{}, crashMaxInFlight)
 	var wg sync.WaitGroup
 	n := 0
+	renewedAt := map[string]time.Time{} // by chaddr: when it last rebooted
 loop:
 	for {
 		select {
@@ -274,6 +278,17 @@ loop:
 		}
 		l.c.mu.Unlock()
 		renew := old.ip.IsValid() && (n >= budget || rng.IntN(2) == 0)
+		if renew {
+			// A client reboots now and then, not many times a second:
+			// early in a run the few clients served would otherwise be
+			// drawn again and again, and the servers' per-client rate
+			// (dhcpd.Limits) rightly refuses such a client.
+			if last, ok := renewedAt[old.hw]; ok && time.Since(last) < chaosRenewEvery {
+				renew = false
+			} else {
+				renewedAt[old.hw] = time.Now()
+			}
+		}
 		var hw net.HardwareAddr
 		switch {
 		case renew:
