@@ -492,3 +492,29 @@ func TestGateSeesClientID(t *testing.T) {
 		}
 	}
 }
+
+// grantGate answers every lease time with a fixed Grant: the MCLT cap and
+// the expiries a failover gate gives the engine to record.
+type grantGate struct {
+	SingleServer
+	g Grant
+}
+
+func (g grantGate) LeaseTime(lease.Lease, time.Duration, time.Time) Grant { return g.g }
+
+// TestGrantOnCommittedLease: the engine caps the lease at the gate's time
+// and records the gate's potential and acknowledged expiries on the lease
+// it commits, so the partner receives them with the record.
+func TestGrantOnCommittedLease(t *testing.T) {
+	r := newRig(t)
+	pot, acked := t0.Add(50*time.Hour), t0.Add(20*time.Hour)
+	r.e.gate = grantGate{g: Grant{Time: time.Hour, Potential: pot, Acked: acked}}
+	ack := r.dora(t, macA)
+	if got := leaseSecs(ack, dhcpv4.OptionIPAddressLeaseTime); got != 3600 {
+		t.Fatalf("lease time %d s, want the gate's 3600", got)
+	}
+	l, ok := r.db.Get(addr4(ack.YourIPAddr))
+	if !ok || !l.PotentialExpiry.Equal(pot) || !l.AckedExpiry.Equal(acked) {
+		t.Fatalf("committed lease %+v, want potential %v and acked %v from the gate", l, pot, acked)
+	}
+}

@@ -21,11 +21,20 @@ type Gate interface {
 	// renew existing leases.
 	AllocateFrom() (lease.State, bool)
 	// LeaseTime caps the lease time the engine wants to grant for the
-	// lease l (failover: MCLT rule), and returns the potential expiry to
-	// record on the lease the engine commits, for the partner
-	// (draft-ietf-dhc-failover-12 §5.2.1); want and the zero time when
-	// there is no cap.
-	LeaseTime(l lease.Lease, want time.Duration, now time.Time) (grant time.Duration, potential time.Time)
+	// lease l (failover: MCLT rule) and says what the engine records on
+	// the lease it commits (draft-ietf-dhc-failover-12 §5.2.1).
+	LeaseTime(l lease.Lease, want time.Duration, now time.Time) Grant
+}
+
+// Grant is a Gate's answer for one binding.
+type Grant struct {
+	Time time.Duration // at most the time the engine wanted
+	// Potential is the expiry to tell the partner; zero without one.
+	Potential time.Time
+	// Acked is the latest potential expiry the partner is known to hold
+	// for l's binding: kept on the lease, so a renewal granted while the
+	// partner is unreachable still counts from it. Zero without one.
+	Acked time.Time
 }
 
 // MultiPoolGate is a Gate that may allow more than one pool at once: a
@@ -65,6 +74,6 @@ type SingleServer struct{}
 
 func (SingleServer) Serve(Client) bool                 { return true }
 func (SingleServer) AllocateFrom() (lease.State, bool) { return lease.StateFree, true }
-func (SingleServer) LeaseTime(_ lease.Lease, want time.Duration, _ time.Time) (time.Duration, time.Time) {
-	return want, time.Time{}
+func (SingleServer) LeaseTime(_ lease.Lease, want time.Duration, _ time.Time) Grant {
+	return Grant{Time: want}
 }

@@ -40,7 +40,8 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 	if err != nil {
 		return Reply{}, err
 	}
-	lt, _ := e.grant(req, c, sub, addr, now) // an offer commits nothing
+	prev, _ := e.db.Get(addr)
+	lt, _ := e.grant(req, c, sub, addr, prev, now) // an offer commits nothing
 	resp := e.newReply(req, dhcpv4.MessageTypeOffer, sid)
 	resp.YourIPAddr = net.IP(addr.AsSlice())
 	setLeaseTime(resp, lt)

@@ -12,11 +12,11 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
-// grant is the lease time for addr: the client's request (option 51)
-// clamped to [min, max], else the default (RFC 2131 §4.3.1), then capped by
-// the gate (failover MCLT); and the gate's potential expiry for the lease
-// to commit (zero without failover).
-func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr netip.Addr, now time.Time) (time.Duration, time.Time) {
+// grant is the lease time for addr, whose stored lease is prev: the
+// client's request (option 51) clamped to [min, max], else the default
+// (RFC 2131 §4.3.1), then capped by the gate (failover MCLT); and the
+// gate's answer, whose expiries go on the lease to commit.
+func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr netip.Addr, prev lease.Lease, now time.Time) (time.Duration, Grant) {
 	t := sub.Times
 	lt := t.Default
 	if b := req.Options.Get(dhcpv4.OptionIPAddressLeaseTime); len(b) == 4 {
@@ -28,18 +28,18 @@ func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr net
 			lt = t.Max
 		}
 	}
-	l, _ := e.db.Get(addr)
+	l := prev
 	if l.Key() != c.key {
 		l = lease.Lease{Addr: addr, HWAddr: c.hw, ClientID: c.id}
 	}
-	capped, potential := e.gate.LeaseTime(l, lt, now)
-	if capped < lt {
-		lt = capped
+	g := e.gate.LeaseTime(l, lt, now)
+	if g.Time < lt {
+		lt = g.Time
 	}
 	if lt < time.Second {
 		lt = time.Second
 	}
-	return lt.Truncate(time.Second), potential
+	return lt.Truncate(time.Second), g
 }
 
 func setLeaseTime(resp *dhcpv4.DHCPv4, lt time.Duration) {

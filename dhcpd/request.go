@@ -130,7 +130,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 	e.mu.Unlock()
 
 	prev, _ := e.db.Get(addr)
-	lt, potential := e.grant(req, c, sub, addr, now)
+	lt, g := e.grant(req, c, sub, addr, prev, now)
 	l := lease.Lease{
 		Addr:       addr,
 		HWAddr:     append(net.HardwareAddr(nil), c.hw...),
@@ -147,10 +147,13 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		l.Start, l.StateStart = prev.Start, prev.StateStart
 		l.PotentialExpiry, l.AckedExpiry, l.PartnerExpiry = prev.PotentialExpiry, prev.AckedExpiry, prev.PartnerExpiry
 	}
-	if potential.After(l.PotentialExpiry) {
+	if g.Potential.After(l.PotentialExpiry) {
 		// The partner receives it with this record (draft §5.2.1, "what
 		// to tell the failover partner").
-		l.PotentialExpiry = potential
+		l.PotentialExpiry = g.Potential
+	}
+	if g.Acked.After(l.AckedExpiry) {
+		l.AckedExpiry = g.Acked
 	}
 	// The commit runs in the engine's committer (commitLoop), batched with
 	// other requests' leases into one db.Commit: the ACK is built only

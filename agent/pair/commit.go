@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
-	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
 )
 
@@ -23,25 +22,11 @@ type replicatingDB struct {
 
 // Commit commits locally (durable, group commit), then waits until the
 // partner applied the records durably: only then may the engine build the
-// ACK (invariant 2). A binding's potential expiry is on its lease (the
-// engine put the gate's there), so the partner receives it with the
-// record (draft §5.2.1: "what to tell the failover partner"). The record
-// also carries, as AckedExpiry, the potential expiry the partner
-// acknowledged for the binding's previous record, so a renewal granted
-// while the partner is unreachable still counts from it.
+// ACK (invariant 2). A binding's potential expiry and the one the partner
+// acknowledged for its previous record are on its lease (the engine put
+// the gate's there, fgate.LeaseTime), so the partner receives them with
+// the record (draft §5.2.1: "what to tell the failover partner").
 func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
-	ls = append([]lease.Lease(nil), ls...) // the caller's slice stays as it was
-	acked := r.p.ackedSeq.Load()
-	for i := range ls {
-		if ls[i].State != lease.StateActive {
-			continue
-		}
-		if prev, ok := r.DB.Get(ls[i].Addr); ok && prev.Key() == ls[i].Key() {
-			if a := failover.AckedThrough(prev, acked).AckedExpiry; a.After(ls[i].AckedExpiry) {
-				ls[i].AckedExpiry = a
-			}
-		}
-	}
 	// Number and queue under one lock, so records enter the stream in the
 	// order the database numbered them; wait for the partner outside it,
 	// so the next group commit (the engine keeps several in flight) is

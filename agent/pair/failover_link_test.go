@@ -237,7 +237,8 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 	hw := net.HardwareAddr{2, 0, 0, 0, 0, 1}
 	t0 := time.Now().Truncate(time.Second)
 
-	first, potential := g.LeaseTime(lease.Lease{Addr: addr, HWAddr: hw}, desired, t0)
+	fg := g.LeaseTime(lease.Lease{Addr: addr, HWAddr: hw}, desired, t0)
+	first, potential := fg.Time, fg.Potential
 	if first != time.Hour || !potential.Equal(t0.Add(first/2+desired)) {
 		t.Fatalf("first lease %v, potential %v; want MCLT (1h), now+30m+%v", first, potential, desired)
 	}
@@ -251,12 +252,18 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 	if !ok {
 		t.Fatal("the binding is not in the database")
 	}
-	if got, _ := g.LeaseTime(cur, desired, t1); got != desired {
-		t.Errorf("renewal at T1 after the partner's ack: %v, want the full %v", got, desired)
+	renewal := g.LeaseTime(cur, desired, t1)
+	if renewal.Time != desired {
+		t.Errorf("renewal at T1 after the partner's ack: %v, want the full %v", renewal.Time, desired)
+	}
+	// The engine keeps the acknowledged potential on the renewal's lease,
+	// so a later renewal while the partner is unreachable counts from it.
+	if !renewal.Acked.Equal(potential) {
+		t.Errorf("renewal's acknowledged expiry %v, want the acked potential %v", renewal.Acked, potential)
 	}
 	other := lease.Lease{Addr: addr, HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
-	if got, _ := g.LeaseTime(other, desired, t1); got != time.Hour {
-		t.Errorf("another client at the same address: %v, want MCLT (1h)", got)
+	if got := g.LeaseTime(other, desired, t1); got.Time != time.Hour || !got.Acked.IsZero() {
+		t.Errorf("another client at the same address: %v acked %v, want MCLT (1h) and nothing acked", got.Time, got.Acked)
 	}
 }
 

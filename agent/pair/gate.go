@@ -45,15 +45,17 @@ func (f *fgate) AllocateFrom() (lease.State, bool) {
 // (dhcpd.MultiPoolGate).
 func (f *fgate) AllocateFromAll() []lease.State { return f.g.Pools(f.clock.Now()) }
 
-// LeaseTime is the MCLT rule (failover.Grant) and the potential expiry
-// the engine records on the lease it commits. The partner's ack of our
+// LeaseTime is the MCLT rule (failover.Grant) and the expiries the engine
+// records on the lease it commits: the potential expiry, and the one the
+// partner acknowledged for the binding. The partner's ack of our
 // record of this binding counts as its acknowledged potential expiry
 // (failover.AckedThrough): the MCLT rule of draft §5.2.1 then lets the
 // renewal at T1 have the full desired lease instead of staying capped at
 // MCLT.
-func (f *fgate) LeaseTime(l lease.Lease, want time.Duration, now time.Time) (time.Duration, time.Time) {
+func (f *fgate) LeaseTime(l lease.Lease, want time.Duration, now time.Time) dhcpd.Grant {
 	if f.ackedSeq != nil {
 		l = failover.AckedThrough(l, f.ackedSeq.Load())
 	}
-	return f.g.LeaseTime(now, l, want)
+	t, p := f.g.LeaseTime(now, l, want)
+	return dhcpd.Grant{Time: t, Potential: p, Acked: l.AckedExpiry}
 }
