@@ -39,13 +39,7 @@ func (e *ConfigError) Is(target error) bool {
 // matches errors.Is(err, ErrConfig). Load touches nothing on the host but
 // reading the file.
 func Load(path string) (*Config, error) {
-	v := viper.New()
-	v.SetConfigFile(path)
-	v.SetConfigType("yaml")
-	v.SetEnvPrefix("HADHCPD")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	setDefaults(v)
+	v := newViper(path)
 	if err := v.ReadInConfig(); err != nil {
 		// A file that is missing or unreadable is a configuration error
 		// too (exit 2): restarting will not make it appear.
@@ -102,6 +96,19 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	return &cfg, nil
+}
+
+// newViper is the file at path with HADHCPD_<SECTION>_<KEY> environment
+// overrides and the defaults, not yet read.
+func newViper(path string) *viper.Viper {
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	v.SetEnvPrefix("HADHCPD")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	setDefaults(v)
+	return v
 }
 
 // setDefaults registers every scalar key with its default, which also lets
@@ -284,13 +291,7 @@ func durationOr(d, def time.Duration) time.Duration {
 // agent then refuses to start and a VIP left behind answers ARP for a box
 // that does not serve (invariant 4).
 func Read(path string) (*Config, error) {
-	v := viper.New()
-	v.SetConfigFile(path)
-	v.SetConfigType("yaml")
-	v.SetEnvPrefix("HADHCPD")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	setDefaults(v)
+	v := newViper(path)
 	if err := v.ReadInConfig(); err != nil {
 		return nil, &ConfigError{Key: path, Reason: err.Error()}
 	}
