@@ -242,15 +242,9 @@ func Cleanup(cfg *config.Config, log *slog.Logger) error {
 	} else {
 		// A file that does not validate (config.Read): remove every
 		// virtual IP that parses, so none outlives the agent.
-		for _, in := range cfg.VRRP.Instances {
-			c := vrrp.Config{Name: in.Name, Interface: in.Interface, Priority: uint8(min(max(in.Priority, 0), 255))}
-			for _, a := range in.VirtualIPs {
-				if p, err := netip.ParsePrefix(a); err == nil && p.Addr().Is4() {
-					c.VIPs = append(c.VIPs, p)
-				}
-			}
-			if c.Interface != "" && len(c.VIPs) > 0 {
-				specs = append(specs, instSpec{cfg: c})
+		for _, s := range cfg.VRRPSpecs() {
+			if s.Interface != "" && len(s.VIPs) > 0 {
+				specs = append(specs, instSpec{cfg: vrrp.Config{Name: s.Name, Interface: s.Interface, Priority: s.Priority, VIPs: s.VIPs}})
 			}
 		}
 	}

@@ -150,6 +150,15 @@ type keyedAddr struct {
 	addr netip.Addr
 }
 
+// VRRPSpecs is the vrrp instances as far as their keys parse, whether or
+// not the whole file validates: what `hadhcpd cleanup` needs to remove the
+// virtual IPs an invalid file names (Build gives nothing then).
+func (c *Config) VRRPSpecs() []VRRPSpec {
+	var v validator
+	specs, _ := c.vrrpSpecs(&v)
+	return specs
+}
+
 // vrrpSpecs checks the vrrp: section and builds the typed instances; vips
 // are every virtual IP with its key.
 func (c *Config) vrrpSpecs(v *validator) (specs []VRRPSpec, vips []keyedAddr) {
@@ -176,7 +185,9 @@ func (c *Config) vrrpSpecs(v *validator) (specs []VRRPSpec, vips []keyedAddr) {
 		if in.Priority < 1 || in.Priority > 255 {
 			v.add(k+".priority", "%d is outside 1..254 (255 = address owner)", in.Priority)
 		}
-		s.VRID, s.Priority = uint8(in.VRID), uint8(in.Priority)
+		// Clamped, not wrapped: VRRPSpecs hands out what parsed of an
+		// invalid file too.
+		s.VRID, s.Priority = uint8(min(max(in.VRID, 0), 255)), uint8(min(max(in.Priority, 0), 255))
 		// RFC 5798 §5.2.7: 12 bits of centiseconds.
 		if in.AdvertInterval != 0 && (in.AdvertInterval < 10*time.Millisecond || in.AdvertInterval > 40950*time.Millisecond) {
 			v.add(k+".advert_interval", "%s is outside 10ms..40.95s", in.AdvertInterval)
