@@ -261,19 +261,6 @@ func (lq *leaseQuery) byClient(db LeaseSource) []LeaseInfo {
 	return out
 }
 
-// leaseInfo is l as `hadhcpd leases --json` prints it.
-func leaseInfo(l lease.Lease) LeaseInfo {
-	li := LeaseInfo{IP: l.Addr.String(), State: strings.ToLower(l.State.String()), Hostname: l.Hostname,
-		Start: l.Start, Expiry: l.Expiry, Seq: l.Seq}
-	if len(l.HWAddr) > 0 {
-		li.HWAddr = l.HWAddr.String()
-	}
-	if len(l.ClientID) > 0 {
-		li.ClientID = strings.ReplaceAll(fmt.Sprintf("% x", l.ClientID), " ", ":")
-	}
-	return li
-}
-
 func (a *API) leases(w http.ResponseWriter, r *http.Request) {
 	if a.Leases == nil || a.Subnets == nil {
 		writeJSON(w, http.StatusOK, LeasePage{Leases: []LeaseInfo{}})

@@ -97,15 +97,7 @@ func ReadLeases(stateDir string, f LeaseFilter) ([]LeaseInfo, []LeaseDamage, err
 		if f.State != "" && st != f.State {
 			return true
 		}
-		li := LeaseInfo{IP: l.Addr.String(), State: st, Hostname: l.Hostname, Start: l.Start, Expiry: l.Expiry, Seq: l.Seq}
-		if len(l.HWAddr) > 0 {
-			li.HWAddr = l.HWAddr.String()
-		}
-		if len(l.ClientID) > 0 {
-			li.ClientID = fmt.Sprintf("% x", l.ClientID)
-			li.ClientID = strings.ReplaceAll(li.ClientID, " ", ":")
-		}
-		out = append(out, li)
+		out = append(out, leaseInfo(l))
 		return true
 	})
 	if err := db.Close(); err != nil && !errors.Is(err, lease.ErrClosed) {
@@ -185,4 +177,17 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// leaseInfo is l as `hadhcpd leases --json` prints it.
+func leaseInfo(l lease.Lease) LeaseInfo {
+	li := LeaseInfo{IP: l.Addr.String(), State: strings.ToLower(l.State.String()), Hostname: l.Hostname,
+		Start: l.Start, Expiry: l.Expiry, Seq: l.Seq}
+	if len(l.HWAddr) > 0 {
+		li.HWAddr = l.HWAddr.String()
+	}
+	if len(l.ClientID) > 0 {
+		li.ClientID = strings.ReplaceAll(fmt.Sprintf("% x", l.ClientID), " ", ":")
+	}
+	return li
 }
