@@ -103,7 +103,3 @@ func (p *Pair) send(rs []lease.Record) (wait func() bool) {
 		return false
 	}
 }
-
-// leaseStore is peer.Store over the lease database: its Apply is one group
-// commit of the partner's records, in order (lease.DB.Apply).
-type leaseStore struct{ *lease.DB }

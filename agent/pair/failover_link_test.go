@@ -60,7 +60,7 @@ func linkedPair(t testing.TB, priDB *lease.DB, secStore peer.Store) (pri, sec *p
 		}
 		return l
 	}
-	sec, pri = mk("gw2", peer.Secondary, secStore), mk("gw1", peer.Primary, leaseStore{priDB})
+	sec, pri = mk("gw2", peer.Secondary, secStore), mk("gw1", peer.Primary, priDB)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = sec.Serve(ctx, ln) })
@@ -118,7 +118,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 	// The link just went down: a link that is not up, a NORMAL policy.
 	db := openPoolDB(t)
 	down, err := peer.New(peer.Options{FromPartner: failover.FromPartner, Name: "gw1", Role: peer.Primary, PSK: make([]byte, peer.MinPSKLen),
-		MaxResponseDelay: 3 * time.Second, MaxUnacked: 10, Store: leaseStore{db}, Logger: discardLog})
+		MaxResponseDelay: 3 * time.Second, MaxUnacked: 10, Store: db, Logger: discardLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 
 	// Positive control: the same policy with the link up moves some.
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
-	pri, _ := linkedPair(t, priDB, leaseStore{secDB})
+	pri, _ := linkedPair(t, priDB, secDB)
 	p = &Pair{log: discardLog, clock: clock.Wall(), db: priDB, link: pri, met: met, ctx: context.Background()}
 	p.gate.Store(pol)
 	p.balanceRound(&replicatingDB{DB: priDB, p: p})
@@ -149,7 +149,7 @@ func TestBalanceOnlyWithLinkUp(t *testing.T) {
 // (failover.AdvertsStopped) and the agent tells the link.
 func TestVRRPSilenceKeepsLiveSyncLink(t *testing.T) {
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
-	_, sec := linkedPair(t, priDB, leaseStore{secDB})
+	_, sec := linkedPair(t, priDB, secDB)
 	clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	m, err := failover.New(failover.Config{Role: failover.Secondary, MCLT: time.Hour, Split: 128, AutoPartnerDown: time.Minute})
 	if err != nil {
@@ -228,7 +228,7 @@ func TestRenewalGetsFullLeaseAfterAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
-	pri, _ := linkedPair(t, priDB, leaseStore{secDB})
+	pri, _ := linkedPair(t, priDB, secDB)
 	p := &Pair{log: discardLog, clock: clock.Wall(), db: priDB, link: pri, met: met, ctx: context.Background()}
 	p.gate.Store(normalPolicy(t)) // MCLT 1h
 	g, rdb := p.Gate(), &replicatingDB{DB: priDB, p: p}

@@ -266,7 +266,7 @@ func (p *Pair) Start(sec Section, rep lease.OpenReport) error {
 		return errors.New("failover: the lease database is not open")
 	}
 	p.rep, p.sec = rep, sec
-	p.opts.Store = leaseStore{p.db}
+	p.opts.Store = p.db // its Apply is one group commit of the partner's records
 	p.opts.OnEvent = p.onLinkEvent
 	if p.cfg.Role == failover.Secondary {
 		p.opts.OnConfig = p.onConfig

@@ -27,7 +27,7 @@ func BenchmarkReplicateCPU(b *testing.B) {
 			commit := db.Commit
 			if kind == "pair" {
 				sdb = openBenchDB(b)
-				pri, _ := linkedPair(b, db, leaseStore{sdb})
+				pri, _ := linkedPair(b, db, sdb)
 				commit = replicating(b, db, pri).Commit
 			}
 			f0 := db.Fsyncs()

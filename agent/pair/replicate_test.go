@@ -17,7 +17,7 @@ import (
 // gatedStore is the partner's lease store whose Apply waits for a release:
 // a partner that is slow to make records durable.
 type gatedStore struct {
-	leaseStore
+	*lease.DB
 	release chan struct{}
 	once    sync.Once // entered
 	opened  sync.Once // release
@@ -30,7 +30,7 @@ func (s *gatedStore) open() { s.opened.Do(func() { close(s.release) }) }
 func (s *gatedStore) Apply(ls ...lease.Lease) error {
 	s.once.Do(func() { close(s.entered) })
 	<-s.release
-	return s.leaseStore.Apply(ls...)
+	return s.DB.Apply(ls...)
 }
 
 // TestCommitWaitsForPartnerApply is invariant 2 on the commit path: the
@@ -40,7 +40,7 @@ func (s *gatedStore) Apply(ls ...lease.Lease) error {
 // Commit return while the partner still holds Apply.
 func TestCommitWaitsForPartnerApply(t *testing.T) {
 	priDB, secDB := openPoolDB(t), openPoolDB(t)
-	sec := &gatedStore{leaseStore: leaseStore{secDB}, release: make(chan struct{}), entered: make(chan struct{})}
+	sec := &gatedStore{DB: secDB, release: make(chan struct{}), entered: make(chan struct{})}
 	pri, _ := linkedPair(t, priDB, sec)
 	t.Cleanup(sec.open) // runs before linkedPair's cleanup stops the links
 	rdb := replicating(t, priDB, pri)
@@ -91,7 +91,7 @@ func replicating(t testing.TB, priDB *lease.DB, pri *peer.Link) *replicatingDB {
 // seqStore records the sequence numbers of the records the partner
 // applies, in the order it applies them.
 type seqStore struct {
-	leaseStore
+	*lease.DB
 	mu   sync.Mutex
 	seqs []uint64
 }
@@ -102,7 +102,7 @@ func (s *seqStore) Apply(ls ...lease.Lease) error {
 		s.seqs = append(s.seqs, l.Seq)
 	}
 	s.mu.Unlock()
-	return s.leaseStore.Apply(ls...)
+	return s.DB.Apply(ls...)
 }
 
 // Concurrent commits (the engine keeps several in flight, and the pool
@@ -111,7 +111,7 @@ func (s *seqStore) Apply(ls ...lease.Lease) error {
 // under one lock, and only waits for the ack outside it.
 func TestReplicationKeepsSequenceOrder(t *testing.T) {
 	priDB := openPoolDB(t)
-	sec := &seqStore{leaseStore: leaseStore{openPoolDB(t)}}
+	sec := &seqStore{DB: openPoolDB(t)}
 	pri, _ := linkedPair(t, priDB, sec)
 	rdb := replicating(t, priDB, pri)
 	var calls atomic.Int64
