@@ -65,10 +65,10 @@ func (t ClassTimes) IsZero() bool { return t == ClassTimes{} }
 // of Subnet.Pools): ISC's allow/deny in pools, Kea's client-class and
 // require-client-classes on pools, and pool-level options.
 type PoolRule struct {
-	Allow, Deny   class.Set
-	HasAllow      bool    // Allow is not empty: the client must be in one of its classes
-	HasDeny       bool    // Deny is not empty: the client must be in none
-	Options       Options // nil: sets none
+	Allow, Deny class.Set
+	HasAllow    bool    // Allow is not empty: the client must be in one of its classes
+	HasDeny     bool    // Deny is not empty: the client must be in none
+	Options     Options // nil: sets none
 }
 
 // Admits reports whether a client in the classes in may get an address

@@ -69,8 +69,8 @@ type Subnet struct {
 type Reservation struct {
 	HWAddr    net.HardwareAddr
 	ClientID  []byte
-	CircuitID []byte // option 82 sub-option 1 (RFC 3046 §2.0): relayed requests only
-	RemoteID  []byte // option 82 sub-option 2
+	CircuitID []byte     // option 82 sub-option 1 (RFC 3046 §2.0): relayed requests only
+	RemoteID  []byte     // option 82 sub-option 2
 	Addr      netip.Addr // invalid: no address reserved
 	Hostname  string
 	Options   Options // on top of the subnet's
