@@ -40,10 +40,10 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 		if !sub.Prefix.Contains(reqIP) {
 			return e.nak(req, sid, "wrong network", reqIP)
 		}
-		if r := sub.ReservationFor(c.id, c.hw); r != nil && r.Addr != reqIP {
+		if ra, ok := c.cls.reserved(sub); ok && ra != reqIP {
 			return e.nak(req, sid, "client has another reserved address", reqIP)
 		}
-		if r := sub.ReservationOf(reqIP); r != nil && sub.ReservationFor(c.id, c.hw) != r {
+		if r := sub.ReservationOf(reqIP); r != nil && c.cls.res != r {
 			return e.nak(req, sid, "reserved for another client", reqIP)
 		}
 		l, known := e.db.Get(reqIP)
@@ -83,11 +83,16 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		return e.nak(req, sid, "wrong network", addr)
 	}
 	res := sub.ReservationOf(addr)
-	if res != nil && sub.ReservationFor(c.id, c.hw) != res {
+	if res != nil && c.cls.res != res {
 		return e.nak(req, sid, "reserved for another client", addr)
 	}
-	if mine := sub.ReservationFor(c.id, c.hw); mine != nil && mine.Addr != addr {
+	if mine, ok := c.cls.reserved(sub); ok && mine != addr {
 		return e.nak(req, sid, "client has another reserved address", addr)
+	}
+	if res == nil && !c.cls.admits(sub, addr) {
+		// The client's classes no longer let it use this pool (allow,
+		// deny): the address is not available to it.
+		return e.nak(req, sid, "address not available", addr)
 	}
 	e.mu.Lock()
 	if k, busy := e.busy[addr]; busy {
@@ -135,7 +140,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		Addr:       addr,
 		HWAddr:     append(net.HardwareAddr(nil), c.hw...),
 		ClientID:   append([]byte(nil), c.id...),
-		Hostname:   hostname(req, res),
+		Hostname:   hostname(req, c.cls.res),
 		State:      lease.StateActive,
 		Start:      now,
 		Expiry:     now.Add(lt),
@@ -158,7 +163,8 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 	// The commit runs in the engine's committer (commitLoop), batched with
 	// other requests' leases into one db.Commit: the ACK is built only
 	// after its lease is durable, and no worker waits for the fsync.
-	p := &pendingCommit{lease: l}
+	p := &pendingCommit{lease: l, cls: c.cls}
+	hw, cid := c.hw, c.id
 	p.finish = func(err error) (Reply, error) {
 		e.mu.Lock()
 		delete(e.busy, addr)
@@ -167,7 +173,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		}
 		e.mu.Unlock()
 		if err != nil {
-			e.log.Error("commit lease", "ip", addr, "mac", c.hw.String(), "err", err)
+			e.log.Error("commit lease", "ip", addr, "mac", hw.String(), "err", err)
 			return Reply{}, fmt.Errorf("%w: %w", ErrCommit, err)
 		}
 		event := "bind"
@@ -178,11 +184,12 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		resp.ClientIPAddr = req.ClientIPAddr
 		resp.YourIPAddr = net.IP(addr.AsSlice())
 		setLeaseTime(resp, lt)
-		e.addOptions(resp, req, sub, res)
+		setClassTimers(resp, &p.cls, lt)
+		e.addOptions(resp, req, sub, &p.cls, addr)
 		dest := destination(req, resp)
 		e.eventBind[renewIndex(renew)].Inc()
 		if e.log.Enabled(context.Background(), slog.LevelDebug) {
-			e.log.Debug("lease "+event, "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "expiry", l.Expiry, "selecting", selecting, "dest", dest.Kind.String())
+			e.log.Debug("lease "+event, "ip", addr, "mac", hw.String(), "client", clientLabel(client{id: cid, hw: hw}), "expiry", l.Expiry, "selecting", selecting, "dest", dest.Kind.String())
 		}
 		return Reply{Resp: resp, Dest: dest}, nil
 	}
@@ -297,13 +304,7 @@ func (e *Engine) endBinding(c client, addr netip.Addr, now time.Time, active boo
 func (e *Engine) inform(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr) (Reply, error) {
 	resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
 	resp.ClientIPAddr = req.ClientIPAddr
-	var res *scope.Reservation
-	if ci := addr4(req.ClientIPAddr); ci.IsValid() {
-		if r := sub.ReservationOf(ci); r != nil && r == sub.ReservationFor(c.id, c.hw) {
-			res = r
-		}
-	}
-	e.addOptions(resp, req, sub, res)
+	e.addOptions(resp, req, sub, &c.cls, addr4(req.ClientIPAddr))
 	return Reply{Resp: resp, Dest: destination(req, resp)}, nil
 }
 

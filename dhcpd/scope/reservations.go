@@ -15,7 +15,9 @@ type resIndex struct {
 // subnets' reservations must not change afterwards.
 func (c *Config) Index() {
 	for _, s := range c.Subnets {
-		s.IndexReservations()
+		if !s.index.built {
+			s.IndexReservations()
+		}
 	}
 }
 
