@@ -117,4 +117,3 @@ func BenchmarkClassify(b *testing.B) {
 		classify(cfg, req, cfg.Subnets[0], &c, nil)
 	}
 }
-
