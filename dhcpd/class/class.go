@@ -5,8 +5,6 @@
 package class
 
 import (
-	"errors"
-
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -54,29 +52,85 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-var errUnimplemented = errors.New("class: not implemented yet")
-
-// Expr is a compiled boolean test.
-type Expr struct{}
+// Expr is a compiled boolean test. It is immutable: one Expr serves every
+// goroutine at once.
+type Expr struct {
+	root *node
+	src  string
+}
 
 // Compile parses a boolean test. index resolves member('name') (and
 // member('KNOWN'), member('UNKNOWN'), known, unknown) to a class index; it
 // reports false for a name that is not defined before the class using it.
+// KNOWN and UNKNOWN fall back to Known and Unknown when index does not
+// know them; index may be nil.
 func Compile(src string, index func(name string) (int, bool)) (*Expr, error) {
-	return nil, errUnimplemented
+	n, err := parse(src, typBool, index)
+	if err != nil {
+		return nil, err
+	}
+	return &Expr{root: n, src: src}, nil
 }
 
 // Match evaluates e on p; in holds the classes the client already belongs
-// to. It does not allocate.
-func (e *Expr) Match(p *dhcpv4.DHCPv4, in *Set) bool { return false }
+// to (nil: none). It does not allocate. A test whose intermediate values
+// outgrow the evaluation's scratch space does not match.
+func (e *Expr) Match(p *dhcpv4.DHCPv4, in *Set) bool {
+	var s scratch
+	ok := e.root.test(p, in, &s)
+	return ok && !s.overflow
+}
+
+// String returns the source of the test.
+func (e *Expr) String() string { return e.src }
 
 // Value is a compiled value expression: the key of a lookup table (ISC's
-// `match hardware;` with its `subclass` members).
-type Value struct{}
+// `match hardware;` with its `subclass` members). It is immutable.
+type Value struct {
+	root *node
+	src  string
+}
 
 // CompileValue parses a value expression.
-func CompileValue(src string) (*Value, error) { return nil, errUnimplemented }
+func CompileValue(src string) (*Value, error) {
+	n, err := parse(src, typStr, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Append has no class set: a lookup key is computed before (and
+	// independently of) the client's classes.
+	if m := findOp(n, opMember); m != nil {
+		return nil, &SyntaxError{Offset: m.pos, Msg: "member(), known and unknown cannot be used in a match expression (its value does not depend on classes)"}
+	}
+	return &Value{root: n, src: src}, nil
+}
 
 // Append appends v's bytes for p to buf; ok is false when the value is
-// absent from p. It does not allocate when buf has room.
-func (v *Value) Append(buf []byte, p *dhcpv4.DHCPv4) (out []byte, ok bool) { return buf, false }
+// absent from p (Kea's empty string: an absent option, a substring out
+// of range). It does not allocate when buf has room.
+func (v *Value) Append(buf []byte, p *dhcpv4.DHCPv4) (out []byte, ok bool) {
+	var s scratch
+	b := v.root.value(p, nil, &s)
+	if len(b) == 0 || s.overflow {
+		return buf, false
+	}
+	return append(buf, b...), true
+}
+
+// String returns the source of the value expression.
+func (v *Value) String() string { return v.src }
+
+func findOp(n *node, o op) *node {
+	if n == nil {
+		return nil
+	}
+	if n.op == o {
+		return n
+	}
+	for _, k := range []*node{n.a, n.b, n.c} {
+		if f := findOp(k, o); f != nil {
+			return f
+		}
+	}
+	return nil
+}
