@@ -191,6 +191,9 @@ func TestMatchRealConfigs(t *testing.T) {
 		{"substring(option[60].hex,0,28) == 'Cisco Systems, Inc. IP Phone'", "cisco-phone"},
 		{"lcase(substring(option[60].text,0,5)) == 'cisco'", "cisco-phone"},
 		{"ucase(option[60].text) == 'UBNT'", "unifi"},
+		{"lcase('AZaz09') == 'azaz09' and ucase('AZaz09') == 'AZAZ09' and option[60].text == 'ubnt'", "unifi"},
+		{"0x000000000000000000000007 == 7 and 0x010000000000000007 == 7 and option[60].text == 'ubnt'", ""},
+		{"0x000000000000000000000007 == 7 and option[60].text == 'ubnt'", "unifi"},
 		// OUI prefixes on the MAC.
 		{"substring(pkt4.mac,0,3) == 0x0004f2", "polycom"},
 		{"substring(pkt4.mac,0,3) == 0x001bd4 or substring(pkt4.mac,0,3) == 0x0004f2", "cisco-phone polycom"},
@@ -461,5 +464,121 @@ func TestScratchOverflowDoesNotMatch(t *testing.T) {
 	}
 	if !e.Match(p, nil) {
 		t.Error("a test within the scratch space did not match")
+	}
+}
+
+func TestParseMember(t *testing.T) {
+	good := []struct{ in, want string }{
+		{"00:04:f2", "0004f2"},
+		{"00-04-F2", "0004f2"},
+		{"0004f2", "0004f2"},
+		{"0x0004f2", "0004f2"},
+		{"1:0:4:f2", "010004f2"},
+		{"'eth0/1/3'", "657468302f312f33"},
+		{`'it\'s'`, "69742773"},
+		{`'C:\'`, "433a5c"},
+	}
+	for _, tc := range good {
+		b, err := ParseMember(tc.in)
+		if err != nil || hexOf(b) != tc.want {
+			t.Errorf("ParseMember(%q) = %x, %v; want %s", tc.in, b, err, tc.want)
+		}
+	}
+	for _, in := range []string{"", "''", "'abc", "'a'b'", "004f2", "00::04", "00:004:f2", "zz", "0x", "phones"} {
+		if b, err := ParseMember(in); err == nil {
+			t.Errorf("ParseMember(%q) = %x, want an error", in, b)
+		}
+	}
+}
+
+func TestNestingBounded(t *testing.T) {
+	ok := strings.Repeat("(", 30) + "known" + strings.Repeat(")", 30)
+	if _, err := Compile(ok, nil); err != nil {
+		t.Errorf("30 levels: %v", err)
+	}
+	for _, src := range []string{
+		strings.Repeat("(", 100) + "known" + strings.Repeat(")", 100),
+		strings.Repeat("not ", 100) + "known",
+		strings.Repeat("lcase(", 100) + "'a'" + strings.Repeat(")", 100) + " == 'a'",
+	} {
+		_, err := Compile(src, nil)
+		if err == nil || !strings.Contains(err.Error(), "nested more than") {
+			t.Errorf("Compile(%.20q...) = %v, want a nesting error", src, err)
+		}
+	}
+}
+
+func TestTextDropsTrailingNUL(t *testing.T) {
+	p := wire(t, "00:11:22:33:44:55", sopt(60, "MSFT 5.0\x00"))
+	for expr, want := range map[string]bool{
+		"option[60].text == 'MSFT 5.0'":          true,
+		"option[60].hex == 'MSFT 5.0'":           false,
+		"option[60].hex == 0x4d53465420352e3000": true,
+	} {
+		e, err := Compile(expr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Match(p, nil); got != want {
+			t.Errorf("%s = %v, want %v", expr, got, want)
+		}
+	}
+}
+
+func TestMalformedSubOptions(t *testing.T) {
+	// Truncated relay and vendor options: nothing past the damage is read.
+	p := wire(t, "00:11:22:33:44:55",
+		opt(82, []byte{1, 2, 'a', 'b', 2, 9, 'x'}),
+		opt(124, []byte{0, 0, 0x11, 0x8b, 9, 1}),
+		opt(125, []byte{0, 0, 0x0d, 0xe9, 3, 1, 5, 'x'}))
+	for expr, want := range map[string]bool{
+		"relay4[1].hex == 'ab'":           true,
+		"relay4[2].exists":                false,
+		"vendor-class[4491].exists":       false,
+		"vendor[3561].exists":             true,
+		"vendor[3561].option[1].exists":   false,
+		"option[82].option[2].hex == ''":  true,
+		"vendor-class[*].data == ''":      true,
+		"vendor.enterprise == 3561":       true,
+		"vendor-class.enterprise == 4491": true,
+	} {
+		e, err := Compile(expr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Match(p, nil); got != want {
+			t.Errorf("%s = %v, want %v", expr, got, want)
+		}
+	}
+}
+
+func TestScratchReusedAcrossComparisons(t *testing.T) {
+	// Ten hexstrings of a 255-byte option are ~7.6 KiB in all, more than
+	// the scratch space: each comparison gives its bytes back.
+	p := wire(t, "00:11:22:33:44:55", opt(224, make([]byte, 255)))
+	src := "option[224].exists"
+	for i := 0; i < 10; i++ {
+		src += " and not (hexstring(option[224].hex, ':') == 'x')"
+	}
+	e, err := Compile(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Match(p, nil) {
+		t.Error("a chain of comparisons ran out of scratch space")
+	}
+}
+
+func TestUnsetHeaderAddresses(t *testing.T) {
+	// A packet built in memory may leave header addresses nil: they read
+	// as 0.0.0.0 (Kea), even where scratch bytes were used before.
+	hw, _ := net.ParseMAC("00:11:22:33:44:55")
+	p := &dhcpv4.DHCPv4{HWType: 1, ClientHWAddr: hw, Options: dhcpv4.Options{}}
+	e, err := Compile("hexstring(pkt4.mac, 'ff') == 'x' or pkt4.ciaddr == 0.0.0.0 and pkt4.yiaddr == 0x00000000", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Match(p, nil) {
+		t.Error("nil ciaddr/yiaddr did not read as 0.0.0.0")
 	}
 }

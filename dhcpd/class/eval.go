@@ -120,7 +120,13 @@ func (n *node) eval(p *dhcpv4.DHCPv4, in *Set, s *scratch) (v []byte, t bool) {
 	case opLit:
 		return n.lit, false
 	case opOption:
-		return p.Options[n.code], false
+		v = p.Options[n.code]
+		if n.text {
+			for len(v) > 0 && v[len(v)-1] == 0 {
+				v = v[:len(v)-1]
+			}
+		}
+		return v, false
 	case opRAI:
 		v, _ := raiSub(p.Options[82], n.code)
 		return v, false

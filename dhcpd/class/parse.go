@@ -81,11 +81,18 @@ type node struct {
 	start      int // substring
 	length     int
 	lengthAll  bool
+	text       bool // option[N].text: trailing NULs dropped
 
 	a, b, c *node
 }
 
+// maxDepth bounds nesting (parentheses, not, function calls): a real
+// test nests a few levels; the bound keeps a hostile one from exhausting
+// the stack at compile or evaluation time.
+const maxDepth = 64
+
 type parser struct {
+	depth int
 	src   string
 	toks  []token
 	i     int
@@ -167,6 +174,11 @@ func (p *parser) needStr(n *node, what string) error {
 // Precedence, loosest first: or, and, not, ==, + (Kea's parser.yy; Kea
 // puts + below or, which only changes what an ill-typed test means).
 func (p *parser) or() (*node, error) {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxDepth {
+		return nil, p.errAt(p.peek().pos, "expression nested more than "+strconv.Itoa(maxDepth)+" levels deep")
+	}
 	l, err := p.and()
 	if err != nil {
 		return nil, err
@@ -213,6 +225,11 @@ func (p *parser) and() (*node, error) {
 func (p *parser) not() (*node, error) {
 	if t := p.peek(); t.kind == tIdent && t.text == "not" {
 		p.next()
+		p.depth++
+		defer func() { p.depth-- }()
+		if p.depth > maxDepth {
+			return nil, p.errAt(t.pos, "expression nested more than "+strconv.Itoa(maxDepth)+" levels deep")
+		}
 		x, err := p.not()
 		if err != nil {
 			return nil, err
@@ -451,9 +468,10 @@ func (p *parser) option(start token) (*node, error) {
 	if f.text == "exists" {
 		return &node{op: opOptionExists, typ: typBool, pos: start.pos, end: f.end, code: code}, nil
 	}
-	// .text is the option's bytes, like .hex: Kea renders a string option
-	// the same way (a binary option it would render as text, we don't).
-	return &node{op: opOption, typ: typStr, pos: start.pos, end: f.end, code: code}, nil
+	// .text is the option's bytes without trailing NULs (some clients
+	// NUL-terminate their strings; Kea trims those of its string
+	// options). Kea would render a binary option as text; we don't.
+	return &node{op: opOption, typ: typStr, pos: start.pos, end: f.end, code: code, text: f.text == "text"}, nil
 }
 
 func (p *parser) relay4(start token) (*node, error) {
