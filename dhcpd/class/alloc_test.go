@@ -107,3 +107,24 @@ func BenchmarkAppend(b *testing.B) {
 		buf, _ = v.Append(buf[:0], p)
 	}
 }
+
+func TestNeed(t *testing.T) {
+	for src, want := range map[string]int{
+		"option[60].hex == 'x'":                                 0,
+		"pkt4.mac == 0x001122334455":                            0,
+		"pkt4.htype == pkt4.hlen":                               8,
+		"pkt4.htype == 1 and pkt4.giaddr == pkt4.ciaddr":        8,
+		"ifelse(pkt4.hlen == 6, pkt4.ciaddr, pkt4.giaddr) == 0": 4,
+		"split(pkt4.ciaddr, pkt4.giaddr, 1) == 0":               8,
+		"hexstring(pkt4.mac, ':') == 'x'":                       scratchSize + 1,
+		"lcase(option[60].text) == 'x' or known":                scratchSize + 1,
+	} {
+		e, err := Compile(src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := need(e.root); got != want {
+			t.Errorf("need(%s) = %d, want %d", src, got, want)
+		}
+	}
+}

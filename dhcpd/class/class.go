@@ -55,8 +55,9 @@ func itoa(n int) string {
 // Expr is a compiled boolean test. It is immutable: one Expr serves every
 // goroutine at once.
 type Expr struct {
-	root *node
-	src  string
+	root  *node
+	src   string
+	small bool // fits in smallScratch
 }
 
 // Compile parses a boolean test. index resolves member('name') (and
@@ -69,14 +70,23 @@ func Compile(src string, index func(name string) (int, bool)) (*Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Expr{root: n, src: src}, nil
+	return &Expr{root: n, src: src, small: need(n) <= smallScratch}, nil
 }
 
 // Match evaluates e on p; in holds the classes the client already belongs
 // to (nil: none). It does not allocate. A test whose intermediate values
 // outgrow the evaluation's scratch space does not match.
 func (e *Expr) Match(p *dhcpv4.DHCPv4, in *Set) bool {
-	var s scratch
+	if e.small {
+		var b [smallScratch]byte
+		return e.match(p, in, b[:])
+	}
+	var b [scratchSize]byte
+	return e.match(p, in, b[:])
+}
+
+func (e *Expr) match(p *dhcpv4.DHCPv4, in *Set, buf []byte) bool {
+	s := scratch{buf: buf}
 	ok := e.root.test(p, in, &s)
 	return ok && !s.overflow
 }
@@ -87,8 +97,9 @@ func (e *Expr) String() string { return e.src }
 // Value is a compiled value expression: the key of a lookup table (ISC's
 // `match hardware;` with its `subclass` members). It is immutable.
 type Value struct {
-	root *node
-	src  string
+	root  *node
+	src   string
+	small bool // fits in smallScratch
 }
 
 // CompileValue parses a value expression.
@@ -102,14 +113,23 @@ func CompileValue(src string) (*Value, error) {
 	if m := findOp(n, opMember); m != nil {
 		return nil, &SyntaxError{Offset: m.pos, Msg: "member(), known and unknown cannot be used in a match expression (its value does not depend on classes)"}
 	}
-	return &Value{root: n, src: src}, nil
+	return &Value{root: n, src: src, small: need(n) <= smallScratch}, nil
 }
 
 // Append appends v's bytes for p to buf; ok is false when the value is
 // absent from p (Kea's empty string: an absent option, a substring out
 // of range). It does not allocate when buf has room.
 func (v *Value) Append(buf []byte, p *dhcpv4.DHCPv4) (out []byte, ok bool) {
-	var s scratch
+	if v.small {
+		var b [smallScratch]byte
+		return v.append(buf, p, b[:])
+	}
+	var b [scratchSize]byte
+	return v.append(buf, p, b[:])
+}
+
+func (v *Value) append(buf []byte, p *dhcpv4.DHCPv4, scratchBuf []byte) ([]byte, bool) {
+	s := scratch{buf: scratchBuf}
 	b := v.root.value(p, nil, &s)
 	if len(b) == 0 || s.overflow {
 		return buf, false

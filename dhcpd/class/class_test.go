@@ -257,10 +257,17 @@ func TestMatchRealConfigs(t *testing.T) {
 			t.Errorf("Compile(%q): %v", tc.expr, err)
 			continue
 		}
+		big := *e
+		big.small = false
 		var got []string
 		for _, n := range names(pk) {
-			if e.Match(pk[n], in[n]) {
+			m := e.Match(pk[n], in[n])
+			if m {
 				got = append(got, n)
+			}
+			// The small scratch path must answer as the big one does.
+			if b := big.Match(pk[n], in[n]); b != m {
+				t.Errorf("%s on %s: %v with small scratch (need %d), %v with %d bytes", tc.expr, n, m, need(e.root), b, scratchSize)
 			}
 		}
 		if g := strings.Join(got, " "); g != tc.want {

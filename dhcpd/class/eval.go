@@ -10,11 +10,16 @@ import (
 // a Kea expression that throws does.
 const scratchSize = 4096
 
-// scratch holds the bytes built during one evaluation. It lives on the
-// caller's stack: an Expr is shared by every goroutine serving packets,
-// so nothing mutable may hang off it.
+// smallScratch serves the tests that build no strings, only integer
+// fields and addresses (most of them): zeroing 4 KiB per Match would cost
+// more than evaluating them.
+const smallScratch = 64
+
+// scratch holds the bytes built during one evaluation. Its buffer lives on
+// the caller's stack: an Expr is shared by every goroutine serving
+// packets, so nothing mutable may hang off it.
 type scratch struct {
-	buf      [scratchSize]byte
+	buf      []byte
 	n        int
 	overflow bool
 }
@@ -327,4 +332,25 @@ func isDelim(c byte, delims []byte) bool {
 		}
 	}
 	return false
+}
+
+// need is an upper bound of the scratch bytes n uses at once, more than
+// scratchSize when it depends on the packet.
+func need(n *node) int {
+	if n == nil {
+		return 0
+	}
+	switch n.op {
+	case opConcat, opHexstring, opLcase, opUcase:
+		return scratchSize + 1
+	case opPkt4:
+		if n.code == fMac {
+			return 0
+		}
+		return 4
+	case opAnd, opOr, opNot, opIfelse:
+		// A comparison gives its bytes back: siblings do not add up.
+		return max(need(n.a), need(n.b), need(n.c))
+	}
+	return min(need(n.a)+need(n.b)+need(n.c), scratchSize+1)
 }
