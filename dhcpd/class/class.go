@@ -1,7 +1,34 @@
-// Package class is the client classification language: a small subset of
-// Kea's expression language (Kea ARM §"Client Classification"), compiled
+// Package class is the client classification language: a subset of
+// Kea's expression language (Kea ARM, "Client Classification"), compiled
 // once per configuration and evaluated on each packet without allocating.
-// The README's "Client classes" section is its reference.
+// README.md beside this file is the reference, with an example of each
+// construct; in short:
+//
+//	literals     'text' ('it\'s')   0x0007   4491   192.0.2.1
+//	options      option[60].hex  option[60].text  option[93].exists
+//	             option[vendor-class-identifier].text (Kea's names for codes)
+//	relay agent  option[82].option[1].hex  relay4[2].hex  relay4[6].exists
+//	header       pkt4.mac hlen htype ciaddr giaddr yiaddr siaddr msgtype transid
+//	vendor       vendor-class[4491].exists  vendor-class[*].exists
+//	             vendor-class[4491].data[0]  vendor[3561].exists
+//	             vendor[3561].option[2].hex  vendor.enterprise
+//	functions    substring(v, start, len|all)  concat(a, b)  a + b
+//	             hexstring(v, 'sep')  ifelse(cond, a, b)  lcase(v)  ucase(v)
+//	             split(v, 'delims', n)
+//	conditions   a == b   and  or  not  ( )  member('name')  known  unknown
+//
+// Values are byte strings, an absent option being the empty string;
+// comparisons are byte-wise, except that a side that is an integer (a
+// literal, pkt4.hlen/htype/msgtype/transid, *.enterprise; Kea's 4-byte
+// big-endian integers) makes both compare as unsigned numbers: pkt4.htype
+// == 1, pkt4.msgtype == 0x03 and option[93].hex == 7 hold as they read.
+// Types are checked at compile time: a value where a condition is needed
+// (option[60].hex and ...) is a *SyntaxError, with the offset.
+//
+// Evaluation walks the compiled tree; values are sub-slices of the
+// packet's option bytes or bytes built in a scratch buffer on the
+// evaluating goroutine's stack, so an Expr is immutable and serves any
+// number of goroutines at once.
 package class
 
 import (
