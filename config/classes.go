@@ -258,20 +258,9 @@ func dhcpGlobals(v *validator, d *DHCPConfig, out *scope.Config) {
 }
 
 // parseIdent reads an identifier written as hex (01:02:0a, 01020a) or as
-// 'quoted text' (Kea's form for circuit ids and ISC's for strings).
-func parseIdent(s string) ([]byte, error) {
-	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
-		if len(s) == 2 {
-			return nil, fmt.Errorf("%s is empty", s)
-		}
-		return []byte(s[1 : len(s)-1]), nil
-	}
-	b, err := scope.ParseHex(s)
-	if err != nil || len(b) == 0 {
-		return nil, fmt.Errorf("%q is neither hex (01:02:0a) nor 'quoted text'", s)
-	}
-	return b, nil
-}
+// 'quoted text' (Kea's form for circuit ids and ISC's for strings), as
+// the class language reads lookup-table members.
+func parseIdent(s string) ([]byte, error) { return class.ParseMember(s) }
 
 // reservationIdents checks that a reservation has exactly one identifier
 // and reads the relay agent ones (the others are read by dhcpConfig);
