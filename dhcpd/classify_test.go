@@ -335,3 +335,96 @@ func TestClassLeaseTimes(t *testing.T) {
 		t.Fatalf("other client asking 8h: lease %d, want the subnet's max 14400", lt)
 	}
 }
+
+func compileClass(t *testing.T, c *scope.Config, name, test, match string, members ...string) *scope.Class {
+	t.Helper()
+	k := &scope.Class{Name: name, Index: class.First + len(c.Classes)}
+	index := func(n string) (int, bool) {
+		for _, o := range c.Classes {
+			if o.Name == n {
+				return o.Index, true
+			}
+		}
+		switch n {
+		case "KNOWN":
+			return class.Known, true
+		case "UNKNOWN":
+			return class.Unknown, true
+		}
+		return 0, false
+	}
+	var err error
+	if test != "" {
+		k.Test, err = class.Compile(test, index)
+	} else {
+		k.Match, err = class.CompileValue(match)
+		k.Members = map[string]struct{}{}
+		for _, m := range members {
+			b, perr := class.ParseMember(m)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			k.Members[string(b)] = struct{}{}
+		}
+	}
+	if err != nil {
+		t.Fatalf("class %s: %v", name, err)
+	}
+	c.Classes = append(c.Classes, k)
+	return k
+}
+
+// TestClassTestsAndLookupTable: classes by test (vendor class, member of
+// an earlier class, unknown) and by lookup table (MAC prefix) choose pools
+// and carry boot fields, evaluated per request.
+func TestClassTestsAndLookupTable(t *testing.T) {
+	r := newRig(t, func(c *scope.Config) {
+		// The first class that sets a field wins (ISC's order): the
+		// specific one comes first.
+		uefi := compileClass(t, c, "pxe-uefi", "substring(option[60].hex,0,9) == 'PXEClient' and option[93].hex == 0x0007", "")
+		uefi.Boot = scope.Boot{File: "ipxe.efi"}
+		pxe := compileClass(t, c, "pxe", "substring(option[60].hex,0,9) == 'PXEClient'", "")
+		pxe.Boot = scope.Boot{NextServer: ip("192.0.2.10"), File: "pxelinux.0"}
+		phones := compileClass(t, c, "phones", "", "substring(pkt4.mac,0,3)", "00:04:f2", "'\x00\x0b\x82'")
+		newcomer := compileClass(t, c, "newcomer", "unknown and not member('phones')", "")
+		s := c.Subnets[0]
+		s.Pools = []lease.Pool{voipPool, restPool}
+		s.PoolRules = []scope.PoolRule{
+			{Allow: setOf(phones.Index), HasAllow: true},
+			{Allow: setOf(newcomer.Index), HasAllow: true},
+		}
+	})
+	vc := func(s string) dhcpv4.Modifier { return dhcpv4.WithOption(dhcpv4.OptClassIdentifier(s)) }
+	arch := func(a byte) dhcpv4.Modifier {
+		return dhcpv4.WithOption(dhcpv4.OptGeneric(dhcpv4.OptionClientSystemArchitectureType, []byte{0, a}))
+	}
+	bios := r.dora(t, net.HardwareAddr{2, 1, 0, 0, 0, 1}, vc("PXEClient:Arch:00000:UNDI:002001"), arch(0))
+	efi := r.dora(t, net.HardwareAddr{2, 1, 0, 0, 0, 7}, vc("PXEClient:Arch:00007:UNDI:003016"), arch(7))
+	win := r.dora(t, net.HardwareAddr{2, 1, 0, 0, 0, 9}, vc("MSFT 5.0"))
+	for _, tc := range []struct {
+		name         string
+		m            *dhcpv4.DHCPv4
+		siaddr, file string
+	}{{"BIOS", bios, "192.0.2.10", "pxelinux.0"}, {"UEFI", efi, "192.0.2.10", "ipxe.efi"}, {"Windows", win, "0.0.0.0", ""}} {
+		if tc.m.ServerIPAddr.String() != tc.siaddr || tc.m.BootFileName != tc.file {
+			t.Errorf("%s: siaddr %s file %q, want %s %q", tc.name, tc.m.ServerIPAddr, tc.m.BootFileName, tc.siaddr, tc.file)
+		}
+		if a := addr4(tc.m.YourIPAddr); !inPool(a, restPool) {
+			t.Errorf("%s: %s, want one of %s (class newcomer)", tc.name, a, restPool.Name)
+		}
+	}
+	for _, hw := range []net.HardwareAddr{{0, 4, 0xf2, 1, 2, 3}, {0, 0x0b, 0x82, 1, 2, 3}} {
+		if a := addr4(r.dora(t, hw).YourIPAddr); !inPool(a, voipPool) {
+			t.Errorf("phone %s: %s, want one of %s", hw, a, voipPool.Name)
+		}
+	}
+	// A reserved host is neither unknown nor a phone: no pool admits it.
+	if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macRes)); err != nil {
+		t.Fatalf("reserved host (its address is outside the pools): %v", err)
+	}
+	r.cfg.Subnets[0].Reservations = append(r.cfg.Subnets[0].Reservations, scope.Reservation{HWAddr: macB})
+	r.cfg.Subnets[0].IndexReservations()
+	if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macB)); !errors.Is(err, ErrNoAddress) {
+		t.Fatalf("known host without an address: %v, want %v (only newcomers and phones have pools)", err, ErrNoAddress)
+	}
+}
