@@ -135,7 +135,7 @@ func (d *Definitions) parseSpace(sp, prefix string, m map[string]any) (map[uint8
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, OptionError{Key: key, Reason: fmt.Sprintf(format, args...)})
 	}
-	space := d.spaces[sp]
+	space := d.spaces[strings.ToLower(sp)]
 	set := func(key string, code uint8, b []byte) {
 		if other, dup := from[code]; dup {
 			bad(key, "option %d is also set as %s", code, other)
@@ -182,12 +182,16 @@ func (d *Definitions) parseSpace(sp, prefix string, m map[string]any) (map[uint8
 			}
 			continue
 		}
-		def, ok := space.byName[name]
+		def, ok := space.byName[strings.ToLower(name)]
 		if !ok {
 			if sp == SpaceDHCP4 {
 				bad(key, "unknown option (see the README's option list, define it in dhcp.option_definitions, or use custom: [{code, type, value}])")
 			} else {
-				bad(key, "no option %q in space %s (known: %s; define it in dhcp.option_definitions)", name, sp, strings.Join(d.Names(sp), ", "))
+				known := "it has none"
+				if names := d.Names(sp); len(names) > 0 {
+					known = "known: " + strings.Join(names, ", ")
+				}
+				bad(key, "no option %q in space %s (%s; define it in dhcp.option_definitions)", name, sp, known)
 			}
 			continue
 		}

@@ -48,6 +48,7 @@ var standardDefs = func() *Definitions {
 }()
 
 func (d *Definitions) space(name string) *optSpace {
+	name = strings.ToLower(name)
 	s, ok := d.spaces[name]
 	if !ok {
 		s = &optSpace{byName: map[string]*optDef{}}
@@ -74,6 +75,14 @@ func NewDefinitions(list []OptionDefinition) (*Definitions, []OptionError) {
 		}
 	}
 	var errs []OptionError
+	// Names are case-insensitive, as in ISC dhcpd (and the config loader
+	// lowercases map keys).
+	list = append([]OptionDefinition(nil), list...)
+	for i := range list {
+		list[i].Name = strings.ToLower(list[i].Name)
+		list[i].Space = strings.ToLower(list[i].Space)
+		list[i].Encapsulate = strings.ToLower(list[i].Encapsulate)
+	}
 	// Spaces first, so that a definition may encapsulate a space whose
 	// sub-options are defined further down the list.
 	for _, od := range list {
@@ -216,6 +225,7 @@ func (d *Definitions) compileDef(k, sp, name string, m map[string]any) (*optDef,
 		bad(".fields", "only a record has fields")
 	}
 	enc, _ := m["encapsulate"].(string)
+	enc = strings.ToLower(enc)
 	switch {
 	case def.typ == typeEncapsulate && enc == "":
 		bad(".encapsulate", "type encapsulate needs the space of its sub-options")
@@ -250,7 +260,7 @@ func (d *Definitions) Names(sp string) []string {
 	if d == nil {
 		d = standardDefs
 	}
-	s := d.spaces[sp]
+	s := d.spaces[strings.ToLower(sp)]
 	if s == nil {
 		return nil
 	}

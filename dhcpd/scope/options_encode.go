@@ -223,7 +223,7 @@ func encodeScalar(typ optType, v any) ([]byte, error) {
 // encapsulated space), by code. No end sub-option is added (neither ISC
 // dhcpd nor Kea adds one).
 func (d *Definitions) encodeSubOptions(sp, prefix string, m map[string]any) ([]byte, []OptionError) {
-	if d.spaces[sp] == nil {
+	if d.spaces[strings.ToLower(sp)] == nil {
 		return nil, []OptionError{{strings.TrimSuffix(prefix, "."), fmt.Sprintf("no option space %q (define its options in dhcp.option_definitions)", sp)}}
 	}
 	subs, errs := d.parseSpace(sp, prefix, m)

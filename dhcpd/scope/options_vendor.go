@@ -3,6 +3,7 @@ package scope
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 )
 
 // encodeVendor encodes option 43 (RFC 2132 §8.4): hex as it goes on the
@@ -41,8 +42,11 @@ func spaceAndOptions(key string, m map[string]any, more []string) (string, map[s
 		}
 	}
 	sp, _ := m["space"].(string)
-	if sp == "" {
+	switch {
+	case sp == "":
 		errs = append(errs, OptionError{key + ".space", "must name the option space of the sub-options"})
+	case strings.EqualFold(sp, SpaceDHCP4):
+		errs = append(errs, OptionError{key + ".space", "dhcp4 is the space of the options themselves, not of sub-options"})
 	}
 	opts, ok := m["options"].(map[string]any)
 	if !ok {
