@@ -310,3 +310,23 @@ func StandardOptions() []StandardOption {
 	})
 	return out
 }
+
+// LookupOption finds a standard option of a built-in space by name or
+// alias (case-insensitive).
+func LookupOption(space, name string) (StandardOption, bool) {
+	space, name = strings.ToLower(space), strings.ToLower(name)
+	for _, o := range StandardOptions() {
+		if o.Space != space {
+			continue
+		}
+		if o.Name == name {
+			return o, true
+		}
+		for _, a := range o.Aliases {
+			if a == name {
+				return o, true
+			}
+		}
+	}
+	return StandardOption{}, false
+}
