@@ -10,28 +10,28 @@ import (
 type OptType uint8
 
 const (
-	OptIP         OptType = iota + 1 // one IPv4 address
-	OptIPList                        // one or more IPv4 addresses
-	OptString                        // text
-	OptUint8                         // unsigned integers of 1, 2, 4 bytes
-	OptUint16                        //
-	OptUint32                        //
-	OptInt32                         // signed 4 bytes (time-offset)
-	OptBool                          // true/false, on/off
-	OptDomainList                    // domain-search: a list of names (RFC 3397)
-	OptRoutes                        // classless static routes (RFC 3442): "prefix router" pairs
-	OptHex                           // raw bytes as colon hex
-	OptInt8                          // signed 1 and 2 bytes
-	OptInt16                         //
-	OptEmpty                         // no value (the option's presence)
-	OptFQDN                          // one domain name
-	OptRecord                        // OptDef.Fields one after another
-	OptEncapsulate                   // sub-options of OptDef.Encapsulate
-	OptVendor                        // option 43: hex, or {space, options} (VendorSpecific)
-	OptVIVCO                         // option 124: hex, or [{enterprise, classes}] (RFC 3925 §3)
-	OptVIVSO                         // option 125: hex, or [{enterprise, space, options}] (VIVSOEntry)
-	OptTuples16                      // strings each after a 2-byte length (option 143)
-	OptIPv6                          // an IPv6 address (a record field of option 212 only)
+	OptIP          OptType = iota + 1 // one IPv4 address
+	OptIPList                         // one or more IPv4 addresses
+	OptString                         // text
+	OptUint8                          // unsigned integers of 1, 2, 4 bytes
+	OptUint16                         //
+	OptUint32                         //
+	OptInt32                          // signed 4 bytes (time-offset)
+	OptBool                           // true/false, on/off
+	OptDomainList                     // domain-search: a list of names (RFC 3397)
+	OptRoutes                         // classless static routes (RFC 3442): "prefix router" pairs
+	OptHex                            // raw bytes as colon hex
+	OptInt8                           // signed 1 and 2 bytes
+	OptInt16                          //
+	OptEmpty                          // no value (the option's presence)
+	OptFQDN                           // one domain name
+	OptRecord                         // OptDef.Fields one after another
+	OptEncapsulate                    // sub-options of OptDef.Encapsulate
+	OptVendor                         // option 43: hex, or {space, options} (VendorSpecific)
+	OptVIVCO                          // option 124: hex, or [{enterprise, classes}] (RFC 3925 §3)
+	OptVIVSO                          // option 125: hex, or [{enterprise, space, options}] (VIVSOEntry)
+	OptTuples16                       // strings each after a 2-byte length (option 143)
+	OptIPv6                           // an IPv6 address (a record field of option 212 only)
 )
 
 var optTypeNames = map[OptType]string{
