@@ -12,10 +12,47 @@ import (
 
 // OptionValue turns the textual values of an option (already split at the
 // source's separators, quotes removed) into the value hadhcpd's config
-// holds for type t.
+// holds for type t. Several values of a number or boolean type are a list
+// (the array options: client-system, path-mtu-plateau-table); a record's
+// values stay text, which the server reads field by field (OptDef.Value
+// converts them by the fields' types).
 func OptionValue(t OptType, vals []string) (any, error) {
+	if t == OptEmpty {
+		return true, nil
+	}
 	if len(vals) == 0 {
 		return nil, fmt.Errorf("no value")
+	}
+	switch t {
+	case OptUint8, OptUint16, OptUint32, OptInt32, OptInt8, OptInt16, OptBool:
+		if len(vals) > 1 {
+			out := make([]any, 0, len(vals))
+			for _, s := range vals {
+				v, err := OptionValue(t, []string{s})
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+			}
+			return out, nil
+		}
+	}
+	switch t {
+	case OptInt8, OptInt16, OptFQDN, OptIPv6:
+		if len(vals) != 1 {
+			return nil, fmt.Errorf("%d values where one is expected", len(vals))
+		}
+		return scalarValue(t, vals[0])
+	case OptRecord:
+		out := make([]any, len(vals))
+		for i, s := range vals {
+			out[i] = strings.TrimSpace(s)
+		}
+		return out, nil
+	case OptEncapsulate, OptVendor, OptVIVCO, OptVIVSO:
+		return hexValue(vals)
+	case OptTuples16:
+		return append([]string(nil), vals...), nil
 	}
 	one := func() (string, error) {
 		if len(vals) != 1 {

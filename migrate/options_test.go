@@ -20,22 +20,27 @@ var sampleRaw = map[OptType][]string{
 	OptVIVSO: {"00", "00", "00", "01", "00"}, OptTuples16: {"https://a/", "https://b/"},
 }
 
-// sample is a value of d as an importer writes it to hadhcpd.yaml.
-func sample(t *testing.T, d OptDef) any {
-	t.Helper()
+// sampleRawOf is a value of d as an importer reads it from the source.
+func sampleRawOf(d OptDef) []string {
 	raw := sampleRaw[d.Type]
-	if d.Type == OptRecord {
+	switch {
+	case d.Type == OptRecord:
 		raw = nil
 		for _, f := range d.Fields {
 			raw = append(raw, sampleRaw[f][0])
 		}
-	}
-	if d.Type == OptTuples16 {
-		return append([]string(nil), raw...)
-	}
-	if d.Type == OptIPList && (d.Code == 21 || d.Code == 33) {
+	case d.Type == OptIPList && (d.Code == 21 || d.Code == 33):
 		raw = []string{"198.51.100.0", "192.0.2.1"}
+	case d.Array:
+		raw = append(append([]string(nil), raw...), raw...)
 	}
+	return raw
+}
+
+// sample is a value of d as an importer writes it to hadhcpd.yaml.
+func sample(t *testing.T, d OptDef) any {
+	t.Helper()
+	raw := sampleRawOf(d)
 	v, err := d.Value(raw)
 	if err != nil {
 		t.Fatalf("%s: Value(%q): %v", d.Key, raw, err)
@@ -49,6 +54,12 @@ func sample(t *testing.T, d OptDef) any {
 // drifts from dhcpd's fails this test.
 func TestStandardOptionsAgreeWithServer(t *testing.T) {
 	for name, d := range StandardOptions {
+		// Importers call OptionValue with the table's type, or d.Value.
+		if v, err := OptionValue(d.Type, sampleRawOf(d)); err != nil {
+			t.Errorf("%s: OptionValue: %v", name, err)
+		} else if _, errs := scope.ParseOptions(FinishOptions(map[string]any{d.Key: v})); len(errs) > 0 {
+			t.Errorf("%s: the server refuses OptionValue's %v: %v", name, v, errs)
+		}
 		key, v := OptionEntry(int(d.Code), d.Key, d.Type, sample(t, d))
 		if !IsNamedOption(d.Key) || key != d.Key {
 			t.Errorf("%s: imported under %q; the server's name is %q", name, key, d.Key)
