@@ -409,6 +409,13 @@ func TestCompileErrors(t *testing.T) {
 		{"option[60].hex == 'a' == 'b'", 22, "'==' does not chain"},
 		{"ifelse(option[60].hex, 'a', 'b') == 'a'", 7, "ifelse() needs a test"},
 		{"vendor[x].exists", 7, "expected an enterprise number or *"},
+		{"hexstring(pkt4.mac) == 'x'", 18, "wrong number of arguments: hexstring(value, 'separator')"},
+		{"member(pxe)", 7, "member() takes a quoted class name: member('name')"},
+		{"option[60].hex == 'a')", 21, "unmatched ')'"},
+		{"option[60].hex == PXEClient", 18, "unknown name 'PXEClient' (a string is quoted: 'PXEClient'"},
+		{"option[60] == 'x'", 11, "expected '.' after option[60] (want .hex, .text, .exists, .option)"},
+		{"pkt4.giaddr == 192.0.2", 15, "malformed number \"192.0.2\""},
+		{strings.Repeat("(", 65) + "known" + strings.Repeat(")", 65), 64, "nested more than 64 levels"},
 	}
 	for _, tc := range tests {
 		_, err := Compile(tc.expr, classIndex)

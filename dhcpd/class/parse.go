@@ -142,6 +142,9 @@ func parse(src string, want typ, index func(string) (int, bool)) (*node, error) 
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
+		if t.kind == tRParen {
+			return nil, p.errAt(t.pos, "unmatched ')'")
+		}
 		hint := ""
 		if t.kind == tIdent && (t.text == "AND" || t.text == "OR" || t.text == "NOT") {
 			hint = " (operators are lower case: and, or, not)"
@@ -294,6 +297,17 @@ func (p *parser) sum() (*node, error) {
 	return l, nil
 }
 
+var usage = map[string]string{
+	"substring": "substring(value, start, length|all)",
+	"concat":    "concat(value, value)",
+	"hexstring": "hexstring(value, 'separator')",
+	"ifelse":    "ifelse(test, value, value)",
+	"lcase":     "lcase(value)",
+	"ucase":     "ucase(value)",
+	"split":     "split(value, 'delimiters', field)",
+	"member":    "member('class')",
+}
+
 var functions = []string{"substring", "concat", "hexstring", "ifelse", "lcase", "ucase", "split", "member"}
 
 const primaries = "option[N], relay4[N], pkt4.FIELD, vendor[N], vendor-class[N], " +
@@ -366,7 +380,7 @@ func (p *parser) ident(t token) (*node, error) {
 	if p.peek().kind == tLParen {
 		return nil, p.errAt(t.pos, "unknown function '"+t.text+"' (want "+strings.Join(functions, ", ")+")")
 	}
-	return nil, p.errAt(t.pos, "unknown name '"+t.text+"' (want "+primaries+")")
+	return nil, p.errAt(t.pos, "unknown name '"+t.text+"' (a string is quoted: '"+t.text+"'; or want "+primaries+")")
 }
 
 // builtin resolves KNOWN/UNKNOWN through the caller's index, falling back
@@ -622,19 +636,24 @@ func (p *parser) arg(fn string, want typ, last bool) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	sep := tComma
 	if last {
-		_, err = p.expect(tRParen, "to close "+fn+"(")
-	} else {
-		_, err = p.expect(tComma, "between the arguments of "+fn+"()")
+		sep = tRParen
 	}
-	return x, err
+	if t := p.next(); t.kind != sep {
+		if t.kind == tComma || t.kind == tRParen {
+			return nil, p.errAt(t.pos, "wrong number of arguments: "+usage[fn])
+		}
+		return nil, p.errAt(t.pos, "expected "+sep.String()+" in "+usage[fn]+", found "+p.describe(t))
+	}
+	return x, nil
 }
 
 // intArg reads an integer literal argument in [lo, hi].
 func (p *parser) intArg(fn, what string, lo, hi int64) (int, token, error) {
 	t := p.next()
 	if t.kind != tInt {
-		return 0, t, p.errAt(t.pos, fn+"() wants an integer "+what+" here, found "+p.describe(t))
+		return 0, t, p.errAt(t.pos, fn+"() wants an integer "+what+" here ("+usage[fn]+"), found "+p.describe(t))
 	}
 	if t.num < lo || t.num > hi {
 		return 0, t, p.errAt(t.pos, fn+"() "+what+" "+p.src[t.pos:t.end]+" out of range "+strconv.FormatInt(lo, 10)+".."+strconv.FormatInt(hi, 10))
@@ -650,9 +669,9 @@ func (p *parser) call(fn token) (*node, error) {
 	var err error
 	switch fn.text {
 	case "member":
-		t, err := p.expect(tString, "as the class name in member('name')")
-		if err != nil {
-			return nil, err
+		t := p.next()
+		if t.kind != tString {
+			return nil, p.errAt(t.pos, "member() takes a quoted class name: member('name'), found "+p.describe(t))
 		}
 		r, err := p.expect(tRParen, "to close member(")
 		if err != nil {
@@ -690,8 +709,8 @@ func (p *parser) call(fn token) (*node, error) {
 		if n.start, _, err = p.intArg("substring", "start", -1<<31, 1<<31-1); err != nil {
 			return nil, err
 		}
-		if _, err = p.expect(tComma, "between the arguments of substring()"); err != nil {
-			return nil, err
+		if t := p.next(); t.kind != tComma {
+			return nil, p.errAt(t.pos, "expected ',' in "+usage["substring"]+", found "+p.describe(t))
 		}
 		if t := p.peek(); t.kind == tIdent && t.text == "all" || t.kind == tString && t.text == "all" {
 			p.next()
@@ -699,9 +718,9 @@ func (p *parser) call(fn token) (*node, error) {
 		} else if n.length, _, err = p.intArg("substring", "length (or all)", -1<<31, 1<<31-1); err != nil {
 			return nil, err
 		}
-		r, err := p.expect(tRParen, "to close substring(")
-		if err != nil {
-			return nil, err
+		r := p.next()
+		if r.kind != tRParen {
+			return nil, p.errAt(r.pos, "expected ')' in "+usage["substring"]+", found "+p.describe(r))
 		}
 		n.end = r.end
 		return n, nil
@@ -746,8 +765,8 @@ func (p *parser) call(fn token) (*node, error) {
 		if n.index, _, err = p.intArg("split", "field number", -1<<31, 1<<31-1); err != nil {
 			return nil, err
 		}
-		if _, err = p.expect(tRParen, "to close split("); err != nil {
-			return nil, err
+		if t := p.next(); t.kind != tRParen {
+			return nil, p.errAt(t.pos, "expected ')' in "+usage["split"]+", found "+p.describe(t))
 		}
 	}
 	n.end = p.toks[p.i-1].end
