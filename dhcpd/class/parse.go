@@ -34,6 +34,7 @@ const (
 	opVendorEnterprise           // vendor.enterprise
 	opVendorClassEnt             // vendor-class.enterprise
 	opSplit                      // a, b (delimiters), index (field, 1-based)
+	opToText                     // a; code: one of the toText* conversions
 	// Conditions (typBool).
 	opTrue              // member('ALL')
 	opOptionExists      // code
@@ -92,11 +93,12 @@ type node struct {
 const maxDepth = 64
 
 type parser struct {
-	depth int
-	src   string
-	toks  []token
-	i     int
-	index func(string) (int, bool)
+	depth   int
+	src     string
+	toks    []token
+	i       int
+	index   func(string) (int, bool)
+	optName func(string) (uint8, bool)
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -128,12 +130,12 @@ func (p *parser) expect(k tokKind, context string) (token, error) {
 func (p *parser) text(n *node) string { return p.src[n.pos:n.end] }
 
 // parse reads a whole expression of type want.
-func parse(src string, want typ, index func(string) (int, bool)) (*node, error) {
+func parse(src string, want typ, names Names) (*node, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{src: src, toks: toks, index: index}
+	p := &parser{src: src, toks: toks, index: names.Class, optName: names.Option}
 	if p.peek().kind == tEOF {
 		return nil, p.errAt(0, "empty expression")
 	}
@@ -306,9 +308,29 @@ var usage = map[string]string{
 	"ucase":     "ucase(value)",
 	"split":     "split(value, 'delimiters', field)",
 	"member":    "member('class')",
+	"sifelse":   "sifelse(test, value, value)",
 }
 
-var functions = []string{"substring", "concat", "hexstring", "ifelse", "lcase", "ucase", "split", "member"}
+// toText are Kea's conversions to text, by name: the width in bytes the
+// value must have (0: an address, 4 or 16 bytes), and whether signed.
+var toText = []struct {
+	name   string
+	width  int
+	signed bool
+}{
+	{"addrtotext", 0, false},
+	{"int8totext", 1, true}, {"int16totext", 2, true}, {"int32totext", 4, true},
+	{"uint8totext", 1, false}, {"uint16totext", 2, false}, {"uint32totext", 4, false},
+}
+
+func init() {
+	for _, c := range toText {
+		usage[c.name] = c.name + "(value)"
+	}
+}
+
+var functions = []string{"substring", "concat", "hexstring", "ifelse", "sifelse", "lcase", "ucase", "split", "member",
+	"addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext"}
 
 const primaries = "option[N], relay4[N], pkt4.FIELD, vendor[N], vendor-class[N], " +
 	"substring, concat, hexstring, ifelse, lcase, ucase, split, member, known, unknown, 'text', 0xHEX, integers"
@@ -362,16 +384,13 @@ func (p *parser) ident(t token) (*node, error) {
 	case "known", "unknown":
 		name := strings.ToUpper(t.text)
 		return &node{op: opMember, typ: typBool, pos: t.pos, end: t.end, index: p.builtin(name)}, nil
-	case "substring", "concat", "hexstring", "ifelse", "lcase", "ucase", "split", "member":
+	case "substring", "concat", "hexstring", "ifelse", "sifelse", "lcase", "ucase", "split", "member",
+		"addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext":
 		return p.call(t)
 	case "pkt", "pkt6", "relay6":
 		return nil, p.errAt(t.pos, "'"+t.text+"' is not supported here (DHCPv4 packet fields are pkt4.FIELD)")
-	case "sifelse":
-		return nil, p.errAt(t.pos, "'sifelse' is not supported: use ifelse")
 	case "match":
 		return nil, p.errAt(t.pos, "'match' (regular expressions) is not supported: use substring and ==")
-	case "addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext":
-		return nil, p.errAt(t.pos, "'"+t.text+"' is not supported: compare the bytes (pkt4.giaddr == 192.0.2.1, pkt4.htype == 1)")
 	case "and", "or", "sand", "sor":
 		return nil, p.errAt(t.pos, "'"+t.text+"' needs a test on its left")
 	case "true", "false":
@@ -411,7 +430,10 @@ func (p *parser) optionCode(what string) (uint8, error) {
 		}
 		code = uint8(t.num)
 	case tIdent:
-		c, ok := optionCodes[t.text]
+		c, ok := optionCodes[strings.ReplaceAll(t.text, "_", "-")]
+		if !ok && p.optName != nil {
+			c, ok = p.optName(t.text)
+		}
 		if !ok {
 			return 0, p.errAt(t.pos, "unknown option name '"+t.text+"' (write its code, e.g. option[60])")
 		}
@@ -735,15 +757,26 @@ func (p *parser) call(fn token) (*node, error) {
 		if n.b, err = p.arg(fn.text, typStr, true); err != nil {
 			return nil, err
 		}
-	case "ifelse":
+	case "ifelse", "sifelse":
+		// sifelse evaluates both branches in Kea; the result is the same.
 		n.op = opIfelse
-		if n.c, err = p.arg("ifelse", typBool, false); err != nil {
+		if n.c, err = p.arg(fn.text, typBool, false); err != nil {
 			return nil, err
 		}
-		if n.a, err = p.arg("ifelse", typStr, false); err != nil {
+		if n.a, err = p.arg(fn.text, typStr, false); err != nil {
 			return nil, err
 		}
-		if n.b, err = p.arg("ifelse", typStr, true); err != nil {
+		if n.b, err = p.arg(fn.text, typStr, true); err != nil {
+			return nil, err
+		}
+	case "addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext":
+		n.op = opToText
+		for i, c := range toText {
+			if c.name == fn.text {
+				n.code = uint8(i)
+			}
+		}
+		if n.a, err = p.arg(fn.text, typStr, true); err != nil {
 			return nil, err
 		}
 	case "lcase", "ucase":
