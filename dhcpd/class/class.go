@@ -116,8 +116,9 @@ func (ns Names) Compile(src string) (*Expr, error) {
 }
 
 // Match evaluates e on p; in holds the classes the client already belongs
-// to (nil: none). It does not allocate. A test whose intermediate values
-// outgrow the evaluation's scratch space does not match.
+// to (nil: none). It does not allocate. A test that cannot be evaluated
+// (its strings outgrow the scratch space, a conversion gets a value of the
+// wrong width) does not match, as in Kea.
 func (e *Expr) Match(p *dhcpv4.DHCPv4, in *Set) bool {
 	if e.small {
 		var b [smallScratch]byte
@@ -157,7 +158,7 @@ func (ns Names) CompileValue(src string) (*Value, error) {
 	// Append has no class set: a lookup key is computed before (and
 	// independently of) the client's classes.
 	if m := findOp(n, opMember); m != nil {
-		return nil, &SyntaxError{Offset: m.pos, Msg: "member(), known and unknown cannot be used in a match expression (its value does not depend on classes)"}
+		return nil, &SyntaxError{Offset: m.pos, Msg: "member(), known and unknown cannot be used in a match expression: its value is computed before the client's classes"}
 	}
 	return &Value{root: n, src: src, small: need(n) <= smallScratch}, nil
 }
@@ -186,6 +187,7 @@ func (v *Value) append(buf []byte, p *dhcpv4.DHCPv4, scratchBuf []byte) ([]byte,
 // String returns the source of the value expression.
 func (v *Value) String() string { return v.src }
 
+// findOp returns the first node of n's tree with operation o.
 func findOp(n *node, o op) *node {
 	if n == nil {
 		return nil

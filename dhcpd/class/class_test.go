@@ -635,3 +635,12 @@ func TestNamesOption(t *testing.T) {
 		t.Error("option[site_tag] compiled without a definition")
 	}
 }
+
+func TestClassIndexOutOfRange(t *testing.T) {
+	bad := func(string) (int, bool) { return MaxClasses, true }
+	for _, src := range []string{"member('x')", "known"} {
+		if _, err := Compile(src, bad); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("Compile(%q) with index %d = %v, want an out of range error", src, MaxClasses, err)
+		}
+	}
+}

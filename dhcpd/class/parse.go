@@ -382,8 +382,11 @@ func (p *parser) ident(t token) (*node, error) {
 	case "vendor-class":
 		return p.vendorClass(t)
 	case "known", "unknown":
-		name := strings.ToUpper(t.text)
-		return &node{op: opMember, typ: typBool, pos: t.pos, end: t.end, index: p.builtin(name)}, nil
+		i, err := p.class(t, strings.ToUpper(t.text))
+		if err != nil {
+			return nil, err
+		}
+		return &node{op: opMember, typ: typBool, pos: t.pos, end: t.end, index: i}, nil
 	case "substring", "concat", "hexstring", "ifelse", "sifelse", "lcase", "ucase", "split", "member",
 		"addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext":
 		return p.call(t)
@@ -402,21 +405,27 @@ func (p *parser) ident(t token) (*node, error) {
 	return nil, p.errAt(t.pos, "unknown name '"+t.text+"' (a string is quoted: '"+t.text+"'; or want "+primaries+")")
 }
 
-// builtin resolves KNOWN/UNKNOWN through the caller's index, falling back
-// to the fixed indexes of Set.
-func (p *parser) builtin(name string) int {
+// class resolves a class name through the caller's index; KNOWN and
+// UNKNOWN fall back to the fixed indexes of Set.
+func (p *parser) class(t token, name string) (int, error) {
 	if p.index != nil {
 		if i, ok := p.index(name); ok {
-			return i
+			if i < 0 || i >= MaxClasses {
+				return 0, p.errAt(t.pos, "class '"+name+"' has index "+strconv.Itoa(i)+", out of range 0.."+strconv.Itoa(MaxClasses-1))
+			}
+			return i, nil
 		}
 	}
-	if name == "KNOWN" {
-		return Known
+	switch name {
+	case "KNOWN":
+		return Known, nil
+	case "UNKNOWN":
+		return Unknown, nil
 	}
-	return Unknown
+	return 0, p.errAt(t.pos, "class '"+name+"' is not defined before this one (member() may name only classes listed earlier, KNOWN, UNKNOWN or ALL)")
 }
 
-// code reads "[N]" or "[name]" for an option code.
+// optionCode reads "[N]" or "[name]" for an option code.
 func (p *parser) optionCode(what string) (uint8, error) {
 	if _, err := p.expect(tLBrack, "after '"+what+"'"); err != nil {
 		return 0, err
@@ -700,29 +709,14 @@ func (p *parser) call(fn token) (*node, error) {
 			return nil, err
 		}
 		n.op, n.typ, n.end = opMember, typBool, r.end
-		name := t.text
-		if name == "ALL" {
+		if t.text == "ALL" {
 			n.op = opTrue
 			return n, nil
 		}
-		if p.index != nil {
-			if i, ok := p.index(name); ok {
-				if i < 0 || i >= MaxClasses {
-					return nil, p.errAt(t.pos, "class '"+name+"' has index "+strconv.Itoa(i)+", out of range")
-				}
-				n.index = i
-				return n, nil
-			}
+		if n.index, err = p.class(t, t.text); err != nil {
+			return nil, err
 		}
-		switch name {
-		case "KNOWN":
-			n.index = Known
-			return n, nil
-		case "UNKNOWN":
-			n.index = Unknown
-			return n, nil
-		}
-		return nil, p.errAt(t.pos, "class '"+name+"' is not defined before this one (member() may name only classes listed earlier, KNOWN, UNKNOWN or ALL)")
+		return n, nil
 	case "substring":
 		n.op = opSubstring
 		if n.a, err = p.arg("substring", typStr, false); err != nil {
