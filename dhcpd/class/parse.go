@@ -309,6 +309,14 @@ var usage = map[string]string{
 	"split":     "split(value, 'delimiters', field)",
 	"member":    "member('class')",
 	"sifelse":   "sifelse(test, value, value)",
+
+	"addrtotext":   "addrtotext(value)",
+	"int8totext":   "int8totext(value)",
+	"int16totext":  "int16totext(value)",
+	"int32totext":  "int32totext(value)",
+	"uint8totext":  "uint8totext(value)",
+	"uint16totext": "uint16totext(value)",
+	"uint32totext": "uint32totext(value)",
 }
 
 // toText are Kea's conversions to text, by name: the width in bytes the
@@ -321,12 +329,6 @@ var toText = []struct {
 	{"addrtotext", 0, false},
 	{"int8totext", 1, true}, {"int16totext", 2, true}, {"int32totext", 4, true},
 	{"uint8totext", 1, false}, {"uint16totext", 2, false}, {"uint32totext", 4, false},
-}
-
-func init() {
-	for _, c := range toText {
-		usage[c.name] = c.name + "(value)"
-	}
 }
 
 var functions = []string{"substring", "concat", "hexstring", "ifelse", "sifelse", "lcase", "ucase", "split", "member",
