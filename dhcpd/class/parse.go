@@ -335,7 +335,7 @@ var functions = []string{"substring", "concat", "hexstring", "ifelse", "sifelse"
 	"addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext"}
 
 const primaries = "option[N], relay4[N], pkt4.FIELD, vendor[N], vendor-class[N], " +
-	"substring, concat, hexstring, ifelse, lcase, ucase, split, member, known, unknown, 'text', 0xHEX, integers"
+	"substring, concat, hexstring, ifelse, lcase, ucase, split, addrtotext, uint8totext..., member, known, unknown, 'text', 0xHEX, integers"
 
 func (p *parser) primary() (*node, error) {
 	t := p.next()
@@ -389,9 +389,6 @@ func (p *parser) ident(t token) (*node, error) {
 			return nil, err
 		}
 		return &node{op: opMember, typ: typBool, pos: t.pos, end: t.end, index: i}, nil
-	case "substring", "concat", "hexstring", "ifelse", "sifelse", "lcase", "ucase", "split", "member",
-		"addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext":
-		return p.call(t)
 	case "pkt", "pkt6", "relay6":
 		return nil, p.errAt(t.pos, "'"+t.text+"' is not supported here (DHCPv4 packet fields are pkt4.FIELD)")
 	case "match":
@@ -400,6 +397,9 @@ func (p *parser) ident(t token) (*node, error) {
 		return nil, p.errAt(t.pos, "'"+t.text+"' needs a test on its left")
 	case "true", "false":
 		return nil, p.errAt(t.pos, "there are no boolean literals: write the test itself, or member('ALL')")
+	}
+	if _, ok := usage[t.text]; ok {
+		return p.call(t)
 	}
 	if p.peek().kind == tLParen {
 		return nil, p.errAt(t.pos, "unknown function '"+t.text+"' (want "+strings.Join(functions, ", ")+")")
