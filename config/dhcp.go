@@ -76,6 +76,11 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, scope.LeaseTimes{
 		Default: defaultLeaseTime, Min: defaultMinLeaseTime, Max: defaultMaxLeaseTime,
 	})
+	defs, derrs := scope.NewDefinitions(d.OptionDefinitions)
+	for _, e := range derrs {
+		v.add("dhcp.option_definitions"+e.Key, "%s", e.Reason)
+	}
+	v.optDefs = defs
 	gopts := parseOptions(v, "dhcp.options", d.Options)
 	dhcpGlobals(v, d, out)
 	var classNames classNames
@@ -266,7 +271,7 @@ func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit scope
 }
 
 func parseOptions(v *validator, k string, m map[string]any) scope.Options {
-	opts, errs := scope.ParseOptions(m)
+	opts, errs := v.optDefs.Parse(m)
 	for _, e := range errs {
 		v.add(k+"."+e.Key, "%s", e.Reason)
 	}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 )
 
 // Config is the whole configuration file (the README's configuration
@@ -80,7 +82,9 @@ type DHCPConfig struct {
 	DeclineProbation time.Duration  `mapstructure:"decline_probation"` // default 1h: how long a declined address stays ABANDONED
 	OfferHold        time.Duration  `mapstructure:"offer_hold"`        // default 10s: how long an OFFER keeps its address
 	Options          map[string]any `mapstructure:"options"`
-	Subnets          []SubnetConfig `mapstructure:"subnets"`
+	// OptionDefinitions name further options and sub-option spaces.
+	OptionDefinitions []scope.OptionDefinition `mapstructure:"option_definitions"`
+	Subnets           []SubnetConfig           `mapstructure:"subnets"`
 
 	// Network boot, classes, reservations (config/classes.go).
 	NextServer             string              `mapstructure:"next_server"`

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 )
 
@@ -119,7 +120,12 @@ func Build(c *Config) (*Built, error) {
 	return b, nil
 }
 
-type validator struct{ errs []error }
+type validator struct {
+	errs []error
+	// optDefs are the option names the dhcp section's options maps are
+	// parsed with: the standard ones and dhcp.option_definitions.
+	optDefs *scope.Definitions
+}
 
 func (v *validator) add(key, format string, args ...any) {
 	v.errs = append(v.errs, &ConfigError{Key: key, Reason: fmt.Sprintf(format, args...)})

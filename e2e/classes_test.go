@@ -48,9 +48,7 @@ dhcp:
       options: {domain_name: port7.example.com}
   subnets:
     - subnet: 192.0.2.0/24
-      options:
-        routers: [192.0.2.1]
-        custom: [{code: 60, type: string, value: PXEClient}]
+      options: {routers: [192.0.2.1], vendor_class_identifier: PXEClient}
       pools:
         - {range: 192.0.2.100-192.0.2.109, deny: [phones]}
         - {range: 192.0.2.110-192.0.2.119, allow: [phones]}
