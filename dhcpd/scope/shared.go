@@ -7,7 +7,7 @@ import "net/netip"
 // link may get an address of any of them, so the engine tries their pools
 // in turn and a client keeps whichever address it has.
 type SharedNetwork struct {
-	Name    string // "": a subnet alone on its link (Config.Link)
+	Name    string    // "": a subnet alone on its link (Config.Link)
 	Subnets []*Subnet // in config order
 	// Relays are giaddrs outside every subnet of the network whose
 	// clients belong to it (also in each subnet's Relays).
