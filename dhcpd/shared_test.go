@@ -131,7 +131,16 @@ func TestSharedNetworkSecondPool(t *testing.T) {
 // used once the first is full; the server identifier is the box's address
 // on the shared network even when its interface has others first.
 func TestSharedNetworkRelayed(t *testing.T) {
-	for _, gi := range []net.IP{{192, 0, 2, 254}, {198, 18, 0, 1}} {
+	for _, c := range []struct {
+		gi    net.IP
+		first netip.Addr // the first client's address
+		third netip.Addr
+	}{
+		{net.IP{192, 0, 2, 254}, smallPool.First, sibPool.First},        // giaddr in the first subnet
+		{net.IP{198, 18, 0, 1}, smallPool.First, sibPool.First},         // the network's relay
+		{net.IP{198, 51, 100, 126}, sibPool.First, ip("198.51.100.12")}, // giaddr in the second: its pool first
+	} {
+		gi := c.gi
 		t.Run(gi.String(), func(t *testing.T) {
 			r := newSharedRig(t)
 			in := relayIn
@@ -154,8 +163,8 @@ func TestSharedNetworkRelayed(t *testing.T) {
 				}
 				got = append(got, a)
 			}
-			if got[2] != ip("198.51.100.10") || got[0].Is4() && !smallPool.First.Less(got[0].Next()) {
-				t.Fatalf("addresses %v, want the second subnet's first address for the third client", got)
+			if got[0] != c.first || got[2] != c.third {
+				t.Fatalf("addresses %v, want %s first and %s third", got, c.first, c.third)
 			}
 		})
 	}
@@ -191,8 +200,10 @@ func TestInformWithoutCiaddr(t *testing.T) {
 	if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeInform, macA)); Reason(err) != "inform-no-ciaddr" {
 		t.Fatalf("INFORM without ciaddr: %v", err)
 	}
+	// Broadcast on the link: the link's subnet is found, the options are
+	// those of the sibling subnet holding ciaddr.
 	in := lanIn
-	in.Src, in.Unicast = netip.MustParseAddrPort("198.51.100.77:68"), true
+	in.Src = netip.MustParseAddrPort("198.51.100.77:68")
 	rep, err := r.e.Handle(msg(t, dhcpv4.MessageTypeInform, macA, dhcpv4.WithClientIP(net.IP{198, 51, 100, 77})), in)
 	if err != nil || rep.Resp.MessageType() != dhcpv4.MessageTypeAck || net.IP(opt(rep.Resp, 3)).String() != "198.51.100.1" {
 		t.Fatalf("INFORM from the second subnet: %v %v", rep.Resp, err)
