@@ -21,7 +21,6 @@ var (
 	lonePool  = lease.Pool{Name: "203.0.113.10-203.0.113.10", First: ip("203.0.113.10"), Last: ip("203.0.113.10")}
 	sibTimes  = scope.LeaseTimes{Default: time.Hour, Min: time.Minute, Max: 2 * time.Hour, Renew: 10 * time.Minute, Rebind: 40 * time.Minute}
 	macC      = net.HardwareAddr{0x02, 0, 0, 0, 0, 0xc}
-	macD      = net.HardwareAddr{0x02, 0, 0, 0, 0, 0xd}
 )
 
 func newSharedRig(t testing.TB, mod ...func(*scope.Config)) *rig {
