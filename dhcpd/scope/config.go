@@ -13,7 +13,9 @@ import (
 // agent builds it from the config file.
 type Config struct {
 	// Authoritative: NAK requests for addresses on the wrong network or
-	// leased to someone else (RFC 2131 §4.3.2); otherwise stay silent.
+	// leased to someone else (RFC 2131 §4.3.2). Off, silence replaces
+	// the NAK only for a client the server has no record of (the
+	// engine's knowsClient).
 	Authoritative bool
 	// OfferHold is how long an OFFERed address stays reserved in memory for
 	// the client's REQUEST.
