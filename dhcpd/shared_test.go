@@ -208,3 +208,14 @@ func TestInformWithoutCiaddr(t *testing.T) {
 		t.Fatalf("INFORM from the second subnet: %v %v", rep.Resp, err)
 	}
 }
+
+// BenchmarkEngineDORASharedNetwork is BenchmarkEngineDORA on a shared
+// network whose first pool is full: every new client is served from the
+// second subnet (the pools tried in turn, the holder's options).
+func BenchmarkEngineDORASharedNetwork(b *testing.B) {
+	r := newSharedRig(b)
+	t := &testing.T{}
+	r.dora(t, macA)
+	r.dora(t, macB)
+	benchDORA(b, r)
+}
