@@ -150,3 +150,28 @@ func TestShortLeases(t *testing.T) {
 		t.Fatalf("times %+v", tm)
 	}
 }
+
+// TestSharedNetworkSync: the new keys survive the config sync form (the
+// secondary builds the same shared networks and times).
+func TestSharedNetworkSync(t *testing.T) {
+	cfg, err := Load(writeConfig(t, sharedDHCP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := SectionBytes(cfg.DHCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := ParseSection(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := cfg.WithSection(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := built.DHCP.Subnets[1]
+	if s.Network == nil || s.Network.Name != "floor1" || s.Times.Renew != 10*time.Minute || s.Times.Rebind != 25*time.Minute || len(s.Relays) != 1 {
+		t.Fatalf("synced subnet %+v", s)
+	}
+}
