@@ -219,3 +219,21 @@ func BenchmarkEngineDORASharedNetwork(b *testing.B) {
 	r.dora(t, macB)
 	benchDORA(b, r)
 }
+
+// TestSharedNetworkReservation: a client reserved in the second subnet
+// gets its address (with that subnet's options) on the link that finds
+// the first, as Kea does for reservations in a shared network's subnets.
+func TestSharedNetworkReservation(t *testing.T) {
+	r := newSharedRig(t, func(c *scope.Config) {
+		c.Subnets[1].Reservations = []scope.Reservation{{HWAddr: macRes, Addr: ip("198.51.100.50"), Hostname: "printer"}}
+	})
+	ack := r.dora(t, macRes)
+	if a := addr4(ack.YourIPAddr); a != ip("198.51.100.50") || net.IP(opt(ack, 3)).String() != "198.51.100.1" {
+		t.Fatalf("reserved client got %s with routers %v, want 198.51.100.50 with the second subnet's", a, net.IP(opt(ack, 3)))
+	}
+	// INIT-REBOOT of another address of the network: it has its own.
+	rep, err := r.handle(t, msg(t, dhcpv4.MessageTypeRequest, macRes, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IP{192, 0, 2, 100}))))
+	if err != nil || rep.Resp.MessageType() != dhcpv4.MessageTypeNak {
+		t.Fatalf("reserved client asking for another address: %v %v", rep.Resp, err)
+	}
+}
