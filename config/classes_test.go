@@ -132,3 +132,36 @@ func TestClassExpressionsCompiled(t *testing.T) {
 		t.Fatal("member 'abc' not read as text")
 	}
 }
+
+// TestSharedNetworkBoot: a shared network's boot fields sit between the
+// global ones and its subnets'.
+func TestSharedNetworkBoot(t *testing.T) {
+	cfg := strings.Replace(sharedDHCP, "      rebind_time: 50m\n", "      rebind_time: 50m\n      next_server: 192.0.2.10\n      boot_file: net.efi\n", 1)
+	cfg = strings.Replace(cfg, "          renew_time: 10m\n", "          renew_time: 10m\n          boot_file: sub.efi\n", 1)
+	cfg = strings.Replace(cfg, "  renew_time: 20m\n", "  renew_time: 20m\n  server_name: global\n  boot_file: global.0\n", 1)
+	c, err := Load(writeConfig(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n10 := netip.MustParseAddr("192.0.2.10")
+	for _, tc := range []struct {
+		subnet string
+		want   scope.Boot
+	}{
+		{"192.0.2.0/25", scope.Boot{NextServer: n10, ServerName: "global", File: "net.efi"}},
+		{"198.51.100.0/24", scope.Boot{NextServer: n10, ServerName: "global", File: "sub.efi"}},
+		{"203.0.113.0/24", scope.Boot{ServerName: "global", File: "global.0"}},
+	} {
+		for _, s := range b.DHCP.Subnets {
+			if s.Prefix.String() == tc.subnet && s.Boot != tc.want {
+				t.Errorf("subnet %s: boot %+v, want %+v", tc.subnet, s.Boot, tc.want)
+			}
+		}
+	}
+	bad := strings.Replace(sharedDHCP, "      rebind_time: 50m\n", "      rebind_time: 50m\n      next_server: tftp\n", 1)
+	refused(t, []badConfig{{"shared network next_server", bad, "dhcp.shared_networks[0].next_server", "not an IPv4 address"}})
+}

@@ -85,6 +85,10 @@ type DHCPConfig struct {
 	// OptionDefinitions name further options and sub-option spaces.
 	OptionDefinitions []scope.OptionDefinition `mapstructure:"option_definitions"`
 	Subnets           []SubnetConfig           `mapstructure:"subnets"`
+	// T1 and T2 (RFC 2131 §4.4.5); 0: 0.5 and 0.875 of the lease.
+	RenewTime      time.Duration         `mapstructure:"renew_time"`
+	RebindTime     time.Duration         `mapstructure:"rebind_time"`
+	SharedNetworks []SharedNetworkConfig `mapstructure:"shared_networks"` // config/shared.go
 
 	// Network boot, classes, reservations (config/classes.go).
 	NextServer             string              `mapstructure:"next_server"`
@@ -106,6 +110,8 @@ type SubnetConfig struct {
 	DefaultLeaseTime *time.Duration `mapstructure:"default_lease_time"` // per-subnet overrides
 	MaxLeaseTime     *time.Duration `mapstructure:"max_lease_time"`
 	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
+	RenewTime        *time.Duration `mapstructure:"renew_time"`
+	RebindTime       *time.Duration `mapstructure:"rebind_time"`
 
 	NextServer string `mapstructure:"next_server"`
 	ServerName string `mapstructure:"server_name"`

@@ -2,7 +2,6 @@ package dhcpd
 
 import (
 	"bytes"
-	"encoding/binary"
 	"net"
 	"net/netip"
 	"time"
@@ -88,31 +87,6 @@ func scopePXE(resp, req *dhcpv4.DHCPv4) {
 	if !bytes.HasPrefix(req.Options.Get(dhcpv4.OptionClassIdentifier), pxeClient) {
 		delete(resp.Options, uint8(dhcpv4.OptionClassIdentifier))
 	}
-}
-
-// setClassTimers replaces T1 and T2 (options 58, 59) with the client's
-// classes' renew_time and rebind_time, clamped so that T1 < T2 < the
-// lease (RFC 2131 §4.4.5).
-func setClassTimers(resp *dhcpv4.DHCPv4, cl *classified, lt time.Duration) {
-	renew, rebind := cl.timers()
-	if renew == 0 && rebind == 0 {
-		return
-	}
-	s := uint32(lt / time.Second)
-	t1 := binary.BigEndian.Uint32(resp.Options[uint8(dhcpv4.OptionRenewTimeValue)])
-	t2 := binary.BigEndian.Uint32(resp.Options[uint8(dhcpv4.OptionRebindingTimeValue)])
-	if renew > 0 {
-		t1 = uint32(renew / time.Second)
-	}
-	if rebind > 0 {
-		t2 = uint32(rebind / time.Second)
-	}
-	if s > 2 {
-		t2 = min(t2, s-1)
-		t1 = min(t1, t2-1)
-	}
-	resp.Options[uint8(dhcpv4.OptionRenewTimeValue)] = binary.BigEndian.AppendUint32(nil, t1)
-	resp.Options[uint8(dhcpv4.OptionRebindingTimeValue)] = binary.BigEndian.AppendUint32(nil, t2)
 }
 
 // Fixed-field sizes usable for overloaded options: the field's bytes

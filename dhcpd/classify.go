@@ -18,9 +18,9 @@ type classified struct {
 	set class.Set
 }
 
-// classify finds the client's reservation (dhcp.reservation_identifiers
-// order; circuit and remote ids only from a relay agent, rai non-nil)
-// and evaluates the classes in config order: KNOWN or UNKNOWN and the
+// classify finds the client's reservation in the subnet's shared network
+// (dhcp.reservation_identifiers order; circuit and remote ids only from a
+// relay agent, rai non-nil) and evaluates the classes in config order: KNOWN or UNKNOWN and the
 // reservation's client_classes first, so that a test may use them and
 // member() of every class before it.
 func classify(cfg *scope.Config, req *dhcpv4.DHCPv4, sub *scope.Subnet, c *client, rai *dhcpv4.RelayOptions) {
@@ -31,7 +31,11 @@ func classify(cfg *scope.Config, req *dhcpv4.DHCPv4, sub *scope.Subnet, c *clien
 		id.Circuit = rai.Get(dhcpv4.AgentCircuitIDSubOption)
 		id.Remote = rai.Get(dhcpv4.AgentRemoteIDSubOption)
 	}
-	cl.res = sub.ReservationBy(&id, cfg.Identifiers)
+	for _, s := range sub.Candidates() {
+		if cl.res = s.ReservationBy(&id, cfg.Identifiers); cl.res != nil {
+			break
+		}
+	}
 	if cl.res != nil {
 		cl.set = cl.res.Classes
 		cl.set.Add(class.Known)
@@ -55,20 +59,25 @@ func classify(cfg *scope.Config, req *dhcpv4.DHCPv4, sub *scope.Subnet, c *clien
 	}
 }
 
-// reserved returns the address reserved for the client in sub, if any.
+// reserved returns the address reserved for the client in sub's shared
+// network, if any.
 func (cl *classified) reserved(sub *scope.Subnet) (netip.Addr, bool) {
-	if cl.res == nil || !cl.res.Addr.IsValid() || !sub.Prefix.Contains(cl.res.Addr) {
+	if cl.res == nil || !cl.res.Addr.IsValid() || sub.Holder(cl.res.Addr) == nil {
 		return netip.Addr{}, false
 	}
 	return cl.res.Addr, true
 }
 
-// admits reports whether the client may hold a in sub: true outside every
-// pool (a reservation) and in a pool whose allow/deny rules the client's
-// classes pass.
+// admits reports whether the client may hold a in sub's shared network:
+// true outside every pool (a reservation) and in a pool whose allow/deny
+// rules the client's classes pass.
 func (cl *classified) admits(sub *scope.Subnet, a netip.Addr) bool {
-	i := sub.PoolIndex(a)
-	return i < 0 || sub.Rule(i).Admits(&cl.set)
+	h := sub.Holder(a)
+	if h == nil {
+		return true
+	}
+	i := h.PoolIndex(a)
+	return i < 0 || h.Rule(i).Admits(&cl.set)
 }
 
 // classes calls f for each of the client's configured classes in config
@@ -84,22 +93,25 @@ func (cl *classified) classes(f func(*scope.Class) bool) {
 	}
 }
 
-// leaseTimes are the subnet's lease times with each one the client's
-// first class (in config order) that sets it replacing the subnet's.
+// leaseTimes are the subnet's lease times and T1/T2 with each one the
+// client's first class (in config order) that sets it replacing the
+// subnet's.
 func (cl *classified) leaseTimes(t scope.LeaseTimes) scope.LeaseTimes {
 	var got scope.ClassTimes
 	cl.classes(func(k *scope.Class) bool {
-		if got.Default == 0 {
-			got.Default = k.Times.Default
+		for _, f := range [...]struct{ to, from *time.Duration }{
+			{&got.Default, &k.Times.Default}, {&got.Min, &k.Times.Min}, {&got.Max, &k.Times.Max},
+			{&got.Renew, &k.Times.Renew}, {&got.Rebind, &k.Times.Rebind},
+		} {
+			if *f.to == 0 {
+				*f.to = *f.from
+			}
 		}
-		if got.Min == 0 {
-			got.Min = k.Times.Min
-		}
-		if got.Max == 0 {
-			got.Max = k.Times.Max
-		}
-		return got.Default != 0 && got.Min != 0 && got.Max != 0
+		return got.Default != 0 && got.Min != 0 && got.Max != 0 && got.Renew != 0 && got.Rebind != 0
 	})
+	if got.IsZero() {
+		return t
+	}
 	if got.Default > 0 {
 		t.Default = got.Default
 	}
@@ -109,7 +121,14 @@ func (cl *classified) leaseTimes(t scope.LeaseTimes) scope.LeaseTimes {
 	if got.Max > 0 {
 		t.Max = got.Max
 	}
-	// A class's bound may cross the subnet's others: keep Min <= Default <= Max.
+	if got.Renew > 0 {
+		t.Renew = got.Renew
+	}
+	if got.Rebind > 0 {
+		t.Rebind = got.Rebind
+	}
+	// A class's bound may cross the subnet's others: keep Min <= Default
+	// <= Max (T1 and T2 are clamped to each lease granted: renewTimes).
 	if t.Max > 0 && t.Default > t.Max {
 		t.Default = t.Max
 	}
@@ -117,19 +136,4 @@ func (cl *classified) leaseTimes(t scope.LeaseTimes) scope.LeaseTimes {
 		t.Min = t.Default
 	}
 	return t
-}
-
-// timers are the T1 and T2 of the client's first classes that set them
-// (0: not set by a class).
-func (cl *classified) timers() (renew, rebind time.Duration) {
-	cl.classes(func(k *scope.Class) bool {
-		if renew == 0 {
-			renew = k.Times.Renew
-		}
-		if rebind == 0 {
-			rebind = k.Times.Rebind
-		}
-		return renew != 0 && rebind != 0
-	})
-	return renew, rebind
 }

@@ -320,15 +320,15 @@ func TestBOOTPReserved(t *testing.T) {
 }
 
 // TestClassLeaseTimes: a class's lease times and T1/T2 replace the
-// subnet's for its members; T1 < T2 < the lease is kept.
+// subnet's for its members.
 func TestClassLeaseTimes(t *testing.T) {
 	r := newRig(t, func(c *scope.Config) {
-		c.Classes = []*scope.Class{{Name: "short", Index: class.First, Times: scope.ClassTimes{Default: 10 * time.Minute, Max: 20 * time.Minute, Renew: 2 * time.Minute, Rebind: time.Hour}}}
+		c.Classes = []*scope.Class{{Name: "short", Index: class.First, Times: scope.ClassTimes{Default: 10 * time.Minute, Max: 20 * time.Minute, Renew: 2 * time.Minute, Rebind: 8 * time.Minute}}}
 		c.Subnets[0].Reservations = append(c.Subnets[0].Reservations, scope.Reservation{HWAddr: macA, Classes: setOf(class.First)})
 	})
 	ack := r.dora(t, macA)
-	if lt, t1, t2 := leaseSecs(ack, dhcpv4.OptionIPAddressLeaseTime), leaseSecs(ack, dhcpv4.OptionRenewTimeValue), leaseSecs(ack, dhcpv4.OptionRebindingTimeValue); lt != 600 || t1 != 120 || t2 != 599 {
-		t.Fatalf("class member: lease %d T1 %d T2 %d, want 600 120 599 (T2 clamped under the lease)", lt, t1, t2)
+	if lt, t1, t2 := leaseSecs(ack, dhcpv4.OptionIPAddressLeaseTime), leaseSecs(ack, dhcpv4.OptionRenewTimeValue), leaseSecs(ack, dhcpv4.OptionRebindingTimeValue); lt != 600 || t1 != 120 || t2 != 480 {
+		t.Fatalf("class member: lease %d T1 %d T2 %d, want the class's 600 120 480", lt, t1, t2)
 	}
 	ack = r.dora(t, macB, dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(8*time.Hour)))
 	if lt := leaseSecs(ack, dhcpv4.OptionIPAddressLeaseTime); lt != 4*3600 {
@@ -426,5 +426,31 @@ func TestClassTestsAndLookupTable(t *testing.T) {
 	r.cfg.Subnets[0].IndexReservations()
 	if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macB)); !errors.Is(err, ErrNoAddress) {
 		t.Fatalf("known host without an address: %v, want %v (only newcomers and phones have pools)", err, ErrNoAddress)
+	}
+}
+
+// TestClassesAcrossSharedNetwork: pool rules apply to every subnet of a
+// shared network: a client whose classes the first subnet's pool denies
+// gets the sibling subnet's, with that subnet's boot fields, and keeps
+// it; one the sibling's pool denies gets nothing there.
+func TestClassesAcrossSharedNetwork(t *testing.T) {
+	r := newSharedRig(t, func(c *scope.Config) {
+		c.Classes = []*scope.Class{{Name: "voip", Index: class.First}}
+		a, b := c.Subnets[0], c.Subnets[1]
+		a.PoolRules = []scope.PoolRule{{Deny: setOf(class.First), HasDeny: true}}
+		b.PoolRules = []scope.PoolRule{{Allow: setOf(class.First), HasAllow: true}}
+		b.Boot = scope.Boot{File: "phone.cfg"}
+		a.Reservations = append(a.Reservations, scope.Reservation{HWAddr: macA, Classes: setOf(class.First)})
+	})
+	ack := r.dora(t, macA)
+	if a := addr4(ack.YourIPAddr); !inPool(a, sibPool) || ack.BootFileName != "phone.cfg" {
+		t.Fatalf("voip client: %s file %q, want one of %s and phone.cfg", a, ack.BootFileName, sibPool.Name)
+	}
+	if a := addr4(r.dora(t, macB).YourIPAddr); !inPool(a, smallPool) {
+		t.Fatalf("other client: %s, want one of %s", a, smallPool.Name)
+	}
+	r.dora(t, macC)
+	if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, net.HardwareAddr{2, 0, 0, 0, 0, 0xd})); !errors.Is(err, ErrNoAddress) {
+		t.Fatalf("a third non-voip client with the first pool full: %v, want %v (the sibling's pool admits voip only)", err, ErrNoAddress)
 	}
 }

@@ -4,8 +4,10 @@
 # bench-dhcp.sh, and against the same box with 20 client classes (tests on
 # options 60, 77, 93, the relay's circuit id, member() of earlier classes,
 # known/unknown, and a lookup table of MAC prefixes), pool allow/deny
-# rules and 10,000 reservations (inside the pool: each is an address the
-# pool skips), in one run and by one procedure (scripts/bench-lib.sh):
+# rules, 10,000 reservations (inside the pools: each is an address a pool
+# skips) and the lab's /15 cut into a shared network of 4 subnets, as
+# bench/sharednet.sh lays it out (SHARED=0: one subnet), in one run and by
+# one procedure (scripts/bench-lib.sh):
 #   1. the highest offered rate with <= 1 % drops for each (3 s probes, a
 #      fresh server and an empty lease store each);
 #   2. RUN_SECS at that rate: DORA/s, CPU, RSS;
@@ -13,8 +15,6 @@
 # perfdhcp's clients send no option 60 and no option 82, so every test is
 # evaluated in full and none matches: the cost of classifying a client that
 # is in no class, the common case.
-# Hook: shared_network_section (below) is where the shared network of 4
-# subnets goes once the config has shared networks; it is empty until then.
 # Needs root and perfdhcp. Namespaces: hcb-*; addresses: 198.18.0.0/15
 # only. Bounded: a few minutes.
 set -euo pipefail
@@ -65,15 +65,12 @@ stop_server() {
 	fi
 }
 
-# shared_network_section: the shared network of 4 subnets of the issue's
-# benchmark; empty until the config has dhcp.shared_networks.
-shared_network_section() { :; }
-
-# classes_section FIRST LAST ROUTER: dhcp_section's subnet and pool with
-# the classes, pool rules and reservations.
+# classes_section FIRST LAST ROUTER: dhcp_section's addresses with the
+# classes, pool rules and reservations, in a shared network of 4 subnets
+# (bench/sharednet.sh's layout) unless SHARED=0.
 classes_section() {
-	python3 - "$1" "$2" "$3" <<-'EOF'
-	import ipaddress, sys
+	SHARED=${SHARED:-1} python3 - "$1" "$2" "$3" <<-'EOF'
+	import ipaddress, os, sys
 	first, last, router = sys.argv[1:]
 	print("dhcp:")
 	print("  interfaces: [eth0]")
@@ -103,20 +100,39 @@ classes_section() {
 	for i, t in enumerate(tests):
 	    print(f"    - {{name: c{i:02d}, test: \"{t}\", options: {{tftp_server_name: tftp{i}.example.com}}, boot_file: f{i}.efi}}")
 	print("    - {name: c19, match: \"substring(pkt4.mac,0,3)\", members: ['00:04:f2', '00:0b:82', '00:1a:e8', '64:16:7f'], options: {domain_name: phones.example.com}}")
-	print("  subnets:")
-	print("    - subnet: 198.18.0.0/15")
-	print(f"      pools: [{{range: {first}-{last}, deny: [c02, c19]}}]")
-	print(f"      options: {{routers: [{router}], domain_name_servers: [{router}]}}")
-	print("      reservations:")
-	# 10,000 reservations at the top of the pool (perfdhcp's clients are
-	# never among them: made-up 02:… addresses).
-	top = int(ipaddress.ip_address(last))
-	for i in range(10000):
-	    mac = ":".join(f"{b:02x}" for b in (2, 0xbe, 0, 0, i >> 8, i & 0xff))
-	    ip = ipaddress.ip_address(top - i)
-	    print(f"        - {{hw_address: \"{mac}\", ip: {ip}, client_classes: [c{i % 19:02d}]}}")
+	lo, hi = int(ipaddress.ip_address(first)), int(ipaddress.ip_address(last))
+	if os.environ["SHARED"] == "1":
+	    # bench/sharednet.sh's 4 subnets and pools.
+	    nets = list(ipaddress.IPv4Network("198.18.0.0/15").subnets(new_prefix=17))
+	    subnets, left = [], hi - lo + 1
+	    for i, net in enumerate(nets):
+	        base = int(net.network_address)
+	        a = max(lo, base + 1) if i == 0 else base + 2
+	        b = min(int(net.broadcast_address) - 1, a + -(-left // (len(nets) - i)) - 1)
+	        left -= max(0, b - a + 1)
+	        subnets.append((net, a, b, router if i == 0 else str(net.network_address + 1)))
+	    print("  shared_networks:")
+	    print("    - name: bench4")
+	    print(f"      options: {{domain_name_servers: [{router}]}}")
+	    print("      subnets:")
+	    ind = "        "
+	else:
+	    subnets = [(ipaddress.IPv4Network("198.18.0.0/15"), lo, hi, router)]
+	    print("  subnets:")
+	    ind = "    "
+	# 10,000 reservations at the top of the pools, spread over the subnets
+	# (perfdhcp's clients are never among them: made-up 02:… addresses).
+	per = 10000 // len(subnets)
+	for k, (net, a, b, gw) in enumerate(subnets):
+	    print(f"{ind}- subnet: {net}")
+	    print(f"{ind}  pools: [{{range: {ipaddress.IPv4Address(a)}-{ipaddress.IPv4Address(b)}, deny: [c02, c19]}}]")
+	    print(f"{ind}  options: {{routers: [{gw}], domain_name_servers: [{router}]}}")
+	    print(f"{ind}  reservations:")
+	    for j in range(per):
+	        i = k * per + j
+	        mac = ":".join(f"{x:02x}" for x in (2, 0xbe, 0, 0, i >> 8, i & 0xff))
+	        print(f"{ind}    - {{hw_address: \"{mac}\", ip: {ipaddress.IPv4Address(b - j)}, client_classes: [c{i % 19:02d}]}}")
 	EOF
-	shared_network_section
 }
 
 # start_server plain|classes POOLRANGE: a fresh hadhcpd, serving on return.
@@ -144,7 +160,7 @@ PERF_NS=$CLI PERF_LOCAL=198.18.0.2 PERF_TARGET=198.18.0.1
 server_pids() { echo "$SRV_PID"; }
 . scripts/bench-lib.sh
 
-echo "== plain: bench-dhcp.sh's config; classes: 20 classes, pool allow/deny, 10,000 reservations inside the pool"
+echo "== plain: bench-dhcp.sh's config; classes: 20 classes, pool allow/deny, 10,000 reservations inside the pools$([ "${SHARED:-1}" = 1 ] && echo ', a shared network of 4 subnets')"
 echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes)"
 if [ -z "${RATE_P:-}" ]; then find_rate plain; RATE_P=$FOUND; fi
 if [ -z "${RATE_C:-}" ]; then find_rate classes; RATE_C=$FOUND; fi
