@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/class"
 	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
@@ -164,4 +165,48 @@ func TestSharedNetworkBoot(t *testing.T) {
 	}
 	bad := strings.Replace(sharedDHCP, "      rebind_time: 50m\n", "      rebind_time: 50m\n      next_server: tftp\n", 1)
 	refused(t, []badConfig{{"shared network next_server", bad, "dhcp.shared_networks[0].next_server", "not an IPv4 address"}})
+}
+
+// TestClassesSync: classes, boot fields, pool rules and reservations by
+// relay ids survive the config sync form (the secondary serves the same).
+func TestClassesSync(t *testing.T) {
+	needLanguage(t)
+	cfg := subnetConfig(`      next_server: 192.0.2.9
+      reservations:
+        - {circuit_id: "'eth0/1/3'", ip: 192.0.2.150, client_classes: [pxe], boot_file: host.efi}
+  bootp: "off"
+  reservation_identifiers: [circuit_id, hw_address]
+  client_classes:
+    - {name: pxe, test: "substring(option[60].hex,0,9) == 'PXEClient'", boot_file: pxelinux.0, renew_time: 10m}
+    - {name: phones, match: "substring(pkt4.mac,0,3)", members: ['00:04:f2']}
+`)
+	cfg = strings.Replace(cfg, "{range: 192.0.2.100-192.0.2.200}", "{range: 192.0.2.100-192.0.2.200, deny: [phones], options: {domain_name: pool.example.com}}", 1)
+	c, err := Load(writeConfig(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := SectionBytes(c.DHCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := ParseSection(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := c.WithSection(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := built.DHCP
+	s := d.Subnets[0]
+	if d.BOOTP || len(d.Identifiers) != 2 || len(d.Classes) != 2 || d.Classes[0].Test == nil || d.Classes[0].Boot.File != "pxelinux.0" ||
+		d.Classes[0].Times.Renew != 10*time.Minute || len(d.Classes[1].Members) != 1 {
+		t.Fatalf("synced globals and classes: bootp %v ids %v classes %+v", d.BOOTP, d.Identifiers, d.Classes)
+	}
+	if r := s.Rule(0); r == nil || !r.Deny.Has(class.First+1) || string(r.Options[15]) != "pool.example.com" || s.Boot.NextServer != netip.MustParseAddr("192.0.2.9") {
+		t.Fatalf("synced subnet: rule %+v boot %+v", r, s.Boot)
+	}
+	if res := s.ReservationBy(&scope.ClientIdentity{Circuit: []byte("eth0/1/3")}, d.Identifiers); res == nil || res.Boot.File != "host.efi" || !res.Classes.Has(class.First) {
+		t.Fatalf("synced reservation: %+v", res)
+	}
 }
