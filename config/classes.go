@@ -262,9 +262,11 @@ func dhcpGlobals(v *validator, d *DHCPConfig, out *scope.Config) {
 // the class language reads lookup-table members.
 func parseIdent(s string) ([]byte, error) { return class.ParseMember(s) }
 
-// reservationIdents checks that a reservation has exactly one identifier
-// and reads the relay agent ones (the others are read by dhcpConfig);
-// circuits and remotes catch duplicates within the subnet.
+// reservationIdents checks that a reservation has one identifier (or
+// hw_address and client_id together: ISC dhcpd's hosts have both, either
+// matching, and hadhcpd always took them so) and reads the relay agent
+// ones (the others are read by dhcpConfig); circuits and remotes catch
+// duplicates within the subnet.
 func reservationIdents(v *validator, rk string, rc ReservationConfig, r *scope.Reservation, circuits, remotes map[string]int, j int) {
 	n := 0
 	for _, s := range []string{rc.HWAddress, rc.ClientID, rc.CircuitID, rc.RemoteID} {
@@ -272,8 +274,11 @@ func reservationIdents(v *validator, rk string, rc ReservationConfig, r *scope.R
 			n++
 		}
 	}
-	if n != 1 {
-		v.add(rk, "needs exactly one of hw_address, client_id, circuit_id, remote_id (has %d)", n)
+	switch {
+	case n == 0:
+		v.add(rk, "needs exactly one of hw_address, client_id, circuit_id, remote_id")
+	case n > 1 && (rc.CircuitID != "" || rc.RemoteID != ""):
+		v.add(rk, "needs exactly one of hw_address, client_id, circuit_id, remote_id (has %d; only hw_address and client_id may go together)", n)
 	}
 	for _, x := range []struct {
 		key, val string

@@ -40,7 +40,7 @@ func TestBadClassConfigs(t *testing.T) {
 		{"identifier twice", sub("  reservation_identifiers: [hw_address, hw_address]\n"), "dhcp.reservation_identifiers[1]", "twice"},
 		{"pool allows unknown class", strings.Replace(sub(""), "{range: 192.0.2.100-192.0.2.200}", "{range: 192.0.2.100-192.0.2.200, allow: [phones]}", 1), "dhcp.subnets[0].pools[0].allow[0]", `"phones" is not a class`},
 		{"pool option", strings.Replace(sub(""), "{range: 192.0.2.100-192.0.2.200}", "{range: 192.0.2.100-192.0.2.200, options: {routerz: [192.0.2.1]}}", 1), "dhcp.subnets[0].pools[0].options.routerz", "unknown option"},
-		{"two identifiers", sub("      reservations: [{hw_address: '00:11:22:33:44:55', client_id: '01:00:11:22:33:44:55', ip: 192.0.2.5}]\n"), "dhcp.subnets[0].reservations[0]", "exactly one"},
+		{"two identifiers", sub("      reservations: [{hw_address: '00:11:22:33:44:55', circuit_id: \"'p1'\", ip: 192.0.2.5}]\n"), "dhcp.subnets[0].reservations[0]", "exactly one"},
 		{"circuit id", sub("      reservations: [{circuit_id: \"''\", ip: 192.0.2.5}]\n"), "dhcp.subnets[0].reservations[0].circuit_id", "empty"},
 		{"duplicate circuit id", sub("      reservations: [{circuit_id: \"'p1'\", ip: 192.0.2.5}, {circuit_id: '70:31', ip: 192.0.2.6}]\n"), "dhcp.subnets[0].reservations[1].circuit_id", "also reserved"},
 		{"reservation class", sub("      reservations: [{hw_address: '00:11:22:33:44:55', client_classes: [voip]}]\n"), "dhcp.subnets[0].reservations[0].client_classes[0]", `"voip" is not a class`},
