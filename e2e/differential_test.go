@@ -34,6 +34,7 @@ type diffAnswer struct {
 	Where               string // the pool or reservation yiaddr lies in, not the address
 	Siaddr, Sname, File string
 	Opts                map[dhcpv4.OptionCode]string
+	Dest                string // where it arrived, for the probes that can tell
 }
 
 // summary is the type with the address's pool and the boot file.
@@ -136,6 +137,7 @@ func diffCompare(source, probe string, real, ours diffAnswer) []diffRow {
 		return rows
 	}
 	add("type", real.Type, ours.Type)
+	add("destination", real.Dest, ours.Dest)
 	add("yiaddr", real.Where, ours.Where)
 	add("siaddr", real.Siaddr, ours.Siaddr)
 	add("sname", real.Sname, ours.Sname)
@@ -174,13 +176,17 @@ type diffLab struct {
 	t        *testing.T
 	srv, rly *testnet.Host
 	cli      *testnet.Host
-	relay    *net.UDPConn
+	relay    *net.UDPConn // the relay agent's port 67
+	client68 *net.UDPConn // diffInformIP:68
 	dir      string
 }
 
 const (
 	diffServer = "192.0.2.5"
 	diffGiaddr = "198.51.100.1"
+	// diffInformIP is the address of a client behind the relay that
+	// configured it by hand: the relay's namespace holds it.
+	diffInformIP = "198.51.100.40"
 )
 
 // diffClient opens a raw client with a made-up MAC and short retries: a
@@ -260,6 +266,7 @@ type diffProbe struct {
 type diffStep struct {
 	name string
 	msg  *dhcpv4.DHCPv4
+	dest string // where the reply arrived, when it can differ
 }
 
 func mustMAC(s string) net.HardwareAddr {
@@ -293,13 +300,13 @@ func directDORA(mac string, mods ...dhcpv4.Modifier) func(l *diffLab) []diffStep
 		}
 		off := l.exchange(mac, disc)
 		if off == nil || off.MessageType() != dhcpv4.MessageTypeOffer {
-			return []diffStep{{"offer", off}}
+			return []diffStep{{name: "offer", msg: off}}
 		}
 		req, err := dhcpv4.NewRequestFromOffer(off, mods...)
 		if err != nil {
 			l.t.Fatal(err)
 		}
-		return []diffStep{{"offer", off}, {"ack", l.exchange(mac, req)}}
+		return []diffStep{{name: "offer", msg: off}, {name: "ack", msg: l.exchange(mac, req)}}
 	}
 }
 
@@ -311,13 +318,72 @@ func relayedDORA2(mac, circuit string, mods ...dhcpv4.Modifier) func(l *diffLab)
 		}
 		off := l.relayed(disc, circuit)
 		if off == nil || off.MessageType() != dhcpv4.MessageTypeOffer {
-			return []diffStep{{"offer", off}}
+			return []diffStep{{name: "offer", msg: off}}
 		}
 		req, err := dhcpv4.NewRequestFromOffer(off, mods...)
 		if err != nil {
 			l.t.Fatal(err)
 		}
-		return []diffStep{{"offer", off}, {"ack", l.relayed(req, circuit)}}
+		return []diffStep{{name: "offer", msg: off}, {name: "ack", msg: l.relayed(req, circuit)}}
+	}
+}
+
+// relayedRenew runs a relayed DORA, then a RENEWING REQUEST through the
+// relay (RFC 2131 §4.3.2: ciaddr, no server identifier, no option 50).
+func relayedRenew(mac, circuit string, mods ...dhcpv4.Modifier) func(l *diffLab) []diffStep {
+	return func(l *diffLab) []diffStep {
+		steps := relayedDORA2(mac, circuit, mods...)(l)
+		ack := steps[len(steps)-1].msg
+		if ack == nil || ack.MessageType() != dhcpv4.MessageTypeAck {
+			return steps
+		}
+		m, err := dhcpv4.New(append([]dhcpv4.Modifier{dhcpv4.WithHwAddr(mustMAC(mac)),
+			dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), dhcpv4.WithClientIP(ack.YourIPAddr)}, mods...)...)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		return append(steps, diffStep{name: "renew", msg: l.relayed(m, circuit)})
+	}
+}
+
+// relayedInform is a DHCPINFORM of a client with an address configured by
+// hand (ciaddr, on the relay's side) that came through the relay (RFC 2131
+// §3.4, §4.3.5). The ACK may go to the relay (giaddr:67, §4.1) or to
+// ciaddr:68 (§4.3.5): the step's dest says which.
+func relayedInform(mac, circuit string, mods ...dhcpv4.Modifier) func(l *diffLab) []diffStep {
+	return func(l *diffLab) []diffStep {
+		m, err := dhcpv4.New(append([]dhcpv4.Modifier{dhcpv4.WithHwAddr(mustMAC(mac)),
+			dhcpv4.WithMessageType(dhcpv4.MessageTypeInform), dhcpv4.WithClientIP(net.ParseIP(diffInformIP))}, mods...)...)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		m.GatewayIPAddr = net.ParseIP(diffGiaddr).To4()
+		m.HopCount = 1
+		m.UpdateOption(dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.AgentCircuitIDSubOption, []byte(circuit))))
+		srv := &net.UDPAddr{IP: net.ParseIP(diffServer), Port: dhcpv4.ServerPort}
+		conns := []struct {
+			c   *net.UDPConn
+			via string
+		}{{l.relay, "giaddr:67"}, {l.client68, "ciaddr:68"}}
+		buf := make([]byte, 1500)
+		for try := 0; try < 3; try++ {
+			if _, err := l.relay.WriteTo(m.ToBytes(), srv); err != nil {
+				l.t.Fatal(err)
+			}
+			for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); {
+				for _, c := range conns {
+					_ = c.c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+					n, _, err := c.c.ReadFrom(buf)
+					if err != nil {
+						continue
+					}
+					if r, err := dhcpv4.FromBytes(buf[:n]); err == nil && r.OpCode == dhcpv4.OpcodeBootReply && r.TransactionID == m.TransactionID {
+						return []diffStep{{name: "inform", msg: r, dest: c.via}}
+					}
+				}
+			}
+		}
+		return []diffStep{{name: "inform"}}
 	}
 }
 
@@ -331,7 +397,7 @@ func initReboot(mac, addr string) func(l *diffLab) []diffStep {
 		if err != nil {
 			l.t.Fatal(err)
 		}
-		return []diffStep{{"init-reboot " + addr, l.exchange(mac, m)}}
+		return []diffStep{{name: "init-reboot " + addr, msg: l.exchange(mac, m)}}
 	}
 }
 
@@ -342,7 +408,7 @@ func bootp(mac string) func(l *diffLab) []diffStep {
 		if err != nil {
 			l.t.Fatal(err)
 		}
-		return []diffStep{{"bootrequest", l.exchange(mac, m)}}
+		return []diffStep{{name: "bootrequest", msg: l.exchange(mac, m)}}
 	}
 }
 
@@ -380,6 +446,8 @@ var diffProbes = []diffProbe{
 	{"Linux dhclient", directDORA("02:d1:f0:00:00:15",
 		dhcpv4.WithOption(dhcpv4.OptHostName("linuxbox")),
 		prl(1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42))},
+	{"Linux asking for a day", directDORA("02:d1:f0:00:00:18", opt(51, []byte{0, 1, 0x51, 0x80}), prl(1, 3, 6, 15, 51, 58, 59))},
+	{"Linux asking for a minute", directDORA("02:d1:f0:00:00:19", opt(51, []byte{0, 0, 0, 60}), prl(1, 3, 6, 15, 51, 58, 59))},
 	{"Linux INIT-REBOOT, not its address", initReboot("02:d1:f0:00:00:15", "192.0.2.148")},
 	{"stranger INIT-REBOOT, free address", initReboot("02:d1:f0:00:00:16", "192.0.2.147")},
 	{"stranger INIT-REBOOT, other network", initReboot("02:d1:f0:00:00:17", "203.0.113.77")},
@@ -393,6 +461,10 @@ var diffProbes = []diffProbe{
 	{"lab port (circuit id class, relayed)", relayedDORA2("02:d1:f0:00:00:34", "sw1-port7",
 		prl(1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42))},
 	{"reserved by circuit id (relayed)", relayedDORA2("02:d1:f0:00:00:35", "sw1-port9", prl(1, 3, 6, 15))},
+	{"Cisco phone renewing (relayed)", relayedRenew("02:d1:f0:00:00:37", "sw1-port6",
+		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("Cisco Systems, Inc. IP Phone CP-8845")),
+		prl(1, 66, 6, 3, 15, 150, 35, 151))},
+	{"INFORM (relayed)", relayedInform("02:d1:f0:00:00:38", "sw1-port8", prl(1, 3, 6, 15, 51, 58, 59))},
 	{"plain client (relayed)", relayedDORA2("02:d1:f0:00:00:36", "sw1-port1", prl(1, 3, 6, 15, 51, 58, 59))},
 }
 
@@ -444,6 +516,11 @@ var diffDocumented = []diffKept{
 	// A client with no record in INIT-REBOOT: RFC 2131 §4.3.2 "MUST remain
 	// silent" also when authoritative (ISC ACKs a free address).
 	{source: "ISC", probe: "stranger INIT-REBOOT, free address", field: "type", ours: "silence", tag: "init-reboot-no-record"},
+	// Kea's ACK to an INFORM sent to ciaddr has no mask and no option 82;
+	// hadhcpd, as ISC dhcpd, sends the mask of the subnet holding ciaddr
+	// and echoes option 82 (RFC 3046 §2.2).
+	{source: "Kea", probe: "INFORM (relayed)", field: "option 1", real: "absent", tag: "inform-options"},
+	{source: "Kea", probe: "INFORM (relayed)", field: "option 82", real: "absent", tag: "inform-options"},
 	// The NAK's message (option 56) is text for people, optional.
 	{field: "option 56", tag: "nak-message"},
 }
@@ -465,7 +542,9 @@ func (l *diffLab) diffRun() map[string]diffAnswer {
 	out := map[string]diffAnswer{}
 	for _, p := range diffProbes {
 		for _, s := range p.run(l) {
-			out[p.name+": "+s.name] = diffReduce(s.msg)
+			a := diffReduce(s.msg)
+			a.Dest = s.dest
+			out[p.name+": "+s.name] = a
 		}
 	}
 	return out
@@ -552,18 +631,27 @@ func TestIntegrationDifferentialKeaISC(t *testing.T) {
 	l.srv = n.Host("srv")
 	l.srv.Connect(lan, "eth0", diffServer+"/24")
 	l.rly = n.Host("rly")
-	l.rly.Connect(lan, "eth0", "192.0.2.2/24", diffGiaddr+"/25")
+	l.rly.Connect(lan, "eth0", "192.0.2.2/24", diffGiaddr+"/25", diffInformIP+"/25")
 	l.srv.MustIP("route", "add", "198.51.100.0/24", "via", "192.0.2.2")
 	l.cli = n.Host("cli")
 	l.cli.Connect(lan, "eth0")
 	if err := l.rly.Do(func() error {
 		var err error
 		l.relay, err = net.ListenUDP("udp4", &net.UDPAddr{Port: dhcpv4.ServerPort})
+		if err != nil {
+			return err
+		}
+		l.client68, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(diffInformIP), Port: dhcpv4.ClientPort})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.relay.Close() })
+	t.Cleanup(func() {
+		l.relay.Close()
+		if l.client68 != nil {
+			l.client68.Close()
+		}
+	})
 
 	var all []diffRow
 	for _, src := range []struct {
