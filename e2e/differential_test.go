@@ -446,6 +446,10 @@ var diffProbes = []diffProbe{
 	{"Linux dhclient", directDORA("02:d1:f0:00:00:15",
 		dhcpv4.WithOption(dhcpv4.OptHostName("linuxbox")),
 		prl(1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42))},
+	{"Windows asking for a reserved address", directDORA("02:d1:f0:00:00:1a",
+		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("MSFT 5.0")),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.ParseIP("192.0.2.120"))),
+		prl(1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252))},
 	{"Linux asking for a day", directDORA("02:d1:f0:00:00:18", opt(51, []byte{0, 1, 0x51, 0x80}), prl(1, 3, 6, 15, 51, 58, 59))},
 	{"Linux asking for a minute", directDORA("02:d1:f0:00:00:19", opt(51, []byte{0, 0, 0, 60}), prl(1, 3, 6, 15, 51, 58, 59))},
 	{"Linux INIT-REBOOT, not its address", initReboot("02:d1:f0:00:00:15", "192.0.2.148")},
@@ -461,6 +465,10 @@ var diffProbes = []diffProbe{
 	{"lab port (circuit id class, relayed)", relayedDORA2("02:d1:f0:00:00:34", "sw1-port7",
 		prl(1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42))},
 	{"reserved by circuit id (relayed)", relayedDORA2("02:d1:f0:00:00:35", "sw1-port9", prl(1, 3, 6, 15))},
+	{"Polycom phone asking for a data address (relayed)", relayedDORA2("00:04:f2:d1:f0:39", "sw1-port4",
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.ParseIP("198.51.100.50"))), prl(1, 3, 6, 15, 42, 43, 66, 150))},
+	{"plain client asking for a phone address (relayed)", relayedDORA2("02:d1:f0:00:00:3a", "sw1-port2",
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.ParseIP("198.51.100.170"))), prl(1, 3, 6, 15))},
 	{"Cisco phone renewing (relayed)", relayedRenew("02:d1:f0:00:00:37", "sw1-port6",
 		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("Cisco Systems, Inc. IP Phone CP-8845")),
 		prl(1, 66, 6, 3, 15, 150, 35, 151))},
@@ -521,6 +529,10 @@ var diffDocumented = []diffKept{
 	// and echoes option 82 (RFC 3046 §2.2).
 	{source: "Kea", probe: "INFORM (relayed)", field: "option 1", real: "absent", tag: "inform-options"},
 	{source: "Kea", probe: "INFORM (relayed)", field: "option 82", real: "absent", tag: "inform-options"},
+	// ISC dhcpd gives a host's fixed-address that lies in a range to
+	// another client asking for it ("Dynamic and static leases present");
+	// hadhcpd never does, as Kea (the REQUEST for it then gets a NAK).
+	{source: "ISC", probe: "Windows asking for a reserved address", tag: "reserved-in-pool"},
 	// The NAK's message (option 56) is text for people, optional.
 	{field: "option 56", tag: "nak-message"},
 }
