@@ -55,6 +55,8 @@ var diffRanges = []diffRange{
 	{"resv sw1-port9", "198.51.100.25", "198.51.100.25"},
 	{"lan pool", "192.0.2.100", "192.0.2.149"},
 	{"lan known pool", "192.0.2.150", "192.0.2.159"},
+	{"lab pool (rest)", "192.0.2.160", "192.0.2.199"}, // the lab's pool is 100-199
+	{"lab printer pool", "192.0.2.200", "192.0.2.219"},
 	{"campus data pool", "198.51.100.10", "198.51.100.59"},
 	{"campus lab pool", "198.51.100.60", "198.51.100.69"},
 	{"campus voip pool", "198.51.100.130", "198.51.100.179"},
@@ -89,6 +91,11 @@ func diffReduce(m *dhcpv4.DHCPv4) diffAnswer {
 		switch code {
 		case dhcpv4.OptionDHCPMessageType.Code(), dhcpv4.OptionEnd.Code(), dhcpv4.OptionPad.Code():
 			continue
+		case dhcpv4.OptionDNSDomainSearchList.Code():
+			// Compared by the names: ISC dhcpd compresses the list (RFC
+			// 3397 §2, RFC 1035 §4.1.4), Kea and hadhcpd do not; a
+			// client decodes the same names.
+			a.Opts[c] = diffDomains(v)
 		case dhcpv4.OptionMessage.Code():
 			a.Opts[c] = "present" // free text (RFC 2131 §4.3.2)
 		case dhcpv4.OptionServerIdentifier.Code():
@@ -106,6 +113,47 @@ func diffReduce(m *dhcpv4.DHCPv4) diffAnswer {
 		}
 	}
 	return a
+}
+
+// diffDomains decodes an RFC 3397 domain search list, following
+// compression pointers within the option; hex when it cannot.
+func diffDomains(v []byte) string {
+	var names []string
+	for i := 0; i < len(v); {
+		var labels []string
+		j, jumps, next := i, 0, -1
+		for {
+			if j >= len(v) || jumps > len(v) {
+				return fmt.Sprintf("%x", v)
+			}
+			n := int(v[j])
+			if n == 0 {
+				j++
+				break
+			}
+			if n&0xc0 == 0xc0 {
+				if j+1 >= len(v) {
+					return fmt.Sprintf("%x", v)
+				}
+				if next < 0 {
+					next = j + 2
+				}
+				j, jumps = int(n&0x3f)<<8|int(v[j+1]), jumps+1
+				continue
+			}
+			if j+1+n > len(v) {
+				return fmt.Sprintf("%x", v)
+			}
+			labels = append(labels, string(v[j+1:j+1+n]))
+			j += 1 + n
+		}
+		if next < 0 {
+			next = j
+		}
+		names = append(names, strings.Join(labels, "."))
+		i = next
+	}
+	return strings.Join(names, ",")
 }
 
 // diffValue prints printable text as "text", else hex.
@@ -191,7 +239,7 @@ const (
 )
 
 // diffClient opens a raw client with a made-up MAC and short retries: a
-// probe that expects silence waits 1.5 s.
+// probe that expects silence waits 1.2 s.
 func (l *diffLab) client(mac string) *nclient4.Client {
 	l.t.Helper()
 	hw, err := net.ParseMAC(mac)
@@ -201,7 +249,7 @@ func (l *diffLab) client(mac string) *nclient4.Client {
 	var c *nclient4.Client
 	if err := l.cli.Do(func() error {
 		var err error
-		c, err = nclient4.New("eth0", nclient4.WithHWAddr(hw), nclient4.WithTimeout(500*time.Millisecond), nclient4.WithRetry(2))
+		c, err = nclient4.New("eth0", nclient4.WithHWAddr(hw), nclient4.WithTimeout(400*time.Millisecond), nclient4.WithRetry(2))
 		return err
 	}); err != nil {
 		l.t.Fatalf("client %s: %v", mac, err)
@@ -478,6 +526,26 @@ var diffProbes = []diffProbe{
 	{"plain client (relayed)", relayedDORA2("02:d1:f0:00:00:36", "sw1-port1", prl(1, 3, 6, 15, 51, 58, 59))},
 }
 
+// labProbes are the clients of the lab configurations (one LAN, not
+// authoritative): printers by OUI, options every client reads, lease
+// times asked for, INIT-REBOOT of known and unknown clients.
+var labProbes = []diffProbe{
+	{"Windows", directDORA("02:d1:f0:00:00:14",
+		dhcpv4.WithOption(dhcpv4.OptClientIdentifier(append([]byte{1}, mustMAC("02:d1:f0:00:00:14")...))),
+		dhcpv4.WithOption(dhcpv4.OptHostName("DESKTOP-HDIF")),
+		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("MSFT 5.0")),
+		prl(1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252))},
+	{"Linux dhclient", directDORA("02:d1:f0:00:00:15",
+		prl(1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42))},
+	{"printer (OUI subclass)", directDORA("00:80:77:d1:f0:41", prl(1, 3, 6, 12, 15, 42, 44))},
+	{"Linux asking for a day", directDORA("02:d1:f0:00:00:18", opt(51, []byte{0, 1, 0x51, 0x80}), prl(1, 3, 6, 15, 42, 51, 58, 59, 119, 121))},
+	{"Linux asking for a minute", directDORA("02:d1:f0:00:00:19", opt(51, []byte{0, 0, 0, 60}), prl(1, 3, 6, 15, 42, 51, 58, 59, 119, 121))},
+	{"Linux INIT-REBOOT, not its address", initReboot("02:d1:f0:00:00:15", "192.0.2.148")},
+	{"Linux INIT-REBOOT, other network", initReboot("02:d1:f0:00:00:15", "203.0.113.77")},
+	{"stranger INIT-REBOOT, free address", initReboot("02:d1:f0:00:00:16", "192.0.2.147")},
+	{"stranger INIT-REBOOT, other network", initReboot("02:d1:f0:00:00:17", "203.0.113.77")},
+}
+
 // diffKept is a difference hadhcpd keeps on purpose: rows matching
 // source, probe (a prefix: the client, its step) and field ("" matches
 // any), and real/ours when set. README's "Answers compared with Kea and
@@ -516,8 +584,12 @@ var diffDocumented = []diffKept{
 	{source: "ISC", field: "option 61", real: "absent", tag: "client-id-echo"},
 	// Kea answers the client's host name and FQDN options for DNS
 	// updates; hadhcpd does none, as ISC with ddns-update-style none.
-	{source: "Kea", probe: "Linux dhclient", field: "option 12", ours: "absent", tag: "no-ddns"},
-	{source: "Kea", probe: "Windows", field: "option 81", ours: "absent", tag: "no-ddns"},
+	{source: "Kea", field: "option 12", ours: "absent", tag: "no-ddns"},
+	{source: "Kea", field: "option 81", ours: "absent", tag: "no-ddns"},
+	// ISC dhcpd not authoritative ignores a request for another network's
+	// address from anyone; hadhcpd's false NAKs a client it has a record
+	// of (README, "authoritative").
+	{source: "ISC dhcpd 4.4 lab", probe: "Linux INIT-REBOOT, other network", field: "type", real: "silence", tag: "isc-not-authoritative"},
 	// Dynamic BOOTP has no lease end: refused (README, bootp).
 	{probe: "BOOTP unknown host", field: "type", ours: "silence", tag: "no-dynamic-bootp"},
 	// A known client in INIT-REBOOT asking for another free address: ISC
@@ -564,9 +636,9 @@ func sortedKeys(m map[string]diffAnswer, prefix string) []string {
 }
 
 // diffRun runs every probe against the server running now.
-func (l *diffLab) diffRun() map[string]diffAnswer {
+func (l *diffLab) diffRun(probes []diffProbe) map[string]diffAnswer {
 	out := map[string]diffAnswer{}
-	for _, p := range diffProbes {
+	for _, p := range probes {
 		for _, s := range p.run(l) {
 			a := diffReduce(s.msg)
 			a.Dest = s.dest
@@ -576,18 +648,18 @@ func (l *diffLab) diffRun() map[string]diffAnswer {
 	return out
 }
 
-func (l *diffLab) startKea(dir string) *daemon {
+func (l *diffLab) startKea(native, dir string) *daemon {
 	l.t.Helper()
-	conf := l.native("kea-dhcp4.conf", dir)
+	conf := l.native(native, dir)
 	kea := startDaemon(l.t, l.srv, "env", "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir, "kea-dhcp4", "-c", conf)
 	kea.name = "kea-dhcp4"
 	kea.waitLog(l.t, "DHCP4_STARTED", 15*time.Second)
 	return kea
 }
 
-func (l *diffLab) startISC(dir string) *daemon {
+func (l *diffLab) startISC(native, dir string) *daemon {
 	l.t.Helper()
-	conf := l.native("dhcpd.conf", dir)
+	conf := l.native(native, dir)
 	lf := filepath.Join(dir, "dhcpd.leases")
 	lab.WriteFile(l.t, lf, "")
 	d := startDaemon(l.t, l.srv, "dhcpd", "-d", "-4", "-cf", conf, "-lf", lf, "-pf", filepath.Join(dir, "dhcpd.pid"), "eth0")
@@ -610,8 +682,8 @@ func (l *diffLab) native(name, dir string) string {
 
 // hadhcpdConfig is `hadhcpd import KIND` of the native file; when the
 // importer refuses it, the test goes on with the hand-written equivalent
-// testdata/hdif/KIND.yaml and logs the importer's report (its gaps).
-func (l *diffLab) hadhcpdConfig(kind, native, dir string) string {
+// testdata/hdif/FALLBACK and logs the importer's report (its gaps).
+func (l *diffLab) hadhcpdConfig(kind, native, fallback, dir string) string {
 	l.t.Helper()
 	out := filepath.Join(dir, "hadhcpd.yaml")
 	args := []string{"import", kind, "-o", out, "--conf", native, "--state-dir", filepath.Join(dir, "state"), "--interface", "eth0"}
@@ -627,8 +699,8 @@ func (l *diffLab) hadhcpdConfig(kind, native, dir string) string {
 		l.t.Logf("hadhcpd import %s:\n%s", kind, b)
 		return out
 	}
-	l.t.Logf("IMPORTER GAP: hadhcpd import %s refused %s (%v); using testdata/hdif/%s.yaml:\n%s", kind, filepath.Base(native), err, kind, b)
-	return l.native(kind+".yaml", dir)
+	l.t.Logf("IMPORTER GAP: hadhcpd import %s refused %s (%v); using testdata/hdif/%s:\n%s", kind, filepath.Base(native), err, fallback, b)
+	return l.native(fallback, dir)
 }
 
 func (l *diffLab) startHadhcpd(cfg string) *daemon {
@@ -680,29 +752,32 @@ func TestIntegrationDifferentialKeaISC(t *testing.T) {
 	})
 
 	var all []diffRow
-	for _, src := range []struct {
-		name, kind, native string
-		start              func(dir string) *daemon
+	for i, src := range []struct {
+		name, kind, native, fallback string
+		probes                       []diffProbe
+		start                        func(native, dir string) *daemon
 	}{
-		{"Kea 2.2", "kea", "kea-dhcp4.conf", l.startKea},
-		{"ISC dhcpd 4.4", "isc", "dhcpd.conf", l.startISC},
+		{"Kea 2.2 site", "kea", "kea-dhcp4.conf", "kea.yaml", diffProbes, l.startKea},
+		{"ISC dhcpd 4.4 site", "isc", "dhcpd.conf", "isc.yaml", diffProbes, l.startISC},
+		{"Kea 2.2 lab", "kea", "lab-kea-dhcp4.conf", "lab-kea.yaml", labProbes, l.startKea},
+		{"ISC dhcpd 4.4 lab", "isc", "lab-dhcpd.conf", "lab-isc.yaml", labProbes, l.startISC},
 	} {
-		dir := filepath.Join(l.dir, src.kind)
+		dir := filepath.Join(l.dir, fmt.Sprintf("%d-%s", i, src.kind))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		d := src.start(dir)
-		real := l.diffRun()
+		d := src.start(src.native, dir)
+		real := l.diffRun(src.probes)
 		d.stop(t)
 		hdir := filepath.Join(dir, "hadhcpd")
 		if err := os.MkdirAll(hdir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		h := l.startHadhcpd(l.hadhcpdConfig(src.kind, filepath.Join(dir, src.native), hdir))
-		ours := l.diffRun()
+		h := l.startHadhcpd(l.hadhcpdConfig(src.kind, filepath.Join(dir, src.native), src.fallback, hdir))
+		ours := l.diffRun(src.probes)
 		h.stop(t)
 		var sum strings.Builder
-		for _, p := range diffProbes {
+		for _, p := range src.probes {
 			for _, k := range sortedKeys(real, p.name+": ") {
 				fmt.Fprintf(&sum, "  %-60s %-45s %s\n", k, real[k].summary(), ours[k].summary())
 			}
@@ -715,7 +790,7 @@ func TestIntegrationDifferentialKeaISC(t *testing.T) {
 				t.Errorf("%s: %s got %s: the lab or the server's configuration is broken", src.name, k, a.Type)
 			}
 		}
-		for _, p := range diffProbes {
+		for _, p := range src.probes {
 			for k := range real {
 				if strings.HasPrefix(k, p.name+": ") {
 					all = append(all, diffCompare(src.name, k, real[k], ours[k])...)
