@@ -709,8 +709,17 @@ func (l *diffLab) startHadhcpd(cfg string) *daemon {
 	d := startDaemon(l.t, l.srv, "env", sock, binary(l.t), "run", "-c", cfg)
 	d.name = "hadhcpd"
 	d.waitLog(l.t, "hadhcpd running", 15*time.Second)
-	// An imported config runs VRRP: wait for the VIP (it is the server
-	// identifier) before asking.
+	// An imported config runs VRRP: the box answers once it is master.
+	// A DISCOVER of a client of no probe tells (its offer only holds an
+	// address for a while: the probes compare pools, not addresses).
+	lab.WaitFor(l.t, 15*time.Second, "hadhcpd answering", func() (bool, string) {
+		m, err := dhcpv4.NewDiscovery(mustMAC("02:d1:f0:00:00:ff"), dhcpv4.WithBroadcast(true))
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		r := l.exchange("02:d1:f0:00:00:ff", m)
+		return r != nil && r.MessageType() == dhcpv4.MessageTypeOffer, "no OFFER yet"
+	})
 	return d
 }
 
