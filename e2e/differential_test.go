@@ -359,7 +359,9 @@ func directDORA(mac string, mods ...dhcpv4.Modifier) func(l *diffLab) []diffStep
 	}
 }
 
-func relayedDORA2(mac, circuit string, mods ...dhcpv4.Modifier) func(l *diffLab) []diffStep {
+// relayDORA runs DISCOVER and REQUEST (SELECTING) as the relay agent
+// forwards them.
+func relayDORA(mac, circuit string, mods ...dhcpv4.Modifier) func(l *diffLab) []diffStep {
 	return func(l *diffLab) []diffStep {
 		disc, err := dhcpv4.NewDiscovery(mustMAC(mac), mods...)
 		if err != nil {
@@ -381,7 +383,7 @@ func relayedDORA2(mac, circuit string, mods ...dhcpv4.Modifier) func(l *diffLab)
 // relay (RFC 2131 §4.3.2: ciaddr, no server identifier, no option 50).
 func relayedRenew(mac, circuit string, mods ...dhcpv4.Modifier) func(l *diffLab) []diffStep {
 	return func(l *diffLab) []diffStep {
-		steps := relayedDORA2(mac, circuit, mods...)(l)
+		steps := relayDORA(mac, circuit, mods...)(l)
 		ack := steps[len(steps)-1].msg
 		if ack == nil || ack.MessageType() != dhcpv4.MessageTypeAck {
 			return steps
@@ -505,25 +507,25 @@ var diffProbes = []diffProbe{
 	{"Linux INIT-REBOOT, not its address", initReboot("02:d1:f0:00:00:15", "192.0.2.148")},
 	{"stranger INIT-REBOOT, free address", initReboot("02:d1:f0:00:00:16", "192.0.2.147")},
 	{"stranger INIT-REBOOT, other network", initReboot("02:d1:f0:00:00:17", "203.0.113.77")},
-	{"Cisco phone (vendor class, relayed)", relayedDORA2("02:d1:f0:00:00:31", "sw1-port3",
+	{"Cisco phone (vendor class, relayed)", relayDORA("02:d1:f0:00:00:31", "sw1-port3",
 		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("Cisco Systems, Inc. IP Phone CP-7945G")),
 		prl(1, 66, 6, 3, 15, 150, 35, 151))},
-	{"Polycom phone (OUI, relayed)", relayedDORA2("00:04:f2:d1:f0:32", "sw1-port4",
+	{"Polycom phone (OUI, relayed)", relayDORA("00:04:f2:d1:f0:32", "sw1-port4",
 		prl(1, 3, 6, 15, 42, 43, 66, 150))},
-	{"UniFi AP (relayed)", relayedDORA2("02:d1:f0:00:00:33", "sw1-port5",
+	{"UniFi AP (relayed)", relayDORA("02:d1:f0:00:00:33", "sw1-port5",
 		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("ubnt")), prl(1, 3, 6, 12, 15, 28, 43))},
-	{"lab port (circuit id class, relayed)", relayedDORA2("02:d1:f0:00:00:34", "sw1-port7",
+	{"lab port (circuit id class, relayed)", relayDORA("02:d1:f0:00:00:34", "sw1-port7",
 		prl(1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42))},
-	{"reserved by circuit id (relayed)", relayedDORA2("02:d1:f0:00:00:35", "sw1-port9", prl(1, 3, 6, 15))},
-	{"Polycom phone asking for a data address (relayed)", relayedDORA2("00:04:f2:d1:f0:39", "sw1-port4",
+	{"reserved by circuit id (relayed)", relayDORA("02:d1:f0:00:00:35", "sw1-port9", prl(1, 3, 6, 15))},
+	{"Polycom phone asking for a data address (relayed)", relayDORA("00:04:f2:d1:f0:39", "sw1-port4",
 		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.ParseIP("198.51.100.50"))), prl(1, 3, 6, 15, 42, 43, 66, 150))},
-	{"plain client asking for a phone address (relayed)", relayedDORA2("02:d1:f0:00:00:3a", "sw1-port2",
+	{"plain client asking for a phone address (relayed)", relayDORA("02:d1:f0:00:00:3a", "sw1-port2",
 		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.ParseIP("198.51.100.170"))), prl(1, 3, 6, 15))},
 	{"Cisco phone renewing (relayed)", relayedRenew("02:d1:f0:00:00:37", "sw1-port6",
 		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("Cisco Systems, Inc. IP Phone CP-8845")),
 		prl(1, 66, 6, 3, 15, 150, 35, 151))},
 	{"INFORM (relayed)", relayedInform("02:d1:f0:00:00:38", "sw1-port8", prl(1, 3, 6, 15, 51, 58, 59))},
-	{"plain client (relayed)", relayedDORA2("02:d1:f0:00:00:36", "sw1-port1", prl(1, 3, 6, 15, 51, 58, 59))},
+	{"plain client (relayed)", relayDORA("02:d1:f0:00:00:36", "sw1-port1", prl(1, 3, 6, 15, 51, 58, 59))},
 }
 
 // labProbes are the clients of the lab configurations (one LAN, not
