@@ -609,6 +609,10 @@ var diffDocumented = []diffKept{
 	// another client asking for it ("Dynamic and static leases present");
 	// hadhcpd never does, as Kea (the REQUEST for it then gets a NAK).
 	{source: "ISC", probe: "Windows asking for a reserved address", tag: "reserved-in-pool"},
+	// Options come from classes before the subnet (ISC dhcpd's order);
+	// Kea puts the subnet, pool and shared network above its classes. The
+	// Kea importer reports a class option a subnet or pool also sets.
+	{source: "Kea", probe: "lab port", field: "option 15", real: `"campus.example.com"`, ours: `"lab.example.com"`, tag: "kea-class-precedence"},
 	// The NAK's message (option 56) is text for people, optional.
 	{field: "option 56", tag: "nak-message"},
 }
