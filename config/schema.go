@@ -81,6 +81,61 @@ type DHCPConfig struct {
 	OfferHold        time.Duration  `mapstructure:"offer_hold"`        // default 10s: how long an OFFER keeps its address
 	Options          map[string]any `mapstructure:"options"`
 	Subnets          []SubnetConfig `mapstructure:"subnets"`
+
+	NextServer             string                `mapstructure:"next_server"` // siaddr
+	ServerName             string                `mapstructure:"server_name"` // sname
+	BootFile               string                `mapstructure:"boot_file"`   // file
+	RenewTime              time.Duration         `mapstructure:"renew_time"`  // T1; 0 = 0.5 of the lease
+	RebindTime             time.Duration         `mapstructure:"rebind_time"` // T2; 0 = 0.875 of the lease
+	Bootp                  string                `mapstructure:"bootp"`       // reserved (default) | off
+	ReservationIdentifiers []string              `mapstructure:"reservation_identifiers"`
+	OptionDefinitions      []OptionDefinition    `mapstructure:"option_definitions"`
+	ClientClasses          []ClientClassConfig   `mapstructure:"client_classes"`
+	SharedNetworks         []SharedNetworkConfig `mapstructure:"shared_networks"`
+}
+
+// OptionDefinition names an option (or a sub-option of a space) by code.
+type OptionDefinition struct {
+	Name        string   `mapstructure:"name"`
+	Code        int      `mapstructure:"code"`
+	Space       string   `mapstructure:"space"`
+	Type        string   `mapstructure:"type"`
+	Array       bool     `mapstructure:"array"`
+	Fields      []string `mapstructure:"fields"`
+	Encapsulate string   `mapstructure:"encapsulate"`
+}
+
+// ClientClassConfig is one client class.
+type ClientClassConfig struct {
+	Name             string         `mapstructure:"name"`
+	Test             string         `mapstructure:"test"`
+	Match            string         `mapstructure:"match"`
+	Members          []string       `mapstructure:"members"`
+	NextServer       string         `mapstructure:"next_server"`
+	ServerName       string         `mapstructure:"server_name"`
+	BootFile         string         `mapstructure:"boot_file"`
+	Options          map[string]any `mapstructure:"options"`
+	DefaultLeaseTime *time.Duration `mapstructure:"default_lease_time"`
+	MaxLeaseTime     *time.Duration `mapstructure:"max_lease_time"`
+	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
+	RenewTime        *time.Duration `mapstructure:"renew_time"`
+	RebindTime       *time.Duration `mapstructure:"rebind_time"`
+}
+
+// SharedNetworkConfig is several subnets on one link.
+type SharedNetworkConfig struct {
+	Name             string         `mapstructure:"name"`
+	Relays           []string       `mapstructure:"relays"`
+	Options          map[string]any `mapstructure:"options"`
+	NextServer       string         `mapstructure:"next_server"`
+	ServerName       string         `mapstructure:"server_name"`
+	BootFile         string         `mapstructure:"boot_file"`
+	DefaultLeaseTime *time.Duration `mapstructure:"default_lease_time"`
+	MaxLeaseTime     *time.Duration `mapstructure:"max_lease_time"`
+	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
+	RenewTime        *time.Duration `mapstructure:"renew_time"`
+	RebindTime       *time.Duration `mapstructure:"rebind_time"`
+	Subnets          []SubnetConfig `mapstructure:"subnets"`
 }
 
 type SubnetConfig struct {
@@ -94,10 +149,18 @@ type SubnetConfig struct {
 	DefaultLeaseTime *time.Duration `mapstructure:"default_lease_time"` // per-subnet overrides
 	MaxLeaseTime     *time.Duration `mapstructure:"max_lease_time"`
 	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
+	NextServer       string         `mapstructure:"next_server"`
+	ServerName       string         `mapstructure:"server_name"`
+	BootFile         string         `mapstructure:"boot_file"`
+	RenewTime        *time.Duration `mapstructure:"renew_time"`
+	RebindTime       *time.Duration `mapstructure:"rebind_time"`
 }
 
 type PoolConfig struct {
-	Range string `mapstructure:"range"` // 192.0.2.100-192.0.2.200
+	Range   string         `mapstructure:"range"` // 192.0.2.100-192.0.2.200
+	Allow   []string       `mapstructure:"allow"`
+	Deny    []string       `mapstructure:"deny"`
+	Options map[string]any `mapstructure:"options"`
 }
 
 type ReservationConfig struct {
@@ -106,6 +169,13 @@ type ReservationConfig struct {
 	IP        string         `mapstructure:"ip"`
 	Hostname  string         `mapstructure:"hostname"`
 	Options   map[string]any `mapstructure:"options"`
+
+	CircuitID     string   `mapstructure:"circuit_id"`
+	RemoteID      string   `mapstructure:"remote_id"`
+	NextServer    string   `mapstructure:"next_server"`
+	ServerName    string   `mapstructure:"server_name"`
+	BootFile      string   `mapstructure:"boot_file"`
+	ClientClasses []string `mapstructure:"client_classes"`
 }
 
 type FailoverConfig struct {
