@@ -27,7 +27,11 @@ func fakeFormat() Format {
 					rep.Map(Pos{name, i + 1}, l, "dhcp")
 				}
 			}
-			return &Result{Config: &config.Config{DHCP: &config.DHCPConfig{Interfaces: []string{"eth0"}}}, Report: rep}, nil
+			d := &config.DHCPConfig{Interfaces: []string{"eth0"}, Subnets: []config.SubnetConfig{{
+				Subnet: "192.0.2.0/24", Pools: []config.PoolConfig{{Range: "192.0.2.100-192.0.2.200"}},
+				Options: map[string]any{"routers": []string{"192.0.2.1"}},
+			}}}
+			return &Result{Config: &config.Config{DHCP: d}, Report: rep}, nil
 		},
 		ParseLeases: func(name string, r io.Reader, rep *Report) ([]Lease, error) {
 			b, err := io.ReadAll(r)
