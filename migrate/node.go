@@ -133,8 +133,8 @@ func inventVRRP(cfg *config.Config, d Defaults, rep *Report) {
 			}
 		}
 		vip, why = p.String(), "from --vip"
-		if used[a] {
-			why += "; note: the source also uses this address (" + used.what(a) + ")"
+		if used.has(a) {
+			why += "; note: the source also uses this address (a router, pool, reservation, server or option value)"
 		}
 	default:
 		p, err := netip.ParsePrefix(subs[0].Subnet)
@@ -178,22 +178,33 @@ func allSubnets(d *config.DHCPConfig) []config.SubnetConfig {
 	return out
 }
 
-// addrUse maps an address the source uses to where.
-type addrUse map[netip.Addr]bool
+// addrUse is the addresses and ranges the source uses.
+type addrUse struct {
+	set    map[netip.Addr]bool
+	ranges [][2]netip.Addr
+}
 
-func (u addrUse) what(netip.Addr) string {
-	return "a router, pool, reservation, server or option value"
+func (u addrUse) has(a netip.Addr) bool {
+	if u.set[a] {
+		return true
+	}
+	for _, r := range u.ranges {
+		if !a.Less(r[0]) && !r[1].Less(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // usedAddrs collects every IPv4 address the config mentions.
 func usedAddrs(cfg *config.Config) addrUse {
-	u := addrUse{}
+	u := addrUse{set: map[netip.Addr]bool{}}
 	add := func(s string) {
 		if h, _, ok := strings.Cut(s, ":"); ok && strings.Count(s, ":") == 1 {
 			s = h // failover host:port
 		}
 		if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
-			u[a] = true
+			u.set[a] = true
 		}
 	}
 	var walk func(v any)
@@ -241,10 +252,7 @@ func usedAddrs(cfg *config.Config) addrUse {
 			if !ok || err1 != nil || err2 != nil {
 				continue
 			}
-			for n := 0; !b.Less(a) && n < 1<<20; n++ {
-				u[a] = true
-				a = a.Next()
-			}
+			u.ranges = append(u.ranges, [2]netip.Addr{a, b})
 		}
 		for _, r := range s.Reservations {
 			add(r.IP)
@@ -270,7 +278,7 @@ func lastFree(p netip.Prefix, u addrUse) netip.Addr {
 	last := n | (1<<(32-p.Bits()) - 1)
 	for a := last - 1; a > n && last-a < 1<<16; a-- {
 		x := netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
-		if !u[x] {
+		if !u.has(x) {
 			return x
 		}
 	}

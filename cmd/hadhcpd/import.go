@@ -15,8 +15,8 @@ import (
 // importFlags are shared by the three import subcommands.
 type importFlags struct {
 	conf, leases, node, out, stateDir, vrrpFrom, report, root, vip string
-	ifaces                                              []string
-	force                                               bool
+	ifaces                                                         []string
+	force                                                          bool
 }
 
 func newImportCmd() *cobra.Command {

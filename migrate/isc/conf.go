@@ -68,6 +68,7 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 	}
 	c.block(top, &scope{kind: "global", par: c.global})
 	c.finish()
+	migrate.Sanitize(c.cfg, c.rep)
 	return &migrate.Result{Config: c.cfg, Report: c.rep}, nil
 }
 
@@ -516,11 +517,14 @@ func (c *conv) authoritative(s *Stmt, sc *scope, on bool) error {
 	}
 	sc.par.auth = migrate.Ptr(on)
 	c.authSeen = true
-	if sc.kind == "global" {
-		c.rep.MapNote(s.Pos, s.String(), "dhcp.authoritative", authNote)
-	} else {
-		c.rep.MapNote(s.Pos, s.String(), "dhcp.authoritative", "set per "+sc.kind+" in dhcpd; hadhcpd's is global, taken when every subnet agrees. "+authNote)
+	note := ""
+	if !on {
+		note = authNote
 	}
+	if sc.kind != "global" {
+		note = "set per " + sc.kind + " in dhcpd; hadhcpd's is global, taken when every subnet agrees. " + note
+	}
+	c.rep.MapNote(s.Pos, s.String(), "dhcp.authoritative", note)
 	return nil
 }
 

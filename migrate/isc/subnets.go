@@ -193,6 +193,7 @@ func (c *conv) pool(s *Stmt, sc *scope) error {
 		return migrate.Errorf(s.Pos, "pool inside %s (pools belong in a subnet or shared-network)", sc.kind)
 	}
 	pl := &pool{pos: s.Pos, par: newParams(), sub: sc.sub, net: sc.net}
+	pl.chain = []*params{pl.par}
 	if sc.sub != nil {
 		sc.sub.pools = append(sc.sub.pools, pl)
 	}
