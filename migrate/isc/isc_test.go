@@ -15,8 +15,6 @@ import (
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
 
-// load checks that the imported config passes check-config.
-func load(t *testing.T, res *migrate.Result) *config.Config { return migratetest.Load(t, res) }
 
 // pending are the keys the importer writes whose server side is not on
 // main yet: check-config assertions on configs using them skip.
