@@ -237,7 +237,6 @@ func usedAddrs(cfg *config.Config) addrUse {
 	}
 	for _, n := range d.SharedNetworks {
 		walk(n.Options)
-		add(n.NextServer)
 		walk(n.Relays)
 	}
 	for _, s := range allSubnets(d) {

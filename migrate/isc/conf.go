@@ -621,9 +621,12 @@ func (c *conv) bootField(s *Stmt, sc *scope) error {
 // vendorSpace: `vendor-option-space NAME;` makes option 43 carry the
 // space's options set for the client.
 func (c *conv) vendorSpace(s *Stmt, sc *scope) error {
-	name := s.word(1)
-	if _, ok := c.spaces[name]; !ok {
-		return migrate.Errorf(s.Pos, "vendor-option-space %q: no `option space %s;` before it", name, name)
+	name := migrate.SpaceKey(s.word(1))
+	if _, ok := c.spaces[name]; !ok && name != "pxe" {
+		return migrate.Errorf(s.Pos, "vendor-option-space %q: no `option space %s;` before it", s.word(1), s.word(1))
+	}
+	if c.spaces[name] == nil {
+		c.spaces[name] = &space{name: s.word(1), pos: s.Pos}
 	}
 	if sc.par == nil || sc.kind == "pool" {
 		c.rep.Unsupported(s.Pos, s.String(), "a vendor option space per "+sc.kind)

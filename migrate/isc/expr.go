@@ -379,10 +379,6 @@ func literal(b []byte) string {
 	return fmt.Sprintf("0x%x", b)
 }
 
-// agentSub are the relay agent sub-options (RFC 3046 §2.0, RFC 3527,
-// RFC 3993) by ISC's names in the agent space.
-var agentSub = map[string]int{"circuit-id": 1, "remote-id": 2, "agent-id": 3, "DOCSIS-device-class": 4, "link-selection": 5, "subscriber-id": 6}
-
 // builtinCodes are options expressions use that ISC knows by name and
 // that hadhcpd's option table may not carry (they are packet fields or
 // client-sent), with the width of integer ones.
@@ -408,29 +404,31 @@ var builtinCodes = map[string][2]int{
 func (p *xparser) option(t xtok) (data, error) {
 	name := t.s
 	if sp, sub, ok := strings.Cut(name, "."); ok {
-		if sp == "agent" {
-			if n, ok := agentSub[sub]; ok {
+		if strings.EqualFold(sp, "agent") {
+			if n, ok := migrate.AgentSubOptions[strings.ToLower(sub)]; ok {
 				return data{s: fmt.Sprintf("relay4[%d].hex", n), exist: fmt.Sprintf("relay4[%d].exists", n)}, nil
 			}
 		}
-		if sp != p.c.siteSp {
+		if !strings.EqualFold(sp, p.c.siteSp) {
 			return data{}, fmt.Errorf("option %s: options of a space other than the relay agent's cannot be tested", name)
 		}
 		name = sub
 	}
-	code, width := 0, 0
+	var od migrate.OptDef
 	if d, ok := p.c.defs[name]; ok && d.space == "" {
-		code = d.code
-		width = map[string]int{"uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "uint32": 4, "int32": 4}[d.typ]
-	} else if std, ok := migrate.StandardOptions[name]; ok {
-		code = int(std.Code)
-		width = map[migrate.OptType]int{migrate.OptUint8: 1, migrate.OptUint16: 2, migrate.OptUint32: 4, migrate.OptInt32: 4}[std.Type]
+		od = d.def.Opt
+	} else if std, ok := migrate.ISCOption(name); ok {
+		od = std
 	} else if b, ok := builtinCodes[name]; ok {
-		code, width = b[0], b[1]
+		return data{s: fmt.Sprintf("option[%d].hex", b[0]), width: b[1], exist: fmt.Sprintf("option[%d].exists", b[0])}, nil
 	} else {
 		return data{}, fmt.Errorf("option %q is unknown (define it with option %s code N = TYPE)", name, name)
 	}
-	return data{s: fmt.Sprintf("option[%d].hex", code), width: width, exist: fmt.Sprintf("option[%d].exists", code)}, nil
+	width := map[migrate.OptType]int{migrate.OptUint8: 1, migrate.OptInt8: 1, migrate.OptUint16: 2, migrate.OptInt16: 2, migrate.OptUint32: 4, migrate.OptInt32: 4, migrate.OptBool: 1}[od.Type]
+	if od.Array {
+		width = 0
+	}
+	return data{s: fmt.Sprintf("option[%d].hex", od.Code), width: width, exist: fmt.Sprintf("option[%d].exists", od.Code)}, nil
 }
 
 // padHex writes binary-to-ascii's unpadded hex groups ("1:0:4:f2") the

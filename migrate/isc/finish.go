@@ -32,10 +32,17 @@ func (c *conv) finish() {
 	for _, n := range c.nets {
 		nc := config.SharedNetworkConfig{Name: n.name}
 		nc.Options = c.finishOpts(n.par, "dhcp.shared_networks["+n.name+"]")
-		nc.NextServer, nc.ServerName, nc.BootFile = n.par.next, n.par.sname, n.par.file
 		nc.DefaultLeaseTime, nc.MaxLeaseTime, nc.MinLeaseTime, nc.RenewTime, nc.RebindTime = n.par.times[0], n.par.times[1], n.par.times[2], n.par.times[3], n.par.times[4]
 		for _, s := range n.subs {
-			nc.Subnets = append(nc.Subnets, c.finishSubnet(s))
+			// The boot fields of a shared network are its subnets'
+			// unless they set their own (the same precedence).
+			sc := c.finishSubnet(s)
+			for _, f := range [][2]*string{{&sc.NextServer, &n.par.next}, {&sc.ServerName, &n.par.sname}, {&sc.BootFile, &n.par.file}} {
+				if *f[0] == "" {
+					*f[0] = *f[1]
+				}
+			}
+			nc.Subnets = append(nc.Subnets, sc)
 		}
 		if len(nc.Subnets) == 0 {
 			c.rep.Drop(n.pos, "shared-network "+n.name, "no subnet")
@@ -71,7 +78,7 @@ func (c *conv) finish() {
 	if g.times[4] != nil {
 		d.RebindTime = *g.times[4]
 	}
-	d.Bootp = c.bootp
+	d.BOOTP = c.bootp
 	if d.DefaultLeaseTime == 0 {
 		d.DefaultLeaseTime = iscDefaultLease
 		c.rep.Invent("dhcp.default_lease_time", "12h", "ISC's default-lease-time")

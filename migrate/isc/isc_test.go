@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/config"
+	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
@@ -81,11 +81,11 @@ func TestImportFailoverPair(t *testing.T) {
 	if got := d.Options["my_motd"]; got != "say \"hi\"\tthere" {
 		t.Errorf("defined option = %#v", got)
 	}
-	if len(d.OptionDefinitions) != 1 || !reflect.DeepEqual(d.OptionDefinitions[0], config.OptionDefinition{Name: "my_motd", Code: 224, Type: "string"}) {
+	if len(d.OptionDefinitions) != 1 || !reflect.DeepEqual(d.OptionDefinitions[0], dhcpscope.OptionDefinition{Name: "my_motd", Code: 224, Type: "string"}) {
 		t.Errorf("option definitions = %+v", d.OptionDefinitions)
 	}
-	if d.Bootp != "off" {
-		t.Errorf("bootp = %q, want off (deny bootp)", d.Bootp)
+	if d.BOOTP != "off" {
+		t.Errorf("bootp = %q, want off (deny bootp)", d.BOOTP)
 	}
 	if got := d.Options["domain_name_servers"]; toString(got) != "[192.0.2.53 192.0.2.54]" {
 		t.Errorf("dns = %v", got)
@@ -200,7 +200,7 @@ func TestParseConfigUnsupported(t *testing.T) {
 		{"pool next-server", "subnet 192.0.2.0 netmask 255.255.255.0 {\n pool {\n  next-server 192.0.2.1;\n  range 192.0.2.10 192.0.2.20;\n }\n}\n", "x.conf:3: next-server"},
 		{"authenticated clients", "subnet 192.0.2.0 netmask 255.255.255.0 {\n pool {\n  deny authenticated clients;\n  range 192.0.2.10 192.0.2.20;\n }\n}\n", "a permit hadhcpd has no equivalent"},
 		{"lease limit", "class \"c\" { match if exists agent.circuit-id; lease limit 4; }\n", "x.conf:1: lease limit 4"},
-		{"unknown option", "option ip-forwarding off;\n", "not one hadhcpd knows by name"},
+		{"unknown option", "option no-such-option off;\n", "not one hadhcpd knows by name"},
 		{"host by name", "host a { hardware ethernet 00:11:22:33:44:55; fixed-address printer.example.com; }\n", "no DNS lookups"},
 		{"if in one of two subnets", "subnet 192.0.2.0 netmask 255.255.255.0 {\n range 192.0.2.10 192.0.2.20;\n if exists user-class { filename \"x\"; }\n}\nsubnet 198.51.100.0 netmask 255.255.255.0 { range 198.51.100.10 198.51.100.20; }\n", "x.conf:3: if ... (in subnet 192.0.2.0/24)"},
 	} {

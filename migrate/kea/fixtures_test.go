@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/config"
+	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
@@ -62,7 +63,7 @@ func TestFixturePXE(t *testing.T) {
 	d := res.Config.DHCP
 	pxe := class(d, "pxe")
 	if pxe == nil || pxe.NextServer != "192.0.2.10" || pxe.ServerName != "tftp1" ||
-		fmt.Sprint(pxe.Options["vendor_specific"]) != "map[options:map[pxe_boot_menu:[32768 4 Boot] pxe_discovery_control:3] space:vendor-encapsulated-options-space]" {
+		fmt.Sprint(pxe.Options["vendor_specific"]) != "map[options:map[pxe_boot_menu:[32768 4 Boot] pxe_discovery_control:3] space:vendor_encapsulated_options_space]" {
 		t.Fatalf("pxe = %+v", pxe)
 	}
 	if u := class(d, "pxe-uefi"); u == nil || u.BootFile != "ipxe.efi" || u.Test != "member('pxe') and (option[93].hex == 0x0007 or option[93].hex == 0x0009)" {
@@ -78,9 +79,9 @@ func TestFixturePXE(t *testing.T) {
 	if d.RenewTime != 5*time.Minute || d.RebindTime != 525*time.Second || d.DeclineProbation != time.Hour || d.Authoritative == nil || *d.Authoritative {
 		t.Errorf("T1 %v T2 %v probation %v authoritative %v", d.RenewTime, d.RebindTime, d.DeclineProbation, d.Authoritative)
 	}
-	want := []config.OptionDefinition{
-		{Name: "pxe_discovery_control", Code: 6, Space: vendorSpace, Type: "uint8"},
-		{Name: "pxe_boot_menu", Code: 9, Space: vendorSpace, Type: "record", Fields: []string{"uint16", "uint8", "string"}},
+	want := []dhcpscope.OptionDefinition{
+		{Name: "pxe_discovery_control", Code: 6, Space: migrate.SpaceKey(vendorSpace), Type: "uint8"},
+		{Name: "pxe_boot_menu", Code: 9, Space: migrate.SpaceKey(vendorSpace), Type: "record", Fields: []string{"uint16", "uint8", "string"}},
 	}
 	if !reflect.DeepEqual(d.OptionDefinitions, want) {
 		t.Errorf("definitions %+v", d.OptionDefinitions)

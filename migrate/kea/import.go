@@ -37,8 +37,8 @@ type conv struct {
 	rep  *migrate.Report
 	cfg  *config.Config
 	defs map[string]optDef // by "space/name"; the packet's own options under "dhcp4/"
-	// encap: option key -> the space it carries (option 43 carries
-	// vendorSpace unless a definition says otherwise).
+	// encap: option key -> the key of the space it carries (option 43
+	// carries vendorSpace unless a definition says otherwise).
 	encap   map[string]string
 	global  *scopeOpts
 	haNames []string
@@ -50,15 +50,9 @@ type conv struct {
 	subnetRefs []*config.SubnetConfig
 }
 
+// optDef is an option-def converted by the importers' shared table.
 type optDef struct {
-	code  int
-	space string
-	key   string
-	typ   string
-	array bool
-	field []string
-	encap string
-	std   *migrate.OptDef
+	def migrate.Definition
 }
 
 // scopeOpts is what one scope's option-data says: options and
@@ -84,7 +78,7 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 		return nil, migrate.Errorf(root.Pos, "no \"Dhcp4\" object")
 	}
 	c := &conv{rep: &migrate.Report{}, cfg: &config.Config{DHCP: &config.DHCPConfig{}}, defs: map[string]optDef{},
-		encap: map[string]string{"vendor_specific": vendorSpace}, onlyIfReq: map[string]migrate.Pos{}}
+		encap: map[string]string{"vendor_specific": migrate.SpaceKey(vendorSpace)}, onlyIfReq: map[string]migrate.Pos{}}
 	for _, m := range root.Obj {
 		if m.Key != "Dhcp4" {
 			c.rep.Drop(m.Pos, m.Key, "another Kea server's section")
@@ -385,6 +379,7 @@ func (c *conv) sharedNetwork(v *Value) {
 	c.rep.Map(v.Pos, "shared-network "+name, key)
 	var so *scopeOpts
 	var allow []string
+	var boot [3]string // next-server, server-hostname, boot-file-name
 	tm := times{&n.DefaultLeaseTime, &n.MaxLeaseTime, &n.MinLeaseTime, &n.RenewTime, &n.RebindTime}
 	for _, m := range v.Obj {
 		switch m.Key {
@@ -409,7 +404,7 @@ func (c *conv) sharedNetwork(v *Value) {
 		case "reservations", "reservation-mode", "reservations-global", "reservations-in-subnet":
 			c.rep.Drop(m.Pos, m.Key, "reservations are per subnet in hadhcpd")
 		default:
-			if !c.common(m, key, &n.NextServer, &n.ServerName, &n.BootFile, &tm, nil) {
+			if !c.common(m, key, &boot[0], &boot[1], &boot[2], &tm, nil) {
 				c.other(m, "shared-network")
 			}
 		}
@@ -420,6 +415,16 @@ func (c *conv) sharedNetwork(v *Value) {
 	n.Options = c.finishOpts(so, key)
 	if sv := v.Get("subnet4"); sv != nil {
 		c.subnets(sv, allow, key+".subnets", &n.Subnets)
+	}
+	// The network's boot fields are its subnets' unless they set their
+	// own (the same precedence in Kea).
+	for i := range n.Subnets {
+		s := &n.Subnets[i]
+		for j, f := range []*string{&s.NextServer, &s.ServerName, &s.BootFile} {
+			if *f == "" {
+				*f = boot[j]
+			}
+		}
 	}
 	c.cfg.DHCP.SharedNetworks = append(c.cfg.DHCP.SharedNetworks, n)
 }

@@ -5,16 +5,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hadhcpd/hadhcpd/config"
+	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
-
-// keaTypes maps Kea's option-def types to hadhcpd's definition types.
-var keaTypes = map[string]string{
-	"ipv4-address": "ip", "string": "string", "uint8": "uint8", "uint16": "uint16", "uint32": "uint32",
-	"int8": "int8", "int16": "int16", "int32": "int32", "boolean": "bool", "fqdn": "fqdn", "binary": "hex",
-	"empty": "empty", "record": "record",
-}
 
 func strOrNum(v *Value) string {
 	if v == nil {
@@ -24,9 +17,9 @@ func strOrNum(v *Value) string {
 }
 
 // optionDefs maps option-def: the packet's own options and sub-options of
-// spaces, of every type hadhcpd's definitions have.
+// spaces, converted by the importers' shared table (migrate.KeaDefinition).
 func (c *conv) optionDefs(v *Value) {
-	for _, e := range v.Arr {
+	for _, e := range arr(v) {
 		c.optionDef(e)
 	}
 }
@@ -39,79 +32,47 @@ func (c *conv) optionDef(e *Value) {
 	}
 	src := "option-def " + name
 	n, err := strconv.Atoi(strOrNum(e.Get("code")))
-	lo := 1
-	if space != "dhcp4" {
-		lo = 0
-	}
-	if err != nil || n < lo || n > 254 {
-		c.rep.Invalid(e.Pos, src, fmt.Sprintf("code must be %d..254", lo))
+	if err != nil {
+		c.rep.Invalid(e.Pos, src, "no code")
 		return
 	}
-	if n == 0 {
+	if n == 0 && space != "dhcp4" {
 		c.rep.Invalid(e.Pos, src, "sub-option code 0 is the pad option (RFC 2132 §3.1) and cannot carry data")
 		return
 	}
-	t, ok := keaTypes[typ]
-	if !ok {
-		c.rep.Unsupported(e.Pos, src, fmt.Sprintf("option type %q has no hadhcpd equivalent", typ))
+	array := false
+	if a := e.Get("array"); a != nil && a.Kind == Bool {
+		array = a.Bool
+	}
+	encap := str(e.Get("encapsulate"))
+	if n == 43 && space == "dhcp4" && encap != "" {
+		// Option 43 is hadhcpd's vendor_specific: it carries a space
+		// without a definition.
+		k := migrate.SpaceKey(encap)
+		c.defs[space+"/"+name] = optDef{def: migrate.Definition{Opt: migrate.OptDef{Code: 43, Key: "vendor_specific", Type: migrate.OptEncapsulate, Encapsulate: k, Space: "dhcp4"}}}
+		c.encap["vendor_specific"] = k
+		c.rep.MapNote(e.Pos, src, "options.vendor_specific", "option 43 carries space "+k)
 		return
 	}
-	d := optDef{code: n, typ: t, key: migrate.OptionKey(name)}
-	if space != "dhcp4" {
-		d.space = space
+	sp := space
+	if sp == "dhcp4" {
+		sp = ""
 	}
-	if a := e.Get("array"); a != nil && a.Kind == Bool && a.Bool {
-		d.array = true
-		if t == "fqdn" {
-			d.typ, d.array = "domains", false
-		}
+	d, err := migrate.KeaDefinition(sp, name, n, typ, array, str(e.Get("record-types")), encap)
+	if err != nil {
+		c.rep.Unsupported(e.Pos, src, err.Error())
+		return
 	}
-	if t == "record" {
-		for _, f := range strings.Split(str(e.Get("record-types")), ",") {
-			ft, ok := keaTypes[strings.TrimSpace(f)]
-			if !ok || ft == "record" || ft == "empty" {
-				c.rep.Unsupported(e.Pos, src, fmt.Sprintf("record field type %q has no hadhcpd equivalent", strings.TrimSpace(f)))
-				return
-			}
-			d.field = append(d.field, ft)
-		}
+	c.defs[space+"/"+name] = optDef{def: d}
+	if d.Opt.Type == migrate.OptEncapsulate {
+		c.encap[d.Opt.Key] = d.Opt.Encapsulate
 	}
-	if en := str(e.Get("encapsulate")); en != "" {
-		if t != "empty" {
-			c.rep.Unsupported(e.Pos, src, "an option with data and encapsulated sub-options")
-			return
-		}
-		d.typ, d.encap = "encapsulate", en
+	if d.Entry == nil {
+		c.rep.MapNote(e.Pos, src, "(option definition)", "hadhcpd knows "+d.Opt.Key+" already")
+		return
 	}
-	if d.space == "" {
-		for _, std := range migrate.StandardOptions {
-			if int(std.Code) == n {
-				std := std
-				d.std = &std
-				break
-			}
-		}
-	}
-	if d.encap != "" && n == 43 && d.space == "" {
-		d.key, d.std = "vendor_specific", nil
-	}
-	c.defs[space+"/"+name] = d
-	switch {
-	case d.encap != "" && n == 43 && d.space == "":
-		c.encap["vendor_specific"] = d.encap
-		c.rep.MapNote(e.Pos, src, "options.vendor_specific", "option 43 carries space "+d.encap)
-	case d.std != nil && d.encap == "":
-		d.key = d.std.Key
-		c.defs[space+"/"+name] = d
-		c.rep.MapNote(e.Pos, src, "(option definition)", fmt.Sprintf("code %d is hadhcpd's %s: written by that name", n, d.std.Key))
-	default:
-		if d.encap != "" {
-			c.encap[d.key] = d.encap
-		}
-		c.cfg.DHCP.OptionDefinitions = append(c.cfg.DHCP.OptionDefinitions, config.OptionDefinition{
-			Name: d.key, Code: d.code, Space: d.space, Type: d.typ, Array: d.array, Fields: d.field, Encapsulate: d.encap})
-		c.rep.Map(e.Pos, src, "dhcp.option_definitions["+d.key+"]")
-	}
+	c.cfg.DHCP.OptionDefinitions = append(c.cfg.DHCP.OptionDefinitions, *d.Entry)
+	c.rep.Map(e.Pos, src, "dhcp.option_definitions["+d.Entry.Name+"]")
 }
 
 // codeNames maps standard option codes to their names.
@@ -147,7 +108,7 @@ func (c *conv) optionDatum(e *Value, key string, so *scopeOpts) {
 	if name == "" && e.Get("code") != nil {
 		n, _ := strconv.Atoi(strOrNum(e.Get("code")))
 		for k, d := range c.defs {
-			if d.code == n && strings.HasPrefix(k, space+"/") {
+			if int(d.def.Opt.Code) == n && strings.HasPrefix(k, space+"/") {
 				name = strings.TrimPrefix(k, space+"/")
 			}
 		}
@@ -166,65 +127,70 @@ func (c *conv) optionDatum(e *Value, key string, so *scopeOpts) {
 		return
 	}
 	if space != "dhcp4" {
-		d, ok := c.defs[space+"/"+name]
-		if !ok {
+		if _, ok := migrate.KeaVendorSpace(space); ok {
+			c.rep.Unsupported(e.Pos, src, "option 125 sub-options from Kea's vendor-N spaces: write dhcp.options.vivso_suboptions")
+			return
+		}
+		sk := migrate.SpaceKey(space)
+		var od migrate.OptDef
+		if d, ok := c.defs[space+"/"+name]; ok {
+			od = d.def.Opt
+		} else if std, ok := migrate.SubOption(space, name); ok {
+			od = std
+		} else {
 			c.rep.Invalid(e.Pos, src, "a sub-option of space "+space+" with no option-def")
 			return
 		}
-		v, err := c.value(d, data, e)
+		v, err := value(od, data, e)
 		if err != nil {
 			c.rep.Invalid(e.Pos, src, err.Error())
 			return
 		}
-		if so.sub[space] == nil {
-			so.sub[space] = map[string]any{}
+		if so.sub[sk] == nil {
+			so.sub[sk] = map[string]any{}
 		}
-		so.sub[space][d.key] = v
-		c.rep.MapNote(e.Pos, src, key, "sub-option "+d.key+" of space "+space)
+		so.sub[sk][od.Key] = v
+		c.rep.MapNote(e.Pos, src, key, "sub-option "+od.Key+" of space "+sk)
 		return
 	}
 	if name == "dhcp-renewal-time" || name == "dhcp-rebinding-time" {
 		c.rep.Unsupported(e.Pos, src, "T1/T2 as option-data: write renew-timer/rebind-timer")
 		return
 	}
-	if why, ok := migrate.DerivedOptions[name]; ok && name != "subnet-mask" {
+	var od migrate.OptDef
+	var def *migrate.Definition
+	if d, ok := c.defs["dhcp4/"+name]; ok {
+		od, def = d.def.Opt, &d.def
+	} else if why, ok := migrate.DerivedOptions[name]; ok {
 		c.rep.Drop(e.Pos, src, why)
 		return
-	}
-	d, ok := c.defs["dhcp4/"+name]
-	if !ok {
-		std, sok := migrate.StandardOptions[name]
-		if name == "subnet-mask" {
-			std, sok = migrate.OptDef{Code: 1, Key: "subnet_mask", Type: migrate.OptIP}, true
-		}
-		if name == "vendor-encapsulated-options" {
-			std, sok = migrate.OptDef{Code: 43, Key: "vendor_specific", Type: migrate.OptHex}, true
-		}
-		if !sok {
-			c.rep.Unsupported(e.Pos, src, fmt.Sprintf("option %q is not one hadhcpd knows by name: add an option-def", name))
-			return
-		}
-		d = optDef{code: int(std.Code), key: std.Key, std: &std}
-	}
-	if sp, ok := c.encap[d.key]; ok && (!hasData || data == "") && d.typ != "hex" {
-		// Kea fills an encapsulating option given without data with its
-		// space's sub-options (Kea ARM "Nested DHCPv4 Options").
-		so.carry = append(so.carry, d.key)
-		c.rep.MapNote(e.Pos, src, key+"."+d.key, "carries the options of space "+sp)
+	} else if std, ok := migrate.KeaOption(name); ok {
+		od = std
+	} else {
+		c.rep.Unsupported(e.Pos, src, fmt.Sprintf("option %q is not one hadhcpd knows by name: add an option-def", name))
 		return
 	}
-	if !hasData {
+	if sp, ok := c.encap[od.Key]; ok && (!hasData || data == "") {
+		// Kea fills an encapsulating option given without data with its
+		// space's sub-options (Kea ARM "Nested DHCPv4 Options").
+		so.carry = append(so.carry, od.Key)
+		c.rep.MapNote(e.Pos, src, key+"."+od.Key, "carries the options of space "+sp)
+		return
+	}
+	if !hasData && od.Type != migrate.OptEmpty {
 		c.rep.Invalid(e.Pos, src, "no data")
 		return
 	}
-	v, err := c.value(d, data, e)
+	v, err := value(od, data, e)
 	if err != nil {
 		c.rep.Invalid(e.Pos, src, err.Error())
 		return
 	}
-	k := d.key
-	if d.std != nil {
-		k, v = migrate.OptionEntry(int(d.std.Code), d.std.Key, d.std.Type, v)
+	var k string
+	if def != nil {
+		k, v = def.OptionEntry(v)
+	} else {
+		k, v = migrate.OptionEntry(int(od.Code), od.Key, od.Type, v)
 	}
 	so.opts[k] = v
 	c.rep.Map(e.Pos, src, key+"."+migrate.ReportKey(k))
@@ -232,11 +198,11 @@ func (c *conv) optionDatum(e *Value, key string, so *scopeOpts) {
 
 // value reads an option's data: Kea's csv-format text by the option's
 // type, or hex with csv-format false.
-func (c *conv) value(d optDef, data string, e *Value) (any, error) {
+func value(od migrate.OptDef, data string, e *Value) (any, error) {
 	if cf := e.Get("csv-format"); cf != nil && cf.Kind == Bool && !cf.Bool {
 		h := strings.NewReplacer(" ", "", ":", "").Replace(data)
-		if len(h)%2 != 0 {
-			return nil, fmt.Errorf("hex data of odd length")
+		if len(h)%2 != 0 || len(h) == 0 {
+			return nil, fmt.Errorf("hex data of odd length, or none")
 		}
 		var b strings.Builder
 		for i := 0; i < len(h); i += 2 {
@@ -245,95 +211,28 @@ func (c *conv) value(d optDef, data string, e *Value) (any, error) {
 			}
 			b.WriteString(strings.ToLower(h[i : i+2]))
 		}
-		if _, err := strconv.ParseUint(strings.ReplaceAll(b.String(), ":", "")+"0", 16, 64); err != nil && len(h) <= 14 {
+		if _, err := dhcpscope.ParseHex(b.String()); err != nil {
 			return nil, fmt.Errorf("%q is not hex", data)
 		}
-		if d.std != nil && d.std.Type != migrate.OptHex {
-			return map[string]any{"code": d.code, "type": "hex", "value": b.String()}, nil
+		switch od.Type {
+		case migrate.OptHex, migrate.OptVendor, migrate.OptEncapsulate, migrate.OptVIVCO, migrate.OptVIVSO:
+			return b.String(), nil
 		}
-		return b.String(), nil
-	}
-	if d.std != nil {
-		vals := splitCSV(data)
-		if d.std.Type == migrate.OptRoutes {
-			// Kea writes "198.51.100.0/24 - 192.0.2.1".
-			for i, r := range vals {
-				vals[i] = strings.Join(strings.Fields(strings.ReplaceAll(r, " - ", " ")), " ")
-			}
-		}
-		if d.std.Type == migrate.OptString {
-			return data, nil
-		}
-		return migrate.OptionValue(d.std.Type, vals)
+		return nil, fmt.Errorf("csv-format false (raw hex) for option %s of type %s: write its value as text", od.Key, od.Type)
 	}
 	vals := splitCSV(data)
-	one := func(typ, s string) (any, error) {
-		switch typ {
-		case "ip":
-			return migrate.ParseIPv4(s)
-		case "string", "fqdn":
-			return s, nil
-		case "hex":
-			return s, nil
-		case "bool":
-			switch strings.ToLower(s) {
-			case "true", "1":
-				return true, nil
-			case "false", "0":
-				return false, nil
-			}
-			return nil, fmt.Errorf("%q is not a boolean", s)
-		case "uint8", "uint16", "uint32":
-			n, err := strconv.ParseUint(s, 0, map[string]int{"uint8": 8, "uint16": 16, "uint32": 32}[typ])
-			if err != nil {
-				return nil, fmt.Errorf("%q is not a %s", s, typ)
-			}
-			return int(n), nil
-		case "int8", "int16", "int32":
-			n, err := strconv.ParseInt(s, 0, map[string]int{"int8": 8, "int16": 16, "int32": 32}[typ])
-			if err != nil {
-				return nil, fmt.Errorf("%q is not a %s", s, typ)
-			}
-			return int(n), nil
+	switch od.Type {
+	case migrate.OptRoutes:
+		// Kea writes "198.51.100.0/24 - 192.0.2.1".
+		for i, r := range vals {
+			vals[i] = strings.Join(strings.Fields(strings.ReplaceAll(r, " - ", " ")), " ")
 		}
-		return nil, fmt.Errorf("type %s", typ)
-	}
-	switch {
-	case d.typ == "empty":
-		return true, nil
-	case d.typ == "string" && !d.array:
+	case migrate.OptString:
 		return data, nil
-	case d.typ == "domains":
-		return vals, nil
-	case d.typ == "record":
-		if len(vals) < len(d.field) || (!d.array && len(vals) != len(d.field)) {
-			return nil, fmt.Errorf("%d values for a record of %d fields", len(vals), len(d.field))
-		}
-		out := make([]any, len(vals))
-		for i, s := range vals {
-			ft := d.field[min(i, len(d.field)-1)]
-			v, err := one(ft, s)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
-	case d.array:
-		out := make([]any, 0, len(vals))
-		for _, s := range vals {
-			v, err := one(d.typ, s)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, nil
+	case migrate.OptEmpty:
+		return true, nil
 	}
-	if len(vals) != 1 {
-		return nil, fmt.Errorf("%d values where one is expected", len(vals))
-	}
-	return one(d.typ, vals[0])
+	return od.Value(vals)
 }
 
 func splitCSV(s string) []string {
