@@ -26,6 +26,10 @@ func (c *conv) finish() {
 		}
 		d.ClientClasses = append(d.ClientClasses, cc)
 	}
+	for i, err := range migrate.ClassErrors(d.ClientClasses, d.OptionDefinitions) {
+		cl := c.order[i]
+		c.rep.Unsupported(cl.pos, "class "+cl.name, "the translated test does not compile in hadhcpd's class language: "+err.Error())
+	}
 	c.placeRanges()
 	c.placeHosts()
 	c.finishAuth()

@@ -67,6 +67,16 @@ func (c *conv) classes(v *Value) {
 		}
 		cc.Options = c.finishOpts(so, key)
 		c.cfg.DHCP.ClientClasses = append(c.cfg.DHCP.ClientClasses, cc)
+		c.classPos = append(c.classPos, e.Pos)
+	}
+}
+
+// checkClasses reports the tests hadhcpd's language (a subset of Kea's)
+// cannot compile, at their class.
+func (c *conv) checkClasses() {
+	d := c.cfg.DHCP
+	for i, err := range migrate.ClassErrors(d.ClientClasses, d.OptionDefinitions) {
+		c.rep.Unsupported(c.classPos[i], "client-class "+d.ClientClasses[i].Name, "its test does not compile in hadhcpd's class language (a subset of Kea's): "+err.Error())
 	}
 }
 

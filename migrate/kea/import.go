@@ -48,6 +48,7 @@ type conv struct {
 	resGlobal  bool
 	onlyIfReq  map[string]migrate.Pos // classes with only-if-required and parameters
 	subnetRefs []*config.SubnetConfig
+	classPos   []migrate.Pos // of each of cfg.DHCP.ClientClasses
 }
 
 // optDef is an option-def converted by the importers' shared table.
@@ -165,6 +166,7 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 	c.placeGlobalReservations()
 	c.loadBalance()
 	c.precedence()
+	c.checkClasses()
 	for name, pos := range c.onlyIfReq {
 		c.rep.Unsupported(pos, "client class "+name+" only-if-required", "Kea evaluates it only for the subnets and pools that require it; hadhcpd evaluates every class for every client, so its parameters reach clients elsewhere too")
 	}
