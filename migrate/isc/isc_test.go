@@ -15,7 +15,6 @@ import (
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
 
-
 // pending are the keys the importer writes whose server side is not on
 // main yet: check-config assertions on configs using them skip.
 var pending = []string{"shared_networks", "option_definitions", "client_classes", "pools[].allow/deny/options", "next_server/boot_file/server_name", "renew_time/rebind_time", "bootp", "reservations[].circuit_id/remote_id"}

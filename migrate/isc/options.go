@@ -308,29 +308,6 @@ func hexValue(ts []token) (any, error) {
 	return hexColon(b), nil
 }
 
-// optionValues splits an option's values at commas; quoted strings lose
-// their quotes. A value of several words (a route "24 192.0.2.1" in
-// byte form) is joined with spaces.
-func optionValues(s *Stmt) ([]string, error) {
-	var out []string
-	cur := []string{}
-	for _, t := range s.Words[2:] {
-		if t.kind == tPunct && t.is(',') {
-			if len(cur) == 0 {
-				return nil, migrate.Errorf(s.Pos, "option %s: empty value before ','", s.word(1))
-			}
-			out = append(out, strings.Join(cur, " "))
-			cur = cur[:0]
-			continue
-		}
-		cur = append(cur, t.str())
-	}
-	if len(cur) == 0 {
-		return nil, migrate.Errorf(s.Pos, "option %s has no value", s.word(1))
-	}
-	return append(out, strings.Join(cur, " ")), nil
-}
-
 // routesFromBytes reads RFC 3442 classless routes written as ISC's usual
 // `array of integer 8` (width, significant destination octets, router),
 // or as "prefix router" pairs.
