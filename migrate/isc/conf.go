@@ -280,6 +280,23 @@ func (c *conv) stmt(s *Stmt, sc *scope) error {
 		}
 	case "if", "elsif", "else":
 		return c.ifStmt(s, sc)
+	case "boot-unknown-clients":
+		// dhcpd.conf(5): false means clients without a host declaration
+		// get no address at all in this scope: every pool denies them.
+		switch s.word(1) {
+		case "", "on", "true":
+			c.rep.MapNote(s.Pos, s.String(), "(built in)", "hadhcpd serves unknown clients")
+		case "off", "false":
+			if sc.par == nil {
+				c.rep.Unsupported(s.Pos, s.String(), "inside "+sc.kind)
+				return nil
+			}
+			sc.par.deny = append(sc.par.deny, "unknown")
+			c.rep.MapNote(s.Pos, s.String(), "pools[].deny", "unknown clients get no address: every pool of "+sc.kind+" "+sc.name+" denies them")
+		default:
+			return migrate.Errorf(s.Pos, "boot-unknown-clients: want on or off")
+		}
+		return nil
 	case "use-host-decl-names":
 		c.declName = len(s.Words) == 1 || s.word(1) == "on" || s.word(1) == "true"
 		c.rep.Map(s.Pos, s.String(), "dhcp.subnets[].reservations[].hostname")
@@ -350,7 +367,6 @@ var dropped = map[string]string{
 	"authoring-byte-order":      "only affects dhcpd's lease file",
 	"abandon-lease-time":        "hadhcpd keeps a declined address for dhcp.decline_probation",
 	"infinite-is-reserved":      "hadhcpd grants no infinite leases",
-	"boot-unknown-clients":      "hadhcpd serves unknown clients",
 	"always-reply-rfc1048":      "hadhcpd answers BOOTP with RFC 1048 options",
 	"max-ack-delay":             "an ISC lease-write optimisation",
 	"max-ack-delay-ms":          "an ISC lease-write optimisation",

@@ -107,9 +107,17 @@ func hasParams(p *params) bool {
 	return len(p.opts) > 0 || p.next != "" || p.sname != "" || p.file != "" || p.vspace != "" || len(p.sub) > 0 || p.times != [5]*time.Duration{}
 }
 
+// subKey is the subnet's key in the written config.
+func subKey(s *subnet) string {
+	if s.net != nil {
+		return "dhcp.shared_networks[" + s.net.name + "].subnets[" + s.prefix.String() + "]"
+	}
+	return "dhcp.subnets[" + s.prefix.String() + "]"
+}
+
 func (c *conv) finishSubnet(s *subnet) config.SubnetConfig {
 	sc := s.cfg
-	key := "dhcp.subnets[" + s.prefix.String() + "]"
+	key := subKey(s)
 	sc.Options = c.finishOpts(s.par, key)
 	sc.NextServer, sc.ServerName, sc.BootFile = s.par.next, s.par.sname, s.par.file
 	sc.DefaultLeaseTime, sc.MaxLeaseTime, sc.MinLeaseTime, sc.RenewTime, sc.RebindTime = s.par.times[0], s.par.times[1], s.par.times[2], s.par.times[3], s.par.times[4]
@@ -218,7 +226,7 @@ func (c *conv) placeRanges() {
 			pc.Deny = appendNew(pc.Deny, p.deny...)
 		}
 		sub.cfg.Pools = append(sub.cfg.Pools, pc)
-		c.rep.Map(r.pos, r.src, fmt.Sprintf("dhcp.subnets[%s].pools[%d]", sub.prefix, len(sub.cfg.Pools)-1))
+		c.rep.Map(r.pos, r.src, fmt.Sprintf("%s.pools[%d]", subKey(sub), len(sub.cfg.Pools)-1))
 		if n, b := netBcast(sub.prefix); within(n, r.lo, r.hi) || within(b, r.lo, r.hi) {
 			c.rep.MapNote(r.pos, r.src, "pools[]", "the range holds the subnet's network or broadcast address: hadhcpd never gives those two out")
 		}
@@ -323,7 +331,7 @@ func (c *conv) placeHosts() {
 		var keys []string
 		for _, s := range subs {
 			s.cfg.Reservations = append(s.cfg.Reservations, res)
-			keys = append(keys, fmt.Sprintf("dhcp.subnets[%s].reservations[%d]", s.prefix, len(s.cfg.Reservations)-1))
+			keys = append(keys, fmt.Sprintf("%s.reservations[%d]", subKey(s), len(s.cfg.Reservations)-1))
 		}
 		if len(keys) > 1 {
 			sort.Strings(keys)

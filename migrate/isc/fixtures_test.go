@@ -245,3 +245,22 @@ func TestFixtureProblems(t *testing.T) {
 		t.Errorf("the good definition after a bad one: %+v", res.Config.DHCP.OptionDefinitions)
 	}
 }
+
+// boot-unknown-clients false: no address for clients without a host
+// declaration, in every pool of the scope.
+func TestBootUnknownClients(t *testing.T) {
+	res, err := ParseConfig("x.conf", []byte("boot-unknown-clients false;\nsubnet 192.0.2.0 netmask 255.255.255.0 {\n range 192.0.2.10 192.0.2.20;\n pool { range 192.0.2.30 192.0.2.40; }\n}\nhost a { hardware ethernet 00:11:22:33:44:55; }\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Config.DHCP.Subnets[0]
+	for _, p := range s.Pools {
+		if !reflect.DeepEqual(p.Deny, []string{"unknown"}) {
+			t.Errorf("pool %+v does not deny unknown clients", p)
+		}
+	}
+	// The host without fixed-address now matters: it makes its client known.
+	if len(s.Reservations) != 1 || s.Reservations[0].HWAddress != "00:11:22:33:44:55" || s.Reservations[0].IP != "" {
+		t.Errorf("reservations %+v", s.Reservations)
+	}
+}
