@@ -133,7 +133,12 @@ func CheckConfig(cfg *config.Config, rep *Report) {
 		rep.Unsupported(Pos{}, "(written configuration)", "cannot check it: "+err.Error())
 		return
 	}
-	_, err = config.Load(p)
+	loaded, err := config.Load(p)
+	if err == nil {
+		for _, w := range loaded.Warnings() {
+			rep.MapNote(Pos{}, w.Key, w.Key, "check-config warns: "+w.Reason)
+		}
+	}
 	for _, e := range flatten(err) {
 		var ce *config.ConfigError
 		if errors.As(e, &ce) {
