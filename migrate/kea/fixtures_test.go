@@ -228,3 +228,24 @@ func TestFixtureProblems(t *testing.T) {
 		t.Errorf("the good pool after a bad one: %+v", p)
 	}
 }
+
+// authoritative per subnet: hadhcpd's is global, taken when they agree.
+func TestAuthoritativePerSubnet(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+		bad  bool
+	}{
+		{`"subnet4": [{"subnet": "192.0.2.0/24", "authoritative": true, "pools": [{"pool": "192.0.2.10-192.0.2.20"}]}]`, true, false},
+		{`"authoritative": true, "subnet4": [{"subnet": "192.0.2.0/24", "authoritative": false, "pools": [{"pool": "192.0.2.10-192.0.2.20"}]}]`, false, false},
+		{`"subnet4": [{"subnet": "192.0.2.0/24", "authoritative": true, "pools": [{"pool": "192.0.2.10-192.0.2.20"}]}, {"subnet": "198.51.100.0/24", "pools": [{"pool": "198.51.100.10-198.51.100.20"}]}]`, false, true},
+	} {
+		res, err := ParseConfig("k.json", []byte(`{"Dhcp4": {`+tc.in+`}}`), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := res.Config.DHCP.Authoritative; a == nil || *a != tc.want || (res.Report.Err() != nil) != tc.bad {
+			t.Errorf("%s: authoritative %v, report %v", tc.in, a, res.Report.Err())
+		}
+	}
+}

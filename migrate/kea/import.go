@@ -49,6 +49,7 @@ type conv struct {
 	onlyIfReq  map[string]migrate.Pos // classes with only-if-required and parameters
 	subnetRefs []*config.SubnetConfig
 	classPos   []migrate.Pos // of each of cfg.DHCP.ClientClasses
+	subAuth    []subnetAuth
 }
 
 // optDef is an option-def converted by the importers' shared table.
@@ -131,7 +132,7 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 		case "interfaces-config":
 			c.interfaces(m.Val)
 		case "subnet4":
-			c.subnets(m.Val, nil, "dhcp.subnets", &d.Subnets)
+			c.subnets(m.Val, nil, "dhcp.subnets", &d.Subnets, nil)
 		case "shared-networks":
 			if m.Val.Kind != Arr {
 				c.rep.Invalid(m.Pos, src, "shared-networks must be a list")
@@ -178,6 +179,7 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 		d.Authoritative = migrate.Ptr(false)
 		c.rep.Invent("dhcp.authoritative", "false", "no \"authoritative\" and Kea's default is false: "+authNote)
 	}
+	c.finishAuth()
 	if d.DefaultLeaseTime == 0 {
 		d.DefaultLeaseTime = 7200 * time.Second
 		c.rep.Invent("dhcp.default_lease_time", "2h", "Kea's default valid-lifetime")
@@ -382,6 +384,7 @@ func (c *conv) sharedNetwork(v *Value) {
 	var so *scopeOpts
 	var allow []string
 	var boot [3]string // next-server, server-hostname, boot-file-name
+	var netAuth *bool
 	tm := times{&n.DefaultLeaseTime, &n.MaxLeaseTime, &n.MinLeaseTime, &n.RenewTime, &n.RebindTime}
 	for _, m := range v.Obj {
 		switch m.Key {
@@ -400,7 +403,7 @@ func (c *conv) sharedNetwork(v *Value) {
 		case "client-class", "client-classes":
 			allow = c.classRestriction(m, key+".subnets[].pools[].allow")
 		case "authoritative":
-			c.scopeAuth(m)
+			netAuth = c.scopeAuth(m)
 		case "require-client-classes", "evaluate-additional-classes":
 			c.rep.MapNote(m.Pos, m.Key, "dhcp.client_classes", "the classes are evaluated for every client (see only-if-required)")
 		case "reservations", "reservation-mode", "reservations-global", "reservations-in-subnet":
@@ -416,7 +419,7 @@ func (c *conv) sharedNetwork(v *Value) {
 	}
 	n.Options = c.finishOpts(so, key)
 	if sv := v.Get("subnet4"); sv != nil {
-		c.subnets(sv, allow, key+".subnets", &n.Subnets)
+		c.subnets(sv, allow, key+".subnets", &n.Subnets, netAuth)
 	}
 	// The network's boot fields are its subnets' unless they set their
 	// own (the same precedence in Kea).
@@ -454,16 +457,52 @@ func (c *conv) classRestriction(m Member, key string) []string {
 	return out
 }
 
-func (c *conv) scopeAuth(m Member) {
-	global := c.cfg.DHCP.Authoritative != nil && *c.cfg.DHCP.Authoritative
-	if m.Val.Kind == Bool && global == m.Val.Bool {
-		c.rep.MapNote(m.Pos, m.Key, "dhcp.authoritative", "same as the global setting")
-		return
+// scopeAuth reads a shared network's or subnet's authoritative; hadhcpd's
+// is global, taken when every subnet agrees (finishAuth).
+func (c *conv) scopeAuth(m Member) *bool {
+	if m.Val.Kind != Bool {
+		c.rep.Invalid(m.Pos, m.Key, "authoritative must be true or false")
+		return nil
 	}
-	c.rep.Unsupported(m.Pos, m.Key+" "+m.Val.Str, "hadhcpd's authoritative setting is global")
+	c.rep.MapNote(m.Pos, m.Key+" "+strconv.FormatBool(m.Val.Bool), "dhcp.authoritative", "set per subnet in Kea; hadhcpd's is global, taken when every subnet agrees")
+	return migrate.Ptr(m.Val.Bool)
 }
 
-func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.SubnetConfig) {
+type subnetAuth struct {
+	key  string
+	auth *bool // nil: the global setting
+}
+
+// finishAuth sets dhcp.authoritative from the subnets' effective values.
+func (c *conv) finishAuth() {
+	d := c.cfg.DHCP
+	global := d.Authoritative != nil && *d.Authoritative
+	var on, off []string
+	for _, s := range c.subAuth {
+		v := global
+		if s.auth != nil {
+			v = *s.auth
+		}
+		if v {
+			on = append(on, s.key)
+		} else {
+			off = append(off, s.key)
+		}
+	}
+	switch {
+	case len(on) > 0 && len(off) > 0:
+		d.Authoritative = migrate.Ptr(global)
+		c.rep.Unsupported(migrate.Pos{}, "authoritative", fmt.Sprintf("Kea is authoritative for %s and not for %s; hadhcpd's setting is global: written %v", strings.Join(on, ", "), strings.Join(off, ", "), global))
+	case len(on) > 0 && !global:
+		d.Authoritative = migrate.Ptr(true)
+		c.rep.MapNote(migrate.Pos{}, "authoritative (every subnet)", "dhcp.authoritative", "every subnet is authoritative")
+	case len(off) > 0 && global:
+		d.Authoritative = migrate.Ptr(false)
+		c.rep.MapNote(migrate.Pos{}, "authoritative false (every subnet)", "dhcp.authoritative", "no subnet is authoritative: "+authNote)
+	}
+}
+
+func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.SubnetConfig, netAuth *bool) {
 	if v.Kind != Arr {
 		c.rep.Invalid(v.Pos, "subnet4", "subnet4 must be a list")
 		return
@@ -480,6 +519,7 @@ func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.Subn
 		so := &scopeOpts{}
 		subAllow := allow
 		resMode := ""
+		auth := netAuth
 		tm := times{&sc.DefaultLeaseTime, &sc.MaxLeaseTime, &sc.MinLeaseTime, &sc.RenewTime, &sc.RebindTime}
 		for _, m := range e.Obj {
 			switch m.Key {
@@ -499,7 +539,7 @@ func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.Subn
 			case "require-client-classes", "evaluate-additional-classes":
 				c.rep.MapNote(m.Pos, m.Key, "dhcp.client_classes", "the classes are evaluated for every client (see only-if-required)")
 			case "authoritative":
-				c.scopeAuth(m)
+				auth = c.scopeAuth(m)
 			case "reservation-mode":
 				resMode = str(m.Val)
 				c.rep.MapNote(m.Pos, m.Key+" "+resMode, k+".reservations", "Kea 1.x's reservation-mode")
@@ -534,6 +574,7 @@ func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.Subn
 		}
 		sc.Options = c.finishOpts(so, k)
 		*out = append(*out, sc)
+		c.subAuth = append(c.subAuth, subnetAuth{k, auth})
 	}
 	for i := range *out {
 		c.subnetRefs = append(c.subnetRefs, &(*out)[i])
