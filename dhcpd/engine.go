@@ -245,6 +245,7 @@ func prepareConfig(c *scope.Config) {
 		c.OfferHold = 10 * time.Second
 	}
 	c.Link()
+	c.Index()
 	for _, s := range c.Subnets {
 		if s.Options == nil {
 			s.Options = scope.Options{}
@@ -291,6 +292,7 @@ type client struct {
 	id  []byte
 	hw  net.HardwareAddr
 	src source // for the offer bounds (Limits)
+	cls classified
 }
 
 // Handle decides the answer to one request. A nil Reply.Resp with a nil
@@ -342,9 +344,11 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrNotRequest
 	}
 	mt := req.MessageType()
-	if mt == dhcpv4.MessageTypeNone {
+	cfg := e.cfg.Load()
+	if mt == dhcpv4.MessageTypeNone && !cfg.BOOTP {
 		// RFC 2131 §4.1 lets a server answer BOOTP; dynamic BOOTP has no
-		// lease end and cannot work with failover, so it is refused.
+		// lease end and cannot work with failover, so it is refused
+		// (reserved hosts may use it: bootp in boot.go).
 		return Reply{}, ErrBOOTP
 	}
 	c := client{id: req.Options.Get(dhcpv4.OptionClientIdentifier), hw: req.ClientHWAddr}
@@ -371,6 +375,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if sub == nil {
 		return Reply{}, ErrNoSubnet
 	}
+	classify(cfg, req, sub, &c, rai)
 	gc := Client{Key: c.key, HWAddr: c.hw, Secs: req.NumSeconds, Renewal: isRenewal(req, mt)}
 	if len(c.id) > 0 {
 		gc.ClientID = c.id
@@ -393,6 +398,8 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, e.decline(req, c, sub, sid, now)
 	case dhcpv4.MessageTypeInform:
 		return e.inform(req, c, sub, sid)
+	case dhcpv4.MessageTypeNone:
+		return e.bootp(req, c, sub, sid, now)
 	}
 	return Reply{}, ErrUnknownType
 }
