@@ -36,17 +36,16 @@ func (c *conv) finish() {
 	for _, n := range c.nets {
 		nc := config.SharedNetworkConfig{Name: n.name}
 		nc.Options = c.finishOpts(n.par, "dhcp.shared_networks["+n.name+"]")
+		nc.NextServer, nc.ServerName, nc.BootFile = n.par.next, n.par.sname, n.par.file
 		nc.DefaultLeaseTime, nc.MaxLeaseTime, nc.MinLeaseTime, nc.RenewTime, nc.RebindTime = n.par.times[0], n.par.times[1], n.par.times[2], n.par.times[3], n.par.times[4]
 		for _, s := range n.subs {
-			// The boot fields of a shared network are its subnets'
-			// unless they set their own (the same precedence).
-			sc := c.finishSubnet(s)
-			for _, f := range [][2]*string{{&sc.NextServer, &n.par.next}, {&sc.ServerName, &n.par.sname}, {&sc.BootFile, &n.par.file}} {
-				if *f[0] == "" {
-					*f[0] = *f[1]
-				}
+			if len(s.cfg.Pools) == 0 && len(s.cfg.Reservations) == 0 {
+				// check-config wants a pool or a reservation in every
+				// subnet, a shared network's too.
+				c.rep.Drop(s.pos, "subnet "+s.prefix.String(), "no range and no host: left out of shared network "+n.name+"; if the link's own address or a relay's giaddr is in it, list that address in dhcp.shared_networks["+n.name+"].relays")
+				continue
 			}
-			nc.Subnets = append(nc.Subnets, sc)
+			nc.Subnets = append(nc.Subnets, c.finishSubnet(s))
 		}
 		if len(nc.Subnets) == 0 {
 			c.rep.Drop(n.pos, "shared-network "+n.name, "no subnet")
@@ -282,27 +281,31 @@ func (c *conv) placeHosts() {
 			c.rep.Unsupported(h.pos, src, "no hardware ethernet, dhcp-client-identifier or host-identifier: dhcpd cannot match it either")
 			continue
 		}
+		// A reservation holds hw_address and client_id together (either
+		// matches, as in dhcpd); a relay identifier stands alone.
 		id := h.ids[0]
-		for _, x := range h.ids {
-			if x.kind == "hw_address" {
-				id = x
-			}
-		}
-		for _, x := range h.ids {
-			if x != id {
-				c.rep.Drop(x.pos, x.src, fmt.Sprintf("a reservation has one identifier; host %s is matched by its %s (dhcpd matches either: a client sending another %s than the one reserved here is no longer matched)", h.name, id.kind, x.kind))
-			}
-		}
 		res := h.res
-		switch id.kind {
-		case "hw_address":
-			res.HWAddress = id.val
-		case "client_id":
-			res.ClientID = id.val
-		case "circuit_id":
-			res.CircuitID = id.val
-		case "remote_id":
-			res.RemoteID = id.val
+		var kept []hostID
+		for _, x := range h.ids {
+			relay := x.kind == "circuit_id" || x.kind == "remote_id"
+			switch {
+			case len(kept) > 0 && (relay || kept[0].kind == "circuit_id" || kept[0].kind == "remote_id"):
+				c.rep.Drop(x.pos, x.src, fmt.Sprintf("host %s is matched by its %s: a reservation by a relay identifier has no other", h.name, kept[0].kind))
+				continue
+			case x.kind == "hw_address" && res.HWAddress != "", x.kind == "client_id" && res.ClientID != "":
+				c.rep.Drop(x.pos, x.src, "a second "+x.kind+" of host "+h.name+": the last one is kept, as dhcpd does")
+			}
+			kept = append(kept, x)
+			switch x.kind {
+			case "hw_address":
+				res.HWAddress = x.val
+			case "client_id":
+				res.ClientID = x.val
+			case "circuit_id":
+				res.CircuitID = x.val
+			case "remote_id":
+				res.RemoteID = x.val
+			}
 		}
 		res.Options = c.finishOpts(h.par, "reservations["+h.name+"]")
 		res.NextServer, res.ServerName, res.BootFile = h.par.next, h.par.sname, h.par.file

@@ -383,7 +383,6 @@ func (c *conv) sharedNetwork(v *Value) {
 	c.rep.Map(v.Pos, "shared-network "+name, key)
 	var so *scopeOpts
 	var allow []string
-	var boot [3]string // next-server, server-hostname, boot-file-name
 	var netAuth *bool
 	tm := times{&n.DefaultLeaseTime, &n.MaxLeaseTime, &n.MinLeaseTime, &n.RenewTime, &n.RebindTime}
 	for _, m := range v.Obj {
@@ -409,7 +408,7 @@ func (c *conv) sharedNetwork(v *Value) {
 		case "reservations", "reservation-mode", "reservations-global", "reservations-in-subnet":
 			c.rep.Drop(m.Pos, m.Key, "reservations are per subnet in hadhcpd")
 		default:
-			if !c.common(m, key, &boot[0], &boot[1], &boot[2], &tm, nil) {
+			if !c.common(m, key, &n.NextServer, &n.ServerName, &n.BootFile, &tm, nil) {
 				c.other(m, "shared-network")
 			}
 		}
@@ -421,16 +420,7 @@ func (c *conv) sharedNetwork(v *Value) {
 	if sv := v.Get("subnet4"); sv != nil {
 		c.subnets(sv, allow, key+".subnets", &n.Subnets, netAuth)
 	}
-	// The network's boot fields are its subnets' unless they set their
-	// own (the same precedence in Kea).
-	for i := range n.Subnets {
-		s := &n.Subnets[i]
-		for j, f := range []*string{&s.NextServer, &s.ServerName, &s.BootFile} {
-			if *f == "" {
-				*f = boot[j]
-			}
-		}
-	}
+
 	c.cfg.DHCP.SharedNetworks = append(c.cfg.DHCP.SharedNetworks, n)
 }
 
