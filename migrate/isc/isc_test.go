@@ -15,7 +15,6 @@ import (
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
 
-
 func importFile(t *testing.T, conf, leases string) *migrate.Result {
 	t.Helper()
 	res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: conf, Leases: leases, Defaults: migrate.Defaults{Interfaces: []string{"eth0"}, StateDir: t.TempDir()}})

@@ -12,7 +12,6 @@ import (
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
 )
 
-
 func TestImportPair(t *testing.T) {
 	imp := func(conf, leases string) *migrate.Result {
 		res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: conf, Leases: leases, Defaults: migrate.Defaults{StateDir: t.TempDir()}})
