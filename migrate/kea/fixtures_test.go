@@ -105,6 +105,7 @@ func TestFixtureUniFi(t *testing.T) {
 	if len(res.Config.VRRP.Instances) != 0 {
 		t.Errorf("a VIP was invented: %+v", res.Config.VRRP.Instances)
 	}
+	migratetest.Load(t, res)
 	res = convert(t, "testdata/unifi.json", "", migrate.Defaults{VIP: "198.51.100.1"})
 	if v := res.Config.VRRP.Instances[0].VirtualIPs; !reflect.DeepEqual(v, []string{"198.51.100.1/24"}) {
 		t.Errorf("vip %v", v)
@@ -227,6 +228,8 @@ func TestFixtureProblems(t *testing.T) {
 	if p := res.Config.DHCP.Subnets[0].Pools; len(p) != 1 || p[0].Range != "192.0.2.10-192.0.2.20" {
 		t.Errorf("the good pool after a bad one: %+v", p)
 	}
+	// What is written of a bad source still passes check-config.
+	migratetest.Load(t, res)
 }
 
 // authoritative per subnet: hadhcpd's is global, taken when they agree.
