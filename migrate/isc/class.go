@@ -2,6 +2,7 @@ package isc
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
@@ -41,12 +42,16 @@ func (c *conv) class(s *Stmt, sc *scope) error {
 	if o, ok := c.classes[name]; ok {
 		return migrate.Errorf(s.Pos, "a second class %q (the first is at %s)", name, o.pos)
 	}
-	cl := &class{name: name, pos: s.Pos, par: newParams()}
+	cl := &class{name: className(name), pos: s.Pos, par: newParams()}
 	c.classes[name] = cl
-	key := "dhcp.client_classes[" + name + "]"
-	c.rep.Map(s.Pos, s.String(), key)
+	key := "dhcp.client_classes[" + cl.name + "]"
+	if cl.name != name {
+		c.rep.MapNote(s.Pos, s.String(), key, "quotes are not allowed in hadhcpd's class names")
+	} else {
+		c.rep.Map(s.Pos, s.String(), key)
+	}
 	c.order = append(c.order, cl)
-	c.block(s.Block, &scope{kind: "class", name: name, key: key, class: cl, par: cl.par, parent: sc, cond: "member('" + name + "')"})
+	c.block(s.Block, &scope{kind: "class", name: cl.name, key: key, class: cl, par: cl.par, parent: sc, cond: "member('" + cl.name + "')"})
 	for e := sc; e != nil; e = e.parent {
 		e.classes = append(e.classes, cl)
 	}
@@ -119,12 +124,16 @@ func (c *conv) subclass(s *Stmt, sc *scope) error {
 		return migrate.Errorf(s.Pos, "subclass key: %v", err)
 	}
 	cl.members = append(cl.members, k)
-	key := "dhcp.client_classes[" + name + "].members"
+	key := "dhcp.client_classes[" + cl.name + "].members"
 	if !s.HasBlock {
 		c.rep.Map(s.Pos, s.String(), key)
 		return nil
 	}
-	sub := &class{name: name + ":" + k, pos: s.Pos, par: newParams(), test: cl.match + " == " + keyLiteral(k)}
+	test := cl.match + " == " + keyLiteral(k)
+	if cl.test != "" {
+		test = "(" + cl.test + ") and " + test
+	}
+	sub := &class{name: className(cl.name + ":" + k), pos: s.Pos, par: newParams(), test: test}
 	if o, ok := c.classes[sub.name]; ok {
 		return migrate.Errorf(s.Pos, "a second subclass %q (the first is at %s)", sub.name, o.pos)
 	}
@@ -141,6 +150,12 @@ func (c *conv) subclass(s *Stmt, sc *scope) error {
 	}
 	c.order = append(c.order, sub)
 	return nil
+}
+
+// className is an ISC class name as hadhcpd's config allows it: without
+// quotes.
+func className(n string) string {
+	return strings.NewReplacer("'", "", "\"", "").Replace(n)
 }
 
 // memberKey writes a subclass key the way the class's members are

@@ -297,6 +297,15 @@ func (c *conv) stmt(s *Stmt, sc *scope) error {
 			return migrate.Errorf(s.Pos, "boot-unknown-clients: want on or off")
 		}
 		return nil
+	case "ignore-client-uids":
+		// dhcpd.conf(5): true identifies clients by hardware address
+		// alone.
+		if s.word(1) == "true" || s.word(1) == "on" || len(s.Words) == 1 {
+			c.rep.Unsupported(s.Pos, s.String(), "hadhcpd identifies a client by its client identifier when it sends one (RFC 2132 §9.14)")
+		} else {
+			c.rep.Drop(s.Pos, s.String(), "hadhcpd's behaviour: clients are identified by their client identifier when they send one")
+		}
+		return nil
 	case "use-host-decl-names":
 		c.declName = len(s.Words) == 1 || s.word(1) == "on" || s.word(1) == "true"
 		c.rep.Map(s.Pos, s.String(), "dhcp.subnets[].reservations[].hostname")
@@ -314,6 +323,10 @@ func (c *conv) stmt(s *Stmt, sc *scope) error {
 	}
 	if strings.HasPrefix(w0, "ddns-") {
 		return c.ddns(s)
+	}
+	if strings.HasPrefix(w0, "log(") || strings.HasPrefix(w0, "execute(") {
+		c.rep.Unsupported(s.Pos, s.String(), "log and execute statements are not supported")
+		return nil
 	}
 	if why, ok := dropped[w0]; ok {
 		c.rep.Drop(s.Pos, s.String(), why)

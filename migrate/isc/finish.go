@@ -16,8 +16,20 @@ import (
 // ISC's differ from hadhcpd's.
 func (c *conv) finish() {
 	d := c.cfg.DHCP
+	var order []*class // of d.ClientClasses
 	for _, cl := range c.order {
 		cc := config.ClientClassConfig{Name: cl.name, Test: cl.test, Match: cl.match, Members: cl.members}
+		if cl.test != "" && cl.match != "" {
+			// `match if` guards a lookup table (dhcpd.conf(5): a client
+			// is a member when the guard holds and its key is listed):
+			// the table becomes a class of its own before this one.
+			keys := config.ClientClassConfig{Name: cl.name + ":keys", Match: cl.match, Members: cl.members}
+			d.ClientClasses = append(d.ClientClasses, keys)
+			order = append(order, cl)
+			cc.Match, cc.Members = "", nil
+			cc.Test = "member('" + keys.Name + "') and (" + cl.test + ")"
+			c.rep.MapNote(cl.pos, "class "+cl.name, "dhcp.client_classes["+keys.Name+"], dhcp.client_classes["+cl.name+"]", "the lookup table of a guarded class is a class of its own: "+cc.Test)
+		}
 		cc.Options = c.finishOpts(cl.par, "dhcp.client_classes["+cl.name+"]")
 		cc.NextServer, cc.ServerName, cc.BootFile = cl.par.next, cl.par.sname, cl.par.file
 		cc.DefaultLeaseTime, cc.MaxLeaseTime, cc.MinLeaseTime, cc.RenewTime, cc.RebindTime = cl.par.times[0], cl.par.times[1], cl.par.times[2], cl.par.times[3], cl.par.times[4]
@@ -25,9 +37,10 @@ func (c *conv) finish() {
 			c.rep.Unsupported(cl.pos, "if ... (in "+cl.only+")", "the condition stood inside "+cl.only+"; as client class "+cl.name+" it applies in every subnet: add a test on the subnet's clients (for example pkt4.giaddr) or move it")
 		}
 		d.ClientClasses = append(d.ClientClasses, cc)
+		order = append(order, cl)
 	}
 	for i, err := range migrate.ClassErrors(d.ClientClasses, d.OptionDefinitions) {
-		cl := c.order[i]
+		cl := order[i]
 		c.rep.Unsupported(cl.pos, "class "+cl.name, "the translated test does not compile in hadhcpd's class language: "+err.Error())
 	}
 	c.placeRanges()
