@@ -143,11 +143,26 @@ func (c *conv) finishOpts(p *params, key string) map[string]any {
 	for k, v := range p.opts {
 		opts[k] = v
 	}
-	for name, sp := range c.spaces {
-		if sp.carrier == "" || len(p.sub[name]) == 0 {
+	var vivso []any
+	var names []string
+	for name := range c.spaces {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		sp := c.spaces[name]
+		if len(p.sub[name]) == 0 {
 			continue
 		}
-		opts[sp.carrier] = map[string]any{"space": name, "options": p.sub[name]}
+		if sp.enterprise != 0 {
+			vivso = append(vivso, migrate.VIVSOEntry(sp.enterprise, name, p.sub[name], ""))
+		}
+		if sp.carrier != "" {
+			opts[sp.carrier] = migrate.VendorSpecific(name, p.sub[name])
+		}
+	}
+	if len(vivso) > 0 {
+		opts["vivso_suboptions"] = vivso
 	}
 	vs := p.vspace
 	if vs == "" && c.global.vspace != "" && len(p.sub[c.global.vspace]) > 0 {

@@ -284,3 +284,15 @@ host b { host-identifier option agent.circuit-id "port7"; hardware ethernet 00:1
 	}
 	reportHas(t, res, "x.conf:3: hardware ethernet 00:11:22:33:44:66: host b is matched by its circuit_id")
 }
+
+// DOCSIS: ISC's vendor space is option 125, each enterprise carrying a
+// space of sub-options.
+func TestFixtureDOCSIS(t *testing.T) {
+	res := convert(t, "testdata/docsis.conf", "")
+	noProblems(t, res)
+	got := fmt.Sprint(res.Config.DHCP.Subnets[0].Options["vivso_suboptions"])
+	if got != "[map[enterprise:4491 options:map[tftp_servers:[192.0.2.5 192.0.2.6]] space:docsis]]" {
+		t.Errorf("option 125 = %s", got)
+	}
+	migratetest.Load(t, res)
+}

@@ -253,7 +253,7 @@ func TestLexer(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	for _, p := range []string{"testdata/primary.conf", "testdata/common/subnets.conf", "testdata/pxe/dhcpd.conf", "testdata/unifi.conf",
-		"testdata/phones.conf", "testdata/root/etc/dhcp/dhcpd.conf", "testdata/problems.conf"} {
+		"testdata/phones.conf", "testdata/root/etc/dhcp/dhcpd.conf", "testdata/problems.conf", "testdata/docsis.conf"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

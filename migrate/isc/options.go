@@ -24,6 +24,9 @@ type space struct {
 	// carrier is the option key that encapsulates the space ("" = only
 	// as the vendor option space).
 	carrier string
+	// enterprise: the space holds option 125's sub-options of this
+	// enterprise number (`option vendor.NAME code N = encapsulate SPACE;`).
+	enterprise uint32
 }
 
 // option handles `option space`, `option NAME code N = TYPE;` and
@@ -247,12 +250,30 @@ func (c *conv) optionDef(s *Stmt) error {
 	}
 	if !inSpace {
 		sp, sub = "", name
-	} else if c.spaces[migrate.SpaceKey(sp)] == nil {
+	} else if c.spaces[migrate.SpaceKey(sp)] == nil && !strings.EqualFold(sp, "vendor") {
 		return migrate.Errorf(s.Pos, "option %s: no `option space %s;` before it", name, sp)
 	}
 	typ := strings.Join(wordsText(s.Words[5:]), " ")
 	if f := strings.Fields(typ); len(f) == 2 && f[0] == "encapsulate" && c.spaces[migrate.SpaceKey(f[1])] == nil {
 		return migrate.Errorf(s.Pos, "option %s: encapsulate %s: no `option space %s;` before it", name, f[1], f[1])
+	}
+	if inSpace && strings.EqualFold(sp, "vendor") && strings.HasPrefix(typ, "encapsulate ") {
+		// ISC's vendor space is option 125 (RFC 3925 §4): its codes are
+		// enterprise numbers, each carrying a space of sub-options.
+		k := migrate.SpaceKey(strings.TrimPrefix(typ, "encapsulate "))
+		if c.spaces[k] == nil {
+			return migrate.Errorf(s.Pos, "option %s: encapsulate %s: no `option space` of that name before it", name, strings.TrimPrefix(typ, "encapsulate "))
+		}
+		if code < 1 {
+			return migrate.Errorf(s.Pos, "option %s: enterprise number %d", name, code)
+		}
+		c.spaces[k].enterprise = uint32(code)
+		c.rep.MapNote(s.Pos, s.String(), "dhcp.options.vivso_suboptions", fmt.Sprintf("option 125 carries space %s for enterprise %d", k, code))
+		return nil
+	}
+	if inSpace && strings.EqualFold(sp, "vendor") {
+		c.rep.Unsupported(s.Pos, s.String(), "an option of ISC's vendor space (125) that does not encapsulate a space of sub-options")
+		return nil
 	}
 	if code == 43 && !inSpace && strings.HasPrefix(typ, "encapsulate ") {
 		// Option 43 is hadhcpd's vendor_specific: it carries a space

@@ -252,3 +252,17 @@ func TestAuthoritativePerSubnet(t *testing.T) {
 		}
 	}
 }
+
+// Kea's vendor-N space is option 125's sub-options of enterprise N.
+func TestFixtureVIVSO(t *testing.T) {
+	res := convert(t, "testdata/vivso.json", "", migrate.Defaults{})
+	if p := problems(res); len(p) > 0 {
+		t.Errorf("problems %v", p)
+	}
+	cl := class(res.Config.DHCP, "phones-1234")
+	if cl == nil || cl.Test != "vendor-class[1234].exists" ||
+		fmt.Sprint(cl.Options["vivso_suboptions"]) != "[map[enterprise:1234 options:map[provisioning_url:https://192.0.2.11/prov vlan:120] space:vendor_1234]]" {
+		t.Fatalf("phones-1234 = %+v", cl)
+	}
+	migratetest.Load(t, res)
+}

@@ -40,6 +40,7 @@ type conv struct {
 	// encap: option key -> the key of the space it carries (option 43
 	// carries vendorSpace unless a definition says otherwise).
 	encap   map[string]string
+	vivso   map[string]uint32 // space key of a vendor-N space -> N
 	global  *scopeOpts
 	haNames []string
 	// Global reservations, placed at the end (into the subnet of their
@@ -80,7 +81,7 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 		return nil, migrate.Errorf(root.Pos, "no \"Dhcp4\" object")
 	}
 	c := &conv{rep: &migrate.Report{}, cfg: &config.Config{DHCP: &config.DHCPConfig{}}, defs: map[string]optDef{},
-		encap: map[string]string{"vendor_specific": migrate.SpaceKey(vendorSpace)}, onlyIfReq: map[string]migrate.Pos{}}
+		encap: map[string]string{"vendor_specific": migrate.SpaceKey(vendorSpace)}, vivso: map[string]uint32{}, onlyIfReq: map[string]migrate.Pos{}}
 	for _, m := range root.Obj {
 		if m.Key != "Dhcp4" {
 			c.rep.Drop(m.Pos, m.Key, "another Kea server's section")

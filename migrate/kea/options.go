@@ -2,6 +2,7 @@ package kea
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -127,11 +128,12 @@ func (c *conv) optionDatum(e *Value, key string, so *scopeOpts) {
 		return
 	}
 	if space != "dhcp4" {
-		if _, ok := migrate.KeaVendorSpace(space); ok {
-			c.rep.Unsupported(e.Pos, src, "option 125 sub-options from Kea's vendor-N spaces: write dhcp.options.vivso_suboptions")
-			return
-		}
 		sk := migrate.SpaceKey(space)
+		if ent, ok := migrate.KeaVendorSpace(space); ok {
+			// Kea's vendor-N space: option 125's sub-options of
+			// enterprise N (RFC 3925 §4).
+			c.vivso[sk] = ent
+		}
 		var od migrate.OptDef
 		if d, ok := c.defs[space+"/"+name]; ok {
 			od = d.def.Opt
@@ -151,6 +153,12 @@ func (c *conv) optionDatum(e *Value, key string, so *scopeOpts) {
 		}
 		so.sub[sk][od.Key] = v
 		c.rep.MapNote(e.Pos, src, key, "sub-option "+od.Key+" of space "+sk)
+		return
+	}
+	if name == "vivso-suboptions" && hasData {
+		// Kea sends option 125 with the sub-options of space vendor-N
+		// set for the client; the data is the enterprise number.
+		c.rep.MapNote(e.Pos, src, key+".vivso_suboptions", "filled with the sub-options of space vendor-"+data)
 		return
 	}
 	if name == "dhcp-renewal-time" || name == "dhcp-rebinding-time" {
@@ -255,6 +263,20 @@ func (c *conv) finishOpts(so *scopeOpts, key string) map[string]any {
 	opts := map[string]any{}
 	for k, v := range so.opts {
 		opts[k] = v
+	}
+	var vivso []any
+	var vs []string
+	for sk := range so.sub {
+		if _, ok := c.vivso[sk]; ok {
+			vs = append(vs, sk)
+		}
+	}
+	sort.Strings(vs)
+	for _, sk := range vs {
+		vivso = append(vivso, migrate.VIVSOEntry(c.vivso[sk], sk, so.sub[sk], ""))
+	}
+	if len(vivso) > 0 {
+		opts["vivso_suboptions"] = vivso
 	}
 	carry := append([]string(nil), so.carry...)
 	// Sub-options set here for a space the global level carries.
