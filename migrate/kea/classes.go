@@ -44,7 +44,15 @@ func (c *conv) classes(v *Value) {
 			case "name", "option-def":
 			case "test":
 				cc.Test = normTest(str(m.Val))
-				c.rep.Map(m.Pos, "test "+str(m.Val), key+".test")
+				if t := c.haFree(cc.Test); t != cc.Test {
+					// With load balancing the pair splits the clients
+					// itself; a test on Kea's HA_ classes selects the
+					// pools of one server (merged, see loadBalance).
+					c.rep.MapNote(m.Pos, "test "+str(m.Val), key+".test", "member('HA_...') is member('ALL'): hadhcpd's load balancing splits the clients between the boxes itself")
+					cc.Test = t
+				} else {
+					c.rep.Map(m.Pos, "test "+str(m.Val), key+".test")
+				}
 			case "option-data":
 				so = c.optionData(m.Val, key+".options")
 				params = params || len(so.opts)+len(so.carry) > 0
@@ -84,6 +92,14 @@ func (c *conv) checkClasses() {
 // names them.
 func normTest(t string) string {
 	return strings.NewReplacer("member('KNOWN')", "known", "member('UNKNOWN')", "unknown").Replace(t)
+}
+
+// haFree replaces member('HA_<peer>') in a test by member('ALL').
+func (c *conv) haFree(t string) string {
+	for _, n := range c.haNames {
+		t = strings.ReplaceAll(t, "member('HA_"+n+"')", "member('ALL')")
+	}
+	return t
 }
 
 func (c *conv) isHAClass(name string) bool {

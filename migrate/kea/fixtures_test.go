@@ -266,3 +266,27 @@ func TestFixtureVIVSO(t *testing.T) {
 	}
 	migratetest.Load(t, res)
 }
+
+// Kea HA load balancing with classes per server: member('HA_s1') is every
+// client (the pair splits them itself), the HA_ pools merge.
+func TestFixtureHALoadBalanceClasses(t *testing.T) {
+	res := convert(t, "testdata/ha-lb2.json", "", migrate.Defaults{})
+	if p := problems(res); len(p) > 0 {
+		t.Errorf("problems %v", p)
+	}
+	d := res.Config.DHCP
+	if c := class(d, "phones_s2"); c == nil || c.Test != "member('phones') and member('ALL')" {
+		t.Errorf("phones_s2 = %+v", c)
+	}
+	var got []string
+	for _, p := range d.Subnets[0].Pools {
+		got = append(got, fmt.Sprint(p.Range, p.Allow))
+	}
+	if want := "192.0.2.100-192.0.2.124[phones_s1] 192.0.2.125-192.0.2.149[phones_s2] 192.0.2.150-192.0.2.199[]"; strings.Join(got, " ") != want {
+		t.Errorf("pools %v, want %s", got, want)
+	}
+	if f := res.Config.Failover; f == nil || f.Mode != "load-balance" || f.Role != "secondary" {
+		t.Errorf("failover %+v", f)
+	}
+	migratetest.Load(t, res)
+}

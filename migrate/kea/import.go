@@ -157,6 +157,8 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 			}
 		case "reservations-global", "reservation-mode":
 			c.rep.MapNote(m.Pos, src, "dhcp.subnets[].reservations", "global reservations are placed in the subnet of their address")
+		case "reservations-in-subnet":
+			c.rep.MapNote(m.Pos, src, "dhcp.subnets[].reservations", "the subnets' reservations are used (a subnet's own setting says otherwise)")
 		default:
 			if !c.common(m, "dhcp", &d.NextServer, &d.ServerName, &d.BootFile, nil, nil) {
 				c.other(m, "Dhcp4")
@@ -422,6 +424,10 @@ func (c *conv) sharedNetwork(v *Value) {
 		c.subnets(sv, allow, key+".subnets", &n.Subnets, netAuth)
 	}
 
+	if len(n.Subnets) == 0 {
+		c.rep.Drop(v.Pos, "shared-network "+name, "no subnet with a pool or reservation")
+		return
+	}
 	c.cfg.DHCP.SharedNetworks = append(c.cfg.DHCP.SharedNetworks, n)
 }
 
@@ -564,6 +570,11 @@ func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.Subn
 			}
 		}
 		sc.Options = c.finishOpts(so, k)
+		if len(sc.Pools) == 0 && len(sc.Reservations) == 0 && !c.resGlobal {
+			// check-config wants a pool or a reservation in every subnet.
+			c.rep.Drop(e.Pos, "subnet "+p.String(), "no pool and no reservation: hadhcpd needs no declaration for a network it gives no address in (if it is a shared network's link or relay address, list that in the network's relays)")
+			continue
+		}
 		*out = append(*out, sc)
 		c.subAuth = append(c.subAuth, subnetAuth{k, auth})
 	}

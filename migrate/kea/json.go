@@ -213,7 +213,8 @@ func (p *jparser) value() (*Value, error) {
 		str, err := p.str()
 		v.Kind, v.Str = Str, str
 		return v, err
-	case c == '-' || (c >= '0' && c <= '9'):
+	case c == '-' || c == '.' || (c >= '0' && c <= '9'):
+		// Kea's parser takes ".5" as a number too.
 		j := s.i
 		for j < len(s.data) && strings.IndexByte("+-0123456789.eE", s.data[j]) >= 0 {
 			j++

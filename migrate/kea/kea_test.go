@@ -114,7 +114,7 @@ func TestErrors(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	for _, p := range []string{"testdata/s1.json", "testdata/subnets.json", "testdata/pxe.json", "testdata/unifi.json", "testdata/phones.json",
-		"testdata/root/etc/kea/kea-dhcp4.conf", "testdata/ha-lb1.json", "testdata/problems.json", "testdata/vivso.json"} {
+		"testdata/root/etc/kea/kea-dhcp4.conf", "testdata/ha-lb1.json", "testdata/problems.json", "testdata/vivso.json", "testdata/ha-lb2.json"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

@@ -139,6 +139,8 @@ func (c *conv) optionDatum(e *Value, key string, so *scopeOpts) {
 			od = d.def.Opt
 		} else if std, ok := migrate.SubOption(space, name); ok {
 			od = std
+		} else if d, ok := c.keaBuiltin(space, name, e); ok {
+			od = d
 		} else {
 			c.rep.Invalid(e.Pos, src, "a sub-option of space "+space+" with no option-def")
 			return
@@ -204,6 +206,36 @@ func (c *conv) optionDatum(e *Value, key string, so *scopeOpts) {
 	c.rep.Map(e.Pos, src, key+"."+migrate.ReportKey(k))
 }
 
+// keaSpaces are the sub-options Kea defines itself (Kea ARM "DHCPv4
+// Vendor-Specific Options": DOCSIS 3.0's vendor-4491 and docsis3-v4).
+var keaSpaces = map[string]map[string]struct {
+	code  int
+	typ   string
+	array bool
+}{
+	"vendor-4491": {"oro": {1, "uint8", true}, "tftp-servers": {2, "ipv4-address", true}},
+	"docsis3-v4":  {"oro": {1, "uint8", true}, "tftp-servers": {2, "ipv4-address", true}},
+}
+
+// keaBuiltin defines a sub-option Kea knows without an option-def, the
+// first time the source uses it.
+func (c *conv) keaBuiltin(space, name string, e *Value) (migrate.OptDef, bool) {
+	b, ok := keaSpaces[strings.ToLower(space)][strings.ToLower(name)]
+	if !ok {
+		return migrate.OptDef{}, false
+	}
+	d, err := migrate.KeaDefinition(space, name, b.code, b.typ, b.array, "", "")
+	if err != nil {
+		return migrate.OptDef{}, false
+	}
+	c.defs[space+"/"+name] = optDef{def: d}
+	if d.Entry != nil {
+		c.cfg.DHCP.OptionDefinitions = append(c.cfg.DHCP.OptionDefinitions, *d.Entry)
+		c.rep.MapNote(e.Pos, space+"/"+name, "dhcp.option_definitions["+d.Entry.Name+"]", "Kea's own definition of it, written out")
+	}
+	return d.Opt, true
+}
+
 // value reads an option's data: Kea's csv-format text by the option's
 // type, or hex with csv-format false.
 func value(od migrate.OptDef, data string, e *Value) (any, error) {
@@ -222,13 +254,49 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 		if _, err := dhcpscope.ParseHex(b.String()); err != nil {
 			return nil, fmt.Errorf("%q is not hex", data)
 		}
+		raw, _ := dhcpscope.ParseHex(b.String())
 		switch od.Type {
 		case migrate.OptHex, migrate.OptVendor, migrate.OptEncapsulate, migrate.OptVIVCO, migrate.OptVIVSO:
 			return b.String(), nil
+		case migrate.OptIP, migrate.OptIPList:
+			if len(raw)%4 == 0 && len(raw) > 0 {
+				var ips []string
+				for i := 0; i < len(raw); i += 4 {
+					ips = append(ips, fmt.Sprintf("%d.%d.%d.%d", raw[i], raw[i+1], raw[i+2], raw[i+3]))
+				}
+				return od.Value(ips)
+			}
+		case migrate.OptUint8, migrate.OptUint16, migrate.OptUint32:
+			if len(raw) == map[migrate.OptType]int{migrate.OptUint8: 1, migrate.OptUint16: 2, migrate.OptUint32: 4}[od.Type] {
+				var n uint64
+				for _, x := range raw {
+					n = n<<8 | uint64(x)
+				}
+				return od.Value([]string{strconv.FormatUint(n, 10)})
+			}
 		}
 		return nil, fmt.Errorf("csv-format false (raw hex) for option %s of type %s: write its value as text", od.Key, od.Type)
 	}
 	vals := splitCSV(data)
+	// Kea reads integers in hex too (0xf0).
+	isInt := func(t migrate.OptType) bool {
+		switch t {
+		case migrate.OptUint8, migrate.OptUint16, migrate.OptUint32, migrate.OptInt8, migrate.OptInt16, migrate.OptInt32:
+			return true
+		}
+		return false
+	}
+	for i, v := range vals {
+		t := od.Type
+		if t == migrate.OptRecord && len(od.Fields) > 0 {
+			t = od.Fields[min(i, len(od.Fields)-1)]
+		}
+		if isInt(t) && (strings.HasPrefix(v, "0x") || strings.HasPrefix(v, "0X")) {
+			if n, err := strconv.ParseUint(v[2:], 16, 64); err == nil {
+				vals[i] = strconv.FormatUint(n, 10)
+			}
+		}
+	}
 	switch od.Type {
 	case migrate.OptRoutes:
 		// Kea writes "198.51.100.0/24 - 192.0.2.1".
