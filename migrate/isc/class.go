@@ -138,6 +138,9 @@ func (c *conv) subclass(s *Stmt, sc *scope) error {
 		return migrate.Errorf(s.Pos, "a second subclass %q (the first is at %s)", sub.name, o.pos)
 	}
 	c.classes[sub.name] = sub
+	for e := sc; e != nil; e = e.parent {
+		e.classes = append(e.classes, sub) // a group's parameters reach it
+	}
 	skey := "dhcp.client_classes[" + sub.name + "]"
 	c.rep.MapNote(s.Pos, s.String(), key+", "+skey, "the subclass's parameters are a class of their own")
 	c.block(s.Block, &scope{kind: "class", name: sub.name, key: skey, class: sub, par: sub.par, parent: sc})
