@@ -68,6 +68,9 @@ type Reply struct {
 	// commit is set (and Resp nil) by bind: the reply is decided once the
 	// lease is durable; HandleAsync queues it for the committer.
 	commit *pendingCommit
+	// probe is set (and Resp nil) by discover when the address must be
+	// probed first (probe.go); HandleAsync runs the probe.
+	probe *pendingProbe
 }
 
 // DropReason is why a request got no reply; the server counts drops by it.
@@ -169,6 +172,8 @@ type Engine struct {
 	ignored   ignoredCounters
 
 	gauges poolGauges
+
+	probe *prober // nil: no Prober, never probes
 }
 
 // EngineOptions are the engine's collaborators. DB and Config are required.
@@ -192,6 +197,9 @@ type EngineOptions struct {
 	// Limits bound per-source request rates and the offers new clients
 	// may hold; the zero value is DefaultLimits.
 	Limits Limits
+	// Prober probes addresses before they are offered (probe.go): with
+	// dhcp.ping_check, and during a recovery window. nil: never.
+	Prober Prober
 }
 
 // NewEngine builds an engine. It fills each subnet's subnet mask and
@@ -230,6 +238,10 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	e.eventBind[0] = e.m.Events.WithLabelValues("bind")
 	e.eventBind[1] = e.m.Events.WithLabelValues("renew")
 	e.ignored = newIgnoredCounters(e.m)
+	if o.Prober != nil {
+		e.probe = newProber(o.Prober, e.m)
+		e.probe.always.Store(o.Config.PingCheck)
+	}
 	prepareConfig(o.Config)
 	e.cfg.Store(o.Config)
 	e.refreshPools()
@@ -279,6 +291,9 @@ func (e *Engine) Reconfigure(cfg *scope.Config, db PoolSetter) error {
 		return fmt.Errorf("dhcpd: reconfigure: pools: %w", err)
 	}
 	e.cfg.Store(cfg)
+	if e.probe != nil {
+		e.probe.always.Store(cfg.PingCheck)
+	}
 	e.poolLimitsLocked(e.db.Stats())
 	return nil
 }
@@ -317,6 +332,11 @@ func (e *Engine) HandleAsync(req *dhcpv4.DHCPv4, in Inbound, done func(Reply, er
 	if p := rep.commit; p != nil && err == nil {
 		p.done = done
 		e.enqueueCommit(p)
+		return
+	}
+	if p := rep.probe; p != nil && err == nil {
+		p.in = in
+		e.runProbe(p, done)
 		return
 	}
 	done(rep, err)

@@ -25,6 +25,10 @@ type offer struct {
 	charged bool
 	pool    *poolOffers
 	src     source
+
+	// probing: the address is being probed (probe.go); probed: it was,
+	// and nothing answered.
+	probing, probed bool
 }
 
 type offerRef struct {
@@ -39,6 +43,9 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 	addr, res, err := e.offerAddr(req, c, sub, now)
 	if err != nil {
 		return Reply{}, err
+	}
+	if p, err := e.needProbe(req, c, sub, sid, addr, res, now); p != nil || err != nil {
+		return Reply{probe: p}, err // answered once the probe is done (probe.go)
 	}
 	prev, _ := e.db.Get(addr)
 	lt, _ := e.grant(req, c, sub, addr, prev, now) // an offer commits nothing

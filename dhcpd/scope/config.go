@@ -20,6 +20,12 @@ type Config struct {
 	OfferHold time.Duration
 	// DeclineProbation is how long a DECLINEd address stays ABANDONED.
 	DeclineProbation time.Duration
+	// PingCheck: probe every address offered from a pool first (ARP on
+	// direct links, ICMP echo beyond relays; RFC 2131 §2.2), as ISC's
+	// ping-check. The engine also probes during a recovery window.
+	PingCheck bool
+	// PingTimeout bounds one probe; 0: dhcpd.DefaultProbeTimeout.
+	PingTimeout time.Duration
 	Subnets          []*Subnet
 }
 
