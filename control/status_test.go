@@ -38,7 +38,7 @@ func TestStatusJSONSchema(t *testing.T) {
 		"node",
 		"pools", "pools[].abandoned", "pools[].active", "pools[].backup", "pools[].expired",
 		"pools[].free", "pools[].pool", "pools[].released", "pools[].total",
-		"schema", "started", "version",
+		"recovery_probing_until", "schema", "started", "version",
 		"vrrp", "vrrp[].instance", "vrrp[].interface", "vrrp[].master", "vrrp[].priority",
 		"vrrp[].since", "vrrp[].state", "vrrp[].vrid",
 	}
