@@ -26,7 +26,7 @@ type Config struct {
 	PingCheck bool
 	// PingTimeout bounds one probe; 0: dhcpd.DefaultProbeTimeout.
 	PingTimeout time.Duration
-	Subnets          []*Subnet
+	Subnets     []*Subnet
 }
 
 // LeaseTimes bound what a client may get (RFC 2131 §4.3.1: the client's
