@@ -83,6 +83,23 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 	if d.PingTimeout != 0 {
 		bound(v, "dhcp.ping_timeout", d.PingTimeout, minPingTimeout, maxPingTimeout, "")
 	}
+	for i, r := range d.TrustedRelays {
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(r); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		switch {
+		case err != nil || !p.Addr().Is4():
+			v.add(fmt.Sprintf("dhcp.trusted_relays[%d]", i), "%q is not an IPv4 address or network (192.0.2.254, 198.51.100.0/24)", r)
+		case p.Masked() != p:
+			v.add(fmt.Sprintf("dhcp.trusted_relays[%d]", i), "%s has host bits set (network is %s)", r, p.Masked())
+		default:
+			out.TrustedRelays = append(out.TrustedRelays, p)
+		}
+	}
 	bound(v, "dhcp.decline_probation", d.DeclineProbation, 0, maxDeclineProbation, "")
 	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, scope.LeaseTimes{
 		Default: defaultLeaseTime, Min: defaultMinLeaseTime, Max: defaultMaxLeaseTime,

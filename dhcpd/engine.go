@@ -104,6 +104,9 @@ const (
 	// 5: a client sends 0); answering would send the reply to an address
 	// the sender chose and serve it from the relayed subnet it named.
 	ErrClientGiaddr DropReason = "giaddr-from-client"
+	// ErrUntrustedRelay: a relayed request from a source that
+	// dhcp.trusted_relays, when set, does not list.
+	ErrUntrustedRelay DropReason = "untrusted-relay"
 	// ErrClientIDLong: a client identifier longer than the lease database
 	// stores (see maxClientID); such a lease could be offered but never
 	// committed.
@@ -373,7 +376,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrClientIDLong
 	}
 	c.key = lease.ClientKey(c.id, c.hw)
-	relayed, err := fromRelay(req, in)
+	relayed, err := fromTrustedRelay(req, in, e.cfg.Load().TrustedRelays)
 	if err != nil {
 		return Reply{}, err
 	}

@@ -26,7 +26,10 @@ type Config struct {
 	PingCheck bool
 	// PingTimeout bounds one probe; 0: dhcpd.DefaultProbeTimeout.
 	PingTimeout time.Duration
-	Subnets     []*Subnet
+	// TrustedRelays, when not empty, are the only IP sources relayed
+	// requests (giaddr set) are accepted from.
+	TrustedRelays []netip.Prefix
+	Subnets       []*Subnet
 }
 
 // LeaseTimes bound what a client may get (RFC 2131 §4.3.1: the client's
