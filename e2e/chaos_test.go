@@ -537,7 +537,7 @@ func (p *chaosPair) inject(t *testing.T, f chaosFault) (time.Time, time.Duration
 		marker := b.Start()
 		if damaged {
 			// The box must say so: recovery names the damage.
-			waitLogAfter(t, b, marker, "lease database was damaged", 15*time.Second)
+			waitLogAfter(t, b.Box, marker, "lease database was damaged", 15*time.Second)
 		}
 	default:
 		t.Fatalf("unknown fault kind %q", f.kind)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/internal/lab"
 	"golang.org/x/sys/unix"
 )
 
@@ -112,14 +113,14 @@ func (p *chaosPair) diskFull(t *testing.T, b *pairBox, hold time.Duration) {
 	// The box says when writes failed and when they work again; under
 	// load a commit is due every few milliseconds, so both come soon.
 	if strings.Contains(b.Log.String()[mark:], "journal write failed") {
-		waitLogAfter(t, b, b.Log.String()[:mark], "journal writable again", 30*time.Second)
+		waitLogAfter(t, b.Box, b.Log.String()[:mark], "journal writable again", 30*time.Second)
 	}
 }
 
 // waitLogAfter waits, bounded, for want in b's log after the first
 // occurrence of marker (a start marker, or the log as it was at some
 // point).
-func waitLogAfter(t *testing.T, b *pairBox, marker, want string, d time.Duration) {
+func waitLogAfter(t *testing.T, b *lab.Box, marker, want string, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {

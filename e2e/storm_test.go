@@ -284,4 +284,3 @@ func metricSum(t *testing.T, h *testnet.Host, series string) float64 {
 	}
 	return 0
 }
-
