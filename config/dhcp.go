@@ -22,14 +22,23 @@ const (
 
 // Bounds of the dhcp section's durations.
 const (
-	// Lease times: under 10s a client does little but renew. The upper
+	// Lease times: 4s at least. Real configurations go down to 10s
+	// (min-lease-time) and lab ones lower; what bounds it here is what the
+	// server can serve: the journal stores whole seconds, so T1 < T2 <
+	// lease in whole seconds (RFC 2131 §4.4.5) needs 3s, and under 4s a
+	// lease would end before a client's first retransmission of a lost
+	// REQUEST (RFC 2131 §4.1). Shortness costs only writes: each renewal
+	// is a journal record (and, in a pair, a round trip to the partner),
+	// 2/L per second per client, and online compaction keeps the journal
+	// bounded. Failover never needs a lease to be long: MCLT caps leases
+	// from above, never from below. The upper
 	// bound is what the lease database can store: it keeps absolute
 	// times as 32-bit seconds (until 2106, as the failover protocol
 	// carries them) and the potential expiry sent to the partner runs to
 	// 1.5 leases ahead, plus up to an hour of clock skew. A year keeps
 	// that inside the range until 2104, and a client renews at T1 anyway,
 	// so a longer lease only keeps a departed client's address longer.
-	minLeaseTime = 10 * time.Second
+	minLeaseTime = 4 * time.Second
 	maxLeaseTime = 365 * 24 * time.Hour
 	// A declined address is stored ABANDONED until its probation ends:
 	// bounded like a lease.
@@ -104,9 +113,16 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, scope.LeaseTimes{
 		Default: defaultLeaseTime, Min: defaultMinLeaseTime, Max: defaultMaxLeaseTime,
 	})
+	defs, derrs := scope.NewDefinitions(d.OptionDefinitions)
+	for _, e := range derrs {
+		v.add("dhcp.option_definitions"+e.Key, "%s", e.Reason)
+	}
+	v.optDefs = defs
+	global = renewTimes(v, "dhcp", nonZero(d.RenewTime), nonZero(d.RebindTime), global)
 	gopts := parseOptions(v, "dhcp.options", d.Options)
-	if len(d.Subnets) == 0 {
-		v.add("dhcp.subnets", "needs at least one subnet")
+	entries := subnetEntries(v, d, global, gopts)
+	if len(entries) == 0 {
+		v.add("dhcp.subnets", "needs at least one subnet (here or in dhcp.shared_networks)")
 	}
 	type span struct {
 		first, last netip.Addr
@@ -114,8 +130,8 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 	}
 	var pools []span
 	poolNames := map[string]bool{}
-	for i, sc := range d.Subnets {
-		k := fmt.Sprintf("dhcp.subnets[%d]", i)
+	for _, en := range entries {
+		k, sc := en.key, en.cfg
 		s := &scope.Subnet{}
 		p, err := netip.ParsePrefix(sc.Subnet)
 		switch {
@@ -130,11 +146,12 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 		}
 		for j, other := range out.Subnets {
 			if s.Prefix.IsValid() && other.Prefix.IsValid() && s.Prefix.Overlaps(other.Prefix) {
-				v.add(k+".subnet", "%s overlaps dhcp.subnets[%d].subnet %s", s.Prefix, j, other.Prefix)
+				v.add(k+".subnet", "%s overlaps %s.subnet %s", s.Prefix, entries[j].key, other.Prefix)
 			}
 		}
-		s.Times = leaseTimes(v, k, derefDur(sc.DefaultLeaseTime), derefDur(sc.MinLeaseTime), derefDur(sc.MaxLeaseTime), global)
-		s.Options = gopts.Merge(parseOptions(v, k+".options", sc.Options))
+		s.Times = leaseTimes(v, k, derefDur(sc.DefaultLeaseTime), derefDur(sc.MinLeaseTime), derefDur(sc.MaxLeaseTime), en.times)
+		s.Times = renewTimes(v, k, sc.RenewTime, sc.RebindTime, s.Times)
+		s.Options = en.opts.Merge(parseOptions(v, k+".options", sc.Options))
 		inSubnet := func(a netip.Addr) bool {
 			return s.Prefix.IsValid() && s.Prefix.Contains(a) && a != s.Prefix.Addr() && a != scope.Broadcast(s.Prefix)
 		}
@@ -148,7 +165,8 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 				v.add(pk, "%v", err)
 				continue
 			}
-			if s.Prefix.IsValid() && (!inSubnet(first) || !inSubnet(last)) {
+			first, last = skipEnds(v, pk, s.Prefix, first, last)
+			if s.Prefix.IsValid() && (!inSubnet(first) || !inSubnet(last) || last.Less(first)) {
 				v.add(pk, "%s is not inside subnet %s (without its network and broadcast addresses)", pc.Range, s.Prefix)
 				continue
 			}
@@ -241,6 +259,7 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 		}
 		out.Subnets = append(out.Subnets, s)
 	}
+	linkShared(out.Subnets, entries)
 	return out
 }
 
@@ -288,7 +307,7 @@ func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit scope
 }
 
 func parseOptions(v *validator, k string, m map[string]any) scope.Options {
-	opts, errs := scope.ParseOptions(m)
+	opts, errs := v.optDefs.Parse(m)
 	for _, e := range errs {
 		v.add(k+"."+e.Key, "%s", e.Reason)
 	}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 )
 
 // Config is the whole configuration file (the README's configuration
@@ -83,7 +85,13 @@ type DHCPConfig struct {
 	PingTimeout      time.Duration  `mapstructure:"ping_timeout"`      // default 500ms: how long a probe waits for an answer
 	TrustedRelays    []string       `mapstructure:"trusted_relays"`    // when set: the only sources relayed requests are accepted from
 	Options          map[string]any `mapstructure:"options"`
-	Subnets          []SubnetConfig `mapstructure:"subnets"`
+	// OptionDefinitions name further options and sub-option spaces.
+	OptionDefinitions []scope.OptionDefinition `mapstructure:"option_definitions"`
+	Subnets           []SubnetConfig           `mapstructure:"subnets"`
+	// T1 and T2 (RFC 2131 §4.4.5); 0: 0.5 and 0.875 of the lease.
+	RenewTime      time.Duration         `mapstructure:"renew_time"`
+	RebindTime     time.Duration         `mapstructure:"rebind_time"`
+	SharedNetworks []SharedNetworkConfig `mapstructure:"shared_networks"` // config/shared.go
 }
 
 type SubnetConfig struct {
@@ -97,6 +105,8 @@ type SubnetConfig struct {
 	DefaultLeaseTime *time.Duration `mapstructure:"default_lease_time"` // per-subnet overrides
 	MaxLeaseTime     *time.Duration `mapstructure:"max_lease_time"`
 	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
+	RenewTime        *time.Duration `mapstructure:"renew_time"`
+	RebindTime       *time.Duration `mapstructure:"rebind_time"`
 }
 
 type PoolConfig struct {

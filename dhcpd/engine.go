@@ -93,6 +93,7 @@ const (
 	ErrNoServerID       DropReason = "no-server-id"
 	ErrNotAuthoritative DropReason = "not-authoritative" // would NAK, but authoritative is off
 	ErrCommit           DropReason = "commit-failed"
+	ErrInformNoCiaddr   DropReason = "inform-no-ciaddr" // RFC 2131 §4.3.5: the ACK goes to ciaddr
 	// ErrNotOffered: a SELECTING request names our server id for an
 	// address this server did not offer, may not allocate and nobody else
 	// holds; in a pair both boxes carry the VIP as server id, so the offer
@@ -258,6 +259,7 @@ func prepareConfig(c *scope.Config) {
 	if c.OfferHold <= 0 {
 		c.OfferHold = 10 * time.Second
 	}
+	c.Link()
 	for _, s := range c.Subnets {
 		if s.Options == nil {
 			s.Options = scope.Options{}
@@ -427,9 +429,14 @@ func (e *Engine) serverID(in Inbound, sub *scope.Subnet) (netip.Addr, bool) {
 			return a, true
 		}
 	}
-	for _, p := range in.IfAddrs {
-		if sub.Prefix.Contains(p.Addr()) {
-			return p.Addr(), true
+	// Any subnet of the shared network: the link's other subnets need
+	// no address of the box, and the id must not change with the subnet
+	// of the address a client gets (a SELECTING REQUEST names it).
+	for _, s := range sub.Candidates() {
+		for _, p := range in.IfAddrs {
+			if s.Prefix.Contains(p.Addr()) {
+				return p.Addr(), true
+			}
 		}
 	}
 	if len(in.IfAddrs) > 0 {

@@ -47,11 +47,12 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 	if p, err := e.needProbe(req, c, sub, sid, addr, res, now); p != nil || err != nil {
 		return Reply{probe: p}, err // answered once the probe is done (probe.go)
 	}
+	sub = holderOr(sub, addr) // its mask, routers and times (shared networks)
 	prev, _ := e.db.Get(addr)
 	lt, _ := e.grant(req, c, sub, addr, prev, now) // an offer commits nothing
 	resp := e.newReply(req, dhcpv4.MessageTypeOffer, sid)
 	resp.YourIPAddr = net.IP(addr.AsSlice())
-	setLeaseTime(resp, lt)
+	setLeaseTime(resp, lt, sub.Times)
 	e.addOptions(resp, req, sub, res)
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug("offer", "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "lease", lt)
@@ -62,7 +63,7 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now time.Time) (netip.Addr, *scope.Reservation, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if r := sub.ReservationFor(c.id, c.hw); r != nil {
+	if r := reservationFor(sub, c); r != nil {
 		if l, ok := e.db.Get(r.Addr); ok && l.State == lease.StateActive && now.Before(l.Expiry) && l.Key() != c.key {
 			e.log.Warn("reserved address is leased to another client", "ip", r.Addr, "mac", c.hw.String(), "holder", l.HWAddr.String())
 			return netip.Addr{}, nil, ErrNoAddress
@@ -71,27 +72,31 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 		return r.Addr, r, nil
 	}
 	if o := e.byKey[c.key]; o != nil {
-		if sub.PoolOf(o.addr) != nil {
+		if _, p := poolOf(sub, o.addr); p != nil {
 			e.setOfferLocked(c.key, o.addr, o.held, now)
 			return o.addr, nil, nil
 		}
 		e.dropOfferLocked(o)
 	}
-	if l, ok := e.db.ByClient(c.key); ok && sub.PoolOf(l.Addr) != nil && sub.ReservationOf(l.Addr) == nil {
-		if held, ok := e.claimLocked(sub, c, l.Addr, now); ok {
-			e.setOfferLocked(c.key, l.Addr, held, now)
-			return l.Addr, nil, nil
+	// The client keeps its address in whichever subnet of the shared
+	// network holds it.
+	if l, ok := e.db.ByClient(c.key); ok && reservationOf(sub, l.Addr) == nil {
+		if hs, p := poolOf(sub, l.Addr); p != nil {
+			if held, ok := e.claimLocked(hs, c, l.Addr, now); ok {
+				e.setOfferLocked(c.key, l.Addr, held, now)
+				return l.Addr, nil, nil
+			}
 		}
 	}
 	// From here on the client has no binding here: what it gets comes
 	// from the free set and counts against its share (Limits).
 	var limited error
-	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && sub.ReservationOf(ra) == nil {
-		if p := sub.PoolOf(ra); p != nil {
+	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && reservationOf(sub, ra) == nil {
+		if hs, p := poolOf(sub, ra); p != nil {
 			po, err := e.newcomerLocked(c, p.Name, now)
 			if err != nil {
 				limited = err
-			} else if held, ok := e.claimLocked(sub, c, ra, now); ok {
+			} else if held, ok := e.claimLocked(hs, c, ra, now); ok {
 				o := e.setOfferLocked(c.key, ra, held, now)
 				if held {
 					e.chargeLocked(o, po, c.src)
@@ -105,22 +110,26 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 	if len(states) == 0 {
 		return netip.Addr{}, nil, ErrNoAddress
 	}
+	// Every pool of every subnet of the shared network, in order
+	// (scope.Subnet.Candidates: the client's own subnet first).
 	for _, from := range states {
-		for i := range sub.Pools {
-			po, err := e.newcomerLocked(c, sub.Pools[i].Name, now)
-			if err != nil {
-				limited = err
-				continue
-			}
-			a, err := e.db.Allocate(sub.Pools[i].Name, netip.Addr{}, from)
-			if err != nil {
-				if !errors.Is(err, lease.ErrPoolExhausted) {
-					e.log.Error("allocate", "pool", sub.Pools[i].Name, "err", err)
+		for _, s := range sub.Candidates() {
+			for i := range s.Pools {
+				po, err := e.newcomerLocked(c, s.Pools[i].Name, now)
+				if err != nil {
+					limited = err
+					continue
 				}
-				continue
+				a, err := e.db.Allocate(s.Pools[i].Name, netip.Addr{}, from)
+				if err != nil {
+					if !errors.Is(err, lease.ErrPoolExhausted) {
+						e.log.Error("allocate", "pool", s.Pools[i].Name, "err", err)
+					}
+					continue
+				}
+				e.chargeLocked(e.setOfferLocked(c.key, a, true, now), po, c.src)
+				return a, nil, nil
 			}
-			e.chargeLocked(e.setOfferLocked(c.key, a, true, now), po, c.src)
-			return a, nil, nil
 		}
 	}
 	if limited != nil {

@@ -42,12 +42,12 @@ func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr net
 	return lt.Truncate(time.Second), g
 }
 
-func setLeaseTime(resp *dhcpv4.DHCPv4, lt time.Duration) {
+func setLeaseTime(resp *dhcpv4.DHCPv4, lt time.Duration, t scope.LeaseTimes) {
 	s := uint32(lt / time.Second)
 	resp.Options[uint8(dhcpv4.OptionIPAddressLeaseTime)] = binary.BigEndian.AppendUint32(nil, s)
-	// RFC 2131 §4.4.5: T1 = 0.5, T2 = 0.875 of the lease.
-	resp.Options[uint8(dhcpv4.OptionRenewTimeValue)] = binary.BigEndian.AppendUint32(nil, s/2)
-	resp.Options[uint8(dhcpv4.OptionRebindingTimeValue)] = binary.BigEndian.AppendUint32(nil, uint32(uint64(s)*7/8))
+	t1, t2 := renewTimes(s, t) // RFC 2131 §4.4.5
+	resp.Options[uint8(dhcpv4.OptionRenewTimeValue)] = binary.BigEndian.AppendUint32(nil, t1)
+	resp.Options[uint8(dhcpv4.OptionRebindingTimeValue)] = binary.BigEndian.AppendUint32(nil, t2)
 }
 
 // newReply starts a reply per RFC 2131 Table 3.

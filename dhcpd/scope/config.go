@@ -13,7 +13,9 @@ import (
 // agent builds it from the config file.
 type Config struct {
 	// Authoritative: NAK requests for addresses on the wrong network or
-	// leased to someone else (RFC 2131 §4.3.2); otherwise stay silent.
+	// leased to someone else (RFC 2131 §4.3.2). Off, silence replaces
+	// the NAK only for a client the server has no record of (the
+	// engine's knowsClient).
 	Authoritative bool
 	// OfferHold is how long an OFFERed address stays reserved in memory for
 	// the client's REQUEST.
@@ -36,6 +38,10 @@ type Config struct {
 // request in option 51 is honoured within [Min, Max]).
 type LeaseTimes struct {
 	Default, Min, Max time.Duration
+	// Renew and Rebind are T1 and T2 (RFC 2131 §4.4.5); zero: the
+	// default 0.5 and 0.875 of the granted lease. Renewal clamps them
+	// so that T1 < T2 < lease.
+	Renew, Rebind time.Duration
 }
 
 // Subnet is one served network.
@@ -47,6 +53,9 @@ type Subnet struct {
 	Relays  []netip.Addr
 	Options Options // global options merged with the subnet's
 	Times   LeaseTimes
+	// Network is the subnet's shared network (shared.go); nil until
+	// Config.Link for a subnet alone on its link.
+	Network *SharedNetwork
 }
 
 // Reservation pins an address (outside every pool) to a client.
