@@ -78,9 +78,14 @@ type prober struct {
 	sem    chan struct{}
 	m      probeMetrics
 
-	mu     sync.Mutex
-	active bool // the window was active at the last check (for its log lines)
+	mu       sync.Mutex
+	active   bool      // the window was active at the last check (for its log lines)
+	warnedAt time.Time // the last log line of a failed probe
 }
+
+// probeWarnEvery spaces the log lines of failed probes: one a minute says
+// that addresses go out unprobed without a line per DISCOVER.
+const probeWarnEvery = time.Minute
 
 type probeMetrics struct {
 	probes *prometheus.CounterVec // result: free, in-use, error
@@ -254,7 +259,18 @@ func (e *Engine) probeOne(p *pendingProbe) bool {
 	switch {
 	case err != nil:
 		pr.m.probes.WithLabelValues("error").Inc()
-		e.log.Debug("probe failed; offering the address unprobed", "ip", p.addr, "err", err)
+		now := e.clock.Now()
+		pr.mu.Lock()
+		warn := pr.warnedAt.IsZero() || now.Sub(pr.warnedAt) >= probeWarnEvery
+		if warn {
+			pr.warnedAt = now
+		}
+		pr.mu.Unlock()
+		if warn {
+			// Offering is safer than refusing everybody, but the operator
+			// must know that the probes do not work (CAP_NET_RAW?).
+			e.log.Warn("probe failed; addresses are offered unprobed (hadhcpd_dhcp_probes_total{result=\"error\"} counts them)", "ip", p.addr, "err", err)
+		}
 		return false
 	case inUse:
 		pr.m.probes.WithLabelValues("in-use").Inc()
