@@ -166,6 +166,7 @@ type Engine struct {
 	spacing    time.Duration // see DefaultCommitSpacing
 
 	eventBind [2]prometheus.Counter // "bind", "renew": pre-curried
+	onLease   func(LeaseEvent)      // EngineOptions.OnLease
 	ignored   ignoredCounters
 
 	gauges poolGauges
@@ -192,6 +193,10 @@ type EngineOptions struct {
 	// Limits bound per-source request rates and the offers new clients
 	// may hold; the zero value is DefaultLimits.
 	Limits Limits
+	// OnLease, when set, observes every lease change once it is durable
+	// (the operator's event stream). It runs on the commit path and must
+	// not block.
+	OnLease func(LeaseEvent)
 }
 
 // NewEngine builds an engine. It fills each subnet's subnet mask and
@@ -201,7 +206,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		return nil, errors.New("dhcpd: engine needs a config and a lease database")
 	}
 	e := &Engine{
-		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics,
+		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics, onLease: o.OnLease,
 		offers: map[netip.Addr]*offer{}, byKey: map[string]*offer{}, busy: map[netip.Addr]string{},
 	}
 	if e.gate == nil {
