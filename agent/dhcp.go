@@ -55,8 +55,9 @@ const (
 // puts a layer between the engine and the database (agent/pair's
 // replicating commit path, invariant 2). clock is the agent's
 // wall time, given to the engine and the database alike so lease times
-// are stamped and compared on one clock.
-func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB) (*dhcpPart, error) {
+// are stamped and compared on one clock. onLease, when set, sees every
+// durable lease change (the event stream).
+func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB, onLease func(dhcpd.LeaseEvent)) (*dhcpPart, error) {
 	dc, cfg := b.DHCP, b.File
 	if dc == nil {
 		return nil, nil
@@ -97,7 +98,7 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 	edb = &watchedDB{LeaseDB: edb, w: cw}
 	eng, err := dhcpd.NewEngine(dhcpd.EngineOptions{
 		Config: dc, DB: edb, Gate: gate, ServerID: serverID,
-		Clock: clock, Logger: log, Metrics: m,
+		Clock: clock, Logger: log, Metrics: m, OnLease: onLease,
 	})
 	if err != nil {
 		db.Close()

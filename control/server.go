@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/events"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,6 +39,8 @@ type Server struct {
 	Ops Operator
 	// Allowed decides by the peer's uid; nil: root and our own uid.
 	Allowed func(uid uint32) bool
+	// Events is the event stream (`hadhcpd events`); nil: not offered.
+	Events *events.Bus
 }
 
 // connDeadline bounds one connection, the operator's waits included.
@@ -90,7 +93,8 @@ func (s *Server) handle(c *net.UnixConn, allowed func(uint32) bool) {
 		_ = enc.Encode(Response{Error: ErrNotAllowed.Error()})
 		return
 	}
-	line, err := bufio.NewReader(c).ReadBytes('\n')
+	rd := bufio.NewReader(c)
+	line, err := rd.ReadBytes('\n')
 	if err != nil {
 		return
 	}
@@ -103,6 +107,13 @@ func (s *Server) handle(c *net.UnixConn, allowed func(uint32) bool) {
 	case "status":
 		st := s.Status()
 		_ = enc.Encode(Response{OK: true, Status: &st})
+	case "events":
+		var er eventsRequest
+		if err := json.Unmarshal(line, &er); err != nil {
+			_ = enc.Encode(Response{Error: "bad request: " + err.Error()})
+			return
+		}
+		s.serveEvents(c, rd, er.EventsQuery)
 	case "maintenance", "partner-down":
 		// Bounded by the operator's own waits, below the deadline above.
 		_ = enc.Encode(operate(context.Background(), s.Ops, req))

@@ -172,13 +172,34 @@ func (b *Bus) oldestLocked() uint64 {
 // still holds when k+1 is gone (the reader sees the gap in Seq). Close it
 // when done.
 func (b *Bus) Subscribe(since uint64) *Sub {
+	return b.subscribe(func() uint64 {
+		if since > 0 && since < b.last {
+			return max(since+1, b.oldestLocked())
+		}
+		return b.last + 1
+	})
+}
+
+// SubscribeRecent starts a reader that first reads the last n events the
+// ring holds, then every new one (the status page's last events).
+func (b *Bus) SubscribeRecent(n int) *Sub {
+	return b.subscribe(func() uint64 {
+		next := b.last + 1
+		if uint64(n) < next {
+			next -= uint64(n)
+		} else {
+			next = 1
+		}
+		return max(next, b.oldestLocked())
+	})
+}
+
+// subscribe adds a reader starting at the seq first gives (b.mu held
+// while it runs).
+func (b *Bus) subscribe(first func() uint64) *Sub {
 	s := &Sub{b: b, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	b.mu.Lock()
-	next := b.last + 1
-	if since > 0 && since < b.last {
-		next = max(since+1, b.oldestLocked())
-	}
-	s.next.Store(next)
+	s.next.Store(first())
 	if b.closed {
 		s.close()
 	} else {
@@ -187,6 +208,19 @@ func (b *Bus) Subscribe(since uint64) *Sub {
 	}
 	b.mu.Unlock()
 	return s
+}
+
+// After returns the events after seq the ring still holds, oldest first
+// (a reader that asks for what it missed without following).
+func (b *Bus) After(seq uint64) []Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	first := max(seq+1, b.oldestLocked())
+	var out []Event
+	for s := first; s <= b.last; s++ {
+		out = append(out, b.ring[s&b.mask])
+	}
+	return out
 }
 
 // Close ends every subscription (their Next returns ErrClosed); later

@@ -79,6 +79,9 @@ func (p *Pair) exec(acts []failover.Action) {
 			p.log.Info("failover transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason)
 			p.met.state.Set(float64(a.To))
 			p.met.transitions.WithLabelValues(a.To.String()).Inc()
+			if p.observe != nil {
+				p.observe(a)
+			}
 		case failover.SetFit:
 			prio := uint8(unfitPriority)
 			if a.Fit {
