@@ -121,7 +121,14 @@ func (a *API) Handler() http.Handler {
 		}
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	return a.auth(mux)
+	// The status page's files are served without the token (they hold no
+	// data; the page asks the API with it); everything else needs it.
+	top := http.NewServeMux()
+	ui := uiHandler()
+	top.Handle("GET /{$}", ui)
+	top.Handle("GET /ui/", ui)
+	top.Handle("/", a.auth(mux))
+	return top
 }
 
 type route struct {
