@@ -259,7 +259,9 @@ func TestIntegrationStatusPage(t *testing.T) {
 	lab.KillBox(t, ap.pri.Host, "eth0", "sync0")
 	lost := time.Now()
 	t.Logf("the primary's box is lost (%v into the test)", lost.Sub(begin).Round(time.Millisecond))
-	defer func() { t.Logf("the secondary's page showed the takeover %v after the loss", time.Since(lost).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("the secondary's page showed the takeover %v after the loss", time.Since(lost).Round(time.Millisecond))
+	}()
 	sec.want(15*time.Second, map[string][]string{
 		"#self-vrrp": {"MASTER"}, "#self-failover": {"COMMUNICATIONS-INTERRUPTED"},
 		"#partner-name": {"pri"}, "#partner-vrrp": {"UNKNOWN"}, "#partner-failover": {"UNKNOWN", "last said NORMAL"},
