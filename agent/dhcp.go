@@ -86,6 +86,9 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 		return nil, fmt.Errorf("dhcp.subnets: pools: %w", err)
 	}
 	m, err := dhcpd.NewMetrics(reg)
+	if err == nil {
+		err = registerLeaseDB(reg, db.Err)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("dhcp metrics: %w", err)
@@ -387,4 +390,23 @@ func (p *dhcpPart) Apply(base *config.Config, sec *config.DHCPConfig, source str
 	p.section, p.hash = c.DHCP, config.SectionHash(b)
 	p.log.Info("dhcp config applied", "source", source, "hash", fmt.Sprintf("%x", p.hash), "changed", strings.Join(changed, ","))
 	return changed, nil
+}
+
+// registerLeaseDB registers the lease database's health: failed is
+// lease.DB.Err (after a failed write or fdatasync the database refuses
+// every change until a retry succeeds; the watchdog restarts an agent
+// whose database stays failed).
+func registerLeaseDB(reg prometheus.Registerer, failed func() error) error {
+	if reg == nil {
+		return nil
+	}
+	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hadhcpd_lease_db_write_failed",
+		Help: "1 while the lease database refuses changes after a failed write or fdatasync (it retries; a disk that stays full ends in the watchdog's restart).",
+	}, func() float64 {
+		if failed() != nil {
+			return 1
+		}
+		return 0
+	}))
 }

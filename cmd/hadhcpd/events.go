@@ -46,10 +46,10 @@ func newEventsCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&q.Follow, "follow", "f", false, "keep printing new events until interrupted")
-	cmd.Flags().IntVar(&q.Recent, "recent", 20, "print this many past events first (0–1000)")
+	cmd.Flags().IntVar(&q.Recent, "recent", 20, "print this many past events first (0 to 1000)")
 	cmd.Flags().Uint64Var(&q.Since, "since", 0, "print the events after this seq instead (what a reader missed, while the agent holds them)")
 	cmd.Flags().StringVar(&socket, "socket", "", "control socket (default: node.control_socket of the config)")
 	return cmd
 }
 
-var errRecent = errors.New("--recent: want 0–1000")
+var errRecent = errors.New("--recent: want 0 to 1000")
