@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/events"
@@ -116,7 +117,14 @@ func (s *Server) handle(c *net.UnixConn, allowed func(uint32) bool) {
 		s.serveEvents(c, rd, er.EventsQuery)
 	case "maintenance", "partner-down":
 		// Bounded by the operator's own waits, below the deadline above.
-		_ = enc.Encode(operate(context.Background(), s.Ops, req))
+		resp := operate(context.Background(), s.Ops, req)
+		// Every write is logged with who made it, as the API's are.
+		lvl, op := slog.LevelInfo, strings.TrimSpace(req.Cmd+" "+req.Arg)
+		if !resp.OK {
+			lvl = slog.LevelWarn
+		}
+		s.Log.Log(context.Background(), lvl, "control socket write", "op", op, "who", fmt.Sprintf("uid:%d", uid), "ok", resp.OK, "error", resp.Error)
+		_ = enc.Encode(resp)
 	default:
 		_ = enc.Encode(Response{Error: fmt.Sprintf("unknown command %q", req.Cmd)})
 	}

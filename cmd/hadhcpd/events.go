@@ -26,15 +26,15 @@ func newEventsCmd() *cobra.Command {
 			"then prints each new one until interrupted. A reader too slow to keep up is dropped by the agent.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if q.Recent < 0 || q.Recent > 1000 {
+				return usageError{errRecent}
+			}
 			if socket == "" {
 				cfg, err := config.Load(configPath(cmd))
 				if err != nil {
 					return err
 				}
 				socket = cfg.Node.ControlSocket
-			}
-			if q.Recent < 0 || q.Recent > 1000 {
-				return usageError{errRecent}
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
