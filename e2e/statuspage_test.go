@@ -98,13 +98,19 @@ func artefactDir(t *testing.T, name string) string {
 	return dir
 }
 
-// browser starts headless Chromium (Debian's chromium) for the test.
-func browser(t *testing.T) context.Context {
+// requireChromium is Debian's chromium, or the test skips.
+func requireChromium(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Skip("skipped: chromium not installed (make deps installs it)")
+		t.Skip("skipped: chromium not installed (Debian package chromium; make deps installs it)")
 	}
+	return path
+}
+
+// browser starts headless Chromium (path) for the test.
+func browser(t *testing.T, path string) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // root in a container: Chromium's sandbox needs user namespaces it may not have
@@ -223,15 +229,19 @@ func (p *page) screenshot(file string) {
 // both moments are written as artefacts (the log names them).
 func TestIntegrationStatusPage(t *testing.T) {
 	begin := time.Now()
+	chromium := requireChromium(t)
 	ap := newAPIPair(t)
-	b := browser(t)
+	b := browser(t, chromium)
 	t.Logf("chromium started after %v", time.Since(begin).Round(time.Millisecond))
 	ap.waitReady(t)
 	c1 := newClient(t, ap.net.Host("c1"))
 	c1.h.Connect(ap.lan, "eth0")
-	if out, err := c1.dhclient(t); err != nil || ackRx.FindStringSubmatch(out) == nil {
+	out, err := c1.dhclient(t)
+	m := ackRx.FindStringSubmatch(out)
+	if err != nil || m == nil {
 		t.Fatalf("c1: no lease from the pair: %v\n%s", err, out)
 	}
+	ip := m[1]
 	if out, err := c1.dhclient(t, "-x"); err != nil {
 		t.Fatalf("dhclient -x: %v\n%s", err, out)
 	}
@@ -253,6 +263,14 @@ func TestIntegrationStatusPage(t *testing.T) {
 	if w := sec.barWidth(pool); w < 0.005 || w > 0.02 {
 		t.Errorf("secondary's page: the pool bar fills %.3f of its width, want about 1/101", w)
 	}
+	// The lease search, as a person uses it: type the address, search.
+	sctx, scancel := context.WithTimeout(pri.ctx, 10*time.Second)
+	err = chromedp.Do(sctx, chromedp.SendKeys("#q", ip), chromedp.Click("#search button"), chromedp.WaitVisible("#leases"))
+	scancel()
+	if err != nil {
+		t.Fatalf("lease search: %v", err)
+	}
+	pri.want(5*time.Second, map[string][]string{"#leases tbody": {ip, "active"}, "#search-note": {"1 lease"}})
 	pri.screenshot(filepath.Join(dir, "1-primary-before.png"))
 	sec.screenshot(filepath.Join(dir, "2-secondary-before.png"))
 
