@@ -68,6 +68,10 @@ bench: deps ## benchmarks (lease database; perfdhcp against hadhcpd and Kea: unp
 demo: deps build ## the two-box lab in namespaces: leases, a box crash, the takeover, the return (root, < 60 s)
 	@scripts/demo.sh
 
+.PHONY: bench-classes
+bench-classes: deps ## perfdhcp against one box: 20 classes and 10,000 reservations vs the plain config, DORA/s and ratio (target >= 0.9; root, a few minutes)
+	@scripts/bench-classes.sh
+
 .PHONY: bench-vrrp
 bench-vrrp: deps ## VRRP takeover vs keepalived (table and ratio) and the no-flap run under CPU load; root
 	@scripts/bench-vrrp.sh

@@ -113,6 +113,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if err != nil {
 		return err
 	}
+	for _, w := range built.Warnings {
+		log.Warn("config: served differently from what the file says", "key", w.Key, "warning", w.Reason)
+	}
 	base := built
 	if built.Failover != nil && built.Failover.Machine.Role == failover.Secondary && built.DHCP != nil {
 		// The section last accepted from the primary, until it sends.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 )
 
 // Config is the whole configuration file (the README's configuration
@@ -80,7 +82,21 @@ type DHCPConfig struct {
 	DeclineProbation time.Duration  `mapstructure:"decline_probation"` // default 1h: how long a declined address stays ABANDONED
 	OfferHold        time.Duration  `mapstructure:"offer_hold"`        // default 10s: how long an OFFER keeps its address
 	Options          map[string]any `mapstructure:"options"`
-	Subnets          []SubnetConfig `mapstructure:"subnets"`
+	// OptionDefinitions name further options and sub-option spaces.
+	OptionDefinitions []scope.OptionDefinition `mapstructure:"option_definitions"`
+	Subnets           []SubnetConfig           `mapstructure:"subnets"`
+	// T1 and T2 (RFC 2131 §4.4.5); 0: 0.5 and 0.875 of the lease.
+	RenewTime      time.Duration         `mapstructure:"renew_time"`
+	RebindTime     time.Duration         `mapstructure:"rebind_time"`
+	SharedNetworks []SharedNetworkConfig `mapstructure:"shared_networks"` // config/shared.go
+
+	// Network boot, classes, reservations (config/classes.go).
+	NextServer             string              `mapstructure:"next_server"`
+	ServerName             string              `mapstructure:"server_name"`
+	BootFile               string              `mapstructure:"boot_file"`
+	BOOTP                  string              `mapstructure:"bootp"` // reserved (default) | off
+	ReservationIdentifiers []string            `mapstructure:"reservation_identifiers"`
+	ClientClasses          []ClientClassConfig `mapstructure:"client_classes"`
 }
 
 type SubnetConfig struct {
@@ -94,10 +110,19 @@ type SubnetConfig struct {
 	DefaultLeaseTime *time.Duration `mapstructure:"default_lease_time"` // per-subnet overrides
 	MaxLeaseTime     *time.Duration `mapstructure:"max_lease_time"`
 	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
+	RenewTime        *time.Duration `mapstructure:"renew_time"`
+	RebindTime       *time.Duration `mapstructure:"rebind_time"`
+
+	NextServer string `mapstructure:"next_server"`
+	ServerName string `mapstructure:"server_name"`
+	BootFile   string `mapstructure:"boot_file"`
 }
 
 type PoolConfig struct {
-	Range string `mapstructure:"range"` // 192.0.2.100-192.0.2.200
+	Range   string         `mapstructure:"range"` // 192.0.2.100-192.0.2.200
+	Allow   []string       `mapstructure:"allow"` // class names, known, unknown
+	Deny    []string       `mapstructure:"deny"`
+	Options map[string]any `mapstructure:"options"`
 }
 
 type ReservationConfig struct {
@@ -106,6 +131,13 @@ type ReservationConfig struct {
 	IP        string         `mapstructure:"ip"`
 	Hostname  string         `mapstructure:"hostname"`
 	Options   map[string]any `mapstructure:"options"`
+
+	CircuitID     string   `mapstructure:"circuit_id"` // hex or 'quoted text'
+	RemoteID      string   `mapstructure:"remote_id"`
+	NextServer    string   `mapstructure:"next_server"`
+	ServerName    string   `mapstructure:"server_name"`
+	BootFile      string   `mapstructure:"boot_file"`
+	ClientClasses []string `mapstructure:"client_classes"`
 }
 
 type FailoverConfig struct {

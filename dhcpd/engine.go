@@ -90,6 +90,7 @@ const (
 	ErrNoServerID       DropReason = "no-server-id"
 	ErrNotAuthoritative DropReason = "not-authoritative" // would NAK, but authoritative is off
 	ErrCommit           DropReason = "commit-failed"
+	ErrInformNoCiaddr   DropReason = "inform-no-ciaddr" // RFC 2131 §4.3.5: the ACK goes to ciaddr
 	// ErrNotOffered: a SELECTING request names our server id for an
 	// address this server did not offer, may not allocate and nobody else
 	// holds; in a pair both boxes carry the VIP as server id, so the offer
@@ -248,6 +249,8 @@ func prepareConfig(c *scope.Config) {
 	if c.OfferHold <= 0 {
 		c.OfferHold = 10 * time.Second
 	}
+	c.Link()
+	c.Index()
 	for _, s := range c.Subnets {
 		if s.Options == nil {
 			s.Options = scope.Options{}
@@ -294,6 +297,7 @@ type client struct {
 	id  []byte
 	hw  net.HardwareAddr
 	src source // for the offer bounds (Limits)
+	cls classified
 }
 
 // Handle decides the answer to one request. A nil Reply.Resp with a nil
@@ -345,9 +349,11 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrNotRequest
 	}
 	mt := req.MessageType()
-	if mt == dhcpv4.MessageTypeNone {
+	cfg := e.cfg.Load()
+	if mt == dhcpv4.MessageTypeNone && !cfg.BOOTP {
 		// RFC 2131 §4.1 lets a server answer BOOTP; dynamic BOOTP has no
-		// lease end and cannot work with failover, so it is refused.
+		// lease end and cannot work with failover, so it is refused
+		// (reserved hosts may use it: bootp in boot.go).
 		return Reply{}, ErrBOOTP
 	}
 	c := client{id: req.Options.Get(dhcpv4.OptionClientIdentifier), hw: req.ClientHWAddr}
@@ -374,6 +380,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if sub == nil {
 		return Reply{}, ErrNoSubnet
 	}
+	classify(cfg, req, sub, &c, rai)
 	gc := Client{Key: c.key, HWAddr: c.hw, Secs: req.NumSeconds, Renewal: isRenewal(req, mt)}
 	if len(c.id) > 0 {
 		gc.ClientID = c.id
@@ -396,6 +403,8 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, e.decline(req, c, sub, sid, now)
 	case dhcpv4.MessageTypeInform:
 		return e.inform(req, c, sub, sid)
+	case dhcpv4.MessageTypeNone:
+		return e.bootp(req, c, sub, sid, now)
 	}
 	return Reply{}, ErrUnknownType
 }
@@ -409,9 +418,14 @@ func (e *Engine) serverID(in Inbound, sub *scope.Subnet) (netip.Addr, bool) {
 			return a, true
 		}
 	}
-	for _, p := range in.IfAddrs {
-		if sub.Prefix.Contains(p.Addr()) {
-			return p.Addr(), true
+	// Any subnet of the shared network: the link's other subnets need
+	// no address of the box, and the id must not change with the subnet
+	// of the address a client gets (a SELECTING REQUEST names it).
+	for _, s := range sub.Candidates() {
+		for _, p := range in.IfAddrs {
+			if s.Prefix.Contains(p.Addr()) {
+				return p.Addr(), true
+			}
 		}
 	}
 	if len(in.IfAddrs) > 0 {

@@ -67,7 +67,7 @@ func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, mt dhcpv4.MessageType, in Inbound
 			if s := e.subnetContaining(ci, false); s != nil {
 				return s
 			}
-		} else if !onLink(ci, in.IfAddrs) {
+		} else if !e.onServedLink(ci, in.IfAddrs) {
 			// A broadcast comes from this link: a client that moved gets
 			// the wrong-network NAK of its REBINDING (RFC 2131 §4.3.2).
 			e.ignored.ciaddr.Inc()

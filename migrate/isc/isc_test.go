@@ -180,7 +180,7 @@ func TestParseConfigUnsupported(t *testing.T) {
 		{"pool option", "subnet 192.0.2.0 netmask 255.255.255.0 {\n pool {\n  option routers 192.0.2.1;\n  range 192.0.2.10 192.0.2.20;\n }\n}\n", "x.conf:3: option routers"},
 		{"known clients", "subnet 192.0.2.0 netmask 255.255.255.0 {\n pool {\n  deny unknown-clients;\n  range 192.0.2.10 192.0.2.20;\n }\n}\n", "client access control"},
 		{"next-server", "next-server 192.0.2.9;\n", "network boot"},
-		{"unknown option", "option ip-forwarding off;\n", "not one hadhcpd knows by name"},
+		{"unknown option", "option no-such-option off;\n", "not one hadhcpd knows by name"},
 		{"host by name", "host a { hardware ethernet 00:11:22:33:44:55; fixed-address printer.example.com; }\n", "no DNS lookups"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
