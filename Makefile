@@ -8,11 +8,13 @@ LDFLAGS   := -X github.com/hadhcpd/hadhcpd/agent.Version=$(VERSION)
 BIN       := bin/hadhcpd
 FUZZTIME  ?= 5s
 
-# Debian packages the tests and benchmarks drive as real peers. Installed
+# Debian packages the tests and benchmarks drive as real peers (and
+# chromium for the status page's browser test, prometheus for promtool's
+# check of the shipped alerting rules). Installed
 # only when missing (apt-get is slow and needs the network), with a
 # temporary policy-rc.d so Kea, ISC dhcpd and keepalived are not started as
 # services on the machine: the tests run their own copies in namespaces.
-TEST_PKGS := iproute2 iputils-ping nftables isc-dhcp-client isc-dhcp-relay isc-dhcp-server udhcpc busybox keepalived kea-dhcp4-server kea-admin tcpdump arping
+TEST_PKGS := iproute2 iputils-ping nftables isc-dhcp-client isc-dhcp-relay isc-dhcp-server udhcpc busybox keepalived kea-dhcp4-server kea-admin tcpdump arping chromium prometheus
 
 .PHONY: help
 help: ## show this list
@@ -65,6 +67,10 @@ bench: deps ## benchmarks (lease database; perfdhcp against hadhcpd and Kea: unp
 .PHONY: demo
 demo: deps build ## the two-box lab in namespaces: leases, a box crash, the takeover, the return (root, < 60 s)
 	@scripts/demo.sh
+
+.PHONY: bench-classes
+bench-classes: deps ## perfdhcp against one box: 20 classes and 10,000 reservations vs the plain config, DORA/s and ratio (target >= 0.9; root, a few minutes)
+	@scripts/bench-classes.sh
 
 .PHONY: bench-vrrp
 bench-vrrp: deps ## VRRP takeover vs keepalived (table and ratio) and the no-flap run under CPU load; root

@@ -59,8 +59,9 @@ const (
 // puts a layer between the engine and the database (agent/pair's
 // replicating commit path, invariant 2). clock is the agent's
 // wall time, given to the engine and the database alike so lease times
-// are stamped and compared on one clock.
-func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB) (*dhcpPart, error) {
+// are stamped and compared on one clock. onLease, when set, sees every
+// durable lease change (the event stream).
+func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB, onLease func(dhcpd.LeaseEvent)) (*dhcpPart, error) {
 	dc, cfg := b.DHCP, b.File
 	if dc == nil {
 		return nil, nil
@@ -89,6 +90,9 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 		return nil, fmt.Errorf("dhcp.subnets: pools: %w", err)
 	}
 	m, err := dhcpd.NewMetrics(reg)
+	if err == nil {
+		err = registerLeaseDB(reg, db.Err)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("dhcp metrics: %w", err)
@@ -101,7 +105,7 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 	edb = &watchedDB{LeaseDB: edb, w: cw}
 	eng, err := dhcpd.NewEngine(dhcpd.EngineOptions{
 		Config: dc, DB: edb, Gate: gate, ServerID: serverID,
-		Clock: clock, Logger: log, Metrics: m, Prober: netProber{},
+		Clock: clock, Logger: log, Metrics: m, OnLease: onLease, Prober: netProber{},
 	})
 	if err != nil {
 		db.Close()
@@ -412,4 +416,23 @@ func (p *dhcpPart) Apply(base *config.Config, sec *config.DHCPConfig, source str
 	p.section, p.hash = c.DHCP, config.SectionHash(b)
 	p.log.Info("dhcp config applied", "source", source, "hash", fmt.Sprintf("%x", p.hash), "changed", strings.Join(changed, ","))
 	return changed, nil
+}
+
+// registerLeaseDB registers the lease database's health: failed is
+// lease.DB.Err (after a failed write or fdatasync the database refuses
+// every change until a retry succeeds; the watchdog restarts an agent
+// whose database stays failed).
+func registerLeaseDB(reg prometheus.Registerer, failed func() error) error {
+	if reg == nil {
+		return nil
+	}
+	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hadhcpd_lease_db_write_failed",
+		Help: "1 while the lease database refuses changes after a failed write or fdatasync (it retries; a disk that stays full ends in the watchdog's restart).",
+	}, func() float64 {
+		if failed() != nil {
+			return 1
+		}
+		return 0
+	}))
 }

@@ -120,7 +120,10 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 	v.optDefs = defs
 	global = renewTimes(v, "dhcp", nonZero(d.RenewTime), nonZero(d.RebindTime), global)
 	gopts := parseOptions(v, "dhcp.options", d.Options)
-	entries := subnetEntries(v, d, global, gopts)
+	dhcpGlobals(v, d, out)
+	var classNames classNames
+	out.Classes, classNames = classesConfig(v, d.ClientClasses)
+	entries := subnetEntries(v, d, global, gopts, out.Boot)
 	if len(entries) == 0 {
 		v.add("dhcp.subnets", "needs at least one subnet (here or in dhcp.shared_networks)")
 	}
@@ -152,6 +155,7 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 		s.Times = leaseTimes(v, k, derefDur(sc.DefaultLeaseTime), derefDur(sc.MinLeaseTime), derefDur(sc.MaxLeaseTime), en.times)
 		s.Times = renewTimes(v, k, sc.RenewTime, sc.RebindTime, s.Times)
 		s.Options = en.opts.Merge(parseOptions(v, k+".options", sc.Options))
+		s.Boot = en.boot.Over(bootConfig(v, k, sc.NextServer, sc.ServerName, sc.BootFile))
 		inSubnet := func(a netip.Addr) bool {
 			return s.Prefix.IsValid() && s.Prefix.Contains(a) && a != s.Prefix.Addr() && a != scope.Broadcast(s.Prefix)
 		}
@@ -189,6 +193,7 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 			}
 			poolNames[name] = true
 			s.Pools = append(s.Pools, lease.Pool{Name: name, First: first, Last: last})
+			s.PoolRules = append(s.PoolRules, poolRule(v, fmt.Sprintf("%s.pools[%d]", k, j), pc, classNames))
 		}
 		for j, r := range sc.Relays {
 			a, err := netip.ParseAddr(r)
@@ -199,12 +204,11 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 			s.Relays = append(s.Relays, a)
 		}
 		ips, hws, ids := map[netip.Addr]int{}, map[string]int{}, map[string]int{}
+		circuits, remotes := map[string]int{}, map[string]int{}
 		for j, rc := range sc.Reservations {
 			rk := fmt.Sprintf("%s.reservations[%d]", k, j)
 			var r scope.Reservation
-			if rc.HWAddress == "" && rc.ClientID == "" {
-				v.add(rk, "needs hw_address or client_id")
-			}
+			reservationIdents(v, rk, rc, &r, circuits, remotes, j)
 			if rc.HWAddress != "" {
 				hw, err := net.ParseMAC(rc.HWAddress)
 				if err != nil || len(hw) != 6 {
@@ -229,6 +233,8 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 			}
 			a, err := netip.ParseAddr(rc.IP)
 			switch {
+			case rc.IP == "":
+				// Options, boot fields and classes only.
 			case err != nil || !a.Is4():
 				v.add(rk+".ip", "%q is not an IPv4 address", rc.IP)
 			case s.Prefix.IsValid() && !inSubnet(a):
@@ -237,12 +243,9 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 				if o, dup := ips[a]; dup {
 					v.add(rk+".ip", "%s is also reserved by %s.reservations[%d]", a, k, o)
 				}
+				// Inside a pool is fine: the pool never gives it to
+				// another client (lease.Pool.Reserved).
 				ips[a] = j
-				for _, p := range pools {
-					if p.first.Compare(a) <= 0 && a.Compare(p.last) <= 0 {
-						v.add(rk+".ip", "%s is inside the pool %s: reserved addresses must lie outside the pools", a, p.key)
-					}
-				}
 				for _, vip := range vips {
 					if vip.addr == a {
 						v.add(vip.key, "%s is reserved for a client by %s.ip: the box would lease its own virtual IP to it", a, rk)
@@ -255,8 +258,11 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 			}
 			r.Hostname = rc.Hostname
 			r.Options = parseOptions(v, rk+".options", rc.Options)
+			r.Boot = bootConfig(v, rk, rc.NextServer, rc.ServerName, rc.BootFile)
+			r.Classes, _ = classSet(v, rk+".client_classes", rc.ClientClasses, classNames, false)
 			s.Reservations = append(s.Reservations, r)
 		}
+		s.IndexReservations()
 		out.Subnets = append(out.Subnets, s)
 	}
 	linkShared(out.Subnets, entries)

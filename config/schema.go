@@ -92,6 +92,14 @@ type DHCPConfig struct {
 	RenewTime      time.Duration         `mapstructure:"renew_time"`
 	RebindTime     time.Duration         `mapstructure:"rebind_time"`
 	SharedNetworks []SharedNetworkConfig `mapstructure:"shared_networks"` // config/shared.go
+
+	// Network boot, classes, reservations (config/classes.go).
+	NextServer             string              `mapstructure:"next_server"`
+	ServerName             string              `mapstructure:"server_name"`
+	BootFile               string              `mapstructure:"boot_file"`
+	BOOTP                  string              `mapstructure:"bootp"` // reserved (default) | off
+	ReservationIdentifiers []string            `mapstructure:"reservation_identifiers"`
+	ClientClasses          []ClientClassConfig `mapstructure:"client_classes"`
 }
 
 type SubnetConfig struct {
@@ -107,10 +115,17 @@ type SubnetConfig struct {
 	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
 	RenewTime        *time.Duration `mapstructure:"renew_time"`
 	RebindTime       *time.Duration `mapstructure:"rebind_time"`
+
+	NextServer string `mapstructure:"next_server"`
+	ServerName string `mapstructure:"server_name"`
+	BootFile   string `mapstructure:"boot_file"`
 }
 
 type PoolConfig struct {
-	Range string `mapstructure:"range"` // 192.0.2.100-192.0.2.200
+	Range   string         `mapstructure:"range"` // 192.0.2.100-192.0.2.200
+	Allow   []string       `mapstructure:"allow"` // class names, known, unknown
+	Deny    []string       `mapstructure:"deny"`
+	Options map[string]any `mapstructure:"options"`
 }
 
 type ReservationConfig struct {
@@ -119,6 +134,13 @@ type ReservationConfig struct {
 	IP        string         `mapstructure:"ip"`
 	Hostname  string         `mapstructure:"hostname"`
 	Options   map[string]any `mapstructure:"options"`
+
+	CircuitID     string   `mapstructure:"circuit_id"` // hex or 'quoted text'
+	RemoteID      string   `mapstructure:"remote_id"`
+	NextServer    string   `mapstructure:"next_server"`
+	ServerName    string   `mapstructure:"server_name"`
+	BootFile      string   `mapstructure:"boot_file"`
+	ClientClasses []string `mapstructure:"client_classes"`
 }
 
 type FailoverConfig struct {

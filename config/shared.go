@@ -24,6 +24,10 @@ type SharedNetworkConfig struct {
 	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
 	RenewTime        *time.Duration `mapstructure:"renew_time"`
 	RebindTime       *time.Duration `mapstructure:"rebind_time"`
+
+	NextServer string `mapstructure:"next_server"`
+	ServerName string `mapstructure:"server_name"`
+	BootFile   string `mapstructure:"boot_file"`
 }
 
 // subnetEntry is one subnet of the file, from dhcp.subnets[] or from a
@@ -33,13 +37,14 @@ type subnetEntry struct {
 	cfg   SubnetConfig
 	times scope.LeaseTimes // the global ones, or its shared network's
 	opts  scope.Options
+	boot  scope.Boot           // the global boot fields, or its shared network's over them
 	net   *scope.SharedNetwork // nil: not in a shared network
 }
 
 // subnetEntries lists every subnet of d: those of the shared networks
 // first (in file order), then dhcp.subnets. Each shared network's own
 // keys are checked here.
-func subnetEntries(v *validator, d *DHCPConfig, global scope.LeaseTimes, gopts scope.Options) []subnetEntry {
+func subnetEntries(v *validator, d *DHCPConfig, global scope.LeaseTimes, gopts scope.Options, gboot scope.Boot) []subnetEntry {
 	var out []subnetEntry
 	names := map[string]int{}
 	for i, nc := range d.SharedNetworks {
@@ -66,12 +71,13 @@ func subnetEntries(v *validator, d *DHCPConfig, global scope.LeaseTimes, gopts s
 		t := leaseTimes(v, k, derefDur(nc.DefaultLeaseTime), derefDur(nc.MinLeaseTime), derefDur(nc.MaxLeaseTime), global)
 		t = renewTimes(v, k, nc.RenewTime, nc.RebindTime, t)
 		opts := gopts.Merge(parseOptions(v, k+".options", nc.Options))
+		boot := gboot.Over(bootConfig(v, k, nc.NextServer, nc.ServerName, nc.BootFile))
 		for j, sc := range nc.Subnets {
-			out = append(out, subnetEntry{key: fmt.Sprintf("%s.subnets[%d]", k, j), cfg: sc, times: t, opts: opts, net: n})
+			out = append(out, subnetEntry{key: fmt.Sprintf("%s.subnets[%d]", k, j), cfg: sc, times: t, opts: opts, boot: boot, net: n})
 		}
 	}
 	for i, sc := range d.Subnets {
-		out = append(out, subnetEntry{key: fmt.Sprintf("dhcp.subnets[%d]", i), cfg: sc, times: global, opts: gopts})
+		out = append(out, subnetEntry{key: fmt.Sprintf("dhcp.subnets[%d]", i), cfg: sc, times: global, opts: gopts, boot: gboot})
 	}
 	return out
 }

@@ -173,6 +173,7 @@ type Engine struct {
 	spacing    time.Duration // see DefaultCommitSpacing
 
 	eventBind [2]prometheus.Counter // "bind", "renew": pre-curried
+	onLease   func(LeaseEvent)      // EngineOptions.OnLease
 	ignored   ignoredCounters
 
 	gauges poolGauges
@@ -201,6 +202,10 @@ type EngineOptions struct {
 	// Limits bound per-source request rates and the offers new clients
 	// may hold; the zero value is DefaultLimits.
 	Limits Limits
+	// OnLease, when set, observes every lease change once it is durable
+	// (the operator's event stream). It runs on the commit path and must
+	// not block.
+	OnLease func(LeaseEvent)
 	// Prober probes addresses before they are offered (probe.go): with
 	// dhcp.ping_check, and during a recovery window. nil: never.
 	Prober Prober
@@ -213,7 +218,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		return nil, errors.New("dhcpd: engine needs a config and a lease database")
 	}
 	e := &Engine{
-		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics,
+		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics, onLease: o.OnLease,
 		offers: map[netip.Addr]*offer{}, byKey: map[string]*offer{}, busy: map[netip.Addr]string{},
 	}
 	if e.gate == nil {
@@ -260,6 +265,7 @@ func prepareConfig(c *scope.Config) {
 		c.OfferHold = 10 * time.Second
 	}
 	c.Link()
+	c.Index()
 	for _, s := range c.Subnets {
 		if s.Options == nil {
 			s.Options = scope.Options{}
@@ -309,6 +315,7 @@ type client struct {
 	id  []byte
 	hw  net.HardwareAddr
 	src source // for the offer bounds (Limits)
+	cls classified
 }
 
 // Handle decides the answer to one request. A nil Reply.Resp with a nil
@@ -365,9 +372,11 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrNotRequest
 	}
 	mt := req.MessageType()
-	if mt == dhcpv4.MessageTypeNone {
+	cfg := e.cfg.Load()
+	if mt == dhcpv4.MessageTypeNone && !cfg.BOOTP {
 		// RFC 2131 §4.1 lets a server answer BOOTP; dynamic BOOTP has no
-		// lease end and cannot work with failover, so it is refused.
+		// lease end and cannot work with failover, so it is refused
+		// (reserved hosts may use it: bootp in boot.go).
 		return Reply{}, ErrBOOTP
 	}
 	c := client{id: req.Options.Get(dhcpv4.OptionClientIdentifier), hw: req.ClientHWAddr}
@@ -394,6 +403,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if sub == nil {
 		return Reply{}, ErrNoSubnet
 	}
+	classify(cfg, req, sub, &c, rai)
 	gc := Client{Key: c.key, HWAddr: c.hw, Secs: req.NumSeconds, Renewal: isRenewal(req, mt)}
 	if len(c.id) > 0 {
 		gc.ClientID = c.id
@@ -416,6 +426,8 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, e.decline(req, c, sub, sid, now)
 	case dhcpv4.MessageTypeInform:
 		return e.inform(req, c, sub, sid)
+	case dhcpv4.MessageTypeNone:
+		return e.bootp(req, c, sub, sid, now)
 	}
 	return Reply{}, ErrUnknownType
 }

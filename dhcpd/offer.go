@@ -52,8 +52,8 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 	lt, _ := e.grant(req, c, sub, addr, prev, now) // an offer commits nothing
 	resp := e.newReply(req, dhcpv4.MessageTypeOffer, sid)
 	resp.YourIPAddr = net.IP(addr.AsSlice())
-	setLeaseTime(resp, lt, sub.Times)
-	e.addOptions(resp, req, sub, res)
+	setLeaseTime(resp, lt, c.cls.leaseTimes(sub.Times))
+	e.addOptions(resp, req, sub, &c.cls, addr)
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug("offer", "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "lease", lt)
 	}
@@ -63,16 +63,18 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now time.Time) (netip.Addr, *scope.Reservation, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if r := reservationFor(sub, c); r != nil {
-		if l, ok := e.db.Get(r.Addr); ok && l.State == lease.StateActive && now.Before(l.Expiry) && l.Key() != c.key {
-			e.log.Warn("reserved address is leased to another client", "ip", r.Addr, "mac", c.hw.String(), "holder", l.HWAddr.String())
+	if ra, ok := c.cls.reserved(sub); ok {
+		if l, ok := e.db.Get(ra); ok && l.State == lease.StateActive && now.Before(l.Expiry) && l.Key() != c.key {
+			e.log.Warn("reserved address is leased to another client", "ip", ra, "mac", c.hw.String(), "holder", l.HWAddr.String())
 			return netip.Addr{}, nil, ErrNoAddress
 		}
-		e.setOfferLocked(c.key, r.Addr, false, now)
-		return r.Addr, r, nil
+		e.setOfferLocked(c.key, ra, false, now)
+		return ra, c.cls.res, nil
 	}
+	// A client's offer, lease or requested address in a pool whose
+	// allow/deny rules its classes no longer pass is not given again.
 	if o := e.byKey[c.key]; o != nil {
-		if _, p := poolOf(sub, o.addr); p != nil {
+		if _, p := poolOf(sub, o.addr); p != nil && c.cls.admits(sub, o.addr) {
 			e.setOfferLocked(c.key, o.addr, o.held, now)
 			return o.addr, nil, nil
 		}
@@ -80,7 +82,7 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 	}
 	// The client keeps its address in whichever subnet of the shared
 	// network holds it.
-	if l, ok := e.db.ByClient(c.key); ok && reservationOf(sub, l.Addr) == nil {
+	if l, ok := e.db.ByClient(c.key); ok && reservationOf(sub, l.Addr) == nil && c.cls.admits(sub, l.Addr) {
 		if hs, p := poolOf(sub, l.Addr); p != nil {
 			if held, ok := e.claimLocked(hs, c, l.Addr, now); ok {
 				e.setOfferLocked(c.key, l.Addr, held, now)
@@ -92,7 +94,7 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 	// from the free set and counts against its share (Limits).
 	var limited error
 	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && reservationOf(sub, ra) == nil {
-		if hs, p := poolOf(sub, ra); p != nil {
+		if hs, p := poolOf(sub, ra); p != nil && c.cls.admits(sub, ra) {
 			po, err := e.newcomerLocked(c, p.Name, now)
 			if err != nil {
 				limited = err
@@ -115,6 +117,9 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 	for _, from := range states {
 		for _, s := range sub.Candidates() {
 			for i := range s.Pools {
+				if !s.Rule(i).Admits(&c.cls.set) {
+					continue
+				}
 				po, err := e.newcomerLocked(c, s.Pools[i].Name, now)
 				if err != nil {
 					limited = err
@@ -157,6 +162,9 @@ func (e *Engine) takenByOtherLocked(c client, addr netip.Addr, now time.Time) bo
 // reports whether the address may be used, and whether it is now held
 // (taken with Allocate, to be committed or Unheld).
 func (e *Engine) claimLocked(sub *scope.Subnet, c client, addr netip.Addr, now time.Time) (held, ok bool) {
+	if !c.cls.admits(sub, addr) {
+		return false, false
+	}
 	if k, busy := e.busy[addr]; busy && k != c.key {
 		return false, false
 	}

@@ -64,6 +64,7 @@ func (e *Engine) Tick(now time.Time) {
 	}
 	for _, l := range expired {
 		e.m.Events.WithLabelValues("expire").Inc()
+		e.emit(LeaseExpired, l, netip.Addr{})
 		e.log.Debug("lease expire", "ip", l.Addr, "mac", l.HWAddr.String())
 	}
 	e.refreshPools()

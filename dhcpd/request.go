@@ -41,10 +41,10 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 		if sub.Holder(reqIP) == nil {
 			return e.nak(req, c, sub, sid, "wrong network", reqIP)
 		}
-		if r := reservationFor(sub, c); r != nil && r.Addr != reqIP {
+		if ra, ok := c.cls.reserved(sub); ok && ra != reqIP {
 			return e.nak(req, c, sub, sid, "client has another reserved address", reqIP)
 		}
-		if r := reservationOf(sub, reqIP); r != nil && reservationFor(sub, c) != r {
+		if r := reservationOf(sub, reqIP); r != nil && c.cls.res != r {
 			return e.nak(req, c, sub, sid, "reserved for another client", reqIP)
 		}
 		l, known := e.db.Get(reqIP)
@@ -86,11 +86,16 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 	}
 	sub = hs // the subnet of addr: its pools, options and times
 	res := sub.ReservationOf(addr)
-	if res != nil && reservationFor(sub, c) != res {
+	if res != nil && c.cls.res != res {
 		return e.nak(req, c, sub, sid, "reserved for another client", addr)
 	}
-	if mine := reservationFor(sub, c); mine != nil && mine.Addr != addr {
+	if mine, ok := c.cls.reserved(sub); ok && mine != addr {
 		return e.nak(req, c, sub, sid, "client has another reserved address", addr)
+	}
+	if res == nil && !c.cls.admits(sub, addr) {
+		// The client's classes no longer let it use this pool (allow,
+		// deny): the address is not available to it.
+		return e.nak(req, c, sub, sid, "address not available", addr)
 	}
 	e.mu.Lock()
 	if k, busy := e.busy[addr]; busy {
@@ -138,7 +143,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		Addr:       addr,
 		HWAddr:     append(net.HardwareAddr(nil), c.hw...),
 		ClientID:   append([]byte(nil), c.id...),
-		Hostname:   hostname(req, res),
+		Hostname:   hostname(req, c.cls.res),
 		State:      lease.StateActive,
 		Start:      now,
 		Expiry:     now.Add(lt),
@@ -161,7 +166,8 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 	// The commit runs in the engine's committer (commitLoop), batched with
 	// other requests' leases into one db.Commit: the ACK is built only
 	// after its lease is durable, and no worker waits for the fsync.
-	p := &pendingCommit{lease: l}
+	p := &pendingCommit{lease: l, cls: c.cls}
+	hw, cid := c.hw, c.id
 	p.finish = func(err error) (Reply, error) {
 		e.mu.Lock()
 		delete(e.busy, addr)
@@ -170,7 +176,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		}
 		e.mu.Unlock()
 		if err != nil {
-			e.log.Error("commit lease", "ip", addr, "mac", c.hw.String(), "err", err)
+			e.log.Error("commit lease", "ip", addr, "mac", hw.String(), "err", err)
 			return Reply{}, fmt.Errorf("%w: %w", ErrCommit, err)
 		}
 		event := "bind"
@@ -180,16 +186,24 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
 		resp.ClientIPAddr = req.ClientIPAddr
 		resp.YourIPAddr = net.IP(addr.AsSlice())
-		setLeaseTime(resp, lt, sub.Times)
-		e.addOptions(resp, req, sub, res)
+		setLeaseTime(resp, lt, p.cls.leaseTimes(sub.Times))
+		e.addOptions(resp, req, sub, &p.cls, addr)
 		dest := destination(req, resp)
 		e.eventBind[renewIndex(renew)].Inc()
+		e.emit(leaseAction(renew), l, relayOf(req.GatewayIPAddr))
 		if e.log.Enabled(context.Background(), slog.LevelDebug) {
-			e.log.Debug("lease "+event, "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "expiry", l.Expiry, "selecting", selecting, "dest", dest.Kind.String())
+			e.log.Debug("lease "+event, "ip", addr, "mac", hw.String(), "client", clientLabel(client{id: cid, hw: hw}), "expiry", l.Expiry, "selecting", selecting, "dest", dest.Kind.String())
 		}
 		return Reply{Resp: resp, Dest: dest}, nil
 	}
 	return Reply{commit: p}, nil
+}
+
+func leaseAction(renew bool) LeaseAction {
+	if renew {
+		return LeaseRenewed
+	}
+	return LeaseGranted
 }
 
 func renewIndex(renew bool) int {
@@ -226,10 +240,14 @@ func (e *Engine) release(req *dhcpv4.DHCPv4, c client, sid netip.Addr, now time.
 		return ErrOtherServer
 	}
 	addr := addr4(req.ClientIPAddr)
-	return e.endBinding(c, addr, now, true, func(l *lease.Lease) {
+	err := e.endBinding(c, addr, now, true, func(l *lease.Lease) {
 		l.State = lease.StateReleased
 		l.Expiry = now
 	}, "release")
+	if err == nil {
+		e.emit(LeaseReleased, ended(c, addr, now), relayOf(req.GatewayIPAddr))
+	}
+	return err
 }
 
 // decline marks an address the client found in use as ABANDONED for the
@@ -254,6 +272,7 @@ func (e *Engine) decline(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 		e.mu.Lock()
 		e.abandonQ = append(e.abandonQ, abandoned{addr, now.Add(probation)})
 		e.mu.Unlock()
+		e.emit(LeaseDeclined, ended(c, addr, now), relayOf(req.GatewayIPAddr))
 	}
 	return err
 }
@@ -309,11 +328,7 @@ func (e *Engine) inform(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid net
 	resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
 	resp.ClientIPAddr = req.ClientIPAddr
 	sub = holderOr(sub, ci)
-	var res *scope.Reservation
-	if r := sub.ReservationOf(ci); r != nil && r == reservationFor(sub, c) {
-		res = r
-	}
-	e.addOptions(resp, req, sub, res)
+	e.addOptions(resp, req, sub, &c.cls, ci)
 	return Reply{Resp: resp, Dest: destination(req, resp)}, nil
 }
 

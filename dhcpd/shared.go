@@ -27,15 +27,8 @@ func poolOf(sub *scope.Subnet, a netip.Addr) (*scope.Subnet, *lease.Pool) {
 
 // reservationFor returns the client's reservation in sub's shared
 // network (Kea looks through every subnet of a shared network too), or
-// nil.
-func reservationFor(sub *scope.Subnet, c client) *scope.Reservation {
-	for _, s := range sub.Candidates() {
-		if r := s.ReservationFor(c.id, c.hw); r != nil {
-			return r
-		}
-	}
-	return nil
-}
+// nil: classify found it, by the configured identifiers.
+func reservationFor(_ *scope.Subnet, c client) *scope.Reservation { return c.cls.res }
 
 // reservationOf returns the reservation of address a in sub's shared
 // network, or nil.

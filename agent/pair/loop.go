@@ -90,6 +90,9 @@ func (p *Pair) exec(acts []failover.Action) {
 					p.log.Info("lease records lost in recovery restored from the partner")
 				}
 			}
+			if p.observe != nil {
+				p.observe(a)
+			}
 		case failover.SetFit:
 			prio := uint8(unfitPriority)
 			if a.Fit {

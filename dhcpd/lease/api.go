@@ -118,14 +118,21 @@ type Pool struct {
 	Name  string // for logs and metrics, e.g. "192.0.2.0/24"
 	First netip.Addr
 	Last  netip.Addr
+	// Reserved are addresses of the range pinned to one client by a
+	// reservation: never allocated, neither FREE nor BACKUP for anyone
+	// (invariant 1); the reserved client's own records still live here.
+	Reserved []netip.Addr
 }
 
 // PoolStats counts a pool's addresses by state; Free counts addresses with
 // no record too. Held counts addresses taken by Allocate and not yet
-// committed or returned.
+// committed or returned. Reserved addresses (Pool.Reserved) count in
+// Reserved instead of Free and Backup, so pool balancing never hands them
+// out.
 type PoolStats struct {
 	Name                                                                   string
 	Total, Free, Backup, Active, Expired, Released, Abandoned, Reset, Held int
+	Reserved                                                               int
 }
 
 // Clock is the time source; tests inject a fake.

@@ -175,6 +175,9 @@ func (db *DB) store(r rec) {
 		db.clientDrop(old, slot)
 		if p != nil {
 			p.count[old.state]--
+			if p.isReserved(r.addr) {
+				p.resCount[old.state]--
+			}
 		}
 		db.recs[slot] = r
 	} else {
@@ -183,10 +186,16 @@ func (db *DB) store(r rec) {
 		db.byAddr[r.addr] = slot
 		if p != nil {
 			p.setUsed(r.addr - p.first)
+			if p.isReserved(r.addr) {
+				p.resRecs++
+			}
 		}
 	}
 	if p != nil {
 		p.count[r.state]++
+		if p.isReserved(r.addr) {
+			p.resCount[r.state]++
+		}
 	}
 	db.dropHold(r.addr, p)
 	db.link(slot, p)

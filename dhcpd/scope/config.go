@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/dhcpd/class"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 )
 
@@ -32,6 +33,20 @@ type Config struct {
 	// requests (giaddr set) are accepted from.
 	TrustedRelays []netip.Prefix
 	Subnets       []*Subnet
+
+	// Classes are the client classes in config order (dhcp.client_classes);
+	// Classes[i].Index is class.First+i.
+	Classes []*Class
+	// Boot is the global boot fields (dhcp.next_server, ...); each
+	// subnet's Boot already includes them.
+	Boot Boot
+	// BOOTP: answer BOOTP requests (no option 53) of clients with a
+	// reservation with an address (dhcp.bootp: reserved); dynamic BOOTP is
+	// always refused.
+	BOOTP bool
+	// Identifiers is the order reservations are looked up in; nil:
+	// DefaultIdentifiers.
+	Identifiers []Identifier
 }
 
 // LeaseTimes bound what a client may get (RFC 2131 §4.3.1: the client's
@@ -56,15 +71,30 @@ type Subnet struct {
 	// Network is the subnet's shared network (shared.go); nil until
 	// Config.Link for a subnet alone on its link.
 	Network *SharedNetwork
+
+	// Boot is the global boot fields with the subnet's over them.
+	Boot Boot
+	// PoolRules are the pools' class rules and options, in the order of
+	// Pools; shorter (or nil) when the last pools have none.
+	PoolRules []PoolRule
+	index     resIndex
 }
 
-// Reservation pins an address (outside every pool) to a client.
+// Reservation pins an address to a client, or (without Addr) gives it
+// options, boot fields and classes only. A reserved address inside a pool
+// is never given to another client (lease.Pool.Reserved). It has one
+// identifier: HWAddr, ClientID, CircuitID or RemoteID.
 type Reservation struct {
-	HWAddr   net.HardwareAddr
-	ClientID []byte
-	Addr     netip.Addr
-	Hostname string
-	Options  Options // on top of the subnet's
+	HWAddr    net.HardwareAddr
+	ClientID  []byte
+	CircuitID []byte     // option 82 sub-option 1 (RFC 3046 §2.0): relayed requests only
+	RemoteID  []byte     // option 82 sub-option 2
+	Addr      netip.Addr // invalid: no address reserved
+	Hostname  string
+	Options   Options // on top of the subnet's
+	Boot      Boot
+	// Classes are the classes the client is a member of (client_classes).
+	Classes class.Set
 }
 
 // PoolOf returns the pool of s holding a, or nil.
@@ -81,6 +111,9 @@ func (s *Subnet) PoolOf(a netip.Addr) *lease.Pool {
 // ReservationFor returns the reservation of the client, or nil. The client
 // identifier wins over the hardware address (RFC 2131 §4.2).
 func (s *Subnet) ReservationFor(clientID []byte, hw net.HardwareAddr) *Reservation {
+	if s.index.built {
+		return s.ReservationBy(&ClientIdentity{ClientID: clientID, HWAddr: hw}, []Identifier{IDClientID, IDHWAddress})
+	}
 	for i := range s.Reservations {
 		r := &s.Reservations[i]
 		if len(r.ClientID) > 0 && len(clientID) > 0 && string(r.ClientID) == string(clientID) {
@@ -98,19 +131,30 @@ func (s *Subnet) ReservationFor(clientID []byte, hw net.HardwareAddr) *Reservati
 
 // ReservationOf returns the reservation of address a, or nil.
 func (s *Subnet) ReservationOf(a netip.Addr) *Reservation {
+	if s.index.built {
+		if i, ok := s.index.byAddr[a]; ok {
+			return &s.Reservations[i]
+		}
+		return nil
+	}
 	for i := range s.Reservations {
-		if s.Reservations[i].Addr == a {
+		if a.IsValid() && s.Reservations[i].Addr == a {
 			return &s.Reservations[i]
 		}
 	}
 	return nil
 }
 
-// Pools returns every pool of cfg, for lease.DB.SetPools.
+// Pools returns every pool of cfg, for lease.DB.SetPools, each with the
+// reserved addresses inside it (the pool never gives them to another
+// client: invariant 1).
 func (c *Config) Pools() []lease.Pool {
 	var out []lease.Pool
 	for _, s := range c.Subnets {
-		out = append(out, s.Pools...)
+		for _, p := range s.Pools {
+			p.Reserved = s.ReservedIn(p.First, p.Last)
+			out = append(out, p)
+		}
 	}
 	return out
 }

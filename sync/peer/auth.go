@@ -19,7 +19,7 @@ const MinPSKLen = psk.MinLen
 // Errors of authentication. A refused peer is counted by reason
 // (refused_peers_total{reason}).
 var (
-	ErrPSKFile  = errors.New("peer: bad pre-shared key file")
+	ErrPSKFile  = psk.ErrKey // "bad pre-shared key file"
 	ErrAuth     = errors.New("peer: authentication failed")
 	ErrTLSSetup = errors.New("peer: bad TLS configuration")
 )
@@ -29,7 +29,7 @@ var (
 func LoadPSK(path string) ([]byte, error) {
 	key, err := psk.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPSKFile, err)
+		return nil, fmt.Errorf("peer: %w", err) // wraps ErrPSKFile
 	}
 	return key, nil
 }
