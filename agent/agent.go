@@ -23,6 +23,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/events"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -124,12 +125,19 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	em, err := events.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("event stream metrics: %w", err)
+	}
+	bus := events.NewBus(events.Options{Box: cfg.Node.Name, Clock: clk, Metrics: em})
+	defer bus.Close() // ends the readers' streams
 
 	vr, err := newVRRP(built, log.With("component", "vrrp"), reg)
 	if err != nil {
 		return err
 	}
 	if vr != nil {
+		vr.observe = vrrpObserver(bus)
 		// Invariant 4: a box that crashed while master must not keep the VIP.
 		if err := vr.Cleanup(); err != nil {
 			return fmt.Errorf("remove stale virtual IPs: %w", err)
@@ -149,6 +157,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if err != nil {
 		return err
 	}
+	if fo != nil {
+		fo.ObserveTransitions(failoverObserver(bus))
+	}
 	var (
 		gate dhcpd.Gate
 		wrap func(*lease.DB) dhcpd.LeaseDB
@@ -156,7 +167,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if fo != nil {
 		gate, wrap = fo.Gate(), fo.Attach
 	}
-	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap)
+	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap, leaseObserver(bus))
 	if err != nil {
 		return err
 	}
@@ -212,7 +223,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			}
 			return err
 		}
-		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: operatorFor(fo)}
+		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: operatorFor(fo), Events: bus}
 		start("control", func(ctx context.Context) error { return ctl.Serve(ctx, ln) })
 	}
 	// The API's reloads run in the loop below, where SIGHUP's do: one
@@ -220,6 +231,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	apiReload := make(chan chan error)
 	if base.API != nil {
 		api, err := newAPI(base, log.With("component", "api"), src, fo, rl.Load != nil, apiReload)
+		if err == nil {
+			api.Events = bus
+			if dh != nil {
+				api.LeaseWriter = &leaseWriter{log: log.With("component", "api"), dh: dh, fo: fo, bus: bus}
+			}
+		}
 		var ln net.Listener
 		if err == nil {
 			ln, err = net.Listen("tcp", base.API.Listen)

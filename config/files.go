@@ -4,14 +4,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
 	"os"
-)
 
-// minPSKLen is the shortest pre-shared key the peer link accepts
-// (sync/peer.MinPSKLen: this package may not import the link, so a test
-// holds the two rules together).
-const minPSKLen = 32
+	"github.com/hadhcpd/hadhcpd/sync/psk"
+)
 
 // CheckFiles reads the files c names, failover.auth's key or certificates,
 // by the rules the peer link applies when the agent starts, so that
@@ -38,28 +34,13 @@ func (c *Config) CheckFiles() error {
 	return v.err()
 }
 
-// checkPSK is sync/peer.LoadPSK's rule: a regular file, not accessible by
-// group or others (the key lets a box rewrite its partner's lease
-// database), of at least minPSKLen bytes.
+// checkPSK is the peer link's rule (sync/psk.Load, which the link reads
+// the file with): a regular file, not accessible by group or others (the
+// key lets a box rewrite its partner's lease database), holding a key
+// that passes psk.Check.
 func checkPSK(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("%s has mode %#o; it must not be accessible by group or others (chmod 600)", path, perm)
-	}
-	key, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if len(key) < minPSKLen {
-		return fmt.Errorf("%s holds %d bytes; at least %d random bytes are needed (head -c 32 /dev/urandom > %s)", path, len(key), minPSKLen, path)
-	}
-	return nil
+	_, err := psk.Load(path)
+	return err
 }
 
 // checkTLS is sync/peer.LoadTLS's rule: the certificate and key make a

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/events"
 )
 
 // The HTTP API (node.api_listen): JSON under /v1/, described in
@@ -54,6 +55,11 @@ type API struct {
 	// Token is the bearer token every request must carry; nil: no token,
 	// and then only loopback clients are served.
 	Token []byte
+	// Events is the event stream (GET /v1/events); nil: not offered.
+	Events *events.Bus
+	// Leases, when set, releases leases (DELETE /v1/leases/{ip}); nil:
+	// not offered.
+	LeaseWriter LeaseWriter
 }
 
 // opTimeout bounds one write, as connDeadline does on the socket.
@@ -115,7 +121,14 @@ func (a *API) Handler() http.Handler {
 		}
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	return a.auth(mux)
+	// The status page's files are served without the token (they hold no
+	// data; the page asks the API with it); everything else needs it.
+	top := http.NewServeMux()
+	ui := uiHandler()
+	top.Handle("GET /{$}", ui)
+	top.Handle("GET /ui/", ui)
+	top.Handle("/", a.auth(mux))
+	return top
 }
 
 type route struct {
@@ -132,6 +145,8 @@ func (a *API) routes() []route {
 		{"POST", "/v1/maintenance", a.write(a.maintenance)},
 		{"POST", "/v1/partner-down", a.write(a.partnerDown)},
 		{"POST", "/v1/reload", a.write(a.reload)},
+		{"GET", "/v1/events", a.events},
+		{"DELETE", "/v1/leases/{ip}", a.deleteLease},
 	}
 }
 
