@@ -23,11 +23,6 @@ type class struct {
 	only string
 }
 
-func (c *conv) knownClass(name string) bool {
-	_, ok := c.classes[name]
-	return ok || name == "known" || name == "unknown"
-}
-
 func (c *conv) class(s *Stmt, sc *scope) error {
 	if len(s.Words) != 2 || !s.HasBlock {
 		return migrate.Errorf(s.Pos, "want `class \"NAME\" { ... }`")

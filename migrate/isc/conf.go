@@ -487,9 +487,11 @@ func (c *conv) permit(s *Stmt, sc *scope) error {
 		who = "all"
 	case strings.HasPrefix(rest, "members of ") && len(s.Words) == 4:
 		who = s.word(3)
-		if !c.knownClass(who) {
+		cl, ok := c.classes[who]
+		if !ok {
 			return migrate.Errorf(s.Pos, "class %q is not declared before it is used", who)
 		}
+		who = cl.name
 	default:
 		c.rep.Unsupported(s.Pos, s.String(), "a permit hadhcpd has no equivalent for (authenticated clients, after TIME, ...)")
 		return nil

@@ -296,3 +296,19 @@ func TestFixtureDOCSIS(t *testing.T) {
 	}
 	migratetest.Load(t, res)
 }
+
+// Class names lose their quotes (check-config refuses them); subclass
+// classes of text keys read as NAME:KEY.
+func TestClassNames(t *testing.T) {
+	res, err := ParseConfig("x.conf", []byte(`class "it's" { match option host-name; }
+subclass "it's" "ap1" { filename "x"; }
+subnet 192.0.2.0 netmask 255.255.255.0 { pool { allow members of "it's"; range 192.0.2.10 192.0.2.20; } }
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Config.DHCP
+	if len(d.ClientClasses) != 2 || d.ClientClasses[0].Name != "its:ap1" || d.ClientClasses[1].Name != "its" || !reflect.DeepEqual(d.Subnets[0].Pools[0].Allow, []string{"its"}) {
+		t.Errorf("classes %+v pools %+v", d.ClientClasses, d.Subnets[0].Pools)
+	}
+}
