@@ -340,7 +340,8 @@ func (c *conv) interfaces(v *Value) {
 			for _, e := range m.Val.Arr {
 				name, addr, _ := strings.Cut(str(e), "/")
 				if name == "*" || name == "" {
-					c.rep.Unsupported(e.Pos, str(e), "hadhcpd serves the interfaces it is given: name them")
+					// FinishNode takes --interface, or says to name them.
+					c.rep.Drop(e.Pos, str(e), "hadhcpd serves the interfaces it is given: --interface names them")
 					continue
 				}
 				c.cfg.DHCP.Interfaces = appendUniq(c.cfg.DHCP.Interfaces, name)
