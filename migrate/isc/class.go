@@ -27,7 +27,11 @@ func (c *conv) class(s *Stmt, sc *scope) error {
 	if len(s.Words) != 2 || !s.HasBlock {
 		return migrate.Errorf(s.Pos, "want `class \"NAME\" { ... }`")
 	}
-	if sc.kind != "global" && sc.kind != "group" {
+	switch sc.kind {
+	case "global", "group", "shared-network", "subnet":
+		// dhcpd's classes are global wherever they are declared: a
+		// client anywhere may be a member and gets its statements.
+	default:
 		return migrate.Errorf(s.Pos, "class inside %s", sc.kind)
 	}
 	name := s.word(1)

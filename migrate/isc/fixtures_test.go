@@ -312,3 +312,18 @@ subnet 192.0.2.0 netmask 255.255.255.0 { pool { allow members of "it's"; range 1
 		t.Errorf("classes %+v pools %+v", d.ClientClasses, d.Subnets[0].Pools)
 	}
 }
+
+// A class declared in a subnet is a class like any other (dhcpd's
+// classes are global).
+func TestClassInSubnet(t *testing.T) {
+	res, err := ParseConfig("x.conf", []byte("subnet 192.0.2.0 netmask 255.255.255.0 {\n range 192.0.2.10 192.0.2.20;\n class \"Arista\" { match if substring(option vendor-class-identifier, 0, 6) = \"Arista\"; option bootfile-name \"http://192.0.2.5/bootstrap\"; }\n}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := classByName(res.Config.DHCP, "Arista"); c == nil || c.Test != "substring(option[60].hex,0,6) == 'Arista'" || c.Options["boot_file_name"] != "http://192.0.2.5/bootstrap" {
+		t.Errorf("classes %+v", res.Config.DHCP.ClientClasses)
+	}
+	if bad := migratetest.SourceProblems(res.Report); len(bad) > 0 {
+		t.Errorf("problems %+v", bad)
+	}
+}
