@@ -394,6 +394,13 @@ var dropped = map[string]string{
 	"bind-local-address6":       "DHCPv6 only",
 	"dhcpv6-set-tee-times":      "DHCPv6 only",
 	"ping-cltt-secs":            "hadhcpd does not ping before offering",
+	"subnet6":                   "DHCPv6: hadhcpd serves DHCPv4",
+	"range6":                    "DHCPv6: hadhcpd serves DHCPv4",
+	"prefix6":                   "DHCPv6: hadhcpd serves DHCPv4",
+	"fixed-address6":            "DHCPv6: hadhcpd serves DHCPv4",
+	"fixed-prefix6":             "DHCPv6: hadhcpd serves DHCPv4",
+	"preferred-lifetime":        "DHCPv6: hadhcpd serves DHCPv4",
+	"dhcpv6-lease-file-name6":   "DHCPv6: hadhcpd serves DHCPv4",
 }
 
 // unsupported are statements that change what clients get and that

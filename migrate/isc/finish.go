@@ -305,6 +305,10 @@ func (c *conv) placeHosts() {
 	known := c.knownUsed()
 	for _, h := range c.hosts {
 		src := "host " + h.name
+		if len(h.ids) == 0 && h.v6 {
+			c.rep.Drop(h.pos, src, "a DHCPv6 host: hadhcpd serves DHCPv4")
+			continue
+		}
 		if len(h.ids) == 0 {
 			c.rep.Unsupported(h.pos, src, "no hardware ethernet, dhcp-client-identifier or host-identifier: dhcpd cannot match it either")
 			continue

@@ -327,3 +327,22 @@ func TestClassInSubnet(t *testing.T) {
 		t.Errorf("problems %+v", bad)
 	}
 }
+
+// DHCPv6 statements are not carried over, and not refused: hadhcpd
+// serves DHCPv4.
+func TestDHCPv6Dropped(t *testing.T) {
+	res, err := ParseConfig("x.conf", []byte(`option dhcp6.name-servers 2001:db8::1;
+subnet6 2001:db8::/64 { range6 2001:db8::100 2001:db8::200; }
+host v6 { host-identifier option dhcp6.client-id 00:01:00:01; fixed-address6 2001:db8::5; }
+subnet 192.0.2.0 netmask 255.255.255.0 { range 192.0.2.10 192.0.2.20; }
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad := migratetest.SourceProblems(res.Report); len(bad) > 0 {
+		t.Errorf("problems %+v", bad)
+	}
+	if res.Report.Count(migrate.Dropped) != 5 { // the four statements and the host
+		t.Errorf("report %+v", res.Report.Items)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/hadhcpd/hadhcpd/config"
 	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
@@ -21,6 +22,7 @@ type host struct {
 	// idPos is where each identifier was set, to report the ones
 	// dropped (a reservation has one).
 	ids []hostID
+	v6  bool // it has DHCPv6 statements
 }
 
 type hostID struct {
@@ -88,6 +90,11 @@ func (c *conv) hostStmt(s *Stmt, sc *scope) error {
 			return migrate.Errorf(s.Pos, "want `host-identifier option NAME VALUE;`")
 		}
 		kind := map[string]string{"agent.circuit-id": "circuit_id", "agent.remote-id": "remote_id", "dhcp-client-identifier": "client_id"}[s.word(2)]
+		if strings.HasPrefix(s.word(2), "dhcp6.") {
+			h.v6 = true
+			c.rep.Drop(s.Pos, s.String(), "DHCPv6: hadhcpd serves DHCPv4")
+			return nil
+		}
 		if kind == "" {
 			c.rep.Unsupported(s.Pos, s.String(), "a host identified by "+s.word(2)+": hadhcpd's reservations are by hw_address, client_id, circuit_id or remote_id")
 			return nil
@@ -110,6 +117,9 @@ func (c *conv) hostStmt(s *Stmt, sc *scope) error {
 			return nil
 		}
 		return c.option(s, sc)
+	case "fixed-address6", "fixed-prefix6":
+		h.v6 = true
+		c.rep.Drop(s.Pos, s.String(), "DHCPv6: hadhcpd serves DHCPv4")
 	case "uid":
 		c.rep.Unsupported(s.Pos, s.String(), "use option dhcp-client-identifier")
 	case "ddns-hostname", "ddns-domainname":

@@ -39,6 +39,13 @@ func (c *conv) option(s *Stmt, sc *scope) error {
 	if name == "space" {
 		return c.optionSpace(s)
 	}
+	if strings.HasPrefix(strings.ToLower(name), "dhcp6.") {
+		if sc.host != nil {
+			sc.host.v6 = true
+		}
+		c.rep.Drop(s.Pos, s.String(), "DHCPv6: hadhcpd serves DHCPv4")
+		return nil
+	}
 	if s.word(2) == "code" {
 		return c.optionDef(s)
 	}
