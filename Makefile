@@ -89,8 +89,9 @@ bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived):
 rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns and catches up: catch-up time, DORA/s during it (root, ~2 min)
 	HADHCPD_REJOIN_LEASES=100000 $(GO) test -count=1 -timeout 30m -run TestIntegrationFailoverRejoin -v ./e2e/
 
-# make chaos N=100 SEED=123: randomized faults under load against a pair;
-# make test runs a short version (4 faults).
+# make chaos N=100 SEED=123: randomized faults under load against a pair,
+# then N disk faults (a full state_dir, a damaged journal) against another;
+# make test runs a short version of the first (4 faults).
 N    ?= 30
 SEED ?=
 .PHONY: chaos

@@ -30,6 +30,10 @@ type dhcpPart struct {
 	srv   *dhcpd.Server
 
 	stateDir string // node.state_dir (a relative HADHCPD_CPUPROFILE goes there)
+	// lossUntil: a box alone whose recovery lost records probes before
+	// offering until then (Engine.SetRecoveryProbing), then forgets the
+	// loss (lease.DB.LossMended). Run's goroutine only.
+	lossUntil time.Time
 
 	// Liveness (agent/notify.go): the Run loop answers live at every
 	// iteration (its tick makes one a second, through the engine's lock
@@ -101,11 +105,26 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 	edb = &watchedDB{LeaseDB: edb, w: cw}
 	eng, err := dhcpd.NewEngine(dhcpd.EngineOptions{
 		Config: dc, DB: edb, Gate: gate, ServerID: serverID,
-		Clock: clock, Logger: log, Metrics: m, OnLease: onLease,
+		Clock: clock, Logger: log, Metrics: m, OnLease: onLease, Prober: netProber{},
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	var lossUntil time.Time
+	if rep.NeedResync && wrap == nil {
+		// Alone: no partner holds the lost records, so what they leased
+		// is known only to the clients: probe before offering until the
+		// longest lease they could hold has run out (invariant 1).
+		if lossUntil = lossWindowEnd(dc, rep.LossAt); clock.Now().Before(lossUntil) {
+			eng.SetRecoveryProbing(lossUntil)
+		} else {
+			lossUntil = time.Time{}
+			log.Info("lease records lost in an earlier recovery have all expired by now", "lost_at", rep.LossAt.UTC())
+			if err := db.LossMended(); err != nil {
+				log.Warn("forget the mended loss", "err", err)
+			}
+		}
 	}
 	var abandoned []lease.Lease
 	db.Range(func(l lease.Lease) bool {
@@ -127,7 +146,7 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 		db.Close()
 		return nil, err
 	}
-	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv, commits: cw, stateDir: cfg.Node.StateDir}
+	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv, commits: cw, stateDir: cfg.Node.StateDir, lossUntil: lossUntil}
 	p.setSection(cfg.DHCP, sec)
 	return p, nil
 }
@@ -162,7 +181,14 @@ loop:
 		case <-tick.C:
 			// The agent's clock, not the ticker's reading: offers and
 			// probation periods were stamped with it.
-			p.eng.Tick(p.clock.Now())
+			now := p.clock.Now()
+			p.eng.Tick(now)
+			if !p.lossUntil.IsZero() && !now.Before(p.lossUntil) {
+				p.lossUntil = time.Time{}
+				if err := p.db.LossMended(); err != nil {
+					p.log.Warn("forget the mended loss", "err", err)
+				}
+			}
 		case <-summary.C:
 			p.eng.LogPools()
 		case err = <-done:

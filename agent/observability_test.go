@@ -79,7 +79,7 @@ func agentMetrics(t *testing.T) map[string][]string {
 	t.Helper()
 	dir := t.TempDir()
 	psk := filepath.Join(dir, "peer.key")
-	if err := os.WriteFile(psk, []byte(strings.Repeat("k", 48)), 0o600); err != nil {
+	if err := os.WriteFile(psk, []byte("Zq3vX8tLw1Rk6NbP0sYh4JdG9cAf2EmU\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := configtest.Load(t, `

@@ -6,12 +6,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-)
 
-// minPSKLen is the shortest pre-shared key the peer link accepts
-// (sync/peer.MinPSKLen: this package may not import the link, so a test
-// holds the two rules together).
-const minPSKLen = 32
+	"github.com/hadhcpd/hadhcpd/sync/psk"
+)
 
 // CheckFiles reads the files c names, failover.auth's key or certificates
 // and node.api_tls's, by the rules the peer link and the API apply when
@@ -45,21 +42,13 @@ func (c *Config) CheckFiles() error {
 	return v.err()
 }
 
-// checkPSK is sync/peer.LoadPSK's rule: a regular file, not accessible by
-// group or others (the key lets a box rewrite its partner's lease
-// database), of at least minPSKLen bytes.
+// checkPSK is the peer link's rule (sync/psk.Load, which the link reads
+// the file with): a regular file, not accessible by group or others (the
+// key lets a box rewrite its partner's lease database), holding a key
+// that passes psk.Check.
 func checkPSK(path string) error {
-	if err := checkPrivate(path); err != nil {
-		return err
-	}
-	key, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if len(key) < minPSKLen {
-		return fmt.Errorf("%s holds %d bytes; at least %d random bytes are needed (head -c 32 /dev/urandom > %s)", path, len(key), minPSKLen, path)
-	}
-	return nil
+	_, err := psk.Load(path)
+	return err
 }
 
 // checkPrivate: path is a regular file that neither group nor others may

@@ -82,6 +82,9 @@ type DHCPConfig struct {
 	MinLeaseTime     time.Duration  `mapstructure:"min_lease_time"`
 	DeclineProbation time.Duration  `mapstructure:"decline_probation"` // default 1h: how long a declined address stays ABANDONED
 	OfferHold        time.Duration  `mapstructure:"offer_hold"`        // default 10s: how long an OFFER keeps its address
+	PingCheck        bool           `mapstructure:"ping_check"`        // default false: probe an address (ARP, ICMP echo) before offering it
+	PingTimeout      time.Duration  `mapstructure:"ping_timeout"`      // default 500ms: how long a probe waits for an answer
+	TrustedRelays    []string       `mapstructure:"trusted_relays"`    // when set: the only sources relayed requests are accepted from
 	Options          map[string]any `mapstructure:"options"`
 	// OptionDefinitions name further options and sub-option spaces.
 	OptionDefinitions []scope.OptionDefinition `mapstructure:"option_definitions"`

@@ -25,6 +25,10 @@ type offer struct {
 	charged bool
 	pool    *poolOffers
 	src     source
+
+	// probing: the address is being probed (probe.go); probed: it was,
+	// and nothing answered.
+	probing, probed bool
 }
 
 type offerRef struct {
@@ -36,9 +40,12 @@ type offerRef struct {
 // reservation, its current or last lease, the address it asked for, any
 // free address.
 func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr, now time.Time) (Reply, error) {
-	addr, _, err := e.offerAddr(req, c, sub, now)
+	addr, res, err := e.offerAddr(req, c, sub, now)
 	if err != nil {
 		return Reply{}, err
+	}
+	if p, err := e.needProbe(req, c, sub, sid, addr, res, now); p != nil || err != nil {
+		return Reply{probe: p}, err // answered once the probe is done (probe.go)
 	}
 	sub = holderOr(sub, addr) // its mask, routers and times (shared networks)
 	prev, _ := e.db.Get(addr)

@@ -21,6 +21,7 @@ type abandoned struct {
 // the pools' offer bounds follow the database's counts. The caller runs it
 // about once a second.
 func (e *Engine) Tick(now time.Time) {
+	e.probeWindow(now)
 	e.mu.Lock()
 	n := 0
 	for _, r := range e.offerQ {
