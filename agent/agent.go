@@ -250,7 +250,8 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			}
 			return err
 		}
-		log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", api.Token != nil)
+		log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", api.Token != nil,
+			"tls", api.TLS != nil, "client_certs", base.API.ClientCerts())
 		start("api", func(ctx context.Context) error { return api.Serve(ctx, ln) })
 	}
 	if vr != nil {
@@ -385,6 +386,13 @@ func newAPI(b *config.Built, log *slog.Logger, src *statusSource, fo *pair.Pair,
 			return nil, err
 		}
 		api.Token = tok
+	}
+	if t := b.API.TLS; t != nil {
+		c, err := control.LoadTLS(control.TLSFiles{Cert: t.Cert, Key: t.Key, ClientCA: t.ClientCA})
+		if err != nil {
+			return nil, err
+		}
+		api.TLS = c
 	}
 	if f := b.File.Failover; f != nil {
 		api.PartnerAddr = f.Peer

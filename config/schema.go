@@ -24,14 +24,15 @@ type Config struct {
 }
 
 type NodeConfig struct {
-	Name          string `mapstructure:"name"`
-	StateDir      string `mapstructure:"state_dir"`      // default /var/lib/hadhcpd
-	ControlSocket string `mapstructure:"control_socket"` // default /run/hadhcpd/hadhcpd.sock
-	MetricsListen string `mapstructure:"metrics_listen"` // default 127.0.0.1:9767; "" = off
-	LogFormat     string `mapstructure:"log_format"`     // text | json
-	LogLevel      string `mapstructure:"log_level"`      // debug | info | warn | error (default info)
-	APIListen     string `mapstructure:"api_listen"`     // HTTP API; "" = off; no host = loopback
-	APITokenFile  string `mapstructure:"api_token_file"` // bearer token, mode 0600; required beyond loopback
+	Name          string        `mapstructure:"name"`
+	StateDir      string        `mapstructure:"state_dir"`      // default /var/lib/hadhcpd
+	ControlSocket string        `mapstructure:"control_socket"` // default /run/hadhcpd/hadhcpd.sock
+	MetricsListen string        `mapstructure:"metrics_listen"` // default 127.0.0.1:9767; "" = off
+	LogFormat     string        `mapstructure:"log_format"`     // text | json
+	LogLevel      string        `mapstructure:"log_level"`      // debug | info | warn | error (default info)
+	APIListen     string        `mapstructure:"api_listen"`     // HTTP API; "" = off; no host = loopback
+	APITokenFile  string        `mapstructure:"api_token_file"` // bearer token, mode 0600; required beyond loopback (or api_tls.client_ca)
+	APITLS        *APITLSConfig `mapstructure:"api_tls"`        // HTTPS on api_listen; client certificates with client_ca
 }
 
 type VRRPConfig struct {
