@@ -149,7 +149,7 @@ func (in *VRRPInstance) trackSpecs(v *validator, k string, scripts []VRRPScript)
 		}
 		seen[t.Name] = true
 		weight(tk+".weight", t.Weight)
-		links = append(links, TrackSpec{Name: t.Name, Weight: t.Weight})
+		links = append(links, TrackSpec(t))
 	}
 	seen = map[string]bool{}
 	for j, t := range in.TrackScripts {
