@@ -26,6 +26,9 @@ vrrp:
       rise: 2
       fall: 2
       weight: -60
+    - name: chk_link
+      script: /bin/sh -c "! test -e %[2]s/link-down"
+      interval: 200ms
   instances:
     - name: lan
       interface: eth0
@@ -33,14 +36,14 @@ vrrp:
       priority: %[3]d
       advert_interval: 100ms
       virtual_ips: [192.0.2.1/24]
-      track_scripts: [chk_service]
+      track_scripts: [chk_service, chk_link]
 `
 
 // TestIntegrationTrackScript: two boxes, the master's check script fails
 // (the test creates the file it looks for): its priority drops by the
 // weight below the backup's, which preempts and takes the VIP (RFC 5798
 // §6.4.3); the check passes again and the first box, preempting, takes it
-// back.
+// back. A failing check of weight 0 puts the master in Fault instead.
 func TestIntegrationTrackScript(t *testing.T) {
 	testnet.RequireRoot(t)
 	n := testnet.New(t, "htrk")
@@ -111,4 +114,17 @@ func TestIntegrationTrackScript(t *testing.T) {
 	if p := prioOf(b); p != 120 {
 		t.Errorf("b's priority %d, want 120", p)
 	}
+
+	// A weight-0 check failing (rise and fall 1): Fault, the VIP goes.
+	linkDown := filepath.Join(a.Dir, "link-down")
+	lab.WriteFile(t, linkDown, "")
+	took = vipOn(b, a, 5*time.Second)
+	if st := a.Status(); st.VRRP[0].State != "FAULT" {
+		t.Errorf("a with its weight-0 check failing: %s, want FAULT", st.VRRP[0].State)
+	}
+	t.Logf("weight-0 check failing on the master: FAULT, VIP on the backup %v later", took.Round(time.Millisecond))
+	if err := os.Remove(linkDown); err != nil {
+		t.Fatal(err)
+	}
+	vipOn(a, b, 5*time.Second)
 }
