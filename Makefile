@@ -8,11 +8,13 @@ LDFLAGS   := -X github.com/hadhcpd/hadhcpd/agent.Version=$(VERSION)
 BIN       := bin/hadhcpd
 FUZZTIME  ?= 5s
 
-# Debian packages the tests and benchmarks drive as real peers. Installed
+# Debian packages the tests and benchmarks drive as real peers (and
+# chromium for the status page's browser test, prometheus for promtool's
+# check of the shipped alerting rules). Installed
 # only when missing (apt-get is slow and needs the network), with a
 # temporary policy-rc.d so Kea, ISC dhcpd and keepalived are not started as
 # services on the machine: the tests run their own copies in namespaces.
-TEST_PKGS := iproute2 iputils-ping nftables isc-dhcp-client isc-dhcp-relay isc-dhcp-server udhcpc busybox keepalived kea-dhcp4-server kea-admin tcpdump arping
+TEST_PKGS := iproute2 iputils-ping nftables isc-dhcp-client isc-dhcp-relay isc-dhcp-server udhcpc busybox keepalived kea-dhcp4-server kea-admin tcpdump arping chromium prometheus
 
 .PHONY: help
 help: ## show this list
@@ -67,6 +69,10 @@ bench: deps ## benchmarks (lease database; perfdhcp against hadhcpd and Kea: unp
 demo: deps build ## the two-box lab in namespaces: leases, a box crash, the takeover, the return (root, < 60 s)
 	@scripts/demo.sh
 
+.PHONY: bench-classes
+bench-classes: deps ## perfdhcp against one box: 20 classes and 10,000 reservations vs the plain config, DORA/s and ratio (target >= 0.9; root, a few minutes)
+	@scripts/bench-classes.sh
+
 .PHONY: bench-vrrp
 bench-vrrp: deps ## VRRP takeover vs keepalived (table and ratio) and the no-flap run under CPU load; root
 	@scripts/bench-vrrp.sh
@@ -84,8 +90,9 @@ bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived):
 rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns and catches up: catch-up time, DORA/s during it (root, ~2 min)
 	HADHCPD_REJOIN_LEASES=100000 $(GO) test -count=1 -timeout 30m -run TestIntegrationFailoverRejoin -v ./e2e/
 
-# make chaos N=100 SEED=123: randomized faults under load against a pair;
-# make test runs a short version (4 faults).
+# make chaos N=100 SEED=123: randomized faults under load against a pair,
+# then N disk faults (a full state_dir, a damaged journal) against another;
+# make test runs a short version of the first (4 faults).
 N    ?= 30
 SEED ?=
 .PHONY: chaos

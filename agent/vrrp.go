@@ -39,7 +39,10 @@ type vrrpPart struct {
 	// for an instance's transitions and adverts, and a priority override
 	// (0 = the configured one) applied before the first election.
 	hooks map[string]instHooks
-	prios map[string]uint8
+	// observe sees every instance's transitions (the event stream); set
+	// before Run.
+	observe func(instance string, t vrrp.Transition)
+	prios   map[string]uint8
 }
 
 // instHooks are the observers of one instance (vrrp.Deps.OnTransition and
@@ -352,6 +355,15 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 		p.mu.Unlock()
 		var inst *vrrp.Instance
 		onTransition := h.onTransition
+		if obs := p.observe; obs != nil {
+			name, next := s.cfg.Name, onTransition
+			onTransition = func(t vrrp.Transition) {
+				obs(name, t)
+				if next != nil {
+					next(t)
+				}
+			}
+		}
 		if !s.notify.Empty() {
 			r := hooks.New(s.cfg.Name, s.notify, hooks.Deps{Log: ilog, Metrics: p.notifyM})
 			runners = append(runners, r)

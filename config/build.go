@@ -25,6 +25,9 @@ type Built struct {
 	Scripts  []ScriptSpec  // vrrp.scripts, in the file's order
 	Failover *FailoverSpec // nil: a single server
 	API      *APISpec      // nil: no HTTP API
+	// Warnings: keys served differently from what they say (a pool's
+	// network address skipped, ...); check-config prints them.
+	Warnings []*ConfigError
 }
 
 // VRRPSpec is one vrrp instance, typed, with defaults applied. The agent

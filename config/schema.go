@@ -24,14 +24,15 @@ type Config struct {
 }
 
 type NodeConfig struct {
-	Name          string `mapstructure:"name"`
-	StateDir      string `mapstructure:"state_dir"`      // default /var/lib/hadhcpd
-	ControlSocket string `mapstructure:"control_socket"` // default /run/hadhcpd/hadhcpd.sock
-	MetricsListen string `mapstructure:"metrics_listen"` // default 127.0.0.1:9767; "" = off
-	LogFormat     string `mapstructure:"log_format"`     // text | json
-	LogLevel      string `mapstructure:"log_level"`      // debug | info | warn | error (default info)
-	APIListen     string `mapstructure:"api_listen"`     // HTTP API; "" = off; no host = loopback
-	APITokenFile  string `mapstructure:"api_token_file"` // bearer token, mode 0600; required beyond loopback
+	Name          string        `mapstructure:"name"`
+	StateDir      string        `mapstructure:"state_dir"`      // default /var/lib/hadhcpd
+	ControlSocket string        `mapstructure:"control_socket"` // default /run/hadhcpd/hadhcpd.sock
+	MetricsListen string        `mapstructure:"metrics_listen"` // default 127.0.0.1:9767; "" = off
+	LogFormat     string        `mapstructure:"log_format"`     // text | json
+	LogLevel      string        `mapstructure:"log_level"`      // debug | info | warn | error (default info)
+	APIListen     string        `mapstructure:"api_listen"`     // HTTP API; "" = off; no host = loopback
+	APITokenFile  string        `mapstructure:"api_token_file"` // bearer token, mode 0600; required beyond loopback (or api_tls.client_ca)
+	APITLS        *APITLSConfig `mapstructure:"api_tls"`        // HTTPS on api_listen; client certificates with client_ca
 }
 
 type VRRPConfig struct {
@@ -112,10 +113,25 @@ type DHCPConfig struct {
 	MinLeaseTime     time.Duration  `mapstructure:"min_lease_time"`
 	DeclineProbation time.Duration  `mapstructure:"decline_probation"` // default 1h: how long a declined address stays ABANDONED
 	OfferHold        time.Duration  `mapstructure:"offer_hold"`        // default 10s: how long an OFFER keeps its address
+	PingCheck        bool           `mapstructure:"ping_check"`        // default false: probe an address (ARP, ICMP echo) before offering it
+	PingTimeout      time.Duration  `mapstructure:"ping_timeout"`      // default 500ms: how long a probe waits for an answer
+	TrustedRelays    []string       `mapstructure:"trusted_relays"`    // when set: the only sources relayed requests are accepted from
 	Options          map[string]any `mapstructure:"options"`
 	// OptionDefinitions name further options and sub-option spaces.
 	OptionDefinitions []scope.OptionDefinition `mapstructure:"option_definitions"`
 	Subnets           []SubnetConfig           `mapstructure:"subnets"`
+	// T1 and T2 (RFC 2131 §4.4.5); 0: 0.5 and 0.875 of the lease.
+	RenewTime      time.Duration         `mapstructure:"renew_time"`
+	RebindTime     time.Duration         `mapstructure:"rebind_time"`
+	SharedNetworks []SharedNetworkConfig `mapstructure:"shared_networks"` // config/shared.go
+
+	// Network boot, classes, reservations (config/classes.go).
+	NextServer             string              `mapstructure:"next_server"`
+	ServerName             string              `mapstructure:"server_name"`
+	BootFile               string              `mapstructure:"boot_file"`
+	BOOTP                  string              `mapstructure:"bootp"` // reserved (default) | off
+	ReservationIdentifiers []string            `mapstructure:"reservation_identifiers"`
+	ClientClasses          []ClientClassConfig `mapstructure:"client_classes"`
 }
 
 type SubnetConfig struct {
@@ -129,10 +145,19 @@ type SubnetConfig struct {
 	DefaultLeaseTime *time.Duration `mapstructure:"default_lease_time"` // per-subnet overrides
 	MaxLeaseTime     *time.Duration `mapstructure:"max_lease_time"`
 	MinLeaseTime     *time.Duration `mapstructure:"min_lease_time"`
+	RenewTime        *time.Duration `mapstructure:"renew_time"`
+	RebindTime       *time.Duration `mapstructure:"rebind_time"`
+
+	NextServer string `mapstructure:"next_server"`
+	ServerName string `mapstructure:"server_name"`
+	BootFile   string `mapstructure:"boot_file"`
 }
 
 type PoolConfig struct {
-	Range string `mapstructure:"range"` // 192.0.2.100-192.0.2.200
+	Range   string         `mapstructure:"range"` // 192.0.2.100-192.0.2.200
+	Allow   []string       `mapstructure:"allow"` // class names, known, unknown
+	Deny    []string       `mapstructure:"deny"`
+	Options map[string]any `mapstructure:"options"`
 }
 
 type ReservationConfig struct {
@@ -141,6 +166,13 @@ type ReservationConfig struct {
 	IP        string         `mapstructure:"ip"`
 	Hostname  string         `mapstructure:"hostname"`
 	Options   map[string]any `mapstructure:"options"`
+
+	CircuitID     string   `mapstructure:"circuit_id"` // hex or 'quoted text'
+	RemoteID      string   `mapstructure:"remote_id"`
+	NextServer    string   `mapstructure:"next_server"`
+	ServerName    string   `mapstructure:"server_name"`
+	BootFile      string   `mapstructure:"boot_file"`
+	ClientClasses []string `mapstructure:"client_classes"`
 }
 
 type FailoverConfig struct {

@@ -117,14 +117,33 @@ func Build(c *Config) (*Built, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	b.Warnings = v.warns
 	return b, nil
 }
 
+// Warnings returns what c's configuration does that works but may not be
+// what its author meant (check-config prints them); nil when c is not
+// valid.
+func (c *Config) Warnings() []*ConfigError {
+	b, err := Build(c)
+	if err != nil {
+		return nil
+	}
+	return b.Warnings
+}
+
 type validator struct {
-	errs []error
+	errs  []error
+	warns []*ConfigError
 	// optDefs are the option names the dhcp section's options maps are
 	// parsed with: the standard ones and dhcp.option_definitions.
 	optDefs *scope.Definitions
+}
+
+// warn notes something that is served, but differently from what the
+// file says (check-config prints it; it never stops the server).
+func (v *validator) warn(key, format string, args ...any) {
+	v.warns = append(v.warns, &ConfigError{Key: key, Reason: fmt.Sprintf(format, args...)})
 }
 
 func (v *validator) add(key, format string, args ...any) {

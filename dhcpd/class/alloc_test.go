@@ -22,6 +22,7 @@ var realistic = []string{
 	"member('pxe') and not member('uefi') or known or unknown",
 	"split(option[60].text, ':', 3) == '00007' and substring(option[60].hex,-6,all) == '003016'",
 	"vendor.enterprise == 3561 or vendor-class.enterprise == 4491",
+	"addrtotext(pkt4.giaddr) == '198.51.100.1' or uint16totext(option[93].hex) == '7' or int8totext(substring(pkt4.mac,5,1)) == '-1'",
 }
 
 var realisticValues = []string{
@@ -32,6 +33,7 @@ var realisticValues = []string{
 	"ifelse(relay4[1].exists, concat(relay4[1].hex, relay4[2].hex), pkt4.mac)",
 	"lcase(option[60].text)",
 	"pkt4.htype",
+	"addrtotext(pkt4.giaddr)",
 }
 
 func TestMatchDoesNotAllocate(t *testing.T) {

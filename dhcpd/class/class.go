@@ -6,7 +6,7 @@
 //
 //	literals     'text' ('it\'s')   0x0007   4491   192.0.2.1
 //	options      option[60].hex  option[60].text  option[93].exists
-//	             option[vendor-class-identifier].text (Kea's names for codes)
+//	             option[vendor-class-identifier].text (Kea's names, - or _)
 //	relay agent  option[82].option[1].hex  relay4[2].hex  relay4[6].exists
 //	header       pkt4.mac hlen htype ciaddr giaddr yiaddr siaddr msgtype transid
 //	vendor       vendor-class[4491].exists  vendor-class[*].exists
@@ -14,7 +14,7 @@
 //	             vendor[3561].option[2].hex  vendor.enterprise
 //	functions    substring(v, start, len|all)  concat(a, b)  a + b
 //	             hexstring(v, 'sep')  ifelse(cond, a, b)  lcase(v)  ucase(v)
-//	             split(v, 'delims', n)
+//	             split(v, 'delims', n)  addrtotext(v)  uint16totext(v) ...
 //	conditions   a == b   and  or  not  ( )  member('name')  known  unknown
 //
 // Values are byte strings, an absent option being the empty string;
@@ -93,7 +93,22 @@ type Expr struct {
 // KNOWN and UNKNOWN fall back to Known and Unknown when index does not
 // know them; index may be nil.
 func Compile(src string, index func(name string) (int, bool)) (*Expr, error) {
-	n, err := parse(src, typBool, index)
+	return Names{Class: index}.Compile(src)
+}
+
+// Names resolves the names a test may use beyond the built-in ones.
+type Names struct {
+	// Class resolves member('name'), as Compile's index.
+	Class func(name string) (int, bool)
+	// Option resolves option[name] for names that are not Kea's standard
+	// DHCPv4 option names (which are known, with - or _): the
+	// configuration's option_definitions.
+	Option func(name string) (code uint8, ok bool)
+}
+
+// Compile parses a boolean test.
+func (ns Names) Compile(src string) (*Expr, error) {
+	n, err := parse(src, typBool, ns)
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +116,9 @@ func Compile(src string, index func(name string) (int, bool)) (*Expr, error) {
 }
 
 // Match evaluates e on p; in holds the classes the client already belongs
-// to (nil: none). It does not allocate. A test whose intermediate values
-// outgrow the evaluation's scratch space does not match.
+// to (nil: none). It does not allocate. A test that cannot be evaluated
+// (its strings outgrow the scratch space, a conversion gets a value of the
+// wrong width) does not match, as in Kea.
 func (e *Expr) Match(p *dhcpv4.DHCPv4, in *Set) bool {
 	if e.small {
 		var b [smallScratch]byte
@@ -115,7 +131,7 @@ func (e *Expr) Match(p *dhcpv4.DHCPv4, in *Set) bool {
 func (e *Expr) match(p *dhcpv4.DHCPv4, in *Set, buf []byte) bool {
 	s := scratch{buf: buf}
 	ok := e.root.test(p, in, &s)
-	return ok && !s.overflow
+	return ok && !s.failed
 }
 
 // String returns the source of the test.
@@ -130,15 +146,19 @@ type Value struct {
 }
 
 // CompileValue parses a value expression.
-func CompileValue(src string) (*Value, error) {
-	n, err := parse(src, typStr, nil)
+func CompileValue(src string) (*Value, error) { return Names{}.CompileValue(src) }
+
+// CompileValue parses a value expression; ns.Class is not used (a value
+// cannot depend on classes).
+func (ns Names) CompileValue(src string) (*Value, error) {
+	n, err := parse(src, typStr, Names{Option: ns.Option})
 	if err != nil {
 		return nil, err
 	}
 	// Append has no class set: a lookup key is computed before (and
 	// independently of) the client's classes.
 	if m := findOp(n, opMember); m != nil {
-		return nil, &SyntaxError{Offset: m.pos, Msg: "member(), known and unknown cannot be used in a match expression (its value does not depend on classes)"}
+		return nil, &SyntaxError{Offset: m.pos, Msg: "member(), known and unknown cannot be used in a match expression: its value is computed before the client's classes"}
 	}
 	return &Value{root: n, src: src, small: need(n) <= smallScratch}, nil
 }
@@ -158,7 +178,7 @@ func (v *Value) Append(buf []byte, p *dhcpv4.DHCPv4) (out []byte, ok bool) {
 func (v *Value) append(buf []byte, p *dhcpv4.DHCPv4, scratchBuf []byte) ([]byte, bool) {
 	s := scratch{buf: scratchBuf}
 	b := v.root.value(p, nil, &s)
-	if len(b) == 0 || s.overflow {
+	if len(b) == 0 || s.failed {
 		return buf, false
 	}
 	return append(buf, b...), true
@@ -167,6 +187,7 @@ func (v *Value) append(buf []byte, p *dhcpv4.DHCPv4, scratchBuf []byte) ([]byte,
 // String returns the source of the value expression.
 func (v *Value) String() string { return v.src }
 
+// findOp returns the first node of n's tree with operation o.
 func findOp(n *node, o op) *node {
 	if n == nil {
 		return nil

@@ -248,6 +248,18 @@ func TestMatchRealConfigs(t *testing.T) {
 		{"split(option[60].text, ':', 3) == '00007'", "ipxe pxe-uefi7"},
 		{"split(option[60].text, ':', 1) == 'PXEClient'", "ipxe pxe-bios pxe-uefi7 pxe-uefi9"},
 		{"(option[60].text == 'ubnt' or option[60].text == 'MSFT 5.0') and pkt4.htype == 1", "unifi windows"},
+		{"addrtotext(pkt4.giaddr) == '198.51.100.1'", "relayed"},
+		{"addrtotext(pkt4.ciaddr) == '192.0.2.150'", "renew"},
+		{"uint16totext(option[93].hex) == '7'", "ipxe pxe-uefi7"},
+		{"uint8totext(substring(pkt4.mac,5,1)) == '255' or int8totext(substring(pkt4.mac,5,1)) == '-1'", ""},
+		{"uint8totext(substring(pkt4.mac,5,1)) == '85' and int8totext(substring(pkt4.mac,5,1)) == '85'", "relayed"},
+		{"int8totext(substring(pkt4.mac,2,1)) == '-17' and uint8totext(substring(pkt4.mac,2,1)) == '239'", "ipxe pxe-uefi7 pxe-uefi9"},
+		{"int16totext(0xfffe) == '-2' and int32totext(0xfffffffe) == '-2' and uint32totext(pkt4.transid) == '3735928559' and option[60].text == 'ubnt'", "unifi"},
+		{"not (uint16totext(option[60].hex) == 'x')", "polycom relayed renew"},
+		{"uint8totext(option[1].hex) == ''", "cisco-phone ipxe modem polycom pxe-bios pxe-uefi7 pxe-uefi9 relayed renew unifi windows"},
+		{"addrtotext(0x20010db8000000000000000000000001) == '2001:db8::1' and option[60].text == 'ubnt'", "unifi"},
+		{"sifelse(option[93].exists, option[93].hex, 0xffff) == 0xffff", "cisco-phone modem polycom relayed renew unifi windows"},
+		{"option[vendor_class_identifier].text == 'MSFT 5.0'", "windows"},
 		{"not not option[60].text == 'ubnt'", "unifi"},
 		{"option[12].text == 'DESKTOP-1' sand option[61].hex == 0x01d481d7123456", "windows"},
 	}
@@ -409,6 +421,13 @@ func TestCompileErrors(t *testing.T) {
 		{"option[60].hex == 'a' == 'b'", 22, "'==' does not chain"},
 		{"ifelse(option[60].hex, 'a', 'b') == 'a'", 7, "ifelse() needs a test"},
 		{"vendor[x].exists", 7, "expected an enterprise number or *"},
+		{"hexstring(pkt4.mac) == 'x'", 18, "wrong number of arguments: hexstring(value, 'separator')"},
+		{"member(pxe)", 7, "member() takes a quoted class name: member('name')"},
+		{"option[60].hex == 'a')", 21, "unmatched ')'"},
+		{"option[60].hex == PXEClient", 18, "unknown name 'PXEClient' (a string is quoted: 'PXEClient'"},
+		{"option[60] == 'x'", 11, "expected '.' after option[60] (want .hex, .text, .exists, .option)"},
+		{"pkt4.giaddr == 192.0.2", 15, "malformed number \"192.0.2\""},
+		{strings.Repeat("(", 65) + "known" + strings.Repeat(")", 65), 64, "nested more than 64 levels"},
 	}
 	for _, tc := range tests {
 		_, err := Compile(tc.expr, classIndex)
@@ -587,5 +606,41 @@ func TestUnsetHeaderAddresses(t *testing.T) {
 	}
 	if !e.Match(p, nil) {
 		t.Error("nil ciaddr/yiaddr did not read as 0.0.0.0")
+	}
+}
+
+func TestNamesOption(t *testing.T) {
+	p := wire(t, "00:11:22:33:44:55", sopt(224, "site-a"))
+	ns := Names{Option: func(name string) (uint8, bool) {
+		if name == "site_tag" {
+			return 224, true
+		}
+		return 0, false
+	}}
+	e, err := ns.Compile("option[site_tag].text == 'site-a'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Match(p, nil) {
+		t.Error("option[site_tag] did not resolve to the defined code")
+	}
+	v, err := ns.CompileValue("option[site_tag].hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := v.Append(nil, p); !ok || string(out) != "site-a" {
+		t.Errorf("Append = %q, %v", out, ok)
+	}
+	if _, err := Compile("option[site_tag].text == 'x'", nil); err == nil {
+		t.Error("option[site_tag] compiled without a definition")
+	}
+}
+
+func TestClassIndexOutOfRange(t *testing.T) {
+	bad := func(string) (int, bool) { return MaxClasses, true }
+	for _, src := range []string{"member('x')", "known"} {
+		if _, err := Compile(src, bad); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("Compile(%q) with index %d = %v, want an out of range error", src, MaxClasses, err)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package class
 
 import (
+	"net/netip"
+	"strconv"
+
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -19,16 +22,18 @@ const smallScratch = 64
 // the caller's stack: an Expr is shared by every goroutine serving
 // packets, so nothing mutable may hang off it.
 type scratch struct {
-	buf      []byte
-	n        int
-	overflow bool
+	buf []byte
+	n   int
+	// failed: the scratch space ran out, or a conversion got a value of
+	// the wrong width. The test does not match (Kea: an evaluation error).
+	failed bool
 }
 
 // alloc returns n bytes of scratch, capped so that an append to the
 // result cannot run into the next allocation.
 func (s *scratch) alloc(n int) []byte {
 	if n > len(s.buf)-s.n {
-		s.overflow = true
+		s.failed = true
 		return nil
 	}
 	b := s.buf[s.n : s.n+n : s.n+n]
@@ -190,6 +195,9 @@ func (n *node) eval(p *dhcpv4.DHCPv4, in *Set, s *scratch) (v []byte, t bool) {
 			out[i] = c
 		}
 		return out, false
+	case opToText:
+		v, _ = n.a.eval(p, in, s)
+		return s.toText(v, n.code), false
 	case opSplit:
 		v, _ = n.a.eval(p, in, s)
 		d, _ := n.b.eval(p, in, s)
@@ -343,6 +351,8 @@ func need(n *node) int {
 	switch n.op {
 	case opConcat, opHexstring, opLcase, opUcase:
 		return scratchSize + 1
+	case opToText:
+		return min(need(n.a)+len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), scratchSize+1)
 	case opPkt4:
 		if n.code == fMac {
 			return 0
@@ -353,4 +363,47 @@ func need(n *node) int {
 		return max(need(n.a), need(n.b), need(n.c))
 	}
 	return min(need(n.a)+need(n.b)+need(n.c), scratchSize+1)
+}
+
+// toText is Kea's addrtotext and [u]intNtotext: an empty value stays
+// empty, a value of the wrong width fails the evaluation.
+func (s *scratch) toText(v []byte, conv uint8) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	c := toText[conv]
+	if c.width == 0 {
+		var a netip.Addr
+		switch len(v) {
+		case 4:
+			a = netip.AddrFrom4([4]byte(v))
+		case 16:
+			a = netip.AddrFrom16([16]byte(v))
+		default:
+			s.failed = true
+			return nil
+		}
+		out := s.alloc(len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))
+		if out == nil {
+			return nil
+		}
+		return a.AppendTo(out[:0])
+	}
+	if len(v) != c.width {
+		s.failed = true
+		return nil
+	}
+	var u uint64
+	for _, b := range v {
+		u = u<<8 | uint64(b)
+	}
+	out := s.alloc(len("-2147483648"))
+	if out == nil {
+		return nil
+	}
+	if !c.signed {
+		return strconv.AppendUint(out[:0], u, 10)
+	}
+	shift := 64 - 8*c.width
+	return strconv.AppendInt(out[:0], int64(u<<shift)>>shift, 10)
 }

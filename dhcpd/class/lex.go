@@ -139,7 +139,11 @@ func lex(src string) ([]token, error) {
 				i++
 			}
 			if i < len(src) && (isIdentChar(src[i]) || src[i] == '.' && i+1 < len(src) && isDigit(src[i+1])) {
-				return nil, &SyntaxError{Offset: start, Msg: "malformed number " + strconv.Quote(src[start:i+1])}
+				j := i
+				for j < len(src) && (isIdentChar(src[j]) || src[j] == '.') {
+					j++
+				}
+				return nil, &SyntaxError{Offset: start, Msg: "malformed number " + strconv.Quote(src[start:j]) + " (an IPv4 address is 4 numbers 0..255)"}
 			}
 			n, err := strconv.ParseInt(src[start:i], 10, 64)
 			if err != nil {

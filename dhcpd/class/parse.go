@@ -34,6 +34,7 @@ const (
 	opVendorEnterprise           // vendor.enterprise
 	opVendorClassEnt             // vendor-class.enterprise
 	opSplit                      // a, b (delimiters), index (field, 1-based)
+	opToText                     // a; code: one of the toText* conversions
 	// Conditions (typBool).
 	opTrue              // member('ALL')
 	opOptionExists      // code
@@ -92,11 +93,12 @@ type node struct {
 const maxDepth = 64
 
 type parser struct {
-	depth int
-	src   string
-	toks  []token
-	i     int
-	index func(string) (int, bool)
+	depth   int
+	src     string
+	toks    []token
+	i       int
+	index   func(string) (int, bool)
+	optName func(string) (uint8, bool)
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -128,12 +130,12 @@ func (p *parser) expect(k tokKind, context string) (token, error) {
 func (p *parser) text(n *node) string { return p.src[n.pos:n.end] }
 
 // parse reads a whole expression of type want.
-func parse(src string, want typ, index func(string) (int, bool)) (*node, error) {
+func parse(src string, want typ, names Names) (*node, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{src: src, toks: toks, index: index}
+	p := &parser{src: src, toks: toks, index: names.Class, optName: names.Option}
 	if p.peek().kind == tEOF {
 		return nil, p.errAt(0, "empty expression")
 	}
@@ -142,6 +144,9 @@ func parse(src string, want typ, index func(string) (int, bool)) (*node, error) 
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
+		if t.kind == tRParen {
+			return nil, p.errAt(t.pos, "unmatched ')'")
+		}
 		hint := ""
 		if t.kind == tIdent && (t.text == "AND" || t.text == "OR" || t.text == "NOT") {
 			hint = " (operators are lower case: and, or, not)"
@@ -294,10 +299,43 @@ func (p *parser) sum() (*node, error) {
 	return l, nil
 }
 
-var functions = []string{"substring", "concat", "hexstring", "ifelse", "lcase", "ucase", "split", "member"}
+var usage = map[string]string{
+	"substring": "substring(value, start, length|all)",
+	"concat":    "concat(value, value)",
+	"hexstring": "hexstring(value, 'separator')",
+	"ifelse":    "ifelse(test, value, value)",
+	"lcase":     "lcase(value)",
+	"ucase":     "ucase(value)",
+	"split":     "split(value, 'delimiters', field)",
+	"member":    "member('class')",
+	"sifelse":   "sifelse(test, value, value)",
+
+	"addrtotext":   "addrtotext(value)",
+	"int8totext":   "int8totext(value)",
+	"int16totext":  "int16totext(value)",
+	"int32totext":  "int32totext(value)",
+	"uint8totext":  "uint8totext(value)",
+	"uint16totext": "uint16totext(value)",
+	"uint32totext": "uint32totext(value)",
+}
+
+// toText are Kea's conversions to text, by name: the width in bytes the
+// value must have (0: an address, 4 or 16 bytes), and whether signed.
+var toText = []struct {
+	name   string
+	width  int
+	signed bool
+}{
+	{"addrtotext", 0, false},
+	{"int8totext", 1, true}, {"int16totext", 2, true}, {"int32totext", 4, true},
+	{"uint8totext", 1, false}, {"uint16totext", 2, false}, {"uint32totext", 4, false},
+}
+
+var functions = []string{"substring", "concat", "hexstring", "ifelse", "sifelse", "lcase", "ucase", "split", "member",
+	"addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext"}
 
 const primaries = "option[N], relay4[N], pkt4.FIELD, vendor[N], vendor-class[N], " +
-	"substring, concat, hexstring, ifelse, lcase, ucase, split, member, known, unknown, 'text', 0xHEX, integers"
+	"substring, concat, hexstring, ifelse, lcase, ucase, split, addrtotext, uint8totext..., member, known, unknown, 'text', 0xHEX, integers"
 
 func (p *parser) primary() (*node, error) {
 	t := p.next()
@@ -346,44 +384,50 @@ func (p *parser) ident(t token) (*node, error) {
 	case "vendor-class":
 		return p.vendorClass(t)
 	case "known", "unknown":
-		name := strings.ToUpper(t.text)
-		return &node{op: opMember, typ: typBool, pos: t.pos, end: t.end, index: p.builtin(name)}, nil
-	case "substring", "concat", "hexstring", "ifelse", "lcase", "ucase", "split", "member":
-		return p.call(t)
+		i, err := p.class(t, strings.ToUpper(t.text))
+		if err != nil {
+			return nil, err
+		}
+		return &node{op: opMember, typ: typBool, pos: t.pos, end: t.end, index: i}, nil
 	case "pkt", "pkt6", "relay6":
 		return nil, p.errAt(t.pos, "'"+t.text+"' is not supported here (DHCPv4 packet fields are pkt4.FIELD)")
-	case "sifelse":
-		return nil, p.errAt(t.pos, "'sifelse' is not supported: use ifelse")
 	case "match":
 		return nil, p.errAt(t.pos, "'match' (regular expressions) is not supported: use substring and ==")
-	case "addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext":
-		return nil, p.errAt(t.pos, "'"+t.text+"' is not supported: compare the bytes (pkt4.giaddr == 192.0.2.1, pkt4.htype == 1)")
 	case "and", "or", "sand", "sor":
 		return nil, p.errAt(t.pos, "'"+t.text+"' needs a test on its left")
 	case "true", "false":
 		return nil, p.errAt(t.pos, "there are no boolean literals: write the test itself, or member('ALL')")
 	}
+	if _, ok := usage[t.text]; ok {
+		return p.call(t)
+	}
 	if p.peek().kind == tLParen {
 		return nil, p.errAt(t.pos, "unknown function '"+t.text+"' (want "+strings.Join(functions, ", ")+")")
 	}
-	return nil, p.errAt(t.pos, "unknown name '"+t.text+"' (want "+primaries+")")
+	return nil, p.errAt(t.pos, "unknown name '"+t.text+"' (a string is quoted: '"+t.text+"'; or want "+primaries+")")
 }
 
-// builtin resolves KNOWN/UNKNOWN through the caller's index, falling back
-// to the fixed indexes of Set.
-func (p *parser) builtin(name string) int {
+// class resolves a class name through the caller's index; KNOWN and
+// UNKNOWN fall back to the fixed indexes of Set.
+func (p *parser) class(t token, name string) (int, error) {
 	if p.index != nil {
 		if i, ok := p.index(name); ok {
-			return i
+			if i < 0 || i >= MaxClasses {
+				return 0, p.errAt(t.pos, "class '"+name+"' has index "+strconv.Itoa(i)+", out of range 0.."+strconv.Itoa(MaxClasses-1))
+			}
+			return i, nil
 		}
 	}
-	if name == "KNOWN" {
-		return Known
+	switch name {
+	case "KNOWN":
+		return Known, nil
+	case "UNKNOWN":
+		return Unknown, nil
 	}
-	return Unknown
+	return 0, p.errAt(t.pos, "class '"+name+"' is not defined before this one (member() may name only classes listed earlier, KNOWN, UNKNOWN or ALL)")
 }
 
-// code reads "[N]" or "[name]" for an option code.
+// optionCode reads "[N]" or "[name]" for an option code.
 func (p *parser) optionCode(what string) (uint8, error) {
 	if _, err := p.expect(tLBrack, "after '"+what+"'"); err != nil {
 		return 0, err
@@ -397,7 +441,10 @@ func (p *parser) optionCode(what string) (uint8, error) {
 		}
 		code = uint8(t.num)
 	case tIdent:
-		c, ok := optionCodes[t.text]
+		c, ok := optionCodes[strings.ReplaceAll(t.text, "_", "-")]
+		if !ok && p.optName != nil {
+			c, ok = p.optName(t.text)
+		}
 		if !ok {
 			return 0, p.errAt(t.pos, "unknown option name '"+t.text+"' (write its code, e.g. option[60])")
 		}
@@ -622,19 +669,24 @@ func (p *parser) arg(fn string, want typ, last bool) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	sep := tComma
 	if last {
-		_, err = p.expect(tRParen, "to close "+fn+"(")
-	} else {
-		_, err = p.expect(tComma, "between the arguments of "+fn+"()")
+		sep = tRParen
 	}
-	return x, err
+	if t := p.next(); t.kind != sep {
+		if t.kind == tComma || t.kind == tRParen {
+			return nil, p.errAt(t.pos, "wrong number of arguments: "+usage[fn])
+		}
+		return nil, p.errAt(t.pos, "expected "+sep.String()+" in "+usage[fn]+", found "+p.describe(t))
+	}
+	return x, nil
 }
 
 // intArg reads an integer literal argument in [lo, hi].
 func (p *parser) intArg(fn, what string, lo, hi int64) (int, token, error) {
 	t := p.next()
 	if t.kind != tInt {
-		return 0, t, p.errAt(t.pos, fn+"() wants an integer "+what+" here, found "+p.describe(t))
+		return 0, t, p.errAt(t.pos, fn+"() wants an integer "+what+" here ("+usage[fn]+"), found "+p.describe(t))
 	}
 	if t.num < lo || t.num > hi {
 		return 0, t, p.errAt(t.pos, fn+"() "+what+" "+p.src[t.pos:t.end]+" out of range "+strconv.FormatInt(lo, 10)+".."+strconv.FormatInt(hi, 10))
@@ -650,38 +702,23 @@ func (p *parser) call(fn token) (*node, error) {
 	var err error
 	switch fn.text {
 	case "member":
-		t, err := p.expect(tString, "as the class name in member('name')")
-		if err != nil {
-			return nil, err
+		t := p.next()
+		if t.kind != tString {
+			return nil, p.errAt(t.pos, "member() takes a quoted class name: member('name'), found "+p.describe(t))
 		}
 		r, err := p.expect(tRParen, "to close member(")
 		if err != nil {
 			return nil, err
 		}
 		n.op, n.typ, n.end = opMember, typBool, r.end
-		name := t.text
-		if name == "ALL" {
+		if t.text == "ALL" {
 			n.op = opTrue
 			return n, nil
 		}
-		if p.index != nil {
-			if i, ok := p.index(name); ok {
-				if i < 0 || i >= MaxClasses {
-					return nil, p.errAt(t.pos, "class '"+name+"' has index "+strconv.Itoa(i)+", out of range")
-				}
-				n.index = i
-				return n, nil
-			}
+		if n.index, err = p.class(t, t.text); err != nil {
+			return nil, err
 		}
-		switch name {
-		case "KNOWN":
-			n.index = Known
-			return n, nil
-		case "UNKNOWN":
-			n.index = Unknown
-			return n, nil
-		}
-		return nil, p.errAt(t.pos, "class '"+name+"' is not defined before this one (member() may name only classes listed earlier, KNOWN, UNKNOWN or ALL)")
+		return n, nil
 	case "substring":
 		n.op = opSubstring
 		if n.a, err = p.arg("substring", typStr, false); err != nil {
@@ -690,8 +727,8 @@ func (p *parser) call(fn token) (*node, error) {
 		if n.start, _, err = p.intArg("substring", "start", -1<<31, 1<<31-1); err != nil {
 			return nil, err
 		}
-		if _, err = p.expect(tComma, "between the arguments of substring()"); err != nil {
-			return nil, err
+		if t := p.next(); t.kind != tComma {
+			return nil, p.errAt(t.pos, "expected ',' in "+usage["substring"]+", found "+p.describe(t))
 		}
 		if t := p.peek(); t.kind == tIdent && t.text == "all" || t.kind == tString && t.text == "all" {
 			p.next()
@@ -699,9 +736,9 @@ func (p *parser) call(fn token) (*node, error) {
 		} else if n.length, _, err = p.intArg("substring", "length (or all)", -1<<31, 1<<31-1); err != nil {
 			return nil, err
 		}
-		r, err := p.expect(tRParen, "to close substring(")
-		if err != nil {
-			return nil, err
+		r := p.next()
+		if r.kind != tRParen {
+			return nil, p.errAt(r.pos, "expected ')' in "+usage["substring"]+", found "+p.describe(r))
 		}
 		n.end = r.end
 		return n, nil
@@ -716,15 +753,26 @@ func (p *parser) call(fn token) (*node, error) {
 		if n.b, err = p.arg(fn.text, typStr, true); err != nil {
 			return nil, err
 		}
-	case "ifelse":
+	case "ifelse", "sifelse":
+		// sifelse evaluates both branches in Kea; the result is the same.
 		n.op = opIfelse
-		if n.c, err = p.arg("ifelse", typBool, false); err != nil {
+		if n.c, err = p.arg(fn.text, typBool, false); err != nil {
 			return nil, err
 		}
-		if n.a, err = p.arg("ifelse", typStr, false); err != nil {
+		if n.a, err = p.arg(fn.text, typStr, false); err != nil {
 			return nil, err
 		}
-		if n.b, err = p.arg("ifelse", typStr, true); err != nil {
+		if n.b, err = p.arg(fn.text, typStr, true); err != nil {
+			return nil, err
+		}
+	case "addrtotext", "int8totext", "int16totext", "int32totext", "uint8totext", "uint16totext", "uint32totext":
+		n.op = opToText
+		for i, c := range toText {
+			if c.name == fn.text {
+				n.code = uint8(i)
+			}
+		}
+		if n.a, err = p.arg(fn.text, typStr, true); err != nil {
 			return nil, err
 		}
 	case "lcase", "ucase":
@@ -746,8 +794,8 @@ func (p *parser) call(fn token) (*node, error) {
 		if n.index, _, err = p.intArg("split", "field number", -1<<31, 1<<31-1); err != nil {
 			return nil, err
 		}
-		if _, err = p.expect(tRParen, "to close split("); err != nil {
-			return nil, err
+		if t := p.next(); t.kind != tRParen {
+			return nil, p.errAt(t.pos, "expected ')' in "+usage["split"]+", found "+p.describe(t))
 		}
 	}
 	n.end = p.toks[p.i-1].end
