@@ -35,6 +35,7 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 	// Each instance's track_script entries, for the report once the
 	// vrrp_script blocks are all read.
 	tracks := map[string][]*Stmt{}
+	var groupTracks []*groupTrack
 	for _, s := range stmts {
 		switch s.word(0) {
 		case "vrrp_instance":
@@ -44,11 +45,12 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 			}
 			cfg.VRRP.Instances = append(cfg.VRRP.Instances, *in)
 		case "vrrp_sync_group":
-			g, err := syncGroup(s, rep)
+			g, gt, err := syncGroup(s, rep)
 			if err != nil {
 				return nil, err
 			}
 			cfg.VRRP.SyncGroups = append(cfg.VRRP.SyncGroups, g)
+			groupTracks = append(groupTracks, gt)
 		case "global_defs":
 			for _, g := range s.Block {
 				if g.word(0) == "vrrp_version" && g.word(1) != "3" {
@@ -75,6 +77,7 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 			return nil, migrate.Errorf(s.Pos, "unknown statement %q", s.word(0))
 		}
 	}
+	groupTracking(cfg, groupTracks, tracks, rep)
 	resolveTracks(cfg, tracks, rep)
 	names := map[string]bool{}
 	for _, in := range cfg.VRRP.Instances {
@@ -279,10 +282,11 @@ func vips(st *Stmt, in *config.VRRPInstance, k string, rep *migrate.Report) erro
 	return nil
 }
 
-func syncGroup(s *Stmt, rep *migrate.Report) (config.VRRPSyncGroup, error) {
+func syncGroup(s *Stmt, rep *migrate.Report) (config.VRRPSyncGroup, *groupTrack, error) {
 	g := config.VRRPSyncGroup{Name: s.word(1)}
+	gt := &groupTrack{name: g.Name, stmts: map[string][]*Stmt{}}
 	if g.Name == "" || !s.HasBlock {
-		return g, migrate.Errorf(s.Pos, "want `vrrp_sync_group NAME { group { ... } }`")
+		return g, nil, migrate.Errorf(s.Pos, "want `vrrp_sync_group NAME { group { ... } }`")
 	}
 	rep.Map(s.Pos, s.String(), "vrrp.sync_groups["+g.Name+"]")
 	for _, st := range s.Block {
@@ -294,11 +298,21 @@ func syncGroup(s *Stmt, rep *migrate.Report) (config.VRRPSyncGroup, error) {
 			}
 		case strings.HasPrefix(st.word(0), "notify"):
 			rep.Unsupported(st.Pos, st.String(), "sync group notify scripts are not supported: hadhcpd runs notify scripts per instance (notify_master, notify_backup, notify_fault, notify)")
-		case st.word(0) == "track_script" || st.word(0) == "track_interface":
-			rep.Unsupported(st.Pos, st.String(), "tracking is set per instance in hadhcpd")
+		case st.word(0) == "track_interface":
+			if err := trackInterfaces(st, &gt.in, "vrrp.sync_groups["+g.Name+"]", rep); err != nil {
+				return g, nil, err
+			}
+		case st.word(0) == "track_script":
+			if err := trackScripts(st, &gt.in, rep, gt.stmts); err != nil {
+				return g, nil, err
+			}
+		case st.word(0) == "sync_group_tracking_weight":
+			gt.weighted = true
+			rep.Map(st.Pos, st.String(), "vrrp.sync_groups["+g.Name+"]")
 		default:
 			rep.Drop(st.Pos, st.String(), "keepalived-specific sync group setting")
 		}
 	}
-	return g, nil
+	gt.members = g.Instances
+	return g, gt, nil
 }

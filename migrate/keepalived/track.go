@@ -3,6 +3,7 @@ package keepalived
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -204,4 +205,77 @@ func resolveTracks(cfg *config.Config, stmts map[string][]*Stmt, rep *migrate.Re
 			}
 		}
 	}
+}
+
+// groupTrack is a vrrp_sync_group's tracking: keepalived applies it to
+// every member; hadhcpd has it per instance.
+type groupTrack struct {
+	name     string
+	members  []string
+	in       config.VRRPInstance // only TrackInterfaces and TrackScripts
+	stmts    map[string][]*Stmt  // the track_script entries, under in.Name ("")
+	weighted bool                // sync_group_tracking_weight
+}
+
+// groupTracking copies each sync group's tracking into its members, and
+// applies keepalived's rule for sync groups (keepalived.conf(5),
+// vrrp_sync_group): unless the group has sync_group_tracking_weight, the
+// weights of its members' trackers are ignored (weight 0: a failure puts
+// the group in Fault), so its members never disagree on who is master.
+func groupTracking(cfg *config.Config, groups []*groupTrack, tracks map[string][]*Stmt, rep *migrate.Report) {
+	for _, g := range groups {
+		for _, m := range g.members {
+			var in *config.VRRPInstance
+			for i := range cfg.VRRP.Instances {
+				if cfg.VRRP.Instances[i].Name == m {
+					in = &cfg.VRRP.Instances[i]
+				}
+			}
+			if in == nil {
+				continue // ParseConfig reports the unknown member
+			}
+			k := "vrrp.instances[" + m + "]"
+			for _, t := range g.in.TrackInterfaces {
+				if !slices.ContainsFunc(in.TrackInterfaces, func(x config.TrackInterface) bool { return x.Name == t.Name }) {
+					in.TrackInterfaces = append(in.TrackInterfaces, t)
+					rep.Invent(k+".track_interfaces", t.Name, "from vrrp_sync_group "+g.name+"'s track_interface")
+				}
+			}
+			for j, t := range g.in.TrackScripts {
+				if !slices.ContainsFunc(in.TrackScripts, func(x config.TrackScript) bool { return x.Name == t.Name }) {
+					in.TrackScripts = append(in.TrackScripts, t)
+					tracks[m] = append(tracks[m], g.stmts[""][j])
+				}
+			}
+			if g.weighted {
+				continue
+			}
+			for j := range in.TrackInterfaces {
+				if in.TrackInterfaces[j].Weight != 0 {
+					in.TrackInterfaces[j].Weight = 0
+					rep.Invent(fmt.Sprintf("%s.track_interfaces[%s].weight", k, in.TrackInterfaces[j].Name), "0", syncNoWeight(g.name))
+				}
+			}
+			for j := range in.TrackScripts {
+				t := &in.TrackScripts[j]
+				w := 0
+				for _, sc := range cfg.VRRP.Scripts {
+					if sc.Name == t.Name {
+						w = sc.Weight
+					}
+				}
+				if t.Weight != nil {
+					w = *t.Weight
+				}
+				if w != 0 {
+					t.Weight = migrate.Ptr(0)
+					rep.Invent(fmt.Sprintf("%s.track_scripts[%s].weight", k, t.Name), "0", syncNoWeight(g.name))
+				}
+			}
+		}
+	}
+}
+
+func syncNoWeight(group string) string {
+	return "keepalived ignores tracking weights in vrrp_sync_group " + group + " (no sync_group_tracking_weight): a failure puts the group in Fault"
 }

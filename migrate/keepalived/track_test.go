@@ -63,6 +63,26 @@ func TestImportTrack(t *testing.T) {
 			},
 			unsupported: []string{`apiserver.conf:44: chk_missing: no vrrp_script chk_missing was imported`},
 		},
+		{
+			file: "syncgroup.conf",
+			scripts: []config.ScriptSpec{
+				{Name: "chk_bird", Argv: []string{"/usr/bin/pidof", "bird"}, Interval: time.Second, Timeout: time.Second, Rise: 2, Fall: 2},
+				{Name: "chk_dns", Argv: []string{"/usr/local/bin/check-dns", "192.0.2.53"}, Interval: 5 * time.Second, Timeout: 5 * time.Second, Rise: 1, Fall: 1},
+			},
+			track: map[string]string{
+				// The group's tracking reaches every member; without
+				// sync_group_tracking_weight every weight is 0.
+				"LAN": "eth0:0 eth3:0 eth2:0 | chk_dns:0 chk_bird:0",
+				"WAN": "eth1:0 eth2:0 | chk_bird:0",
+				"DMZ": "eth4:0 | chk_dns:-10",
+			},
+			report: []string{
+				`vrrp.instances[LAN].track_interfaces[eth3].weight = 0: keepalived ignores tracking weights in vrrp_sync_group VG_1`,
+				`vrrp.instances[LAN].track_scripts[chk_dns].weight = 0`,
+				`vrrp.instances[WAN].track_interfaces = eth2: from vrrp_sync_group VG_1's track_interface`,
+				`syncgroup.conf:26: chk_bird -> vrrp.instances[WAN].track_scripts`,
+			},
+		},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: "testdata/track/" + tc.file,
