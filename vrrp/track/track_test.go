@@ -257,3 +257,6 @@ func value(c prometheus.Metric) float64 {
 	}
 	return m.GetGauge().GetValue()
 }
+
+// TestNoWallClock: every time read goes through the injected clock.
+func TestNoWallClock(t *testing.T) { clocktest.NoWallClock(t, ".", nil) }
