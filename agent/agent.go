@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/agent/journald"
 	"github.com/hadhcpd/hadhcpd/agent/pair"
 	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/config"
@@ -41,6 +42,12 @@ func NewLogger(w io.Writer, node config.NodeConfig) *slog.Logger {
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if node.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)
+	}
+	// Under systemd the attributes become journal fields (agent/journald).
+	if f, ok := w.(*os.File); ok && journald.OnJournal(f, os.Getenv) {
+		if jh, err := journald.New(journald.Socket, "hadhcpd", lvl, h); err == nil {
+			h = jh
+		}
 	}
 	return slog.New(h).With("node", node.Name)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,6 +107,7 @@ func Build(c *Config) (*Built, error) {
 	c.validateNode(&v)
 	var vips []keyedAddr
 	b.VRRP, vips = c.vrrpSpecs(&v)
+	b.Scripts = c.scriptSpecs(&v)
 	b.DHCP = c.dhcpConfig(&v, vips)
 	b.Failover = c.failoverSpec(&v)
 	b.API = c.apiSpec(&v)
@@ -261,8 +261,7 @@ func (c *Config) vrrpSpecs(v *validator) (specs []VRRPSpec, vips []keyedAddr) {
 		if s.GARP.Interval == 0 {
 			s.GARP.Interval = defaultGARPInterval
 		}
-		// The instance's own interface is tracked first.
-		s.Track = slices.Compact(append([]string{in.Interface}, in.TrackInterfaces...))
+		s.Track, s.TrackScripts = in.trackSpecs(v, k, c.VRRP.Scripts)
 		s.Notify = in.notifySpec(v, k)
 		specs = append(specs, s)
 	}

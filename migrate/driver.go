@@ -269,7 +269,20 @@ func writeReport(path string, r *Report) error {
 }
 
 // writeFileAtomic writes a config so a crash never leaves half a file.
+// A path that is no regular file (-o /dev/null, a pipe) is written to as
+// it is: renaming over it would replace the device node with a file.
 func writeFileAtomic(path string, data []byte) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		_, werr := f.Write(data)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		return werr
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".hadhcpd-import-*")
 	if err != nil {
 		return err
