@@ -22,7 +22,10 @@ type Built struct {
 	File     *Config
 	DHCP     *scope.Config // nil: no dhcp section
 	VRRP     []VRRPSpec    // in the file's order
-	Failover *FailoverSpec // nil: a single server
+	Failover *FailoverSpec // the single failover: form; nil: a single server or relationships
+	// Relationships are the failover.relationships form, in the file's
+	// order (nil in the single form: Failover is its one relationship).
+	Relationships []*FailoverSpec
 	API      *APISpec      // nil: no HTTP API
 	// Warnings: keys served differently from what they say (a pool's
 	// network address skipped, ...); check-config prints them.
@@ -66,6 +69,30 @@ type FailoverSpec struct {
 	// as silence on that path: three of the instance's advert intervals
 	// (RFC 5798 §6.1, Master_Down_Interval without the skew).
 	SilenceAfter time.Duration
+
+	// The relationships form only (empty in the single form):
+	// Name is failover.relationships[].name; Subnets the prefixes it
+	// covers (every dhcp subnet inside one belongs to it); SectionHash
+	// the hash of what both boxes must serve alike for it (the dhcp
+	// section's global keys and its subnets), announced in the handshake
+	// in place of the whole section's, since the section is not synced.
+	Name        string
+	Subnets     []netip.Prefix
+	SectionHash []byte
+}
+
+// Covers reports whether addr belongs to the relationship (an address
+// of a subnet it covers). The single form covers every address.
+func (f *FailoverSpec) Covers(addr netip.Addr) bool {
+	if f.Name == "" {
+		return true
+	}
+	for _, p := range f.Subnets {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // Spec returns the typed instance named name.

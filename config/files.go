@@ -35,6 +35,16 @@ func (c *Config) CheckFiles() error {
 	if f.Auth.TLS != nil {
 		checkTLS(&v, f.Auth.TLS)
 	}
+	for i, r := range f.Relationships {
+		if r.Auth.PSKFile != "" {
+			if err := checkPSK(r.Auth.PSKFile); err != nil {
+				v.add(fmt.Sprintf("failover.relationships[%d].auth.psk_file", i), "%v", err)
+			}
+		}
+		if r.Auth.TLS != nil {
+			checkTLSAt(&v, fmt.Sprintf("failover.relationships[%d].auth.tls", i), r.Auth.TLS)
+		}
+	}
 	return v.err()
 }
 
@@ -65,8 +75,10 @@ func checkPSK(path string) error {
 // checkTLS is sync/peer.LoadTLS's rule: the certificate and key make a
 // pair, and the CA file holds at least one PEM certificate. Each problem
 // is named by the key of the file that causes it.
-func checkTLS(v *validator, t *TLSConfig) {
-	const k = "failover.auth.tls"
+func checkTLS(v *validator, t *TLSConfig) { checkTLSAt(v, "failover.auth.tls", t) }
+
+// checkTLSAt is checkTLS naming the keys under k.
+func checkTLSAt(v *validator, k string, t *TLSConfig) {
 	cert, certErr := readSet(t.Cert)
 	if certErr != nil {
 		v.add(k+".cert", "%v", certErr)
