@@ -26,7 +26,7 @@ type Built struct {
 	// Relationships are the failover.relationships form, in the file's
 	// order (nil in the single form: Failover is its one relationship).
 	Relationships []*FailoverSpec
-	API      *APISpec      // nil: no HTTP API
+	API           *APISpec // nil: no HTTP API
 	// Warnings: keys served differently from what they say (a pool's
 	// network address skipped, ...); check-config prints them.
 	Warnings []*ConfigError
