@@ -17,6 +17,11 @@ func (p *Pair) onLinkEvent(ev peer.Event) {
 		p.linkGen.Add(1)
 		p.partnerName.Store(&ev.PartnerName)
 		p.skew.Store(int64(ev.Skew))
+		if ev.ConfigMatch {
+			p.configMatch.Store(1)
+		} else {
+			p.configMatch.Store(2)
+		}
 		p.log.Info("peer link up", "partner", ev.PartnerName, "remote", ev.Remote,
 			"partner_state", failover.State(ev.PartnerState).String(), "partner_acked_seq", ev.PartnerAckedSeq,
 			"our_last_seq", ev.OurLastSeq, "resume", ev.Resume, "config_match", ev.ConfigMatch, "skew", ev.Skew)

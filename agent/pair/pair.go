@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -150,6 +151,19 @@ type Pair struct {
 	timer  clock.Timer
 	timerC <-chan time.Time
 
+	// A relationship of several (config failover.relationships): view
+	// narrows the lease database to its subnets (SetView), ln is the
+	// listener shared with the box's other relationships (SetListener),
+	// and the dhcp: section is not synced (each box serves its own file;
+	// relHash, the hash of what both must serve alike, is announced).
+	rel     string
+	view    View
+	ln      net.Listener
+	relHash []byte
+	// configMatch: 0 no handshake yet, 1 the partner announced our hash,
+	// 2 another.
+	configMatch atomic.Int32
+
 	// silence is how long without any advert means the partner stopped
 	// advertising: 3 x the instance's advert interval (RFC 5798 §6.1
 	// Master_Down_Interval without the skew), failover.VRRPMasterDown's
@@ -221,7 +235,10 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 			return nil, &config.ConfigError{Key: "failover.auth.tls", Reason: err.Error()}
 		}
 	}
-	if b.File.DHCP != nil {
+	switch {
+	case f.Name != "":
+		opts.ConfigHash = f.SectionHash
+	case b.File.DHCP != nil:
 		sec, err := config.SectionBytes(b.File.DHCP)
 		if err != nil {
 			return nil, err
@@ -237,7 +254,7 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 	}
 	p := &Pair{
 		log: log, cfg: fc, inst: f.VRRPInstance, clock: clk, vr: vr, m: m, base: b.File,
-		opts: opts, met: met, silence: f.SilenceAfter,
+		opts: opts, met: met, silence: f.SilenceAfter, rel: f.Name, relHash: f.SectionHash,
 	}
 	p.q.init()
 	p.cmds = make(chan opCmd)
@@ -266,9 +283,9 @@ func (p *Pair) Start(sec Section, rep lease.OpenReport) error {
 		return errors.New("failover: the lease database is not open")
 	}
 	p.rep, p.sec = rep, sec
-	p.opts.Store = p.db // its Apply is one group commit of the partner's records
+	p.opts.Store = p.store() // its Apply is one group commit of the partner's records
 	p.opts.OnEvent = p.onLinkEvent
-	if p.cfg.Role == failover.Secondary {
+	if p.cfg.Role == failover.Secondary && p.rel == "" {
 		p.opts.OnConfig = p.onConfig
 	}
 	l, err := peer.New(p.opts)
@@ -276,7 +293,7 @@ func (p *Pair) Start(sec Section, rep lease.OpenReport) error {
 		return fmt.Errorf("failover: %w", err)
 	}
 	p.link = l
-	if p.cfg.Role == failover.Primary && p.base.DHCP != nil {
+	if p.cfg.Role == failover.Primary && p.base.DHCP != nil && p.rel == "" {
 		return p.SendConfig(p.base.DHCP)
 	}
 	return nil
@@ -322,6 +339,44 @@ func (p *Pair) onConfig(hash, data []byte) error {
 	}
 	return nil
 }
+
+// View is a relationship's part of the box's lease database (a box in
+// several relationships): the link sees only the leases of its subnets,
+// and the sequence numbers are of those leases' records.
+type View interface {
+	peer.Store
+	// Stats are the pools of the relationship's subnets (pool balancing).
+	Stats() []lease.PoolStats
+}
+
+// SetView narrows the pair to its relationship's part of the database;
+// called before Start.
+func (p *Pair) SetView(v View) { p.view = v }
+
+// SetListener gives a secondary the listener it shares with the box's
+// other relationships (the agent routes each connection to its
+// relationship); called before Run. Without one the link listens on
+// failover.listen itself.
+func (p *Pair) SetListener(ln net.Listener) { p.ln = ln }
+
+// store is what the link and the machine see of the database.
+func (p *Pair) store() peer.Store {
+	if p.view != nil {
+		return p.view
+	}
+	return p.db
+}
+
+// stats are the pools this pair balances.
+func (p *Pair) stats() []lease.PoolStats {
+	if p.view != nil {
+		return p.view.Stats()
+	}
+	return p.db.Stats()
+}
+
+// Name is the relationship's name ("" for the single failover: section).
+func (p *Pair) Name() string { return p.rel }
 
 // Role is this node's role in the relationship.
 func (p *Pair) Role() failover.Role { return p.cfg.Role }
