@@ -149,12 +149,20 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if err != nil {
 		return err
 	}
+	// A box in several relationships: one pair each (relationships.go).
+	rs, err := newRelSet(base, log.With("component", "failover"), reg, pv, clk)
+	if err != nil {
+		return err
+	}
 	var (
 		gate dhcpd.Gate
 		wrap func(*lease.DB) dhcpd.LeaseDB
 	)
-	if fo != nil {
+	switch {
+	case fo != nil:
 		gate, wrap = fo.Gate(), fo.Attach
+	case rs != nil:
+		gate, wrap = rs.gate(), rs.attach
 	}
 	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap)
 	if err != nil {
@@ -172,6 +180,24 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			if dh != nil {
 				dh.abort()
 			}
+			return err
+		}
+	}
+	if rs != nil {
+		if dh == nil {
+			return &config.ConfigError{Key: "failover.relationships", Reason: "relationships need a dhcp section to replicate"}
+		}
+		unknown := prometheus.NewCounter(prometheus.CounterOpts{Name: "hadhcpd_peer_unknown_source_total",
+			Help: "Sync link connections refused because their source address is no relationship's partner."})
+		err := reg.Register(unknown)
+		if err == nil {
+			err = rs.start(dh, dh.rep)
+		}
+		if err == nil {
+			err = rs.listen(ctx, unknown)
+		}
+		if err != nil {
+			dh.abort()
 			return err
 		}
 	}
@@ -197,22 +223,28 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			if dh != nil {
 				dh.abort()
 			}
+			rs.close()
 			return fmt.Errorf("node.metrics_listen: %w", err)
 		}
 		start("metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln, reg) })
 	}
 	// Real time, not the offset clock: `status` shows the uptime
 	// against the caller's clock.
-	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo}
+	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo, rs: rs}
+	ops := operatorFor(fo)
+	if rs != nil {
+		ops = relOperator{}
+	}
 	if cfg.Node.ControlSocket != "" {
 		ln, err := control.Listen(cfg.Node.ControlSocket)
 		if err != nil {
 			if dh != nil {
 				dh.abort()
 			}
+			rs.close()
 			return err
 		}
-		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: operatorFor(fo)}
+		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: ops}
 		start("control", func(ctx context.Context) error { return ctl.Serve(ctx, ln) })
 	}
 	// The API's reloads run in the loop below, where SIGHUP's do: one
@@ -231,8 +263,10 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			if dh != nil {
 				dh.abort()
 			}
+			rs.close()
 			return err
 		}
+		api.Ops = ops
 		log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", api.Token != nil)
 		start("api", func(ctx context.Context) error { return api.Serve(ctx, ln) })
 	}
@@ -244,6 +278,14 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	if fo != nil {
 		start("failover", fo.Run)
+	}
+	if rs != nil {
+		for _, r := range rs.rels {
+			start("failover "+r.spec.Name, r.p.Run)
+		}
+		for _, m := range rs.muxs {
+			start("failover listener", m.run)
+		}
 	}
 	if running == 0 {
 		return errors.New("nothing to run: the config has no vrrp instances and no dhcp section")
@@ -262,6 +304,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	var commitWait time.Duration
 	if fo != nil {
 		commitWait = fo.MaxResponseDelay()
+	}
+	if rs != nil {
+		for _, r := range rs.rels {
+			lv.probes = append(lv.probes, pairProbes(r.p)...)
+		}
+		commitWait = rs.maxResponseDelay()
 	}
 	lv.probes = append(lv.probes, dh.probes(commitWait)...)
 	go sd.keepalive(ctx, func() bool { return ctx.Err() == nil && lv.alive(clk.Now()) })
