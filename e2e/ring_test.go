@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -263,7 +264,52 @@ func TestIntegrationRingOfThree(t *testing.T) {
 			return r != nil && !r.LinkUp && r.State != "NORMAL", fmt.Sprintf("%+v", r)
 		})
 	}
+
+	// B returns: it resyncs both of its relationships (the leases A and
+	// C gave out without it), takes segment 2's VIP back, and holds
+	// nothing of segment 3.
+	for _, ifn := range []string{"sync0", "eth1", "eth2"} {
+		b.Host.MustIP("link", "set", ifn, "up")
+	}
+	backAt := time.Now()
+	b.Start()
+	lab.WaitFor(t, 60*time.Second, "every relationship NORMAL again, segment 2's VIP on B", func() (bool, string) {
+		for _, s := range ringSegments {
+			for _, bn := range []string{s.pri, s.sec} {
+				st, err := boxes[bn].TryStatus()
+				if err != nil {
+					return false, err.Error()
+				}
+				if r := ringRel(st, s.name); r == nil || r.State != "NORMAL" || !r.LinkUp {
+					return false, fmt.Sprintf("%s on %s: %+v", s.name, bn, r)
+				}
+			}
+		}
+		if !lab.HasAddr(b.Host, "eth2", "192.0.2.65") || lab.HasAddr(c.Host, "eth2", "192.0.2.65") {
+			return false, "segment 2's VIP not on B alone"
+		}
+		return true, ""
+	})
+	t.Logf("box B back: every relationship NORMAL and segment 2's VIP on B %v after its start", time.Since(backAt).Round(time.Millisecond))
+	bl := mustLeases(t, b)
+	for _, ip := range []string{ip1, ip2} {
+		if st := leaseState(bl, ip); st != "active" {
+			t.Errorf("B after its return: %s (given out while it was away) is %q, want active", ip, st)
+		}
+	}
+	seg3 := netip.MustParsePrefix(ringSegments[2].net)
+	for _, l := range bl {
+		ip, _ := l["ip"].(string)
+		if a, err := netip.ParseAddr(ip); err == nil && seg3.Contains(a) {
+			t.Errorf("B holds segment 3's %s", ip)
+		}
+	}
 	for _, box := range []*lab.Box{a, c} {
+		if _, pos := logEvent(box.Log.String(), marker, seg3Trans); pos >= 0 {
+			t.Errorf("%s: segment 3's relationship changed state while B was away or came back", box.Name)
+		}
+	}
+	for _, box := range []*lab.Box{a, b, c} {
 		box.Stop(t)
 	}
 }
