@@ -196,6 +196,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		if err == nil {
 			err = rs.listen(ctx, unknown)
 		}
+		dh.applied = rs.applied
 		if err != nil {
 			dh.abort()
 			return err

@@ -37,6 +37,10 @@ type dhcpPart struct {
 	live    progress
 	commits *commitWatch
 
+	// applied, when set, learns of every section put in force after the
+	// start (a box in several relationships updates their hashes).
+	applied func(*config.Built)
+
 	// mu serialises apply; it guards the section in force and its hash.
 	mu      sync.Mutex
 	section *config.DHCPConfig
@@ -385,5 +389,8 @@ func (p *dhcpPart) Apply(base *config.Config, sec *config.DHCPConfig, source str
 	}
 	p.section, p.hash = c.DHCP, config.SectionHash(b)
 	p.log.Info("dhcp config applied", "source", source, "hash", fmt.Sprintf("%x", p.hash), "changed", strings.Join(changed, ","))
+	if p.applied != nil {
+		p.applied(built)
+	}
 	return changed, nil
 }

@@ -159,6 +159,22 @@ func (s *relSet) close() {
 	}
 }
 
+// applied takes the hashes of a section put in force by a reload (the
+// relationships are those of the start: the same prefixes, in order).
+func (s *relSet) applied(b *config.Built) {
+	for i, r := range s.rels {
+		if i >= len(b.Relationships) {
+			return
+		}
+		h := b.Relationships[i].SectionHash
+		if err := r.p.SetSectionHash(h); err != nil {
+			s.log.Error("relationship's config hash not updated", "relationship", r.spec.Name, "err", err)
+			continue
+		}
+		s.log.Info("relationship's config hash after the reload; the partner learns it at the next handshake", "relationship", r.spec.Name, "hash", fmt.Sprintf("%x", h))
+	}
+}
+
 // maxResponseDelay is the longest a commit may wait for a partner.
 func (s *relSet) maxResponseDelay() time.Duration {
 	var d time.Duration

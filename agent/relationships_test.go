@@ -31,6 +31,7 @@ type ringBox struct {
 	db   *lease.DB
 	edb  dhcpd.LeaseDB // the engine's commit path
 	reg  *prometheus.Registry
+	cfg  *config.Config
 	addr string
 	port int
 	stop context.CancelFunc
@@ -133,7 +134,7 @@ func startRingBox(t *testing.T, box string, port int, keys map[string]string) *r
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rb := &ringBox{name: box, rs: rs, db: db, edb: edb, reg: reg, addr: ringAddr[box], port: port, stop: cancel, done: make(chan struct{})}
+	rb := &ringBox{name: box, rs: rs, db: db, edb: edb, reg: reg, cfg: cfg, addr: ringAddr[box], port: port, stop: cancel, done: make(chan struct{})}
 	n := len(rs.rels) + len(rs.muxs)
 	errc := make(chan error, n)
 	for _, r := range rs.rels {
@@ -285,6 +286,20 @@ func TestRingOfThreeRelationships(t *testing.T) {
 	st := a.rs.status()
 	if len(st) != 2 || st[0].Name != "seg1" || st[0].PartnerName != "b" || st[1].PartnerName != "c" || st[0].ConfigMatch == nil || !*st[0].ConfigMatch {
 		t.Errorf("A's status: %+v", st)
+	}
+
+	// A reload that changes seg1's pool changes seg1's hash only.
+	sec := *a.cfg.DHCP
+	sec.Subnets = append([]config.SubnetConfig(nil), sec.Subnets...)
+	sec.Subnets[0].Pools = []config.PoolConfig{{Range: "192.0.2.10-192.0.2.50"}}
+	nb, err := a.cfg.WithSection(&sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.rs.applied(nb)
+	after := a.rs.status()
+	if after[0].ConfigHash == st[0].ConfigHash || after[1].ConfigHash != st[1].ConfigHash {
+		t.Errorf("hashes after a reload of seg1's pool: seg1 %.8s -> %.8s, seg3 %.8s -> %.8s", st[0].ConfigHash, after[0].ConfigHash, st[1].ConfigHash, after[1].ConfigHash)
 	}
 
 	c.kill()

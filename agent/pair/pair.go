@@ -159,7 +159,7 @@ type Pair struct {
 	rel     string
 	view    View
 	ln      net.Listener
-	relHash []byte
+	relHash atomic.Pointer[[]byte]
 	// configMatch: 0 no handshake yet, 1 the partner announced our hash,
 	// 2 another.
 	configMatch atomic.Int32
@@ -254,8 +254,9 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 	}
 	p := &Pair{
 		log: log, cfg: fc, inst: f.VRRPInstance, clock: clk, vr: vr, m: m, base: b.File,
-		opts: opts, met: met, silence: f.SilenceAfter, rel: f.Name, relHash: f.SectionHash,
+		opts: opts, met: met, silence: f.SilenceAfter, rel: f.Name,
 	}
+	p.relHash.Store(&f.SectionHash)
 	p.q.init()
 	p.cmds = make(chan opCmd)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -373,6 +374,17 @@ func (p *Pair) stats() []lease.PoolStats {
 		return p.view.Stats()
 	}
 	return p.db.Stats()
+}
+
+// SetSectionHash (a relationship of several) is the hash of its part of
+// the dhcp: section after a reload: shown in the status at once,
+// announced to the partner at the next handshake.
+func (p *Pair) SetSectionHash(h []byte) error {
+	if err := p.link.SetConfigHash(h); err != nil {
+		return err
+	}
+	p.relHash.Store(&h)
+	return nil
 }
 
 // Name is the relationship's name ("" for the single failover: section).

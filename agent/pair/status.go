@@ -27,7 +27,7 @@ func (p *Pair) Status() *control.FailoverStatus {
 		fs.ConfigHash = p.sec.ConfigHash()
 	}
 	if p.rel != "" {
-		fs.ConfigHash = fmt.Sprintf("%x", p.relHash)
+		fs.ConfigHash = fmt.Sprintf("%x", *p.relHash.Load())
 	}
 	if m := p.configMatch.Load(); m != 0 {
 		match := m == 1
