@@ -234,7 +234,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo, rs: rs}
 	ops := operatorFor(fo)
 	if rs != nil {
-		ops = relOperator{}
+		ops = relOperator{set: rs}
 	}
 	if cfg.Node.ControlSocket != "" {
 		ln, err := control.Listen(cfg.Node.ControlSocket)

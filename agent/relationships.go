@@ -27,11 +27,13 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -472,14 +474,52 @@ func (v *relView) Stats() []lease.PoolStats {
 }
 
 // relOperator answers the operator's commands for a box in several
-// relationships: they name no relationship yet, so they are refused
-// rather than applied to a relationship the operator did not mean.
-type relOperator struct{}
+// relationships. Maintenance is the box's: every relationship hands over
+// (or takes back) at once, each as a lone pair's would, and the result
+// names each. partner-down names one partner, which the command cannot
+// say yet: it is refused rather than applied to a relationship the
+// operator did not mean.
+type relOperator struct{ set *relSet }
 
-var errOpRelationships = fmt.Errorf("this box is in several failover relationships: maintenance and partner-down per relationship are not available yet")
+var errOpRelationships = errors.New("this box is in several failover relationships: partner-down names no relationship (not available yet)")
 
-func (relOperator) Maintenance(context.Context, bool) (control.OperatorResult, error) {
-	return control.OperatorResult{}, errOpRelationships
+func (o relOperator) Maintenance(ctx context.Context, start bool) (control.OperatorResult, error) {
+	type res struct {
+		r   control.OperatorResult
+		err error
+	}
+	out := make([]res, len(o.set.rels))
+	var wg sync.WaitGroup
+	for i, r := range o.set.rels {
+		wg.Go(func() {
+			out[i].r, out[i].err = r.p.Maintenance(ctx, start)
+		})
+	}
+	wg.Wait()
+	// Applied when every relationship applied it; a relationship that
+	// refused (its partner cannot take over) is named in Refused, and the
+	// others keep what they did: each is as safe alone as a lone pair.
+	all := control.OperatorResult{Applied: true, Maintenance: true, Fit: true}
+	var states, msgs, refused []string
+	for i, x := range out {
+		name := o.set.rels[i].spec.Name
+		if x.err != nil {
+			all.Applied, all.Maintenance = false, false
+			refused = append(refused, name+": "+x.err.Error())
+			continue
+		}
+		all.Command = x.r.Command
+		all.Applied = all.Applied && x.r.Applied
+		all.Maintenance = all.Maintenance && x.r.Maintenance
+		all.Fit = all.Fit && x.r.Fit
+		states = append(states, name+"="+x.r.State)
+		msgs = append(msgs, name+": "+x.r.Message)
+		if x.r.Refused != "" {
+			refused = append(refused, name+": "+x.r.Refused)
+		}
+	}
+	all.State, all.Message, all.Refused = strings.Join(states, " "), strings.Join(msgs, "; "), strings.Join(refused, "; ")
+	return all, nil
 }
 
 func (relOperator) PartnerDown(context.Context) (control.OperatorResult, error) {

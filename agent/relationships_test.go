@@ -314,6 +314,21 @@ func TestRingOfThreeRelationships(t *testing.T) {
 	if !has(b, l1b) {
 		t.Fatal("A–B stopped replicating when C went away")
 	}
+
+	// Maintenance is the box's: every relationship of B answers, each
+	// named. seg2's partner is gone, so seg2 refuses (nobody could take
+	// over in sync) while seg1 applies it; partner-down, which names no
+	// relationship, is refused.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	op := relOperator{set: b.rs}
+	res, err := op.Maintenance(ctx, true)
+	if err != nil || res.Applied || !strings.Contains(res.State, "seg1=") || !strings.Contains(res.Message, "seg1: ") || !strings.HasPrefix(res.Refused, "seg2: ") {
+		t.Errorf("maintenance start on B: %+v, %v", res, err)
+	}
+	if _, err := op.PartnerDown(ctx); err == nil {
+		t.Error("partner-down without a relationship was not refused")
+	}
 }
 
 // A partner may write the leases of its relationship only.
