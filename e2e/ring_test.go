@@ -35,11 +35,190 @@ var ringSegments = []ringSeg{
 
 var ringSync = map[string]string{"a": "198.51.100.1", "b": "198.51.100.2", "c": "198.51.100.3"}
 
-// ringBoxConfig is box's config: a VRRP instance, a subnet and a
-// relationship per segment it is on.
-func ringBoxConfig(box, dir, psk string) string {
+// multiLab is boxes in several relationships: a switch per segment, one
+// switch for every sync link, the boxes' hadhcpd started.
+type multiLab struct {
+	t     *testing.T
+	net   *testnet.Lab
+	segs  []ringSeg
+	sync  map[string]string // box -> its sync address
+	sw    map[string]string // segment -> its switch
+	names []string
+	boxes map[string]*lab.Box
+	n     int // clients made
+}
+
+func newMultiLab(t *testing.T, segs []ringSeg, sync map[string]string, names ...string) *multiLab {
+	t.Helper()
+	testnet.RequireCmd(t, "dhclient")
+	lab.Bin.Path(t)
+	m := &multiLab{t: t, net: testnet.New(t, "hmul"), segs: segs, sync: sync, sw: map[string]string{}, names: names, boxes: map[string]*lab.Box{}}
+	root := t.TempDir()
+	psk := filepath.Join(root, "peer.key")
+	lab.WritePSK(t, psk)
+	syncSw := m.net.Switch("sync")
+	for _, s := range segs {
+		m.sw[s.name] = m.net.Switch(s.name)
+	}
+	for _, name := range names {
+		dir := filepath.Join(root, name)
+		b := lab.NewBox(t, m.net.Host(name), name, dir, multiBoxConfig(name, dir, psk, segs, sync))
+		b.Host.Connect(syncSw, "sync0", sync[name]+"/24")
+		for _, s := range segs {
+			if a, ok := s.addr[name]; ok {
+				b.Host.Connect(m.sw[s.name], s.iface, a)
+			}
+		}
+		m.boxes[name] = b
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, name := range names {
+				t.Logf("box %s log:\n%s", name, lab.Tail(m.boxes[name].Log.String(), 60))
+			}
+		}
+	})
+	for _, name := range names {
+		m.boxes[name].Start()
+	}
+	return m
+}
+
+// ifaces are box's links: sync0 and one per segment it is on.
+func (m *multiLab) ifaces(box string) []string {
+	out := []string{"sync0"}
+	for _, s := range m.segs {
+		if _, ok := s.addr[box]; ok {
+			out = append(out, s.iface)
+		}
+	}
+	return out
+}
+
+// lose is box loss (links down first, then SIGKILL).
+func (m *multiLab) lose(boxes ...string) {
+	for _, b := range boxes {
+		lab.KillBox(m.t, m.boxes[b].Host, m.ifaces(b)...)
+	}
+}
+
+// revive brings a lost box's links up and starts it again.
+func (m *multiLab) revive(box string) {
+	for _, ifn := range m.ifaces(box) {
+		m.boxes[box].Host.MustIP("link", "set", ifn, "up")
+	}
+	m.boxes[box].Start()
+}
+
+// waitNormal waits until every relationship is NORMAL on both boxes with
+// its link up and its VIP on its primary alone; with ready, each partner
+// serves the same config and each secondary holds BACKUP addresses.
+func (m *multiLab) waitNormal(d time.Duration, ready bool) {
+	m.t.Helper()
+	lab.WaitFor(m.t, d, "every relationship NORMAL", func() (bool, string) {
+		for _, s := range m.segs {
+			var backup int
+			for _, bn := range []string{s.pri, s.sec} {
+				st, err := m.boxes[bn].TryStatus()
+				if err != nil {
+					return false, err.Error()
+				}
+				r := ringRel(st, s.name)
+				if r == nil || r.State != "NORMAL" || !r.LinkUp {
+					return false, fmt.Sprintf("%s on %s: %+v", s.name, bn, r)
+				}
+				if ready && (r.ConfigMatch == nil || !*r.ConfigMatch) {
+					return false, fmt.Sprintf("%s on %s: config not the partner's", s.name, bn)
+				}
+				if bn == s.sec {
+					for _, p := range st.Pools {
+						if p.Relationship == s.name {
+							backup += p.Backup
+						}
+					}
+				}
+			}
+			if ready && backup == 0 {
+				return false, s.name + ": the secondary holds no BACKUP address yet"
+			}
+			if !lab.HasAddr(m.boxes[s.pri].Host, s.iface, s.vip) || lab.HasAddr(m.boxes[s.sec].Host, s.iface, s.vip) {
+				return false, s.name + ": VIP not on its primary alone"
+			}
+		}
+		return true, ""
+	})
+}
+
+// lease gets a new client on segment s a lease (from the segment's VIP,
+// invariant 5) and returns its address and the client (the caller stops
+// it with -x).
+func (m *multiLab) lease(s ringSeg) (string, *dhcpClient) {
+	m.t.Helper()
+	m.n++
+	cl := newClient(m.t, m.net.Host(fmt.Sprintf("%sc%d", s.name, m.n)))
+	cl.h.Connect(m.sw[s.name], "eth0")
+	var out string
+	for try := 0; try < 3; try++ {
+		out, _ = cl.dhclient(m.t)
+		if mm := ackRx.FindStringSubmatch(out); mm != nil {
+			if mm[2] != s.vip {
+				m.t.Fatalf("%s: ACK from %s, want the segment's VIP %s (invariant 5)", s.name, mm[2], s.vip)
+			}
+			return mm[1], cl
+		}
+	}
+	m.t.Fatalf("%s: no lease:\n%s", s.name, out)
+	return "", nil
+}
+
+// waitVIP waits for segment s's VIP on box and returns how long after
+// from it was seen there.
+func (m *multiLab) waitVIP(s ringSeg, box string, from time.Time) time.Duration {
+	m.t.Helper()
+	for !lab.HasAddr(m.boxes[box].Host, s.iface, s.vip) {
+		if time.Since(from) > 10*time.Second {
+			m.t.Fatalf("%s's VIP not on %s within 10s", s.name, box)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(from).Round(time.Millisecond)
+}
+
+// ackAfter is when box's log dates the bind of ip after marker, from t0.
+func (m *multiLab) ackAfter(box, marker, ip string, t0 time.Time) time.Duration {
+	m.t.Helper()
+	ts, _ := logEvent(m.boxes[box].Log.String(), marker, regexp.MustCompile(`msg="lease bind" .*ip=`+regexp.QuoteMeta(ip)+` `))
+	if ts.IsZero() {
+		m.t.Fatalf("%s: no dated lease bind of %s after %q", box, ip, marker)
+	}
+	return ts.Sub(t0).Round(time.Millisecond)
+}
+
+// noTransition fails when box logged a transition of relationship rel
+// after marker (and when it never logged one: the check would be blind).
+func (m *multiLab) noTransition(box, rel, marker string) {
+	m.t.Helper()
+	rx := regexp.MustCompile(`msg="failover transition".*relationship=` + regexp.QuoteMeta(rel) + ` `)
+	log := m.boxes[box].Log.String()
+	if !rx.MatchString(log) {
+		m.t.Fatalf("%s: no transition of %s ever logged: the check would be blind", box, rel)
+	}
+	if _, pos := logEvent(log, marker, rx); pos >= 0 {
+		m.t.Errorf("%s: relationship %s changed state after %q", box, rel, strings.TrimSpace(marker))
+	}
+}
+
+func (m *multiLab) mark(marker string, boxes ...string) {
+	for _, b := range boxes {
+		m.boxes[b].Log.Write([]byte(marker))
+	}
+}
+
+// multiBoxConfig is box's config: a VRRP instance, a subnet and a
+// relationship per segment it is on; one listener, one key.
+func multiBoxConfig(box, dir, psk string, segs []ringSeg, sync map[string]string) string {
 	var vr, sub, rel, ifs strings.Builder
-	for i, s := range ringSegments {
+	for i, s := range segs {
 		role, partner, prio := "", "", 0
 		switch box {
 		case s.pri:
@@ -52,7 +231,7 @@ func ringBoxConfig(box, dir, psk string) string {
 		fmt.Fprintf(&ifs, "%s, ", s.iface)
 		fmt.Fprintf(&vr, "    - {name: %s, interface: %s, vrid: %d, priority: %d, advert_interval: 100ms, virtual_ips: [%s/26]}\n", s.name, s.iface, 51+i, prio, s.vip)
 		fmt.Fprintf(&sub, "    - {subnet: %s, pools: [{range: %s}], options: {routers: [%s]}}\n", s.net, s.pool, s.vip)
-		fmt.Fprintf(&rel, "    - {name: %s, role: %s, peer: '%s:647', vrrp_instance: %s, subnets: [%s]}\n", s.name, role, ringSync[partner], s.name, s.net)
+		fmt.Fprintf(&rel, "    - {name: %s, role: %s, peer: '%s:647', vrrp_instance: %s, subnets: [%s]}\n", s.name, role, sync[partner], s.name, s.net)
 	}
 	return fmt.Sprintf(`node:
   name: %[1]s
@@ -72,7 +251,7 @@ vrrp:
   max_response_delay: 3s
   auth: {psk_file: %[7]s}
   relationships:
-%[8]s`, box, dir, vr.String(), strings.TrimSuffix(ifs.String(), ", "), sub.String(), ringSync[box], psk, rel.String())
+%[8]s`, box, dir, vr.String(), strings.TrimSuffix(ifs.String(), ", "), sub.String(), sync[box], psk, rel.String())
 }
 
 // ringRel is box's status line of relationship name (nil: none).
@@ -89,97 +268,15 @@ func ringRel(st control.Status, name string) *control.RelationshipStatus {
 // their segment's master with the VIP as server id, replicated to the
 // segment's other box before the ACK. Box B is lost (links down, then
 // SIGKILL): segment 1 is answered by A, segment 2 by C (which takes the
-// VIP), and segment 3's relationship (C–A) sees no state change.
+// VIP), and segment 3's relationship (C–A) sees no state change. B
+// returns: it resyncs both of its relationships and takes segment 2 back.
 func TestIntegrationRingOfThree(t *testing.T) {
-	testnet.RequireCmd(t, "dhclient")
-	lab.Bin.Path(t)
-	n := testnet.New(t, "hmul")
-	root := t.TempDir()
-	psk := filepath.Join(root, "peer.key")
-	lab.WritePSK(t, psk)
-	syncSw := n.Switch("sync")
-	sw := map[string]string{}
-	for _, s := range ringSegments {
-		sw[s.name] = n.Switch(s.name)
-	}
-	boxes := map[string]*lab.Box{}
-	for _, name := range []string{"a", "b", "c"} {
-		dir := filepath.Join(root, name)
-		b := lab.NewBox(t, n.Host(name), name, dir, ringBoxConfig(name, dir, psk))
-		b.Host.Connect(syncSw, "sync0", ringSync[name]+"/24")
-		for _, s := range ringSegments {
-			if a, ok := s.addr[name]; ok {
-				b.Host.Connect(sw[s.name], s.iface, a)
-			}
-		}
-		boxes[name] = b
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, name := range []string{"a", "b", "c"} {
-				t.Logf("box %s log:\n%s", name, lab.Tail(boxes[name].Log.String(), 60))
-			}
-		}
-	})
-	for _, name := range []string{"a", "b", "c"} {
-		boxes[name].Start()
-	}
-	a, b, c := boxes["a"], boxes["b"], boxes["c"]
+	m := newMultiLab(t, ringSegments, ringSync, "a", "b", "c")
+	a, b, c := m.boxes["a"], m.boxes["b"], m.boxes["c"]
+	m.waitNormal(60*time.Second, true)
 
-	// Ready: every relationship NORMAL on both boxes with its link up,
-	// the partner serving the same config, each segment's VIP on its
-	// primary alone, each secondary holding BACKUP addresses.
-	lab.WaitFor(t, 60*time.Second, "every relationship NORMAL and ready", func() (bool, string) {
-		for _, s := range ringSegments {
-			var backup int
-			for _, bn := range []string{s.pri, s.sec} {
-				st, err := boxes[bn].TryStatus()
-				if err != nil {
-					return false, err.Error()
-				}
-				r := ringRel(st, s.name)
-				if r == nil || r.State != "NORMAL" || !r.LinkUp || r.ConfigMatch == nil || !*r.ConfigMatch {
-					return false, fmt.Sprintf("%s on %s: %+v", s.name, bn, r)
-				}
-				if bn == s.sec {
-					for _, p := range st.Pools {
-						if p.Relationship == s.name {
-							backup += p.Backup
-						}
-					}
-				}
-			}
-			if backup == 0 {
-				return false, s.name + ": the secondary holds no BACKUP address yet"
-			}
-			if !lab.HasAddr(boxes[s.pri].Host, s.iface, s.vip) || lab.HasAddr(boxes[s.sec].Host, s.iface, s.vip) {
-				return false, s.name + ": VIP not on its primary alone"
-			}
-		}
-		return true, ""
-	})
-
-	// A client per segment: a lease from the segment's VIP, on both of
-	// the segment's boxes by the time of the ACK, on no other box.
-	clients := 0
-	lease := func(s ringSeg, tag string) (string, *dhcpClient) {
-		t.Helper()
-		clients++
-		cl := newClient(t, n.Host(fmt.Sprintf("%s%s%d", s.name, tag, clients)))
-		cl.h.Connect(sw[s.name], "eth0")
-		var out string
-		for try := 0; try < 3; try++ {
-			out, _ = cl.dhclient(t)
-			if m := ackRx.FindStringSubmatch(out); m != nil {
-				if m[2] != s.vip {
-					t.Fatalf("%s: ACK from %s, want the segment's VIP %s (invariant 5)", s.name, m[2], s.vip)
-				}
-				return m[1], cl
-			}
-		}
-		t.Fatalf("%s: no lease:\n%s", s.name, out)
-		return "", nil
-	}
+	// A client per segment: a lease on both of the segment's boxes by
+	// the time of the ACK (invariant 2), on no other box.
 	var stops []*dhcpClient
 	defer func() {
 		for _, cl := range stops {
@@ -187,10 +284,10 @@ func TestIntegrationRingOfThree(t *testing.T) {
 		}
 	}()
 	for _, s := range ringSegments {
-		ip, cl := lease(s, "c")
+		ip, cl := m.lease(s)
 		stops = append(stops, cl)
-		for _, bn := range []string{"a", "b", "c"} {
-			st := leaseState(mustLeases(t, boxes[bn]), ip)
+		for _, bn := range m.names {
+			st := leaseState(mustLeases(t, m.boxes[bn]), ip)
 			want := ""
 			if bn == s.pri || bn == s.sec {
 				want = "active"
@@ -203,51 +300,24 @@ func TestIntegrationRingOfThree(t *testing.T) {
 
 	// Box loss of B.
 	marker := "--- box b lost ---\n"
-	a.Log.Write([]byte(marker))
-	c.Log.Write([]byte(marker))
+	m.mark(marker, "a", "c")
 	failAt := time.Now()
-	lab.KillBox(t, b.Host, "sync0", "eth1", "eth2")
-
-	// Segment 2's VIP moves to C.
-	var vipAt time.Duration
-	for {
-		if lab.HasAddr(c.Host, "eth2", "192.0.2.65") {
-			vipAt = time.Since(failAt)
-			break
-		}
-		if time.Since(failAt) > 10*time.Second {
-			t.Fatal("segment 2's VIP not on C within 10s of B's loss")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	m.lose("b")
+	vipAt := m.waitVIP(ringSegments[1], "c", failAt)
 	// New clients on segments 1 and 2 get leases from A and C.
-	ip1, cl1 := lease(ringSegments[0], "n")
-	stops = append(stops, cl1)
-	ip2, cl2 := lease(ringSegments[1], "n")
-	stops = append(stops, cl2)
-	ackAt := func(box *lab.Box, ip string) time.Duration {
-		ts, _ := logEvent(box.Log.String(), marker, regexp.MustCompile(`msg="lease bind" .*ip=`+regexp.QuoteMeta(ip)+` `))
-		if ts.IsZero() {
-			t.Fatalf("%s: no dated lease bind of %s after the loss", box.Name, ip)
-		}
-		return ts.Sub(failAt).Round(time.Millisecond)
-	}
+	ip1, cl1 := m.lease(ringSegments[0])
+	ip2, cl2 := m.lease(ringSegments[1])
+	stops = append(stops, cl1, cl2)
 	t.Logf("box B lost: segment 2's VIP on C after %v; first new ACKs: segment 1 (A) %v, segment 2 (C) %v (dhclient's retries set most of it)",
-		vipAt.Round(time.Millisecond), ackAt(a, ip1), ackAt(c, ip2))
+		vipAt, m.ackAfter("a", marker, ip1, failAt), m.ackAfter("c", marker, ip2, failAt))
 	if st := leaseState(mustLeases(t, a), ip2); st != "" {
 		t.Errorf("segment 2's lease %s reached A: %q", ip2, st)
 	}
 
 	// Segment 3 (C–A) never noticed: no transition of its relationship
 	// after the loss, NORMAL with the link up on both boxes.
-	seg3Trans := regexp.MustCompile(`msg="failover transition".*relationship=seg3`)
 	for _, box := range []*lab.Box{a, c} {
-		if !seg3Trans.MatchString(box.Log.String()) {
-			t.Fatalf("%s: no transition of seg3 ever logged: the check below would be blind", box.Name)
-		}
-		if _, pos := logEvent(box.Log.String(), marker, seg3Trans); pos >= 0 {
-			t.Errorf("%s: segment 3's relationship changed state after B's loss", box.Name)
-		}
+		m.noTransition(box.Name, "seg3", marker)
 		r := ringRel(box.Status(), "seg3")
 		if r == nil || r.State != "NORMAL" || !r.LinkUp {
 			t.Errorf("%s: seg3 %+v, want NORMAL with the link up", box.Name, r)
@@ -268,28 +338,9 @@ func TestIntegrationRingOfThree(t *testing.T) {
 	// B returns: it resyncs both of its relationships (the leases A and
 	// C gave out without it), takes segment 2's VIP back, and holds
 	// nothing of segment 3.
-	for _, ifn := range []string{"sync0", "eth1", "eth2"} {
-		b.Host.MustIP("link", "set", ifn, "up")
-	}
 	backAt := time.Now()
-	b.Start()
-	lab.WaitFor(t, 60*time.Second, "every relationship NORMAL again, segment 2's VIP on B", func() (bool, string) {
-		for _, s := range ringSegments {
-			for _, bn := range []string{s.pri, s.sec} {
-				st, err := boxes[bn].TryStatus()
-				if err != nil {
-					return false, err.Error()
-				}
-				if r := ringRel(st, s.name); r == nil || r.State != "NORMAL" || !r.LinkUp {
-					return false, fmt.Sprintf("%s on %s: %+v", s.name, bn, r)
-				}
-			}
-		}
-		if !lab.HasAddr(b.Host, "eth2", "192.0.2.65") || lab.HasAddr(c.Host, "eth2", "192.0.2.65") {
-			return false, "segment 2's VIP not on B alone"
-		}
-		return true, ""
-	})
+	m.revive("b")
+	m.waitNormal(60*time.Second, false)
 	t.Logf("box B back: every relationship NORMAL and segment 2's VIP on B %v after its start", time.Since(backAt).Round(time.Millisecond))
 	bl := mustLeases(t, b)
 	for _, ip := range []string{ip1, ip2} {
@@ -304,13 +355,88 @@ func TestIntegrationRingOfThree(t *testing.T) {
 			t.Errorf("B holds segment 3's %s", ip)
 		}
 	}
-	for _, box := range []*lab.Box{a, c} {
-		if _, pos := logEvent(box.Log.String(), marker, seg3Trans); pos >= 0 {
-			t.Errorf("%s: segment 3's relationship changed state while B was away or came back", box.Name)
+	for _, box := range []string{"a", "c"} {
+		m.noTransition(box, "seg3", marker)
+	}
+	for _, box := range m.names {
+		m.boxes[box].Stop(t)
+	}
+}
+
+// The hub H is the secondary of three spokes, each the primary of its
+// segment: H's one listener serves the three relationships.
+var hubSegments = []ringSeg{
+	{"seg1", "s1", "h", "eth1", "192.0.2.0/26", "192.0.2.1", "192.0.2.10-192.0.2.60", map[string]string{"s1": "192.0.2.2/26", "h": "192.0.2.3/26"}},
+	{"seg2", "s2", "h", "eth2", "192.0.2.64/26", "192.0.2.65", "192.0.2.70-192.0.2.120", map[string]string{"s2": "192.0.2.66/26", "h": "192.0.2.67/26"}},
+	{"seg3", "s3", "h", "eth3", "192.0.2.128/26", "192.0.2.129", "192.0.2.140-192.0.2.190", map[string]string{"s3": "192.0.2.130/26", "h": "192.0.2.131/26"}},
+}
+
+var hubSync = map[string]string{"h": "198.51.100.10", "s1": "198.51.100.1", "s2": "198.51.100.2", "s3": "198.51.100.3"}
+
+// TestIntegrationHubAndSpoke: two spokes lost at once, the hub serves
+// both of their segments (their VIPs move to it) and the third
+// relationship sees no state change; the hub lost, the remaining spoke
+// goes on alone, and resyncs with the hub when it returns.
+func TestIntegrationHubAndSpoke(t *testing.T) {
+	m := newMultiLab(t, hubSegments, hubSync, "h", "s1", "s2", "s3")
+	m.waitNormal(60*time.Second, true)
+	var stops []*dhcpClient
+	defer func() {
+		for _, cl := range stops {
+			_, _ = cl.dhclient(t, "-x")
+		}
+	}()
+	for _, s := range hubSegments {
+		ip, cl := m.lease(s)
+		stops = append(stops, cl)
+		if st := leaseState(mustLeases(t, m.boxes["h"]), ip); st != "active" {
+			t.Errorf("%s's lease %s on the hub: %q, want active", s.name, ip, st)
 		}
 	}
-	for _, box := range []*lab.Box{a, b, c} {
-		box.Stop(t)
+
+	marker := "--- spokes s1, s2 lost ---\n"
+	m.mark(marker, "h", "s3")
+	failAt := time.Now()
+	m.lose("s1", "s2")
+	v1, v2 := m.waitVIP(hubSegments[0], "h", failAt), m.waitVIP(hubSegments[1], "h", failAt)
+	ip1, cl1 := m.lease(hubSegments[0])
+	ip2, cl2 := m.lease(hubSegments[1])
+	stops = append(stops, cl1, cl2)
+	t.Logf("spokes s1, s2 lost: their VIPs on the hub after %v, %v; first new ACKs from the hub %v, %v",
+		v1, v2, m.ackAfter("h", marker, ip1, failAt), m.ackAfter("h", marker, ip2, failAt))
+	for _, box := range []string{"h", "s3"} {
+		m.noTransition(box, "seg3", marker)
+	}
+
+	// The hub lost: s3 goes on alone.
+	marker2 := "--- hub lost ---\n"
+	m.mark(marker2, "s3")
+	hubAt := time.Now()
+	m.lose("h")
+	ip3, cl3 := m.lease(hubSegments[2])
+	stops = append(stops, cl3)
+	t.Logf("hub lost: s3's first new ACK %v after", m.ackAfter("s3", marker2, ip3, hubAt))
+
+	// The hub returns (the spokes s1, s2 stay away): s3–H resyncs, the
+	// hub holds the lease s3 gave out without it.
+	m.revive("h")
+	lab.WaitFor(t, 60*time.Second, "seg3 NORMAL again", func() (bool, string) {
+		for _, bn := range []string{"h", "s3"} {
+			st, err := m.boxes[bn].TryStatus()
+			if err != nil {
+				return false, err.Error()
+			}
+			if r := ringRel(st, "seg3"); r == nil || r.State != "NORMAL" || !r.LinkUp {
+				return false, fmt.Sprintf("%s: %+v", bn, r)
+			}
+		}
+		return true, ""
+	})
+	if st := leaseState(mustLeases(t, m.boxes["h"]), ip3); st != "active" {
+		t.Errorf("the hub after its return: s3's %s is %q, want active", ip3, st)
+	}
+	for _, box := range []string{"h", "s3"} {
+		m.boxes[box].Stop(t)
 	}
 }
 
