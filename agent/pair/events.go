@@ -38,8 +38,16 @@ func (p *Pair) onLinkEvent(ev peer.Event) {
 		p.q.push(failover.ResyncDone{})
 	case peer.ConfigReceived:
 		p.log.Info("config from primary", "hash", fmt.Sprintf("%x", ev.Hash), "err", ev.Err)
+		if ev.Err == nil {
+			p.configMatch.Store(1) // applied: both serve the primary's section now
+		}
 	case peer.ConfigVerdict:
 		p.log.Info("config verdict from secondary", "hash", fmt.Sprintf("%x", ev.Hash), "accepted", ev.Accepted, "reason", ev.Reason)
+		if ev.Accepted && p.sec != nil && fmt.Sprintf("%x", ev.Hash) == p.sec.ConfigHash() {
+			p.configMatch.Store(1)
+		} else {
+			p.configMatch.Store(2)
+		}
 	}
 }
 
