@@ -149,10 +149,18 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if err != nil {
 		return err
 	}
-	// A box in several relationships: one pair each (relationships.go).
-	rs, err := newRelSet(base, log.With("component", "failover"), reg, pv, clk)
+	// A box in several relationships: one pair each (relationships.go),
+	// serving the subnets their primaries last sent.
+	var parts map[string]*config.DHCPConfig
+	if len(built.Relationships) > 0 {
+		built, parts = loadParts(built, log.With("component", "dhcp"))
+	}
+	rs, err := newRelSet(built, log.With("component", "failover"), reg, pv, clk)
 	if err != nil {
 		return err
+	}
+	if rs != nil && parts != nil {
+		rs.parts = parts
 	}
 	var (
 		gate dhcpd.Gate
@@ -191,12 +199,11 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			Help: "Sync link connections refused because their source address is no relationship's partner."})
 		err := reg.Register(unknown)
 		if err == nil {
-			err = rs.start(dh, dh.rep)
+			err = rs.start(dh, base.File.DHCP, dh.rep)
 		}
 		if err == nil {
 			err = rs.listen(ctx, unknown)
 		}
-		dh.applied = rs.applied
 		if err != nil {
 			dh.abort()
 			return err

@@ -20,10 +20,14 @@ package agent
 //     this box is the secondary of (connMux), routing each connection by
 //     its source address to the relationship with that partner.
 //
-// The dhcp: section is not synced between the boxes of a relationship:
-// each box serves its own file, and each relationship announces the hash
-// of its part (the section's global keys and its subnets) in the
-// handshake, so `status` shows whether the partner serves the same.
+// Config sync carries each relationship's part of the dhcp: section
+// (config.RelationshipPart: its subnets, with the primary's global keys
+// for the hash): its primary sends it on connect and on reload, its
+// secondary takes the subnets (relSection), keeps them in
+// node.state_dir, and serves them with its own file's other keys and
+// subnets (relSet.merge, for every section applied, the file's included).
+// Global keys are each box's own file's; the relationship's hash (in the
+// handshake and `status`) covers them, so a difference shows.
 
 import (
 	"context"
@@ -32,6 +36,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +59,15 @@ type relSet struct {
 	rels []*relationship
 	muxs []*connMux
 	db   *lease.DB // set by attach
+
+	// Config sync, guarded by the DHCP part's applyMu: file is the file's
+	// dhcp section (at start, then each reload's; cand the one being
+	// applied), parts the part each secondary relationship's primary sent
+	// last (nil: none yet, the file's subnets serve).
+	dh    *dhcpPart
+	file  *config.DHCPConfig
+	cand  *config.DHCPConfig
+	parts map[string]*config.DHCPConfig
 }
 
 // relationship is one of them: its spec, its pair, its part of the
@@ -61,6 +76,7 @@ type relationship struct {
 	spec *config.FailoverSpec
 	p    *pair.Pair
 	view *relView
+	hash atomic.Pointer[string] // hex: its part of the section in force
 }
 
 // newRelSet builds one pair per relationship of b (nil, nil for a config
@@ -70,7 +86,7 @@ func newRelSet(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr 
 	if len(b.Relationships) == 0 {
 		return nil, nil
 	}
-	s := &relSet{log: log}
+	s := &relSet{log: log, parts: map[string]*config.DHCPConfig{}}
 	for _, spec := range b.Relationships {
 		one := *b
 		one.Failover, one.Relationships = spec, nil
@@ -80,7 +96,10 @@ func newRelSet(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr 
 		if err != nil {
 			return nil, fmt.Errorf("failover.relationships %s: %w", spec.Name, err)
 		}
-		s.rels = append(s.rels, &relationship{spec: spec, p: p})
+		rel := &relationship{spec: spec, p: p}
+		h := fmt.Sprintf("%x", spec.SectionHash)
+		rel.hash.Store(&h)
+		s.rels = append(s.rels, rel)
 	}
 	return s, nil
 }
@@ -116,14 +135,121 @@ func (s *relSet) gate() dhcpd.Gate {
 	return g
 }
 
-// start completes each pair (pair.Start); a primary sends no section.
-func (s *relSet) start(sec pair.Section, rep lease.OpenReport) error {
+// start completes each pair (pair.Start) over the DHCP part dh, whose
+// section in force (the file's file, with the parts kept from the
+// primaries) dh was built with; each primary sends its part.
+func (s *relSet) start(dh *dhcpPart, file *config.DHCPConfig, rep lease.OpenReport) error {
+	s.dh, s.file = dh, file
+	dh.mu.Lock()
+	inForce := dh.section
+	dh.mu.Unlock()
 	for _, r := range s.rels {
-		if err := r.p.Start(sec, rep); err != nil {
+		if err := r.p.Start(&relSection{set: s, r: r}, rep); err != nil {
 			return fmt.Errorf("failover.relationships %s: %w", r.spec.Name, err)
 		}
+		if r.spec.Machine.Role == failover.Primary {
+			if err := r.p.SendConfig(config.RelationshipPart(inForce, r.spec.Subnets)); err != nil {
+				return fmt.Errorf("failover.relationships %s: %w", r.spec.Name, err)
+			}
+		}
 	}
+	dh.merge, dh.applied = s.merge, s.applied
 	return nil
+}
+
+// loadParts reads the parts this box's secondary relationships last took
+// from their primaries (node.state_dir) and returns b built with them
+// (b itself when there is none or they do not build: the file's subnets
+// serve until the primaries send).
+func loadParts(b *config.Built, log *slog.Logger) (*config.Built, map[string]*config.DHCPConfig) {
+	parts := map[string]*config.DHCPConfig{}
+	if b.File.DHCP == nil {
+		return b, parts
+	}
+	sec := b.File.DHCP
+	for _, spec := range b.Relationships {
+		if spec.Machine.Role != failover.Secondary {
+			continue
+		}
+		file := filepath.Join(b.File.Node.StateDir, config.RelationshipSyncedFile(spec.Name))
+		data, err := os.ReadFile(file)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				log.Warn("relationship's synced part not read: using the file's subnets", "relationship", spec.Name, "file", file, "err", err)
+			}
+			continue
+		}
+		part, err := config.ParseSection(data)
+		var merged *config.DHCPConfig
+		if err == nil {
+			merged, err = config.WithRelationshipPart(sec, spec.Subnets, part)
+		}
+		if err != nil {
+			log.Warn("relationship's synced part not usable: using the file's subnets", "relationship", spec.Name, "file", file, "err", err)
+			continue
+		}
+		sec, parts[spec.Name] = merged, part
+		log.Info("using the relationship's subnets last synced from its primary", "relationship", spec.Name, "file", file)
+	}
+	if len(parts) == 0 {
+		return b, parts
+	}
+	nb, err := b.File.WithSection(sec)
+	if err != nil {
+		log.Warn("synced parts of the relationships do not build with this box's config: using the file's subnets", "err", err)
+		return b, map[string]*config.DHCPConfig{}
+	}
+	return nb, parts
+}
+
+// merge is the DHCP part's: sec (the file's section, or the one in
+// force) with each secondary relationship's subnets replaced by its
+// primary's part. dh.applyMu held.
+func (s *relSet) merge(sec *config.DHCPConfig) (*config.DHCPConfig, error) {
+	s.cand = sec
+	out := sec
+	for _, r := range s.rels {
+		part := s.parts[r.spec.Name]
+		if part == nil || r.spec.Machine.Role != failover.Secondary {
+			continue
+		}
+		m, err := config.WithRelationshipPart(out, r.spec.Subnets, part)
+		if err != nil {
+			return nil, fmt.Errorf("relationship %s: %w", r.spec.Name, err)
+		}
+		out = m
+	}
+	return out, nil
+}
+
+// relSection is a relationship's view of the section in force
+// (pair.Section): its hash is its part's, and a section its primary
+// sends is its part, merged into the box's section.
+type relSection struct {
+	set *relSet
+	r   *relationship
+}
+
+func (x *relSection) ConfigHash() string { return *x.r.hash.Load() }
+
+// Apply (secondary) puts the primary's part in force with the box's other
+// keys and subnets; on any error the section in force and the part kept
+// stay.
+func (x *relSection) Apply(base *config.Config, part *config.DHCPConfig, source string) ([]string, error) {
+	s, name := x.set, x.r.spec.Name
+	s.dh.applyMu.Lock()
+	defer s.dh.applyMu.Unlock()
+	old, had := s.parts[name]
+	s.parts[name] = part
+	changed, err := s.dh.applyLocked(base, s.file, source+" of "+name)
+	if err != nil {
+		if had {
+			s.parts[name] = old
+		} else {
+			delete(s.parts, name)
+		}
+	}
+	return changed, err
 }
 
 // listen opens one listener per failover.listen address where this box
@@ -161,19 +287,32 @@ func (s *relSet) close() {
 	}
 }
 
-// applied takes the hashes of a section put in force by a reload (the
-// relationships are those of the start: the same prefixes, in order).
+// applied takes a section put in force after the start (a reload, or a
+// primary's part; the relationships are those of the start: the same
+// prefixes, in order): each relationship's hash, and each primary whose
+// part changed sends it. dh.applyMu held.
 func (s *relSet) applied(b *config.Built) {
+	s.file = s.cand
 	for i, r := range s.rels {
 		if i >= len(b.Relationships) {
 			return
 		}
 		h := b.Relationships[i].SectionHash
+		hx := fmt.Sprintf("%x", h)
+		if *r.hash.Load() == hx {
+			continue
+		}
+		r.hash.Store(&hx)
 		if err := r.p.SetSectionHash(h); err != nil {
 			s.log.Error("relationship's config hash not updated", "relationship", r.spec.Name, "err", err)
 			continue
 		}
-		s.log.Info("relationship's config hash after the reload; the partner learns it at the next handshake", "relationship", r.spec.Name, "hash", fmt.Sprintf("%x", h))
+		s.log.Info("relationship's part of the dhcp section changed", "relationship", r.spec.Name, "hash", hx)
+		if r.spec.Machine.Role == failover.Primary {
+			if err := r.p.SendConfig(config.RelationshipPart(b.File.DHCP, r.spec.Subnets)); err != nil {
+				s.log.Error("relationship's part not sent to the secondary", "relationship", r.spec.Name, "err", err)
+			}
+		}
 	}
 }
 

@@ -30,6 +30,7 @@ type ringBox struct {
 	rs   *relSet
 	db   *lease.DB
 	edb  dhcpd.LeaseDB // the engine's commit path
+	dh   *dhcpPart
 	reg  *prometheus.Registry
 	cfg  *config.Config
 	addr string
@@ -125,7 +126,19 @@ func startRingBox(t *testing.T, box string, port int, keys map[string]string) *r
 		t.Fatal(err)
 	}
 	edb := rs.attach(db)
-	if err := rs.start(&dhcpPart{log: log}, rep); err != nil {
+	// The DHCP part without sockets: the engine over the commit path,
+	// so sections are applied as the agent applies them.
+	eng, err := dhcpd.NewEngine(dhcpd.EngineOptions{Config: b.DHCP, DB: edb, Gate: rs.gate(), Clock: clock.Wall(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh := &dhcpPart{log: log, clock: clock.Wall(), db: db, eng: eng}
+	secBytes, err := config.SectionBytes(cfg.DHCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh.setSection(cfg.DHCP, secBytes)
+	if err := rs.start(dh, cfg.DHCP, rep); err != nil {
 		t.Fatal(err)
 	}
 	unknown := prometheus.NewCounter(prometheus.CounterOpts{Name: "hadhcpd_peer_unknown_source_total"})
@@ -134,7 +147,7 @@ func startRingBox(t *testing.T, box string, port int, keys map[string]string) *r
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rb := &ringBox{name: box, rs: rs, db: db, edb: edb, reg: reg, cfg: cfg, addr: ringAddr[box], port: port, stop: cancel, done: make(chan struct{})}
+	rb := &ringBox{name: box, rs: rs, db: db, edb: edb, dh: dh, reg: reg, cfg: cfg, addr: ringAddr[box], port: port, stop: cancel, done: make(chan struct{})}
 	n := len(rs.rels) + len(rs.muxs)
 	errc := make(chan error, n)
 	for _, r := range rs.rels {
@@ -288,18 +301,49 @@ func TestRingOfThreeRelationships(t *testing.T) {
 		t.Errorf("A's status: %+v", st)
 	}
 
-	// A reload that changes seg1's pool changes seg1's hash only.
+	// Config sync: a reload on A that changes seg1's pool changes seg1's
+	// hash only, and A (seg1's primary) sends seg1's part: B serves the
+	// new pool with its own other subnets and keeps the part; C, not in
+	// seg1, is untouched.
 	sec := *a.cfg.DHCP
 	sec.Subnets = append([]config.SubnetConfig(nil), sec.Subnets...)
 	sec.Subnets[0].Pools = []config.PoolConfig{{Range: "192.0.2.10-192.0.2.50"}}
-	nb, err := a.cfg.WithSection(&sec)
-	if err != nil {
+	cBefore := c.dh.ConfigHash()
+	if _, err := a.dh.Apply(a.cfg, &sec, "reload"); err != nil {
 		t.Fatal(err)
 	}
-	a.rs.applied(nb)
 	after := a.rs.status()
 	if after[0].ConfigHash == st[0].ConfigHash || after[1].ConfigHash != st[1].ConfigHash {
 		t.Errorf("hashes after a reload of seg1's pool: seg1 %.8s -> %.8s, seg3 %.8s -> %.8s", st[0].ConfigHash, after[0].ConfigHash, st[1].ConfigHash, after[1].ConfigHash)
+	}
+	bPool := func() string {
+		b.dh.mu.Lock()
+		defer b.dh.mu.Unlock()
+		var out []string
+		for _, sc := range b.dh.section.Subnets {
+			out = append(out, sc.Subnet+"="+sc.Pools[0].Range)
+		}
+		return strings.Join(out, " ")
+	}
+	eventually(t, "B serving seg1's new pool", func() bool { return strings.Contains(bPool(), "192.0.2.0/26=192.0.2.10-192.0.2.50") })
+	if !strings.Contains(bPool(), "192.0.2.64/26=192.0.2.70-192.0.2.120") {
+		t.Errorf("B lost its own seg2 subnet: %s", bPool())
+	}
+	if b.rel("seg1").hash.Load() == nil || *b.rel("seg1").hash.Load() != after[0].ConfigHash {
+		t.Errorf("B's seg1 hash %v, A's %s", *b.rel("seg1").hash.Load(), after[0].ConfigHash)
+	}
+	if _, err := os.Stat(filepath.Join(b.cfg.Node.StateDir, config.RelationshipSyncedFile("seg1"))); err != nil {
+		t.Errorf("B did not keep seg1's part: %v", err)
+	}
+	if c.dh.ConfigHash() != cBefore {
+		t.Error("C's section changed with seg1's")
+	}
+	// B's reload of its own file keeps seg1's synced subnets.
+	if _, err := b.dh.Apply(b.cfg, b.cfg.DHCP, "reload"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(bPool(), "192.0.2.0/26=192.0.2.10-192.0.2.50") {
+		t.Errorf("B's reload dropped seg1's synced pool: %s", bPool())
 	}
 
 	c.kill()

@@ -179,8 +179,15 @@ const SyncedFile = "synced-dhcp.json"
 // WriteSynced keeps b in the state directory, atomically (temp file,
 // fsync, rename, fsync of the directory): a crash leaves the old or the
 // new section, never a torn one.
-func WriteSynced(dir string, b []byte) error {
-	f, err := os.CreateTemp(dir, SyncedFile+".tmp*")
+func WriteSynced(dir string, b []byte) error { return WriteSyncedAs(dir, SyncedFile, b) }
+
+// RelationshipSyncedFile is where a box keeps the part of relationship
+// name that its primary last sent (a box in several relationships).
+func RelationshipSyncedFile(name string) string { return "synced-" + name + ".json" }
+
+// WriteSyncedAs is WriteSynced to the file name in dir.
+func WriteSyncedAs(dir, name string, b []byte) error {
+	f, err := os.CreateTemp(dir, name+".tmp*")
 	if err != nil {
 		return err
 	}
@@ -193,7 +200,7 @@ func WriteSynced(dir string, b []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, SyncedFile))
+		err = os.Rename(tmp, filepath.Join(dir, name))
 	}
 	if err != nil {
 		_ = os.Remove(tmp)

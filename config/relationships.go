@@ -235,36 +235,92 @@ func (c *Config) checkListeners(v *validator, specs []*FailoverSpec) {
 }
 
 // relationshipHash is the hash of what both boxes of relationship rel
-// (1-based, as owner holds it) must serve alike: the dhcp section
-// without interfaces, with only the subnets (and shared networks) the
-// relationship covers.
+// (1-based, as owner holds it) must serve alike: its part of the dhcp
+// section (RelationshipPart), as its primary sends it.
 func (c *Config) relationshipHash(subnets []dhcpSubnet, owner []int, rel int) ([]byte, error) {
-	sec := *c.DHCP
-	sec.Subnets, sec.SharedNetworks = nil, nil
-	mine := func(sc *SubnetConfig) bool {
-		for n, sn := range subnets {
-			if sn.cfg == sc {
-				return owner[n] == rel
-			}
-		}
-		return false
-	}
-	for i := range c.DHCP.Subnets {
-		if mine(&c.DHCP.Subnets[i]) {
-			sec.Subnets = append(sec.Subnets, c.DHCP.Subnets[i])
+	var prefixes []netip.Prefix
+	for n, sn := range subnets {
+		if owner[n] == rel {
+			prefixes = append(prefixes, sn.prefix)
 		}
 	}
-	for i := range c.DHCP.SharedNetworks {
-		sn := c.DHCP.SharedNetworks[i]
-		if len(sn.Subnets) > 0 && mine(&c.DHCP.SharedNetworks[i].Subnets[0]) {
-			sec.SharedNetworks = append(sec.SharedNetworks, sn)
-		}
-	}
-	b, err := SectionBytes(&sec)
+	b, err := SectionBytes(RelationshipPart(c.DHCP, prefixes))
 	if err != nil {
 		return nil, err
 	}
 	return SectionHash(b), nil
+}
+
+// RelationshipPart is a relationship's part of the dhcp section d: the
+// section without its interfaces, with only the subnets (and shared
+// networks) inside the relationship's prefixes. Its primary sends it to
+// the secondary (config sync), which takes its subnets; its hash
+// (SectionBytes, SectionHash) is the relationship's config hash.
+func RelationshipPart(d *DHCPConfig, prefixes []netip.Prefix) *DHCPConfig {
+	sec := *d
+	sec.Interfaces, sec.Subnets, sec.SharedNetworks = nil, nil, nil
+	for _, sc := range d.Subnets {
+		if subnetInside(sc.Subnet, prefixes) {
+			sec.Subnets = append(sec.Subnets, sc)
+		}
+	}
+	for _, sn := range d.SharedNetworks {
+		if len(sn.Subnets) > 0 && subnetInside(sn.Subnets[0].Subnet, prefixes) {
+			sec.SharedNetworks = append(sec.SharedNetworks, sn)
+		}
+	}
+	return &sec
+}
+
+// WithRelationshipPart is d with the subnets and shared networks inside
+// prefixes (a relationship's) replaced by those of part (what its primary
+// sent): this box's own keys and other subnets stay. A subnet of part
+// outside the prefixes is an error naming it (the primary may set the
+// relationship's subnets only); the result is then built as a whole
+// (Config.WithSection) by the caller.
+func WithRelationshipPart(d *DHCPConfig, prefixes []netip.Prefix, part *DHCPConfig) (*DHCPConfig, error) {
+	for i, sc := range part.Subnets {
+		if !subnetInside(sc.Subnet, prefixes) {
+			return nil, fmt.Errorf("dhcp.subnets[%d]: %s is not in the relationship's subnets %v", i, sc.Subnet, prefixes)
+		}
+	}
+	for i, sn := range part.SharedNetworks {
+		for j, sc := range sn.Subnets {
+			if !subnetInside(sc.Subnet, prefixes) {
+				return nil, fmt.Errorf("dhcp.shared_networks[%d].subnets[%d]: %s is not in the relationship's subnets %v", i, j, sc.Subnet, prefixes)
+			}
+		}
+	}
+	out := *d
+	out.Subnets, out.SharedNetworks = nil, nil
+	for _, sc := range d.Subnets {
+		if !subnetInside(sc.Subnet, prefixes) {
+			out.Subnets = append(out.Subnets, sc)
+		}
+	}
+	out.Subnets = append(out.Subnets, part.Subnets...)
+	for _, sn := range d.SharedNetworks {
+		if len(sn.Subnets) == 0 || !subnetInside(sn.Subnets[0].Subnet, prefixes) {
+			out.SharedNetworks = append(out.SharedNetworks, sn)
+		}
+	}
+	out.SharedNetworks = append(out.SharedNetworks, part.SharedNetworks...)
+	return &out, nil
+}
+
+// subnetInside reports whether the subnet s (a prefix string) lies inside
+// one of prefixes.
+func subnetInside(s string, prefixes []netip.Prefix) bool {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return false
+	}
+	for _, q := range prefixes {
+		if q.Bits() <= p.Bits() && q.Contains(p.Masked().Addr()) {
+			return true
+		}
+	}
+	return false
 }
 
 func validRelName(s string) bool {

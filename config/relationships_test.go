@@ -152,3 +152,47 @@ func TestRelationshipSplitsSharedNetwork(t *testing.T) {
 	c = strings.Replace(c, "192.0.2.192/26, pools: [{range: 192.0.2.10-192.0.2.60}]", "192.0.2.192/26, pools: [{range: 192.0.2.200-192.0.2.210}]", 1)
 	refused(t, []badConfig{{"shared network split", c, "dhcp.shared_networks[0]", "belongs to one relationship whole"}})
 }
+
+// A relationship's part goes from its primary to its secondary: the
+// secondary takes its subnets, keeps its own keys and other subnets, and
+// refuses a subnet outside the relationship.
+func TestRelationshipPartRoundTrip(t *testing.T) {
+	cfg, err := Load(writeConfig(t, ringA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg1 := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/26")}
+	part := RelationshipPart(cfg.DHCP, seg1)
+	if len(part.Subnets) != 1 || part.Subnets[0].Subnet != "192.0.2.0/26" || part.Interfaces != nil {
+		t.Fatalf("seg1's part: %+v", part)
+	}
+	b, _ := Build(cfg)
+	pb, _ := SectionBytes(part)
+	if !bytes.Equal(SectionHash(pb), b.Relationships[0].SectionHash) {
+		t.Error("the part's hash is not the relationship's config hash")
+	}
+	changed := *part
+	changed.Subnets = []SubnetConfig{{Subnet: "192.0.2.0/26", Pools: []PoolConfig{{Range: "192.0.2.20-192.0.2.30"}}}}
+	merged, err := WithRelationshipPart(cfg.DHCP, seg1, &changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(merged.Subnets) != 3 || len(merged.Interfaces) != 3 {
+		t.Fatalf("merged: %+v", merged)
+	}
+	var got []string
+	for _, sc := range merged.Subnets {
+		got = append(got, sc.Subnet+"="+sc.Pools[0].Range)
+	}
+	if strings.Join(got, " ") != "192.0.2.128/26=192.0.2.140-192.0.2.190 203.0.113.0/24=203.0.113.10-203.0.113.20 192.0.2.0/26=192.0.2.20-192.0.2.30" {
+		t.Errorf("merged subnets %v", got)
+	}
+	if _, err := cfg.WithSection(merged); err != nil {
+		t.Errorf("the merged section does not build: %v", err)
+	}
+	outside := changed
+	outside.Subnets = append(outside.Subnets, SubnetConfig{Subnet: "192.0.2.128/26"})
+	if _, err := WithRelationshipPart(cfg.DHCP, seg1, &outside); err == nil || !strings.Contains(err.Error(), "dhcp.subnets[1]") {
+		t.Errorf("a subnet outside the relationship: %v", err)
+	}
+}

@@ -3,9 +3,11 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -298,6 +300,38 @@ func TestIntegrationRingOfThree(t *testing.T) {
 		}
 	}
 
+	// Config in step: segment 1's pool changed on A (its primary) and
+	// reloaded: B serves it soon after, C (not in segment 1) is untouched.
+	cBefore := c.Status().Pools
+	cfgA, err := os.ReadFile(a.Cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab.WriteFile(t, a.Cfg, strings.Replace(string(cfgA), "192.0.2.10-192.0.2.60", "192.0.2.10-192.0.2.50", 1))
+	reloadAt := time.Now()
+	if err := a.Proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	hasPool := func(box *lab.Box, pool string) bool {
+		st, err := box.TryStatus()
+		if err != nil {
+			return false
+		}
+		for _, p := range st.Pools {
+			if p.Pool == pool {
+				return true
+			}
+		}
+		return false
+	}
+	lab.WaitFor(t, 10*time.Second, "B serving segment 1's new pool", func() (bool, string) {
+		return hasPool(b, "192.0.2.10-192.0.2.50") && !hasPool(b, "192.0.2.10-192.0.2.60"), "not yet"
+	})
+	t.Logf("segment 1's pool changed on A: B serves it %v after A's SIGHUP", time.Since(reloadAt).Round(time.Millisecond))
+	if got := c.Status().Pools; fmt.Sprint(got) != fmt.Sprint(cBefore) {
+		t.Errorf("C's pools changed with segment 1's: %v -> %v", cBefore, got)
+	}
+
 	// Box loss of B.
 	marker := "--- box b lost ---\n"
 	m.mark(marker, "a", "c")
@@ -342,6 +376,9 @@ func TestIntegrationRingOfThree(t *testing.T) {
 	m.revive("b")
 	m.waitNormal(60*time.Second, false)
 	t.Logf("box B back: every relationship NORMAL and segment 2's VIP on B %v after its start", time.Since(backAt).Round(time.Millisecond))
+	if !hasPool(b, "192.0.2.10-192.0.2.50") {
+		t.Error("B after its restart does not serve segment 1's synced pool")
+	}
 	bl := mustLeases(t, b)
 	for _, ip := range []string{ip1, ip2} {
 		if st := leaseState(bl, ip); st != "active" {

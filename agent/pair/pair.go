@@ -153,9 +153,10 @@ type Pair struct {
 
 	// A relationship of several (config failover.relationships): view
 	// narrows the lease database to its subnets (SetView), ln is the
-	// listener shared with the box's other relationships (SetListener),
-	// and the dhcp: section is not synced (each box serves its own file;
-	// relHash, the hash of what both must serve alike, is announced).
+	// listener shared with the box's other relationships (SetListener);
+	// config sync carries the relationship's part of the dhcp: section
+	// (the agent sends it, and its Section takes it), and relHash is the
+	// hash of that part as this box serves it.
 	rel     string
 	view    View
 	ln      net.Listener
@@ -286,7 +287,7 @@ func (p *Pair) Start(sec Section, rep lease.OpenReport) error {
 	p.rep, p.sec = rep, sec
 	p.opts.Store = p.store() // its Apply is one group commit of the partner's records
 	p.opts.OnEvent = p.onLinkEvent
-	if p.cfg.Role == failover.Secondary && p.rel == "" {
+	if p.cfg.Role == failover.Secondary {
 		p.opts.OnConfig = p.onConfig
 	}
 	l, err := peer.New(p.opts)
@@ -335,7 +336,11 @@ func (p *Pair) onConfig(hash, data []byte) error {
 	if err := p.link.SetConfigHash(hash); err != nil {
 		return err
 	}
-	if err := config.WriteSynced(p.base.Node.StateDir, data); err != nil {
+	file := config.SyncedFile
+	if p.rel != "" {
+		file = config.RelationshipSyncedFile(p.rel) // its part only (sec is the agent's view of it)
+	}
+	if err := config.WriteSyncedAs(p.base.Node.StateDir, file, data); err != nil {
 		return fmt.Errorf("applied, but not kept in node.state_dir: %w", err)
 	}
 	return nil
