@@ -34,6 +34,9 @@ func TestStatusConfigMatch(t *testing.T) {
 		{peer.ConfigVerdict{Hash: []byte{0xab, 0xcd}, Accepted: false, Reason: "bad pool"}, "differs"},
 		{peer.ConfigVerdict{Hash: []byte{0x01}, Accepted: true}, "differs"}, // a verdict on an older section
 		{peer.ConfigReceived{Hash: []byte{0xab, 0xcd}}, "same"},
+		// Applied, but what is served hashes otherwise (a relationship's
+		// part served with this box's own global keys).
+		{peer.ConfigReceived{Hash: []byte{0x01}}, "differs"},
 		{peer.Up{ConfigMatch: true}, "same"},
 	} {
 		p.onLinkEvent(c.ev)

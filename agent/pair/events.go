@@ -38,8 +38,11 @@ func (p *Pair) onLinkEvent(ev peer.Event) {
 		p.q.push(failover.ResyncDone{})
 	case peer.ConfigReceived:
 		p.log.Info("config from primary", "hash", fmt.Sprintf("%x", ev.Hash), "err", ev.Err)
-		if ev.Err == nil {
+		switch {
+		case ev.Err == nil && p.sec != nil && fmt.Sprintf("%x", ev.Hash) == p.sec.ConfigHash():
 			p.configMatch.Store(1) // applied: both serve the primary's section now
+		case ev.Err == nil:
+			p.configMatch.Store(2) // applied, but served with other global keys (a relationship of several)
 		}
 	case peer.ConfigVerdict:
 		p.log.Info("config verdict from secondary", "hash", fmt.Sprintf("%x", ev.Hash), "accepted", ev.Accepted, "reason", ev.Reason)

@@ -332,9 +332,14 @@ func (p *Pair) onConfig(hash, data []byte) error {
 			return err
 		}
 	}
-	// The next handshake announces the section now in force.
-	if err := p.link.SetConfigHash(hash); err != nil {
-		return err
+	// The next handshake announces the section now in force. A
+	// relationship of several serves the part with this box's own global
+	// keys: the agent announces the hash of what it serves
+	// (SetSectionHash), which differs from the primary's when those do.
+	if p.rel == "" {
+		if err := p.link.SetConfigHash(hash); err != nil {
+			return err
+		}
 	}
 	file := config.SyncedFile
 	if p.rel != "" {
