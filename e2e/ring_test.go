@@ -268,10 +268,13 @@ func ringRel(st control.Status, name string) *control.RelationshipStatus {
 
 // TestIntegrationRingOfThree: clients on each segment get leases from
 // their segment's master with the VIP as server id, replicated to the
-// segment's other box before the ACK. Box B is lost (links down, then
-// SIGKILL): segment 1 is answered by A, segment 2 by C (which takes the
-// VIP), and segment 3's relationship (C–A) sees no state change. B
-// returns: it resyncs both of its relationships and takes segment 2 back.
+// segment's other box before the ACK; a pool changed on a relationship's
+// primary reaches its secondary only. Then each box is lost in turn
+// (HMUL_RING_ROUNDS, default 3: B, C, A): its two segments are answered
+// by their other boxes, the third segment's relationship sees no state
+// change; the box returns, resyncs both relationships and takes its
+// segment back. At the end every segment's boxes agree, no address bound
+// twice.
 func TestIntegrationRingOfThree(t *testing.T) {
 	m := newMultiLab(t, ringSegments, ringSync, "a", "b", "c")
 	a, b, c := m.boxes["a"], m.boxes["b"], m.boxes["c"]
@@ -312,18 +315,6 @@ func TestIntegrationRingOfThree(t *testing.T) {
 	if err := a.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	hasPool := func(box *lab.Box, pool string) bool {
-		st, err := box.TryStatus()
-		if err != nil {
-			return false
-		}
-		for _, p := range st.Pools {
-			if p.Pool == pool {
-				return true
-			}
-		}
-		return false
-	}
 	lab.WaitFor(t, 10*time.Second, "B serving segment 1's new pool", func() (bool, string) {
 		return hasPool(b, "192.0.2.10-192.0.2.50") && !hasPool(b, "192.0.2.10-192.0.2.60"), "not yet"
 	})
@@ -332,72 +323,145 @@ func TestIntegrationRingOfThree(t *testing.T) {
 		t.Errorf("C's pools changed with segment 1's: %v -> %v", cBefore, got)
 	}
 
-	// Box loss of B.
-	marker := "--- box b lost ---\n"
-	m.mark(marker, "a", "c")
-	failAt := time.Now()
-	m.lose("b")
-	vipAt := m.waitVIP(ringSegments[1], "c", failAt)
-	// New clients on segments 1 and 2 get leases from A and C.
-	ip1, cl1 := m.lease(ringSegments[0])
-	ip2, cl2 := m.lease(ringSegments[1])
-	stops = append(stops, cl1, cl2)
-	t.Logf("box B lost: segment 2's VIP on C after %v; first new ACKs: segment 1 (A) %v, segment 2 (C) %v (dhclient's retries set most of it)",
-		vipAt, m.ackAfter("a", marker, ip1, failAt), m.ackAfter("c", marker, ip2, failAt))
-	if st := leaseState(mustLeases(t, a), ip2); st != "" {
-		t.Errorf("segment 2's lease %s reached A: %q", ip2, st)
+	// Each box lost in turn (links down, then SIGKILL), then back.
+	rounds := envCount(t, "HMUL_RING_ROUNDS", 3, 1, 30, "box losses")
+	order := []string{"b", "c", "a"}
+	for i := range rounds {
+		m.ringRound(order[i%3], &stops)
 	}
-
-	// Segment 3 (C–A) never noticed: no transition of its relationship
-	// after the loss, NORMAL with the link up on both boxes.
-	for _, box := range []*lab.Box{a, c} {
-		m.noTransition(box.Name, "seg3", marker)
-		r := ringRel(box.Status(), "seg3")
-		if r == nil || r.State != "NORMAL" || !r.LinkUp {
-			t.Errorf("%s: seg3 %+v, want NORMAL with the link up", box.Name, r)
+	// 0 lost, 0 duplicates: every segment's two boxes hold the same
+	// active bindings, and no address is bound to two clients.
+	for _, s := range ringSegments {
+		want := activeByIP(t, m.boxes[s.pri], s.net)
+		got := activeByIP(t, m.boxes[s.sec], s.net)
+		if fmt.Sprint(want) != fmt.Sprint(got) {
+			t.Errorf("%s: %s holds %v, %s holds %v", s.name, s.pri, want, s.sec, got)
+		}
+		if len(want) == 0 {
+			t.Errorf("%s: no active lease at all", s.name)
 		}
 	}
-	// The relationships with B lose their link (at the latest after
-	// max_response_delay); A still serves seg1, C seg2.
-	for _, x := range []struct {
-		box *lab.Box
-		rel string
-	}{{a, "seg1"}, {c, "seg2"}} {
-		lab.WaitFor(t, 10*time.Second, x.box.Name+": "+x.rel+" out of NORMAL with its link down", func() (bool, string) {
-			r := ringRel(x.box.Status(), x.rel)
-			return r != nil && !r.LinkUp && r.State != "NORMAL", fmt.Sprintf("%+v", r)
-		})
-	}
-
-	// B returns: it resyncs both of its relationships (the leases A and
-	// C gave out without it), takes segment 2's VIP back, and holds
-	// nothing of segment 3.
-	backAt := time.Now()
-	m.revive("b")
-	m.waitNormal(60*time.Second, false)
-	t.Logf("box B back: every relationship NORMAL and segment 2's VIP on B %v after its start", time.Since(backAt).Round(time.Millisecond))
 	if !hasPool(b, "192.0.2.10-192.0.2.50") {
-		t.Error("B after its restart does not serve segment 1's synced pool")
-	}
-	bl := mustLeases(t, b)
-	for _, ip := range []string{ip1, ip2} {
-		if st := leaseState(bl, ip); st != "active" {
-			t.Errorf("B after its return: %s (given out while it was away) is %q, want active", ip, st)
-		}
-	}
-	seg3 := netip.MustParsePrefix(ringSegments[2].net)
-	for _, l := range bl {
-		ip, _ := l["ip"].(string)
-		if a, err := netip.ParseAddr(ip); err == nil && seg3.Contains(a) {
-			t.Errorf("B holds segment 3's %s", ip)
-		}
-	}
-	for _, box := range []string{"a", "c"} {
-		m.noTransition(box, "seg3", marker)
+		t.Error("B does not serve segment 1's synced pool at the end")
 	}
 	for _, box := range m.names {
 		m.boxes[box].Stop(t)
 	}
+}
+
+// ringRound loses box x of the ring: its two segments are answered by
+// their other boxes (the one that was standby takes the VIP), the third
+// segment's relationship sees no transition; x returns, both of its
+// relationships resync (it holds the leases given out without it) and it
+// takes its segment back.
+func (m *multiLab) ringRound(x string, stops *[]*dhcpClient) {
+	t := m.t
+	t.Helper()
+	var mine, other []ringSeg
+	var third ringSeg
+	for _, s := range m.segs {
+		switch x {
+		case s.pri:
+			mine = append(mine, s) // x was its master: the standby takes over
+		case s.sec:
+			other = append(other, s) // the master stays
+		default:
+			third = s
+		}
+	}
+	survivors := []string{third.pri, third.sec}
+	marker := fmt.Sprintf("--- box %s lost ---\n", x)
+	m.mark(marker, survivors...)
+	failAt := time.Now()
+	m.lose(x)
+	var given []string
+	var report []string
+	for _, s := range mine {
+		v := m.waitVIP(s, s.sec, failAt)
+		ip, cl := m.lease(s)
+		*stops = append(*stops, cl)
+		given = append(given, ip)
+		report = append(report, fmt.Sprintf("%s: VIP on %s after %v, first new ACK %v", s.name, s.sec, v, m.ackAfter(s.sec, marker, ip, failAt)))
+	}
+	for _, s := range other {
+		ip, cl := m.lease(s)
+		*stops = append(*stops, cl)
+		given = append(given, ip)
+		report = append(report, fmt.Sprintf("%s: %s stays master, first new ACK %v", s.name, s.pri, m.ackAfter(s.pri, marker, ip, failAt)))
+	}
+	t.Logf("box %s lost: %s", x, strings.Join(report, "; "))
+	for _, b := range survivors {
+		m.noTransition(b, third.name, marker)
+		r := ringRel(m.boxes[b].Status(), third.name)
+		if r == nil || r.State != "NORMAL" || !r.LinkUp {
+			t.Errorf("%s: %s %+v, want NORMAL with the link up", b, third.name, r)
+		}
+	}
+	// The relationships with x lose their link (at the latest after
+	// max_response_delay).
+	for _, s := range append(append([]ringSeg(nil), mine...), other...) {
+		peer := s.pri
+		if peer == x {
+			peer = s.sec
+		}
+		lab.WaitFor(t, 10*time.Second, peer+": "+s.name+" out of NORMAL with its link down", func() (bool, string) {
+			r := ringRel(m.boxes[peer].Status(), s.name)
+			return r != nil && !r.LinkUp && r.State != "NORMAL", fmt.Sprintf("%+v", r)
+		})
+	}
+
+	backAt := time.Now()
+	m.revive(x)
+	m.waitNormal(60*time.Second, false)
+	t.Logf("box %s back: every relationship NORMAL, its segment's VIP on it %v after its start", x, time.Since(backAt).Round(time.Millisecond))
+	xl := mustLeases(t, m.boxes[x])
+	for _, ip := range given {
+		if st := leaseState(xl, ip); st != "active" {
+			t.Errorf("%s after its return: %s (given out while it was away) is %q, want active", x, ip, st)
+		}
+	}
+	third3 := netip.MustParsePrefix(third.net)
+	for _, l := range xl {
+		ip, _ := l["ip"].(string)
+		if a, err := netip.ParseAddr(ip); err == nil && third3.Contains(a) {
+			t.Errorf("%s holds %s's %s", x, third.name, ip)
+		}
+	}
+	for _, b := range survivors {
+		m.noTransition(b, third.name, marker)
+	}
+}
+
+// hasPool reports whether box serves pool (its status).
+func hasPool(box *lab.Box, pool string) bool {
+	st, err := box.TryStatus()
+	if err != nil {
+		return false
+	}
+	for _, p := range st.Pools {
+		if p.Pool == pool {
+			return true
+		}
+	}
+	return false
+}
+
+// activeByIP is box's active bindings inside the prefix net: address ->
+// hardware address.
+func activeByIP(t *testing.T, b *lab.Box, net string) map[string]string {
+	t.Helper()
+	p := netip.MustParsePrefix(net)
+	out := map[string]string{}
+	for _, l := range mustLeases(t, b) {
+		ip, _ := l["ip"].(string)
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !p.Contains(a) || l["state"] != "active" {
+			continue
+		}
+		hw, _ := l["hw_address"].(string)
+		out[ip] = hw
+	}
+	return out
 }
 
 // The hub H is the secondary of three spokes, each the primary of its
