@@ -315,7 +315,10 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	if rs != nil {
 		for _, r := range rs.rels {
-			lv.probes = append(lv.probes, pairProbes(r.p)...)
+			for _, pr := range pairProbes(r.p) {
+				pr.name += " (relationship " + r.spec.Name + ")"
+				lv.probes = append(lv.probes, pr)
+			}
 		}
 		commitWait = rs.maxResponseDelay()
 	}
