@@ -432,6 +432,8 @@ func (m *multiLab) ringRound(x string, stops *[]*dhcpClient) {
 	}
 }
 
+func boxRSS(t *testing.T, b *lab.Box) int { return rssKiB(t, b.Proc.Cmd.Process.Pid) }
+
 // hasPool reports whether box serves pool (its status).
 func hasPool(box *lab.Box, pool string) bool {
 	st, err := box.TryStatus()
@@ -481,6 +483,9 @@ var hubSync = map[string]string{"h": "198.51.100.10", "s1": "198.51.100.1", "s2"
 func TestIntegrationHubAndSpoke(t *testing.T) {
 	m := newMultiLab(t, hubSegments, hubSync, "h", "s1", "s2", "s3")
 	m.waitNormal(60*time.Second, true)
+	// Memory at idle: the hub runs three relationships, each spoke one.
+	t.Logf("RSS at idle: hub (3 relationships) %d KiB, spokes (1 each) %d, %d, %d KiB",
+		boxRSS(t, m.boxes["h"]), boxRSS(t, m.boxes["s1"]), boxRSS(t, m.boxes["s2"]), boxRSS(t, m.boxes["s3"]))
 	var stops []*dhcpClient
 	defer func() {
 		for _, cl := range stops {
