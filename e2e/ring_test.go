@@ -206,7 +206,11 @@ func (m *multiLab) noTransition(box, rel, marker string) {
 		m.t.Fatalf("%s: no transition of %s ever logged: the check would be blind", box, rel)
 	}
 	if _, pos := logEvent(log, marker, rx); pos >= 0 {
-		m.t.Errorf("%s: relationship %s changed state after %q", box, rel, strings.TrimSpace(marker))
+		line := log[pos:]
+		if i := strings.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i]
+		}
+		m.t.Errorf("%s: relationship %s changed state after %q: %s", box, rel, strings.TrimSpace(marker), line)
 	}
 }
 
@@ -327,7 +331,7 @@ func TestIntegrationRingOfThree(t *testing.T) {
 	rounds := envCount(t, "HMUL_RING_ROUNDS", 3, 1, 30, "box losses")
 	order := []string{"b", "c", "a"}
 	for i := range rounds {
-		m.ringRound(order[i%3], &stops)
+		m.ringRound(i+1, order[i%3], &stops)
 	}
 	// 0 lost, 0 duplicates: every segment's two boxes hold the same
 	// active bindings, and no address is bound to two clients.
@@ -354,7 +358,7 @@ func TestIntegrationRingOfThree(t *testing.T) {
 // segment's relationship sees no transition; x returns, both of its
 // relationships resync (it holds the leases given out without it) and it
 // takes its segment back.
-func (m *multiLab) ringRound(x string, stops *[]*dhcpClient) {
+func (m *multiLab) ringRound(round int, x string, stops *[]*dhcpClient) {
 	t := m.t
 	t.Helper()
 	var mine, other []ringSeg
@@ -370,7 +374,7 @@ func (m *multiLab) ringRound(x string, stops *[]*dhcpClient) {
 		}
 	}
 	survivors := []string{third.pri, third.sec}
-	marker := fmt.Sprintf("--- box %s lost ---\n", x)
+	marker := fmt.Sprintf("--- round %d: box %s lost ---\n", round, x)
 	m.mark(marker, survivors...)
 	failAt := time.Now()
 	m.lose(x)
