@@ -167,12 +167,33 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if fo != nil {
 		fo.ObserveTransitions(failoverObserver(bus))
 	}
+	// A box in several relationships: one pair each (relationships.go),
+	// serving the subnets their primaries last sent.
+	var parts map[string]*config.DHCPConfig
+	if len(built.Relationships) > 0 {
+		built, parts = loadParts(built, log.With("component", "dhcp"))
+	}
+	rs, err := newRelSet(built, log.With("component", "failover"), reg, pv, clk)
+	if err != nil {
+		return err
+	}
+	if rs != nil && parts != nil {
+		rs.parts = parts
+	}
+	if rs != nil {
+		for _, r := range rs.rels {
+			r.p.ObserveTransitions(failoverObserver(bus))
+		}
+	}
 	var (
 		gate dhcpd.Gate
 		wrap func(*lease.DB) dhcpd.LeaseDB
 	)
-	if fo != nil {
+	switch {
+	case fo != nil:
 		gate, wrap = fo.Gate(), fo.Attach
+	case rs != nil:
+		gate, wrap = rs.gate(), rs.attach
 	}
 	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap, leaseObserver(bus))
 	if err != nil {
@@ -190,6 +211,24 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			if dh != nil {
 				dh.abort()
 			}
+			return err
+		}
+	}
+	if rs != nil {
+		if dh == nil {
+			return &config.ConfigError{Key: "failover.relationships", Reason: "relationships need a dhcp section to replicate"}
+		}
+		unknown := prometheus.NewCounter(prometheus.CounterOpts{Name: "hadhcpd_peer_unknown_source_total",
+			Help: "Sync link connections refused because their source address is no relationship's partner."})
+		err := reg.Register(unknown)
+		if err == nil {
+			err = rs.start(dh, base.File.DHCP, dh.rep)
+		}
+		if err == nil {
+			err = rs.listen(ctx, unknown)
+		}
+		if err != nil {
+			dh.abort()
 			return err
 		}
 	}
@@ -215,22 +254,28 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			if dh != nil {
 				dh.abort()
 			}
+			rs.close()
 			return fmt.Errorf("node.metrics_listen: %w", err)
 		}
 		start("metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln, reg) })
 	}
 	// Real time, not the offset clock: `status` shows the uptime
 	// against the caller's clock.
-	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo}
+	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo, rs: rs}
+	ops := operatorFor(fo)
+	if rs != nil {
+		ops = relOperator{set: rs}
+	}
 	if cfg.Node.ControlSocket != "" {
 		ln, err := control.Listen(cfg.Node.ControlSocket)
 		if err != nil {
 			if dh != nil {
 				dh.abort()
 			}
+			rs.close()
 			return err
 		}
-		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: operatorFor(fo), Events: bus}
+		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: ops, Events: bus}
 		start("control", func(ctx context.Context) error { return ctl.Serve(ctx, ln) })
 	}
 	// The API's reloads run in the loop below, where SIGHUP's do: one
@@ -241,7 +286,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		if err == nil {
 			api.Events = bus
 			if dh != nil {
-				api.LeaseWriter = &leaseWriter{log: log.With("component", "api"), dh: dh, fo: fo, bus: bus}
+				api.LeaseWriter = &leaseWriter{log: log.With("component", "api"), dh: dh, fo: fo, rs: rs, bus: bus}
 			}
 		}
 		var ln net.Listener
@@ -255,8 +300,10 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			if dh != nil {
 				dh.abort()
 			}
+			rs.close()
 			return err
 		}
+		api.Ops = ops
 		log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", api.Token != nil,
 			"tls", api.TLS != nil, "client_certs", base.API.ClientCerts())
 		start("api", func(ctx context.Context) error { return api.Serve(ctx, ln) })
@@ -269,6 +316,14 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	if fo != nil {
 		start("failover", fo.Run)
+	}
+	if rs != nil {
+		for _, r := range rs.rels {
+			start("failover "+r.spec.Name, r.p.Run)
+		}
+		for _, m := range rs.muxs {
+			start("failover listener", m.run)
+		}
 	}
 	if running == 0 {
 		return errors.New("nothing to run: the config has no vrrp instances and no dhcp section")
@@ -287,6 +342,15 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	var commitWait time.Duration
 	if fo != nil {
 		commitWait = fo.MaxResponseDelay()
+	}
+	if rs != nil {
+		for _, r := range rs.rels {
+			for _, pr := range pairProbes(r.p) {
+				pr.name += " (relationship " + r.spec.Name + ")"
+				lv.probes = append(lv.probes, pr)
+			}
+		}
+		commitWait = rs.maxResponseDelay()
 	}
 	lv.probes = append(lv.probes, dh.probes(commitWait)...)
 	go sd.keepalive(ctx, func() bool { return ctx.Err() == nil && lv.alive(clk.Now()) })

@@ -41,6 +41,14 @@ type dhcpPart struct {
 	live    progress
 	commits *commitWatch
 
+	// A box in several relationships (relationships.go): merge puts the
+	// parts their primaries sent into every section applied (from the
+	// file or from a primary), and applied learns of every section put in
+	// force after the start. applyMu serialises Apply with them.
+	merge   func(*config.DHCPConfig) (*config.DHCPConfig, error)
+	applied func(*config.Built)
+	applyMu sync.Mutex
+
 	// mu serialises apply; it guards the section in force and its hash.
 	mu      sync.Mutex
 	section *config.DHCPConfig
@@ -398,6 +406,18 @@ func (p *dhcpPart) ConfigHash() string {
 // valid, swaps it into the engine (dhcpd.Engine.Reconfigure) and returns
 // the keys that changed. On any error the section in force stays.
 func (p *dhcpPart) Apply(base *config.Config, sec *config.DHCPConfig, source string) (changed []string, err error) {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	return p.applyLocked(base, sec, source)
+}
+
+// applyLocked is Apply with applyMu held.
+func (p *dhcpPart) applyLocked(base *config.Config, sec *config.DHCPConfig, source string) (changed []string, err error) {
+	if p.merge != nil {
+		if sec, err = p.merge(sec); err != nil {
+			return nil, err
+		}
+	}
 	built, err := base.WithSection(sec)
 	if err != nil {
 		return nil, err
@@ -415,6 +435,9 @@ func (p *dhcpPart) Apply(base *config.Config, sec *config.DHCPConfig, source str
 	}
 	p.section, p.hash = c.DHCP, config.SectionHash(b)
 	p.log.Info("dhcp config applied", "source", source, "hash", fmt.Sprintf("%x", p.hash), "changed", strings.Join(changed, ","))
+	if p.applied != nil {
+		p.applied(built)
+	}
 	return changed, nil
 }
 

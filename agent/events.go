@@ -52,7 +52,24 @@ type leaseWriter struct {
 	log *slog.Logger
 	dh  *dhcpPart
 	fo  *pair.Pair // nil for a single server
+	rs  *relSet    // a box in several relationships: the pair is the address's
 	bus *events.Bus
+}
+
+// pairOf is the relationship that replicates addr's lease, nil when the
+// box serves it alone.
+func (w *leaseWriter) pairOf(addr netip.Addr) *pair.Pair {
+	if w.fo != nil {
+		return w.fo
+	}
+	if w.rs != nil {
+		for _, r := range w.rs.rels {
+			if r.spec.Covers(addr) {
+				return r.p
+			}
+		}
+	}
+	return nil
 }
 
 // Release ends addr's binding for the operator (DELETE /v1/leases/{ip}).
@@ -62,8 +79,9 @@ type leaseWriter struct {
 // says so).
 func (w *leaseWriter) Release(_ context.Context, addr netip.Addr, by string) (control.ReleaseResult, error) {
 	res := control.ReleaseResult{IP: addr.String()}
-	if w.fo != nil {
-		if err := w.fo.LeaseWriteAllowed(); err != nil {
+	p := w.pairOf(addr)
+	if p != nil {
+		if err := p.LeaseWriteAllowed(); err != nil {
 			return res, fmt.Errorf("%w: %w", control.ErrLeaseRefused, err)
 		}
 	}
@@ -77,9 +95,9 @@ func (w *leaseWriter) Release(_ context.Context, addr netip.Addr, by string) (co
 		return res, err
 	}
 	res.State = strings.ToUpper(l.State.String())
-	res.PartnerAcked = w.fo != nil && w.fo.PartnerHas(l.Seq)
+	res.PartnerAcked = p != nil && p.PartnerHas(l.Seq)
 	switch {
-	case w.fo == nil:
+	case p == nil:
 		res.Message = "released (single server)"
 	case res.PartnerAcked:
 		res.Message = "released on both boxes"

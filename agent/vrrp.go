@@ -220,6 +220,9 @@ func firewallRules(b *config.Built) netcfg.FirewallRules {
 	if b.Failover != nil {
 		r.PeerPort = b.Failover.Listen.Port()
 	}
+	if len(b.Relationships) > 0 {
+		r.PeerPort = b.Relationships[0].Listen.Port() // config: one port for all
+	}
 	return r
 }
 

@@ -32,6 +32,18 @@ func (c *Config) CheckFiles() error {
 			checkPair(&v, "failover.auth.tls", t.Cert, t.Key, false)
 			checkCA(&v, "failover.auth.tls.ca", t.CA)
 		}
+		for i, r := range f.Relationships {
+			k := fmt.Sprintf("failover.relationships[%d].auth", i)
+			if r.Auth.PSKFile != "" {
+				if err := checkPSK(r.Auth.PSKFile); err != nil {
+					v.add(k+".psk_file", "%v", err)
+				}
+			}
+			if t := r.Auth.TLS; t != nil {
+				checkPair(&v, k+".tls", t.Cert, t.Key, false)
+				checkCA(&v, k+".tls.ca", t.CA)
+			}
+		}
 	}
 	if t := c.Node.APITLS; t != nil && c.Node.APIListen != "" {
 		// control.LoadTLS's rule: the pair, its key readable by its

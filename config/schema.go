@@ -189,6 +189,10 @@ type FailoverConfig struct {
 	StandbyShare          string         `mapstructure:"standby_share"` // percent, e.g. "10%"
 	AutoPartnerDown       *time.Duration `mapstructure:"auto_partner_down"`
 	Auth                  AuthConfig     `mapstructure:"auth"`
+	// Relationships: this box is in several failover relationships
+	// (config/relationships.go); the keys above are then every
+	// relationship's defaults. Empty: the section is one relationship.
+	Relationships []RelationshipConfig `mapstructure:"relationships"`
 }
 
 type AuthConfig struct {

@@ -408,7 +408,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if len(c.id) > 0 {
 		gc.ClientID = c.id
 	}
-	if !e.gate.Serve(gc) {
+	if !e.gateFor(sub).Serve(gc) {
 		return Reply{}, ErrNotServing
 	}
 	sid, ok := e.serverID(in, sub)

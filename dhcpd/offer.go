@@ -108,7 +108,7 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 		}
 	}
 	var buf [1]lease.State
-	states := e.allocStates(&buf)
+	states := e.allocStates(sub, &buf)
 	if len(states) == 0 {
 		return netip.Addr{}, nil, ErrNoAddress
 	}
@@ -180,7 +180,7 @@ func (e *Engine) claimLocked(sub *scope.Subnet, c client, addr netip.Addr, now t
 		return false, false
 	}
 	var buf [1]lease.State
-	states := e.allocStates(&buf)
+	states := e.allocStates(sub, &buf)
 	if known && (l.State == lease.StateAbandoned || l.State == lease.StateBackup && !mine && !slices.Contains(states, lease.StateBackup)) {
 		return false, false
 	}
@@ -212,13 +212,15 @@ func (e *Engine) claimLocked(sub *scope.Subnet, c client, addr netip.Addr, now t
 	return false, false
 }
 
-// allocStates is the gate's list of pools to allocate from, in order
+// allocStates is sub's gate's list of pools to allocate from, in order
 // (MultiPoolGate), else AllocateFrom's one, in buf; empty: renew only.
-func (e *Engine) allocStates(buf *[1]lease.State) []lease.State {
-	if m, ok := e.gate.(MultiPoolGate); ok {
+// sub nil: the engine's gate (what spans every subnet).
+func (e *Engine) allocStates(sub *scope.Subnet, buf *[1]lease.State) []lease.State {
+	g := e.gateFor(sub)
+	if m, ok := g.(MultiPoolGate); ok {
 		return m.AllocateFromAll()
 	}
-	if s, ok := e.gate.AllocateFrom(); ok {
+	if s, ok := g.AllocateFrom(); ok {
 		buf[0] = s
 		return buf[:]
 	}
@@ -267,4 +269,13 @@ func (e *Engine) takeOfferLocked(addr netip.Addr) bool {
 		delete(e.byKey, o.key)
 	}
 	return o.held
+}
+
+// gateFor is the gate for requests served from sub (SubnetGate); the
+// engine's own for nil.
+func (e *Engine) gateFor(sub *scope.Subnet) Gate {
+	if sg, ok := e.gate.(SubnetGate); ok && sub != nil {
+		return sg.For(sub.Prefix)
+	}
+	return e.gate
 }

@@ -20,7 +20,13 @@ func (p *Pair) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	linkErr := make(chan error, 1)
-	wg.Go(func() { linkErr <- p.link.Run(ctx) })
+	wg.Go(func() {
+		if p.ln != nil && p.cfg.Role == failover.Secondary {
+			linkErr <- p.link.Serve(ctx, p.ln)
+			return
+		}
+		linkErr <- p.link.Run(ctx)
+	})
 	wg.Go(func() { p.balance(ctx) })
 	// Deferred in this order, the balancer is stopped before it is waited
 	// for: it runs until its context ends, also after the link failed.
@@ -28,9 +34,10 @@ func (p *Pair) Run(ctx context.Context) error {
 	defer stop()
 
 	known := !p.rep.NeedResync
-	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: p.db.LastSeq(), SeqKnown: known}))
+	last := p.store().LastSeq()
+	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: last, SeqKnown: known}))
 	p.log.Info("failover started", "role", p.cfg.Role, "mode", p.cfg.Mode, "state", p.m.State(),
-		"last_seq", p.db.LastSeq(), "seq_known", known, "vrrp_instance", p.inst, "config_hash", p.sec.ConfigHash())
+		"last_seq", last, "seq_known", known, "vrrp_instance", p.inst, "config_hash", p.sec.ConfigHash())
 	return p.loop(ctx, linkErr)
 }
 
