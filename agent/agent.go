@@ -17,12 +17,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/agent/journald"
 	"github.com/hadhcpd/hadhcpd/agent/pair"
 	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/events"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -40,6 +42,12 @@ func NewLogger(w io.Writer, node config.NodeConfig) *slog.Logger {
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if node.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)
+	}
+	// Under systemd the attributes become journal fields (agent/journald).
+	if f, ok := w.(*os.File); ok && journald.OnJournal(f, os.Getenv) {
+		if jh, err := journald.New(journald.Socket, "hadhcpd", lvl, h); err == nil {
+			h = jh
+		}
 	}
 	return slog.New(h).With("node", node.Name)
 }
@@ -124,12 +132,19 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	em, err := events.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("event stream metrics: %w", err)
+	}
+	bus := events.NewBus(events.Options{Box: cfg.Node.Name, Clock: clk, Metrics: em})
+	defer bus.Close() // ends the readers' streams
 
 	vr, err := newVRRP(built, log.With("component", "vrrp"), reg)
 	if err != nil {
 		return err
 	}
 	if vr != nil {
+		vr.observe = vrrpObserver(bus)
 		// Invariant 4: a box that crashed while master must not keep the VIP.
 		if err := vr.Cleanup(); err != nil {
 			return fmt.Errorf("remove stale virtual IPs: %w", err)
@@ -149,14 +164,38 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if err != nil {
 		return err
 	}
+	if fo != nil {
+		fo.ObserveTransitions(failoverObserver(bus))
+	}
+	// A box in several relationships: one pair each (relationships.go),
+	// serving the subnets their primaries last sent.
+	var parts map[string]*config.DHCPConfig
+	if len(built.Relationships) > 0 {
+		built, parts = loadParts(built, log.With("component", "dhcp"))
+	}
+	rs, err := newRelSet(built, log.With("component", "failover"), reg, pv, clk)
+	if err != nil {
+		return err
+	}
+	if rs != nil && parts != nil {
+		rs.parts = parts
+	}
+	if rs != nil {
+		for _, r := range rs.rels {
+			r.p.ObserveTransitions(failoverObserver(bus))
+		}
+	}
 	var (
 		gate dhcpd.Gate
 		wrap func(*lease.DB) dhcpd.LeaseDB
 	)
-	if fo != nil {
+	switch {
+	case fo != nil:
 		gate, wrap = fo.Gate(), fo.Attach
+	case rs != nil:
+		gate, wrap = rs.gate(), rs.attach
 	}
-	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap)
+	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap, leaseObserver(bus))
 	if err != nil {
 		return err
 	}
@@ -172,6 +211,24 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			if dh != nil {
 				dh.abort()
 			}
+			return err
+		}
+	}
+	if rs != nil {
+		if dh == nil {
+			return &config.ConfigError{Key: "failover.relationships", Reason: "relationships need a dhcp section to replicate"}
+		}
+		unknown := prometheus.NewCounter(prometheus.CounterOpts{Name: "hadhcpd_peer_unknown_source_total",
+			Help: "Sync link connections refused because their source address is no relationship's partner."})
+		err := reg.Register(unknown)
+		if err == nil {
+			err = rs.start(dh, base.File.DHCP, dh.rep)
+		}
+		if err == nil {
+			err = rs.listen(ctx, unknown)
+		}
+		if err != nil {
+			dh.abort()
 			return err
 		}
 	}
@@ -197,22 +254,28 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			if dh != nil {
 				dh.abort()
 			}
+			rs.close()
 			return fmt.Errorf("node.metrics_listen: %w", err)
 		}
 		start("metrics", func(ctx context.Context) error { return serveMetrics(ctx, ln, reg) })
 	}
 	// Real time, not the offset clock: `status` shows the uptime
 	// against the caller's clock.
-	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo}
+	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo, rs: rs}
+	ops := operatorFor(fo)
+	if rs != nil {
+		ops = relOperator{set: rs}
+	}
 	if cfg.Node.ControlSocket != "" {
 		ln, err := control.Listen(cfg.Node.ControlSocket)
 		if err != nil {
 			if dh != nil {
 				dh.abort()
 			}
+			rs.close()
 			return err
 		}
-		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: operatorFor(fo)}
+		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: ops, Events: bus}
 		start("control", func(ctx context.Context) error { return ctl.Serve(ctx, ln) })
 	}
 	// The API's reloads run in the loop below, where SIGHUP's do: one
@@ -220,6 +283,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	apiReload := make(chan chan error)
 	if base.API != nil {
 		api, err := newAPI(base, log.With("component", "api"), src, fo, rl.Load != nil, apiReload)
+		if err == nil {
+			api.Events = bus
+			if dh != nil {
+				api.LeaseWriter = &leaseWriter{log: log.With("component", "api"), dh: dh, fo: fo, rs: rs, bus: bus}
+			}
+		}
 		var ln net.Listener
 		if err == nil {
 			ln, err = net.Listen("tcp", base.API.Listen)
@@ -231,9 +300,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			if dh != nil {
 				dh.abort()
 			}
+			rs.close()
 			return err
 		}
-		log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", api.Token != nil)
+		api.Ops = ops
+		log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", api.Token != nil,
+			"tls", api.TLS != nil, "client_certs", base.API.ClientCerts())
 		start("api", func(ctx context.Context) error { return api.Serve(ctx, ln) })
 	}
 	if vr != nil {
@@ -244,6 +316,14 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	if fo != nil {
 		start("failover", fo.Run)
+	}
+	if rs != nil {
+		for _, r := range rs.rels {
+			start("failover "+r.spec.Name, r.p.Run)
+		}
+		for _, m := range rs.muxs {
+			start("failover listener", m.run)
+		}
 	}
 	if running == 0 {
 		return errors.New("nothing to run: the config has no vrrp instances and no dhcp section")
@@ -262,6 +342,15 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	var commitWait time.Duration
 	if fo != nil {
 		commitWait = fo.MaxResponseDelay()
+	}
+	if rs != nil {
+		for _, r := range rs.rels {
+			for _, pr := range pairProbes(r.p) {
+				pr.name += " (relationship " + r.spec.Name + ")"
+				lv.probes = append(lv.probes, pr)
+			}
+		}
+		commitWait = rs.maxResponseDelay()
 	}
 	lv.probes = append(lv.probes, dh.probes(commitWait)...)
 	go sd.keepalive(ctx, func() bool { return ctx.Err() == nil && lv.alive(clk.Now()) })
@@ -368,6 +457,13 @@ func newAPI(b *config.Built, log *slog.Logger, src *statusSource, fo *pair.Pair,
 			return nil, err
 		}
 		api.Token = tok
+	}
+	if t := b.API.TLS; t != nil {
+		c, err := control.LoadTLS(control.TLSFiles{Cert: t.Cert, Key: t.Key, ClientCA: t.ClientCA})
+		if err != nil {
+			return nil, err
+		}
+		api.TLS = c
 	}
 	if f := b.File.Failover; f != nil {
 		api.PartnerAddr = f.Peer

@@ -18,6 +18,7 @@ type statusSource struct {
 	vr      *vrrpPart
 	dh      *dhcpPart
 	fo      *pair.Pair
+	rs      *relSet // a box in several relationships
 }
 
 func (s *statusSource) status() control.Status {
@@ -29,8 +30,12 @@ func (s *statusSource) status() control.Status {
 	if s.fo != nil {
 		st.Failover = s.fo.Status()
 	}
+	if s.rs != nil {
+		st.Relationships = s.rs.status()
+	}
 	if s.dh != nil {
 		st.Pools = s.pools()
+		st.RecoveryProbingUntil = s.dh.eng.RecoveryProbing()
 	}
 	return st
 }
@@ -38,7 +43,9 @@ func (s *statusSource) status() control.Status {
 func (s *statusSource) pools() []control.PoolStatus {
 	out := []control.PoolStatus{}
 	for _, p := range s.dh.db.Stats() {
-		out = append(out, poolStatus(p))
+		ps := poolStatus(p)
+		ps.Relationship = s.rs.poolRelationship(p.Name)
+		out = append(out, ps)
 	}
 	return out
 }

@@ -22,8 +22,12 @@ type Built struct {
 	File     *Config
 	DHCP     *scope.Config // nil: no dhcp section
 	VRRP     []VRRPSpec    // in the file's order
-	Failover *FailoverSpec // nil: a single server
-	API      *APISpec      // nil: no HTTP API
+	Scripts  []ScriptSpec  // vrrp.scripts, in the file's order
+	Failover *FailoverSpec // the single failover: form; nil: a single server or relationships
+	// Relationships are the failover.relationships form, in the file's
+	// order (nil in the single form: Failover is its one relationship).
+	Relationships []*FailoverSpec
+	API           *APISpec // nil: no HTTP API
 	// Warnings: keys served differently from what they say (a pool's
 	// network address skipped, ...); check-config prints them.
 	Warnings []*ConfigError
@@ -43,7 +47,8 @@ type VRRPSpec struct {
 	VIPs           []netip.Prefix
 	UnicastPeers   []netip.Addr // empty: multicast 224.0.0.18
 	GARP           GARPSpec
-	Track          []string // the instance's own interface first
+	Track          []TrackSpec // interfaces, the instance's own first (weight 0)
+	TrackScripts   []TrackSpec // vrrp.scripts entries, with the weight that applies
 	Notify         NotifySpec
 }
 
@@ -66,6 +71,30 @@ type FailoverSpec struct {
 	// as silence on that path: three of the instance's advert intervals
 	// (RFC 5798 §6.1, Master_Down_Interval without the skew).
 	SilenceAfter time.Duration
+
+	// The relationships form only (empty in the single form):
+	// Name is failover.relationships[].name; Subnets the prefixes it
+	// covers (every dhcp subnet inside one belongs to it); SectionHash
+	// the hash of what both boxes must serve alike for it (the dhcp
+	// section's global keys and its subnets), announced in the handshake
+	// in place of the whole section's, since the section is not synced.
+	Name        string
+	Subnets     []netip.Prefix
+	SectionHash []byte
+}
+
+// Covers reports whether addr belongs to the relationship (an address
+// of a subnet it covers). The single form covers every address.
+func (f *FailoverSpec) Covers(addr netip.Addr) bool {
+	if f.Name == "" {
+		return true
+	}
+	for _, p := range f.Subnets {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // Spec returns the typed instance named name.
@@ -152,8 +181,15 @@ const SyncedFile = "synced-dhcp.json"
 // WriteSynced keeps b in the state directory, atomically (temp file,
 // fsync, rename, fsync of the directory): a crash leaves the old or the
 // new section, never a torn one.
-func WriteSynced(dir string, b []byte) error {
-	f, err := os.CreateTemp(dir, SyncedFile+".tmp*")
+func WriteSynced(dir string, b []byte) error { return WriteSyncedAs(dir, SyncedFile, b) }
+
+// RelationshipSyncedFile is where a box keeps the part of relationship
+// name that its primary last sent (a box in several relationships).
+func RelationshipSyncedFile(name string) string { return "synced-" + name + ".json" }
+
+// WriteSyncedAs is WriteSynced to the file name in dir.
+func WriteSyncedAs(dir, name string, b []byte) error {
+	f, err := os.CreateTemp(dir, name+".tmp*")
 	if err != nil {
 		return err
 	}
@@ -166,7 +202,7 @@ func WriteSynced(dir string, b []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, SyncedFile))
+		err = os.Rename(tmp, filepath.Join(dir, name))
 	}
 	if err != nil {
 		_ = os.Remove(tmp)

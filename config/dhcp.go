@@ -46,6 +46,12 @@ const (
 	// An offer holds its address in memory only; a client that has not
 	// requested it within minutes has gone elsewhere.
 	maxOfferHold = 5 * time.Minute
+	// A probe delays the client's OFFER, which it awaits for about 4 s
+	// before it retransmits (RFC 2131 §4.1); an answer on a LAN comes
+	// within milliseconds.
+	minPingTimeout     = 10 * time.Millisecond
+	maxPingTimeout     = 2 * time.Second
+	defaultPingTimeout = 500 * time.Millisecond
 )
 
 // dhcpConfig checks the dhcp section and builds the engine's typed config
@@ -62,6 +68,8 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 		Authoritative:    d.Authoritative == nil || *d.Authoritative,
 		OfferHold:        durationOr(d.OfferHold, defaultOfferHold),
 		DeclineProbation: durationOr(d.DeclineProbation, defaultDeclineProbation),
+		PingCheck:        d.PingCheck,
+		PingTimeout:      durationOr(d.PingTimeout, defaultPingTimeout),
 	}
 	if len(d.Interfaces) == 0 {
 		v.add("dhcp.interfaces", "needs at least one interface to serve")
@@ -81,6 +89,26 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 		seen[n] = i
 	}
 	bound(v, "dhcp.offer_hold", d.OfferHold, 0, maxOfferHold, "")
+	if d.PingTimeout != 0 {
+		bound(v, "dhcp.ping_timeout", d.PingTimeout, minPingTimeout, maxPingTimeout, "")
+	}
+	for i, r := range d.TrustedRelays {
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(r); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		switch {
+		case err != nil || !p.Addr().Is4():
+			v.add(fmt.Sprintf("dhcp.trusted_relays[%d]", i), "%q is not an IPv4 address or network (192.0.2.254, 198.51.100.0/24)", r)
+		case p.Masked() != p:
+			v.add(fmt.Sprintf("dhcp.trusted_relays[%d]", i), "%s has host bits set (network is %s)", r, p.Masked())
+		default:
+			out.TrustedRelays = append(out.TrustedRelays, p)
+		}
+	}
 	bound(v, "dhcp.decline_probation", d.DeclineProbation, 0, maxDeclineProbation, "")
 	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, scope.LeaseTimes{
 		Default: defaultLeaseTime, Min: defaultMinLeaseTime, Max: defaultMaxLeaseTime,

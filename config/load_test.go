@@ -143,6 +143,8 @@ func TestBadConfigs(t *testing.T) {
 		{"lease time not a duration", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: forever", 1), "dhcp.default_lease_time", ""},
 		{"unknown dhcp key", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  lease_tme: 1h", 1), "dhcp.lease_tme", "unknown key"},
 		{"bad relay", sub("      relays: [relay1]\n"), "dhcp.subnets[0].relays[0]", "not an IPv4 address"},
+		{"bad trusted relay", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  trusted_relays: [192.0.2.254, gw]", 1), "dhcp.trusted_relays[1]", "not an IPv4 address or network"},
+		{"trusted relay host bits", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  trusted_relays: [198.51.100.7/24]", 1), "dhcp.trusted_relays[0]", "host bits"},
 		{"failover role", fo("  role: master\n"), "failover.role", "primary or secondary"},
 		{"failover mode", fo("  role: primary\n  mode: active-active\n"), "failover.mode", "hot-standby or load-balance"},
 		{"failover split", fo("  role: primary\n  split: 300\n"), "failover.split", "0..256"},

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,8 +107,13 @@ func Build(c *Config) (*Built, error) {
 	c.validateNode(&v)
 	var vips []keyedAddr
 	b.VRRP, vips = c.vrrpSpecs(&v)
+	b.Scripts = c.scriptSpecs(&v)
 	b.DHCP = c.dhcpConfig(&v, vips)
-	b.Failover = c.failoverSpec(&v)
+	if c.Failover != nil && len(c.Failover.Relationships) > 0 {
+		b.Relationships = c.relationshipSpecs(&v) // config/relationships.go
+	} else {
+		b.Failover = c.failoverSpec(&v)
+	}
 	b.API = c.apiSpec(&v)
 	if c.DHCP == nil && len(c.VRRP.Instances) == 0 {
 		v.add("config", "nothing to run: no vrrp instances and no dhcp section")
@@ -261,8 +265,7 @@ func (c *Config) vrrpSpecs(v *validator) (specs []VRRPSpec, vips []keyedAddr) {
 		if s.GARP.Interval == 0 {
 			s.GARP.Interval = defaultGARPInterval
 		}
-		// The instance's own interface is tracked first.
-		s.Track = slices.Compact(append([]string{in.Interface}, in.TrackInterfaces...))
+		s.Track, s.TrackScripts = in.trackSpecs(v, k, c.VRRP.Scripts)
 		s.Notify = in.notifySpec(v, k)
 		specs = append(specs, s)
 	}
@@ -294,13 +297,18 @@ func (c *Config) vrrpSpecs(v *validator) (specs []VRRPSpec, vips []keyedAddr) {
 // failoverSpec checks the failover: section and builds the machine's
 // config and the link's settings, with their defaults.
 func (c *Config) failoverSpec(v *validator) *FailoverSpec {
-	f := c.Failover
-	if f == nil {
+	if c.Failover == nil {
 		return nil
 	}
-	const k = "failover"
+	return c.failoverSpecAt(v, "failover", c.Failover)
+}
+
+// failoverSpecAt checks the failover keys of f, named under k (the
+// failover: section, or one of its relationships with the section's keys
+// as defaults), and builds the spec.
+func (c *Config) failoverSpecAt(v *validator, k string, f *FailoverConfig) *FailoverSpec {
 	s := &FailoverSpec{
-		Machine:          machineConfig(v, f),
+		Machine:          machineConfig(v, k, f),
 		VRRPInstance:     f.VRRPInstance,
 		MaxResponseDelay: f.MaxResponseDelay,
 		MaxUnacked:       f.MaxUnackedUpdates,
@@ -369,14 +377,14 @@ func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 // that take one; Build reads the same keys through the same code).
 func FailoverMachine(f *FailoverConfig) (failover.Config, error) {
 	var v validator
-	c := machineConfig(&v, f)
+	c := machineConfig(&v, "failover", f)
 	return c, v.err()
 }
 
-// machineConfig reads the keys of the failover machine. load_balance_max_seconds
-// 0 reads as the default 3 (an int key cannot tell unset from 0).
-func machineConfig(v *validator, f *FailoverConfig) failover.Config {
-	const k = "failover"
+// machineConfig reads the keys of the failover machine, named under k.
+// load_balance_max_seconds 0 reads as the default 3 (an int key cannot
+// tell unset from 0).
+func machineConfig(v *validator, k string, f *FailoverConfig) failover.Config {
 	c := failover.Config{
 		Role: failover.Primary, Mode: failover.HotStandby,
 		MCLT: f.MCLT, Split: defaultSplit, LoadBalanceMaxSeconds: f.LoadBalanceMaxSeconds,

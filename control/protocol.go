@@ -35,8 +35,28 @@ type Status struct {
 	Version  string          `json:"version"`
 	Started  time.Time       `json:"started"`
 	VRRP     []VRRPStatus    `json:"vrrp"`
-	Failover *FailoverStatus `json:"failover"` // null for a single server
-	Pools    []PoolStatus    `json:"pools"`
+	Failover *FailoverStatus `json:"failover"` // null for a single server and for relationships
+	// Relationships are the failover relationships of a box in several
+	// (config failover.relationships), in the file's order; absent
+	// otherwise.
+	Relationships []RelationshipStatus `json:"relationships,omitempty"`
+	Pools         []PoolStatus         `json:"pools"`
+	// RecoveryProbingUntil: while not zero, every address is probed (ARP,
+	// ICMP echo) before it is offered, until then: a recovery lost lease
+	// records and no partner could restore them.
+	RecoveryProbingUntil time.Time `json:"recovery_probing_until"`
+}
+
+// RelationshipStatus is one failover relationship: its name, the subnets
+// it covers, its VRRP instance and the failover view of FailoverStatus
+// (whose config_hash is then the hash of what both boxes of the
+// relationship must serve alike: the dhcp section's global keys and the
+// relationship's subnets).
+type RelationshipStatus struct {
+	Name         string   `json:"name"`
+	Subnets      []string `json:"subnets"`
+	VRRPInstance string   `json:"vrrp_instance"`
+	FailoverStatus
 }
 
 // VRRPStatus is one instance.
@@ -71,6 +91,9 @@ type FailoverStatus struct {
 	UnackedUpdates   int       `json:"unacked_updates"` // replication lag in records
 	SkewSeconds      float64   `json:"skew_seconds"`    // partner clock − ours, measured; never trusted
 	ConfigHash       string    `json:"config_hash"`     // SHA-256 (hex) of the dhcp: section in force, interfaces excluded
+	// ConfigMatch: whether the partner announced the same config_hash at
+	// the last handshake; absent before the first.
+	ConfigMatch *bool `json:"config_match,omitempty"`
 }
 
 // PoolStatus counts one pool's addresses by binding state.
@@ -83,6 +106,10 @@ type PoolStatus struct {
 	Expired   int    `json:"expired"`
 	Released  int    `json:"released"`
 	Abandoned int    `json:"abandoned"`
+
+	// Relationship is the failover relationship whose subnet holds the
+	// pool (a box in several; "" when served by this box alone).
+	Relationship string `json:"relationship,omitempty"`
 }
 
 // Request is one control request.

@@ -3,6 +3,7 @@ package control
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -31,10 +32,32 @@ func WriteStatus(w io.Writer, st *Status, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%+.1fs\n", f.Role, f.Mode, f.State, orDash(f.PartnerName),
 			partnerStateText(f, now), link, f.UnackedUpdates, f.SkewSeconds)
 	}
+	if u := st.RecoveryProbingUntil; !u.IsZero() {
+		fmt.Fprintf(tw, "\nRECOVERY PROBING until %s (%s left): lease records were lost; every address is probed before it is offered\n",
+			u.UTC().Format(time.RFC3339), u.Sub(now).Truncate(time.Second))
+	}
+	if len(st.Relationships) > 0 {
+		fmt.Fprintln(tw, "\nRELATIONSHIP\tROLE\tMODE\tSTATE\tPARTNER\tPARTNER STATE\tLINK\tUNACKED\tSKEW\tCONFIG\tVRRP\tSUBNETS")
+		for _, r := range st.Relationships {
+			f := &r.FailoverStatus
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%+.1fs\t%s\t%s\t%s\n", r.Name, f.Role, f.Mode, f.State, orDash(f.PartnerName),
+				partnerStateText(f, now), linkText(f), f.UnackedUpdates, f.SkewSeconds, configText(f), orDash(r.VRRPInstance), strings.Join(r.Subnets, ","))
+		}
+	}
 	if len(st.Pools) > 0 {
-		fmt.Fprintln(tw, "\nPOOL\tTOTAL\tFREE\tBACKUP\tACTIVE\tEXPIRED\tRELEASED\tABANDONED")
+		rel := len(st.Relationships) > 0
+		if rel {
+			fmt.Fprintln(tw, "\nPOOL\tRELATIONSHIP\tTOTAL\tFREE\tBACKUP\tACTIVE\tEXPIRED\tRELEASED\tABANDONED")
+		} else {
+			fmt.Fprintln(tw, "\nPOOL\tTOTAL\tFREE\tBACKUP\tACTIVE\tEXPIRED\tRELEASED\tABANDONED")
+		}
 		for _, p := range st.Pools {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Pool, p.Total, p.Free, p.Backup, p.Active, p.Expired, p.Released, p.Abandoned)
+			if rel {
+				fmt.Fprintf(tw, "%s\t%s\t", p.Pool, orDash(p.Relationship))
+			} else {
+				fmt.Fprintf(tw, "%s\t", p.Pool)
+			}
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Total, p.Free, p.Backup, p.Active, p.Expired, p.Released, p.Abandoned)
 		}
 	}
 	return tw.Flush()
@@ -52,6 +75,25 @@ func partnerStateText(f *FailoverStatus, now time.Time) string {
 		return "unknown"
 	}
 	return fmt.Sprintf("unknown (%s %s ago)", f.PartnerLastState, now.Sub(f.PartnerLastSeen).Truncate(time.Second))
+}
+
+func linkText(f *FailoverStatus) string {
+	if f.LinkUp {
+		return "up"
+	}
+	return "down"
+}
+
+// configText says whether the partner serves the same configuration
+// (the hash it announced at the last handshake).
+func configText(f *FailoverStatus) string {
+	switch {
+	case f.ConfigMatch == nil:
+		return "-"
+	case *f.ConfigMatch:
+		return "same"
+	}
+	return "DIFFERS"
 }
 
 func orDash(s string) string {

@@ -69,6 +69,9 @@ type Reply struct {
 	// commit is set (and Resp nil) by bind: the reply is decided once the
 	// lease is durable; HandleAsync queues it for the committer.
 	commit *pendingCommit
+	// probe is set (and Resp nil) by discover when the address must be
+	// probed first (probe.go); HandleAsync runs the probe.
+	probe *pendingProbe
 }
 
 // DropReason is why a request got no reply; the server counts drops by it.
@@ -103,6 +106,9 @@ const (
 	// 5: a client sends 0); answering would send the reply to an address
 	// the sender chose and serve it from the relayed subnet it named.
 	ErrClientGiaddr DropReason = "giaddr-from-client"
+	// ErrUntrustedRelay: a relayed request from a source that
+	// dhcp.trusted_relays, when set, does not list.
+	ErrUntrustedRelay DropReason = "untrusted-relay"
 	// ErrClientIDLong: a client identifier longer than the lease database
 	// stores (see maxClientID); such a lease could be offered but never
 	// committed.
@@ -168,9 +174,12 @@ type Engine struct {
 	spacing    time.Duration // see DefaultCommitSpacing
 
 	eventBind [2]prometheus.Counter // "bind", "renew": pre-curried
+	onLease   func(LeaseEvent)      // EngineOptions.OnLease
 	ignored   ignoredCounters
 
 	gauges poolGauges
+
+	probe *prober // nil: no Prober, never probes
 }
 
 // EngineOptions are the engine's collaborators. DB and Config are required.
@@ -194,6 +203,13 @@ type EngineOptions struct {
 	// Limits bound per-source request rates and the offers new clients
 	// may hold; the zero value is DefaultLimits.
 	Limits Limits
+	// OnLease, when set, observes every lease change once it is durable
+	// (the operator's event stream). It runs on the commit path and must
+	// not block.
+	OnLease func(LeaseEvent)
+	// Prober probes addresses before they are offered (probe.go): with
+	// dhcp.ping_check, and during a recovery window. nil: never.
+	Prober Prober
 }
 
 // NewEngine builds an engine. It fills each subnet's subnet mask and
@@ -203,7 +219,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		return nil, errors.New("dhcpd: engine needs a config and a lease database")
 	}
 	e := &Engine{
-		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics,
+		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics, onLease: o.OnLease,
 		offers: map[netip.Addr]*offer{}, byKey: map[string]*offer{}, busy: map[netip.Addr]string{},
 	}
 	if e.gate == nil {
@@ -232,6 +248,10 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	e.eventBind[0] = e.m.Events.WithLabelValues("bind")
 	e.eventBind[1] = e.m.Events.WithLabelValues("renew")
 	e.ignored = newIgnoredCounters(e.m)
+	if o.Prober != nil {
+		e.probe = newProber(o.Prober, e.m)
+		e.probe.always.Store(o.Config.PingCheck)
+	}
 	prepareConfig(o.Config)
 	e.cfg.Store(o.Config)
 	e.refreshPools()
@@ -289,6 +309,9 @@ func (e *Engine) Reconfigure(cfg *scope.Config, db PoolSetter) error {
 		return fmt.Errorf("dhcpd: reconfigure: pools: %w", err)
 	}
 	e.cfg.Store(cfg)
+	if e.probe != nil {
+		e.probe.always.Store(cfg.PingCheck)
+	}
 	e.poolLimitsLocked(e.db.Stats())
 	return nil
 }
@@ -330,6 +353,11 @@ func (e *Engine) HandleAsync(req *dhcpv4.DHCPv4, in Inbound, done func(Reply, er
 		e.enqueueCommit(p)
 		return
 	}
+	if p := rep.probe; p != nil && err == nil {
+		p.in = in
+		e.runProbe(p, done)
+		return
+	}
 	done(rep, err)
 }
 
@@ -366,7 +394,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrClientIDLong
 	}
 	c.key = lease.ClientKey(c.id, c.hw)
-	relayed, err := fromRelay(req, in)
+	relayed, err := fromTrustedRelay(req, in, e.cfg.Load().TrustedRelays)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -387,7 +415,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if len(c.id) > 0 {
 		gc.ClientID = c.id
 	}
-	if !e.gate.Serve(gc) {
+	if !e.gateFor(sub).Serve(gc) {
 		return Reply{}, ErrNotServing
 	}
 	sid, ok := e.serverID(in, sub)

@@ -2,6 +2,7 @@ package dhcpd
 
 import (
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
@@ -48,6 +49,18 @@ type MultiPoolGate interface {
 	// taken from, in the order to try them (the own pool first); empty
 	// when this server may only renew existing leases.
 	AllocateFromAll() []lease.State
+}
+
+// SubnetGate is a Gate whose answers differ by subnet: a box in several
+// failover relationships, each over its own subnets (and a subnet in none
+// served by the box alone). The engine asks For with the subnet a request
+// is served from (a shared network's subnets share one relationship) and
+// uses the Gate it returns for Serve, allocation and the lease time. Its
+// own methods are used only for what spans every subnet (the pools'
+// offer limits).
+type SubnetGate interface {
+	Gate
+	For(subnet netip.Prefix) Gate
 }
 
 // Client is who is asking, for Gate.Serve.

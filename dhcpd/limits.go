@@ -342,7 +342,7 @@ func (e *Engine) unchargeLocked(o *offer) {
 func (e *Engine) poolLimitsLocked(stats []lease.PoolStats) {
 	l := e.lim
 	var buf [1]lease.State
-	states := e.allocStates(&buf)
+	states := e.allocStates(nil, &buf)
 	seen := make(map[string]bool, len(stats))
 	for _, s := range stats {
 		seen[s.Name] = true

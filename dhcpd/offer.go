@@ -25,6 +25,10 @@ type offer struct {
 	charged bool
 	pool    *poolOffers
 	src     source
+
+	// probing: the address is being probed (probe.go); probed: it was,
+	// and nothing answered.
+	probing, probed bool
 }
 
 type offerRef struct {
@@ -36,9 +40,12 @@ type offerRef struct {
 // reservation, its current or last lease, the address it asked for, any
 // free address.
 func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr, now time.Time) (Reply, error) {
-	addr, _, err := e.offerAddr(req, c, sub, now)
+	addr, res, err := e.offerAddr(req, c, sub, now)
 	if err != nil {
 		return Reply{}, err
+	}
+	if p, err := e.needProbe(req, c, sub, sid, addr, res, now); p != nil || err != nil {
+		return Reply{probe: p}, err // answered once the probe is done (probe.go)
 	}
 	sub = holderOr(sub, addr) // its mask, routers and times (shared networks)
 	prev, _ := e.db.Get(addr)
@@ -101,7 +108,7 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 		}
 	}
 	var buf [1]lease.State
-	states := e.allocStates(&buf)
+	states := e.allocStates(sub, &buf)
 	if len(states) == 0 {
 		return netip.Addr{}, nil, ErrNoAddress
 	}
@@ -173,7 +180,7 @@ func (e *Engine) claimLocked(sub *scope.Subnet, c client, addr netip.Addr, now t
 		return false, false
 	}
 	var buf [1]lease.State
-	states := e.allocStates(&buf)
+	states := e.allocStates(sub, &buf)
 	if known && (l.State == lease.StateAbandoned || l.State == lease.StateBackup && !mine && !slices.Contains(states, lease.StateBackup)) {
 		return false, false
 	}
@@ -205,13 +212,15 @@ func (e *Engine) claimLocked(sub *scope.Subnet, c client, addr netip.Addr, now t
 	return false, false
 }
 
-// allocStates is the gate's list of pools to allocate from, in order
+// allocStates is sub's gate's list of pools to allocate from, in order
 // (MultiPoolGate), else AllocateFrom's one, in buf; empty: renew only.
-func (e *Engine) allocStates(buf *[1]lease.State) []lease.State {
-	if m, ok := e.gate.(MultiPoolGate); ok {
+// sub nil: the engine's gate (what spans every subnet).
+func (e *Engine) allocStates(sub *scope.Subnet, buf *[1]lease.State) []lease.State {
+	g := e.gateFor(sub)
+	if m, ok := g.(MultiPoolGate); ok {
 		return m.AllocateFromAll()
 	}
-	if s, ok := e.gate.AllocateFrom(); ok {
+	if s, ok := g.AllocateFrom(); ok {
 		buf[0] = s
 		return buf[:]
 	}
@@ -260,4 +269,13 @@ func (e *Engine) takeOfferLocked(addr netip.Addr) bool {
 		delete(e.byKey, o.key)
 	}
 	return o.held
+}
+
+// gateFor is the gate for requests served from sub (SubnetGate); the
+// engine's own for nil.
+func (e *Engine) gateFor(sub *scope.Subnet) Gate {
+	if sg, ok := e.gate.(SubnetGate); ok && sub != nil {
+		return sg.For(sub.Prefix)
+	}
+	return e.gate
 }

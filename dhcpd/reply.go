@@ -32,7 +32,7 @@ func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr net
 	if l.Key() != c.key {
 		l = lease.Lease{Addr: addr, HWAddr: c.hw, ClientID: c.id}
 	}
-	g := e.gate.LeaseTime(l, lt, now)
+	g := e.gateFor(sub).LeaseTime(l, lt, now)
 	if g.Time < lt {
 		lt = g.Time
 	}

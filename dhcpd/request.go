@@ -190,12 +190,20 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		e.addOptions(resp, req, sub, &p.cls, addr)
 		dest := destination(req, resp)
 		e.eventBind[renewIndex(renew)].Inc()
+		e.emit(leaseAction(renew), l, relayOf(req.GatewayIPAddr))
 		if e.log.Enabled(context.Background(), slog.LevelDebug) {
 			e.log.Debug("lease "+event, "ip", addr, "mac", hw.String(), "client", clientLabel(client{id: cid, hw: hw}), "expiry", l.Expiry, "selecting", selecting, "dest", dest.Kind.String())
 		}
 		return Reply{Resp: resp, Dest: dest}, nil
 	}
 	return Reply{commit: p}, nil
+}
+
+func leaseAction(renew bool) LeaseAction {
+	if renew {
+		return LeaseRenewed
+	}
+	return LeaseGranted
 }
 
 func renewIndex(renew bool) int {
@@ -232,10 +240,14 @@ func (e *Engine) release(req *dhcpv4.DHCPv4, c client, sid netip.Addr, now time.
 		return ErrOtherServer
 	}
 	addr := addr4(req.ClientIPAddr)
-	return e.endBinding(c, addr, now, true, func(l *lease.Lease) {
+	err := e.endBinding(c, addr, now, true, func(l *lease.Lease) {
 		l.State = lease.StateReleased
 		l.Expiry = now
 	}, "release")
+	if err == nil {
+		e.emit(LeaseReleased, ended(c, addr, now), relayOf(req.GatewayIPAddr))
+	}
+	return err
 }
 
 // decline marks an address the client found in use as ABANDONED for the
@@ -260,6 +272,7 @@ func (e *Engine) decline(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 		e.mu.Lock()
 		e.abandonQ = append(e.abandonQ, abandoned{addr, now.Add(probation)})
 		e.mu.Unlock()
+		e.emit(LeaseDeclined, ended(c, addr, now), relayOf(req.GatewayIPAddr))
 	}
 	return err
 }

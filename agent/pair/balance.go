@@ -41,7 +41,7 @@ func (p *Pair) balanceRound(rdb *replicatingDB) {
 	if !p.balanceAllowed(pol, gen) {
 		return
 	}
-	for _, mv := range pol.Balance(p.db.Stats()) {
+	for _, mv := range pol.Balance(p.stats()) {
 		now := p.clock.Now()
 		var ls []lease.Lease
 		for range mv.N {

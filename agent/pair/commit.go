@@ -103,3 +103,27 @@ func (p *Pair) send(rs []lease.Record) (wait func() bool) {
 		return false
 	}
 }
+
+// A commit path shared by several pairs (a box in several relationships)
+// commits on the one database and queues each relationship's records on
+// its pair's link. LockOrder is held from the local commit until the
+// records are queued (as replicatingDB holds it), so each stream carries
+// its records in sequence order; several pairs' locks are taken in one
+// fixed order.
+func (p *Pair) LockOrder()   { p.order.Lock() }
+func (p *Pair) UnlockOrder() { p.order.Unlock() }
+
+// Queue hands committed records of this relationship to the link (the
+// order lock held) and returns the wait: true once the partner applied
+// every one durably (invariant 2), false when it is unreachable and the
+// records are durable here only.
+func (p *Pair) Queue(rs []lease.Record) (wait func() bool) {
+	w := p.send(rs)
+	return func() bool {
+		if !w() {
+			return false
+		}
+		p.acked(lease.Leases(rs))
+		return true
+	}
+}

@@ -17,6 +17,11 @@ func (p *Pair) onLinkEvent(ev peer.Event) {
 		p.linkGen.Add(1)
 		p.partnerName.Store(&ev.PartnerName)
 		p.skew.Store(int64(ev.Skew))
+		if ev.ConfigMatch {
+			p.configMatch.Store(1)
+		} else {
+			p.configMatch.Store(2)
+		}
 		p.log.Info("peer link up", "partner", ev.PartnerName, "remote", ev.Remote,
 			"partner_state", failover.State(ev.PartnerState).String(), "partner_acked_seq", ev.PartnerAckedSeq,
 			"our_last_seq", ev.OurLastSeq, "resume", ev.Resume, "config_match", ev.ConfigMatch, "skew", ev.Skew)
@@ -33,8 +38,19 @@ func (p *Pair) onLinkEvent(ev peer.Event) {
 		p.q.push(failover.ResyncDone{})
 	case peer.ConfigReceived:
 		p.log.Info("config from primary", "hash", fmt.Sprintf("%x", ev.Hash), "err", ev.Err)
+		switch {
+		case ev.Err == nil && p.sec != nil && fmt.Sprintf("%x", ev.Hash) == p.sec.ConfigHash():
+			p.configMatch.Store(1) // applied: both serve the primary's section now
+		case ev.Err == nil:
+			p.configMatch.Store(2) // applied, but served with other global keys (a relationship of several)
+		}
 	case peer.ConfigVerdict:
 		p.log.Info("config verdict from secondary", "hash", fmt.Sprintf("%x", ev.Hash), "accepted", ev.Accepted, "reason", ev.Reason)
+		if ev.Accepted && p.sec != nil && fmt.Sprintf("%x", ev.Hash) == p.sec.ConfigHash() {
+			p.configMatch.Store(1)
+		} else {
+			p.configMatch.Store(2)
+		}
 	}
 }
 

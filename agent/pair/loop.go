@@ -20,7 +20,13 @@ func (p *Pair) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	linkErr := make(chan error, 1)
-	wg.Go(func() { linkErr <- p.link.Run(ctx) })
+	wg.Go(func() {
+		if p.ln != nil && p.cfg.Role == failover.Secondary {
+			linkErr <- p.link.Serve(ctx, p.ln)
+			return
+		}
+		linkErr <- p.link.Run(ctx)
+	})
 	wg.Go(func() { p.balance(ctx) })
 	// Deferred in this order, the balancer is stopped before it is waited
 	// for: it runs until its context ends, also after the link failed.
@@ -28,9 +34,10 @@ func (p *Pair) Run(ctx context.Context) error {
 	defer stop()
 
 	known := !p.rep.NeedResync
-	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: p.db.LastSeq(), SeqKnown: known}))
+	last := p.store().LastSeq()
+	p.exec(p.m.Handle(p.clock.Now(), failover.Start{LastSeq: last, SeqKnown: known}))
 	p.log.Info("failover started", "role", p.cfg.Role, "mode", p.cfg.Mode, "state", p.m.State(),
-		"last_seq", p.db.LastSeq(), "seq_known", known, "vrrp_instance", p.inst, "config_hash", p.sec.ConfigHash())
+		"last_seq", last, "seq_known", known, "vrrp_instance", p.inst, "config_hash", p.sec.ConfigHash())
 	return p.loop(ctx, linkErr)
 }
 
@@ -79,6 +86,20 @@ func (p *Pair) exec(acts []failover.Action) {
 			p.log.Info("failover transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason)
 			p.met.state.Set(float64(a.To))
 			p.met.transitions.WithLabelValues(a.To.String()).Inc()
+			if a.To == failover.RecoverDone && p.rep.NeedResync {
+				// The partner's full resync restored what our recovery
+				// lost: the next start trusts the database again
+				// (lease: the loss is remembered until then).
+				if err := p.db.LossMended(); err != nil {
+					p.log.Warn("forget the loss the resync mended", "err", err)
+				} else {
+					p.rep.NeedResync = false
+					p.log.Info("lease records lost in recovery restored from the partner")
+				}
+			}
+			if p.observe != nil {
+				p.observe(a)
+			}
 		case failover.SetFit:
 			prio := uint8(unfitPriority)
 			if a.Fit {

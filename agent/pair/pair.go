@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -150,6 +151,23 @@ type Pair struct {
 	timer  clock.Timer
 	timerC <-chan time.Time
 
+	// observe sees each failover transition (ObserveTransitions); set
+	// before Run.
+	observe func(failover.Transition)
+	// A relationship of several (config failover.relationships): view
+	// narrows the lease database to its subnets (SetView), ln is the
+	// listener shared with the box's other relationships (SetListener);
+	// config sync carries the relationship's part of the dhcp: section
+	// (the agent sends it, and its Section takes it), and relHash is the
+	// hash of that part as this box serves it.
+	rel     string
+	view    View
+	ln      net.Listener
+	relHash atomic.Pointer[[]byte]
+	// configMatch: 0 no handshake yet, 1 the partner announced our hash,
+	// 2 another.
+	configMatch atomic.Int32
+
 	// silence is how long without any advert means the partner stopped
 	// advertising: 3 x the instance's advert interval (RFC 5798 §6.1
 	// Master_Down_Interval without the skew), failover.VRRPMasterDown's
@@ -221,7 +239,10 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 			return nil, &config.ConfigError{Key: "failover.auth.tls", Reason: err.Error()}
 		}
 	}
-	if b.File.DHCP != nil {
+	switch {
+	case f.Name != "":
+		opts.ConfigHash = f.SectionHash
+	case b.File.DHCP != nil:
 		sec, err := config.SectionBytes(b.File.DHCP)
 		if err != nil {
 			return nil, err
@@ -237,8 +258,9 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 	}
 	p := &Pair{
 		log: log, cfg: fc, inst: f.VRRPInstance, clock: clk, vr: vr, m: m, base: b.File,
-		opts: opts, met: met, silence: f.SilenceAfter,
+		opts: opts, met: met, silence: f.SilenceAfter, rel: f.Name,
 	}
+	p.relHash.Store(&f.SectionHash)
 	p.q.init()
 	p.cmds = make(chan opCmd)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -266,7 +288,7 @@ func (p *Pair) Start(sec Section, rep lease.OpenReport) error {
 		return errors.New("failover: the lease database is not open")
 	}
 	p.rep, p.sec = rep, sec
-	p.opts.Store = p.db // its Apply is one group commit of the partner's records
+	p.opts.Store = p.store() // its Apply is one group commit of the partner's records
 	p.opts.OnEvent = p.onLinkEvent
 	if p.cfg.Role == failover.Secondary {
 		p.opts.OnConfig = p.onConfig
@@ -276,7 +298,7 @@ func (p *Pair) Start(sec Section, rep lease.OpenReport) error {
 		return fmt.Errorf("failover: %w", err)
 	}
 	p.link = l
-	if p.cfg.Role == failover.Primary && p.base.DHCP != nil {
+	if p.cfg.Role == failover.Primary && p.base.DHCP != nil && p.rel == "" {
 		return p.SendConfig(p.base.DHCP)
 	}
 	return nil
@@ -313,15 +335,73 @@ func (p *Pair) onConfig(hash, data []byte) error {
 			return err
 		}
 	}
-	// The next handshake announces the section now in force.
-	if err := p.link.SetConfigHash(hash); err != nil {
-		return err
+	// The next handshake announces the section now in force. A
+	// relationship of several serves the part with this box's own global
+	// keys: the agent announces the hash of what it serves
+	// (SetSectionHash), which differs from the primary's when those do.
+	if p.rel == "" {
+		if err := p.link.SetConfigHash(hash); err != nil {
+			return err
+		}
 	}
-	if err := config.WriteSynced(p.base.Node.StateDir, data); err != nil {
+	file := config.SyncedFile
+	if p.rel != "" {
+		file = config.RelationshipSyncedFile(p.rel) // its part only (sec is the agent's view of it)
+	}
+	if err := config.WriteSyncedAs(p.base.Node.StateDir, file, data); err != nil {
 		return fmt.Errorf("applied, but not kept in node.state_dir: %w", err)
 	}
 	return nil
 }
+
+// View is a relationship's part of the box's lease database (a box in
+// several relationships): the link sees only the leases of its subnets,
+// and the sequence numbers are of those leases' records.
+type View interface {
+	peer.Store
+	// Stats are the pools of the relationship's subnets (pool balancing).
+	Stats() []lease.PoolStats
+}
+
+// SetView narrows the pair to its relationship's part of the database;
+// called before Start.
+func (p *Pair) SetView(v View) { p.view = v }
+
+// SetListener gives a secondary the listener it shares with the box's
+// other relationships (the agent routes each connection to its
+// relationship); called before Run. Without one the link listens on
+// failover.listen itself.
+func (p *Pair) SetListener(ln net.Listener) { p.ln = ln }
+
+// store is what the link and the machine see of the database.
+func (p *Pair) store() peer.Store {
+	if p.view != nil {
+		return p.view
+	}
+	return p.db
+}
+
+// stats are the pools this pair balances.
+func (p *Pair) stats() []lease.PoolStats {
+	if p.view != nil {
+		return p.view.Stats()
+	}
+	return p.db.Stats()
+}
+
+// SetSectionHash (a relationship of several) is the hash of its part of
+// the dhcp: section after a reload: shown in the status at once,
+// announced to the partner at the next handshake.
+func (p *Pair) SetSectionHash(h []byte) error {
+	if err := p.link.SetConfigHash(h); err != nil {
+		return err
+	}
+	p.relHash.Store(&h)
+	return nil
+}
+
+// Name is the relationship's name ("" for the single failover: section).
+func (p *Pair) Name() string { return p.rel }
 
 // Role is this node's role in the relationship.
 func (p *Pair) Role() failover.Role { return p.cfg.Role }

@@ -1,6 +1,7 @@
 package pair
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/control"
@@ -24,6 +25,13 @@ func (p *Pair) Status() *control.FailoverStatus {
 	fs.SkewSeconds = time.Duration(p.skew.Load()).Seconds()
 	if p.sec != nil {
 		fs.ConfigHash = p.sec.ConfigHash()
+	}
+	if p.rel != "" {
+		fs.ConfigHash = fmt.Sprintf("%x", *p.relHash.Load())
+	}
+	if m := p.configMatch.Load(); m != 0 {
+		match := m == 1
+		fs.ConfigMatch = &match
 	}
 	return fs
 }

@@ -45,6 +45,9 @@ VRRP, and asks you to type the partner's address (failover.peer) to confirm.
 				if cfg == nil || cfg.Failover == nil {
 					return usageError{errors.New("partner-down: the config has no failover: section, nothing to confirm against (a single server has no partner)")}
 				}
+				if len(cfg.Failover.Relationships) > 0 {
+					return usageError{errors.New("partner-down: this box is in several failover relationships (failover.relationships), and partner-down per relationship is not available yet")}
+				}
 				if err := confirm(os.Stdin, cmd.ErrOrStderr(), partnerName(cfg.Failover.Peer)); err != nil {
 					return err
 				}

@@ -123,6 +123,13 @@ func Open(opts Options) (*DB, OpenReport, error) {
 		return nil, rep, err
 	}
 	rep.LastSeq = db.lastSeq
+	if err := db.persistLoss(&rep); err != nil {
+		if db.jf != nil {
+			db.jf.Close()
+		}
+		lf.Close()
+		return nil, rep, err
+	}
 	go db.flusher()
 	if repair {
 		// Damage inside a file stays there (its bytes were copied aside):

@@ -23,7 +23,16 @@ type Config struct {
 	OfferHold time.Duration
 	// DeclineProbation is how long a DECLINEd address stays ABANDONED.
 	DeclineProbation time.Duration
-	Subnets          []*Subnet
+	// PingCheck: probe every address offered from a pool first (ARP on
+	// direct links, ICMP echo beyond relays; RFC 2131 §2.2), as ISC's
+	// ping-check. The engine also probes during a recovery window.
+	PingCheck bool
+	// PingTimeout bounds one probe; 0: dhcpd.DefaultProbeTimeout.
+	PingTimeout time.Duration
+	// TrustedRelays, when not empty, are the only IP sources relayed
+	// requests (giaddr set) are accepted from.
+	TrustedRelays []netip.Prefix
+	Subnets       []*Subnet
 
 	// Classes are the client classes in config order (dhcp.client_classes);
 	// Classes[i].Index is class.First+i.

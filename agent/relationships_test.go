@@ -1,0 +1,447 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/clock"
+	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/config/configtest"
+	"github.com/hadhcpd/hadhcpd/dhcpd"
+	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ringBox is one box of an in-process ring over loopback addresses:
+// its relationships started as the agent starts them, over a real
+// lease database, without VRRP or DHCP sockets.
+type ringBox struct {
+	name string
+	rs   *relSet
+	db   *lease.DB
+	edb  dhcpd.LeaseDB // the engine's commit path
+	dh   *dhcpPart
+	reg  *prometheus.Registry
+	cfg  *config.Config
+	addr string
+	port int
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// The ring: seg1 A(primary)–B, seg2 B(primary)–C, seg3 A(primary)–C, so
+// C's one listener serves two relationships (partners B and A). Each
+// relationship has its own key. Addresses 127.0.0.{1,2,3}.
+var ringSegs = []struct {
+	name, pri, sec, subnet, pool, vip string
+}{
+	{"seg1", "a", "b", "192.0.2.0/26", "192.0.2.10-192.0.2.60", "192.0.2.1/26"},
+	{"seg2", "b", "c", "192.0.2.64/26", "192.0.2.70-192.0.2.120", "192.0.2.65/26"},
+	{"seg3", "a", "c", "192.0.2.128/26", "192.0.2.140-192.0.2.190", "192.0.2.129/26"},
+}
+
+var ringAddr = map[string]string{"a": "127.0.0.1", "b": "127.0.0.2", "c": "127.0.0.3"}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func ringConfig(t *testing.T, box string, port int, keys map[string]string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	var vr, subs, rels strings.Builder
+	vrid := 1
+	for _, s := range ringSegs {
+		role := ""
+		switch box {
+		case s.pri:
+			role = "primary"
+		case s.sec:
+			role = "secondary"
+		default:
+			continue
+		}
+		partner := s.sec
+		if role == "secondary" {
+			partner = s.pri
+		}
+		fmt.Fprintf(&vr, "    - {name: %s, interface: %s, vrid: %d, priority: 100, virtual_ips: [%s]}\n", s.name, s.name, vrid, s.vip)
+		vrid++
+		fmt.Fprintf(&subs, "    - {subnet: %s, pools: [{range: %s}]}\n", s.subnet, s.pool)
+		fmt.Fprintf(&rels, "    - {name: %s, role: %s, peer: '%s:%d', vrrp_instance: %s, subnets: [%s], auth: {psk_file: %s}}\n",
+			s.name, role, ringAddr[partner], port, s.name, s.subnet, keys[s.name])
+	}
+	return configtest.Load(t, fmt.Sprintf(`
+node: {name: %s, state_dir: %s}
+vrrp:
+  instances:
+%sdhcp:
+  interfaces: [lan0]
+  subnets:
+%s    - {subnet: 203.0.113.0/24, pools: [{range: 203.0.113.10-203.0.113.20}]}
+failover:
+  listen: '%s:%d'
+  max_response_delay: 1s
+  relationships:
+%s`, box, dir, vr.String(), subs.String(), ringAddr[box], port, rels.String()))
+}
+
+func startRingBox(t *testing.T, box string, port int, keys map[string]string) *ringBox {
+	t.Helper()
+	cfg := ringConfig(t, box, port, keys)
+	b, err := config.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", box)
+	}
+	reg := prometheus.NewRegistry()
+	rs, err := newRelSet(b, log, reg, &vrrpPart{}, clock.Wall())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, rep, err := lease.Open(lease.Options{Dir: cfg.Node.StateDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetPools(b.DHCP.Pools()); err != nil {
+		t.Fatal(err)
+	}
+	edb := rs.attach(db)
+	// The DHCP part without sockets: the engine over the commit path,
+	// so sections are applied as the agent applies them.
+	eng, err := dhcpd.NewEngine(dhcpd.EngineOptions{Config: b.DHCP, DB: edb, Gate: rs.gate(), Clock: clock.Wall(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh := &dhcpPart{log: log, clock: clock.Wall(), db: db, eng: eng}
+	secBytes, err := config.SectionBytes(cfg.DHCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh.setSection(cfg.DHCP, secBytes)
+	if err := rs.start(dh, cfg.DHCP, rep); err != nil {
+		t.Fatal(err)
+	}
+	unknown := prometheus.NewCounter(prometheus.CounterOpts{Name: "hadhcpd_peer_unknown_source_total"})
+	reg.MustRegister(unknown)
+	if err := rs.listen(context.Background(), unknown); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rb := &ringBox{name: box, rs: rs, db: db, edb: edb, dh: dh, reg: reg, cfg: cfg, addr: ringAddr[box], port: port, stop: cancel, done: make(chan struct{})}
+	n := len(rs.rels) + len(rs.muxs)
+	errc := make(chan error, n)
+	for _, r := range rs.rels {
+		go func() { errc <- r.p.Run(ctx) }()
+	}
+	for _, m := range rs.muxs {
+		go func() { errc <- m.run(ctx) }()
+	}
+	go func() {
+		defer close(rb.done)
+		for range n {
+			if err := <-errc; err != nil && ctx.Err() == nil {
+				t.Errorf("box %s: %v", box, err)
+			}
+		}
+		db.Close()
+	}()
+	t.Cleanup(rb.kill)
+	return rb
+}
+
+func (b *ringBox) kill() {
+	b.stop()
+	<-b.done
+}
+
+func (b *ringBox) rel(name string) *relationship {
+	for _, r := range b.rs.rels {
+		if r.spec.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// counter sums the box's counter name (over every label).
+func (b *ringBox) counter(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := b.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
+func (b *ringBox) linkUp(name string) bool { return b.rel(name).p.Status().LinkUp }
+
+func ringLease(addr string, hw byte) lease.Lease {
+	now := time.Now().Truncate(time.Second)
+	return lease.Lease{Addr: netip.MustParseAddr(addr), HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, hw}, State: lease.StateActive,
+		Start: now, Expiry: now.Add(time.Hour), CLTT: now, StateStart: now}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("not within 10s: %s", what)
+}
+
+// TestRingOfThreeRelationships: three boxes, three relationships over
+// loopback. Every link comes up (C's one listener routes A's and B's
+// connections to their relationships); a lease committed on A goes to
+// the partner of its subnet's relationship only, and before the commit
+// returns (invariant 2); a subnet in no relationship stays on A. When C
+// goes away, A's and B's relationships with C lose their link, while
+// A–B's stays up and keeps replicating.
+func TestRingOfThreeRelationships(t *testing.T) {
+	port := freePort(t)
+	dir := t.TempDir()
+	keys := map[string]string{}
+	for _, s := range ringSegs {
+		keys[s.name] = filepath.Join(dir, s.name+".key")
+		key := make([]byte, 32)
+		rand.Read(key)
+		if err := os.WriteFile(keys[s.name], key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := startRingBox(t, "a", port, keys)
+	b := startRingBox(t, "b", port, keys)
+	c := startRingBox(t, "c", port, keys)
+	eventually(t, "every link up", func() bool {
+		return a.linkUp("seg1") && a.linkUp("seg3") && b.linkUp("seg1") && b.linkUp("seg2") && c.linkUp("seg2") && c.linkUp("seg3")
+	})
+
+	// Each connection reached its own relationship's link: none was
+	// refused (a wrong link would refuse the other relationship's key).
+	for _, box := range []*ringBox{a, b, c} {
+		if n := box.counter(t, "hadhcpd_peer_refused_peers_total"); n != 0 {
+			t.Errorf("box %s refused %v partner connections", box.name, n)
+		}
+	}
+	// A connection from an address that is no partner's is closed at once
+	// and counted.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}}
+	conn, err := d.Dial("tcp", net.JoinHostPort(c.addr, strconv.Itoa(c.port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a stranger's connection was not closed: %v", err)
+	}
+	conn.Close()
+	eventually(t, "the stranger counted", func() bool { return c.counter(t, "hadhcpd_peer_unknown_source_total") == 1 })
+
+	// One commit holding a lease of each of A's relationships and one of
+	// its own subnet: each partner gets its relationship's lease before
+	// Commit returns, and nothing else.
+	l1, l3, alone := ringLease("192.0.2.20", 1), ringLease("192.0.2.150", 3), ringLease("203.0.113.10", 9)
+	if _, err := a.edb.Commit(l1, l3, alone); err != nil {
+		t.Fatal(err)
+	}
+	has := func(box *ringBox, l lease.Lease) bool {
+		got, ok := box.db.Get(l.Addr)
+		return ok && got.State == lease.StateActive && got.HWAddr.String() == l.HWAddr.String()
+	}
+	if !has(b, l1) || !has(c, l3) {
+		t.Fatalf("after Commit returned: B has seg1's lease %v, C has seg3's %v; want both (invariant 2)", has(b, l1), has(c, l3))
+	}
+	if has(b, l3) || has(c, l1) || has(b, alone) || has(c, alone) {
+		t.Fatal("a lease reached a box outside its relationship")
+	}
+	// B's seg2 lease reaches C, not A.
+	l2 := ringLease("192.0.2.80", 2)
+	if _, err := b.edb.Commit(l2); err != nil {
+		t.Fatal(err)
+	}
+	if !has(c, l2) || has(a, l2) {
+		t.Fatalf("seg2's lease: on C %v, on A %v", has(c, l2), has(a, l2))
+	}
+	// Each relationship's view counts its own stream only.
+	if got, want := a.rel("seg1").view.LastSeq(), a.db.LastSeq(); got >= want {
+		t.Errorf("seg1's LastSeq %d, the database's %d: seg3's record is later and not seg1's", got, want)
+	}
+	if b.rel("seg1").view.PartnerSeq() == 0 || b.rel("seg2").view.PartnerSeq() != 0 {
+		t.Errorf("B's partner seqs: seg1 %d (want A's record), seg2 %d (C sent none)", b.rel("seg1").view.PartnerSeq(), b.rel("seg2").view.PartnerSeq())
+	}
+	st := a.rs.status()
+	if len(st) != 2 || st[0].Name != "seg1" || st[0].PartnerName != "b" || st[1].PartnerName != "c" || st[0].ConfigMatch == nil || !*st[0].ConfigMatch {
+		t.Errorf("A's status: %+v", st)
+	}
+
+	// Config sync: a reload on A that changes seg1's pool changes seg1's
+	// hash only, and A (seg1's primary) sends seg1's part: B serves the
+	// new pool with its own other subnets and keeps the part; C, not in
+	// seg1, is untouched.
+	sec := *a.cfg.DHCP
+	sec.Subnets = append([]config.SubnetConfig(nil), sec.Subnets...)
+	sec.Subnets[0].Pools = []config.PoolConfig{{Range: "192.0.2.10-192.0.2.50"}}
+	cBefore := c.dh.ConfigHash()
+	if _, err := a.dh.Apply(a.cfg, &sec, "reload"); err != nil {
+		t.Fatal(err)
+	}
+	after := a.rs.status()
+	if after[0].ConfigHash == st[0].ConfigHash || after[1].ConfigHash != st[1].ConfigHash {
+		t.Errorf("hashes after a reload of seg1's pool: seg1 %.8s -> %.8s, seg3 %.8s -> %.8s", st[0].ConfigHash, after[0].ConfigHash, st[1].ConfigHash, after[1].ConfigHash)
+	}
+	bPool := func() string {
+		b.dh.mu.Lock()
+		defer b.dh.mu.Unlock()
+		var out []string
+		for _, sc := range b.dh.section.Subnets {
+			out = append(out, sc.Subnet+"="+sc.Pools[0].Range)
+		}
+		return strings.Join(out, " ")
+	}
+	eventually(t, "B serving seg1's new pool", func() bool { return strings.Contains(bPool(), "192.0.2.0/26=192.0.2.10-192.0.2.50") })
+	if !strings.Contains(bPool(), "192.0.2.64/26=192.0.2.70-192.0.2.120") {
+		t.Errorf("B lost its own seg2 subnet: %s", bPool())
+	}
+	if b.rel("seg1").hash.Load() == nil || *b.rel("seg1").hash.Load() != after[0].ConfigHash {
+		t.Errorf("B's seg1 hash %v, A's %s", *b.rel("seg1").hash.Load(), after[0].ConfigHash)
+	}
+	if _, err := os.Stat(filepath.Join(b.cfg.Node.StateDir, config.RelationshipSyncedFile("seg1"))); err != nil {
+		t.Errorf("B did not keep seg1's part: %v", err)
+	}
+	if c.dh.ConfigHash() != cBefore {
+		t.Error("C's section changed with seg1's")
+	}
+	// B's reload of its own file keeps seg1's synced subnets.
+	if _, err := b.dh.Apply(b.cfg, b.cfg.DHCP, "reload"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(bPool(), "192.0.2.0/26=192.0.2.10-192.0.2.50") {
+		t.Errorf("B's reload dropped seg1's synced pool: %s", bPool())
+	}
+
+	c.kill()
+	eventually(t, "A's and B's links to C down", func() bool { return !a.linkUp("seg3") && !b.linkUp("seg2") })
+	if !a.linkUp("seg1") || !b.linkUp("seg1") {
+		t.Fatal("A–B's link went down with C")
+	}
+	l1b := ringLease("192.0.2.21", 4)
+	if _, err := a.edb.Commit(l1b); err != nil {
+		t.Fatal(err)
+	}
+	if !has(b, l1b) {
+		t.Fatal("A–B stopped replicating when C went away")
+	}
+
+	// Maintenance is the box's: every relationship of B answers, each
+	// named. seg2's partner is gone, so seg2 refuses (nobody could take
+	// over in sync) while seg1 applies it; partner-down, which names no
+	// relationship, is refused.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	op := relOperator{set: b.rs}
+	res, err := op.Maintenance(ctx, true)
+	if err != nil || res.Applied || !strings.Contains(res.State, "seg1=") || !strings.Contains(res.Message, "seg1: ") || !strings.HasPrefix(res.Refused, "seg2: ") {
+		t.Errorf("maintenance start on B: %+v, %v", res, err)
+	}
+	if _, err := op.PartnerDown(ctx); err == nil {
+		t.Error("partner-down without a relationship was not refused")
+	}
+}
+
+// A partner may write the leases of its relationship only.
+func TestRelViewRefusesOtherRelationshipsRecords(t *testing.T) {
+	db, _, err := lease.Open(lease.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	spec := &config.FailoverSpec{Name: "seg1", Subnets: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/26")}}
+	v := &relView{db: db, spec: spec}
+	in, out := ringLease("192.0.2.20", 1), ringLease("192.0.2.150", 2)
+	in.Seq, out.Seq = 7, 8
+	if err := v.Apply(in, out); !errors.Is(err, lease.ErrInvalid) {
+		t.Fatalf("Apply with a record outside the relationship: %v", err)
+	}
+	if _, ok := db.Get(in.Addr); ok {
+		t.Fatal("a refused batch stored a record")
+	}
+	if err := v.Apply(in); err != nil {
+		t.Fatal(err)
+	}
+	if v.PartnerSeq() != 7 {
+		t.Errorf("PartnerSeq %d", v.PartnerSeq())
+	}
+	// Get and Range show the relationship's leases only.
+	if err := db.Apply(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.Get(out.Addr); ok {
+		t.Error("Get shows another relationship's lease")
+	}
+	n := 0
+	v.Range(func(l lease.Lease) bool { n++; return true })
+	if n != 1 {
+		t.Errorf("Range shows %d leases, want 1", n)
+	}
+}
+
+// The engine's gate: a subnet's relationship decides; a subnet in none is
+// served alone; a lease's time follows its address's relationship.
+func TestRelGateDispatch(t *testing.T) {
+	seg1 := &config.FailoverSpec{Name: "seg1", Subnets: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/26")}}
+	seg3 := &config.FailoverSpec{Name: "seg3", Subnets: []netip.Prefix{netip.MustParsePrefix("192.0.2.128/26")}}
+	set := &relSet{rels: []*relationship{{spec: seg1}, {spec: seg3}}}
+	g1, g3 := &capGate{t: time.Minute}, &capGate{t: 2 * time.Minute}
+	g := &relGate{set: set, gates: []dhcpd.Gate{g1, g3}}
+	if g.For(netip.MustParsePrefix("192.0.2.128/26")) != g3 || g.For(netip.MustParsePrefix("192.0.2.0/26")) != g1 {
+		t.Error("For picks the wrong relationship")
+	}
+	if _, alone := g.For(netip.MustParsePrefix("203.0.113.0/24")).(dhcpd.SingleServer); !alone {
+		t.Error("a subnet in no relationship is not served alone")
+	}
+	if got := g.LeaseTime(lease.Lease{Addr: netip.MustParseAddr("192.0.2.150")}, time.Hour, time.Now()).Time; got != 2*time.Minute {
+		t.Errorf("lease time %v: not seg3's gate", got)
+	}
+	if g.Serve(dhcpd.Client{}) {
+		t.Error("the box-wide Serve must not serve")
+	}
+}
+
+type capGate struct {
+	dhcpd.SingleServer
+	t time.Duration
+}
+
+func (c *capGate) LeaseTime(lease.Lease, time.Duration, time.Time) dhcpd.Grant {
+	return dhcpd.Grant{Time: c.t}
+}
