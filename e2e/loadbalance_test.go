@@ -1,0 +1,286 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/internal/dhcpload"
+	"github.com/hadhcpd/hadhcpd/internal/testnet"
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+// Root tests of a load-balancing pair (prefix "hlb"): both boxes serve,
+// each the RFC 3074 buckets of its split. Half the clients sit on the
+// boxes' LAN, half behind a relay (dhcrelay) that forwards to both boxes'
+// own addresses, the usual setup with ISC failover.
+
+// lbLAN is the boxes' LAN (VIP .1, primary .2, secondary .3, relay .4);
+// lbFar the relayed clients' link, behind the relay at lbRelayFar.
+var (
+	lbLAN      = netip.MustParsePrefix("198.18.0.0/22")
+	lbFar      = netip.MustParsePrefix("198.19.0.0/22")
+	lbRelayLAN = "198.18.0.4"
+	lbRelayFar = "198.19.0.1"
+)
+
+const lbConfig = `node:
+  name: %[1]s
+  state_dir: %[2]s/state
+  control_socket: %[2]s/ctl.sock
+  metrics_listen: "127.0.0.1:9767"
+  log_level: info
+vrrp:
+  instances:
+    - name: lan
+      interface: eth0
+      vrid: 52
+      priority: %[3]d
+      advert_interval: 100ms
+      virtual_ips: [198.18.0.1/22]
+dhcp:
+  interfaces: [eth0]
+  default_lease_time: 1h
+  min_lease_time: 10s
+  options: {domain_name_servers: [198.18.0.53]}
+  subnets:
+    - subnet: 198.18.0.0/22
+      pools: [{range: 198.18.1.0-198.18.3.250}]
+      options: {routers: [198.18.0.1]}
+    - subnet: 198.19.0.0/22
+      pools: [{range: 198.19.1.0-198.19.3.250}]
+      options: {routers: [198.19.0.1]}
+failover:
+  role: %[4]s
+  mode: load-balance
+  split: %[8]d
+  load_balance_max_seconds: 3
+  listen: %[5]s
+  peer: %[6]s
+  vrrp_instance: lan
+  max_response_delay: 3s
+  auth: {psk_file: %[7]s}
+`
+
+// lbPair is a load-balancing pair with a relay: the pair's lab plus the
+// relayed clients' switch and the relay's namespace.
+type lbPair struct {
+	*pair
+	far   string
+	relay *testnet.Host
+}
+
+// newLBPair starts a load-balancing pair at split and a dhcrelay that
+// forwards from lbFar to both boxes' own LAN addresses.
+func newLBPair(t *testing.T, split int) *lbPair {
+	t.Helper()
+	testnet.RequireCmd(t, "dhcrelay", "curl")
+	p := newPairLab(t, "hlb", lbLAN, 60, func(r boxRole, dir, psk string) string {
+		return fmt.Sprintf(lbConfig, r.name, dir, r.prio, r.role, r.listen, r.peer, psk, split)
+	})
+	lp := &lbPair{pair: p, far: p.net.Switch("far"), relay: p.net.Host("rly")}
+	lp.relay.Connect(p.lan, "eth0", lbRelayLAN+"/22")
+	lp.relay.Connect(lp.far, "eth1", lbRelayFar+"/22")
+	for _, b := range []*pairBox{p.pri, p.sec} {
+		b.Host.MustIP("route", "add", lbFar.String(), "via", lbRelayLAN)
+	}
+	lp.relay.MustIP("link", "set", "lo", "up")
+	// -iu: upstream (towards the servers), -id: downstream (clients); the
+	// two servers are the boxes' own addresses, not the VIP.
+	lp.relay.Start(nil, "dhcrelay", "-d", "-4", "-iu", "eth0", "-id", "eth1", "198.18.0.2", "198.18.0.3")
+	return lp
+}
+
+// lbClients is one population of new clients on a link of the lab.
+type lbClients struct {
+	name string
+	pop  *dhcpload.Population
+}
+
+// openClients opens a population on a new host's eth0 plugged into br.
+func openClients(t *testing.T, n *testnet.Lab, br, name string, prefix [2]byte) *lbClients {
+	t.Helper()
+	h := n.Host(name)
+	h.Connect(br, "eth0")
+	var link *dhcpload.PacketLink
+	if err := h.Do(func() (err error) {
+		link, err = dhcpload.OpenPacketLink("eth0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pop, err := dhcpload.New(link, dhcpload.Config{
+		MACPrefix: prefix, StepTimeout: 2 * time.Second, Deadline: 15 * time.Second,
+		// Keep listening after the ACK: a second OFFER that arrives late
+		// is still counted.
+		Linger: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pop.Close() })
+	return &lbClients{name: name, pop: pop}
+}
+
+// run starts n clients (numbered 0..n-1) at rate per second and waits
+// for them all; each exchange is bounded by the population's Deadline.
+func (c *lbClients) run(n int, rate float64) {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	for i := range n {
+		<-tick.C
+		wg.Go(func() { c.pop.DORA(context.Background(), i) })
+	}
+	wg.Wait()
+}
+
+// offerCounts checks, at the client side, that every client got exactly
+// one OFFER for its first DISCOVER and one ACK: a client that sent one
+// DISCOVER has all its OFFERs from that one. It returns the problems.
+func offerCounts(c *lbClients) (ok int, problems []string) {
+	offers, acks := map[int]int{}, map[int]int{}
+	for _, r := range c.pop.Replies() {
+		switch r.Type {
+		case dhcpv4.MessageTypeOffer:
+			offers[r.Client]++
+		case dhcpv4.MessageTypeAck:
+			acks[r.Client]++
+		}
+	}
+	for _, r := range c.pop.Results() {
+		switch {
+		case !r.OK():
+			problems = append(problems, fmt.Sprintf("%s client %d: %v", c.name, r.Client, r.Err))
+		case r.Discovers != 1:
+			problems = append(problems, fmt.Sprintf("%s client %d: %d DISCOVERs (no OFFER to the first), %d OFFERs", c.name, r.Client, r.Discovers, offers[r.Client]))
+		case offers[r.Client] != 1:
+			problems = append(problems, fmt.Sprintf("%s client %d: %d OFFERs to its first DISCOVER", c.name, r.Client, offers[r.Client]))
+		case acks[r.Client] != 1:
+			problems = append(problems, fmt.Sprintf("%s client %d: %d ACKs", c.name, r.Client, acks[r.Client]))
+		default:
+			ok++
+		}
+	}
+	return ok, problems
+}
+
+// packetsRx reads one box's count of a message type answered with an
+// outcome from its metrics (hadhcpd_dhcp_packets_total).
+var packetsRx = regexp.MustCompile(`(?m)^hadhcpd_dhcp_packets_total\{outcome="(\w+)",type="(\w+)"\} (\S+)$`)
+
+func boxPackets(t *testing.T, b *pairBox, typ, outcome string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := b.Host.Output(ctx, "curl", "-sf", "http://127.0.0.1:9767/metrics")
+	if err != nil {
+		t.Fatalf("%s: metrics: %v\n%s", b.Name, err, out)
+	}
+	n := 0
+	for _, m := range packetsRx.FindAllStringSubmatch(out, -1) {
+		if m[1] == outcome && m[2] == typ {
+			v, _ := strconv.ParseFloat(m[3], 64)
+			n += int(v)
+		}
+	}
+	return n
+}
+
+// TestLoadBalancePairSplit: 1,000 new clients, half on the LAN and half
+// behind a relay forwarding to both boxes: each client gets exactly one
+// OFFER to its first DISCOVER and one ACK (counted at the client side);
+// each box's share of the OFFERs is within 5 points of split/256; no
+// address is given twice; every lease is on both boxes. At split 128 and
+// 64. HLB_CLIENTS changes the number of clients (default 1000).
+func TestLoadBalancePairSplit(t *testing.T) {
+	total := envCount(t, "HLB_CLIENTS", 1000, 20, 20000, "clients")
+	for _, split := range []int{128, 64} {
+		t.Run(fmt.Sprintf("split%d", split), func(t *testing.T) { lbSplitRun(t, split, total) })
+	}
+}
+
+func lbSplitRun(t *testing.T, split, total int) {
+	p := newLBPair(t, split)
+	// The secondary owns its share of the free addresses (pool balance)
+	// before the clients come: 2 pools of 763 addresses.
+	wantBackup := int(float64(2*763)*float64(256-split)/256) * 9 / 10
+	if _, _, err := p.waitNormal(40*time.Second, wantBackup); err != nil {
+		t.Fatal(err)
+	}
+	const rate = 100.0
+	half := total / 2
+	direct := openClients(t, p.net, p.lan, "cd", [2]byte{0x1b, 0x01})
+	relayed := openClients(t, p.net, p.far, "cr", [2]byte{0x1b, 0x02})
+	start := time.Now()
+	var wg sync.WaitGroup
+	wg.Go(func() { direct.run(half, rate) })
+	wg.Go(func() { relayed.run(total-half, rate) })
+	wg.Wait()
+	time.Sleep(2500 * time.Millisecond) // the last exchanges' linger
+	t.Logf("split %d: %d clients in %v", split, total, time.Since(start).Round(time.Millisecond))
+
+	var problems []string
+	okN := 0
+	for _, c := range []*lbClients{direct, relayed} {
+		n, pr := offerCounts(c)
+		okN += n
+		problems = append(problems, pr...)
+	}
+	if len(problems) > 0 {
+		t.Errorf("%d of %d clients not served with exactly one OFFER and one ACK; first ones:\n%s",
+			len(problems), okN+len(problems), strings.Join(problems[:min(20, len(problems))], "\n"))
+	}
+
+	// Each box's share, from its own count of OFFERs.
+	po, so := boxPackets(t, p.pri, "discover", "offer"), boxPackets(t, p.sec, "discover", "offer")
+	pa, sa := boxPackets(t, p.pri, "request", "ack"), boxPackets(t, p.sec, "request", "ack")
+	want := float64(split) / 256
+	share := float64(po) / float64(po+so)
+	t.Logf("split %d: primary %d OFFERs %d ACKs, secondary %d OFFERs %d ACKs: primary share %.3f (want %.3f ± 0.05)",
+		split, po, pa, so, sa, share, want)
+	if okN != total {
+		t.Errorf("%d of %d clients served as they should", okN, total)
+	}
+	if math.Abs(share-want) > 0.05 {
+		t.Errorf("primary served %.3f of the clients, want %.3f ± 0.05", share, want)
+	}
+
+	// 0 duplicates, and every lease on both boxes.
+	held := map[netip.Addr]string{}
+	for _, c := range []*lbClients{direct, relayed} {
+		for _, r := range c.pop.Results() {
+			if !r.OK() {
+				continue
+			}
+			if prev, dup := held[r.Addr]; dup {
+				t.Errorf("%s given to %s and %s", r.Addr, prev, r.MAC)
+			}
+			held[r.Addr] = r.MAC.String()
+		}
+	}
+	lab := map[string]map[netip.Addr]string{}
+	for _, b := range []*pairBox{p.pri, p.sec} {
+		m := map[netip.Addr]string{}
+		for a, l := range activeLeases(t, b) {
+			m[a] = strings.ToLower(l.HWAddr)
+		}
+		lab[b.Name] = m
+	}
+	for a, mac := range held {
+		for name, m := range lab {
+			if got, ok := m[a]; !ok {
+				t.Errorf("%s (%s): no active lease on %s", a, mac, name)
+			} else if got != mac {
+				t.Errorf("%s: %s holds it for %s, the client is %s", a, name, got, mac)
+			}
+		}
+	}
+}
