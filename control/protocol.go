@@ -71,6 +71,15 @@ type FailoverStatus struct {
 	UnackedUpdates   int       `json:"unacked_updates"` // replication lag in records
 	SkewSeconds      float64   `json:"skew_seconds"`    // partner clock − ours, measured; never trusted
 	ConfigHash       string    `json:"config_hash"`     // SHA-256 (hex) of the dhcp: section in force, interfaces excluded
+	// The parameters both boxes must hold the same (the sync link is
+	// refused while they differ): this box's values, and why the last
+	// handshake refused the partner's ("" when they agreed).
+	Split                   int     `json:"split"`
+	LoadBalanceMaxSeconds   int     `json:"load_balance_max_seconds"`
+	StandbyShare            float64 `json:"standby_share"`
+	MCLTSeconds             float64 `json:"mclt_seconds"`
+	MaxResponseDelaySeconds float64 `json:"max_response_delay_seconds"`
+	ParamsRefused           string  `json:"params_refused,omitempty"`
 }
 
 // PoolStatus counts one pool's addresses by binding state.

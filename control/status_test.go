@@ -32,9 +32,10 @@ func TestStatusJSONSchema(t *testing.T) {
 	}
 	got := keys("", m)
 	want := []string{
-		"failover", "failover.config_hash", "failover.link_up", "failover.mode",
+		"failover", "failover.config_hash", "failover.link_up",
+		"failover.load_balance_max_seconds", "failover.max_response_delay_seconds", "failover.mclt_seconds", "failover.mode",
 		"failover.partner_last_seen", "failover.partner_last_state", "failover.partner_name", "failover.partner_state", "failover.role",
-		"failover.skew_seconds", "failover.state", "failover.unacked_updates",
+		"failover.skew_seconds", "failover.split", "failover.standby_share", "failover.state", "failover.unacked_updates",
 		"node",
 		"pools", "pools[].abandoned", "pools[].active", "pools[].backup", "pools[].expired",
 		"pools[].free", "pools[].pool", "pools[].released", "pools[].total",

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/internal/dhcpload"
+	"github.com/hadhcpd/hadhcpd/internal/lab"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
@@ -61,6 +62,7 @@ failover:
   role: %[4]s
   mode: load-balance
   split: %[8]d
+  mclt: %[9]s
   load_balance_max_seconds: 3
   listen: %[5]s
   peer: %[6]s
@@ -80,10 +82,16 @@ type lbPair struct {
 // newLBPair starts a load-balancing pair at split and a dhcrelay that
 // forwards from lbFar to both boxes' own LAN addresses.
 func newLBPair(t *testing.T, split int) *lbPair {
+	return newLBPairWith(t, func(boxRole) (int, string) { return split, "1h" })
+}
+
+// newLBPairWith is newLBPair with each box's split and mclt from params.
+func newLBPairWith(t *testing.T, params func(boxRole) (split int, mclt string)) *lbPair {
 	t.Helper()
 	testnet.RequireCmd(t, "dhcrelay", "curl")
 	p := newPairLab(t, "hlb", lbLAN, 60, func(r boxRole, dir, psk string) string {
-		return fmt.Sprintf(lbConfig, r.name, dir, r.prio, r.role, r.listen, r.peer, psk, split)
+		split, mclt := params(r)
+		return fmt.Sprintf(lbConfig, r.name, dir, r.prio, r.role, r.listen, r.peer, psk, split, mclt)
 	})
 	lp := &lbPair{pair: p, far: p.net.Switch("far"), relay: p.net.Host("rly")}
 	lp.relay.Connect(p.lan, "eth0", lbRelayLAN+"/22")
@@ -266,21 +274,61 @@ func lbSplitRun(t *testing.T, split, total int) {
 			held[r.Addr] = r.MAC.String()
 		}
 	}
-	lab := map[string]map[netip.Addr]string{}
+	onBox := map[string]map[netip.Addr]string{}
 	for _, b := range []*pairBox{p.pri, p.sec} {
 		m := map[netip.Addr]string{}
 		for a, l := range activeLeases(t, b) {
 			m[a] = strings.ToLower(l.HWAddr)
 		}
-		lab[b.Name] = m
+		onBox[b.Name] = m
 	}
 	for a, mac := range held {
-		for name, m := range lab {
+		for name, m := range onBox {
 			if got, ok := m[a]; !ok {
 				t.Errorf("%s (%s): no active lease on %s", a, mac, name)
 			} else if got != mac {
 				t.Errorf("%s: %s holds it for %s, the client is %s", a, name, got, mac)
 			}
 		}
+	}
+}
+
+// TestLoadBalanceParamsMismatch: a secondary with another split and
+// another mclt than its primary: the sync link is refused, on both
+// boxes, with both keys and both values named in the log and in
+// `hadhcpd status`, and neither box reaches NORMAL.
+func TestLoadBalanceParamsMismatch(t *testing.T) {
+	p := newLBPairWith(t, func(r boxRole) (int, string) {
+		if r.role == "secondary" {
+			return 64, "30m"
+		}
+		return 128, "1h"
+	})
+	want := map[string][]string{
+		"pri": {"failover.split: ours 128, partner's 64", "failover.mclt: ours 1h0m0s, partner's 30m0s"},
+		"sec": {"failover.split: ours 64, partner's 128", "failover.mclt: ours 30m0s, partner's 1h0m0s"},
+	}
+	for _, b := range []*pairBox{p.pri, p.sec} {
+		lab.WaitFor(t, 15*time.Second, b.Name+": status shows the refused parameters", func() (bool, string) {
+			st, err := b.TryStatus()
+			if err != nil || st.Failover == nil {
+				return false, fmt.Sprint(err)
+			}
+			f := st.Failover
+			for _, w := range want[b.Name] {
+				if !strings.Contains(f.ParamsRefused, w) {
+					return false, fmt.Sprintf("params_refused %q", f.ParamsRefused)
+				}
+			}
+			return true, ""
+		})
+		b.WaitLog(`peer link: refused partner connection.*reason=params.*failover\.split: ours`, 5*time.Second)
+	}
+	for _, b := range []*pairBox{p.pri, p.sec} {
+		st := b.Status()
+		if st.Failover.LinkUp || st.Failover.State == "NORMAL" {
+			t.Errorf("%s: link up %v, state %s with parameters that differ", b.Name, st.Failover.LinkUp, st.Failover.State)
+		}
+		t.Logf("%s: state %s, split %d, mclt %vs: %s", b.Name, st.Failover.State, st.Failover.Split, st.Failover.MCLTSeconds, st.Failover.ParamsRefused)
 	}
 }

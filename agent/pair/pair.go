@@ -140,6 +140,11 @@ type Pair struct {
 	// partnerName is the partner's node name from the last handshake,
 	// for the status.
 	partnerName atomic.Pointer[string]
+	// agreed are the parameters the partner must share (sent in the
+	// handshake); disagree is why the last handshake refused the
+	// partner's, "" once a link came up with them agreed.
+	agreed   failover.Agreed
+	disagree atomic.Pointer[string]
 
 	// ctx bounds Replicate calls of the commit path; cancelled when Run
 	// ends.
@@ -210,6 +215,8 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 	if fc.Role == failover.Secondary {
 		opts.Role = peer.Secondary
 	}
+	agreed := failover.AgreedOf(fc, f.MaxResponseDelay)
+	opts.Params = agreed.Marshal()
 	switch {
 	case f.Auth.PSKFile != "":
 		if opts.PSK, err = peer.LoadPSK(f.Auth.PSKFile); err != nil {
@@ -237,8 +244,9 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 	}
 	p := &Pair{
 		log: log, cfg: fc, inst: f.VRRPInstance, clock: clk, vr: vr, m: m, base: b.File,
-		opts: opts, met: met, silence: f.SilenceAfter,
+		opts: opts, met: met, silence: f.SilenceAfter, agreed: agreed,
 	}
+	p.opts.CheckParams = p.checkParams
 	p.q.init()
 	p.cmds = make(chan opCmd)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -330,3 +338,19 @@ func (p *Pair) Role() failover.Role { return p.cfg.Role }
 // legitimately wait for the partner's ack (the agent's watchdog allows
 // it on the commit path).
 func (p *Pair) MaxResponseDelay() time.Duration { return p.opts.MaxResponseDelay }
+
+// checkParams (the link's handshake) compares the partner's agreed
+// parameters with ours: a difference refuses the link, naming each key
+// with both values, and is shown in the status until a handshake agrees.
+func (p *Pair) checkParams(theirs []byte) error {
+	a, err := failover.UnmarshalAgreed(theirs)
+	if err == nil {
+		err = p.agreed.Check(a)
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	p.disagree.Store(&msg)
+	return err
+}

@@ -8,7 +8,12 @@ import (
 
 // Status is the failover part of `hadhcpd status`.
 func (p *Pair) Status() *control.FailoverStatus {
-	fs := &control.FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN"}
+	fs := &control.FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN",
+		Split: p.agreed.Split, MCLTSeconds: p.agreed.MCLT.Seconds(), MaxResponseDelaySeconds: p.agreed.MaxResponseDelay.Seconds(),
+		LoadBalanceMaxSeconds: p.agreed.LoadBalanceMaxSeconds, StandbyShare: p.agreed.StandbyShare}
+	if d := p.disagree.Load(); d != nil {
+		fs.ParamsRefused = *d
+	}
 	if st := p.status.Load(); st != nil {
 		fs.State, fs.LinkUp = st.State.String(), st.LinkUp
 		fs.PartnerLastState = st.Partner.String()

@@ -87,6 +87,13 @@ type Options struct {
 	Epoch uint64
 	// ConfigHash is a hash of our dhcp: section, reported in the handshake.
 	ConfigHash []byte
+	// Params are the parameters the pair must agree on (failover.Agreed,
+	// encoded; at most 255 bytes), sent in the handshake. CheckParams,
+	// when set, gets the partner's: an error refuses the link (both
+	// sides check, so both refuse and log why). The agent connects them
+	// to sync/failover, which this package does not import.
+	Params      []byte
+	CheckParams func(partner []byte) error
 
 	Store   Store
 	Clock   clock.Clock  // nil = clock.Wall()
@@ -210,6 +217,9 @@ func New(opts Options) (*Link, error) {
 	}
 	if len(opts.ConfigHash) > maxHash {
 		errs = append(errs, fmt.Errorf("%w: config hash longer than %d bytes", ErrOptions, maxHash))
+	}
+	if len(opts.Params) > 255 {
+		errs = append(errs, fmt.Errorf("%w: params longer than 255 bytes", ErrOptions))
 	}
 	if opts.PageSize < 0 || opts.Retain < 0 {
 		errs = append(errs, fmt.Errorf("%w: negative page size or retain", ErrOptions))

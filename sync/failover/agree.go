@@ -1,0 +1,112 @@
+package failover
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Agreed are the parameters both nodes of a pair must hold the same: a
+// difference silently breaks what the pair decides together. Two splits
+// make both or neither node answer some buckets (RFC 3074 §5); two MCLTs
+// or response delays make one node's safety arithmetic wrong about the
+// other (draft-ietf-dhc-failover-12 §5.2.1 caps by the partner's MCLT);
+// two shares make pool balancing move addresses back and forth for ever.
+// Each node sends its own in the sync link's handshake and refuses a
+// partner whose values differ (Check), naming the key and both values.
+type Agreed struct {
+	Mode                  Mode
+	Split                 int // load-balance only
+	LoadBalanceMaxSeconds int // load-balance only
+	StandbyShare          float64
+	MCLT                  time.Duration
+	MaxResponseDelay      time.Duration
+}
+
+// AgreedOf is what cfg and the link's max_response_delay make of the
+// agreed parameters.
+func AgreedOf(cfg Config, maxResponseDelay time.Duration) Agreed {
+	return Agreed{
+		Mode: cfg.Mode, Split: cfg.Split, LoadBalanceMaxSeconds: cfg.LoadBalanceMaxSeconds,
+		StandbyShare: cfg.StandbyShare, MCLT: cfg.MCLT, MaxResponseDelay: maxResponseDelay,
+	}
+}
+
+// agreedLen is the encoded size: mode, split (2), max seconds (4), share
+// (float64 bits), MCLT and response delay (ns).
+const agreedLen = 1 + 2 + 4 + 8 + 8 + 8
+
+// Marshal encodes a for the handshake.
+func (a Agreed) Marshal() []byte {
+	b := make([]byte, 0, agreedLen)
+	b = append(b, byte(a.Mode))
+	b = binary.BigEndian.AppendUint16(b, uint16(a.Split))
+	b = binary.BigEndian.AppendUint32(b, uint32(a.LoadBalanceMaxSeconds))
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(a.StandbyShare))
+	b = binary.BigEndian.AppendUint64(b, uint64(a.MCLT))
+	return binary.BigEndian.AppendUint64(b, uint64(a.MaxResponseDelay))
+}
+
+// ErrAgreedFormat: the partner's parameters could not be decoded.
+var ErrAgreedFormat = errors.New("failover: malformed pair parameters")
+
+// UnmarshalAgreed decodes what Marshal wrote.
+func UnmarshalAgreed(p []byte) (Agreed, error) {
+	if len(p) != agreedLen {
+		return Agreed{}, fmt.Errorf("%w: %d bytes, want %d", ErrAgreedFormat, len(p), agreedLen)
+	}
+	a := Agreed{
+		Mode:                  Mode(p[0]),
+		Split:                 int(binary.BigEndian.Uint16(p[1:])),
+		LoadBalanceMaxSeconds: int(binary.BigEndian.Uint32(p[3:])),
+		StandbyShare:          math.Float64frombits(binary.BigEndian.Uint64(p[7:])),
+		MCLT:                  time.Duration(binary.BigEndian.Uint64(p[15:])),
+		MaxResponseDelay:      time.Duration(binary.BigEndian.Uint64(p[23:])),
+	}
+	if a.Mode != HotStandby && a.Mode != LoadBalance {
+		return Agreed{}, fmt.Errorf("%w: mode %d", ErrAgreedFormat, a.Mode)
+	}
+	return a, nil
+}
+
+// ErrDisagree is wrapped by Check's error.
+var ErrDisagree = errors.New("the pair's failover parameters differ")
+
+// Check compares ours with the partner's and names every difference: the
+// key, our value and the partner's. split and load_balance_max_seconds
+// count only in load-balance mode, standby_share only in hot-standby.
+func (a Agreed) Check(partner Agreed) error {
+	var diff []string
+	add := func(key string, ours, theirs any) {
+		diff = append(diff, fmt.Sprintf("failover.%s: ours %v, partner's %v", key, ours, theirs))
+	}
+	if a.Mode != partner.Mode {
+		add("mode", a.Mode, partner.Mode)
+	}
+	if a.MCLT != partner.MCLT {
+		add("mclt", a.MCLT, partner.MCLT)
+	}
+	if a.MaxResponseDelay != partner.MaxResponseDelay {
+		add("max_response_delay", a.MaxResponseDelay, partner.MaxResponseDelay)
+	}
+	if a.Mode == LoadBalance && partner.Mode == LoadBalance {
+		if a.Split != partner.Split {
+			add("split", a.Split, partner.Split)
+		}
+		if a.LoadBalanceMaxSeconds != partner.LoadBalanceMaxSeconds {
+			add("load_balance_max_seconds", a.LoadBalanceMaxSeconds, partner.LoadBalanceMaxSeconds)
+		}
+	}
+	if a.Mode == HotStandby && partner.Mode == HotStandby && a.StandbyShare != partner.StandbyShare {
+		add("standby_share", pct(a.StandbyShare), pct(partner.StandbyShare))
+	}
+	if len(diff) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrDisagree, strings.Join(diff, "; "))
+}
+
+func pct(f float64) string { return fmt.Sprintf("%g%%", math.Round(f*10000)/100) }
