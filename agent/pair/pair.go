@@ -66,9 +66,6 @@ import (
 // when no other box is there at all").
 const unfitPriority = 1
 
-// balanceEvery is how often the balancer looks at the pools.
-const balanceEvery = time.Second
-
 // VRRP is what a pair needs of the box's VRRP instances; it names the one
 // of failover.vrrp_instance in every call.
 type VRRP interface {
