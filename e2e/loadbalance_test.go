@@ -332,3 +332,29 @@ func TestLoadBalanceParamsMismatch(t *testing.T) {
 		t.Logf("%s: state %s, split %d, mclt %vs: %s", b.Name, st.Failover.State, st.Failover.Split, st.Failover.MCLTSeconds, st.Failover.ParamsRefused)
 	}
 }
+
+// TestLoadBalancePoolBalanceLarge: a load-balancing pair with a /15
+// pool (131,066 addresses) at split 128: the primary hands the secondary
+// its half (65,533 addresses, less the 2% threshold) in seconds, each
+// address moved once and known to both boxes.
+func TestLoadBalancePoolBalanceLarge(t *testing.T) {
+	lan := netip.MustParsePrefix("198.18.0.0/15")
+	cfg := strings.NewReplacer("198.18.0.1/22", "198.18.0.1/15",
+		"198.19.0.0/22", "203.0.113.0/24", "198.19.1.0-198.19.3.250", "203.0.113.10-203.0.113.250", "[198.19.0.1]", "[203.0.113.1]",
+		"198.18.0.0/22", "198.18.0.0/15", "198.18.1.0-198.18.3.250", "198.18.1.0-198.19.255.250").Replace(lbConfig)
+	p := newPairLab(t, "hlb", lan, 40, func(r boxRole, dir, psk string) string {
+		return fmt.Sprintf(cfg, r.name, dir, r.prio, r.role, r.listen, r.peer, psk, 128, "1h")
+	})
+	total := 2*65536 - 256 - 5 // 198.18.1.0 - 198.19.255.250
+	want := total/2 - total/50 // the 2% threshold of failover.DefaultThreshold
+	start := time.Now()
+	normalAt, backup, err := p.waitNormal(120*time.Second, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("/15 at split 128: the secondary holds %d BACKUP addresses %v after NORMAL (%v after start)",
+		backup, time.Since(normalAt).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if d := time.Since(normalAt); d > 30*time.Second {
+		t.Errorf("balancing a /15 took %v", d)
+	}
+}
