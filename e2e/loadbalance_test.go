@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -294,9 +296,9 @@ func lbSplitRun(t *testing.T, split, total int) {
 }
 
 // TestLoadBalanceParamsMismatch: a secondary with another split and
-// another mclt than its primary: the sync link is refused, on both
-// boxes, with both keys and both values named in the log and in
-// `hadhcpd status`, and neither box reaches NORMAL.
+// another mclt than its primary: the sync link is refused on both boxes
+// for the mclt, with the key and both values in the log and in `hadhcpd
+// status`, and neither box reaches NORMAL.
 func TestLoadBalanceParamsMismatch(t *testing.T) {
 	p := newLBPairWith(t, func(r boxRole) (int, string) {
 		if r.role == "secondary" {
@@ -304,9 +306,9 @@ func TestLoadBalanceParamsMismatch(t *testing.T) {
 		}
 		return 128, "1h"
 	})
-	want := map[string][]string{
-		"pri": {"failover.split: ours 128, partner's 64", "failover.mclt: ours 1h0m0s, partner's 30m0s"},
-		"sec": {"failover.split: ours 64, partner's 128", "failover.mclt: ours 30m0s, partner's 1h0m0s"},
+	want := map[string]string{
+		"pri": "failover.mclt: ours 1h0m0s, partner's 30m0s",
+		"sec": "failover.mclt: ours 30m0s, partner's 1h0m0s",
 	}
 	for _, b := range []*pairBox{p.pri, p.sec} {
 		lab.WaitFor(t, 15*time.Second, b.Name+": status shows the refused parameters", func() (bool, string) {
@@ -314,15 +316,9 @@ func TestLoadBalanceParamsMismatch(t *testing.T) {
 			if err != nil || st.Failover == nil {
 				return false, fmt.Sprint(err)
 			}
-			f := st.Failover
-			for _, w := range want[b.Name] {
-				if !strings.Contains(f.ParamsRefused, w) {
-					return false, fmt.Sprintf("params_refused %q", f.ParamsRefused)
-				}
-			}
-			return true, ""
+			return strings.Contains(st.Failover.ParamsRefused, want[b.Name]), fmt.Sprintf("params_refused %q", st.Failover.ParamsRefused)
 		})
-		b.WaitLog(`peer link: refused partner connection.*reason=params.*failover\.split: ours`, 5*time.Second)
+		b.WaitLog(`peer link: refused partner connection.*reason=params.*failover\.mclt: ours`, 5*time.Second)
 	}
 	for _, b := range []*pairBox{p.pri, p.sec} {
 		st := b.Status()
@@ -331,6 +327,59 @@ func TestLoadBalanceParamsMismatch(t *testing.T) {
 		}
 		t.Logf("%s: state %s, split %d, mclt %vs: %s", b.Name, st.Failover.State, st.Failover.Split, st.Failover.MCLTSeconds, st.Failover.ParamsRefused)
 	}
+}
+
+// TestLoadBalanceSplitFromPrimary: a secondary whose file says split 64
+// takes its primary's 128 (status shows 128 on both), and a new split
+// on the primary alone with a reload (SIGHUP) is in force on both boxes
+// without a restart: the secondary's share of the free addresses moves
+// to the new split.
+func TestLoadBalanceSplitFromPrimary(t *testing.T) {
+	p := newLBPairWith(t, func(r boxRole) (int, string) {
+		if r.role == "secondary" {
+			return 64, "1h"
+		}
+		return 128, "1h"
+	})
+	if _, _, err := p.waitNormal(40*time.Second, 2*763/2*9/10); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []*pairBox{p.pri, p.sec} {
+		if st := b.Status(); st.Failover.Split != 128 || st.Failover.ParamsRefused != "" {
+			t.Errorf("%s: split %d, params_refused %q; want the primary's 128", b.Name, st.Failover.Split, st.Failover.ParamsRefused)
+		}
+	}
+	// split 192 on the primary: the secondary's share drops to 1/4.
+	cfg, err := os.ReadFile(p.pri.Cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab.WriteFile(t, p.pri.Cfg, strings.Replace(string(cfg), "split: 128", "split: 192", 1))
+	if err := p.pri.Proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p.pri.WaitLog(`reload: failover split applied.* split=192`, 10*time.Second)
+	lab.WaitFor(t, 20*time.Second, "both boxes at split 192, the secondary holding 1/4 of the free addresses", func() (bool, string) {
+		why := ""
+		for _, b := range []*pairBox{p.pri, p.sec} {
+			st, err := b.TryStatus()
+			if err != nil || st.Failover == nil {
+				return false, fmt.Sprint(err)
+			}
+			free, backup := 0, 0
+			for _, pl := range st.Pools {
+				free, backup = free+pl.Free, backup+pl.Backup
+			}
+			share := float64(backup) / float64(free+backup)
+			why += fmt.Sprintf("%s: split %d, backup share %.3f; ", b.Name, st.Failover.Split, share)
+			if st.Failover.Split != 192 || math.Abs(share-0.25) > 0.03 || st.Failover.State != "NORMAL" {
+				return false, why
+			}
+		}
+		return true, why
+	})
+	t.Logf("split 128 → 192 by a reload of the primary: in force and balanced on both in %v", time.Since(start).Round(time.Millisecond))
 }
 
 // TestLoadBalancePoolBalanceLarge: a load-balancing pair with a /15

@@ -140,7 +140,8 @@ type Pair struct {
 	// agreed are the parameters the partner must share (sent in the
 	// handshake); disagree is why the last handshake refused the
 	// partner's, "" once a link came up with them agreed.
-	agreed   failover.Agreed
+	agreedMu sync.Mutex
+	agreed   failover.Agreed // split and max seconds: the primary's in force
 	disagree atomic.Pointer[string]
 
 	// ctx bounds Replicate calls of the commit path; cancelled when Run
@@ -336,13 +337,31 @@ func (p *Pair) Role() failover.Role { return p.cfg.Role }
 // it on the commit path).
 func (p *Pair) MaxResponseDelay() time.Duration { return p.opts.MaxResponseDelay }
 
-// checkParams (the link's handshake) compares the partner's agreed
-// parameters with ours: a difference refuses the link, naming each key
-// with both values, and is shown in the status until a handshake agrees.
+// checkParams (the link's handshake, and a secondary's FrameParams)
+// compares the partner's agreed parameters with ours: a difference in
+// mode, mclt, max_response_delay or standby_share refuses the link,
+// naming each key with both values, and is shown in the status until a
+// handshake agrees. A secondary takes the primary's split and
+// load_balance_max_seconds (they are the primary's to change, with a
+// reload), logging when they differ from its own file.
 func (p *Pair) checkParams(theirs []byte) error {
 	a, err := failover.UnmarshalAgreed(theirs)
+	p.agreedMu.Lock()
 	if err == nil {
 		err = p.agreed.Check(a)
+	}
+	var set *failover.SetSplit
+	if err == nil && p.cfg.Role == failover.Secondary {
+		if split, maxs, changed := p.agreed.SplitFrom(a); changed {
+			p.log.Info("failover split from the primary", "split", split, "load_balance_max_seconds", maxs,
+				"was_split", p.agreed.Split, "was_load_balance_max_seconds", p.agreed.LoadBalanceMaxSeconds)
+			p.agreed.Split, p.agreed.LoadBalanceMaxSeconds = split, maxs
+			set = &failover.SetSplit{Split: split, MaxSeconds: maxs}
+		}
+	}
+	p.agreedMu.Unlock()
+	if set != nil {
+		p.q.push(*set) // before the link's Up: the machine has it first
 	}
 	msg := ""
 	if err != nil {
@@ -350,4 +369,32 @@ func (p *Pair) checkParams(theirs []byte) error {
 	}
 	p.disagree.Store(&msg)
 	return err
+}
+
+// Agreed is the pair parameters in force (the status shows them).
+func (p *Pair) Agreed() failover.Agreed {
+	p.agreedMu.Lock()
+	defer p.agreedMu.Unlock()
+	return p.agreed
+}
+
+// SetSplit (primary, on reload) puts a new failover.split and
+// load_balance_max_seconds in force without a restart: the machine's
+// policy answers the new buckets and balances the pools to the new share,
+// and the secondary gets them over the link (at once if it is up, else
+// at the next handshake) and does the same. A secondary refuses: its
+// split is the primary's.
+func (p *Pair) SetSplit(split, maxSeconds int) error {
+	if p.cfg.Role != failover.Primary {
+		return errors.New("failover.split is the primary's: this node takes it from its primary")
+	}
+	p.agreedMu.Lock()
+	p.agreed.Split, p.agreed.LoadBalanceMaxSeconds = split, maxSeconds
+	params := p.agreed.Marshal()
+	p.agreedMu.Unlock()
+	p.q.push(failover.SetSplit{Split: split, MaxSeconds: maxSeconds})
+	if p.link == nil {
+		return nil
+	}
+	return p.link.SendParams(params)
 }

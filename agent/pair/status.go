@@ -8,9 +8,10 @@ import (
 
 // Status is the failover part of `hadhcpd status`.
 func (p *Pair) Status() *control.FailoverStatus {
+	ag := p.Agreed()
 	fs := &control.FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN",
-		Split: p.agreed.Split, MCLTSeconds: p.agreed.MCLT.Seconds(), MaxResponseDelaySeconds: p.agreed.MaxResponseDelay.Seconds(),
-		LoadBalanceMaxSeconds: p.agreed.LoadBalanceMaxSeconds, StandbyShare: p.agreed.StandbyShare}
+		Split: ag.Split, MCLTSeconds: ag.MCLT.Seconds(), MaxResponseDelaySeconds: ag.MaxResponseDelay.Seconds(),
+		LoadBalanceMaxSeconds: ag.LoadBalanceMaxSeconds, StandbyShare: ag.StandbyShare}
 	if d := p.disagree.Load(); d != nil {
 		fs.ParamsRefused = *d
 	}

@@ -15,8 +15,11 @@ import (
 // or response delays make one node's safety arithmetic wrong about the
 // other (draft-ietf-dhc-failover-12 §5.2.1 caps by the partner's MCLT);
 // two shares make pool balancing move addresses back and forth for ever.
-// Each node sends its own in the sync link's handshake and refuses a
-// partner whose values differ (Check), naming the key and both values.
+// Each node sends its own in the sync link's handshake (and the primary
+// again when a reload changes its split): the secondary takes the
+// primary's split and load_balance_max_seconds (SplitFrom); any other
+// difference refuses the link on both nodes (Check), naming the key and
+// both values.
 type Agreed struct {
 	Mode                  Mode
 	Split                 int // load-balance only
@@ -75,9 +78,11 @@ func UnmarshalAgreed(p []byte) (Agreed, error) {
 // ErrDisagree is wrapped by Check's error.
 var ErrDisagree = errors.New("the pair's failover parameters differ")
 
-// Check compares ours with the partner's and names every difference: the
-// key, our value and the partner's. split and load_balance_max_seconds
-// count only in load-balance mode, standby_share only in hot-standby.
+// Check compares ours with the partner's and names every difference that
+// refuses the link: the key, our value and the partner's. standby_share
+// counts only in hot-standby. split and load_balance_max_seconds are not
+// refused: they are the primary's, which the secondary takes (SplitFrom),
+// so an operator changes them on the primary alone, with a reload.
 func (a Agreed) Check(partner Agreed) error {
 	var diff []string
 	add := func(key string, ours, theirs any) {
@@ -92,14 +97,6 @@ func (a Agreed) Check(partner Agreed) error {
 	if a.MaxResponseDelay != partner.MaxResponseDelay {
 		add("max_response_delay", a.MaxResponseDelay, partner.MaxResponseDelay)
 	}
-	if a.Mode == LoadBalance && partner.Mode == LoadBalance {
-		if a.Split != partner.Split {
-			add("split", a.Split, partner.Split)
-		}
-		if a.LoadBalanceMaxSeconds != partner.LoadBalanceMaxSeconds {
-			add("load_balance_max_seconds", a.LoadBalanceMaxSeconds, partner.LoadBalanceMaxSeconds)
-		}
-	}
 	if a.Mode == HotStandby && partner.Mode == HotStandby && a.StandbyShare != partner.StandbyShare {
 		add("standby_share", pct(a.StandbyShare), pct(partner.StandbyShare))
 	}
@@ -110,3 +107,11 @@ func (a Agreed) Check(partner Agreed) error {
 }
 
 func pct(f float64) string { return fmt.Sprintf("%g%%", math.Round(f*10000)/100) }
+
+// SplitFrom is the split and load_balance_max_seconds a secondary puts in
+// force given the primary's parameters, and whether they differ from
+// what it has now (so it logs and applies them).
+func (a Agreed) SplitFrom(primary Agreed) (split, maxSeconds int, changed bool) {
+	return primary.Split, primary.LoadBalanceMaxSeconds,
+		primary.Split != a.Split || primary.LoadBalanceMaxSeconds != a.LoadBalanceMaxSeconds
+}

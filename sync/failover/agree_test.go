@@ -23,9 +23,9 @@ func TestAgreedRoundTrip(t *testing.T) {
 	}
 }
 
-// TestAgreedCheck: a secondary with another split and another mclt is
-// refused with both keys and both values named; what a mode does not use
-// does not count.
+// TestAgreedCheck: a secondary with another mclt is refused with the
+// key and both values named; another split is not refused but taken from
+// the primary (SplitFrom); what a mode does not use does not count.
 func TestAgreedCheck(t *testing.T) {
 	pri := Agreed{Mode: LoadBalance, Split: 128, LoadBalanceMaxSeconds: 3, StandbyShare: 0.1, MCLT: time.Hour, MaxResponseDelay: 3 * time.Second}
 	if err := pri.Check(pri); err != nil {
@@ -34,13 +34,17 @@ func TestAgreedCheck(t *testing.T) {
 	sec := pri
 	sec.Split, sec.MCLT = 64, 30*time.Minute
 	err := sec.Check(pri)
-	if !errors.Is(err, ErrDisagree) {
-		t.Fatalf("split and mclt differ: %v", err)
+	if !errors.Is(err, ErrDisagree) || !strings.Contains(err.Error(), "failover.mclt: ours 30m0s, partner's 1h0m0s") {
+		t.Fatalf("mclt differs: %v", err)
 	}
-	for _, want := range []string{"failover.split: ours 64, partner's 128", "failover.mclt: ours 30m0s, partner's 1h0m0s"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("%v: does not say %q", err, want)
-		}
+	if strings.Contains(err.Error(), "split") {
+		t.Errorf("split refused: %v", err)
+	}
+	if split, maxs, changed := sec.SplitFrom(pri); split != 128 || maxs != 3 || !changed {
+		t.Errorf("SplitFrom = %d, %d, %v; want the primary's 128, 3, changed", split, maxs, changed)
+	}
+	if _, _, changed := pri.SplitFrom(pri); changed {
+		t.Error("SplitFrom of the same values: changed")
 	}
 	for _, c := range []struct {
 		name string
@@ -48,8 +52,9 @@ func TestAgreedCheck(t *testing.T) {
 		key  string // "" = agreed
 	}{
 		{"mode", func(a *Agreed) { a.Mode = HotStandby }, "failover.mode: ours hot-standby, partner's load-balance"},
-		{"max_response_delay", func(a *Agreed) { a.MaxResponseDelay = 5 * time.Second }, "failover.max_response_delay"},
-		{"lb max seconds", func(a *Agreed) { a.LoadBalanceMaxSeconds = 10 }, "failover.load_balance_max_seconds: ours 10, partner's 3"},
+		{"max_response_delay", func(a *Agreed) { a.MaxResponseDelay = 5 * time.Second }, "failover.max_response_delay: ours 5s, partner's 3s"},
+		{"lb max seconds: the primary's", func(a *Agreed) { a.LoadBalanceMaxSeconds = 10 }, ""},
+		{"split: the primary's", func(a *Agreed) { a.Split = 10 }, ""},
 		{"share unused in load-balance", func(a *Agreed) { a.StandbyShare = 0.3 }, ""},
 	} {
 		a := pri
@@ -68,12 +73,37 @@ func TestAgreedCheck(t *testing.T) {
 	hs := pri
 	hs.Mode = HotStandby
 	other := hs
-	other.Split, other.LoadBalanceMaxSeconds = 64, 9
-	if err := other.Check(hs); err != nil {
-		t.Errorf("hot-standby: split differences do not count: %v", err)
-	}
 	other.StandbyShare = 0.2
 	if err := other.Check(hs); err == nil || !strings.Contains(err.Error(), "failover.standby_share: ours 20%, partner's 10%") {
 		t.Errorf("hot-standby share: %v", err)
+	}
+}
+
+// TestSetSplit: a new split is in force at the next policy: the buckets
+// and the pool share follow it; out of range is refused.
+func TestSetSplit(t *testing.T) {
+	cfg := testCfg
+	cfg.Mode, cfg.Split = LoadBalance, 128
+	m, _ := runSteps(t, cfg, normalPair())
+	now := t0.Add(time.Hour)
+	if got := m.Policy().BackupShare(); got != 0.5 {
+		t.Fatalf("share %v at split 128", got)
+	}
+	m.Handle(now, SetSplit{Split: 256, MaxSeconds: 3})
+	p := m.Policy()
+	if got := p.BackupShare(); got != 0 {
+		t.Errorf("share %v at split 256, want 0", got)
+	}
+	for i := range 256 {
+		if r := (Request{HWAddr: []byte{0, 1, 2, 3, 4, byte(i)}}); !p.Serve(now, r) {
+			t.Fatalf("split 256: the primary does not answer client %d", i)
+		}
+	}
+	acts := m.Handle(now, SetSplit{Split: 300, MaxSeconds: 3})
+	if len(acts) == 0 {
+		t.Fatal("split 300 accepted")
+	}
+	if _, ok := acts[0].(Refused); !ok || m.Policy().BackupShare() != 0 {
+		t.Errorf("split 300: actions %v, share %v", acts, m.Policy().BackupShare())
 	}
 }

@@ -79,6 +79,14 @@ type OperatorPartnerDown struct{}
 type MaintenanceStart struct{}
 type MaintenanceStop struct{}
 
+// SetSplit puts a new load-balance split and load_balance_max_seconds in
+// force without a restart: the primary's reload, or the secondary taking
+// the primary's (they are the primary's to decide). The next policy
+// answers the new buckets and balances the pools to the new share.
+type SetSplit struct{ Split, MaxSeconds int }
+
+func (SetSplit) event() {}
+
 func (Start) event()               {}
 func (LinkUp) event()              {}
 func (LinkDown) event()            {}
@@ -323,6 +331,12 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 				acts = append(acts, AdvertsStopped{})
 			}
 		}
+	case SetSplit:
+		if ev.Split < 0 || ev.Split > 256 || ev.MaxSeconds < 0 || ev.MaxSeconds > 65535 {
+			acts = append(acts, Refused{fmt.Sprintf("split %d / load_balance_max_seconds %d out of range", ev.Split, ev.MaxSeconds)})
+			break
+		}
+		m.cfg.Split, m.cfg.LoadBalanceMaxSeconds = ev.Split, ev.MaxSeconds
 	case TimerFired:
 		// Deadlines are checked below for every event.
 	case OperatorPartnerDown:

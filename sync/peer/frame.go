@@ -71,13 +71,18 @@ const (
 	// FrameConfigVerdict answers FrameConfig.
 	//   accepted u8 | hashLen u8 | hash | reason (the rest, UTF-8)
 	FrameConfigVerdict FrameType = 13
+	// FrameParams carries the primary's pair parameters again after a
+	// reload changed them (Options.Params; the handshake carries them
+	// first); the secondary checks and takes them (Options.CheckParams).
+	//   params (the whole payload, at most 255 bytes)
+	FrameParams FrameType = 14
 )
 
 var frameNames = map[FrameType]string{
 	FrameHello: "hello", FrameAuth: "auth", FrameSession: "session", FrameHeartbeat: "heartbeat",
 	FrameState: "state", FrameStream: "stream", FrameUpdate: "update", FrameAck: "ack",
 	FrameSnapPage: "snap-page", FrameSnapAck: "snap-ack", FrameSyncDone: "sync-done",
-	FrameConfig: "config", FrameConfigVerdict: "config-verdict",
+	FrameConfig: "config", FrameConfigVerdict: "config-verdict", FrameParams: "params",
 }
 
 func (t FrameType) String() string {
@@ -103,6 +108,8 @@ const (
 	nonceLen = 32
 	macLen   = 32
 	maxHash  = 255
+	// maxParams bounds Options.Params.
+	maxParams = 255
 )
 
 // Errors of the frame codec. Decoding errors wrap ErrBadFrame.
@@ -121,7 +128,7 @@ func maxLen(t FrameType) uint32 {
 	case FrameAuth:
 		return macLen
 	case FrameSession:
-		return 1 + 1 + 8 + 5*8 + 1 + maxHash
+		return 1 + 1 + 8 + 5*8 + 1 + maxHash + 1 + maxParams
 	case FrameHeartbeat:
 		return 8
 	case FrameState:
@@ -140,6 +147,8 @@ func maxLen(t FrameType) uint32 {
 		return maxConfigLen
 	case FrameConfigVerdict:
 		return 1 + 1 + maxHash + 1024
+	case FrameParams:
+		return maxParams
 	}
 	return 0
 }

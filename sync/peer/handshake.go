@@ -100,7 +100,7 @@ func (s *session) handshake() error {
 	l.mu.Lock()
 	mine := sessionMsg{
 		Maintenance: l.maint, State: l.state, Clock: l.clock.Now().UnixNano(),
-		Epoch: l.epoch, LastSeq: ourLast, HeldSeq: held, ConfigHash: l.hash, Params: l.opts.Params,
+		Epoch: l.epoch, LastSeq: ourLast, HeldSeq: held, ConfigHash: l.hash, Params: l.params,
 	}
 	if l.inComplete {
 		mine.AckedEpoch, mine.AckedSeq = l.inEpoch, l.inPos

@@ -51,6 +51,9 @@ var (
 	ErrOptions = errors.New("peer: invalid options")
 	// ErrProtocol: the partner broke the protocol; the session is closed.
 	ErrProtocol = errors.New("peer: protocol error")
+	// ErrParams: the partner's pair parameters were refused
+	// (Options.CheckParams); the session is closed.
+	ErrParams = errors.New("peer: pair parameters refused")
 	// ErrTimeout: nothing heard from the partner for max_response_delay.
 	ErrTimeout = errors.New("peer: no frame from partner within max_response_delay")
 	// ErrReplaced: a newer authenticated session took over.
@@ -161,6 +164,9 @@ type Link struct {
 	// every handshake (Options.ConfigHash at first; SetConfigHash and
 	// SendConfig keep it current across reloads and applied syncs).
 	hash []byte
+	// params are our pair parameters, announced in every handshake
+	// (Options.Params at first; SendParams after a reload).
+	params []byte
 }
 
 type entry struct {
@@ -218,8 +224,8 @@ func New(opts Options) (*Link, error) {
 	if len(opts.ConfigHash) > maxHash {
 		errs = append(errs, fmt.Errorf("%w: config hash longer than %d bytes", ErrOptions, maxHash))
 	}
-	if len(opts.Params) > 255 {
-		errs = append(errs, fmt.Errorf("%w: params longer than 255 bytes", ErrOptions))
+	if len(opts.Params) > maxParams {
+		errs = append(errs, fmt.Errorf("%w: params longer than %d bytes", ErrOptions, maxParams))
 	}
 	if opts.PageSize < 0 || opts.Retain < 0 {
 		errs = append(errs, fmt.Errorf("%w: negative page size or retain", ErrOptions))
@@ -228,7 +234,7 @@ func New(opts Options) (*Link, error) {
 		return nil, err
 	}
 	l := &Link{opts: opts, clock: opts.Clock, lg: opts.Logger, m: opts.Metrics, epoch: opts.Epoch, retain: opts.Retain,
-		hash: append([]byte(nil), opts.ConfigHash...), nudge: nudgeEvery}
+		hash: append([]byte(nil), opts.ConfigHash...), params: append([]byte(nil), opts.Params...), nudge: nudgeEvery}
 	if l.clock == nil {
 		l.clock = clock.Wall()
 	}
@@ -466,6 +472,27 @@ func (l *Link) SendConfig(hash, config []byte) error {
 	cur := l.cur
 	if cur != nil && cur.established {
 		cur.queueLocked(FrameConfig, (&configMsg{Hash: l.cfgHash, Config: l.cfgData}).marshal())
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// SendParams (primary) puts new pair parameters in force for the link:
+// the next handshakes carry them, and a session up now gets them at once
+// in a FrameParams, which the secondary checks and takes
+// (Options.CheckParams); a secondary that refuses them ends the session,
+// and the next handshake refuses the link with its reason.
+func (l *Link) SendParams(params []byte) error {
+	if l.opts.Role != Primary {
+		return ErrNotPrimary
+	}
+	if len(params) > maxParams {
+		return fmt.Errorf("%w: params of %d bytes is too large", ErrOptions, len(params))
+	}
+	l.mu.Lock()
+	l.params = append([]byte(nil), params...)
+	if cur := l.cur; cur != nil && cur.established {
+		cur.queueLocked(FrameParams, l.params)
 	}
 	l.mu.Unlock()
 	return nil

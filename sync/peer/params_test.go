@@ -69,3 +69,51 @@ func TestParamsAgreeUp(t *testing.T) {
 		t.Errorf("CheckParams saw %v, want the partner's params on both sides", got)
 	}
 }
+
+// TestSendParams: the primary's new parameters reach the secondary's
+// CheckParams over the live link and are announced in later handshakes;
+// a secondary that refuses them ends the session.
+func TestSendParams(t *testing.T) {
+	seen := make(chan []byte, 4)
+	var refuse bool
+	var mu sync.Mutex
+	p, s, _, _ := upPair(t, func(o *Options) {
+		o.Params = []byte("128")
+		if o.Role == Secondary {
+			o.CheckParams = func(b []byte) error {
+				seen <- bytes.Clone(b)
+				mu.Lock()
+				defer mu.Unlock()
+				if refuse {
+					return fmt.Errorf("no %s", b)
+				}
+				return nil
+			}
+		}
+	})
+	if got := <-seen; string(got) != "128" {
+		t.Fatalf("handshake params %q", got)
+	}
+	if err := s.l.SendParams([]byte("1")); err != ErrNotPrimary {
+		t.Errorf("secondary SendParams: %v", err)
+	}
+	if err := p.l.SendParams([]byte("64")); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; string(got) != "64" {
+		t.Fatalf("new params %q, want 64", got)
+	}
+	mu.Lock()
+	refuse = true
+	mu.Unlock()
+	if err := p.l.SendParams([]byte("32")); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; string(got) != "32" {
+		t.Fatalf("new params %q, want 32", got)
+	}
+	d := waitFor[Down](t, s.events)
+	if d.Reason == nil || !bytes.Contains([]byte(d.Reason.Error()), []byte("no 32")) {
+		t.Errorf("down: %v, want the refusal", d.Reason)
+	}
+}

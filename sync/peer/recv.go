@@ -226,6 +226,17 @@ func (s *session) handle(t FrameType, p []byte) error {
 			l.lg.Warn("peer link: partner rejected our config", "op", "config", "reason", v.Reason)
 		}
 		l.emit(ConfigVerdict{Hash: v.Hash, Accepted: v.Accepted, Reason: v.Reason})
+	case FrameParams:
+		if l.opts.Role == Primary {
+			return fmt.Errorf("%w: the secondary sent params", ErrProtocol)
+		}
+		if c := l.opts.CheckParams; c != nil {
+			if err := c(p); err != nil {
+				// The next handshake refuses the link with this reason.
+				l.lg.Warn("peer link: refused the primary's new parameters", "op", "params", "err", err)
+				return fmt.Errorf("%w: %w", ErrParams, err)
+			}
+		}
 	default:
 		return fmt.Errorf("%w: unexpected %v frame", ErrProtocol, t)
 	}
