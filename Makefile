@@ -83,13 +83,15 @@ bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived):
 rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns and catches up: catch-up time, DORA/s during it (root, ~2 min)
 	HADHCPD_REJOIN_LEASES=100000 $(GO) test -count=1 -timeout 30m -run TestIntegrationFailoverRejoin -v ./e2e/
 
-# make chaos N=100 SEED=123: randomized faults under load against a pair;
+# make chaos N=100 SEED=123 MODE=load-balance: randomized faults under load
+# against a pair (MODE: hot-standby, the default, or load-balance);
 # make test runs a short version (4 faults).
 N    ?= 30
 SEED ?=
+MODE ?=
 .PHONY: chaos
-chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule; prints a summary
-	HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) $(GO) test -count=1 -timeout 120m -run TestIntegrationChaos -v ./e2e/
+chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule, MODE=load-balance; prints a summary
+	HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) HADHCPD_CHAOS_MODE=$(MODE) $(GO) test -count=1 -timeout 120m -run TestIntegrationChaos -v ./e2e/
 
 # ---- packaging (packaging/, systemd/, scripts/package-*.sh) ----
 
