@@ -100,6 +100,18 @@ func TestLoadBalanceServe(t *testing.T) {
 	if got := pp.BackupShare(); got != 0.5 {
 		t.Errorf("load-balance share = %v, want split-derived 0.5", got)
 	}
+	// The primary in maintenance answers nobody: the secondary answers
+	// every bucket, from its own pool only.
+	secd.Handle(now, PartnerState{State: Normal, Maintenance: true})
+	sp = secd.Policy()
+	for i := range 256 {
+		if r := (Request{HWAddr: []byte{0, 1, 2, 3, 4, byte(i)}}); !sp.Serve(now, r) {
+			t.Fatalf("client %d: the secondary does not answer while the primary is in maintenance", i)
+		}
+	}
+	if got := sp.Pools(now); !slices.Equal(got, []lease.State{lease.StateBackup}) {
+		t.Errorf("pools while the partner is in maintenance: %v, want BACKUP only", got)
+	}
 }
 
 // TestLoadBalanceSwappedSecs: a client that writes secs little-endian
