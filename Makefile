@@ -75,6 +75,11 @@ bench-ha: deps build ## HA throughput: hadhcpd pair vs Kea 2.2 HA hot-standby vs
 	@scripts/bench-ha.sh
 	@PIN=1 scripts/bench-ha.sh
 
+.PHONY: bench-lb
+bench-lb: deps build ## load-balance throughput: hadhcpd pair in load-balance vs Kea 2.2 HA load-balancing vs the hadhcpd pair in hot-standby (perfdhcp broadcasting as a relay; unpinned, then pinned; root; ~15 min)
+	@scripts/bench-lb.sh
+	@PIN=1 scripts/bench-lb.sh
+
 .PHONY: bench-failover
 bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived): first OFFER/ACK, lost exchanges, missing leases, renewals (root, ~5 min)
 	@scripts/bench-failover.sh
