@@ -4,7 +4,7 @@
 #            answers the RFC 3074 buckets of its half, from its own half of
 #            the pool): every lease is fsync'd on both boxes before its ACK;
 #   kea-lb   two kea-dhcp4 2.2 with libdhcp_ha.so in load-balancing mode,
-#            the pool split in two by the HA_server1 / HA_server2 classes
+#            the pool split in two by the classes HA_s1 / HA_s2 (HA_<name>)
 #            (Kea's documented setup), otherwise bench-ha's Kea settings
 #            (lease updates acknowledged before the client's ACK,
 #            multi-threaded, dedicated HTTP listener, memfile);
@@ -194,7 +194,7 @@ pair_ready() {
 
 # kea_config NAME NS-ADDR THIS: a Kea HA load-balancing box (THIS s1 =
 # primary, s2 = secondary); the pool is split in two halves restricted to
-# the classes HA_server1 and HA_server2, which the HA hook assigns by the
+# the classes HA_s1 and HA_s2 (HA_<server name>), which the HA hook assigns by the
 # RFC 3074 hash (Kea ARM, "Load-Balancing Configuration").
 kea_config() {
 	local d=$WORK/$1 first=${POOL_BIG%-*} last=${POOL_BIG#*-}
@@ -232,8 +232,8 @@ kea_config() {
 	mid = str(ipaddress.ip_address((a + b) // 2))
 	nxt = str(ipaddress.ip_address((a + b) // 2 + 1))
 	one = f'"pools": [ {{ "pool": "{first} - {last}" }} ]'
-	two = (f'"pools": [ {{ "pool": "{first} - {mid}", "client-class": "HA_server1" }}, '
-	       f'{{ "pool": "{nxt} - {last}", "client-class": "HA_server2" }} ]')
+	two = (f'"pools": [ {{ "pool": "{first} - {mid}", "client-class": "HA_s1" }}, '
+	       f'{{ "pool": "{nxt} - {last}", "client-class": "HA_s2" }} ]')
 	if one not in cfg:
 	    raise SystemExit("bench-lb: kea-dhcp4.json.tmpl: the one-pool line to split is not there")
 	open(f"{d}/kea.json", "w").write(cfg.replace(one, two))
