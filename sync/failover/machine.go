@@ -87,6 +87,16 @@ type SetSplit struct{ Split, MaxSeconds int }
 
 func (SetSplit) event() {}
 
+// LANProbe: the agent probed the partner's own addresses on the served
+// links (ARP) at At: Answered when any answered. Only a VRRP master's
+// probes count (Presence.LANProbe): its LAN link demonstrably works.
+type LANProbe struct {
+	At       time.Time
+	Answered bool
+}
+
+func (LANProbe) event() {}
+
 func (Start) event()               {}
 func (LinkUp) event()              {}
 func (LinkDown) event()            {}
@@ -257,7 +267,7 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		m.pres.Advert(at(adv.At, now))
 		return nil
 	}
-	if (m.pres.LinkIsUp() || m.pres.AdvertsHeard()) && m.partnerMayServe() {
+	if (m.pres.LinkIsUp() || m.pres.AdvertsHeard() || m.pres.LANHeard()) && m.partnerMayServe() {
 		m.heardAt = now
 	}
 	var acts []Action
@@ -337,6 +347,14 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 			break
 		}
 		m.cfg.Split, m.cfg.LoadBalanceMaxSeconds = ev.Split, ev.MaxSeconds
+	case LANProbe:
+		if !m.master || m.pres.LinkIsUp() {
+			break
+		}
+		m.pres.LANProbe(at(ev.At, now), ev.Answered)
+		if ev.Answered && m.partnerMayServe() {
+			m.heardAt = now
+		}
 	case TimerFired:
 		// Deadlines are checked below for every event.
 	case OperatorPartnerDown:
