@@ -158,6 +158,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		return err
 	}
 	if fo != nil {
+		if built.File.DHCP != nil {
+			fo.SetWitness(newLANWitness(built))
+		}
 		var (
 			sec pair.Section
 			rep lease.OpenReport

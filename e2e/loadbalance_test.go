@@ -66,6 +66,7 @@ failover:
   split: %[8]d
   mclt: %[9]s
   load_balance_max_seconds: 3
+  auto_partner_down: 3s
   listen: %[5]s
   peer: %[6]s
   vrrp_instance: lan
@@ -406,4 +407,64 @@ func TestLoadBalancePoolBalanceLarge(t *testing.T) {
 	if d := time.Since(normalAt); d > 30*time.Second {
 		t.Errorf("balancing a /15 took %v", d)
 	}
+}
+
+// TestLoadBalanceSurvivorPartnerDown: after a box loss the survivor
+// reaches PARTNER-DOWN by itself (auto_partner_down 3s) whether it was
+// VRRP master (its witness: ARP probes of the partner's own address go
+// unanswered) or backup (the adverts stopped); a cut sync cable alone
+// never gets there (the partner answers ARP and keeps advertising).
+func TestLoadBalanceSurvivorPartnerDown(t *testing.T) {
+	for _, c := range []struct{ name, lost string }{{"master survives", "sec"}, {"backup survives", "pri"}} {
+		t.Run(c.name, func(t *testing.T) {
+			p := newLBPair(t, 128)
+			if _, _, err := p.waitNormal(40*time.Second, 1); err != nil {
+				t.Fatal(err)
+			}
+			lost, surv := p.sec, p.pri
+			if c.lost == "pri" {
+				lost, surv = p.pri, p.sec
+			}
+			marker := "--- box loss of " + lost.Name + " ---"
+			_, _ = fmt.Fprintln(surv.Log, marker)
+			at := time.Now()
+			lab.KillBox(t, lost.Host, "eth0", "sync0")
+			surv.WaitLog(`failover transition.*to=PARTNER-DOWN`, 20*time.Second)
+			pd, _ := logEvent(surv.Log.String(), marker, regexp.MustCompile(`msg="failover transition".* to=PARTNER-DOWN`))
+			t.Logf("%s (VRRP %s) in PARTNER-DOWN %v after the loss of %s (auto_partner_down 3s, max_response_delay 3s)",
+				surv.Name, map[bool]string{true: "master", false: "backup"}[surv == p.pri], pd.Sub(at).Round(time.Millisecond), lost.Name)
+		})
+	}
+	t.Run("cut sync cable", func(t *testing.T) {
+		p := newLBPair(t, 128)
+		if _, _, err := p.waitNormal(40*time.Second, 1); err != nil {
+			t.Fatal(err)
+		}
+		p.pri.Host.MustIP("link", "set", "sync0", "down")
+		p.sec.Host.MustIP("link", "set", "sync0", "down")
+		// Five times auto_partner_down plus the link's own timeout.
+		lab.WaitFor(t, 10*time.Second, "both boxes in COMMUNICATIONS-INTERRUPTED", func() (bool, string) {
+			sp, e1 := p.pri.TryStatus()
+			ss, e2 := p.sec.TryStatus()
+			if e1 != nil || e2 != nil {
+				return false, fmt.Sprint(e1, e2)
+			}
+			return sp.Failover.State == "COMMUNICATIONS-INTERRUPTED" && ss.Failover.State == "COMMUNICATIONS-INTERRUPTED",
+				sp.Failover.State + " / " + ss.Failover.State
+		})
+		time.Sleep(15 * time.Second)
+		for _, b := range []*pairBox{p.pri, p.sec} {
+			if strings.Contains(b.Log.String(), "to=PARTNER-DOWN") {
+				t.Errorf("%s reached PARTNER-DOWN with only the sync cable cut", b.Name)
+			}
+			if st := b.Status(); st.Failover.State != "COMMUNICATIONS-INTERRUPTED" {
+				t.Errorf("%s: %s after 15 s of a cut sync cable", b.Name, st.Failover.State)
+			}
+		}
+		p.pri.Host.MustIP("link", "set", "sync0", "up")
+		p.sec.Host.MustIP("link", "set", "sync0", "up")
+		if _, _, err := p.waitNormal(30*time.Second, 1); err != nil {
+			t.Fatalf("after the cable is back: %v", err)
+		}
+	})
 }

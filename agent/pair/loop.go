@@ -22,6 +22,7 @@ func (p *Pair) Run(ctx context.Context) error {
 	linkErr := make(chan error, 1)
 	wg.Go(func() { linkErr <- p.link.Run(ctx) })
 	wg.Go(func() { p.balance(ctx) })
+	wg.Go(func() { p.probeLoop(ctx) })
 	// Deferred in this order, the balancer is stopped before it is waited
 	// for: it runs until its context ends, also after the link failed.
 	defer wg.Wait()

@@ -142,7 +142,12 @@ type Pair struct {
 	// partner's, "" once a link came up with them agreed.
 	agreedMu sync.Mutex
 	agreed   failover.Agreed // split and max seconds: the primary's in force
+	ownLAN   []netip.Addr    // our addresses for the partner to probe (SetWitness)
 	disagree atomic.Pointer[string]
+	// witness probes the partner on the LAN (nil: no probing);
+	// partnerLAN are its addresses from its last Hello.
+	witness    Witness
+	partnerLAN atomic.Pointer[[]netip.Addr]
 
 	// ctx bounds Replicate calls of the commit path; cancelled when Run
 	// ends.
@@ -214,7 +219,6 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 		opts.Role = peer.Secondary
 	}
 	agreed := failover.AgreedOf(fc, f.MaxResponseDelay)
-	opts.Params = agreed.Marshal()
 	switch {
 	case f.Auth.PSKFile != "":
 		if opts.PSK, err = peer.LoadPSK(f.Auth.PSKFile); err != nil {
@@ -272,6 +276,7 @@ func (p *Pair) Start(sec Section, rep lease.OpenReport) error {
 		return errors.New("failover: the lease database is not open")
 	}
 	p.rep, p.sec = rep, sec
+	p.opts.Params = p.hello()
 	p.opts.Store = p.db // its Apply is one group commit of the partner's records
 	p.opts.OnEvent = p.onLinkEvent
 	if p.cfg.Role == failover.Secondary {
@@ -345,7 +350,12 @@ func (p *Pair) MaxResponseDelay() time.Duration { return p.opts.MaxResponseDelay
 // load_balance_max_seconds (they are the primary's to change, with a
 // reload), logging when they differ from its own file.
 func (p *Pair) checkParams(theirs []byte) error {
-	a, err := failover.UnmarshalAgreed(theirs)
+	h, err := failover.UnmarshalHello(theirs)
+	a := h.Agreed
+	if err == nil {
+		lan := h.LAN
+		p.partnerLAN.Store(&lan)
+	}
 	p.agreedMu.Lock()
 	if err == nil {
 		err = p.agreed.Check(a)
@@ -390,11 +400,19 @@ func (p *Pair) SetSplit(split, maxSeconds int) error {
 	}
 	p.agreedMu.Lock()
 	p.agreed.Split, p.agreed.LoadBalanceMaxSeconds = split, maxSeconds
-	params := p.agreed.Marshal()
 	p.agreedMu.Unlock()
+	params := p.hello()
 	p.q.push(failover.SetSplit{Split: split, MaxSeconds: maxSeconds})
 	if p.link == nil {
 		return nil
 	}
 	return p.link.SendParams(params)
+}
+
+// hello is what the handshake tells the partner: the agreed parameters and
+// our addresses on the served links.
+func (p *Pair) hello() []byte {
+	p.agreedMu.Lock()
+	defer p.agreedMu.Unlock()
+	return failover.Hello{Agreed: p.agreed, LAN: p.ownLAN}.Marshal()
 }

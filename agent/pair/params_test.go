@@ -25,7 +25,7 @@ func TestPairParamsRefusedInStatus(t *testing.T) {
 	p := paramsPair(cfg)
 	pri := cfg
 	pri.Role, pri.MCLT, pri.Split = failover.Primary, time.Hour, 128
-	err := p.checkParams(failover.AgreedOf(pri, 3*time.Second).Marshal())
+	err := p.checkParams(failover.Hello{Agreed: failover.AgreedOf(pri, 3*time.Second)}.Marshal())
 	want := "failover.mclt: ours 30m0s, partner's 1h0m0s"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("another mclt: %v, want %q", err, want)
@@ -44,7 +44,7 @@ func TestPairParamsRefusedInStatus(t *testing.T) {
 		t.Error("malformed parameters accepted")
 	}
 	pri.MCLT = cfg.MCLT
-	if err := p.checkParams(failover.AgreedOf(pri, 3*time.Second).Marshal()); err != nil {
+	if err := p.checkParams(failover.Hello{Agreed: failover.AgreedOf(pri, 3*time.Second)}.Marshal()); err != nil {
 		t.Fatalf("only the split differs: %v", err)
 	}
 	st = p.Status()

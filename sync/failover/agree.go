@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -114,4 +115,55 @@ func pct(f float64) string { return fmt.Sprintf("%g%%", math.Round(f*10000)/100)
 func (a Agreed) SplitFrom(primary Agreed) (split, maxSeconds int, changed bool) {
 	return primary.Split, primary.LoadBalanceMaxSeconds,
 		primary.Split != a.Split || primary.LoadBalanceMaxSeconds != a.LoadBalanceMaxSeconds
+}
+
+// Hello is what a node tells its partner in the sync link's handshake
+// (and the primary again after a reload): the parameters that must agree,
+// and its own IPv4 addresses on the served links (not the VIPs), which
+// the partner probes on the LAN while the sync link is down (the Master's
+// witness, Presence.LANProbe).
+type Hello struct {
+	Agreed Agreed
+	LAN    []netip.Addr
+}
+
+// maxHelloLAN bounds the addresses in a Hello (the link carries at most
+// 255 bytes of it).
+const maxHelloLAN = 48
+
+// Marshal encodes h: Agreed, then a count and the IPv4 addresses.
+func (h Hello) Marshal() []byte {
+	b := h.Agreed.Marshal()
+	var lan []netip.Addr
+	for _, a := range h.LAN {
+		if a.Is4() && len(lan) < maxHelloLAN {
+			lan = append(lan, a)
+		}
+	}
+	b = append(b, byte(len(lan)))
+	for _, a := range lan {
+		v := a.As4()
+		b = append(b, v[:]...)
+	}
+	return b
+}
+
+// UnmarshalHello decodes what Hello.Marshal wrote.
+func UnmarshalHello(p []byte) (Hello, error) {
+	if len(p) < agreedLen+1 {
+		return Hello{}, fmt.Errorf("%w: %d bytes", ErrAgreedFormat, len(p))
+	}
+	a, err := UnmarshalAgreed(p[:agreedLen])
+	if err != nil {
+		return Hello{}, err
+	}
+	n, rest := int(p[agreedLen]), p[agreedLen+1:]
+	if n > maxHelloLAN || len(rest) != 4*n {
+		return Hello{}, fmt.Errorf("%w: %d LAN addresses in %d bytes", ErrAgreedFormat, n, len(rest))
+	}
+	h := Hello{Agreed: a}
+	for i := range n {
+		h.LAN = append(h.LAN, netip.AddrFrom4([4]byte(rest[4*i:4*i+4])))
+	}
+	return h, nil
 }

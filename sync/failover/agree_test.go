@@ -2,6 +2,8 @@ package failover
 
 import (
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +107,31 @@ func TestSetSplit(t *testing.T) {
 	}
 	if _, ok := acts[0].(Refused); !ok || m.Policy().BackupShare() != 0 {
 		t.Errorf("split 300: actions %v, share %v", acts, m.Policy().BackupShare())
+	}
+}
+
+func TestHelloRoundTrip(t *testing.T) {
+	a := Agreed{Mode: LoadBalance, Split: 64, LoadBalanceMaxSeconds: 3, MCLT: time.Hour, MaxResponseDelay: 3 * time.Second}
+	h := Hello{Agreed: a, LAN: []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("203.0.113.2")}}
+	b := h.Marshal()
+	if len(b) > 255 {
+		t.Fatalf("%d bytes", len(b))
+	}
+	got, err := UnmarshalHello(b)
+	want := []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("203.0.113.2")}
+	if err != nil || got.Agreed != a || !slices.Equal(got.LAN, want) {
+		t.Fatalf("round trip: %+v, %v; want %v (IPv4 only)", got, err, want)
+	}
+	many := Hello{Agreed: a}
+	for i := range 100 {
+		many.LAN = append(many.LAN, netip.AddrFrom4([4]byte{198, 18, 1, byte(i)}))
+	}
+	if b := many.Marshal(); len(b) > 255 {
+		t.Errorf("100 addresses: %d bytes, over the link's 255", len(b))
+	}
+	for _, bad := range [][]byte{b[:len(b)-1], append(slices.Clone(b), 0), b[:agreedLen]} {
+		if _, err := UnmarshalHello(bad); !errors.Is(err, ErrAgreedFormat) {
+			t.Errorf("%d bytes: %v", len(bad), err)
+		}
 	}
 }

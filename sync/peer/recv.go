@@ -23,9 +23,13 @@ func (s *session) run() error {
 		}
 		s.heard()
 		s.busy.Store(true)
-		if t != FrameUpdate {
+		if t != FrameUpdate && t != FrameAck && t != FrameHeartbeat {
 			// Everything else (a snapshot page, the end of a sync)
-			// comes after the updates before it.
+			// comes after the updates before it. An ack is about our
+			// own stream and a heartbeat about nothing: handled at
+			// once, so our commits waiting for the partner are not
+			// held behind our apply (fsync) of the partner's records
+			// (load-balance: both boxes commit and apply at once).
 			err = s.applyPending()
 		}
 		if err == nil {
