@@ -10,9 +10,10 @@ import (
 	"github.com/hadhcpd/hadhcpd/netcfg"
 )
 
-// probeTimeout bounds one ARP probe of the partner: a live box on the
-// same LAN answers in well under a millisecond.
-const probeTimeout = 200 * time.Millisecond
+// probeTimeout bounds one ARP probe of the partner (netcfg.ProbeARP asks
+// three times within it): a live box on the same LAN answers in well
+// under a millisecond.
+const probeTimeout = 450 * time.Millisecond
 
 // lanWitness is pair.Witness over netcfg's ARP probe: this box's own
 // addresses on dhcp.interfaces (the VIPs excluded), and probes of the

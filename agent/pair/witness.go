@@ -2,6 +2,7 @@ package pair
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -43,6 +44,7 @@ func (p *Pair) probeLoop(ctx context.Context) {
 	if p.witness == nil {
 		return
 	}
+	last := 0 // 0 nothing said, 1 answered, 2 unanswered
 	for {
 		t := p.clock.NewTimer(probeEvery)
 		select {
@@ -51,9 +53,17 @@ func (p *Pair) probeLoop(ctx context.Context) {
 			return
 		case <-t.C():
 		}
-		if ev, ok := p.probeOnce(ctx); ok {
-			p.q.push(ev)
+		ev, ok := p.probeOnce(ctx)
+		if !ok {
+			last = 0
+			continue
 		}
+		// One line when what the LAN says changes, for the operator.
+		if st := map[bool]int{true: 1, false: 2}[ev.Answered]; st != last {
+			last = st
+			p.log.Info("partner LAN probe", "answered", ev.Answered, "partner_addrs", fmt.Sprint(*p.partnerLAN.Load()))
+		}
+		p.q.push(ev)
 	}
 }
 
@@ -81,6 +91,7 @@ func (p *Pair) probePartner(ctx context.Context, master, linkUp bool) (failover.
 	for _, a := range *lan {
 		answered, err := p.witness.Probe(ctx, a)
 		if err != nil {
+			p.log.Debug("partner LAN probe failed", "addr", a, "err", err)
 			continue
 		}
 		if answered {

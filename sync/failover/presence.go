@@ -50,12 +50,20 @@ type Presence struct {
 // carrier. An answer makes the partner heard until the next unanswered
 // probe; the silence counts from the first unanswered probe after an
 // answer (or after the link went down).
+//
+// An unanswered probe also ends an older "heard" of the VRRP path: a
+// Master keeps that from adverts received long ago (the partner's brief
+// mastership at a start), which says nothing about now; an advert after
+// the probe makes the partner heard again.
 func (p *Presence) LANProbe(at time.Time, answered bool) {
 	switch {
 	case answered:
 		p.lan = vrrpHeard
 	case p.lan != vrrpSilent:
 		p.lan, p.lanSilent = vrrpSilent, at
+	}
+	if !answered && p.vrrp == vrrpHeard && p.lastAdvert.Before(at) {
+		p.vrrp = vrrpUnknown
 	}
 }
 
