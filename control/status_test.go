@@ -84,4 +84,17 @@ func TestWriteStatusTable(t *testing.T) {
 			t.Errorf("status table lacks %q:\n%s", want, out)
 		}
 	}
+	// The pair's parameters, and a refusal naming the key and both values.
+	st.Failover.Mode, st.Failover.Split, st.Failover.LoadBalanceMaxSeconds = "load-balance", 64, 3
+	st.Failover.MCLTSeconds, st.Failover.MaxResponseDelaySeconds = 3600, 3
+	st.Failover.ParamsRefused = "failover.mclt: ours 1h0m0s, partner's 30m0s"
+	b.Reset()
+	if err := WriteStatus(&b, &st, st.Started.Add(90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mclt 1h0m0s", "max_response_delay 3s", "split 64", "load_balance_max_seconds 3", "PARTNER REFUSED", "partner's 30m0s"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status table lacks %q:\n%s", want, b.String())
+		}
+	}
 }
