@@ -17,7 +17,9 @@ import (
 // History:
 //
 //	1: the first version.
-const ProtocolVersion = 1
+//	2: the session frame carries the pair parameters (Options.Params);
+//	   FrameParams.
+const ProtocolVersion = 2
 
 // FrameType is the first byte of every frame.
 type FrameType uint8
