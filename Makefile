@@ -8,11 +8,13 @@ LDFLAGS   := -X github.com/hadhcpd/hadhcpd/agent.Version=$(VERSION)
 BIN       := bin/hadhcpd
 FUZZTIME  ?= 5s
 
-# Debian packages the tests and benchmarks drive as real peers. Installed
+# Debian packages the tests and benchmarks drive as real peers (and
+# chromium for the status page's browser test, prometheus for promtool's
+# check of the shipped alerting rules). Installed
 # only when missing (apt-get is slow and needs the network), with a
 # temporary policy-rc.d so Kea, ISC dhcpd and keepalived are not started as
 # services on the machine: the tests run their own copies in namespaces.
-TEST_PKGS := iproute2 iputils-ping nftables isc-dhcp-client isc-dhcp-relay isc-dhcp-server udhcpc busybox keepalived kea-dhcp4-server kea-admin tcpdump arping
+TEST_PKGS := iproute2 iputils-ping nftables isc-dhcp-client isc-dhcp-relay isc-dhcp-server udhcpc busybox keepalived kea-dhcp4-server kea-admin tcpdump arping chromium prometheus
 
 .PHONY: help
 help: ## show this list
@@ -51,10 +53,11 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	@scripts/fuzz.sh $(FUZZTIME)
 
 .PHONY: test
-test: deps check vet ## everything CI runs: checks, vet, staticcheck, race tests (root tests need root), short fuzzing
+test: deps check vet ## everything CI runs: checks, vet, staticcheck, race tests (root tests need root), short fuzzing, package checks, systemd-test (root)
 	$(GO) test -race -count=1 -timeout 15m ./...
 	@scripts/fuzz.sh $(FUZZTIME)
 	@scripts/package-test.sh --quick
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory systemd-test; else echo "systemd-test: skipped (needs root)"; fi
 
 .PHONY: bench
 bench: deps ## benchmarks (lease database; perfdhcp against hadhcpd and Kea: unpinned, then one core each)
@@ -65,6 +68,10 @@ bench: deps ## benchmarks (lease database; perfdhcp against hadhcpd and Kea: unp
 .PHONY: demo
 demo: deps build ## the two-box lab in namespaces: leases, a box crash, the takeover, the return (root, < 60 s)
 	@scripts/demo.sh
+
+.PHONY: bench-classes
+bench-classes: deps ## perfdhcp against one box: 20 classes and 10,000 reservations vs the plain config, DORA/s and ratio (target >= 0.9; root, a few minutes)
+	@scripts/bench-classes.sh
 
 .PHONY: bench-vrrp
 bench-vrrp: deps ## VRRP takeover vs keepalived (table and ratio) and the no-flap run under CPU load; root
@@ -89,8 +96,9 @@ rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns 
 	HADHCPD_REJOIN_LEASES=100000 $(GO) test -count=1 -timeout 30m -run TestIntegrationFailoverRejoin -v ./e2e/
 
 # make chaos N=100 SEED=123 MODE=load-balance: randomized faults under load
-# against a pair (MODE: hot-standby, the default, or load-balance);
-# make test runs a short version (4 faults).
+# against a pair (MODE: hot-standby, the default, or load-balance), then N
+# disk faults (a full state_dir, a damaged journal) against another;
+# make test runs a short version of the first (4 faults).
 N    ?= 30
 SEED ?=
 MODE ?=
@@ -111,6 +119,20 @@ rpm: ## build dist/hadhcpd-<version>-1.x86_64.rpm
 .PHONY: package-test
 package-test: ## packages: static checks, then install/upgrade/remove/purge the .deb in a debootstrapped Debian 12 (root, ~3-5 min)
 	@scripts/package-test.sh
+
+# What systemd-test needs on the host, installed only for it.
+SYSTEMD_TEST_PKGS := systemd-container debootstrap
+
+.PHONY: systemd-test
+systemd-test: ## the .deb under a real systemd: Debian 12 booted in systemd-nspawn; start after READY, reload, watchdog restart, stop cleans up, journal fields (root; ~20 s, ~1 min the first time: debootstrap, cached in /var/cache/hadhcpd-systemd-test)
+	@missing=""; for p in $(SYSTEMD_TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then echo "apt-get install$$missing"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+		else echo "systemd-test: not root: cannot install$$missing"; exit 1; fi; \
+	fi
+	@VERSION=$(VERSION) scripts/systemd-test.sh
 
 .PHONY: package-test-quick
 package-test-quick: ## packages: static checks only (unit, config, man page, .deb/.rpm contents; < 1 min)

@@ -17,12 +17,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/agent/journald"
 	"github.com/hadhcpd/hadhcpd/agent/pair"
 	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/dhcpd"
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/events"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -40,6 +42,12 @@ func NewLogger(w io.Writer, node config.NodeConfig) *slog.Logger {
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if node.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)
+	}
+	// Under systemd the attributes become journal fields (agent/journald).
+	if f, ok := w.(*os.File); ok && journald.OnJournal(f, os.Getenv) {
+		if jh, err := journald.New(journald.Socket, "hadhcpd", lvl, h); err == nil {
+			h = jh
+		}
 	}
 	return slog.New(h).With("node", node.Name)
 }
@@ -112,6 +120,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if err != nil {
 		return err
 	}
+	for _, w := range built.Warnings {
+		log.Warn("config: served differently from what the file says", "key", w.Key, "warning", w.Reason)
+	}
 	base := built
 	if built.Failover != nil && built.Failover.Machine.Role == failover.Secondary && built.DHCP != nil {
 		// The section last accepted from the primary, until it sends.
@@ -121,12 +132,19 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	em, err := events.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("event stream metrics: %w", err)
+	}
+	bus := events.NewBus(events.Options{Box: cfg.Node.Name, Clock: clk, Metrics: em})
+	defer bus.Close() // ends the readers' streams
 
 	vr, err := newVRRP(built, log.With("component", "vrrp"), reg)
 	if err != nil {
 		return err
 	}
 	if vr != nil {
+		vr.observe = vrrpObserver(bus)
 		// Invariant 4: a box that crashed while master must not keep the VIP.
 		if err := vr.Cleanup(); err != nil {
 			return fmt.Errorf("remove stale virtual IPs: %w", err)
@@ -146,6 +164,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if err != nil {
 		return err
 	}
+	if fo != nil {
+		fo.ObserveTransitions(failoverObserver(bus))
+	}
 	var (
 		gate dhcpd.Gate
 		wrap func(*lease.DB) dhcpd.LeaseDB
@@ -153,7 +174,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if fo != nil {
 		gate, wrap = fo.Gate(), fo.Attach
 	}
-	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap)
+	dh, err := newDHCP(built, log.With("component", "dhcp"), reg, clk, gate, vipServerID(vr), wrap, leaseObserver(bus))
 	if err != nil {
 		return err
 	}
@@ -212,7 +233,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			}
 			return err
 		}
-		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: operatorFor(fo)}
+		ctl := &control.Server{Log: log.With("component", "control"), Status: src.status, Ops: operatorFor(fo), Events: bus}
 		start("control", func(ctx context.Context) error { return ctl.Serve(ctx, ln) })
 	}
 	// The API's reloads run in the loop below, where SIGHUP's do: one
@@ -220,6 +241,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	apiReload := make(chan chan error)
 	if base.API != nil {
 		api, err := newAPI(base, log.With("component", "api"), src, fo, rl.Load != nil, apiReload)
+		if err == nil {
+			api.Events = bus
+			if dh != nil {
+				api.LeaseWriter = &leaseWriter{log: log.With("component", "api"), dh: dh, fo: fo, bus: bus}
+			}
+		}
 		var ln net.Listener
 		if err == nil {
 			ln, err = net.Listen("tcp", base.API.Listen)
@@ -233,7 +260,8 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			}
 			return err
 		}
-		log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", api.Token != nil)
+		log.Info("HTTP API listening", "addr", ln.Addr().String(), "token", api.Token != nil,
+			"tls", api.TLS != nil, "client_certs", base.API.ClientCerts())
 		start("api", func(ctx context.Context) error { return api.Serve(ctx, ln) })
 	}
 	if vr != nil {
@@ -398,6 +426,13 @@ func newAPI(b *config.Built, log *slog.Logger, src *statusSource, fo *pair.Pair,
 			return nil, err
 		}
 		api.Token = tok
+	}
+	if t := b.API.TLS; t != nil {
+		c, err := control.LoadTLS(control.TLSFiles{Cert: t.Cert, Key: t.Key, ClientCA: t.ClientCA})
+		if err != nil {
+			return nil, err
+		}
+		api.TLS = c
 	}
 	if f := b.File.Failover; f != nil {
 		api.PartnerAddr = f.Peer

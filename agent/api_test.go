@@ -2,9 +2,17 @@ package agent
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +74,62 @@ func TestNewAPI(t *testing.T) {
 	}
 	if api, _ := newAPI(apiBuilt(t, tok), log, src, nil, false, reloads); api.Reload != nil {
 		t.Error("reload offered without a config file to read")
+	}
+}
+
+// The agent reads node.api_tls at start: a key others may read is
+// refused; with client_ca the listener requires client certificates.
+func TestNewAPITLS(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gw2"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "api.pem"), filepath.Join(dir, "api.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := configtest.Load(t, `
+node: {name: gw2, state_dir: `+dir+`, api_listen: "192.0.2.2:9768",
+  api_tls: {cert: `+certFile+`, key: `+keyFile+`, client_ca: `+certFile+`}}
+vrrp:
+  instances:
+    - {name: lan, interface: eth0, vrid: 51, priority: 100, virtual_ips: [192.0.2.1/24]}
+`)
+	b, err := config.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &statusSource{node: "gw2", started: time.Now()}
+	if _, err := newAPI(b, log, src, nil, false, nil); err == nil || !strings.Contains(err.Error(), "node.api_tls.key") {
+		t.Fatalf("world-readable key: err %v", err)
+	}
+	if err := os.Chmod(keyFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api, err := newAPI(b, log, src, nil, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if api.TLS == nil || api.TLS.ClientCAs == nil || api.TLS.ClientAuth != tls.RequireAndVerifyClientCert || api.Token != nil {
+		t.Fatalf("api TLS %+v token %q", api.TLS, api.Token)
 	}
 }

@@ -30,6 +30,10 @@ type dhcpPart struct {
 	srv   *dhcpd.Server
 
 	stateDir string // node.state_dir (a relative HADHCPD_CPUPROFILE goes there)
+	// lossUntil: a box alone whose recovery lost records probes before
+	// offering until then (Engine.SetRecoveryProbing), then forgets the
+	// loss (lease.DB.LossMended). Run's goroutine only.
+	lossUntil time.Time
 
 	// Liveness (agent/notify.go): the Run loop answers live at every
 	// iteration (its tick makes one a second, through the engine's lock
@@ -55,8 +59,9 @@ const (
 // puts a layer between the engine and the database (agent/pair's
 // replicating commit path, invariant 2). clock is the agent's
 // wall time, given to the engine and the database alike so lease times
-// are stamped and compared on one clock.
-func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB) (*dhcpPart, error) {
+// are stamped and compared on one clock. onLease, when set, sees every
+// durable lease change (the event stream).
+func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock dhcpd.Clock, gate dhcpd.Gate, serverID dhcpd.ServerIDFunc, wrap func(*lease.DB) dhcpd.LeaseDB, onLease func(dhcpd.LeaseEvent)) (*dhcpPart, error) {
 	dc, cfg := b.DHCP, b.File
 	if dc == nil {
 		return nil, nil
@@ -85,6 +90,9 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 		return nil, fmt.Errorf("dhcp.subnets: pools: %w", err)
 	}
 	m, err := dhcpd.NewMetrics(reg)
+	if err == nil {
+		err = registerLeaseDB(reg, db.Err)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("dhcp metrics: %w", err)
@@ -97,11 +105,26 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 	edb = &watchedDB{LeaseDB: edb, w: cw}
 	eng, err := dhcpd.NewEngine(dhcpd.EngineOptions{
 		Config: dc, DB: edb, Gate: gate, ServerID: serverID,
-		Clock: clock, Logger: log, Metrics: m,
+		Clock: clock, Logger: log, Metrics: m, OnLease: onLease, Prober: netProber{},
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	var lossUntil time.Time
+	if rep.NeedResync && wrap == nil {
+		// Alone: no partner holds the lost records, so what they leased
+		// is known only to the clients: probe before offering until the
+		// longest lease they could hold has run out (invariant 1).
+		if lossUntil = lossWindowEnd(dc, rep.LossAt); clock.Now().Before(lossUntil) {
+			eng.SetRecoveryProbing(lossUntil)
+		} else {
+			lossUntil = time.Time{}
+			log.Info("lease records lost in an earlier recovery have all expired by now", "lost_at", rep.LossAt.UTC())
+			if err := db.LossMended(); err != nil {
+				log.Warn("forget the mended loss", "err", err)
+			}
+		}
 	}
 	var abandoned []lease.Lease
 	db.Range(func(l lease.Lease) bool {
@@ -123,7 +146,7 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 		db.Close()
 		return nil, err
 	}
-	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv, commits: cw, stateDir: cfg.Node.StateDir}
+	p := &dhcpPart{log: log, clock: clock, db: db, rep: rep, eng: eng, srv: srv, commits: cw, stateDir: cfg.Node.StateDir, lossUntil: lossUntil}
 	p.setSection(cfg.DHCP, sec)
 	return p, nil
 }
@@ -158,7 +181,14 @@ loop:
 		case <-tick.C:
 			// The agent's clock, not the ticker's reading: offers and
 			// probation periods were stamped with it.
-			p.eng.Tick(p.clock.Now())
+			now := p.clock.Now()
+			p.eng.Tick(now)
+			if !p.lossUntil.IsZero() && !now.Before(p.lossUntil) {
+				p.lossUntil = time.Time{}
+				if err := p.db.LossMended(); err != nil {
+					p.log.Warn("forget the mended loss", "err", err)
+				}
+			}
 		case <-summary.C:
 			p.eng.LogPools()
 		case err = <-done:
@@ -386,4 +416,23 @@ func (p *dhcpPart) Apply(base *config.Config, sec *config.DHCPConfig, source str
 	p.section, p.hash = c.DHCP, config.SectionHash(b)
 	p.log.Info("dhcp config applied", "source", source, "hash", fmt.Sprintf("%x", p.hash), "changed", strings.Join(changed, ","))
 	return changed, nil
+}
+
+// registerLeaseDB registers the lease database's health: failed is
+// lease.DB.Err (after a failed write or fdatasync the database refuses
+// every change until a retry succeeds; the watchdog restarts an agent
+// whose database stays failed).
+func registerLeaseDB(reg prometheus.Registerer, failed func() error) error {
+	if reg == nil {
+		return nil
+	}
+	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hadhcpd_lease_db_write_failed",
+		Help: "1 while the lease database refuses changes after a failed write or fdatasync (it retries; a disk that stays full ends in the watchdog's restart).",
+	}, func() float64 {
+		if failed() != nil {
+			return 1
+		}
+		return 0
+	}))
 }

@@ -214,7 +214,7 @@ func testPair(t *testing.T, run bool) *pair.Pair {
 	t.Helper()
 	dir := t.TempDir()
 	psk := filepath.Join(dir, "peer.key")
-	if err := os.WriteFile(psk, []byte(strings.Repeat("k", 32)), 0o600); err != nil {
+	if err := os.WriteFile(psk, []byte("Zq3vX8tLw1Rk6NbP0sYh4JdG9cAf2EmU\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(configtest.File(t, fmt.Sprintf(`

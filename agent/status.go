@@ -31,6 +31,7 @@ func (s *statusSource) status() control.Status {
 	}
 	if s.dh != nil {
 		st.Pools = s.pools()
+		st.RecoveryProbingUntil = s.dh.eng.RecoveryProbing()
 	}
 	return st
 }

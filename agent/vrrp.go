@@ -17,6 +17,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/netcfg"
 	"github.com/hadhcpd/hadhcpd/vrrp"
+	"github.com/hadhcpd/hadhcpd/vrrp/track"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -25,7 +26,9 @@ type vrrpPart struct {
 	log      *slog.Logger
 	metrics  *vrrp.Metrics
 	notifyM  *hooks.Metrics
+	trackM   *track.Metrics
 	specs    []instSpec
+	scripts  []config.ScriptSpec
 	groups   []config.VRRPSyncGroup
 	firewall bool
 	rules    netcfg.FirewallRules
@@ -36,7 +39,10 @@ type vrrpPart struct {
 	// for an instance's transitions and adverts, and a priority override
 	// (0 = the configured one) applied before the first election.
 	hooks map[string]instHooks
-	prios map[string]uint8
+	// observe sees every instance's transitions (the event stream); set
+	// before Run.
+	observe func(instance string, t vrrp.Transition)
+	prios   map[string]uint8
 }
 
 // instHooks are the observers of one instance (vrrp.Deps.OnTransition and
@@ -147,10 +153,11 @@ func (p *vrrpPart) instance(name string) *vrrp.Instance {
 
 // instSpec is one instance, typed.
 type instSpec struct {
-	cfg    vrrp.Config
-	garp   netcfg.Schedule
-	track  []string // the instance's own interface first
-	notify hooks.Scripts
+	cfg     vrrp.Config
+	garp    netcfg.Schedule
+	track   []config.TrackSpec // interfaces, the instance's own first
+	scripts []config.TrackSpec // vrrp.scripts it tracks, with their weights
+	notify  hooks.Scripts
 }
 
 // newVRRP builds the VRRP instances of b; it returns nil, nil when b has
@@ -171,8 +178,15 @@ func newVRRP(b *config.Built, log *slog.Logger, reg prometheus.Registerer) (*vrr
 	if err != nil {
 		return nil, fmt.Errorf("notify metrics: %w", err)
 	}
+	if err := trackSpecsOf(specs, b.Scripts); err != nil {
+		return nil, err
+	}
+	tm, err := track.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("track metrics: %w", err)
+	}
 	return &vrrpPart{
-		log: log, metrics: m, notifyM: hm, specs: specs, groups: b.File.VRRP.SyncGroups,
+		log: log, metrics: m, notifyM: hm, trackM: tm, specs: specs, scripts: b.Scripts, groups: b.File.VRRP.SyncGroups,
 		firewall: b.File.Firewall.Manage, rules: firewallRules(b),
 	}, nil
 }
@@ -196,7 +210,7 @@ func vrrpSpecs(in []config.VRRPSpec) ([]instSpec, error) {
 		}
 		g := netcfg.Schedule{Repeat: s.GARP.Repeat, Interval: s.GARP.Interval, Refresh: s.GARP.Refresh}
 		n := hooks.Scripts{Master: s.Notify.Master, Backup: s.Notify.Backup, Fault: s.Notify.Fault, Notify: s.Notify.Any, Timeout: s.Notify.Timeout}
-		specs = append(specs, instSpec{cfg: c, garp: g, track: s.Track, notify: n})
+		specs = append(specs, instSpec{cfg: c, garp: g, track: s.Track, scripts: s.TrackScripts, notify: n})
 	}
 	return specs, errors.Join(errs...)
 }
@@ -341,6 +355,15 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 		p.mu.Unlock()
 		var inst *vrrp.Instance
 		onTransition := h.onTransition
+		if obs := p.observe; obs != nil {
+			name, next := s.cfg.Name, onTransition
+			onTransition = func(t vrrp.Transition) {
+				obs(name, t)
+				if next != nil {
+					next(t)
+				}
+			}
+		}
 		if !s.notify.Empty() {
 			r := hooks.New(s.cfg.Name, s.notify, hooks.Deps{Log: ilog, Metrics: p.notifyM})
 			runners = append(runners, r)
@@ -388,43 +411,14 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
-	// Carrier of the tracked interfaces (IFF_LOWER_UP), read once now so
-	// the instances start with the truth, then followed by the watcher.
-	carrier := map[string]bool{}
-	for _, s := range p.specs {
-		all := true
-		for _, l := range s.track {
-			up, err := netcfg.Carrier(l)
-			if err != nil {
-				p.log.Warn("tracked link missing: fault until it appears", "op", "track", "iface", l, "err", err)
-			}
-			carrier[l] = up
-			all = all && up
-		}
-		insts[s.cfg.Name].SetTrack(all)
-	}
+	// Carrier of the tracked interfaces (IFF_LOWER_UP) and the track
+	// scripts (agent/track.go): read now so the instances start with the
+	// truth, then followed by the watcher and the checkers.
+	onCarrier := p.startTracking(hctx, insts, &helpers)
 	helpers.Add(1)
 	go func() {
 		defer helpers.Done()
-		err := netcfg.WatchCarrier(hctx, func(link string, up bool) {
-			if was, ok := carrier[link]; ok && was == up {
-				return
-			}
-			if _, ok := carrier[link]; ok {
-				p.log.Info("tracked link", "iface", link, "carrier", up)
-			}
-			carrier[link] = up
-			for _, s := range p.specs {
-				if !slices.Contains(s.track, link) {
-					continue
-				}
-				all := true
-				for _, l := range s.track {
-					all = all && carrier[l]
-				}
-				insts[s.cfg.Name].SetTrack(all)
-			}
-		})
+		err := netcfg.WatchCarrier(hctx, onCarrier)
 		if err != nil {
 			p.log.Error("link watch stopped", "op", "watch", "err", err)
 		}

@@ -22,8 +22,12 @@ type Built struct {
 	File     *Config
 	DHCP     *scope.Config // nil: no dhcp section
 	VRRP     []VRRPSpec    // in the file's order
+	Scripts  []ScriptSpec  // vrrp.scripts, in the file's order
 	Failover *FailoverSpec // nil: a single server
 	API      *APISpec      // nil: no HTTP API
+	// Warnings: keys served differently from what they say (a pool's
+	// network address skipped, ...); check-config prints them.
+	Warnings []*ConfigError
 }
 
 // VRRPSpec is one vrrp instance, typed, with defaults applied. The agent
@@ -40,7 +44,8 @@ type VRRPSpec struct {
 	VIPs           []netip.Prefix
 	UnicastPeers   []netip.Addr // empty: multicast 224.0.0.18
 	GARP           GARPSpec
-	Track          []string // the instance's own interface first
+	Track          []TrackSpec // interfaces, the instance's own first (weight 0)
+	TrackScripts   []TrackSpec // vrrp.scripts entries, with the weight that applies
 	Notify         NotifySpec
 }
 

@@ -22,14 +22,23 @@ const (
 
 // Bounds of the dhcp section's durations.
 const (
-	// Lease times: under 10s a client does little but renew. The upper
+	// Lease times: 4s at least. Real configurations go down to 10s
+	// (min-lease-time) and lab ones lower; what bounds it here is what the
+	// server can serve: the journal stores whole seconds, so T1 < T2 <
+	// lease in whole seconds (RFC 2131 §4.4.5) needs 3s, and under 4s a
+	// lease would end before a client's first retransmission of a lost
+	// REQUEST (RFC 2131 §4.1). Shortness costs only writes: each renewal
+	// is a journal record (and, in a pair, a round trip to the partner),
+	// 2/L per second per client, and online compaction keeps the journal
+	// bounded. Failover never needs a lease to be long: MCLT caps leases
+	// from above, never from below. The upper
 	// bound is what the lease database can store: it keeps absolute
 	// times as 32-bit seconds (until 2106, as the failover protocol
 	// carries them) and the potential expiry sent to the partner runs to
 	// 1.5 leases ahead, plus up to an hour of clock skew. A year keeps
 	// that inside the range until 2104, and a client renews at T1 anyway,
 	// so a longer lease only keeps a departed client's address longer.
-	minLeaseTime = 10 * time.Second
+	minLeaseTime = 4 * time.Second
 	maxLeaseTime = 365 * 24 * time.Hour
 	// A declined address is stored ABANDONED until its probation ends:
 	// bounded like a lease.
@@ -37,6 +46,12 @@ const (
 	// An offer holds its address in memory only; a client that has not
 	// requested it within minutes has gone elsewhere.
 	maxOfferHold = 5 * time.Minute
+	// A probe delays the client's OFFER, which it awaits for about 4 s
+	// before it retransmits (RFC 2131 §4.1); an answer on a LAN comes
+	// within milliseconds.
+	minPingTimeout     = 10 * time.Millisecond
+	maxPingTimeout     = 2 * time.Second
+	defaultPingTimeout = 500 * time.Millisecond
 )
 
 // dhcpConfig checks the dhcp section and builds the engine's typed config
@@ -53,6 +68,8 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 		Authoritative:    d.Authoritative == nil || *d.Authoritative,
 		OfferHold:        durationOr(d.OfferHold, defaultOfferHold),
 		DeclineProbation: durationOr(d.DeclineProbation, defaultDeclineProbation),
+		PingCheck:        d.PingCheck,
+		PingTimeout:      durationOr(d.PingTimeout, defaultPingTimeout),
 	}
 	if len(d.Interfaces) == 0 {
 		v.add("dhcp.interfaces", "needs at least one interface to serve")
@@ -72,13 +89,43 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 		seen[n] = i
 	}
 	bound(v, "dhcp.offer_hold", d.OfferHold, 0, maxOfferHold, "")
+	if d.PingTimeout != 0 {
+		bound(v, "dhcp.ping_timeout", d.PingTimeout, minPingTimeout, maxPingTimeout, "")
+	}
+	for i, r := range d.TrustedRelays {
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(r); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		switch {
+		case err != nil || !p.Addr().Is4():
+			v.add(fmt.Sprintf("dhcp.trusted_relays[%d]", i), "%q is not an IPv4 address or network (192.0.2.254, 198.51.100.0/24)", r)
+		case p.Masked() != p:
+			v.add(fmt.Sprintf("dhcp.trusted_relays[%d]", i), "%s has host bits set (network is %s)", r, p.Masked())
+		default:
+			out.TrustedRelays = append(out.TrustedRelays, p)
+		}
+	}
 	bound(v, "dhcp.decline_probation", d.DeclineProbation, 0, maxDeclineProbation, "")
 	global := leaseTimes(v, "dhcp", d.DefaultLeaseTime, d.MinLeaseTime, d.MaxLeaseTime, scope.LeaseTimes{
 		Default: defaultLeaseTime, Min: defaultMinLeaseTime, Max: defaultMaxLeaseTime,
 	})
+	defs, derrs := scope.NewDefinitions(d.OptionDefinitions)
+	for _, e := range derrs {
+		v.add("dhcp.option_definitions"+e.Key, "%s", e.Reason)
+	}
+	v.optDefs = defs
+	global = renewTimes(v, "dhcp", nonZero(d.RenewTime), nonZero(d.RebindTime), global)
 	gopts := parseOptions(v, "dhcp.options", d.Options)
-	if len(d.Subnets) == 0 {
-		v.add("dhcp.subnets", "needs at least one subnet")
+	dhcpGlobals(v, d, out)
+	var classNames classNames
+	out.Classes, classNames = classesConfig(v, d.ClientClasses)
+	entries := subnetEntries(v, d, global, gopts, out.Boot)
+	if len(entries) == 0 {
+		v.add("dhcp.subnets", "needs at least one subnet (here or in dhcp.shared_networks)")
 	}
 	type span struct {
 		first, last netip.Addr
@@ -86,8 +133,8 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 	}
 	var pools []span
 	poolNames := map[string]bool{}
-	for i, sc := range d.Subnets {
-		k := fmt.Sprintf("dhcp.subnets[%d]", i)
+	for _, en := range entries {
+		k, sc := en.key, en.cfg
 		s := &scope.Subnet{}
 		p, err := netip.ParsePrefix(sc.Subnet)
 		switch {
@@ -102,11 +149,13 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 		}
 		for j, other := range out.Subnets {
 			if s.Prefix.IsValid() && other.Prefix.IsValid() && s.Prefix.Overlaps(other.Prefix) {
-				v.add(k+".subnet", "%s overlaps dhcp.subnets[%d].subnet %s", s.Prefix, j, other.Prefix)
+				v.add(k+".subnet", "%s overlaps %s.subnet %s", s.Prefix, entries[j].key, other.Prefix)
 			}
 		}
-		s.Times = leaseTimes(v, k, derefDur(sc.DefaultLeaseTime), derefDur(sc.MinLeaseTime), derefDur(sc.MaxLeaseTime), global)
-		s.Options = gopts.Merge(parseOptions(v, k+".options", sc.Options))
+		s.Times = leaseTimes(v, k, derefDur(sc.DefaultLeaseTime), derefDur(sc.MinLeaseTime), derefDur(sc.MaxLeaseTime), en.times)
+		s.Times = renewTimes(v, k, sc.RenewTime, sc.RebindTime, s.Times)
+		s.Options = en.opts.Merge(parseOptions(v, k+".options", sc.Options))
+		s.Boot = en.boot.Over(bootConfig(v, k, sc.NextServer, sc.ServerName, sc.BootFile))
 		inSubnet := func(a netip.Addr) bool {
 			return s.Prefix.IsValid() && s.Prefix.Contains(a) && a != s.Prefix.Addr() && a != scope.Broadcast(s.Prefix)
 		}
@@ -120,7 +169,8 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 				v.add(pk, "%v", err)
 				continue
 			}
-			if s.Prefix.IsValid() && (!inSubnet(first) || !inSubnet(last)) {
+			first, last = skipEnds(v, pk, s.Prefix, first, last)
+			if s.Prefix.IsValid() && (!inSubnet(first) || !inSubnet(last) || last.Less(first)) {
 				v.add(pk, "%s is not inside subnet %s (without its network and broadcast addresses)", pc.Range, s.Prefix)
 				continue
 			}
@@ -143,6 +193,7 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 			}
 			poolNames[name] = true
 			s.Pools = append(s.Pools, lease.Pool{Name: name, First: first, Last: last})
+			s.PoolRules = append(s.PoolRules, poolRule(v, fmt.Sprintf("%s.pools[%d]", k, j), pc, classNames))
 		}
 		for j, r := range sc.Relays {
 			a, err := netip.ParseAddr(r)
@@ -153,12 +204,11 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 			s.Relays = append(s.Relays, a)
 		}
 		ips, hws, ids := map[netip.Addr]int{}, map[string]int{}, map[string]int{}
+		circuits, remotes := map[string]int{}, map[string]int{}
 		for j, rc := range sc.Reservations {
 			rk := fmt.Sprintf("%s.reservations[%d]", k, j)
 			var r scope.Reservation
-			if rc.HWAddress == "" && rc.ClientID == "" {
-				v.add(rk, "needs hw_address or client_id")
-			}
+			reservationIdents(v, rk, rc, &r, circuits, remotes, j)
 			if rc.HWAddress != "" {
 				hw, err := net.ParseMAC(rc.HWAddress)
 				if err != nil || len(hw) != 6 {
@@ -183,6 +233,8 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 			}
 			a, err := netip.ParseAddr(rc.IP)
 			switch {
+			case rc.IP == "":
+				// Options, boot fields and classes only.
 			case err != nil || !a.Is4():
 				v.add(rk+".ip", "%q is not an IPv4 address", rc.IP)
 			case s.Prefix.IsValid() && !inSubnet(a):
@@ -191,12 +243,9 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 				if o, dup := ips[a]; dup {
 					v.add(rk+".ip", "%s is also reserved by %s.reservations[%d]", a, k, o)
 				}
+				// Inside a pool is fine: the pool never gives it to
+				// another client (lease.Pool.Reserved).
 				ips[a] = j
-				for _, p := range pools {
-					if p.first.Compare(a) <= 0 && a.Compare(p.last) <= 0 {
-						v.add(rk+".ip", "%s is inside the pool %s: reserved addresses must lie outside the pools", a, p.key)
-					}
-				}
 				for _, vip := range vips {
 					if vip.addr == a {
 						v.add(vip.key, "%s is reserved for a client by %s.ip: the box would lease its own virtual IP to it", a, rk)
@@ -209,10 +258,14 @@ func (c *Config) dhcpConfig(v *validator, vips []keyedAddr) *scope.Config {
 			}
 			r.Hostname = rc.Hostname
 			r.Options = parseOptions(v, rk+".options", rc.Options)
+			r.Boot = bootConfig(v, rk, rc.NextServer, rc.ServerName, rc.BootFile)
+			r.Classes, _ = classSet(v, rk+".client_classes", rc.ClientClasses, classNames, false)
 			s.Reservations = append(s.Reservations, r)
 		}
+		s.IndexReservations()
 		out.Subnets = append(out.Subnets, s)
 	}
+	linkShared(out.Subnets, entries)
 	return out
 }
 
@@ -260,7 +313,7 @@ func leaseTimes(v *validator, k string, def, lo, hi time.Duration, inherit scope
 }
 
 func parseOptions(v *validator, k string, m map[string]any) scope.Options {
-	opts, errs := scope.ParseOptions(m)
+	opts, errs := v.optDefs.Parse(m)
 	for _, e := range errs {
 		v.add(k+"."+e.Key, "%s", e.Reason)
 	}

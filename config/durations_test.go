@@ -33,11 +33,13 @@ func TestDurationUnits(t *testing.T) {
 func TestDurationBounds(t *testing.T) {
 	sub, fo := subnetConfig, failoverConfig
 	refused(t, []badConfig{
-		{"lease time past the journal's range", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: 876000h", 1), "dhcp.default_lease_time", "outside 10s..8760h"},
-		{"max lease time too long", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  max_lease_time: 8761h", 1), "dhcp.max_lease_time", "outside 10s..8760h"},
-		{"subnet lease time too long", sub("      default_lease_time: 9000h\n"), "dhcp.subnets[0].default_lease_time", "outside 10s..8760h"},
-		{"lease time too short", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  min_lease_time: 5s", 1), "dhcp.min_lease_time", "outside 10s..8760h"},
+		{"lease time past the journal's range", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: 876000h", 1), "dhcp.default_lease_time", "outside 4s..8760h"},
+		{"max lease time too long", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  max_lease_time: 8761h", 1), "dhcp.max_lease_time", "outside 4s..8760h"},
+		{"subnet lease time too long", sub("      default_lease_time: 9000h\n"), "dhcp.subnets[0].default_lease_time", "outside 4s..8760h"},
+		{"lease time too short", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  min_lease_time: 3s", 1), "dhcp.min_lease_time", "outside 4s..8760h"},
 		{"probation too long", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  decline_probation: 9000h", 1), "dhcp.decline_probation", "outside 0s..8760h"},
+		{"ping timeout too long", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  ping_timeout: 5s", 1), "dhcp.ping_timeout", "outside 10ms..2s"},
+		{"ping timeout too short", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  ping_timeout: 1ms", 1), "dhcp.ping_timeout", "outside 10ms..2s"},
 		{"offer hold too long", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  offer_hold: 1h", 1), "dhcp.offer_hold", "outside 0s..5m"},
 		{"mclt too long", fo("  role: primary\n  mclt: 48h\n"), "failover.mclt", "outside 1m..24h"},
 		{"mclt too short", fo("  role: primary\n  mclt: 30s\n"), "failover.mclt", "outside 1m..24h"},

@@ -6,42 +6,54 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+
+	"github.com/hadhcpd/hadhcpd/sync/psk"
 )
 
-// minPSKLen is the shortest pre-shared key the peer link accepts
-// (sync/peer.MinPSKLen: this package may not import the link, so a test
-// holds the two rules together).
-const minPSKLen = 32
-
-// CheckFiles reads the files c names, failover.auth's key or certificates,
-// by the rules the peer link applies when the agent starts, so that
-// `check-config` refuses what `run` would. It returns every problem at
-// once, each naming its key and matching ErrConfig, and changes nothing.
+// CheckFiles reads the files c names, failover.auth's key or certificates
+// and node.api_tls's, by the rules the peer link and the API apply when
+// the agent starts, so that `check-config` refuses what `run` would. It
+// returns every problem at once, each naming its key and matching
+// ErrConfig, and changes nothing.
 //
 // It is apart from Load and Build, which read the config file alone:
 // the importers build configs for a box whose key does not exist yet,
 // and status, leases and cleanup load the config without needing it.
 func (c *Config) CheckFiles() error {
-	f := c.Failover
-	if f == nil {
-		return nil
-	}
 	var v validator
-	if f.Auth.PSKFile != "" {
-		if err := checkPSK(f.Auth.PSKFile); err != nil {
-			v.add("failover.auth.psk_file", "%v", err)
+	if f := c.Failover; f != nil {
+		if f.Auth.PSKFile != "" {
+			if err := checkPSK(f.Auth.PSKFile); err != nil {
+				v.add("failover.auth.psk_file", "%v", err)
+			}
+		}
+		if t := f.Auth.TLS; t != nil {
+			// sync/peer.LoadTLS's rule: the pair, and a CA.
+			checkPair(&v, "failover.auth.tls", t.Cert, t.Key, false)
+			checkCA(&v, "failover.auth.tls.ca", t.CA)
 		}
 	}
-	if f.Auth.TLS != nil {
-		checkTLS(&v, f.Auth.TLS)
+	if t := c.Node.APITLS; t != nil && c.Node.APIListen != "" {
+		// control.LoadTLS's rule: the pair, its key readable by its
+		// owner only (as a psk_file), and the client CA when set.
+		checkPair(&v, "node.api_tls", t.Cert, t.Key, true)
+		checkCA(&v, "node.api_tls.client_ca", t.ClientCA)
 	}
 	return v.err()
 }
 
-// checkPSK is sync/peer.LoadPSK's rule: a regular file, not accessible by
-// group or others (the key lets a box rewrite its partner's lease
-// database), of at least minPSKLen bytes.
+// checkPSK is the peer link's rule (sync/psk.Load, which the link reads
+// the file with): a regular file, not accessible by group or others (the
+// key lets a box rewrite its partner's lease database), holding a key
+// that passes psk.Check.
 func checkPSK(path string) error {
+	_, err := psk.Load(path)
+	return err
+}
+
+// checkPrivate: path is a regular file that neither group nor others may
+// access.
+func checkPrivate(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
@@ -52,45 +64,44 @@ func checkPSK(path string) error {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return fmt.Errorf("%s has mode %#o; it must not be accessible by group or others (chmod 600)", path, perm)
 	}
-	key, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if len(key) < minPSKLen {
-		return fmt.Errorf("%s holds %d bytes; at least %d random bytes are needed (head -c 32 /dev/urandom > %s)", path, len(key), minPSKLen, path)
-	}
 	return nil
 }
 
-// checkTLS is sync/peer.LoadTLS's rule: the certificate and key make a
-// pair, and the CA file holds at least one PEM certificate. Each problem
-// is named by the key of the file that causes it.
-func checkTLS(v *validator, t *TLSConfig) {
-	const k = "failover.auth.tls"
-	cert, certErr := readSet(t.Cert)
+// checkPair: the certificate and key files under key k (k.cert, k.key)
+// make a TLS pair; with private, the key file is also checkPrivate's.
+// Each problem is named by the key of the file that causes it.
+func checkPair(v *validator, k, certPath, keyPath string, private bool) {
+	cert, certErr := readSet(certPath)
 	if certErr != nil {
 		v.add(k+".cert", "%v", certErr)
 	}
-	key, keyErr := readSet(t.Key)
+	key, keyErr := readSet(keyPath)
+	if keyErr == nil && private && keyPath != "" {
+		keyErr = checkPrivate(keyPath)
+	}
 	if keyErr != nil {
 		v.add(k+".key", "%v", keyErr)
 	}
-	if certErr == nil && keyErr == nil && t.Cert != "" && t.Key != "" {
+	if certErr == nil && keyErr == nil && certPath != "" && keyPath != "" {
 		if _, err := tls.X509KeyPair(cert, key); err != nil {
 			// The pair fails on its certificate when that has no
 			// readable leaf; otherwise on the key (unreadable, or not
 			// the certificate's).
 			if leafParses(cert) {
-				v.add(k+".key", "%s with certificate %s: %v", t.Key, t.Cert, err)
+				v.add(k+".key", "%s with certificate %s: %v", keyPath, certPath, err)
 			} else {
-				v.add(k+".cert", "%s: %v", t.Cert, err)
+				v.add(k+".cert", "%s: %v", certPath, err)
 			}
 		}
 	}
-	if ca, err := readSet(t.CA); err != nil {
-		v.add(k+".ca", "%v", err)
-	} else if t.CA != "" && !x509.NewCertPool().AppendCertsFromPEM(ca) {
-		v.add(k+".ca", "%s holds no PEM certificate", t.CA)
+}
+
+// checkCA: the CA file under key k holds at least one PEM certificate.
+func checkCA(v *validator, k, path string) {
+	if ca, err := readSet(path); err != nil {
+		v.add(k, "%v", err)
+	} else if path != "" && !x509.NewCertPool().AppendCertsFromPEM(ca) {
+		v.add(k, "%s holds no PEM certificate", path)
 	}
 }
 

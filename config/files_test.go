@@ -44,19 +44,22 @@ func keyOf(t *testing.T, err error, key string) *ConfigError {
 // failover.auth.psk_file, and the two rules agree on every case (the
 // agent refuses to start on what sync/peer.LoadPSK refuses).
 func TestCheckPSKFile(t *testing.T) {
-	if minPSKLen != peer.MinPSKLen {
-		t.Fatalf("minPSKLen %d, sync/peer.MinPSKLen %d", minPSKLen, peer.MinPSKLen)
-	}
 	dir := t.TempDir()
 	write := func(name string, n int, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, make([]byte, n), 0o600); err != nil {
+		key := make([]byte, n)
+		rand.Read(key)
+		if err := os.WriteFile(p, key, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Chmod(p, mode); err != nil {
 			t.Fatal(err)
 		}
 		return p
+	}
+	weak := filepath.Join(dir, "weak.key")
+	if err := os.WriteFile(weak, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	link := filepath.Join(dir, "link.key")
 	if err := os.Symlink(write("target.key", 32, 0o600), link); err != nil {
@@ -73,8 +76,9 @@ func TestCheckPSKFile(t *testing.T) {
 		{"world-readable", write("world.key", 48, 0o644), "mode 0644"},
 		{"group-readable", write("group.key", 48, 0o640), "mode 0640"},
 		{"world-writable only", write("ww.key", 48, 0o602), "mode 0602"},
-		{"short", write("short.key", 10, 0o600), "holds 10 bytes"},
-		{"one byte short", write("31.key", 31, 0o600), "holds 31 bytes"},
+		{"short", write("short.key", 10, 0o600), "10 bytes"},
+		{"one byte short", write("31.key", 31, 0o600), "31 bytes"},
+		{"weak", weak, "too weak"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &Config{Failover: &FailoverConfig{Auth: AuthConfig{PSKFile: tc.path}}}

@@ -52,6 +52,7 @@ func Load(path string) (*Config, error) {
 	var cfg Config
 	hooks := mapstructure.ComposeDecodeHookFunc(
 		durationHook,
+		trackHook,
 		mapstructure.StringToSliceHookFunc(","),
 	)
 	err := v.UnmarshalExact(&cfg, viper.DecodeHook(hooks))
@@ -299,7 +300,7 @@ func Read(path string) (*Config, error) {
 	dc, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           &cfg,
 		WeaklyTypedInput: true,
-		DecodeHook:       mapstructure.ComposeDecodeHookFunc(durationHook, mapstructure.StringToSliceHookFunc(",")),
+		DecodeHook:       mapstructure.ComposeDecodeHookFunc(durationHook, trackHook, mapstructure.StringToSliceHookFunc(",")),
 	})
 	if err != nil {
 		return nil, err

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 )
 
@@ -107,6 +107,7 @@ func Build(c *Config) (*Built, error) {
 	c.validateNode(&v)
 	var vips []keyedAddr
 	b.VRRP, vips = c.vrrpSpecs(&v)
+	b.Scripts = c.scriptSpecs(&v)
 	b.DHCP = c.dhcpConfig(&v, vips)
 	b.Failover = c.failoverSpec(&v)
 	b.API = c.apiSpec(&v)
@@ -116,10 +117,34 @@ func Build(c *Config) (*Built, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	b.Warnings = v.warns
 	return b, nil
 }
 
-type validator struct{ errs []error }
+// Warnings returns what c's configuration does that works but may not be
+// what its author meant (check-config prints them); nil when c is not
+// valid.
+func (c *Config) Warnings() []*ConfigError {
+	b, err := Build(c)
+	if err != nil {
+		return nil
+	}
+	return b.Warnings
+}
+
+type validator struct {
+	errs  []error
+	warns []*ConfigError
+	// optDefs are the option names the dhcp section's options maps are
+	// parsed with: the standard ones and dhcp.option_definitions.
+	optDefs *scope.Definitions
+}
+
+// warn notes something that is served, but differently from what the
+// file says (check-config prints it; it never stops the server).
+func (v *validator) warn(key, format string, args ...any) {
+	v.warns = append(v.warns, &ConfigError{Key: key, Reason: fmt.Sprintf(format, args...)})
+}
 
 func (v *validator) add(key, format string, args ...any) {
 	v.errs = append(v.errs, &ConfigError{Key: key, Reason: fmt.Sprintf(format, args...)})
@@ -236,8 +261,7 @@ func (c *Config) vrrpSpecs(v *validator) (specs []VRRPSpec, vips []keyedAddr) {
 		if s.GARP.Interval == 0 {
 			s.GARP.Interval = defaultGARPInterval
 		}
-		// The instance's own interface is tracked first.
-		s.Track = slices.Compact(append([]string{in.Interface}, in.TrackInterfaces...))
+		s.Track, s.TrackScripts = in.trackSpecs(v, k, c.VRRP.Scripts)
 		s.Notify = in.notifySpec(v, k)
 		specs = append(specs, s)
 	}

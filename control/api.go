@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
+	"github.com/hadhcpd/hadhcpd/events"
 )
 
 // The HTTP API (node.api_listen): JSON under /v1/, described in
@@ -52,8 +54,19 @@ type API struct {
 	// Reload does what SIGHUP does and says how it went; nil: not offered.
 	Reload func(ctx context.Context) error
 	// Token is the bearer token every request must carry; nil: no token,
-	// and then only loopback clients are served.
+	// and then only loopback clients are served, unless TLS requires
+	// client certificates.
 	Token []byte
+	// TLS, when set, makes the listener HTTPS (LoadTLS). With ClientCAs,
+	// every request must come with a client certificate they signed
+	// (checked in the handshake, and again here): it names the caller,
+	// and the token, when set, is required in addition.
+	TLS *tls.Config
+	// Events is the event stream (GET /v1/events); nil: not offered.
+	Events *events.Bus
+	// Leases, when set, releases leases (DELETE /v1/leases/{ip}); nil:
+	// not offered.
+	LeaseWriter LeaseWriter
 }
 
 // opTimeout bounds one write, as connDeadline does on the socket.
@@ -115,7 +128,14 @@ func (a *API) Handler() http.Handler {
 		}
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	return a.auth(mux)
+	// The status page's files are served without the token (they hold no
+	// data; the page asks the API with it); everything else needs it.
+	top := http.NewServeMux()
+	ui := uiHandler()
+	top.Handle("GET /{$}", ui)
+	top.Handle("GET /ui/", ui)
+	top.Handle("/", a.auth(mux))
+	return top
 }
 
 type route struct {
@@ -132,6 +152,8 @@ func (a *API) routes() []route {
 		{"POST", "/v1/maintenance", a.write(a.maintenance)},
 		{"POST", "/v1/partner-down", a.write(a.partnerDown)},
 		{"POST", "/v1/reload", a.write(a.reload)},
+		{"GET", "/v1/events", a.events},
+		{"DELETE", "/v1/leases/{ip}", a.deleteLease},
 	}
 }
 
@@ -152,7 +174,15 @@ func (a *API) Serve(ctx context.Context, ln net.Listener) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	var err error
+	if a.TLS != nil {
+		// ServeTLS offers HTTP/2 as well (ALPN) on a copy of the config.
+		srv.TLSConfig = a.TLS
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -166,17 +196,33 @@ func who(r *http.Request) string {
 	return s
 }
 
-// auth admits a request with the token, or, when there is no token, a
-// loopback client that is not a web page: a browser on this box would
-// otherwise let any site it visits drive the API (a cross-site POST
-// carries an Origin; a DNS-rebound name arrives as a foreign Host).
+// auth admits a request with a client certificate when TLS asks for them,
+// and with the token when there is one; with neither, a loopback client
+// that is not a web page: a browser on this box would otherwise let any
+// site it visits drive the API (a cross-site POST carries an Origin; a
+// DNS-rebound name arrives as a foreign Host).
 func (a *API) auth(next http.Handler) http.Handler {
 	var want [sha256.Size]byte
 	if a.Token != nil {
 		want = sha256.Sum256(a.Token)
 	}
 	id := TokenID(a.Token)
+	certs := a.TLS != nil && a.TLS.ClientCAs != nil
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller := ""
+		if certs {
+			// The handshake already refused a client without a verified
+			// certificate; this holds should the server be set up
+			// otherwise.
+			if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+				a.Log.Warn("api: refused: no verified client certificate", "remote", r.RemoteAddr, "path", r.URL.Path)
+				writeError(w, http.StatusUnauthorized, "a client certificate signed by node.api_tls.client_ca is required")
+				return
+			}
+			// The certificate names a person or system; a token is
+			// shared, so the certificate is the caller in the log.
+			caller = CertID(r.TLS.VerifiedChains[0][0])
+		}
 		if a.Token != nil {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			// Hashing first makes the comparison's time independent of
@@ -188,7 +234,14 @@ func (a *API) auth(next http.Handler) http.Handler {
 				writeError(w, http.StatusUnauthorized, "a valid bearer token is required (Authorization: Bearer …)")
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), whoKey{}, id)))
+			if caller == "" {
+				caller = id
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), whoKey{}, caller)))
+			return
+		}
+		if certs {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), whoKey{}, caller)))
 			return
 		}
 		if !loopback(r.RemoteAddr) || !loopbackHost(r.Host) || r.Header.Get("Origin") != "" {

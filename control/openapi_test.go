@@ -2,11 +2,14 @@ package control
 
 import (
 	"encoding/json"
+	"net/netip"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/events"
 )
 
 // TestOpenAPIDescribesEveryEndpoint: openapi.yaml names every route with
@@ -25,13 +28,17 @@ func TestOpenAPIDescribesEveryEndpoint(t *testing.T) {
 	}
 	now := time.Now()
 	for name, v := range map[string]any{
-		"status": sampleStatus(),
-		"lease":  LeaseInfo{IP: "x", State: "x", HWAddr: "x", ClientID: "x", Hostname: "x", Start: now, Expiry: now, Seq: 1},
-		"result": OperatorResult{Refused: "x", VRRPState: "x", VRRPMaster: "x"},
-		"pool":   PoolUse{},
-		"page":   LeasePage{Next: "x"},
-		"reload": ReloadResult{},
-		"error":  apiError{Result: &OperatorResult{}},
+		"status":  sampleStatus(),
+		"lease":   LeaseInfo{IP: "x", State: "x", HWAddr: "x", ClientID: "x", Hostname: "x", Start: now, Expiry: now, Seq: 1},
+		"result":  OperatorResult{Refused: "x", VRRPState: "x", VRRPMaster: "x"},
+		"pool":    PoolUse{},
+		"page":    LeasePage{Next: "x"},
+		"reload":  ReloadResult{},
+		"error":   apiError{Result: &OperatorResult{}},
+		"release": ReleaseResult{},
+		"event": events.Event{Seq: 1, Time: now, Box: "x", Type: events.TypeLease, Action: "x", IP: netip.MustParseAddr("192.0.2.1"),
+			HWAddr: events.MAC{1}, ClientID: events.Hex{1}, Hostname: "x", Expiry: now, Relay: netip.MustParseAddr("192.0.2.1"),
+			By: "x", Instance: "x", From: "x", To: "x", Reason: "x"},
 	} {
 		b, err := json.Marshal(v)
 		if err != nil {

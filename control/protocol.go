@@ -37,6 +37,10 @@ type Status struct {
 	VRRP     []VRRPStatus    `json:"vrrp"`
 	Failover *FailoverStatus `json:"failover"` // null for a single server
 	Pools    []PoolStatus    `json:"pools"`
+	// RecoveryProbingUntil: while not zero, every address is probed (ARP,
+	// ICMP echo) before it is offered, until then: a recovery lost lease
+	// records and no partner could restore them.
+	RecoveryProbingUntil time.Time `json:"recovery_probing_until"`
 }
 
 // VRRPStatus is one instance.

@@ -10,8 +10,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/events"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,6 +40,8 @@ type Server struct {
 	Ops Operator
 	// Allowed decides by the peer's uid; nil: root and our own uid.
 	Allowed func(uid uint32) bool
+	// Events is the event stream (`hadhcpd events`); nil: not offered.
+	Events *events.Bus
 }
 
 // connDeadline bounds one connection, the operator's waits included.
@@ -90,7 +94,8 @@ func (s *Server) handle(c *net.UnixConn, allowed func(uint32) bool) {
 		_ = enc.Encode(Response{Error: ErrNotAllowed.Error()})
 		return
 	}
-	line, err := bufio.NewReader(c).ReadBytes('\n')
+	rd := bufio.NewReader(c)
+	line, err := rd.ReadBytes('\n')
 	if err != nil {
 		return
 	}
@@ -103,9 +108,23 @@ func (s *Server) handle(c *net.UnixConn, allowed func(uint32) bool) {
 	case "status":
 		st := s.Status()
 		_ = enc.Encode(Response{OK: true, Status: &st})
+	case "events":
+		var er eventsRequest
+		if err := json.Unmarshal(line, &er); err != nil {
+			_ = enc.Encode(Response{Error: "bad request: " + err.Error()})
+			return
+		}
+		s.serveEvents(c, rd, er.EventsQuery)
 	case "maintenance", "partner-down":
 		// Bounded by the operator's own waits, below the deadline above.
-		_ = enc.Encode(operate(context.Background(), s.Ops, req))
+		resp := operate(context.Background(), s.Ops, req)
+		// Every write is logged with who made it, as the API's are.
+		lvl, op := slog.LevelInfo, strings.TrimSpace(req.Cmd+" "+req.Arg)
+		if !resp.OK {
+			lvl = slog.LevelWarn
+		}
+		s.Log.Log(context.Background(), lvl, "control socket write", "op", op, "who", fmt.Sprintf("uid:%d", uid), "ok", resp.OK, "error", resp.Error)
+		_ = enc.Encode(resp)
 	default:
 		_ = enc.Encode(Response{Error: fmt.Sprintf("unknown command %q", req.Cmd)})
 	}

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -153,7 +155,8 @@ func (f *fakeOperator) PartnerDown(context.Context) (OperatorResult, error) {
 }
 
 func TestControlOperatorCommands(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logBuf syncBuffer
+	log := slog.New(slog.NewTextHandler(&logBuf, nil))
 	fake := &fakeOperator{}
 	s := &Server{Log: log, Status: sampleStatus}
 	s.Ops = fake
@@ -195,6 +198,32 @@ func TestControlOperatorCommands(t *testing.T) {
 	if len(fake.calls) != n {
 		t.Errorf("bad requests reached the operator: %v", fake.calls[n:])
 	}
+	// Every write is logged with the caller's uid (its peer credentials).
+	who := fmt.Sprintf("who=uid:%d", os.Geteuid())
+	for _, op := range []string{`op="maintenance start"`, `op=partner-down`} {
+		if l := logBuf.String(); !strings.Contains(l, `msg="control socket write" `+op+" "+who) {
+			t.Errorf("no log line of %s %s:\n%s", op, who, l)
+		}
+	}
+}
+
+// syncBuffer is a log destination the server's goroutines write to while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // A single server (no failover: section) answers with a clear error.

@@ -39,7 +39,7 @@ func TestStatusJSONSchema(t *testing.T) {
 		"node",
 		"pools", "pools[].abandoned", "pools[].active", "pools[].backup", "pools[].expired",
 		"pools[].free", "pools[].pool", "pools[].released", "pools[].total",
-		"schema", "started", "version",
+		"recovery_probing_until", "schema", "started", "version",
 		"vrrp", "vrrp[].instance", "vrrp[].interface", "vrrp[].master", "vrrp[].priority",
 		"vrrp[].since", "vrrp[].state", "vrrp[].vrid",
 	}
@@ -96,5 +96,27 @@ func TestWriteStatusTable(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status table lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestWriteStatusRecoveryProbing: the table says when every address is
+// probed before it is offered, and until when; not otherwise.
+func TestWriteStatusRecoveryProbing(t *testing.T) {
+	st := sampleStatus()
+	now := st.Started.Add(time.Minute)
+	var b strings.Builder
+	if err := WriteStatus(&b, &st, now); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "RECOVERY PROBING") {
+		t.Errorf("recovery probing shown without a window:\n%s", b.String())
+	}
+	st.RecoveryProbingUntil = now.Add(4 * time.Hour)
+	b.Reset()
+	if err := WriteStatus(&b, &st, now); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "RECOVERY PROBING until "+now.Add(4*time.Hour).UTC().Format(time.RFC3339)+" (4h0m0s left)") {
+		t.Errorf("status table lacks the recovery probing window:\n%s", out)
 	}
 }

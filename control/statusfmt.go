@@ -35,6 +35,10 @@ func WriteStatus(w io.Writer, st *Status, now time.Time) error {
 			fmt.Fprintf(tw, "PARTNER REFUSED\t%s\n", f.ParamsRefused)
 		}
 	}
+	if u := st.RecoveryProbingUntil; !u.IsZero() {
+		fmt.Fprintf(tw, "\nRECOVERY PROBING until %s (%s left): lease records were lost; every address is probed before it is offered\n",
+			u.UTC().Format(time.RFC3339), u.Sub(now).Truncate(time.Second))
+	}
 	if len(st.Pools) > 0 {
 		fmt.Fprintln(tw, "\nPOOL\tTOTAL\tFREE\tBACKUP\tACTIVE\tEXPIRED\tRELEASED\tABANDONED")
 		for _, p := range st.Pools {

@@ -13,7 +13,12 @@ import (
 // replies, against an in-memory database (no fsync, no sockets). It is the
 // part of scripts/bench-dhcp.sh's CPU per DORA that this code controls.
 func BenchmarkEngineDORA(b *testing.B) {
-	r := newRig(&testing.T{})
+	benchDORA(b, newRig(&testing.T{}))
+}
+
+// benchDORA runs BenchmarkEngineDORA's exchange on r's engine, whose
+// first subnet serves lanIn.
+func benchDORA(b *testing.B, r *rig) {
 	r.e.spacing = -1
 	prl := dhcpv4.WithOption(dhcpv4.OptParameterRequestList(
 		dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer, dhcpv4.OptionDomainName))

@@ -11,6 +11,7 @@ import (
 // its commit returned: finish builds the reply (ACK) or the error.
 type pendingCommit struct {
 	lease  lease.Lease
+	cls    classified // the client's classes, for the ACK's options
 	finish func(err error) (Reply, error)
 	done   func(Reply, error)
 }

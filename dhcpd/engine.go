@@ -68,6 +68,9 @@ type Reply struct {
 	// commit is set (and Resp nil) by bind: the reply is decided once the
 	// lease is durable; HandleAsync queues it for the committer.
 	commit *pendingCommit
+	// probe is set (and Resp nil) by discover when the address must be
+	// probed first (probe.go); HandleAsync runs the probe.
+	probe *pendingProbe
 }
 
 // DropReason is why a request got no reply; the server counts drops by it.
@@ -90,6 +93,7 @@ const (
 	ErrNoServerID       DropReason = "no-server-id"
 	ErrNotAuthoritative DropReason = "not-authoritative" // would NAK, but authoritative is off
 	ErrCommit           DropReason = "commit-failed"
+	ErrInformNoCiaddr   DropReason = "inform-no-ciaddr" // RFC 2131 §4.3.5: the ACK goes to ciaddr
 	// ErrNotOffered: a SELECTING request names our server id for an
 	// address this server did not offer, may not allocate and nobody else
 	// holds; in a pair both boxes carry the VIP as server id, so the offer
@@ -101,6 +105,9 @@ const (
 	// 5: a client sends 0); answering would send the reply to an address
 	// the sender chose and serve it from the relayed subnet it named.
 	ErrClientGiaddr DropReason = "giaddr-from-client"
+	// ErrUntrustedRelay: a relayed request from a source that
+	// dhcp.trusted_relays, when set, does not list.
+	ErrUntrustedRelay DropReason = "untrusted-relay"
 	// ErrClientIDLong: a client identifier longer than the lease database
 	// stores (see maxClientID); such a lease could be offered but never
 	// committed.
@@ -166,9 +173,12 @@ type Engine struct {
 	spacing    time.Duration // see DefaultCommitSpacing
 
 	eventBind [2]prometheus.Counter // "bind", "renew": pre-curried
+	onLease   func(LeaseEvent)      // EngineOptions.OnLease
 	ignored   ignoredCounters
 
 	gauges poolGauges
+
+	probe *prober // nil: no Prober, never probes
 }
 
 // EngineOptions are the engine's collaborators. DB and Config are required.
@@ -192,6 +202,13 @@ type EngineOptions struct {
 	// Limits bound per-source request rates and the offers new clients
 	// may hold; the zero value is DefaultLimits.
 	Limits Limits
+	// OnLease, when set, observes every lease change once it is durable
+	// (the operator's event stream). It runs on the commit path and must
+	// not block.
+	OnLease func(LeaseEvent)
+	// Prober probes addresses before they are offered (probe.go): with
+	// dhcp.ping_check, and during a recovery window. nil: never.
+	Prober Prober
 }
 
 // NewEngine builds an engine. It fills each subnet's subnet mask and
@@ -201,7 +218,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		return nil, errors.New("dhcpd: engine needs a config and a lease database")
 	}
 	e := &Engine{
-		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics,
+		db: o.DB, gate: o.Gate, sid: o.ServerID, clock: o.Clock, log: o.Logger, m: o.Metrics, onLease: o.OnLease,
 		offers: map[netip.Addr]*offer{}, byKey: map[string]*offer{}, busy: map[netip.Addr]string{},
 	}
 	if e.gate == nil {
@@ -230,6 +247,10 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	e.eventBind[0] = e.m.Events.WithLabelValues("bind")
 	e.eventBind[1] = e.m.Events.WithLabelValues("renew")
 	e.ignored = newIgnoredCounters(e.m)
+	if o.Prober != nil {
+		e.probe = newProber(o.Prober, e.m)
+		e.probe.always.Store(o.Config.PingCheck)
+	}
 	prepareConfig(o.Config)
 	e.cfg.Store(o.Config)
 	e.refreshPools()
@@ -243,6 +264,8 @@ func prepareConfig(c *scope.Config) {
 	if c.OfferHold <= 0 {
 		c.OfferHold = 10 * time.Second
 	}
+	c.Link()
+	c.Index()
 	for _, s := range c.Subnets {
 		if s.Options == nil {
 			s.Options = scope.Options{}
@@ -279,6 +302,9 @@ func (e *Engine) Reconfigure(cfg *scope.Config, db PoolSetter) error {
 		return fmt.Errorf("dhcpd: reconfigure: pools: %w", err)
 	}
 	e.cfg.Store(cfg)
+	if e.probe != nil {
+		e.probe.always.Store(cfg.PingCheck)
+	}
 	e.poolLimitsLocked(e.db.Stats())
 	return nil
 }
@@ -289,6 +315,7 @@ type client struct {
 	id  []byte
 	hw  net.HardwareAddr
 	src source // for the offer bounds (Limits)
+	cls classified
 }
 
 // Handle decides the answer to one request. A nil Reply.Resp with a nil
@@ -319,6 +346,11 @@ func (e *Engine) HandleAsync(req *dhcpv4.DHCPv4, in Inbound, done func(Reply, er
 		e.enqueueCommit(p)
 		return
 	}
+	if p := rep.probe; p != nil && err == nil {
+		p.in = in
+		e.runProbe(p, done)
+		return
+	}
 	done(rep, err)
 }
 
@@ -340,9 +372,11 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrNotRequest
 	}
 	mt := req.MessageType()
-	if mt == dhcpv4.MessageTypeNone {
+	cfg := e.cfg.Load()
+	if mt == dhcpv4.MessageTypeNone && !cfg.BOOTP {
 		// RFC 2131 §4.1 lets a server answer BOOTP; dynamic BOOTP has no
-		// lease end and cannot work with failover, so it is refused.
+		// lease end and cannot work with failover, so it is refused
+		// (reserved hosts may use it: bootp in boot.go).
 		return Reply{}, ErrBOOTP
 	}
 	c := client{id: req.Options.Get(dhcpv4.OptionClientIdentifier), hw: req.ClientHWAddr}
@@ -353,7 +387,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrClientIDLong
 	}
 	c.key = lease.ClientKey(c.id, c.hw)
-	relayed, err := fromRelay(req, in)
+	relayed, err := fromTrustedRelay(req, in, e.cfg.Load().TrustedRelays)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -369,6 +403,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if sub == nil {
 		return Reply{}, ErrNoSubnet
 	}
+	classify(cfg, req, sub, &c, rai)
 	gc := Client{Key: c.key, HWAddr: c.hw, Secs: req.NumSeconds, Renewal: isRenewal(req, mt)}
 	if len(c.id) > 0 {
 		gc.ClientID = c.id
@@ -391,6 +426,8 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, e.decline(req, c, sub, sid, now)
 	case dhcpv4.MessageTypeInform:
 		return e.inform(req, c, sub, sid)
+	case dhcpv4.MessageTypeNone:
+		return e.bootp(req, c, sub, sid, now)
 	}
 	return Reply{}, ErrUnknownType
 }
@@ -404,9 +441,14 @@ func (e *Engine) serverID(in Inbound, sub *scope.Subnet) (netip.Addr, bool) {
 			return a, true
 		}
 	}
-	for _, p := range in.IfAddrs {
-		if sub.Prefix.Contains(p.Addr()) {
-			return p.Addr(), true
+	// Any subnet of the shared network: the link's other subnets need
+	// no address of the box, and the id must not change with the subnet
+	// of the address a client gets (a SELECTING REQUEST names it).
+	for _, s := range sub.Candidates() {
+		for _, p := range in.IfAddrs {
+			if s.Prefix.Contains(p.Addr()) {
+				return p.Addr(), true
+			}
 		}
 	}
 	if len(in.IfAddrs) > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func (f *fakeDB) Allocate(pool string, hint netip.Addr, from lease.State) (netip
 		if p.Name != pool {
 			continue
 		}
-		if hint.IsValid() && p.First.Compare(hint) <= 0 && hint.Compare(p.Last) <= 0 && f.freeLocked(hint, from) {
+		if hint.IsValid() && p.First.Compare(hint) <= 0 && hint.Compare(p.Last) <= 0 && f.freeLocked(hint, from) && !slices.Contains(p.Reserved, hint) {
 			f.held[hint] = true
 			return hint, nil
 		}
@@ -89,7 +90,7 @@ func (f *fakeDB) Allocate(pool string, hint netip.Addr, from lease.State) (netip
 		// client's last address stays untouched as long as possible.
 		for _, recorded := range []bool{false, true} {
 			for a := p.First; a.Compare(p.Last) <= 0; a = a.Next() {
-				if _, ok := f.leases[a]; ok == recorded && f.freeLocked(a, from) {
+				if _, ok := f.leases[a]; ok == recorded && f.freeLocked(a, from) && !slices.Contains(p.Reserved, a) {
 					f.held[a] = true
 					return a, nil
 				}

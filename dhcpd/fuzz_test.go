@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/dhcpd/class"
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -46,7 +48,19 @@ func FuzzHandle(f *testing.F) {
 	// One engine for the whole run: state (offers, leases, rate slots)
 	// carries from input to input, as on a real link. The clock moves a
 	// second per input so rates refill and offers lapse.
-	r := newRig(f)
+	r := newRig(f, func(c *scope.Config) {
+		// The paths of classes, pool rules, boot fields and BOOTP too.
+		c.BOOTP = true
+		index := func(string) (int, bool) { return class.Known, true }
+		pxe, err := class.Compile("substring(option[60].hex,0,9) == 'PXEClient' or relay4[1].hex == 'port7'", index)
+		if err != nil {
+			f.Fatal(err)
+		}
+		c.Classes = []*scope.Class{{Name: "pxe", Index: class.First, Test: pxe, Boot: scope.Boot{NextServer: netip.MustParseAddr("192.0.2.10"), File: "pxelinux.0"},
+			Options: scope.Options{60: []byte("PXEClient")}}}
+		c.Subnets[0].PoolRules = []scope.PoolRule{{Deny: setOf(class.First), HasDeny: true, Options: scope.Options{15: []byte("pool.example.com")}}}
+		c.Subnets[1].PoolRules = []scope.PoolRule{{Allow: setOf(class.First, class.Known), HasAllow: true}}
+	})
 	r.e.spacing = -1
 	lan := netip.MustParsePrefix("192.0.2.0/24")
 	n := 0

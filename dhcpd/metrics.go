@@ -15,6 +15,10 @@ type Metrics struct {
 	Leases  *prometheus.GaugeVec   // pool, state
 	Queue   prometheus.Gauge       // requests waiting for a worker
 	Ignored *prometheus.CounterVec // reason: a field or option of an answered request not believed where it came from
+	// Probes before offers (probe.go), by result: free, in-use, error;
+	// ProbeWindow is 1 while a recovery probing window is active.
+	Probes      *prometheus.CounterVec
+	ProbeWindow prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -32,6 +36,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Queue:  s.Gauge("hadhcpd_dhcp_queue_length", "Requests received and waiting for a worker."),
 		Ignored: s.CounterVec("hadhcpd_dhcp_ignored_total",
 			"Requests answered with a field or option ignored because it cannot be true where the request came from, by reason.", "reason"),
+		Probes: s.CounterVec("hadhcpd_dhcp_probes_total",
+			"Addresses probed (ARP or ICMP echo) before they were offered, by result: free, in-use (then abandoned), error (offered unprobed).", "result"),
+		ProbeWindow: s.Gauge("hadhcpd_dhcp_recovery_probing",
+			"1 while every address offered is probed first because a recovery lost lease records and no partner could restore them."),
 	}
 	return m, s.Err()
 }

@@ -25,6 +25,10 @@ type offer struct {
 	charged bool
 	pool    *poolOffers
 	src     source
+
+	// probing: the address is being probed (probe.go); probed: it was,
+	// and nothing answered.
+	probing, probed bool
 }
 
 type offerRef struct {
@@ -40,12 +44,16 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 	if err != nil {
 		return Reply{}, err
 	}
+	if p, err := e.needProbe(req, c, sub, sid, addr, res, now); p != nil || err != nil {
+		return Reply{probe: p}, err // answered once the probe is done (probe.go)
+	}
+	sub = holderOr(sub, addr) // its mask, routers and times (shared networks)
 	prev, _ := e.db.Get(addr)
 	lt, _ := e.grant(req, c, sub, addr, prev, now) // an offer commits nothing
 	resp := e.newReply(req, dhcpv4.MessageTypeOffer, sid)
 	resp.YourIPAddr = net.IP(addr.AsSlice())
-	setLeaseTime(resp, lt)
-	e.addOptions(resp, req, sub, res)
+	setLeaseTime(resp, lt, c.cls.leaseTimes(sub.Times))
+	e.addOptions(resp, req, sub, &c.cls, addr)
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug("offer", "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "lease", lt)
 	}
@@ -55,36 +63,42 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now time.Time) (netip.Addr, *scope.Reservation, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if r := sub.ReservationFor(c.id, c.hw); r != nil {
-		if l, ok := e.db.Get(r.Addr); ok && l.State == lease.StateActive && now.Before(l.Expiry) && l.Key() != c.key {
-			e.log.Warn("reserved address is leased to another client", "ip", r.Addr, "mac", c.hw.String(), "holder", l.HWAddr.String())
+	if ra, ok := c.cls.reserved(sub); ok {
+		if l, ok := e.db.Get(ra); ok && l.State == lease.StateActive && now.Before(l.Expiry) && l.Key() != c.key {
+			e.log.Warn("reserved address is leased to another client", "ip", ra, "mac", c.hw.String(), "holder", l.HWAddr.String())
 			return netip.Addr{}, nil, ErrNoAddress
 		}
-		e.setOfferLocked(c.key, r.Addr, false, now)
-		return r.Addr, r, nil
+		e.setOfferLocked(c.key, ra, false, now)
+		return ra, c.cls.res, nil
 	}
+	// A client's offer, lease or requested address in a pool whose
+	// allow/deny rules its classes no longer pass is not given again.
 	if o := e.byKey[c.key]; o != nil {
-		if sub.PoolOf(o.addr) != nil {
+		if _, p := poolOf(sub, o.addr); p != nil && c.cls.admits(sub, o.addr) {
 			e.setOfferLocked(c.key, o.addr, o.held, now)
 			return o.addr, nil, nil
 		}
 		e.dropOfferLocked(o)
 	}
-	if l, ok := e.db.ByClient(c.key); ok && sub.PoolOf(l.Addr) != nil && sub.ReservationOf(l.Addr) == nil {
-		if held, ok := e.claimLocked(sub, c, l.Addr, now); ok {
-			e.setOfferLocked(c.key, l.Addr, held, now)
-			return l.Addr, nil, nil
+	// The client keeps its address in whichever subnet of the shared
+	// network holds it.
+	if l, ok := e.db.ByClient(c.key); ok && reservationOf(sub, l.Addr) == nil && c.cls.admits(sub, l.Addr) {
+		if hs, p := poolOf(sub, l.Addr); p != nil {
+			if held, ok := e.claimLocked(hs, c, l.Addr, now); ok {
+				e.setOfferLocked(c.key, l.Addr, held, now)
+				return l.Addr, nil, nil
+			}
 		}
 	}
 	// From here on the client has no binding here: what it gets comes
 	// from the free set and counts against its share (Limits).
 	var limited error
-	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && sub.ReservationOf(ra) == nil {
-		if p := sub.PoolOf(ra); p != nil {
+	if ra := addr4(req.RequestedIPAddress()); ra.IsValid() && reservationOf(sub, ra) == nil {
+		if hs, p := poolOf(sub, ra); p != nil && c.cls.admits(sub, ra) {
 			po, err := e.newcomerLocked(c, p.Name, now)
 			if err != nil {
 				limited = err
-			} else if held, ok := e.claimLocked(sub, c, ra, now); ok {
+			} else if held, ok := e.claimLocked(hs, c, ra, now); ok {
 				o := e.setOfferLocked(c.key, ra, held, now)
 				if held {
 					e.chargeLocked(o, po, c.src)
@@ -98,22 +112,29 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 	if len(states) == 0 {
 		return netip.Addr{}, nil, ErrNoAddress
 	}
+	// Every pool of every subnet of the shared network, in order
+	// (scope.Subnet.Candidates: the client's own subnet first).
 	for _, from := range states {
-		for i := range sub.Pools {
-			po, err := e.newcomerLocked(c, sub.Pools[i].Name, now)
-			if err != nil {
-				limited = err
-				continue
-			}
-			a, err := e.db.Allocate(sub.Pools[i].Name, netip.Addr{}, from)
-			if err != nil {
-				if !errors.Is(err, lease.ErrPoolExhausted) {
-					e.log.Error("allocate", "pool", sub.Pools[i].Name, "err", err)
+		for _, s := range sub.Candidates() {
+			for i := range s.Pools {
+				if !s.Rule(i).Admits(&c.cls.set) {
+					continue
 				}
-				continue
+				po, err := e.newcomerLocked(c, s.Pools[i].Name, now)
+				if err != nil {
+					limited = err
+					continue
+				}
+				a, err := e.db.Allocate(s.Pools[i].Name, netip.Addr{}, from)
+				if err != nil {
+					if !errors.Is(err, lease.ErrPoolExhausted) {
+						e.log.Error("allocate", "pool", s.Pools[i].Name, "err", err)
+					}
+					continue
+				}
+				e.chargeLocked(e.setOfferLocked(c.key, a, true, now), po, c.src)
+				return a, nil, nil
 			}
-			e.chargeLocked(e.setOfferLocked(c.key, a, true, now), po, c.src)
-			return a, nil, nil
 		}
 	}
 	if limited != nil {
@@ -141,6 +162,9 @@ func (e *Engine) takenByOtherLocked(c client, addr netip.Addr, now time.Time) bo
 // reports whether the address may be used, and whether it is now held
 // (taken with Allocate, to be committed or Unheld).
 func (e *Engine) claimLocked(sub *scope.Subnet, c client, addr netip.Addr, now time.Time) (held, ok bool) {
+	if !c.cls.admits(sub, addr) {
+		return false, false
+	}
 	if k, busy := e.busy[addr]; busy && k != c.key {
 		return false, false
 	}

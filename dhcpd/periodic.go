@@ -21,6 +21,7 @@ type abandoned struct {
 // the pools' offer bounds follow the database's counts. The caller runs it
 // about once a second.
 func (e *Engine) Tick(now time.Time) {
+	e.probeWindow(now)
 	e.mu.Lock()
 	n := 0
 	for _, r := range e.offerQ {
@@ -63,6 +64,7 @@ func (e *Engine) Tick(now time.Time) {
 	}
 	for _, l := range expired {
 		e.m.Events.WithLabelValues("expire").Inc()
+		e.emit(LeaseExpired, l, netip.Addr{})
 		e.log.Debug("lease expire", "ip", l.Addr, "mac", l.HWAddr.String())
 	}
 	e.refreshPools()

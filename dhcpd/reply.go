@@ -17,7 +17,7 @@ import (
 // (RFC 2131 §4.3.1), then capped by the gate (failover MCLT); and the
 // gate's answer, whose expiries go on the lease to commit.
 func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr netip.Addr, prev lease.Lease, now time.Time) (time.Duration, Grant) {
-	t := sub.Times
+	t := c.cls.leaseTimes(sub.Times)
 	lt := t.Default
 	if b := req.Options.Get(dhcpv4.OptionIPAddressLeaseTime); len(b) == 4 {
 		lt = time.Duration(binary.BigEndian.Uint32(b)) * time.Second
@@ -42,12 +42,12 @@ func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr net
 	return lt.Truncate(time.Second), g
 }
 
-func setLeaseTime(resp *dhcpv4.DHCPv4, lt time.Duration) {
+func setLeaseTime(resp *dhcpv4.DHCPv4, lt time.Duration, t scope.LeaseTimes) {
 	s := uint32(lt / time.Second)
 	resp.Options[uint8(dhcpv4.OptionIPAddressLeaseTime)] = binary.BigEndian.AppendUint32(nil, s)
-	// RFC 2131 §4.4.5: T1 = 0.5, T2 = 0.875 of the lease.
-	resp.Options[uint8(dhcpv4.OptionRenewTimeValue)] = binary.BigEndian.AppendUint32(nil, s/2)
-	resp.Options[uint8(dhcpv4.OptionRebindingTimeValue)] = binary.BigEndian.AppendUint32(nil, uint32(uint64(s)*7/8))
+	t1, t2 := renewTimes(s, t) // RFC 2131 §4.4.5
+	resp.Options[uint8(dhcpv4.OptionRenewTimeValue)] = binary.BigEndian.AppendUint32(nil, t1)
+	resp.Options[uint8(dhcpv4.OptionRebindingTimeValue)] = binary.BigEndian.AppendUint32(nil, t2)
 }
 
 // newReply starts a reply per RFC 2131 Table 3.
@@ -85,22 +85,24 @@ var alwaysSent = []uint8{1, 3, 6, 15, 28}
 
 // addOptions adds the configured options the client asked for (option 55,
 // RFC 2132 §9.8), plus alwaysSent; a client without a list gets them all.
-func (e *Engine) addOptions(resp, req *dhcpv4.DHCPv4, sub *scope.Subnet, res *scope.Reservation) {
+// Each option comes from the most specific level that sets it
+// (optionLayers), as do the boot fields; addr is the address the reply
+// gives (its pool's options apply), or invalid.
+func (e *Engine) addOptions(resp, req *dhcpv4.DHCPv4, sub *scope.Subnet, cl *classified, addr netip.Addr) {
+	var lbuf [maxLayers]scope.Options
+	layers := optionLayers(lbuf[:0], sub, cl, addr)
 	get := func(code uint8) []byte {
-		if res != nil {
-			if v, ok := res.Options[code]; ok {
+		for _, l := range layers {
+			if v, ok := l[code]; ok {
 				return v
 			}
 		}
-		return sub.Options[code]
+		return nil
 	}
 	prl := req.Options.Get(dhcpv4.OptionParameterRequestList)
 	if len(prl) == 0 {
-		for code, v := range sub.Options {
-			resp.Options[code] = v
-		}
-		if res != nil {
-			for code, v := range res.Options {
+		for i := len(layers) - 1; i >= 0; i-- {
+			for code, v := range layers[i] {
 				resp.Options[code] = v
 			}
 		}
@@ -119,9 +121,12 @@ func (e *Engine) addOptions(resp, req *dhcpv4.DHCPv4, sub *scope.Subnet, res *sc
 			}
 		}
 	}
+	res := cl.res
 	if res != nil && res.Hostname != "" && (len(prl) == 0 || contains(prl, 12)) {
 		resp.Options[12] = []byte(res.Hostname)
 	}
+	scopePXE(resp, req)
+	setBoot(resp, bootFields(sub, cl))
 	if dropped := fitReply(resp, req, prl); len(dropped) > 0 {
 		e.log.Debug("reply trimmed to the client's maximum message size", "mac", req.ClientHWAddr.String(), "dropped_options", dropped)
 	}
@@ -136,14 +141,16 @@ const minMaxMessage = 576
 // is not a usable DHCP answer (type, server id, lease times, mask) or breaks
 // the client's or relay's matching (client id, RFC 6842; option 82,
 // RFC 3046 §2.2).
-var keptOptions = [256]bool{1: true, 51: true, 53: true, 54: true, 58: true, 59: true, 61: true, 82: true}
+var keptOptions = [256]bool{1: true, 51: true, 52: true, 53: true, 54: true, 58: true, 59: true, 61: true, 82: true}
 
 // fitReply drops options from resp until its IP datagram fits the size the
 // client accepts: its option 57 (RFC 2132 §9.10; counted, as ISC dhcpd and
 // Kea do, with the IP and UDP headers), or 576 without one. Options the
 // client did not ask for go first, then the requested ones from the end of
-// its parameter request list (RFC 2132 §9.8 orders it by preference). It
-// returns the codes dropped.
+// its parameter request list (RFC 2132 §9.8 orders it by preference).
+// Before any is dropped, options move in that order into the file and
+// sname fields when the reply leaves them unused (overload). It returns
+// the codes dropped.
 func fitReply(resp, req *dhcpv4.DHCPv4, prl []byte) []uint8 {
 	limit := minMaxMessage
 	if b := req.Options.Get(dhcpv4.OptionMaximumDHCPMessageSize); len(b) == 2 {
@@ -173,15 +180,23 @@ func fitReply(resp, req *dhcpv4.DHCPv4, prl []byte) []uint8 {
 		}
 	}
 	slices.SortFunc(order, func(a, b uint8) int { return rank(b) - rank(a) })
+	ov := newOverload(resp)
 	var dropped []uint8
 	for _, code := range order {
 		if size <= limit {
 			break
 		}
-		size -= encodedLen(len(resp.Options[code]))
+		v := resp.Options[code]
+		if n, ok := ov.place(code, v); ok {
+			delete(resp.Options, code)
+			size += n - encodedLen(len(v))
+			continue
+		}
+		size -= encodedLen(len(v))
 		delete(resp.Options, code)
 		dropped = append(dropped, code)
 	}
+	ov.finish(resp)
 	return dropped
 }
 

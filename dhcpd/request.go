@@ -37,23 +37,24 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 	if reqIP.IsValid() && (ciaddr.IsUnspecified() || !ciaddr.IsValid()) {
 		// INIT-REBOOT: NAK a wrong network or an address the server
 		// knows is not this client's; silence when it has no record.
-		if !sub.Prefix.Contains(reqIP) {
-			return e.nak(req, sid, "wrong network", reqIP)
+		// The right network is any subnet of the shared network.
+		if sub.Holder(reqIP) == nil {
+			return e.nak(req, c, sub, sid, "wrong network", reqIP)
 		}
-		if r := sub.ReservationFor(c.id, c.hw); r != nil && r.Addr != reqIP {
-			return e.nak(req, sid, "client has another reserved address", reqIP)
+		if ra, ok := c.cls.reserved(sub); ok && ra != reqIP {
+			return e.nak(req, c, sub, sid, "client has another reserved address", reqIP)
 		}
-		if r := sub.ReservationOf(reqIP); r != nil && sub.ReservationFor(c.id, c.hw) != r {
-			return e.nak(req, sid, "reserved for another client", reqIP)
+		if r := reservationOf(sub, reqIP); r != nil && c.cls.res != r {
+			return e.nak(req, c, sub, sid, "reserved for another client", reqIP)
 		}
 		l, known := e.db.Get(reqIP)
 		if known && l.Key() != c.key && l.State == lease.StateActive && now.Before(l.Expiry) {
-			return e.nak(req, sid, "leased to another client", reqIP)
+			return e.nak(req, c, sub, sid, "leased to another client", reqIP)
 		}
 		if mine, ok := e.db.ByClient(c.key); ok && mine.Addr != reqIP && mine.State == lease.StateActive && now.Before(mine.Expiry) {
-			return e.nak(req, sid, "client holds another address", reqIP)
+			return e.nak(req, c, sub, sid, "client holds another address", reqIP)
 		}
-		if !(known && l.Key() == c.key) && sub.ReservationOf(reqIP) == nil {
+		if !(known && l.Key() == c.key) && reservationOf(sub, reqIP) == nil {
 			return Reply{}, ErrNoRecord
 		}
 		return e.bind(req, c, sub, sid, reqIP, now, false)
@@ -61,14 +62,14 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 	if ciaddr.IsValid() && !ciaddr.IsUnspecified() {
 		// RENEWING (unicast to us) or REBINDING (broadcast): ciaddr is
 		// the client's address.
-		if !sub.Prefix.Contains(ciaddr) {
-			return e.nak(req, sid, "wrong network", ciaddr)
+		if sub.Holder(ciaddr) == nil {
+			return e.nak(req, c, sub, sid, "wrong network", ciaddr)
 		}
 		l, known := e.db.Get(ciaddr)
 		if known && l.Key() != c.key && l.State == lease.StateActive && now.Before(l.Expiry) {
-			return e.nak(req, sid, "leased to another client", ciaddr)
+			return e.nak(req, c, sub, sid, "leased to another client", ciaddr)
 		}
-		if !(known && l.Key() == c.key) && sub.ReservationOf(ciaddr) == nil {
+		if !(known && l.Key() == c.key) && reservationOf(sub, ciaddr) == nil {
 			return Reply{}, ErrNoRecord
 		}
 		return e.bind(req, c, sub, sid, ciaddr, now, false)
@@ -79,15 +80,22 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 // bind commits addr to the client and returns the ACK, or a NAK when the
 // address cannot be the client's.
 func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr netip.Addr, now time.Time, selecting bool) (Reply, error) {
-	if !sub.Prefix.Contains(addr) {
-		return e.nak(req, sid, "wrong network", addr)
+	hs := sub.Holder(addr)
+	if hs == nil {
+		return e.nak(req, c, sub, sid, "wrong network", addr)
 	}
+	sub = hs // the subnet of addr: its pools, options and times
 	res := sub.ReservationOf(addr)
-	if res != nil && sub.ReservationFor(c.id, c.hw) != res {
-		return e.nak(req, sid, "reserved for another client", addr)
+	if res != nil && c.cls.res != res {
+		return e.nak(req, c, sub, sid, "reserved for another client", addr)
 	}
-	if mine := sub.ReservationFor(c.id, c.hw); mine != nil && mine.Addr != addr {
-		return e.nak(req, sid, "client has another reserved address", addr)
+	if mine, ok := c.cls.reserved(sub); ok && mine != addr {
+		return e.nak(req, c, sub, sid, "client has another reserved address", addr)
+	}
+	if res == nil && !c.cls.admits(sub, addr) {
+		// The client's classes no longer let it use this pool (allow,
+		// deny): the address is not available to it.
+		return e.nak(req, c, sub, sid, "address not available", addr)
 	}
 	e.mu.Lock()
 	if k, busy := e.busy[addr]; busy {
@@ -95,7 +103,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		if k == c.key {
 			return Reply{}, ErrBusy // a retransmission while the first commit runs
 		}
-		return e.nak(req, sid, "being leased to another client", addr)
+		return e.nak(req, c, sub, sid, "being leased to another client", addr)
 	}
 	var held, ok bool
 	if o := e.offers[addr]; o != nil && o.key == c.key {
@@ -120,7 +128,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 			// would make the client throw away the partner's good ACK.
 			return Reply{}, ErrNotOffered
 		}
-		return e.nak(req, sid, "address not available", addr)
+		return e.nak(req, c, sub, sid, "address not available", addr)
 	}
 	// The client's other offer (if it chose a different address) lapses.
 	if o := e.byKey[c.key]; o != nil {
@@ -135,7 +143,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		Addr:       addr,
 		HWAddr:     append(net.HardwareAddr(nil), c.hw...),
 		ClientID:   append([]byte(nil), c.id...),
-		Hostname:   hostname(req, res),
+		Hostname:   hostname(req, c.cls.res),
 		State:      lease.StateActive,
 		Start:      now,
 		Expiry:     now.Add(lt),
@@ -158,7 +166,8 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 	// The commit runs in the engine's committer (commitLoop), batched with
 	// other requests' leases into one db.Commit: the ACK is built only
 	// after its lease is durable, and no worker waits for the fsync.
-	p := &pendingCommit{lease: l}
+	p := &pendingCommit{lease: l, cls: c.cls}
+	hw, cid := c.hw, c.id
 	p.finish = func(err error) (Reply, error) {
 		e.mu.Lock()
 		delete(e.busy, addr)
@@ -167,7 +176,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		}
 		e.mu.Unlock()
 		if err != nil {
-			e.log.Error("commit lease", "ip", addr, "mac", c.hw.String(), "err", err)
+			e.log.Error("commit lease", "ip", addr, "mac", hw.String(), "err", err)
 			return Reply{}, fmt.Errorf("%w: %w", ErrCommit, err)
 		}
 		event := "bind"
@@ -177,16 +186,24 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
 		resp.ClientIPAddr = req.ClientIPAddr
 		resp.YourIPAddr = net.IP(addr.AsSlice())
-		setLeaseTime(resp, lt)
-		e.addOptions(resp, req, sub, res)
+		setLeaseTime(resp, lt, p.cls.leaseTimes(sub.Times))
+		e.addOptions(resp, req, sub, &p.cls, addr)
 		dest := destination(req, resp)
 		e.eventBind[renewIndex(renew)].Inc()
+		e.emit(leaseAction(renew), l, relayOf(req.GatewayIPAddr))
 		if e.log.Enabled(context.Background(), slog.LevelDebug) {
-			e.log.Debug("lease "+event, "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "expiry", l.Expiry, "selecting", selecting, "dest", dest.Kind.String())
+			e.log.Debug("lease "+event, "ip", addr, "mac", hw.String(), "client", clientLabel(client{id: cid, hw: hw}), "expiry", l.Expiry, "selecting", selecting, "dest", dest.Kind.String())
 		}
 		return Reply{Resp: resp, Dest: dest}, nil
 	}
 	return Reply{commit: p}, nil
+}
+
+func leaseAction(renew bool) LeaseAction {
+	if renew {
+		return LeaseRenewed
+	}
+	return LeaseGranted
 }
 
 func renewIndex(renew bool) int {
@@ -196,10 +213,12 @@ func renewIndex(renew bool) int {
 	return 0
 }
 
-// nak answers DHCPNAK when authoritative (RFC 2131 §4.3.2), else stays
-// silent so that another server on the link can answer.
-func (e *Engine) nak(req *dhcpv4.DHCPv4, sid netip.Addr, why string, addr netip.Addr) (Reply, error) {
-	if !e.cfg.Load().Authoritative {
+// nak answers DHCPNAK (RFC 2131 §4.3.2). A server that is not
+// authoritative stays silent instead only where it has no record of the
+// client (knowsClient, authoritative.go), so that another server on the
+// link can answer.
+func (e *Engine) nak(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr, why string, addr netip.Addr) (Reply, error) {
+	if !e.cfg.Load().Authoritative && !e.knowsClient(req, c, sub, sid) {
 		return Reply{}, ErrNotAuthoritative
 	}
 	resp := e.newReply(req, dhcpv4.MessageTypeNak, sid)
@@ -221,10 +240,14 @@ func (e *Engine) release(req *dhcpv4.DHCPv4, c client, sid netip.Addr, now time.
 		return ErrOtherServer
 	}
 	addr := addr4(req.ClientIPAddr)
-	return e.endBinding(c, addr, now, true, func(l *lease.Lease) {
+	err := e.endBinding(c, addr, now, true, func(l *lease.Lease) {
 		l.State = lease.StateReleased
 		l.Expiry = now
 	}, "release")
+	if err == nil {
+		e.emit(LeaseReleased, ended(c, addr, now), relayOf(req.GatewayIPAddr))
+	}
+	return err
 }
 
 // decline marks an address the client found in use as ABANDONED for the
@@ -234,7 +257,7 @@ func (e *Engine) decline(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 		return ErrOtherServer
 	}
 	addr := addr4(req.RequestedIPAddress())
-	if !addr.IsValid() || !sub.Prefix.Contains(addr) {
+	if !addr.IsValid() || sub.Holder(addr) == nil {
 		return ErrMalformed
 	}
 	probation := e.cfg.Load().DeclineProbation
@@ -249,6 +272,7 @@ func (e *Engine) decline(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 		e.mu.Lock()
 		e.abandonQ = append(e.abandonQ, abandoned{addr, now.Add(probation)})
 		e.mu.Unlock()
+		e.emit(LeaseDeclined, ended(c, addr, now), relayOf(req.GatewayIPAddr))
 	}
 	return err
 }
@@ -295,15 +319,16 @@ func (e *Engine) endBinding(c client, addr netip.Addr, now time.Time, active boo
 // inform answers DHCPINFORM with options only: no lease time, no yiaddr
 // (RFC 2131 §4.3.5).
 func (e *Engine) inform(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr) (Reply, error) {
+	ci := addr4(req.ClientIPAddr)
+	if !ci.IsValid() || ci.IsUnspecified() {
+		// §4.3.5: the ACK goes to ciaddr; without one there is nowhere
+		// to send it.
+		return Reply{}, ErrInformNoCiaddr
+	}
 	resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
 	resp.ClientIPAddr = req.ClientIPAddr
-	var res *scope.Reservation
-	if ci := addr4(req.ClientIPAddr); ci.IsValid() {
-		if r := sub.ReservationOf(ci); r != nil && r == sub.ReservationFor(c.id, c.hw) {
-			res = r
-		}
-	}
-	e.addOptions(resp, req, sub, res)
+	sub = holderOr(sub, ci)
+	e.addOptions(resp, req, sub, &c.cls, ci)
 	return Reply{Resp: resp, Dest: destination(req, resp)}, nil
 }
 

@@ -72,9 +72,12 @@ func TestRequestStates(t *testing.T) {
 		{name: "init-reboot wrong network", req: func(t *testing.T) *dhcpv4.DHCPv4 {
 			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("203.0.113.7"))
 		}, want: dhcpv4.MessageTypeNak, dest: DestBroadcast},
-		{name: "init-reboot wrong network, not authoritative", nonAuth: true, req: func(t *testing.T) *dhcpv4.DHCPv4 {
-			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("203.0.113.7"))
+		{name: "init-reboot wrong network, not authoritative, unknown client", nonAuth: true, req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, net.HardwareAddr{2, 9, 9, 9, 9, 9}, reqIP("203.0.113.7"))
 		}, wantErr: ErrNotAuthoritative},
+		{name: "init-reboot wrong network, not authoritative, known client", nonAuth: true, req: func(t *testing.T) *dhcpv4.DHCPv4 {
+			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("203.0.113.7"))
+		}, want: dhcpv4.MessageTypeNak, dest: DestBroadcast},
 		{name: "init-reboot address of another client", req: func(t *testing.T) *dhcpv4.DHCPv4 {
 			return msg(t, dhcpv4.MessageTypeRequest, macA, reqIP("192.0.2.100"))
 		}, want: dhcpv4.MessageTypeNak},

@@ -23,14 +23,33 @@ import (
 // (RFC 2131 §4.4.1, Table 5), and following it would send our reply to an
 // address of the sender's choosing.
 func fromRelay(req *dhcpv4.DHCPv4, in Inbound) (bool, error) {
+	return fromTrustedRelay(req, in, nil)
+}
+
+// fromTrustedRelay is fromRelay with dhcp.trusted_relays: when the list is
+// set, a relayed request whose IP source is not in it is refused
+// (ErrUntrustedRelay). Any host on a served link can send from port 67
+// with a giaddr of its choosing and be served from a relayed subnet; the
+// list names the relay agents that really exist (RFC 3046 §5 leaves the
+// trust to the server's configuration).
+func fromTrustedRelay(req *dhcpv4.DHCPv4, in Inbound, trusted []netip.Prefix) (bool, error) {
 	gi := addr4(req.GatewayIPAddr)
 	if !gi.IsValid() || gi.IsUnspecified() {
 		return false, nil
 	}
-	if a := in.Src.Addr(); a.IsValid() && !a.IsUnspecified() && in.Src.Port() == dhcpv4.ServerPort {
+	a := in.Src.Addr()
+	if !a.IsValid() || a.IsUnspecified() || in.Src.Port() != dhcpv4.ServerPort {
+		return false, ErrClientGiaddr
+	}
+	if len(trusted) == 0 {
 		return true, nil
 	}
-	return false, ErrClientGiaddr
+	for _, p := range trusted {
+		if p.Contains(a.Unmap()) {
+			return true, nil
+		}
+	}
+	return false, ErrUntrustedRelay
 }
 
 // subnetFor picks the subnet a request belongs to. Through a relay: the
@@ -67,7 +86,7 @@ func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, mt dhcpv4.MessageType, in Inbound
 			if s := e.subnetContaining(ci, false); s != nil {
 				return s
 			}
-		} else if !onLink(ci, in.IfAddrs) {
+		} else if !e.onServedLink(ci, in.IfAddrs) {
 			// A broadcast comes from this link: a client that moved gets
 			// the wrong-network NAK of its REBINDING (RFC 2131 §4.3.2).
 			e.ignored.ciaddr.Inc()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -153,5 +154,31 @@ func TestServerDropsClientGiaddr(t *testing.T) {
 	case s := <-conn.out:
 		t.Fatalf("answered a client that set giaddr: %+v", s)
 	default:
+	}
+}
+
+// TestTrustedRelays: with dhcp.trusted_relays set, a relayed request is
+// served only from a listed source; direct clients are not affected.
+func TestTrustedRelays(t *testing.T) {
+	r := newRig(t, func(c *scope.Config) {
+		c.TrustedRelays = []netip.Prefix{netip.MustParsePrefix("192.0.2.254/32"), netip.MustParsePrefix("203.0.113.0/24")}
+	})
+	relayed := func(src string) error {
+		in := relayIn
+		in.Src = netip.MustParseAddrPort(src)
+		_, err := r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1})), in)
+		return err
+	}
+	if err := relayed("192.0.2.254:67"); err != nil {
+		t.Errorf("listed relay: %v", err)
+	}
+	if err := relayed("203.0.113.9:67"); err != nil {
+		t.Errorf("relay in a listed network: %v", err)
+	}
+	if err := relayed("192.0.2.77:67"); !errors.Is(err, ErrUntrustedRelay) {
+		t.Errorf("unlisted relay: %v, want %v", err, ErrUntrustedRelay)
+	}
+	if _, err := r.handle(t, msg(t, dhcpv4.MessageTypeDiscover, macB)); err != nil {
+		t.Errorf("direct client with trusted_relays set: %v", err)
 	}
 }

@@ -112,7 +112,10 @@ type chaosFault struct {
 
 // chaosSchedule deals n faults from seed: kinds from a reshuffled deck,
 // targets and durations drawn uniformly. Pure: one seed, one schedule.
-func chaosSchedule(seed uint64, n int) []chaosFault {
+func chaosSchedule(seed uint64, n int) []chaosFault { return chaosDeal(seed, n, chaosKinds) }
+
+// chaosDeal is chaosSchedule over the deck kinds.
+func chaosDeal(seed uint64, n int, kinds []string) []chaosFault {
 	rng := mrand.New(mrand.NewPCG(seed, 0x6861646863706478)) // "hadhcpdx"
 	var deck []string
 	between := func(lo, hi time.Duration) time.Duration {
@@ -121,7 +124,7 @@ func chaosSchedule(seed uint64, n int) []chaosFault {
 	out := make([]chaosFault, 0, n)
 	for range n {
 		if len(deck) == 0 {
-			deck = slices.Clone(chaosKinds)
+			deck = slices.Clone(kinds)
 			rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
 		}
 		f := chaosFault{kind: deck[0], target: rng.IntN(2)}
@@ -542,6 +545,16 @@ func (p *chaosPair) inject(t *testing.T, f chaosFault) (time.Time, time.Duration
 			time.Sleep(100 * time.Millisecond)
 		}
 		return repairAt, leaseTime
+	case chaosDiskFull:
+		p.diskFull(t, b, f.hold)
+	case chaosJournal:
+		b.Kill(syscall.SIGKILL, chaosExitWait)
+		damaged := damageJournal(t, b)
+		marker := b.Start()
+		if damaged {
+			// The box must say so: recovery names the damage.
+			waitLogAfter(t, b.Box, marker, "lease database was damaged", 15*time.Second)
+		}
 	default:
 		t.Fatalf("unknown fault kind %q", f.kind)
 	}
@@ -578,10 +591,16 @@ func TestIntegrationChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched := chaosSchedule(seed, n)
 	p := &chaosPair{newLoadPair(t, chaosPrefix, spec)}
-	t.Logf("chaos seed %d, %d faults, failover mode %s (replay the schedule: HADHCPD_CHAOS_SEED=%d HADHCPD_CHAOS_N=%d HADHCPD_CHAOS_MODE=%s)",
-		seed, n, mode, seed, n, mode)
+	t.Logf("failover mode %s (HADHCPD_CHAOS_MODE=%s)", mode, mode)
+	runChaos(t, p, chaosKinds, n, seed)
+}
+
+// runChaos runs n faults dealt from kinds against p under load.
+func runChaos(t *testing.T, p *chaosPair, kinds []string, n int, seed uint64) {
+	t.Helper()
+	sched := chaosDeal(seed, n, kinds)
+	t.Logf("chaos seed %d, %d faults (replay the schedule: HADHCPD_CHAOS_SEED=%d HADHCPD_CHAOS_N=%d)", seed, n, seed, n)
 	cl := p.net.Host("cl")
 	cl.Connect(p.lan, "eth0")
 	load := &chaosLoad{c: newLoadClient(t, cl)}
@@ -592,7 +611,7 @@ func TestIntegrationChaos(t *testing.T) {
 		t.Fatalf("at the start: %v", err)
 	}
 	var results []chaosResult
-	defer func() { chaosSummary(t, seed, n, results, load) }()
+	defer func() { chaosSummary(t, seed, n, kinds, results, load) }()
 	// A fault's load ends with the fault; this ends it too when the test
 	// stops early (t.Fatal), so no load goroutine outlives the test.
 	runCtx, stopAll := context.WithCancel(context.Background())
@@ -674,7 +693,7 @@ func TestIntegrationChaos(t *testing.T) {
 }
 
 // chaosSummary logs the run's figures by fault kind.
-func chaosSummary(t *testing.T, seed uint64, n int, results []chaosResult, load *chaosLoad) {
+func chaosSummary(t *testing.T, seed uint64, n int, kinds []string, results []chaosResult, load *chaosLoad) {
 	t.Helper()
 	load.c.mu.Lock()
 	clients := map[string]bool{}
@@ -687,7 +706,7 @@ func chaosSummary(t *testing.T, seed uint64, n int, results []chaosResult, load 
 	fmt.Fprintf(&b, "chaos summary (seed %d, %d of %d faults run): %d clients ACKed, %d ACKs in all\n", seed, len(results), n, len(clients), total)
 	fmt.Fprintf(&b, "  %-12s %6s %8s %10s %5s %5s %5s %22s %22s\n", "kind", "faults", "ACKs", "unanswered", "NAKs", "lost", "dups", "repair→NORMAL med/max", "fault→NORMAL med/max")
 	var lost, dups, unans int
-	for _, k := range chaosKinds {
+	for _, k := range kinds {
 		var rs []chaosResult
 		for _, r := range results {
 			if r.fault.kind == k {

@@ -275,7 +275,8 @@ func TestIntegrationImportISC(t *testing.T) {
 	}
 	dhcpd.stop(t)
 	cfg := m.importCmd("isc", filepath.Join(m.dir, "hadhcpd.yaml"), "--conf", filepath.Join(m.dir, "isc", "dhcpd.conf"),
-		"--leases", filepath.Join(m.dir, "isc", "dhcpd.leases"), "--state-dir", filepath.Join(m.dir, "state"), "--interface", "eth0")
+		"--leases", filepath.Join(m.dir, "isc", "dhcpd.leases"), "--state-dir", filepath.Join(m.dir, "state"), "--interface", "eth0",
+		"--vip", "router") // the lab's boxes are the subnet's router
 	checkRoundTrip(t, m, srv, cfg, clients, got, newMAC)
 }
 
@@ -325,7 +326,7 @@ func TestIntegrationImportKea(t *testing.T) {
 	}
 	kea.stop(t)
 	cfg := m.importCmd("kea", filepath.Join(m.dir, "hadhcpd.yaml"), "--conf", cf, "--leases", csv,
-		"--state-dir", filepath.Join(m.dir, "state"))
+		"--state-dir", filepath.Join(m.dir, "state"), "--vip", "router") // the lab's boxes are the subnet's router
 	checkRoundTrip(t, m, srv, cfg, clients, got, newMAC)
 }
 
@@ -412,7 +413,8 @@ func TestIntegrationImportISCFailoverPair(t *testing.T) {
 		b := &boxes[i]
 		dir := filepath.Join(m.dir, b.role)
 		b.cfg = m.importCmd("isc", filepath.Join(dir, "hadhcpd.yaml"), "--conf", filepath.Join(dir, "dhcpd.conf"),
-			"--leases", filepath.Join(dir, "dhcpd.leases"), "--state-dir", filepath.Join(dir, "state"), "--interface", "eth0")
+			"--leases", filepath.Join(dir, "dhcpd.leases"), "--state-dir", filepath.Join(dir, "state"), "--interface", "eth0",
+			"--vip", "router") // the pair is the subnet's router: 192.0.2.1 is its VIP
 		c, err := config.Load(b.cfg)
 		if err != nil {
 			t.Fatalf("load the imported %s: %v", b.cfg, err)

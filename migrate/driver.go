@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hadhcpd/hadhcpd/config"
 )
@@ -45,6 +46,31 @@ type Input struct {
 	// instead of one invented from the first subnet's router.
 	VRRP *config.VRRPConfig
 	FS   FS
+	// Root, when set, is a copy of the old server's file system: an
+	// absolute include path (/etc/dhcp/x.conf) is read under it. Conf
+	// itself is a path on this machine.
+	Root string
+}
+
+// rooted returns fs with absolute paths read under root. A path already
+// under root (a relative include resolved against an included file's
+// place) is read as it is.
+func rooted(fs FS, root string) FS {
+	if root == "" {
+		return fs
+	}
+	root = filepath.Clean(root)
+	under := func(p string) string {
+		if !filepath.IsAbs(p) || p == root || strings.HasPrefix(p, root+string(filepath.Separator)) {
+			return p
+		}
+		return filepath.Join(root, p)
+	}
+	out := FS{ReadFile: func(p string) ([]byte, error) { return fs.ReadFile(under(p)) }}
+	if fs.Glob != nil {
+		out.Glob = func(p string) ([]string, error) { return fs.Glob(under(p)) }
+	}
+	return out
 }
 
 // Convert reads in's files and returns the hadhcpd config, the leases (nil
@@ -61,7 +87,7 @@ func Convert(in Input) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in.Format.Name, err)
 	}
-	res, err := in.Format.ParseConfig(in.Conf, data, fs)
+	res, err := in.Format.ParseConfig(in.Conf, data, rooted(fs, in.Root))
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +109,59 @@ func Convert(in Input) (*Result, error) {
 		res.Config.VRRP = *in.VRRP
 	}
 	FinishNode(res.Config, in.Defaults, res.Report)
+	CheckConfig(res.Config, res.Report)
 	return res, nil
+}
+
+// CheckConfig loads cfg the way check-config does and lists in rep, as
+// unsupported, every key it refuses: an import never writes a file
+// check-config refuses without the report saying so.
+func CheckConfig(cfg *config.Config, rep *Report) {
+	y, err := MarshalConfig(cfg, "")
+	if err != nil {
+		rep.Unsupported(Pos{}, "(written configuration)", err.Error())
+		return
+	}
+	dir, err := os.MkdirTemp("", "hadhcpd-import-check-")
+	if err != nil {
+		rep.Unsupported(Pos{}, "(written configuration)", "cannot check it: "+err.Error())
+		return
+	}
+	defer os.RemoveAll(dir)
+	p := filepath.Join(dir, "hadhcpd.yaml")
+	if err := os.WriteFile(p, y, 0o600); err != nil {
+		rep.Unsupported(Pos{}, "(written configuration)", "cannot check it: "+err.Error())
+		return
+	}
+	loaded, err := config.Load(p)
+	if err == nil {
+		for _, w := range loaded.Warnings() {
+			rep.MapNote(Pos{}, w.Key, w.Key, "check-config warns: "+w.Reason)
+		}
+	}
+	for _, e := range flatten(err) {
+		var ce *config.ConfigError
+		if errors.As(e, &ce) {
+			rep.Unsupported(Pos{}, ce.Key, "check-config refuses the written configuration: "+ce.Reason)
+		} else {
+			rep.Unsupported(Pos{}, "(written configuration)", "check-config refuses it: "+e.Error())
+		}
+	}
+}
+
+// flatten splits a joined error into its parts.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // ErrInput marks an import refused because of what it was given: a source
@@ -191,7 +269,20 @@ func writeReport(path string, r *Report) error {
 }
 
 // writeFileAtomic writes a config so a crash never leaves half a file.
+// A path that is no regular file (-o /dev/null, a pipe) is written to as
+// it is: renaming over it would replace the device node with a file.
 func writeFileAtomic(path string, data []byte) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		_, werr := f.Write(data)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		return werr
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".hadhcpd-import-*")
 	if err != nil {
 		return err

@@ -27,7 +27,11 @@ func fakeFormat() Format {
 					rep.Map(Pos{name, i + 1}, l, "dhcp")
 				}
 			}
-			return &Result{Config: &config.Config{DHCP: &config.DHCPConfig{Interfaces: []string{"eth0"}}}, Report: rep}, nil
+			d := &config.DHCPConfig{Interfaces: []string{"eth0"}, Subnets: []config.SubnetConfig{{
+				Subnet: "192.0.2.0/24", Pools: []config.PoolConfig{{Range: "192.0.2.100-192.0.2.200"}},
+				Options: map[string]any{"routers": []string{"192.0.2.1"}},
+			}}}
+			return &Result{Config: &config.Config{DHCP: d}, Report: rep}, nil
 		},
 		ParseLeases: func(name string, r io.Reader, rep *Report) ([]Lease, error) {
 			b, err := io.ReadAll(r)
@@ -224,5 +228,78 @@ func TestJobForce(t *testing.T) {
 	}
 	if len(*calls) != 1 || !(*calls)[0].merge {
 		t.Errorf("lease writer calls %+v, want one that merges", *calls)
+	}
+}
+
+func vipConfig() *config.Config {
+	return &config.Config{DHCP: &config.DHCPConfig{Interfaces: []string{"eth0"}, Subnets: []config.SubnetConfig{{
+		Subnet:       "192.0.2.0/24",
+		Pools:        []config.PoolConfig{{Range: "192.0.2.100-192.0.2.254"}},
+		Options:      map[string]any{"routers": []string{"192.0.2.1"}, "domain_name_servers": []string{"192.0.2.98"}},
+		Reservations: []config.ReservationConfig{{HWAddress: "00:11:22:33:44:55", IP: "192.0.2.99"}},
+	}}}}
+}
+
+// An invented VIP is an address the source uses nowhere (a router is
+// usually another box): not the router, a pool, a reservation or an
+// option value; the operator chooses with Defaults.VIP.
+func TestInventedVIP(t *testing.T) {
+	for _, tc := range []struct{ vip, want, note string }{
+		{"", "192.0.2.97/24", "PLACEHOLDER"},
+		{"router", "192.0.2.1/24", "from --vip router"},
+		{"192.0.2.5", "192.0.2.5/24", "from --vip"},
+		{"192.0.2.99/24", "192.0.2.99/24", "the source also uses this address"},
+	} {
+		cfg, rep := vipConfig(), &Report{}
+		FinishNode(cfg, Defaults{VIP: tc.vip}, rep)
+		if len(cfg.VRRP.Instances) != 1 || cfg.VRRP.Instances[0].VirtualIPs[0] != tc.want {
+			t.Errorf("--vip %q: instances %+v, want vip %s", tc.vip, cfg.VRRP.Instances, tc.want)
+			continue
+		}
+		var b bytes.Buffer
+		_ = rep.WriteText(&b)
+		if !strings.Contains(b.String(), tc.note) {
+			t.Errorf("--vip %q: report lacks %q:\n%s", tc.vip, tc.note, b.String())
+		}
+	}
+	cfg, rep := vipConfig(), &Report{}
+	FinishNode(cfg, Defaults{VIP: "203.0.113.1"}, rep)
+	if len(cfg.VRRP.Instances) != 0 || rep.Count(Unsupported) != 1 {
+		t.Errorf("a --vip outside every subnet: %+v %+v", cfg.VRRP.Instances, rep.Items)
+	}
+}
+
+// What check-config refuses is in the report, by key.
+func TestCheckConfigReports(t *testing.T) {
+	cfg, rep := vipConfig(), &Report{}
+	FinishNode(cfg, Defaults{VIP: "192.0.2.150", StateDir: t.TempDir()}, rep)
+	CheckConfig(cfg, rep)
+	var found bool
+	for _, it := range rep.Items {
+		if it.Kind == Unsupported && it.Source == "vrrp.instances[0].virtual_ips[0]" && strings.Contains(it.Note, "check-config refuses") {
+			found = true
+		}
+	}
+	if !found || rep.Err() == nil {
+		t.Errorf("report %+v lacks check-config's refusal of a VIP inside the pool", rep.Items)
+	}
+	cfg, rep = vipConfig(), &Report{}
+	FinishNode(cfg, Defaults{StateDir: t.TempDir()}, rep)
+	CheckConfig(cfg, rep)
+	if err := rep.Err(); err != nil {
+		t.Errorf("a valid config reported: %v", err)
+	}
+}
+
+// --root: absolute paths are read under the copy, paths already under it
+// (relative includes resolved against an included file) as they are.
+func TestRooted(t *testing.T) {
+	var got []string
+	fs := rooted(FS{ReadFile: func(p string) ([]byte, error) { got = append(got, p); return nil, nil }}, "/srv/old/")
+	for _, p := range []string{"/etc/dhcp/x.conf", "/srv/old/etc/dhcp/y.conf", "rel.conf"} {
+		_, _ = fs.ReadFile(p)
+	}
+	if want := []string{"/srv/old/etc/dhcp/x.conf", "/srv/old/etc/dhcp/y.conf", "rel.conf"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("read %v, want %v", got, want)
 	}
 }

@@ -10,112 +10,49 @@ import (
 	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 )
 
-// OptType is how an option's value is written.
-type OptType uint8
-
-const (
-	OptIP         OptType = iota + 1 // one IPv4 address
-	OptIPList                        // one or more IPv4 addresses
-	OptString                        // text
-	OptUint8                         // unsigned integers of 1, 2, 4 bytes
-	OptUint16                        //
-	OptUint32                        //
-	OptInt32                         // signed 4 bytes (time-offset)
-	OptBool                          // true/false, on/off
-	OptDomainList                    // domain-search: a list of names (RFC 3397)
-	OptRoutes                        // classless static routes (RFC 3442): "prefix router" pairs
-	OptHex                           // raw bytes as colon hex
-)
-
-// String is the type name hadhcpd's config uses for an option defined by
-// code (`{code: 224, type: string, value: ...}`).
-func (t OptType) String() string {
-	switch t {
-	case OptIP:
-		return "ip"
-	case OptIPList:
-		return "ips"
-	case OptString:
-		return "string"
-	case OptUint8:
-		return "uint8"
-	case OptUint16:
-		return "uint16"
-	case OptUint32:
-		return "uint32"
-	case OptInt32:
-		return "int32"
-	case OptBool:
-		return "bool"
-	case OptDomainList:
-		return "domains"
-	case OptRoutes:
-		return "routes"
-	case OptHex:
-		return "hex"
-	}
-	return "?"
-}
-
-// OptDef is one option hadhcpd knows by name.
-type OptDef struct {
-	Code uint8
-	Key  string // the key under `options:` in hadhcpd.yaml
-	Type OptType
-}
-
-// StandardOptions maps the option names ISC dhcpd and Kea share (both use
-// RFC 2132's names with dashes) to hadhcpd's keys. Options hadhcpd sets
-// itself are in DerivedOptions instead.
-var StandardOptions = map[string]OptDef{
-	"time-offset":                     {2, "time_offset", OptInt32},
-	"routers":                         {3, "routers", OptIPList},
-	"time-servers":                    {4, "time_servers", OptIPList},
-	"domain-name-servers":             {6, "domain_name_servers", OptIPList},
-	"log-servers":                     {7, "log_servers", OptIPList},
-	"host-name":                       {12, "host_name", OptString},
-	"domain-name":                     {15, "domain_name", OptString},
-	"root-path":                       {17, "root_path", OptString},
-	"interface-mtu":                   {26, "interface_mtu", OptUint16},
-	"broadcast-address":               {28, "broadcast_address", OptIP},
-	"static-routes":                   {33, "static_routes", OptIPList},
-	"nis-domain":                      {40, "nis_domain", OptString},
-	"nis-servers":                     {41, "nis_servers", OptIPList},
-	"ntp-servers":                     {42, "ntp_servers", OptIPList},
-	"netbios-name-servers":            {44, "netbios_name_servers", OptIPList},
-	"netbios-node-type":               {46, "netbios_node_type", OptUint8},
-	"netbios-scope":                   {47, "netbios_scope", OptString},
-	"tftp-server-name":                {66, "tftp_server_name", OptString},
-	"bootfile-name":                   {67, "bootfile_name", OptString},
-	"smtp-server":                     {69, "smtp_servers", OptIPList},
-	"pop-server":                      {70, "pop_servers", OptIPList},
-	"www-server":                      {72, "www_servers", OptIPList},
-	"domain-search":                   {119, "domain_search", OptDomainList},
-	"classless-static-routes":         {121, "classless_static_routes", OptRoutes},
-	"rfc3442-classless-static-routes": {121, "classless_static_routes", OptRoutes},
-	"ms-classless-static-routes":      {249, "ms_classless_static_routes", OptRoutes},
-}
-
-// DerivedOptions are options hadhcpd computes itself; an import drops them
-// with this reason (and says so when the source's value differs from what
-// hadhcpd would send).
-var DerivedOptions = map[string]string{
-	"subnet-mask":                 "hadhcpd sends the mask of the subnet's prefix",
-	"dhcp-lease-time":             "hadhcpd sends the granted lease time",
-	"dhcp-renewal-time":           "hadhcpd sends T1 = 0.5 of the lease time",
-	"dhcp-rebinding-time":         "hadhcpd sends T2 = 0.875 of the lease time",
-	"dhcp-server-identifier":      "hadhcpd's server identifier is the VRRP virtual IP so renewals follow the active box",
-	"dhcp-message-type":           "protocol field, not configuration",
-	"dhcp-parameter-request-list": "sent by clients, not configured",
-	"dhcp-max-message-size":       "sent by clients, not configured",
-}
-
 // OptionValue turns the textual values of an option (already split at the
 // source's separators, quotes removed) into the value hadhcpd's config
-// holds for type t.
+// holds for type t. Several values of a number or boolean type are a list
+// (the array options: client-system, path-mtu-plateau-table); a record's
+// values stay text, which the server reads field by field (OptDef.Value
+// converts them by the fields' types).
 func OptionValue(t OptType, vals []string) (any, error) {
+	if t == OptEmpty {
+		return true, nil
+	}
 	if len(vals) == 0 {
 		return nil, fmt.Errorf("no value")
+	}
+	switch t {
+	case OptUint8, OptUint16, OptUint32, OptInt32, OptInt8, OptInt16, OptBool:
+		if len(vals) > 1 {
+			out := make([]any, 0, len(vals))
+			for _, s := range vals {
+				v, err := OptionValue(t, []string{s})
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+			}
+			return out, nil
+		}
+	}
+	switch t {
+	case OptInt8, OptInt16, OptFQDN, OptIPv6:
+		if len(vals) != 1 {
+			return nil, fmt.Errorf("%d values where one is expected", len(vals))
+		}
+		return scalarValue(t, vals[0])
+	case OptRecord:
+		out := make([]any, len(vals))
+		for i, s := range vals {
+			out[i] = strings.TrimSpace(s)
+		}
+		return out, nil
+	case OptEncapsulate, OptVendor, OptVIVCO, OptVIVSO:
+		return hexValue(vals)
+	case OptTuples16:
+		return append([]string(nil), vals...), nil
 	}
 	one := func() (string, error) {
 		if len(vals) != 1 {

@@ -53,6 +53,11 @@ const (
 	Unsupported
 	// Invented: a value the source does not hold that the node needs.
 	Invented
+	// Invalid: the source itself is wrong or unreadable there (a bad
+	// address, a name where an address is expected, a statement that does
+	// not parse); the statement is skipped and reading goes on. The import
+	// fails unless forced, as for Unsupported.
+	Invalid
 )
 
 func (k Kind) String() string {
@@ -65,6 +70,8 @@ func (k Kind) String() string {
 		return "UNSUPPORTED"
 	case Invented:
 		return "invented"
+	case Invalid:
+		return "INVALID"
 	}
 	return "?"
 }
@@ -104,6 +111,23 @@ func (r *Report) Unsupported(pos Pos, src, why string) {
 	r.Items = append(r.Items, Item{Kind: Unsupported, Pos: pos, Source: short(src), Note: why})
 }
 
+// Invalid records a statement of the source that cannot be read or is
+// wrong; the importer skips it and goes on.
+func (r *Report) Invalid(pos Pos, src, why string) {
+	r.Items = append(r.Items, Item{Kind: Invalid, Pos: pos, Source: short(src), Note: why})
+}
+
+// Error records err: a *SyntaxError as Invalid at its place, anything
+// else as Invalid at pos.
+func (r *Report) Error(pos Pos, src string, err error) {
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		r.Invalid(se.Pos, src, se.Msg)
+		return
+	}
+	r.Invalid(pos, src, err.Error())
+}
+
 // Invent records a node-local value the source does not hold.
 func (r *Report) Invent(key, value, why string) {
 	r.Items = append(r.Items, Item{Kind: Invented, Source: value, Key: key, Note: why})
@@ -127,13 +151,13 @@ func (r *Report) Count(k Kind) int {
 	return n
 }
 
-// Err returns nil when nothing is Unsupported, else an error listing each
-// unsupported statement that matches ErrUnsupported.
+// Err returns nil when nothing is Unsupported or Invalid, else an error
+// listing each such statement that matches ErrUnsupported.
 func (r *Report) Err() error {
 	var b strings.Builder
 	n := 0
 	for _, it := range r.Items {
-		if it.Kind != Unsupported {
+		if it.Kind != Unsupported && it.Kind != Invalid {
 			continue
 		}
 		n++
@@ -150,12 +174,13 @@ func (r *Report) Err() error {
 // the mapped statements.
 func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "import report: %d mapped, %d not carried over, %d unsupported, %d invented\n",
-		r.Count(Mapped), r.Count(Dropped), r.Count(Unsupported), r.Count(Invented))
+	fmt.Fprintf(ew, "import report: %d mapped, %d not carried over, %d unsupported, %d invalid, %d invented\n",
+		r.Count(Mapped), r.Count(Dropped), r.Count(Unsupported), r.Count(Invalid), r.Count(Invented))
 	for _, sec := range []struct {
 		k     Kind
 		title string
 	}{
+		{Invalid, "INVALID (errors in the source: skipped, reading went on; the import fails without --force)"},
 		{Unsupported, "UNSUPPORTED (hadhcpd cannot express these; the import fails without --force)"},
 		{Dropped, "not carried over (hadhcpd does not need these)"},
 		{Invented, "invented (node-local values the source does not hold; check them)"},

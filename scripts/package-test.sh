@@ -178,6 +178,8 @@ drwxr-x--- root/hadhcpd /etc/hadhcpd/
 -rw-r----- root/hadhcpd /etc/hadhcpd/hadhcpd.yaml
 drwxr-x--- hadhcpd/hadhcpd /var/lib/hadhcpd/
 -rw-r--r-- root/root /usr/share/man/man8/hadhcpd.8.gz
+-rw-r--r-- root/root /usr/share/hadhcpd/grafana/hadhcpd-dashboard.json
+-rw-r--r-- root/root /usr/share/hadhcpd/prometheus/hadhcpd-alerts.yml
 EOF
 dpkg-deb -x "$deb1" "$tmp/x"
 check "packaged binary is version-stamped (pkgtest-1)" bash -c "'$tmp/x/usr/sbin/hadhcpd' version | grep -q pkgtest-1"
@@ -191,7 +193,7 @@ section ".rpm contents"
 if need rpm rpm; then
 	check "rpm version $PKG_VERSION release 1" bash -c "[[ \$(rpm -qp --qf '%{VERSION}-%{RELEASE}' '$rpm1' 2>/dev/null) == '$PKG_VERSION-1' ]]"
 	files=$(rpm -qlp "$rpm1" 2>/dev/null)
-	for f in /usr/sbin/hadhcpd /usr/lib/systemd/system/hadhcpd.service /etc/hadhcpd /etc/hadhcpd/hadhcpd.yaml /var/lib/hadhcpd /usr/share/man/man8/hadhcpd.8.gz; do
+	for f in /usr/sbin/hadhcpd /usr/lib/systemd/system/hadhcpd.service /etc/hadhcpd /etc/hadhcpd/hadhcpd.yaml /var/lib/hadhcpd /usr/share/man/man8/hadhcpd.8.gz /usr/share/hadhcpd/grafana/hadhcpd-dashboard.json /usr/share/hadhcpd/prometheus/hadhcpd-alerts.yml; do
 		check "rpm -qlp lists $f" grep -qx "$f" <<<"$files"
 	done
 	check "rpm -qp --configfiles is exactly the config" bash -c "[[ \$(rpm -qp --configfiles '$rpm1' 2>/dev/null) == /etc/hadhcpd/hadhcpd.yaml ]]"

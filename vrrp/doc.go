@@ -15,6 +15,11 @@
 //     handover of a Master (priority-0 advert, then Backup, §6.4.3); Ping
 //     and Pong let the agent's watchdog see that the loop goes round.
 //   - group.go: sync groups (instances that move together).
+//   - SetTrack and SetTrackPriority (instance.go) take what package
+//     vrrp/track computes from the tracked interfaces and check scripts:
+//     Fault, or the effective priority the instance advertises (§6.4.3:
+//     a master whose priority falls below a preempting backup's loses
+//     mastership to it).
 //   - conn_linux.go: the IP protocol 112 raw socket behind the Conn interface.
 //
 // The kernel side (virtual IPs, gratuitous ARP) is reached through the Owner

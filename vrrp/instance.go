@@ -110,6 +110,7 @@ type Instance struct {
 	grpFlt  atomic.Bool
 	stepGen atomic.Uint64 // incremented by the sync group to ask for StepDown
 	prio    atomic.Uint32 // wanted priority (SetPriority); 0 = the configured one
+	tprio   atomic.Uint32 // priority from tracking (SetTrackPriority); 0 = the configured one
 	resign  atomic.Uint64 // incremented by Resign
 	// Liveness probe of the loop (Ping, Pong): asked is the last ticket
 	// handed out, answered the last one the loop saw at an iteration.
@@ -175,9 +176,22 @@ func (i *Instance) SetTrack(up bool) {
 	}
 }
 
+// SetTrackPriority sets the effective priority its tracked scripts and
+// interfaces give the instance (keepalived's weights, package
+// vrrp/track); 0 is the configured priority. SetPriority's override, when
+// set, wins over it. Safe from any goroutine; the instance loop applies
+// it, and a Master advertises it at once (RFC 5798 §6.4.3: a preempting
+// backup with a higher priority then takes over).
+func (i *Instance) SetTrackPriority(p uint8) {
+	if i.tprio.Swap(uint32(p)) != uint32(p) {
+		i.poke()
+	}
+}
+
 // SetPriority changes the priority the instance advertises and elects
 // with (the agent lowers it while the node is not fit to serve, so the
-// VIP never moves to a box that cannot serve); 0 restores the configured priority. Safe from any
+// VIP never moves to a box that cannot serve); 0 restores the configured
+// (or tracked, SetTrackPriority) priority. Safe from any
 // goroutine; the instance loop applies it (see the machine's SetPriority
 // for the values it refuses).
 func (i *Instance) SetPriority(p uint8) {
@@ -287,6 +301,9 @@ func (i *Instance) Run(ctx context.Context) error {
 		}
 		want := uint8(i.prio.Load())
 		if want == 0 {
+			want = uint8(i.tprio.Load())
+		}
+		if want == 0 {
 			want = i.cfg.Priority
 		}
 		if want != prioSeen {
@@ -296,6 +313,7 @@ func (i *Instance) Run(ctx context.Context) error {
 				n := *i.status.Load()
 				n.Priority = p
 				i.status.Store(&n)
+				i.deps.Metrics.Priority.WithLabelValues(i.cfg.Name).Set(float64(p))
 				i.deps.Log.Info("vrrp priority", "vrid", i.cfg.VRID, "iface", i.cfg.Interface, "priority", p)
 			}
 		}
@@ -306,6 +324,7 @@ func (i *Instance) Run(ctx context.Context) error {
 			exec(i.m.Handle(clk.Now(), Resign{}))
 		}
 	}
+	i.deps.Metrics.Priority.WithLabelValues(i.cfg.Name).Set(float64(i.cfg.Priority))
 	feedInputs()
 	exec(i.m.Handle(clk.Now(), Startup{}))
 	for {

@@ -509,3 +509,64 @@ func TestInstanceStopsWhileFlooded(t *testing.T) {
 		t.Error("Run returned without closing the Conn")
 	}
 }
+
+// TestInstanceTrackPriority: a tracked failure that lowers the master's
+// effective priority below the preempting backup's hands the VIP over
+// (RFC 5798 §6.4.3, the master advertises the lower priority at once);
+// restoring it takes the VIP back. The failover override (SetPriority)
+// wins over the tracked priority.
+func TestInstanceTrackPriority(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		n := &vrrptest.Net{}
+		m, _ := vrrp.NewMetrics(nil)
+		a := newBox(t, n, clk, m, "a", "192.0.2.11", 110, true)
+		b := newBox(t, n, clk, m, "b", "192.0.2.12", 100, true)
+		a.start()
+		b.start()
+		advance(clk, time.Second)
+		if state(a) != vrrp.Master || state(b) != vrrp.Backup {
+			t.Fatalf("a %v b %v, want a master", state(a), state(b))
+		}
+		a.inst.SetTrackPriority(90) // a weight of -20 while its check fails
+		// The master's next advert carries 90 at once; b discards it and
+		// takes over after its Master_Down_Interval (~3.6 intervals).
+		advance(clk, 5*adv)
+		if state(a) != vrrp.Backup || state(b) != vrrp.Master || !b.owner.Held() || a.owner.Held() {
+			t.Fatalf("after a's tracked priority 90: a %v b %v, want b master", state(a), state(b))
+		}
+		if got := a.inst.Status().Priority; got != 90 {
+			t.Errorf("a's status priority %d, want 90", got)
+		}
+		if got := gauge(m.Priority.WithLabelValues("a")); got != 90 {
+			t.Errorf("hadhcpd_vrrp_priority{instance=a} = %v, want 90", got)
+		}
+		a.inst.SetTrackPriority(0) // the check passes again: 110
+		advance(clk, 5*adv)
+		if state(a) != vrrp.Master || state(b) != vrrp.Backup {
+			t.Fatalf("after restore: a %v b %v, want a master (preempt)", state(a), state(b))
+		}
+		// The failover override wins over tracking in both directions.
+		a.inst.SetTrackPriority(120)
+		a.inst.SetPriority(1)
+		advance(clk, 5*adv)
+		if got := a.inst.Status().Priority; got != 1 || state(b) != vrrp.Master {
+			t.Errorf("override 1 with tracked 120: a's priority %d, b %v; want 1 and b master", got, state(b))
+		}
+		a.inst.SetPriority(0)
+		advance(clk, 5*adv)
+		if got := a.inst.Status().Priority; got != 120 || state(a) != vrrp.Master {
+			t.Errorf("override cleared: a's priority %d state %v; want the tracked 120 and master", got, state(a))
+		}
+		a.stop(t)
+		b.stop(t)
+	})
+}
+
+func gauge(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetGauge().GetValue()
+}

@@ -13,6 +13,7 @@ type Metrics struct {
 	SendErrors  *prometheus.CounterVec // instance
 	Transitions *prometheus.CounterVec // instance, to
 	State       *prometheus.GaugeVec   // instance: 0 initialize, 1 backup, 2 master, 3 fault
+	Priority    *prometheus.GaugeVec   // instance: the priority advertised (after tracking and overrides)
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -26,6 +27,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		SendErrors:  s.CounterVec("hadhcpd_vrrp_advert_send_errors_total", "VRRP adverts that could not be sent.", "instance"),
 		Transitions: s.CounterVec("hadhcpd_vrrp_transitions_total", "VRRP state changes, by new state.", "instance", "to"),
 		State:       s.GaugeVec("hadhcpd_vrrp_state", "VRRP state: 0 initialize, 1 backup, 2 master, 3 fault.", "instance"),
+		Priority:    s.GaugeVec("hadhcpd_vrrp_priority", "VRRP priority the instance advertises and elects with: the configured one moved by track weights, or lowered while the node is unfit.", "instance"),
 	}
 	return m, s.Err()
 }

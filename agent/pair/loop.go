@@ -80,6 +80,20 @@ func (p *Pair) exec(acts []failover.Action) {
 			p.log.Info("failover transition", "from", a.From.String(), "to", a.To.String(), "reason", a.Reason)
 			p.met.state.Set(float64(a.To))
 			p.met.transitions.WithLabelValues(a.To.String()).Inc()
+			if a.To == failover.RecoverDone && p.rep.NeedResync {
+				// The partner's full resync restored what our recovery
+				// lost: the next start trusts the database again
+				// (lease: the loss is remembered until then).
+				if err := p.db.LossMended(); err != nil {
+					p.log.Warn("forget the loss the resync mended", "err", err)
+				} else {
+					p.rep.NeedResync = false
+					p.log.Info("lease records lost in recovery restored from the partner")
+				}
+			}
+			if p.observe != nil {
+				p.observe(a)
+			}
 		case failover.SetFit:
 			prio := uint8(unfitPriority)
 			if a.Fit {

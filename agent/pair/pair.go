@@ -158,6 +158,10 @@ type Pair struct {
 	timer  clock.Timer
 	timerC <-chan time.Time
 
+	// observe sees each failover transition (ObserveTransitions); set
+	// before Run.
+	observe func(failover.Transition)
+
 	// silence is how long without any advert means the partner stopped
 	// advertising: 3 x the instance's advert interval (RFC 5798 §6.1
 	// Master_Down_Interval without the skew), failover.VRRPMasterDown's

@@ -26,6 +26,9 @@ func newCheckConfigCmd() *cobra.Command {
 					return err
 				}
 			}
+			for _, w := range cfg.Warnings() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", path)
 			return nil
 		},

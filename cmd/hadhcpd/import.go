@@ -14,9 +14,9 @@ import (
 
 // importFlags are shared by the three import subcommands.
 type importFlags struct {
-	conf, leases, node, out, stateDir, vrrpFrom, report string
-	ifaces                                              []string
-	force                                               bool
+	conf, leases, node, out, stateDir, vrrpFrom, report, root, vip string
+	ifaces                                                         []string
+	force                                                          bool
 }
 
 func newImportCmd() *cobra.Command {
@@ -59,15 +59,17 @@ func importSub(format migrate.Format, short string, dhcp bool) *cobra.Command {
 		fl.StringVar(&f.leases, "leases", "", "source lease file (optional)")
 		fl.StringSliceVar(&f.ifaces, "interface", nil, "dhcp.interfaces when the source does not name them")
 		fl.StringVar(&f.vrrpFrom, "vrrp-from", "", "take the vrrp section from this keepalived.conf")
+		fl.StringVar(&f.root, "root", "", "a copy of the old server's file system: absolute include paths are read under it")
+		fl.StringVar(&f.vip, "vip", "", "virtual IP of the invented VRRP instance (ADDRESS[/LEN], or 'router' when these boxes are the subnet's router); default: an address the source uses nowhere, reported as a placeholder")
 	}
 	_ = c.MarkFlagRequired("conf")
 	return c
 }
 
 func runImport(format migrate.Format, f importFlags, stdout, stderr io.Writer) error {
-	d := migrate.Defaults{NodeName: f.node, StateDir: f.stateDir, Interfaces: f.ifaces}
+	d := migrate.Defaults{NodeName: f.node, StateDir: f.stateDir, Interfaces: f.ifaces, VIP: f.vip}
 	job := migrate.Job{
-		Input:       migrate.Input{Format: format, Conf: f.conf, Leases: f.leases, Defaults: d},
+		Input:       migrate.Input{Format: format, Conf: f.conf, Leases: f.leases, Defaults: d, Root: f.root},
 		Output:      f.out,
 		ReportFile:  f.report,
 		Force:       f.force,

@@ -79,7 +79,7 @@ func newRootCmd() (*cobra.Command, error) {
 		},
 	}
 	root.PersistentFlags().StringP("config", "c", config.DefaultConfigPath, "configuration file")
-	root.AddCommand(newRunCmd(), newCheckConfigCmd(), newCleanupCmd(), newLeasesCmd(), newStatusCmd(), newImportCmd(), newVersionCmd(), newMaintenanceCmd(), newPartnerDownCmd())
+	root.AddCommand(newRunCmd(), newCheckConfigCmd(), newCleanupCmd(), newLeasesCmd(), newStatusCmd(), newImportCmd(), newVersionCmd(), newMaintenanceCmd(), newPartnerDownCmd(), newEventsCmd(), newGenPSKCmd())
 	// Inherited by every subcommand: a value the flag's type cannot parse
 	// (--clock-offset soon) or a flag that does not exist.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

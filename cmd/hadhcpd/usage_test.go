@@ -33,6 +33,9 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"maintenance"}, exitConfig, "accepts 1 arg(s), received 0"},
 		{[]string{"maintenance", "on"}, exitConfig, `"on", want start or stop`},
 		{[]string{"check-config", "a", "b"}, exitConfig, "unknown command"},
+		{[]string{"events", "--recent", "5000"}, exitConfig, "--recent: want 0 to 1000"},
+		{[]string{"events", "--since", "x"}, exitConfig, `invalid argument "x" for "--since"`},
+		{[]string{"events", "--follow", "--socket", "/nonexistent/hadhcpd.sock"}, exitFailure, "connect to hadhcpd at /nonexistent/hadhcpd.sock"},
 		// Valid flags: the command runs and refuses the missing config.
 		{[]string{"leases", "--state", "active", "--ip", "192.0.2.0/25", "--hw", "00:11:22:33:44:55"}, exitConfig, "absent.yaml"},
 		{[]string{"leases", "--state", "BACKUP", "--ip", "192.0.2.7"}, exitConfig, "absent.yaml"},

@@ -118,14 +118,21 @@ type Pool struct {
 	Name  string // for logs and metrics, e.g. "192.0.2.0/24"
 	First netip.Addr
 	Last  netip.Addr
+	// Reserved are addresses of the range pinned to one client by a
+	// reservation: never allocated, neither FREE nor BACKUP for anyone
+	// (invariant 1); the reserved client's own records still live here.
+	Reserved []netip.Addr
 }
 
 // PoolStats counts a pool's addresses by state; Free counts addresses with
 // no record too. Held counts addresses taken by Allocate and not yet
-// committed or returned.
+// committed or returned. Reserved addresses (Pool.Reserved) count in
+// Reserved instead of Free and Backup, so pool balancing never hands them
+// out.
 type PoolStats struct {
 	Name                                                                   string
 	Total, Free, Backup, Active, Expired, Released, Abandoned, Reset, Held int
+	Reserved                                                               int
 }
 
 // Clock is the time source; tests inject a fake.
@@ -145,13 +152,14 @@ type Options struct {
 
 // OpenReport says what recovery found, for the caller to log and act on.
 type OpenReport struct {
-	SnapshotLeases int      // leases loaded from the snapshot
-	Records        int      // journal records replayed
-	TruncatedAt    int64    // >=0: a torn tail was cut at this journal offset; -1 = none
-	Damage         []Damage // what could not be read, in the order found; each was also logged
-	MovedAside     string   // the files the damaged bytes were copied to, "; "-separated
-	NeedResync     bool     // what was damaged may have held leases: ask the partner for a full resync
-	LastSeq        uint64   // highest sequence number recovered
+	SnapshotLeases int       // leases loaded from the snapshot
+	Records        int       // journal records replayed
+	TruncatedAt    int64     // >=0: a torn tail was cut at this journal offset; -1 = none
+	Damage         []Damage  // what could not be read, in the order found; each was also logged
+	MovedAside     string    // the files the damaged bytes were copied to, "; "-separated
+	NeedResync     bool      // what was damaged may have held leases: ask the partner for a full resync (also set while an earlier Open's loss is not mended, DB.LossMended)
+	LossAt         time.Time // with NeedResync: when the loss was found (a box alone probes before offering for max_lease_time from it)
+	LastSeq        uint64    // highest sequence number recovered
 }
 
 // Damage is one part of the state directory recovery could not read: a

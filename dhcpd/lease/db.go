@@ -123,6 +123,13 @@ func Open(opts Options) (*DB, OpenReport, error) {
 		return nil, rep, err
 	}
 	rep.LastSeq = db.lastSeq
+	if err := db.persistLoss(&rep); err != nil {
+		if db.jf != nil {
+			db.jf.Close()
+		}
+		lf.Close()
+		return nil, rep, err
+	}
 	go db.flusher()
 	if repair {
 		// Damage inside a file stays there (its bytes were copied aside):
@@ -168,6 +175,9 @@ func (db *DB) store(r rec) {
 		db.clientDrop(old, slot)
 		if p != nil {
 			p.count[old.state]--
+			if p.isReserved(r.addr) {
+				p.resCount[old.state]--
+			}
 		}
 		db.recs[slot] = r
 	} else {
@@ -176,10 +186,16 @@ func (db *DB) store(r rec) {
 		db.byAddr[r.addr] = slot
 		if p != nil {
 			p.setUsed(r.addr - p.first)
+			if p.isReserved(r.addr) {
+				p.resRecs++
+			}
 		}
 	}
 	if p != nil {
 		p.count[r.state]++
+		if p.isReserved(r.addr) {
+			p.resCount[r.state]++
+		}
 	}
 	db.dropHold(r.addr, p)
 	db.link(slot, p)

@@ -183,6 +183,10 @@
 // of it is O(1) (amortised for the cursor), independent of the pool size.
 // ABANDONED addresses are never allocated here; the engine or the failover
 // logic commits them FREE when their probation ends.
+// Reserved addresses of a pool (Pool.Reserved: a reservation inside the
+// range) are never allocated either, whatever their record's state, and
+// count in PoolStats.Reserved, not as FREE or BACKUP, so pool balancing
+// never hands them to the partner (invariant 1).
 //
 // # Memory
 //

@@ -24,7 +24,9 @@ const maxPoolSize = 1 << 24
 //   - backup list: the same for BACKUP records (allocated only with
 //     from = StateBackup).
 //
-// ABANDONED records are in neither list: not allocatable.
+// ABANDONED records are in neither list: not allocatable. Nor are
+// reserved addresses (Pool.Reserved), whatever their state: they are
+// marked used from the start and never linked.
 type poolState struct {
 	Pool
 	first, size uint32
@@ -37,6 +39,18 @@ type poolState struct {
 	count    [StateBackup + 1]int // records in the pool by state
 	heldRec  [StateBackup + 1]int // of those, held by Allocate
 	heldNone int                  // held addresses without a record
+
+	reserved map[uint32]struct{}  // nil: none
+	resRecs  int                  // reserved addresses that have a record
+	resCount [StateBackup + 1]int // their records by state
+}
+
+func (p *poolState) isReserved(a uint32) bool {
+	if p.reserved == nil {
+		return false
+	}
+	_, ok := p.reserved[a]
+	return ok
 }
 
 type list struct{ head, tail int32 }
@@ -73,6 +87,15 @@ func newPoolState(p Pool) (*poolState, error) {
 	if extra := words*64 - ps.size; extra > 0 {
 		// Bits past the end are "used" so the cursor never returns them.
 		ps.used[words-1] = ^uint64(0) << (64 - extra)
+	}
+	for _, r := range p.Reserved {
+		if a := addrU32(r); r.Is4() && ps.contains(a) {
+			if ps.reserved == nil {
+				ps.reserved = make(map[uint32]struct{}, len(p.Reserved))
+			}
+			ps.reserved[a] = struct{}{}
+			ps.setUsed(a - f) // the never-used cursor passes it by
+		}
 	}
 	return ps, nil
 }
@@ -178,7 +201,7 @@ func (db *DB) link(slot uint32, p *poolState) {
 		}
 		return
 	}
-	if p != nil {
+	if p != nil && !p.isReserved(r.addr) {
 		if l := p.listFor(r.state); l != nil {
 			db.listAppend(l, slot)
 		}
@@ -265,6 +288,11 @@ func (db *DB) rebuildPools(pools []Pool) error {
 		}
 		p.setUsed(r.addr - p.first)
 		p.count[r.state]++
+		if p.isReserved(r.addr) {
+			p.resRecs++
+			p.resCount[r.state]++
+			continue
+		}
 		if _, isHeld := db.held[r.addr]; isHeld {
 			continue
 		}
@@ -302,7 +330,7 @@ func (db *DB) allocate(pool string, hint netip.Addr, from State) (netip.Addr, er
 	}
 	if hint.Is4() {
 		a := addrU32(hint)
-		if _, isHeld := db.held[a]; p.contains(a) && !isHeld {
+		if _, isHeld := db.held[a]; p.contains(a) && !isHeld && !p.isReserved(a) {
 			slot, has := db.byAddr[a]
 			switch {
 			case !has && from == StateFree:
@@ -363,7 +391,7 @@ func (db *DB) unhold(a uint32) {
 	slot := h.slot
 	// Back at the tail: an offer that was not taken should not be the next
 	// offer too (the client may have found it in use, RFC 2131 §4.4.1).
-	if l := p.listFor(db.recs[slot].state); l != nil {
+	if l := p.listFor(db.recs[slot].state); l != nil && !p.isReserved(a) {
 		db.listAppend(l, slot)
 	}
 }
@@ -395,11 +423,15 @@ func (db *DB) stats() []PoolStats {
 			recs += p.count[s]
 			held += p.heldRec[s]
 		}
+		// Reserved addresses without a record or with a FREE or BACKUP
+		// one are nobody's to allocate.
+		resFree := len(p.reserved) - p.resRecs + p.resCount[StateFree]
 		out = append(out, PoolStats{
 			Name:      p.Name,
 			Total:     int(p.size),
-			Free:      int(p.size) - recs - p.heldNone + c(StateFree),
-			Backup:    c(StateBackup),
+			Free:      int(p.size) - recs - p.heldNone + c(StateFree) - resFree,
+			Backup:    c(StateBackup) - p.resCount[StateBackup],
+			Reserved:  len(p.reserved),
 			Active:    c(StateActive),
 			Expired:   c(StateExpired),
 			Released:  c(StateReleased),

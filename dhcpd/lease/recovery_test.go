@@ -140,7 +140,8 @@ func TestRecoveryFlippedBit(t *testing.T) {
 	mustCommit(t, db, active(ip("198.51.100.1"), 99, t0, time.Hour))
 	db.Close()
 	db2, rep := openT(t, dir, nil)
-	if rep.NeedResync || len(rep.Damage) != 0 || db2.Len() != 20 {
+	// No new damage; the loss itself stays until mended (loss.go).
+	if !rep.NeedResync || len(rep.Damage) != 0 || db2.Len() != 20 {
 		t.Fatalf("second open = %+v, Len %d", rep, db2.Len())
 	}
 }
@@ -419,5 +420,34 @@ func TestWriteTestdataV1(t *testing.T) {
 		if err := os.WriteFile(filepath.Join("testdata", "v1", name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestLossPersistsUntilMended: a recovery that lost records leaves the
+// loss on record (dated) through restarts, until LossMended; without it a
+// box restarted before its resync would claim a complete database.
+func TestLossPersistsUntilMended(t *testing.T) {
+	dir := t.TempDir()
+	path, offs := makeJournal(t, dir, 20)
+	editFile(t, path, func(b []byte) []byte { b[offs[7]+12] ^= 0x10; return b })
+	db, rep := openT(t, dir, nil)
+	if !rep.NeedResync || !rep.LossAt.Equal(t0) {
+		t.Fatalf("open of a damaged journal: %+v, want NeedResync, LossAt %v", rep, t0)
+	}
+	db.Close()
+	for i := range 2 {
+		db, rep = openT(t, dir, nil)
+		if !rep.NeedResync || !rep.LossAt.Equal(t0) || len(rep.Damage) != 0 {
+			t.Fatalf("restart %d: %+v, want the loss of %v still reported, no new damage", i+1, rep, t0)
+		}
+		db.Close()
+	}
+	db, _ = openT(t, dir, nil)
+	if err := db.LossMended(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, rep = openT(t, dir, nil); rep.NeedResync || !rep.LossAt.IsZero() {
+		t.Fatalf("after LossMended: %+v, want no loss", rep)
 	}
 }

@@ -1,13 +1,16 @@
 package scope
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 )
+
+// encodedLen is the length of an option of n value bytes on the wire, in
+// pieces of 255 (RFC 3396).
+func encodedLen(n int) int { return n + 2*max(1, (n+254)/255) }
 
 // Options are encoded DHCP option values by code, ready to copy into a reply
 // (RFC 2132 wire format, without code and length).
@@ -37,82 +40,117 @@ func (e OptionError) Error() string { return e.Key + ": " + e.Reason }
 // optType is how a value is written in the config and encoded on the wire.
 type optType string
 
+// The types of option_definitions and custom entries.
 const (
-	typeString  optType = "string"
-	typeIP      optType = "ip"
-	typeIPs     optType = "ips"
-	typeUint8   optType = "uint8"
-	typeUint16  optType = "uint16"
-	typeUint32  optType = "uint32"
-	typeInt32   optType = "int32"
-	typeBool    optType = "bool"
-	typeHex     optType = "hex"
-	typeDomains optType = "domains" // RFC 3397 (option 119), uncompressed labels
-	typeRoutes  optType = "routes"  // RFC 3442 (option 121)
+	typeString      optType = "string"
+	typeIP          optType = "ip"
+	typeIPs         optType = "ips"
+	typeUint8       optType = "uint8"
+	typeUint16      optType = "uint16"
+	typeUint32      optType = "uint32"
+	typeInt8        optType = "int8"
+	typeInt16       optType = "int16"
+	typeInt32       optType = "int32"
+	typeBool        optType = "bool"
+	typeHex         optType = "hex"
+	typeEmpty       optType = "empty"       // no value: the option's presence is the information
+	typeFQDN        optType = "fqdn"        // one domain name, RFC 1035 §3.1 labels
+	typeDomains     optType = "domains"     // RFC 3397 (option 119), uncompressed labels
+	typeRoutes      optType = "routes"      // RFC 3442 (option 121)
+	typeRecord      optType = "record"      // fields one after another
+	typeEncapsulate optType = "encapsulate" // sub-options of another space
 )
 
-// namedOptions are the RFC 2132 (and later) options users name in the config.
-var namedOptions = map[string]struct {
-	code uint8
-	typ  optType
-}{
-	"subnet_mask":             {1, typeIP},
-	"time_offset":             {2, typeInt32},
-	"routers":                 {3, typeIPs},
-	"time_servers":            {4, typeIPs},
-	"domain_name_servers":     {6, typeIPs},
-	"log_servers":             {7, typeIPs},
-	"host_name":               {12, typeString},
-	"domain_name":             {15, typeString},
-	"root_path":               {17, typeString},
-	"interface_mtu":           {26, typeUint16},
-	"broadcast_address":       {28, typeIP},
-	"ntp_servers":             {42, typeIPs},
-	"vendor_specific":         {43, typeHex},
-	"netbios_name_servers":    {44, typeIPs},
-	"netbios_node_type":       {46, typeUint8},
-	"tftp_server_name":        {66, typeString},
-	"bootfile_name":           {67, typeString},
-	"domain_search":           {119, typeDomains},
-	"classless_static_routes": {121, typeRoutes},
+// Types of standard options only, with their own value forms.
+const (
+	typeIPv6     optType = "ipv6"     // a record field of option_6rd
+	typeVendor   optType = "vendor"   // option 43: hex or {space, options}
+	typeVIVCO    optType = "vivco"    // option 124 (RFC 3925 §3)
+	typeVIVSO    optType = "vivso"    // option 125 (RFC 3925 §4)
+	typeTuples16 optType = "tuples16" // strings after a 2-byte length (RFC 8572 §8.3)
+)
+
+// defTypes are the types a definition or a custom entry may name.
+var defTypes = []optType{typeString, typeIP, typeIPs, typeUint8, typeUint16, typeUint32, typeInt8, typeInt16, typeInt32,
+	typeBool, typeHex, typeEmpty, typeFQDN, typeDomains, typeRoutes, typeRecord, typeEncapsulate}
+
+// SpaceDHCP4 is the space of the DHCPv4 options themselves (Kea's name).
+const SpaceDHCP4 = "dhcp4"
+
+// maxOptionLen is the longest value an option may have: what fits in the
+// options field of a reply in one 1500-byte Ethernet frame (IP 20, UDP 8,
+// BOOTP fixed fields 236, magic cookie 4, end 1), counted with the code and
+// length bytes of each 255-byte piece (RFC 3396 splits longer values; the
+// wire encoder does it).
+const maxOptionLen = 1500 - 20 - 8 - 236 - 4 - 1
+
+// optDef is one option known by name in a space.
+type optDef struct {
+	name        string
+	code        uint8
+	typ         optType
+	array       bool
+	fields      []optType
+	pairs       bool
+	encapsulate string // typ == typeEncapsulate: the space of its sub-options
 }
 
-// serverOwned are options the engine writes itself; the config may not set
-// them (RFC 2132 §9: lease time, message type, server id, PRL, max size,
-// T1/T2, client id; RFC 3046 relay info).
-var serverOwned = map[uint8]string{
-	0: "pad", 50: "requested address", 51: "lease time", 52: "overload", 53: "message type",
-	54: "server identifier", 55: "parameter request list", 56: "message", 57: "max message size",
-	58: "renewal time", 59: "rebinding time", 61: "client identifier", 82: "relay agent information",
-	118: "subnet selection", 255: "end",
-}
-
-// OptionNames lists the named options, for documentation and errors.
-func OptionNames() []string {
-	names := make([]string, 0, len(namedOptions))
-	for n := range namedOptions {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// ParseOptions encodes an options map from the config file:
+// ParseOptions encodes an options map from the config file with the
+// standard options only (no dhcp.option_definitions):
 //
 //	options:
 //	  routers: [192.0.2.1]
 //	  domain_name: example.com
 //	  classless_static_routes: ["198.51.100.0/24 192.0.2.254", "0.0.0.0/0 192.0.2.1"]
+//	  vendor_specific: {space: pxe, options: {discovery_control: 3}}
 //	  custom:
 //	    - {code: 252, type: string, value: "http://wpad.example.com/wpad.dat"}
 //	    - {code: 150, type: ips, value: [192.0.2.5]}
 //
 // It returns every problem found, each naming its key.
 func ParseOptions(m map[string]any) (Options, []OptionError) {
-	out := Options{}
+	return standardDefs.Parse(m)
+}
+
+// Parse encodes an options map (global, shared network, subnet, pool,
+// class or reservation) with the standard options and d's definitions.
+func (d *Definitions) Parse(m map[string]any) (Options, []OptionError) {
+	if d == nil {
+		d = standardDefs
+	}
+	enc, errs := d.parseSpace(SpaceDHCP4, "", m)
+	out := make(Options, len(enc))
+	for c, v := range enc {
+		out[c] = v
+	}
+	return out, errs
+}
+
+// parseSpace encodes the options map m of space sp; prefix is the key of m
+// ("" at the top, "vendor_specific.options." below).
+func (d *Definitions) parseSpace(sp, prefix string, m map[string]any) (map[uint8][]byte, []OptionError) {
+	out := map[uint8][]byte{}
+	from := map[uint8]string{}
 	var errs []OptionError
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, OptionError{Key: key, Reason: fmt.Sprintf(format, args...)})
+	}
+	space := d.spaces[strings.ToLower(sp)]
+	set := func(key string, code uint8, b []byte) {
+		if other, dup := from[code]; dup {
+			bad(key, "option %d is also set as %s", code, other)
+			return
+		}
+		switch {
+		case sp != SpaceDHCP4 && len(b) > 255:
+			bad(key, "%d bytes: a sub-option holds at most 255", len(b))
+			return
+		case encodedLen(len(b)) > maxOptionLen:
+			bad(key, "%d bytes: more than fits in a reply", len(b))
+			return
+		}
+		from[code] = key
+		out[code] = b
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -121,206 +159,76 @@ func ParseOptions(m map[string]any) (Options, []OptionError) {
 	sort.Strings(keys)
 	for _, name := range keys {
 		val := m[name]
+		key := prefix + name
 		if name == "custom" {
 			list, ok := val.([]any)
 			if !ok {
-				bad(name, "must be a list of {code, type, value}")
+				bad(key, "must be a list of {code, type, value}")
 				continue
 			}
 			for i, item := range list {
-				k := fmt.Sprintf("custom[%d]", i)
-				code, typ, v, e := parseCustom(k, item)
+				k := fmt.Sprintf("%s[%d]", key, i)
+				def, v, e := d.parseCustom(sp, k, item)
 				if e != nil {
 					errs = append(errs, e...)
 					continue
 				}
-				if _, dup := out[code]; dup {
-					bad(k+".code", "option %d is set twice", code)
+				b, e := d.encode(def, k+".value", v)
+				if e != nil {
+					errs = append(errs, e...)
 					continue
 				}
-				b, err := encodeOption(typ, v)
-				if err != nil {
-					bad(k+".value", "%v", err)
-					continue
-				}
-				out[code] = b
+				set(k+".code", def.code, b)
 			}
 			continue
 		}
-		no, ok := namedOptions[name]
+		def, ok := space.byName[strings.ToLower(name)]
 		if !ok {
-			bad(name, "unknown option (known: %s, or custom: [{code, type, value}])", strings.Join(OptionNames(), ", "))
+			if sp == SpaceDHCP4 {
+				bad(key, "unknown option (see the README's option list, define it in dhcp.option_definitions, or use custom: [{code, type, value}])")
+			} else {
+				known := "it has none"
+				if names := d.Names(sp); len(names) > 0 {
+					known = "known: " + strings.Join(names, ", ")
+				}
+				bad(key, "no option %q in space %s (%s; define it in dhcp.option_definitions)", name, sp, known)
+			}
 			continue
 		}
-		b, err := encodeOption(no.typ, val)
-		if err != nil {
-			bad(name, "%v", err)
+		b, e := d.encode(def, key, val)
+		if e != nil {
+			errs = append(errs, e...)
 			continue
 		}
-		if _, dup := out[no.code]; dup {
-			bad(name, "option %d is also set under custom", no.code)
-			continue
-		}
-		out[no.code] = b
+		set(key, def.code, b)
 	}
 	return out, errs
 }
 
-func parseCustom(k string, item any) (uint8, optType, any, []OptionError) {
+// parseCustom reads a {code, type, value} entry (with array, fields and
+// encapsulate as in a definition) of space sp.
+func (d *Definitions) parseCustom(sp, k string, item any) (*optDef, any, []OptionError) {
 	mm, ok := item.(map[string]any)
 	if !ok {
-		return 0, "", nil, []OptionError{{k, "must be a map {code, type, value}"}}
+		return nil, nil, []OptionError{{k, "must be a map {code, type, value}"}}
 	}
 	var errs []OptionError
 	for key := range mm {
 		switch key {
-		case "code", "type", "value":
+		case "code", "type", "value", "array", "fields", "encapsulate":
 		default:
-			errs = append(errs, OptionError{k + "." + key, "unknown key (want code, type, value)"})
+			errs = append(errs, OptionError{k + "." + key, "unknown key (want code, type, value; array, fields, encapsulate)"})
 		}
 	}
-	code, err := toInt(mm["code"])
-	switch {
-	case err != nil:
-		errs = append(errs, OptionError{k + ".code", "must be a number 1..254"})
-	case code < 1 || code > 254:
-		errs = append(errs, OptionError{k + ".code", fmt.Sprintf("%d is outside 1..254", code)})
-	default:
-		if what, own := serverOwned[uint8(code)]; own {
-			errs = append(errs, OptionError{k + ".code", fmt.Sprintf("option %d (%s) is set by the server", code, what)})
-		}
-	}
-	ts, _ := mm["type"].(string)
-	typ := optType(ts)
-	switch typ {
-	case typeString, typeIP, typeIPs, typeUint8, typeUint16, typeUint32, typeInt32, typeBool, typeHex, typeDomains, typeRoutes:
-	default:
-		errs = append(errs, OptionError{k + ".type", fmt.Sprintf("%q is not one of string, ip, ips, uint8, uint16, uint32, int32, bool, hex, domains, routes", ts)})
-	}
+	def, e := d.compileDef(k, sp, "", mm)
+	errs = append(errs, e...)
 	if _, ok := mm["value"]; !ok {
 		errs = append(errs, OptionError{k + ".value", "must be set"})
 	}
 	if errs != nil {
-		return 0, "", nil, errs
+		return nil, nil, errs
 	}
-	return uint8(code), typ, mm["value"], nil
-}
-
-// encodeOption turns a config value into option bytes.
-func encodeOption(typ optType, v any) ([]byte, error) {
-	switch typ {
-	case typeString:
-		s, ok := v.(string)
-		if !ok || s == "" {
-			return nil, fmt.Errorf("%v is not a non-empty string", v)
-		}
-		if len(s) > 255 {
-			return nil, fmt.Errorf("longer than 255 bytes")
-		}
-		return []byte(s), nil
-	case typeIP:
-		a, err := toIPv4(v)
-		if err != nil {
-			return nil, err
-		}
-		b := a.As4()
-		return b[:], nil
-	case typeIPs:
-		list := toList(v)
-		if len(list) == 0 {
-			return nil, fmt.Errorf("needs at least one IPv4 address")
-		}
-		var out []byte
-		for _, x := range list {
-			a, err := toIPv4(x)
-			if err != nil {
-				return nil, err
-			}
-			b := a.As4()
-			out = append(out, b[:]...)
-		}
-		return out, nil
-	case typeUint8, typeUint16, typeUint32, typeInt32:
-		n, err := toInt(v)
-		if err != nil {
-			return nil, fmt.Errorf("%v is not a number", v)
-		}
-		lo, hi := int64(0), int64(0)
-		switch typ {
-		case typeUint8:
-			hi = 255
-		case typeUint16:
-			hi = 65535
-		case typeUint32:
-			hi = 1<<32 - 1
-		case typeInt32:
-			lo, hi = -1<<31, 1<<31-1
-		}
-		if n < lo || n > hi {
-			return nil, fmt.Errorf("%d is outside %d..%d", n, lo, hi)
-		}
-		switch typ {
-		case typeUint8:
-			return []byte{byte(n)}, nil
-		case typeUint16:
-			return binary.BigEndian.AppendUint16(nil, uint16(n)), nil
-		default:
-			return binary.BigEndian.AppendUint32(nil, uint32(n)), nil
-		}
-	case typeBool:
-		b, ok := v.(bool)
-		if !ok {
-			return nil, fmt.Errorf("%v is not true or false", v)
-		}
-		if b {
-			return []byte{1}, nil
-		}
-		return []byte{0}, nil
-	case typeHex:
-		s, ok := v.(string)
-		if !ok {
-			return nil, fmt.Errorf("%v is not a hex string", v)
-		}
-		b, err := ParseHex(s)
-		if err != nil || len(b) == 0 || len(b) > 255 {
-			return nil, fmt.Errorf("%q is not 1..255 hex bytes (01:02:ff or 0102ff)", s)
-		}
-		return b, nil
-	case typeDomains:
-		list := toList(v)
-		if len(list) == 0 {
-			return nil, fmt.Errorf("needs at least one domain name")
-		}
-		var out []byte
-		for _, x := range list {
-			s, ok := x.(string)
-			if !ok {
-				return nil, fmt.Errorf("%v is not a domain name", x)
-			}
-			enc, err := encodeDomain(s)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, enc...)
-		}
-		return out, nil
-	case typeRoutes:
-		list := toList(v)
-		if len(list) == 0 {
-			return nil, fmt.Errorf("needs at least one route \"PREFIX ROUTER\"")
-		}
-		var out []byte
-		for _, x := range list {
-			s, _ := x.(string)
-			enc, err := encodeRoute(s)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, enc...)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unknown type %q", typ)
+	return def, mm["value"], nil
 }
 
 // encodeRoute encodes "198.51.100.0/24 192.0.2.254" (optionally "… via …")

@@ -26,7 +26,8 @@ func (c *conv) failover(s *Stmt, sc *scope) error {
 	}
 	c.fo, c.foName, c.foPos = &config.FailoverConfig{}, s.word(2), s.Pos
 	c.rep.Map(s.Pos, s.String(), "failover")
-	return c.block(s.Block, &scope{kind: "failover", parent: sc})
+	c.block(s.Block, &scope{kind: "failover", parent: sc})
+	return nil
 }
 
 func (c *conv) failoverStmt(s *Stmt) error {

@@ -76,6 +76,24 @@ type parser struct {
 	reuse bool
 	last  *Stmt
 	free  []*Stmt
+
+	// tolerant (dhcpd.conf): a statement that does not parse is recorded
+	// in errs and skipped, and reading goes on, so the report lists every
+	// problem of the file at once. A lease file stops at the first.
+	tolerant bool
+	errs     []error
+	// back is a '}' that ended a statement missing its ';', to be read
+	// again as the end of the enclosing block.
+	back *token
+}
+
+// soft records err and returns nil when the parser is tolerant.
+func (p *parser) soft(err error) error {
+	if !p.tolerant {
+		return err
+	}
+	p.errs = append(p.errs, err)
+	return nil
 }
 
 // newStmt returns an empty statement, recycled when possible.
@@ -124,7 +142,10 @@ func (p *parser) next() (*Stmt, error) {
 			continue
 		}
 		if s != nil && len(s.Words) == 0 && !s.HasBlock {
-			return nil, migrate.Errorf(s.Pos, "'}' without a block to close")
+			if err := p.soft(migrate.Errorf(s.Pos, "'}' without a block to close")); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err != nil || s != nil {
 			p.last = s
@@ -145,8 +166,11 @@ func (p *parser) stmt(depth int) (*Stmt, error) {
 	lx := p.top()
 	var s *Stmt
 	for {
-		t, err := lx.next()
-		if err != nil {
+		var t token
+		var err error
+		if p.back != nil {
+			t, p.back = *p.back, nil
+		} else if t, err = lx.next(); err != nil {
 			return nil, err
 		}
 		if s == nil {
@@ -162,7 +186,27 @@ func (p *parser) stmt(depth int) (*Stmt, error) {
 		}
 		switch {
 		case t.kind == tEOF:
-			return nil, migrate.Errorf(s.Pos, "statement %q has no ';' before the end of the file", s.String())
+			if err := p.soft(migrate.Errorf(s.Pos, "statement %q has no ';' before the end of the file", s.String())); err != nil {
+				return nil, err
+			}
+			return nil, nil
+		case t.is('{') && len(s.Words) > 0 && s.Words[len(s.Words)-1].is('='):
+			// A record type: `option NAME code N = { ip-address, text };`
+			// keeps its braces as words.
+			s.Words = append(s.Words, t)
+			for {
+				t, err = lx.next()
+				if err != nil {
+					return nil, err
+				}
+				if t.kind == tEOF || t.is(';') {
+					return nil, p.soft(migrate.Errorf(s.Pos, "record type of %q has no '}'", s.String()))
+				}
+				s.Words = append(s.Words, t)
+				if t.is('}') {
+					break
+				}
+			}
 		case t.is(';'):
 			if string(s.wordb(0)) == "include" {
 				return p.include(s)
@@ -172,10 +216,17 @@ func (p *parser) stmt(depth int) (*Stmt, error) {
 			if len(s.Words) == 0 {
 				return s, nil
 			}
-			return nil, migrate.Errorf(lx.pos(t.line), "missing ';' after %q", s.String())
+			if err := p.soft(migrate.Errorf(lx.pos(t.line), "missing ';' after %q", s.String())); err != nil {
+				return nil, err
+			}
+			p.back = &t
+			return s, nil
 		case t.is('{'):
 			if len(s.Words) == 0 {
-				return nil, migrate.Errorf(lx.pos(t.line), "'{' without a statement")
+				if err := p.soft(migrate.Errorf(lx.pos(t.line), "'{' without a statement")); err != nil {
+					return nil, err
+				}
+				s.Words = append(s.Words, token{kind: tWord, b: []byte("{"), line: t.line})
 			}
 			if depth > maxDepth {
 				return nil, migrate.Errorf(s.Pos, "blocks nested more than %d deep", maxDepth)
@@ -209,7 +260,7 @@ func (p *parser) block(s *Stmt, depth int) error {
 				p.stack = p.stack[:len(p.stack)-1]
 				continue
 			}
-			return migrate.Errorf(s.Pos, "block %q is not closed: no '}' before the end of %s", s.String(), p.top().file)
+			return p.soft(migrate.Errorf(s.Pos, "block %q is not closed: no '}' before the end of %s", s.String(), p.top().file))
 		}
 		if len(c.Words) == 0 && !c.HasBlock {
 			p.recycle(c)
@@ -226,13 +277,19 @@ var included = &Stmt{}
 // include pushes the named file.
 func (p *parser) include(s *Stmt) (*Stmt, error) {
 	if len(s.Words) != 2 || s.Words[1].kind != tString {
-		return nil, migrate.Errorf(s.Pos, "include needs one quoted file name")
+		if err := p.soft(migrate.Errorf(s.Pos, "include needs one quoted file name")); err != nil {
+			return nil, err
+		}
+		return included, nil
 	}
 	if len(p.stack) >= maxInclude {
 		return nil, migrate.Errorf(s.Pos, "includes nested more than %d deep (an include loop?)", maxInclude)
 	}
 	if p.load == nil {
-		return nil, migrate.Errorf(s.Pos, "include %q: includes are not allowed here", s.Words[1].b)
+		if err := p.soft(migrate.Errorf(s.Pos, "include %q: includes are not allowed here", s.Words[1].b)); err != nil {
+			return nil, err
+		}
+		return included, nil
 	}
 	path := s.Words[1].str()
 	if !filepath.IsAbs(path) {
@@ -240,7 +297,10 @@ func (p *parser) include(s *Stmt) (*Stmt, error) {
 	}
 	data, err := p.load(path)
 	if err != nil {
-		return nil, migrate.Errorf(s.Pos, "include: %v", err)
+		if err := p.soft(migrate.Errorf(s.Pos, "include: %v (with --root, absolute paths are read under the copy of the old server's files)", err)); err != nil {
+			return nil, err
+		}
+		return included, nil
 	}
 	p.stack = append(p.stack, newLexer(path, bytes.NewReader(data)))
 	return included, nil

@@ -3,7 +3,6 @@ package isc
 import (
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/migrate"
@@ -13,14 +12,35 @@ type subnet struct {
 	cfg    config.SubnetConfig
 	prefix netip.Prefix
 	pos    migrate.Pos
-	set    map[string]bool // options the subnet sets itself
+	par    *params
+	net    *sharedNet // nil: not in a shared network
+	pools  []*pool
+}
+
+type sharedNet struct {
+	name string
+	pos  migrate.Pos
+	par  *params
+	subs []*subnet
+}
+
+type pool struct {
+	pos    migrate.Pos
+	par    *params
+	sub    *subnet    // nil: a pool of a shared network, placed by address
+	net    *sharedNet // the shared network it stands in, if any
+	ranges []*prange
+	// chain is the parameters of the scopes around the pool, innermost
+	// first: a permit outside a pool applies to every pool inside.
+	chain []*params
 }
 
 type prange struct {
 	pos    migrate.Pos
 	src    string
 	lo, hi netip.Addr
-	sub    *subnet // nil: in a pool of a shared-network; found by address
+	pool   *pool // nil: a range directly in a subnet
+	sub    *subnet
 }
 
 func maskBits(m netip.Addr) int {
@@ -43,7 +63,7 @@ func maskBits(m netip.Addr) int {
 func addr4(s *Stmt, i int) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s.word(i))
 	if err != nil || !a.Is4() {
-		return netip.Addr{}, migrate.Errorf(s.Pos, "%s: %q is not an IPv4 address", s.word(0), s.word(i))
+		return netip.Addr{}, migrate.Errorf(s.Pos, "%s: %q is not an IPv4 address (hadhcpd does no DNS lookups: write the address)", s.word(0), s.word(i))
 	}
 	return a, nil
 }
@@ -51,6 +71,11 @@ func addr4(s *Stmt, i int) (netip.Addr, error) {
 func (c *conv) subnet(s *Stmt, sc *scope) error {
 	if len(s.Words) != 4 || s.word(2) != "netmask" || !s.HasBlock {
 		return migrate.Errorf(s.Pos, "want `subnet ADDRESS netmask MASK { ... }`")
+	}
+	switch sc.kind {
+	case "global", "shared-network", "group":
+	default:
+		return migrate.Errorf(s.Pos, "subnet inside %s", sc.kind)
 	}
 	a, err := addr4(s, 1)
 	if err != nil {
@@ -68,92 +93,137 @@ func (c *conv) subnet(s *Stmt, sc *scope) error {
 	if p.Masked().Addr() != a {
 		return migrate.Errorf(s.Pos, "%s is not the network address of a /%d (that is %s)", a, bits, p.Masked().Addr())
 	}
-	sub := &subnet{cfg: config.SubnetConfig{Subnet: p.String(), Options: map[string]any{}}, prefix: p, pos: s.Pos, set: map[string]bool{}}
 	for _, o := range c.subnets {
 		if o.prefix.Overlaps(p) {
 			return migrate.Errorf(s.Pos, "subnet %s overlaps subnet %s", p, o.prefix)
 		}
 	}
+	sub := &subnet{cfg: config.SubnetConfig{Subnet: p.String()}, prefix: p, pos: s.Pos, par: newParams()}
 	c.subnets = append(c.subnets, sub)
 	for e := sc; e != nil; e = e.parent {
+		if e.net != nil && sub.net == nil {
+			sub.net = e.net
+			e.net.subs = append(e.net.subs, sub)
+		}
 		e.subs = append(e.subs, sub)
 	}
-	c.rep.Map(s.Pos, s.String(), fmt.Sprintf("dhcp.subnets[%s]", p))
-	return c.block(s.Block, &scope{kind: "subnet", sub: sub, parent: sc})
+	key := fmt.Sprintf("dhcp.subnets[%s]", p)
+	if sub.net != nil {
+		key = fmt.Sprintf("dhcp.shared_networks[%s].subnets[%s]", sub.net.name, p)
+	}
+	c.rep.Map(s.Pos, s.String(), key)
+	c.block(s.Block, &scope{kind: "subnet", name: p.String(), key: key, sub: sub, net: sub.net, par: sub.par, parent: sc})
+	return nil
 }
 
-// container handles shared-network and group: their parameters go to
-// every subnet (and host) declared inside.
-func (c *conv) container(s *Stmt, sc *scope, kind string) error {
+// sharedNetwork: several subnets on one link (dhcpd.conf(5) "THE
+// SHARED-NETWORK STATEMENT"), hadhcpd's shared_networks[].
+func (c *conv) sharedNetwork(s *Stmt, sc *scope) error {
+	if !s.HasBlock || len(s.Words) != 2 {
+		return migrate.Errorf(s.Pos, "want `shared-network NAME { ... }`")
+	}
+	if sc.kind != "global" && sc.kind != "group" {
+		return migrate.Errorf(s.Pos, "shared-network inside %s", sc.kind)
+	}
+	n := &sharedNet{name: s.word(1), pos: s.Pos, par: newParams()}
+	for _, o := range c.nets {
+		if o.name == n.name {
+			return migrate.Errorf(s.Pos, "a second shared-network %q (the first is at %s)", n.name, o.pos)
+		}
+	}
+	c.nets = append(c.nets, n)
+	for e := sc; e != nil; e = e.parent {
+		e.nets = append(e.nets, n)
+	}
+	key := "dhcp.shared_networks[" + n.name + "]"
+	c.rep.Map(s.Pos, s.String(), key)
+	c.block(s.Block, &scope{kind: "shared-network", name: n.name, key: key, net: n, par: n.par, parent: sc})
+	return nil
+}
+
+// group: its parameters go to every declaration inside that does not set
+// them itself.
+func (c *conv) group(s *Stmt, sc *scope) error {
 	if !s.HasBlock {
-		return migrate.Errorf(s.Pos, "%s needs a { ... } block", kind)
+		return migrate.Errorf(s.Pos, "group needs a { ... } block")
 	}
-	if sc.kind != "global" && !(kind == "group" && (sc.kind == "group" || sc.kind == "shared-network" || sc.kind == "subnet")) {
-		return migrate.Errorf(s.Pos, "%s inside %s", kind, sc.kind)
+	switch sc.kind {
+	case "global", "group", "shared-network", "subnet":
+	default:
+		return migrate.Errorf(s.Pos, "group inside %s", sc.kind)
 	}
-	in := &scope{kind: kind, name: s.word(1), inherit: map[string]any{}, parent: sc, sub: sc.sub}
-	if kind == "shared-network" {
-		c.rep.MapNote(s.Pos, s.String(), "dhcp.subnets[]", "its subnets become ordinary subnets: hadhcpd picks the subnet by the receiving interface's address or the relay's giaddr")
-	} else {
-		c.rep.MapNote(s.Pos, s.String(), "(scope)", "its parameters are applied to the declarations inside")
-	}
-	if err := c.block(s.Block, in); err != nil {
-		return err
+	in := &scope{kind: "group", name: s.word(1), par: newParams(), parent: sc, sub: sc.sub, net: sc.net}
+	c.rep.MapNote(s.Pos, s.String(), "(scope)", "its parameters are applied to the declarations inside")
+	c.block(s.Block, in)
+	g := in.par
+	for _, n := range in.nets {
+		n.par.inherit(g)
 	}
 	for _, sub := range in.subs {
-		for k, v := range in.inherit {
-			if !sub.set[k] {
-				sub.cfg.Options[k] = v
-				sub.set[k] = true
-			}
-		}
-		ts := []**time.Duration{&sub.cfg.DefaultLeaseTime, &sub.cfg.MaxLeaseTime, &sub.cfg.MinLeaseTime}
-		for i, t := range in.times {
-			if t != nil && *ts[i] == nil {
-				*ts[i] = t
-			}
+		if sub.net == nil || !contains(in.nets, sub.net) {
+			sub.par.inherit(g)
 		}
 	}
 	for _, h := range in.hosts {
-		if kind != "group" {
-			break // a shared-network's options reach its hosts through their subnet
-		}
-		for k, v := range in.inherit {
-			if _, ok := h.options[k]; !ok {
-				h.options[k] = v
-			}
-		}
+		h.par.inherit(g)
+	}
+	for _, p := range in.pools {
+		p.par.inherit(&params{opts: g.opts})
+	}
+	for _, cl := range in.classes {
+		cl.par.inherit(g)
 	}
 	return nil
+}
+
+func contains[T comparable](l []T, x T) bool {
+	for _, e := range l {
+		if e == x {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *conv) pool(s *Stmt, sc *scope) error {
 	if !s.HasBlock {
 		return migrate.Errorf(s.Pos, "pool needs a { ... } block")
 	}
-	if sc.kind != "subnet" && sc.kind != "shared-network" {
+	if sc.sub == nil && sc.net == nil {
 		return migrate.Errorf(s.Pos, "pool inside %s (pools belong in a subnet or shared-network)", sc.kind)
 	}
-	c.rep.MapNote(s.Pos, s.String(), "dhcp.subnets[].pools[]", "each range of the pool becomes a pool")
-	in := &scope{kind: "pool", sub: sc.sub, parent: sc}
+	pl := &pool{pos: s.Pos, par: newParams(), sub: sc.sub, net: sc.net}
+	pl.chain = []*params{pl.par}
+	if sc.sub != nil {
+		sc.sub.pools = append(sc.sub.pools, pl)
+	}
+	for e := sc; e != nil; e = e.parent {
+		e.pools = append(e.pools, pl)
+		if e.par != nil {
+			pl.chain = append(pl.chain, e.par)
+		}
+	}
+	in := &scope{kind: "pool", key: "pools[]", sub: sc.sub, net: sc.net, pool: pl, par: pl.par, parent: sc}
+	c.rep.MapNote(s.Pos, s.String(), "pools[]", "each range of the pool becomes a pool with the pool's options and permits")
+	var stmts []*Stmt
 	for _, st := range s.Block {
 		if st.word(0) == "failover" {
 			if st.word(1) != "peer" || len(st.Words) != 3 || st.Words[2].kind != tString {
-				return migrate.Errorf(st.Pos, "want `failover peer \"NAME\";` in a pool")
+				c.rep.Invalid(st.Pos, st.String(), "want `failover peer \"NAME\";` in a pool")
+				continue
 			}
 			c.poolPeer = append(c.poolPeer, st)
 			c.rep.MapNote(st.Pos, st.String(), "failover", "the pool is replicated to the partner")
 			continue
 		}
-		if err := c.stmt(st, in); err != nil {
-			return err
-		}
+		stmts = append(stmts, st)
 	}
+	c.block(stmts, in)
 	return nil
 }
 
 func (c *conv) rangeStmt(s *Stmt, sc *scope) error {
-	if sc.kind != "subnet" && sc.kind != "pool" {
+	if sc.sub == nil && sc.pool == nil {
 		return migrate.Errorf(s.Pos, "range inside %s (ranges belong in a subnet or pool)", sc.kind)
 	}
 	w := s.Words[1:]
@@ -182,8 +252,12 @@ func (c *conv) rangeStmt(s *Stmt, sc *scope) error {
 		return migrate.Errorf(s.Pos, "range %s-%s is not inside subnet %s", lo, hi, sc.sub.prefix)
 	}
 	if bootp {
-		c.rep.Unsupported(s.Pos, s.String(), "a dynamic-bootp range: hadhcpd refuses BOOTP (incompatible with failover); the range is imported for DHCP clients only")
+		c.rep.Unsupported(s.Pos, s.String(), "a dynamic-bootp range: hadhcpd refuses dynamic BOOTP (incompatible with failover); the range is imported for DHCP clients only")
 	}
-	c.ranges = append(c.ranges, &prange{pos: s.Pos, src: s.String(), lo: lo, hi: hi, sub: sc.sub})
+	r := &prange{pos: s.Pos, src: s.String(), lo: lo, hi: hi, pool: sc.pool, sub: sc.sub}
+	if sc.pool != nil {
+		sc.pool.ranges = append(sc.pool.ranges, r)
+	}
+	c.ranges = append(c.ranges, r)
 	return nil
 }

@@ -23,6 +23,10 @@ func (c *conv) hooks(v *Value) error {
 			}
 		case strings.HasSuffix(lib, "libdhcp_lease_cmds.so"), strings.HasSuffix(lib, "libdhcp_stat_cmds.so"):
 			c.rep.Drop(h.Pos, lib, "hadhcpd replicates leases itself and has `hadhcpd leases`/`status`")
+		case strings.HasSuffix(lib, "libdhcp_host_cmds.so"), strings.HasSuffix(lib, "libdhcp_subnet_cmds.so"), strings.HasSuffix(lib, "libdhcp_class_cmds.so"):
+			c.rep.Drop(h.Pos, lib, "a management API: hadhcpd's configuration is its file (reload with SIGHUP or the HTTP API)")
+		case strings.HasSuffix(lib, "libdhcp_flex_id.so"):
+			c.rep.Unsupported(h.Pos, lib, "reservations by flexible identifier: hadhcpd reserves by hw_address, client_id, circuit_id or remote_id")
 		default:
 			c.rep.Unsupported(h.Pos, lib, "a Kea hook library hadhcpd has no equivalent for")
 		}
@@ -44,7 +48,8 @@ func (c *conv) ha(h *Value) error {
 	f := &config.FailoverConfig{}
 	this := str(ha.Get("this-server-name"))
 	var me, peer *Value
-	for _, p := range ha.Get("peers").Arr {
+	for _, p := range arr(ha.Get("peers")) {
+		c.haNames = append(c.haNames, str(p.Get("name")))
 		if str(p.Get("name")) == this {
 			me = p
 		} else if peer == nil {
@@ -100,7 +105,7 @@ func (c *conv) ha(h *Value) error {
 		case "trust-anchor", "cert-file", "key-file":
 			c.rep.Drop(m.Pos, m.Key, "TLS of Kea's HTTP channel; set failover.auth.tls for hadhcpd's peer link")
 		default:
-			return migrate.Errorf(m.Pos, "unknown high-availability parameter %q", m.Key)
+			c.rep.Unsupported(m.Pos, m.Key, "unknown high-availability parameter (skipped)")
 		}
 	}
 	if f.Mode == "" {

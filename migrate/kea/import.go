@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/config"
+	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -28,18 +29,48 @@ func Format() migrate.Format {
 // port (Kea's HTTP control channel) cannot be reused.
 const peerPort = 647
 
+// vendorSpace is Kea's space for option 43's sub-options when nothing
+// else is said (Kea ARM "DHCPv4 Vendor-Specific Options").
+const vendorSpace = "vendor-encapsulated-options-space"
+
 type conv struct {
 	rep  *migrate.Report
 	cfg  *config.Config
-	defs map[string]optDef
+	defs map[string]optDef // by "space/name"; the packet's own options under "dhcp4/"
+	// encap: option key -> the key of the space it carries (option 43
+	// carries vendorSpace unless a definition says otherwise).
+	encap   map[string]string
+	vivso   map[string]uint32 // space key of a vendor-N space -> N
+	global  *scopeOpts
+	haNames []string
+	// Global reservations, placed at the end (into the subnet of their
+	// address, or every subnet), when reservations-global is on.
+	globalRes  []*Value
+	resGlobal  bool
+	onlyIfReq  map[string]migrate.Pos // classes with only-if-required and parameters
+	subnetRefs []*config.SubnetConfig
+	classPos   []migrate.Pos // of each of cfg.DHCP.ClientClasses
+	subAuth    []subnetAuth
 }
 
+// optDef is an option-def converted by the importers' shared table.
 type optDef struct {
-	code int
-	typ  migrate.OptType
+	def migrate.Definition
 }
 
-// ParseConfig maps the Dhcp4 object.
+// scopeOpts is what one scope's option-data says: options and
+// sub-options of spaces.
+type scopeOpts struct {
+	opts map[string]any
+	sub  map[string]map[string]any
+	// carriers: option keys given with no data (Kea sends them filled
+	// with their space's options).
+	carry []string
+}
+
+// ParseConfig maps the Dhcp4 object. It stops only at JSON that cannot
+// be read; every other problem of the source is in the report, with its
+// file and line, and reading goes on.
 func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*migrate.Result, error) {
 	root, err := ParseJSON(name, data, load)
 	if err != nil {
@@ -49,103 +80,151 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 	if d4 == nil || d4.Kind != Obj {
 		return nil, migrate.Errorf(root.Pos, "no \"Dhcp4\" object")
 	}
-	c := &conv{rep: &migrate.Report{}, cfg: &config.Config{DHCP: &config.DHCPConfig{}}, defs: map[string]optDef{}}
+	c := &conv{rep: &migrate.Report{}, cfg: &config.Config{DHCP: &config.DHCPConfig{}}, defs: map[string]optDef{},
+		encap: map[string]string{"vendor_specific": migrate.SpaceKey(vendorSpace)}, vivso: map[string]uint32{}, onlyIfReq: map[string]migrate.Pos{}}
 	for _, m := range root.Obj {
 		if m.Key != "Dhcp4" {
 			c.rep.Drop(m.Pos, m.Key, "another Kea server's section")
 		}
 	}
+	c.global = &scopeOpts{}
 	if od := d4.Get("option-def"); od != nil {
-		if err := c.optionDefs(od); err != nil {
-			return nil, err
+		c.optionDefs(od)
+	}
+	// The HA hook first: its peers name the HA_ classes the pools use.
+	if h := d4.Get("hooks-libraries"); h != nil {
+		if err := c.hooks(h); err != nil {
+			c.rep.Error(h.Pos, "hooks-libraries", err)
 		}
 	}
+	if v := d4.Get("reservations-global"); v != nil && v.Kind == Bool {
+		c.resGlobal = v.Bool
+	}
+	if v := d4.Get("reservation-mode"); v != nil && str(v) == "global" {
+		c.resGlobal = true
+	}
 	d := c.cfg.DHCP
-	authSeen := false
+	// What the subnets' mapping reads, before them: the global options
+	// (sub-options their option 43 inherits) and authoritative (a
+	// subnet's own must agree with it).
+	if v := d4.Get("option-data"); v != nil {
+		c.global = c.optionData(v, "dhcp.options")
+	}
+	if v := d4.Get("authoritative"); v != nil {
+		if v.Kind == Bool {
+			d.Authoritative = migrate.Ptr(v.Bool)
+		} else {
+			c.rep.Invalid(v.Pos, "authoritative", "authoritative must be true or false")
+		}
+	}
 	for _, m := range d4.Obj {
 		src := m.Key
 		switch m.Key {
-		case "valid-lifetime", "min-valid-lifetime", "max-valid-lifetime":
-			t, err := secs(m)
-			if err != nil {
-				return nil, err
-			}
-			*map[string]*time.Duration{"valid-lifetime": &d.DefaultLeaseTime, "min-valid-lifetime": &d.MinLeaseTime, "max-valid-lifetime": &d.MaxLeaseTime}[m.Key] = t
-			c.rep.Map(m.Pos, src, "dhcp."+lifetimeKey(m.Key))
+		case "option-def", "hooks-libraries", "option-data":
 		case "authoritative":
 			if m.Val.Kind != Bool {
-				return nil, migrate.Errorf(m.Pos, "authoritative must be true or false")
+				continue
 			}
-			d.Authoritative = migrate.Ptr(m.Val.Bool)
-			authSeen = true
-			c.rep.Map(m.Pos, src, "dhcp.authoritative")
-		case "option-def":
-		case "option-data":
-			opts, err := c.options(m.Val, "dhcp.options")
-			if err != nil {
-				return nil, err
+			if m.Val.Bool {
+				c.rep.Map(m.Pos, src, "dhcp.authoritative")
+			} else {
+				c.rep.MapNote(m.Pos, src, "dhcp.authoritative", authNote)
 			}
-			d.Options = migrate.FinishOptions(opts)
 		case "interfaces-config":
 			c.interfaces(m.Val)
 		case "subnet4":
-			if err := c.subnets(m.Val, nil, ""); err != nil {
-				return nil, err
-			}
+			c.subnets(m.Val, nil, "dhcp.subnets", &d.Subnets, nil)
 		case "shared-networks":
 			if m.Val.Kind != Arr {
-				return nil, migrate.Errorf(m.Pos, "shared-networks must be a list")
-			}
-			for _, sn := range m.Val.Arr {
-				if err := c.sharedNetwork(sn); err != nil {
-					return nil, err
-				}
-			}
-		case "hooks-libraries":
-			if err := c.hooks(m.Val); err != nil {
-				return nil, err
-			}
-		case "renew-timer", "rebind-timer", "calculate-tee-times", "t1-percent", "t2-percent":
-			c.rep.Drop(m.Pos, src, "hadhcpd sends T1 = 0.5 and T2 = 0.875 of the lease time (RFC 2131 §4.4.5)")
-		case "lease-database", "control-socket", "loggers", "multi-threading", "sanity-checks", "expired-leases-processing",
-			"dhcp-queue-control", "server-tag", "dhcp-ddns", "hosts-database", "hosts-databases", "statistic-default-sample-count",
-			"statistic-default-sample-age", "decline-probation-period", "host-reservation-identifiers", "reservations-global",
-			"reservations-in-subnet", "reservations-out-of-pool", "match-client-id", "echo-client-id", "dhcp4o6-port", "compatibility",
-			"cache-threshold", "cache-max-age", "parked-packet-limit", "server-hostname", "store-extended-info", "early-global-reservations-lookup", "ip-reservations-unique", "reservations-lookup-first", "lease-checks", "user-context", "comment":
-			c.rep.Drop(m.Pos, src, "Kea's own server setting; hadhcpd has its own equivalent or needs none")
-		case "client-classes":
-			c.rep.Unsupported(m.Pos, src, "client classes are not supported")
-		case "next-server", "boot-file-name":
-			c.rep.Unsupported(m.Pos, src, "network boot (siaddr/file) is not supported")
-		default:
-			if strings.HasPrefix(m.Key, "ddns-") {
-				c.rep.Drop(m.Pos, src, "DDNS setting; hadhcpd does no DNS updates")
+				c.rep.Invalid(m.Pos, src, "shared-networks must be a list")
 				continue
 			}
-			return nil, migrate.Errorf(m.Pos, "unknown Dhcp4 parameter %q", m.Key)
+			for _, sn := range m.Val.Arr {
+				c.sharedNetwork(sn)
+			}
+		case "client-classes":
+			c.classes(m.Val)
+		case "reservations":
+			if m.Val.Kind == Arr {
+				c.globalRes = m.Val.Arr
+			}
+		case "host-reservation-identifiers":
+			c.identifiers(m)
+		case "decline-probation-period":
+			if t, ok := c.secs(m); ok {
+				d.DeclineProbation = t
+				c.rep.Map(m.Pos, src, "dhcp.decline_probation")
+			}
+		case "reservations-global", "reservation-mode":
+			c.rep.MapNote(m.Pos, src, "dhcp.subnets[].reservations", "global reservations are placed in the subnet of their address")
+		case "reservations-in-subnet":
+			c.rep.MapNote(m.Pos, src, "dhcp.subnets[].reservations", "the subnets' reservations are used (a subnet's own setting says otherwise)")
+		default:
+			if !c.common(m, "dhcp", &d.NextServer, &d.ServerName, &d.BootFile, nil, nil) {
+				c.other(m, "Dhcp4")
+			}
 		}
 	}
-	if !authSeen {
-		d.Authoritative = migrate.Ptr(false)
-		c.rep.Invent("dhcp.authoritative", "false", "no \"authoritative\" and Kea's default is false")
+	c.globalTimes(d4)
+	d.Options = c.finishOpts(c.global, "dhcp")
+	c.placeGlobalReservations()
+	c.loadBalance()
+	c.precedence()
+	c.checkClasses()
+	for name, pos := range c.onlyIfReq {
+		c.rep.Unsupported(pos, "client class "+name+" only-if-required", "Kea evaluates it only for the subnets and pools that require it; hadhcpd evaluates every class for every client, so its parameters reach clients elsewhere too")
 	}
+	// Kea's authoritative defaults to false (Kea ARM "Authoritative
+	// DHCPv4 Server Behavior"): it then ignores a REQUEST for an address
+	// it has no record of from an unknown client (INIT-REBOOT), which is
+	// hadhcpd's authoritative: false.
+	if d.Authoritative == nil {
+		d.Authoritative = migrate.Ptr(false)
+		c.rep.Invent("dhcp.authoritative", "false", "no \"authoritative\" and Kea's default is false: "+authNote)
+	}
+	c.finishAuth()
 	if d.DefaultLeaseTime == 0 {
 		d.DefaultLeaseTime = 7200 * time.Second
 		c.rep.Invent("dhcp.default_lease_time", "2h", "Kea's default valid-lifetime")
 	}
+	migrate.Sanitize(c.cfg, c.rep)
 	return &migrate.Result{Config: c.cfg, Report: c.rep}, nil
 }
 
-func lifetimeKey(k string) string {
-	return map[string]string{"valid-lifetime": "default_lease_time", "min-valid-lifetime": "min_lease_time", "max-valid-lifetime": "max_lease_time"}[k]
+const authNote = "Kea with authoritative false ignores a request for an address it has no record of; hadhcpd's authoritative: false answers with silence there too (RFC 2131 §4.3.2) and NAKs a client it has a record of that asks for the wrong address"
+
+// globalTimes maps the global lease times and T1/T2.
+func (c *conv) globalTimes(d4 *Value) {
+	d := c.cfg.DHCP
+	for _, m := range d4.Obj {
+		var dst *time.Duration
+		switch m.Key {
+		case "valid-lifetime":
+			dst = &d.DefaultLeaseTime
+		case "min-valid-lifetime":
+			dst = &d.MinLeaseTime
+		case "max-valid-lifetime":
+			dst = &d.MaxLeaseTime
+		case "renew-timer":
+			dst = &d.RenewTime
+		case "rebind-timer":
+			dst = &d.RebindTime
+		default:
+			continue
+		}
+		if t, ok := c.secs(m); ok {
+			*dst = t
+		}
+	}
 }
 
-func secs(m Member) (time.Duration, error) {
+func (c *conv) secs(m Member) (time.Duration, bool) {
 	n, err := strconv.ParseUint(m.Val.Str, 10, 32)
 	if m.Val.Kind != Num || err != nil {
-		return 0, migrate.Errorf(m.Pos, "%s: %q is not a number of seconds", m.Key, m.Val.Str)
+		c.rep.Invalid(m.Pos, m.Key, fmt.Sprintf("%q is not a number of seconds", m.Val.Str))
+		return 0, false
 	}
-	return time.Duration(n) * time.Second, nil
+	return time.Duration(n) * time.Second, true
 }
 
 func str(v *Value) string {
@@ -155,6 +234,105 @@ func str(v *Value) string {
 	return v.Str
 }
 
+var timeKeys = map[string]string{"valid-lifetime": "default_lease_time", "min-valid-lifetime": "min_lease_time", "max-valid-lifetime": "max_lease_time", "renew-timer": "renew_time", "rebind-timer": "rebind_time"}
+
+// times holds a scope's optional lease times and T1/T2.
+type times struct{ def, max, min, renew, rebind **time.Duration }
+
+// common handles the keys every level shares: lease times and T1/T2
+// (through tm; nil at the global level, see globalTimes), the boot
+// fields, and the settings hadhcpd needs none of. It reports whether it
+// took m.
+func (c *conv) common(m Member, key string, next, sname, file *string, tm *times, _ *struct{}) bool {
+	switch m.Key {
+	case "valid-lifetime", "min-valid-lifetime", "max-valid-lifetime", "renew-timer", "rebind-timer":
+		if tm != nil {
+			t, ok := c.secs(m)
+			if !ok {
+				return true
+			}
+			*map[string]**time.Duration{"valid-lifetime": tm.def, "max-valid-lifetime": tm.max, "min-valid-lifetime": tm.min, "renew-timer": tm.renew, "rebind-timer": tm.rebind}[m.Key] = &t
+		}
+		c.rep.Map(m.Pos, m.Key, key+"."+timeKeys[m.Key])
+	case "next-server":
+		a, err := netip.ParseAddr(str(m.Val))
+		if err != nil || !a.Is4() {
+			c.rep.Invalid(m.Pos, m.Key+" "+str(m.Val), "not an IPv4 address (hadhcpd does no DNS lookups: write the address)")
+			return true
+		}
+		if a.IsUnspecified() {
+			c.rep.MapNote(m.Pos, m.Key+" "+str(m.Val), key+".next_server", "0.0.0.0 is Kea's \"none\"")
+			return true
+		}
+		*next = a.String()
+		c.rep.Map(m.Pos, m.Key+" "+str(m.Val), key+".next_server")
+	case "server-hostname":
+		if len(str(m.Val)) > 63 {
+			c.rep.Invalid(m.Pos, m.Key, "longer than the 64-byte sname field")
+			return true
+		}
+		*sname = str(m.Val)
+		c.rep.Map(m.Pos, m.Key+" "+str(m.Val), key+".server_name")
+	case "boot-file-name":
+		if len(str(m.Val)) > 127 {
+			c.rep.Invalid(m.Pos, m.Key, "longer than the 128-byte file field")
+			return true
+		}
+		*file = str(m.Val)
+		c.rep.Map(m.Pos, m.Key+" "+str(m.Val), key+".boot_file")
+	case "calculate-tee-times", "t1-percent", "t2-percent":
+		c.teeTimes(m)
+	case "match-client-id":
+		if m.Val.Kind == Bool && !m.Val.Bool {
+			c.rep.Unsupported(m.Pos, m.Key+" false", "hadhcpd always tells clients apart by client identifier when they send one")
+		} else {
+			c.rep.Drop(m.Pos, m.Key, "hadhcpd matches clients by client identifier, as Kea's default")
+		}
+	case "lease-database", "control-socket", "control-sockets", "loggers", "multi-threading", "sanity-checks", "expired-leases-processing",
+		"dhcp-queue-control", "server-tag", "dhcp-ddns", "hosts-database", "hosts-databases", "statistic-default-sample-count",
+		"statistic-default-sample-age", "reservations-out-of-pool", "echo-client-id", "dhcp4o6-port", "compatibility",
+		"cache-threshold", "cache-max-age", "parked-packet-limit", "store-extended-info", "early-global-reservations-lookup",
+		"ip-reservations-unique", "reservations-lookup-first", "lease-checks", "user-context", "comment", "id", "pool-id",
+		"allocator", "pd-allocator", "hostname-char-set", "hostname-char-replacement", "4o6-interface", "4o6-interface-id",
+		"4o6-subnet", "offer-lifetime", "stash-agent-options", "always-send", "ddns-send-updates", "ddns-override-no-update",
+		"ddns-override-client-update", "ddns-replace-client-name", "ddns-generated-prefix", "ddns-qualifying-suffix",
+		"ddns-update-on-renew", "ddns-use-conflict-resolution", "ddns-conflict-resolution-mode", "ddns-ttl-percent", "ddns-ttl", "ddns-ttl-min", "ddns-ttl-max":
+		c.rep.Drop(m.Pos, m.Key, "Kea's own server setting; hadhcpd has its own equivalent or needs none")
+	default:
+		if strings.HasPrefix(m.Key, "ddns-") {
+			c.rep.Drop(m.Pos, m.Key, "DDNS setting; hadhcpd does no DNS updates")
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+// teeTimes: Kea DHCPv4 sends T1/T2 only as configured (renew-timer,
+// rebind-timer) or computed with calculate-tee-times; hadhcpd's default
+// (0.5 and 0.875 of the lease, RFC 2131 §4.4.5) is what calculate-tee-times
+// computes with its default percentages.
+func (c *conv) teeTimes(m Member) {
+	switch {
+	case m.Key == "t1-percent" && m.Val.Str == "0.5", m.Key == "t2-percent" && m.Val.Str == "0.875", m.Key == "calculate-tee-times":
+		c.rep.Drop(m.Pos, m.Key, "hadhcpd sends T1 = 0.5 and T2 = 0.875 of the lease time unless renew_time/rebind_time say otherwise")
+	default:
+		c.rep.Unsupported(m.Pos, m.Key+" "+m.Val.Str, "T1/T2 as a share of the lease other than 0.5/0.875: set renew_time/rebind_time")
+	}
+}
+
+// other reports a key nothing took.
+func (c *conv) other(m Member, where string) {
+	switch m.Key {
+	case "client-class", "client-classes", "require-client-classes", "evaluate-additional-classes":
+		c.rep.Unsupported(m.Pos, m.Key, "not supported in "+where)
+	case "config-control":
+		c.rep.Unsupported(m.Pos, m.Key, "configuration from a database backend: import the database's contents as a file")
+	default:
+		c.rep.Unsupported(m.Pos, m.Key, fmt.Sprintf("unknown %s parameter %q (skipped)", where, m.Key))
+	}
+}
+
 func (c *conv) interfaces(v *Value) {
 	for _, m := range v.Obj {
 		switch m.Key {
@@ -162,10 +340,11 @@ func (c *conv) interfaces(v *Value) {
 			for _, e := range m.Val.Arr {
 				name, addr, _ := strings.Cut(str(e), "/")
 				if name == "*" || name == "" {
-					c.rep.Unsupported(e.Pos, str(e), "hadhcpd serves the interfaces it is given: name them")
+					// FinishNode takes --interface, or says to name them.
+					c.rep.Drop(e.Pos, str(e), "hadhcpd serves the interfaces it is given: --interface names them")
 					continue
 				}
-				c.cfg.DHCP.Interfaces = append(c.cfg.DHCP.Interfaces, name)
+				c.cfg.DHCP.Interfaces = appendUniq(c.cfg.DHCP.Interfaces, name)
 				if addr != "" {
 					c.rep.MapNote(e.Pos, str(e), "dhcp.interfaces", "the /"+addr+" pin is not carried: hadhcpd opens one socket per interface")
 				} else {
@@ -178,156 +357,18 @@ func (c *conv) interfaces(v *Value) {
 	}
 }
 
-func (c *conv) optionDefs(v *Value) error {
-	for _, e := range v.Arr {
-		name, code, typ := str(e.Get("name")), e.Get("code"), str(e.Get("type"))
-		n, err := strconv.Atoi(strOrNum(code))
-		if err != nil || n < 1 || n > 254 {
-			return migrate.Errorf(e.Pos, "option-def %q: code must be 1..254", name)
-		}
-		t, ok := map[string]migrate.OptType{"ipv4-address": migrate.OptIP, "string": migrate.OptString, "uint8": migrate.OptUint8,
-			"uint16": migrate.OptUint16, "uint32": migrate.OptUint32, "int32": migrate.OptInt32, "boolean": migrate.OptBool, "fqdn": migrate.OptDomainList, "binary": migrate.OptHex}[typ]
-		if ok && typ == "ipv4-address" && e.Get("array") != nil && e.Get("array").Bool {
-			t = migrate.OptIPList
-		}
-		if !ok || str(e.Get("space")) != "" && str(e.Get("space")) != "dhcp4" {
-			c.rep.Unsupported(e.Pos, "option-def "+name, fmt.Sprintf("option type %q (or its space) cannot be written in hadhcpd.yaml", typ))
+// identifiers: host-reservation-identifiers, the order Kea looks
+// reservations up in.
+func (c *conv) identifiers(m Member) {
+	for _, e := range m.Val.Arr {
+		id := map[string]string{"hw-address": "hw_address", "client-id": "client_id", "circuit-id": "circuit_id", "remote-id": "remote_id"}[str(e)]
+		if id == "" {
+			c.rep.Drop(e.Pos, "host-reservation-identifiers "+str(e), "hadhcpd has no reservations by "+str(e)+"; reservations by it are reported where they stand")
 			continue
 		}
-		c.defs[name] = optDef{code: n, typ: t}
-		c.rep.MapNote(e.Pos, "option-def "+name, "(option definition)", "used where the option is set")
+		c.cfg.DHCP.ReservationIdentifiers = append(c.cfg.DHCP.ReservationIdentifiers, id)
 	}
-	return nil
-}
-
-func strOrNum(v *Value) string {
-	if v == nil {
-		return ""
-	}
-	return v.Str
-}
-
-// codeNames maps standard option codes to their Kea names.
-var codeNames = func() map[int]string {
-	m := map[int]string{}
-	for n, d := range migrate.StandardOptions {
-		if _, ok := m[int(d.Code)]; !ok || n == "classless-static-routes" {
-			m[int(d.Code)] = n
-		}
-	}
-	return m
-}()
-
-// options maps an option-data list.
-func (c *conv) options(v *Value, key string) (map[string]any, error) {
-	out := map[string]any{}
-	if v.Kind != Arr {
-		return nil, migrate.Errorf(v.Pos, "option-data must be a list")
-	}
-	for _, e := range v.Arr {
-		name := str(e.Get("name"))
-		if name == "" && e.Get("code") != nil {
-			n, _ := strconv.Atoi(strOrNum(e.Get("code")))
-			name = codeNames[n]
-			for dn, d := range c.defs {
-				if d.code == n {
-					name = dn
-				}
-			}
-			if name == "" {
-				c.rep.Unsupported(e.Pos, "option-data code "+strOrNum(e.Get("code")), "an option with no definition: add an option-def or set it by code in hadhcpd.yaml")
-				continue
-			}
-		}
-		data := str(e.Get("data"))
-		src := fmt.Sprintf("option-data %s %q", name, data)
-		if sp := str(e.Get("space")); sp != "" && sp != "dhcp4" {
-			c.rep.Unsupported(e.Pos, src, "option spaces are not supported")
-			continue
-		}
-		if cf := e.Get("csv-format"); cf != nil && cf.Kind == Bool && !cf.Bool {
-			// Raw hex data.
-			code := 0
-			if d, ok := migrate.StandardOptions[name]; ok {
-				code = int(d.Code)
-			} else if d, ok := c.defs[name]; ok {
-				code = d.code
-			}
-			k, val := migrate.OptionEntry(code, migrate.OptionKey(name), migrate.OptHex, strings.ReplaceAll(data, " ", ""))
-			out[k] = val
-			c.rep.Map(e.Pos, src, key+"."+migrate.ReportKey(k))
-			continue
-		}
-		if why, ok := migrate.DerivedOptions[name]; ok {
-			c.rep.Drop(e.Pos, src, why)
-			continue
-		}
-		vals := splitCSV(data)
-		var code int
-		var typ migrate.OptType
-		var k string
-		if d, ok := c.defs[name]; ok {
-			code, typ, k = d.code, d.typ, migrate.OptionKey(name)
-		} else if d, ok := migrate.StandardOptions[name]; ok {
-			code, typ, k = int(d.Code), d.Type, d.Key
-		} else {
-			c.rep.Unsupported(e.Pos, src, fmt.Sprintf("option %q is not one hadhcpd knows by name; define it by code in hadhcpd.yaml", name))
-			continue
-		}
-		if typ == migrate.OptRoutes {
-			// Kea writes "198.51.100.0/24 - 192.0.2.1".
-			for i, r := range vals {
-				vals[i] = strings.Join(strings.Fields(strings.ReplaceAll(r, " - ", " ")), " ")
-			}
-		}
-		val, err := migrate.OptionValue(typ, vals)
-		if err != nil {
-			return nil, migrate.Errorf(e.Pos, "option %s: %v", name, err)
-		}
-		k, val = migrate.OptionEntry(code, k, typ, val)
-		out[k] = val
-		c.rep.Map(e.Pos, src, key+"."+migrate.ReportKey(k))
-	}
-	return out, nil
-}
-
-func splitCSV(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func (c *conv) sharedNetwork(v *Value) error {
-	name := str(v.Get("name"))
-	c.rep.MapNote(v.Pos, "shared-network "+name, "dhcp.subnets[]", "its subnets become ordinary subnets: hadhcpd picks the subnet by the receiving interface's address or the relay's giaddr")
-	var inherit map[string]any
-	if od := v.Get("option-data"); od != nil {
-		var err error
-		if inherit, err = c.options(od, "shared-network "+name+" options"); err != nil {
-			return err
-		}
-	}
-	for _, m := range v.Obj {
-		switch m.Key {
-		case "name", "option-data":
-		case "subnet4":
-			if err := c.subnets(m.Val, inherit, name); err != nil {
-				return err
-			}
-		case "interface":
-			c.cfg.DHCP.Interfaces = appendUniq(c.cfg.DHCP.Interfaces, str(m.Val))
-			c.rep.Map(m.Pos, "interface "+str(m.Val), "dhcp.interfaces")
-		case "relay":
-			c.rep.Unsupported(m.Pos, m.Key, "relay addresses are set per subnet in hadhcpd")
-		default:
-			c.rep.Unsupported(m.Pos, m.Key, "shared-network parameters other than option-data are not carried to its subnets")
-		}
-	}
-	return nil
+	c.rep.Map(m.Pos, m.Key, "dhcp.reservation_identifiers")
 }
 
 func appendUniq(l []string, s string) []string {
@@ -339,92 +380,240 @@ func appendUniq(l []string, s string) []string {
 	return append(l, s)
 }
 
-func (c *conv) subnets(v *Value, inherit map[string]any, shared string) error {
+func (c *conv) sharedNetwork(v *Value) {
+	name := str(v.Get("name"))
+	key := "dhcp.shared_networks[" + name + "]"
+	n := config.SharedNetworkConfig{Name: name}
+	c.rep.Map(v.Pos, "shared-network "+name, key)
+	var so *scopeOpts
+	var allow []string
+	var netAuth *bool
+	tm := times{&n.DefaultLeaseTime, &n.MaxLeaseTime, &n.MinLeaseTime, &n.RenewTime, &n.RebindTime}
+	for _, m := range v.Obj {
+		switch m.Key {
+		case "name":
+		case "option-data":
+			so = c.optionData(m.Val, key+".options")
+		case "subnet4":
+		case "interface":
+			c.cfg.DHCP.Interfaces = appendUniq(c.cfg.DHCP.Interfaces, str(m.Val))
+			c.rep.Map(m.Pos, "interface "+str(m.Val), "dhcp.interfaces")
+		case "relay":
+			for _, a := range arr(m.Val.Get("ip-addresses")) {
+				n.Relays = append(n.Relays, str(a))
+				c.rep.Map(a.Pos, "relay "+str(a), key+".relays")
+			}
+		case "client-class", "client-classes":
+			allow = c.classRestriction(m, key+".subnets[].pools[].allow")
+		case "authoritative":
+			netAuth = c.scopeAuth(m)
+		case "require-client-classes", "evaluate-additional-classes":
+			c.rep.MapNote(m.Pos, m.Key, "dhcp.client_classes", "the classes are evaluated for every client (see only-if-required)")
+		case "reservations", "reservation-mode", "reservations-global", "reservations-in-subnet":
+			c.rep.Drop(m.Pos, m.Key, "reservations are per subnet in hadhcpd")
+		default:
+			if !c.common(m, key, &n.NextServer, &n.ServerName, &n.BootFile, &tm, nil) {
+				c.other(m, "shared-network")
+			}
+		}
+	}
+	if so == nil {
+		so = &scopeOpts{}
+	}
+	n.Options = c.finishOpts(so, key)
+	if sv := v.Get("subnet4"); sv != nil {
+		c.subnets(sv, allow, key+".subnets", &n.Subnets, netAuth)
+	}
+
+	if len(n.Subnets) == 0 {
+		c.rep.Drop(v.Pos, "shared-network "+name, "no subnet with a pool or reservation")
+		return
+	}
+	c.cfg.DHCP.SharedNetworks = append(c.cfg.DHCP.SharedNetworks, n)
+}
+
+// classRestriction: a subnet (or shared network) only for a class's
+// clients is, in hadhcpd, pools only for them.
+func (c *conv) classRestriction(m Member, key string) []string {
+	var out []string
+	if m.Val.Kind == Arr {
+		for _, e := range m.Val.Arr {
+			out = append(out, str(e))
+		}
+	} else {
+		out = []string{str(m.Val)}
+	}
+	for i, n := range out {
+		// Kea's built-in classes of clients with and without a
+		// reservation.
+		out[i] = map[string]string{"KNOWN": "known", "UNKNOWN": "unknown"}[n]
+		if out[i] == "" {
+			out[i] = n
+		}
+	}
+	c.rep.MapNote(m.Pos, m.Key+" "+strings.Join(out, ","), key, "only the class's clients are served there: each pool allows only them")
+	return out
+}
+
+// scopeAuth reads a shared network's or subnet's authoritative; hadhcpd's
+// is global, taken when every subnet agrees (finishAuth).
+func (c *conv) scopeAuth(m Member) *bool {
+	if m.Val.Kind != Bool {
+		c.rep.Invalid(m.Pos, m.Key, "authoritative must be true or false")
+		return nil
+	}
+	c.rep.MapNote(m.Pos, m.Key+" "+strconv.FormatBool(m.Val.Bool), "dhcp.authoritative", "set per subnet in Kea; hadhcpd's is global, taken when every subnet agrees")
+	return migrate.Ptr(m.Val.Bool)
+}
+
+type subnetAuth struct {
+	key  string
+	auth *bool // nil: the global setting
+}
+
+// finishAuth sets dhcp.authoritative from the subnets' effective values.
+func (c *conv) finishAuth() {
+	d := c.cfg.DHCP
+	global := d.Authoritative != nil && *d.Authoritative
+	var on, off []string
+	for _, s := range c.subAuth {
+		v := global
+		if s.auth != nil {
+			v = *s.auth
+		}
+		if v {
+			on = append(on, s.key)
+		} else {
+			off = append(off, s.key)
+		}
+	}
+	switch {
+	case len(on) > 0 && len(off) > 0:
+		d.Authoritative = migrate.Ptr(global)
+		c.rep.Unsupported(migrate.Pos{}, "authoritative", fmt.Sprintf("Kea is authoritative for %s and not for %s; hadhcpd's setting is global: written %v", strings.Join(on, ", "), strings.Join(off, ", "), global))
+	case len(on) > 0 && !global:
+		d.Authoritative = migrate.Ptr(true)
+		c.rep.MapNote(migrate.Pos{}, "authoritative (every subnet)", "dhcp.authoritative", "every subnet is authoritative")
+	case len(off) > 0 && global:
+		d.Authoritative = migrate.Ptr(false)
+		c.rep.MapNote(migrate.Pos{}, "authoritative false (every subnet)", "dhcp.authoritative", "no subnet is authoritative: "+authNote)
+	}
+}
+
+func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.SubnetConfig, netAuth *bool) {
 	if v.Kind != Arr {
-		return migrate.Errorf(v.Pos, "subnet4 must be a list")
+		c.rep.Invalid(v.Pos, "subnet4", "subnet4 must be a list")
+		return
 	}
 	for _, e := range v.Arr {
 		p, err := netip.ParsePrefix(str(e.Get("subnet")))
 		if err != nil || !p.Addr().Is4() || p.Masked() != p {
-			return migrate.Errorf(e.Pos, "subnet %q is not an IPv4 network (192.0.2.0/24)", str(e.Get("subnet")))
+			c.rep.Invalid(e.Pos, "subnet "+str(e.Get("subnet")), "not an IPv4 network (192.0.2.0/24)")
+			continue
 		}
 		sc := config.SubnetConfig{Subnet: p.String()}
-		k := "dhcp.subnets[" + p.String() + "]"
+		k := base + "[" + p.String() + "]"
 		c.rep.Map(e.Pos, "subnet "+p.String(), k)
-		opts := map[string]any{}
-		for kk, vv := range inherit {
-			opts[kk] = vv
-		}
+		so := &scopeOpts{}
+		subAllow := allow
+		resMode := ""
+		auth := netAuth
+		tm := times{&sc.DefaultLeaseTime, &sc.MaxLeaseTime, &sc.MinLeaseTime, &sc.RenewTime, &sc.RebindTime}
 		for _, m := range e.Obj {
 			switch m.Key {
-			case "subnet":
-			case "id":
-				c.rep.Drop(m.Pos, "id "+m.Val.Str, "hadhcpd names a subnet by its prefix")
-			case "pools":
-				for _, pe := range m.Val.Arr {
-					r, err := poolRange(str(pe.Get("pool")), p)
-					if err != nil {
-						return migrate.Errorf(pe.Pos, "pool %q: %v", str(pe.Get("pool")), err)
-					}
-					sc.Pools = append(sc.Pools, config.PoolConfig{Range: r})
-					c.rep.Map(pe.Pos, "pool "+str(pe.Get("pool")), fmt.Sprintf("%s.pools[%d]", k, len(sc.Pools)-1))
-					for _, pm := range pe.Obj {
-						if pm.Key != "pool" {
-							c.rep.Unsupported(pm.Pos, "pool "+pm.Key, "pool-level parameters are not supported")
-						}
-					}
-				}
+			case "subnet", "pools", "reservations":
 			case "option-data":
-				o, err := c.options(m.Val, k+".options")
-				if err != nil {
-					return err
-				}
-				for kk, vv := range o {
-					opts[kk] = vv
-				}
-			case "reservations":
-				for _, re := range m.Val.Arr {
-					r, ok, err := c.reservation(re, k, p)
-					if err != nil {
-						return err
-					}
-					if ok {
-						sc.Reservations = append(sc.Reservations, r)
-					}
-				}
-			case "valid-lifetime", "min-valid-lifetime", "max-valid-lifetime":
-				t, err := secs(m)
-				if err != nil {
-					return err
-				}
-				*map[string]**time.Duration{"valid-lifetime": &sc.DefaultLeaseTime, "min-valid-lifetime": &sc.MinLeaseTime, "max-valid-lifetime": &sc.MaxLeaseTime}[m.Key] = &t
-				c.rep.Map(m.Pos, m.Key, k+"."+lifetimeKey(m.Key))
+				so = c.optionData(m.Val, k+".options")
 			case "interface":
 				c.cfg.DHCP.Interfaces = appendUniq(c.cfg.DHCP.Interfaces, str(m.Val))
 				c.rep.Map(m.Pos, "interface "+str(m.Val), "dhcp.interfaces")
 			case "relay":
-				for _, a := range m.Val.Get("ip-addresses").Arr {
+				for _, a := range arr(m.Val.Get("ip-addresses")) {
 					sc.Relays = append(sc.Relays, str(a))
 					c.rep.Map(a.Pos, "relay "+str(a), k+".relays")
 				}
-			case "renew-timer", "rebind-timer", "calculate-tee-times", "t1-percent", "t2-percent":
-				c.rep.Drop(m.Pos, m.Key, "hadhcpd sends T1 = 0.5 and T2 = 0.875 of the lease time")
+			case "client-class", "client-classes":
+				subAllow = c.classRestriction(m, k+".pools[].allow")
+			case "require-client-classes", "evaluate-additional-classes":
+				c.rep.MapNote(m.Pos, m.Key, "dhcp.client_classes", "the classes are evaluated for every client (see only-if-required)")
 			case "authoritative":
-				c.rep.Unsupported(m.Pos, m.Key, "hadhcpd's authoritative setting is global")
-			case "client-class", "require-client-classes":
-				c.rep.Unsupported(m.Pos, m.Key, "client classes are not supported")
-			case "next-server", "boot-file-name":
-				c.rep.Unsupported(m.Pos, m.Key, "network boot is not supported")
-			case "reservation-mode", "reservations-global", "reservations-in-subnet", "reservations-out-of-pool", "match-client-id", "user-context", "comment", "store-extended-info":
-				c.rep.Drop(m.Pos, m.Key, "Kea-specific subnet setting")
+				auth = c.scopeAuth(m)
+			case "reservation-mode":
+				resMode = str(m.Val)
+				c.rep.MapNote(m.Pos, m.Key+" "+resMode, k+".reservations", "Kea 1.x's reservation-mode")
+			case "reservations-in-subnet":
+				if m.Val.Kind == Bool && !m.Val.Bool {
+					resMode = "disabled"
+				}
+				c.rep.Map(m.Pos, m.Key, k+".reservations")
+			case "reservations-global":
+				c.rep.MapNote(m.Pos, m.Key, k+".reservations", "global reservations are placed in the subnet of their address")
 			default:
-				return migrate.Errorf(m.Pos, "unknown subnet4 parameter %q", m.Key)
+				if !c.common(m, k, &sc.NextServer, &sc.ServerName, &sc.BootFile, &tm, nil) {
+					c.other(m, "subnet4")
+				}
 			}
 		}
-		sc.Options = migrate.FinishOptions(opts)
-		c.cfg.DHCP.Subnets = append(c.cfg.DHCP.Subnets, sc)
+		if pv := e.Get("pools"); pv != nil {
+			for _, pe := range pv.Arr {
+				c.pool(pe, p, k, subAllow, &sc)
+			}
+		}
+		if rv := e.Get("reservations"); rv != nil {
+			if resMode == "disabled" || resMode == "global" {
+				c.rep.Drop(rv.Pos, "reservations", "Kea ignores them here (reservation-mode "+resMode+")")
+			} else {
+				for _, re := range rv.Arr {
+					if r, ok := c.reservation(re, k+".reservations[]"); ok {
+						sc.Reservations = append(sc.Reservations, r)
+					}
+				}
+			}
+		}
+		sc.Options = c.finishOpts(so, k)
+		if len(sc.Pools) == 0 && len(sc.Reservations) == 0 && !c.resGlobal {
+			// check-config wants a pool or a reservation in every subnet.
+			c.rep.Drop(e.Pos, "subnet "+p.String(), "no pool and no reservation: hadhcpd needs no declaration for a network it gives no address in (if it is a shared network's link or relay address, list that in the network's relays)")
+			continue
+		}
+		*out = append(*out, sc)
+		c.subAuth = append(c.subAuth, subnetAuth{k, auth})
 	}
-	return nil
+	for i := range *out {
+		c.subnetRefs = append(c.subnetRefs, &(*out)[i])
+	}
+}
+
+func (c *conv) pool(pe *Value, sub netip.Prefix, k string, allow []string, sc *config.SubnetConfig) {
+	r, err := poolRange(str(pe.Get("pool")), sub)
+	if err != nil {
+		c.rep.Invalid(pe.Pos, "pool "+str(pe.Get("pool")), err.Error())
+		return
+	}
+	pc := config.PoolConfig{Range: r, Allow: append([]string(nil), allow...)}
+	pk := fmt.Sprintf("%s.pools[%d]", k, len(sc.Pools))
+	c.rep.Map(pe.Pos, "pool "+str(pe.Get("pool")), pk)
+	for _, pm := range pe.Obj {
+		switch pm.Key {
+		case "pool", "user-context", "comment", "pool-id":
+		case "option-data":
+			pc.Options = c.finishOpts(c.optionData(pm.Val, pk+".options"), pk)
+		case "client-class", "client-classes":
+			cls := c.classRestriction(pm, pk+".allow")
+			if len(allow) > 0 {
+				// Kea: the client must be in the subnet's class and the
+				// pool's; hadhcpd's allow is "any of": only the pool's
+				// list can be kept.
+				c.rep.Unsupported(pm.Pos, pm.Key, "a class on both the subnet and the pool: hadhcpd's allow list means any of them; the pool's is kept")
+			}
+			pc.Allow = cls
+		case "require-client-classes", "evaluate-additional-classes":
+			c.rep.MapNote(pm.Pos, pm.Key, "dhcp.client_classes", "the classes are evaluated for every client (see only-if-required)")
+		default:
+			c.rep.Unsupported(pm.Pos, "pool "+pm.Key, "unknown pool parameter (skipped)")
+		}
+	}
+	sc.Pools = append(sc.Pools, pc)
 }
 
 // poolRange reads "a - b" and "prefix/len" pool forms.
@@ -462,41 +651,134 @@ func poolRange(s string, sub netip.Prefix) (string, error) {
 	return lo.String() + "-" + hi.String(), nil
 }
 
-func (c *conv) reservation(v *Value, k string, sub netip.Prefix) (config.ReservationConfig, bool, error) {
+// reservation maps one host reservation.
+func (c *conv) reservation(v *Value, k string) (config.ReservationConfig, bool) {
 	var r config.ReservationConfig
+	var ids []string
+	so := &scopeOpts{}
+	ok := true
 	for _, m := range v.Obj {
 		switch m.Key {
 		case "hw-address":
-			mac, err := net.ParseMAC(str(m.Val))
+			// Kea reads one-digit groups (0:11:22:33:44:5).
+			mac, err := dhcpscope.ParseHex(str(m.Val))
 			if err != nil || len(mac) != 6 {
-				return r, false, migrate.Errorf(m.Pos, "hw-address %q is not an Ethernet address", str(m.Val))
+				c.rep.Invalid(m.Pos, "hw-address "+str(m.Val), "not an Ethernet address")
+				ok = false
+				continue
 			}
-			r.HWAddress = mac.String()
-		case "client-id":
-			r.ClientID = strings.ToLower(str(m.Val))
+			r.HWAddress = net.HardwareAddr(mac).String()
+			ids = append(ids, "hw-address")
+		case "client-id", "circuit-id", "remote-id":
+			val, err := idValue(str(m.Val))
+			if err != nil {
+				c.rep.Invalid(m.Pos, m.Key+" "+str(m.Val), err.Error())
+				ok = false
+				continue
+			}
+			*map[string]*string{"client-id": &r.ClientID, "circuit-id": &r.CircuitID, "remote-id": &r.RemoteID}[m.Key] = val
+			ids = append(ids, m.Key)
+		case "duid", "flex-id":
+			c.rep.Unsupported(m.Pos, m.Key+" "+str(m.Val), "hadhcpd has no reservations by "+m.Key+" (hw_address, client_id, circuit_id, remote_id)")
+			ok = false
 		case "ip-address":
 			a, err := netip.ParseAddr(str(m.Val))
 			if err != nil || !a.Is4() {
-				return r, false, migrate.Errorf(m.Pos, "ip-address %q is not an IPv4 address", str(m.Val))
+				c.rep.Invalid(m.Pos, "ip-address "+str(m.Val), "not an IPv4 address")
+				ok = false
+				continue
 			}
 			r.IP = a.String()
 		case "hostname":
 			r.Hostname = str(m.Val)
 		case "option-data":
-			o, err := c.options(m.Val, k+".reservations[].options")
-			if err != nil {
-				return r, false, err
+			so = c.optionData(m.Val, k+".options")
+		case "client-classes":
+			for _, e := range m.Val.Arr {
+				r.ClientClasses = append(r.ClientClasses, str(e))
 			}
-			r.Options = migrate.FinishOptions(o)
+			c.rep.Map(m.Pos, m.Key, k+".client_classes")
+		case "next-server", "server-hostname", "boot-file-name":
+			c.common(m, k, &r.NextServer, &r.ServerName, &r.BootFile, nil, nil)
+		case "user-context", "comment":
 		default:
-			c.rep.Unsupported(m.Pos, "reservation "+m.Key, "only hw-address, client-id, ip-address, hostname and option-data are carried")
+			c.rep.Unsupported(m.Pos, "reservation "+m.Key, "unknown reservation parameter (skipped)")
 		}
 	}
-	if r.IP == "" {
-		c.rep.Unsupported(v.Pos, "reservation", "a reservation without ip-address (hostname or options only) is not supported")
-		return r, false, nil
+	if !ok {
+		return r, false
 	}
-	c.rep.Map(v.Pos, "reservation "+r.IP, k+".reservations[]")
-	_ = sub
-	return r, true, nil
+	if len(ids) != 1 {
+		c.rep.Invalid(v.Pos, "reservation "+r.IP, fmt.Sprintf("%d identifiers (%s): Kea wants exactly one", len(ids), strings.Join(ids, ", ")))
+		return r, false
+	}
+	r.Options = c.finishOpts(so, k)
+	c.rep.Map(v.Pos, "reservation "+ids[0]+" "+r.IP, k)
+	return r, true
+}
+
+// idValue reads Kea's identifier forms: hex with or without separators
+// (01:02:0a, 01 02 0a, 01020a, one-digit groups), or 'quoted text'.
+func idValue(s string) (string, error) {
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		return s, nil
+	}
+	h := strings.NewReplacer(" ", ":", "-", ":").Replace(strings.TrimSpace(s))
+	if !strings.Contains(h, ":") && len(h)%2 == 0 && len(h) > 0 {
+		var b strings.Builder
+		for i := 0; i < len(h); i += 2 {
+			if i > 0 {
+				b.WriteByte(':')
+			}
+			b.WriteString(h[i : i+2])
+		}
+		h = b.String()
+	}
+	x, err := dhcpscope.ParseHex(h)
+	if err != nil || len(x) == 0 {
+		return "", fmt.Errorf("%q is neither hex nor 'quoted text'", s)
+	}
+	var b strings.Builder
+	for i, c := range x {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02x", c)
+	}
+	return b.String(), nil
+}
+
+// placeGlobalReservations puts Kea's global reservations (used where
+// reservations-global is on) into the subnet of their address, or every
+// subnet when they have none.
+func (c *conv) placeGlobalReservations() {
+	for _, re := range c.globalRes {
+		if !c.resGlobal {
+			c.rep.Drop(re.Pos, "reservation", "a global reservation Kea does not use: reservations-global is not on")
+			continue
+		}
+		r, ok := c.reservation(re, "dhcp.subnets[].reservations[]")
+		if !ok {
+			continue
+		}
+		var into []*config.SubnetConfig
+		if r.IP != "" {
+			a := netip.MustParseAddr(r.IP)
+			for _, s := range c.subnetRefs {
+				if netip.MustParsePrefix(s.Subnet).Contains(a) {
+					into = append(into, s)
+				}
+			}
+			if len(into) == 0 {
+				c.rep.Unsupported(re.Pos, "reservation "+r.IP, "a global reservation whose address is in no subnet")
+				continue
+			}
+		} else {
+			into = c.subnetRefs
+			c.rep.MapNote(re.Pos, "reservation", "dhcp.subnets[].reservations[]", fmt.Sprintf("a global reservation without address: copied into each of the %d subnets", len(into)))
+		}
+		for _, s := range into {
+			s.Reservations = append(s.Reservations, r)
+		}
+	}
 }

@@ -179,7 +179,7 @@ func (p *jparser) include() error {
 	}
 	data, err := p.load(path)
 	if err != nil {
-		return migrate.Errorf(at, "include: %v", err)
+		return migrate.Errorf(at, "include: %v (with --root, absolute paths are read under the copy of the old server's files)", err)
 	}
 	p.stack = append(p.stack, &src{data: data, file: path, line: 1})
 	return nil
@@ -213,7 +213,8 @@ func (p *jparser) value() (*Value, error) {
 		str, err := p.str()
 		v.Kind, v.Str = Str, str
 		return v, err
-	case c == '-' || (c >= '0' && c <= '9'):
+	case c == '-' || c == '.' || (c >= '0' && c <= '9'):
+		// Kea's parser takes ".5" as a number too.
 		j := s.i
 		for j < len(s.data) && strings.IndexByte("+-0123456789.eE", s.data[j]) >= 0 {
 			j++
@@ -377,4 +378,12 @@ func (p *jparser) str() (string, error) {
 		}
 	}
 	return "", migrate.Errorf(start, "unterminated string")
+}
+
+// arr is v's elements, none when v is absent or not a list.
+func arr(v *Value) []*Value {
+	if v == nil || v.Kind != Arr {
+		return nil
+	}
+	return v.Arr
 }

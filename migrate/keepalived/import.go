@@ -32,20 +32,25 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 	}
 	rep := &migrate.Report{}
 	cfg := &config.Config{}
+	// Each instance's track_script entries, for the report once the
+	// vrrp_script blocks are all read.
+	tracks := map[string][]*Stmt{}
+	var groupTracks []*groupTrack
 	for _, s := range stmts {
 		switch s.word(0) {
 		case "vrrp_instance":
-			in, err := instance(s, rep)
+			in, err := instance(s, rep, tracks)
 			if err != nil {
 				return nil, err
 			}
-			cfg.VRRP.Instances = append(cfg.VRRP.Instances, in)
+			cfg.VRRP.Instances = append(cfg.VRRP.Instances, *in)
 		case "vrrp_sync_group":
-			g, err := syncGroup(s, rep)
+			g, gt, err := syncGroup(s, rep)
 			if err != nil {
 				return nil, err
 			}
 			cfg.VRRP.SyncGroups = append(cfg.VRRP.SyncGroups, g)
+			groupTracks = append(groupTracks, gt)
 		case "global_defs":
 			for _, g := range s.Block {
 				if g.word(0) == "vrrp_version" && g.word(1) != "3" {
@@ -55,7 +60,13 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 				}
 			}
 		case "vrrp_script":
-			rep.Unsupported(s.Pos, s.String(), "health-check scripts are not supported: hadhcpd tracks interfaces and its own DHCP readiness")
+			sc, ok, err := vrrpScript(s, rep)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				cfg.VRRP.Scripts = append(cfg.VRRP.Scripts, sc)
+			}
 		case "virtual_server", "virtual_server_group", "real_server":
 			rep.Unsupported(s.Pos, s.String(), "IPVS load balancing is not part of hadhcpd")
 		case "static_ipaddress", "static_routes", "static_rules":
@@ -66,6 +77,8 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 			return nil, migrate.Errorf(s.Pos, "unknown statement %q", s.word(0))
 		}
 	}
+	groupTracking(cfg, groupTracks, tracks, rep)
+	resolveTracks(cfg, tracks, rep)
 	names := map[string]bool{}
 	for _, in := range cfg.VRRP.Instances {
 		names[in.Name] = true
@@ -80,8 +93,8 @@ func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error)
 	return &migrate.Result{Config: cfg, Report: rep}, nil
 }
 
-func instance(s *Stmt, rep *migrate.Report) (config.VRRPInstance, error) {
-	in := config.VRRPInstance{Name: s.word(1)}
+func instance(s *Stmt, rep *migrate.Report, tracks map[string][]*Stmt) (*config.VRRPInstance, error) {
+	in := &config.VRRPInstance{Name: s.word(1)}
 	if in.Name == "" || !s.HasBlock {
 		return in, migrate.Errorf(s.Pos, "want `vrrp_instance NAME { ... }`")
 	}
@@ -136,19 +149,18 @@ func instance(s *Stmt, rep *migrate.Report) (config.VRRPInstance, error) {
 		case "state":
 			rep.Drop(st.Pos, st.String(), "hadhcpd starts every instance as Backup and lets the priority decide (RFC 5798 §6.4.1)")
 		case "virtual_ipaddress":
-			if err := vips(st, &in, k, rep); err != nil {
+			if err := vips(st, in, k, rep); err != nil {
 				return in, err
 			}
 		case "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules":
 			rep.Unsupported(st.Pos, st.String(), "only virtual_ipaddress is carried in hadhcpd's VRRP instance")
 		case "track_interface":
-			for _, t := range st.Block {
-				in.TrackInterfaces = append(in.TrackInterfaces, t.word(0))
-				if len(t.Words) > 1 {
-					rep.Unsupported(t.Pos, t.String(), "tracking weights are not supported: a down tracked interface puts the instance in Fault")
-				} else {
-					rep.Map(t.Pos, t.String(), k+".track_interfaces")
-				}
+			if err := trackInterfaces(st, in, k, rep); err != nil {
+				return in, err
+			}
+		case "track_script":
+			if err := trackScripts(st, in, rep, tracks); err != nil {
+				return in, err
 			}
 		case "unicast_src_ip":
 			rep.Drop(st.Pos, st.String(), "hadhcpd sends from the interface's primary address (RFC 5798 §5.1.1.1)")
@@ -176,10 +188,10 @@ func instance(s *Stmt, rep *migrate.Report) (config.VRRPInstance, error) {
 				return in, err
 			}
 			rep.Map(st.Pos, st.String(), k+".garp.refresh")
-		case "track_script", "track_file", "track_process", "track_bfd":
-			rep.Unsupported(st.Pos, st.String(), "script/file/process tracking is not supported: hadhcpd tracks interfaces and its own DHCP readiness")
+		case "track_file", "track_process", "track_bfd":
+			rep.Unsupported(st.Pos, st.String(), "file, process and BFD tracking are not supported: track a vrrp_script (pidof, killall -0) or an interface instead")
 		case "notify", "notify_master", "notify_backup", "notify_fault":
-			if err := notifyScript(st, &in, k, rep); err != nil {
+			if err := notifyScript(st, in, k, rep); err != nil {
 				return in, err
 			}
 		case "notify_stop", "notify_deleted", "notify_master_rx_lower_pri":
@@ -270,10 +282,11 @@ func vips(st *Stmt, in *config.VRRPInstance, k string, rep *migrate.Report) erro
 	return nil
 }
 
-func syncGroup(s *Stmt, rep *migrate.Report) (config.VRRPSyncGroup, error) {
+func syncGroup(s *Stmt, rep *migrate.Report) (config.VRRPSyncGroup, *groupTrack, error) {
 	g := config.VRRPSyncGroup{Name: s.word(1)}
+	gt := &groupTrack{name: g.Name, stmts: map[string][]*Stmt{}}
 	if g.Name == "" || !s.HasBlock {
-		return g, migrate.Errorf(s.Pos, "want `vrrp_sync_group NAME { group { ... } }`")
+		return g, nil, migrate.Errorf(s.Pos, "want `vrrp_sync_group NAME { group { ... } }`")
 	}
 	rep.Map(s.Pos, s.String(), "vrrp.sync_groups["+g.Name+"]")
 	for _, st := range s.Block {
@@ -285,11 +298,21 @@ func syncGroup(s *Stmt, rep *migrate.Report) (config.VRRPSyncGroup, error) {
 			}
 		case strings.HasPrefix(st.word(0), "notify"):
 			rep.Unsupported(st.Pos, st.String(), "sync group notify scripts are not supported: hadhcpd runs notify scripts per instance (notify_master, notify_backup, notify_fault, notify)")
-		case st.word(0) == "track_script" || st.word(0) == "track_interface":
-			rep.Unsupported(st.Pos, st.String(), "tracking is set per instance in hadhcpd")
+		case st.word(0) == "track_interface":
+			if err := trackInterfaces(st, &gt.in, "vrrp.sync_groups["+g.Name+"]", rep); err != nil {
+				return g, nil, err
+			}
+		case st.word(0) == "track_script":
+			if err := trackScripts(st, &gt.in, rep, gt.stmts); err != nil {
+				return g, nil, err
+			}
+		case st.word(0) == "sync_group_tracking_weight":
+			gt.weighted = true
+			rep.Map(st.Pos, st.String(), "vrrp.sync_groups["+g.Name+"]")
 		default:
 			rep.Drop(st.Pos, st.String(), "keepalived-specific sync group setting")
 		}
 	}
-	return g, nil
+	gt.members = g.Instances
+	return g, gt, nil
 }

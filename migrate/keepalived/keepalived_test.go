@@ -25,7 +25,7 @@ func TestImport(t *testing.T) {
 	lan, wan := cfg.VRRP.Instances[0], cfg.VRRP.Instances[1]
 	if lan.Name != "lan" || lan.Interface != "eth0" || lan.VRID != 51 || lan.Priority != 200 ||
 		lan.AdvertInterval != 100*time.Millisecond || lan.Preempt == nil || *lan.Preempt || lan.PreemptDelay != 5*time.Second ||
-		strings.Join(lan.VirtualIPs, ",") != "192.0.2.1/24,192.0.2.2/32" || strings.Join(lan.TrackInterfaces, ",") != "eth1" ||
+		strings.Join(lan.VirtualIPs, ",") != "192.0.2.1/24,192.0.2.2/32" || !slices.Equal(lan.TrackInterfaces, []config.TrackInterface{{Name: "eth1"}}) ||
 		strings.Join(lan.UnicastPeers, ",") != "198.51.100.2" {
 		t.Errorf("lan = %+v", lan)
 	}

@@ -9,41 +9,27 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/hadhcpd/hadhcpd/sync/psk"
 )
 
-// MinPSKLen is the shortest pre-shared key accepted: 256 bits, the
-// HMAC-SHA256 block strength.
-const MinPSKLen = 32
+// MinPSKLen is the shortest pre-shared key accepted: 256 bits.
+const MinPSKLen = psk.MinLen
 
 // Errors of authentication. A refused peer is counted by reason
 // (refused_peers_total{reason}).
 var (
-	ErrPSKFile  = errors.New("peer: bad pre-shared key file")
+	ErrPSKFile  = psk.ErrKey // "bad pre-shared key file"
 	ErrAuth     = errors.New("peer: authentication failed")
 	ErrTLSSetup = errors.New("peer: bad TLS configuration")
 )
 
-// LoadPSK reads failover.auth.psk_file: at least MinPSKLen bytes, a
-// regular file not readable or writable by group or others (mode 0600 or
-// stricter), so the key that lets a box rewrite the partner's lease
-// database is not world-readable.
+// LoadPSK reads failover.auth.psk_file by sync/psk's rule (mode 0600 or
+// stricter, a key that passes psk.Check), the rule check-config applies.
 func LoadPSK(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	key, err := psk.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPSKFile, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrPSKFile, path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %#o; it must not be accessible by group or others (chmod 600)", ErrPSKFile, path, perm)
-	}
-	key, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPSKFile, err)
-	}
-	if len(key) < MinPSKLen {
-		return nil, fmt.Errorf("%w: %s holds %d bytes; at least %d random bytes are needed (head -c 32 /dev/urandom > %s)", ErrPSKFile, path, len(key), MinPSKLen, path)
+		return nil, fmt.Errorf("peer: %w", err) // wraps ErrPSKFile
 	}
 	return key, nil
 }

@@ -49,8 +49,11 @@
 // # Protocol flow
 //
 //	both:  Hello{version, role, nonce, name}            (nothing else is read before it)
-//	both:  Auth{HMAC-SHA256(psk, label|prover|verifier)} (PSK only; with TLS the
-//	                                                     handshake authenticated both already)
+//	PSK only (with TLS the TLS handshake authenticated both already):
+//	initiator (the dialer): Auth{HMAC-SHA256(psk, label|initiator|responder)}
+//	responder, once that checked out: Auth{HMAC-SHA256(psk, label|responder|initiator)}
+//	       then everything, each direction, in sealed records (crypto.go):
+//	       len u32 | AES-256-GCM(HKDF(psk, nonces, transcript, direction), counter)
 //	both:  Session{state, maintenance, clock, epoch, lastSeq, heldSeq,
 //	               ackedEpoch, ackedSeq, configHash}
 //	both:  Stream{resume|snapshot, epoch, pos}           how the sender's stream continues
@@ -63,7 +66,15 @@
 //	       SyncDone once everything the sender held at session start is before it
 //
 // Authentication comes first: a peer that fails it learns our name, role
-// and a nonce, nothing else. The PSK proof covers the protocol version,
+// and a nonce, nothing else. The initiator proves its key first and the
+// responder answers with its own proof only after checking it, so a
+// dialer without the key gets nothing to test guesses against offline
+// (the low-entropy keys sync/psk refuses would fall to that). After the
+// proofs every frame is encrypted and authenticated with a key per
+// session and direction and a per-direction record counter: an injected,
+// changed, replayed or reordered record fails to open, the session is
+// dropped and the failure counted (integrity_failures_total). The PSK
+// proof covers the protocol version,
 // role, name and a fresh 256-bit nonce of both ends, prover first: a
 // recorded proof fails against a new nonce (replay), and a proof made by
 // the victim cannot be handed back to it (reflection; an echoed Hello is

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bufio"
+	"crypto/cipher"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,9 +18,12 @@ import (
 // History:
 //
 //	1: the first version.
-//	2: the session frame carries the pair parameters (Options.Params);
+//	2: the PSK handshake's initiator (the dialer) proves its key first,
+//	   and every byte after the handshake travels in sealed records
+//	   (crypto.go); the TLS mode is unchanged.
+//	3: the session frame carries the pair parameters (Options.Params);
 //	   FrameParams.
-const ProtocolVersion = 2
+const ProtocolVersion = 3
 
 // FrameType is the first byte of every frame.
 type FrameType uint8
@@ -32,7 +36,8 @@ const (
 	// FrameHello opens a connection, from both ends, before anything else.
 	//   version u16 | role u8 | nonce [32] | nameLen u8 | name
 	FrameHello FrameType = 1
-	// FrameAuth is the PSK proof of the sender (absent with TLS).
+	// FrameAuth is the PSK proof of the sender (absent with TLS), the
+	// initiator's first; every byte after both is in sealed records.
 	//   mac [32]  HMAC-SHA256(key, authTranscript(sender, receiver))
 	FrameAuth FrameType = 2
 	// FrameSession follows authentication, from both ends.
@@ -162,18 +167,20 @@ func maxLen(t FrameType) uint32 {
 // buffer: before the partner has proved its key, a connection may cost
 // no more than the handshake frame it is expected to send (invariant 8),
 // and unbuffered reads take nothing beyond that frame, so the buffered
-// reader that open puts in place loses nothing.
+// reader that open puts in place (opening sealed records after a PSK
+// handshake, crypto.go) loses nothing.
 type frameReader struct {
-	src io.Reader
-	r   *bufio.Reader // nil until open
-	err error
-	h   [frameHeaderLen]byte
+	src  io.Reader
+	r    io.Reader   // nil until open
+	more func() bool // whether r holds input already read
+	err  error
+	h    [frameHeaderLen]byte
 }
 
 // newFrameReader returns an open reader (the tests' scripted partners).
 func newFrameReader(r io.Reader) *frameReader {
 	fr := newHandshakeReader(r)
-	fr.open()
+	fr.open(nil)
 	return fr
 }
 
@@ -182,11 +189,19 @@ func newFrameReader(r io.Reader) *frameReader {
 func newHandshakeReader(r io.Reader) *frameReader { return &frameReader{src: r} }
 
 // open puts the read buffer in place: the partner is authenticated, and
-// the replication stream wants few large reads.
-func (fr *frameReader) open() {
-	if fr.r == nil {
-		fr.r = bufio.NewReaderSize(fr.src, 64<<10)
+// the replication stream wants few large reads. With aead (PSK) the rest
+// of the stream is sealed records, opened with it.
+func (fr *frameReader) open(aead cipher.AEAD) {
+	if fr.r != nil {
+		return
 	}
+	if aead != nil {
+		o := newOpener(fr.src, aead)
+		fr.r, fr.more = o, o.buffered
+		return
+	}
+	b := bufio.NewReaderSize(fr.src, 64<<10)
+	fr.r, fr.more = b, func() bool { return b.Buffered() > 0 }
 }
 
 func (fr *frameReader) in() io.Reader {
@@ -246,7 +261,7 @@ func (fr *frameReader) next(want FrameType) (FrameType, []byte, error) {
 
 // buffered reports whether more input is already buffered: the receiver
 // acks once per read burst, when this is false.
-func (fr *frameReader) buffered() bool { return fr.r != nil && fr.r.Buffered() > 0 }
+func (fr *frameReader) buffered() bool { return fr.more != nil && fr.more() }
 
 // appendFrame appends a frame header and payload.
 func appendFrame(b []byte, t FrameType, payload []byte) []byte {

@@ -2,6 +2,8 @@ package peer
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"testing"
 )
 
@@ -119,6 +121,34 @@ func FuzzFrameConfigVerdict(f *testing.F) {
 		}
 		if len(m.Reason) <= 1024 && !bytes.Equal(m.marshal(), b) {
 			t.Fatalf("round trip %x", b)
+		}
+	})
+}
+
+// FuzzSealedStream: whatever arrives after a PSK handshake is opened or
+// refused as ErrIntegrity (or ends), never more: a sealed record of our
+// own in the corpus opens, anything changed does not.
+func FuzzSealedStream(f *testing.F) {
+	key := bytes.Repeat([]byte{7}, 32)
+	a := &hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{1}}
+	b := &hello{Version: ProtocolVersion, Role: Secondary, Name: "gw2", Nonce: [32]byte{2}}
+	i2r, _, err := sessionKeys(key, a, b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add((&sealer{aead: i2r}).seal(nil, appendFrame(nil, FrameAck, marshalU64(3))))
+	f.Add([]byte{0, 0, 0, 17, 1})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		fr := newHandshakeReader(bytes.NewReader(in))
+		fr.open(i2r)
+		for range 100 {
+			if _, _, err := fr.readFrame(); err != nil {
+				if !errors.Is(err, ErrIntegrity) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+					!errors.Is(err, ErrFrameSize) && !errors.Is(err, ErrProtocol) {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
 		}
 	})
 }

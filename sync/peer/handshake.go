@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"errors"
@@ -48,12 +49,12 @@ func preAuthRefusal(err error, reason string) error {
 }
 
 // authenticated is called once the partner has proved its key: its
-// admission slot is freed, the reader gets its buffer, and the silence
-// timer restarts.
-func (s *session) authenticated() {
+// admission slot is freed, the reader gets its buffer (opening sealed
+// records with rx after a PSK handshake), and the silence timer restarts.
+func (s *session) authenticated(rx cipher.AEAD) {
 	s.authed = true
 	s.releaseSlot()
-	s.fr.open()
+	s.fr.open(rx)
 	s.heard()
 }
 
@@ -63,7 +64,7 @@ func (s *session) handshake() error {
 	if _, err := rand.Read(s.ours.Nonce[:]); err != nil {
 		return err
 	}
-	s.queue(FrameHello, s.ours.marshal())
+	s.queuePlain(FrameHello, s.ours.marshal())
 	p, err := s.expect(FrameHello)
 	if err != nil {
 		return preAuthRefusal(err, "malformed")
@@ -83,19 +84,16 @@ func (s *session) handshake() error {
 	case th.Name == l.opts.Name:
 		return &refusal{"name", fmt.Errorf("%w: partner uses our node name %q", ErrAuth, th.Name)}
 	}
+	var rx cipher.AEAD
 	if l.opts.PSK != nil {
-		s.queue(FrameAuth, authMAC(l.opts.PSK, &s.ours, th))
-		p, err := s.expect(FrameAuth)
-		if err != nil {
-			return preAuthRefusal(err, "auth")
-		}
-		if !hmac.Equal(p, authMAC(l.opts.PSK, th, &s.ours)) {
-			return &refusal{"auth", fmt.Errorf("%w: wrong pre-shared key proof from %q", ErrAuth, th.Name)}
+		if rx, err = s.provePSK(th); err != nil {
+			return err
 		}
 	}
 	// Authenticated: nothing above this line told the partner anything
-	// but our name, role and nonce.
-	s.authenticated()
+	// but our name, role and nonce (and, to an initiator that proved
+	// its key, our proof).
+	s.authenticated(rx)
 	ourLast, held := l.opts.Store.LastSeq(), l.opts.Store.PartnerSeq()
 	l.mu.Lock()
 	mine := sessionMsg{
@@ -124,6 +122,53 @@ func (s *session) handshake() error {
 		}
 	}
 	return s.establish(&ts, now, ourLast)
+}
+
+// provePSK exchanges the PSK proofs, the initiator's (the dialer's)
+// first: the responder sends its own only once the initiator's checked
+// out, so whoever dials without the key learns nothing to test guesses
+// against offline. Both then derive the session's keys (crypto.go): our
+// writer seals everything after our proof, and the returned AEAD opens
+// everything after the partner's.
+func (s *session) provePSK(th *hello) (cipher.AEAD, error) {
+	l := s.l
+	key := l.opts.PSK
+	prove := func() { s.queuePlain(FrameAuth, authMAC(key, &s.ours, th)) }
+	check := func() error {
+		p, err := s.expect(FrameAuth)
+		if err != nil {
+			return preAuthRefusal(err, "auth")
+		}
+		if !hmac.Equal(p, authMAC(key, th, &s.ours)) {
+			return &refusal{"auth", fmt.Errorf("%w: wrong pre-shared key proof from %q", ErrAuth, th.Name)}
+		}
+		return nil
+	}
+	initiator, responder := &s.ours, th
+	if s.dialed {
+		prove()
+		if err := check(); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := check(); err != nil {
+			return nil, err
+		}
+		prove()
+		initiator, responder = th, &s.ours
+	}
+	i2r, r2i, err := sessionKeys(key, initiator, responder)
+	if err != nil {
+		return nil, err
+	}
+	tx, rx := i2r, r2i
+	if !s.dialed {
+		tx, rx = r2i, i2r
+	}
+	l.mu.Lock()
+	s.tx = &sealer{aead: tx}
+	l.mu.Unlock()
+	return rx, nil
 }
 
 // establish makes s the link's session and decides how our stream

@@ -130,7 +130,8 @@ func (m *memStore) view() map[netip.Addr]string {
 	return out
 }
 
-var testKey = []byte("0123456789abcdef0123456789abcdef")
+// testKey passes sync/psk's rule (LoadPSK reads it in a test).
+var testKey = []byte("q8Vx2LmZ0tRw7NcJ4hYb9KfP3sDg6AeU")
 
 type node struct {
 	l      *Link

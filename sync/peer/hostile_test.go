@@ -95,7 +95,6 @@ func TestPreAuthFrameOfWrongType(t *testing.T) {
 			}
 			if tt.hello {
 				sc.write(FrameHello, (&hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{5}}).marshal())
-				sc.read(FrameAuth)
 			}
 			go func() { _, _ = sc.c.Write(tt.frame) }()
 			if err := recvErr(t, errc); err == nil {
@@ -159,7 +158,6 @@ func TestHandshakeTimeoutCounted(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		sc.write(FrameHello, (&hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{6}}).marshal())
-		sc.read(FrameAuth)
 		advanced, err := advanceUntil(t, clock, errc)
 		if !errors.Is(err, ErrTimeout) {
 			t.Errorf("HandleConn = %v, want ErrTimeout", err)
@@ -304,15 +302,14 @@ func TestAdmissionLimits(t *testing.T) {
 	// The partner's address is outside the total, and a connection that
 	// authenticates frees its slot: after it, four more from there wait.
 	sc := &scripted{t: t, c: ln.dial(t, "192.0.2.1"), fr: nil}
-	sc.fr = newFrameReader(sc.c)
+	sc.fr = newHandshakeReader(sc.c)
 	their := hello{}
 	if err := their.unmarshal(sc.read(FrameHello)); err != nil {
 		t.Fatal(err)
 	}
 	me := hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{8}}
 	sc.write(FrameHello, me.marshal())
-	sc.write(FrameAuth, authMAC(testKey, &me, &their))
-	sc.read(FrameAuth)
+	sc.initiate(testKey, &me, &their)
 	sc.read(FrameSession)
 	sc.write(FrameSession, (&sessionMsg{Epoch: 1}).marshal())
 	waitFor[Up](t, sec.events)

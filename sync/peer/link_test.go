@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -75,14 +76,48 @@ func TestAuthRefused(t *testing.T) {
 type scripted struct {
 	t  *testing.T
 	c  net.Conn
-	fr *frameReader
+	fr *frameReader // unbuffered until the handshake is done (initiate)
+
+	mu sync.Mutex
+	tx *sealer // set by initiate: what follows is sealed
+}
+
+// send writes a frame, sealed once the handshake is done.
+func (s *scripted) send(ft FrameType, p []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := appendFrame(nil, ft, p)
+	if s.tx != nil {
+		b = s.tx.seal(nil, b)
+	}
+	_, err := s.c.Write(b)
+	return err
 }
 
 func (s *scripted) write(ft FrameType, p []byte) {
 	s.t.Helper()
-	if _, err := s.c.Write(appendFrame(nil, ft, p)); err != nil {
+	if err := s.send(ft, p); err != nil {
 		s.t.Fatalf("write %v: %v", ft, err)
 	}
+}
+
+// initiate plays the initiator's part of the PSK handshake once the
+// Hellos are exchanged (me ours, their the node's): our proof with key,
+// the node's, then sealed records both ways.
+func (s *scripted) initiate(key []byte, me, their *hello) {
+	s.t.Helper()
+	s.write(FrameAuth, authMAC(key, me, their))
+	if p := s.read(FrameAuth); !bytes.Equal(p, authMAC(key, their, me)) {
+		s.t.Fatal("the node's proof does not check out")
+	}
+	i2r, r2i, err := sessionKeys(key, me, their)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.tx = &sealer{aead: i2r}
+	s.mu.Unlock()
+	s.fr.open(r2i)
 }
 
 func (s *scripted) read(want FrameType) []byte {
@@ -99,7 +134,7 @@ func startScripted(t *testing.T, n *node) (*scripted, chan error) {
 	t.Cleanup(func() { ca.Close(); cb.Close() })
 	errc := make(chan error, 1)
 	go func() { errc <- n.l.HandleConn(context.Background(), cb, false) }()
-	return &scripted{t: t, c: ca, fr: newFrameReader(ca)}, errc
+	return &scripted{t: t, c: ca, fr: newHandshakeReader(ca)}, errc
 }
 
 // silentPartner plays n's partner by hand (role, name; nonce and session
@@ -115,8 +150,7 @@ func silentPartner(t *testing.T, n *node, role Role, name string, nonce byte, ep
 	}
 	me := hello{Version: ProtocolVersion, Role: role, Name: name, Nonce: [32]byte{nonce}}
 	sc.write(FrameHello, me.marshal())
-	sc.write(FrameAuth, authMAC(testKey, &me, &their))
-	sc.read(FrameAuth)
+	sc.initiate(testKey, &me, &their)
 	sc.read(FrameSession)
 	sc.write(FrameSession, (&sessionMsg{Epoch: epoch}).marshal())
 	waitFor[Up](t, n.events)
@@ -127,7 +161,7 @@ func silentPartner(t *testing.T, n *node, role Role, name string, nonce byte, ep
 				return
 			}
 			if ft == FrameSnapPage {
-				if _, err := sc.c.Write(appendFrame(nil, FrameSnapAck, p[:4])); err != nil {
+				if err := sc.send(FrameSnapAck, p[:4]); err != nil {
 					return
 				}
 			}
@@ -150,8 +184,7 @@ func TestAuthReplayedTranscript(t *testing.T) {
 	mine := hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{1, 2, 3}}
 	rec.write(FrameHello, mine.marshal())
 	recorded := authMAC(testKey, &mine, &their) // what the real primary sent
-	rec.write(FrameAuth, recorded)
-	rec.read(FrameAuth)
+	rec.initiate(testKey, &mine, &their)
 	rec.read(FrameSession)
 	rec.c.Close()
 	recvErr(t, errc)
@@ -180,15 +213,21 @@ func TestAuthReflection(t *testing.T) {
 		}
 	})
 	t.Run("reflected proof", func(t *testing.T) {
-		// The attacker opens a second connection, gets the victim to
-		// prove itself over the attacker's nonce, and hands that proof
-		// back: it is bound to the victim as prover, so it fails.
-		sc, errc := startScripted(t, sec)
+		// The victim dials the attacker (who sits where the partner
+		// should be) and proves itself first; the attacker hands that
+		// proof back as its own: it is bound to the victim as prover,
+		// so it fails.
+		pri := newNode(t, "gw1", Primary, clock, nil)
+		ca, cb := net.Pipe()
+		t.Cleanup(func() { ca.Close(); cb.Close() })
+		errc := make(chan error, 1)
+		go func() { errc <- pri.l.HandleConn(context.Background(), cb, true) }()
+		sc := &scripted{t: t, c: ca, fr: newHandshakeReader(ca)}
 		victim := hello{}
 		if err := victim.unmarshal(sc.read(FrameHello)); err != nil {
 			t.Fatal(err)
 		}
-		me := hello{Version: ProtocolVersion, Role: Primary, Name: "gw1", Nonce: [32]byte{9}}
+		me := hello{Version: ProtocolVersion, Role: Secondary, Name: "gw2", Nonce: [32]byte{9}}
 		sc.write(FrameHello, me.marshal())
 		theirProof := sc.read(FrameAuth) // MAC(victim as prover, me)
 		sc.write(FrameAuth, theirProof)

@@ -44,16 +44,18 @@ func (m *hello) marshal() []byte {
 func (m *hello) unmarshal(p []byte) error {
 	d := dec{p: p}
 	m.Version = d.u16("version")
+	if d.err == nil && m.Version != ProtocolVersion {
+		// Before the rest: another version may lay its Hello out
+		// differently, and the operator must read "version", not
+		// "malformed".
+		return fmt.Errorf("%w: the partner speaks peer protocol version %d, this box %d: both boxes of a pair must run the same hadhcpd release (upgrade the other box)",
+			ErrVersion, m.Version, ProtocolVersion)
+	}
 	m.Role = Role(d.u8("role"))
 	copy(m.Nonce[:], d.bytes(nonceLen, "nonce"))
 	m.Name = string(d.short8("name"))
 	if err := d.done(); err != nil {
 		return err
-	}
-	if m.Version != ProtocolVersion {
-		// Checked first by the caller too; here so a fuzzed frame with a
-		// wrong version never passes as valid.
-		return fmt.Errorf("%w: peer speaks %d, we speak %d", ErrVersion, m.Version, ProtocolVersion)
 	}
 	if m.Role != Primary && m.Role != Secondary {
 		return fmt.Errorf("%w: role %d", ErrBadFrame, m.Role)

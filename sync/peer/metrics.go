@@ -9,6 +9,7 @@ import (
 type Metrics struct {
 	Refused      *prometheus.CounterVec // reason: connections refused before or during authentication
 	AcceptErrors prometheus.Counter     // transient accept errors on failover.listen, each retried
+	Integrity    prometheus.Counter     // sealed records that failed to open (PSK): each dropped its session
 	LinkUp       prometheus.Gauge       // 1 while a session is up
 	Sessions     prometheus.Counter     // sessions established
 	Sent         prometheus.Counter     // update records sent (resends included)
@@ -32,6 +33,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Refused:      s.CounterVec("hadhcpd_peer_refused_peers_total", "Peer connections refused, by reason.", "reason"),
 		AcceptErrors: s.Counter("hadhcpd_peer_accept_errors_total", "Transient errors accepting peer connections (out of descriptors or memory), each retried after a pause."),
+		Integrity: s.Counter("hadhcpd_peer_integrity_failures_total",
+			"Frames from the partner that failed authentication after a PSK handshake (tampered, injected or replayed on the path); each dropped its session."),
 		LinkUp:       s.Gauge("hadhcpd_peer_link_up", "1 while the sync link to the partner is up."),
 		Sessions:     s.Counter("hadhcpd_peer_sessions_total", "Authenticated sync link sessions established."),
 		Sent:         s.Counter("hadhcpd_peer_updates_sent_total", "Lease update records sent to the partner, resends included."),

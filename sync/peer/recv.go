@@ -12,7 +12,12 @@ import (
 // maxPendingApply bounds the records one Store.Apply takes.
 const maxPendingApply = 2 * maxRecsPerFrame
 
-func (s *session) run() error {
+func (s *session) run() (err error) {
+	defer func() {
+		if errors.Is(err, ErrIntegrity) {
+			s.integrityFailed(err)
+		}
+	}()
 	if err := s.handshake(); err != nil {
 		return s.handshakeFailed(err)
 	}
@@ -51,6 +56,22 @@ func (s *session) run() error {
 			s.queueLocked(FrameAck, marshalU64(l.inPos))
 			l.mu.Unlock()
 		}
+	}
+}
+
+// integrityFailed counts a sealed record that did not open and logs it
+// (once a minute per source: the dialer reconnects at once, and whoever
+// injects may go on).
+func (s *session) integrityFailed(err error) {
+	l := s.l
+	l.m.Integrity.Inc()
+	src := addrString(s.remote)
+	if ip := addrIP(s.remote); ip.IsValid() {
+		src = ip.String()
+	}
+	if l.refused.shouldLog(src + " integrity") {
+		l.lg.Error("peer link: a frame from the partner failed authentication; session dropped (something on the path injected or changed data)",
+			"op", "link", "peer", s.theirs.Name, "ip", src, "err", err)
 	}
 }
 

@@ -66,12 +66,18 @@ func (s *session) writer() {
 		}
 		s.writerIdle.Store(false)
 		for {
-			buf, page := s.fill()
+			plain, buf, page, tx := s.fill()
 			if page != nil {
 				buf = s.appendPage(buf, page)
 			}
-			if len(buf) == 0 {
+			if len(plain)+len(buf) == 0 {
 				break
+			}
+			switch {
+			case tx != nil:
+				buf = tx.seal(plain, buf)
+			case len(plain) > 0:
+				buf = append(plain, buf...)
 			}
 			if _, err := s.c.Write(buf); err != nil {
 				s.close(err)
@@ -89,18 +95,19 @@ const (
 	maxBytesPerFrame = MaxFrameLen / 2
 )
 
-// fill takes what the writer may send now. It returns the snapshot to page
-// from when a page is due: the page is read from the store after the
-// records before it were taken, so a page never holds an older state than
-// an update sent before it.
-func (s *session) fill() ([]byte, *snapOut) {
+// fill takes what the writer may send now: handshake frames to send as
+// they are, then the rest, to seal with tx when that is set (PSK). It
+// returns the snapshot to page from when a page is due: the page is read
+// from the store after the records before it were taken, so a page never
+// holds an older state than an update sent before it.
+func (s *session) fill() (plain, out []byte, page *snapOut, tx *sealer) {
 	l := s.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := s.ctrl
-	s.ctrl = nil
+	plain, out, tx = s.plain, s.ctrl, s.tx
+	s.plain, s.ctrl = nil, nil
 	if !s.established || l.cur != s {
-		return out, nil
+		return plain, out, nil, tx
 	}
 	room := l.opts.MaxUnacked - (l.sent - l.acked)
 	now := l.clock.Now()
@@ -127,13 +134,13 @@ func (s *session) fill() ([]byte, *snapOut) {
 	flush()
 	if sn := s.snap; sn != nil && !sn.done && !sn.inflight && l.sent >= s.syncTarget {
 		sn.inflight, sn.sentAt = true, now
-		return out, sn
+		return plain, out, sn, tx
 	}
 	if s.syncPending && l.sent >= s.syncTarget && (s.snap == nil || s.snap.done) {
 		s.syncPending = false
 		out = appendFrame(out, FrameSyncDone, nil)
 	}
-	return out, nil
+	return plain, out, nil, tx
 }
 
 // appendPage reads the next page from the store (writer goroutine, no

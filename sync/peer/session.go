@@ -45,8 +45,12 @@ type session struct {
 	idle       chan struct{}
 	ready      atomic.Int64
 
+	dialed bool // this end opened the connection: the PSK initiator
+
 	// Guarded by l.mu.
-	ctrl         []byte // encoded control frames waiting for the writer
+	plain        []byte  // handshake frames waiting for the writer, sent before ctrl and never sealed
+	tx           *sealer // PSK: seals ctrl and everything after it (set once, then the writer's)
+	ctrl         []byte  // encoded control frames waiting for the writer
 	established  bool
 	syncTarget   int  // our records [0,syncTarget) existed when the session began
 	syncPending  bool // we still owe FrameSyncDone
@@ -82,7 +86,7 @@ func (l *Link) HandleConn(ctx context.Context, c net.Conn, dialed bool) error {
 // until its partner is authenticated (nil: none).
 func (l *Link) handleConn(ctx context.Context, c net.Conn, dialed bool, release func()) error {
 	s := &session{
-		l: l, c: c, remote: c.RemoteAddr(), release: release,
+		l: l, c: c, remote: c.RemoteAddr(), release: release, dialed: dialed,
 		wake: make(chan struct{}, 1), done: make(chan struct{}), writerDone: make(chan struct{}), idle: make(chan struct{}, 1),
 	}
 	defer s.releaseSlot()
@@ -155,6 +159,15 @@ func (s *session) queueLocked(t FrameType, p []byte) {
 func (s *session) queue(t FrameType, p []byte) {
 	s.l.mu.Lock()
 	s.queueLocked(t, p)
+	s.l.mu.Unlock()
+}
+
+// queuePlain queues a handshake frame, which goes out before every
+// control frame and, after a PSK handshake, unsealed.
+func (s *session) queuePlain(t FrameType, p []byte) {
+	s.l.mu.Lock()
+	s.plain = appendFrame(s.plain, t, p)
+	s.wakeWriter()
 	s.l.mu.Unlock()
 }
 
