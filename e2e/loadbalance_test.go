@@ -115,8 +115,21 @@ type lbClients struct {
 	pop  *dhcpload.Population
 }
 
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // openClients opens a population on a new host's eth0 plugged into br.
 func openClients(t *testing.T, n *testnet.Lab, br, name string, prefix [2]byte) *lbClients {
+	t.Helper()
+	return openClientsWith(t, n, br, name, prefix, dhcpload.Config{StepTimeout: 2 * time.Second, Deadline: 15 * time.Second})
+}
+
+// openClientsWith is openClients with the population's timers from cfg.
+func openClientsWith(t *testing.T, n *testnet.Lab, br, name string, prefix [2]byte, cfg dhcpload.Config) *lbClients {
 	t.Helper()
 	h := n.Host(name)
 	h.Connect(br, "eth0")
@@ -127,12 +140,10 @@ func openClients(t *testing.T, n *testnet.Lab, br, name string, prefix [2]byte) 
 	}); err != nil {
 		t.Fatal(err)
 	}
-	pop, err := dhcpload.New(link, dhcpload.Config{
-		MACPrefix: prefix, StepTimeout: 2 * time.Second, Deadline: 15 * time.Second,
-		// Keep listening after the ACK: a second OFFER that arrives late
-		// is still counted.
-		Linger: 2 * time.Second,
-	})
+	// Keep listening after the ACK: a second OFFER that arrives late is
+	// still counted.
+	cfg.MACPrefix, cfg.Linger = prefix, 2*time.Second
+	pop, err := dhcpload.New(link, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,18 +402,26 @@ func TestLoadBalanceSplitFromPrimary(t *testing.T) {
 	t.Logf("split 128 → 192 by a reload of the primary: in force and balanced on both in %v", time.Since(start).Round(time.Millisecond))
 }
 
+// lbLargeConfig is lbConfig with a /15 LAN and pool (131,066 addresses)
+// and the relayed subnet moved to 203.0.113.0/24.
+var lbLargeConfig = strings.NewReplacer("198.18.0.1/22", "198.18.0.1/15",
+	"198.19.0.0/22", "203.0.113.0/24", "198.19.1.0-198.19.3.250", "203.0.113.10-203.0.113.250", "[198.19.0.1]", "[203.0.113.1]",
+	"198.18.0.0/22", "198.18.0.0/15", "198.18.1.0-198.18.3.250", "198.18.1.0-198.19.255.250").Replace(lbConfig)
+
+// newLBPairLarge is a load-balancing pair at split 128 on lbLargeConfig
+// (no relay).
+func newLBPairLarge(t *testing.T) *pair {
+	return newPairLab(t, "hlb", netip.MustParsePrefix("198.18.0.0/15"), 40, func(r boxRole, dir, psk string) string {
+		return fmt.Sprintf(lbLargeConfig, r.name, dir, r.prio, r.role, r.listen, r.peer, psk, 128, "1h")
+	})
+}
+
 // TestLoadBalancePoolBalanceLarge: a load-balancing pair with a /15
 // pool (131,066 addresses) at split 128: the primary hands the secondary
 // its half (65,533 addresses, less the 2% threshold) in seconds, each
 // address moved once and known to both boxes.
 func TestLoadBalancePoolBalanceLarge(t *testing.T) {
-	lan := netip.MustParsePrefix("198.18.0.0/15")
-	cfg := strings.NewReplacer("198.18.0.1/22", "198.18.0.1/15",
-		"198.19.0.0/22", "203.0.113.0/24", "198.19.1.0-198.19.3.250", "203.0.113.10-203.0.113.250", "[198.19.0.1]", "[203.0.113.1]",
-		"198.18.0.0/22", "198.18.0.0/15", "198.18.1.0-198.18.3.250", "198.18.1.0-198.19.255.250").Replace(lbConfig)
-	p := newPairLab(t, "hlb", lan, 40, func(r boxRole, dir, psk string) string {
-		return fmt.Sprintf(cfg, r.name, dir, r.prio, r.role, r.listen, r.peer, psk, 128, "1h")
-	})
+	p := newLBPairLarge(t)
 	total := 2*65536 - 256 - 5 // 198.18.1.0 - 198.19.255.250
 	want := total/2 - total/50 // the 2% threshold of failover.DefaultThreshold
 	start := time.Now()
@@ -425,18 +444,73 @@ func TestLoadBalancePoolBalanceLarge(t *testing.T) {
 func TestLoadBalanceSurvivorPartnerDown(t *testing.T) {
 	for _, c := range []struct{ name, lost string }{{"master survives", "sec"}, {"backup survives", "pri"}} {
 		t.Run(c.name, func(t *testing.T) {
-			p := newLBPair(t, 128)
-			if _, _, err := p.waitNormal(40*time.Second, 1); err != nil {
+			p := newLBPairLarge(t)
+			if _, _, err := p.waitNormal(40*time.Second, 40000); err != nil {
 				t.Fatal(err)
 			}
 			lost, surv := p.sec, p.pri
 			if c.lost == "pri" {
 				lost, surv = p.pri, p.sec
 			}
+			// New clients at 200/s from before the loss to after it,
+			// retransmitting every 100 ms (a REQUEST once, then back to
+			// DISCOVER): how long after the loss (or its own start, if
+			// later) each waited for its ACK.
+			cl := openClientsWith(t, p.net, p.lan, "cl", [2]byte{0x1b, 0x03}, dhcpload.Config{StepTimeout: 100 * time.Millisecond, RequestTries: 1, Deadline: 5 * time.Second})
+			var wg sync.WaitGroup
+			stopLoad := make(chan struct{})
+			wg.Go(func() {
+				tick := time.NewTicker(5 * time.Millisecond)
+				defer tick.Stop()
+				var cw sync.WaitGroup
+				defer cw.Wait()
+				for i := 0; ; i++ {
+					select {
+					case <-stopLoad:
+						return
+					case <-tick.C:
+					}
+					cw.Go(func() { cl.pop.DORA(context.Background(), i) })
+				}
+			})
+			time.Sleep(time.Second)
 			marker := "--- box loss of " + lost.Name + " ---"
 			_, _ = fmt.Fprintln(surv.Log, marker)
 			at := time.Now()
 			lab.KillBox(t, lost.Host, "eth0", "sync0")
+			time.Sleep(2 * time.Second)
+			close(stopLoad)
+			wg.Wait()
+			var worst time.Duration
+			failed := 0
+			for _, r := range cl.pop.Results() {
+				if !r.OK() {
+					if failed++; failed <= 5 {
+						t.Logf("no lease: %v (started %v after the loss)", r.Err, r.Start.Sub(at).Round(time.Millisecond))
+					}
+					continue
+				}
+				if r.Ack.After(at) {
+					worst = max(worst, r.Ack.Sub(maxTime(at, r.Start)))
+				}
+			}
+			mdi := 3*100*time.Millisecond + (256-map[bool]time.Duration{true: 100, false: 200}[surv == p.pri])*100*time.Millisecond/256
+			t.Logf("%s survives: %d clients, %d without a lease; the slowest waited %v after the loss for its ACK (Master_Down_Interval %v)",
+				surv.Name, len(cl.pop.Results()), failed, worst.Round(time.Millisecond), mdi.Round(time.Millisecond))
+			// The backup survivor learns of the loss from VRRP
+			// (Master_Down_Interval) and releases its commits at once;
+			// the master survivor answers the lost box's buckets once
+			// the sync link is quiet (two heartbeats, 250 ms), but a
+			// REQUEST it commits waits for the partner's ack until the
+			// link's ack bound (max_response_delay/6, 500 ms), seen at
+			// the link watchdog's next tick (125 ms).
+			bound := mdi + 100*time.Millisecond
+			if surv == p.pri {
+				bound = 500*time.Millisecond + 125*time.Millisecond + 100*time.Millisecond
+			}
+			if failed > 0 || worst > bound+100*time.Millisecond {
+				t.Errorf("%d clients without a lease, the slowest served %v after the loss; want every one within %v (+ one 100 ms retransmission)", failed, worst, bound)
+			}
 			surv.WaitLog(`failover transition.*to=PARTNER-DOWN`, 20*time.Second)
 			pd, _ := logEvent(surv.Log.String(), marker, regexp.MustCompile(`msg="failover transition".* to=PARTNER-DOWN`))
 			t.Logf("%s (VRRP %s) in PARTNER-DOWN %v after the loss of %s (auto_partner_down 3s, max_response_delay 3s)",

@@ -104,3 +104,33 @@ func (p *Pair) probePartner(ctx context.Context, master, linkUp bool) (failover.
 	}
 	return failover.LANProbe{At: at}, true
 }
+
+// quietEvery is how often a load-balancing pair looks whether the sync
+// link went quiet (peer.Link.Quiet): a lost partner's buckets are then
+// answered within quietBound (two heartbeats) plus this.
+const quietEvery = 50 * time.Millisecond
+
+// quietLoop (load-balance) tells the machine when the sync link goes
+// quiet and when the partner is heard again (failover.PartnerQuiet).
+func (p *Pair) quietLoop(ctx context.Context) {
+	if p.cfg.Mode != failover.LoadBalance {
+		return
+	}
+	quiet := false
+	for {
+		t := p.clock.NewTimer(quietEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		q := p.link != nil && p.link.Quiet()
+		if q == quiet {
+			continue
+		}
+		quiet = q
+		p.log.Info("partner's sync link quiet", "quiet", q)
+		p.q.push(failover.PartnerQuiet{Quiet: q})
+	}
+}

@@ -97,6 +97,15 @@ type LANProbe struct {
 
 func (LANProbe) event() {}
 
+// PartnerQuiet: the sync link is up but the partner's heartbeats stopped
+// (peer.Link.Quiet), or resumed. In load-balance NORMAL this node then
+// answers every client (from its own pool) until the link comes back to
+// life or goes down: a lost partner's buckets are answered within a
+// fraction of a second instead of after the link's timeout.
+type PartnerQuiet struct{ Quiet bool }
+
+func (PartnerQuiet) event() {}
+
 func (Start) event()               {}
 func (LinkUp) event()              {}
 func (LinkDown) event()            {}
@@ -170,6 +179,7 @@ type Machine struct {
 
 	partner      State // last state heard from the partner
 	partnerMaint bool
+	partnerQuiet bool // PartnerQuiet: the link is up but heard nothing lately
 	master       bool
 	maint        bool
 	// pres is the evidence on both paths; it alone decides whether the
@@ -276,6 +286,7 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		return nil
 	case LinkUp:
 		m.pres.LinkUp(now)
+		m.partnerQuiet = false
 		m.resynced = false
 		m.partner, m.partnerMaint = ev.Partner, ev.PartnerMaintenance
 		m.partnerAck, m.ourLastSeq = ev.PartnerAckedSeq, ev.OurLastSeq
@@ -290,6 +301,7 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		m.sent = SendState{State: StateUnknown} // the new link needs our state
 		acts = m.commOK(now, acts, fmt.Sprintf("sync link up, partner %v", m.partner))
 	case LinkDown:
+		m.partnerQuiet = false
 		if !m.pres.LinkIsUp() {
 			break
 		}
@@ -347,6 +359,8 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 			break
 		}
 		m.cfg.Split, m.cfg.LoadBalanceMaxSeconds = ev.Split, ev.MaxSeconds
+	case PartnerQuiet:
+		m.partnerQuiet = ev.Quiet && m.pres.LinkIsUp()
 	case LANProbe:
 		if !m.master || m.pres.LinkIsUp() {
 			break

@@ -62,10 +62,11 @@ func (m *Machine) Policy() Policy {
 	if m.cfg.Mode == HotStandby && !m.master {
 		p.respond = false // hot-standby: only the VRRP master answers
 	}
-	// A partner in maintenance answers nobody: the hash would leave its
-	// buckets unanswered, so this node answers every client (from its
-	// own pool) until the partner is back.
-	p.balanced = m.cfg.Mode == LoadBalance && m.state == Normal && !m.partnerMaint
+	// A partner in maintenance answers nobody, and one whose link went
+	// quiet (PartnerQuiet) may be gone: the hash would leave its buckets
+	// unanswered, so this node answers every client (from its own pool,
+	// so no address can be given twice) until the partner is back.
+	p.balanced = m.cfg.Mode == LoadBalance && m.state == Normal && !m.partnerMaint && !m.partnerQuiet
 	if m.state == PartnerDown {
 		p.allPools, p.allFrom, p.allReclaim = true, m.allFrom(), true
 		if !m.pdOwnAtOnce {

@@ -100,6 +100,24 @@ func TestLoadBalanceServe(t *testing.T) {
 	if got := pp.BackupShare(); got != 0.5 {
 		t.Errorf("load-balance share = %v, want split-derived 0.5", got)
 	}
+	// The partner's link quiet (it may be gone): every bucket, until it
+	// is heard again.
+	quiet, _ := runSteps(t, cfg, with(normalPair(), step{time.Hour, PartnerQuiet{Quiet: true}}))
+	for i := range 256 {
+		if r := (Request{HWAddr: []byte{0, 1, 2, 3, 4, byte(i)}}); !quiet.Policy().Serve(now, r) {
+			t.Fatalf("client %d: not answered while the partner's link is quiet", i)
+		}
+	}
+	quiet.Handle(now, PartnerQuiet{})
+	served := 0
+	for i := range 256 {
+		if quiet.Policy().Serve(now, Request{HWAddr: []byte{0, 1, 2, 3, 4, byte(i)}}) {
+			served++
+		}
+	}
+	if served == 256 {
+		t.Error("the partner heard again: still every bucket")
+	}
 	// The primary in maintenance answers nobody: the secondary answers
 	// every bucket, from its own pool only.
 	secd.Handle(now, PartnerState{State: Normal, Maintenance: true})

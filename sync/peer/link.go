@@ -425,6 +425,20 @@ func (l *Link) PartnerSilent() bool {
 	return true
 }
 
+// Quiet reports whether the link is up but has heard nothing from the
+// partner for two heartbeat intervals while our reader could hear it
+// (quietBound: 250 ms at the default max_response_delay). A live partner
+// heartbeats every interval, so a quiet link is a partner that may be
+// gone; the link itself stays up until its verdict (Link's watchdog).
+// A load-balancing pair answers every client meanwhile.
+func (l *Link) Quiet() bool {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.cur
+	return cur != nil && cur.established && cur.livenessLocked().quietNow(now, l.opts.MaxResponseDelay)
+}
+
 // PartnerHeard is called when the VRRP path hears the partner again: the
 // current session is no longer suspect.
 func (l *Link) PartnerHeard() {
