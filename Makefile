@@ -82,6 +82,11 @@ bench-ha: deps build ## HA throughput: hadhcpd pair vs Kea 2.2 HA hot-standby vs
 	@scripts/bench-ha.sh
 	@PIN=1 scripts/bench-ha.sh
 
+.PHONY: bench-lb
+bench-lb: deps build ## load-balance throughput: hadhcpd pair in load-balance vs Kea 2.2 HA load-balancing vs the hadhcpd pair in hot-standby (perfdhcp broadcasting as a relay; unpinned, then pinned; root; ~15 min)
+	@scripts/bench-lb.sh
+	@PIN=1 scripts/bench-lb.sh
+
 .PHONY: bench-failover
 bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived): first OFFER/ACK, lost exchanges, missing leases, renewals (root, ~5 min)
 	@scripts/bench-failover.sh
@@ -90,14 +95,16 @@ bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived):
 rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns and catches up: catch-up time, DORA/s during it (root, ~2 min)
 	HADHCPD_REJOIN_LEASES=100000 $(GO) test -count=1 -timeout 30m -run TestIntegrationFailoverRejoin -v ./e2e/
 
-# make chaos N=100 SEED=123: randomized faults under load against a pair,
-# then N disk faults (a full state_dir, a damaged journal) against another;
+# make chaos N=100 SEED=123 MODE=load-balance: randomized faults under load
+# against a pair (MODE: hot-standby, the default, or load-balance), then N
+# disk faults (a full state_dir, a damaged journal) against another;
 # make test runs a short version of the first (4 faults).
 N    ?= 30
 SEED ?=
+MODE ?=
 .PHONY: chaos
-chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule; prints a summary
-	HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) $(GO) test -count=1 -timeout 120m -run TestIntegrationChaos -v ./e2e/
+chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule, MODE=load-balance; prints a summary
+	HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) HADHCPD_CHAOS_MODE=$(MODE) $(GO) test -count=1 -timeout 120m -run TestIntegrationChaos -v ./e2e/
 
 # ---- packaging (packaging/, systemd/, scripts/package-*.sh) ----
 
