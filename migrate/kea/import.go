@@ -187,6 +187,16 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 		d.DefaultLeaseTime = 7200 * time.Second
 		c.rep.Invent("dhcp.default_lease_time", "2h", "Kea's default valid-lifetime")
 	}
+	// Kea's global min-valid-lifetime and max-valid-lifetime default to
+	// its valid-lifetime (set or 7200).
+	if d.MinLeaseTime == 0 {
+		d.MinLeaseTime = d.DefaultLeaseTime
+		c.rep.Invent("dhcp.min_lease_time", migrate.FormatDuration(d.MinLeaseTime), lifetimeNote("min"))
+	}
+	if d.MaxLeaseTime == 0 {
+		d.MaxLeaseTime = d.DefaultLeaseTime
+		c.rep.Invent("dhcp.max_lease_time", migrate.FormatDuration(d.MaxLeaseTime), lifetimeNote("max"))
+	}
 	migrate.Sanitize(c.cfg, c.rep)
 	return &migrate.Result{Config: c.cfg, Report: c.rep}, nil
 }
@@ -238,6 +248,39 @@ var timeKeys = map[string]string{"valid-lifetime": "default_lease_time", "min-va
 
 // times holds a scope's optional lease times and T1/T2.
 type times struct{ def, max, min, renew, rebind **time.Duration }
+
+func lifetimeNote(which string) string {
+	return "no " + which + "-valid-lifetime: Kea's is the valid-lifetime of the same level, so it ignores a client's requested lease time beyond it"
+}
+
+// complete fills a level's lease times as Kea reads the valid-lifetime
+// triplet of a shared network, subnet or class: one of them set makes
+// the level's own triplet, whole (its absent bounds are not inherited);
+// an absent min or max is valid-lifetime, an absent valid-lifetime is
+// min-valid-lifetime, else max-valid-lifetime. Written out whole, the
+// level's three replace the outer level's, as Kea's triplet does.
+func (tm times) complete(c *conv, key string) {
+	def, lo, hi := *tm.def, *tm.min, *tm.max
+	if def == nil && lo == nil && hi == nil {
+		return
+	}
+	fill := func(dst **time.Duration, v *time.Duration, k, why string) {
+		if *dst == nil {
+			t := *v
+			*dst = &t
+			c.rep.Invent(key+"."+k, migrate.FormatDuration(t), why)
+		}
+	}
+	switch {
+	case def != nil:
+	case lo != nil:
+		fill(tm.def, lo, "default_lease_time", "no valid-lifetime: Kea's is the min-valid-lifetime of the same level")
+	default:
+		fill(tm.def, hi, "default_lease_time", "no valid-lifetime: Kea's is the max-valid-lifetime of the same level")
+	}
+	fill(tm.min, *tm.def, "min_lease_time", lifetimeNote("min"))
+	fill(tm.max, *tm.def, "max_lease_time", lifetimeNote("max"))
+}
 
 // common handles the keys every level shares: lease times and T1/T2
 // (through tm; nil at the global level, see globalTimes), the boot
@@ -417,6 +460,7 @@ func (c *conv) sharedNetwork(v *Value) {
 			}
 		}
 	}
+	tm.complete(c, key)
 	if so == nil {
 		so = &scopeOpts{}
 	}
@@ -554,6 +598,7 @@ func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.Subn
 				}
 			}
 		}
+		tm.complete(c, k)
 		if pv := e.Get("pools"); pv != nil {
 			for _, pe := range pv.Arr {
 				c.pool(pe, p, k, subAllow, &sc)

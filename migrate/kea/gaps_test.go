@@ -1,0 +1,75 @@
+package kea
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hadhcpd/hadhcpd/config"
+	"github.com/hadhcpd/hadhcpd/migrate"
+	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
+)
+
+func parse(t *testing.T, body string) *migrate.Result {
+	t.Helper()
+	res, err := ParseConfig("k.json", []byte(`{"Dhcp4": {`+body+`}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// Kea's min-valid-lifetime and max-valid-lifetime default to the
+// valid-lifetime of their own level; a level setting any of the three
+// has its own triplet, whole (a requested lease time is then ignored).
+func TestLifetimeBounds(t *testing.T) {
+	res := parse(t, `"valid-lifetime": 3600, "min-valid-lifetime": 300,
+		"client-classes": [ { "name": "printers", "test": "substring(pkt4.mac,0,3) == 0x008077", "valid-lifetime": 86400 },
+			{ "name": "max-only", "test": "substring(pkt4.mac,0,3) == 0x001ba9", "max-valid-lifetime": 900 },
+			{ "name": "no-times", "test": "substring(pkt4.mac,0,3) == 0x0004f2" } ],
+		"shared-networks": [ { "name": "campus", "valid-lifetime": 1800, "max-valid-lifetime": 7200,
+			"subnet4": [ { "id": 10, "subnet": "198.51.100.0/25", "pools": [ { "pool": "198.51.100.10 - 198.51.100.59" } ] },
+				{ "id": 11, "subnet": "198.51.100.128/25", "min-valid-lifetime": 600, "pools": [ { "pool": "198.51.100.130 - 198.51.100.179" } ] } ] } ],
+		"subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": "192.0.2.100 - 192.0.2.149" } ] } ]`)
+	if p := migratetest.SourceProblems(res.Report); len(p) > 0 {
+		t.Fatalf("problems %+v", p)
+	}
+	d := res.Config.DHCP
+	s := func(p *time.Duration) string {
+		if p == nil {
+			return "-"
+		}
+		return fmt.Sprint(*p)
+	}
+	tri := func(def, lo, hi *time.Duration) string { return s(def) + "/" + s(lo) + "/" + s(hi) }
+	n := d.SharedNetworks[0]
+	for _, tc := range []struct{ what, got, want string }{
+		// The global min is set; the max is valid-lifetime.
+		{"global", tri(&d.DefaultLeaseTime, &d.MinLeaseTime, &d.MaxLeaseTime), "1h0m0s/5m0s/1h0m0s"},
+		// Not the global min: the network has its own triplet.
+		{"shared network", tri(n.DefaultLeaseTime, n.MinLeaseTime, n.MaxLeaseTime), "30m0s/30m0s/2h0m0s"},
+		{"subnet inheriting", tri(n.Subnets[0].DefaultLeaseTime, n.Subnets[0].MinLeaseTime, n.Subnets[0].MaxLeaseTime), "-/-/-"},
+		// min only: valid and max are the min.
+		{"subnet min only", tri(n.Subnets[1].DefaultLeaseTime, n.Subnets[1].MinLeaseTime, n.Subnets[1].MaxLeaseTime), "10m0s/10m0s/10m0s"},
+		{"class", tri(cls(d, "printers")), "24h0m0s/24h0m0s/24h0m0s"},
+		// max only: valid and min are the max.
+		{"class max only", tri(cls(d, "max-only")), "15m0s/15m0s/15m0s"},
+		{"class without times", tri(cls(d, "no-times")), "-/-/-"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: default/min/max %s, want %s", tc.what, tc.got, tc.want)
+		}
+	}
+	reportHas(t, res, "dhcp.max_lease_time = 1h", "dhcp.client_classes[printers].min_lease_time = 24h")
+
+	// Without valid-lifetime: Kea's 7200 s, and the bounds with it.
+	d = parse(t, `"subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": "192.0.2.100 - 192.0.2.149" } ] } ]`).Config.DHCP
+	if got := tri(&d.DefaultLeaseTime, &d.MinLeaseTime, &d.MaxLeaseTime); got != "2h0m0s/2h0m0s/2h0m0s" {
+		t.Errorf("global default/min/max %s, want Kea's 7200 s for all three", got)
+	}
+}
+
+func cls(d *config.DHCPConfig, name string) (def, lo, hi *time.Duration) {
+	c := class(d, name)
+	return c.DefaultLeaseTime, c.MinLeaseTime, c.MaxLeaseTime
+}
