@@ -1,7 +1,11 @@
 package kea
 
 import (
+	"bytes"
+	"strings"
+
 	"fmt"
+	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"testing"
 	"time"
 
@@ -72,4 +76,77 @@ func TestLifetimeBounds(t *testing.T) {
 func cls(d *config.DHCPConfig, name string) (def, lo, hi *time.Duration) {
 	c := class(d, name)
 	return c.DefaultLeaseTime, c.MinLeaseTime, c.MaxLeaseTime
+}
+
+// Option data in hex (csv-format false) is sent as Kea sends it: the
+// same bytes, as the option's text when hadhcpd encodes that back to
+// them (classless routes), else a custom entry of type hex.
+func TestHexOptionData(t *testing.T) {
+	for _, tc := range []struct {
+		name, data string
+		code       uint8
+		named      string // the key it is written as, "" for custom
+	}{
+		// RFC 3442 §3: 198.51.100.0/24 via 192.0.2.1, default via 192.0.2.1.
+		{`"code": 121`, "18:c6:33:64:c0:00:02:01:00:c0:00:02:01", 121, "classless_static_routes"},
+		{`"name": "classless-static-route"`, "18c63364c0000201 00c0000201", 121, "classless_static_routes"},
+		// /20 with bits beyond its width in the destination: not what
+		// hadhcpd would encode, so the bytes themselves.
+		{`"code": 121`, "14:c6:33:6f:c0:00:02:01", 121, ""},
+		{`"name": "domain-name"`, "6c:61:62:2e:65:78", 15, ""},
+		// 5 bytes are no list of addresses.
+		{`"name": "ntp-servers"`, "c0:00:02:7b:01", 42, ""},
+		{`"name": "ntp-servers"`, "c0:00:02:7b", 42, "ntp_servers"},
+	} {
+		res := parse(t, `"option-data": [ { `+tc.name+`, "csv-format": false, "data": "`+tc.data+`" } ],
+			"subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": "192.0.2.100 - 192.0.2.149" } ] } ]`)
+		if p := migratetest.SourceProblems(res.Report); len(p) > 0 {
+			t.Errorf("%s %s: problems %+v", tc.name, tc.data, p)
+			continue
+		}
+		opts := res.Config.DHCP.Options
+		if _, ok := opts[tc.named]; tc.named != "" && !ok {
+			t.Errorf("%s %s: options %v, want %s", tc.name, tc.data, opts, tc.named)
+		}
+		if _, ok := opts["custom"]; tc.named == "" && !ok {
+			t.Errorf("%s %s: options %v, want a custom entry", tc.name, tc.data, opts)
+		}
+		enc, errs := dhcpscope.ParseOptions(opts)
+		want, _ := dhcpscope.ParseHex(hexColons(tc.data))
+		if len(errs) > 0 || !bytes.Equal(enc[tc.code], want) {
+			t.Errorf("%s %s: %v: option %d is %x, want Kea's %x", tc.name, tc.data, errs, tc.code, enc[tc.code], want)
+		}
+	}
+
+	// A typed sub-option in hex: a custom entry in the space.
+	res := parse(t, `"interfaces-config": { "interfaces": [ "eth0" ] }, "option-def": [ { "name": "discovery-control", "code": 6, "space": "vendor-encapsulated-options-space", "type": "uint8" } ],
+		"option-data": [ { "name": "vendor-encapsulated-options" },
+			{ "name": "discovery-control", "space": "vendor-encapsulated-options-space", "csv-format": false, "data": "08:09" } ],
+		"subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": "192.0.2.100 - 192.0.2.149" } ] } ]`)
+	if p := migratetest.SourceProblems(res.Report); len(p) > 0 {
+		t.Fatalf("problems %+v", p)
+	}
+	d := res.Config.DHCP
+	defs, errs := dhcpscope.NewDefinitions(d.OptionDefinitions)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	enc, errs := defs.Parse(d.Options)
+	if len(errs) > 0 || !bytes.Equal(enc[43], []byte{6, 2, 8, 9}) {
+		t.Errorf("%v: option 43 is %x, want 06020809 (options %v)", errs, enc[43], d.Options)
+	}
+	migratetest.Load(t, res)
+}
+
+// hexColons writes hex with or without separators as aa:bb.
+func hexColons(s string) string {
+	h := strings.NewReplacer(" ", "", ":", "").Replace(s)
+	var b strings.Builder
+	for i := 0; i < len(h); i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(h[i : i+2])
+	}
+	return b.String()
 }
