@@ -150,3 +150,22 @@ func hexColons(s string) string {
 	}
 	return b.String()
 }
+
+// libdhcp_bootp.so: BOOTP clients with a reservation are answered,
+// dynamic BOOTP is refused, said in the report but no problem that stops
+// the import; without the hook Kea ignores BOOTP.
+func TestBOOTPHook(t *testing.T) {
+	sub := `"subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": "192.0.2.100 - 192.0.2.149" } ],
+		"reservations": [ { "hw-address": "02:d1:f0:00:00:22", "ip-address": "192.0.2.30" } ] } ]`
+	res := parse(t, `"hooks-libraries": [ { "library": "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_bootp.so" } ], `+sub)
+	if p := migratetest.SourceProblems(res.Report); len(p) > 0 || res.Report.Err() != nil {
+		t.Errorf("problems %+v (%v)", p, res.Report.Err())
+	}
+	if b := res.Config.DHCP.BOOTP; b != "reserved" {
+		t.Errorf("bootp %q, want reserved", b)
+	}
+	reportHas(t, res, "libdhcp_bootp.so -> dhcp.bootp", "dynamic BOOTP", "is refused")
+	if b := parse(t, sub).Config.DHCP.BOOTP; b != "off" {
+		t.Errorf("without the hook: bootp %q, want off", b)
+	}
+}

@@ -183,6 +183,12 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 		c.rep.Invent("dhcp.authoritative", "false", "no \"authoritative\" and Kea's default is false: "+authNote)
 	}
 	c.finishAuth()
+	// Without libdhcp_bootp.so Kea drops a request without a message
+	// type (option 53): BOOTP (Kea ARM "libdhcp_bootp.so").
+	if d.BOOTP == "" {
+		d.BOOTP = "off"
+		c.rep.Invent("dhcp.bootp", "off", "no libdhcp_bootp.so: Kea ignores BOOTP requests")
+	}
 	if d.DefaultLeaseTime == 0 {
 		d.DefaultLeaseTime = 7200 * time.Second
 		c.rep.Invent("dhcp.default_lease_time", "2h", "Kea's default valid-lifetime")
