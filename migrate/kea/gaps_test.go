@@ -64,7 +64,9 @@ func TestLifetimeBounds(t *testing.T) {
 			t.Errorf("%s: default/min/max %s, want %s", tc.what, tc.got, tc.want)
 		}
 	}
-	reportHas(t, res, "dhcp.max_lease_time = 1h", "dhcp.client_classes[printers].min_lease_time = 24h")
+	reportHas(t, res, "valid-lifetime (as max-valid-lifetime) -> dhcp.max_lease_time",
+		"k.json:2: valid-lifetime (as min-valid-lifetime) -> dhcp.client_classes[printers].min_lease_time",
+		"max-valid-lifetime (as valid-lifetime) -> dhcp.client_classes[max-only].default_lease_time")
 
 	// Without valid-lifetime: Kea's 7200 s, and the bounds with it.
 	d = parse(t, `"subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": "192.0.2.100 - 192.0.2.149" } ] } ]`).Config.DHCP
