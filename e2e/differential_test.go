@@ -620,14 +620,6 @@ var diffDocumented = []diffKept{
 	{source: "Kea", probe: "lab port", field: "option 15", real: `"campus.example.com"`, ours: `"lab.example.com"`, tag: "kea-class-precedence"},
 	// The NAK's message (option 56) is text for people, optional.
 	{field: "option 56", tag: "nak-message"},
-
-	// Importer gaps. Kea's min-valid-lifetime and max-valid-lifetime
-	// default to valid-lifetime: a requested lease time changes nothing
-	// (testdata/hdif/kea.yaml maps them so).
-	{source: "Kea", probe: "Linux asking for a", field: "option 51", tag: "IMPORTER GAP kea-lifetime-bounds", gap: true},
-	// Kea's option 121 in hex (csv-format false) is refused as invalid
-	// and dropped by --force.
-	{source: "Kea", field: "option 121", ours: "absent", tag: "IMPORTER GAP kea-hex-routes", gap: true},
 }
 
 // documented returns the tag of the rule that explains r, or "".

@@ -70,6 +70,7 @@ func (c *conv) classes(v *Value) {
 				c.other(m, "client-class")
 			}
 		}
+		tm.complete(c, key, e)
 		if _, ok := c.onlyIfReq[name]; ok && !params {
 			delete(c.onlyIfReq, name) // nothing it would give elsewhere
 		}

@@ -25,6 +25,11 @@ func (c *conv) hooks(v *Value) error {
 			c.rep.Drop(h.Pos, lib, "hadhcpd replicates leases itself and has `hadhcpd leases`/`status`")
 		case strings.HasSuffix(lib, "libdhcp_host_cmds.so"), strings.HasSuffix(lib, "libdhcp_subnet_cmds.so"), strings.HasSuffix(lib, "libdhcp_class_cmds.so"):
 			c.rep.Drop(h.Pos, lib, "a management API: hadhcpd's configuration is its file (reload with SIGHUP or the HTTP API)")
+		case strings.HasSuffix(lib, "libdhcp_bootp.so"):
+			// The hook answers BOOTP (no option 53; RFC 951, RFC 1542):
+			// reserved clients, and others from the pools for ever.
+			c.cfg.DHCP.BOOTP = "reserved"
+			c.rep.MapNote(h.Pos, lib, "dhcp.bootp", "reserved: BOOTP clients with a reservation with an address are answered; dynamic BOOTP (Kea's hook gives other BOOTP clients a pool address for ever) is refused: a BOOTP lease never ends and cannot be made safe with failover")
 		case strings.HasSuffix(lib, "libdhcp_flex_id.so"):
 			c.rep.Unsupported(h.Pos, lib, "reservations by flexible identifier: hadhcpd reserves by hw_address, client_id, circuit_id or remote_id")
 		default:

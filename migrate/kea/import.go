@@ -183,9 +183,31 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 		c.rep.Invent("dhcp.authoritative", "false", "no \"authoritative\" and Kea's default is false: "+authNote)
 	}
 	c.finishAuth()
+	// Without libdhcp_bootp.so Kea drops a request without a message
+	// type (option 53): BOOTP (Kea ARM "libdhcp_bootp.so").
+	if d.BOOTP == "" {
+		d.BOOTP = "off"
+		c.rep.Invent("dhcp.bootp", "off", "no libdhcp_bootp.so: Kea ignores BOOTP requests")
+	}
 	if d.DefaultLeaseTime == 0 {
 		d.DefaultLeaseTime = 7200 * time.Second
 		c.rep.Invent("dhcp.default_lease_time", "2h", "Kea's default valid-lifetime")
+	}
+	// Kea's global min-valid-lifetime and max-valid-lifetime default to
+	// its valid-lifetime (set or 7200).
+	for _, b := range []struct {
+		dst  *time.Duration
+		k, w string
+	}{{&d.MinLeaseTime, "min_lease_time", "min"}, {&d.MaxLeaseTime, "max_lease_time", "max"}} {
+		if *b.dst != 0 {
+			continue
+		}
+		*b.dst = d.DefaultLeaseTime
+		if v := d4.Get("valid-lifetime"); v != nil {
+			c.rep.MapNote(v.Pos, "valid-lifetime (as "+b.w+"-valid-lifetime)", "dhcp."+b.k, boundsNote)
+		} else {
+			c.rep.Invent("dhcp."+b.k, migrate.FormatDuration(*b.dst), "Kea's default valid-lifetime: "+boundsNote)
+		}
 	}
 	migrate.Sanitize(c.cfg, c.rep)
 	return &migrate.Result{Config: c.cfg, Report: c.rep}, nil
@@ -238,6 +260,46 @@ var timeKeys = map[string]string{"valid-lifetime": "default_lease_time", "min-va
 
 // times holds a scope's optional lease times and T1/T2.
 type times struct{ def, max, min, renew, rebind **time.Duration }
+
+const boundsNote = "Kea's min-valid-lifetime and max-valid-lifetime default to the valid-lifetime of the same level: it ignores a client's requested lease time beyond them"
+
+// complete fills a level's lease times as Kea reads the valid-lifetime
+// triplet of a shared network, subnet or class: one of them set makes
+// the level's own triplet, whole (its absent bounds are not inherited);
+// an absent min or max is valid-lifetime, an absent valid-lifetime is
+// min-valid-lifetime, else max-valid-lifetime. Written out whole, the
+// level's three replace the outer level's, as Kea's triplet does. lv is
+// the level's object in the source.
+func (tm times) complete(c *conv, key string, lv *Value) {
+	def, lo, hi := *tm.def, *tm.min, *tm.max
+	if def == nil && lo == nil && hi == nil {
+		return
+	}
+	fill := func(dst **time.Duration, v *time.Duration, as, from string) {
+		if *dst != nil {
+			return
+		}
+		t := *v
+		*dst = &t
+		pos := lv.Pos
+		if m := lv.Get(from); m != nil {
+			pos = m.Pos
+		}
+		c.rep.MapNote(pos, from+" (as "+as+")", key+"."+timeKeys[as], boundsNote)
+	}
+	src := "valid-lifetime"
+	switch {
+	case def != nil:
+	case lo != nil:
+		src = "min-valid-lifetime"
+		fill(tm.def, lo, "valid-lifetime", src)
+	default:
+		src = "max-valid-lifetime"
+		fill(tm.def, hi, "valid-lifetime", src)
+	}
+	fill(tm.min, *tm.def, "min-valid-lifetime", src)
+	fill(tm.max, *tm.def, "max-valid-lifetime", src)
+}
 
 // common handles the keys every level shares: lease times and T1/T2
 // (through tm; nil at the global level, see globalTimes), the boot
@@ -417,6 +479,7 @@ func (c *conv) sharedNetwork(v *Value) {
 			}
 		}
 	}
+	tm.complete(c, key, v)
 	if so == nil {
 		so = &scopeOpts{}
 	}
@@ -554,6 +617,7 @@ func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.Subn
 				}
 			}
 		}
+		tm.complete(c, k, e)
 		if pv := e.Get("pools"); pv != nil {
 			for _, pe := range pv.Arr {
 				c.pool(pe, p, k, subAllow, &sc)

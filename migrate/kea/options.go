@@ -2,6 +2,7 @@ package kea
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -153,8 +154,14 @@ func (c *conv) optionDatum(e *Value, key string, so *scopeOpts) {
 		if so.sub[sk] == nil {
 			so.sub[sk] = map[string]any{}
 		}
-		so.sub[sk][od.Key] = v
-		c.rep.MapNote(e.Pos, src, key, "sub-option "+od.Key+" of space "+sk)
+		k := od.Key
+		if h, ok := v.(rawHex); ok {
+			k, v = migrate.OptionEntry(int(od.Code), "", migrate.OptHex, string(h))
+			c.rep.MapNote(e.Pos, src, key, fmt.Sprintf("sub-option %s of space %s, as custom code %d of type hex: the bytes Kea sends", od.Key, sk, od.Code))
+		} else {
+			c.rep.MapNote(e.Pos, src, key, "sub-option "+od.Key+" of space "+sk)
+		}
+		so.sub[sk][k] = v
 		return
 	}
 	if name == "vivso-suboptions" && hasData {
@@ -197,9 +204,15 @@ func (c *conv) optionDatum(e *Value, key string, so *scopeOpts) {
 		return
 	}
 	var k string
-	if def != nil {
+	switch h, hex := v.(rawHex); {
+	case hex:
+		k, v = migrate.OptionEntry(int(od.Code), "", migrate.OptHex, string(h))
+		so.opts[k] = v
+		c.rep.MapNote(e.Pos, src, key+"."+migrate.ReportKey(k), fmt.Sprintf("%s in hex (csv-format false): custom code %d of type hex, the bytes Kea sends", od.Key, od.Code))
+		return
+	case def != nil:
 		k, v = def.OptionEntry(v)
-	} else {
+	default:
 		k, v = migrate.OptionEntry(int(od.Code), od.Key, od.Type, v)
 	}
 	so.opts[k] = v
@@ -255,16 +268,15 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 			return nil, fmt.Errorf("%q is not hex", data)
 		}
 		raw, _ := dhcpscope.ParseHex(b.String())
+		var text []string // the value as text, when its type reads it back
 		switch od.Type {
 		case migrate.OptHex, migrate.OptVendor, migrate.OptEncapsulate, migrate.OptVIVCO, migrate.OptVIVSO:
 			return b.String(), nil
 		case migrate.OptIP, migrate.OptIPList:
 			if len(raw)%4 == 0 && len(raw) > 0 {
-				var ips []string
 				for i := 0; i < len(raw); i += 4 {
-					ips = append(ips, fmt.Sprintf("%d.%d.%d.%d", raw[i], raw[i+1], raw[i+2], raw[i+3]))
+					text = append(text, fmt.Sprintf("%d.%d.%d.%d", raw[i], raw[i+1], raw[i+2], raw[i+3]))
 				}
-				return od.Value(ips)
 			}
 		case migrate.OptUint8, migrate.OptUint16, migrate.OptUint32:
 			if len(raw) == map[migrate.OptType]int{migrate.OptUint8: 1, migrate.OptUint16: 2, migrate.OptUint32: 4}[od.Type] {
@@ -272,10 +284,20 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 				for _, x := range raw {
 					n = n<<8 | uint64(x)
 				}
-				return od.Value([]string{strconv.FormatUint(n, 10)})
+				text = []string{strconv.FormatUint(n, 10)}
+			}
+		case migrate.OptRoutes:
+			text = decodeRoutes(raw)
+		}
+		if text != nil {
+			if v, err := od.Value(text); err == nil {
+				return v, nil
 			}
 		}
-		return nil, fmt.Errorf("csv-format false (raw hex) for option %s of type %s: write its value as text", od.Key, od.Type)
+		// Kea sends the bytes as they are (Kea ARM "Standard DHCPv4
+		// Options", csv-format): so does a custom entry of type hex with
+		// the option's code.
+		return rawHex(b.String()), nil
 	}
 	vals := splitCSV(data)
 	// Kea reads integers in hex too (0xf0).
@@ -311,6 +333,36 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 	return od.Value(vals)
 }
 
+// rawHex is an option's data in hex that its type cannot write as text
+// (or not byte for byte): sent as a custom entry of type hex.
+type rawHex string
+
+// decodeRoutes reads RFC 3442 §3 classless routes (width, the
+// destination's significant octets, router) as "PREFIX ROUTER" text, or
+// nil when the bytes are not routes hadhcpd encodes back to the same
+// bytes (a destination with bits beyond its width, a width over 32, a
+// truncated route).
+func decodeRoutes(raw []byte) []string {
+	var out []string
+	for len(raw) > 0 {
+		w := int(raw[0])
+		n := (w + 7) / 8
+		if w > 32 || len(raw) < 1+n+4 {
+			return nil
+		}
+		var dst [4]byte
+		copy(dst[:], raw[1:1+n])
+		p := netip.PrefixFrom(netip.AddrFrom4(dst), w)
+		if p.Masked() != p {
+			return nil
+		}
+		gw := netip.AddrFrom4([4]byte(raw[1+n : 1+n+4]))
+		out = append(out, p.String()+" "+gw.String())
+		raw = raw[1+n+4:]
+	}
+	return out
+}
+
 func splitCSV(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {
@@ -341,7 +393,7 @@ func (c *conv) finishOpts(so *scopeOpts, key string) map[string]any {
 	}
 	sort.Strings(vs)
 	for _, sk := range vs {
-		vivso = append(vivso, migrate.VIVSOEntry(c.vivso[sk], sk, so.sub[sk], ""))
+		vivso = append(vivso, migrate.VIVSOEntry(c.vivso[sk], sk, migrate.FinishOptions(so.sub[sk]), ""))
 	}
 	if len(vivso) > 0 {
 		opts["vivso_suboptions"] = vivso
@@ -366,7 +418,7 @@ func (c *conv) finishOpts(so *scopeOpts, key string) map[string]any {
 			c.rep.Drop(migrate.Pos{}, key+".options."+k, "no sub-option of space "+sp+" is set: Kea sends nothing either")
 			continue
 		}
-		opts[k] = map[string]any{"space": sp, "options": subs}
+		opts[k] = map[string]any{"space": sp, "options": migrate.FinishOptions(subs)}
 	}
 	return migrate.FinishOptions(opts)
 }
