@@ -93,11 +93,20 @@ rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns 
 # make chaos N=100 SEED=123: randomized faults under load against a pair,
 # then N disk faults (a full state_dir, a damaged journal) against another;
 # make test runs a short version of the first (4 faults).
+# make chaos RING=3: the same over a ring of three boxes (three
+# relationships, a load client per segment; faults on a random box).
 N    ?= 30
 SEED ?=
+RING ?=
 .PHONY: chaos
-chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule; prints a summary
+chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule, RING=3 over a ring of three; prints a summary
+ifeq ($(RING),)
 	HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) $(GO) test -count=1 -timeout 120m -run TestIntegrationChaos -v ./e2e/
+else ifeq ($(RING),3)
+	HADHCPD_CHAOS_RING=3 HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) $(GO) test -count=1 -timeout 180m -run 'TestIntegrationChaosRing$$' -v ./e2e/
+else
+	@echo "make chaos: RING=$(RING): only RING=3 (a ring of three) is built" >&2; exit 2
+endif
 
 # ---- packaging (packaging/, systemd/, scripts/package-*.sh) ----
 
