@@ -82,6 +82,10 @@ bench-ha: deps build ## HA throughput: hadhcpd pair vs Kea 2.2 HA hot-standby vs
 	@scripts/bench-ha.sh
 	@PIN=1 scripts/bench-ha.sh
 
+.PHONY: bench-hub
+bench-hub: deps build ## a hub backing three spokes (failover.relationships) under their replication at once vs one hot-standby pair: spokes' DORA/s, hub CPU per replicated lease, RSS per relationship at idle (perfdhcp; root; ~1 min; RATE, RUN_SECS)
+	@scripts/bench-hub.sh
+
 .PHONY: bench-failover
 bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived): first OFFER/ACK, lost exchanges, missing leases, renewals (root, ~5 min)
 	@scripts/bench-failover.sh
