@@ -199,7 +199,17 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if err != nil {
 		return err
 	}
+	if rs != nil && built.File.DHCP != nil {
+		// Each relationship's master probes its own partner's addresses
+		// (each partner sends them in its handshake).
+		for _, r := range rs.rels {
+			r.p.SetWitness(newLANWitness(built))
+		}
+	}
 	if fo != nil {
+		if built.File.DHCP != nil {
+			fo.SetWitness(newLANWitness(built))
+		}
 		var (
 			sec pair.Section
 			rep lease.OpenReport
@@ -421,6 +431,9 @@ func reload(log *slog.Logger, load func() (*config.Config, error), base *config.
 		log.Error("reload: config not valid, the running one stays", "err", err)
 		return fmt.Errorf("config not valid, the running one stays: %w", err)
 	}
+	if fo != nil && cfg.Failover != nil {
+		reloadSplit(log, cfg.Failover, fo)
+	}
 	switch {
 	case dh == nil || cfg.DHCP == nil:
 		log.Warn("reload: nothing to apply (no dhcp section, or it was added or removed: that needs a restart)")
@@ -445,6 +458,33 @@ func reload(log *slog.Logger, load func() (*config.Config, error), base *config.
 		}
 	}
 	return nil
+}
+
+// reloadSplit puts a changed failover.split or load_balance_max_seconds
+// in force on a primary (the secondary takes them over the link); the
+// other failover keys need a restart, and the pair refuses the link
+// while mode, mclt, max_response_delay or standby_share differ.
+func reloadSplit(log *slog.Logger, f *config.FailoverConfig, fo *pair.Pair) {
+	mc, err := config.FailoverMachine(f)
+	if err != nil {
+		log.Error("reload: failover section not valid, the running one stays", "err", err)
+		return
+	}
+	cur := fo.Agreed()
+	if mc.Split == cur.Split && mc.LoadBalanceMaxSeconds == cur.LoadBalanceMaxSeconds {
+		return
+	}
+	if fo.Role() != failover.Primary {
+		log.Warn("reload: failover.split and load_balance_max_seconds are the primary's: this node keeps the primary's",
+			"split", cur.Split, "load_balance_max_seconds", cur.LoadBalanceMaxSeconds)
+		return
+	}
+	if err := fo.SetSplit(mc.Split, mc.LoadBalanceMaxSeconds); err != nil {
+		log.Error("reload: failover split", "err", err)
+		return
+	}
+	log.Info("reload: failover split applied", "split", mc.Split, "load_balance_max_seconds", mc.LoadBalanceMaxSeconds,
+		"was_split", cur.Split, "was_load_balance_max_seconds", cur.LoadBalanceMaxSeconds)
 }
 
 // newAPI builds the HTTP API over the running parts: the status and the

@@ -94,6 +94,15 @@ type FailoverStatus struct {
 	// ConfigMatch: whether the partner announced the same config_hash at
 	// the last handshake; absent before the first.
 	ConfigMatch *bool `json:"config_match,omitempty"`
+	// The parameters both boxes must hold the same (the sync link is
+	// refused while they differ): this box's values, and why the last
+	// handshake refused the partner's ("" when they agreed).
+	Split                   int     `json:"split"`
+	LoadBalanceMaxSeconds   int     `json:"load_balance_max_seconds"`
+	StandbyShare            float64 `json:"standby_share"`
+	MCLTSeconds             float64 `json:"mclt_seconds"`
+	MaxResponseDelaySeconds float64 `json:"max_response_delay_seconds"`
+	ParamsRefused           string  `json:"params_refused,omitempty"`
 }
 
 // PoolStatus counts one pool's addresses by binding state.

@@ -32,9 +32,10 @@ func TestStatusJSONSchema(t *testing.T) {
 	}
 	got := keys("", m)
 	want := []string{
-		"failover", "failover.config_hash", "failover.link_up", "failover.mode",
+		"failover", "failover.config_hash", "failover.link_up",
+		"failover.load_balance_max_seconds", "failover.max_response_delay_seconds", "failover.mclt_seconds", "failover.mode",
 		"failover.partner_last_seen", "failover.partner_last_state", "failover.partner_name", "failover.partner_state", "failover.role",
-		"failover.skew_seconds", "failover.state", "failover.unacked_updates",
+		"failover.skew_seconds", "failover.split", "failover.standby_share", "failover.state", "failover.unacked_updates",
 		"node",
 		"pools", "pools[].abandoned", "pools[].active", "pools[].backup", "pools[].expired",
 		"pools[].free", "pools[].pool", "pools[].released", "pools[].total",
@@ -81,6 +82,19 @@ func TestWriteStatusTable(t *testing.T) {
 	for _, want := range []string{"node gw1", "up 1m30s", "lan", "MASTER", "200", "primary", "NORMAL", "gw2", "192.0.2.0/24", "101", "61"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status table lacks %q:\n%s", want, out)
+		}
+	}
+	// The pair's parameters, and a refusal naming the key and both values.
+	st.Failover.Mode, st.Failover.Split, st.Failover.LoadBalanceMaxSeconds = "load-balance", 64, 3
+	st.Failover.MCLTSeconds, st.Failover.MaxResponseDelaySeconds = 3600, 3
+	st.Failover.ParamsRefused = "failover.mclt: ours 1h0m0s, partner's 30m0s"
+	b.Reset()
+	if err := WriteStatus(&b, &st, st.Started.Add(90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mclt 1h0m0s", "max_response_delay 3s", "split 64", "load_balance_max_seconds 3", "PARTNER REFUSED", "partner's 30m0s"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status table lacks %q:\n%s", want, b.String())
 		}
 	}
 }

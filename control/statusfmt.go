@@ -31,6 +31,10 @@ func WriteStatus(w io.Writer, st *Status, now time.Time) error {
 		fmt.Fprintln(tw, "\nFAILOVER\tMODE\tSTATE\tPARTNER\tPARTNER STATE\tLINK\tUNACKED\tSKEW")
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%+.1fs\n", f.Role, f.Mode, f.State, orDash(f.PartnerName),
 			partnerStateText(f, now), link, f.UnackedUpdates, f.SkewSeconds)
+		fmt.Fprintf(tw, "\nPAIR PARAMETERS\t%s\n", pairParams(f))
+		if f.ParamsRefused != "" {
+			fmt.Fprintf(tw, "PARTNER REFUSED\t%s\n", f.ParamsRefused)
+		}
 	}
 	if u := st.RecoveryProbingUntil; !u.IsZero() {
 		fmt.Fprintf(tw, "\nRECOVERY PROBING until %s (%s left): lease records were lost; every address is probed before it is offered\n",
@@ -102,3 +106,15 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// pairParams is the line of the parameters the pair must agree on, those
+// of the mode in force.
+func pairParams(f *FailoverStatus) string {
+	s := fmt.Sprintf("mclt %s  max_response_delay %s", secs(f.MCLTSeconds), secs(f.MaxResponseDelaySeconds))
+	if f.Mode == "load-balance" {
+		return s + fmt.Sprintf("  split %d  load_balance_max_seconds %d", f.Split, f.LoadBalanceMaxSeconds)
+	}
+	return s + fmt.Sprintf("  standby_share %g%%", f.StandbyShare*100)
+}
+
+func secs(s float64) string { return time.Duration(s * float64(time.Second)).String() }

@@ -121,6 +121,16 @@ func (cl *classified) leaseTimes(t scope.LeaseTimes) scope.LeaseTimes {
 	if got.Max > 0 {
 		t.Max = got.Max
 	}
+	// A class's lease time is granted as written, whatever the bounds of
+	// the subnet it does not replace (Kea grants a class's valid-lifetime
+	// beyond the subnet's max-valid-lifetime; the subnet's 4h max would
+	// silently cut a phones class's day): those widen to hold it.
+	if got.Default > 0 && got.Max == 0 && t.Max < got.Default {
+		t.Max = got.Default
+	}
+	if got.Default > 0 && got.Min == 0 && t.Min > got.Default {
+		t.Min = got.Default
+	}
 	if got.Renew > 0 {
 		t.Renew = got.Renew
 	}

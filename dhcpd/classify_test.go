@@ -336,6 +336,31 @@ func TestClassLeaseTimes(t *testing.T) {
 	}
 }
 
+// TestClassLeaseTimeBeyondSubnetBounds: a class's default lease time
+// outside the subnet's min and max (which the class does not set) is
+// granted as written; a member asking for more gets that much, not the
+// subnet's max.
+func TestClassLeaseTimeBeyondSubnetBounds(t *testing.T) {
+	r := newRig(t, func(c *scope.Config) {
+		c.Classes = []*scope.Class{
+			{Name: "phones", Index: class.First, Times: scope.ClassTimes{Default: 24 * time.Hour}},
+			{Name: "lab", Index: class.First + 1, Times: scope.ClassTimes{Default: time.Minute}},
+		}
+		c.Subnets[0].Reservations = append(c.Subnets[0].Reservations,
+			scope.Reservation{HWAddr: macA, Classes: setOf(class.First)},
+			scope.Reservation{HWAddr: macB, Classes: setOf(class.First + 1)})
+	})
+	if lt := leaseSecs(r.dora(t, macA), dhcpv4.OptionIPAddressLeaseTime); lt != 24*3600 {
+		t.Fatalf("phones: lease %d, want the class's 86400 (the subnet's max is 4h)", lt)
+	}
+	if lt := leaseSecs(r.dora(t, macA, dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(48*time.Hour))), dhcpv4.OptionIPAddressLeaseTime); lt != 24*3600 {
+		t.Fatalf("phones asking 48h: lease %d, want 86400", lt)
+	}
+	if lt := leaseSecs(r.dora(t, macB), dhcpv4.OptionIPAddressLeaseTime); lt != 60 {
+		t.Fatalf("lab: lease %d, want the class's 60 (the subnet's min is 5m)", lt)
+	}
+}
+
 func compileClass(t *testing.T, c *scope.Config, name, test, match string, members ...string) *scope.Class {
 	t.Helper()
 	k := &scope.Class{Name: name, Index: class.First + len(c.Classes)}

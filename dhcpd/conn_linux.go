@@ -328,7 +328,10 @@ func (u *udpConn) send(payload []byte, src netip.Addr, dst netip.AddrPort) error
 		pi.Spec_dst = src.As4()
 	}
 	err := u.sendmsg(payload, oob[:], ol, &sa)
-	if err != nil && ol > 0 && errors.Is(err, unix.EINVAL) {
+	// A source that is not local is refused with EINVAL or, for a routed
+	// destination (a relay), ENETUNREACH: the load-balancing box that
+	// does not hold the VIP answers relays from its own address.
+	if err != nil && ol > 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENETUNREACH)) {
 		err = u.sendmsg(payload, oob[:], 0, &sa)
 	}
 	return err

@@ -60,8 +60,14 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // 'ciaddr' is zero, then the server unicasts DHCPOFFER and DHCPACK messages
 // to the client's hardware address and 'yiaddr' address. In all cases, when
 // 'giaddr' is zero, the server broadcasts any DHCPNAK messages to
-// 0xffffffff.") It is pure: it reads only the two messages.
+// 0xffffffff.") The ACK to a DHCPINFORM goes "directly to the address
+// given in the 'ciaddr' field" (§4.3.5), relayed or not: the client has
+// a working address, and Kea and ISC dhcpd send it there. It is pure: it
+// reads only the two messages.
 func destination(req, resp *dhcpv4.DHCPv4) Dest {
+	if ci := addr4(req.ClientIPAddr); req.MessageType() == dhcpv4.MessageTypeInform && ci.IsValid() && !ci.IsUnspecified() {
+		return Dest{Kind: DestUnicast, IP: ci, Port: dhcpv4.ClientPort}
+	}
 	if gi := addr4(req.GatewayIPAddr); gi.IsValid() && !gi.IsUnspecified() {
 		return Dest{Kind: DestRelay, IP: gi, Port: dhcpv4.ServerPort}
 	}

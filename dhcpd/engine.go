@@ -1,6 +1,7 @@
 package dhcpd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -259,7 +260,11 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 
 // prepareConfig fills the defaults NewEngine and Reconfigure apply: the
 // offer hold, and each subnet's subnet mask (option 1) and broadcast
-// address (option 28, RFC 2132 §3.3, §5.3) from its prefix.
+// address (option 28, RFC 2132 §3.3, §5.3) from its prefix. A configured
+// mask other than the prefix's gets no derived broadcast address: the
+// prefix's would contradict the mask the client is given (Kea and ISC
+// dhcpd send none unless configured; the client computes it, RFC 1122
+// §3.2.1.3).
 func prepareConfig(c *scope.Config) {
 	if c.OfferHold <= 0 {
 		c.OfferHold = 10 * time.Second
@@ -270,11 +275,13 @@ func prepareConfig(c *scope.Config) {
 		if s.Options == nil {
 			s.Options = scope.Options{}
 		}
-		if _, ok := s.Options[1]; !ok {
-			m := net.CIDRMask(s.Prefix.Bits(), 32)
-			s.Options[1] = []byte(m)
+		m := net.CIDRMask(s.Prefix.Bits(), 32)
+		mask, ok := s.Options[1]
+		if !ok {
+			mask = []byte(m)
+			s.Options[1] = mask
 		}
-		if _, ok := s.Options[28]; !ok {
+		if _, ok := s.Options[28]; !ok && bytes.Equal(mask, m) {
 			b := scope.Broadcast(s.Prefix).As4()
 			s.Options[28] = b[:]
 		}

@@ -332,6 +332,7 @@ func TestDestination(t *testing.T) {
 		port      uint16
 	}{
 		{"relay", msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}), dhcpv4.WithClientIP(yi)), ack(yi), DestRelay, "198.51.100.1", 67},
+		{"relayed inform: to ciaddr", msg(t, dhcpv4.MessageTypeInform, macA, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1}), dhcpv4.WithClientIP(yi)), ack(nil), DestUnicast, "192.0.2.100", 68},
 		{"relay nak", msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithGatewayIP(net.IP{198, 51, 100, 1})), nak, DestRelay, "198.51.100.1", 67},
 		{"nak broadcast even with ciaddr", msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithClientIP(yi)), nak, DestBroadcast, "255.255.255.255", 68},
 		{"ciaddr", msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithClientIP(yi), dhcpv4.WithBroadcast(true)), ack(yi), DestUnicast, "192.0.2.100", 68},

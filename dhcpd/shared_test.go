@@ -237,3 +237,26 @@ func TestSharedNetworkReservation(t *testing.T) {
 		t.Fatalf("reserved client asking for another address: %v %v", rep.Resp, err)
 	}
 }
+
+// TestBroadcastFollowsMask: a subnet_mask other than the prefix's (real
+// configurations have them) gets no broadcast address derived from the
+// prefix, which would contradict it; the prefix's own mask gets its
+// broadcast address.
+func TestBroadcastFollowsMask(t *testing.T) {
+	r := newSharedRig(t, func(c *scope.Config) {
+		c.Subnets[1].Options[1] = []byte{255, 255, 255, 0}
+	})
+	for _, hw := range []net.HardwareAddr{macA, macB} {
+		ack := r.dora(t, hw)
+		if b := opt(ack, 28); net.IP(b).String() != "192.0.2.255" {
+			t.Fatalf("first subnet: broadcast %v, want 192.0.2.255", net.IP(b))
+		}
+	}
+	ack := r.dora(t, macC)
+	if b := opt(ack, 1); net.IP(b).String() != "255.255.255.0" {
+		t.Fatalf("second subnet: mask %v, want the configured 255.255.255.0", net.IP(b))
+	}
+	if b := opt(ack, 28); b != nil {
+		t.Fatalf("second subnet: broadcast %v sent with a mask other than the prefix's", net.IP(b))
+	}
+}

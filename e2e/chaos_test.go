@@ -415,6 +415,22 @@ func chaosEnv(getenv func(string) string) (n int, seed uint64, err error) {
 	return n, uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3]), nil
 }
 
+// chaosModeSpec is the pair of the chaos run in failover mode mode
+// (HADHCPD_CHAOS_MODE, make chaos MODE=…): hot-standby (the default) or
+// load-balance at split 128, where both boxes answer new clients and the
+// invariants must hold all the same.
+func chaosModeSpec(mode string) (loadSpec, string, error) {
+	spec := crashSpec
+	switch mode {
+	case "", "hot-standby":
+		return spec, "hot-standby", nil
+	case "load-balance":
+		spec.failover += "  mode: load-balance\n  split: 128\n"
+		return spec, mode, nil
+	}
+	return spec, "", fmt.Errorf("HADHCPD_CHAOS_MODE=%q: want hot-standby or load-balance", mode)
+}
+
 // chaosResult is one fault's outcome.
 type chaosResult struct {
 	fault          chaosFault
@@ -571,7 +587,12 @@ func TestIntegrationChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &chaosPair{newLoadPair(t, chaosPrefix, crashSpec)}
+	spec, mode, err := chaosModeSpec(os.Getenv("HADHCPD_CHAOS_MODE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &chaosPair{newLoadPair(t, chaosPrefix, spec)}
+	t.Logf("failover mode %s (HADHCPD_CHAOS_MODE=%s)", mode, mode)
 	runChaos(t, p, chaosKinds, n, seed)
 }
 

@@ -69,7 +69,7 @@ perf() {
 	PERF_SECS=$2
 	local w0=$EPOCHREALTIME w1
 	times >"$WORK/times0"
-	ip netns exec "$PERF_NS" $PERF_PIN nice -n "$BENCH_NICE" timeout $(($2 + 20)) perfdhcp -4 -g "$PERF_THREADS" -W 1000000 -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} "$PERF_TARGET" >"$WORK/perf.out" 2>&1 || true
+	ip netns exec "$PERF_NS" $PERF_PIN nice -n "$BENCH_NICE" timeout $(($2 + 20)) perfdhcp -4 -g "$PERF_THREADS" -W 1000000 -r "$1" -p "$2" -R 10000000 -l "$PERF_LOCAL" ${3:-} ${PERF_TARGET:+"$PERF_TARGET"} >"$WORK/perf.out" 2>&1 || true
 	times >"$WORK/times1"
 	w1=$EPOCHREALTIME
 	PERF_CPU=$(awk -v w="$w0 $w1" '

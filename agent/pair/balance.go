@@ -12,17 +12,25 @@ import (
 // (draft §5.4; only the owner gives addresses away, Policy.Transfer). The
 // records go through the replicating commit path, so the partner learns
 // of a BACKUP address before this box forgets it owned it.
+//
+// Each round moves the whole imbalance of a pool up to
+// failover.BalanceMax; while some remains the next round comes as soon as
+// failover.BalancePace allows for what the round's commits took, so a
+// large pool change is balanced in seconds, not minutes.
 func (p *Pair) balance(ctx context.Context) {
 	rdb := &replicatingDB{DB: p.db, p: p}
+	wait := failover.BalanceIdle
 	for {
-		t := p.clock.NewTimer(balanceEvery)
+		t := p.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C():
 		}
-		p.balanceRound(rdb)
+		start := p.clock.Now()
+		rest := p.balanceRound(rdb)
+		wait = failover.BalancePace(rest, p.clock.Now().Sub(start))
 	}
 }
 
@@ -35,13 +43,17 @@ func (p *Pair) balance(ctx context.Context) {
 // round never spans two link sessions (linkGen). A transfer committed
 // while the partner cannot hear it would only be queued for it, and the
 // pool would be moved on a policy (shares) that no longer holds.
-func (p *Pair) balanceRound(rdb *replicatingDB) {
+//
+// It reports whether a pool still has addresses to move (a move was
+// capped at failover.BalanceMax).
+func (p *Pair) balanceRound(rdb *replicatingDB) (rest bool) {
 	gen := p.linkGen.Load()
 	pol := p.gate.Load()
 	if !p.balanceAllowed(pol, gen) {
-		return
+		return false
 	}
 	for _, mv := range pol.Balance(p.stats()) {
+		rest = rest || mv.Rest > 0
 		now := p.clock.Now()
 		var ls []lease.Lease
 		for range mv.N {
@@ -58,7 +70,7 @@ func (p *Pair) balanceRound(rdb *replicatingDB) {
 			for _, l := range ls {
 				p.db.Unhold(l.Addr)
 			}
-			return
+			return false
 		}
 		if _, err := rdb.Commit(ls...); err != nil {
 			for _, l := range ls {
@@ -68,8 +80,9 @@ func (p *Pair) balanceRound(rdb *replicatingDB) {
 			continue
 		}
 		p.met.moved.WithLabelValues(mv.To.String()).Add(float64(len(ls)))
-		p.log.Info("pool balance", "pool", mv.Pool, "moved", len(ls), "from", mv.From.String(), "to", mv.To.String())
+		p.log.Info("pool balance", "pool", mv.Pool, "moved", len(ls), "from", mv.From.String(), "to", mv.To.String(), "rest", mv.Rest)
 	}
+	return rest
 }
 
 // balanceAllowed: the policy is NORMAL, the link is up now, and it is the

@@ -67,9 +67,6 @@ import (
 // when no other box is there at all").
 const unfitPriority = 1
 
-// balanceEvery is how often the balancer looks at the pools.
-const balanceEvery = time.Second
-
 // VRRP is what a pair needs of the box's VRRP instances; it names the one
 // of failover.vrrp_instance in every call.
 type VRRP interface {
@@ -141,6 +138,17 @@ type Pair struct {
 	// partnerName is the partner's node name from the last handshake,
 	// for the status.
 	partnerName atomic.Pointer[string]
+	// agreed are the parameters the partner must share (sent in the
+	// handshake); disagree is why the last handshake refused the
+	// partner's, "" once a link came up with them agreed.
+	agreedMu sync.Mutex
+	agreed   failover.Agreed // split and max seconds: the primary's in force
+	ownLAN   []netip.Addr    // our addresses for the partner to probe (SetWitness)
+	disagree atomic.Pointer[string]
+	// witness probes the partner on the LAN (nil: no probing);
+	// partnerLAN are its addresses from its last Hello.
+	witness    Witness
+	partnerLAN atomic.Pointer[[]netip.Addr]
 
 	// ctx bounds Replicate calls of the commit path; cancelled when Run
 	// ends.
@@ -228,6 +236,7 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 	if fc.Role == failover.Secondary {
 		opts.Role = peer.Secondary
 	}
+	agreed := failover.AgreedOf(fc, f.MaxResponseDelay)
 	switch {
 	case f.Auth.PSKFile != "":
 		if opts.PSK, err = peer.LoadPSK(f.Auth.PSKFile); err != nil {
@@ -258,9 +267,10 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 	}
 	p := &Pair{
 		log: log, cfg: fc, inst: f.VRRPInstance, clock: clk, vr: vr, m: m, base: b.File,
-		opts: opts, met: met, silence: f.SilenceAfter, rel: f.Name,
+		opts: opts, met: met, silence: f.SilenceAfter, rel: f.Name, agreed: agreed,
 	}
 	p.relHash.Store(&f.SectionHash)
+	p.opts.CheckParams = p.checkParams
 	p.q.init()
 	p.cmds = make(chan opCmd)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -288,6 +298,7 @@ func (p *Pair) Start(sec Section, rep lease.OpenReport) error {
 		return errors.New("failover: the lease database is not open")
 	}
 	p.rep, p.sec = rep, sec
+	p.opts.Params = p.hello()
 	p.opts.Store = p.store() // its Apply is one group commit of the partner's records
 	p.opts.OnEvent = p.onLinkEvent
 	if p.cfg.Role == failover.Secondary {
@@ -410,3 +421,78 @@ func (p *Pair) Role() failover.Role { return p.cfg.Role }
 // legitimately wait for the partner's ack (the agent's watchdog allows
 // it on the commit path).
 func (p *Pair) MaxResponseDelay() time.Duration { return p.opts.MaxResponseDelay }
+
+// checkParams (the link's handshake, and a secondary's FrameParams)
+// compares the partner's agreed parameters with ours: a difference in
+// mode, mclt, max_response_delay or standby_share refuses the link,
+// naming each key with both values, and is shown in the status until a
+// handshake agrees. A secondary takes the primary's split and
+// load_balance_max_seconds (they are the primary's to change, with a
+// reload), logging when they differ from its own file.
+func (p *Pair) checkParams(theirs []byte) error {
+	h, err := failover.UnmarshalHello(theirs)
+	a := h.Agreed
+	if err == nil {
+		lan := h.LAN
+		p.partnerLAN.Store(&lan)
+	}
+	p.agreedMu.Lock()
+	if err == nil {
+		err = p.agreed.Check(a)
+	}
+	var set *failover.SetSplit
+	if err == nil && p.cfg.Role == failover.Secondary {
+		if split, maxs, changed := p.agreed.SplitFrom(a); changed {
+			p.log.Info("failover split from the primary", "split", split, "load_balance_max_seconds", maxs,
+				"was_split", p.agreed.Split, "was_load_balance_max_seconds", p.agreed.LoadBalanceMaxSeconds)
+			p.agreed.Split, p.agreed.LoadBalanceMaxSeconds = split, maxs
+			set = &failover.SetSplit{Split: split, MaxSeconds: maxs}
+		}
+	}
+	p.agreedMu.Unlock()
+	if set != nil {
+		p.q.push(*set) // before the link's Up: the machine has it first
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	p.disagree.Store(&msg)
+	return err
+}
+
+// Agreed is the pair parameters in force (the status shows them).
+func (p *Pair) Agreed() failover.Agreed {
+	p.agreedMu.Lock()
+	defer p.agreedMu.Unlock()
+	return p.agreed
+}
+
+// SetSplit (primary, on reload) puts a new failover.split and
+// load_balance_max_seconds in force without a restart: the machine's
+// policy answers the new buckets and balances the pools to the new share,
+// and the secondary gets them over the link (at once if it is up, else
+// at the next handshake) and does the same. A secondary refuses: its
+// split is the primary's.
+func (p *Pair) SetSplit(split, maxSeconds int) error {
+	if p.cfg.Role != failover.Primary {
+		return errors.New("failover.split is the primary's: this node takes it from its primary")
+	}
+	p.agreedMu.Lock()
+	p.agreed.Split, p.agreed.LoadBalanceMaxSeconds = split, maxSeconds
+	p.agreedMu.Unlock()
+	params := p.hello()
+	p.q.push(failover.SetSplit{Split: split, MaxSeconds: maxSeconds})
+	if p.link == nil {
+		return nil
+	}
+	return p.link.SendParams(params)
+}
+
+// hello is what the handshake tells the partner: the agreed parameters and
+// our addresses on the served links.
+func (p *Pair) hello() []byte {
+	p.agreedMu.Lock()
+	defer p.agreedMu.Unlock()
+	return failover.Hello{Agreed: p.agreed, LAN: p.ownLAN}.Marshal()
+}

@@ -9,7 +9,13 @@ import (
 
 // Status is the failover part of `hadhcpd status`.
 func (p *Pair) Status() *control.FailoverStatus {
-	fs := &control.FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN"}
+	ag := p.Agreed()
+	fs := &control.FailoverStatus{Role: p.cfg.Role.String(), Mode: p.cfg.Mode.String(), State: "STARTUP", PartnerState: "UNKNOWN",
+		Split: ag.Split, MCLTSeconds: ag.MCLT.Seconds(), MaxResponseDelaySeconds: ag.MaxResponseDelay.Seconds(),
+		LoadBalanceMaxSeconds: ag.LoadBalanceMaxSeconds, StandbyShare: ag.StandbyShare}
+	if d := p.disagree.Load(); d != nil {
+		fs.ParamsRefused = *d
+	}
 	if st := p.status.Load(); st != nil {
 		fs.State, fs.LinkUp = st.State.String(), st.LinkUp
 		fs.PartnerLastState = st.Partner.String()

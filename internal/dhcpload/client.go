@@ -63,6 +63,11 @@ type Config struct {
 	Broadcast bool
 	// Now stamps sent and received messages (default time.Now).
 	Now func() time.Time
+	// Linger keeps an exchange's xid matched for this long after the
+	// exchange ended (default 0: not at all), so that a late duplicate
+	// reply (a second OFFER from another server) is still recorded in
+	// Replies: a test counting the OFFERs of one DISCOVER needs them all.
+	Linger time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -88,8 +93,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Rate < 0 || c.Rate > 100000 {
 		errs = append(errs, fmt.Errorf("dhcpload: Rate %v is outside 0..100000 clients/s", c.Rate))
 	}
-	if c.StepTimeout < 0 || c.Deadline < 0 || c.RequestTries < 0 || c.MaxInFlight < 0 {
-		errs = append(errs, errors.New("dhcpload: negative StepTimeout, Deadline, RequestTries or MaxInFlight"))
+	if c.StepTimeout < 0 || c.Deadline < 0 || c.RequestTries < 0 || c.MaxInFlight < 0 || c.Linger < 0 {
+		errs = append(errs, errors.New("dhcpload: negative StepTimeout, Deadline, RequestTries, MaxInFlight or Linger"))
 	}
 	if c.Deadline < c.StepTimeout {
 		errs = append(errs, fmt.Errorf("dhcpload: Deadline %v is shorter than StepTimeout %v", c.Deadline, c.StepTimeout))
@@ -369,7 +374,11 @@ func (p *Population) DORA(ctx context.Context, n int) Result {
 			break
 		}
 		st, err := p.exchange(ctx, w, xid, &r, deadline, start)
-		p.unregister(xid, w)
+		if p.cfg.Linger > 0 {
+			time.AfterFunc(p.cfg.Linger, func() { p.unregister(xid, w) })
+		} else {
+			p.unregister(xid, w)
+		}
 		if st != "" {
 			stage = st
 		}

@@ -49,19 +49,43 @@ func DefaultThreshold(st lease.PoolStats) int {
 	return max(1, (st.Free+st.Backup)/50)
 }
 
-// BalanceMax bounds the addresses one pool moves per balancing round, so
-// a round is one short group commit and the engine's commits are not
-// held up behind a large transfer.
-const BalanceMax = 256
+// BalanceMax bounds the addresses one pool moves per balancing round:
+// one group commit of at most this many records (a few hundred KiB of
+// journal, one fsync) and as many updates pipelined to the partner.
+const BalanceMax = 4096
+
+// The balancer's pace. A round moves the whole imbalance of each pool up
+// to BalanceMax, so the addresses moved per second grow with the
+// imbalance; while some remains the next round follows after BalanceDuty
+// times what the round's commits took (balancing then holds the journal
+// and the link at most 1/(1+BalanceDuty) of the time, the engine's
+// commits the rest) but not sooner than BalanceMinGap; once balanced the
+// pools are looked at every BalanceIdle.
+const (
+	BalanceIdle   = time.Second
+	BalanceMinGap = 20 * time.Millisecond
+	BalanceDuty   = 3
+)
+
+// BalancePace is how long to wait before the next round after one whose
+// commits took took: rest says some pool still has addresses to move.
+func BalancePace(rest bool, took time.Duration) time.Duration {
+	if !rest {
+		return BalanceIdle
+	}
+	return min(BalanceIdle, max(BalanceMinGap, BalanceDuty*took))
+}
 
 // Move is one pool balancing decision: N of this node's own available
 // addresses of pool Pool go from binding state From to To (draft §5.4).
+// Rest is what remains of the imbalance after this round (BalanceMax).
 // Which addresses is the lease database's choice (its free structures);
 // the records go to the partner over the sync link like any other.
 type Move struct {
 	Pool     string
 	N        int
 	From, To lease.State
+	Rest     int
 }
 
 // Balance is one round of pool balancing over the pools' stats
@@ -74,7 +98,8 @@ func (p Policy) Balance(stats []lease.PoolStats) []Move {
 		if n <= 0 {
 			continue
 		}
-		mv = append(mv, Move{Pool: st.Name, N: min(n, BalanceMax), From: from, To: to})
+		k := min(n, BalanceMax)
+		mv = append(mv, Move{Pool: st.Name, N: k, From: from, To: to, Rest: n - k})
 	}
 	return mv
 }

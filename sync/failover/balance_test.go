@@ -62,7 +62,7 @@ func normalPolicy(t *testing.T, role Role, master bool) Policy {
 }
 
 func TestPolicyBalance(t *testing.T) {
-	big := lease.PoolStats{Name: "big", Total: 10000, Free: 10000}
+	big := lease.PoolStats{Name: "big", Total: 100000, Free: 100000}
 	fresh := lease.PoolStats{Name: "fresh", Total: 101, Free: 101}
 	even := lease.PoolStats{Name: "even", Total: 100, Free: 90, Backup: 10}
 	heavy := lease.PoolStats{Name: "heavy", Total: 100, Free: 50, Backup: 50}
@@ -75,10 +75,10 @@ func TestPolicyBalance(t *testing.T) {
 	}{
 		{"primary hands FREE to BACKUP, capped per round", normalPolicy(t, Primary, true),
 			[]lease.PoolStats{fresh, even, big, heavy},
-			[]Move{{"fresh", 10, lease.StateFree, lease.StateBackup}, {"big", BalanceMax, lease.StateFree, lease.StateBackup}}},
+			[]Move{{"fresh", 10, lease.StateFree, lease.StateBackup, 0}, {"big", BalanceMax, lease.StateFree, lease.StateBackup, 10000 - BalanceMax}}},
 		{"secondary gives surplus BACKUP back as FREE", normalPolicy(t, Secondary, false),
 			[]lease.PoolStats{fresh, even, heavy},
-			[]Move{{"heavy", 40, lease.StateBackup, lease.StateFree}}},
+			[]Move{{"heavy", 40, lease.StateBackup, lease.StateFree, 0}}},
 		{"secondary master holds the large share: primary hands over more", func() Policy {
 			p := normalPolicy(t, Primary, false)
 			m, _ := runSteps(t, testCfg, with(normalPair(), step{3 * time.Second, VRRPAdvert{}}))
@@ -86,7 +86,7 @@ func TestPolicyBalance(t *testing.T) {
 				t.Fatalf("shares %v, %v", m.Policy().BackupShare(), p.BackupShare())
 			}
 			return m.Policy()
-		}(), []lease.PoolStats{even}, []Move{{"even", 80, lease.StateFree, lease.StateBackup}}},
+		}(), []lease.PoolStats{even}, []Move{{"even", 80, lease.StateFree, lease.StateBackup, 0}}},
 		{"nothing while the link is down", down.Policy(), []lease.PoolStats{fresh, big}, nil},
 		{"nothing before NORMAL", func() Policy { m, _ := runSteps(t, testCfg, []step{start}); return m.Policy() }(),
 			[]lease.PoolStats{fresh}, nil},
@@ -109,5 +109,42 @@ func TestPolicyBalance(t *testing.T) {
 	l := Move{To: lease.StateBackup}.Lease(a, t0)
 	if l.Addr != a || l.State != lease.StateBackup || !l.StateStart.Equal(t0) || !l.CLTT.Equal(t0) || !l.Expiry.IsZero() {
 		t.Errorf("Move.Lease = %+v", l)
+	}
+}
+
+// TestBalancePace: balanced pools are looked at every second; while an
+// imbalance remains the next round follows at once-ish, paced by what the
+// last round's commits cost (at most a quarter of the time spent on them).
+func TestBalancePace(t *testing.T) {
+	for _, c := range []struct {
+		rest bool
+		took time.Duration
+		want time.Duration
+	}{
+		{false, 0, BalanceIdle},
+		{false, 500 * time.Millisecond, BalanceIdle},
+		{true, 0, BalanceMinGap},
+		{true, time.Millisecond, BalanceMinGap},
+		{true, 40 * time.Millisecond, 120 * time.Millisecond},
+		{true, 2 * time.Second, BalanceIdle},
+	} {
+		if got := BalancePace(c.rest, c.took); got != c.want {
+			t.Errorf("BalancePace(%v, %v) = %v, want %v", c.rest, c.took, got, c.want)
+		}
+	}
+	// A /15 at share 0.1: 13,107 to move, done within the 2% threshold
+	// (2,621) after three rounds of BalanceMax.
+	p := normalPolicy(t, Primary, true)
+	st := lease.PoolStats{Name: "p15", Total: 131072, Free: 131072}
+	rounds := 0
+	for mv := p.Balance([]lease.PoolStats{st}); len(mv) > 0; mv = p.Balance([]lease.PoolStats{st}) {
+		st.Free -= mv[0].N
+		st.Backup += mv[0].N
+		if rounds++; rounds > 100 {
+			t.Fatal("no end")
+		}
+	}
+	if want := 3; rounds != want {
+		t.Errorf("%d rounds to balance a /15 at share 0.1, want %d", rounds, want)
 	}
 }

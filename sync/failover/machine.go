@@ -79,6 +79,33 @@ type OperatorPartnerDown struct{}
 type MaintenanceStart struct{}
 type MaintenanceStop struct{}
 
+// SetSplit puts a new load-balance split and load_balance_max_seconds in
+// force without a restart: the primary's reload, or the secondary taking
+// the primary's (they are the primary's to decide). The next policy
+// answers the new buckets and balances the pools to the new share.
+type SetSplit struct{ Split, MaxSeconds int }
+
+func (SetSplit) event() {}
+
+// LANProbe: the agent probed the partner's own addresses on the served
+// links (ARP) at At: Answered when any answered. Only a VRRP master's
+// probes count (Presence.LANProbe): its LAN link demonstrably works.
+type LANProbe struct {
+	At       time.Time
+	Answered bool
+}
+
+func (LANProbe) event() {}
+
+// PartnerQuiet: the sync link is up but the partner's heartbeats stopped
+// (peer.Link.Quiet), or resumed. In load-balance NORMAL this node then
+// answers every client (from its own pool) until the link comes back to
+// life or goes down: a lost partner's buckets are answered within a
+// fraction of a second instead of after the link's timeout.
+type PartnerQuiet struct{ Quiet bool }
+
+func (PartnerQuiet) event() {}
+
 func (Start) event()               {}
 func (LinkUp) event()              {}
 func (LinkDown) event()            {}
@@ -152,6 +179,7 @@ type Machine struct {
 
 	partner      State // last state heard from the partner
 	partnerMaint bool
+	partnerQuiet bool // PartnerQuiet: the link is up but heard nothing lately
 	master       bool
 	maint        bool
 	// pres is the evidence on both paths; it alone decides whether the
@@ -249,7 +277,7 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		m.pres.Advert(at(adv.At, now))
 		return nil
 	}
-	if (m.pres.LinkIsUp() || m.pres.AdvertsHeard()) && m.partnerMayServe() {
+	if (m.pres.LinkIsUp() || m.pres.AdvertsHeard() || m.pres.LANHeard()) && m.partnerMayServe() {
 		m.heardAt = now
 	}
 	var acts []Action
@@ -258,6 +286,7 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		return nil
 	case LinkUp:
 		m.pres.LinkUp(now)
+		m.partnerQuiet = false
 		m.resynced = false
 		m.partner, m.partnerMaint = ev.Partner, ev.PartnerMaintenance
 		m.partnerAck, m.ourLastSeq = ev.PartnerAckedSeq, ev.OurLastSeq
@@ -272,6 +301,7 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		m.sent = SendState{State: StateUnknown} // the new link needs our state
 		acts = m.commOK(now, acts, fmt.Sprintf("sync link up, partner %v", m.partner))
 	case LinkDown:
+		m.partnerQuiet = false
 		if !m.pres.LinkIsUp() {
 			break
 		}
@@ -322,6 +352,22 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 			if wasHeard {
 				acts = append(acts, AdvertsStopped{})
 			}
+		}
+	case SetSplit:
+		if ev.Split < 0 || ev.Split > 256 || ev.MaxSeconds < 0 || ev.MaxSeconds > 65535 {
+			acts = append(acts, Refused{fmt.Sprintf("split %d / load_balance_max_seconds %d out of range", ev.Split, ev.MaxSeconds)})
+			break
+		}
+		m.cfg.Split, m.cfg.LoadBalanceMaxSeconds = ev.Split, ev.MaxSeconds
+	case PartnerQuiet:
+		m.partnerQuiet = ev.Quiet && m.pres.LinkIsUp()
+	case LANProbe:
+		if !m.master || m.pres.LinkIsUp() {
+			break
+		}
+		m.pres.LANProbe(at(ev.At, now), ev.Answered)
+		if ev.Answered && m.partnerMayServe() {
+			m.heardAt = now
 		}
 	case TimerFired:
 		// Deadlines are checked below for every event.

@@ -62,7 +62,11 @@ func (m *Machine) Policy() Policy {
 	if m.cfg.Mode == HotStandby && !m.master {
 		p.respond = false // hot-standby: only the VRRP master answers
 	}
-	p.balanced = m.cfg.Mode == LoadBalance && m.state == Normal
+	// A partner in maintenance answers nobody, and one whose link went
+	// quiet (PartnerQuiet) may be gone: the hash would leave its buckets
+	// unanswered, so this node answers every client (from its own pool,
+	// so no address can be given twice) until the partner is back.
+	p.balanced = m.cfg.Mode == LoadBalance && m.state == Normal && !m.partnerMaint && !m.partnerQuiet
 	if m.state == PartnerDown {
 		p.allPools, p.allFrom, p.allReclaim = true, m.allFrom(), true
 		if !m.pdOwnAtOnce {
@@ -95,11 +99,31 @@ func (p Policy) Serve(now time.Time, r Request) bool {
 	if !p.respond || now.Before(p.serveFrom) {
 		return false
 	}
-	if !p.balanced || r.Renewal || int(r.Secs) > p.maxSecs {
+	if !p.balanced || r.Renewal || int(Secs(r.Secs)) > p.maxSecs {
 		return true
 	}
 	primary := PrimaryBucket(LoadBalanceHash(LoadBalanceKey(r.ClientID, r.HWAddr)), p.split)
 	return primary == (p.Role == Primary)
+}
+
+// Secs is the secs field as the load-balance rule reads it. Some
+// clients (Windows among them) write it little-endian, so 3 s arrives as
+// 768 and would make both boxes answer a first DISCOVER. A value above
+// 255 whose low byte is zero is taken as byte-swapped, the rule ISC dhcpd
+// applies when built with SECS_BYTEORDER (load_balance_mine).
+//
+// Why it is safe: the misreading only ever lowers secs, so it can only
+// make a box leave a client to its partner's bucket, never answer twice.
+// The one client it misjudges is one that truly waited a multiple of 256
+// seconds (over four minutes): that one transmission is answered by the
+// owner of its bucket only, as any fresh client is, and its next
+// retransmission (secs no longer a multiple of 256) by both. A partner
+// that is gone is handled by the failover states, not by secs.
+func Secs(secs uint16) uint16 {
+	if secs > 0xff && secs&0xff == 0 {
+		return secs >> 8
+	}
+	return secs
 }
 
 // Pools lists the binding states this node may allocate new addresses

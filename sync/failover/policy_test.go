@@ -100,6 +100,76 @@ func TestLoadBalanceServe(t *testing.T) {
 	if got := pp.BackupShare(); got != 0.5 {
 		t.Errorf("load-balance share = %v, want split-derived 0.5", got)
 	}
+	// The partner's link quiet (it may be gone): every bucket, until it
+	// is heard again.
+	quiet, _ := runSteps(t, cfg, with(normalPair(), step{time.Hour, PartnerQuiet{Quiet: true}}))
+	for i := range 256 {
+		if r := (Request{HWAddr: []byte{0, 1, 2, 3, 4, byte(i)}}); !quiet.Policy().Serve(now, r) {
+			t.Fatalf("client %d: not answered while the partner's link is quiet", i)
+		}
+	}
+	quiet.Handle(now, PartnerQuiet{})
+	served := 0
+	for i := range 256 {
+		if quiet.Policy().Serve(now, Request{HWAddr: []byte{0, 1, 2, 3, 4, byte(i)}}) {
+			served++
+		}
+	}
+	if served == 256 {
+		t.Error("the partner heard again: still every bucket")
+	}
+	// The primary in maintenance answers nobody: the secondary answers
+	// every bucket, from its own pool only.
+	secd.Handle(now, PartnerState{State: Normal, Maintenance: true})
+	sp = secd.Policy()
+	for i := range 256 {
+		if r := (Request{HWAddr: []byte{0, 1, 2, 3, 4, byte(i)}}); !sp.Serve(now, r) {
+			t.Fatalf("client %d: the secondary does not answer while the primary is in maintenance", i)
+		}
+	}
+	if got := sp.Pools(now); !slices.Equal(got, []lease.State{lease.StateBackup}) {
+		t.Errorf("pools while the partner is in maintenance: %v, want BACKUP only", got)
+	}
+}
+
+// TestLoadBalanceSwappedSecs: a client that writes secs little-endian
+// (Windows: 3 s arrives as 768) gets one OFFER, not two, on a first
+// DISCOVER; 4 s swapped (1024) is past load_balance_max_seconds 3 and
+// both answer, as they would for 4 in the right order.
+func TestLoadBalanceSwappedSecs(t *testing.T) {
+	cfg := testCfg
+	cfg.Mode, cfg.Split, cfg.LoadBalanceMaxSeconds = LoadBalance, 128, 3
+	prim, _ := runSteps(t, cfg, normalPair())
+	cfg.Role = Secondary
+	secd, _ := runSteps(t, cfg, normalPair())
+	pp, sp := prim.Policy(), secd.Policy()
+	now := t0.Add(time.Hour)
+	for i := range 256 {
+		r := Request{HWAddr: []byte{0, 1, 2, 3, 4, byte(i)}}
+		for _, secs := range []uint16{0x0100, 0x0200, 0x0300} { // 1, 2, 3 s swapped
+			r.Secs = secs
+			if pp.Serve(now, r) == sp.Serve(now, r) {
+				t.Fatalf("client %d, secs %d (%d s swapped): primary %v, secondary %v; want exactly one",
+					i, secs, secs>>8, pp.Serve(now, r), sp.Serve(now, r))
+			}
+		}
+		for _, secs := range []uint16{0x0400, 4, 300, 0x0103} { // 4 s either way; 300 s; 259 s (low byte set: not swapped)
+			r.Secs = secs
+			if !pp.Serve(now, r) || !sp.Serve(now, r) {
+				t.Fatalf("client %d, secs %d: both must answer", i, secs)
+			}
+		}
+	}
+}
+
+func TestSecs(t *testing.T) {
+	for _, c := range []struct{ in, want uint16 }{
+		{0, 0}, {3, 3}, {255, 255}, {256, 1}, {768, 3}, {0x0103, 0x0103}, {0xff00, 0xff}, {1000, 1000}, {0xffff, 0xffff},
+	} {
+		if got := Secs(c.in); got != c.want {
+			t.Errorf("Secs(%d) = %d, want %d", c.in, got, c.want)
+		}
+	}
 }
 
 func TestReclaimable(t *testing.T) {

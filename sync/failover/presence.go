@@ -12,17 +12,25 @@ const (
 )
 
 // Presence is the one place that decides whether the partner is gone on
-// both paths: no VRRP advertisements and no sync
-// link. It is fed what each path observed, with the local time it
-// happened, and asked at now. A partition of one path alone never makes it
-// report the partner gone: the other path keeps it present.
+// both paths: no sync link, and silence on the LAN, which one of two
+// witnesses must show. It is fed what each path observed, with the local
+// time it happened, and asked at now. A partition of one path alone never
+// makes it report the partner gone: the other path keeps it present.
 //
 // The VRRP path is one-sided: a Backup hears the Master's adverts, a
 // Master hears nothing (backups are silent, RFC 5798 §6.4.3). So VRRP
 // silence is only ever concluded when this node, as Backup, became Master
 // through its Master_Down_Timer without any advert for the silence window
-// (MasterDown); a Master that loses the sync link learns nothing from VRRP
-// and the partner is never gone for it.
+// (MasterDown). A Master that loses the sync link learns nothing from
+// VRRP; its witness is the LAN probe (LANProbe): the agent asks, on the
+// served links, for the partner's own addresses by ARP while the link is
+// down. A partner that answers is alive, whatever the sync cable says; a
+// probe that went out on a link with carrier and got no answer from any
+// of the partner's addresses is silence. The machine feeds the probes only
+// while this node is VRRP master (its LAN link works: it advertises on it).
+// An answered probe does not veto the Backup's VRRP silence (a partner
+// whose hadhcpd died still answers ARP from its kernel, and answers no
+// client); it only ever adds a way to be heard for a Master.
 //
 // The zero Presence knows nothing: link down, VRRP unknown. It is not safe
 // for concurrent use; the machine owns it.
@@ -32,7 +40,35 @@ type Presence struct {
 	silentAt   time.Time // when VRRP went silent (vrrp == vrrpSilent)
 	linkUp     bool
 	linkDownAt time.Time // when the link last went down; zero while up or never up
+	lan        vrrpView  // the LAN probes since the link went down
+	lanSilent  time.Time // the first unanswered probe (lan == vrrpSilent)
 }
+
+// LANProbe records a probe of the partner's own addresses on the served
+// links at at: answered when any of them answered (the partner is alive
+// on the LAN), else none did although the probe went out on a link with
+// carrier. An answer makes the partner heard until the next unanswered
+// probe; the silence counts from the first unanswered probe after an
+// answer (or after the link went down).
+//
+// An unanswered probe also ends an older "heard" of the VRRP path: a
+// Master keeps that from adverts received long ago (the partner's brief
+// mastership at a start), which says nothing about now; an advert after
+// the probe makes the partner heard again.
+func (p *Presence) LANProbe(at time.Time, answered bool) {
+	switch {
+	case answered:
+		p.lan = vrrpHeard
+	case p.lan != vrrpSilent:
+		p.lan, p.lanSilent = vrrpSilent, at
+	}
+	if !answered && p.vrrp == vrrpHeard && p.lastAdvert.Before(at) {
+		p.vrrp = vrrpUnknown
+	}
+}
+
+// LANHeard reports whether the last LAN probe was answered.
+func (p *Presence) LANHeard() bool { return p.lan == vrrpHeard }
 
 // Advert records an advertisement from the partner at at. It reports
 // whether the partner was not heard on the VRRP path before (its adverts
@@ -43,6 +79,9 @@ func (p *Presence) Advert(at time.Time) (resumed bool) {
 	}
 	resumed = p.vrrp != vrrpHeard
 	p.vrrp = vrrpHeard
+	if p.lan == vrrpSilent {
+		p.lan = vrrpUnknown // an advert is an answer on the LAN
+	}
 	return resumed
 }
 
@@ -72,6 +111,7 @@ func (p *Presence) LinkUp(time.Time) {
 	if p.vrrp == vrrpSilent {
 		p.vrrp = vrrpUnknown
 	}
+	p.lan = vrrpUnknown // probes count only while the link is down
 }
 
 // LinkDown records that the sync link went down at at.
@@ -94,14 +134,26 @@ func (p *Presence) AdvertsHeard() bool { return p.vrrp == vrrpHeard }
 func (p *Presence) LinkDownSince() time.Time { return p.linkDownAt }
 
 // SilentSince reports whether the partner is silent on both paths and
-// since when: the later of the moment its adverts were found stopped and
-// the moment the link went down (a link never up counts as silent from
-// the start).
+// since when: the link is down, and its adverts were found stopped or
+// (the Master's witness) the LAN probes go unanswered; since the latest
+// of the moments each of those began (a link never up counts as down
+// from the start).
 func (p *Presence) SilentSince() (time.Time, bool) {
-	if p.linkUp || p.vrrp != vrrpSilent {
+	if p.linkUp {
 		return time.Time{}, false
 	}
-	since := p.silentAt
+	var since time.Time
+	switch {
+	case p.vrrp == vrrpSilent:
+		since = p.silentAt
+	case p.lan == vrrpSilent && p.vrrp != vrrpHeard:
+		since = p.lanSilent
+	default:
+		return time.Time{}, false
+	}
+	if p.lan == vrrpSilent && p.lanSilent.After(since) {
+		since = p.lanSilent
+	}
 	if p.linkDownAt.After(since) {
 		since = p.linkDownAt
 	}

@@ -8,7 +8,7 @@ import (
 // obs is one observation fed to a Presence at an offset from t0.
 type obs struct {
 	at   time.Duration
-	kind string // "advert" | "masterdown" | "up" | "down"
+	kind string // "advert" | "masterdown" | "up" | "down" | "lanok" | "lanno" (a LAN probe answered / unanswered)
 }
 
 func TestPresence(t *testing.T) {
@@ -55,6 +55,33 @@ func TestPresence(t *testing.T) {
 			obs: []obs{{0, "up"}, {sec, "down"}, {2 * sec, "masterdown"}, {3 * sec, "up"}}},
 		{name: "a late advert time does not move the last advert back",
 			obs: []obs{{2 * sec, "advert"}, {sec, "advert"}, {2*sec + window/2, "masterdown"}}},
+
+		// The Master's witness: LAN probes of the partner's own addresses.
+		{name: "master, sync cable cut: the partner answers on the LAN, for ever",
+			obs: []obs{{0, "up"}, {2 * sec, "down"}, {2500 * time.Millisecond, "lanok"}, {3 * sec, "lanok"}, {time.Hour, "lanok"}}},
+		{name: "master, box lost: the link goes down, the LAN probes go unanswered",
+			obs:    []obs{{0, "up"}, {2 * sec, "down"}, {2500 * time.Millisecond, "lanno"}, {3 * sec, "lanno"}, {time.Hour, "lanno"}},
+			silent: true, since: 2500 * time.Millisecond, goneAt: 2500*time.Millisecond + apd},
+		{name: "master: an answer after silence makes the partner heard again",
+			obs: []obs{{0, "up"}, {2 * sec, "down"}, {3 * sec, "lanno"}, {4 * sec, "lanok"}}},
+		{name: "master: silence after an answer counts from the first unanswered probe",
+			obs:    []obs{{0, "up"}, {2 * sec, "down"}, {3 * sec, "lanok"}, {4 * sec, "lanno"}, {5 * sec, "lanno"}},
+			silent: true, since: 4 * sec, goneAt: 4*sec + apd},
+		{name: "master: LAN silence while the link is up is nothing",
+			obs: []obs{{0, "up"}, {sec, "lanno"}}},
+		{name: "master: LAN silence before the link went down counts from the link's fall",
+			obs:    []obs{{0, "up"}, {sec, "down"}, {2 * sec, "lanno"}, {3 * sec, "up"}, {4 * sec, "lanno"}, {5 * sec, "down"}},
+			silent: true, since: 5 * sec, goneAt: 5*sec + apd},
+		{name: "master: the link returning clears the LAN silence",
+			obs: []obs{{0, "up"}, {sec, "down"}, {2 * sec, "lanno"}, {3 * sec, "up"}}},
+		{name: "master that heard adverts at its start: the old adverts do not keep the partner heard",
+			obs:    []obs{{0, "advert"}, {sec, "up"}, {time.Hour, "down"}, {time.Hour + sec, "lanno"}},
+			silent: true, since: time.Hour + sec, goneAt: time.Hour + sec + apd},
+		{name: "master: LAN silent, then the partner's adverts are heard: alive",
+			obs: []obs{{0, "up"}, {sec, "down"}, {2 * sec, "lanno"}, {3 * sec, "advert"}}},
+		{name: "backup: VRRP silence and the LAN silent later: counts from the later",
+			obs:    []obs{{0, "up"}, {sec, "advert"}, {2 * sec, "down"}, {3 * sec, "masterdown"}, {4 * sec, "lanno"}},
+			silent: true, since: 4 * sec, goneAt: 4*sec + apd},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,6 +101,10 @@ func TestPresence(t *testing.T) {
 					p.LinkUp(at)
 				case "down":
 					p.LinkDown(at)
+				case "lanok":
+					p.LANProbe(at, true)
+				case "lanno":
+					p.LANProbe(at, false)
 				default:
 					t.Fatalf("bad observation %q", o.kind)
 				}
@@ -156,5 +187,40 @@ func TestMachineAdvertsActions(t *testing.T) {
 	acts := m.Handle(t0.Add(4*time.Second), VRRPMasterDown{Window: w})
 	if !hasAction(acts, AdvertsStopped{}) || !hasAction(acts, ArmTimer{After: time.Minute}) {
 		t.Errorf("silence: %v, want AdvertsStopped and ArmTimer 1m", acts)
+	}
+}
+
+// TestMachineMasterWitness: a VRRP master that loses the sync link
+// reaches PARTNER-DOWN by itself only when its LAN probes of the partner
+// go unanswered for auto_partner_down; a partner that answers them (a cut
+// sync cable) never gets there, and a backup's probes count for nothing.
+func TestMachineMasterWitness(t *testing.T) {
+	sec := time.Second
+	probes := func(from, to time.Duration, answered bool) []step {
+		var st []step
+		for d := from; d <= to; d += sec {
+			st = append(st, step{d, LANProbe{Answered: answered}})
+		}
+		return st
+	}
+	master := with(normalPair(), step{3 * sec, VRRPMaster{true}}, step{4 * sec, LinkDown{}})
+	tests := []struct {
+		name  string
+		steps []step
+		want  State
+	}{
+		{"box lost: probes unanswered", with(master, append(probes(5*sec, 70*sec, false), step{5*sec + time.Minute, TimerFired{}})...), PartnerDown},
+		{"cut sync cable: probes answered", with(master, probes(5*sec, 3*time.Minute, true)...), CommInterrupted},
+		{"cut sync cable, one probe lost among answers", with(master, append(append(probes(5*sec, 30*sec, true), step{31 * sec, LANProbe{}}), probes(32*sec, 3*time.Minute, true)...)...), CommInterrupted},
+		{"backup's probes count for nothing", with(normalPair(), append([]step{{4 * sec, LinkDown{}}}, probes(5*sec, 3*time.Minute, false)...)...), CommInterrupted},
+		{"probes while the link is up count for nothing", with(normalPair(), append([]step{{3 * sec, VRRPMaster{true}}}, probes(5*sec, 3*time.Minute, false)...)...), Normal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := runSteps(t, testCfg, tc.steps)
+			if got := m.State(); got != tc.want {
+				t.Errorf("state %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -21,7 +21,9 @@ import (
 //	2: the PSK handshake's initiator (the dialer) proves its key first,
 //	   and every byte after the handshake travels in sealed records
 //	   (crypto.go); the TLS mode is unchanged.
-const ProtocolVersion = 2
+//	3: the session frame carries the pair parameters (Options.Params);
+//	   FrameParams.
+const ProtocolVersion = 3
 
 // FrameType is the first byte of every frame.
 type FrameType uint8
@@ -76,13 +78,18 @@ const (
 	// FrameConfigVerdict answers FrameConfig.
 	//   accepted u8 | hashLen u8 | hash | reason (the rest, UTF-8)
 	FrameConfigVerdict FrameType = 13
+	// FrameParams carries the primary's pair parameters again after a
+	// reload changed them (Options.Params; the handshake carries them
+	// first); the secondary checks and takes them (Options.CheckParams).
+	//   params (the whole payload, at most 255 bytes)
+	FrameParams FrameType = 14
 )
 
 var frameNames = map[FrameType]string{
 	FrameHello: "hello", FrameAuth: "auth", FrameSession: "session", FrameHeartbeat: "heartbeat",
 	FrameState: "state", FrameStream: "stream", FrameUpdate: "update", FrameAck: "ack",
 	FrameSnapPage: "snap-page", FrameSnapAck: "snap-ack", FrameSyncDone: "sync-done",
-	FrameConfig: "config", FrameConfigVerdict: "config-verdict",
+	FrameConfig: "config", FrameConfigVerdict: "config-verdict", FrameParams: "params",
 }
 
 func (t FrameType) String() string {
@@ -108,6 +115,8 @@ const (
 	nonceLen = 32
 	macLen   = 32
 	maxHash  = 255
+	// maxParams bounds Options.Params.
+	maxParams = 255
 )
 
 // Errors of the frame codec. Decoding errors wrap ErrBadFrame.
@@ -126,7 +135,7 @@ func maxLen(t FrameType) uint32 {
 	case FrameAuth:
 		return macLen
 	case FrameSession:
-		return 1 + 1 + 8 + 5*8 + 1 + maxHash
+		return 1 + 1 + 8 + 5*8 + 1 + maxHash + 1 + maxParams
 	case FrameHeartbeat:
 		return 8
 	case FrameState:
@@ -145,6 +154,8 @@ func maxLen(t FrameType) uint32 {
 		return maxConfigLen
 	case FrameConfigVerdict:
 		return 1 + 1 + maxHash + 1024
+	case FrameParams:
+		return maxParams
 	}
 	return 0
 }

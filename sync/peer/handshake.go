@@ -98,7 +98,7 @@ func (s *session) handshake() error {
 	l.mu.Lock()
 	mine := sessionMsg{
 		Maintenance: l.maint, State: l.state, Clock: l.clock.Now().UnixNano(),
-		Epoch: l.epoch, LastSeq: ourLast, HeldSeq: held, ConfigHash: l.hash,
+		Epoch: l.epoch, LastSeq: ourLast, HeldSeq: held, ConfigHash: l.hash, Params: l.params,
 	}
 	if l.inComplete {
 		mine.AckedEpoch, mine.AckedSeq = l.inEpoch, l.inPos
@@ -112,6 +112,14 @@ func (s *session) handshake() error {
 	var ts sessionMsg
 	if err := ts.unmarshal(p); err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if c := l.opts.CheckParams; c != nil {
+		if err := c(ts.Params); err != nil {
+			// Our session frame goes out first, so the partner sees
+			// our parameters and refuses with its own reason too.
+			s.drainCtrl(time.Second)
+			return &refusal{"params", fmt.Errorf("partner %q: %w", s.theirs.Name, err)}
+		}
 	}
 	return s.establish(&ts, now, ourLast)
 }
@@ -258,4 +266,26 @@ func (l *Link) positionLocked(pos uint64) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// drainCtrl waits, bounded by d, until the writer has sent every queued
+// control frame and waits for more (or the session ended).
+func (s *session) drainCtrl(d time.Duration) {
+	t := s.l.clock.NewTimer(d)
+	defer t.Stop()
+	for {
+		s.l.mu.Lock()
+		empty := len(s.ctrl) == 0
+		s.l.mu.Unlock()
+		if empty && s.writerIdle.Load() {
+			return
+		}
+		select {
+		case <-s.idle:
+		case <-s.done:
+			return
+		case <-t.C():
+			return
+		}
+	}
 }

@@ -51,6 +51,9 @@ var (
 	ErrOptions = errors.New("peer: invalid options")
 	// ErrProtocol: the partner broke the protocol; the session is closed.
 	ErrProtocol = errors.New("peer: protocol error")
+	// ErrParams: the partner's pair parameters were refused
+	// (Options.CheckParams); the session is closed.
+	ErrParams = errors.New("peer: pair parameters refused")
 	// ErrTimeout: nothing heard from the partner for max_response_delay.
 	ErrTimeout = errors.New("peer: no frame from partner within max_response_delay")
 	// ErrReplaced: a newer authenticated session took over.
@@ -87,6 +90,13 @@ type Options struct {
 	Epoch uint64
 	// ConfigHash is a hash of our dhcp: section, reported in the handshake.
 	ConfigHash []byte
+	// Params are the parameters the pair must agree on (failover.Agreed,
+	// encoded; at most 255 bytes), sent in the handshake. CheckParams,
+	// when set, gets the partner's: an error refuses the link (both
+	// sides check, so both refuse and log why). The agent connects them
+	// to sync/failover, which this package does not import.
+	Params      []byte
+	CheckParams func(partner []byte) error
 
 	Store   Store
 	Clock   clock.Clock  // nil = clock.Wall()
@@ -154,6 +164,9 @@ type Link struct {
 	// every handshake (Options.ConfigHash at first; SetConfigHash and
 	// SendConfig keep it current across reloads and applied syncs).
 	hash []byte
+	// params are our pair parameters, announced in every handshake
+	// (Options.Params at first; SendParams after a reload).
+	params []byte
 }
 
 type entry struct {
@@ -211,6 +224,9 @@ func New(opts Options) (*Link, error) {
 	if len(opts.ConfigHash) > maxHash {
 		errs = append(errs, fmt.Errorf("%w: config hash longer than %d bytes", ErrOptions, maxHash))
 	}
+	if len(opts.Params) > maxParams {
+		errs = append(errs, fmt.Errorf("%w: params longer than %d bytes", ErrOptions, maxParams))
+	}
 	if opts.PageSize < 0 || opts.Retain < 0 {
 		errs = append(errs, fmt.Errorf("%w: negative page size or retain", ErrOptions))
 	}
@@ -218,7 +234,7 @@ func New(opts Options) (*Link, error) {
 		return nil, err
 	}
 	l := &Link{opts: opts, clock: opts.Clock, lg: opts.Logger, m: opts.Metrics, epoch: opts.Epoch, retain: opts.Retain,
-		hash: append([]byte(nil), opts.ConfigHash...), nudge: nudgeEvery}
+		hash: append([]byte(nil), opts.ConfigHash...), params: append([]byte(nil), opts.Params...), nudge: nudgeEvery}
 	if l.clock == nil {
 		l.clock = clock.Wall()
 	}
@@ -409,6 +425,20 @@ func (l *Link) PartnerSilent() bool {
 	return true
 }
 
+// Quiet reports whether the link is up but has heard nothing from the
+// partner for two heartbeat intervals while our reader could hear it
+// (quietBound: 250 ms at the default max_response_delay). A live partner
+// heartbeats every interval, so a quiet link is a partner that may be
+// gone; the link itself stays up until its verdict (Link's watchdog).
+// A load-balancing pair answers every client meanwhile.
+func (l *Link) Quiet() bool {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.cur
+	return cur != nil && cur.established && cur.livenessLocked().quietNow(now, l.opts.MaxResponseDelay)
+}
+
 // PartnerHeard is called when the VRRP path hears the partner again: the
 // current session is no longer suspect.
 func (l *Link) PartnerHeard() {
@@ -456,6 +486,27 @@ func (l *Link) SendConfig(hash, config []byte) error {
 	cur := l.cur
 	if cur != nil && cur.established {
 		cur.queueLocked(FrameConfig, (&configMsg{Hash: l.cfgHash, Config: l.cfgData}).marshal())
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// SendParams (primary) puts new pair parameters in force for the link:
+// the next handshakes carry them, and a session up now gets them at once
+// in a FrameParams, which the secondary checks and takes
+// (Options.CheckParams); a secondary that refuses them ends the session,
+// and the next handshake refuses the link with its reason.
+func (l *Link) SendParams(params []byte) error {
+	if l.opts.Role != Primary {
+		return ErrNotPrimary
+	}
+	if len(params) > maxParams {
+		return fmt.Errorf("%w: params of %d bytes is too large", ErrOptions, len(params))
+	}
+	l.mu.Lock()
+	l.params = append([]byte(nil), params...)
+	if cur := l.cur; cur != nil && cur.established {
+		cur.queueLocked(FrameParams, l.params)
 	}
 	l.mu.Unlock()
 	return nil

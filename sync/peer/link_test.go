@@ -252,13 +252,14 @@ func TestReplicateWaitsForPartnerApply(t *testing.T) {
 	if err := recvErr(t, done); err != nil {
 		t.Fatal(err)
 	}
-	// The partner's apply was held >= 50 ms: the primary's ack and the
-	// secondary's apply histograms both saw it.
+	// The partner's apply was held about 50 ms: the primary's ack and the
+	// secondary's apply histograms both saw it. The apply starts when the
+	// record arrives, a little after the wait above began: allow 10 ms.
 	if n, sum := histogram(t, p.l.m.AckSeconds); n != 1 || sum < 0.05 {
 		t.Errorf("primary's ack histogram: %d observations, %.3f s in all; want 1, >= 0.050 s", n, sum)
 	}
-	if n, sum := histogram(t, s.l.m.ApplySeconds); n != 1 || sum < 0.05 {
-		t.Errorf("secondary's apply histogram: %d observations, %.3f s in all; want 1, >= 0.050 s", n, sum)
+	if n, sum := histogram(t, s.l.m.ApplySeconds); n != 1 || sum < 0.04 {
+		t.Errorf("secondary's apply histogram: %d observations, %.3f s in all; want 1, >= 0.040 s", n, sum)
 	}
 	l, ok := s.store.Get(mustAddr(7))
 	if !ok || !l.Peer || l.Seq != 1 {

@@ -77,6 +77,7 @@ type sessionMsg struct {
 	AckedEpoch  uint64 // the receiver's stream epoch the sender holds completely; 0 = none
 	AckedSeq    uint64 // the position in that stream the sender has applied up to
 	ConfigHash  []byte
+	Params      []byte // Options.Params
 }
 
 func (m *sessionMsg) marshal() []byte {
@@ -90,7 +91,9 @@ func (m *sessionMsg) marshal() []byte {
 		b = binary.BigEndian.AppendUint64(b, v)
 	}
 	b = append(b, byte(len(m.ConfigHash)))
-	return append(b, m.ConfigHash...)
+	b = append(b, m.ConfigHash...)
+	b = append(b, byte(len(m.Params)))
+	return append(b, m.Params...)
 }
 
 func (m *sessionMsg) unmarshal(p []byte) error {
@@ -105,6 +108,7 @@ func (m *sessionMsg) unmarshal(p []byte) error {
 	m.AckedEpoch = d.u64("ackedEpoch")
 	m.AckedSeq = d.u64("ackedSeq")
 	m.ConfigHash = d.short8("config hash")
+	m.Params = d.short8("params")
 	if err := d.done(); err != nil {
 		return err
 	}

@@ -28,9 +28,13 @@ func (s *session) run() (err error) {
 		}
 		s.heard()
 		s.busy.Store(true)
-		if t != FrameUpdate {
+		if t != FrameUpdate && t != FrameAck && t != FrameHeartbeat {
 			// Everything else (a snapshot page, the end of a sync)
-			// comes after the updates before it.
+			// comes after the updates before it. An ack is about our
+			// own stream and a heartbeat about nothing: handled at
+			// once, so our commits waiting for the partner are not
+			// held behind our apply (fsync) of the partner's records
+			// (load-balance: both boxes commit and apply at once).
 			err = s.applyPending()
 		}
 		if err == nil {
@@ -247,6 +251,17 @@ func (s *session) handle(t FrameType, p []byte) error {
 			l.lg.Warn("peer link: partner rejected our config", "op", "config", "reason", v.Reason)
 		}
 		l.emit(ConfigVerdict{Hash: v.Hash, Accepted: v.Accepted, Reason: v.Reason})
+	case FrameParams:
+		if l.opts.Role == Primary {
+			return fmt.Errorf("%w: the secondary sent params", ErrProtocol)
+		}
+		if c := l.opts.CheckParams; c != nil {
+			if err := c(p); err != nil {
+				// The next handshake refuses the link with this reason.
+				l.lg.Warn("peer link: refused the primary's new parameters", "op", "params", "err", err)
+				return fmt.Errorf("%w: %w", ErrParams, err)
+			}
+		}
 	default:
 		return fmt.Errorf("%w: unexpected %v frame", ErrProtocol, t)
 	}

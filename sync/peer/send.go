@@ -54,11 +54,17 @@ func (s *session) watchdog() {
 func (s *session) writer() {
 	defer close(s.writerDone)
 	for {
+		s.writerIdle.Store(true)
+		select {
+		case s.idle <- struct{}{}:
+		default:
+		}
 		select {
 		case <-s.wake:
 		case <-s.done:
 			return
 		}
+		s.writerIdle.Store(false)
 		for {
 			plain, buf, page, tx := s.fill()
 			if page != nil {

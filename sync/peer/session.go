@@ -38,8 +38,12 @@ type session struct {
 	lastHeard   atomic.Int64 // clock.Now().UnixNano() of the last frame read
 	// The reader's side of liveness (liveness.go): busy while it handles
 	// a frame, ready when it last finished one (UnixNano).
-	busy  atomic.Bool
-	ready atomic.Int64
+	busy atomic.Bool
+	// writerIdle: the writer waits for work (nothing gathered is unsent);
+	// idle gets a token each time it starts to wait.
+	writerIdle atomic.Bool
+	idle       chan struct{}
+	ready      atomic.Int64
 
 	dialed bool // this end opened the connection: the PSK initiator
 
@@ -83,7 +87,7 @@ func (l *Link) HandleConn(ctx context.Context, c net.Conn, dialed bool) error {
 func (l *Link) handleConn(ctx context.Context, c net.Conn, dialed bool, release func()) error {
 	s := &session{
 		l: l, c: c, remote: c.RemoteAddr(), release: release, dialed: dialed,
-		wake: make(chan struct{}, 1), done: make(chan struct{}), writerDone: make(chan struct{}),
+		wake: make(chan struct{}, 1), done: make(chan struct{}), writerDone: make(chan struct{}), idle: make(chan struct{}, 1),
 	}
 	defer s.releaseSlot()
 	s.lastHeard.Store(l.clock.Now().UnixNano())
