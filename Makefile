@@ -82,6 +82,10 @@ bench-ha: deps build ## HA throughput: hadhcpd pair vs Kea 2.2 HA hot-standby vs
 	@scripts/bench-ha.sh
 	@PIN=1 scripts/bench-ha.sh
 
+.PHONY: bench-hub
+bench-hub: deps build ## a hub backing three spokes (failover.relationships) under their replication at once vs one hot-standby pair: spokes' DORA/s, hub CPU per replicated lease, RSS per relationship at idle (perfdhcp; root; ~1 min; RATE, RUN_SECS)
+	@scripts/bench-hub.sh
+
 .PHONY: bench-lb
 bench-lb: deps build ## load-balance throughput: hadhcpd pair in load-balance vs Kea 2.2 HA load-balancing vs the hadhcpd pair in hot-standby (perfdhcp broadcasting as a relay; unpinned, then pinned; root; ~15 min)
 	@scripts/bench-lb.sh
@@ -99,12 +103,21 @@ rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns 
 # against a pair (MODE: hot-standby, the default, or load-balance), then N
 # disk faults (a full state_dir, a damaged journal) against another;
 # make test runs a short version of the first (4 faults).
+# make chaos RING=3: the same over a ring of three boxes (three
+# relationships, a load client per segment; faults on a random box).
 N    ?= 30
 SEED ?=
+RING ?=
 MODE ?=
 .PHONY: chaos
-chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule, MODE=load-balance; prints a summary
+chaos: deps ## randomized faults under load against a pair (root): N faults (default 30), SEED=... replays a schedule, MODE=load-balance, RING=3 over a ring of three; prints a summary
+ifeq ($(RING),)
 	HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) HADHCPD_CHAOS_MODE=$(MODE) $(GO) test -count=1 -timeout 120m -run TestIntegrationChaos -v ./e2e/
+else ifeq ($(RING),3)
+	HADHCPD_CHAOS_RING=3 HADHCPD_CHAOS_N=$(N) HADHCPD_CHAOS_SEED=$(SEED) $(GO) test -count=1 -timeout 180m -run 'TestIntegrationChaosRing$$' -v ./e2e/
+else
+	@echo "make chaos: RING=$(RING): only RING=3 (a ring of three) is built" >&2; exit 2
+endif
 
 # ---- packaging (packaging/, systemd/, scripts/package-*.sh) ----
 

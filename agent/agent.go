@@ -398,7 +398,7 @@ func operatorFor(fo *pair.Pair) control.Operator {
 	if fo == nil {
 		return nil
 	}
-	return fo
+	return pairOperator{fo}
 }
 
 func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry) error {
@@ -510,6 +510,9 @@ func newAPI(b *config.Built, log *slog.Logger, src *statusSource, fo *pair.Pair,
 		if h, _, err := net.SplitHostPort(f.Peer); err == nil {
 			api.PartnerAddr = h
 		}
+	}
+	if src.rs != nil {
+		api.Partners = src.rs.partners()
 	}
 	if src.dh != nil {
 		api.Leases, api.Subnets, api.Pools = src.dh.db, src.subnets, src.pools

@@ -615,12 +615,12 @@ func (v *relView) Stats() []lease.PoolStats {
 // relOperator answers the operator's commands for a box in several
 // relationships. Maintenance is the box's: every relationship hands over
 // (or takes back) at once, each as a lone pair's would, and the result
-// names each. partner-down names one partner, which the command cannot
-// say yet: it is refused rather than applied to a relationship the
-// operator did not mean.
+// names each. partner-down is one relationship's: the operator names it,
+// and a request without a name (or with an unknown one) is refused with
+// the names, rather than applied to a relationship the operator did not
+// mean (the other partners may well be alive: invariant 1 per
+// relationship).
 type relOperator struct{ set *relSet }
-
-var errOpRelationships = errors.New("this box is in several failover relationships: partner-down names no relationship (not available yet)")
 
 func (o relOperator) Maintenance(ctx context.Context, start bool) (control.OperatorResult, error) {
 	type res struct {
@@ -661,6 +661,47 @@ func (o relOperator) Maintenance(ctx context.Context, start bool) (control.Opera
 	return all, nil
 }
 
-func (relOperator) PartnerDown(context.Context) (control.OperatorResult, error) {
-	return control.OperatorResult{}, errOpRelationships
+// PartnerDown declares the partner of the relationship named down, as a
+// lone pair's partner-down; the result's message starts with the name.
+func (o relOperator) PartnerDown(ctx context.Context, name string) (control.OperatorResult, error) {
+	var r *relationship
+	for _, x := range o.set.rels {
+		if x.spec.Name == name {
+			r = x
+		}
+	}
+	if r == nil {
+		if name == "" {
+			return control.OperatorResult{Command: "partner-down"}, fmt.Errorf("%w; name one of: %s", control.ErrNoRelationship, control.PartnerNames(o.set.partners()))
+		}
+		return control.OperatorResult{Command: "partner-down"}, fmt.Errorf("relationship %q: no such failover relationship on this box; one of: %s", name, control.PartnerNames(o.set.partners()))
+	}
+	res, err := r.p.PartnerDown(ctx)
+	if res.Message != "" {
+		res.Message = name + ": " + res.Message
+	}
+	return res, err
+}
+
+// partners are the relationships with their partners' addresses, in
+// order (what partner-down's confirmation names).
+func (s *relSet) partners() []control.Partner {
+	out := make([]control.Partner, len(s.rels))
+	for i, r := range s.rels {
+		out[i] = control.Partner{Relationship: r.spec.Name, Addr: r.spec.Peer.Addr().Unmap().String()}
+	}
+	return out
+}
+
+// pairOperator is the operator of a single failover: section's pair,
+// which has no relationship to name.
+type pairOperator struct{ *pair.Pair }
+
+var _ control.Operator = pairOperator{}
+
+func (o pairOperator) PartnerDown(ctx context.Context, name string) (control.OperatorResult, error) {
+	if name != "" {
+		return control.OperatorResult{Command: "partner-down"}, fmt.Errorf("relationship %q: this box has a single failover: section (no failover.relationships): leave the relationship out", name)
+	}
+	return o.Pair.PartnerDown(ctx)
 }

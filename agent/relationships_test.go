@@ -364,8 +364,9 @@ func TestRingOfThreeRelationships(t *testing.T) {
 
 	// Maintenance is the box's: every relationship of B answers, each
 	// named. seg2's partner is gone, so seg2 refuses (nobody could take
-	// over in sync) while seg1 applies it; partner-down, which names no
-	// relationship, is refused.
+	// over in sync) while seg1 applies it. partner-down is one
+	// relationship's: without a name, or with one B is not in, it is
+	// refused with B's relationships listed.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	op := relOperator{set: b.rs}
@@ -373,8 +374,29 @@ func TestRingOfThreeRelationships(t *testing.T) {
 	if err != nil || res.Applied || !strings.Contains(res.State, "seg1=") || !strings.Contains(res.Message, "seg1: ") || !strings.HasPrefix(res.Refused, "seg2: ") {
 		t.Errorf("maintenance start on B: %+v, %v", res, err)
 	}
-	if _, err := op.PartnerDown(ctx); err == nil {
-		t.Error("partner-down without a relationship was not refused")
+	for _, name := range []string{"", "seg3"} {
+		_, err := op.PartnerDown(ctx, name)
+		if err == nil || !strings.Contains(err.Error(), "seg1 (partner ") || !strings.Contains(err.Error(), "seg2 (partner ") {
+			t.Errorf("partner-down %q on B: %v, want refused with the relationships listed", name, err)
+		}
+	}
+	// seg1's partner A is heard: refused, and nothing changes.
+	if res, err := op.PartnerDown(ctx, "seg1"); err == nil || res.Applied {
+		t.Errorf("partner-down seg1 with A alive: %+v, %v", res, err)
+	}
+	// seg2's partner C is gone: seg2 goes PARTNER-DOWN, seg1 does not.
+	res, err = op.PartnerDown(ctx, "seg2")
+	if err != nil || !res.Applied || res.State != "PARTNER-DOWN" || res.Command != "partner-down" || !strings.HasPrefix(res.Message, "seg2: ") {
+		t.Fatalf("partner-down seg2 with C gone: %+v, %v", res, err)
+	}
+	for _, st := range b.rs.status() {
+		want := "PARTNER-DOWN"
+		if st.Name == "seg1" {
+			want = "NORMAL"
+		}
+		if st.State != want {
+			t.Errorf("after partner-down seg2, %s is %s, want %s", st.Name, st.State, want)
+		}
 	}
 }
 

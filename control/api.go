@@ -51,6 +51,11 @@ type API struct {
 	// PartnerAddr is what a partner-down request must carry in confirm:
 	// the host of failover.peer, as the command line asks for it.
 	PartnerAddr string
+	// Partners are a box's failover relationships (in the file's order)
+	// with each partner's address, which a partner-down request naming
+	// the relationship must carry in confirm; nil for a single failover:
+	// section (PartnerAddr then).
+	Partners []Partner
 	// Reload does what SIGHUP does and says how it went; nil: not offered.
 	Reload func(ctx context.Context) error
 	// Token is the bearer token every request must carry; nil: no token,
@@ -386,26 +391,84 @@ func (a *API) maintenance(ctx context.Context, dec *json.Decoder) (string, int, 
 // PartnerDownRequest is POST /v1/partner-down's body. Confirm must be the
 // partner's address (the host of failover.peer): what the command line
 // asks the operator to type, so a request meant for another pair, or sent
-// by mistake, does nothing.
+// by mistake, does nothing. On a box in several failover relationships,
+// Relationship names the one whose partner is down (required), and
+// Confirm is that relationship's partner.
 type PartnerDownRequest struct {
-	Confirm string `json:"confirm"`
+	Confirm      string `json:"confirm"`
+	Relationship string `json:"relationship,omitempty"`
+}
+
+// Partner is one failover relationship of a box in several: its name and
+// its partner's address (the host of its peer).
+type Partner struct {
+	Relationship string
+	Addr         string
 }
 
 func (a *API) partnerDown(ctx context.Context, dec *json.Decoder) (string, int, any) {
-	const op = "partner-down"
+	op := "partner-down"
 	var req PartnerDownRequest
 	if err := decodeBody(dec, &req); err != nil {
 		return op, http.StatusBadRequest, apiError{Error: err.Error()}
 	}
+	if req.Relationship != "" {
+		op += " relationship=" + req.Relationship
+	}
 	if a.Ops == nil {
 		return op, http.StatusConflict, apiError{Error: fmt.Sprintf("%s: %v", op, ErrNoFailover)}
 	}
-	if req.Confirm == "" || req.Confirm != a.PartnerAddr {
-		return op, http.StatusBadRequest, apiError{Error: fmt.Sprintf(
-			"partner-down not confirmed, nothing done: confirm must be the partner's address (failover.peer's host), got %q", req.Confirm)}
+	want, err := a.partnerOf(req.Relationship)
+	if err != nil {
+		return op, http.StatusBadRequest, apiError{Error: "partner-down: nothing done: " + err.Error()}
 	}
-	code, v := operated(operate(ctx, a.Ops, Request{Cmd: op}))
+	if req.Confirm == "" || req.Confirm != want {
+		return op, http.StatusBadRequest, apiError{Error: fmt.Sprintf(
+			"partner-down not confirmed, nothing done: confirm must be the partner's address (%s), got %q", a.partnerKey(req.Relationship), req.Confirm)}
+	}
+	code, v := operated(operate(ctx, a.Ops, Request{Cmd: "partner-down", Relationship: req.Relationship}))
 	return op, code, v
+}
+
+// partnerOf is the address confirm must carry for the relationship named
+// ("" on a box with one partner).
+func (a *API) partnerOf(rel string) (string, error) {
+	if len(a.Partners) == 0 {
+		if rel != "" {
+			return "", fmt.Errorf("relationship %q: this box has a single failover: section (no failover.relationships); leave relationship out", rel)
+		}
+		return a.PartnerAddr, nil
+	}
+	if rel == "" {
+		return "", fmt.Errorf("%w; relationship must name one of: %s", ErrNoRelationship, PartnerNames(a.Partners))
+	}
+	for _, p := range a.Partners {
+		if p.Relationship == rel {
+			return p.Addr, nil
+		}
+	}
+	return "", fmt.Errorf("relationship %q: no such failover relationship on this box; one of: %s", rel, PartnerNames(a.Partners))
+}
+
+// partnerKey names the config key confirm is checked against.
+func (a *API) partnerKey(rel string) string {
+	if rel == "" {
+		return "failover.peer's host"
+	}
+	return "the host of failover.relationships " + rel + "'s peer"
+}
+
+// ErrNoRelationship: partner-down on a box in several relationships must
+// name one (the partner of another is not known down).
+var ErrNoRelationship = errors.New("this box is in several failover relationships: partner-down must name the relationship whose partner is down")
+
+// PartnerNames lists the relationships, in order, each with its partner.
+func PartnerNames(ps []Partner) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Relationship + " (partner " + p.Addr + ")"
+	}
+	return strings.Join(out, ", ")
 }
 
 // ReloadResult is POST /v1/reload's answer.

@@ -270,6 +270,34 @@ func TestAPIWrites(t *testing.T) {
 	ta.ops.err = nil
 }
 
+// On a box in several relationships, partner-down names one, and confirm
+// is that relationship's partner; without a name, or with another's
+// partner, nothing is done and the answer lists the relationships.
+func TestAPIPartnerDownRelationship(t *testing.T) {
+	ta := newTestAPI(t, []byte(testToken), nil)
+	ta.api.Partners = []Partner{{Relationship: "seg1", Addr: "198.51.100.2"}, {Relationship: "seg3", Addr: "198.51.100.3"}}
+	for _, tc := range []struct{ body, want string }{
+		{`{"confirm":"198.51.100.2"}`, "relationship must name one of: seg1 (partner 198.51.100.2), seg3 (partner 198.51.100.3)"},
+		{`{"confirm":"198.51.100.2","relationship":"seg2"}`, `no such failover relationship on this box; one of: seg1`},
+		{`{"confirm":"198.51.100.2","relationship":"seg3"}`, "confirm must be the partner's address (the host of failover.relationships seg3's peer)"},
+	} {
+		w := ta.do("POST", "/v1/partner-down", tc.body, testToken)
+		if w.Code != 400 || !strings.Contains(w.Body.String(), tc.want) {
+			t.Errorf("POST /v1/partner-down %s: %d %s, want 400 %q", tc.body, w.Code, w.Body, tc.want)
+		}
+	}
+	if len(ta.ops.calls) != 0 {
+		t.Fatalf("refused requests reached the operator: %v", ta.ops.calls)
+	}
+	w := ta.do("POST", "/v1/partner-down", `{"confirm":"198.51.100.3","relationship":"seg3"}`, testToken)
+	if w.Code != 200 || strings.Join(ta.ops.calls, ",") != "partner-down seg3" {
+		t.Fatalf("partner-down seg3: %d %s; calls %v", w.Code, w.Body, ta.ops.calls)
+	}
+	if !strings.Contains(ta.log.String(), `op="partner-down relationship=seg3"`) {
+		t.Errorf("write not logged:\n%s", ta.log)
+	}
+}
+
 func TestAPIWritesLoggedLoopback(t *testing.T) {
 	ta := newTestAPI(t, nil, nil)
 	if w := ta.do("POST", "/v1/maintenance", `{"action":"start"}`, ""); w.Code != 200 {
@@ -297,6 +325,8 @@ func TestAPIWritesBadArguments(t *testing.T) {
 		{"/v1/partner-down", `{}`, "application/json", 400},
 		{"/v1/partner-down", `{"confirm":"198.51.100.3"}`, "application/json", 400},
 		{"/v1/partner-down", `{"confirm":"198.51.100.2"}`, "text/plain", 415},
+		// A single pair has no relationship to name.
+		{"/v1/partner-down", `{"confirm":"198.51.100.2","relationship":"seg1"}`, "application/json", 400},
 		{"/v1/reload", `{"now":true}`, "application/json", 400},
 		{"/v1/maintenance", `{"action":"` + strings.Repeat("x", maxBody) + `"}`, "application/json", 400},
 	} {

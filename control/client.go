@@ -30,9 +30,10 @@ func Maintenance(path string, start bool) (*OperatorResult, error) {
 	return Operate(path, Request{Cmd: "maintenance", Arg: arg})
 }
 
-// PartnerDown asks a running agent to declare its partner down.
-func PartnerDown(path string) (*OperatorResult, error) {
-	return Operate(path, Request{Cmd: "partner-down"})
+// PartnerDown asks a running agent to declare the partner of the
+// relationship named down ("": its only partner).
+func PartnerDown(path, relationship string) (*OperatorResult, error) {
+	return Operate(path, Request{Cmd: "partner-down", Relationship: relationship})
 }
 
 // Operate sends one operator request; a response with ok false

@@ -15,7 +15,7 @@ import (
 //
 //	→ {"cmd":"status"}
 //	← {"ok":true,"status":{…}}        or {"ok":false,"error":"…"}
-//	→ {"cmd":"maintenance","arg":"start"|"stop"}  or {"cmd":"partner-down"}
+//	→ {"cmd":"maintenance","arg":"start"|"stop"}  or {"cmd":"partner-down"[,"relationship":"NAME"]}
 //	← {"ok":true,"result":{…}}        or {"ok":false,"error":"…","result":{…}}
 //
 // Only root (or the agent's own user, which systemd runs it as) may talk to
@@ -125,6 +125,10 @@ type PoolStatus struct {
 type Request struct {
 	Cmd string `json:"cmd"`
 	Arg string `json:"arg,omitempty"` // maintenance: start | stop
+	// Relationship names the failover relationship partner-down is for
+	// (failover.relationships[].name); required on a box in several,
+	// empty for a single failover: section.
+	Relationship string `json:"relationship,omitempty"`
 }
 
 // Response is the answer to one Request.

@@ -21,11 +21,16 @@ import (
 // to an operator command.
 var ErrNoFailover = errors.New("this box is a single server (no failover: section): there is no partner to hand over to or to declare down")
 
-// Operator runs the operator commands of a pair. An error goes back to
-// the caller with the result, which says what did happen.
+// Operator runs the operator commands of a pair (or of a box's
+// relationships). An error goes back to the caller with the result, which
+// says what did happen.
 type Operator interface {
 	Maintenance(ctx context.Context, start bool) (OperatorResult, error)
-	PartnerDown(ctx context.Context) (OperatorResult, error)
+	// PartnerDown declares the partner of one relationship down:
+	// relationship is its name on a box in several (required there: the
+	// wrong one would let two boxes give out one address), "" for a
+	// single failover: section.
+	PartnerDown(ctx context.Context, relationship string) (OperatorResult, error)
 }
 
 // Server answers control requests on the unix socket. Only root (or the
@@ -120,6 +125,9 @@ func (s *Server) handle(c *net.UnixConn, allowed func(uint32) bool) {
 		resp := operate(context.Background(), s.Ops, req)
 		// Every write is logged with who made it, as the API's are.
 		lvl, op := slog.LevelInfo, strings.TrimSpace(req.Cmd+" "+req.Arg)
+		if req.Relationship != "" {
+			op += " relationship=" + req.Relationship
+		}
 		if !resp.OK {
 			lvl = slog.LevelWarn
 		}
@@ -141,6 +149,9 @@ func operate(ctx context.Context, ops Operator, req Request) Response {
 	)
 	switch req.Cmd {
 	case "maintenance":
+		if req.Relationship != "" {
+			return Response{Error: fmt.Sprintf("maintenance takes no relationship (got %q): it is the box's, every relationship at once", req.Relationship)}
+		}
 		switch req.Arg {
 		case "start", "stop":
 			r, err = ops.Maintenance(ctx, req.Arg == "start")
@@ -151,7 +162,7 @@ func operate(ctx context.Context, ops Operator, req Request) Response {
 		if req.Arg != "" {
 			return Response{Error: fmt.Sprintf("partner-down takes no argument (got %q)", req.Arg)}
 		}
-		r, err = ops.PartnerDown(ctx)
+		r, err = ops.PartnerDown(ctx, req.Relationship)
 	default:
 		return Response{Error: fmt.Sprintf("unknown command %q", req.Cmd)}
 	}

@@ -146,8 +146,12 @@ func (f *fakeOperator) Maintenance(_ context.Context, start bool) (OperatorResul
 	return OperatorResult{Command: cmd, Applied: f.err == nil, State: "NORMAL", Maintenance: start, Message: "done"}, f.err
 }
 
-func (f *fakeOperator) PartnerDown(context.Context) (OperatorResult, error) {
-	f.calls = append(f.calls, "partner-down")
+func (f *fakeOperator) PartnerDown(_ context.Context, rel string) (OperatorResult, error) {
+	if rel != "" {
+		f.calls = append(f.calls, "partner-down "+rel)
+	} else {
+		f.calls = append(f.calls, "partner-down")
+	}
 	if f.err != nil {
 		return OperatorResult{Command: "partner-down", Refused: "the sync link to the partner is up", State: "NORMAL"}, f.err
 	}
@@ -169,10 +173,14 @@ func TestControlOperatorCommands(t *testing.T) {
 	if r, err = Maintenance(path, false); err != nil || r.Maintenance {
 		t.Fatalf("maintenance stop: %+v, %v", r, err)
 	}
-	if r, err = PartnerDown(path); err != nil || r.State != "PARTNER-DOWN" {
+	if r, err = PartnerDown(path, ""); err != nil || r.State != "PARTNER-DOWN" {
 		t.Fatalf("partner-down: %+v, %v", r, err)
 	}
-	want := []string{"maintenance start", "maintenance stop", "partner-down"}
+	// The relationship named reaches the operator.
+	if r, err = PartnerDown(path, "seg2"); err != nil || r.State != "PARTNER-DOWN" {
+		t.Fatalf("partner-down seg2: %+v, %v", r, err)
+	}
+	want := []string{"maintenance start", "maintenance stop", "partner-down", "partner-down seg2"}
 	if strings.Join(fake.calls, ",") != strings.Join(want, ",") {
 		t.Errorf("calls %v, want %v", fake.calls, want)
 	}
@@ -180,7 +188,7 @@ func TestControlOperatorCommands(t *testing.T) {
 	// A refusal comes back as an error with the machine's reason, and
 	// with the result.
 	fake.err = fmt.Errorf("%w: the sync link to the partner is up", errRefused)
-	r, err = PartnerDown(path)
+	r, err = PartnerDown(path, "")
 	if err == nil || !strings.Contains(err.Error(), "partner-down: refused: the sync link to the partner is up") {
 		t.Fatalf("refused partner-down: err %v", err)
 	}
@@ -190,7 +198,7 @@ func TestControlOperatorCommands(t *testing.T) {
 
 	// Bad arguments never reach the operator.
 	n := len(fake.calls)
-	for _, req := range []Request{{Cmd: "maintenance"}, {Cmd: "maintenance", Arg: "on"}, {Cmd: "partner-down", Arg: "now"}} {
+	for _, req := range []Request{{Cmd: "maintenance"}, {Cmd: "maintenance", Arg: "on"}, {Cmd: "partner-down", Arg: "now"}, {Cmd: "maintenance", Arg: "start", Relationship: "seg1"}} {
 		if _, err := Operate(path, req); err == nil {
 			t.Errorf("%+v accepted", req)
 		}
@@ -200,7 +208,7 @@ func TestControlOperatorCommands(t *testing.T) {
 	}
 	// Every write is logged with the caller's uid (its peer credentials).
 	who := fmt.Sprintf("who=uid:%d", os.Geteuid())
-	for _, op := range []string{`op="maintenance start"`, `op=partner-down`} {
+	for _, op := range []string{`op="maintenance start"`, `op=partner-down`, `op="partner-down relationship=seg2"`} {
 		if l := logBuf.String(); !strings.Contains(l, `msg="control socket write" `+op+" "+who) {
 			t.Errorf("no log line of %s %s:\n%s", op, who, l)
 		}
@@ -234,7 +242,7 @@ func TestControlOperatorSingleServer(t *testing.T) {
 	path := startControl(t, s)
 	for _, call := range []func() (*OperatorResult, error){
 		func() (*OperatorResult, error) { return Maintenance(path, true) },
-		func() (*OperatorResult, error) { return PartnerDown(path) },
+		func() (*OperatorResult, error) { return PartnerDown(path, "") },
 	} {
 		if _, err := call(); err == nil || !strings.Contains(err.Error(), "single server") {
 			t.Errorf("single server: err %v, want the single-server error", err)

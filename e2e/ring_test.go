@@ -53,8 +53,15 @@ type multiLab struct {
 func newMultiLab(t *testing.T, segs []ringSeg, sync map[string]string, names ...string) *multiLab {
 	t.Helper()
 	testnet.RequireCmd(t, "dhclient")
+	return newMultiLabIn(t, "hmul", segs, sync, names...)
+}
+
+// newMultiLabIn is newMultiLab in namespaces starting with prefix (one
+// per test, so tests can run side by side).
+func newMultiLabIn(t *testing.T, prefix string, segs []ringSeg, sync map[string]string, names ...string) *multiLab {
+	t.Helper()
 	lab.Bin.Path(t)
-	m := &multiLab{t: t, net: testnet.New(t, "hmul"), segs: segs, sync: sync, sw: map[string]string{}, names: names, boxes: map[string]*lab.Box{}}
+	m := &multiLab{t: t, net: testnet.New(t, prefix), segs: segs, sync: sync, sw: map[string]string{}, names: names, boxes: map[string]*lab.Box{}}
 	root := t.TempDir()
 	psk := filepath.Join(root, "peer.key")
 	lab.WritePSK(t, psk)
@@ -235,7 +242,7 @@ func multiBoxConfig(box, dir, psk string, segs []ringSeg, sync map[string]string
 			continue
 		}
 		fmt.Fprintf(&ifs, "%s, ", s.iface)
-		fmt.Fprintf(&vr, "    - {name: %s, interface: %s, vrid: %d, priority: %d, advert_interval: 100ms, virtual_ips: [%s/26]}\n", s.name, s.iface, 51+i, prio, s.vip)
+		fmt.Fprintf(&vr, "    - {name: %s, interface: %s, vrid: %d, priority: %d, advert_interval: 100ms, virtual_ips: [%s/%d]}\n", s.name, s.iface, 51+i, prio, s.vip, netip.MustParsePrefix(s.net).Bits())
 		fmt.Fprintf(&sub, "    - {subnet: %s, pools: [{range: %s}], options: {routers: [%s]}}\n", s.net, s.pool, s.vip)
 		fmt.Fprintf(&rel, "    - {name: %s, role: %s, peer: '%s:647', vrrp_instance: %s, subnets: [%s]}\n", s.name, role, sync[partner], s.name, s.net)
 	}

@@ -360,6 +360,3 @@ func (p *Pair) Ping() uint64 {
 
 // Pong is the last ticket the loop answered (the steps it took).
 func (p *Pair) Pong() uint64 { return p.op.steps.Load() }
-
-// The control socket's operator commands go to the pair.
-var _ control.Operator = (*Pair)(nil)
