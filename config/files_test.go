@@ -34,6 +34,20 @@ func keyOf(t *testing.T, err error, key string) *ConfigError {
 	return hit
 }
 
+// wantKeyErr checks CheckFiles' err: nil when key is empty, else an
+// error for key alone whose reason contains reason.
+func wantKeyErr(t *testing.T, err error, key, reason string) {
+	t.Helper()
+	switch {
+	case key == "" && err != nil:
+		t.Errorf("refused: %v", err)
+	case key != "":
+		if ce := keyOf(t, err, key); ce == nil || !strings.Contains(ce.Reason, reason) {
+			t.Errorf("got %v, want %s: ...%s...", err, key, reason)
+		}
+	}
+}
+
 // TestCheckPSKFile: check-config applies the peer link's rule to
 // failover.auth.psk_file, and the two rules agree on every case (the
 // agent refuses to start on what sync/peer.LoadPSK refuses).
@@ -129,14 +143,7 @@ func TestCheckTLSFiles(t *testing.T) {
 			files := tc.files
 			c := &Config{Failover: &FailoverConfig{Auth: AuthConfig{TLS: &files}}}
 			err := c.CheckFiles()
-			switch {
-			case tc.key == "" && err != nil:
-				t.Errorf("refused: %v", err)
-			case tc.key != "":
-				if ce := keyOf(t, err, tc.key); ce == nil || !strings.Contains(ce.Reason, tc.reason) {
-					t.Errorf("got %v, want %s: ...%s...", err, tc.key, tc.reason)
-				}
-			}
+			wantKeyErr(t, err, tc.key, tc.reason)
 			_, perr := peer.LoadTLS(peer.TLSFiles{Cert: files.Cert, Key: files.Key, CA: files.CA})
 			if (perr == nil) != (err == nil) {
 				t.Errorf("the rules disagree: check-config %v, sync/peer.LoadTLS %v", err, perr)
