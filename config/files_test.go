@@ -17,7 +17,7 @@ import (
 func keyOf(t *testing.T, err error, key string) *ConfigError {
 	t.Helper()
 	var hit *ConfigError
-	for _, e := range flatten(err) {
+	for _, e := range Errors(err) {
 		var ce *ConfigError
 		if !errors.As(e, &ce) {
 			t.Fatalf("not a ConfigError: %v", e)
