@@ -108,14 +108,7 @@ func TestCheckAPITLSFiles(t *testing.T) {
 			files := tc.files
 			c := &Config{Node: NodeConfig{APIListen: ":9768", APITLS: &files}}
 			err := c.CheckFiles()
-			switch {
-			case tc.key == "" && err != nil:
-				t.Errorf("refused: %v", err)
-			case tc.key != "":
-				if ce := keyOf(t, err, tc.key); ce == nil || !strings.Contains(ce.Reason, tc.reason) {
-					t.Errorf("got %v, want %s: ...%s...", err, tc.key, tc.reason)
-				}
-			}
+			wantKeyErr(t, err, tc.key, tc.reason)
 			_, lerr := control.LoadTLS(control.TLSFiles{Cert: files.Cert, Key: files.Key, ClientCA: files.ClientCA})
 			if (lerr == nil) != (err == nil) {
 				t.Errorf("the rules disagree: check-config %v, control.LoadTLS %v", err, lerr)

@@ -174,23 +174,23 @@ func bootConfig(v *validator, k, next, sname, file string) scope.Boot {
 			b.NextServer = a
 		}
 	}
-	switch {
-	case len(sname) > maxServerName:
-		v.add(k+".server_name", "%d bytes, at most %d (the sname field, RFC 2131 §2)", len(sname), maxServerName)
-	case strings.IndexByte(sname, 0) >= 0:
-		v.add(k+".server_name", "contains a NUL byte")
-	default:
-		b.ServerName = sname
-	}
-	switch {
-	case len(file) > maxBootFile:
-		v.add(k+".boot_file", "%d bytes, at most %d (the file field, RFC 2131 §2)", len(file), maxBootFile)
-	case strings.IndexByte(file, 0) >= 0:
-		v.add(k+".boot_file", "contains a NUL byte")
-	default:
-		b.File = file
-	}
+	b.ServerName = bootField(v, k+".server_name", sname, maxServerName, "sname")
+	b.File = bootField(v, k+".boot_file", file, maxBootFile, "file")
 	return b
+}
+
+// bootField checks s for a fixed-size field of the BOOTP header (RFC 2131
+// §2): at most size bytes, no NUL. A refused s is "".
+func bootField(v *validator, key, s string, size int, field string) string {
+	switch {
+	case len(s) > size:
+		v.add(key, "%d bytes, at most %d (the %s field, RFC 2131 §2)", len(s), size, field)
+	case strings.IndexByte(s, 0) >= 0:
+		v.add(key, "contains a NUL byte")
+	default:
+		return s
+	}
+	return ""
 }
 
 // classSet resolves a list of class names (pool allow/deny, a

@@ -64,14 +64,7 @@ func TestClassConfigBuilt(t *testing.T) {
     - {name: printers}
 `)
 	cfg = strings.Replace(cfg, "{range: 192.0.2.100-192.0.2.200}", "{range: 192.0.2.100-192.0.2.200, allow: [voip, known], deny: [unknown], options: {domain_name: pool.example.com}}", 1)
-	c, err := Load(writeConfig(t, cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Build(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := loadBuild(t, cfg)
 	d := b.DHCP
 	if d.BOOTP || len(d.Identifiers) != 2 || d.Identifiers[1] != scope.IDCircuitID {
 		t.Fatalf("bootp %v identifiers %v", d.BOOTP, d.Identifiers)
@@ -118,14 +111,7 @@ func TestClassExpressionsCompiled(t *testing.T) {
 		{"member of an unknown class", cls("    - {name: a, test: \"member('zz')\"}\n"), "dhcp.client_classes[0].test", ""},
 		{"bad match", cls("    - {name: a, match: \"substring(\"}\n"), "dhcp.client_classes[0].match", "at offset"},
 	})
-	c, err := Load(writeConfig(t, cls("    - {name: a, test: \"substring(option[60].hex,0,9) == 'PXEClient'\"}\n    - {name: b, test: \"member('a') and known\"}\n    - {name: c, match: \"substring(pkt4.mac,0,3)\", members: ['00:04:f2', \"'abc'\"]}\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Build(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := loadBuild(t, cls("    - {name: a, test: \"substring(option[60].hex,0,9) == 'PXEClient'\"}\n    - {name: b, test: \"member('a') and known\"}\n    - {name: c, match: \"substring(pkt4.mac,0,3)\", members: ['00:04:f2', \"'abc'\"]}\n"))
 	if cl := b.DHCP.Classes; cl[0].Test == nil || cl[1].Test == nil || cl[2].Match == nil || len(cl[2].Members) != 2 {
 		t.Fatalf("classes not compiled: %+v", cl)
 	}
@@ -140,14 +126,7 @@ func TestSharedNetworkBoot(t *testing.T) {
 	cfg := strings.Replace(sharedDHCP, "      rebind_time: 50m\n", "      rebind_time: 50m\n      next_server: 192.0.2.10\n      boot_file: net.efi\n", 1)
 	cfg = strings.Replace(cfg, "          renew_time: 10m\n", "          renew_time: 10m\n          boot_file: sub.efi\n", 1)
 	cfg = strings.Replace(cfg, "  renew_time: 20m\n", "  renew_time: 20m\n  server_name: global\n  boot_file: global.0\n", 1)
-	c, err := Load(writeConfig(t, cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Build(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := loadBuild(t, cfg)
 	n10 := netip.MustParseAddr("192.0.2.10")
 	for _, tc := range []struct {
 		subnet string
@@ -209,4 +188,19 @@ func TestClassesSync(t *testing.T) {
 	if res := s.ReservationBy(&scope.ClientIdentity{Circuit: []byte("eth0/1/3")}, d.Identifiers); res == nil || res.Boot.File != "host.efi" || !res.Classes.Has(class.First) {
 		t.Fatalf("synced reservation: %+v", res)
 	}
+}
+
+// loadBuild loads yaml as `hadhcpd run` does and builds it, failing the
+// test on an error.
+func loadBuild(t *testing.T, yaml string) *Built {
+	t.Helper()
+	c, err := Load(writeConfig(t, yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,20 +1,14 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/hadhcpd/hadhcpd/internal/testcert"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
 )
 
@@ -23,7 +17,7 @@ import (
 func keyOf(t *testing.T, err error, key string) *ConfigError {
 	t.Helper()
 	var hit *ConfigError
-	for _, e := range flatten(err) {
+	for _, e := range Errors(err) {
 		var ce *ConfigError
 		if !errors.As(e, &ce) {
 			t.Fatalf("not a ConfigError: %v", e)
@@ -38,6 +32,20 @@ func keyOf(t *testing.T, err error, key string) *ConfigError {
 		hit = ce
 	}
 	return hit
+}
+
+// wantKeyErr checks CheckFiles' err: nil when key is empty, else an
+// error for key alone whose reason contains reason.
+func wantKeyErr(t *testing.T, err error, key, reason string) {
+	t.Helper()
+	switch {
+	case key == "" && err != nil:
+		t.Errorf("refused: %v", err)
+	case key != "":
+		if ce := keyOf(t, err, key); ce == nil || !strings.Contains(ce.Reason, reason) {
+			t.Errorf("got %v, want %s: ...%s...", err, key, reason)
+		}
+	}
 }
 
 // TestCheckPSKFile: check-config applies the peer link's rule to
@@ -135,14 +143,7 @@ func TestCheckTLSFiles(t *testing.T) {
 			files := tc.files
 			c := &Config{Failover: &FailoverConfig{Auth: AuthConfig{TLS: &files}}}
 			err := c.CheckFiles()
-			switch {
-			case tc.key == "" && err != nil:
-				t.Errorf("refused: %v", err)
-			case tc.key != "":
-				if ce := keyOf(t, err, tc.key); ce == nil || !strings.Contains(ce.Reason, tc.reason) {
-					t.Errorf("got %v, want %s: ...%s...", err, tc.key, tc.reason)
-				}
-			}
+			wantKeyErr(t, err, tc.key, tc.reason)
 			_, perr := peer.LoadTLS(peer.TLSFiles{Cert: files.Cert, Key: files.Key, CA: files.CA})
 			if (perr == nil) != (err == nil) {
 				t.Errorf("the rules disagree: check-config %v, sync/peer.LoadTLS %v", err, perr)
@@ -161,24 +162,6 @@ func TestCheckFilesSingleServer(t *testing.T) {
 
 // selfSigned is a certificate that is its own CA, and its key, in PEM.
 func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gw1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+	ca := testcert.NewCA(t, "gw1")
+	return ca.PEM, ca.KeyPEM
 }

@@ -62,7 +62,7 @@ func Load(path string) (*Config, error) {
 		// that did not decode (its key's checks would only repeat it).
 		derr := decodeError(err)
 		var bad []string
-		for _, e := range flatten(derr) {
+		for _, e := range Errors(derr) {
 			var ce *ConfigError
 			if errors.As(e, &ce) {
 				bad = append(bad, ce.Key)
@@ -79,7 +79,7 @@ func Load(path string) (*Config, error) {
 			cfg = again
 		}
 		errs := []error{derr}
-		for _, e := range flatten(cfg.Validate()) {
+		for _, e := range Errors(cfg.Validate()) {
 			var ce *ConfigError
 			if errors.As(e, &ce) && !underAny(ce.Key, bad) {
 				errs = append(errs, e)
@@ -244,15 +244,16 @@ func deletePath(m map[string]any, path string) {
 	}
 }
 
-// flatten lists the errors of an errors.Join tree.
-func flatten(err error) []error {
+// Errors lists the errors of an errors.Join tree, such as Load's: each
+// ConfigError on its own, for callers that report them one by one.
+func Errors(err error) []error {
 	if err == nil {
 		return nil
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
 		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
+			out = append(out, Errors(e)...)
 		}
 		return out
 	}

@@ -98,7 +98,7 @@ func refused(t *testing.T, cases []badConfig) {
 				t.Errorf("error is not ErrConfig: %v", err)
 			}
 			var hit bool
-			for _, e := range flatten(err) {
+			for _, e := range Errors(err) {
 				var ce *ConfigError
 				if errors.As(e, &ce) && ce.Key == c.key && strings.Contains(ce.Reason, c.reason) {
 					hit = true

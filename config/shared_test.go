@@ -40,14 +40,7 @@ dhcp:
 // network over global), its relays serve them, and a pool written as the
 // whole subnet loses the network and broadcast addresses with a warning.
 func TestSharedNetworkBuild(t *testing.T) {
-	cfg, err := Load(writeConfig(t, sharedDHCP))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Build(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := loadBuild(t, sharedDHCP)
 	dc := b.DHCP
 	if len(dc.Subnets) != 3 {
 		t.Fatalf("%d subnets", len(dc.Subnets))

@@ -3,16 +3,10 @@ package control
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,71 +15,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hadhcpd/hadhcpd/internal/testcert"
 )
-
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
 
 // issue signs a leaf for cn: a server certificate for 127.0.0.1 and
 // localhost, or a client certificate. It returns the certificate and key
 // in PEM.
-func (ca *testCA) issue(t *testing.T, cn string, server bool) (certPEM, keyPEM []byte) {
+func issue(t *testing.T, ca *testcert.CA, cn string, server bool) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
 	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		tmpl.DNSNames = []string{"localhost"}
+		return ca.Issue(t, cn, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, "127.0.0.1", "localhost")
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+	return ca.Issue(t, cn, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth})
 }
 
 func writeFile(t *testing.T, dir, name string, b []byte, mode os.FileMode) string {
@@ -121,7 +63,7 @@ func (l *lockedBuffer) String() string {
 // tlsPKI is a CA with the API's certificate, a client of that CA
 // ("alice") and one of another CA ("mallory").
 type tlsPKI struct {
-	ca             *testCA
+	ca             *testcert.CA
 	files          TLSFiles // ClientCA set
 	alice, mallory tls.Certificate
 }
@@ -129,20 +71,20 @@ type tlsPKI struct {
 func newTLSPKI(t *testing.T) *tlsPKI {
 	t.Helper()
 	dir := t.TempDir()
-	ca, other := newTestCA(t, "hadhcpd API CA"), newTestCA(t, "someone else's CA")
+	ca, other := testcert.NewCA(t, "hadhcpd API CA"), testcert.NewCA(t, "someone else's CA")
 	p := &tlsPKI{ca: ca}
-	sc, sk := ca.issue(t, "gw1", true)
+	sc, sk := issue(t, ca, "gw1", true)
 	p.files = TLSFiles{
 		Cert:     writeFile(t, dir, "api.pem", sc, 0o644),
 		Key:      writeFile(t, dir, "api.key", sk, 0o600),
-		ClientCA: writeFile(t, dir, "clients-ca.pem", ca.pem, 0o644),
+		ClientCA: writeFile(t, dir, "clients-ca.PEM", ca.PEM, 0o644),
 	}
 	var err error
-	ac, ak := ca.issue(t, "alice", false)
+	ac, ak := issue(t, ca, "alice", false)
 	if p.alice, err = tls.X509KeyPair(ac, ak); err != nil {
 		t.Fatal(err)
 	}
-	mc, mk := other.issue(t, "mallory", false)
+	mc, mk := issue(t, other, "mallory", false)
 	if p.mallory, err = tls.X509KeyPair(mc, mk); err != nil {
 		t.Fatal(err)
 	}
@@ -175,9 +117,9 @@ func serveTLS(t *testing.T, ta *testAPI, c *tls.Config) (string, *lockedBuffer) 
 // client trusts ca and presents cert (none when nil), whichever CAs the
 // server says it accepts (as curl does; Go's client would otherwise keep
 // a certificate of another CA to itself).
-func client(ca *testCA, cert *tls.Certificate, tweak func(*tls.Config)) *http.Client {
+func client(ca *testcert.CA, cert *tls.Certificate, tweak func(*tls.Config)) *http.Client {
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 	c := &tls.Config{RootCAs: roots}
 	if cert != nil {
 		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
@@ -190,14 +132,14 @@ func client(ca *testCA, cert *tls.Certificate, tweak func(*tls.Config)) *http.Cl
 
 // dialTLS makes a TLS connection (no HTTP) to url's listener as client
 // would; the caller closes it.
-func dialTLS(url string, ca *testCA, cert *tls.Certificate, tweak func(*tls.Config)) (*tls.Conn, error) {
+func dialTLS(url string, ca *testcert.CA, cert *tls.Certificate, tweak func(*tls.Config)) (*tls.Conn, error) {
 	c := client(ca, cert, tweak).Transport.(*http.Transport).TLSClientConfig
 	return tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", strings.TrimPrefix(url, "https://"), c)
 }
 
 // handshake connects to url's listener with cert and reads: the server's
 // alert when it refuses the client, a timeout when it admits it.
-func handshake(t *testing.T, url string, ca *testCA, cert *tls.Certificate) error {
+func handshake(t *testing.T, url string, ca *testcert.CA, cert *tls.Certificate) error {
 	t.Helper()
 	conn, err := dialTLS(url, ca, cert, nil)
 	if err != nil {
@@ -422,7 +364,7 @@ func TestLoadTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, otherKey := p.ca.issue(t, "other", true)
+	_, otherKey := issue(t, p.ca, "other", true)
 	for _, tc := range []struct {
 		name string
 		f    func(TLSFiles) TLSFiles

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/class"
 	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
@@ -69,39 +68,7 @@ func classesConfig(b *testing.B) func(*scope.Config) {
 // 10,000 reservations: what classifying each request costs.
 func BenchmarkEngineDORAClasses(b *testing.B) {
 	r := newRig(&testing.T{}, classesConfig(b))
-	r.e.spacing = -1
-	prl := dhcpv4.WithOption(dhcpv4.OptParameterRequestList(
-		dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer, dhcpv4.OptionDomainName))
-	vc := dhcpv4.WithOption(dhcpv4.OptClassIdentifier("vendor-07"))
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		r.clk.Advance(time.Millisecond)
-		hw := net.HardwareAddr{2, 4, 0, byte(i >> 16), byte(i >> 8), byte(i)}
-		disc, _ := dhcpv4.NewDiscovery(hw, prl, vc)
-		in, err := dhcpv4.FromBytes(disc.ToBytes())
-		if err != nil {
-			b.Fatal(err)
-		}
-		off, err := r.e.Handle(in, lanIn)
-		if err != nil {
-			b.Fatal(err)
-		}
-		o, _ := dhcpv4.FromBytes(off.Resp.ToBytes())
-		req, _ := dhcpv4.NewRequestFromOffer(o, prl, vc)
-		in2, err := dhcpv4.FromBytes(req.ToBytes())
-		if err != nil {
-			b.Fatal(err)
-		}
-		ack, err := r.e.Handle(in2, lanIn)
-		if err != nil || ack.Resp.MessageType() != dhcpv4.MessageTypeAck {
-			b.Fatal(err)
-		}
-		_ = ack.Resp.ToBytes()
-		rel := msg(&testing.T{}, dhcpv4.MessageTypeRelease, hw, dhcpv4.WithClientIP(ack.Resp.YourIPAddr), sidMod)
-		if _, err := r.e.Handle(rel, lanIn); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchDORA(b, r, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("vendor-07")))
 }
 
 // BenchmarkClassify is one request's classification alone: it must not

@@ -1,12 +1,9 @@
 package dhcpd
 
 import (
-	"net"
 	"testing"
-	"time"
 
 	"github.com/hadhcpd/hadhcpd/events"
-	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 // BenchmarkEngineDORAEvents is BenchmarkEngineDORA (one new client's
@@ -25,7 +22,6 @@ func BenchmarkEngineDORAEvents(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			r := newRig(&testing.T{})
-			r.e.spacing = -1
 			var m *events.Metrics
 			if c.bus {
 				m, _ = events.NewMetrics(nil)
@@ -36,47 +32,11 @@ func BenchmarkEngineDORAEvents(b *testing.B) {
 					defer s.Close()
 				}
 			}
-			doraLoop(b, r)
+			benchDORA(b, r)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "DORA/s")
 			if m != nil && c.stall {
 				b.ReportMetric(counterValue(&testing.T{}, m.Dropped), "dropped")
 			}
 		})
-	}
-}
-
-// doraLoop is BenchmarkEngineDORA's loop.
-func doraLoop(b *testing.B, r *rig) {
-	prl := dhcpv4.WithOption(dhcpv4.OptParameterRequestList(
-		dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer, dhcpv4.OptionDomainName))
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		r.clk.Advance(time.Millisecond)
-		hw := net.HardwareAddr{2, 4, 0, byte(i >> 16), byte(i >> 8), byte(i)}
-		disc, _ := dhcpv4.NewDiscovery(hw, prl)
-		in, err := dhcpv4.FromBytes(disc.ToBytes())
-		if err != nil {
-			b.Fatal(err)
-		}
-		off, err := r.e.Handle(in, lanIn)
-		if err != nil {
-			b.Fatal(err)
-		}
-		o, _ := dhcpv4.FromBytes(off.Resp.ToBytes())
-		req, _ := dhcpv4.NewRequestFromOffer(o, prl)
-		in2, err := dhcpv4.FromBytes(req.ToBytes())
-		if err != nil {
-			b.Fatal(err)
-		}
-		ack, err := r.e.Handle(in2, lanIn)
-		if err != nil || ack.Resp.MessageType() != dhcpv4.MessageTypeAck {
-			b.Fatal(err)
-		}
-		_ = ack.Resp.ToBytes()
-		rel := msg(&testing.T{}, dhcpv4.MessageTypeRelease, hw, dhcpv4.WithClientIP(ack.Resp.YourIPAddr),
-			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(srvAddr.AsSlice()))))
-		if _, err := r.e.Handle(rel, lanIn); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

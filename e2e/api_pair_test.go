@@ -115,6 +115,24 @@ type sseReader struct {
 	err error
 }
 
+// leaseAndLeave: a new client c1 on the LAN gets a lease from the pair
+// and stops without releasing it (dhclient -x); it returns the client and
+// its address.
+func (ap *apiPair) leaseAndLeave(t *testing.T) (*dhcpClient, string) {
+	t.Helper()
+	c1 := newClient(t, ap.net.Host("c1"))
+	c1.h.Connect(ap.lan, "eth0")
+	out, err := c1.dhclient(t)
+	m := ackRx.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("c1: no lease from the pair: %v\n%s", err, out)
+	}
+	if out, err := c1.dhclient(t, "-x"); err != nil { // stop it without a release
+		t.Fatalf("dhclient -x: %v\n%s", err, out)
+	}
+	return c1, m[1]
+}
+
 func (ap *apiPair) follow(t *testing.T, b *pairBox) *sseReader {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -194,17 +212,7 @@ func TestIntegrationAPIPair(t *testing.T) {
 	}
 	priEvents := ap.follow(t, ap.pri)
 
-	c1 := newClient(t, ap.net.Host("c1"))
-	c1.h.Connect(ap.lan, "eth0")
-	out, err := c1.dhclient(t)
-	m := ackRx.FindStringSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("c1: no lease from the pair: %v\n%s", err, out)
-	}
-	ip := m[1]
-	if out, err := c1.dhclient(t, "-x"); err != nil { // stop it without a release
-		t.Fatalf("dhclient -x: %v\n%s", err, out)
-	}
+	c1, ip := ap.leaseAndLeave(t)
 	granted := priEvents.wait(t, "granted "+ip, 5*time.Second, func(ev events.Event) bool {
 		return ev.Type == events.TypeLease && ev.Action == events.Granted && ev.IP.String() == ip
 	})
@@ -259,7 +267,7 @@ func TestIntegrationAPIPair(t *testing.T) {
 	// The client comes back (same address: the record kept it), then the
 	// sync cable is cut: COMMUNICATIONS-INTERRUPTED, and a release would
 	// race the partner's view of the client. Refused; nothing changes.
-	out, err = c1.dhclient(t)
+	out, err := c1.dhclient(t)
 	if m := ackRx.FindStringSubmatch(out); err != nil || m == nil || m[1] != ip {
 		t.Fatalf("c1 again: want %s back: %v\n%s", ip, err, out)
 	}

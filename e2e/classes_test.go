@@ -129,23 +129,12 @@ func TestIntegrationH18aClassesBootReservations(t *testing.T) {
 	requireLanguage(t)
 	lab.Bin.Path(t)
 	n := testnet.New(t, "h18a")
-	lan := n.Switch("lan")
-	srv := n.Host("srv")
-	srv.Connect(lan, "eth0", "192.0.2.1/24")
+	lan, srv, _ := lanBox(t, n, "srv", withDir(classesConfig))
 	// The relay agent: its own address on the LAN, giaddr on the far
 	// network the server routes through it.
 	rly := n.Host("rly")
 	rly.Connect(lan, "eth0", "192.0.2.2/24", "198.51.100.1/24")
 	srv.MustIP("route", "add", "198.51.100.0/24", "via", "192.0.2.2")
-	dir := t.TempDir()
-	box := lab.NewBox(t, srv, "srv", dir, fmt.Sprintf(classesConfig, dir))
-	box.Start()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("hadhcpd log:\n%s", lab.Tail(box.Log.String(), 200))
-		}
-	})
-	box.WaitLog("hadhcpd running", 10*time.Second)
 	ch := n.Host("cli")
 	ch.Connect(lan, "eth0")
 

@@ -2,14 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/internal/lab"
+	"github.com/hadhcpd/hadhcpd/internal/testcert"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
@@ -244,34 +238,17 @@ func TestIntegrationFailoverConfigSync(t *testing.T) {
 	g.sec.Stop(t)
 }
 
-// testCA is a throwaway certificate authority for the TLS tests.
+// testCA is a throwaway certificate authority for the TLS tests, its
+// certificate written to file.
 type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string // its certificate, PEM
+	*testcert.CA
+	file string
 }
 
 func newTestCA(t *testing.T, dir, name string) *testCA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &testCA{cert: cert, key: key, file: filepath.Join(dir, name+"-ca.pem")}
-	writePEM(t, ca.file, "CERTIFICATE", der)
+	ca := &testCA{CA: testcert.NewCA(t, name), file: filepath.Join(dir, name+"-ca.pem")}
+	writePEMFile(t, ca.file, ca.PEM)
 	return ca
 }
 
@@ -279,34 +256,16 @@ func newTestCA(t *testing.T, dir, name string) *testCA {
 // server use: each end of the link is both) and returns the auth value.
 func (ca *testCA) issue(t *testing.T, dir, name, trust string) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:    []string{name},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, keyFile := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	writePEM(t, cert, "CERTIFICATE", der)
-	writePEM(t, keyFile, "PRIVATE KEY", kder)
-	return fmt.Sprintf("{tls: {cert: %s, key: %s, ca: %s}}", cert, keyFile, trust)
+	certPEM, keyPEM := ca.Issue(t, name, testcert.Both, name)
+	cert, key := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	writePEMFile(t, cert, certPEM)
+	writePEMFile(t, key, keyPEM)
+	return fmt.Sprintf("{tls: {cert: %s, key: %s, ca: %s}}", cert, key, trust)
 }
 
-func writePEM(t *testing.T, file, typ string, der []byte) {
+func writePEMFile(t *testing.T, file string, b []byte) {
 	t.Helper()
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(file, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

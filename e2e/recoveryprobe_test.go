@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hadhcpd/hadhcpd/control"
-	"github.com/hadhcpd/hadhcpd/internal/dhcpload"
 	"github.com/hadhcpd/hadhcpd/internal/lab"
 	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
@@ -29,32 +27,10 @@ func TestIntegrationRecoveryProbing(t *testing.T) {
 	testnet.RequireCmd(t, "curl")
 	lab.Bin.Path(t)
 	n := testnet.New(t, "hhard")
-	lan := n.Switch("lan")
-	srv := n.Host("srv")
-	srv.Connect(lan, "eth0", "192.0.2.1/24")
-	dir := t.TempDir()
-	box := lab.NewBox(t, srv, "solo", dir, fmt.Sprintf(stormConfig, dir))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("hadhcpd log:\n%s", lab.Tail(box.Log.String(), 80))
-		}
-	})
-	box.Start()
-	box.WaitLog("hadhcpd running", 10*time.Second)
-
-	cl := n.Host("cl")
-	cl.Connect(lan, "eth0")
-	var link *dhcpload.PacketLink
-	if err := cl.Do(func() (err error) { link, err = dhcpload.OpenPacketLink("eth0"); return }); err != nil {
-		t.Fatal(err)
-	}
+	lan, srv, box := lanBox(t, n, "solo", withDir(stormConfig))
 	// One population: it answers ARP for every address it holds, as the
 	// real clients would.
-	pop, err := dhcpload.New(link, dhcpload.Config{MACPrefix: [2]byte{0x5e, 0x02}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pop.Close() })
+	pop := lanPopulation(t, n, lan, "cl", [2]byte{0x5e, 0x02})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const before = 40
@@ -69,7 +45,7 @@ func TestIntegrationRecoveryProbing(t *testing.T) {
 
 	// The box dies; records in the middle of its journal are damaged.
 	box.Kill(syscall.SIGKILL, 10*time.Second)
-	state := filepath.Join(dir, "state")
+	state := filepath.Join(box.Dir, "state")
 	ents, err := os.ReadDir(state)
 	if err != nil {
 		t.Fatal(err)

@@ -76,18 +76,7 @@ func TestIntegrationSharedNetwork(t *testing.T) {
 	testnet.RequireCmd(t, "dhclient", "busybox", "dhcrelay")
 	lab.Bin.Path(t)
 	n := testnet.New(t, "h18b")
-	lan := n.Switch("lan")
-	srv := n.Host("srv")
-	srv.Connect(lan, "eth0", "192.0.2.1/24")
-	dir := t.TempDir()
-	box := lab.NewBox(t, srv, "srv", dir, fmt.Sprintf(sharedConfig, dir))
-	box.Start()
-	box.WaitLog("hadhcpd running", 10*time.Second)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("hadhcpd log:\n%s", lab.Tail(box.Log.String(), 80))
-		}
-	})
+	lan, srv, box := lanBox(t, n, "srv", withDir(sharedConfig))
 
 	t.Run("direct", func(t *testing.T) {
 		// The link's second subnet is on-link for the server and the
@@ -169,18 +158,8 @@ func TestIntegrationNotAuthoritative(t *testing.T) {
 	for _, auth := range []bool{true, false} {
 		t.Run(fmt.Sprintf("authoritative=%v", auth), func(t *testing.T) {
 			n := testnet.New(t, "h18b")
-			lan := n.Switch("lan")
-			srv := n.Host("srv")
-			srv.Connect(lan, "eth0", "192.0.2.1/24")
-			dir := t.TempDir()
-			cfg := strings.Replace(fmt.Sprintf(sharedConfig, dir), "dhcp:\n", fmt.Sprintf("dhcp:\n  authoritative: %v\n", auth), 1)
-			box := lab.NewBox(t, srv, "srv", dir, cfg)
-			box.Start()
-			box.WaitLog("hadhcpd running", 10*time.Second)
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("hadhcpd log:\n%s", lab.Tail(box.Log.String(), 60))
-				}
+			lan, _, _ := lanBox(t, n, "srv", func(dir string) string {
+				return strings.Replace(fmt.Sprintf(sharedConfig, dir), "dhcp:\n", fmt.Sprintf("dhcp:\n  authoritative: %v\n", auth), 1)
 			})
 			initReboot := func(c *dhcpClient) string {
 				t.Helper()

@@ -234,17 +234,7 @@ func TestIntegrationStatusPage(t *testing.T) {
 	b := browser(t, chromium)
 	t.Logf("chromium started after %v", time.Since(begin).Round(time.Millisecond))
 	ap.waitReady(t)
-	c1 := newClient(t, ap.net.Host("c1"))
-	c1.h.Connect(ap.lan, "eth0")
-	out, err := c1.dhclient(t)
-	m := ackRx.FindStringSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("c1: no lease from the pair: %v\n%s", err, out)
-	}
-	ip := m[1]
-	if out, err := c1.dhclient(t, "-x"); err != nil {
-		t.Fatalf("dhclient -x: %v\n%s", err, out)
-	}
+	_, ip := ap.leaseAndLeave(t)
 	dir := artefactDir(t, "statuspage")
 	const pool = "192.0.2.100-192.0.2.200"
 	pri := openPage(t, b, "pri", nsProxy(t, ap.ops, "192.0.2.2:9768"))
@@ -265,7 +255,7 @@ func TestIntegrationStatusPage(t *testing.T) {
 	}
 	// The lease search, as a person uses it: type the address, search.
 	sctx, scancel := context.WithTimeout(pri.ctx, 10*time.Second)
-	err = chromedp.Do(sctx, chromedp.SendKeys("#q", ip), chromedp.Click("#search button"), chromedp.WaitVisible("#leases"))
+	err := chromedp.Do(sctx, chromedp.SendKeys("#q", ip), chromedp.Click("#search button"), chromedp.WaitVisible("#leases"))
 	scancel()
 	if err != nil {
 		t.Fatalf("lease search: %v", err)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -55,30 +54,8 @@ func TestIntegrationLANStorm(t *testing.T) {
 	testnet.RequireCmd(t, "curl")
 	lab.Bin.Path(t)
 	n := testnet.New(t, "hhard")
-	lan := n.Switch("lan")
-	srv := n.Host("srv")
-	srv.Connect(lan, "eth0", "192.0.2.1/24")
-	dir := t.TempDir()
-	box := lab.NewBox(t, srv, "storm", dir, fmt.Sprintf(stormConfig, dir))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("hadhcpd log:\n%s", lab.Tail(box.Log.String(), 60))
-		}
-	})
-	box.Start()
-	box.WaitLog("hadhcpd running", 10*time.Second)
-
-	known := n.Host("known")
-	known.Connect(lan, "eth0")
-	var link *dhcpload.PacketLink
-	if err := known.Do(func() (err error) { link, err = dhcpload.OpenPacketLink("eth0"); return }); err != nil {
-		t.Fatal(err)
-	}
-	pop, err := dhcpload.New(link, dhcpload.Config{MACPrefix: [2]byte{0x5e, 0x01}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pop.Close() })
+	lan, srv, box := lanBox(t, n, "storm", withDir(stormConfig))
+	pop := lanPopulation(t, n, lan, "known", [2]byte{0x5e, 0x01})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	held := make([]dhcpload.Result, stormKnown)

@@ -139,7 +139,7 @@ func CheckConfig(cfg *config.Config, rep *Report) {
 			rep.MapNote(Pos{}, w.Key, w.Key, "check-config warns: "+w.Reason)
 		}
 	}
-	for _, e := range flatten(err) {
+	for _, e := range config.Errors(err) {
 		var ce *config.ConfigError
 		if errors.As(e, &ce) {
 			rep.Unsupported(Pos{}, ce.Key, "check-config refuses the written configuration: "+ce.Reason)
@@ -147,21 +147,6 @@ func CheckConfig(cfg *config.Config, rep *Report) {
 			rep.Unsupported(Pos{}, "(written configuration)", "check-config refuses it: "+e.Error())
 		}
 	}
-}
-
-// flatten splits a joined error into its parts.
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 // ErrInput marks an import refused because of what it was given: a source

@@ -20,50 +20,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" != 0 ]; then echo "bench-classes: needs root (network namespaces); skipped" >&2; exit 0; fi
-for c in perfdhcp ip python3; do
-	command -v "$c" >/dev/null || { echo "bench-classes: $c not installed (make deps); skipped" >&2; exit 0; }
-done
-
-ID=hcb$$
-SRV=$ID-srv CLI=$ID-cli
-WORK=$(mktemp -d /tmp/hcb-bench.XXXXXX)
-SRV_PID=""
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+bench_needs bench-classes perfdhcp ip python3
+one_box_lab hcb
 PROBE_SECS=${PROBE_SECS:-3}
 RUN_SECS=${RUN_SECS:-10}
 
-cleanup() {
-	stop_server
-	for ns in $SRV $CLI; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-go build -trimpath -o "$WORK/hadhcpd" ./cmd/hadhcpd
-
-ip netns add $SRV
-ip netns add $CLI
-ip link add ${ID}a netns $SRV type veth peer name ${ID}b netns $CLI
-ip -n $SRV link set ${ID}a name eth0
-ip -n $CLI link set ${ID}b name eth0
-ip -n $SRV addr add 198.18.0.1/15 dev eth0
-ip -n $CLI addr add 198.18.0.2/15 dev eth0
-for ns in $SRV $CLI; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
-
 POOL_BIG="198.18.1.0-198.19.255.254"
-
-stop_server() {
-	if [ -n "$SRV_PID" ]; then
-		kill "$SRV_PID" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$SRV_PID" 2>/dev/null || true
-		wait "$SRV_PID" 2>/dev/null || true
-		SRV_PID=""
-	fi
-}
 
 # classes_section FIRST LAST ROUTER: dhcp_section's addresses with the
 # classes, pool rules and reservations, in a shared network of 4 subnets
@@ -148,17 +112,8 @@ start_server() {
 	"$WORK/hadhcpd" check-config -c "$WORK/hadhcpd.yaml" >/dev/null
 	ip netns exec $SRV $SRV_RUN "$WORK/hadhcpd" run -c "$WORK/hadhcpd.yaml" >"$WORK/server.log" 2>&1 &
 	SRV_PID=$!
-	for _ in $(seq 100); do
-		if ip netns exec $SRV ss -uln 2>/dev/null | grep -q ':67 '; then break; fi
-		sleep 0.05
-	done
-	sleep 0.5 # a raw socket opens after the UDP one
-	kill -0 "$SRV_PID" 2>/dev/null || { echo "bench-classes: $kind did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
+	wait_serving bench-classes "$kind"
 }
-
-PERF_NS=$CLI PERF_LOCAL=198.18.0.2 PERF_TARGET=198.18.0.1
-server_pids() { echo "$SRV_PID"; }
-. scripts/bench-lib.sh
 
 echo "== plain: bench-dhcp.sh's config; classes: 20 classes, pool allow/deny, 10,000 reservations inside the pools$([ "${SHARED:-1}" = 1 ] && echo ', a shared network of 4 subnets')"
 echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes)"

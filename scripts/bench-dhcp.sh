@@ -19,52 +19,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" != 0 ]; then echo "bench-dhcp: needs root (network namespaces); skipped" >&2; exit 0; fi
-for c in perfdhcp kea-dhcp4 ip python3; do
-	command -v "$c" >/dev/null || { echo "bench-dhcp: $c not installed (make deps); skipped" >&2; exit 0; }
-done
-
-ID=hdb$$
-SRV=$ID-srv CLI=$ID-cli
-WORK=$(mktemp -d /tmp/hdb-bench.XXXXXX)
-SRV_PID=""
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+bench_needs bench-dhcp perfdhcp kea-dhcp4 ip python3
+one_box_lab hdb
 PROBE_SECS=${PROBE_SECS:-3}
 RUN_SECS=${RUN_SECS:-15}
-
-cleanup() {
-	stop_server
-	for ns in $SRV $CLI; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-go build -trimpath -o "$WORK/hadhcpd" ./cmd/hadhcpd
-
-ip netns add $SRV
-ip netns add $CLI
-ip link add ${ID}a netns $SRV type veth peer name ${ID}b netns $CLI
-ip -n $SRV link set ${ID}a name eth0
-ip -n $CLI link set ${ID}b name eth0
-ip -n $SRV addr add 198.18.0.1/15 dev eth0
-ip -n $CLI addr add 198.18.0.2/15 dev eth0
-for ns in $SRV $CLI; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
 
 # Pools: the 130k one fills the /15 (minus the lab's own addresses); the 10k one.
 POOL_BIG="198.18.1.0-198.19.255.254"
 POOL_SMALL="198.18.1.0-198.18.40.15"
-
-stop_server() {
-	if [ -n "$SRV_PID" ]; then
-		kill "$SRV_PID" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$SRV_PID" 2>/dev/null || true
-		wait "$SRV_PID" 2>/dev/null || true
-		SRV_PID=""
-	fi
-}
 
 # start_server hadhcpd|kea POOLRANGE: fresh state, then wait until it listens.
 start_server() {
@@ -88,18 +52,8 @@ start_server() {
 			kea-dhcp4 -c "$WORK/kea.json" >"$WORK/server.log" 2>&1 &
 	fi
 	SRV_PID=$!
-	for _ in $(seq 100); do
-		if ip netns exec $SRV ss -uln 2>/dev/null | grep -q ':67 ' || ip netns exec $SRV ss -0 -a 2>/dev/null | grep -q .; then break; fi
-		sleep 0.05
-	done
-	sleep 0.5 # a raw socket opens after the UDP one
-	kill -0 "$SRV_PID" 2>/dev/null || { echo "bench-dhcp: $kind did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
+	wait_serving bench-dhcp "$kind"
 }
-
-PERF_NS=$CLI PERF_LOCAL=198.18.0.2 PERF_TARGET=198.18.0.1
-server_pids() { echo "$SRV_PID"; }
-# perf, stats, find_rate, measure: the procedure bench-ha.sh shares.
-. scripts/bench-lib.sh
 
 if [ -n "$SRV_PIN" ]; then
 	echo "== PIN=1: each server on CPU 1 (a Go server then runs with GOMAXPROCS=1, Kea's one thread has the core to itself), perfdhcp on CPU 0"

@@ -14,6 +14,10 @@
 #   start_server KIND POOLRANGE   KIND fresh (empty lease store), serving on return
 #   stop_server                   stop every process start_server started, by PID
 #   server_pids                   the PIDs whose CPU and RSS count for KIND
+# A script that benchmarks one box at a time (bench-dhcp.sh, bench-classes.sh)
+# calls bench_needs and one_box_lab instead: they set WORK, PERF_NS,
+# PERF_LOCAL, PERF_TARGET and define stop_server and server_pids; its
+# start_server starts a server in $SRV, sets SRV_PID and calls wait_serving.
 
 # Debian's python3, not a user's pyenv shim (a shell script that costs a
 # few hundred ms of CPU per call, next to the servers being measured).
@@ -216,3 +220,74 @@ measure() {
 	EOF
 	[ -z "$extra" ] || echo "$extra"
 } >"$WORK/measure.out"
+
+# bench_needs NAME CMD...: exits the script (0: a skip, not a failure) unless
+# it runs as root with every CMD installed.
+bench_needs() {
+	local name=$1 c
+	shift
+	if [ "$(id -u)" != 0 ]; then echo "$name: needs root (network namespaces); skipped" >&2; exit 0; fi
+	for c in "$@"; do
+		command -v "$c" >/dev/null || { echo "$name: $c not installed (make deps); skipped" >&2; exit 0; }
+	done
+}
+
+# one_box_lab PREFIX: the topology of the one-box benchmarks: namespaces
+# PREFIX$$-srv ($SRV, the server at 198.18.0.1/15) and PREFIX$$-cli ($CLI,
+# perfdhcp at 198.18.0.2/15) joined by a veth named eth0 on both sides, a
+# fresh $WORK with hadhcpd built into it, and an EXIT trap that stops the
+# server and removes all of it. It defines stop_server (the one process
+# SRV_PID) and server_pids for the procedure above.
+one_box_lab() {
+	local id=$1$$
+	SRV=$id-srv CLI=$id-cli
+	WORK=$(mktemp -d "/tmp/$1-bench.XXXXXX")
+	SRV_PID=""
+	PERF_NS=$CLI PERF_LOCAL=198.18.0.2 PERF_TARGET=198.18.0.1
+	stop_server() {
+		if [ -n "$SRV_PID" ]; then
+			kill "$SRV_PID" 2>/dev/null || true
+			for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+			kill -9 "$SRV_PID" 2>/dev/null || true
+			wait "$SRV_PID" 2>/dev/null || true
+			SRV_PID=""
+		fi
+	}
+	server_pids() { echo "$SRV_PID"; }
+	trap one_box_cleanup EXIT
+
+	go build -trimpath -o "$WORK/hadhcpd" ./cmd/hadhcpd
+
+	ip netns add "$SRV"
+	ip netns add "$CLI"
+	ip link add "${id}a" netns "$SRV" type veth peer name "${id}b" netns "$CLI"
+	ip -n "$SRV" link set "${id}a" name eth0
+	ip -n "$CLI" link set "${id}b" name eth0
+	ip -n "$SRV" addr add 198.18.0.1/15 dev eth0
+	ip -n "$CLI" addr add 198.18.0.2/15 dev eth0
+	local ns
+	for ns in $SRV $CLI; do ip -n "$ns" link set lo up; ip -n "$ns" link set eth0 up; done
+}
+
+# one_box_cleanup: one_box_lab's EXIT trap.
+one_box_cleanup() {
+	stop_server
+	local ns p
+	for ns in $SRV $CLI; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+
+# wait_serving NAME KIND: waits (5 s at most) until the server in $SRV
+# listens on UDP port 67 or, Kea, has a packet socket open, then exits the
+# script with the server's log if SRV_PID has died.
+wait_serving() {
+	for _ in $(seq 100); do
+		if ip netns exec "$SRV" ss -uln 2>/dev/null | grep -q ':67 ' || ip netns exec "$SRV" ss -0 -a 2>/dev/null | grep -q .; then break; fi
+		sleep 0.05
+	done
+	sleep 0.5 # a raw socket opens after the UDP one
+	kill -0 "$SRV_PID" 2>/dev/null || { echo "$1: $2 did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
+}

@@ -184,35 +184,24 @@ func (p *parser) or() (*node, error) {
 	if p.depth > maxDepth {
 		return nil, p.errAt(p.peek().pos, "expression nested more than "+strconv.Itoa(maxDepth)+" levels deep")
 	}
-	l, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for t := p.peek(); t.kind == tIdent && (t.text == "or" || t.text == "sor"); t = p.peek() {
-		p.next()
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		if err := p.needBool(l, "'"+t.text+"'"); err != nil {
-			return nil, err
-		}
-		if err := p.needBool(r, "'"+t.text+"'"); err != nil {
-			return nil, err
-		}
-		l = &node{op: opOr, typ: typBool, pos: l.pos, end: r.end, a: l, b: r}
-	}
-	return l, nil
+	return p.boolChain(p.and, opOr, "or", "sor")
 }
 
 func (p *parser) and() (*node, error) {
-	l, err := p.not()
+	return p.boolChain(p.not, opAnd, "and", "sand")
+}
+
+// boolChain parses operands (next) joined by o, spelt word or twin (the
+// two spellings parse alike), left to right; both sides of each must be
+// boolean.
+func (p *parser) boolChain(next func() (*node, error), o op, word, twin string) (*node, error) {
+	l, err := next()
 	if err != nil {
 		return nil, err
 	}
-	for t := p.peek(); t.kind == tIdent && (t.text == "and" || t.text == "sand"); t = p.peek() {
+	for t := p.peek(); t.kind == tIdent && (t.text == word || t.text == twin); t = p.peek() {
 		p.next()
-		r, err := p.not()
+		r, err := next()
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +211,7 @@ func (p *parser) and() (*node, error) {
 		if err := p.needBool(r, "'"+t.text+"'"); err != nil {
 			return nil, err
 		}
-		l = &node{op: opAnd, typ: typBool, pos: l.pos, end: r.end, a: l, b: r}
+		l = &node{op: o, typ: typBool, pos: l.pos, end: r.end, a: l, b: r}
 	}
 	return l, nil
 }

@@ -2,6 +2,7 @@ package isc
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"sort"
 	"strings"
@@ -170,12 +171,8 @@ func (c *conv) finishOpts(p *params, key string) map[string]any {
 	}
 	if vs != "" && c.spaces[vs].carrier == "" {
 		subs := map[string]any{}
-		for k, v := range c.global.sub[vs] {
-			subs[k] = v
-		}
-		for k, v := range p.sub[vs] {
-			subs[k] = v
-		}
+		maps.Copy(subs, c.global.sub[vs])
+		maps.Copy(subs, p.sub[vs])
 		if len(subs) == 0 {
 			// The space is chosen here (a class) and its values set
 			// elsewhere (a subnet): take them from there.
@@ -185,9 +182,7 @@ func (c *conv) finishOpts(p *params, key string) map[string]any {
 					continue
 				}
 				if len(from) == 0 {
-					for k, v := range o.p.sub[vs] {
-						subs[k] = v
-					}
+					maps.Copy(subs, o.p.sub[vs])
 				}
 				from = append(from, o.key)
 			}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/config"
 	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
@@ -16,12 +15,7 @@ import (
 // convert imports a fixture as `hadhcpd import isc` does.
 func convert(t *testing.T, conf, root string) *migrate.Result {
 	t.Helper()
-	res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: conf, Root: root,
-		Defaults: migrate.Defaults{Interfaces: []string{"eth0"}, StateDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return migratetest.Convert(t, Format(), conf, root, migrate.Defaults{Interfaces: []string{"eth0"}})
 }
 
 func noProblems(t *testing.T, res *migrate.Result) {
@@ -33,26 +27,6 @@ func noProblems(t *testing.T, res *migrate.Result) {
 	}
 }
 
-func reportHas(t *testing.T, res *migrate.Result, want ...string) {
-	t.Helper()
-	var b strings.Builder
-	_ = res.Report.WriteText(&b)
-	for _, w := range want {
-		if !strings.Contains(b.String(), w) {
-			t.Errorf("report lacks %q:\n%s", w, b.String())
-		}
-	}
-}
-
-func classByName(d *config.DHCPConfig, name string) *config.ClientClassConfig {
-	for i := range d.ClientClasses {
-		if d.ClientClasses[i].Name == name {
-			return &d.ClientClasses[i]
-		}
-	}
-	return nil
-}
-
 // PXE: the BIOS/UEFI split by client architecture (option 93), the PXE
 // vendor space in option 43, boot fields on classes and a host, pools
 // restricted to classes, T1/T2, a reservation inside a pool.
@@ -60,7 +34,7 @@ func TestFixturePXE(t *testing.T) {
 	res := convert(t, "testdata/pxe/dhcpd.conf", "")
 	noProblems(t, res)
 	d := res.Config.DHCP
-	pxe := classByName(d, "pxeclients")
+	pxe := migratetest.Class(d, "pxeclients")
 	if pxe == nil || pxe.Test != "substring(option[60].hex,0,9) == 'PXEClient'" || pxe.NextServer != "192.0.2.10" || pxe.ServerName != "tftp1" {
 		t.Fatalf("pxeclients = %+v", pxe)
 	}
@@ -73,7 +47,7 @@ func TestFixturePXE(t *testing.T) {
 		"if-3": {"member('pxeclients') and not (option[93].hex == 0x0007 or option[93].hex == 0x0009) and not (option[93].hex == 0x0006)", "undionly.kpxe"},
 		"ipxe": {"option[77].exists and option[77].hex == 'iPXE'", "http://192.0.2.10/boot.ipxe"},
 	} {
-		cl := classByName(d, name)
+		cl := migratetest.Class(d, name)
 		if cl == nil || cl.Test != want[0] || cl.BootFile != want[1] {
 			t.Errorf("class %s = %+v, want test %q file %q", name, cl, want[0], want[1])
 		}
@@ -106,7 +80,7 @@ func TestFixturePXE(t *testing.T) {
 func TestFixtureUniFi(t *testing.T) {
 	res := convert(t, "testdata/unifi.conf", "")
 	d := res.Config.DHCP
-	cl := classByName(d, "ubnt")
+	cl := migratetest.Class(d, "ubnt")
 	if cl == nil || cl.Test != "substring(option[60].hex,0,4) == 'ubnt'" ||
 		fmt.Sprint(cl.Options["vendor_specific"]) != "map[options:map[unifi_address:198.51.100.5] space:ubnt]" {
 		t.Fatalf("ubnt = %+v", cl)
@@ -127,18 +101,18 @@ func TestFixturePhones(t *testing.T) {
 	res := convert(t, "testdata/phones.conf", "")
 	noProblems(t, res)
 	d := res.Config.DHCP
-	ph := classByName(d, "cisco-phones")
+	ph := migratetest.Class(d, "cisco-phones")
 	if ph == nil || ph.Match != "substring(pkt4.mac,0,3)" || !reflect.DeepEqual(ph.Members, []string{"00:04:f2", "00:1b:d4", "00:1e:7a"}) {
 		t.Fatalf("cisco-phones = %+v", ph)
 	}
 	if fmt.Sprint(ph.Options["voice_vlan"]) != "[120 voice]" || fmt.Sprint(ph.Options["cisco_tftp"]) != "[203.0.113.20 203.0.113.21]" || *ph.DefaultLeaseTime != 24*time.Hour {
 		t.Errorf("cisco-phones options = %v", ph.Options)
 	}
-	sub := classByName(d, "cisco-phones:00:1e:7a")
+	sub := migratetest.Class(d, "cisco-phones:00:1e:7a")
 	if sub == nil || sub.Test != "substring(pkt4.mac,0,3) == 0x001e7a" || fmt.Sprint(sub.Options["cisco_tftp"]) != "[203.0.113.22]" || d.ClientClasses[0].Name != sub.Name {
 		t.Errorf("subclass with parameters = %+v (want first, before its class)", d.ClientClasses)
 	}
-	bm := classByName(d, "by-mac")
+	bm := migratetest.Class(d, "by-mac")
 	if bm == nil || bm.Match != "hexstring(substring(pkt4.mac,0,6),':')" || !reflect.DeepEqual(bm.Members, []string{"'00:04:f2:01:02:03'"}) {
 		t.Errorf("binary-to-ascii class = %+v (members padded as hexstring writes them)", bm)
 	}
@@ -185,14 +159,14 @@ func TestFixtureCampusRoot(t *testing.T) {
 	if d.Authoritative == nil || !*d.Authoritative || d.MaxLeaseTime != 365*24*time.Hour || !reflect.DeepEqual(d.Interfaces, []string{"eth1"}) {
 		t.Errorf("authoritative %v max lease %v interfaces %v", d.Authoritative, d.MaxLeaseTime, d.Interfaces)
 	}
-	reportHas(t, res, "/etc/dhcp/campus-hosts.conf:8: host-identifier option agent.circuit-id", "remote-port 67: hadhcpd answers", "max-lease-time -1 -> dhcp.max_lease_time (infinite")
+	migratetest.ReportHas(t, res, "/etc/dhcp/campus-hosts.conf:8: host-identifier option agent.circuit-id", "remote-port 67: hadhcpd answers", "max-lease-time -1 -> dhcp.max_lease_time (infinite")
 	migratetest.Load(t, res)
 }
 
 // Without --root the absolute include is reported, and the rest read.
 func TestFixtureCampusNoRoot(t *testing.T) {
 	res := convert(t, "testdata/root/etc/dhcp/dhcpd.conf", "")
-	reportHas(t, res, "INVALID", "dhcpd.conf:32", "include: open /etc/dhcp/campus-hosts.conf", "with --root")
+	migratetest.ReportHas(t, res, "INVALID", "dhcpd.conf:32", "include: open /etc/dhcp/campus-hosts.conf", "with --root")
 	if len(res.Config.DHCP.SharedNetworks) != 1 {
 		t.Errorf("the file around the include is not mapped: %+v", res.Config.DHCP)
 	}
@@ -282,7 +256,7 @@ host b { host-identifier option agent.circuit-id "port7"; hardware ethernet 00:1
 		rs[1].CircuitID != "'port7'" || rs[1].HWAddress != "" {
 		t.Errorf("reservations %+v", rs)
 	}
-	reportHas(t, res, "x.conf:3: hardware ethernet 00:11:22:33:44:66: host b is matched by its circuit_id")
+	migratetest.ReportHas(t, res, "x.conf:3: hardware ethernet 00:11:22:33:44:66: host b is matched by its circuit_id")
 }
 
 // DOCSIS: ISC's vendor space is option 125, each enterprise carrying a
@@ -320,7 +294,7 @@ func TestClassInSubnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := classByName(res.Config.DHCP, "Arista"); c == nil || c.Test != "substring(option[60].hex,0,6) == 'Arista'" || c.Options["boot_file_name"] != "http://192.0.2.5/bootstrap" {
+	if c := migratetest.Class(res.Config.DHCP, "Arista"); c == nil || c.Test != "substring(option[60].hex,0,6) == 'Arista'" || c.Options["boot_file_name"] != "http://192.0.2.5/bootstrap" {
 		t.Errorf("classes %+v", res.Config.DHCP.ClientClasses)
 	}
 	if bad := migratetest.SourceProblems(res.Report); len(bad) > 0 {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadhcpd/hadhcpd/config"
 	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 	"github.com/hadhcpd/hadhcpd/migrate/migratetest"
@@ -15,12 +14,7 @@ import (
 
 func convert(t *testing.T, conf, root string, d migrate.Defaults) *migrate.Result {
 	t.Helper()
-	d.StateDir = t.TempDir()
-	res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: conf, Root: root, Defaults: d})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return migratetest.Convert(t, Format(), conf, root, d)
 }
 
 func problems(res *migrate.Result) map[string]string {
@@ -29,26 +23,6 @@ func problems(res *migrate.Result) map[string]string {
 		out[strings.TrimPrefix(it.Pos.String(), "testdata/")] = it.Source
 	}
 	return out
-}
-
-func reportHas(t *testing.T, res *migrate.Result, want ...string) {
-	t.Helper()
-	var b strings.Builder
-	_ = res.Report.WriteText(&b)
-	for _, w := range want {
-		if !strings.Contains(b.String(), w) {
-			t.Errorf("report lacks %q:\n%s", w, b.String())
-		}
-	}
-}
-
-func class(d *config.DHCPConfig, name string) *config.ClientClassConfig {
-	for i := range d.ClientClasses {
-		if d.ClientClasses[i].Name == name {
-			return &d.ClientClasses[i]
-		}
-	}
-	return nil
 }
 
 // PXE: classes by vendor class and architecture with boot fields, the PXE
@@ -61,12 +35,12 @@ func TestFixturePXE(t *testing.T) {
 		t.Errorf("problems %v", p)
 	}
 	d := res.Config.DHCP
-	pxe := class(d, "pxe")
+	pxe := migratetest.Class(d, "pxe")
 	if pxe == nil || pxe.NextServer != "192.0.2.10" || pxe.ServerName != "tftp1" ||
 		fmt.Sprint(pxe.Options["vendor_specific"]) != "map[options:map[pxe_boot_menu:[32768 4 Boot] pxe_discovery_control:3] space:vendor_encapsulated_options_space]" {
 		t.Fatalf("pxe = %+v", pxe)
 	}
-	if u := class(d, "pxe-uefi"); u == nil || u.BootFile != "ipxe.efi" || u.Test != "member('pxe') and (option[93].hex == 0x0007 or option[93].hex == 0x0009)" {
+	if u := migratetest.Class(d, "pxe-uefi"); u == nil || u.BootFile != "ipxe.efi" || u.Test != "member('pxe') and (option[93].hex == 0x0007 or option[93].hex == 0x0009)" {
 		t.Errorf("pxe-uefi = %+v", u)
 	}
 	s := d.Subnets[0]
@@ -94,14 +68,14 @@ func TestFixturePXE(t *testing.T) {
 // invented VIP: the report asks for --vip, and --vip is taken.
 func TestFixtureUniFi(t *testing.T) {
 	res := convert(t, "testdata/unifi.json", "", migrate.Defaults{})
-	cl := class(res.Config.DHCP, "ubnt")
+	cl := migratetest.Class(res.Config.DHCP, "ubnt")
 	if cl == nil || fmt.Sprint(cl.Options["vendor_specific"]) != "map[options:map[unifi_address:198.51.100.5] space:ubnt]" {
 		t.Fatalf("ubnt = %+v", cl)
 	}
 	if p := res.Config.DHCP.Subnets[0].Pools[0].Range; p != "198.51.100.1-198.51.100.254" {
 		t.Errorf("pool %s (the CIDR pool without network and broadcast)", p)
 	}
-	reportHas(t, res, "no address the source leaves unused for the virtual IP: pass --vip")
+	migratetest.ReportHas(t, res, "no address the source leaves unused for the virtual IP: pass --vip")
 	if len(res.Config.VRRP.Instances) != 0 {
 		t.Errorf("a VIP was invented: %+v", res.Config.VRRP.Instances)
 	}
@@ -112,7 +86,7 @@ func TestFixtureUniFi(t *testing.T) {
 	}
 	// The router is in the pool: the operator's choice is written, and
 	// the report says check-config refuses it.
-	reportHas(t, res, "from --vip; note: the source also uses this address", "check-config refuses the written configuration", "would lease its own virtual IP")
+	migratetest.ReportHas(t, res, "from --vip; note: the source also uses this address", "check-config refuses the written configuration", "would lease its own virtual IP")
 }
 
 // Cisco phones: a class by OUI with an array and a record option, a
@@ -121,14 +95,14 @@ func TestFixtureUniFi(t *testing.T) {
 func TestFixturePhones(t *testing.T) {
 	res := convert(t, "testdata/phones.json", "", migrate.Defaults{})
 	d := res.Config.DHCP
-	cl := class(d, "cisco-phones")
+	cl := migratetest.Class(d, "cisco-phones")
 	if cl == nil || fmt.Sprint(cl.Options["cisco_tftp"]) != "[203.0.113.20 203.0.113.21]" || fmt.Sprint(cl.Options["voice_vlan"]) != "[120 voice]" || *cl.DefaultLeaseTime != 24*time.Hour {
 		t.Fatalf("cisco-phones = %+v", cl)
 	}
 	if got := fmt.Sprint(d.Subnets[0].Options["cisco_tftp"]); got != "[203.0.113.99]" {
 		t.Errorf("option by code at the subnet = %s", got)
 	}
-	reportHas(t, res, "client class cisco-phones option cisco_tftp: also set in dhcp.subnets[203.0.113.0/24]: Kea gives that one")
+	migratetest.ReportHas(t, res, "client class cisco-phones option cisco_tftp: also set in dhcp.subnets[203.0.113.0/24]: Kea gives that one")
 	migratetest.Load(t, res)
 }
 
@@ -166,10 +140,10 @@ func TestFixtureCampusRoot(t *testing.T) {
 	if len(b.Reservations) != 1 || b.Reservations[0].ClientID != "01:00:16:3e:00:00:0a" {
 		t.Errorf("the global reservation without address is not in the second subnet: %+v", b.Reservations)
 	}
-	if g := class(d, "guests"); g == nil || g.Test != "not known" {
+	if g := migratetest.Class(d, "guests"); g == nil || g.Test != "not known" {
 		t.Errorf("guests = %+v", g)
 	}
-	reportHas(t, res, "kea-dhcp4.conf:6: control-sockets", "/etc/kea/global-hosts.json:3: reservation")
+	migratetest.ReportHas(t, res, "kea-dhcp4.conf:6: control-sockets", "/etc/kea/global-hosts.json:3: reservation")
 	migratetest.Load(t, res)
 }
 
@@ -259,7 +233,7 @@ func TestFixtureVIVSO(t *testing.T) {
 	if p := problems(res); len(p) > 0 {
 		t.Errorf("problems %v", p)
 	}
-	cl := class(res.Config.DHCP, "phones-1234")
+	cl := migratetest.Class(res.Config.DHCP, "phones-1234")
 	if cl == nil || cl.Test != "vendor-class[1234].exists" ||
 		fmt.Sprint(cl.Options["vivso_suboptions"]) != "[map[enterprise:1234 options:map[provisioning_url:https://192.0.2.11/prov vlan:120] space:vendor_1234]]" {
 		t.Fatalf("phones-1234 = %+v", cl)
@@ -275,7 +249,7 @@ func TestFixtureHALoadBalanceClasses(t *testing.T) {
 		t.Errorf("problems %v", p)
 	}
 	d := res.Config.DHCP
-	if c := class(d, "phones_s2"); c == nil || c.Test != "member('phones') and member('ALL')" {
+	if c := migratetest.Class(d, "phones_s2"); c == nil || c.Test != "member('phones') and member('ALL')" {
 		t.Errorf("phones_s2 = %+v", c)
 	}
 	var got []string

@@ -2,6 +2,7 @@ package kea
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -408,12 +409,8 @@ func (c *conv) finishOpts(so *scopeOpts, key string) map[string]any {
 	for _, k := range carry {
 		sp := c.encap[k]
 		subs := map[string]any{}
-		for sk, v := range c.global.sub[sp] {
-			subs[sk] = v
-		}
-		for sk, v := range so.sub[sp] {
-			subs[sk] = v
-		}
+		maps.Copy(subs, c.global.sub[sp])
+		maps.Copy(subs, so.sub[sp])
 		if len(subs) == 0 {
 			c.rep.Drop(migrate.Pos{}, key+".options."+k, "no sub-option of space "+sp+" is set: Kea sends nothing either")
 			continue

@@ -116,20 +116,16 @@ func weight(st *Stmt, i int) (w int, reverse bool, err error) {
 // trackInterfaces maps a vrrp_instance's `track_interface { IF [weight W] }`.
 func trackInterfaces(st *Stmt, in *config.VRRPInstance, k string, rep *migrate.Report) error {
 	for _, t := range st.Block {
+		w, ok, err := trackWeight(t, "track_interface: want `IF [weight W]`", rep)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
 		ti := config.TrackInterface{Name: t.word(0)}
-		if len(t.Words) > 1 {
-			if t.word(1) != "weight" {
-				return migrate.Errorf(t.Pos, "track_interface: want `IF [weight W]`, got %q", t.String())
-			}
-			w, rev, err := weight(t, 2)
-			if err != nil {
-				return err
-			}
-			if rev {
-				rep.Unsupported(t.Pos, t.String(), "reverse weights are not supported")
-				continue
-			}
-			ti.Weight = w
+		if w != nil {
+			ti.Weight = *w
 		}
 		in.TrackInterfaces = append(in.TrackInterfaces, ti)
 		rep.Map(t.Pos, t.String(), k+".track_interfaces")
@@ -142,25 +138,39 @@ func trackInterfaces(st *Stmt, in *config.VRRPInstance, k string, rep *migrate.R
 // (resolveTracks).
 func trackScripts(st *Stmt, in *config.VRRPInstance, rep *migrate.Report, pos map[string][]*Stmt) error {
 	for _, t := range st.Block {
-		ts := config.TrackScript{Name: t.word(0)}
-		if len(t.Words) > 1 {
-			if t.word(1) != "weight" {
-				return migrate.Errorf(t.Pos, "track_script: want `NAME [weight W]`, got %q", t.String())
-			}
-			w, rev, err := weight(t, 2)
-			if err != nil {
-				return err
-			}
-			if rev {
-				rep.Unsupported(t.Pos, t.String(), "reverse weights are not supported")
-				continue
-			}
-			ts.Weight = &w
+		w, ok, err := trackWeight(t, "track_script: want `NAME [weight W]`", rep)
+		if err != nil {
+			return err
 		}
-		in.TrackScripts = append(in.TrackScripts, ts)
+		if !ok {
+			continue
+		}
+		in.TrackScripts = append(in.TrackScripts, config.TrackScript{Name: t.word(0), Weight: w})
 		pos[in.Name] = append(pos[in.Name], t) // reported by resolveTracks
 	}
 	return nil
+}
+
+// trackWeight reads the optional `weight W` of a tracked item `NAME
+// [weight W]` (nil: none; want names the form for the error). ok is false
+// for a reverse weight, which is reported unsupported: the item is left
+// out.
+func trackWeight(t *Stmt, want string, rep *migrate.Report) (w *int, ok bool, err error) {
+	if len(t.Words) <= 1 {
+		return nil, true, nil
+	}
+	if t.word(1) != "weight" {
+		return nil, false, migrate.Errorf(t.Pos, "%s, got %q", want, t.String())
+	}
+	n, rev, err := weight(t, 2)
+	if err != nil {
+		return nil, false, err
+	}
+	if rev {
+		rep.Unsupported(t.Pos, t.String(), "reverse weights are not supported")
+		return nil, false, nil
+	}
+	return &n, true, nil
 }
 
 // resolveTracks applies what keepalived does once the whole file is read:
