@@ -64,7 +64,7 @@ func TestLifetimeBounds(t *testing.T) {
 			t.Errorf("%s: default/min/max %s, want %s", tc.what, tc.got, tc.want)
 		}
 	}
-	reportHas(t, res, "valid-lifetime (as max-valid-lifetime) -> dhcp.max_lease_time",
+	migratetest.ReportHas(t, res, "valid-lifetime (as max-valid-lifetime) -> dhcp.max_lease_time",
 		"k.json:2: valid-lifetime (as min-valid-lifetime) -> dhcp.client_classes[printers].min_lease_time",
 		"max-valid-lifetime (as valid-lifetime) -> dhcp.client_classes[max-only].default_lease_time")
 
@@ -76,7 +76,7 @@ func TestLifetimeBounds(t *testing.T) {
 }
 
 func cls(d *config.DHCPConfig, name string) (def, lo, hi *time.Duration) {
-	c := class(d, name)
+	c := migratetest.Class(d, name)
 	return c.DefaultLeaseTime, c.MinLeaseTime, c.MaxLeaseTime
 }
 
@@ -166,7 +166,7 @@ func TestBOOTPHook(t *testing.T) {
 	if b := res.Config.DHCP.BOOTP; b != "reserved" {
 		t.Errorf("bootp %q, want reserved", b)
 	}
-	reportHas(t, res, "libdhcp_bootp.so -> dhcp.bootp", "dynamic BOOTP", "is refused")
+	migratetest.ReportHas(t, res, "libdhcp_bootp.so -> dhcp.bootp", "dynamic BOOTP", "is refused")
 	if b := parse(t, sub).Config.DHCP.BOOTP; b != "off" {
 		t.Errorf("without the hook: bootp %q, want off", b)
 	}
