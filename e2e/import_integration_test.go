@@ -412,9 +412,15 @@ func TestIntegrationImportISCFailoverPair(t *testing.T) {
 	for i := range boxes {
 		b := &boxes[i]
 		dir := filepath.Join(m.dir, b.role)
-		b.cfg = m.importCmd("isc", filepath.Join(dir, "hadhcpd.yaml"), "--conf", filepath.Join(dir, "dhcpd.conf"),
+		args := []string{"--conf", filepath.Join(dir, "dhcpd.conf"),
 			"--leases", filepath.Join(dir, "dhcpd.leases"), "--state-dir", filepath.Join(dir, "state"), "--interface", "eth0",
-			"--vip", "router") // the pair is the subnet's router: 192.0.2.1 is its VIP
+			"--vip", "router"} // the pair is the subnet's router: 192.0.2.1 is its VIP
+		if b.role == "secondary" {
+			// ISC sets mclt and split on the primary only; hadhcpd's pair
+			// refuses its link until mode and mclt agree.
+			args = append(args, "--partner-conf", filepath.Join(m.dir, "primary", "dhcpd.conf"))
+		}
+		b.cfg = m.importCmd("isc", filepath.Join(dir, "hadhcpd.yaml"), args...)
 		c, err := config.Load(b.cfg)
 		if err != nil {
 			t.Fatalf("load the imported %s: %v", b.cfg, err)
@@ -428,6 +434,11 @@ func TestIntegrationImportISCFailoverPair(t *testing.T) {
 	if p.Failover == nil || s.Failover == nil || p.Failover.Role != "primary" || s.Failover.Role != "secondary" ||
 		p.Failover.Listen != s.Failover.Peer || p.Failover.Peer != s.Failover.Listen || p.Failover.Listen != "192.0.2.11:647" {
 		t.Errorf("failover sections: primary %+v, secondary %+v: want the roles and swapped listen/peer", p.Failover, s.Failover)
+	}
+	if pf, sf := p.Failover, s.Failover; pf != nil && sf != nil && (pf.Mode != sf.Mode || pf.MCLT != sf.MCLT || pf.MaxResponseDelay != sf.MaxResponseDelay ||
+		pf.MCLT != 10*time.Minute || pf.Mode != "hot-standby") {
+		t.Errorf("failover mode/mclt/max_response_delay: primary %s/%v/%v, secondary %s/%v/%v: want both hot-standby/10m0s (split 256, mclt 600) and the same delay",
+			pf.Mode, pf.MCLT, pf.MaxResponseDelay, sf.Mode, sf.MCLT, sf.MaxResponseDelay)
 	}
 	if t.Failed() {
 		return

@@ -27,6 +27,12 @@ type Format struct {
 	// ParseLeases reads a lease file, summarising into rep what it does
 	// not carry; nil when the kind has no lease file.
 	ParseLeases func(name string, r io.Reader, rep *Report) ([]Lease, error)
+	// ParsePair, when set, is ParseConfig for one box of a pair that also
+	// reads the partner box's main configuration file (partner, pdata):
+	// what the kind keeps on one box of the pair only (ISC: mclt and split
+	// on the primary). nil: the kind has none, and Input.Partner is
+	// refused.
+	ParsePair func(name string, data []byte, partner string, pdata []byte, fs FS) (*Result, error)
 }
 
 // FS reads a source's configuration file and its includes. The zero value
@@ -50,6 +56,10 @@ type Input struct {
 	// absolute include path (/etc/dhcp/x.conf) is read under it. Conf
 	// itself is a path on this machine.
 	Root string
+	// Partner, when set, is the partner box's main configuration file
+	// (--partner-conf), read as Conf is, its includes under Root too
+	// (Format.ParsePair).
+	Partner string
 }
 
 // rooted returns fs with absolute paths read under root. A path already
@@ -87,7 +97,19 @@ func Convert(in Input) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in.Format.Name, err)
 	}
-	res, err := in.Format.ParseConfig(in.Conf, data, rooted(fs, in.Root))
+	var res *Result
+	if in.Partner == "" {
+		res, err = in.Format.ParseConfig(in.Conf, data, rooted(fs, in.Root))
+	} else {
+		if in.Format.ParsePair == nil {
+			return nil, fmt.Errorf("%s: a partner's configuration file is not read for this kind", in.Format.Name)
+		}
+		pdata, perr := fs.ReadFile(in.Partner)
+		if perr != nil {
+			return nil, fmt.Errorf("%s: partner: %w", in.Format.Name, perr)
+		}
+		res, err = in.Format.ParsePair(in.Conf, data, in.Partner, pdata, rooted(fs, in.Root))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +235,11 @@ func (j *Job) Run() error {
 	if err := res.Report.Err(); err != nil && !j.Force {
 		return inputError{err}
 	}
-	y, err := MarshalConfig(res.Config, fmt.Sprintf("written by `hadhcpd import %s --conf %s`; see the import report", in.Format.Name, in.Conf))
+	src := "--conf " + in.Conf
+	if in.Partner != "" {
+		src += " --partner-conf " + in.Partner
+	}
+	y, err := MarshalConfig(res.Config, fmt.Sprintf("written by `hadhcpd import %s %s`; see the import report", in.Format.Name, src))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -301,5 +302,41 @@ func TestRooted(t *testing.T) {
 	}
 	if want := []string{"/srv/old/etc/dhcp/x.conf", "/srv/old/etc/dhcp/y.conf", "rel.conf"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("read %v, want %v", got, want)
+	}
+}
+
+// Input.Partner goes to ParsePair with the partner's bytes, its includes
+// read under Root; a kind without ParsePair refuses it.
+func TestConvertPartner(t *testing.T) {
+	files := map[string]string{"/b.conf": "ok b\n", "/a.conf": "ok a\n", "/r/etc/x.conf": "inc\n"}
+	in := Input{Conf: "/b.conf", Partner: "/a.conf", Root: "/r", Defaults: Defaults{StateDir: t.TempDir()},
+		FS: FS{ReadFile: func(p string) ([]byte, error) {
+			if s, ok := files[p]; ok {
+				return []byte(s), nil
+			}
+			return nil, os.ErrNotExist
+		}}}
+	in.Format = fakeFormat()
+	if _, err := Convert(in); err == nil || !strings.Contains(err.Error(), "fake: a partner's configuration file is not read for this kind") {
+		t.Errorf("without ParsePair: %v", err)
+	}
+	var got []string
+	in.Format.ParsePair = func(name string, data []byte, partner string, pdata []byte, fs FS) (*Result, error) {
+		inc, err := fs.ReadFile("/etc/x.conf")
+		got = append(got, name, string(data), partner, string(pdata), string(inc))
+		if err != nil {
+			return nil, err
+		}
+		return in.Format.ParseConfig(name, data, fs)
+	}
+	if _, err := Convert(in); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/b.conf", "ok b\n", "/a.conf", "ok a\n", "inc\n"}; !slices.Equal(got, want) {
+		t.Errorf("ParsePair got %q, want %q", got, want)
+	}
+	in.Partner = "/nope.conf"
+	if _, err := Convert(in); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "fake: partner:") {
+		t.Errorf("missing partner file: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 // importFlags are shared by the three import subcommands.
 type importFlags struct {
 	conf, leases, node, out, stateDir, vrrpFrom, report, root, vip string
+	partner                                                        string
 	ifaces                                                         []string
 	force                                                          bool
 }
@@ -62,6 +63,9 @@ func importSub(format migrate.Format, short string, dhcp bool) *cobra.Command {
 		fl.StringVar(&f.root, "root", "", "a copy of the old server's file system: absolute include paths are read under it")
 		fl.StringVar(&f.vip, "vip", "", "virtual IP of the invented VRRP instance (ADDRESS[/LEN], or 'router' when these boxes are the subnet's router); default: an address the source uses nowhere, reported as a placeholder")
 	}
+	if format.ParsePair != nil {
+		fl.StringVar(&f.partner, "partner-conf", "", "the failover partner's configuration file: importing a secondary, the settings the primary alone holds (mclt, split) are taken from it")
+	}
 	_ = c.MarkFlagRequired("conf")
 	return c
 }
@@ -69,7 +73,7 @@ func importSub(format migrate.Format, short string, dhcp bool) *cobra.Command {
 func runImport(format migrate.Format, f importFlags, stdout, stderr io.Writer) error {
 	d := migrate.Defaults{NodeName: f.node, StateDir: f.stateDir, Interfaces: f.ifaces, VIP: f.vip}
 	job := migrate.Job{
-		Input:       migrate.Input{Format: format, Conf: f.conf, Leases: f.leases, Defaults: d, Root: f.root},
+		Input:       migrate.Input{Format: format, Conf: f.conf, Leases: f.leases, Defaults: d, Root: f.root, Partner: f.partner},
 		Output:      f.out,
 		ReportFile:  f.report,
 		Force:       f.force,

@@ -22,6 +22,9 @@ func Format() migrate.Format {
 			return ParseConfig(name, data, fs.ReadFile)
 		},
 		ParseLeases: ParseLeases,
+		ParsePair: func(name string, data []byte, partner string, pdata []byte, fs migrate.FS) (*migrate.Result, error) {
+			return ParsePair(name, data, partner, pdata, fs.ReadFile)
+		},
 	}
 }
 
@@ -39,7 +42,13 @@ const (
 // in the report, with its file and line (Invalid for what cannot be read,
 // Unsupported for what hadhcpd cannot express), and reading goes on.
 func ParseConfig(name string, data []byte, load Loader) (*migrate.Result, error) {
+	return parseConfig(name, data, load, nil)
+}
+
+// parseConfig is ParseConfig, and ParsePair with the partner's file.
+func parseConfig(name string, data []byte, load Loader, partner *partnerFile) (*migrate.Result, error) {
 	c := &conv{
+		partner: partner,
 		rep:     &migrate.Report{},
 		cfg:     &config.Config{DHCP: &config.DHCPConfig{}},
 		defs:    map[string]optDef{},
@@ -97,6 +106,8 @@ type conv struct {
 	foAddr, foPeer     netip.Addr
 	foPort, foPeerPort int
 	foSplit            *int
+	foSrc              [foFields]*Stmt // where mclt, split, ... were read
+	partner            *partnerFile    // --partner-conf; nil: none
 }
 
 // params are what a scope sets for the clients it covers: options, boot

@@ -82,6 +82,7 @@ func (c *conv) failoverStmt(s *Stmt) error {
 			return err
 		}
 		f.MaxResponseDelay = migrate.Seconds(int64(n))
+		c.foAt(foMRD, s)
 		c.rep.Map(s.Pos, s.String(), "failover.max_response_delay")
 	case s.word(0) == "max-unacked-updates":
 		n, err := num(1, 1<<31)
@@ -96,6 +97,7 @@ func (c *conv) failoverStmt(s *Stmt) error {
 			return err
 		}
 		f.MCLT = migrate.Seconds(int64(n))
+		c.foAt(foMCLT, s)
 		c.rep.Map(s.Pos, s.String(), "failover.mclt")
 	case s.word(0) == "split":
 		n, err := num(1, 256)
@@ -103,6 +105,7 @@ func (c *conv) failoverStmt(s *Stmt) error {
 			return err
 		}
 		c.foSplit = migrate.Ptr(int(n))
+		c.foAt(foSplitAt, s)
 		c.rep.Map(s.Pos, s.String(), "failover.mode, failover.split")
 	case s.word(0) == "hba":
 		// A 32-byte bitmap of hash buckets the primary serves
@@ -119,6 +122,7 @@ func (c *conv) failoverStmt(s *Stmt) error {
 		}
 		if ones == 256 || ones == 0 {
 			c.foSplit = migrate.Ptr(ones)
+			c.foAt(foSplitAt, s)
 			c.rep.Map(s.Pos, s.String(), "failover.mode, failover.split")
 		} else {
 			c.rep.Unsupported(s.Pos, s.String(), "an hba bitmap other than all or none: hadhcpd splits by a number of buckets (split), not by a bitmap")
@@ -129,6 +133,7 @@ func (c *conv) failoverStmt(s *Stmt) error {
 			return err
 		}
 		f.LoadBalanceMaxSeconds = int(n)
+		c.foAt(foLBMS, s)
 		c.rep.Map(s.Pos, s.String(), "failover.load_balance_max_seconds")
 	case s.word(0) == "auto-partner-down":
 		n, err := num(1, 1<<31)
@@ -164,10 +169,20 @@ func (c *conv) finishFailover() error {
 	}
 	f.Listen = netip.AddrPortFrom(c.foAddr, uint16(port(c.foPort, "failover.listen port"))).String()
 	f.Peer = netip.AddrPortFrom(c.foPeer, uint16(port(c.foPeerPort, "failover.peer port"))).String()
+	if c.partner != nil {
+		c.takePartner()
+	}
+	// The pair's handshake refuses the link while mode or mclt differ
+	// (two MCLTs would make one box's safety arithmetic wrong about the
+	// other, invariant 1), and ISC keeps both on the primary alone.
+	refused := ""
+	if f.Role == "secondary" {
+		refused = "; hadhcpd refuses the failover link until failover.mode and failover.mclt match the primary's, so the pair never reaches NORMAL: import with --partner-conf naming the primary's dhcpd.conf, or set both as on the primary"
+	}
 	switch {
 	case c.foSplit == nil:
 		// dhcpd.conf(5): split and mclt are only set on the primary.
-		c.rep.Invent("failover.mode", "(hadhcpd default)", "no split/hba (ISC sets them on the primary only): set failover.mode and split as on the primary")
+		c.rep.Invent("failover.mode", "(hadhcpd default)", "no split/hba (ISC sets them on the primary only): set failover.mode and split as on the primary"+refused)
 	case *c.foSplit >= 255 || *c.foSplit == 0:
 		// split 255/256 (or 0: everything to the secondary) is not load
 		// sharing; hadhcpd's hot-standby is the equivalent.
@@ -177,7 +192,7 @@ func (c *conv) finishFailover() error {
 		f.Split = c.foSplit
 	}
 	if f.MCLT == 0 {
-		c.rep.Invent("failover.mclt", "(hadhcpd default)", "no mclt (ISC sets it on the primary only): set it as on the primary")
+		c.rep.Invent("failover.mclt", "(hadhcpd default)", "no mclt (ISC sets it on the primary only): set it as on the primary"+refused)
 	}
 	if f.Auth.PSKFile == "" && f.Auth.TLS == nil {
 		f.Auth.PSKFile = "/etc/hadhcpd/peer.key"

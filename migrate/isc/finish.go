@@ -113,6 +113,8 @@ func (c *conv) finish() {
 		if err := c.finishFailover(); err != nil {
 			c.rep.Error(c.foPos, "failover peer "+c.foName, err)
 		}
+	} else if c.partner != nil {
+		c.rep.Drop(migrate.Pos{}, "--partner-conf "+c.partner.name, "this box declares no failover peer: nothing taken from its partner's file")
 	}
 }
 
