@@ -124,10 +124,27 @@ func u32Addr(v uint32) netip.Addr {
 // timeU32 converts a time to the stored form: zero Time -> 0, otherwise
 // whole seconds since the Unix epoch (sub-second parts are dropped).
 func timeU32(t time.Time) (uint32, error) {
+	return secondsU32(t, false)
+}
+
+// endU32 is timeU32 for the end of a binding (expiry, potential, acked
+// and partner expiries): a sub-second part rounds up to the next second.
+// Dropping it would end the lease in the database up to a second before
+// the client's lease ends (RFC 2131 §4.4.1: the client counts from its
+// request), so the box would expire, or a partner taking over would lack,
+// a lease a client still holds (invariants 2 and 3).
+func endU32(t time.Time) (uint32, error) {
+	return secondsU32(t, true)
+}
+
+func secondsU32(t time.Time, up bool) (uint32, error) {
 	if t.IsZero() {
 		return 0, nil
 	}
 	u := t.Unix()
+	if up && t.Nanosecond() != 0 {
+		u++
+	}
 	if u < 0 || u > math.MaxUint32 {
 		return 0, fmt.Errorf("%w: time %s outside 1970..2106", ErrInvalid, t.UTC().Format(time.RFC3339))
 	}
@@ -168,7 +185,12 @@ func checkLease(l *Lease) ([nTimes]uint32, error) {
 	}
 	times := [nTimes]time.Time{l.Start, l.Expiry, l.PotentialExpiry, l.AckedExpiry, l.PartnerExpiry, l.CLTT, l.StateStart}
 	for i, t := range times {
-		v, err := timeU32(t)
+		conv := timeU32
+		switch i {
+		case tExpiry, tPotential, tAcked, tPartner:
+			conv = endU32
+		}
+		v, err := conv(t)
 		if err != nil {
 			return ts, fmt.Errorf("%v: %w", l.Addr, err)
 		}

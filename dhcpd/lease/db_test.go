@@ -347,6 +347,46 @@ func TestExpire(t *testing.T) {
 	}
 }
 
+// TestLeaseNeverEndsEarly: the database keeps whole seconds, and a lease
+// bound at a sub-second instant must not end, in Get or in Expire, before
+// the expiry the client was told (invariant 2; a partner taking over with
+// the lease ended early lacks it, invariant 3). The failover expiries
+// round the same way (they bound what a partner may extend the lease to).
+func TestLeaseNeverEndsEarly(t *testing.T) {
+	dir := t.TempDir()
+	db, _ := openT(t, dir, nil)
+	bound := t0.Add(700 * time.Millisecond)
+	l := active(ip("192.0.2.1"), 1, bound, time.Minute)
+	l.PotentialExpiry = bound.Add(90 * time.Second)
+	l.AckedExpiry = l.PotentialExpiry
+	l.PartnerExpiry = bound.Add(80 * time.Second)
+	mustCommit(t, db, l)
+	got, _ := db.Get(l.Addr)
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"expiry", got.Expiry, l.Expiry},
+		{"potential expiry", got.PotentialExpiry, l.PotentialExpiry},
+		{"acked expiry", got.AckedExpiry, l.AckedExpiry},
+		{"partner expiry", got.PartnerExpiry, l.PartnerExpiry},
+	} {
+		if f.got.Before(f.want) || f.got.After(f.want.Add(time.Second)) {
+			t.Errorf("stored %s %s, want within a second at or after %s", f.name, f.got.Format(time.StampMilli), f.want.Format(time.StampMilli))
+		}
+	}
+	if !got.Start.After(bound.Add(-time.Second)) || got.Start.After(bound) {
+		t.Errorf("stored start %s, want the whole second at or before %s", got.Start.Format(time.StampMilli), bound.Format(time.StampMilli))
+	}
+	// 100 ms before the client's lease ends, in the same whole second.
+	if ex, _ := db.Expire(l.Expiry.Add(-100*time.Millisecond), 0); len(ex) != 0 {
+		t.Fatalf("Expire before the client's lease ended: %v", ex)
+	}
+	if ex, _ := db.Expire(l.Expiry.Add(time.Second), 0); len(ex) != 1 {
+		t.Fatalf("Expire a second after the client's lease ended = %v, want the lease", ex)
+	}
+}
+
 func TestByClientPrefersActive(t *testing.T) {
 	db, _ := openT(t, t.TempDir(), nil)
 	old := Lease{Addr: ip("192.0.2.1"), HWAddr: mac(1), State: StateExpired, Start: t0.Add(-time.Hour), StateStart: t0}

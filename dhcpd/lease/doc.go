@@ -66,7 +66,8 @@
 //	19  4   expiry       | times: seconds since 1970-01-01 UTC, unsigned (valid
 //	23  4   potential    | until 2106, as the failover protocol carries times);
 //	27  4   acked        | 0 = unset (the zero time.Time); sub-second parts are
-//	31  4   partner      | dropped. expiry = what the client was told,
+//	31  4   partner      | dropped, rounded up in the four expiries (a lease
+//	                     | never ends early). expiry = what the client was told,
 //	35  4   cltt         | potential = sent to the partner, acked = acknowledged
 //	39  4   stateStart  /  by it, partner = received from it
 //	43  1   h           hardware address length, 0..16 (chaddr, RFC 2131 §2)
