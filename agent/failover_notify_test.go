@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,6 +163,9 @@ func TestFailoverNotifyHangingScript(t *testing.T) {
 	h := &failoverHooks{log: slog.New(slog.DiscardHandler), metrics: hm, deps: hooks.Deps{Exec: hang}}
 	bus := events.NewBus(events.Options{Box: "gw1"})
 	fo, stop := notifyPair(t, h, "/usr/local/sbin/hang", bus)
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // runs before the pair's: a failed test still stops it
 
 	answered := make(chan error, 1)
 	go func() {
@@ -208,7 +212,7 @@ func TestFailoverNotifyHangingScript(t *testing.T) {
 	if n := scriptCount(t, hm, "dropped"); n != 5 {
 		t.Errorf("dropped = %v, want 5", n)
 	}
-	close(release)
+	free()
 	stop()
 	h.close()
 }
