@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/agent/hooks"
 	"github.com/hadhcpd/hadhcpd/agent/journald"
 	"github.com/hadhcpd/hadhcpd/agent/pair"
 	"github.com/hadhcpd/hadhcpd/clock"
@@ -164,8 +165,19 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if err != nil {
 		return err
 	}
+	var foHooks *failoverHooks
+	if fo != nil || len(built.Relationships) > 0 {
+		hm, err := hooks.NewFailoverMetrics(reg)
+		if err != nil {
+			return fmt.Errorf("failover notify metrics: %w", err)
+		}
+		foHooks = &failoverHooks{log: log.With("component", "failover"), metrics: hm}
+		// After every part stopped: the machines' last transitions'
+		// scripts still run, up to notifyStopGrace.
+		defer foHooks.close()
+	}
 	if fo != nil {
-		fo.ObserveTransitions(failoverObserver(bus))
+		fo.ObserveTransitions(foHooks.observer(singleFailoverName, base.Failover.Notify, failoverObserver(bus)))
 	}
 	// A box in several relationships: one pair each (relationships.go),
 	// serving the subnets their primaries last sent.
@@ -182,7 +194,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	if rs != nil {
 		for _, r := range rs.rels {
-			r.p.ObserveTransitions(failoverObserver(bus))
+			r.p.ObserveTransitions(foHooks.observer(r.spec.Name, r.spec.Notify, failoverObserver(bus)))
 		}
 	}
 	var (

@@ -71,6 +71,8 @@ type FailoverSpec struct {
 	// as silence on that path: three of the instance's advert intervals
 	// (RFC 5798 §6.1, Master_Down_Interval without the skew).
 	SilenceAfter time.Duration
+	// Notify is failover.notify (or the relationship's), with its timeout.
+	Notify FailoverNotifySpec
 
 	// The relationships form only (empty in the single form):
 	// Name is failover.relationships[].name; Subnets the prefixes it

@@ -29,7 +29,7 @@ type NotifySpec struct {
 
 // notifySpec checks the notify keys of one instance (k is its key path).
 func (in *VRRPInstance) notifySpec(v *validator, k string) NotifySpec {
-	s := NotifySpec{Timeout: in.NotifyTimeout}
+	s := NotifySpec{Timeout: notifyTimeout(v, k+".notify_timeout", in.NotifyTimeout)}
 	for _, x := range []struct {
 		key, val string
 		to       *[]string
@@ -39,32 +39,85 @@ func (in *VRRPInstance) notifySpec(v *validator, k string) NotifySpec {
 		{"notify_fault", in.NotifyFault, &s.Fault},
 		{"notify", in.Notify, &s.Any},
 	} {
-		if strings.TrimSpace(x.val) == "" {
-			continue
-		}
-		argv, err := SplitCommand(x.val)
-		switch {
-		case err != nil:
-			v.add(k+"."+x.key, "%q: %v", x.val, err)
-		case !filepath.IsAbs(argv[0]):
-			// No PATH search and no working directory to resolve
-			// against: the agent runs the file named, without a shell.
-			v.add(k+"."+x.key, "%q is not an absolute path", argv[0])
-		default:
-			*x.to = argv
-		}
-	}
-	if in.NotifyTimeout < 0 {
-		v.add(k+".notify_timeout", "%s is negative", in.NotifyTimeout)
-	} else if in.NotifyTimeout > maxNotifyTimeout {
-		// A script still running longer holds every later transition's
-		// scripts of the instance back: an hour is already a hung one.
-		v.add(k+".notify_timeout", "%s is longer than %s", in.NotifyTimeout, maxNotifyTimeout)
-	}
-	if s.Timeout <= 0 {
-		s.Timeout = DefaultNotifyTimeout
+		*x.to = notifyCommand(v, k+"."+x.key, x.val)
 	}
 	return s
+}
+
+// FailoverNotifySpec is a failover relationship's transition script.
+type FailoverNotifySpec struct {
+	// Command runs on every transition of the failover machine with
+	// FAILOVER <name> <state> <previous state> appended (nil: none).
+	Command []string
+	Timeout time.Duration
+}
+
+// failoverNotify checks failover.notify and failover.notify_timeout of
+// the single section (k "failover") or of a relationship (k
+// "failover.relationships[i]"; d the section's keys, their defaults).
+// A key taken from the section is named there, once (failoverNotifyDefaults).
+func failoverNotify(v *validator, k string, f, d *FailoverConfig) FailoverNotifySpec {
+	cmd, cv := f.Notify, v
+	if d != nil && strings.TrimSpace(cmd) == "" {
+		cmd, cv = d.Notify, nil
+	}
+	t, tv := f.NotifyTimeout, v
+	if d != nil && t == 0 {
+		t, tv = d.NotifyTimeout, nil
+	}
+	return FailoverNotifySpec{
+		Command: notifyCommand(cv, k+".notify", cmd),
+		Timeout: notifyTimeout(tv, k+".notify_timeout", t),
+	}
+}
+
+// failoverNotifyDefaults checks the section's notify keys when they are
+// the defaults of failover.relationships (named once, under failover.).
+func failoverNotifyDefaults(v *validator, d *FailoverConfig) {
+	notifyCommand(v, "failover.notify", d.Notify)
+	notifyTimeout(v, "failover.notify_timeout", d.NotifyTimeout)
+}
+
+// notifyCommand splits a notify script's command line (key k; "": none
+// configured, nil). A nil v checks nothing: the key was checked where
+// it is written.
+func notifyCommand(v *validator, k, val string) []string {
+	if strings.TrimSpace(val) == "" {
+		return nil
+	}
+	argv, err := SplitCommand(val)
+	switch {
+	case err != nil:
+		if v != nil {
+			v.add(k, "%q: %v", val, err)
+		}
+		return nil
+	case !filepath.IsAbs(argv[0]):
+		// No PATH search and no working directory to resolve
+		// against: the agent runs the file named, without a shell.
+		if v != nil {
+			v.add(k, "%q is not an absolute path", argv[0])
+		}
+		return nil
+	}
+	return argv
+}
+
+// notifyTimeout checks a notify_timeout (key k) and applies the default.
+func notifyTimeout(v *validator, k string, d time.Duration) time.Duration {
+	if v != nil {
+		if d < 0 {
+			v.add(k, "%s is negative", d)
+		} else if d > maxNotifyTimeout {
+			// A script still running longer holds every later
+			// transition's scripts back: an hour is already a hung one.
+			v.add(k, "%s is longer than %s", d, maxNotifyTimeout)
+		}
+	}
+	if d <= 0 || d > maxNotifyTimeout {
+		return DefaultNotifyTimeout
+	}
+	return d
 }
 
 // SplitCommand splits a script's command line into words the way

@@ -33,6 +33,8 @@ type RelationshipConfig struct {
 	StandbyShare          string         `mapstructure:"standby_share"`
 	AutoPartnerDown       *time.Duration `mapstructure:"auto_partner_down"`
 	Auth                  AuthConfig     `mapstructure:"auth"`
+	Notify                string         `mapstructure:"notify"`
+	NotifyTimeout         time.Duration  `mapstructure:"notify_timeout"`
 }
 
 // maxRelationshipName bounds a relationship's name: it is a log field
@@ -121,6 +123,7 @@ func (c *Config) relationshipSpecs(v *validator) []*FailoverSpec {
 			v.add("failover."+x.key, "set it in each of failover.relationships (it differs per relationship), not for all of them")
 		}
 	}
+	failoverNotifyDefaults(v, d)
 	subnets := c.dhcpSubnets()
 	owner := make([]int, len(subnets)) // relationship index+1 of each subnet; 0: none
 	names := map[string]int{}
@@ -131,6 +134,7 @@ func (c *Config) relationshipSpecs(v *validator) []*FailoverSpec {
 		k := fmt.Sprintf("failover.relationships[%d]", i)
 		s := c.failoverSpecAt(v, k, r.merged(d))
 		s.Name = r.Name
+		s.Notify = failoverNotify(v, k, &FailoverConfig{Notify: r.Notify, NotifyTimeout: r.NotifyTimeout}, d)
 		switch j, dup := names[r.Name]; {
 		case r.Name == "":
 			v.add(k+".name", "a relationship needs a name")

@@ -189,6 +189,10 @@ type FailoverConfig struct {
 	StandbyShare          string         `mapstructure:"standby_share"` // percent, e.g. "10%"
 	AutoPartnerDown       *time.Duration `mapstructure:"auto_partner_down"`
 	Auth                  AuthConfig     `mapstructure:"auth"`
+	// Notify runs on every failover state transition, keepalived's
+	// notify convention adapted (config/notify.go).
+	Notify        string        `mapstructure:"notify"`
+	NotifyTimeout time.Duration `mapstructure:"notify_timeout"` // default 10s
 	// Relationships: this box is in several failover relationships
 	// (config/relationships.go); the keys above are then every
 	// relationship's defaults. Empty: the section is one relationship.

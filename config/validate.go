@@ -300,7 +300,9 @@ func (c *Config) failoverSpec(v *validator) *FailoverSpec {
 	if c.Failover == nil {
 		return nil
 	}
-	return c.failoverSpecAt(v, "failover", c.Failover)
+	s := c.failoverSpecAt(v, "failover", c.Failover)
+	s.Notify = failoverNotify(v, "failover", c.Failover, nil)
+	return s
 }
 
 // failoverSpecAt checks the failover keys of f, named under k (the

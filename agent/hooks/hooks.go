@@ -1,6 +1,7 @@
 // Package hooks runs the operator's transition scripts (keepalived's
 // notify_master, notify_backup, notify_fault and notify) for one VRRP
-// instance: asynchronously, one at a time in the order of the
+// instance, and failover.notify for one failover relationship:
+// asynchronously, one at a time in the order of the
 // transitions, each under a timeout, so a slow or hung script never holds
 // up the VRRP loop or the DHCP path. A full queue drops and counts;
 // failures are logged and counted.
@@ -82,6 +83,19 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, s.Err()
 }
 
+// NewFailoverMetrics creates the collectors of the failover
+// relationships' runners (failover.notify) and registers them with reg
+// (nil: unregistered).
+func NewFailoverMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	s := metrics.New(reg)
+	m := &Metrics{
+		Scripts: s.CounterVec("hadhcpd_failover_notify_scripts_total",
+			"Failover notify scripts by outcome: ok, failed (non-zero exit), timeout, not_started (missing or not executable), dropped (queue full or agent stopping).",
+			"relationship", "script", "result"),
+	}
+	return m, s.Err()
+}
+
 // Deps are a runner's collaborators.
 type Deps struct {
 	Exec    Exec         // nil: Command (a real process)
@@ -159,6 +173,26 @@ func (r *Runner) Notify(state State, priority uint8) {
 		argv := append(slices.Clip(r.scripts.Notify), "INSTANCE", r.name, string(state), strconv.Itoa(int(priority)))
 		jobs = append(jobs, job{"notify", argv})
 	}
+	r.queue(jobs, string(state))
+}
+
+// NotifyFailover queues the Notify script for a transition of a failover
+// machine (the runner's name is the relationship's) with keepalived's
+// notify convention adapted: FAILOVER <name> <state> <previous state>,
+// the states as the failover draft names them (NORMAL,
+// COMMUNICATIONS-INTERRUPTED, ...). It never blocks: it is called from
+// the failover machine's goroutine.
+func (r *Runner) NotifyFailover(to, from string) {
+	if r.scripts.Notify == nil {
+		return
+	}
+	argv := append(slices.Clip(r.scripts.Notify), "FAILOVER", r.name, to, from)
+	r.queue([]job{{"notify", argv}}, to)
+}
+
+// queue hands one transition's jobs to the loop, or drops and counts
+// them when the queue is full or the runner closed.
+func (r *Runner) queue(jobs []job, state string) {
 	if len(jobs) == 0 {
 		return
 	}
@@ -173,7 +207,7 @@ func (r *Runner) Notify(state State, priority uint8) {
 	}
 	for _, j := range jobs {
 		r.count(j, resultDropped)
-		r.deps.Log.Warn("notify script dropped: queue full or stopping", "op", "notify", "script", j.key, "state", string(state))
+		r.deps.Log.Warn("notify script dropped: queue full or stopping", "op", "notify", "script", j.key, "state", state)
 	}
 }
 

@@ -242,3 +242,26 @@ func TestCloseGrace(t *testing.T) {
 
 // TestNoWallClock: timeouts and the stop grace run on the runner's clock.
 func TestNoWallClock(t *testing.T) { clocktest.NoWallClock(t, ".", nil) }
+
+// TestFailoverArguments: a failover relationship's notify script gets
+// FAILOVER <name> <state> <previous state> after its configured
+// arguments, in the order of the transitions, counted under the failover
+// metric.
+func TestFailoverArguments(t *testing.T) {
+	f := &fake{}
+	m, _ := NewFailoverMetrics(nil)
+	r := New("lan", Scripts{Notify: append(make([]string, 0, 8), "/etc/ha/failover.sh", "-v")}, Deps{Exec: f.exec, Metrics: m})
+	r.NotifyFailover("COMMUNICATIONS-INTERRUPTED", "NORMAL")
+	r.NotifyFailover("PARTNER-DOWN", "COMMUNICATIONS-INTERRUPTED")
+	r.Close(time.Minute)
+	want := []string{
+		"/etc/ha/failover.sh -v FAILOVER lan COMMUNICATIONS-INTERRUPTED NORMAL",
+		"/etc/ha/failover.sh -v FAILOVER lan PARTNER-DOWN COMMUNICATIONS-INTERRUPTED",
+	}
+	if got := f.got(); !slices.Equal(got, want) {
+		t.Fatalf("ran\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := count(m, "notify", resultOK); n != 2 {
+		t.Errorf("notify ok = %v, want 2", n)
+	}
+}
