@@ -120,8 +120,8 @@ echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes)"
 if [ -z "${RATE_P:-}" ]; then find_rate plain; RATE_P=$FOUND; fi
 if [ -z "${RATE_C:-}" ]; then find_rate classes; RATE_C=$FOUND; fi
 echo "== ${RUN_SECS} s at that rate"
-measure plain "$RATE_P" "$RUN_SECS"; OUT_P=$(cat "$WORK/measure.out"); echo "$OUT_P" | grep -v RESULT
-measure classes "$RATE_C" "$RUN_SECS"; OUT_C=$(cat "$WORK/measure.out"); echo "$OUT_C" | grep -v RESULT
+run_secs "$RATE_P" plain; measure plain "$RATE_P" "$SECS"; OUT_P=$(cat "$WORK/measure.out"); echo "$OUT_P" | grep -v RESULT
+run_secs "$RATE_C" classes; measure classes "$RATE_C" "$SECS"; OUT_C=$(cat "$WORK/measure.out"); echo "$OUT_C" | grep -v RESULT
 DP=$(echo "$OUT_P" | awk '/^RESULT/ {print $3}')
 DC=$(echo "$OUT_C" | awk '/^RESULT/ {print $3}')
 CP=$(echo "$OUT_P" | awk '/^RESULT/ {print $4}')

@@ -68,14 +68,6 @@ echo "== ${RUN_SECS} s at that rate (130k pool)"
 # New clients only: above ~7000/s a 15 s run would hand out more than 80 %
 # of the pool and measure the pool's size, not the server; such a run is
 # shortened (the same rule for both servers).
-POOL_SIZE=$(python3 -c "import ipaddress as i, sys; a, b = sys.argv[1].split('-'); print(int(i.ip_address(b)) - int(i.ip_address(a)) + 1)" "$POOL_BIG")
-run_secs() {
-	local s=$((POOL_SIZE * 8 / 10 / $1))
-	((s > RUN_SECS)) && s=$RUN_SECS
-	((s < 3)) && s=3
-	[ "$s" = "$RUN_SECS" ] || echo "   ($2: ${s} s, not ${RUN_SECS} s: $1/s for longer would use more than 80 % of the ${POOL_SIZE}-address pool)"
-	SECS=$s
-}
 run_secs "$RATE_H" hadhcpd; measure hadhcpd "$RATE_H" "$SECS"; OUT_H=$(cat "$WORK/measure.out"); echo "$OUT_H" | grep -v RESULT
 run_secs "$RATE_K" kea; measure kea "$RATE_K" "$SECS"; OUT_K=$(cat "$WORK/measure.out"); echo "$OUT_K" | grep -v RESULT
 DH=$(echo "$OUT_H" | awk '/^RESULT/ {print $3}')

@@ -291,3 +291,17 @@ wait_serving() {
 	sleep 0.5 # a raw socket opens after the UDP one
 	kill -0 "$SRV_PID" 2>/dev/null || { echo "$1: $2 did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
 }
+
+# run_secs RATE NAME: how long to measure at RATE new clients per second
+# (sets SECS): RUN_SECS, shortened so that the run hands out at most 80 %
+# of the POOL_BIG range; a longer run would measure the pool's size, not
+# the server. Every server of a run is measured by the same rule.
+run_secs() {
+	local size
+	size=$(python3 -c "import ipaddress as i, sys; a, b = sys.argv[1].split('-'); print(int(i.ip_address(b)) - int(i.ip_address(a)) + 1)" "$POOL_BIG")
+	local s=$((size * 8 / 10 / $1))
+	((s > RUN_SECS)) && s=$RUN_SECS
+	((s < 3)) && s=3
+	[ "$s" = "$RUN_SECS" ] || echo "   ($2: ${s} s, not ${RUN_SECS} s: $1/s for longer would use more than 80 % of the ${size}-address pool)"
+	SECS=$s
+}
