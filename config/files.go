@@ -22,27 +22,9 @@ import (
 func (c *Config) CheckFiles() error {
 	var v validator
 	if f := c.Failover; f != nil {
-		if f.Auth.PSKFile != "" {
-			if err := checkPSK(f.Auth.PSKFile); err != nil {
-				v.add("failover.auth.psk_file", "%v", err)
-			}
-		}
-		if t := f.Auth.TLS; t != nil {
-			// sync/peer.LoadTLS's rule: the pair, and a CA.
-			checkPair(&v, "failover.auth.tls", t.Cert, t.Key, false)
-			checkCA(&v, "failover.auth.tls.ca", t.CA)
-		}
-		for i, r := range f.Relationships {
-			k := fmt.Sprintf("failover.relationships[%d].auth", i)
-			if r.Auth.PSKFile != "" {
-				if err := checkPSK(r.Auth.PSKFile); err != nil {
-					v.add(k+".psk_file", "%v", err)
-				}
-			}
-			if t := r.Auth.TLS; t != nil {
-				checkPair(&v, k+".tls", t.Cert, t.Key, false)
-				checkCA(&v, k+".tls.ca", t.CA)
-			}
+		checkAuth(&v, "failover.auth", &f.Auth)
+		for i := range f.Relationships {
+			checkAuth(&v, fmt.Sprintf("failover.relationships[%d].auth", i), &f.Relationships[i].Auth)
 		}
 	}
 	if t := c.Node.APITLS; t != nil && c.Node.APIListen != "" {
@@ -52,6 +34,20 @@ func (c *Config) CheckFiles() error {
 		checkCA(&v, "node.api_tls.client_ca", t.ClientCA)
 	}
 	return v.err()
+}
+
+// checkAuth checks the files of a failover auth (key k): the psk_file,
+// or sync/peer.LoadTLS's rule for tls, the pair and a CA.
+func checkAuth(v *validator, k string, a *AuthConfig) {
+	if a.PSKFile != "" {
+		if err := checkPSK(a.PSKFile); err != nil {
+			v.add(k+".psk_file", "%v", err)
+		}
+	}
+	if t := a.TLS; t != nil {
+		checkPair(v, k+".tls", t.Cert, t.Key, false)
+		checkCA(v, k+".tls.ca", t.CA)
+	}
 }
 
 // checkPSK is the peer link's rule (sync/psk.Load, which the link reads

@@ -152,6 +152,40 @@ func TestCheckTLSFiles(t *testing.T) {
 	}
 }
 
+// TestCheckRelationshipFiles: each relationship's own auth files are
+// checked as the section's, named under the relationship.
+func TestCheckRelationshipFiles(t *testing.T) {
+	dir := t.TempDir()
+	absent := filepath.Join(dir, "absent")
+	c := &Config{Failover: &FailoverConfig{Relationships: []RelationshipConfig{
+		{Name: "a"},
+		{Name: "b", Auth: AuthConfig{PSKFile: absent}},
+		{Name: "c", Auth: AuthConfig{TLS: &TLSConfig{Cert: absent, Key: absent, CA: absent}}},
+	}}}
+	got := map[string]bool{}
+	for _, e := range Errors(c.CheckFiles()) {
+		var ce *ConfigError
+		if !errors.As(e, &ce) || !strings.Contains(ce.Reason, "no such file") {
+			t.Errorf("unexpected error %v", e)
+			continue
+		}
+		got[ce.Key] = true
+	}
+	for _, k := range []string{
+		"failover.relationships[1].auth.psk_file",
+		"failover.relationships[2].auth.tls.cert",
+		"failover.relationships[2].auth.tls.key",
+		"failover.relationships[2].auth.tls.ca",
+	} {
+		if !got[k] {
+			t.Errorf("no error for %s (got %v)", k, got)
+		}
+	}
+	if len(got) != 4 {
+		t.Errorf("errors for %v, want the four above", got)
+	}
+}
+
 // TestCheckFilesSingleServer: without a failover section there is no file
 // to check.
 func TestCheckFilesSingleServer(t *testing.T) {
