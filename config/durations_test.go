@@ -12,18 +12,18 @@ import (
 func TestDurationUnits(t *testing.T) {
 	sub, fo := subnetConfig, failoverConfig
 	refused(t, []badConfig{
-		{"bare lease time", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: 3600", 1), "dhcp.default_lease_time", `write "3600s"`},
+		{"bare lease time", dhcpKeys("default_lease_time: 3600"), "dhcp.default_lease_time", `write "3600s"`},
 		{"bare subnet lease time", sub("      max_lease_time: 7200\n"), "dhcp.subnets[0].max_lease_time", `write "7200s"`},
-		{"bare quoted lease time", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: '3600'", 1), "dhcp.default_lease_time", `write "3600s"`},
-		{"bare fraction", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  offer_hold: 1.5", 1), "dhcp.offer_hold", `write "1.5s"`},
-		{"bare probation", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  decline_probation: 3600", 1), "dhcp.decline_probation", `write "3600s"`},
+		{"bare quoted lease time", dhcpKeys("default_lease_time: '3600'"), "dhcp.default_lease_time", `write "3600s"`},
+		{"bare fraction", dhcpKeys("offer_hold: 1.5"), "dhcp.offer_hold", `write "1.5s"`},
+		{"bare probation", dhcpKeys("decline_probation: 3600"), "dhcp.decline_probation", `write "3600s"`},
 		{"bare mclt", fo("  role: primary\n  mclt: 3600\n"), "failover.mclt", `write "3600s"`},
 		{"bare max response delay", fo("  role: primary\n  max_response_delay: 3\n"), "failover.max_response_delay", `write "3s"`},
 		{"bare auto partner down", fo("  role: primary\n  auto_partner_down: 60\n"), "failover.auto_partner_down", `write "60s"`},
 		{"bare advert interval", strings.Replace(fo("  role: primary\n"), "priority: 200,", "priority: 200, advert_interval: 1,", 1), "vrrp.instances[0].advert_interval", `write "1s"`},
 		{"bare preempt delay", strings.Replace(fo("  role: primary\n"), "priority: 200,", "priority: 200, preempt_delay: 30,", 1), "vrrp.instances[0].preempt_delay", `write "30s"`},
 		{"bare garp times", strings.Replace(fo("  role: primary\n"), "priority: 200,", "priority: 200, garp: {interval: 1, refresh: 60},", 1), "vrrp.instances[0].garp.refresh", `write "60s"`},
-		{"bool as duration", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  offer_hold: true", 1), "dhcp.offer_hold", "not a duration"},
+		{"bool as duration", dhcpKeys("offer_hold: true"), "dhcp.offer_hold", "not a duration"},
 	})
 }
 
@@ -33,14 +33,14 @@ func TestDurationUnits(t *testing.T) {
 func TestDurationBounds(t *testing.T) {
 	sub, fo := subnetConfig, failoverConfig
 	refused(t, []badConfig{
-		{"lease time past the journal's range", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: 876000h", 1), "dhcp.default_lease_time", "outside 4s..8760h"},
-		{"max lease time too long", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  max_lease_time: 8761h", 1), "dhcp.max_lease_time", "outside 4s..8760h"},
+		{"lease time past the journal's range", dhcpKeys("default_lease_time: 876000h"), "dhcp.default_lease_time", "outside 4s..8760h"},
+		{"max lease time too long", dhcpKeys("max_lease_time: 8761h"), "dhcp.max_lease_time", "outside 4s..8760h"},
 		{"subnet lease time too long", sub("      default_lease_time: 9000h\n"), "dhcp.subnets[0].default_lease_time", "outside 4s..8760h"},
-		{"lease time too short", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  min_lease_time: 3s", 1), "dhcp.min_lease_time", "outside 4s..8760h"},
-		{"probation too long", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  decline_probation: 9000h", 1), "dhcp.decline_probation", "outside 0s..8760h"},
-		{"ping timeout too long", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  ping_timeout: 5s", 1), "dhcp.ping_timeout", "outside 10ms..2s"},
-		{"ping timeout too short", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  ping_timeout: 1ms", 1), "dhcp.ping_timeout", "outside 10ms..2s"},
-		{"offer hold too long", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  offer_hold: 1h", 1), "dhcp.offer_hold", "outside 0s..5m"},
+		{"lease time too short", dhcpKeys("min_lease_time: 3s"), "dhcp.min_lease_time", "outside 4s..8760h"},
+		{"probation too long", dhcpKeys("decline_probation: 9000h"), "dhcp.decline_probation", "outside 0s..8760h"},
+		{"ping timeout too long", dhcpKeys("ping_timeout: 5s"), "dhcp.ping_timeout", "outside 10ms..2s"},
+		{"ping timeout too short", dhcpKeys("ping_timeout: 1ms"), "dhcp.ping_timeout", "outside 10ms..2s"},
+		{"offer hold too long", dhcpKeys("offer_hold: 1h"), "dhcp.offer_hold", "outside 0s..5m"},
 		{"mclt too long", fo("  role: primary\n  mclt: 48h\n"), "failover.mclt", "outside 1m..24h"},
 		{"mclt too short", fo("  role: primary\n  mclt: 30s\n"), "failover.mclt", "outside 1m..24h"},
 		{"max response delay too long", fo("  role: primary\n  max_response_delay: 10m\n"), "failover.max_response_delay", "outside 1s..2m"},

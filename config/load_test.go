@@ -62,6 +62,12 @@ dhcp:
 ` + extra
 }
 
+// dhcpKeys is subnetConfig with keys (lines of the dhcp: section, each
+// after the first indented by two spaces) set in the dhcp: section.
+func dhcpKeys(keys string) string {
+	return strings.Replace(subnetConfig(""), "interfaces: [eth0]", "interfaces: [eth0]\n  "+keys, 1)
+}
+
 // failoverConfig is a failover box (its vrrp instance lan has the VIP
 // 192.0.2.1/24); extra is appended to the failover section.
 func failoverConfig(extra string) string {
@@ -136,15 +142,15 @@ func TestBadConfigs(t *testing.T) {
 		{"custom server-owned code", sub("      options: {custom: [{code: 51, type: uint32, value: 60}]}\n"), "dhcp.subnets[0].options.custom[0].code", "set by the server"},
 		{"custom bad type", sub("      options: {custom: [{code: 252, type: text, value: x}]}\n"), "dhcp.subnets[0].options.custom[0].type", "not one of"},
 		{"custom bad hex", sub("      options: {custom: [{code: 252, type: hex, value: 'xyz'}]}\n"), "dhcp.subnets[0].options.custom[0].value", "hex"},
-		{"min above default", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  min_lease_time: 3h", 1), "dhcp.min_lease_time", "longer than the default"},
-		{"max below default", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: 2h\n  max_lease_time: 1h", 1), "dhcp.max_lease_time", "shorter than the default"},
+		{"min above default", dhcpKeys("min_lease_time: 3h"), "dhcp.min_lease_time", "longer than the default"},
+		{"max below default", dhcpKeys("default_lease_time: 2h\n  max_lease_time: 1h"), "dhcp.max_lease_time", "shorter than the default"},
 		{"subnet lease time", sub("      max_lease_time: 1m\n"), "dhcp.subnets[0].max_lease_time", "shorter than the default"},
-		{"negative probation", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  decline_probation: -1s", 1), "dhcp.decline_probation", "negative"},
-		{"lease time not a duration", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  default_lease_time: forever", 1), "dhcp.default_lease_time", ""},
-		{"unknown dhcp key", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  lease_tme: 1h", 1), "dhcp.lease_tme", "unknown key"},
+		{"negative probation", dhcpKeys("decline_probation: -1s"), "dhcp.decline_probation", "negative"},
+		{"lease time not a duration", dhcpKeys("default_lease_time: forever"), "dhcp.default_lease_time", ""},
+		{"unknown dhcp key", dhcpKeys("lease_tme: 1h"), "dhcp.lease_tme", "unknown key"},
 		{"bad relay", sub("      relays: [relay1]\n"), "dhcp.subnets[0].relays[0]", "not an IPv4 address"},
-		{"bad trusted relay", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  trusted_relays: [192.0.2.254, gw]", 1), "dhcp.trusted_relays[1]", "not an IPv4 address or network"},
-		{"trusted relay host bits", strings.Replace(sub(""), "interfaces: [eth0]", "interfaces: [eth0]\n  trusted_relays: [198.51.100.7/24]", 1), "dhcp.trusted_relays[0]", "host bits"},
+		{"bad trusted relay", dhcpKeys("trusted_relays: [192.0.2.254, gw]"), "dhcp.trusted_relays[1]", "not an IPv4 address or network"},
+		{"trusted relay host bits", dhcpKeys("trusted_relays: [198.51.100.7/24]"), "dhcp.trusted_relays[0]", "host bits"},
 		{"failover role", fo("  role: master\n"), "failover.role", "primary or secondary"},
 		{"failover mode", fo("  role: primary\n  mode: active-active\n"), "failover.mode", "hot-standby or load-balance"},
 		{"failover split", fo("  role: primary\n  split: 300\n"), "failover.split", "0..256"},
