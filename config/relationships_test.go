@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 )
@@ -194,5 +195,48 @@ func TestRelationshipPartRoundTrip(t *testing.T) {
 	outside.Subnets = append(outside.Subnets, SubnetConfig{Subnet: "192.0.2.128/26"})
 	if _, err := WithRelationshipPart(cfg.DHCP, seg1, &outside); err == nil || !strings.Contains(err.Error(), "dhcp.subnets[1]") {
 		t.Errorf("a subnet outside the relationship: %v", err)
+	}
+}
+
+// TestRelationshipKeysOverrideDefaults: each key of the section is every
+// relationship's default, and each a relationship sets is its own.
+func TestRelationshipKeysOverrideDefaults(t *testing.T) {
+	text := strings.Replace(ringA, "  relationships:\n", `  max_response_delay: 5s
+  max_unacked_updates: 20
+  split: 100
+  load_balance_max_seconds: 5
+  standby_share: 20%
+  auto_partner_down: 2m
+  relationships:
+`, 1)
+	text = strings.Replace(text, "      subnets: [192.0.2.128/26]\n", `      subnets: [192.0.2.128/26]
+      listen: 198.51.100.1:648
+      max_response_delay: 7s
+      max_unacked_updates: 30
+      split: 200
+      load_balance_max_seconds: 9
+      standby_share: 30%
+      auto_partner_down: 3m
+      auth: {psk_file: /etc/hadhcpd/seg3.key}
+`, 1)
+	b := buildText(t, text)
+	type keys struct {
+		listen  string
+		delay   time.Duration
+		unacked int
+		split   int
+		lbMax   int
+		share   float64
+		autoPD  time.Duration
+		psk     string
+	}
+	got := func(s *FailoverSpec) keys {
+		return keys{s.Listen.String(), s.MaxResponseDelay, s.MaxUnacked, s.Machine.Split, s.Machine.LoadBalanceMaxSeconds, s.Machine.StandbyShare, s.Machine.AutoPartnerDown, s.Auth.PSKFile}
+	}
+	if g, want := got(b.Relationships[0]), (keys{"198.51.100.1:647", 5 * time.Second, 20, 100, 5, 0.2, 2 * time.Minute, "/etc/hadhcpd/peer.key"}); g != want {
+		t.Errorf("seg1 (the section's): %+v, want %+v", g, want)
+	}
+	if g, want := got(b.Relationships[1]), (keys{"198.51.100.1:648", 7 * time.Second, 30, 200, 9, 0.3, 3 * time.Minute, "/etc/hadhcpd/seg3.key"}); g != want {
+		t.Errorf("seg3 (its own): %+v, want %+v", g, want)
 	}
 }
