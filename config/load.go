@@ -50,11 +50,7 @@ func Load(path string) (*Config, error) {
 		return nil, &ConfigError{Key: path, Reason: "not valid YAML: " + err.Error()}
 	}
 	var cfg Config
-	hooks := mapstructure.ComposeDecodeHookFunc(
-		durationHook,
-		trackHook,
-		mapstructure.StringToSliceHookFunc(","),
-	)
+	hooks := decodeHooks()
 	err := v.UnmarshalExact(&cfg, viper.DecodeHook(hooks))
 	if err != nil {
 		// The decoder fills what it can: validate that too, so one run
@@ -123,6 +119,12 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("node.log_level", "info")
 	v.SetDefault("node.name", "")
 	v.SetDefault("firewall.manage", false)
+}
+
+// decodeHooks turns the file's values into the schema's types (Load and
+// Read decode alike).
+func decodeHooks() mapstructure.DecodeHookFunc {
+	return mapstructure.ComposeDecodeHookFunc(durationHook, trackHook, mapstructure.StringToSliceHookFunc(","))
 }
 
 // durationHook decodes the duration keys from Go duration strings
@@ -301,7 +303,7 @@ func Read(path string) (*Config, error) {
 	dc, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           &cfg,
 		WeaklyTypedInput: true,
-		DecodeHook:       mapstructure.ComposeDecodeHookFunc(durationHook, trackHook, mapstructure.StringToSliceHookFunc(",")),
+		DecodeHook:       decodeHooks(),
 	})
 	if err != nil {
 		return nil, err
