@@ -77,13 +77,11 @@ func classesConfig(v *validator, list []ClientClassConfig) ([]*scope.Class, clas
 				v.add(k+".name", "%q is also dhcp.client_classes[%d]", cc.Name, j-class.First)
 			}
 		}
-		// Only the classes listed before this one resolve.
-		before := func(name string) (int, bool) { return names.lookup(name) }
 		switch {
 		case cc.Test != "" && cc.Match != "":
 			v.add(k, "set test or match, not both")
 		case cc.Test != "":
-			e, err := class.Compile(cc.Test, before)
+			e, err := class.Compile(cc.Test, names.lookup) // only the classes before this one resolve
 			if err != nil {
 				v.add(k+".test", "%v", err)
 			}
@@ -101,7 +99,7 @@ func classesConfig(v *validator, list []ClientClassConfig) ([]*scope.Class, clas
 		if len(cc.Members) > 0 {
 			c.Members = make(map[string]struct{}, len(cc.Members))
 			for j, m := range cc.Members {
-				b, err := parseIdent(m)
+				b, err := class.ParseMember(m)
 				if err != nil {
 					v.add(fmt.Sprintf("%s.members[%d]", k, j), "%v", err)
 					continue
@@ -257,11 +255,6 @@ func dhcpGlobals(v *validator, d *DHCPConfig, out *scope.Config) {
 	}
 }
 
-// parseIdent reads an identifier written as hex (01:02:0a, 01020a) or as
-// 'quoted text' (Kea's form for circuit ids and ISC's for strings), as
-// the class language reads lookup-table members.
-func parseIdent(s string) ([]byte, error) { return class.ParseMember(s) }
-
 // reservationIdents checks that a reservation has one identifier (or
 // hw_address and client_id together: ISC dhcpd's hosts have both, either
 // matching, and hadhcpd always took them so) and reads the relay agent
@@ -288,7 +281,8 @@ func reservationIdents(v *validator, rk string, rc ReservationConfig, r *scope.R
 		if x.val == "" {
 			continue
 		}
-		b, err := parseIdent(x.val)
+		// Hex (01:02:0a) or 'quoted text', as class members are written.
+		b, err := class.ParseMember(x.val)
 		switch {
 		case err != nil:
 			v.add(rk+"."+x.key, "%v", err)
