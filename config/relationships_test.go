@@ -144,6 +144,8 @@ func TestBadRelationships(t *testing.T) {
 		{"unknown key", r("      mclt: 5m", "      mclt: 5m\n      partner: x"), "failover.relationships[1].partner", "unknown key"},
 		{"one partner twice on a listener", r("      subnets: [192.0.2.128/26]", "      subnets: [192.0.2.128/26]\n    - {name: seg4, role: secondary, peer: '198.51.100.3:647', vrrp_instance: seg1, subnets: [203.0.113.0/24]}"),
 			"failover.relationships[2].peer", "could not be told apart"},
+		{"two listen ports under firewall.manage", r("      subnets: [192.0.2.128/26]", "      subnets: [192.0.2.128/26]\n      listen: 198.51.100.1:648\nfirewall: {manage: true}"),
+			"failover.relationships[1].listen", "firewall.manage opens one peer port"},
 	})
 }
 
