@@ -169,33 +169,11 @@ if [ -n "$SRV_PIN" ]; then
 	say "PIN=1: every server process (both boxes of a pair) on CPU 1, perfdhcp alone on CPU 0"
 fi
 KINDS=(pair kea-ha single)
-declare -A RATE DORA CPU P50 P99
-echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
 # Preset RATE_PAIR, RATE_KEA_HA, RATE_SINGLE to skip the search.
-for k in "${KINDS[@]}"; do
-	v=RATE_$(echo "$k" | tr 'a-z-' 'A-Z_')
-	if [ -n "${!v:-}" ]; then RATE[$k]=${!v}; else find_rate "$k"; RATE[$k]=$FOUND; fi
-done
-echo "== ${RUN_SECS} s at that rate (130k pool; CPU of a pair: the sum, per box primary + secondary)"
 # A run must not empty the pool (exhaustion would show as drops): at most
 # 80 % of it, leaving the standby share (10 %) out of the pair's reach. The
 # same cap for every kind; on a quiet machine it shortens runs above ~7000/s.
-POOL_SIZE=$(python3 -c "import ipaddress as i, sys; a, b = sys.argv[1].split('-'); print(int(i.ip_address(b)) - int(i.ip_address(a)) + 1)" "$POOL_BIG")
-for k in "${KINDS[@]}"; do
-	secs=$((POOL_SIZE * 8 / 10 / ${RATE[$k]}))
-	secs=$((secs < RUN_SECS ? secs : RUN_SECS))
-	[ "$secs" = "$RUN_SECS" ] || echo "   ($k: ${secs} s, not ${RUN_SECS} s: ${RATE[$k]}/s for longer would use more than 80 % of the ${POOL_SIZE}-address pool)"
-	measure "$k" "${RATE[$k]}" "$secs"
-	grep -v '^RESULT' "$WORK/measure.out"
-	read -r _ _ DORA[$k] CPU[$k] _ < <(grep '^RESULT' "$WORK/measure.out")
-done
-LAT=$(printf '%s\n' "${RATE[@]}" | sort -n | head -n 1)
-echo "== latency per exchange half, ${LAT_SECS} s of each at ${LAT}/s (perfdhcp -x t)"
-for k in "${KINDS[@]}"; do
-	measure "$k" "$LAT" "$LAT_SECS" "-x t"
-	grep -v '^RESULT' "$WORK/measure.out"
-	read -r _ _ _ _ P50[$k] P99[$k] < <(grep '^RESULT' "$WORK/measure.out")
-done
+bench_kinds
 
 echo "== summary (DORA/s and CPU at each one's rate; REQUEST-ACK at ${LAT}/s)"
 python3 - "${DORA[pair]}" "${DORA[kea-ha]}" "${DORA[single]}" "${CPU[pair]}" "${CPU[kea-ha]}" "${CPU[single]}" \

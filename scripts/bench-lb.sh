@@ -34,7 +34,7 @@ cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
 bench_needs bench-lb perfdhcp kea-dhcp4 ip ss python3
 pair_lab bench-lb hbl kea-ha-lb-hooks.json.tmpl
-POOL_SIZE=$(python3 -c "import ipaddress as i, sys; a, b = sys.argv[1].split('-'); print(int(i.ip_address(b)) - int(i.ip_address(a)) + 1)" "$POOL_BIG")
+POOL_SIZE=$(pool_size "$POOL_BIG")
 # perfdhcp broadcasts on eth0 (PERF_TARGET empty: its default, every
 # server on the link).
 PERF_NS=$CLI PERF_LOCAL=eth0 PERF_TARGET=
@@ -191,32 +191,11 @@ if [ -n "$SRV_PIN" ]; then
 	say "PIN=1: every server process (both boxes of a pair) on CPU 1, perfdhcp alone on CPU 0"
 fi
 KINDS=(pair-lb kea-lb pair-hs)
-declare -A RATE DORA CPU P50 P99
-echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
 # Preset RATE_PAIR_LB, RATE_KEA_LB, RATE_PAIR_HS to skip the search.
-for k in "${KINDS[@]}"; do
-	v=RATE_$(echo "$k" | tr 'a-z-' 'A-Z_')
-	if [ -n "${!v:-}" ]; then RATE[$k]=${!v}; else find_rate "$k"; RATE[$k]=$FOUND; fi
-done
-echo "== ${RUN_SECS} s at that rate (130k pool; CPU of a pair: the sum, per box primary + secondary)"
 # A run must not empty the pool (exhaustion would show as drops): at most
 # 80 % of it. The same cap for every kind; in load-balance each box has
 # only its half, which perfdhcp's random MACs fill evenly.
-for k in "${KINDS[@]}"; do
-	secs=$((POOL_SIZE * 8 / 10 / ${RATE[$k]}))
-	secs=$((secs < RUN_SECS ? secs : RUN_SECS))
-	[ "$secs" = "$RUN_SECS" ] || echo "   ($k: ${secs} s, not ${RUN_SECS} s: ${RATE[$k]}/s for longer would use more than 80 % of the ${POOL_SIZE}-address pool)"
-	measure "$k" "${RATE[$k]}" "$secs"
-	grep -v '^RESULT' "$WORK/measure.out"
-	read -r _ _ DORA[$k] CPU[$k] _ < <(grep '^RESULT' "$WORK/measure.out")
-done
-LAT=$(printf '%s\n' "${RATE[@]}" | sort -n | head -n 1)
-echo "== latency per exchange half, ${LAT_SECS} s of each at ${LAT}/s (perfdhcp -x t)"
-for k in "${KINDS[@]}"; do
-	measure "$k" "$LAT" "$LAT_SECS" "-x t"
-	grep -v '^RESULT' "$WORK/measure.out"
-	read -r _ _ _ _ P50[$k] P99[$k] < <(grep '^RESULT' "$WORK/measure.out")
-done
+bench_kinds
 
 echo "== summary (DORA/s and CPU at each one's rate; REQUEST-ACK at ${LAT}/s)"
 python3 - "${DORA[pair-lb]}" "${DORA[kea-lb]}" "${DORA[pair-hs]}" "${CPU[pair-lb]}" "${CPU[kea-lb]}" "${CPU[pair-hs]}" \

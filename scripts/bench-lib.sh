@@ -1,7 +1,6 @@
 # shellcheck shell=bash
 # Common parts of the perfdhcp benchmarks (bench-dhcp.sh, bench-classes.sh,
-# bench-ha.sh, bench-lb.sh); sourced,
-# never run. One procedure for every server so that figures from one run can
+# bench-ha.sh, bench-lb.sh); sourced, never run. One procedure for every server so that figures from one run can
 # be compared:
 #   find_rate KIND      the highest offered rate with <= 1 % drops (PROBE_SECS
 #                       probes, each on a fresh server with an empty lease store)
@@ -19,8 +18,9 @@
 # calls bench_needs and one_box_lab instead: they set WORK, PERF_NS,
 # PERF_LOCAL, PERF_TARGET and define stop_server and server_pids; its
 # start_server starts a server in $SRV, sets SRV_PID and calls wait_serving.
-# A pair benchmark (bench-ha.sh, bench-lb.sh) calls bench_needs and pair_lab,
-# and sets PERF_NS, PERF_LOCAL and PERF_TARGET.
+# A pair benchmark (bench-ha.sh, bench-lb.sh) calls bench_needs and pair_lab
+# (WORK, POOL_BIG, say, stop_server, server_pids), sets PERF_NS, PERF_LOCAL
+# and PERF_TARGET, and runs bench_kinds.
 
 # Debian's python3, not a user's pyenv shim (a shell script that costs a
 # few hundred ms of CPU per call, next to the servers being measured).
@@ -295,20 +295,24 @@ wait_serving() {
 	kill -0 "$SRV_PID" 2>/dev/null || { echo "$1: $2 did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
 }
 
+# pool_size RANGE: how many addresses "FIRST-LAST" holds.
+pool_size() {
+	python3 -c "import ipaddress as i, sys; a, b = sys.argv[1].split('-'); print(int(i.ip_address(b)) - int(i.ip_address(a)) + 1)" "$1"
+}
+
 # run_secs RATE NAME: how long to measure at RATE new clients per second
 # (sets SECS): RUN_SECS, shortened so that the run hands out at most 80 %
 # of the POOL_BIG range; a longer run would measure the pool's size, not
 # the server. Every server of a run is measured by the same rule.
 run_secs() {
 	local size
-	size=$(python3 -c "import ipaddress as i, sys; a, b = sys.argv[1].split('-'); print(int(i.ip_address(b)) - int(i.ip_address(a)) + 1)" "$POOL_BIG")
+	size=$(pool_size "$POOL_BIG")
 	local s=$((size * 8 / 10 / $1))
 	((s > RUN_SECS)) && s=$RUN_SECS
 	((s < 3)) && s=3
 	[ "$s" = "$RUN_SECS" ] || echo "   ($2: ${s} s, not ${RUN_SECS} s: $1/s for longer would use more than 80 % of the ${size}-address pool)"
 	SECS=$s
 }
-
 # pair_lab NAME PREFIX KEA_HA_TMPL: the topology of the pair benchmarks
 # (bench-ha.sh, bench-lb.sh; NAME in every message, say's): namespaces PREFIX$$-hub (a bridge), PREFIX$$-pri ($PRI,
 # 198.18.0.2/15), PREFIX$$-sec ($SEC, .3) and PREFIX$$-cli ($CLI, perfdhcp at
@@ -541,3 +545,31 @@ active_leases() {
 		python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo "?"
 }
 
+# bench_kinds: every kind in KINDS (array) on the same procedure: the
+# highest rate with <= 1 % drops (RATE_<KIND>, e.g. RATE_KEA_HA, preset
+# skips the search), a RUN_SECS run at it (run_secs's cap), then a LAT_SECS
+# perfdhcp -x t run of each at LAT, the lowest rate found. Fills the
+# associative arrays RATE, DORA, CPU, P50, P99 by kind.
+bench_kinds() {
+	local k v
+	declare -gA RATE DORA CPU P50 P99
+	echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
+	for k in "${KINDS[@]}"; do
+		v=RATE_$(echo "$k" | tr 'a-z-' 'A-Z_')
+		if [ -n "${!v:-}" ]; then RATE[$k]=${!v}; else find_rate "$k"; RATE[$k]=$FOUND; fi
+	done
+	echo "== ${RUN_SECS} s at that rate (130k pool; CPU of a pair: the sum, per box primary + secondary)"
+	for k in "${KINDS[@]}"; do
+		run_secs "${RATE[$k]}" "$k"
+		measure "$k" "${RATE[$k]}" "$SECS"
+		grep -v '^RESULT' "$WORK/measure.out"
+		read -r _ _ "DORA[$k]" "CPU[$k]" _ < <(grep '^RESULT' "$WORK/measure.out")
+	done
+	LAT=$(printf '%s\n' "${RATE[@]}" | sort -n | head -n 1)
+	echo "== latency per exchange half, ${LAT_SECS} s of each at ${LAT}/s (perfdhcp -x t)"
+	for k in "${KINDS[@]}"; do
+		measure "$k" "$LAT" "$LAT_SECS" "-x t"
+		grep -v '^RESULT' "$WORK/measure.out"
+		read -r _ _ _ _ "P50[$k]" "P99[$k]" < <(grep '^RESULT' "$WORK/measure.out")
+	done
+}
