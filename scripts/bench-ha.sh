@@ -32,94 +32,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { echo "bench-ha: $*" >&2; }
-if [ "$(id -u)" != 0 ]; then say "needs root (network namespaces); skipped"; exit 0; fi
-for c in perfdhcp kea-dhcp4 ip ss python3; do
-	command -v "$c" >/dev/null || { say "$c not installed (make deps); skipped"; exit 0; }
-done
-KEA_HOOKS=${KEA_HOOKS:-/usr/lib/x86_64-linux-gnu/kea/hooks}
-for h in libdhcp_ha.so libdhcp_lease_cmds.so; do
-	[ -e "$KEA_HOOKS/$h" ] || { say "$KEA_HOOKS/$h missing (kea-dhcp4-server; or set KEA_HOOKS); skipped"; exit 0; }
-done
-PEERS=${PEERS:-$PWD/bench/peers} # the Kea templates, kept in the repository
-for f in kea-dhcp4.json.tmpl kea-ha-hooks.json.tmpl; do
-	[ -r "$PEERS/$f" ] || { say "$PEERS/$f missing (set PEERS to the peer templates' folder)"; exit 1; }
-done
-
-ID=hbh$$
-HUB=$ID-hub PRI=$ID-pri SEC=$ID-sec CLI=$ID-cli
-WORK=$(mktemp -d /tmp/hbh-bench.XXXXXX)
-SRV_PIDS=()
-declare -A LOG_MARK # hadhcpd log lines before the current run, by box
-PROBE_SECS=${PROBE_SECS:-3}
-RUN_SECS=${RUN_SECS:-15}
-LAT_SECS=${LAT_SECS:-5}
-# DHCP, HTTP listener and HTTP client threads of each Kea HA box; 0 is
-# Kea's default, "auto": one per CPU core.
-KEA_THREADS=${KEA_THREADS:-0}
-READY_SECS=${READY_SECS:-60}  # bound on a pair reaching its serving state
-VIP=198.18.0.1
-KIND_W=6
-
-stop_server() {
-	local p
-	for p in "${SRV_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${SRV_PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	SRV_PIDS=()
-	# A hadhcpd stopped gracefully removes its VIP; one that had to be
-	# killed leaves it, and the next server must not find it there.
-	for ns in $PRI $SEC; do ip -n "$ns" addr del $VIP/15 dev eth0 2>/dev/null || true; done
-}
-server_pids() { echo "${SRV_PIDS[@]}"; }
-
-cleanup() {
-	stop_server
-	for ns in $CLI $PRI $SEC $HUB; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-go build -trimpath -o "$WORK/hadhcpd" ./cmd/hadhcpd
-
-ip netns add $HUB
-ip -n $HUB link set lo up
-ip -n $HUB link add br0 type bridge forward_delay 0 stp_state 0
-ip -n $HUB link set br0 up
-n=0
-for spec in $PRI:198.18.0.2 $SEC:198.18.0.3 $CLI:198.18.0.4; do
-	ns=${spec%:*} n=$((n + 1))
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
-	ip link add ${ID}l$n netns "$ns" type veth peer name ${ID}h$n netns $HUB
-	ip -n "$ns" link set ${ID}l$n name eth0
-	ip -n "$ns" addr add "${spec#*:}/15" dev eth0
-	ip -n "$ns" link set eth0 up
-	ip -n $HUB link set ${ID}h$n master br0 up
-done
-ip link add ${ID}s1 netns $PRI type veth peer name ${ID}s2 netns $SEC
-ip -n $PRI link set ${ID}s1 name sync0
-ip -n $SEC link set ${ID}s2 name sync0
-ip -n $PRI addr add 198.51.100.1/24 dev sync0
-ip -n $SEC addr add 198.51.100.2/24 dev sync0
-ip -n $PRI link set sync0 up
-ip -n $SEC link set sync0 up
-
-# The 130k pool of bench-dhcp.sh: the /15 minus the lab's own addresses.
-POOL_BIG="198.18.1.0-198.19.255.254"
-PERF_NS=$CLI PERF_LOCAL=198.18.0.4
 # shellcheck source=scripts/bench-lib.sh
 . scripts/bench-lib.sh
-
-head -c 48 /dev/urandom >"$WORK/peer.key"
-chmod 600 "$WORK/peer.key"
+bench_needs bench-ha perfdhcp kea-dhcp4 ip ss python3
+pair_lab bench-ha hbh kea-ha-hooks.json.tmpl
+PERF_NS=$CLI PERF_LOCAL=198.18.0.4
 
 # hadhcpd_config NAME POOLRANGE [ROLE PRIORITY LISTEN PEER]: NAME's config
 # (a single box without ROLE); the pair's is e2e's loadPairConfig
@@ -152,134 +69,11 @@ hadhcpd_config() {
 	"$WORK/hadhcpd" check-config -c "$d/hadhcpd.yaml" >/dev/null
 }
 
-# Every server starts under bench-lib's SRV_RUN: BENCH_NICE and, with PIN=1,
-# bench-dhcp's rule: the whole service on CPU 1, perfdhcp alone on CPU 0. A
-# pair's two boxes then share the one core a single box has to itself
-# (stricter for a pair than two real boxes), and perfdhcp never waits for a
-# server's CPU.
-
-# start_hadhcpd NS NAME: runs NAME's config in NS, its log in $WORK/NAME/log.
-start_hadhcpd() {
-	ip netns exec "$1" $SRV_RUN "$WORK/hadhcpd" run -c "$WORK/$2/hadhcpd.yaml" >"$WORK/$2/log" 2>&1 &
-	SRV_PIDS+=($!)
-}
-
-# hadhcpd_status NAME: the fields pair_ready needs, from `status --json`:
-# "failover-state vrrp-state backup-addresses".
-hadhcpd_status() {
-	timeout 5 "$WORK/hadhcpd" status --json -c "$WORK/$1/hadhcpd.yaml" 2>/dev/null | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-fo = (s.get("failover") or {}).get("state", "-")
-vr = s["vrrp"][0]["state"] if s.get("vrrp") else "-"
-print(fo, vr, sum(p.get("backup", 0) for p in s.get("pools") or []))' 2>/dev/null || echo "- - 0"
-}
-
-# pair_ready: both boxes in NORMAL, the primary VRRP master holding the VIP,
-# and the secondary owning BACKUP addresses (the primary hands the
-# standby_share over in batches, 256 a second: the pair replicates every
-# lease from here on, and the balancer keeps moving the rest of the share
-# during the run, as it does on a pair that has just started).
-pair_ready() {
-	local p s pf pv sf sb
-	p=$(hadhcpd_status pri) s=$(hadhcpd_status sec)
-	LAST="primary: $p; secondary: $s"
-	read -r pf pv _ <<<"$p"
-	read -r sf _ sb <<<"$s"
-	[ "$pf" = NORMAL ] && [ "$sf" = NORMAL ] && [ "$pv" = MASTER ] && [ "$sb" -gt 0 ] &&
-		ip -n $PRI -4 -o addr show dev eth0 | grep -q " $VIP/"
-}
-
-# kea_config NAME NS-ADDR THIS: a Kea HA box (THIS s1 = primary, s2 = standby).
-kea_config() {
-	local d=$WORK/$1 first=${POOL_BIG%-*} last=${POOL_BIG#*-}
-	mkdir -p "$d/state"
-	python3 - "$PEERS" "$d" "$2" "$3" "$first" "$last" "$KEA_THREADS" "$KEA_HOOKS" <<-'EOF'
-	import re, sys
-	peers, d, addr, this, first, last, threads, hooks = sys.argv[1:]
-	def render(name, vals):
-	    t = open(f"{peers}/{name}").read()
-	    for k, v in vals.items():
-	        t = t.replace(f"@{k}@", v)
-	    left = sorted(set(re.findall(r"@([A-Z0-9_]+)@", t)))
-	    if left:
-	        raise SystemExit(f"bench-ha: {name}: placeholders left: {left}")
-	    return t
-	# Kea HA's defaults (max-response-delay 60 s, max-ack-delay 10 s, 10
-	# unacked clients; lease updates sent and acknowledged before the
-	# client's ACK), except the heartbeat: at its default 10 s a pair
-	# started together takes ~35 s to leave the waiting state, at 1 s a few
-	# seconds. Heartbeats are not on the lease path: this run measures
-	# serving, not failing over.
-	hooks_json = render("kea-ha-hooks.json.tmpl", {
-	    "KEA_HOOKS": hooks, "THIS": this, "HA_HEARTBEAT_DELAY": "1000",
-	    "HA_MAX_RESPONSE_DELAY": "60000", "HA_MAX_ACK_DELAY": "10000",
-	    "HA_MAX_UNACKED_CLIENTS": "10", "KEA_THREADS": threads,
-	    "S1_SYNC": "198.51.100.1", "S2_SYNC": "198.51.100.2"})
-	cfg = render("kea-dhcp4.json.tmpl", {
-	    "LAN_IF": "eth0", "MY_LAN": addr, "STATE": f"{d}/state", "KEA_MT": "true",
-	    "KEA_THREADS": threads, "LEASE_TIME": "3600", "RENEW_TIME": "1800",
-	    "REBIND_TIME": "3150", "LAN_NET": "198.18.0.0", "LAN_PFX": "15",
-	    "POOL_START": first, "POOL_END": last, "VIP": "198.18.0.1",
-	    "HOOKS": hooks_json, "KEA_LOG_SEVERITY": "WARN"})
-	open(f"{d}/kea.json", "w").write(cfg)
-	EOF
-}
-
-# start_kea NS NAME: Kea keeps PID and lock files in /run/kea unless told.
-start_kea() {
-	ip netns exec "$1" $SRV_RUN env KEA_PIDFILE_DIR="$WORK/$2" KEA_LOCKFILE_DIR="$WORK/$2" \
-		kea-dhcp4 -c "$WORK/$2/kea.json" >"$WORK/$2/log" 2>&1 &
-	SRV_PIDS+=($!)
-}
-
-# kea_ha_state NAME: the HA state from ha-heartbeat on its control socket.
-kea_ha_state() {
-	python3 - "$WORK/$1/state/kea4.sock" <<-'EOF' 2>/dev/null || echo "-"
-	import json, socket, sys
-	s = socket.socket(socket.AF_UNIX)
-	s.settimeout(2)
-	s.connect(sys.argv[1])
-	s.sendall(b'{"command": "ha-heartbeat"}')
-	buf = b""
-	while True:
-	    b = s.recv(65536)
-	    if not b: break
-	    buf += b
-	    try: r = json.loads(buf); break
-	    except ValueError: pass
-	print(r.get("arguments", {}).get("state", "-"))
-	EOF
-}
-
 kea_ready() {
 	local p s
 	p=$(kea_ha_state kpri) s=$(kea_ha_state ksec)
 	LAST="primary: $p; standby: $s"
 	[ "$p" = hot-standby ] && [ "$s" = hot-standby ]
-}
-
-# wait_ready WHAT TEST: polls TEST (bounded by READY_SECS) while every
-# server process lives.
-wait_ready() {
-	local until=$(($(date +%s) + READY_SECS)) p
-	LAST=""
-	until $2; do
-		for p in "${SRV_PIDS[@]}"; do
-			kill -0 "$p" 2>/dev/null || { say "$1: a server exited during startup"; dump_logs; exit 1; }
-		done
-		[ "$(date +%s)" -lt $until ] || { say "$1 not ready within ${READY_SECS}s ($LAST)"; dump_logs; exit 1; }
-		sleep 0.1
-	done
-}
-
-dump_logs() {
-	local f
-	for f in "$WORK"/*/log "$WORK"/*/state/kea-dhcp4.log; do
-		[ -s "$f" ] || continue
-		echo "--- ${f#"$WORK"/} (tail)" >&2
-		tail -n 20 "$f" >&2
-	done
 }
 
 # start_server KIND POOLRANGE: KIND fresh (empty lease stores), serving on
@@ -294,7 +88,7 @@ start_server() {
 	done
 	case $kind in
 	pair)
-		PERF_TARGET=$VIP
+		PERF_TARGET=$VIP PAIR_P=pri PAIR_S=sec
 		[ "$range" = "$POOL_BIG" ] || { say "pair: only POOL_BIG is configured"; exit 1; }
 		start_hadhcpd $SEC sec
 		start_hadhcpd $PRI pri
@@ -362,17 +156,6 @@ after_measure() {
 	fi
 }
 
-# kea_leases NAME: how many addresses NAME's memfile CSV holds a lease for.
-kea_leases() {
-	tail -n +2 "$WORK/$1/state/kea-leases4.csv" 2>/dev/null | cut -d, -f1 | sort -u | wc -l
-}
-
-# active_leases NAME: how many ACTIVE leases NAME's database holds ("?" on error).
-active_leases() {
-	timeout 60 "$WORK/hadhcpd" leases --json --state active -c "$WORK/$1/hadhcpd.yaml" 2>/dev/null |
-		python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo "?"
-}
-
 # Configs that do not change between runs, checked once (kea-dhcp4 -t in the
 # namespace: it checks that the interface exists).
 hadhcpd_config pri "$POOL_BIG" primary 200 198.51.100.1:647 198.51.100.2:647
@@ -386,33 +169,11 @@ if [ -n "$SRV_PIN" ]; then
 	say "PIN=1: every server process (both boxes of a pair) on CPU 1, perfdhcp alone on CPU 0"
 fi
 KINDS=(pair kea-ha single)
-declare -A RATE DORA CPU P50 P99
-echo "== finding the highest rate with <= 1 % drops (${PROBE_SECS} s probes, 130k pool)"
 # Preset RATE_PAIR, RATE_KEA_HA, RATE_SINGLE to skip the search.
-for k in "${KINDS[@]}"; do
-	v=RATE_$(echo "$k" | tr 'a-z-' 'A-Z_')
-	if [ -n "${!v:-}" ]; then RATE[$k]=${!v}; else find_rate "$k"; RATE[$k]=$FOUND; fi
-done
-echo "== ${RUN_SECS} s at that rate (130k pool; CPU of a pair: the sum, per box primary + secondary)"
 # A run must not empty the pool (exhaustion would show as drops): at most
 # 80 % of it, leaving the standby share (10 %) out of the pair's reach. The
 # same cap for every kind; on a quiet machine it shortens runs above ~7000/s.
-POOL_SIZE=$(python3 -c "import ipaddress as i, sys; a, b = sys.argv[1].split('-'); print(int(i.ip_address(b)) - int(i.ip_address(a)) + 1)" "$POOL_BIG")
-for k in "${KINDS[@]}"; do
-	secs=$((POOL_SIZE * 8 / 10 / ${RATE[$k]}))
-	secs=$((secs < RUN_SECS ? secs : RUN_SECS))
-	[ "$secs" = "$RUN_SECS" ] || echo "   ($k: ${secs} s, not ${RUN_SECS} s: ${RATE[$k]}/s for longer would use more than 80 % of the ${POOL_SIZE}-address pool)"
-	measure "$k" "${RATE[$k]}" "$secs"
-	grep -v '^RESULT' "$WORK/measure.out"
-	read -r _ _ DORA[$k] CPU[$k] _ < <(grep '^RESULT' "$WORK/measure.out")
-done
-LAT=$(printf '%s\n' "${RATE[@]}" | sort -n | head -n 1)
-echo "== latency per exchange half, ${LAT_SECS} s of each at ${LAT}/s (perfdhcp -x t)"
-for k in "${KINDS[@]}"; do
-	measure "$k" "$LAT" "$LAT_SECS" "-x t"
-	grep -v '^RESULT' "$WORK/measure.out"
-	read -r _ _ _ _ P50[$k] P99[$k] < <(grep '^RESULT' "$WORK/measure.out")
-done
+bench_kinds
 
 echo "== summary (DORA/s and CPU at each one's rate; REQUEST-ACK at ${LAT}/s)"
 python3 - "${DORA[pair]}" "${DORA[kea-ha]}" "${DORA[single]}" "${CPU[pair]}" "${CPU[kea-ha]}" "${CPU[single]}" \
