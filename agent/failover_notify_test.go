@@ -13,13 +13,9 @@ import (
 
 	"github.com/hadhcpd/hadhcpd/agent/hooks"
 	"github.com/hadhcpd/hadhcpd/agent/pair"
-	"github.com/hadhcpd/hadhcpd/clock"
 	"github.com/hadhcpd/hadhcpd/config"
-	"github.com/hadhcpd/hadhcpd/config/configtest"
-	"github.com/hadhcpd/hadhcpd/dhcpd/lease"
 	"github.com/hadhcpd/hadhcpd/events"
 	"github.com/hadhcpd/hadhcpd/sync/failover"
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -29,50 +25,9 @@ import (
 // stop is called or the test ends. Its partner never answers.
 func notifyPair(t *testing.T, h *failoverHooks, notify string, bus *events.Bus) (fo *pair.Pair, stop func()) {
 	t.Helper()
-	dir := t.TempDir()
-	psk := filepath.Join(dir, "peer.key")
-	if err := os.WriteFile(psk, []byte("Zq3vX8tLw1Rk6NbP0sYh4JdG9cAf2EmU\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := configtest.Load(t, fmt.Sprintf(`
-node: {name: gw1, state_dir: %s}
-vrrp:
-  instances: [{name: lan, interface: lan0, vrid: 51, priority: 200, virtual_ips: [192.0.2.1/24]}]
-dhcp:
-  interfaces: [lan0]
-  subnets: [{subnet: 192.0.2.0/24, pools: [{range: 192.0.2.100-192.0.2.200}]}]
-failover:
-  role: primary
-  listen: 127.0.0.1:647 # a primary only dials, from this host address
-  peer: 127.0.0.1:1
-  vrrp_instance: lan
-  auth: {psk_file: %s}
-  notify: %q
-`, dir, psk, notify))
-	b, err := config.Build(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fo, err = pair.New(b, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), &vrrpPart{}, clock.Wall())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fo.ObserveTransitions(h.observer(singleFailoverName, b.Failover.Notify, failoverObserver(bus)))
-	db, rep, err := lease.Open(lease.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	fo.Attach(db)
-	if err := fo.Start(&dhcpPart{log: slog.New(slog.DiscardHandler)}, rep); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = fo.Run(ctx) }()
-	stop = func() { cancel(); <-done }
-	t.Cleanup(stop)
-	return fo, stop
+	return startTestPair(t, fmt.Sprintf("  notify: %q\n", notify), func(fo *pair.Pair, b *config.Built) {
+		fo.ObserveTransitions(h.observer(singleFailoverName, b.Failover.Notify, failoverObserver(bus)))
+	}, true)
 }
 
 // failoverTransitions are the failover events on bus, as "TO FROM".

@@ -212,12 +212,22 @@ func (f *fakeNow) Now() time.Time { return f.t }
 // and run until the test ends when run is set.
 func testPair(t *testing.T, run bool) *pair.Pair {
 	t.Helper()
+	fo, _ := startTestPair(t, "", nil, run)
+	return fo
+}
+
+// startTestPair is testPair with failoverExtra (YAML lines) added to the
+// config's failover: section and observe, when set, called on the built
+// pair before it starts. stop ends its loop (it runs also at the test's
+// end); without run it does nothing.
+func startTestPair(t *testing.T, failoverExtra string, observe func(*pair.Pair, *config.Built), run bool) (fo *pair.Pair, stop func()) {
+	t.Helper()
 	dir := t.TempDir()
 	psk := filepath.Join(dir, "peer.key")
 	if err := os.WriteFile(psk, []byte("Zq3vX8tLw1Rk6NbP0sYh4JdG9cAf2EmU\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(configtest.File(t, fmt.Sprintf(`
+	cfg := configtest.Load(t, fmt.Sprintf(`
 node: {name: gw1, state_dir: %s}
 vrrp:
   instances: [{name: lan, interface: lan0, vrid: 51, priority: 200, virtual_ips: [192.0.2.1/24]}]
@@ -230,17 +240,17 @@ failover:
   peer: 127.0.0.1:1
   vrrp_instance: lan
   auth: {psk_file: %s}
-`, dir, psk)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, dir, psk)+failoverExtra)
 	b, err := config.Build(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fo, err := pair.New(b, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), &vrrpPart{}, clock.Wall())
+	fo, err = pair.New(b, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), &vrrpPart{}, clock.Wall())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if observe != nil {
+		observe(fo, b)
 	}
 	db, rep, err := lease.Open(lease.Options{Dir: dir})
 	if err != nil {
@@ -248,17 +258,18 @@ failover:
 	}
 	t.Cleanup(func() { db.Close() })
 	fo.Attach(db)
-	dh := &dhcpPart{log: slog.New(slog.DiscardHandler)}
-	if err := fo.Start(dh, rep); err != nil {
+	if err := fo.Start(&dhcpPart{log: slog.New(slog.DiscardHandler)}, rep); err != nil {
 		t.Fatal(err)
 	}
-	if run {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); _ = fo.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
+	if !run {
+		return fo, func() {}
 	}
-	return fo
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = fo.Run(ctx) }()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return fo, stop
 }
 
 // TestLivenessProbesOfParts: the probes of the real parts. A running VRRP
@@ -289,29 +300,32 @@ func TestLivenessProbesOfParts(t *testing.T) {
 
 	l := &liveness{probes: append(vr.probes(), pairProbes(fo)...), log: slog.New(slog.DiscardHandler)}
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	answered := func() bool {
-		for _, p := range l.probes {
-			if p.name != "vrrp instance wan" && p.pong() < p.ticket {
-				return false
+	// answered: every probe but skip's has its ping answered.
+	answered := func(skip string) func() bool {
+		return func() bool {
+			for _, p := range l.probes {
+				if p.name != skip && p.pong() < p.ticket {
+					return false
+				}
 			}
+			return true
 		}
-		return true
 	}
 	if err := l.check(t0); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, answered)
+	waitFor(t, answered(""))
 	if err := l.check(t0.Add(time.Hour)); err != nil {
 		t.Fatalf("running parts: %v", err)
 	}
-	waitFor(t, answered)
+	waitFor(t, answered(""))
 
 	wanStop() // the wan loop ends (as after a read error)
 	<-wanDone
 	if err := l.check(t0.Add(2 * time.Hour)); err != nil {
 		t.Fatalf("the ping is new: %v", err)
 	}
-	waitFor(t, answered) // the others answer; wan cannot
+	waitFor(t, answered("vrrp instance wan")) // the others answer; wan cannot
 	err := l.check(t0.Add(2*time.Hour + probeBound + time.Second))
 	if !errors.Is(err, ErrStuck) || !strings.HasPrefix(err.Error(), "vrrp instance wan: ") {
 		t.Fatalf("ended instance: %v, want ErrStuck for vrrp instance wan", err)

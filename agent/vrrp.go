@@ -357,22 +357,13 @@ func (p *vrrpPart) Run(ctx context.Context) error {
 		prio, hasPrio := p.prios[s.cfg.Name]
 		p.mu.Unlock()
 		var inst *vrrp.Instance
-		onTransition := h.onTransition
-		if obs := p.observe; obs != nil {
-			name, next := s.cfg.Name, onTransition
-			onTransition = func(t vrrp.Transition) {
-				obs(name, t)
-				if next != nil {
-					next(t)
-				}
-			}
-		}
+		var r *hooks.Runner
 		if !s.notify.Empty() {
-			r := hooks.New(s.cfg.Name, s.notify, hooks.Deps{Log: ilog, Metrics: p.notifyM})
+			r = hooks.New(s.cfg.Name, s.notify, hooks.Deps{Log: ilog, Metrics: p.notifyM})
 			runners = append(runners, r)
-			// inst is set before its Run, the only caller.
-			onTransition = notifyTransitions(r, func() vrrp.Status { return inst.Status() }, h.onTransition)
 		}
+		// inst is set before its Run, the only caller of status.
+		onTransition := p.onTransition(s.cfg.Name, h, r, func() vrrp.Status { return inst.Status() })
 		inst, err = vrrp.NewInstance(s.cfg, vrrp.Deps{
 			Conn: conn,
 			Owner: &netcfg.VIPs{
@@ -472,6 +463,26 @@ const vrrpNice = -10
 // them: well inside the unit's TimeoutStopSec=15s, which also covers the
 // leave itself and ExecStopPost.
 const notifyStopGrace = 5 * time.Second
+
+// onTransition is the OnTransition of the instance name: the event
+// stream's observer (p.observe), then the pair's hook h, then the notify
+// scripts on r (nil: none); status is the instance's.
+func (p *vrrpPart) onTransition(name string, h instHooks, r *hooks.Runner, status func() vrrp.Status) func(vrrp.Transition) {
+	next := h.onTransition
+	if obs := p.observe; obs != nil {
+		hook := next
+		next = func(t vrrp.Transition) {
+			obs(name, t)
+			if hook != nil {
+				hook(t)
+			}
+		}
+	}
+	if r == nil {
+		return next
+	}
+	return notifyTransitions(r, status, next)
+}
 
 // notifyTransitions returns an instance's OnTransition: it queues the
 // notify scripts of the new state (hooks.Runner.Notify never blocks) and

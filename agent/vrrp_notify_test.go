@@ -115,3 +115,38 @@ vrrp:
 		t.Errorf("the pair's observer saw %v", seen)
 	}
 }
+
+// TestInstanceOnTransition: an instance's OnTransition, as Run builds it,
+// gives each transition to the event stream's observer, the pair's hook
+// and the notify scripts alike; instance scripts must not cost the event
+// stream its VRRP events.
+func TestInstanceOnTransition(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	note := func(s string) { mu.Lock(); seen = append(seen, s); mu.Unlock() }
+	exec := func(_ context.Context, argv []string) ([]byte, error) {
+		note("script " + strings.Join(argv, " "))
+		return nil, nil
+	}
+	p := &vrrpPart{observe: func(instance string, t vrrp.Transition) { note("event " + instance + " " + t.To.String()) }}
+	h := instHooks{onTransition: func(t vrrp.Transition) { note("hook " + t.To.String()) }}
+	for _, scripts := range []bool{false, true} {
+		seen = nil
+		var r *hooks.Runner
+		if scripts {
+			r = hooks.New("lan", hooks.Scripts{Master: []string{"/m.sh"}}, hooks.Deps{Exec: exec})
+		}
+		on := p.onTransition("lan", h, r, func() vrrp.Status { return vrrp.Status{Priority: 200} })
+		on(vrrp.Transition{From: vrrp.Backup, To: vrrp.Master})
+		want := []string{"event lan " + vrrp.Master.String(), "hook " + vrrp.Master.String()}
+		if scripts {
+			r.Close(time.Minute)
+			want = append(want, "script /m.sh")
+		}
+		mu.Lock()
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("scripts %v: saw %q, want %q", scripts, seen, want)
+		}
+		mu.Unlock()
+	}
+}

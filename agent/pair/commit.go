@@ -40,35 +40,29 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	if r.committed != nil {
 		r.committed()
 	}
-	wait := r.p.send(recs)
+	wait := r.p.Queue(recs)
 	r.p.order.Unlock()
-	out := lease.Leases(recs)
-	if wait() {
-		r.p.acked(out)
-	}
-	return out, nil
+	wait()
+	return lease.Leases(recs), nil
 }
 
 // Expire's records (ACTIVE -> EXPIRED) go to the partner too.
 func (r *replicatingDB) Expire(now time.Time, max int) ([]lease.Lease, error) {
 	r.p.order.Lock()
 	recs, err := r.DB.ExpireRecords(now, max)
-	wait := r.p.send(recs)
+	wait := r.p.Queue(recs)
 	r.p.order.Unlock()
-	out := lease.Leases(recs)
-	if len(out) > 0 && wait() {
-		r.p.acked(out)
-	}
-	return out, err
+	wait()
+	return lease.Leases(recs), err
 }
 
-// acked notes that the partner applied every record of ls durably.
+// acked notes that the partner applied every record of rs durably.
 // Every record goes to the stream in sequence order, so the partner's ack
 // is cumulative up to the highest.
-func (p *Pair) acked(ls []lease.Lease) {
+func (p *Pair) acked(rs []lease.Record) {
 	var top uint64
-	for i := range ls {
-		top = max(top, ls[i].Seq)
+	for i := range rs {
+		top = max(top, rs[i].Lease().Seq)
 	}
 	for {
 		cur := p.ackedSeq.Load()
@@ -113,17 +107,18 @@ func (p *Pair) send(rs []lease.Record) (wait func() bool) {
 func (p *Pair) LockOrder()   { p.order.Lock() }
 func (p *Pair) UnlockOrder() { p.order.Unlock() }
 
-// Queue hands committed records of this relationship to the link (the
-// order lock held) and returns the wait: true once the partner applied
-// every one durably (invariant 2), false when it is unreachable and the
-// records are durable here only.
+// Queue hands committed records to the link (the order lock held) and
+// returns the wait: true once the partner applied every one durably
+// (invariant 2; noted for the gate, acked), false when it is unreachable
+// and the records are durable here only. replicatingDB commits through
+// it, and so does a commit path shared by several pairs.
 func (p *Pair) Queue(rs []lease.Record) (wait func() bool) {
 	w := p.send(rs)
 	return func() bool {
 		if !w() {
 			return false
 		}
-		p.acked(lease.Leases(rs))
+		p.acked(rs)
 		return true
 	}
 }

@@ -43,7 +43,8 @@ func TestLeaseWriteAllowed(t *testing.T) {
 	}
 }
 
-// TestObserveTransitions: the observer sees the machine's transitions.
+// TestObserveTransitions: the observer sees every one of the machine's
+// transitions, in order.
 func TestObserveTransitions(t *testing.T) {
 	p := newTestFailover(t)
 	got := make(chan failover.Transition, 8)
@@ -51,13 +52,24 @@ func TestObserveTransitions(t *testing.T) {
 	now := time.Now()
 	p.exec(p.m.Handle(now, failover.Start{LastSeq: 0, SeqKnown: true}))
 	p.exec(p.m.Handle(now, failover.LinkUp{Partner: failover.Normal}))
+	p.exec(p.m.Handle(now, failover.ResyncDone{}))
 	p.exec(p.m.Handle(now.Add(time.Hour), failover.TimerFired{}))
-	select {
-	case tr := <-got:
-		if tr.From != failover.Startup {
-			t.Errorf("first transition %+v, want from STARTUP", tr)
+	close(got)
+	var seen []failover.Transition
+	for tr := range got {
+		seen = append(seen, tr)
+	}
+	if len(seen) < 2 {
+		t.Fatalf("observed %+v, want the transitions out of STARTUP and on", seen)
+	}
+	from := failover.Startup
+	for _, tr := range seen {
+		if tr.From != from {
+			t.Fatalf("observed %+v: a transition missed before %+v", seen, tr)
 		}
-	default:
-		t.Fatal("no transition observed after Start")
+		from = tr.To
+	}
+	if from != p.m.State() {
+		t.Errorf("observed up to %v, the machine is in %v", from, p.m.State())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestParamsMismatchRefused: each side sends its Params in the handshake
@@ -115,5 +116,16 @@ func TestSendParams(t *testing.T) {
 	d := waitFor[Down](t, s.events)
 	if d.Reason == nil || !bytes.Contains([]byte(d.Reason.Error()), []byte("no 32")) {
 		t.Errorf("down: %v, want the refusal", d.Reason)
+	}
+	// A new connection's handshake announces the parameters now in force.
+	ca, cb := tcpPair(t)
+	connectConns(t, p, s, ca, cb)
+	select {
+	case got := <-seen:
+		if string(got) != "32" {
+			t.Errorf("the next handshake announced %q, want 32", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no handshake on the new connection")
 	}
 }
