@@ -2,6 +2,7 @@ package isc
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/hadhcpd/hadhcpd/migrate"
@@ -171,7 +172,7 @@ func memberKey(t token, m data) (string, error) {
 		if printable([]byte(raw)) {
 			return "'" + raw + "'", nil
 		}
-		return hexColon([]byte(raw)), nil
+		return net.HardwareAddr(raw).String(), nil
 	}
 	return idValue(t, false)
 }

@@ -2,6 +2,7 @@ package isc
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -333,7 +334,7 @@ func hexValue(ts []token) (any, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("no value")
 	}
-	return hexColon(b), nil
+	return net.HardwareAddr(b).String(), nil
 }
 
 // routesFromBytes reads RFC 3442 classless routes written as ISC's usual

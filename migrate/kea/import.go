@@ -787,29 +787,11 @@ func idValue(s string) (string, error) {
 	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
 		return s, nil
 	}
-	h := strings.NewReplacer(" ", ":", "-", ":").Replace(strings.TrimSpace(s))
-	if !strings.Contains(h, ":") && len(h)%2 == 0 && len(h) > 0 {
-		var b strings.Builder
-		for i := 0; i < len(h); i += 2 {
-			if i > 0 {
-				b.WriteByte(':')
-			}
-			b.WriteString(h[i : i+2])
-		}
-		h = b.String()
-	}
-	x, err := dhcpscope.ParseHex(h)
+	x, err := dhcpscope.ParseHex(strings.TrimSpace(s))
 	if err != nil || len(x) == 0 {
 		return "", fmt.Errorf("%q is neither hex nor 'quoted text'", s)
 	}
-	var b strings.Builder
-	for i, c := range x {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		fmt.Fprintf(&b, "%02x", c)
-	}
-	return b.String(), nil
+	return net.HardwareAddr(x).String(), nil
 }
 
 // placeGlobalReservations puts Kea's global reservations (used where

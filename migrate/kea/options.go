@@ -1,14 +1,15 @@
 package kea
 
 import (
+	"encoding/hex"
 	"fmt"
 	"maps"
+	"net"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 
-	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -258,21 +259,15 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 		if len(h)%2 != 0 || len(h) == 0 {
 			return nil, fmt.Errorf("hex data of odd length, or none")
 		}
-		var b strings.Builder
-		for i := 0; i < len(h); i += 2 {
-			if i > 0 {
-				b.WriteByte(':')
-			}
-			b.WriteString(strings.ToLower(h[i : i+2]))
-		}
-		if _, err := dhcpscope.ParseHex(b.String()); err != nil {
+		raw, err := hex.DecodeString(h)
+		if err != nil {
 			return nil, fmt.Errorf("%q is not hex", data)
 		}
-		raw, _ := dhcpscope.ParseHex(b.String())
+		colon := net.HardwareAddr(raw).String()
 		var text []string // the value as text, when its type reads it back
 		switch od.Type {
 		case migrate.OptHex, migrate.OptVendor, migrate.OptEncapsulate, migrate.OptVIVCO, migrate.OptVIVSO:
-			return b.String(), nil
+			return colon, nil
 		case migrate.OptIP, migrate.OptIPList:
 			if len(raw)%4 == 0 && len(raw) > 0 {
 				for i := 0; i < len(raw); i += 4 {
@@ -298,7 +293,7 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 		// Kea sends the bytes as they are (Kea ARM "Standard DHCPv4
 		// Options", csv-format): so does a custom entry of type hex with
 		// the option's code.
-		return rawHex(b.String()), nil
+		return rawHex(colon), nil
 	}
 	vals := splitCSV(data)
 	// Kea reads integers in hex too (0xf0).
