@@ -21,7 +21,6 @@ func TestImportTrack(t *testing.T) {
 	for _, tc := range []struct {
 		file        string
 		scripts     []config.ScriptSpec // as Build types them
-		weights     map[string]int      // per instance: "ifaces" and "scripts" in order, name:weight
 		track       map[string]string
 		report      []string
 		unsupported []string
@@ -104,6 +103,9 @@ func TestImportTrack(t *testing.T) {
 					got.Timeout != want.Timeout || got.Rise != want.Rise || got.Fall != want.Fall || got.InitFail != want.InitFail {
 					t.Errorf("script %d = %+v, want %+v", i, got, want)
 				}
+			}
+			if len(b.VRRP) != len(tc.track) {
+				t.Errorf("%d instances, want %d (%v)", len(b.VRRP), len(tc.track), tc.track)
 			}
 			for _, s := range b.VRRP {
 				var parts []string
