@@ -84,11 +84,7 @@ func TestImportTrack(t *testing.T) {
 		},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: "testdata/track/" + tc.file,
-				Defaults: migrate.Defaults{NodeName: "gw1", StateDir: t.TempDir()}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := migratetest.Convert(t, Format(), "testdata/track/"+tc.file, "", migrate.Defaults{NodeName: "gw1"})
 			cfg := migratetest.Load(t, res)
 			b, err := config.Build(cfg)
 			if err != nil {
@@ -120,13 +116,7 @@ func TestImportTrack(t *testing.T) {
 					t.Errorf("instance %s tracks %q, want %q", s.Name, got, tc.track[s.Name])
 				}
 			}
-			var text strings.Builder
-			_ = res.Report.WriteText(&text)
-			for _, want := range append(tc.report, tc.unsupported...) {
-				if !strings.Contains(text.String(), want) {
-					t.Errorf("report lacks %q:\n%s", want, text.String())
-				}
-			}
+			migratetest.ReportHas(t, res, append(tc.report, tc.unsupported...)...)
 			err = res.Report.Err()
 			if len(tc.unsupported) == 0 && err != nil {
 				t.Errorf("unexpected unsupported: %v", err)
