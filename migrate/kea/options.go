@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -283,7 +282,9 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 				text = []string{strconv.FormatUint(n, 10)}
 			}
 		case migrate.OptRoutes:
-			text = decodeRoutes(raw)
+			if routes, masked, err := migrate.DecodeRoutes(raw); err == nil && !masked {
+				text = routes
+			}
 		}
 		if text != nil {
 			if v, err := od.Value(text); err == nil {
@@ -332,32 +333,6 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 // rawHex is an option's data in hex that its type cannot write as text
 // (or not byte for byte): sent as a custom entry of type hex.
 type rawHex string
-
-// decodeRoutes reads RFC 3442 §3 classless routes (width, the
-// destination's significant octets, router) as "PREFIX ROUTER" text, or
-// nil when the bytes are not routes hadhcpd encodes back to the same
-// bytes (a destination with bits beyond its width, a width over 32, a
-// truncated route).
-func decodeRoutes(raw []byte) []string {
-	var out []string
-	for len(raw) > 0 {
-		w := int(raw[0])
-		n := (w + 7) / 8
-		if w > 32 || len(raw) < 1+n+4 {
-			return nil
-		}
-		var dst [4]byte
-		copy(dst[:], raw[1:1+n])
-		p := netip.PrefixFrom(netip.AddrFrom4(dst), w)
-		if p.Masked() != p {
-			return nil
-		}
-		gw := netip.AddrFrom4([4]byte(raw[1+n : 1+n+4]))
-		out = append(out, p.String()+" "+gw.String())
-		raw = raw[1+n+4:]
-	}
-	return out
-}
 
 func splitCSV(s string) []string {
 	var out []string
