@@ -274,7 +274,7 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 				}
 			}
 		case migrate.OptUint8, migrate.OptUint16, migrate.OptUint32:
-			if len(raw) == map[migrate.OptType]int{migrate.OptUint8: 1, migrate.OptUint16: 2, migrate.OptUint32: 4}[od.Type] {
+			if len(raw) == od.Type.Width() {
 				var n uint64
 				for _, x := range raw {
 					n = n<<8 | uint64(x)
