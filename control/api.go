@@ -92,11 +92,8 @@ func ReadToken(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node.api_token_file: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("node.api_token_file: %s is not a regular file", path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("node.api_token_file: %s is mode %04o: group or others may read it (chmod 600)", path, fi.Mode().Perm())
+	if err := private("node.api_token_file", path, fi); err != nil {
+		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
@@ -107,6 +104,18 @@ func ReadToken(path string) ([]byte, error) {
 		return nil, fmt.Errorf("node.api_token_file: %s must hold one token of at least 16 characters without spaces", path)
 	}
 	return []byte(tok), nil
+}
+
+// private refuses a secret file (key names its setting) that is not a
+// regular file or that group or others may read.
+func private(key, path string, fi os.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: %s is not a regular file", key, path)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s: %s is mode %04o: group or others may read it (chmod 600)", key, path, fi.Mode().Perm())
+	}
+	return nil
 }
 
 // TokenID names a token in the log without revealing it.

@@ -40,11 +40,8 @@ func LoadTLS(f TLSFiles) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node.api_tls.key: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("node.api_tls.key: %s is not a regular file", f.Key)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("node.api_tls.key: %s is mode %04o: group or others may read it (chmod 600)", f.Key, fi.Mode().Perm())
+	if err := private("node.api_tls.key", f.Key, fi); err != nil {
+		return nil, err
 	}
 	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
 	if err != nil {

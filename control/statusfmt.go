@@ -24,13 +24,9 @@ func WriteStatus(w io.Writer, st *Status, now time.Time) error {
 		}
 	}
 	if f := st.Failover; f != nil {
-		link := "down"
-		if f.LinkUp {
-			link = "up"
-		}
 		fmt.Fprintln(tw, "\nFAILOVER\tMODE\tSTATE\tPARTNER\tPARTNER STATE\tLINK\tUNACKED\tSKEW")
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%+.1fs\n", f.Role, f.Mode, f.State, orDash(f.PartnerName),
-			partnerStateText(f, now), link, f.UnackedUpdates, f.SkewSeconds)
+			partnerStateText(f, now), linkText(f), f.UnackedUpdates, f.SkewSeconds)
 		fmt.Fprintf(tw, "\nPAIR PARAMETERS\t%s\n", pairParams(f))
 		if f.ParamsRefused != "" {
 			fmt.Fprintf(tw, "PARTNER REFUSED\t%s\n", f.ParamsRefused)

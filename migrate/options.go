@@ -220,3 +220,28 @@ func ReportKey(key string) string {
 	}
 	return key
 }
+
+// DecodeRoutes reads RFC 3442 §3 classless routes (width, the
+// destination's significant octets, router) as "PREFIX ROUTER" text.
+// masked reports a destination with bits beyond its width (dropped here:
+// hadhcpd would not encode the same bytes back).
+func DecodeRoutes(raw []byte) (routes []string, masked bool, err error) {
+	for len(raw) > 0 {
+		w := int(raw[0])
+		if w > 32 {
+			return nil, false, fmt.Errorf("prefix length %d", w)
+		}
+		n := (w + 7) / 8
+		if len(raw) < 1+n+4 {
+			return nil, false, fmt.Errorf("route truncated")
+		}
+		var dst [4]byte
+		copy(dst[:], raw[1:1+n])
+		p := netip.PrefixFrom(netip.AddrFrom4(dst), w)
+		masked = masked || p.Masked() != p
+		gw := netip.AddrFrom4([4]byte(raw[1+n : 1+n+4]))
+		routes = append(routes, p.Masked().String()+" "+gw.String())
+		raw = raw[1+n+4:]
+	}
+	return routes, masked, nil
+}

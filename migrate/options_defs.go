@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -309,14 +310,7 @@ func hexValue(vals []string) (any, error) {
 	if s == "" {
 		return nil, fmt.Errorf("no value")
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		fmt.Fprintf(&b, "%02x", s[i])
-	}
-	return b.String(), nil
+	return net.HardwareAddr(s).String(), nil
 }
 
 // OptionEntry returns the key and value the option of this definition

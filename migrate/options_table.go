@@ -53,6 +53,20 @@ func (t OptType) String() string {
 	return "?"
 }
 
+// Width is the size in bytes of a fixed-width type (the integers and
+// bool), 0 for the others.
+func (t OptType) Width() int {
+	switch t {
+	case OptUint8, OptInt8, OptBool:
+		return 1
+	case OptUint16, OptInt16:
+		return 2
+	case OptUint32, OptInt32:
+		return 4
+	}
+	return 0
+}
+
 func optTypeOf(name string) OptType {
 	for t, n := range optTypeNames {
 		if n == name {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -285,4 +286,25 @@ func keys(o scope.Options) []uint8 {
 		out = append(out, c)
 	}
 	return out
+}
+
+// TestDecodeRoutes: RFC 3442 §3 bytes as "PREFIX ROUTER" text, a
+// destination with bits beyond its width reported masked, and the errors.
+func TestDecodeRoutes(t *testing.T) {
+	routes, masked, err := DecodeRoutes([]byte{24, 10, 1, 2, 192, 168, 1, 1, 0, 192, 168, 1, 254, 32, 10, 0, 0, 9, 10, 0, 0, 1})
+	if want := []string{"10.1.2.0/24 192.168.1.1", "0.0.0.0/0 192.168.1.254", "10.0.0.9/32 10.0.0.1"}; err != nil || masked || !slices.Equal(routes, want) {
+		t.Errorf("got %q masked %v err %v, want %q", routes, masked, err, want)
+	}
+	routes, masked, err = DecodeRoutes([]byte{8, 10, 192, 0, 2, 1, 0, 192, 0, 2, 2})
+	if want := []string{"10.0.0.0/8 192.0.2.1", "0.0.0.0/0 192.0.2.2"}; err != nil || masked || !slices.Equal(routes, want) {
+		t.Errorf("got %q masked %v err %v, want %q", routes, masked, err, want)
+	}
+	if routes, masked, err = DecodeRoutes([]byte{7, 11, 192, 0, 2, 1}); err != nil || !masked || !slices.Equal(routes, []string{"10.0.0.0/7 192.0.2.1"}) {
+		t.Errorf("11/7: got %q masked %v err %v, want 10.0.0.0/7 masked", routes, masked, err)
+	}
+	for _, b := range [][]byte{{33, 0, 0, 0, 0, 1, 2, 3, 4}, {24, 10, 1, 2, 192, 168}} {
+		if _, _, err := DecodeRoutes(b); err == nil {
+			t.Errorf("%v: no error", b)
+		}
+	}
 }

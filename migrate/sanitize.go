@@ -20,9 +20,8 @@ func sanitize(v reflect.Value, rep *Report, key string) {
 		if !v.IsNil() {
 			e := v.Elem()
 			if v.Kind() == reflect.Interface && e.Kind() == reflect.String {
-				if s := e.String(); !utf8.ValidString(s) {
-					rep.Invalid(Pos{}, key, "not UTF-8 text: written with U+FFFD in place of the bad bytes; write it as hex")
-					v.Set(reflect.ValueOf(strings.ToValidUTF8(s, "\uFFFD")))
+				if s, bad := fixText(e.String(), rep, key); bad {
+					v.Set(reflect.ValueOf(s))
 				}
 				return
 			}
@@ -48,9 +47,8 @@ func sanitize(v reflect.Value, rep *Report, key string) {
 				continue
 			}
 			if e.Kind() == reflect.Interface && !e.IsNil() && e.Elem().Kind() == reflect.String {
-				if s := e.Elem().String(); !utf8.ValidString(s) {
-					rep.Invalid(Pos{}, kk, "not UTF-8 text: written with U+FFFD in place of the bad bytes; write it as hex")
-					v.SetMapIndex(k, reflect.ValueOf(strings.ToValidUTF8(s, "\uFFFD")))
+				if s, bad := fixText(e.Elem().String(), rep, kk); bad {
+					v.SetMapIndex(k, reflect.ValueOf(s))
 				}
 				continue
 			}
@@ -59,11 +57,18 @@ func sanitize(v reflect.Value, rep *Report, key string) {
 			}
 		}
 	case reflect.String:
-		if s := v.String(); !utf8.ValidString(s) {
-			rep.Invalid(Pos{}, key, "not UTF-8 text: written with U+FFFD in place of the bad bytes; write it as hex")
-			if v.CanSet() {
-				v.SetString(strings.ToValidUTF8(s, "\uFFFD"))
-			}
+		if s, bad := fixText(v.String(), rep, key); bad && v.CanSet() {
+			v.SetString(s)
 		}
 	}
+}
+
+// fixText reports s at key when it is not UTF-8 and gives it with U+FFFD
+// in place of the bad bytes.
+func fixText(s string, rep *Report, key string) (string, bool) {
+	if utf8.ValidString(s) {
+		return s, false
+	}
+	rep.Invalid(Pos{}, key, "not UTF-8 text: written with U+FFFD in place of the bad bytes; write it as hex")
+	return strings.ToValidUTF8(s, "\uFFFD"), true
 }

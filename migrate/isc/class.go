@@ -2,8 +2,10 @@ package isc
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
+	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -171,7 +173,7 @@ func memberKey(t token, m data) (string, error) {
 		if printable([]byte(raw)) {
 			return "'" + raw + "'", nil
 		}
-		return hexColon([]byte(raw)), nil
+		return net.HardwareAddr(raw).String(), nil
 	}
 	return idValue(t, false)
 }
@@ -181,12 +183,7 @@ func keyLiteral(k string) string {
 	if len(k) > 0 && k[0] == '\'' {
 		return k
 	}
-	b := make([]byte, 0, len(k)/3+1)
-	for i := 0; i+1 < len(k); i += 3 {
-		var x byte
-		fmt.Sscanf(k[i:i+2], "%02x", &x)
-		b = append(b, x)
-	}
+	b, _ := dhcpscope.ParseHex(k) // colon hex: memberKey wrote it
 	return fmt.Sprintf("0x%x", b)
 }
 

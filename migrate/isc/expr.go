@@ -424,7 +424,7 @@ func (p *xparser) option(t xtok) (data, error) {
 	} else {
 		return data{}, fmt.Errorf("option %q is unknown (define it with option %s code N = TYPE)", name, name)
 	}
-	width := map[migrate.OptType]int{migrate.OptUint8: 1, migrate.OptInt8: 1, migrate.OptUint16: 2, migrate.OptInt16: 2, migrate.OptUint32: 4, migrate.OptInt32: 4, migrate.OptBool: 1}[od.Type]
+	width := od.Type.Width()
 	if od.Array {
 		width = 0
 	}

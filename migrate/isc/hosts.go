@@ -154,13 +154,13 @@ func idValue(t token, quoted bool) (string, error) {
 		if quoted && printable(t.b) {
 			return "'" + string(t.b) + "'", nil
 		}
-		return hexColon(t.b), nil
+		return net.HardwareAddr(t.b).String(), nil
 	}
 	b, err := dhcpscope.ParseHex(t.str())
 	if err != nil {
 		return "", fmt.Errorf("%q is neither a quoted string nor colon hex", t.str())
 	}
-	return hexColon(b), nil
+	return net.HardwareAddr(b).String(), nil
 }
 
 func printable(b []byte) bool {

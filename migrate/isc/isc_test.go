@@ -316,3 +316,18 @@ func TestParseDateTimeAndIPv4(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutesFromBytes: ISC's `array of integer 8` form of option 121
+// becomes "PREFIX ROUTER" pairs; bits beyond a width are masked off, as
+// dhcpd sends them.
+func TestRoutesFromBytes(t *testing.T) {
+	v, err := routesFromBytes([]string{"24 10 1 2 192 168 1 1", "7 11 192 0 2 1"})
+	if want := []string{"10.1.2.0/24 192.168.1.1", "10.0.0.0/7 192.0.2.1"}; err != nil || !reflect.DeepEqual(v, want) {
+		t.Errorf("got %v, %v; want %q", v, err, want)
+	}
+	for _, in := range []string{"33 0 0 0 0 1 2 3 4", "24 10 1 2 192 168", "24 10 1 256 1 1 1 1"} {
+		if _, err := routesFromBytes([]string{in}); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}

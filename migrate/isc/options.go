@@ -2,6 +2,7 @@ package isc
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -333,7 +334,7 @@ func hexValue(ts []token) (any, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("no value")
 	}
-	return hexColon(b), nil
+	return net.HardwareAddr(b).String(), nil
 }
 
 // routesFromBytes reads RFC 3442 classless routes written as ISC's usual
@@ -343,33 +344,19 @@ func routesFromBytes(vals []string) (any, error) {
 	if len(vals) > 0 && strings.Contains(vals[0], "/") {
 		return migrate.OptionValue(migrate.OptRoutes, vals)
 	}
-	var b []int
+	var b []byte
 	for _, v := range vals {
 		for _, f := range strings.Fields(v) {
 			n, err := strconv.ParseUint(f, 10, 8)
 			if err != nil {
 				return nil, fmt.Errorf("%q is not a byte", f)
 			}
-			b = append(b, int(n))
+			b = append(b, byte(n))
 		}
 	}
-	var out []string
-	for len(b) > 0 {
-		w := b[0]
-		if w > 32 {
-			return nil, fmt.Errorf("prefix length %d", w)
-		}
-		n := (w + 7) / 8
-		if len(b) < 1+n+4 {
-			return nil, fmt.Errorf("route truncated")
-		}
-		var d [4]byte
-		for i := 0; i < n; i++ {
-			d[i] = byte(b[1+i])
-		}
-		r := b[1+n : 1+n+4]
-		out = append(out, fmt.Sprintf("%s %d.%d.%d.%d", netip.PrefixFrom(netip.AddrFrom4(d), w).Masked(), r[0], r[1], r[2], r[3]))
-		b = b[1+n+4:]
+	routes, _, err := migrate.DecodeRoutes(b)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return routes, nil
 }

@@ -63,7 +63,7 @@ func (c *conv) classes(v *Value) {
 			case "template-test":
 				c.rep.Unsupported(m.Pos, m.Key, "spawning classes (template-test) are not supported")
 			default:
-				if c.common(m, key, &cc.NextServer, &cc.ServerName, &cc.BootFile, &tm, nil) {
+				if c.common(m, key, &cc.NextServer, &cc.ServerName, &cc.BootFile, &tm) {
 					params = true
 					continue
 				}

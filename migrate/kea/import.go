@@ -160,7 +160,7 @@ func ParseConfig(name string, data []byte, load func(string) ([]byte, error)) (*
 		case "reservations-in-subnet":
 			c.rep.MapNote(m.Pos, src, "dhcp.subnets[].reservations", "the subnets' reservations are used (a subnet's own setting says otherwise)")
 		default:
-			if !c.common(m, "dhcp", &d.NextServer, &d.ServerName, &d.BootFile, nil, nil) {
+			if !c.common(m, "dhcp", &d.NextServer, &d.ServerName, &d.BootFile, nil) {
 				c.other(m, "Dhcp4")
 			}
 		}
@@ -305,7 +305,7 @@ func (tm times) complete(c *conv, key string, lv *Value) {
 // (through tm; nil at the global level, see globalTimes), the boot
 // fields, and the settings hadhcpd needs none of. It reports whether it
 // took m.
-func (c *conv) common(m Member, key string, next, sname, file *string, tm *times, _ *struct{}) bool {
+func (c *conv) common(m Member, key string, next, sname, file *string, tm *times) bool {
 	switch m.Key {
 	case "valid-lifetime", "min-valid-lifetime", "max-valid-lifetime", "renew-timer", "rebind-timer":
 		if tm != nil {
@@ -474,7 +474,7 @@ func (c *conv) sharedNetwork(v *Value) {
 		case "reservations", "reservation-mode", "reservations-global", "reservations-in-subnet":
 			c.rep.Drop(m.Pos, m.Key, "reservations are per subnet in hadhcpd")
 		default:
-			if !c.common(m, key, &n.NextServer, &n.ServerName, &n.BootFile, &tm, nil) {
+			if !c.common(m, key, &n.NextServer, &n.ServerName, &n.BootFile, &tm) {
 				c.other(m, "shared-network")
 			}
 		}
@@ -612,7 +612,7 @@ func (c *conv) subnets(v *Value, allow []string, base string, out *[]config.Subn
 			case "reservations-global":
 				c.rep.MapNote(m.Pos, m.Key, k+".reservations", "global reservations are placed in the subnet of their address")
 			default:
-				if !c.common(m, k, &sc.NextServer, &sc.ServerName, &sc.BootFile, &tm, nil) {
+				if !c.common(m, k, &sc.NextServer, &sc.ServerName, &sc.BootFile, &tm) {
 					c.other(m, "subnet4")
 				}
 			}
@@ -763,7 +763,7 @@ func (c *conv) reservation(v *Value, k string) (config.ReservationConfig, bool) 
 			}
 			c.rep.Map(m.Pos, m.Key, k+".client_classes")
 		case "next-server", "server-hostname", "boot-file-name":
-			c.common(m, k, &r.NextServer, &r.ServerName, &r.BootFile, nil, nil)
+			c.common(m, k, &r.NextServer, &r.ServerName, &r.BootFile, nil)
 		case "user-context", "comment":
 		default:
 			c.rep.Unsupported(m.Pos, "reservation "+m.Key, "unknown reservation parameter (skipped)")
@@ -787,29 +787,11 @@ func idValue(s string) (string, error) {
 	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
 		return s, nil
 	}
-	h := strings.NewReplacer(" ", ":", "-", ":").Replace(strings.TrimSpace(s))
-	if !strings.Contains(h, ":") && len(h)%2 == 0 && len(h) > 0 {
-		var b strings.Builder
-		for i := 0; i < len(h); i += 2 {
-			if i > 0 {
-				b.WriteByte(':')
-			}
-			b.WriteString(h[i : i+2])
-		}
-		h = b.String()
-	}
-	x, err := dhcpscope.ParseHex(h)
+	x, err := dhcpscope.ParseHex(strings.TrimSpace(s))
 	if err != nil || len(x) == 0 {
 		return "", fmt.Errorf("%q is neither hex nor 'quoted text'", s)
 	}
-	var b strings.Builder
-	for i, c := range x {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		fmt.Fprintf(&b, "%02x", c)
-	}
-	return b.String(), nil
+	return net.HardwareAddr(x).String(), nil
 }
 
 // placeGlobalReservations puts Kea's global reservations (used where

@@ -1,14 +1,14 @@
 package kea
 
 import (
+	"encoding/hex"
 	"fmt"
 	"maps"
-	"net/netip"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
 
-	dhcpscope "github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/hadhcpd/hadhcpd/migrate"
 )
 
@@ -258,21 +258,15 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 		if len(h)%2 != 0 || len(h) == 0 {
 			return nil, fmt.Errorf("hex data of odd length, or none")
 		}
-		var b strings.Builder
-		for i := 0; i < len(h); i += 2 {
-			if i > 0 {
-				b.WriteByte(':')
-			}
-			b.WriteString(strings.ToLower(h[i : i+2]))
-		}
-		if _, err := dhcpscope.ParseHex(b.String()); err != nil {
+		raw, err := hex.DecodeString(h)
+		if err != nil {
 			return nil, fmt.Errorf("%q is not hex", data)
 		}
-		raw, _ := dhcpscope.ParseHex(b.String())
+		colon := net.HardwareAddr(raw).String()
 		var text []string // the value as text, when its type reads it back
 		switch od.Type {
 		case migrate.OptHex, migrate.OptVendor, migrate.OptEncapsulate, migrate.OptVIVCO, migrate.OptVIVSO:
-			return b.String(), nil
+			return colon, nil
 		case migrate.OptIP, migrate.OptIPList:
 			if len(raw)%4 == 0 && len(raw) > 0 {
 				for i := 0; i < len(raw); i += 4 {
@@ -280,7 +274,7 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 				}
 			}
 		case migrate.OptUint8, migrate.OptUint16, migrate.OptUint32:
-			if len(raw) == map[migrate.OptType]int{migrate.OptUint8: 1, migrate.OptUint16: 2, migrate.OptUint32: 4}[od.Type] {
+			if len(raw) == od.Type.Width() {
 				var n uint64
 				for _, x := range raw {
 					n = n<<8 | uint64(x)
@@ -288,7 +282,9 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 				text = []string{strconv.FormatUint(n, 10)}
 			}
 		case migrate.OptRoutes:
-			text = decodeRoutes(raw)
+			if routes, masked, err := migrate.DecodeRoutes(raw); err == nil && !masked {
+				text = routes
+			}
 		}
 		if text != nil {
 			if v, err := od.Value(text); err == nil {
@@ -298,7 +294,7 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 		// Kea sends the bytes as they are (Kea ARM "Standard DHCPv4
 		// Options", csv-format): so does a custom entry of type hex with
 		// the option's code.
-		return rawHex(b.String()), nil
+		return rawHex(colon), nil
 	}
 	vals := splitCSV(data)
 	// Kea reads integers in hex too (0xf0).
@@ -337,32 +333,6 @@ func value(od migrate.OptDef, data string, e *Value) (any, error) {
 // rawHex is an option's data in hex that its type cannot write as text
 // (or not byte for byte): sent as a custom entry of type hex.
 type rawHex string
-
-// decodeRoutes reads RFC 3442 §3 classless routes (width, the
-// destination's significant octets, router) as "PREFIX ROUTER" text, or
-// nil when the bytes are not routes hadhcpd encodes back to the same
-// bytes (a destination with bits beyond its width, a width over 32, a
-// truncated route).
-func decodeRoutes(raw []byte) []string {
-	var out []string
-	for len(raw) > 0 {
-		w := int(raw[0])
-		n := (w + 7) / 8
-		if w > 32 || len(raw) < 1+n+4 {
-			return nil
-		}
-		var dst [4]byte
-		copy(dst[:], raw[1:1+n])
-		p := netip.PrefixFrom(netip.AddrFrom4(dst), w)
-		if p.Masked() != p {
-			return nil
-		}
-		gw := netip.AddrFrom4([4]byte(raw[1+n : 1+n+4]))
-		out = append(out, p.String()+" "+gw.String())
-		raw = raw[1+n+4:]
-	}
-	return out
-}
 
 func splitCSV(s string) []string {
 	var out []string

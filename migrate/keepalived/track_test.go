@@ -21,7 +21,6 @@ func TestImportTrack(t *testing.T) {
 	for _, tc := range []struct {
 		file        string
 		scripts     []config.ScriptSpec // as Build types them
-		weights     map[string]int      // per instance: "ifaces" and "scripts" in order, name:weight
 		track       map[string]string
 		report      []string
 		unsupported []string
@@ -85,11 +84,7 @@ func TestImportTrack(t *testing.T) {
 		},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			res, err := migrate.Convert(migrate.Input{Format: Format(), Conf: "testdata/track/" + tc.file,
-				Defaults: migrate.Defaults{NodeName: "gw1", StateDir: t.TempDir()}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := migratetest.Convert(t, Format(), "testdata/track/"+tc.file, "", migrate.Defaults{NodeName: "gw1"})
 			cfg := migratetest.Load(t, res)
 			b, err := config.Build(cfg)
 			if err != nil {
@@ -105,6 +100,9 @@ func TestImportTrack(t *testing.T) {
 					t.Errorf("script %d = %+v, want %+v", i, got, want)
 				}
 			}
+			if len(b.VRRP) != len(tc.track) {
+				t.Errorf("%d instances, want %d (%v)", len(b.VRRP), len(tc.track), tc.track)
+			}
 			for _, s := range b.VRRP {
 				var parts []string
 				for _, l := range s.Track {
@@ -118,13 +116,7 @@ func TestImportTrack(t *testing.T) {
 					t.Errorf("instance %s tracks %q, want %q", s.Name, got, tc.track[s.Name])
 				}
 			}
-			var text strings.Builder
-			_ = res.Report.WriteText(&text)
-			for _, want := range append(tc.report, tc.unsupported...) {
-				if !strings.Contains(text.String(), want) {
-					t.Errorf("report lacks %q:\n%s", want, text.String())
-				}
-			}
+			migratetest.ReportHas(t, res, append(tc.report, tc.unsupported...)...)
 			err = res.Report.Err()
 			if len(tc.unsupported) == 0 && err != nil {
 				t.Errorf("unexpected unsupported: %v", err)

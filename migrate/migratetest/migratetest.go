@@ -50,33 +50,6 @@ func Class(d *config.DHCPConfig, name string) *config.ClientClassConfig {
 // does not pass: every importer's output must pass check-config.
 func Load(t testing.TB, res *migrate.Result) *config.Config {
 	t.Helper()
-	cfg, y, err := load(t, res)
-	if err != nil {
-		t.Fatalf("config.Load of the imported config: %v\n%s", err, y)
-	}
-	return cfg
-}
-
-// LoadPending is Load for a config that uses keys whose server side is
-// not merged yet (named in pending): when check-config refuses the
-// config, the test is skipped naming them instead of failing. With
-// pending empty it is Load. Remove a key from the callers' lists when
-// its server side lands.
-func LoadPending(t testing.TB, res *migrate.Result, pending ...string) *config.Config {
-	t.Helper()
-	if len(pending) == 0 {
-		return Load(t, res)
-	}
-	cfg, _, err := load(t, res)
-	if err != nil {
-		t.Skipf("check-config refuses the import, and the server side of %v is not merged yet: %v", pending, err)
-	}
-	return cfg
-}
-
-// load writes res's config as YAML and loads it; it returns the YAML too.
-func load(t testing.TB, res *migrate.Result) (*config.Config, []byte, error) {
-	t.Helper()
 	y, err := migrate.MarshalConfig(res.Config, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +59,10 @@ func load(t testing.TB, res *migrate.Result) (*config.Config, []byte, error) {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(p)
-	return cfg, y, err
+	if err != nil {
+		t.Fatalf("config.Load of the imported config: %v\n%s", err, y)
+	}
+	return cfg
 }
 
 // SourceProblems lists the report's unsupported and invalid items that
