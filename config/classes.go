@@ -62,6 +62,12 @@ func classesConfig(v *validator, list []ClientClassConfig) ([]*scope.Class, clas
 		v.add("dhcp.client_classes", "%d classes, at most %d", len(list), class.MaxClasses-class.First)
 		return nil, names
 	}
+	// option[NAME] in a test reads the names the options maps read: the
+	// standard ones and dhcp.option_definitions (v.optDefs).
+	compile := class.Names{
+		Class:  names.lookup, // only the classes before this one resolve
+		Option: func(n string) (uint8, bool) { return v.optDefs.Code(scope.SpaceDHCP4, n) },
+	}
 	for i, cc := range list {
 		k := fmt.Sprintf("dhcp.client_classes[%d]", i)
 		c := &scope.Class{Name: cc.Name, Index: class.First + i}
@@ -81,13 +87,13 @@ func classesConfig(v *validator, list []ClientClassConfig) ([]*scope.Class, clas
 		case cc.Test != "" && cc.Match != "":
 			v.add(k, "set test or match, not both")
 		case cc.Test != "":
-			e, err := class.Compile(cc.Test, names.lookup) // only the classes before this one resolve
+			e, err := compile.Compile(cc.Test)
 			if err != nil {
 				v.add(k+".test", "%v", err)
 			}
 			c.Test = e
 		case cc.Match != "":
-			val, err := class.CompileValue(cc.Match)
+			val, err := compile.CompileValue(cc.Match)
 			if err != nil {
 				v.add(k+".match", "%v", err)
 			}

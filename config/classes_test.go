@@ -8,6 +8,7 @@ import (
 
 	"github.com/hadhcpd/hadhcpd/dhcpd/class"
 	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
+	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 // needLanguage skips a test that needs compiled expressions until
@@ -118,6 +119,28 @@ func TestClassExpressionsCompiled(t *testing.T) {
 	if _, ok := b.DHCP.Classes[2].Members["abc"]; !ok {
 		t.Fatal("member 'abc' not read as text")
 	}
+}
+
+// TestClassOptionNames: option[NAME] in a test reads the names the
+// options maps read: a standard one the language's own table lacks
+// (tftp_server_address, 150) and one of dhcp.option_definitions; an
+// unknown name is refused with the test's key.
+func TestClassOptionNames(t *testing.T) {
+	needLanguage(t)
+	sub := subnetConfig
+	defs := "  option_definitions:\n    - {name: site_tag, code: 224, type: string}\n"
+	cls := func(classes string) string { return sub("") + defs + "  client_classes:\n" + classes }
+	b := loadBuild(t, cls("    - {name: a, test: \"option[tftp_server_address].exists\"}\n    - {name: b, test: \"option[site-tag].text == 'x'\"}\n"))
+	p := dhcpv4.DHCPv4{Options: dhcpv4.Options{150: {192, 0, 2, 5}, 224: []byte("x")}}
+	var in class.Set
+	for _, c := range b.DHCP.Classes {
+		if !c.Test.Match(&p, &in) {
+			t.Errorf("class %s (%s) does not match a packet with options 150 and 224", c.Name, c.Test)
+		}
+	}
+	refused(t, []badConfig{
+		{"unknown option name", cls("    - {name: a, test: \"option[no_such_option].exists\"}\n"), "dhcp.client_classes[0].test", ""},
+	})
 }
 
 // TestSharedNetworkBoot: a shared network's boot fields sit between the

@@ -13,16 +13,12 @@ import (
 func ClassErrors(list []config.ClientClassConfig, defs []scope.OptionDefinition) map[int]error {
 	out := map[int]error{}
 	idx := map[string]int{}
+	// The server's option names (config compiles tests with them); a bad
+	// definition is the importer's to report, not this check's.
+	optDefs, _ := scope.NewDefinitions(defs)
 	names := class.Names{
-		Class: func(n string) (int, bool) { i, ok := idx[n]; return i, ok },
-		Option: func(n string) (uint8, bool) {
-			for _, d := range defs {
-				if d.Space == "" && (d.Name == n || OptionKey(d.Name) == OptionKey(n)) && d.Code > 0 && d.Code < 255 {
-					return uint8(d.Code), true
-				}
-			}
-			return 0, false
-		},
+		Class:  func(n string) (int, bool) { i, ok := idx[n]; return i, ok },
+		Option: func(n string) (uint8, bool) { return optDefs.Code(scope.SpaceDHCP4, n) },
 	}
 	for i, c := range list {
 		var err error

@@ -255,6 +255,29 @@ func typeList(ts []optType) string {
 	return strings.Join(s, ", ")
 }
 
+// Code is the code of option name in space sp (a standard name, an
+// alias, or one of dhcp.option_definitions), as the options maps read it;
+// '-' and '_' are the same, as in Kea's names. A client class test's
+// option[NAME] resolves through it.
+func (d *Definitions) Code(sp, name string) (uint8, bool) {
+	if d == nil {
+		d = standardDefs
+	}
+	s := d.spaces[strings.ToLower(sp)]
+	if s == nil {
+		return 0, false
+	}
+	name = strings.ToLower(name)
+	def, ok := s.byName[name]
+	if !ok {
+		def, ok = s.byName[strings.ReplaceAll(name, "-", "_")]
+	}
+	if !ok {
+		return 0, false
+	}
+	return def.code, true
+}
+
 // Names lists the option names (with aliases) of space sp.
 func (d *Definitions) Names(sp string) []string {
 	if d == nil {
