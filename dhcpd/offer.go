@@ -49,10 +49,11 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 	}
 	sub = holderOr(sub, addr) // its mask, routers and times (shared networks)
 	prev, _ := e.db.Get(addr)
-	lt, _ := e.grant(req, c, sub, addr, prev, now) // an offer commits nothing
+	times := c.cls.leaseTimes(sub.Times)
+	lt, _ := e.grant(req, c, sub, times, addr, prev, now) // an offer commits nothing
 	resp := e.newReply(req, dhcpv4.MessageTypeOffer, sid)
 	resp.YourIPAddr = net.IP(addr.AsSlice())
-	setLeaseTime(resp, lt, c.cls.leaseTimes(sub.Times))
+	setLeaseTime(resp, lt, times)
 	e.addOptions(resp, req, sub, &c.cls, addr)
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug("offer", "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "lease", lt)

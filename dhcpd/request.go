@@ -138,7 +138,8 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 	e.mu.Unlock()
 
 	prev, _ := e.db.Get(addr)
-	lt, g := e.grant(req, c, sub, addr, prev, now)
+	times := c.cls.leaseTimes(sub.Times)
+	lt, g := e.grant(req, c, sub, times, addr, prev, now)
 	l := lease.Lease{
 		Addr:       addr,
 		HWAddr:     append(net.HardwareAddr(nil), c.hw...),
@@ -186,7 +187,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
 		resp.ClientIPAddr = req.ClientIPAddr
 		resp.YourIPAddr = net.IP(addr.AsSlice())
-		setLeaseTime(resp, lt, p.cls.leaseTimes(sub.Times))
+		setLeaseTime(resp, lt, times)
 		e.addOptions(resp, req, sub, &p.cls, addr)
 		dest := destination(req, resp)
 		e.eventBind[renewIndex(renew)].Inc()
