@@ -394,7 +394,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrClientIDLong
 	}
 	c.key = lease.ClientKey(c.id, c.hw)
-	relayed, err := fromTrustedRelay(req, in, e.cfg.Load().TrustedRelays)
+	relayed, err := fromTrustedRelay(req, in, cfg.TrustedRelays)
 	if err != nil {
 		return Reply{}, err
 	}

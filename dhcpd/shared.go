@@ -25,11 +25,6 @@ func poolOf(sub *scope.Subnet, a netip.Addr) (*scope.Subnet, *lease.Pool) {
 	return nil, nil
 }
 
-// reservationFor returns the client's reservation in sub's shared
-// network (Kea looks through every subnet of a shared network too), or
-// nil: classify found it, by the configured identifiers.
-func reservationFor(_ *scope.Subnet, c client) *scope.Reservation { return c.cls.res }
-
 // reservationOf returns the reservation of address a in sub's shared
 // network, or nil.
 func reservationOf(sub *scope.Subnet, a netip.Addr) *scope.Reservation {
