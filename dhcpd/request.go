@@ -38,13 +38,15 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 		// INIT-REBOOT: NAK a wrong network or an address the server
 		// knows is not this client's; silence when it has no record.
 		// The right network is any subnet of the shared network.
-		if sub.Holder(reqIP) == nil {
+		h := sub.Holder(reqIP)
+		if h == nil {
 			return e.nak(req, c, sid, "wrong network", reqIP)
 		}
 		if ra, ok := c.cls.reserved(sub); ok && ra != reqIP {
 			return e.nak(req, c, sid, "client has another reserved address", reqIP)
 		}
-		if r := reservationOf(sub, reqIP); r != nil && c.cls.res != r {
+		r := h.ReservationOf(reqIP)
+		if r != nil && c.cls.res != r {
 			return e.nak(req, c, sid, "reserved for another client", reqIP)
 		}
 		l, known := e.db.Get(reqIP)
@@ -54,7 +56,7 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 		if mine, ok := e.db.ByClient(c.key); ok && mine.Addr != reqIP && mine.State == lease.StateActive && now.Before(mine.Expiry) {
 			return e.nak(req, c, sid, "client holds another address", reqIP)
 		}
-		if !(known && l.Key() == c.key) && reservationOf(sub, reqIP) == nil {
+		if !(known && l.Key() == c.key) && r == nil {
 			return Reply{}, ErrNoRecord
 		}
 		return e.bind(req, c, sub, sid, reqIP, now, false)
@@ -62,14 +64,15 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 	if ciaddr.IsValid() && !ciaddr.IsUnspecified() {
 		// RENEWING (unicast to us) or REBINDING (broadcast): ciaddr is
 		// the client's address.
-		if sub.Holder(ciaddr) == nil {
+		h := sub.Holder(ciaddr)
+		if h == nil {
 			return e.nak(req, c, sid, "wrong network", ciaddr)
 		}
 		l, known := e.db.Get(ciaddr)
 		if known && l.Key() != c.key && l.State == lease.StateActive && now.Before(l.Expiry) {
 			return e.nak(req, c, sid, "leased to another client", ciaddr)
 		}
-		if !(known && l.Key() == c.key) && reservationOf(sub, ciaddr) == nil {
+		if !(known && l.Key() == c.key) && h.ReservationOf(ciaddr) == nil {
 			return Reply{}, ErrNoRecord
 		}
 		return e.bind(req, c, sub, sid, ciaddr, now, false)
