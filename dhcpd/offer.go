@@ -44,11 +44,11 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 	if err != nil {
 		return Reply{}, err
 	}
-	if p, err := e.needProbe(req, c, sub, sid, addr, res, now); p != nil || err != nil {
+	prev, _ := e.db.Get(addr)
+	if p, err := e.needProbe(req, c, sub, sid, addr, res, prev, now); p != nil || err != nil {
 		return Reply{probe: p}, err // answered once the probe is done (probe.go)
 	}
 	sub = holderOr(sub, addr) // its mask, routers and times (shared networks)
-	prev, _ := e.db.Get(addr)
 	times := c.cls.leaseTimes(sub.Times)
 	lt, _ := e.grant(req, c, sub, times, addr, prev, now) // an offer commits nothing
 	resp := e.newReply(req, dhcpv4.MessageTypeOffer, sid)
