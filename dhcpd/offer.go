@@ -82,8 +82,8 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 		e.dropOfferLocked(o)
 	}
 	// The client keeps its address in whichever subnet of the shared
-	// network holds it.
-	if l, ok := e.db.ByClient(c.key); ok && reservationOf(sub, l.Addr) == nil && c.cls.admits(sub, l.Addr) {
+	// network holds it (claimLocked checks the pool admits it).
+	if l, ok := e.db.ByClient(c.key); ok && reservationOf(sub, l.Addr) == nil {
 		if hs, p := poolOf(sub, l.Addr); p != nil {
 			if held, ok := e.claimLocked(hs, c, l.Addr, now); ok {
 				e.setOfferLocked(c.key, l.Addr, held, now)
