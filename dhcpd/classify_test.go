@@ -345,10 +345,12 @@ func TestClassLeaseTimeBeyondSubnetBounds(t *testing.T) {
 		c.Classes = []*scope.Class{
 			{Name: "phones", Index: class.First, Times: scope.ClassTimes{Default: 24 * time.Hour}},
 			{Name: "lab", Index: class.First + 1, Times: scope.ClassTimes{Default: time.Minute}},
+			{Name: "short", Index: class.First + 2, Times: scope.ClassTimes{Max: 30 * time.Minute}},
 		}
 		c.Subnets[0].Reservations = append(c.Subnets[0].Reservations,
 			scope.Reservation{HWAddr: macA, Classes: setOf(class.First)},
-			scope.Reservation{HWAddr: macB, Classes: setOf(class.First + 1)})
+			scope.Reservation{HWAddr: macB, Classes: setOf(class.First + 1)},
+			scope.Reservation{HWAddr: macC, Classes: setOf(class.First + 2)})
 	})
 	if lt := leaseSecs(r.dora(t, macA), dhcpv4.OptionIPAddressLeaseTime); lt != 24*3600 {
 		t.Fatalf("phones: lease %d, want the class's 86400 (the subnet's max is 4h)", lt)
@@ -358,6 +360,12 @@ func TestClassLeaseTimeBeyondSubnetBounds(t *testing.T) {
 	}
 	if lt := leaseSecs(r.dora(t, macB), dhcpv4.OptionIPAddressLeaseTime); lt != 60 {
 		t.Fatalf("lab: lease %d, want the class's 60 (the subnet's min is 5m)", lt)
+	}
+	if lt := leaseSecs(r.dora(t, macB, dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(30*time.Second))), dhcpv4.OptionIPAddressLeaseTime); lt != 60 {
+		t.Fatalf("lab asking 30s: lease %d, want 60 (the subnet's 5m min lowers to the class's default)", lt)
+	}
+	if lt := leaseSecs(r.dora(t, macC), dhcpv4.OptionIPAddressLeaseTime); lt != 1800 {
+		t.Fatalf("short: lease %d, want the class's max 1800 (the subnet's default is 2h)", lt)
 	}
 }
 
