@@ -160,6 +160,19 @@ func TestCircuitIDReservation(t *testing.T) {
 	if a := addr4(rep.Resp.YourIPAddr); a == res {
 		t.Fatalf("a direct client with a forged option 82 got the circuit's reservation %s", a)
 	}
+	// The remote id (sub-option 2) identifies a reservation the same way.
+	resR := ip("192.0.2.61")
+	r = newRig(t, func(c *scope.Config) {
+		c.Subnets[0].Reservations = append(c.Subnets[0].Reservations, scope.Reservation{RemoteID: []byte("modem9"), Addr: resR})
+	})
+	raiR := dhcpv4.WithOption(dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.AgentRemoteIDSubOption, []byte("modem9"))))
+	rep, err = r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithGatewayIP(net.IP{192, 0, 2, 254}), raiR), relayIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := addr4(rep.Resp.YourIPAddr); a != resR {
+		t.Fatalf("relayed client with remote id modem9 got %s, want %s", a, resR)
+	}
 }
 
 // precedenceConfig: options and boot fields at every level, to see which
