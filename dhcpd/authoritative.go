@@ -3,7 +3,6 @@ package dhcpd
 import (
 	"net/netip"
 
-	"github.com/hadhcpd/hadhcpd/dhcpd/scope"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -25,9 +24,12 @@ import (
 // server has never seen goes unanswered. Kea's authoritative: false
 // silences exactly its INIT-REBOOT case; ISC dhcpd's "not authoritative"
 // silences the wrong-network case of every client (README, "authoritative").
-func (e *Engine) knowsClient(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr) bool {
+func (e *Engine) knowsClient(req *dhcpv4.DHCPv4, c client, sid netip.Addr) bool {
 	if s := addr4(req.ServerIdentifier()); s.IsValid() && s == sid {
 		return true
+	}
+	if c.cls.res != nil {
+		return true // a reservation in its shared network (classify)
 	}
 	if _, ok := e.db.ByClient(c.key); ok {
 		return true
@@ -35,5 +37,5 @@ func (e *Engine) knowsClient(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, si
 	e.mu.Lock()
 	o := e.byKey[c.key]
 	e.mu.Unlock()
-	return o != nil || reservationFor(sub, c) != nil
+	return o != nil
 }

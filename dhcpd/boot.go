@@ -51,14 +51,11 @@ func bootFields(sub *scope.Subnet, cl *classified) scope.Boot {
 		b = cl.res.Boot
 	}
 	cl.classes(func(k *scope.Class) bool {
-		b = fillBoot(b, k.Boot)
+		b = k.Boot.Over(b)
 		return b.NextServer.IsValid() && b.ServerName != "" && b.File != ""
 	})
-	return fillBoot(b, sub.Boot)
+	return sub.Boot.Over(b)
 }
-
-// fillBoot sets the fields of b that are unset from under.
-func fillBoot(b, under scope.Boot) scope.Boot { return under.Over(b) }
 
 // setBoot writes the boot fields into resp (RFC 2131 §2: siaddr is the
 // next server of the bootstrap, sname and file its name and the boot

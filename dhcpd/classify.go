@@ -124,12 +124,10 @@ func (cl *classified) leaseTimes(t scope.LeaseTimes) scope.LeaseTimes {
 	// A class's lease time is granted as written, whatever the bounds of
 	// the subnet it does not replace (Kea grants a class's valid-lifetime
 	// beyond the subnet's max-valid-lifetime; the subnet's 4h max would
-	// silently cut a phones class's day): those widen to hold it.
+	// silently cut a phones class's day): its max widens to hold it (its
+	// min gives way below, with the clamp every class bound needs).
 	if got.Default > 0 && got.Max == 0 && t.Max < got.Default {
 		t.Max = got.Default
-	}
-	if got.Default > 0 && got.Min == 0 && t.Min > got.Default {
-		t.Min = got.Default
 	}
 	if got.Renew > 0 {
 		t.Renew = got.Renew

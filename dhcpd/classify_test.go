@@ -160,6 +160,19 @@ func TestCircuitIDReservation(t *testing.T) {
 	if a := addr4(rep.Resp.YourIPAddr); a == res {
 		t.Fatalf("a direct client with a forged option 82 got the circuit's reservation %s", a)
 	}
+	// The remote id (sub-option 2) identifies a reservation the same way.
+	resR := ip("192.0.2.61")
+	r = newRig(t, func(c *scope.Config) {
+		c.Subnets[0].Reservations = append(c.Subnets[0].Reservations, scope.Reservation{RemoteID: []byte("modem9"), Addr: resR})
+	})
+	raiR := dhcpv4.WithOption(dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.AgentRemoteIDSubOption, []byte("modem9"))))
+	rep, err = r.e.Handle(msg(t, dhcpv4.MessageTypeDiscover, macA, dhcpv4.WithGatewayIP(net.IP{192, 0, 2, 254}), raiR), relayIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := addr4(rep.Resp.YourIPAddr); a != resR {
+		t.Fatalf("relayed client with remote id modem9 got %s, want %s", a, resR)
+	}
 }
 
 // precedenceConfig: options and boot fields at every level, to see which
@@ -341,14 +354,20 @@ func TestClassLeaseTimes(t *testing.T) {
 // granted as written; a member asking for more gets that much, not the
 // subnet's max.
 func TestClassLeaseTimeBeyondSubnetBounds(t *testing.T) {
+	macD := net.HardwareAddr{0x02, 0, 0, 0, 0, 0xd}
 	r := newRig(t, func(c *scope.Config) {
 		c.Classes = []*scope.Class{
 			{Name: "phones", Index: class.First, Times: scope.ClassTimes{Default: 24 * time.Hour}},
 			{Name: "lab", Index: class.First + 1, Times: scope.ClassTimes{Default: time.Minute}},
+			{Name: "short", Index: class.First + 2, Times: scope.ClassTimes{Max: 30 * time.Minute}},
+			{Name: "wide", Index: class.First + 3, Times: scope.ClassTimes{Max: 6 * time.Hour}},
+			{Name: "long", Index: class.First + 4, Times: scope.ClassTimes{Default: 5 * time.Hour, Max: 5*time.Hour + 30*time.Minute}},
 		}
 		c.Subnets[0].Reservations = append(c.Subnets[0].Reservations,
 			scope.Reservation{HWAddr: macA, Classes: setOf(class.First)},
-			scope.Reservation{HWAddr: macB, Classes: setOf(class.First + 1)})
+			scope.Reservation{HWAddr: macB, Classes: setOf(class.First + 1)},
+			scope.Reservation{HWAddr: macC, Classes: setOf(class.First + 2)},
+			scope.Reservation{HWAddr: macD, Classes: setOf(class.First+3, class.First+4)})
 	})
 	if lt := leaseSecs(r.dora(t, macA), dhcpv4.OptionIPAddressLeaseTime); lt != 24*3600 {
 		t.Fatalf("phones: lease %d, want the class's 86400 (the subnet's max is 4h)", lt)
@@ -358,6 +377,20 @@ func TestClassLeaseTimeBeyondSubnetBounds(t *testing.T) {
 	}
 	if lt := leaseSecs(r.dora(t, macB), dhcpv4.OptionIPAddressLeaseTime); lt != 60 {
 		t.Fatalf("lab: lease %d, want the class's 60 (the subnet's min is 5m)", lt)
+	}
+	if lt := leaseSecs(r.dora(t, macB, dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(30*time.Second))), dhcpv4.OptionIPAddressLeaseTime); lt != 60 {
+		t.Fatalf("lab asking 30s: lease %d, want 60 (the subnet's 5m min lowers to the class's default)", lt)
+	}
+	if lt := leaseSecs(r.dora(t, macC), dhcpv4.OptionIPAddressLeaseTime); lt != 1800 {
+		t.Fatalf("short: lease %d, want the class's max 1800 (the subnet's default is 2h)", lt)
+	}
+	// Each time comes from the first class that sets it: the max from
+	// "wide", the default from "long" after it.
+	if lt := leaseSecs(r.dora(t, macD), dhcpv4.OptionIPAddressLeaseTime); lt != 5*3600 {
+		t.Fatalf("wide+long: lease %d, want the second class's default 18000", lt)
+	}
+	if lt := leaseSecs(r.dora(t, macD, dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(6*time.Hour))), dhcpv4.OptionIPAddressLeaseTime); lt != 6*3600 {
+		t.Fatalf("wide+long asking 6h: lease %d, want 21600 (the first class's max, not the second's)", lt)
 	}
 }
 

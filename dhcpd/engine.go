@@ -394,7 +394,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 		return Reply{}, ErrClientIDLong
 	}
 	c.key = lease.ClientKey(c.id, c.hw)
-	relayed, err := fromTrustedRelay(req, in, e.cfg.Load().TrustedRelays)
+	relayed, err := fromTrustedRelay(req, in, cfg.TrustedRelays)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -406,7 +406,7 @@ func (e *Engine) decide(req *dhcpv4.DHCPv4, in Inbound) (Reply, error) {
 	if c.src, err = e.admit(c, addr4(req.GatewayIPAddr), rai, now); err != nil {
 		return Reply{}, err
 	}
-	sub := e.subnetFor(req, mt, in, relayed, rai)
+	sub := e.subnetFor(cfg, req, mt, in, relayed, rai)
 	if sub == nil {
 		return Reply{}, ErrNoSubnet
 	}

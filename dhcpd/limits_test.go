@@ -184,11 +184,21 @@ func TestSourceOfferBounds(t *testing.T) {
 		return got
 	}
 	hw := net.HardwareAddr{0x02, 9, 9, 9, 9, 9}
-	got := count(newRig(t), func(i int) (*dhcpv4.DHCPv4, Inbound) {
-		return msg(t, dhcpv4.MessageTypeDiscover, hw, dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{0xff, byte(i)}))), lanIn
-	}, 10)
+	ids := func(from int) func(i int) (*dhcpv4.DHCPv4, Inbound) {
+		return func(i int) (*dhcpv4.DHCPv4, Inbound) {
+			return msg(t, dhcpv4.MessageTypeDiscover, hw, dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{0xff, byte(from + i)}))), lanIn
+		}
+	}
+	hr := newRig(t)
+	got := count(hr, ids(0), 10)
 	if got["offer"] != DefaultLimits().HWOffers || got[string(ErrHWOffers)] != 10-DefaultLimits().HWOffers {
 		t.Errorf("one chaddr, 10 client ids: %v, want %d offers and the rest %s", got, DefaultLimits().HWOffers, ErrHWOffers)
+	}
+	// Lapsed offers no longer count against the chaddr.
+	hr.clk.Advance(time.Minute)
+	hr.e.Tick(hr.clk.Now())
+	if got = count(hr, ids(10), DefaultLimits().HWOffers); got["offer"] != DefaultLimits().HWOffers {
+		t.Errorf("one chaddr once its offers lapsed: %v, want %d offers", got, DefaultLimits().HWOffers)
 	}
 
 	gi := netip.MustParseAddr("198.51.100.1")
@@ -213,6 +223,12 @@ func TestSourceOfferBounds(t *testing.T) {
 	}
 	if got = circuit(other, 3); got["offer"] != 3 {
 		t.Errorf("another circuit of the same relay: %v, want 3 offers", got)
+	}
+	// Lapsed offers no longer count against the circuit.
+	r.clk.Advance(time.Minute)
+	r.e.Tick(r.clk.Now())
+	if got = circuit("port-1", lim.CircuitOffers); got["offer"] != lim.CircuitOffers {
+		t.Errorf("the circuit once its offers lapsed: %v, want %d offers", got, lim.CircuitOffers)
 	}
 }
 

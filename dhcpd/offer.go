@@ -44,15 +44,16 @@ func (e *Engine) discover(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid n
 	if err != nil {
 		return Reply{}, err
 	}
-	if p, err := e.needProbe(req, c, sub, sid, addr, res, now); p != nil || err != nil {
+	prev, _ := e.db.Get(addr)
+	if p, err := e.needProbe(req, c, sub, sid, addr, res, prev, now); p != nil || err != nil {
 		return Reply{probe: p}, err // answered once the probe is done (probe.go)
 	}
 	sub = holderOr(sub, addr) // its mask, routers and times (shared networks)
-	prev, _ := e.db.Get(addr)
-	lt, _ := e.grant(req, c, sub, addr, prev, now) // an offer commits nothing
+	times := c.cls.leaseTimes(sub.Times)
+	lt, _ := e.grant(req, c, sub, times, addr, prev, now) // an offer commits nothing
 	resp := e.newReply(req, dhcpv4.MessageTypeOffer, sid)
 	resp.YourIPAddr = net.IP(addr.AsSlice())
-	setLeaseTime(resp, lt, c.cls.leaseTimes(sub.Times))
+	setLeaseTime(resp, lt, times)
 	e.addOptions(resp, req, sub, &c.cls, addr)
 	if e.log.Enabled(context.Background(), slog.LevelDebug) {
 		e.log.Debug("offer", "ip", addr, "mac", c.hw.String(), "client", clientLabel(c), "lease", lt)
@@ -81,8 +82,8 @@ func (e *Engine) offerAddr(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, now 
 		e.dropOfferLocked(o)
 	}
 	// The client keeps its address in whichever subnet of the shared
-	// network holds it.
-	if l, ok := e.db.ByClient(c.key); ok && reservationOf(sub, l.Addr) == nil && c.cls.admits(sub, l.Addr) {
+	// network holds it (claimLocked checks the pool admits it).
+	if l, ok := e.db.ByClient(c.key); ok && reservationOf(sub, l.Addr) == nil {
 		if hs, p := poolOf(sub, l.Addr); p != nil {
 			if held, ok := e.claimLocked(hs, c, l.Addr, now); ok {
 				e.setOfferLocked(c.key, l.Addr, held, now)

@@ -179,12 +179,12 @@ func (e *Engine) probing(now time.Time) bool {
 // (not a reservation, nor the client's own binding, which the client
 // itself would answer), and only once per offer. It returns the probe to
 // run, or nil to offer now; a retransmission while the offer's probe runs
-// is dropped (ErrProbing).
-func (e *Engine) needProbe(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr netip.Addr, res *scope.Reservation, now time.Time) (*pendingProbe, error) {
+// is dropped (ErrProbing). prev is addr's stored lease, if any.
+func (e *Engine) needProbe(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr netip.Addr, res *scope.Reservation, prev lease.Lease, now time.Time) (*pendingProbe, error) {
 	if res != nil || !e.probing(now) {
 		return nil, nil
 	}
-	if l, ok := e.db.Get(addr); ok && l.Key() == c.key {
+	if prev.Addr.IsValid() && prev.Key() == c.key {
 		return nil, nil
 	}
 	e.mu.Lock()

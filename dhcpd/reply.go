@@ -13,11 +13,11 @@ import (
 )
 
 // grant is the lease time for addr, whose stored lease is prev: the
-// client's request (option 51) clamped to [min, max], else the default
-// (RFC 2131 §4.3.1), then capped by the gate (failover MCLT); and the
-// gate's answer, whose expiries go on the lease to commit.
-func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, addr netip.Addr, prev lease.Lease, now time.Time) (time.Duration, Grant) {
-	t := c.cls.leaseTimes(sub.Times)
+// client's request (option 51) clamped to t's [min, max] (the client's
+// lease times in sub: classified.leaseTimes), else t's default (RFC 2131
+// §4.3.1), then capped by the gate (failover MCLT); and the gate's answer,
+// whose expiries go on the lease to commit.
+func (e *Engine) grant(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, t scope.LeaseTimes, addr netip.Addr, prev lease.Lease, now time.Time) (time.Duration, Grant) {
 	lt := t.Default
 	if b := req.Options.Get(dhcpv4.OptionIPAddressLeaseTime); len(b) == 4 {
 		lt = time.Duration(binary.BigEndian.Uint32(b)) * time.Second

@@ -38,23 +38,25 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 		// INIT-REBOOT: NAK a wrong network or an address the server
 		// knows is not this client's; silence when it has no record.
 		// The right network is any subnet of the shared network.
-		if sub.Holder(reqIP) == nil {
-			return e.nak(req, c, sub, sid, "wrong network", reqIP)
+		h := sub.Holder(reqIP)
+		if h == nil {
+			return e.nak(req, c, sid, "wrong network", reqIP)
 		}
 		if ra, ok := c.cls.reserved(sub); ok && ra != reqIP {
-			return e.nak(req, c, sub, sid, "client has another reserved address", reqIP)
+			return e.nak(req, c, sid, "client has another reserved address", reqIP)
 		}
-		if r := reservationOf(sub, reqIP); r != nil && c.cls.res != r {
-			return e.nak(req, c, sub, sid, "reserved for another client", reqIP)
+		r := h.ReservationOf(reqIP)
+		if r != nil && c.cls.res != r {
+			return e.nak(req, c, sid, "reserved for another client", reqIP)
 		}
 		l, known := e.db.Get(reqIP)
 		if known && l.Key() != c.key && l.State == lease.StateActive && now.Before(l.Expiry) {
-			return e.nak(req, c, sub, sid, "leased to another client", reqIP)
+			return e.nak(req, c, sid, "leased to another client", reqIP)
 		}
 		if mine, ok := e.db.ByClient(c.key); ok && mine.Addr != reqIP && mine.State == lease.StateActive && now.Before(mine.Expiry) {
-			return e.nak(req, c, sub, sid, "client holds another address", reqIP)
+			return e.nak(req, c, sid, "client holds another address", reqIP)
 		}
-		if !(known && l.Key() == c.key) && reservationOf(sub, reqIP) == nil {
+		if !(known && l.Key() == c.key) && r == nil {
 			return Reply{}, ErrNoRecord
 		}
 		return e.bind(req, c, sub, sid, reqIP, now, false)
@@ -62,14 +64,15 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 	if ciaddr.IsValid() && !ciaddr.IsUnspecified() {
 		// RENEWING (unicast to us) or REBINDING (broadcast): ciaddr is
 		// the client's address.
-		if sub.Holder(ciaddr) == nil {
-			return e.nak(req, c, sub, sid, "wrong network", ciaddr)
+		h := sub.Holder(ciaddr)
+		if h == nil {
+			return e.nak(req, c, sid, "wrong network", ciaddr)
 		}
 		l, known := e.db.Get(ciaddr)
 		if known && l.Key() != c.key && l.State == lease.StateActive && now.Before(l.Expiry) {
-			return e.nak(req, c, sub, sid, "leased to another client", ciaddr)
+			return e.nak(req, c, sid, "leased to another client", ciaddr)
 		}
-		if !(known && l.Key() == c.key) && reservationOf(sub, ciaddr) == nil {
+		if !(known && l.Key() == c.key) && h.ReservationOf(ciaddr) == nil {
 			return Reply{}, ErrNoRecord
 		}
 		return e.bind(req, c, sub, sid, ciaddr, now, false)
@@ -82,20 +85,20 @@ func (e *Engine) request(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid ne
 func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr netip.Addr, now time.Time, selecting bool) (Reply, error) {
 	hs := sub.Holder(addr)
 	if hs == nil {
-		return e.nak(req, c, sub, sid, "wrong network", addr)
+		return e.nak(req, c, sid, "wrong network", addr)
 	}
 	sub = hs // the subnet of addr: its pools, options and times
 	res := sub.ReservationOf(addr)
 	if res != nil && c.cls.res != res {
-		return e.nak(req, c, sub, sid, "reserved for another client", addr)
+		return e.nak(req, c, sid, "reserved for another client", addr)
 	}
 	if mine, ok := c.cls.reserved(sub); ok && mine != addr {
-		return e.nak(req, c, sub, sid, "client has another reserved address", addr)
+		return e.nak(req, c, sid, "client has another reserved address", addr)
 	}
 	if res == nil && !c.cls.admits(sub, addr) {
 		// The client's classes no longer let it use this pool (allow,
 		// deny): the address is not available to it.
-		return e.nak(req, c, sub, sid, "address not available", addr)
+		return e.nak(req, c, sid, "address not available", addr)
 	}
 	e.mu.Lock()
 	if k, busy := e.busy[addr]; busy {
@@ -103,7 +106,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		if k == c.key {
 			return Reply{}, ErrBusy // a retransmission while the first commit runs
 		}
-		return e.nak(req, c, sub, sid, "being leased to another client", addr)
+		return e.nak(req, c, sid, "being leased to another client", addr)
 	}
 	var held, ok bool
 	if o := e.offers[addr]; o != nil && o.key == c.key {
@@ -128,7 +131,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 			// would make the client throw away the partner's good ACK.
 			return Reply{}, ErrNotOffered
 		}
-		return e.nak(req, c, sub, sid, "address not available", addr)
+		return e.nak(req, c, sid, "address not available", addr)
 	}
 	// The client's other offer (if it chose a different address) lapses.
 	if o := e.byKey[c.key]; o != nil {
@@ -138,7 +141,8 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 	e.mu.Unlock()
 
 	prev, _ := e.db.Get(addr)
-	lt, g := e.grant(req, c, sub, addr, prev, now)
+	times := c.cls.leaseTimes(sub.Times)
+	lt, g := e.grant(req, c, sub, times, addr, prev, now)
 	l := lease.Lease{
 		Addr:       addr,
 		HWAddr:     append(net.HardwareAddr(nil), c.hw...),
@@ -186,7 +190,7 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 		resp := e.newReply(req, dhcpv4.MessageTypeAck, sid)
 		resp.ClientIPAddr = req.ClientIPAddr
 		resp.YourIPAddr = net.IP(addr.AsSlice())
-		setLeaseTime(resp, lt, p.cls.leaseTimes(sub.Times))
+		setLeaseTime(resp, lt, times)
 		e.addOptions(resp, req, sub, &p.cls, addr)
 		dest := destination(req, resp)
 		e.eventBind[renewIndex(renew)].Inc()
@@ -217,8 +221,8 @@ func renewIndex(renew bool) int {
 // authoritative stays silent instead only where it has no record of the
 // client (knowsClient, authoritative.go), so that another server on the
 // link can answer.
-func (e *Engine) nak(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid netip.Addr, why string, addr netip.Addr) (Reply, error) {
-	if !e.cfg.Load().Authoritative && !e.knowsClient(req, c, sub, sid) {
+func (e *Engine) nak(req *dhcpv4.DHCPv4, c client, sid netip.Addr, why string, addr netip.Addr) (Reply, error) {
+	if !e.cfg.Load().Authoritative && !e.knowsClient(req, c, sid) {
 		return Reply{}, ErrNotAuthoritative
 	}
 	resp := e.newReply(req, dhcpv4.MessageTypeNak, sid)

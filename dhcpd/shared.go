@@ -25,11 +25,6 @@ func poolOf(sub *scope.Subnet, a netip.Addr) (*scope.Subnet, *lease.Pool) {
 	return nil, nil
 }
 
-// reservationFor returns the client's reservation in sub's shared
-// network (Kea looks through every subnet of a shared network too), or
-// nil: classify found it, by the configured identifiers.
-func reservationFor(_ *scope.Subnet, c client) *scope.Reservation { return c.cls.res }
-
 // reservationOf returns the reservation of address a in sub's shared
 // network, or nil.
 func reservationOf(sub *scope.Subnet, a netip.Addr) *scope.Reservation {
@@ -51,12 +46,12 @@ func holderOr(sub *scope.Subnet, a netip.Addr) *scope.Subnet {
 // onServedLink reports whether a is on the receiving interface's link:
 // in one of its prefixes, or in a subnet sharing a network with one of
 // them (the link's other subnets need no address of the box).
-func (e *Engine) onServedLink(a netip.Addr, ifAddrs []netip.Prefix) bool {
+func onServedLink(cfg *scope.Config, a netip.Addr, ifAddrs []netip.Prefix) bool {
 	if onLink(a, ifAddrs) {
 		return true
 	}
 	for _, p := range ifAddrs {
-		if s := e.subnetContaining(p.Addr(), false); s != nil && s.Holder(a) != nil {
+		if s := subnetContaining(cfg, p.Addr(), false); s != nil && s.Holder(a) != nil {
 			return true
 		}
 	}

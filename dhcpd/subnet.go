@@ -61,17 +61,17 @@ func fromTrustedRelay(req *dhcpv4.DHCPv4, in Inbound, trusted []netip.Prefix) (b
 // and option 118 from a direct client are ignored and counted (RFC 3011
 // §6 and RFC 3046 §5 leave trusting them to the server; a client on a
 // served link has its link's subnet and no other).
-func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, mt dhcpv4.MessageType, in Inbound, relayed bool, rai *dhcpv4.RelayOptions) *scope.Subnet {
+func (e *Engine) subnetFor(cfg *scope.Config, req *dhcpv4.DHCPv4, mt dhcpv4.MessageType, in Inbound, relayed bool, rai *dhcpv4.RelayOptions) *scope.Subnet {
 	if relayed {
 		if rai != nil {
 			if b := rai.Get(dhcpv4.LinkSelectionSubOption); len(b) == 4 {
-				return e.subnetContaining(netip.AddrFrom4([4]byte(b)), false)
+				return subnetContaining(cfg, netip.AddrFrom4([4]byte(b)), false)
 			}
 		}
 		if b := req.Options.Get(dhcpv4.OptionSubnetSelection); len(b) == 4 {
-			return e.subnetContaining(netip.AddrFrom4([4]byte(b)), false)
+			return subnetContaining(cfg, netip.AddrFrom4([4]byte(b)), false)
 		}
-		return e.subnetContaining(addr4(req.GatewayIPAddr), true)
+		return subnetContaining(cfg, addr4(req.GatewayIPAddr), true)
 	}
 	// A layer-2 relay (DHCP snooping) may add option 82 without giaddr;
 	// it is echoed (RFC 3046 §2.2) but chooses nothing.
@@ -83,17 +83,17 @@ func (e *Engine) subnetFor(req *dhcpv4.DHCPv4, mt dhcpv4.MessageType, in Inbound
 	}
 	if ci := addr4(req.ClientIPAddr); ci.IsValid() && !ci.IsUnspecified() {
 		if in.Unicast && hasAddress(req, mt) {
-			if s := e.subnetContaining(ci, false); s != nil {
+			if s := subnetContaining(cfg, ci, false); s != nil {
 				return s
 			}
-		} else if !e.onServedLink(ci, in.IfAddrs) {
+		} else if !onServedLink(cfg, ci, in.IfAddrs) {
 			// A broadcast comes from this link: a client that moved gets
 			// the wrong-network NAK of its REBINDING (RFC 2131 §4.3.2).
 			e.ignored.ciaddr.Inc()
 		}
 	}
 	for _, p := range in.IfAddrs {
-		if s := e.subnetContaining(p.Addr(), false); s != nil {
+		if s := subnetContaining(cfg, p.Addr(), false); s != nil {
 			return s
 		}
 	}
@@ -116,14 +116,16 @@ func onLink(a netip.Addr, ps []netip.Prefix) bool {
 	return false
 }
 
-func (e *Engine) subnetContaining(a netip.Addr, relays bool) *scope.Subnet {
-	for _, s := range e.cfg.Load().Subnets {
+// subnetContaining is the subnet of cfg whose prefix contains a, else
+// (relays) the one listing a as a relay address, else nil.
+func subnetContaining(cfg *scope.Config, a netip.Addr, relays bool) *scope.Subnet {
+	for _, s := range cfg.Subnets {
 		if s.Prefix.Contains(a) {
 			return s
 		}
 	}
 	if relays {
-		for _, s := range e.cfg.Load().Subnets {
+		for _, s := range cfg.Subnets {
 			for _, r := range s.Relays {
 				if r == a {
 					return s

@@ -35,7 +35,8 @@ func TestDirectClientCannotChooseRelayedSubnet(t *testing.T) {
 	}{
 		{name: "option 82 link selection", mods: []dhcpv4.Modifier{linkSel}, in: lanIn, ignored: "option82-not-relayed"},
 		{name: "option 118", mods: []dhcpv4.Modifier{subnetSel}, in: lanIn, ignored: "option118-not-relayed"},
-		{name: "giaddr from port 68", mods: []dhcpv4.Modifier{gi, linkSel}, in: lanIn, wantErr: ErrClientGiaddr},
+		{name: "giaddr from port 68", mods: []dhcpv4.Modifier{gi, linkSel},
+			in: Inbound{IfIndex: 2, Iface: "eth0", IfAddrs: lanIn.IfAddrs, Src: netip.MustParseAddrPort("192.0.2.77:68")}, wantErr: ErrClientGiaddr},
 		{name: "giaddr from 0.0.0.0:67", mods: []dhcpv4.Modifier{gi, subnetSel},
 			in: Inbound{IfIndex: 2, Iface: "eth0", IfAddrs: lanIn.IfAddrs, Src: netip.MustParseAddrPort("0.0.0.0:67")}, wantErr: ErrClientGiaddr},
 		{name: "ciaddr, broadcast", mods: []dhcpv4.Modifier{dhcpv4.WithClientIP(farIP)}, in: lanIn, ignored: "ciaddr-off-link"},
