@@ -400,19 +400,26 @@ func chaosEnv(getenv func(string) string) (n int, seed uint64, err error) {
 			return 0, 0, fmt.Errorf("HADHCPD_CHAOS_N=%q: want a number of faults 1–%d", s, chaosMaxN)
 		}
 	}
-	if s := getenv("HADHCPD_CHAOS_SEED"); s != "" {
-		seed, err = strconv.ParseUint(s, 10, 64)
+	seed, err = envSeed(getenv, "HADHCPD_CHAOS_SEED")
+	return n, seed, err
+}
+
+// envSeed reads a seed knob (an unsigned 64-bit decimal number); a fresh
+// random seed when it is unset or empty, a small one (32 bits), easy to
+// copy from a log.
+func envSeed(getenv func(string) string, name string) (uint64, error) {
+	if s := getenv(name); s != "" {
+		seed, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("HADHCPD_CHAOS_SEED=%q: want an unsigned 64-bit decimal number", s)
+			return 0, fmt.Errorf("%s=%q: want an unsigned 64-bit decimal number", name, s)
 		}
-		return n, seed, nil
+		return seed, nil
 	}
-	// A fresh seed; a small one (32 bits) is easy to copy from a log.
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	return n, uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3]), nil
+	return uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3]), nil
 }
 
 // chaosModeSpec is the pair of the chaos run in failover mode mode

@@ -46,17 +46,6 @@ const (
 
 var chaosRingKinds = []string{chaosBoxLoss, chaosKill9, chaosRestart, chaosRingLinkSync, chaosRingCut}
 
-// chaosRingSegments are the ring's segments with pools large enough for
-// a long run (the ring test's are /26).
-var chaosRingSegments = []ringSeg{
-	{"seg1", "a", "b", "eth1", "198.18.0.0/20", "198.18.0.1", "198.18.1.0-198.18.4.255", map[string]string{"a": "198.18.0.2/20", "b": "198.18.0.3/20"}},
-	{"seg2", "b", "c", "eth2", "198.18.16.0/20", "198.18.16.1", "198.18.17.0-198.18.20.255", map[string]string{"b": "198.18.16.2/20", "c": "198.18.16.3/20"}},
-	{"seg3", "c", "a", "eth3", "198.18.32.0/20", "198.18.32.1", "198.18.33.0-198.18.36.255", map[string]string{"c": "198.18.32.2/20", "a": "198.18.32.3/20"}},
-}
-
-// chaosRingPool is the addresses of each segment's pool.
-const chaosRingPool = 4 * 256
-
 // chaosRingFault is one scheduled fault: the pair's (kind, lead, hold),
 // the box, and for cut-rel which of its two partners.
 type chaosRingFault struct {
@@ -181,7 +170,7 @@ func TestIntegrationChaosRing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newMultiLabIn(t, chaosRingPrefix, chaosRingSegments, ringSync, "a", "b", "c")
+	m := newMultiLabIn(t, chaosRingPrefix, ringLoadSegments, ringSync, "a", "b", "c")
 	loads := make([]*chaosLoad, len(m.segs))
 	for i, s := range m.segs {
 		h := m.net.Host(fmt.Sprintf("cl%d", i+1))
@@ -190,7 +179,7 @@ func TestIntegrationChaosRing(t *testing.T) {
 	}
 	sched := chaosRingSchedule(seed, n)
 	t.Logf("ring chaos seed %d, %d faults (replay the schedule: make chaos RING=3 SEED=%d N=%d)", seed, n, seed, n)
-	budget := int(chaosPoolShare * chaosRingPool / float64(n))
+	budget := int(chaosPoolShare * ringLoadPool / float64(n))
 	m.waitNormal(chaosNormalWait, true)
 
 	type segResult struct{ acks, unanswered, naks, lost, dups int }

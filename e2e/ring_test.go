@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,6 +41,18 @@ var ringSegments = []ringSeg{
 
 var ringSync = map[string]string{"a": "198.51.100.1", "b": "198.51.100.2", "c": "198.51.100.3"}
 
+// ringLoadSegments are the ring with pools for a long run under load
+// (TestIntegrationRingOfThree's rounds, `make chaos RING=3`): ringLoadPool
+// addresses each, where ringSegments' /26 hold 51.
+var ringLoadSegments = []ringSeg{
+	{"seg1", "a", "b", "eth1", "198.18.0.0/17", "198.18.0.1", "198.18.1.0-198.18.120.255", map[string]string{"a": "198.18.0.2/17", "b": "198.18.0.3/17"}},
+	{"seg2", "b", "c", "eth2", "198.18.128.0/17", "198.18.128.1", "198.18.129.0-198.18.248.255", map[string]string{"b": "198.18.128.2/17", "c": "198.18.128.3/17"}},
+	{"seg3", "c", "a", "eth3", "198.19.0.0/17", "198.19.0.1", "198.19.1.0-198.19.120.255", map[string]string{"c": "198.19.0.2/17", "a": "198.19.0.3/17"}},
+}
+
+// ringLoadPool is the addresses of each of ringLoadSegments' pools.
+const ringLoadPool = 120 * 256
+
 // multiLab is boxes in several relationships: a switch per segment, one
 // switch for every sync link, the boxes' hadhcpd started.
 type multiLab struct {
@@ -60,6 +76,13 @@ func newMultiLab(t *testing.T, segs []ringSeg, sync map[string]string, names ...
 // per test, so tests can run side by side).
 func newMultiLabIn(t *testing.T, prefix string, segs []ringSeg, sync map[string]string, names ...string) *multiLab {
 	t.Helper()
+	return newMultiLabWith(t, prefix, "", segs, sync, names...)
+}
+
+// newMultiLabWith is newMultiLabIn with more keys in every box's
+// failover: section (failover, YAML lines indented by two spaces).
+func newMultiLabWith(t *testing.T, prefix, failover string, segs []ringSeg, sync map[string]string, names ...string) *multiLab {
+	t.Helper()
 	lab.Bin.Path(t)
 	m := &multiLab{t: t, net: testnet.New(t, prefix), segs: segs, sync: sync, sw: map[string]string{}, names: names, boxes: map[string]*lab.Box{}}
 	root := t.TempDir()
@@ -71,7 +94,8 @@ func newMultiLabIn(t *testing.T, prefix string, segs []ringSeg, sync map[string]
 	}
 	for _, name := range names {
 		dir := filepath.Join(root, name)
-		b := lab.NewBox(t, m.net.Host(name), name, dir, multiBoxConfig(name, dir, psk, segs, sync))
+		cfg := strings.Replace(multiBoxConfig(name, dir, psk, segs, sync), "\nfailover:\n", "\nfailover:\n"+failover, 1)
+		b := lab.NewBox(t, m.net.Host(name), name, dir, cfg)
 		b.Host.Connect(syncSw, "sync0", sync[name]+"/24")
 		for _, s := range segs {
 			if a, ok := s.addr[name]; ok {
@@ -169,7 +193,7 @@ func (m *multiLab) lease(s ringSeg) (string, *dhcpClient) {
 	var out string
 	for try := 0; try < 3; try++ {
 		out, _ = cl.dhclient(m.t)
-		if mm := ackRx.FindStringSubmatch(out); mm != nil {
+		if mm := ringAckRx.FindStringSubmatch(out); mm != nil {
 			if mm[2] != s.vip {
 				m.t.Fatalf("%s: ACK from %s, want the segment's VIP %s (invariant 5)", s.name, mm[2], s.vip)
 			}
@@ -179,6 +203,9 @@ func (m *multiLab) lease(s ringSeg) (string, *dhcpClient) {
 	m.t.Fatalf("%s: no lease:\n%s", s.name, out)
 	return "", nil
 }
+
+// ringAckRx is dhclient's report of an ACK: address, server.
+var ringAckRx = regexp.MustCompile(`DHCPACK of (\d+\.\d+\.\d+\.\d+) from (\S+)`)
 
 // waitVIP waits for segment s's VIP on box and returns how long after
 // from it was seen there.
@@ -277,17 +304,133 @@ func ringRel(st control.Status, name string) *control.RelationshipStatus {
 	return nil
 }
 
+// Rounds of TestIntegrationRingOfThree.
+const (
+	// The load runs a lead drawn in this range before the loss: the loss
+	// falls at a random moment of a stream of commits.
+	ringLeadMin, ringLeadMax = time.Second, 3 * time.Second
+	// ringAfterLoss is the load kept on every segment after the loss: past
+	// the takeover, the link's ack bound and the relationships with the
+	// lost box leaving NORMAL.
+	ringAfterLoss = 3 * time.Second
+	// ringMasterDown is a standby's Master_Down_Interval at advert_interval
+	// 100ms and priority 100 (RFC 5798 §6.1: 3 × Advertisement_Interval +
+	// Skew_Time, Skew_Time = (256 − Priority) × Advertisement_Interval / 256).
+	ringMasterDown = 3*100*time.Millisecond + (256-100)*100*time.Millisecond/256
+	// ringTakeover bounds, on each segment of the lost box, the longest
+	// time without an ACK from the loss on: Master_Down_Interval + 100 ms.
+	ringTakeover = ringMasterDown + 100*time.Millisecond
+	// ringStandbyLossExtra is what the segment whose master lost its
+	// standby takes on top: its commits in flight wait for the link's ack
+	// bound (max_response_delay/6) before they go ahead alone.
+	ringStandbyLossExtra = 500 * time.Millisecond
+	// ringThirdGap bounds the longest time without an ACK on the third
+	// segment after the loss: at crashRate an ACK comes every 5 ms, and a
+	// pause the loss caused would last Master_Down_Interval or the ack
+	// bound.
+	ringThirdGap = 150 * time.Millisecond
+	// ringMaxRounds keeps a run's new clients (crashRate × (ringLeadMax +
+	// ringAfterLoss) a round) within a segment's pool.
+	ringMaxRounds = 20
+	// ringSeg1Pool is segment 1's pool after the config sync check.
+	ringSeg1Pool = "198.18.1.0-198.18.119.255"
+)
+
+// ringSpec is one scheduled round: the box lost, and after how much load.
+type ringSpec struct {
+	box  string
+	lead time.Duration
+}
+
+// ringSchedule is the rounds of seed: B, C, A in turn, each lost after a
+// lead drawn in [ringLeadMin, ringLeadMax]. Pure: one seed, one schedule.
+func ringSchedule(seed uint64, rounds int) []ringSpec {
+	rng := mrand.New(mrand.NewPCG(seed, 0x68636d756c)) // "hcmul"
+	out := make([]ringSpec, rounds)
+	for i := range out {
+		lead := ringLeadMin + time.Duration(rng.Int64N(int64(ringLeadMax-ringLeadMin)+1))
+		out[i] = ringSpec{box: []string{"b", "c", "a"}[i%3], lead: lead.Round(time.Millisecond)}
+	}
+	return out
+}
+
+// A segment's part in a round.
+const (
+	ringTookOver    = "standby takes over" // the lost box was its master
+	ringStandbyLost = "master stays"       // the lost box was its standby
+	ringThird       = "third"              // the lost box is not on it
+)
+
+// ringRow is one segment's figures of one round.
+type ringRow struct {
+	round      int
+	box        string
+	lead       time.Duration
+	seg        ringSeg
+	role       string
+	bound      time.Duration // for gap
+	gap        time.Duration // longest time without an ACK from the loss to the load's end
+	before     time.Duration // the same during the lead
+	vip        time.Duration // ringTookOver: loss → the VIP on the standby
+	acks       int           // this round's ACKs
+	unanswered int           // this round's clients without an ACK after the retry
+	lost, dups int           // after the box's return, all ACKs so far
+	back       time.Duration // the box's start → every relationship NORMAL
+}
+
+// ackGap is the longest time in [from, to] without one of acks.
+func ackGap(acks []crashAck, from, to time.Time) time.Duration {
+	ts := []time.Time{from, to}
+	for _, a := range acks {
+		if a.at.After(from) && a.at.Before(to) {
+			ts = append(ts, a.at)
+		}
+	}
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	var gap time.Duration
+	for i := 1; i < len(ts); i++ {
+		gap = max(gap, ts[i].Sub(ts[i-1]))
+	}
+	return gap
+}
+
+// ringTable prints rows, one line per segment and round.
+func ringTable(rows []ringRow) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%5s %3s %6s  %-4s %-18s %9s %7s %9s %9s %5s %5s %4s %4s %8s\n",
+		"round", "box", "lead", "seg", "role", "gap", "bound", "gap lead", "VIP", "ACKs", "unans", "lost", "dups", "back")
+	for _, r := range rows {
+		vip := "-"
+		if r.role == ringTookOver {
+			vip = r.vip.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(&b, "%5d %3s %6s  %-4s %-18s %9s %7s %9s %9s %5d %5d %4d %4d %8s\n",
+			r.round, strings.ToUpper(r.box), r.lead.Round(10*time.Millisecond), r.seg.name, r.role,
+			r.gap.Round(time.Millisecond), r.bound.Round(time.Millisecond), r.before.Round(time.Millisecond), vip,
+			r.acks, r.unanswered, r.lost, r.dups, r.back.Round(10*time.Millisecond))
+	}
+	return b.String()
+}
+
 // TestIntegrationRingOfThree: clients on each segment get leases from
 // their segment's master with the VIP as server id, replicated to the
 // segment's other box before the ACK; a pool changed on a relationship's
-// primary reaches its secondary only. Then each box is lost in turn
-// (HMUL_RING_ROUNDS, default 3: B, C, A): its two segments are answered
-// by their other boxes, the third segment's relationship sees no state
-// change; the box returns, resyncs both relationships and takes its
-// segment back. At the end every segment's boxes agree, no address bound
-// twice.
+// primary reaches its secondary only. Then rounds (HADHCPD_RING_ROUNDS,
+// default 3; HADHCPD_RING_SEED replays the moments): B, C, A lost in turn
+// at a random moment of crashRate (200) new clients per second on every
+// segment. Both of the lost box's segments are answered by their other
+// box within Master_Down_Interval + 100 ms (the one whose master lost its
+// standby: + the ack bound), the third segment sees no state change and
+// no pause in its ACKs; the box returns, both of its relationships resync
+// and it takes its segment back; every ACK so far is on both of its
+// segment's boxes, no address bound twice (invariants 1, 2).
 func TestIntegrationRingOfThree(t *testing.T) {
-	m := newMultiLab(t, ringSegments, ringSync, "a", "b", "c")
+	rounds := envCount(t, "HADHCPD_RING_ROUNDS", 3, 1, ringMaxRounds, "box losses")
+	seed, err := envSeed(os.Getenv, "HADHCPD_RING_SEED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMultiLab(t, ringLoadSegments, ringSync, "a", "b", "c")
 	a, b, c := m.boxes["a"], m.boxes["b"], m.boxes["c"]
 	m.waitNormal(60*time.Second, true)
 
@@ -299,7 +442,7 @@ func TestIntegrationRingOfThree(t *testing.T) {
 			_, _ = cl.dhclient(t, "-x")
 		}
 	}()
-	for _, s := range ringSegments {
+	for _, s := range m.segs {
 		ip, cl := m.lease(s)
 		stops = append(stops, cl)
 		for _, bn := range m.names {
@@ -321,38 +464,40 @@ func TestIntegrationRingOfThree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab.WriteFile(t, a.Cfg, strings.Replace(string(cfgA), "192.0.2.10-192.0.2.60", "192.0.2.10-192.0.2.50", 1))
+	lab.WriteFile(t, a.Cfg, strings.Replace(string(cfgA), m.segs[0].pool, ringSeg1Pool, 1))
 	reloadAt := time.Now()
 	if err := a.Proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	lab.WaitFor(t, 10*time.Second, "B serving segment 1's new pool", func() (bool, string) {
-		return hasPool(b, "192.0.2.10-192.0.2.50") && !hasPool(b, "192.0.2.10-192.0.2.60"), "not yet"
+		return hasPool(b, ringSeg1Pool) && !hasPool(b, m.segs[0].pool), "not yet"
 	})
 	t.Logf("segment 1's pool changed on A: B serves it %v after A's SIGHUP", time.Since(reloadAt).Round(time.Millisecond))
 	if got := c.Status().Pools; fmt.Sprint(got) != fmt.Sprint(cBefore) {
 		t.Errorf("C's pools changed with segment 1's: %v -> %v", cBefore, got)
 	}
 
-	// Each box lost in turn (links down, then SIGKILL), then back.
-	rounds := envCount(t, "HMUL_RING_ROUNDS", 3, 1, 30, "box losses")
-	order := []string{"b", "c", "a"}
-	for i := range rounds {
-		m.ringRound(i+1, order[i%3], &stops)
+	// Each box lost in turn (links down, then SIGKILL) under load, then
+	// back.
+	loads := make([]*loadClient, len(m.segs))
+	for i, s := range m.segs {
+		h := m.net.Host(fmt.Sprintf("l%d", i+1))
+		h.Connect(m.sw[s.name], "eth0")
+		loads[i] = newLoadClient(t, h)
 	}
-	// 0 lost, 0 duplicates: every segment's two boxes hold the same
-	// active bindings, and no address is bound to two clients.
-	for _, s := range ringSegments {
-		want := activeByIP(t, m.boxes[s.pri], s.net)
-		got := activeByIP(t, m.boxes[s.sec], s.net)
-		if fmt.Sprint(want) != fmt.Sprint(got) {
-			t.Errorf("%s: %s holds %v, %s holds %v", s.name, s.pri, want, s.sec, got)
-		}
-		if len(want) == 0 {
-			t.Errorf("%s: no active lease at all", s.name)
+	t.Logf("ring rounds seed %d, %d rounds (replay: make ring ROUNDS=%d SEED=%d)", seed, rounds, rounds, seed)
+	var rows []ringRow
+	defer func() {
+		t.Logf("ring of three, %d of %d rounds (seed %d): gap = longest time without an ACK from the loss on, bound its limit; gap lead = the same before the loss; back = the box's start → every relationship NORMAL\n%s",
+			len(rows)/len(m.segs), rounds, seed, ringTable(rows))
+	}()
+	for i, r := range ringSchedule(seed, rounds) {
+		rows = append(rows, m.ringRound(i+1, r, loads)...)
+		if t.Failed() {
+			t.FailNow()
 		}
 	}
-	if !hasPool(b, "192.0.2.10-192.0.2.50") {
+	if !hasPool(b, ringSeg1Pool) {
 		t.Error("B does not serve segment 1's synced pool at the end")
 	}
 	for _, box := range m.names {
@@ -360,47 +505,87 @@ func TestIntegrationRingOfThree(t *testing.T) {
 	}
 }
 
-// ringRound loses box x of the ring: its two segments are answered by
-// their other boxes (the one that was standby takes the VIP), the third
-// segment's relationship sees no transition; x returns, both of its
-// relationships resync (it holds the leases given out without it) and it
-// takes its segment back.
-func (m *multiLab) ringRound(round int, x string, stops *[]*dhcpClient) {
+// ringRound loses box r.box of the ring after r.lead of load on every
+// segment: its two segments are answered by their other boxes (the one
+// that was standby takes the VIP) within their bounds, the third
+// segment's relationship sees no transition and its ACKs no pause; the
+// box returns, both of its relationships resync and it takes its segment
+// back; every ACK of every segment so far is checked on both of the
+// segment's boxes (checkSegment).
+func (m *multiLab) ringRound(round int, r ringSpec, loads []*loadClient) []ringRow {
 	t := m.t
 	t.Helper()
-	var mine, other []ringSeg
+	x := r.box
+	rows := make([]ringRow, len(m.segs))
 	var third ringSeg
-	for _, s := range m.segs {
+	for i, s := range m.segs {
+		rows[i] = ringRow{round: round, box: x, lead: r.lead, seg: s}
 		switch x {
 		case s.pri:
-			mine = append(mine, s) // x was its master: the standby takes over
+			rows[i].role, rows[i].bound = ringTookOver, ringTakeover
 		case s.sec:
-			other = append(other, s) // the master stays
+			rows[i].role, rows[i].bound = ringStandbyLost, ringTakeover+ringStandbyLossExtra
 		default:
+			rows[i].role, rows[i].bound = ringThird, ringThirdGap
 			third = s
 		}
 	}
 	survivors := []string{third.pri, third.sec}
+
+	start, failed := make([]int, len(loads)), make([]int, len(loads))
+	for i, l := range loads {
+		l.mu.Lock()
+		start[i], failed[i] = len(l.acks), l.failed
+		l.mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // a t.Fatal below must not leave the load running
+	done := make(chan struct{})
+	loadAt := time.Now()
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for i, l := range loads {
+			wg.Go(func() { l.run(ctx, round*len(loads)+i) }) // a chaddr byte per round and segment
+		}
+		wg.Wait()
+	}()
+	time.Sleep(r.lead)
 	marker := fmt.Sprintf("--- round %d: box %s lost ---\n", round, x)
 	m.mark(marker, survivors...)
 	failAt := time.Now()
 	m.lose(x)
-	var given []string
-	var report []string
-	for _, s := range mine {
-		v := m.waitVIP(s, s.sec, failAt)
-		ip, cl := m.lease(s)
-		*stops = append(*stops, cl)
-		given = append(given, ip)
-		report = append(report, fmt.Sprintf("%s: VIP on %s after %v, first new ACK %v", s.name, s.sec, v, m.ackAfter(s.sec, marker, ip, failAt)))
+	for i, s := range m.segs {
+		if rows[i].role == ringTookOver {
+			rows[i].vip = m.waitVIP(s, s.sec, failAt)
+		}
 	}
-	for _, s := range other {
-		ip, cl := m.lease(s)
-		*stops = append(*stops, cl)
-		given = append(given, ip)
-		report = append(report, fmt.Sprintf("%s: %s stays master, first new ACK %v", s.name, s.pri, m.ackAfter(s.pri, marker, ip, failAt)))
+	time.Sleep(time.Until(failAt.Add(ringAfterLoss)))
+	stopAt := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("round %d: a load client did not stop within 10s", round)
 	}
-	t.Logf("box %s lost: %s", x, strings.Join(report, "; "))
+	for i, l := range loads {
+		l.mu.Lock()
+		acks := slices.Clone(l.acks[start[i]:])
+		rows[i].unanswered = l.failed - failed[i]
+		l.mu.Unlock()
+		rw := &rows[i]
+		rw.acks = len(acks)
+		// The lead's first ACKs come once the first exchanges are done.
+		rw.before = ackGap(acks, loadAt.Add(100*time.Millisecond), failAt)
+		rw.gap = ackGap(acks, failAt, stopAt)
+		if rw.gap > rw.bound {
+			t.Errorf("round %d, box %s lost: %s (%s): %v without an ACK after the loss, want at most %v (%v during the lead)",
+				round, x, rw.seg.name, rw.role, rw.gap.Round(time.Millisecond), rw.bound.Round(time.Millisecond), rw.before.Round(time.Millisecond))
+		}
+		if rw.acks == 0 {
+			t.Errorf("round %d: %s: no ACK at all: the load client did not work", round, rw.seg.name)
+		}
+	}
 	for _, b := range survivors {
 		m.noTransition(b, third.name, marker)
 		r := ringRel(m.boxes[b].Status(), third.name)
@@ -410,10 +595,14 @@ func (m *multiLab) ringRound(round int, x string, stops *[]*dhcpClient) {
 	}
 	// The relationships with x lose their link (at the latest after
 	// max_response_delay).
-	for _, s := range append(append([]ringSeg(nil), mine...), other...) {
+	for _, s := range m.segs {
 		peer := s.pri
-		if peer == x {
+		switch x {
+		case s.pri:
 			peer = s.sec
+		case s.sec:
+		default:
+			continue
 		}
 		lab.WaitFor(t, 10*time.Second, peer+": "+s.name+" out of NORMAL with its link down", func() (bool, string) {
 			r := ringRel(m.boxes[peer].Status(), s.name)
@@ -424,15 +613,25 @@ func (m *multiLab) ringRound(round int, x string, stops *[]*dhcpClient) {
 	backAt := time.Now()
 	m.revive(x)
 	m.waitNormal(60*time.Second, false)
-	t.Logf("box %s back: every relationship NORMAL, its segment's VIP on it %v after its start", x, time.Since(backAt).Round(time.Millisecond))
-	xl := mustLeases(t, m.boxes[x])
-	for _, ip := range given {
-		if st := leaseState(xl, ip); st != "active" {
-			t.Errorf("%s after its return: %s (given out while it was away) is %q, want active", x, ip, st)
-		}
+	back := time.Since(backAt)
+	// 0 lost, 0 duplicates: every ACK so far (those given out without x
+	// included) on both of its segment's boxes, the same active bindings
+	// on both, no address bound twice, the VIP on the primary alone.
+	for i, s := range m.segs {
+		loads[i].mu.Lock()
+		acks := slices.Clone(loads[i].acks)
+		loads[i].mu.Unlock()
+		v, _ := m.checkSegment(s, acks)
+		rows[i].lost, rows[i].dups, rows[i].back = len(v.lost)+len(v.early), len(v.dups), back
+		what := fmt.Sprintf("round %d, box %s back: %s", round, x, s.name)
+		reportLines(t, what+": lost (invariant 2)", v.lost)
+		reportLines(t, what+": ends early (invariant 2)", v.early)
+		reportLines(t, what+": duplicate (invariant 1)", v.dups)
+		reportLines(t, what+": active sets differ", v.diff)
+		reportLines(t, what+": VIP", v.vip)
 	}
 	third3 := netip.MustParsePrefix(third.net)
-	for _, l := range xl {
+	for _, l := range mustLeases(t, m.boxes[x]) {
 		ip, _ := l["ip"].(string)
 		if a, err := netip.ParseAddr(ip); err == nil && third3.Contains(a) {
 			t.Errorf("%s holds %s's %s", x, third.name, ip)
@@ -441,6 +640,7 @@ func (m *multiLab) ringRound(round int, x string, stops *[]*dhcpClient) {
 	for _, b := range survivors {
 		m.noTransition(b, third.name, marker)
 	}
+	return rows
 }
 
 func boxRSS(t *testing.T, b *lab.Box) int { return rssKiB(t, b.Proc.Cmd.Process.Pid) }
@@ -457,24 +657,6 @@ func hasPool(box *lab.Box, pool string) bool {
 		}
 	}
 	return false
-}
-
-// activeByIP is box's active bindings inside the prefix net: address ->
-// hardware address.
-func activeByIP(t *testing.T, b *lab.Box, net string) map[string]string {
-	t.Helper()
-	p := netip.MustParsePrefix(net)
-	out := map[string]string{}
-	for _, l := range mustLeases(t, b) {
-		ip, _ := l["ip"].(string)
-		a, err := netip.ParseAddr(ip)
-		if err != nil || !p.Contains(a) || l["state"] != "active" {
-			continue
-		}
-		hw, _ := l["hw_address"].(string)
-		out[ip] = hw
-	}
-	return out
 }
 
 // The hub H is the secondary of three spokes, each the primary of its
@@ -564,4 +746,61 @@ func mustLeases(t *testing.T, b *lab.Box) []map[string]any {
 		t.Fatal(err)
 	}
 	return ls
+}
+
+// One seed, one schedule: B, C, A in turn (each box lost at least three
+// times in ten rounds), leads in range, a shorter run a prefix of a
+// longer one.
+func TestRingSchedule(t *testing.T) {
+	a, b := ringSchedule(7, 10), ringSchedule(7, 10)
+	if !slices.Equal(a, b) {
+		t.Fatal("one seed gave two schedules")
+	}
+	if slices.Equal(a, ringSchedule(8, 10)) {
+		t.Error("seeds 7 and 8 gave the same schedule")
+	}
+	if !slices.Equal(ringSchedule(7, 4), a[:4]) {
+		t.Error("a shorter run is not a prefix of a longer one")
+	}
+	lost := map[string]int{}
+	for i, r := range a {
+		lost[r.box]++
+		if r.lead < ringLeadMin || r.lead > ringLeadMax {
+			t.Errorf("round %d: lead %v out of range", i+1, r.lead)
+		}
+	}
+	for _, box := range []string{"a", "b", "c"} {
+		if lost[box] < 3 {
+			t.Errorf("10 rounds lose %s %d times, want at least 3", box, lost[box])
+		}
+	}
+}
+
+// ackGap: the longest time without an ACK, counting from the window's
+// start to its end; ACKs outside the window do not count.
+func TestAckGap(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []crashAck {
+		var out []crashAck
+		for _, m := range ms {
+			out = append(out, crashAck{at: t0.Add(time.Duration(m) * time.Millisecond)})
+		}
+		return out
+	}
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tc := range []struct {
+		name string
+		acks []crashAck
+		want time.Duration
+	}{
+		{"none", nil, ms(1000)},
+		{"the first one late", at(400, 410, 420), ms(580)},
+		{"a pause in the middle", at(10, 20, 600, 990), ms(580)},
+		{"none at the end", at(10, 20, 300), ms(700)},
+		{"unsorted, outside ignored", at(-50, 500, 250, 750, 1200), ms(250)},
+	} {
+		if got := ackGap(tc.acks, t0, t0.Add(time.Second)); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
