@@ -119,6 +119,13 @@ else
 	@echo "make chaos: RING=$(RING): only RING=3 (a ring of three) is built" >&2; exit 2
 endif
 
+# make ring ROUNDS=10 SEED=123: the ring of three's box losses under load
+# (TestIntegrationRingOfThree; make test runs 3 rounds); prints a table.
+ROUNDS ?= 10
+.PHONY: ring
+ring: deps ## ring of three: ROUNDS box losses (default 10: B, C, A in turn) at random moments under 200 new clients/s per segment, SEED=... replays; per-round table (root, ~1 min per 10 rounds)
+	HADHCPD_RING_ROUNDS=$(ROUNDS) HADHCPD_RING_SEED=$(SEED) $(GO) test -count=1 -timeout 30m -run 'TestIntegrationRingOfThree$$' -v ./e2e/
+
 # ---- packaging (packaging/, systemd/, scripts/package-*.sh) ----
 
 .PHONY: deb

@@ -135,12 +135,13 @@ func (m *multiLab) lose(boxes ...string) {
 	}
 }
 
-// revive brings a lost box's links up and starts it again.
-func (m *multiLab) revive(box string) {
+// revive brings a lost box's links up and starts it again; it returns
+// the start's marker in the box's log.
+func (m *multiLab) revive(box string) string {
 	for _, ifn := range m.ifaces(box) {
 		m.boxes[box].Host.MustIP("link", "set", ifn, "up")
 	}
-	m.boxes[box].Start()
+	return m.boxes[box].Start()
 }
 
 // waitNormal waits until every relationship is NORMAL on both boxes with
