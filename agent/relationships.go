@@ -592,7 +592,14 @@ func (v *relView) Apply(ls ...lease.Lease) error {
 		if !v.spec.Covers(ls[i].Addr) {
 			return fmt.Errorf("%w: %s is not in relationship %s", errOutside, ls[i].Addr, v.spec.Name)
 		}
-		top = max(top, ls[i].Seq)
+		// A record of ours coming back (a resync after our disk was
+		// replaced: Peer from the partner's side) carries our own
+		// sequence number: counted as the partner's, it would let the
+		// partner prove less than we hold at our next start (RECOVER-WAIT
+		// for one MCLT), as lease.DB counts it apart.
+		if !ls[i].Peer {
+			top = max(top, ls[i].Seq)
+		}
 	}
 	if err := v.db.Apply(ls...); err != nil {
 		return err

@@ -437,6 +437,33 @@ func TestRelViewRefusesOtherRelationshipsRecords(t *testing.T) {
 	}
 }
 
+// A record of ours that comes back from the partner (a resync after our
+// disk was replaced) counts as ours, not as the partner's: PartnerSeq is
+// what we acknowledge of the partner's stream, and one raised by our own
+// numbers made the partner wait one MCLT in RECOVER-WAIT at its next
+// start (its own last sequence number below what we said we had).
+func TestRelViewOwnRecordsBackAreNotThePartners(t *testing.T) {
+	db, _, err := lease.Open(lease.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	spec := &config.FailoverSpec{Name: "seg1", Subnets: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/26")}}
+	v := &relView{db: db, spec: spec}
+	theirs, ours := ringLease("192.0.2.20", 1), ringLease("192.0.2.21", 2)
+	theirs.Seq = 7
+	ours.Seq, ours.Peer = 50, true // the partner holds it as its partner's
+	if err := v.Apply(theirs, ours); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.PartnerSeq(); got != 7 {
+		t.Errorf("PartnerSeq %d, want 7 (the partner's own record)", got)
+	}
+	if got := v.LastSeq(); got != 50 {
+		t.Errorf("LastSeq %d, want 50 (our record back)", got)
+	}
+}
+
 // The engine's gate: a subnet's relationship decides; a subnet in none is
 // served alone; a lease's time follows its address's relationship.
 func TestRelGateDispatch(t *testing.T) {
