@@ -425,6 +425,36 @@ func (l *Link) PartnerSilent() bool {
 	return true
 }
 
+// PartnerAbsent is called by the agent when its LAN witness found the
+// partner silent on every served link it could probe (no ARP answer),
+// asked after a Quiet event; since is when it began to ask. If the link
+// has heard nothing from the partner since then either (and is quiet),
+// the partner is gone on both paths: it acts as MarkUnreachable, so no
+// commit waits for the partner's ack, closes the session with
+// ErrAbsentBoth and returns true. A frame heard meanwhile, or a session
+// newer than the question, wins: nothing changes and it returns false.
+// Unlike PartnerSilent it never marks a live session suspect: the VRRP
+// path said nothing.
+func (l *Link) PartnerAbsent(since time.Time) bool {
+	now := l.clock.Now()
+	l.mu.Lock()
+	cur := l.cur
+	if cur == nil || !cur.established {
+		l.mu.Unlock()
+		return false
+	}
+	lv := cur.livenessLocked()
+	if q, ok := lv.quietSince(); !ok || q.After(since) || !lv.quietNow(now, l.opts.MaxResponseDelay) {
+		l.mu.Unlock()
+		return false
+	}
+	l.unreachable = true
+	l.failCallsLocked()
+	l.mu.Unlock()
+	cur.close(ErrAbsentBoth)
+	return true
+}
+
 // Quiet reports whether the link is up but has heard nothing from the
 // partner for two heartbeat intervals while our reader could hear it
 // (quietBound: 250 ms at the default max_response_delay). A live partner
