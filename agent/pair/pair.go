@@ -149,6 +149,8 @@ type Pair struct {
 	// partnerLAN are its addresses from its last Hello.
 	witness    Witness
 	partnerLAN atomic.Pointer[[]netip.Addr]
+	// quiet carries the link's Quiet events to quietLANLoop (cap 1).
+	quiet chan struct{}
 
 	// ctx bounds Replicate calls of the commit path; cancelled when Run
 	// ends.
@@ -273,6 +275,7 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 	p.opts.CheckParams = p.checkParams
 	p.q.init()
 	p.cmds = make(chan opCmd)
+	p.quiet = make(chan struct{}, 1)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.gate.Store(m.Policy()) // serves nothing until Start
 	vr.SetPriority(p.inst, unfitPriority)
