@@ -28,6 +28,13 @@
 //     takeover waits max_response_delay for a dead partner; if it is
 //     demonstrably alive (a VRRP-only partition) it stays up and keeps
 //     replicating.
+//   - A VRRP master hears no advert stop when its backup is lost (RFC 5798
+//     §6.4.3). When the link turns quiet (peer.Quiet, two heartbeat
+//     intervals) the pair asks its LAN witness at once (witness.go); a
+//     partner that answers ARP on no served link while the link stayed
+//     quiet is gone, and the link releases every commit
+//     (Link.PartnerAbsent). A partner that answers (a cut sync cable)
+//     changes nothing.
 //   - SetFit lowers the instance's VRRP priority to unfitPriority while the
 //     machine says this node is not fit (invariant 3) and restores it when
 //     it is.

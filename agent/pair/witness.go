@@ -15,6 +15,8 @@ import (
 // VRRP (backups are silent, RFC 5798 §6.4.3); while the sync link is down
 // it asks the LAN for the partner's own addresses instead: a partner that
 // answers is alive, whatever the sync cable says (failover.Presence).
+// Every box also asks once when the sync link turns quiet (quietLANLoop),
+// so no commit waits for a partner gone from both.
 type Witness interface {
 	// OwnAddrs are this box's IPv4 addresses on the served links, not
 	// the VIPs: what the partner probes.

@@ -106,7 +106,22 @@
 //     (PartnerSilent) and no frame came for two heartbeat intervals
 //     (ErrSilentBoth, at once). If frames did come (a VRRP-only
 //     partition) the session stays up, and the ack rule tightens to two
-//     heartbeat intervals.
+//     heartbeat intervals;
+//   - when the agent reports the partner silent on the LAN
+//     (PartnerAbsent(since): no ARP answer on any served link) and no
+//     frame came since it began to ask, nor for two heartbeat intervals
+//     (ErrAbsentBoth, at once). A frame heard meanwhile wins, and the
+//     session is not marked suspect.
+//
+// The watchdog emits Quiet the moment the link has heard nothing for two
+// heartbeat intervals while our reader could hear it (it wakes for that
+// between ticks), once per quiet stretch: a frame starts a new one, so
+// the agent is asked at most once per two heartbeat intervals. The agent
+// then asks its LAN witness (agent/pair): a box lost while it was VRRP
+// backup stops no advert its master would miss (RFC 5798 §6.4.3), and
+// without this the master's commits would wait for the ack rule. A cut
+// sync cable cannot fake the answer (the partner still answers ARP, and
+// the link keeps its rules: invariant 2 while the partner may be up).
 //
 // A partner of an older release heartbeats only every
 // max_response_delay/3: the link stays up with it, but PartnerSilent may
@@ -123,7 +138,7 @@
 // one Store.Apply call (one group commit) and acks once its read buffer is
 // empty. Replicate returns when the partner acked all its records, or at
 // once with ErrPartnerUnreachable while the link is down or after
-// MarkUnreachable (or PartnerSilent on a quiet link); its records stay
+// MarkUnreachable (or PartnerSilent or PartnerAbsent on a quiet link); its records stay
 // queued for the partner.
 //
 // # Epochs, resume and snapshot
