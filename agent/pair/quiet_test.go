@@ -188,7 +188,7 @@ func TestQuietLinkPartnerOnLAN(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("no Quiet from the link at quietBound")
 			}
-			p.quietCheck(p.ctx)
+			p.quietCheck(p.ctx, quietUnasked)
 			if w.n.Load() != 1 {
 				t.Fatalf("%d probes, want 1", w.n.Load())
 			}

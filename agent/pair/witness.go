@@ -3,6 +3,7 @@ package pair
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -159,39 +160,57 @@ func (p *Pair) quietLANLoop(ctx context.Context) {
 	if p.witness == nil {
 		return
 	}
+	last := quietUnasked
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.quiet:
 		}
-		p.quietCheck(ctx)
+		last = p.quietCheck(ctx, last)
 	}
 }
+
+// What a quiet link's question found (quietCheck).
+const (
+	quietUnasked  = iota // no probe could be made
+	quietAnswered        // the partner answered on some link
+	quietReleased        // silent on the LAN and on the link: released
+	quietHeard           // silent on the LAN, but the link heard it meanwhile
+)
 
 // quietCheck asks the LAN once: a partner that answers nowhere, with the
 // sync link quiet since before the question, is gone on both paths
 // (peer.Link.PartnerAbsent releases every commit at once); one that
 // answers anywhere is alive (a cut sync cable, invariant 1), and the
-// link's own rules stand.
-func (p *Pair) quietCheck(ctx context.Context) {
+// link's own rules stand. It returns what it found; a finding like last
+// is logged at debug level only (a partner of an older release, which
+// heartbeats every max_response_delay/3, leaves the link quiet every
+// second).
+func (p *Pair) quietCheck(ctx context.Context, last int) int {
 	if p.link == nil {
-		return
+		return last
 	}
 	since := p.clock.Now()
 	qctx, cancel := context.WithTimeout(ctx, quietProbeTimeout)
 	answered, made := p.askLAN(qctx)
 	cancel()
+	found, msg := quietUnasked, "sync link quiet; the LAN witness could not ask"
 	switch {
 	case !made:
-		p.log.Debug("sync link quiet; the LAN witness could not ask")
 	case answered:
-		p.log.Info("sync link quiet but the partner answers on the LAN: link kept")
+		found, msg = quietAnswered, "sync link quiet but the partner answers on the LAN: link kept"
 	case p.link.PartnerAbsent(since):
-		p.log.Info("sync link quiet and the partner silent on the LAN: partner unreachable", "asked_for", p.clock.Now().Sub(since))
+		found, msg = quietReleased, "sync link quiet and the partner silent on the LAN: partner unreachable"
 	default:
-		p.log.Info("partner silent on the LAN but heard on the sync link meanwhile: link kept")
+		found, msg = quietHeard, "partner silent on the LAN but heard on the sync link meanwhile: link kept"
 	}
+	lvl := slog.LevelInfo
+	if found == last && found != quietReleased {
+		lvl = slog.LevelDebug
+	}
+	p.log.Log(ctx, lvl, msg, "asked_for", p.clock.Now().Sub(since))
+	return found
 }
 
 // quietEvery is how often a load-balancing pair looks whether the sync
