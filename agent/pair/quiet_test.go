@@ -15,6 +15,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/sync/failover"
 	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // stuckStore is a partner's database whose Apply never returns (until
@@ -128,6 +129,27 @@ func tick(t *testing.T, clk *clocktest.Fake) {
 	}
 }
 
+// tickUntil ticks the primary's clock until ch yields, at most three
+// times (375 ms: quietBound, 250 ms, plus a tick for a last frame of the
+// partner handled after the first one), never to the link's ack bound
+// (500 ms). ok is false when ch never yielded.
+func tickUntil[T any](t *testing.T, clk *clocktest.Fake, ch <-chan T) (v T, ok bool) {
+	t.Helper()
+	for i := range 3 {
+		tick(t, clk)
+		wait := 200 * time.Millisecond
+		if i == 2 {
+			wait = 5 * time.Second
+		}
+		select {
+		case v = <-ch:
+			return v, true
+		case <-time.After(wait):
+		}
+	}
+	return v, false
+}
+
 // commitAsync commits one lease through the replicating database.
 func commitAsync(rdb *replicatingDB, now time.Time) chan error {
 	done := make(chan error, 1)
@@ -148,19 +170,36 @@ func TestQuietLinkPartnerSilentOnLAN(t *testing.T) {
 	p, rdb, clk, w := quietPair(t)
 	go p.quietLANLoop(p.ctx)
 	done := commitAsync(rdb, clk.Now())
-	time.Sleep(20 * time.Millisecond) // the update leaves (real time: loopback)
-	tick(t, clk)
-	tick(t, clk) // quietBound: 250ms
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Commit: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("commit still waiting 250ms (fake) after the partner's last word, LAN silent (%d probes)", w.n.Load())
+	err, ok := tickUntil(t, clk, done)
+	if !ok {
+		t.Fatalf("commit still waiting 375ms (fake) after the partner's last word, LAN silent (%d probes)", w.n.Load())
 	}
-	if p.link.Up() {
-		t.Error("link still up")
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	// Released as "partner unreachable" (COMMUNICATIONS-INTERRUPTED
+	// rules), not acknowledged: the partner never applied it.
+	var m dto.Metric
+	if err := p.met.unreachable.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Errorf("%v commits acknowledged without the partner, want 1", got)
+	}
+	// And the link went down (it may come up again at once: the
+	// partner's kernel still accepts connections).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+		down := false
+		for _, ev := range p.q.drain() {
+			_, ok := ev.(failover.LinkDown)
+			down = down || ok
+		}
+		if down {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no link down within 5s")
+		}
 	}
 	if got := w.n.Load(); got != 1 {
 		t.Errorf("%d probes for one quiet stretch, want 1", got)
@@ -180,20 +219,18 @@ func TestQuietLinkPartnerOnLAN(t *testing.T) {
 			p, rdb, clk, w := quietPair(t)
 			w.answer.Store(c.answer)
 			done := commitAsync(rdb, clk.Now())
-			time.Sleep(20 * time.Millisecond)
-			tick(t, clk)
-			tick(t, clk)
-			select {
-			case <-p.quiet:
-			case <-time.After(5 * time.Second):
-				t.Fatal("no Quiet from the link at quietBound")
+			if _, ok := tickUntil(t, clk, p.quiet); !ok {
+				t.Fatal("no Quiet from the link within 375ms (fake)")
 			}
 			p.quietCheck(p.ctx, quietUnasked)
 			if w.n.Load() != 1 {
 				t.Fatalf("%d probes, want 1", w.n.Load())
 			}
-			if !p.link.Up() {
-				t.Fatal("link closed although the LAN witness did not find the partner silent")
+			// A close by PartnerAbsent emits Down before it returns.
+			for _, ev := range p.q.drain() {
+				if _, ok := ev.(failover.LinkDown); ok {
+					t.Fatal("link closed although the LAN witness did not find the partner silent")
+				}
 			}
 			select {
 			case err := <-done:

@@ -119,7 +119,24 @@ func TestQuietEventLiveLink(t *testing.T) {
 	p, s, clock, _ := upPair(t, nil)
 	for range 16 {
 		clock.Advance(tickEvery(mrd))
-		time.Sleep(20 * time.Millisecond) // both watchdogs and readers run
+		// Each end heard the other's heartbeat of this tick before the
+		// next: on a loaded machine a late reader must not look like a
+		// quiet partner.
+		now := clock.Now().UnixNano()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+			p.l.mu.Lock()
+			pc := p.l.cur
+			p.l.mu.Unlock()
+			s.l.mu.Lock()
+			sc := s.l.cur
+			s.l.mu.Unlock()
+			if pc != nil && sc != nil && pc.lastHeard.Load() >= now && sc.lastHeard.Load() >= now {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a heartbeat of this tick was not heard within 5s")
+			}
+		}
 	}
 	for _, n := range []*node{p, s} {
 		if qs := quietEvents(n.events); len(qs) != 0 {
