@@ -58,6 +58,7 @@
 //	               ackedEpoch, ackedSeq, configHash}
 //	both:  Stream{resume|snapshot, epoch, pos}           how the sender's stream continues
 //	       [primary: Config{hash, dhcp: section}; secondary answers ConfigVerdict]
+//	       [either: Defaults{serial, source, hash, body}: global defaults, no answer]
 //	steady state, each direction independently:
 //	       Update{clock, records…}  → receiver applies durably, then one
 //	       Ack{seq} per read burst (cumulative: every record up to the one with seq)
@@ -173,6 +174,15 @@
 // SendConfig (reload); the secondary hands it to Options.OnConfig and
 // answers ConfigVerdict{accepted, hash, reason}. Both ends emit an event
 // (ConfigReceived, ConfigVerdict).
+//
+// # Global defaults
+//
+// A box of several relationships may name a node whose global dhcp keys
+// every box serves (failover.defaults_from). Either end sends
+// Defaults{serial, source, hash, body} on every connect (SendDefaults set
+// it) and again whenever it sets newer ones; the receiver hands it to
+// Options.OnDefaults and answers nothing. Which set a box takes and
+// forwards is sync/defaults' decision, made by the agent.
 //
 // # Concurrency
 //

@@ -218,6 +218,7 @@ func (s *session) establish(ts *sessionMsg, now time.Time, ourLast uint64) error
 	if l.opts.Role == Primary && l.cfgIsSet {
 		s.queueLocked(FrameConfig, (&configMsg{Hash: l.cfgHash, Config: l.cfgData}).marshal())
 	}
+	l.queueDefaultsLocked(s)
 	l.mu.Unlock()
 	if old != nil {
 		old.close(ErrReplaced) // not current any more: no Down from it

@@ -108,6 +108,10 @@ type Options struct {
 	// OnConfig (secondary) gets the primary's dhcp: section; its error
 	// is the rejection reason sent back. nil rejects every config.
 	OnConfig func(hash, config []byte) error
+	// OnDefaults gets the global defaults a partner sends (FrameDefaults,
+	// defaults.go), from the session's reader goroutine; nil ignores
+	// them. It must not block for long nor call the Link.
+	OnDefaults func(Defaults)
 	// FromPartner turns each record the partner sends into our view
 	// before it is stored (doc.go "Records and clocks"): in is the
 	// record as the partner wrote it, held our lease for the address (the
@@ -167,6 +171,9 @@ type Link struct {
 	// params are our pair parameters, announced in every handshake
 	// (Options.Params at first; SendParams after a reload).
 	params []byte
+	// defaults is the FrameDefaults payload sent on every connect
+	// (SendDefaults); nil: none.
+	defaults []byte
 }
 
 type entry struct {

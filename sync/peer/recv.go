@@ -262,6 +262,8 @@ func (s *session) handle(t FrameType, p []byte) error {
 				return fmt.Errorf("%w: %w", ErrParams, err)
 			}
 		}
+	case FrameDefaults:
+		return l.recvDefaults(p)
 	default:
 		return fmt.Errorf("%w: unexpected %v frame", ErrProtocol, t)
 	}
