@@ -185,10 +185,13 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if len(built.Relationships) > 0 {
 		built, parts = loadParts(built, log.With("component", "dhcp"))
 	}
+	// failover.defaults_from: the global keys of the named node (defaults.go).
+	gd, built := startDefaults(built, log.With("component", "defaults"))
 	rs, err := newRelSet(built, log.With("component", "failover"), reg, pv, clk)
 	if err != nil {
 		return err
 	}
+	gd.hook(rs)
 	if rs != nil && parts != nil {
 		rs.parts = parts
 	}
@@ -247,6 +250,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			err = rs.start(dh, base.File.DHCP, dh.rep)
 		}
 		if err == nil {
+			gd.attach(dh)
+		}
+		if err == nil {
 			err = rs.listen(ctx, unknown)
 		}
 		if err != nil {
@@ -283,7 +289,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	// Real time, not the offset clock: `status` shows the uptime
 	// against the caller's clock.
-	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo, rs: rs}
+	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo, rs: rs, gd: gd}
 	ops := operatorFor(fo)
 	if rs != nil {
 		ops = relOperator{set: rs}
