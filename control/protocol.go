@@ -43,7 +43,7 @@ type Status struct {
 	// Defaults are the global dhcp defaults of failover.defaults_from's
 	// node; absent when the box names none.
 	Defaults *DefaultsStatus `json:"defaults,omitempty"`
-	Pools         []PoolStatus         `json:"pools"`
+	Pools    []PoolStatus    `json:"pools"`
 	// RecoveryProbingUntil: while not zero, every address is probed (ARP,
 	// ICMP echo) before it is offered, until then: a recovery lost lease
 	// records and no partner could restore them.
