@@ -161,10 +161,12 @@ func (g *globalDefaults) attach(dh *dhcpPart) {
 		return out, nil
 	}
 	dh.applied = func(b *config.Built) {
-		applied(b)
+		// The set first: a partner takes it before the relationship parts
+		// applied sends (built with it), so both ends' hashes agree.
 		if g.book.IsSource() {
 			g.publish(b.File.DHCP, "reload") // the source's globals are its file's
 		}
+		applied(b)
 	}
 	dh.applyMu.Unlock()
 	g.mu.Lock()
@@ -185,8 +187,11 @@ func (g *globalDefaults) receive(from *relationship, in defaults.Set) {
 	switch v {
 	case defaults.Adopted:
 		g.keep(out)
+		// On to the other partners before applying: applying sends the
+		// parts this box is the primary of, built with the new set, which
+		// the partner must then hold (frames of a link stay in order).
+		g.send(out, from)
 		g.apply(from.spec.Name)
-		g.send(out, from) // on to the other partners
 	case defaults.Reclaimed:
 		lg.Warn("global defaults: a partner holds a serial of ours at or past our own (node.state_dir lost?): ours jumps past it", "ours_now", out.Serial)
 		g.mu.Lock()
