@@ -187,6 +187,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	// failover.defaults_from: the global keys of the named node (defaults.go).
 	gd, built := startDefaults(built, log.With("component", "defaults"))
+	if err := gd.register(reg); err != nil {
+		return fmt.Errorf("defaults metrics: %w", err)
+	}
 	rs, err := newRelSet(built, log.With("component", "failover"), reg, pv, clk)
 	if err != nil {
 		return err

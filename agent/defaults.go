@@ -32,6 +32,7 @@ import (
 	"github.com/hadhcpd/hadhcpd/config"
 	"github.com/hadhcpd/hadhcpd/control"
 	"github.com/hadhcpd/hadhcpd/sync/defaults"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // globalDefaults is failover.defaults_from at run time.
@@ -280,4 +281,32 @@ func (g *globalDefaults) status() *control.DefaultsStatus {
 		st.Hash = fmt.Sprintf("%x", g.hash)
 	}
 	return st
+}
+
+// register exports the serial in force and a refusal, so an alert can
+// tell a box that is not on the source's serial.
+func (g *globalDefaults) register(reg prometheus.Registerer) error {
+	if g == nil || reg == nil {
+		return nil
+	}
+	locked := func(f func() float64) func() float64 {
+		return func() float64 {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return f()
+		}
+	}
+	return errors.Join(
+		reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hadhcpd_defaults_serial",
+			Help: "Serial of failover.defaults_from's global dhcp defaults in force (0: none adopted yet, this box's own keys serve)."},
+			locked(func() float64 { return float64(g.serial) }))),
+		reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hadhcpd_defaults_refused",
+			Help: "1 while the newest global defaults heard do not build with this box's config (the previous set serves)."},
+			locked(func() float64 {
+				if g.refused != "" {
+					return 1
+				}
+				return 0
+			}))),
+	)
 }

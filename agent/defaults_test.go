@@ -37,6 +37,7 @@ type hdfBox struct {
 	gd   *globalDefaults
 	dh   *dhcpPart
 	cfg  *config.Config
+	reg  *prometheus.Registry
 	stop func()
 }
 
@@ -90,6 +91,9 @@ func startHdfBox(t *testing.T, cfg *config.Config) *hdfBox {
 	built, parts := loadParts(base, log)
 	gd, built := startDefaults(built, log)
 	reg := prometheus.NewRegistry()
+	if err := gd.register(reg); err != nil {
+		t.Fatal(err)
+	}
 	rs, err := newRelSet(built, log, reg, &vrrpPart{}, clock.Wall())
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +144,7 @@ func startHdfBox(t *testing.T, cfg *config.Config) *hdfBox {
 		}
 		db.Close()
 	}()
-	b := &hdfBox{name: cfg.Node.Name, gd: gd, dh: dh, cfg: cfg, stop: sync1(func() { cancel(); <-done })}
+	b := &hdfBox{name: cfg.Node.Name, gd: gd, dh: dh, cfg: cfg, reg: reg, stop: sync1(func() { cancel(); <-done })}
 	t.Cleanup(b.stop)
 	return b
 }
@@ -230,6 +234,11 @@ func TestDefaultsFlowDownTheChain(t *testing.T) {
 		})
 	}
 	t.Logf("A's reload reached B and C in %v", time.Since(t0).Round(time.Millisecond))
+	for _, x := range []*hdfBox{a, b, c} {
+		if v := x.gauge(t, "hadhcpd_defaults_serial"); v != 2 {
+			t.Errorf("%s: hadhcpd_defaults_serial %v, want 2", x.name, v)
+		}
+	}
 	if _, _, l := b.served(); l != bLocal {
 		t.Errorf("B's local keys changed: %q -> %q", bLocal, l)
 	}
@@ -290,5 +299,24 @@ func TestDefaultsRefusedStillForwarded(t *testing.T) {
 	if lt, _, _ := b.served(); lt != 2*time.Hour || b.gd.status().Serial != 0 {
 		t.Errorf("B after refusing A's set: %v, %+v; want its own keys", lt, b.gd.status())
 	}
+	if v := b.gauge(t, "hadhcpd_defaults_refused"); v != 1 {
+		t.Errorf("B: hadhcpd_defaults_refused %v, want 1", v)
+	}
 	_ = a
+}
+
+// gauge is the value of the box's gauge name.
+func (b *hdfBox) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := b.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no gauge %s", name)
+	return 0
 }
