@@ -177,7 +177,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		defer foHooks.close()
 	}
 	if fo != nil {
-		fo.ObserveTransitions(foHooks.observer(singleFailoverName, base.Failover.Notify, failoverObserver(bus)))
+		fo.ObserveTransitions(foHooks.observer(singleFailoverName, base.Failover.Notify, failoverObserver(bus, "")))
 	}
 	// A box in several relationships: one pair each (relationships.go),
 	// serving the subnets their primaries last sent.
@@ -193,9 +193,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		rs.parts = parts
 	}
 	if rs != nil {
-		for _, r := range rs.rels {
-			r.p.ObserveTransitions(foHooks.observer(r.spec.Name, r.spec.Notify, failoverObserver(bus)))
-		}
+		rs.observe(foHooks, bus)
 	}
 	var (
 		gate dhcpd.Gate

@@ -105,14 +105,25 @@ failover:
 
 func startRingBox(t *testing.T, box string, port int, keys map[string]string) *ringBox {
 	t.Helper()
+	return startRingBoxWith(t, box, port, keys, nil, nil)
+}
+
+// startRingBoxWith is startRingBox logging to log (nil: discard, or
+// stderr with -v), with before called on the relationships before they
+// run (to observe their transitions).
+func startRingBoxWith(t *testing.T, box string, port int, keys map[string]string, log *slog.Logger, before func(*relSet)) *ringBox {
+	t.Helper()
 	cfg := ringConfig(t, box, port, keys)
 	b, err := config.Build(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
+	switch {
+	case log != nil:
+	case testing.Verbose():
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", box)
+	default:
+		log = slog.New(slog.DiscardHandler)
 	}
 	reg := prometheus.NewRegistry()
 	rs, err := newRelSet(b, log, reg, &vrrpPart{}, clock.Wall())
@@ -146,6 +157,9 @@ func startRingBox(t *testing.T, box string, port int, keys map[string]string) *r
 	reg.MustRegister(unknown)
 	if err := rs.listen(context.Background(), unknown); err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(rs)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rb := &ringBox{name: box, rs: rs, db: db, edb: edb, dh: dh, reg: reg, cfg: cfg, addr: ringAddr[box], port: port, stop: cancel, done: make(chan struct{})}
