@@ -105,15 +105,14 @@ failover:
 
 func startRingBox(t *testing.T, box string, port int, keys map[string]string) *ringBox {
 	t.Helper()
-	return startRingBoxWith(t, box, port, keys, nil, nil)
+	return startRingBoxWith(t, box, port, ringConfig(t, box, port, keys), nil, nil)
 }
 
-// startRingBoxWith is startRingBox logging to log (nil: discard, or
-// stderr with -v), with before called on the relationships before they
-// run (to observe their transitions).
-func startRingBoxWith(t *testing.T, box string, port int, keys map[string]string, log *slog.Logger, before func(*relSet)) *ringBox {
+// startRingBoxWith is startRingBox with cfg (ringConfig's, changed),
+// logging to log (nil: discard, or stderr with -v), with before called
+// on the relationships before they run (to observe their transitions).
+func startRingBoxWith(t *testing.T, box string, port int, cfg *config.Config, log *slog.Logger, before func(*relSet)) *ringBox {
 	t.Helper()
-	cfg := ringConfig(t, box, port, keys)
 	b, err := config.Build(cfg)
 	if err != nil {
 		t.Fatal(err)

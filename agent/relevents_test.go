@@ -56,7 +56,7 @@ func TestRelationshipTransitionsNamed(t *testing.T) {
 	hm, _ := hooks.NewFailoverMetrics(nil)
 	h := &failoverHooks{log: slog.New(slog.DiscardHandler), metrics: hm, deps: hooks.Deps{Exec: fake}}
 	bus := events.NewBus(events.Options{Box: "a"})
-	a := startRingBoxWith(t, "a", port, keys, slog.New(slog.NewTextHandler(&logs, nil)), func(rs *relSet) {
+	a := startRingBoxWith(t, "a", port, ringConfig(t, "a", port, keys), slog.New(slog.NewTextHandler(&logs, nil)), func(rs *relSet) {
 		for _, r := range rs.rels {
 			r.spec.Notify = config.FailoverNotifySpec{Command: []string{"/usr/local/sbin/fo"}, Timeout: time.Minute}
 		}
