@@ -131,7 +131,7 @@ type Link struct {
 	m       *Metrics
 	epoch   uint64
 	retain  int
-	refused *refusals
+	refused *RefusalLog
 	admit   *admission // Serve's limits on unauthenticated connections
 	// nudge is the session reader's deadline while an ack is owed
 	// (nudge.go); 0 leaves it to the runtime's poller (benchmarks).
@@ -264,7 +264,7 @@ func New(opts Options) (*Link, error) {
 		}
 		l.epoch = binary.BigEndian.Uint64(b[:])
 	}
-	l.refused = newRefusals(l.clock)
+	l.refused = NewRefusalLog(l.clock)
 	l.admit = newAdmission(maxPendingPerSource, maxPending, hostIP(opts.Peer))
 	return l, nil
 }
