@@ -57,6 +57,8 @@ type globalDefaults struct {
 	hash    []byte
 	via     string
 	refused string // why the newest set heard does not serve here
+	// heardVia is the relationship the newest set came over.
+	heardVia string
 }
 
 // startDefaults reads failover.defaults_from and the set kept in
@@ -168,6 +170,12 @@ func (g *globalDefaults) attach(dh *dhcpPart) {
 			g.publish(b.File.DHCP, "reload") // the source's globals are its file's
 		}
 		applied(b)
+		if g.pending() {
+			// A set refused here may build with the section just applied
+			// (a reload that fixed this box's subnets): try it again, once,
+			// after this apply (applyMu is held now).
+			go g.apply(g.lastVia())
+		}
 	}
 	dh.applyMu.Unlock()
 	g.mu.Lock()
@@ -187,6 +195,9 @@ func (g *globalDefaults) receive(from *relationship, in defaults.Set) {
 	lg := g.log.With("relationship", from.spec.Name, "source", in.Source, "serial", in.Serial)
 	switch v {
 	case defaults.Adopted:
+		g.mu.Lock()
+		g.heardVia = from.spec.Name
+		g.mu.Unlock()
 		g.keep(out)
 		// On to the other partners before applying: applying sends the
 		// parts this box is the primary of, built with the new set, which
@@ -241,6 +252,22 @@ func (g *globalDefaults) apply(via string) {
 	}
 	g.refused = ""
 	g.log.Info("global defaults adopted", "source", cur.Source, "serial", cur.Serial, "hash", fmt.Sprintf("%x", cur.Hash), "relationship", via)
+}
+
+// pending reports whether the newest set heard is not the one in force
+// (it was refused here).
+func (g *globalDefaults) pending() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cur, ok := g.book.Current()
+	return ok && !g.book.IsSource() && cur.Serial != g.serial
+}
+
+// lastVia is the relationship of the last set heard ("" before any).
+func (g *globalDefaults) lastVia() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.heardVia
 }
 
 // keep writes s to node.state_dir (the set a restart serves first).

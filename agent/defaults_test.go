@@ -302,6 +302,19 @@ func TestDefaultsRefusedStillForwarded(t *testing.T) {
 	if v := b.gauge(t, "hadhcpd_defaults_refused"); v != 1 {
 		t.Errorf("B: hadhcpd_defaults_refused %v, want 1", v)
 	}
+	// B's reload drops the pool's class: A's set, refused until then,
+	// serves now, without A sending it again.
+	sec := *b.cfg.DHCP
+	sec.Subnets = append([]config.SubnetConfig(nil), sec.Subnets...)
+	sec.Subnets[1].Pools = []config.PoolConfig{{Range: sec.Subnets[1].Pools[0].Range}}
+	if _, err := b.dh.Apply(b.cfg, &sec, "reload"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B serving A's set after its reload", func() bool {
+		lt, _, _ := b.served()
+		st := b.gd.status()
+		return lt == time.Hour && st.Serial == 1 && st.Error == "" && st.Via == "seg1"
+	})
 	_ = a
 }
 
