@@ -57,8 +57,8 @@
 //	both:  Session{state, maintenance, clock, epoch, lastSeq, heldSeq,
 //	               ackedEpoch, ackedSeq, configHash}
 //	both:  Stream{resume|snapshot, epoch, pos}           how the sender's stream continues
-//	       [primary: Config{hash, dhcp: section}; secondary answers ConfigVerdict]
 //	       [either: Defaults{serial, source, hash, body}: global defaults, no answer]
+//	       [primary: Config{hash, dhcp: section}; secondary answers ConfigVerdict]
 //	steady state, each direction independently:
 //	       Update{clock, records…}  → receiver applies durably, then one
 //	       Ack{seq} per read burst (cumulative: every record up to the one with seq)
@@ -181,7 +181,9 @@
 // every box serves (failover.defaults_from). Either end sends
 // Defaults{serial, source, hash, body} on every connect (SendDefaults set
 // it) and again whenever it sets newer ones; the receiver hands it to
-// Options.OnDefaults and answers nothing. Which set a box takes and
+// Options.OnDefaults and answers nothing. On connect the Defaults frame
+// goes before the Config frame: the partner builds the config part with
+// the defaults it then holds, so both ends' hashes agree. Which set a box takes and
 // forwards is sync/defaults' decision, made by the agent.
 //
 // # Concurrency
