@@ -104,7 +104,8 @@ func hdfGrant(t *testing.T, cl *dhcpClient) (string, string) {
 // changes its default lease time and adds a DNS server, A reloads: B and
 // C take the new set within a few seconds and their clients get A's new
 // lease time and DNS server, while their pools and relationships stay as
-// they were.
+// they were. Then A and C are lost and B restarted alone: B serves the
+// set it kept.
 func TestIntegrationRingDefaults(t *testing.T) {
 	m := newDefaultsRing(t)
 	a, b, c := m.boxes["a"], m.boxes["b"], m.boxes["c"]
@@ -174,9 +175,28 @@ func TestIntegrationRingDefaults(t *testing.T) {
 		}
 	}
 	m.waitNormal(10*time.Second, true)
-	for _, name := range m.names {
-		m.boxes[name].Stop(t)
+
+	// A and C lost, B restarted alone: B serves the set it kept in its
+	// state_dir (A's 40m and DNS server), not its own file's 50m; no
+	// partner is there to send it again. (A box restarted alone serves
+	// no client before its failover state allows: the status and the
+	// log say what its DHCP part was built with.)
+	newSet := b.Status().Defaults
+	m.lose("a", "c")
+	b.Stop(t)
+	marker := b.Start()
+	lab.WaitFor(t, 10*time.Second, "B back alone", func() (bool, string) {
+		_, err := b.TryStatus()
+		return err == nil, fmt.Sprint(err)
+	})
+	if d := b.Status().Defaults; d == nil || d.Serial != newSet.Serial || d.Hash != newSet.Hash || d.Error != "" {
+		t.Errorf("B restarted while A and C are away: defaults %+v, want the kept %+v", d, newSet)
 	}
+	kept := regexp.MustCompile(`msg="global defaults: serving the set last adopted" .*serial=` + fmt.Sprint(newSet.Serial) + ` `)
+	if _, pos := logEvent(b.Log.String(), marker, kept); pos < 0 {
+		t.Errorf("B's restart did not log serving the kept set (serial %d)", newSet.Serial)
+	}
+	b.Stop(t)
 }
 
 var hdfPoolNameRx = regexp.MustCompile(`\{(\d+\.\d+\.\d+\.\d+-\d+\.\d+\.\d+\.\d+) `)
