@@ -125,7 +125,7 @@ func (g *globalDefaults) publish(sec *config.DHCPConfig, why string) {
 	}
 	g.keep(s)
 	g.log.Info("global defaults published", "source", s.Source, "serial", s.Serial, "hash", fmt.Sprintf("%x", s.Hash), "on", why)
-	g.send(s, nil)
+	g.send(s)
 }
 
 // hook registers the receiver on every relationship's link (before the
@@ -182,7 +182,7 @@ func (g *globalDefaults) attach(dh *dhcpPart) {
 	cur, ok := g.book.Current()
 	g.mu.Unlock()
 	if ok {
-		g.send(cur, nil)
+		g.send(cur)
 	}
 }
 
@@ -199,10 +199,13 @@ func (g *globalDefaults) receive(from *relationship, in defaults.Set) {
 		g.heardVia = from.spec.Name
 		g.mu.Unlock()
 		g.keep(out)
-		// On to the other partners before applying: applying sends the
-		// parts this box is the primary of, built with the new set, which
-		// the partner must then hold (frames of a link stay in order).
-		g.send(out, from)
+		// On to every partner before applying: applying sends the parts
+		// this box is the primary of, built with the new set, which the
+		// partner must then hold (frames of a link stay in order). The
+		// one it came from too: it goes back (and is dropped there, the
+		// same serial) only once, and that link then holds it for its
+		// next connect, when the source may have lost its serial.
+		g.send(out)
 		g.apply(from.spec.Name)
 	case defaults.Reclaimed:
 		lg.Warn("global defaults: a partner holds a serial of ours at or past our own (node.state_dir lost?): ours jumps past it", "ours_now", out.Serial)
@@ -210,7 +213,7 @@ func (g *globalDefaults) receive(from *relationship, in defaults.Set) {
 		g.serial = out.Serial
 		g.mu.Unlock()
 		g.keep(out)
-		g.send(out, nil)
+		g.send(out)
 	case defaults.WrongSource:
 		lg.Warn("global defaults ignored: not from failover.defaults_from's node", "defaults_from", g.book.Source())
 	case defaults.Conflict, defaults.Invalid:
@@ -281,15 +284,12 @@ func (g *globalDefaults) keep(s defaults.Set) {
 	}
 }
 
-// send gives s to every relationship's link but skip's.
-func (g *globalDefaults) send(s defaults.Set, skip *relationship) {
+// send gives s to every relationship's link.
+func (g *globalDefaults) send(s defaults.Set) {
 	if g.set == nil {
 		return
 	}
 	for _, r := range g.set.rels {
-		if r == skip {
-			continue
-		}
 		if err := r.p.SendDefaults(s); err != nil {
 			g.log.Error("global defaults not sent", "relationship", r.spec.Name, "serial", s.Serial, "err", err)
 		}

@@ -267,6 +267,20 @@ func TestDefaultsFlowDownTheChain(t *testing.T) {
 	if lt, dom, _ := c2.served(); lt != 40*time.Minute || dom != "ring.example" || c2.gd.status().Serial != 2 {
 		t.Errorf("C restarted while A is away: %v %s %+v, want A's kept set", lt, dom, c2.gd.status())
 	}
+
+	// A comes back with its state_dir's defaults lost (its file's 1h,
+	// counted from serial 1 again): B's serial 2 makes it jump past, and
+	// its set reaches B and C.
+	if err := os.Remove(filepath.Join(dirs["a"], config.DefaultsFile)); err != nil {
+		t.Fatal(err)
+	}
+	a2 := startHdfBox(t, cfgs["a"])
+	for _, x := range []*hdfBox{a2, b, c2} {
+		eventually(t, x.name+" serving A's set after A lost its serial", func() bool {
+			lt, dom, _ := x.served()
+			return lt == time.Hour && dom == "a.example" && x.gd.status().Serial == 3
+		})
+	}
 }
 
 // A set that does not build with a box's config (its pool allows a class

@@ -12,7 +12,7 @@
 //   - a box takes a set only from the source it names, and only a serial
 //     newer than the one in force; an older or equal serial is ignored,
 //     so a set goes round a ring once: each box forwards a set to its
-//     other partners only when it adopts it, and adopts each serial once
+//     partners only when it adopts it, and adopts each serial once
 //     (flooding ends after at most one frame per link and direction per
 //     serial);
 //   - the source never adopts: its own file's keys are in force. A set
@@ -67,7 +67,7 @@ type Verdict uint8
 
 const (
 	// Adopted: newer, from the source: now in force; forward it to every
-	// partner but the one it came from.
+	// partner (the one it came from drops it: the same serial).
 	Adopted Verdict = iota + 1
 	// Same: the serial and hash in force already.
 	Same
