@@ -109,8 +109,9 @@ type Options struct {
 	// is the rejection reason sent back. nil rejects every config.
 	OnConfig func(hash, config []byte) error
 	// OnDefaults gets the global defaults a partner sends (FrameDefaults,
-	// defaults.go), from the session's reader goroutine; nil ignores
-	// them. It must not block for long nor call the Link.
+	// defaults.go), from the session's reader goroutine, which holds no
+	// lock then (it may call SendDefaults, on this link too); nil ignores
+	// them. The next frame is read when it returns.
 	OnDefaults func(Defaults)
 	// FromPartner turns each record the partner sends into our view
 	// before it is stored (doc.go "Records and clocks"): in is the
