@@ -57,6 +57,7 @@
 //	both:  Session{state, maintenance, clock, epoch, lastSeq, heldSeq,
 //	               ackedEpoch, ackedSeq, configHash}
 //	both:  Stream{resume|snapshot, epoch, pos}           how the sender's stream continues
+//	       [either: Defaults{serial, source, hash, body}: global defaults, no answer]
 //	       [primary: Config{hash, dhcp: section}; secondary answers ConfigVerdict]
 //	steady state, each direction independently:
 //	       Update{clock, records…}  → receiver applies durably, then one
@@ -188,6 +189,17 @@
 // SendConfig (reload); the secondary hands it to Options.OnConfig and
 // answers ConfigVerdict{accepted, hash, reason}. Both ends emit an event
 // (ConfigReceived, ConfigVerdict).
+//
+// # Global defaults
+//
+// A box of several relationships may name a node whose global dhcp keys
+// every box serves (failover.defaults_from). Either end sends
+// Defaults{serial, source, hash, body} on every connect (SendDefaults set
+// it) and again whenever it sets newer ones; the receiver hands it to
+// Options.OnDefaults and answers nothing. On connect the Defaults frame
+// goes before the Config frame: the partner builds the config part with
+// the defaults it then holds, so both ends' hashes agree. Which set a box takes and
+// forwards is sync/defaults' decision, made by the agent.
 //
 // # Concurrency
 //

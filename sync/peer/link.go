@@ -108,6 +108,11 @@ type Options struct {
 	// OnConfig (secondary) gets the primary's dhcp: section; its error
 	// is the rejection reason sent back. nil rejects every config.
 	OnConfig func(hash, config []byte) error
+	// OnDefaults gets the global defaults a partner sends (FrameDefaults,
+	// defaults.go), from the session's reader goroutine, which holds no
+	// lock then (it may call SendDefaults, on this link too); nil ignores
+	// them. The next frame is read when it returns.
+	OnDefaults func(Defaults)
 	// FromPartner turns each record the partner sends into our view
 	// before it is stored (doc.go "Records and clocks"): in is the
 	// record as the partner wrote it, held our lease for the address (the
@@ -127,7 +132,7 @@ type Link struct {
 	m       *Metrics
 	epoch   uint64
 	retain  int
-	refused *refusals
+	refused *RefusalLog
 	admit   *admission // Serve's limits on unauthenticated connections
 	// nudge is the session reader's deadline while an ack is owed
 	// (nudge.go); 0 leaves it to the runtime's poller (benchmarks).
@@ -167,6 +172,9 @@ type Link struct {
 	// params are our pair parameters, announced in every handshake
 	// (Options.Params at first; SendParams after a reload).
 	params []byte
+	// defaults is the FrameDefaults payload sent on every connect
+	// (SendDefaults); nil: none.
+	defaults []byte
 }
 
 type entry struct {
@@ -257,7 +265,7 @@ func New(opts Options) (*Link, error) {
 		}
 		l.epoch = binary.BigEndian.Uint64(b[:])
 	}
-	l.refused = newRefusals(l.clock)
+	l.refused = NewRefusalLog(l.clock)
 	l.admit = newAdmission(maxPendingPerSource, maxPending, hostIP(opts.Peer))
 	return l, nil
 }
