@@ -177,7 +177,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		defer foHooks.close()
 	}
 	if fo != nil {
-		fo.ObserveTransitions(foHooks.observer(singleFailoverName, base.Failover.Notify, failoverObserver(bus)))
+		fo.ObserveTransitions(foHooks.observer(singleFailoverName, base.Failover.Notify, failoverObserver(bus, "")))
 	}
 	// A box in several relationships: one pair each (relationships.go),
 	// serving the subnets their primaries last sent.
@@ -185,17 +185,21 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	if len(built.Relationships) > 0 {
 		built, parts = loadParts(built, log.With("component", "dhcp"))
 	}
+	// failover.defaults_from: the global keys of the named node (defaults.go).
+	gd, built := startDefaults(built, log.With("component", "defaults"))
+	if err := gd.register(reg); err != nil {
+		return fmt.Errorf("defaults metrics: %w", err)
+	}
 	rs, err := newRelSet(built, log.With("component", "failover"), reg, pv, clk)
 	if err != nil {
 		return err
 	}
+	gd.hook(rs)
 	if rs != nil && parts != nil {
 		rs.parts = parts
 	}
 	if rs != nil {
-		for _, r := range rs.rels {
-			r.p.ObserveTransitions(foHooks.observer(r.spec.Name, r.spec.Notify, failoverObserver(bus)))
-		}
+		rs.observe(foHooks, bus)
 	}
 	var (
 		gate dhcpd.Gate
@@ -247,6 +251,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 			err = rs.start(dh, base.File.DHCP, dh.rep)
 		}
 		if err == nil {
+			gd.attach(dh)
+		}
+		if err == nil {
 			err = rs.listen(ctx, unknown)
 		}
 		if err != nil {
@@ -283,7 +290,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 	}
 	// Real time, not the offset clock: `status` shows the uptime
 	// against the caller's clock.
-	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo, rs: rs}
+	src := &statusSource{node: cfg.Node.Name, started: time.Now(), vr: vr, dh: dh, fo: fo, rs: rs, gd: gd}
 	ops := operatorFor(fo)
 	if rs != nil {
 		ops = relOperator{set: rs}
@@ -383,10 +390,10 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, o Option
 		var err error
 		select {
 		case <-rl.C:
-			_ = reload(log.With("by", "SIGHUP"), rl.Load, base.File, dh, fo)
+			_ = reload(log.With("by", "SIGHUP"), rl.Load, base.File, dh, fo, rs)
 			continue
 		case done := <-apiReload:
-			done <- reload(log.With("by", "api"), rl.Load, base.File, dh, fo)
+			done <- reload(log.With("by", "api"), rl.Load, base.File, dh, fo, rs)
 			continue
 		case err = <-errc:
 		}
@@ -430,10 +437,12 @@ func serveMetrics(ctx context.Context, ln net.Listener, reg *prometheus.Registry
 }
 
 // reload reads the file again and applies its dhcp: section (a single
-// server or a primary; a secondary's section is the primary's). The
-// running config stays when the file is not valid. The error says why
-// nothing was applied, for the API's caller; the log has it either way.
-func reload(log *slog.Logger, load func() (*config.Config, error), base *config.Config, dh *dhcpPart, fo *pair.Pair) error {
+// server or a primary; a secondary's section is the primary's) and the
+// split of each relationship this box is the primary of (fo's, or each
+// of rs's). The running config stays when the file is not valid. The
+// error says why nothing was applied, for the API's caller; the log has
+// it either way.
+func reload(log *slog.Logger, load func() (*config.Config, error), base *config.Config, dh *dhcpPart, fo *pair.Pair, rs *relSet) error {
 	if load == nil {
 		return errors.New("no config file to read again")
 	}
@@ -446,6 +455,7 @@ func reload(log *slog.Logger, load func() (*config.Config, error), base *config.
 	if fo != nil && cfg.Failover != nil {
 		reloadSplit(log, cfg.Failover, fo)
 	}
+	rs.reloadSplits(log, cfg)
 	switch {
 	case dh == nil || cfg.DHCP == nil:
 		log.Warn("reload: nothing to apply (no dhcp section, or it was added or removed: that needs a restart)")
@@ -482,6 +492,12 @@ func reloadSplit(log *slog.Logger, f *config.FailoverConfig, fo *pair.Pair) {
 		log.Error("reload: failover section not valid, the running one stays", "err", err)
 		return
 	}
+	applySplit(log, mc, fo)
+}
+
+// applySplit puts mc's split and load_balance_max_seconds in force on
+// fo when they changed and fo is the primary (pair.SetSplit).
+func applySplit(log *slog.Logger, mc failover.Config, fo *pair.Pair) {
 	cur := fo.Agreed()
 	if mc.Split == cur.Split && mc.LoadBalanceMaxSeconds == cur.LoadBalanceMaxSeconds {
 		return

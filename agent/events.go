@@ -39,10 +39,22 @@ func vrrpObserver(bus *events.Bus) func(instance string, t vrrp.Transition) {
 	}
 }
 
-// failoverObserver publishes the machine's transitions.
-func failoverObserver(bus *events.Bus) func(failover.Transition) {
+// failoverObserver publishes the transitions of relationship rel's
+// machine ("" for the single failover: section, whose events name none).
+func failoverObserver(bus *events.Bus, rel string) func(failover.Transition) {
 	return func(t failover.Transition) {
-		bus.Publish(events.Event{Type: events.TypeFailover, From: t.From.String(), To: t.To.String(), Reason: t.Reason})
+		bus.Publish(events.Event{Type: events.TypeFailover, Relationship: rel, From: t.From.String(), To: t.To.String(), Reason: t.Reason})
+	}
+}
+
+// observe hands each relationship's transitions to the event stream and
+// to its failover.notify script, each named for its relationship: a box
+// in several has a machine per relationship, and the same transition
+// (NORMAL to COMMUNICATIONS-INTERRUPTED) means a different partner lost
+// in each.
+func (s *relSet) observe(h *failoverHooks, bus *events.Bus) {
+	for _, r := range s.rels {
+		r.p.ObserveTransitions(h.observer(r.spec.Name, r.spec.Notify, failoverObserver(bus, r.spec.Name)))
 	}
 }
 

@@ -2,10 +2,12 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,16 +75,31 @@ func TestLeaseWriterSingleServer(t *testing.T) {
 }
 
 // TestObservers: the VRRP and failover observers publish the transition
-// as the operator reads it.
+// as the operator reads it; a relationship's names it, the single
+// failover: section's names none (its JSON has no relationship key).
 func TestObservers(t *testing.T) {
 	bus := events.NewBus(events.Options{Box: "gw1"})
 	vrrpObserver(bus)("lan", vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Cause: vrrp.CauseMasterDown})
-	failoverObserver(bus)(failover.Transition{From: failover.Normal, To: failover.CommInterrupted, Reason: "sync link down"})
-	got := bus.Recent(2)
-	if len(got) != 2 || got[0].Type != events.TypeVRRP || got[0].Instance != "lan" || got[0].From != "BACKUP" || got[0].To != "MASTER" || got[0].Reason == "" {
-		t.Errorf("vrrp event %+v", got)
+	failoverObserver(bus, "")(failover.Transition{From: failover.Normal, To: failover.CommInterrupted, Reason: "sync link down"})
+	failoverObserver(bus, "seg1")(failover.Transition{From: failover.Normal, To: failover.CommInterrupted, Reason: "sync link down"})
+	got := bus.Recent(3)
+	if len(got) != 3 {
+		t.Fatalf("events %+v", got)
 	}
-	if len(got) == 2 && (got[1].Type != events.TypeFailover || got[1].From != "NORMAL" || got[1].To != "COMMUNICATIONS-INTERRUPTED") {
-		t.Errorf("failover event %+v", got[1])
+	if got[0].Type != events.TypeVRRP || got[0].Instance != "lan" || got[0].From != "BACKUP" || got[0].To != "MASTER" || got[0].Reason == "" {
+		t.Errorf("vrrp event %+v", got[0])
+	}
+	for i, rel := range []string{"", "seg1"} {
+		ev := got[i+1]
+		if ev.Type != events.TypeFailover || ev.Relationship != rel || ev.From != "NORMAL" || ev.To != "COMMUNICATIONS-INTERRUPTED" {
+			t.Errorf("failover event of %q: %+v", rel, ev)
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if named := strings.Contains(string(b), `"relationship":"seg1"`); named != (rel != "") || (rel == "" && strings.Contains(string(b), "relationship")) {
+			t.Errorf("failover event of %q in JSON: %s", rel, b)
+		}
 	}
 }

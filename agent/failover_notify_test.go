@@ -26,7 +26,7 @@ import (
 func notifyPair(t *testing.T, h *failoverHooks, notify string, bus *events.Bus) (fo *pair.Pair, stop func()) {
 	t.Helper()
 	return startTestPair(t, fmt.Sprintf("  notify: %q\n", notify), func(fo *pair.Pair, b *config.Built) {
-		fo.ObserveTransitions(h.observer(singleFailoverName, b.Failover.Notify, failoverObserver(bus)))
+		fo.ObserveTransitions(h.observer(singleFailoverName, b.Failover.Notify, failoverObserver(bus, "")))
 	}, true)
 }
 

@@ -56,6 +56,7 @@ import (
 // relSet is the box's relationships at run time.
 type relSet struct {
 	log  *slog.Logger
+	clk  clock.Clock
 	rels []*relationship
 	muxs []*connMux
 	db   *lease.DB // set by attach
@@ -86,7 +87,10 @@ func newRelSet(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr 
 	if len(b.Relationships) == 0 {
 		return nil, nil
 	}
-	s := &relSet{log: log, parts: map[string]*config.DHCPConfig{}}
+	if clk == nil {
+		clk = clock.Wall()
+	}
+	s := &relSet{log: log, clk: clk, parts: map[string]*config.DHCPConfig{}}
 	for _, spec := range b.Relationships {
 		one := *b
 		one.Failover, one.Relationships = spec, nil
@@ -268,7 +272,7 @@ func (s *relSet) listen(ctx context.Context, unknown prometheus.Counter) error {
 				s.close()
 				return fmt.Errorf("failover.relationships %s: failover.listen %s: %w", r.spec.Name, r.spec.Listen, err)
 			}
-			m = newConnMux(ln, s.log.With("listen", r.spec.Listen.String()), unknown)
+			m = newConnMux(ln, s.log.With("listen", r.spec.Listen.String()), unknown, s.clk)
 			byAddr[r.spec.Listen] = m
 			s.muxs = append(s.muxs, m)
 		}

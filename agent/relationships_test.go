@@ -105,14 +105,24 @@ failover:
 
 func startRingBox(t *testing.T, box string, port int, keys map[string]string) *ringBox {
 	t.Helper()
-	cfg := ringConfig(t, box, port, keys)
+	return startRingBoxWith(t, box, port, ringConfig(t, box, port, keys), nil, nil)
+}
+
+// startRingBoxWith is startRingBox with cfg (ringConfig's, changed),
+// logging to log (nil: discard, or stderr with -v), with before called
+// on the relationships before they run (to observe their transitions).
+func startRingBoxWith(t *testing.T, box string, port int, cfg *config.Config, log *slog.Logger, before func(*relSet)) *ringBox {
+	t.Helper()
 	b, err := config.Build(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
+	switch {
+	case log != nil:
+	case testing.Verbose():
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", box)
+	default:
+		log = slog.New(slog.DiscardHandler)
 	}
 	reg := prometheus.NewRegistry()
 	rs, err := newRelSet(b, log, reg, &vrrpPart{}, clock.Wall())
@@ -146,6 +156,9 @@ func startRingBox(t *testing.T, box string, port int, keys map[string]string) *r
 	reg.MustRegister(unknown)
 	if err := rs.listen(context.Background(), unknown); err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(rs)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rb := &ringBox{name: box, rs: rs, db: db, edb: edb, dh: dh, reg: reg, cfg: cfg, addr: ringAddr[box], port: port, stop: cancel, done: make(chan struct{})}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hadhcpd/hadhcpd/clock"
+	"github.com/hadhcpd/hadhcpd/sync/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,15 +23,14 @@ import (
 // its own: its admission limits, its key (a peer proves the key of the
 // relationship it reached, and is trusted for that relationship's
 // records only, relView.Apply). A connection from any other address is
-// closed at once, logged (once per source a minute) and counted.
+// closed at once, logged (peer.RefusalLog: once per source a minute) and
+// counted.
 type connMux struct {
 	ln      net.Listener
 	log     *slog.Logger
 	unknown prometheus.Counter
 	routes  map[netip.Addr]*subListener
-
-	mu     sync.Mutex
-	logged map[netip.Addr]time.Time
+	refused *peer.RefusalLog // the log of refusals, by source
 }
 
 // subBacklog is how many connections may wait for one relationship's
@@ -37,14 +38,14 @@ type connMux struct {
 // anyway).
 const subBacklog = 8
 
-func newConnMux(ln net.Listener, log *slog.Logger, unknown prometheus.Counter) *connMux {
-	return &connMux{ln: ln, log: log, unknown: unknown, routes: map[netip.Addr]*subListener{}, logged: map[netip.Addr]time.Time{}}
+func newConnMux(ln net.Listener, log *slog.Logger, unknown prometheus.Counter, clk clock.Clock) *connMux {
+	return &connMux{ln: ln, log: log, unknown: unknown, routes: map[netip.Addr]*subListener{}, refused: peer.NewRefusalLog(clk)}
 }
 
 // route is the listener of the relationship whose partner is peer.
-func (m *connMux) route(peer netip.Addr) net.Listener {
+func (m *connMux) route(partner netip.Addr) net.Listener {
 	s := &subListener{addr: m.ln.Addr(), conns: make(chan net.Conn, subBacklog), done: make(chan struct{})}
-	m.routes[peer.Unmap()] = s
+	m.routes[partner.Unmap()] = s
 	return s
 }
 
@@ -93,7 +94,7 @@ func (m *connMux) dispatch(c net.Conn) {
 	if s == nil {
 		c.Close()
 		m.unknown.Inc()
-		if m.shouldLog(src) {
+		if m.refused.Allow(src.String()) {
 			m.log.Warn("peer link: refused connection from an address that is no relationship's partner", "ip", src.String())
 		}
 		return
@@ -109,30 +110,6 @@ func (m *connMux) dispatch(c net.Conn) {
 	default:
 		c.Close() // the link is not taking connections as fast as they come
 	}
-}
-
-// shouldLog rate-limits the refusal log: once per source a minute, the
-// map bounded under a scan from many sources.
-func (m *connMux) shouldLog(src netip.Addr) bool {
-	const every, most = time.Minute, 1024
-	now := time.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if t, ok := m.logged[src]; ok && now.Sub(t) < every {
-		return false
-	}
-	if len(m.logged) >= most {
-		for k, t := range m.logged {
-			if now.Sub(t) >= every {
-				delete(m.logged, k)
-			}
-		}
-		if len(m.logged) >= most {
-			return false
-		}
-	}
-	m.logged[src] = now
-	return true
 }
 
 func (m *connMux) closeRoutes(err error) {

@@ -19,6 +19,7 @@ type statusSource struct {
 	dh      *dhcpPart
 	fo      *pair.Pair
 	rs      *relSet // a box in several relationships
+	gd      *globalDefaults
 }
 
 func (s *statusSource) status() control.Status {
@@ -33,6 +34,7 @@ func (s *statusSource) status() control.Status {
 	if s.rs != nil {
 		st.Relationships = s.rs.status()
 	}
+	st.Defaults = s.gd.status()
 	if s.dh != nil {
 		st.Pools = s.pools()
 		st.RecoveryProbingUntil = s.dh.eng.RecoveryProbing()

@@ -12,7 +12,8 @@ import (
 
 // probeTimeout bounds one ARP probe of the partner (netcfg.ProbeARP asks
 // three times within it): a live box on the same LAN answers in well
-// under a millisecond.
+// under a millisecond. The probe's context may set a shorter bound (the
+// pair's question when the sync link turns quiet).
 const probeTimeout = 450 * time.Millisecond
 
 // lanWitness is pair.Witness over netcfg's ARP probe: this box's own
@@ -37,10 +38,17 @@ func (w *lanWitness) OwnAddrs() []netip.Addr { return netcfg.OwnAddrs(w.ifaces, 
 
 var errNoLink = errors.New("no link with carrier in the address's subnet")
 
-func (w *lanWitness) Probe(_ context.Context, a netip.Addr) (bool, error) {
+func (w *lanWitness) Probe(ctx context.Context, a netip.Addr) (bool, error) {
 	ifn, ok := netcfg.LinkFor(a)
 	if !ok {
 		return false, errNoLink
 	}
-	return netcfg.ProbeARP(ifn, a, probeTimeout)
+	timeout := probeTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	if timeout <= 0 {
+		return false, context.DeadlineExceeded
+	}
+	return netcfg.ProbeARP(ifn, a, timeout)
 }

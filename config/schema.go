@@ -193,6 +193,10 @@ type FailoverConfig struct {
 	// notify convention adapted (config/notify.go).
 	Notify        string        `mapstructure:"notify"`
 	NotifyTimeout time.Duration `mapstructure:"notify_timeout"` // default 10s
+	// DefaultsFrom names the node whose global dhcp: keys (GlobalKeys)
+	// every box of the relationships serves (config/globals.go); "":
+	// each box its own file's.
+	DefaultsFrom string `mapstructure:"defaults_from"`
 	// Relationships: this box is in several failover relationships
 	// (config/relationships.go); the keys above are then every
 	// relationship's defaults. Empty: the section is one relationship.

@@ -114,6 +114,7 @@ func Build(c *Config) (*Built, error) {
 	} else {
 		b.Failover = c.failoverSpec(&v)
 	}
+	c.checkDefaultsFrom(&v) // config/globals.go
 	b.API = c.apiSpec(&v)
 	if c.DHCP == nil && len(c.VRRP.Instances) == 0 {
 		v.add("config", "nothing to run: no vrrp instances and no dhcp section")

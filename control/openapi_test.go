@@ -38,7 +38,7 @@ func TestOpenAPIDescribesEveryEndpoint(t *testing.T) {
 		"release": ReleaseResult{},
 		"event": events.Event{Seq: 1, Time: now, Box: "x", Type: events.TypeLease, Action: "x", IP: netip.MustParseAddr("192.0.2.1"),
 			HWAddr: events.MAC{1}, ClientID: events.Hex{1}, Hostname: "x", Expiry: now, Relay: netip.MustParseAddr("192.0.2.1"),
-			By: "x", Instance: "x", From: "x", To: "x", Reason: "x"},
+			By: "x", Instance: "x", Relationship: "x", From: "x", To: "x", Reason: "x"},
 	} {
 		b, err := json.Marshal(v)
 		if err != nil {

@@ -40,11 +40,30 @@ type Status struct {
 	// (config failover.relationships), in the file's order; absent
 	// otherwise.
 	Relationships []RelationshipStatus `json:"relationships,omitempty"`
-	Pools         []PoolStatus         `json:"pools"`
+	// Defaults are the global dhcp defaults of failover.defaults_from's
+	// node; absent when the box names none.
+	Defaults *DefaultsStatus `json:"defaults,omitempty"`
+	Pools    []PoolStatus    `json:"pools"`
 	// RecoveryProbingUntil: while not zero, every address is probed (ARP,
 	// ICMP echo) before it is offered, until then: a recovery lost lease
 	// records and no partner could restore them.
 	RecoveryProbingUntil time.Time `json:"recovery_probing_until"`
+}
+
+// DefaultsStatus is where the global keys of the dhcp section served
+// come from (failover.defaults_from).
+type DefaultsStatus struct {
+	Source string `json:"source"` // the node named
+	// Serial and Hash (hex) are of the source's set in force here; 0 and
+	// "" while none is (this box's own file's keys serve).
+	Serial uint64 `json:"serial"`
+	Hash   string `json:"hash"`
+	// Via is the relationship the set in force came over ("" on the
+	// source and before any).
+	Via string `json:"via,omitempty"`
+	// Error is why the newest set heard does not serve here (it does not
+	// build with this box's subnets); the previous one stays.
+	Error string `json:"error,omitempty"`
 }
 
 // RelationshipStatus is one failover relationship: its name, the subnets

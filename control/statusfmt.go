@@ -44,6 +44,12 @@ func WriteStatus(w io.Writer, st *Status, now time.Time) error {
 				partnerStateText(f, now), linkText(f), f.UnackedUpdates, f.SkewSeconds, configText(f), orDash(r.VRRPInstance), strings.Join(r.Subnets, ","))
 		}
 	}
+	if d := st.Defaults; d != nil {
+		fmt.Fprintf(tw, "\nDEFAULTS FROM\tSERIAL\tHASH\tVIA\n%s\t%s\t%s\t%s\n", d.Source, defaultsSerial(d), orDash(shortHash(d.Hash)), orDash(d.Via))
+		if d.Error != "" {
+			fmt.Fprintf(tw, "DEFAULTS REFUSED\t%s\n", d.Error)
+		}
+	}
 	if len(st.Pools) > 0 {
 		rel := len(st.Relationships) > 0
 		if rel {
@@ -61,6 +67,22 @@ func WriteStatus(w io.Writer, st *Status, now time.Time) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// defaultsSerial is the serial in force, or what serves instead.
+func defaultsSerial(d *DefaultsStatus) string {
+	if d.Serial == 0 {
+		return "none yet (own file's)"
+	}
+	return fmt.Sprint(d.Serial)
+}
+
+// shortHash is a hash's first 12 hex digits (the JSON has it whole).
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }
 
 // partnerStateText is the partner's state as the table shows it: the

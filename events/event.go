@@ -131,12 +131,15 @@ type Event struct {
 	// caller (token:<id> or loopback) or the unix socket's peer (uid:N).
 	By string `json:"by,omitempty"`
 
-	// A transition: the VRRP instance (TypeVRRP), the states before and
-	// after, and why.
-	Instance string `json:"instance,omitempty"`
-	From     string `json:"from,omitempty"`
-	To       string `json:"to,omitempty"`
-	Reason   string `json:"reason,omitempty"`
+	// A transition: the VRRP instance (TypeVRRP) or the failover
+	// relationship (TypeFailover: failover.relationships[].name; empty
+	// for the single failover: section), the states before and after,
+	// and why.
+	Instance     string `json:"instance,omitempty"`
+	Relationship string `json:"relationship,omitempty"`
+	From         string `json:"from,omitempty"`
+	To           string `json:"to,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 // LeaseChange is the event of a lease change: action (Granted, …), the

@@ -31,6 +31,8 @@ func (p *Pair) onLinkEvent(ev peer.Event) {
 		p.linkGen.Add(1)
 		p.log.Info("peer link down", "reason", ev.Reason)
 		p.q.push(failover.LinkDown{})
+	case peer.Quiet:
+		p.onQuiet(ev)
 	case peer.PartnerState:
 		p.q.push(failover.PartnerState{State: failover.State(ev.State), Maintenance: ev.Maintenance})
 	case peer.ResyncDone:

@@ -30,6 +30,7 @@ func (p *Pair) Run(ctx context.Context) error {
 	wg.Go(func() { p.balance(ctx) })
 	wg.Go(func() { p.probeLoop(ctx) })
 	wg.Go(func() { p.quietLoop(ctx) })
+	wg.Go(func() { p.quietLANLoop(ctx) })
 	// Deferred in this order, the balancer is stopped before it is waited
 	// for: it runs until its context ends, also after the link failed.
 	defer wg.Wait()

@@ -28,6 +28,13 @@
 //     takeover waits max_response_delay for a dead partner; if it is
 //     demonstrably alive (a VRRP-only partition) it stays up and keeps
 //     replicating.
+//   - A VRRP master hears no advert stop when its backup is lost (RFC 5798
+//     §6.4.3). When the link turns quiet (peer.Quiet, two heartbeat
+//     intervals) the pair asks its LAN witness at once (witness.go); a
+//     partner that answers ARP on no served link while the link stayed
+//     quiet is gone, and the link releases every commit
+//     (Link.PartnerAbsent). A partner that answers (a cut sync cable)
+//     changes nothing.
 //   - SetFit lowers the instance's VRRP priority to unfitPriority while the
 //     machine says this node is not fit (invariant 3) and restores it when
 //     it is.
@@ -149,6 +156,8 @@ type Pair struct {
 	// partnerLAN are its addresses from its last Hello.
 	witness    Witness
 	partnerLAN atomic.Pointer[[]netip.Addr]
+	// quiet carries the link's Quiet events to quietLANLoop (cap 1).
+	quiet chan struct{}
 
 	// ctx bounds Replicate calls of the commit path; cancelled when Run
 	// ends.
@@ -273,6 +282,7 @@ func New(b *config.Built, log *slog.Logger, reg prometheus.Registerer, vr VRRP, 
 	p.opts.CheckParams = p.checkParams
 	p.q.init()
 	p.cmds = make(chan opCmd)
+	p.quiet = make(chan struct{}, 1)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.gate.Store(m.Policy()) // serves nothing until Start
 	vr.SetPriority(p.inst, unfitPriority)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,11 +17,14 @@ import (
 type fakeWitness struct {
 	own    []netip.Addr
 	answer map[netip.Addr]bool
+	mu     sync.Mutex
 	probed int
 }
 
 func (w *fakeWitness) OwnAddrs() []netip.Addr { return w.own }
 func (w *fakeWitness) Probe(_ context.Context, a netip.Addr) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.probed++
 	ans, ok := w.answer[a]
 	if !ok {

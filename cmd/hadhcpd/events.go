@@ -21,7 +21,8 @@ func newEventsCmd() *cobra.Command {
 		Use:   "events",
 		Short: "print the running agent's events as JSON lines: lease changes, VRRP and failover transitions (--follow: keep printing)",
 		Long: "Print the running agent's event stream, one JSON object a line: lease changes (granted, renewed,\n" +
-			"released, expired, declined) and VRRP and failover transitions, as GET /v1/events serves them.\n" +
+			"released, expired, declined) and VRRP and failover transitions, as GET /v1/events serves them\n" +
+			"(on a box in several failover relationships each failover event names its \"relationship\").\n" +
 			"Without --follow it prints the last --recent events the agent holds and exits; with --follow it\n" +
 			"then prints each new one until interrupted. A reader too slow to keep up is dropped by the agent.",
 		Args: cobra.NoArgs,

@@ -196,7 +196,7 @@ function describe(ev) {
     case "vrrp":
       return "VRRP " + ev.instance + ": " + ev.from + " → " + ev.to + (ev.reason ? " (" + ev.reason + ")" : "");
     case "failover":
-      return "failover: " + ev.from + " → " + ev.to + (ev.reason ? " (" + ev.reason + ")" : "");
+      return "failover" + (ev.relationship ? " " + ev.relationship : "") + ": " + ev.from + " → " + ev.to + (ev.reason ? " (" + ev.reason + ")" : "");
   }
   return JSON.stringify(ev);
 }

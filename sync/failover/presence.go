@@ -94,11 +94,21 @@ func (p *Presence) Advert(at time.Time) (resumed bool) {
 // nothing about the partner. silent reports the conclusion; wasHeard
 // whether the partner's adverts had been heard before they stopped (at a
 // cold start both boxes time out before either advertised).
+//
+// With the sync link up and no advert heard since, the timeout says
+// nothing either: at a cold start both boxes time out while the link is
+// already up, and the partner, a Backup, never advertises (RFC 5798
+// §6.4.3); counting that as silence would let a later cut of the sync
+// cable alone reach PARTNER-DOWN with the partner alive and answering ARP
+// (invariant 1). The link proves it alive, as LinkUp says.
 func (p *Presence) MasterDown(at time.Time, window time.Duration) (silent, wasHeard bool) {
 	if !p.lastAdvert.IsZero() && at.Sub(p.lastAdvert) < window {
 		return false, false
 	}
 	wasHeard = p.vrrp == vrrpHeard
+	if p.linkUp && !wasHeard {
+		return false, false
+	}
 	p.vrrp, p.silentAt = vrrpSilent, at
 	return true, wasHeard
 }

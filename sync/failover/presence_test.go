@@ -40,6 +40,8 @@ func TestPresence(t *testing.T) {
 			obs: []obs{{0, "up"}, {sec, "advert"}, {2 * sec, "down"}, {time.Hour, "advert"}}},
 		{name: "sync link partition alone: this node is master, VRRP tells nothing",
 			obs: []obs{{0, "up"}, {2 * sec, "down"}}},
+		{name: "cold start with the link up: master-down without any advert, then the sync cable is cut",
+			obs: []obs{{0, "up"}, {sec, "masterdown"}, {5 * sec, "down"}, {6 * sec, "lanok"}}},
 		{name: "VRRP partition alone: adverts stop, the link stays up",
 			obs: []obs{{0, "up"}, {sec, "advert"}, {2 * sec, "masterdown"}}},
 		{name: "VRRP partition alone, the link bounces: the silence is stale",

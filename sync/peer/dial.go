@@ -14,8 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/hadhcpd/hadhcpd/clock"
 )
 
 // Run runs the link until ctx ends: the primary dials Peer (from Listen's
@@ -197,46 +195,6 @@ func (l *Link) emit(ev Event) {
 	l.opts.OnEvent(ev)
 }
 
-// refusals rate-limits the refusal log: one line per source address and
-// reason per refuseLogEvery.
-type refusals struct {
-	clock clock.Clock
-	mu    sync.Mutex
-	last  map[string]time.Time
-}
-
-const (
-	refuseLogEvery   = time.Minute
-	refuseLogSources = 1024
-)
-
-func newRefusals(c clock.Clock) *refusals {
-	return &refusals{clock: c, last: make(map[string]time.Time)}
-}
-
-func (r *refusals) shouldLog(src string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := r.clock.Now()
-	if t, ok := r.last[src]; ok && now.Sub(t) < refuseLogEvery {
-		return false
-	}
-	if len(r.last) >= refuseLogSources { // bound the map under a scan from many sources
-		for k, t := range r.last {
-			if now.Sub(t) >= refuseLogEvery {
-				delete(r.last, k)
-			}
-		}
-		if len(r.last) >= refuseLogSources {
-			// Every entry is recent: the counter still counts, the
-			// log waits until entries age out.
-			return false
-		}
-	}
-	r.last[src] = now
-	return true
-}
-
 func (l *Link) refuse(remote net.Addr, reason string, err error) {
 	l.m.Refused.WithLabelValues(reason).Inc()
 	src := "unknown"
@@ -246,7 +204,7 @@ func (l *Link) refuse(remote net.Addr, reason string, err error) {
 			src = h
 		}
 	}
-	if l.refused.shouldLog(src + " " + reason) {
+	if l.refused.Allow(src + " " + reason) {
 		l.lg.Warn("peer link: refused partner connection", "op", "auth", "ip", src, "reason", reason, "err", err)
 	}
 }

@@ -57,6 +57,7 @@
 //	both:  Session{state, maintenance, clock, epoch, lastSeq, heldSeq,
 //	               ackedEpoch, ackedSeq, configHash}
 //	both:  Stream{resume|snapshot, epoch, pos}           how the sender's stream continues
+//	       [either: Defaults{serial, source, hash, body}: global defaults, no answer]
 //	       [primary: Config{hash, dhcp: section}; secondary answers ConfigVerdict]
 //	steady state, each direction independently:
 //	       Update{clock, records…}  → receiver applies durably, then one
@@ -106,7 +107,22 @@
 //     (PartnerSilent) and no frame came for two heartbeat intervals
 //     (ErrSilentBoth, at once). If frames did come (a VRRP-only
 //     partition) the session stays up, and the ack rule tightens to two
-//     heartbeat intervals.
+//     heartbeat intervals;
+//   - when the agent reports the partner silent on the LAN
+//     (PartnerAbsent(since): no ARP answer on any served link) and no
+//     frame came since it began to ask, nor for two heartbeat intervals
+//     (ErrAbsentBoth, at once). A frame heard meanwhile wins, and the
+//     session is not marked suspect.
+//
+// The watchdog emits Quiet the moment the link has heard nothing for two
+// heartbeat intervals while our reader could hear it (it wakes for that
+// between ticks), once per quiet stretch: a frame starts a new one, so
+// the agent is asked at most once per two heartbeat intervals. The agent
+// then asks its LAN witness (agent/pair): a box lost while it was VRRP
+// backup stops no advert its master would miss (RFC 5798 §6.4.3), and
+// without this the master's commits would wait for the ack rule. A cut
+// sync cable cannot fake the answer (the partner still answers ARP, and
+// the link keeps its rules: invariant 2 while the partner may be up).
 //
 // A partner of an older release heartbeats only every
 // max_response_delay/3: the link stays up with it, but PartnerSilent may
@@ -123,7 +139,7 @@
 // one Store.Apply call (one group commit) and acks once its read buffer is
 // empty. Replicate returns when the partner acked all its records, or at
 // once with ErrPartnerUnreachable while the link is down or after
-// MarkUnreachable (or PartnerSilent on a quiet link); its records stay
+// MarkUnreachable (or PartnerSilent or PartnerAbsent on a quiet link); its records stay
 // queued for the partner.
 //
 // # Epochs, resume and snapshot
@@ -173,6 +189,17 @@
 // SendConfig (reload); the secondary hands it to Options.OnConfig and
 // answers ConfigVerdict{accepted, hash, reason}. Both ends emit an event
 // (ConfigReceived, ConfigVerdict).
+//
+// # Global defaults
+//
+// A box of several relationships may name a node whose global dhcp keys
+// every box serves (failover.defaults_from). Either end sends
+// Defaults{serial, source, hash, body} on every connect (SendDefaults set
+// it) and again whenever it sets newer ones; the receiver hands it to
+// Options.OnDefaults and answers nothing. On connect the Defaults frame
+// goes before the Config frame: the partner builds the config part with
+// the defaults it then holds, so both ends' hashes agree. Which set a box takes and
+// forwards is sync/defaults' decision, made by the agent.
 //
 // # Concurrency
 //

@@ -35,6 +35,23 @@ type Up struct {
 // Down: the session ended.
 type Down struct{ Reason error }
 
+// Quiet: the session is up but nothing came from the partner for two
+// heartbeat intervals while our reader could hear it (quietBound: 250 ms
+// at the default max_response_delay), emitted by the watchdog the moment
+// that happens, once per quiet stretch (a frame heard starts a new one).
+// A live partner heartbeats every interval, so the partner may be gone:
+// the agent asks its LAN witness and, if the partner answers nowhere,
+// calls Link.PartnerAbsent with the time it began to ask. The link
+// itself stays up until its own verdict (doc.go "Liveness").
+type Quiet struct {
+	// Silent is how long nothing was heard (quietBound, or more when
+	// our reader was busy or the watchdog late).
+	Silent time.Duration
+	// Pending is how many of our updates await the partner's ack:
+	// commits that wait for it now.
+	Pending int
+}
+
 // PartnerState: the partner announced a new failover state.
 type PartnerState struct {
 	State       uint8 // failover.State value
@@ -64,6 +81,7 @@ type ConfigVerdict struct {
 
 func (Up) peerEvent()             {}
 func (Down) peerEvent()           {}
+func (Quiet) peerEvent()          {}
 func (PartnerState) peerEvent()   {}
 func (ResyncDone) peerEvent()     {}
 func (ConfigReceived) peerEvent() {}

@@ -23,7 +23,9 @@ import (
 //	   (crypto.go); the TLS mode is unchanged.
 //	3: the session frame carries the pair parameters (Options.Params);
 //	   FrameParams.
-const ProtocolVersion = 3
+//	4: FrameDefaults (global dhcp defaults from a named source, flooded
+//	   over every relationship's link, from either end).
+const ProtocolVersion = 4
 
 // FrameType is the first byte of every frame.
 type FrameType uint8
@@ -83,6 +85,11 @@ const (
 	// first); the secondary checks and takes them (Options.CheckParams).
 	//   params (the whole payload, at most 255 bytes)
 	FrameParams FrameType = 14
+	// FrameDefaults carries the global dhcp defaults of a named source
+	// (failover.defaults_from), from either end, on connect and whenever
+	// the sender adopts or publishes a newer set (defaults.go).
+	//   serial u64 | sourceLen u8 | source | hashLen u8 | hash | body (the rest)
+	FrameDefaults FrameType = 15
 )
 
 var frameNames = map[FrameType]string{
@@ -90,6 +97,7 @@ var frameNames = map[FrameType]string{
 	FrameState: "state", FrameStream: "stream", FrameUpdate: "update", FrameAck: "ack",
 	FrameSnapPage: "snap-page", FrameSnapAck: "snap-ack", FrameSyncDone: "sync-done",
 	FrameConfig: "config", FrameConfigVerdict: "config-verdict", FrameParams: "params",
+	FrameDefaults: "defaults",
 }
 
 func (t FrameType) String() string {
@@ -156,6 +164,8 @@ func maxLen(t FrameType) uint32 {
 		return 1 + 1 + maxHash + 1024
 	case FrameParams:
 		return maxParams
+	case FrameDefaults:
+		return maxConfigLen
 	}
 	return 0
 }

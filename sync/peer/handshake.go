@@ -215,6 +215,9 @@ func (s *session) establish(ts *sessionMsg, now time.Time, ourLast uint64) error
 	s.syncTarget = len(l.log)
 	s.syncPending = true
 	s.queueLocked(FrameStream, st.marshal())
+	// The defaults before the config: the partner serves a config part
+	// with the global defaults in force, so it takes those first.
+	l.queueDefaultsLocked(s)
 	if l.opts.Role == Primary && l.cfgIsSet {
 		s.queueLocked(FrameConfig, (&configMsg{Hash: l.cfgHash, Config: l.cfgData}).marshal())
 	}

@@ -108,6 +108,11 @@ type Options struct {
 	// OnConfig (secondary) gets the primary's dhcp: section; its error
 	// is the rejection reason sent back. nil rejects every config.
 	OnConfig func(hash, config []byte) error
+	// OnDefaults gets the global defaults a partner sends (FrameDefaults,
+	// defaults.go), from the session's reader goroutine, which holds no
+	// lock then (it may call SendDefaults, on this link too); nil ignores
+	// them. The next frame is read when it returns.
+	OnDefaults func(Defaults)
 	// FromPartner turns each record the partner sends into our view
 	// before it is stored (doc.go "Records and clocks"): in is the
 	// record as the partner wrote it, held our lease for the address (the
@@ -127,7 +132,7 @@ type Link struct {
 	m       *Metrics
 	epoch   uint64
 	retain  int
-	refused *refusals
+	refused *RefusalLog
 	admit   *admission // Serve's limits on unauthenticated connections
 	// nudge is the session reader's deadline while an ack is owed
 	// (nudge.go); 0 leaves it to the runtime's poller (benchmarks).
@@ -167,6 +172,9 @@ type Link struct {
 	// params are our pair parameters, announced in every handshake
 	// (Options.Params at first; SendParams after a reload).
 	params []byte
+	// defaults is the FrameDefaults payload sent on every connect
+	// (SendDefaults); nil: none.
+	defaults []byte
 }
 
 type entry struct {
@@ -257,7 +265,7 @@ func New(opts Options) (*Link, error) {
 		}
 		l.epoch = binary.BigEndian.Uint64(b[:])
 	}
-	l.refused = newRefusals(l.clock)
+	l.refused = NewRefusalLog(l.clock)
 	l.admit = newAdmission(maxPendingPerSource, maxPending, hostIP(opts.Peer))
 	return l, nil
 }
@@ -422,6 +430,36 @@ func (l *Link) PartnerSilent() bool {
 	if cur != nil {
 		cur.close(ErrSilentBoth)
 	}
+	return true
+}
+
+// PartnerAbsent is called by the agent when its LAN witness found the
+// partner silent on every served link it could probe (no ARP answer),
+// asked after a Quiet event; since is when it began to ask. If the link
+// has heard nothing from the partner since then either (and is quiet),
+// the partner is gone on both paths: it acts as MarkUnreachable, so no
+// commit waits for the partner's ack, closes the session with
+// ErrAbsentBoth and returns true. A frame heard meanwhile, or a session
+// newer than the question, wins: nothing changes and it returns false.
+// Unlike PartnerSilent it never marks a live session suspect: the VRRP
+// path said nothing.
+func (l *Link) PartnerAbsent(since time.Time) bool {
+	now := l.clock.Now()
+	l.mu.Lock()
+	cur := l.cur
+	if cur == nil || !cur.established {
+		l.mu.Unlock()
+		return false
+	}
+	lv := cur.livenessLocked()
+	if q, ok := lv.quietSince(); !ok || q.After(since) || !lv.quietNow(now, l.opts.MaxResponseDelay) {
+		l.mu.Unlock()
+		return false
+	}
+	l.unreachable = true
+	l.failCallsLocked()
+	l.mu.Unlock()
+	cur.close(ErrAbsentBoth)
 	return true
 }
 

@@ -143,6 +143,14 @@ func startScripted(t *testing.T, n *node) (*scripted, chan error) {
 // returns once n's link is up with nothing awaiting the partner's ack.
 func silentPartner(t *testing.T, n *node, role Role, name string, nonce byte, epoch uint64) chan error {
 	t.Helper()
+	_, errc := silentPartnerConn(t, n, role, name, nonce, epoch)
+	return errc
+}
+
+// silentPartnerConn is silentPartner with its end of the connection, for
+// a test that makes the partner speak now and then (sc.send).
+func silentPartnerConn(t *testing.T, n *node, role Role, name string, nonce byte, epoch uint64) (*scripted, chan error) {
+	t.Helper()
 	sc, errc := startScripted(t, n)
 	their := hello{}
 	if err := their.unmarshal(sc.read(FrameHello)); err != nil {
@@ -168,7 +176,7 @@ func silentPartner(t *testing.T, n *node, role Role, name string, nonce byte, ep
 		}
 	}()
 	waitNothingPending(t, n.l)
-	return errc
+	return sc, errc
 }
 
 func TestAuthReplayedTranscript(t *testing.T) {

@@ -17,6 +17,9 @@ var (
 	// ErrSilentBoth: the agent reported the partner silent on the VRRP
 	// path (Link.PartnerSilent) and the sync link was quiet too.
 	ErrSilentBoth = errors.New("peer: partner silent on the VRRP path and on the sync link")
+	// ErrAbsentBoth: the sync link was quiet and the agent's LAN witness
+	// found the partner silent on every served link (Link.PartnerAbsent).
+	ErrAbsentBoth = errors.New("peer: partner silent on the LAN (ARP) and on the sync link")
 )
 
 // tickEvery is the watchdog's period and the heartbeat interval:
@@ -101,6 +104,23 @@ func (lv liveness) verdict(now time.Time, mrd time.Duration) error {
 		return ErrAckTimeout
 	}
 	return nil
+}
+
+// quietSince is when the current quiet stretch began: the later of the
+// last frame read and the end of its handling; ok is false while our
+// reader is busy (frames may be waiting in the socket, so nothing
+// counts as quiet). Two calls return the same time exactly while nothing
+// was heard between them: the watchdog names a quiet episode by it and
+// reports each one once (Quiet).
+func (lv liveness) quietSince() (since time.Time, ok bool) {
+	if lv.busy {
+		return time.Time{}, false
+	}
+	since = lv.heard
+	if lv.ready.After(since) {
+		since = lv.ready
+	}
+	return since, true
 }
 
 // quietIn is how long until quietNow becomes true if nothing is heard

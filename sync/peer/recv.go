@@ -69,7 +69,7 @@ func (s *session) integrityFailed(err error) {
 	if ip := addrIP(s.remote); ip.IsValid() {
 		src = ip.String()
 	}
-	if l.refused.shouldLog(src + " integrity") {
+	if l.refused.Allow(src + " integrity") {
 		l.lg.Error("peer link: a frame from the partner failed authentication; session dropped (something on the path injected or changed data)",
 			"op", "link", "peer", s.theirs.Name, "ip", src, "err", err)
 	}
@@ -262,6 +262,8 @@ func (s *session) handle(t FrameType, p []byte) error {
 				return fmt.Errorf("%w: %w", ErrParams, err)
 			}
 		}
+	case FrameDefaults:
+		return l.recvDefaults(p)
 	default:
 		return fmt.Errorf("%w: unexpected %v frame", ErrProtocol, t)
 	}

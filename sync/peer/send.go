@@ -21,12 +21,18 @@ type snapOut struct {
 
 // watchdog runs the liveness rules (liveness.go) every tick: a heartbeat
 // (also while our reader is busy applying: the partner's commits may be
-// waiting for our ack) and the link-down verdicts.
+// waiting for our ack) and the link-down verdicts. Between ticks it also
+// wakes the moment the link would turn quiet, to report that at once
+// (Quiet: the agent's LAN witness then runs, and every commit of a lost
+// partner waits on its answer, not on the next tick).
 func (s *session) watchdog() {
 	l := s.l
 	mrd := l.opts.MaxResponseDelay
-	tick := l.clock.NewTimer(tickEvery(mrd))
+	every := tickEvery(mrd)
+	beat := l.clock.Now().Add(every) // the next heartbeat
+	tick := l.clock.NewTimer(every)
 	defer tick.Stop()
+	var told time.Time // the quiet stretch last reported (liveness.quietSince)
 	for {
 		select {
 		case <-s.done:
@@ -36,15 +42,29 @@ func (s *session) watchdog() {
 		now := l.clock.Now()
 		l.mu.Lock()
 		lv := s.livenessLocked()
-		if s.established {
-			s.queueLocked(FrameHeartbeat, marshalU64(uint64(now.UnixNano())))
+		up := s.established && l.cur == s
+		pending := l.sent - l.acked
+		if !now.Before(beat) {
+			if s.established {
+				s.queueLocked(FrameHeartbeat, marshalU64(uint64(now.UnixNano())))
+			}
+			beat = now.Add(every)
 		}
 		l.mu.Unlock()
 		if err := lv.verdict(now, mrd); err != nil {
 			s.close(err)
 			return
 		}
-		tick.Reset(tickEvery(mrd))
+		next := beat.Sub(now)
+		if since, ok := lv.quietSince(); up && ok && !since.Equal(told) {
+			if lv.quietNow(now, mrd) {
+				told = since
+				l.emit(Quiet{Silent: now.Sub(since), Pending: pending})
+			} else {
+				next = min(next, lv.quietIn(now, mrd))
+			}
+		}
+		tick.Reset(next)
 	}
 }
 
