@@ -320,11 +320,10 @@ const (
 	ringMasterDown = 3*100*time.Millisecond + (256-100)*100*time.Millisecond/256
 	// ringTakeover bounds, on each segment of the lost box, the longest
 	// time without an ACK from the loss on: Master_Down_Interval + 100 ms.
+	// Where the standby was lost, the master's commits in flight are
+	// released once its LAN witness finds the partner gone on a quiet
+	// link.
 	ringTakeover = ringMasterDown + 100*time.Millisecond
-	// ringStandbyLossExtra is what the segment whose master lost its
-	// standby takes on top: its commits in flight wait for the link's ack
-	// bound (max_response_delay/6) before they go ahead alone.
-	ringStandbyLossExtra = 500 * time.Millisecond
 	// ringThirdGap bounds the longest time without an ACK on the third
 	// segment after the loss: at crashRate an ACK comes every 5 ms, and a
 	// pause the loss caused would last Master_Down_Interval or the ack
@@ -420,11 +419,11 @@ func ringTable(rows []ringRow) string {
 // default 3; HADHCPD_RING_SEED replays the moments): B, C, A lost in turn
 // at a random moment of crashRate (200) new clients per second on every
 // segment. Both of the lost box's segments are answered by their other
-// box within Master_Down_Interval + 100 ms (the one whose master lost its
-// standby: + the ack bound), the third segment sees no state change and
-// no pause in its ACKs; the box returns, both of its relationships resync
-// and it takes its segment back; every ACK so far is on both of its
-// segment's boxes, no address bound twice (invariants 1, 2).
+// box within Master_Down_Interval + 100 ms, the third segment sees no
+// state change and no pause in its ACKs; the box returns, both of its
+// relationships resync and it takes its segment back; every ACK so far
+// is on both of its segment's boxes, no address bound twice (invariants
+// 1, 2).
 func TestIntegrationRingOfThree(t *testing.T) {
 	rounds := envCount(t, "HADHCPD_RING_ROUNDS", 3, 1, ringMaxRounds, "box losses")
 	seed, err := envSeed(os.Getenv, "HADHCPD_RING_SEED")
@@ -525,7 +524,7 @@ func (m *multiLab) ringRound(round int, r ringSpec, loads []*loadClient) []ringR
 		case s.pri:
 			rows[i].role, rows[i].bound = ringTookOver, ringTakeover
 		case s.sec:
-			rows[i].role, rows[i].bound = ringStandbyLost, ringTakeover+ringStandbyLossExtra
+			rows[i].role, rows[i].bound = ringStandbyLost, ringTakeover
 		default:
 			rows[i].role, rows[i].bound = ringThird, ringThirdGap
 			third = s
