@@ -520,3 +520,28 @@ func TestGrantOnCommittedLease(t *testing.T) {
 		t.Fatalf("committed lease %+v, want potential %v and acked %v from the gate", l, pot, acked)
 	}
 }
+
+// A client re-binding its expired lease (INIT-REBOOT, RFC 2131 §4.3.2):
+// the grant is computed from what the partner knows of the binding, and
+// the record keeps it, so the next renewal is capped the same way and the
+// lease just given is not cut to MCLT.
+func TestRebindExpiredKeepsPartnerExpiry(t *testing.T) {
+	r := newRig(t)
+	ack := r.dora(t, macA)
+	a := addr4(ack.YourIPAddr)
+	l, _ := r.db.Get(a)
+	partner, acked := t0.Add(5*time.Hour), t0.Add(3*time.Hour)
+	l.State, l.Expiry, l.PartnerExpiry, l.AckedExpiry = lease.StateExpired, t0, partner, acked
+	if _, err := r.db.Commit(l); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.Advance(time.Minute)
+	rep, err := r.handle(t, msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(ack.YourIPAddr))))
+	if err != nil || rep.Resp.MessageType() != dhcpv4.MessageTypeAck {
+		t.Fatalf("INIT-REBOOT of the expired lease: %v %v", rep.Resp, err)
+	}
+	got, _ := r.db.Get(a)
+	if got.State != lease.StateActive || !got.PartnerExpiry.Equal(partner) || !got.AckedExpiry.Equal(acked) {
+		t.Errorf("re-bound lease %s, partner expiry %v, acked %v; want active, %v, %v", got.State, got.PartnerExpiry, got.AckedExpiry, partner, acked)
+	}
+}

@@ -157,6 +157,13 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 	renew := prev.State == lease.StateActive && prev.Key() == c.key
 	if renew {
 		l.Start, l.StateStart = prev.Start, prev.StateStart
+	}
+	if prev.Key() == c.key {
+		// The grant was capped by what the partner knows of this
+		// client's binding, whatever its state (grant): the record keeps
+		// it, or the next renewal would be capped at MCLT alone (draft
+		// §5.2.1) and shorten the lease just given (an expired binding
+		// re-bound while the partner is away, then renewed).
 		l.PotentialExpiry, l.AckedExpiry, l.PartnerExpiry = prev.PotentialExpiry, prev.AckedExpiry, prev.PartnerExpiry
 	}
 	if g.Potential.After(l.PotentialExpiry) {
