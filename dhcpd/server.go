@@ -419,6 +419,13 @@ func (s *Server) send(c PacketConn, rep Reply) error {
 	src := addr4(rep.Resp.ServerIdentifier())
 	switch rep.Dest.Kind {
 	case DestRelay, DestUnicast:
+		if src.IsValid() && !s.isLocal(src) {
+			// The server id is the VIP (invariant 5), which only the VRRP
+			// master holds: the other box of a load-balancing pair sends
+			// from its own address. Asking the kernel for the VIP first
+			// costs a refused sendmsg per reply on that box.
+			src = netip.Addr{}
+		}
 		return c.WriteUDP(payload, src, netip.AddrPortFrom(rep.Dest.IP, rep.Dest.Port))
 	case DestBroadcast, DestL2:
 		dst := broadcastMAC
@@ -454,11 +461,17 @@ func (s *Server) forUs(dst netip.Addr) bool {
 	if dst == limitedBroadcast {
 		return true
 	}
-	if s.addrs.Load().local[dst] {
+	return s.isLocal(dst)
+}
+
+// isLocal reports whether a is one of this host's addresses, re-reading
+// them on a miss like forUs.
+func (s *Server) isLocal(a netip.Addr) bool {
+	if s.addrs.Load().local[a] {
 		return true
 	}
 	_ = s.refreshAddrs(false)
-	return s.addrs.Load().local[dst]
+	return s.addrs.Load().local[a]
 }
 
 func (s *Server) refreshAddrs(force bool) error {
