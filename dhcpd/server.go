@@ -110,6 +110,7 @@ type Server struct {
 	jobs   chan job
 	bufs   sync.Pool
 	async  AsyncHandler // o.Handler when it is one
+	pre    Prefilter    // o.Handler when it is one
 	// pending counts requests handed to async whose reply is not sent
 	// yet: Run waits for them, so that the lease database is not closed
 	// under a commit about to be ACKed.
@@ -149,6 +150,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 	}
 	s := &Server{o: o, log: o.Logger, m: o.Metrics, jobs: make(chan job, o.Queue)}
 	s.async, _ = o.Handler.(AsyncHandler)
+	s.pre, _ = o.Handler.(Prefilter)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -294,6 +296,15 @@ func (s *Server) handle(j job) {
 		s.pc.notForUs.Inc()
 		return
 	}
+	if s.pre != nil {
+		if mt, drop := s.pre.NotServed(f.Payload); drop {
+			// Counted as the full path counts it (Server.reply).
+			s.bufs.Put(j.buf)
+			s.pc.packet(uint8(mt), outcomeDrop).Inc()
+			s.pc.notServing.Inc()
+			return
+		}
+	}
 	req, err := dhcpv4.FromBytes(f.Payload)
 	if err != nil {
 		s.bufs.Put(j.buf)
@@ -349,6 +360,7 @@ type packetCounters struct {
 	m                                                   *Metrics
 	queue                                               prometheus.Gauge
 	queueFull, tooLong, notForUs, malformed, sendFailed prometheus.Counter
+	notServing                                          prometheus.Counter
 	mu                                                  sync.Mutex
 	byType                                              atomic.Pointer[map[uint16]prometheus.Counter]
 }
@@ -362,6 +374,7 @@ func newPacketCounters(m *Metrics) *packetCounters {
 		notForUs:   m.Drops.WithLabelValues("not-for-us"),
 		malformed:  m.Drops.WithLabelValues("malformed"),
 		sendFailed: m.Drops.WithLabelValues("send-failed"),
+		notServing: m.Drops.WithLabelValues(string(ErrNotServing)),
 	}
 	pc.byType.Store(&map[uint16]prometheus.Counter{})
 	return pc
