@@ -31,8 +31,11 @@ type Prefilter interface {
 // differently, a client decide drops earlier as malformed, and a Gate that
 // answers per subnet (SubnetGate: the subnet needs the full request).
 // The checks decide makes before Serve (relay trust, per-client rates,
-// the subnet) only drop, so skipping them changes no decision to drop;
-// the rate tables are then not charged for requests the partner serves.
+// the subnet) only drop, so skipping them changes no decision to drop.
+// What they count is then counted for the requests this box answers
+// only: the rate tables are not charged, nor hadhcpd_dhcp_ignored_total
+// ("requests answered with a field ignored") bumped, for requests the
+// partner serves.
 func (e *Engine) NotServed(p []byte) (dhcpv4.MessageType, bool) {
 	if _, ok := e.gate.(SubnetGate); ok {
 		return 0, false
