@@ -19,12 +19,16 @@ type RenewResult struct {
 	At   time.Time // the answer
 	Type dhcpv4.MessageType
 	Addr netip.Addr // yiaddr of the ACK
-	From Server
+	// LeaseTime is option 51 of the ACK.
+	LeaseTime time.Duration
+	From      Server
 }
 
 // Renew extends a held lease as the client would at T1 and T2 (RFC 2131
 // §4.4.5): RENEWING — resolve the server identifier with ARP and unicast a
-// REQUEST with ciaddr set (no option 50 or 54) — for up to renewFor, then
+// REQUEST with ciaddr set (no option 50 or 54), each retransmission to
+// the server's hardware address as last announced (a gratuitous ARP of a
+// VRRP takeover moves it) — for up to renewFor, then
 // REBINDING — the same REQUEST broadcast — for up to rebindFor. It returns
 // the first ACK or NAK; ErrNoReply if neither came.
 func (p *Population) Renew(ctx context.Context, held Result, renewFor, rebindFor time.Duration) (RenewResult, error) {
@@ -73,6 +77,11 @@ func (p *Population) renewStep(ctx context.Context, held Result, mode string, ds
 	rr := RenewResult{Mode: mode, Sent: p.cfg.Now()}
 	for p.cfg.Now().Before(end) && ctx.Err() == nil {
 		req.NumSeconds = secs(start, p.cfg.Now())
+		p.mu.Lock()
+		if mac, ok := p.neigh[dst]; ok {
+			dstMAC = mac
+		}
+		p.mu.Unlock()
 		if err := p.send(dstMAC, held.MAC, held.Addr, dst, req); err != nil {
 			return rr, false, fmt.Errorf("renew client %d: send %s REQUEST: %w", held.Client, mode, err)
 		}
@@ -82,6 +91,7 @@ func (p *Population) renewStep(ctx context.Context, held Result, mode string, ds
 		}
 		rr.At, rr.Type, rr.From = rep.at, rep.m.MessageType(), rep.from
 		rr.Addr, _ = netip.AddrFromSlice(rep.m.YourIPAddr.To4())
+		rr.LeaseTime = rep.m.IPAddressLeaseTime(0)
 		return rr, true, nil
 	}
 	return rr, false, nil
@@ -118,7 +128,11 @@ func (p *Population) resolve(ctx context.Context, mac net.HardwareAddr, from, ip
 	defer timer.Stop()
 	select {
 	case a := <-ch:
-		return append(net.HardwareAddr(nil), a.senderMAC...), true
+		mac := append(net.HardwareAddr(nil), a.senderMAC...)
+		p.mu.Lock()
+		p.neigh[ip] = mac
+		p.mu.Unlock()
+		return mac, true
 	case <-timer.C:
 	case <-ctx.Done():
 	}
