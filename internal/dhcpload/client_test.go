@@ -76,8 +76,8 @@ type fakeServer struct {
 	// and ip moves to this MAC with a gratuitous ARP (a VRRP takeover);
 	// unicasts to any other MAC go unanswered from then on.
 	takeover net.HardwareAddr
-	got            []gotFrame
-	arps           []arpPacket
+	got      []gotFrame
+	arps     []arpPacket
 }
 
 type gotFrame struct {
