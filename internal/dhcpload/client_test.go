@@ -364,6 +364,22 @@ func TestRenewFollowsTakeover(t *testing.T) {
 	if len(macs) < 2 || macs[0] != macS.String() || macs[len(macs)-1] != moved.String() {
 		t.Errorf("RENEWING REQUESTs sent to %v, want the first to %s, the last to %s", macs, macS, moved)
 	}
+	// The next renewal goes to the moved MAC at once, without asking.
+	srv.mu.Lock()
+	arps, got := len(srv.arps), len(srv.got)
+	srv.mu.Unlock()
+	if rr, err := p.Renew(context.Background(), held, time.Second, time.Second); err != nil || rr.Mode != "renewing" {
+		t.Fatalf("second Renew = %+v, %v; want a RENEWING ACK", rr, err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	var to []string
+	for _, g := range srv.got[got:] {
+		to = append(to, g.u.dstMAC.String())
+	}
+	if len(srv.arps) != arps || len(to) != 1 || to[0] != moved.String() {
+		t.Errorf("second Renew: %d ARP queries, REQUESTs to %v; want none and one to %s", len(srv.arps)-arps, to, moved)
+	}
 }
 
 // TestARPResponder: a server resolving a client's lease (to unicast to
