@@ -104,7 +104,7 @@ rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns 
 LB_ROUNDS ?= 10
 LB_SEED   ?=
 .PHONY: crashloop-lb
-crashloop-lb: deps ## load-balance crash loop: box loss of the primary, then the secondary, LB_ROUNDS times each (default 10) under 200 new clients/s and renewals; service after the loss vs Master_Down_Interval + 100 ms, 0 lost, 0 duplicates, PARTNER-DOWN by itself; prints a table (root, ~4 min)
+crashloop-lb: deps ## load-balance crash loop: box loss of the primary, then the secondary, LB_ROUNDS times each (default 10) under 200 new clients/s and renewals; service after the loss vs Master_Down_Interval + 100 ms, 0 lost, 0 duplicates, PARTNER-DOWN by itself; prints a table (root, ~3 min)
 	HADHCPD_LB_ROUNDS=$(LB_ROUNDS) HADHCPD_LB_SEED=$(LB_SEED) $(GO) test -count=1 -timeout 30m -run 'TestLoadBalanceCrashLoop$$' -v ./e2e/
 
 # make chaos N=100 SEED=123 MODE=load-balance: randomized faults under load
