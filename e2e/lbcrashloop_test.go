@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hadhcpd/hadhcpd/internal/dhcpload"
 	"github.com/hadhcpd/hadhcpd/internal/lab"
+	"github.com/hadhcpd/hadhcpd/internal/testnet"
 )
 
 // Load-balance crash loop (`make crashloop-lb`): a load-balancing pair
@@ -79,8 +81,14 @@ func TestLoadBalanceCrashLoop(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(seed, 0))
 
 	pools, total := lbLoopPools()
-	p := newLoadPair(t, "hll", loadSpec{bits: 16, logLevel: "info", pools: pools,
-		failover: "  mode: load-balance\n  split: 128\n  mclt: 1h\n  load_balance_max_seconds: 3\n  auto_partner_down: 3s\n"})
+	testnet.RequireCmd(t, "curl")
+	spec := loadSpec{bits: 16, logLevel: "info", pools: pools,
+		failover: "  mode: load-balance\n  split: 128\n  mclt: 1h\n  load_balance_max_seconds: 3\n  auto_partner_down: 3s\n"}
+	// Metrics on each box (its own namespace's loopback): a round that
+	// leaves clients without a lease shows the survivor's drop reasons.
+	p := newPairLab(t, "hll", netip.MustParsePrefix("198.18.0.0/16"), 150, func(r boxRole, dir, psk string) string {
+		return strings.Replace(spec.config(r, dir, psk), "  log_level:", "  metrics_listen: \"127.0.0.1:9767\"\n  log_level:", 1)
+	})
 	// The secondary holds about its half of the free addresses before
 	// the first round (pool balance), at least lbLoopMinBackup later.
 	if _, _, err := p.waitNormal(lbLoopNormalWait, total/2*8/10); err != nil {
@@ -247,6 +255,38 @@ func (w *lbWorst) String() string {
 	return fmt.Sprintf("%v (%d)", w.d.Round(time.Millisecond), w.n)
 }
 
+// dropsRx is one reason's count of hadhcpd_dhcp_drops_total.
+var dropsRx = regexp.MustCompile(`(?m)^hadhcpd_dhcp_drops_total\{reason="([^"]+)"\} (\S+)$`)
+
+// boxDrops reads a box's packets dropped without a reply, by reason, from
+// its metrics.
+func boxDrops(t *testing.T, b *pairBox) map[string]float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := b.Host.Output(ctx, "curl", "-sf", "http://127.0.0.1:9767/metrics")
+	if err != nil {
+		t.Fatalf("%s: metrics: %v\n%s", b.Name, err, out)
+	}
+	m := map[string]float64{}
+	for _, g := range dropsRx.FindAllStringSubmatch(out, -1) {
+		m[g[1]], _ = strconv.ParseFloat(g[2], 64)
+	}
+	return m
+}
+
+// dropsDiff is after − before, the reasons that grew, sorted.
+func dropsDiff(before, after map[string]float64) string {
+	var d []string
+	for r, n := range after {
+		if n > before[r] {
+			d = append(d, fmt.Sprintf("%s %.0f", r, n-before[r]))
+		}
+	}
+	sort.Strings(d)
+	return strings.Join(d, ", ")
+}
+
 // lbServed is the time a client in flight at the loss waited for its ACK:
 // from the loss, or from its own start if later; zero when it was ACKed
 // before the loss.
@@ -334,6 +374,7 @@ func (l *lbLoop) round(r int, lost, surv *pairBox, wait time.Duration) lbRound {
 		}
 	})
 
+	drops0 := boxDrops(t, surv)
 	time.Sleep(wait)
 	marker := fmt.Sprintf("--- round %d: box loss of %s ---", r, lost.Name)
 	_, _ = fmt.Fprintln(surv.Log, marker)
@@ -376,6 +417,9 @@ func (l *lbLoop) round(r int, lost, surv *pairBox, wait time.Duration) lbRound {
 		l.record(r, rn.held.MAC.String(), rn.rr.Addr, rn.rr.From, rn.rr.At, rn.rr.LeaseTime)
 	}
 	reportLines(t, fmt.Sprintf("round %d: without a lease", r), problems)
+	if len(problems) > 0 {
+		t.Logf("round %d: %s's drops during the round, by reason: %s", r, surv.Name, dropsDiff(drops0, boxDrops(t, surv)))
+	}
 	// The bound: the survivor's Master_Down_Interval + 100 ms, plus one
 	// 100 ms retransmission of the client (the answer may be ready just
 	// after a transmission it missed).
