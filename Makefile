@@ -99,6 +99,14 @@ bench-failover: deps build ## failover vs Kea HA and ISC failover (+keepalived):
 rejoin: deps ## the standby gives out 100,000 leases alone, the primary returns and catches up: catch-up time, DORA/s during it (root, ~2 min)
 	HADHCPD_REJOIN_LEASES=100000 $(GO) test -count=1 -timeout 30m -run TestIntegrationFailoverRejoin -v ./e2e/
 
+# make crashloop-lb LB_ROUNDS=10 LB_SEED=123: box loss of each box of a
+# load-balancing pair in turn under load (LB_SEED replays the loss moments).
+LB_ROUNDS ?= 10
+LB_SEED   ?=
+.PHONY: crashloop-lb
+crashloop-lb: deps ## load-balance crash loop: box loss of the primary, then the secondary, LB_ROUNDS times each (default 10) under 200 new clients/s and renewals; service after the loss vs Master_Down_Interval + 100 ms, 0 lost, 0 duplicates, PARTNER-DOWN by itself; prints a table (root, ~3 min)
+	HADHCPD_LB_ROUNDS=$(LB_ROUNDS) HADHCPD_LB_SEED=$(LB_SEED) $(GO) test -count=1 -timeout 30m -run 'TestLoadBalanceCrashLoop$$' -v ./e2e/
+
 # make chaos N=100 SEED=123 MODE=load-balance: randomized faults under load
 # against a pair (MODE: hot-standby, the default, or load-balance), then N
 # disk faults (a full state_dir, a damaged journal) against another;

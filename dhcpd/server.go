@@ -110,6 +110,7 @@ type Server struct {
 	jobs   chan job
 	bufs   sync.Pool
 	async  AsyncHandler // o.Handler when it is one
+	pre    Prefilter    // o.Handler when it is one
 	// pending counts requests handed to async whose reply is not sent
 	// yet: Run waits for them, so that the lease database is not closed
 	// under a commit about to be ACKed.
@@ -149,6 +150,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 	}
 	s := &Server{o: o, log: o.Logger, m: o.Metrics, jobs: make(chan job, o.Queue)}
 	s.async, _ = o.Handler.(AsyncHandler)
+	s.pre, _ = o.Handler.(Prefilter)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -294,6 +296,15 @@ func (s *Server) handle(j job) {
 		s.pc.notForUs.Inc()
 		return
 	}
+	if s.pre != nil {
+		if mt, drop := s.pre.NotServed(f.Payload); drop {
+			// Counted as the full path counts it (Server.reply).
+			s.bufs.Put(j.buf)
+			s.pc.packet(uint8(mt), outcomeDrop).Inc()
+			s.pc.notServing.Inc()
+			return
+		}
+	}
 	req, err := dhcpv4.FromBytes(f.Payload)
 	if err != nil {
 		s.bufs.Put(j.buf)
@@ -349,6 +360,7 @@ type packetCounters struct {
 	m                                                   *Metrics
 	queue                                               prometheus.Gauge
 	queueFull, tooLong, notForUs, malformed, sendFailed prometheus.Counter
+	notServing                                          prometheus.Counter
 	mu                                                  sync.Mutex
 	byType                                              atomic.Pointer[map[uint16]prometheus.Counter]
 }
@@ -362,6 +374,7 @@ func newPacketCounters(m *Metrics) *packetCounters {
 		notForUs:   m.Drops.WithLabelValues("not-for-us"),
 		malformed:  m.Drops.WithLabelValues("malformed"),
 		sendFailed: m.Drops.WithLabelValues("send-failed"),
+		notServing: m.Drops.WithLabelValues(string(ErrNotServing)),
 	}
 	pc.byType.Store(&map[uint16]prometheus.Counter{})
 	return pc
@@ -419,6 +432,13 @@ func (s *Server) send(c PacketConn, rep Reply) error {
 	src := addr4(rep.Resp.ServerIdentifier())
 	switch rep.Dest.Kind {
 	case DestRelay, DestUnicast:
+		if src.IsValid() && !s.isLocal(src) {
+			// The server id is the VIP (invariant 5), which only the VRRP
+			// master holds: the other box of a load-balancing pair sends
+			// from its own address. Asking the kernel for the VIP first
+			// costs a refused sendmsg per reply on that box.
+			src = netip.Addr{}
+		}
 		return c.WriteUDP(payload, src, netip.AddrPortFrom(rep.Dest.IP, rep.Dest.Port))
 	case DestBroadcast, DestL2:
 		dst := broadcastMAC
@@ -454,11 +474,17 @@ func (s *Server) forUs(dst netip.Addr) bool {
 	if dst == limitedBroadcast {
 		return true
 	}
-	if s.addrs.Load().local[dst] {
+	return s.isLocal(dst)
+}
+
+// isLocal reports whether a is one of this host's addresses, re-reading
+// them on a miss like forUs.
+func (s *Server) isLocal(a netip.Addr) bool {
+	if s.addrs.Load().local[a] {
 		return true
 	}
 	_ = s.refreshAddrs(false)
-	return s.addrs.Load().local[dst]
+	return s.addrs.Load().local[a]
 }
 
 func (s *Server) refreshAddrs(force bool) error {

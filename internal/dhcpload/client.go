@@ -154,6 +154,7 @@ type Population struct {
 	waiters map[dhcpv4.TransactionID]*waiter // exchanges under way
 	arpWait map[netip.Addr][]chan arpPacket  // ARP resolutions under way
 	held    map[netip.Addr]net.HardwareAddr  // address → client MAC, answered in ARP
+	neigh   map[netip.Addr]net.HardwareAddr  // servers resolved for RENEWING (renew.go)
 	results []Result                         // finished exchanges
 	replies []Reply                          // every matched reply
 	readErr error                            // why the reader stopped
@@ -186,6 +187,7 @@ func New(link Link, cfg Config) (*Population, error) {
 		waiters: map[dhcpv4.TransactionID]*waiter{},
 		arpWait: map[netip.Addr][]chan arpPacket{},
 		held:    map[netip.Addr]net.HardwareAddr{},
+		neigh:   map[netip.Addr]net.HardwareAddr{},
 		done:    make(chan struct{}),
 	}
 	go p.read()
@@ -276,6 +278,13 @@ func (p *Population) handleARP(a arpPacket) {
 			case ch <- a:
 			default:
 			}
+		}
+		// RFC 826 "merge": a sender already in the table gets its new
+		// hardware address, so a VRRP takeover's gratuitous ARP moves the
+		// clients' unicasts to the new master as a host's neighbour
+		// table does.
+		if _, ok := p.neigh[a.senderIP]; ok {
+			p.neigh[a.senderIP] = append(net.HardwareAddr(nil), a.senderMAC...)
 		}
 	}
 	if a.op != arpRequest {

@@ -72,8 +72,12 @@ type fakeServer struct {
 	answerARP      bool // answer ARP for ip
 	unicastRenew   bool // answer RENEWING REQUESTs unicast to ip
 	broadcastRenew bool // answer REBINDING REQUESTs
-	got            []gotFrame
-	arps           []arpPacket
+	// takeover: the first RENEWING REQUEST is lost with the box at mac,
+	// and ip moves to this MAC with a gratuitous ARP (a VRRP takeover);
+	// unicasts to any other MAC go unanswered from then on.
+	takeover net.HardwareAddr
+	got      []gotFrame
+	arps     []arpPacket
 }
 
 type gotFrame struct {
@@ -123,6 +127,16 @@ func (s *fakeServer) handle(f []byte) {
 			return
 		case !m.ClientIPAddr.IsUnspecified(): // RENEWING or REBINDING
 			unicast := u.dst == s.ip
+			if unicast && s.takeover != nil {
+				if s.mac.String() != s.takeover.String() {
+					s.mac = s.takeover
+					garp := arpPacket{op: arpRequest, senderMAC: s.mac, senderIP: s.ip, targetMAC: net.HardwareAddr{0, 0, 0, 0, 0, 0}, targetIP: s.ip}
+					go s.link.deliver(arpFrame(broadcastMAC, s.mac, garp))
+				}
+				if u.dstMAC.String() != s.mac.String() {
+					return
+				}
+			}
 			if (unicast && !s.unicastRenew) || (!unicast && !s.broadcastRenew) {
 				return
 			}
@@ -318,6 +332,53 @@ func TestRenew(t *testing.T) {
 	p := newTestPop(t, newFakeServer(), Config{})
 	if _, err := p.Renew(context.Background(), Result{Client: 1, Err: ErrTimeout}, time.Millisecond, time.Millisecond); !errors.Is(err, ErrNotHeld) {
 		t.Errorf("Renew of a failed client: err %v, want ErrNotHeld", err)
+	}
+}
+
+// TestRenewFollowsTakeover: a RENEWING client whose server's address
+// moves to another MAC (a VRRP takeover's gratuitous ARP) sends its next
+// retransmission there and is answered in RENEWING, without waiting for
+// REBINDING.
+func TestRenewFollowsTakeover(t *testing.T) {
+	srv := newFakeServer()
+	p := newTestPop(t, srv, Config{StepTimeout: 20 * time.Millisecond})
+	held := p.DORA(context.Background(), 4)
+	if !held.OK() {
+		t.Fatal(held.Err)
+	}
+	moved := net.HardwareAddr{0x02, 0xbb, 0, 0, 0, 3}
+	srv.mu.Lock()
+	srv.takeover = moved
+	srv.mu.Unlock()
+	rr, err := p.Renew(context.Background(), held, time.Second, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.Mode != "renewing" || rr.Type != dhcpv4.MessageTypeAck || rr.From.MAC.String() != moved.String() || rr.LeaseTime != time.Hour {
+		t.Errorf("Renew = %+v, want a RENEWING ACK from %s with a 1h lease", rr, moved)
+	}
+	var macs []string
+	for _, g := range srv.received()[2:] {
+		macs = append(macs, g.u.dstMAC.String())
+	}
+	if len(macs) < 2 || macs[0] != macS.String() || macs[len(macs)-1] != moved.String() {
+		t.Errorf("RENEWING REQUESTs sent to %v, want the first to %s, the last to %s", macs, macS, moved)
+	}
+	// The next renewal goes to the moved MAC at once, without asking.
+	srv.mu.Lock()
+	arps, got := len(srv.arps), len(srv.got)
+	srv.mu.Unlock()
+	if rr, err := p.Renew(context.Background(), held, time.Second, time.Second); err != nil || rr.Mode != "renewing" {
+		t.Fatalf("second Renew = %+v, %v; want a RENEWING ACK", rr, err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	var to []string
+	for _, g := range srv.got[got:] {
+		to = append(to, g.u.dstMAC.String())
+	}
+	if len(srv.arps) != arps || len(to) != 1 || to[0] != moved.String() {
+		t.Errorf("second Renew: %d ARP queries, REQUESTs to %v; want none and one to %s", len(srv.arps)-arps, to, moved)
 	}
 }
 

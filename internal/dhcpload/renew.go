@@ -19,14 +19,19 @@ type RenewResult struct {
 	At   time.Time // the answer
 	Type dhcpv4.MessageType
 	Addr netip.Addr // yiaddr of the ACK
-	From Server
+	// LeaseTime is option 51 of the ACK.
+	LeaseTime time.Duration
+	From      Server
 }
 
 // Renew extends a held lease as the client would at T1 and T2 (RFC 2131
-// §4.4.5): RENEWING — resolve the server identifier with ARP and unicast a
-// REQUEST with ciaddr set (no option 50 or 54) — for up to renewFor, then
-// REBINDING — the same REQUEST broadcast — for up to rebindFor. It returns
-// the first ACK or NAK; ErrNoReply if neither came.
+// §4.4.5): RENEWING — unicast a REQUEST with ciaddr set (no option 50 or
+// 54) to the server identifier's hardware address, the one the population
+// last learned for it (RFC 826: a VRRP takeover's gratuitous ARP moves
+// it, also between retransmissions) or else asked with ARP — for up to
+// renewFor (0: the client is past T2), then REBINDING — the same REQUEST
+// broadcast — for up to rebindFor. It returns the first ACK or NAK;
+// ErrNoReply if neither came.
 func (p *Population) Renew(ctx context.Context, held Result, renewFor, rebindFor time.Duration) (RenewResult, error) {
 	if !held.OK() || !held.Addr.Is4() {
 		return RenewResult{}, fmt.Errorf("renew client %d: %w", held.Client, ErrNotHeld)
@@ -39,12 +44,21 @@ func (p *Population) Renew(ctx context.Context, held Result, renewFor, rebindFor
 	if !sid.IsValid() {
 		sid = held.AckFrom.IP
 	}
-	// RENEWING: unicast needs the server's MAC now (a VRRP takeover moves
-	// the identifier to another box; its gratuitous ARP or this query tells).
+	// RENEWING: unicast needs the server's MAC. A host that knows it
+	// sends at once (to a dead box too, until an ARP announcement moves
+	// the entry); one that does not asks first.
 	end := start.Add(renewFor)
-	if mac, ok := p.resolve(ctx, held.MAC, held.Addr, sid, minTime(start.Add(p.cfg.StepTimeout), end)); ok {
-		if rr, ok, err := p.renewStep(ctx, held, "renewing", mac, sid, end, start); err != nil || ok {
-			return rr, err
+	if renewFor > 0 {
+		p.mu.Lock()
+		mac, ok := p.neigh[sid]
+		p.mu.Unlock()
+		if !ok {
+			mac, ok = p.resolve(ctx, held.MAC, held.Addr, sid, minTime(start.Add(p.cfg.StepTimeout), end))
+		}
+		if ok {
+			if rr, ok, err := p.renewStep(ctx, held, "renewing", mac, sid, end, start); err != nil || ok {
+				return rr, err
+			}
 		}
 	}
 	if rr, ok, err := p.renewStep(ctx, held, "rebinding", broadcastMAC, bcast4, p.cfg.Now().Add(rebindFor), start); err != nil || ok {
@@ -73,6 +87,11 @@ func (p *Population) renewStep(ctx context.Context, held Result, mode string, ds
 	rr := RenewResult{Mode: mode, Sent: p.cfg.Now()}
 	for p.cfg.Now().Before(end) && ctx.Err() == nil {
 		req.NumSeconds = secs(start, p.cfg.Now())
+		p.mu.Lock()
+		if mac, ok := p.neigh[dst]; ok {
+			dstMAC = mac
+		}
+		p.mu.Unlock()
 		if err := p.send(dstMAC, held.MAC, held.Addr, dst, req); err != nil {
 			return rr, false, fmt.Errorf("renew client %d: send %s REQUEST: %w", held.Client, mode, err)
 		}
@@ -82,6 +101,7 @@ func (p *Population) renewStep(ctx context.Context, held Result, mode string, ds
 		}
 		rr.At, rr.Type, rr.From = rep.at, rep.m.MessageType(), rep.from
 		rr.Addr, _ = netip.AddrFromSlice(rep.m.YourIPAddr.To4())
+		rr.LeaseTime = rep.m.IPAddressLeaseTime(0)
 		return rr, true, nil
 	}
 	return rr, false, nil
@@ -118,7 +138,11 @@ func (p *Population) resolve(ctx context.Context, mac net.HardwareAddr, from, ip
 	defer timer.Stop()
 	select {
 	case a := <-ch:
-		return append(net.HardwareAddr(nil), a.senderMAC...), true
+		mac := append(net.HardwareAddr(nil), a.senderMAC...)
+		p.mu.Lock()
+		p.neigh[ip] = mac
+		p.mu.Unlock()
+		return mac, true
 	case <-timer.C:
 	case <-ctx.Done():
 	}
