@@ -588,9 +588,9 @@ func (m *multiLab) ringRound(round int, r ringSpec, loads []*loadClient) []ringR
 	}
 	for _, b := range survivors {
 		m.noTransition(b, third.name, marker)
-		r := ringRel(m.boxes[b].Status(), third.name)
-		if r == nil || r.State != "NORMAL" || !r.LinkUp {
-			t.Errorf("%s: %s %+v, want NORMAL with the link up", b, third.name, r)
+		rel := ringRel(m.boxes[b].Status(), third.name)
+		if rel == nil || rel.State != "NORMAL" || !rel.LinkUp {
+			t.Errorf("%s: %s %+v, want NORMAL with the link up", b, third.name, rel)
 		}
 	}
 	// The relationships with x lose their link (at the latest after
@@ -605,8 +605,8 @@ func (m *multiLab) ringRound(round int, r ringSpec, loads []*loadClient) []ringR
 			continue
 		}
 		lab.WaitFor(t, 10*time.Second, peer+": "+s.name+" out of NORMAL with its link down", func() (bool, string) {
-			r := ringRel(m.boxes[peer].Status(), s.name)
-			return r != nil && !r.LinkUp && r.State != "NORMAL", fmt.Sprintf("%+v", r)
+			rel := ringRel(m.boxes[peer].Status(), s.name)
+			return rel != nil && !rel.LinkUp && rel.State != "NORMAL", fmt.Sprintf("%+v", rel)
 		})
 	}
 
