@@ -146,6 +146,13 @@ type Options struct {
 	// CompactBytes starts an online compaction when the journal grows past
 	// this size; 0 = a built-in default, <0 = never automatically.
 	CompactBytes int64
+	// SeqGroup, when set, names the group of an address ("": none); the
+	// database then keeps each group's highest sequence numbers (GroupSeqs,
+	// doc.go "Sequence groups"). A box in several failover relationships
+	// names each relationship's addresses. It is called under the
+	// database's lock: it must not call the database. Names longer than
+	// 255 bytes are not kept through a compaction.
+	SeqGroup func(netip.Addr) string
 
 	journalFile func(*os.File) journalFile // tests: wraps each journal file the writer appends to
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -55,6 +57,7 @@ func (db *DB) compact(repair bool) error {
 	sealed.switchTo, sealed.switchGen = nf, gen
 	db.gen = gen
 	hdr := fileHeader{magic: magicSnapshot, version: formatVersion, gen: gen, lastSeq: db.lastSeq, partnerSeq: db.partnerSeq}
+	groups := db.groupsCopy()
 	db.cond.Signal()
 	db.mu.Unlock()
 
@@ -62,7 +65,7 @@ func (db *DB) compact(repair bool) error {
 	// lease is in a state at or after the boundary, and every change after
 	// the boundary is in the new journal, so snapshot + replay of the new
 	// journal is the current state (doc.go "Compaction").
-	n, size, err := db.writeSnapshot(hdr)
+	n, size, err := db.writeSnapshot(hdr, groups)
 	if err != nil {
 		return fmt.Errorf("lease: compaction: %w", err)
 	}
@@ -77,7 +80,7 @@ func (db *DB) compact(repair bool) error {
 	return nil
 }
 
-func (db *DB) writeSnapshot(hdr fileHeader) (n int, size int64, err error) {
+func (db *DB) writeSnapshot(hdr fileHeader, groups map[string]groupSeq) (n int, size int64, err error) {
 	tmp := filepath.Join(db.dir, snapshotTmp)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -94,8 +97,18 @@ func (db *DB) writeSnapshot(hdr fileHeader) (n int, size int64, err error) {
 		return 0, 0, err
 	}
 	size = headerSize
-	chunk := make([]rec, 0, 4096)
+	// The groups' numbers at the boundary, ahead of the leases (doc.go
+	// "Sequence groups"): a record a later one replaced is not in the
+	// snapshot, its sequence number must still count.
 	var buf []byte
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
+		buf = appendGroupFrame(buf, name, groups[name])
+	}
+	if _, err = bw.Write(buf); err != nil {
+		return 0, 0, err
+	}
+	size += int64(len(buf))
+	chunk := make([]rec, 0, 4096)
 	unsynced := 0
 	for i := 0; ; {
 		db.mu.RLock()

@@ -51,6 +51,8 @@ type DB struct {
 	held           map[uint32]hold
 	lastSeq        uint64 // highest sequence assigned here
 	partnerSeq     uint64 // highest partner sequence applied
+	seqGroup       func(netip.Addr) string
+	groups         map[string]groupSeq // per Options.SeqGroup: lastSeq and partnerSeq of its addresses
 	queue          []*batch
 	gen            uint64 // journal generation new batches go to
 
@@ -86,6 +88,8 @@ func Open(opts Options) (*DB, OpenReport, error) {
 		seed:           maphash.MakeSeed(),
 		poolByName:     map[string]*poolState{},
 		held:           map[uint32]hold{},
+		seqGroup:       opts.SeqGroup,
+		groups:         map[string]groupSeq{},
 		flushDone:      make(chan struct{}),
 		newJournalFile: opts.journalFile,
 	}
@@ -161,6 +165,7 @@ func (db *DB) noteSeq(r *rec) {
 	} else {
 		db.lastSeq = max(db.lastSeq, r.seq)
 	}
+	db.noteGroup(r)
 }
 
 // store puts a new state into memory and every index. db.mu held.

@@ -41,7 +41,8 @@
 //
 // # Records
 //
-// After the header, records follow back to back to the end of the file:
+// After the header, records follow back to back to the end of the file
+// (a snapshot's first ones may be group records, see "Sequence groups"):
 //
 //	off len field
 //	0   4   length      payload length, 1..MaxPayload (1024); checked before anything is allocated
@@ -82,6 +83,38 @@
 // state it holds, so applying it twice, or replaying a journal twice, is
 // harmless.
 //
+// # Sequence groups
+//
+// LastSeq and PartnerSeq count every record written, replayed or
+// applied, also one a later record of the same address replaced: a
+// replaced record is gone from memory and from the next snapshot, so the
+// snapshot header keeps both numbers. With Options.SeqGroup the database
+// keeps the same two numbers per group of addresses (GroupSeqs): a box in
+// several failover relationships counts each relationship's stream, whose
+// partner acknowledges exactly those records. They are counted the same
+// way: over every record of the snapshot and the journals at Open (so a
+// journal that lost its tail lowers them, as it lowers LastSeq), then on
+// each commit and apply. A compaction keeps them: a snapshot begins with
+// one group record per group, its numbers at the boundary, before the
+// leases:
+//
+//	off len field
+//	0   1   0x81        group record (a lease record's payload starts with 1)
+//	1   8   own         the group's highest local sequence at the boundary
+//	9   8   peer        its highest partner sequence at the boundary
+//	17  1   n           name length, 1..255
+//	18  n   name
+//
+// At Open a group's numbers are the highest of its group record and of
+// its records replayed; a group record whose group no recovered address
+// belongs to (the config no longer names it) is dropped. A snapshot
+// without group records (written before they existed, or by a database
+// without SeqGroup) opens as before: the groups are counted from its
+// leases and the journals. Only a database with SeqGroup writes them; a
+// build from before them reads a group record as a damaged record
+// (moved aside, a resync asked), so downgrading a box in several
+// relationships reports that once, losing no lease.
+//
 // # Commit and group commit
 //
 // Commit validates, assigns sequence numbers, appends the records to the
@@ -105,12 +138,12 @@
 //  1. Create journal gen+1 (header, fsync, directory fsync).
 //  2. The boundary, under the lock: seal the open batch so it and every
 //     batch before it go to the old journal and every later record to the
-//     new one; note lastSeq and partnerSeq.
-//  3. Copy the leases a chunk at a time under the read lock and write them
-//     as records to snapshot.hdl.tmp (fsync every 256 KiB, then idle twice
-//     that fsync's time), fsync; link the old snapshot.hdl to
-//     snapshot.hdl.old (so the rename frees nothing), rename the new one
-//     to snapshot.hdl, fsync the directory. Commits keep flowing: every
+//     new one; note lastSeq and partnerSeq, and each sequence group's.
+//  3. Write the group records, then copy the leases a chunk at a time
+//     under the read lock and write them as records to snapshot.hdl.tmp
+//     (fsync every 256 KiB, then idle twice that fsync's time), fsync;
+//     link the old snapshot.hdl to snapshot.hdl.old (so the rename frees
+//     nothing), rename the new one to snapshot.hdl, fsync the directory. Commits keep flowing: every
 //     copied lease is in a state at or after the boundary, and every change
 //     after the boundary is in the new journal, so snapshot plus replay of
 //     the new journal gives the current state (a lease copied in a newer

@@ -54,6 +54,23 @@ func (db *DB) recover(rep *OpenReport) (repair bool, err error) {
 		db.replay(scratch)
 		return nil
 	}
+	// A snapshot's group records (doc.go "Sequence groups"), taken once
+	// every record is in.
+	saved := map[string]groupSeq{}
+	groupRecs := 0
+	snapReplay := func(p []byte) error {
+		if !isGroupRecord(p) {
+			return replay(p)
+		}
+		name, g, err := parseGroup(p)
+		if err != nil {
+			return err
+		}
+		s := saved[name]
+		saved[name] = groupSeq{own: max(s.own, g.own), peer: max(s.peer, g.peer)}
+		groupRecs++
+		return nil
+	}
 	var snapGen uint64
 	if haveSnap {
 		path := filepath.Join(db.dir, snapshotName)
@@ -71,7 +88,8 @@ func (db *DB) recover(rep *OpenReport) (repair bool, err error) {
 		if err == nil {
 			db.grow(size)
 			var bad []span
-			rep.SnapshotLeases, bad, err = scanRecords(f, size, replay)
+			rep.SnapshotLeases, bad, err = scanRecords(f, size, snapReplay)
+			rep.SnapshotLeases -= groupRecs
 			if err == nil {
 				// A snapshot is complete before it is renamed into place:
 				// any bad record is damage, never a torn write.
@@ -120,6 +138,7 @@ func (db *DB) recover(rep *OpenReport) (repair bool, err error) {
 		}
 		db.openedJournal(f, g, headerSize, headerSize)
 	}
+	db.mergeGroups(saved)
 	db.heapInit()
 	for i := range db.recs {
 		db.clientAdd(uint32(i))
