@@ -74,7 +74,7 @@ func newDHCP(b *config.Built, log *slog.Logger, reg prometheus.Registerer, clock
 	if dc == nil {
 		return nil, nil
 	}
-	db, rep, err := lease.Open(lease.Options{Dir: cfg.Node.StateDir, Clock: clock, Logger: log.With("component", "lease")})
+	db, rep, err := lease.Open(leaseOptions(b, clock, log.With("component", "lease")))
 	if err != nil {
 		return nil, fmt.Errorf("node.state_dir: open lease database: %w", err)
 	}

@@ -468,7 +468,6 @@ func (s *relSet) queue(recs []lease.Record) []func() bool {
 		for i, r := range s.rels {
 			if r.spec.Covers(a) {
 				groups[i] = append(groups[i], rec)
-				r.view.noteOwn(rec.Lease().Seq)
 				break
 			}
 		}
@@ -518,54 +517,52 @@ func unlockAll(rs []*relationship) {
 // leases of its subnets. Sequence numbers are the database's, one
 // counter for the box; a relationship's stream carries the records of
 // its own addresses, so its LastSeq and PartnerSeq are the highest
-// sequence numbers of those: from the leases held (what survives a
-// restart, the journal keeping no relationship), and, since start, of
-// every record written or applied (a record a later one replaced still
-// counts, as lease.DB counts it).
+// sequence numbers of those, ours and the partner's: the database's
+// sequence group of the relationship (relSeqGroup), counted over every
+// record written or applied, also one a later record replaced, and kept
+// across restarts and compactions as lease.DB keeps its own LastSeq and
+// PartnerSeq. Counted from the leases held instead, a record of ours the
+// partner replaced would be missing after a restart: our LastSeq below
+// what the partner acknowledged, which reads as a journal that lost
+// records (RECOVER-WAIT for one MCLT).
 type relView struct {
-	db            *lease.DB
-	spec          *config.FailoverSpec
-	own, fromPeer atomic.Uint64 // highest seen since start
+	db   *lease.DB
+	spec *config.FailoverSpec
 }
 
 var _ pair.View = (*relView)(nil)
 
-func (v *relView) noteOwn(seq uint64)  { raise(&v.own, seq) }
-func (v *relView) notePeer(seq uint64) { raise(&v.fromPeer, seq) }
-
-func raise(a *atomic.Uint64, v uint64) {
-	for {
-		cur := a.Load()
-		if v <= cur || a.CompareAndSwap(cur, v) {
-			return
-		}
-	}
-}
-
-// seqs are the highest own and partner sequence numbers among the held
-// leases of the relationship.
-func (v *relView) seqs() (own, peer uint64) {
-	v.db.Range(func(l lease.Lease) bool {
-		if v.spec.Covers(l.Addr) {
-			if l.Peer {
-				peer = max(peer, l.Seq)
-			} else {
-				own = max(own, l.Seq)
-			}
-		}
-		return true
-	})
-	return own, peer
-}
-
 func (v *relView) LastSeq() uint64 {
-	own, _ := v.seqs()
-	return max(own, v.own.Load())
+	own, _ := v.db.GroupSeqs(v.spec.Name)
+	return own
 }
 
 func (v *relView) PartnerSeq() uint64 {
-	_, peer := v.seqs()
-	return max(peer, v.fromPeer.Load())
+	_, peer := v.db.GroupSeqs(v.spec.Name)
+	return peer
+}
+
+// relSeqGroup is the database's sequence grouping (lease.Options.SeqGroup)
+// of a box in the relationships specs: each relationship's addresses are
+// the group of its name.
+func relSeqGroup(specs []*config.FailoverSpec) func(netip.Addr) string {
+	if len(specs) == 0 {
+		return nil
+	}
+	return func(a netip.Addr) string {
+		for _, s := range specs {
+			if s.Covers(a) {
+				return s.Name
+			}
+		}
+		return ""
+	}
+}
+
+// leaseOptions are the lease database's options for the box b: its
+// state directory and, in several relationships, their sequence groups.
+func leaseOptions(b *config.Built, clk lease.Clock, log *slog.Logger) lease.Options {
+	return lease.Options{Dir: b.File.Node.StateDir, Clock: clk, Logger: log, SeqGroup: relSeqGroup(b.Relationships)}
 }
 
 func (v *relView) Get(a netip.Addr) (lease.Lease, bool) {
@@ -589,27 +586,17 @@ func (v *relView) Range(fn func(lease.Lease) bool) {
 var errOutside = fmt.Errorf("%w: a record outside the relationship's subnets", lease.ErrInvalid)
 
 // Apply stores the partner's records: only of the relationship's
-// addresses (nothing is stored when one is outside).
+// addresses (nothing is stored when one is outside). A record of ours
+// coming back (a resync after our disk was replaced: Peer from the
+// partner's side) counts as ours in the relationship's group, as
+// lease.DB counts it apart from the partner's.
 func (v *relView) Apply(ls ...lease.Lease) error {
-	var top uint64
 	for i := range ls {
 		if !v.spec.Covers(ls[i].Addr) {
 			return fmt.Errorf("%w: %s is not in relationship %s", errOutside, ls[i].Addr, v.spec.Name)
 		}
-		// A record of ours coming back (a resync after our disk was
-		// replaced: Peer from the partner's side) carries our own
-		// sequence number: counted as the partner's, it would let the
-		// partner prove less than we hold at our next start (RECOVER-WAIT
-		// for one MCLT), as lease.DB counts it apart.
-		if !ls[i].Peer {
-			top = max(top, ls[i].Seq)
-		}
 	}
-	if err := v.db.Apply(ls...); err != nil {
-		return err
-	}
-	v.notePeer(top)
-	return nil
+	return v.db.Apply(ls...)
 }
 
 // Stats are the pools of the relationship's subnets.

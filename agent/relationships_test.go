@@ -129,7 +129,7 @@ func startRingBoxWith(t *testing.T, box string, port int, cfg *config.Config, lo
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, rep, err := lease.Open(lease.Options{Dir: cfg.Node.StateDir})
+	db, rep, err := lease.Open(leaseOptions(b, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,14 +413,88 @@ func TestRingOfThreeRelationships(t *testing.T) {
 	}
 }
 
-// A partner may write the leases of its relationship only.
-func TestRelViewRefusesOtherRelationshipsRecords(t *testing.T) {
-	db, _, err := lease.Open(lease.Options{Dir: t.TempDir()})
+// openRelDB opens the lease database in dir as a box in the
+// relationships specs does (leaseOptions); closed at the test's end.
+func openRelDB(t *testing.T, dir string, specs ...*config.FailoverSpec) *lease.DB {
+	t.Helper()
+	b := &config.Built{File: &config.Config{Node: config.NodeConfig{StateDir: dir}}, Relationships: specs}
+	db, _, err := lease.Open(leaseOptions(b, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// A relationship's sequence numbers after a restart are those of every
+// record of its addresses written or applied before it, also one a later
+// record replaced: our record the partner replaced with its own (LastSeq
+// counted from the leases held came out below what the partner had
+// acknowledged of us, and the box waited one MCLT in RECOVER-WAIT), and
+// the partner's record we replaced with ours (PartnerSeq). Another
+// relationship's records and the box's own subnets count for neither
+// (the database's LastSeq and PartnerSeq are the box's, over every
+// partner); a compaction (no replaced record left on disk) changes
+// nothing.
+func TestRelViewSeqsSurviveReplacedRecords(t *testing.T) {
+	seg1 := &config.FailoverSpec{Name: "seg1", Subnets: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/26")}}
+	seg2 := &config.FailoverSpec{Name: "seg2", Subnets: []netip.Prefix{netip.MustParsePrefix("192.0.2.64/26")}}
+	dir := t.TempDir()
+	db := openRelDB(t, dir, seg1, seg2)
+	v := &relView{db: db, spec: seg1}
+	commit := func(addr string, hw byte) {
+		t.Helper()
+		if _, err := db.Commit(ringLease(addr, hw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	theirs := func(addr string, hw byte, seq uint64) lease.Lease {
+		l := ringLease(addr, hw)
+		l.Expiry = l.Expiry.Add(time.Hour) // outlasts ours: replaces it
+		l.Seq = seq
+		return l
+	}
+	// seg1: our highest record replaced by the partner's.
+	commit("192.0.2.10", 1) // seq 1
+	commit("192.0.2.11", 2) // seq 2
+	if err := v.Apply(theirs("192.0.2.11", 3, 40)); err != nil {
+		t.Fatal(err)
+	}
+	// seg2: the partner's highest record replaced by ours.
+	v2 := &relView{db: db, spec: seg2}
+	if err := v2.Apply(theirs("192.0.2.70", 4, 50), theirs("192.0.2.71", 5, 51)); err != nil {
+		t.Fatal(err)
+	}
+	commit("192.0.2.71", 6)   // seq 3
+	commit("198.51.100.9", 7) // seq 4: in no relationship
+	check := func(when string, db *lease.DB) {
+		t.Helper()
+		for _, c := range []struct {
+			spec      *config.FailoverSpec
+			last, got uint64
+		}{{seg1, 2, 40}, {seg2, 3, 51}} {
+			v := &relView{db: db, spec: c.spec}
+			if last, got := v.LastSeq(), v.PartnerSeq(); last != c.last || got != c.got {
+				t.Errorf("%s: %s's LastSeq %d PartnerSeq %d, want %d %d", when, c.spec.Name, last, got, c.last, c.got)
+			}
+		}
+	}
+	check("running", db)
+	db.Close()
+	db = openRelDB(t, dir, seg1, seg2)
+	check("restarted", db)
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = openRelDB(t, dir, seg1, seg2)
+	check("compacted, restarted", db)
+}
+
+// A partner may write the leases of its relationship only.
+func TestRelViewRefusesOtherRelationshipsRecords(t *testing.T) {
 	spec := &config.FailoverSpec{Name: "seg1", Subnets: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/26")}}
+	db := openRelDB(t, t.TempDir(), spec)
 	v := &relView{db: db, spec: spec}
 	in, out := ringLease("192.0.2.20", 1), ringLease("192.0.2.150", 2)
 	in.Seq, out.Seq = 7, 8
@@ -456,12 +530,8 @@ func TestRelViewRefusesOtherRelationshipsRecords(t *testing.T) {
 // numbers made the partner wait one MCLT in RECOVER-WAIT at its next
 // start (its own last sequence number below what we said we had).
 func TestRelViewOwnRecordsBackAreNotThePartners(t *testing.T) {
-	db, _, err := lease.Open(lease.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	spec := &config.FailoverSpec{Name: "seg1", Subnets: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/26")}}
+	db := openRelDB(t, t.TempDir(), spec)
 	v := &relView{db: db, spec: spec}
 	theirs, ours := ringLease("192.0.2.20", 1), ringLease("192.0.2.21", 2)
 	theirs.Seq = 7
