@@ -100,7 +100,7 @@ func startHdfBox(t *testing.T, cfg *config.Config) *hdfBox {
 	}
 	rs.parts = parts
 	gd.hook(rs)
-	db, rep, err := lease.Open(lease.Options{Dir: cfg.Node.StateDir})
+	db, rep, err := lease.Open(leaseOptions(built, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

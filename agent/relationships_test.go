@@ -577,3 +577,37 @@ type capGate struct {
 func (c *capGate) LeaseTime(lease.Lease, time.Duration, time.Time) dhcpd.Grant {
 	return dhcpd.Grant{Time: c.t}
 }
+
+// TestRingRestartAfterPartnerReplacedOurRecords: A's newest record of
+// seg3 is replaced by C's (a client moved to C), then A restarts with
+// its journal intact. A's seg3 last sequence number is still that
+// record's, which C acknowledged, so the sequence numbers prove C holds
+// everything of A's and seg3 is NORMAL again at once. Counted from the
+// leases A holds, it fell below what C acknowledged: "our journal lost
+// records", one MCLT (an hour here) in RECOVER-WAIT.
+func TestRingRestartAfterPartnerReplacedOurRecords(t *testing.T) {
+	port := freePort(t)
+	keys := ringKeys(t)
+	a := startRingBox(t, "a", port, keys)
+	c := startRingBox(t, "c", port, keys)
+	state := func(box *ringBox) string { return box.rel("seg3").p.Status().State }
+	eventually(t, "seg3 NORMAL on A and C", func() bool { return state(a) == "NORMAL" && state(c) == "NORMAL" })
+	if _, err := a.edb.Commit(ringLease("192.0.2.150", 1), ringLease("192.0.2.151", 2)); err != nil {
+		t.Fatal(err)
+	}
+	moved := ringLease("192.0.2.151", 3)
+	moved.Expiry = moved.Expiry.Add(time.Hour) // outlasts A's: A takes it
+	if _, err := c.edb.Commit(moved); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := a.db.Get(moved.Addr); !ok || !got.Peer {
+		t.Fatalf("A's lease of %s after C's commit: %+v, want C's", moved.Addr, got)
+	}
+	ourLast := a.rel("seg3").view.LastSeq()
+	a.kill()
+	a = startRingBoxWith(t, "a", port, a.cfg, nil, nil)
+	if got := a.rel("seg3").view.LastSeq(); got != ourLast {
+		t.Errorf("A's seg3 LastSeq after the restart %d, before %d", got, ourLast)
+	}
+	eventually(t, "A's seg3 NORMAL again without RECOVER-WAIT", func() bool { return state(a) == "NORMAL" })
+}
