@@ -52,7 +52,7 @@ type DB struct {
 	lastSeq        uint64 // highest sequence assigned here
 	partnerSeq     uint64 // highest partner sequence applied
 	seqGroup       func(netip.Addr) string
-	groups         map[string]groupSeq // per Options.SeqGroup: lastSeq and partnerSeq of its addresses
+	groups         map[string]*groupSeq // per Options.SeqGroup: lastSeq and partnerSeq of its addresses
 	queue          []*batch
 	gen            uint64 // journal generation new batches go to
 
@@ -89,7 +89,7 @@ func Open(opts Options) (*DB, OpenReport, error) {
 		poolByName:     map[string]*poolState{},
 		held:           map[uint32]hold{},
 		seqGroup:       opts.SeqGroup,
-		groups:         map[string]groupSeq{},
+		groups:         map[string]*groupSeq{},
 		flushDone:      make(chan struct{}),
 		newJournalFile: opts.journalFile,
 	}

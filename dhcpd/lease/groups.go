@@ -31,12 +31,15 @@ func (db *DB) noteGroup(r *rec) {
 		return
 	}
 	g := db.groups[name]
+	if g == nil {
+		g = &groupSeq{}
+		db.groups[name] = g
+	}
 	if r.flags&flagPeer != 0 {
 		g.peer = max(g.peer, r.seq)
 	} else {
 		g.own = max(g.own, r.seq)
 	}
-	db.groups[name] = g
 }
 
 // GroupSeqs are the highest sequence numbers of the records of the
@@ -45,8 +48,10 @@ func (db *DB) noteGroup(r *rec) {
 func (db *DB) GroupSeqs(group string) (own, peer uint64) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	g := db.groups[group]
-	return g.own, g.peer
+	if g := db.groups[group]; g != nil {
+		return g.own, g.peer
+	}
+	return 0, 0
 }
 
 // appendGroupFrame appends a group record: groupVersion | own u64 |
@@ -80,8 +85,8 @@ func isGroupRecord(p []byte) bool { return len(p) > 0 && p[0] == groupVersion }
 // removed from the config does not carry its numbers on.
 func (db *DB) mergeGroups(saved map[string]groupSeq) {
 	for name, s := range saved {
-		if g, ok := db.groups[name]; ok {
-			db.groups[name] = groupSeq{own: max(g.own, s.own), peer: max(g.peer, s.peer)}
+		if g := db.groups[name]; g != nil {
+			g.own, g.peer = max(g.own, s.own), max(g.peer, s.peer)
 		}
 	}
 }
@@ -94,7 +99,7 @@ func (db *DB) groupsCopy() map[string]groupSeq {
 	out := make(map[string]groupSeq, len(db.groups))
 	for k, v := range db.groups {
 		if len(k) <= maxGroupName {
-			out[k] = v
+			out[k] = *v
 		}
 	}
 	return out
