@@ -270,7 +270,7 @@ func TestIntegrationChaosRing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newMultiLabWith(t, chaosRingPrefix, chaosRingFailover, ringLoadSegments, ringSync, "a", "b", "c")
+	m := newMultiLabWith(t, chaosRingPrefix, withFailover(chaosRingFailover), ringLoadSegments, ringSync, "a", "b", "c")
 	loads := make([]*chaosLoad, len(m.segs))
 	for i, s := range m.segs {
 		h := m.net.Host(fmt.Sprintf("cl%d", i+1))

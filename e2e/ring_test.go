@@ -76,12 +76,20 @@ func newMultiLab(t *testing.T, segs []ringSeg, sync map[string]string, names ...
 // per test, so tests can run side by side).
 func newMultiLabIn(t *testing.T, prefix string, segs []ringSeg, sync map[string]string, names ...string) *multiLab {
 	t.Helper()
-	return newMultiLabWith(t, prefix, "", segs, sync, names...)
+	return newMultiLabWith(t, prefix, nil, segs, sync, names...)
 }
 
-// newMultiLabWith is newMultiLabIn with more keys in every box's
-// failover: section (failover, YAML lines indented by two spaces).
-func newMultiLabWith(t *testing.T, prefix, failover string, segs []ringSeg, sync map[string]string, names ...string) *multiLab {
+// withFailover is a newMultiLabWith edit adding keys to every box's
+// failover: section (YAML lines indented by two spaces).
+func withFailover(lines string) func(t *testing.T, box, cfg string) string {
+	return func(_ *testing.T, _, cfg string) string {
+		return strings.Replace(cfg, "\nfailover:\n", "\nfailover:\n"+lines, 1)
+	}
+}
+
+// newMultiLabWith is newMultiLabIn with each box's config passed through
+// edit (nil: none) before the box is made.
+func newMultiLabWith(t *testing.T, prefix string, edit func(t *testing.T, box, cfg string) string, segs []ringSeg, sync map[string]string, names ...string) *multiLab {
 	t.Helper()
 	lab.Bin.Path(t)
 	m := &multiLab{t: t, net: testnet.New(t, prefix), segs: segs, sync: sync, sw: map[string]string{}, names: names, boxes: map[string]*lab.Box{}}
@@ -94,7 +102,10 @@ func newMultiLabWith(t *testing.T, prefix, failover string, segs []ringSeg, sync
 	}
 	for _, name := range names {
 		dir := filepath.Join(root, name)
-		cfg := strings.Replace(multiBoxConfig(name, dir, psk, segs, sync), "\nfailover:\n", "\nfailover:\n"+failover, 1)
+		cfg := multiBoxConfig(name, dir, psk, segs, sync)
+		if edit != nil {
+			cfg = edit(t, name, cfg)
+		}
 		b := lab.NewBox(t, m.net.Host(name), name, dir, cfg)
 		b.Host.Connect(syncSw, "sync0", sync[name]+"/24")
 		for _, s := range segs {

@@ -21,46 +21,16 @@ import (
 // hdfLease is each box's own default_lease_time.
 var hdfLease = map[string]string{"a": "45m", "b": "50m", "c": "55m"}
 
-// newDefaultsRing is newMultiLabIn (ring_test.go) with every box's config
-// naming A as the source of the global defaults and its own lease time.
+// newDefaultsRing is newMultiLabWith (ring_test.go) with every box's
+// config naming A as the source of the global defaults and its own lease
+// time.
 func newDefaultsRing(t *testing.T) *multiLab {
 	t.Helper()
 	testnet.RequireCmd(t, "dhclient")
-	lab.Bin.Path(t)
-	segs, sync, names := ringSegments, ringSync, []string{"a", "b", "c"}
-	m := &multiLab{t: t, net: testnet.New(t, "hdf"), segs: segs, sync: sync, sw: map[string]string{}, names: names, boxes: map[string]*lab.Box{}}
-	root := t.TempDir()
-	psk := filepath.Join(root, "peer.key")
-	lab.WritePSK(t, psk)
-	syncSw := m.net.Switch("sync")
-	for _, s := range segs {
-		m.sw[s.name] = m.net.Switch(s.name)
-	}
-	for _, name := range names {
-		dir := filepath.Join(root, name)
-		cfg := multiBoxConfig(name, dir, psk, segs, sync)
+	return newMultiLabWith(t, "hdf", func(t *testing.T, name, cfg string) string {
 		cfg = mustReplace(t, cfg, "  default_lease_time: 1h\n", "  default_lease_time: "+hdfLease[name]+"\n")
-		cfg = mustReplace(t, cfg, "failover:\n", "failover:\n  defaults_from: a\n")
-		b := lab.NewBox(t, m.net.Host(name), name, dir, cfg)
-		b.Host.Connect(syncSw, "sync0", sync[name]+"/24")
-		for _, s := range segs {
-			if a, ok := s.addr[name]; ok {
-				b.Host.Connect(m.sw[s.name], s.iface, a)
-			}
-		}
-		m.boxes[name] = b
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, name := range names {
-				t.Logf("box %s log:\n%s", name, lab.Tail(m.boxes[name].Log.String(), 60))
-			}
-		}
-	})
-	for _, name := range names {
-		m.boxes[name].Start()
-	}
-	return m
+		return mustReplace(t, cfg, "failover:\n", "failover:\n  defaults_from: a\n")
+	}, ringSegments, ringSync, "a", "b", "c")
 }
 
 func mustReplace(t *testing.T, s, old, new string) string {
