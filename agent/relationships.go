@@ -431,12 +431,17 @@ func (d *relDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	in = d.set.inOrder(in)
 	lockAll(in)
 	recs, err := d.DB.CommitRecords(ls...)
-	if err != nil {
+	if len(recs) == 0 {
 		unlockAll(in)
 		return nil, err
 	}
+	// Records of a failed journal write are written at its retry: their
+	// partners get them too, and the engine the failure (no ACK).
 	waits := d.set.queue(recs)
 	unlockAll(in)
+	if err != nil {
+		return nil, err
+	}
 	for _, w := range waits {
 		w()
 	}

@@ -33,7 +33,7 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	// made durable here while this one travels (pipelining).
 	r.p.order.Lock()
 	recs, err := r.DB.CommitRecords(ls...)
-	if err != nil {
+	if len(recs) == 0 {
 		r.p.order.Unlock()
 		return nil, err
 	}
@@ -42,6 +42,12 @@ func (r *replicatingDB) Commit(ls ...lease.Lease) ([]lease.Lease, error) {
 	}
 	wait := r.p.Queue(recs)
 	r.p.order.Unlock()
+	if err != nil {
+		// The journal write failed; the records are written at its
+		// retry, so the partner gets them too (CommitRecords), but the
+		// engine hears the failure and sends no ACK.
+		return nil, err
+	}
 	wait()
 	return lease.Leases(recs), nil
 }

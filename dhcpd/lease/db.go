@@ -341,12 +341,21 @@ func (db *DB) Commit(ls ...Lease) ([]Lease, error) {
 // CommitRecords is Commit returning each stored state with its record
 // payload, for a caller that replicates them: the payload is the one the
 // journal got, encoded once.
+//
+// When the journal write fails, the records are returned with the error:
+// they are in memory and in the batch the journal writes again at its
+// retry, so they become durable here without their caller. A caller that
+// replicates must still send them, so the partner never holds less than
+// this box will: a record the partner holds and we later lose is the safe
+// direction (the sequence numbers show our journal lost records and the
+// pair recovers, invariant 7); one we hold and the partner never gets
+// leaves the two boxes' active sets apart for good.
 func (db *DB) CommitRecords(ls ...Lease) ([]Record, error) {
 	rs, ps, err := db.commit(ls, true)
-	if err != nil || len(rs) == 0 {
+	if len(rs) == 0 {
 		return nil, err
 	}
-	return records(rs, ps), nil
+	return records(rs, ps), err
 }
 
 // commit is Commit; with keep it also returns each record's payload.
@@ -391,7 +400,8 @@ func (db *DB) commit(ls []Lease, keep bool) ([]rec, [][]byte, error) {
 	db.mu.Unlock()
 	<-b.done
 	if b.err != nil {
-		return nil, nil, b.err
+		// Stored and queued for the journal's retry (CommitRecords).
+		return rs, ps, b.err
 	}
 	return rs, ps, nil
 }
@@ -454,12 +464,14 @@ func (db *DB) Expire(now time.Time, max int) ([]Lease, error) {
 
 // ExpireRecords is Expire returning each new state with its record
 // payload, as CommitRecords does.
+// On a journal write failure the records come with the error, as
+// CommitRecords' do.
 func (db *DB) ExpireRecords(now time.Time, max int) ([]Record, error) {
 	rs, ps, err := db.expire(now, max, true)
-	if err != nil || len(rs) == 0 {
+	if len(rs) == 0 {
 		return nil, err
 	}
-	return records(rs, ps), nil
+	return records(rs, ps), err
 }
 
 // expire is Expire; with keep it also returns each record's payload.
@@ -508,7 +520,7 @@ func (db *DB) expire(now time.Time, max int, keep bool) ([]rec, [][]byte, error)
 	}
 	<-b.done
 	if b.err != nil {
-		return nil, nil, b.err
+		return out, ps, b.err // stored, and written again at the retry
 	}
 	return out, ps, nil
 }

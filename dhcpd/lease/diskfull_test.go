@@ -149,3 +149,38 @@ func TestApplyAfterWriteFailure(t *testing.T) {
 		t.Fatal("the applied record is not on disk")
 	}
 }
+
+// TestCommitRecordsOnWriteFailure: the records of a failed journal write
+// come back with the error, numbered, because the journal writes them at
+// its retry all the same: a replicating caller must send them, or this
+// box ends up holding a binding its partner never hears of.
+func TestCommitRecordsOnWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: t0}
+	d := &diskFault{}
+	db, _, err := Open(Options{Dir: dir, Clock: clk, Logger: slog.New(slog.DiscardHandler), journalFile: d.wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	lease := func(i int) Lease { return active(corruptAddr(i), i, t0, time.Hour) }
+	mustCommit(t, db, lease(0))
+	d.write.Store(true)
+	rs, err := db.CommitRecords(lease(1))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("CommitRecords on a full disk: %v, want ENOSPC", err)
+	}
+	if len(rs) != 1 || rs[0].Lease().Addr != corruptAddr(1) || rs[0].Lease().Seq != db.LastSeq() {
+		t.Fatalf("CommitRecords on a full disk returned %d records, want the one the retry writes (seq %d)", len(rs), db.LastSeq())
+	}
+	d.write.Store(false)
+	clk.mu.Lock()
+	clk.t = clk.t.Add(retryFirst)
+	clk.mu.Unlock()
+	mustCommit(t, db, lease(2))
+	db.Close()
+	db2, _ := openT(t, dir, nil)
+	if l, ok := db2.Get(corruptAddr(1)); !ok || l.Seq != rs[0].Lease().Seq {
+		t.Fatalf("after the retry and a reopen: %+v %v, want the returned record durable", l, ok)
+	}
+}
