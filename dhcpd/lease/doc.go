@@ -132,6 +132,9 @@
 // again, then the new ones, and syncs. Their waiters were told of the
 // failure; writing their records late is harmless (each record is the
 // full state memory already holds) and makes disk and memory agree again.
+// CommitRecords and ExpireRecords return those records with the error, so
+// a caller that replicates sends them to its partner all the same: the
+// partner must never hold less than this box will.
 //
 // # Compaction
 //
