@@ -545,3 +545,32 @@ func TestRebindExpiredKeepsPartnerExpiry(t *testing.T) {
 		t.Errorf("re-bound lease %s, partner expiry %v, acked %v; want active, %v, %v", got.State, got.PartnerExpiry, got.AckedExpiry, partner, acked)
 	}
 }
+
+// TestRenewNeverShortensRecord: a renewal answered with a shorter lease
+// than the client holds (the lease time was lowered by a reload) tells
+// the client the new time, but the record keeps the later end: if the
+// ACK is lost, the client goes on with the end it was given before, and
+// the address must stay its own until then (invariant 2).
+func TestRenewNeverShortensRecord(t *testing.T) {
+	r := newRig(t)
+	ack := r.dora(t, macA)
+	a := addr4(ack.YourIPAddr)
+	l, _ := r.db.Get(a)
+	earlier := t0.Add(10 * time.Hour) // granted under a longer lease time
+	l.Expiry = earlier
+	if _, err := r.db.Commit(l); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.Advance(time.Minute)
+	rep, err := r.handle(t, msg(t, dhcpv4.MessageTypeRequest, macA, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(ack.YourIPAddr))))
+	if err != nil || rep.Resp.MessageType() != dhcpv4.MessageTypeAck {
+		t.Fatalf("renewal: %v %v", rep.Resp, err)
+	}
+	lt := rep.Resp.IPAddressLeaseTime(0)
+	if lt <= 0 || !r.clk.Now().Add(lt).Before(earlier) {
+		t.Fatalf("the ACK's lease time %v does not end before the earlier grant's %v: the test proves nothing", lt, earlier)
+	}
+	if got, _ := r.db.Get(a); got.Expiry.Before(earlier) {
+		t.Errorf("the renewal's record ends %v, before the %v the client was given earlier", got.Expiry, earlier)
+	}
+}

@@ -157,6 +157,13 @@ func (e *Engine) bind(req *dhcpv4.DHCPv4, c client, sub *scope.Subnet, sid, addr
 	renew := prev.State == lease.StateActive && prev.Key() == c.key
 	if renew {
 		l.Start, l.StateStart = prev.Start, prev.StateStart
+		// A shorter lease than the client holds (lease time lowered by a
+		// reload, or capped in COMMUNICATIONS-INTERRUPTED) goes in the
+		// ACK, but the record keeps the earlier end: a lost ACK leaves
+		// the client on that one (invariant 2).
+		if prev.Expiry.After(l.Expiry) {
+			l.Expiry = prev.Expiry
+		}
 	}
 	if prev.Key() == c.key {
 		// The grant was capped by what the partner knows of this
